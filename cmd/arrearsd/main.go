@@ -1,0 +1,142 @@
+// Command arrearsd is the arrears ledger server.
+//
+//	arrearsd [flags]           serve gRPC and REST (embedded SQLite unless -database-url)
+//	arrearsd migrate [flags]   apply PostgreSQL schema migrations
+//
+// Run `arrearsd -h` or `arrearsd migrate -h` for the flags; each also reads
+// an ARREARS_* environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // business dates need every jurisdiction's zone, on any host
+
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/grpcapi"
+	"github.com/arrears/arrears/internal/server"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/postgres"
+	"github.com/arrears/arrears/internal/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:])
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "arrearsd:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(ctx, args[1:])
+	}
+	cfg, err := parseConfig("arrearsd", args)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, clock.System{}, nil)
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	cfg, err := parseConfig("arrearsd migrate", args)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger()
+	if cfg.DatabaseURL == "" {
+		// The embedded store migrates itself when it opens.
+		s, err := sqlite.Open(ctx, cfg.SQLitePath(), log, time.Now())
+		if err != nil {
+			return err
+		}
+		log.Info("embedded store is up to date", "path", cfg.SQLitePath())
+		return s.Close()
+	}
+	applied, err := postgres.Migrate(ctx, cfg.DatabaseURL, time.Now())
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("migrated PostgreSQL", "applied", applied)
+	return nil
+}
+
+// openStore opens PostgreSQL when a URL is configured, else the embedded
+// SQLite file, which it creates and migrates.
+func openStore(ctx context.Context, cfg config, log *slog.Logger, now time.Time) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("store: PostgreSQL")
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, cfg.SQLitePath(), log, now)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store: embedded SQLite", "path", cfg.SQLitePath())
+	return s, nil
+}
+
+// serve runs the server until ctx ends. ready, if not nil, receives the
+// bound addresses once both listeners are up (tests use it with port 0).
+func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr, httpAddr string)) error {
+	log := cfg.logger()
+	st, err := openStore(ctx, cfg, log, clk.Now())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secret, err := st.Secret(ctx, "page-token")
+	if err != nil {
+		return fmt.Errorf("read page-token secret: %w", err)
+	}
+	svc := service.New(st, clk, log)
+	srv, err := server.New(ctx, server.Config{
+		GRPCAddr:        cfg.GRPCAddr,
+		HTTPAddr:        cfg.HTTPAddr,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Ready:           st.Ping,
+		Log:             log,
+	}, grpcapi.New(svc, secret, log))
+	if err != nil {
+		return err
+	}
+	go purgeRequests(ctx, svc, log)
+	if ready != nil {
+		ready(srv.GRPCAddr(), srv.HTTPAddr())
+	}
+	return srv.Serve(ctx)
+}
+
+// purgeRequests drops expired idempotency keys every hour.
+func purgeRequests(ctx context.Context, svc *service.Ledger, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := svc.PurgeRequests(ctx); err != nil {
+			log.Warn("purge idempotency keys", "err", err)
+		} else if n > 0 {
+			log.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

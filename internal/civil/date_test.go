@@ -1,0 +1,92 @@
+package civil
+
+import (
+	"testing"
+	"time"
+)
+
+func TestNewRejectsImpossibleDays(t *testing.T) {
+	for _, tc := range []struct {
+		desc    string
+		y, m, d int
+		ok      bool
+	}{
+		{"leap day in leap year", 2024, 2, 29, true},
+		{"leap day in common year", 2025, 2, 29, false},
+		{"century not leap", 1900, 2, 29, false},
+		{"400-year leap", 2000, 2, 29, true},
+		{"april 31", 2025, 4, 31, false},
+		{"month 13", 2025, 13, 1, false},
+		{"day 0", 2025, 1, 0, false},
+		{"year 0", 0, 1, 1, false},
+	} {
+		_, err := New(tc.y, time.Month(tc.m), tc.d)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: New(%d,%d,%d) err = %v, want ok=%v", tc.desc, tc.y, tc.m, tc.d, err, tc.ok)
+		}
+	}
+}
+
+func TestArithmetic(t *testing.T) {
+	d := MustNew(2025, 1, 10)
+	// RULES.md: 60 days from delivery on 10 January ends on 11 March in a
+	// non-leap year.
+	if got, want := d.AddDays(60), MustNew(2025, 3, 11); got != want {
+		t.Errorf("AddDays(60) = %v, want %v", got, want)
+	}
+	if got, want := MustNew(2024, 1, 10).AddDays(60), MustNew(2024, 3, 10); got != want {
+		t.Errorf("leap AddDays(60) = %v, want %v", got, want)
+	}
+	if got := MustNew(2025, 3, 11).DaysSince(d); got != 60 {
+		t.Errorf("DaysSince = %d, want 60", got)
+	}
+	if got := d.DaysSince(MustNew(2025, 3, 11)); got != -60 {
+		t.Errorf("DaysSince reversed = %d, want -60", got)
+	}
+	if !d.Before(d.AddDays(1)) || d.After(d) || d.Compare(d) != 0 {
+		t.Errorf("ordering broken around %v", d)
+	}
+	if got := Max(Date{}, d, d.AddDays(-3), Date{}); got != d {
+		t.Errorf("Max = %v, want %v", got, d)
+	}
+	if got := Max(); !got.IsZero() {
+		t.Errorf("Max() = %v, want zero", got)
+	}
+}
+
+func TestDateOfUsesTheZone(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20:00 UTC on 31 December is already 1 January in Shanghai.
+	instant := time.Date(2025, 12, 31, 20, 0, 0, 0, time.UTC)
+	if got, want := DateOf(instant, shanghai), MustNew(2026, 1, 1); got != want {
+		t.Errorf("DateOf Shanghai = %v, want %v", got, want)
+	}
+	if got, want := DateOf(instant, time.UTC), MustNew(2025, 12, 31); got != want {
+		t.Errorf("DateOf UTC = %v, want %v", got, want)
+	}
+}
+
+func TestParseAndScan(t *testing.T) {
+	want := MustNew(2025, 6, 1)
+	for _, src := range []any{"2025-06-01", []byte("2025-06-01"), "2025-06-01T00:00:00Z", time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)} {
+		var d Date
+		if err := d.Scan(src); err != nil || d != want {
+			t.Errorf("Scan(%v) = %v, %v; want %v", src, d, err, want)
+		}
+	}
+	var d Date
+	if err := d.Scan(nil); err != nil || !d.IsZero() {
+		t.Errorf("Scan(nil) = %v, %v", d, err)
+	}
+	if _, err := Parse("2025-02-30"); err == nil {
+		t.Error("Parse accepted 2025-02-30")
+	}
+	b, _ := want.MarshalJSON()
+	var back Date
+	if err := back.UnmarshalJSON(b); err != nil || back != want {
+		t.Errorf("JSON round trip = %v, %v", back, err)
+	}
+}

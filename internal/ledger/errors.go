@@ -1,0 +1,86 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Stores and services wrap them with detail (errors.Is
+// still matches); the API layer turns each into one status code.
+var (
+	// ErrNotFound: the resource does not exist, or the caller may not see it.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a unique key (registration id, document reference,
+	// payment reference, request id) is taken by a different resource.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrStale: the caller's etag no longer matches; re-read and retry.
+	ErrStale = errors.New("stale etag")
+	// ErrFailedPrecondition: the request is well-formed but the resource's
+	// state does not allow it (paying a cancelled invoice, for instance).
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrConflict is a store-level signal that a concurrent transaction
+	// changed the row being written; the service retries the transaction.
+	ErrConflict = errors.New("concurrent update")
+	// ErrUnavailable: the store cannot be reached or is not ready (e.g. an
+	// unmigrated schema); the client may retry later.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// FieldViolation names one invalid field by its path in the request (e.g.
+// "invoice.amount.currency_code") and says what is wrong with it.
+type FieldViolation struct {
+	Field       string
+	Description string
+}
+
+// ValidationError collects every problem with a request, so a client fixes
+// them all in one round trip instead of one per call.
+type ValidationError struct {
+	Violations []FieldViolation
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.Field + ": " + v.Description
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// Add records a violation of field.
+func (e *ValidationError) Add(field, format string, args ...any) {
+	e.Violations = append(e.Violations, FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// Merge adds o's violations with each field prefixed by prefix (e.g.
+// "invoice."), so domain checks that know only their own field names can be
+// reported by their path in the request.
+func (e *ValidationError) Merge(prefix string, o error) {
+	var ve *ValidationError
+	if o == nil {
+		return
+	}
+	if !errors.As(o, &ve) {
+		e.Add(strings.TrimSuffix(prefix, "."), "%v", o)
+		return
+	}
+	for _, v := range ve.Violations {
+		e.Violations = append(e.Violations, FieldViolation{Field: prefix + v.Field, Description: v.Description})
+	}
+}
+
+// Err returns e if it holds any violation, nil otherwise.
+func (e *ValidationError) Err() error {
+	if len(e.Violations) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Invalid returns a ValidationError with one violation.
+func Invalid(field, format string, args ...any) error {
+	e := &ValidationError{}
+	e.Add(field, format, args...)
+	return e
+}

@@ -1,0 +1,146 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+)
+
+// CreditNote reduces what is owed on an invoice from IssuedOn. It is a fact:
+// once recorded it is never changed or removed.
+type CreditNote struct {
+	ID         uuid.UUID
+	InvoiceID  uuid.UUID
+	Amount     int64
+	IssuedOn   civil.Date
+	Reference  string
+	Reason     string
+	CreateTime time.Time
+}
+
+// PaymentInstrument says how a payment was made; a commercial bill settles at
+// its maturity under Chinese law, so the instrument matters to the judgement.
+type PaymentInstrument string
+
+const (
+	InstrumentTransfer              PaymentInstrument = "TRANSFER"
+	InstrumentCommercialBill        PaymentInstrument = "COMMERCIAL_BILL"
+	InstrumentReceivableCertificate PaymentInstrument = "RECEIVABLE_CERTIFICATE"
+	InstrumentCheque                PaymentInstrument = "CHEQUE"
+	InstrumentSetOff                PaymentInstrument = "SET_OFF"
+)
+
+// HasMaturity reports whether the instrument is paid at a later maturity.
+func (i PaymentInstrument) HasMaturity() bool {
+	return i == InstrumentCommercialBill || i == InstrumentReceivableCertificate
+}
+
+// PaymentState says whether a payment counts.
+type PaymentState string
+
+const (
+	PaymentRecorded PaymentState = "RECORDED"
+	PaymentReversed PaymentState = "REVERSED"
+)
+
+// Payment is money the debtor paid against one invoice. Reference is the
+// debtor's payment reference, unique per debtor: the idempotency key.
+type Payment struct {
+	ID             uuid.UUID
+	InvoiceID      uuid.UUID
+	DebtorID       uuid.UUID
+	Amount         int64
+	Currency       string
+	PaidOn         civil.Date
+	Reference      string
+	Instrument     PaymentInstrument
+	MaturityOn     civil.Date
+	State          PaymentState
+	ReversedOn     civil.Date
+	ReversalReason string
+	Version        int64
+	CreateTime     time.Time
+	UpdateTime     time.Time
+}
+
+// SameContent reports whether p and o record the same payment, so that a
+// retried RecordPayment returns the first instead of failing.
+func (p *Payment) SameContent(o *Payment) bool {
+	return p.InvoiceID == o.InvoiceID && p.Amount == o.Amount && p.Currency == o.Currency &&
+		p.PaidOn == o.PaidOn && p.Reference == o.Reference && p.Instrument == o.Instrument &&
+		p.MaturityOn == o.MaturityOn
+}
+
+// DisputeState is open or resolved.
+type DisputeState string
+
+const (
+	DisputeOpen     DisputeState = "OPEN"
+	DisputeResolved DisputeState = "RESOLVED"
+)
+
+// DisputeResolution says how a dispute ended.
+type DisputeResolution string
+
+const (
+	ResolutionRejected  DisputeResolution = "REJECTED"
+	ResolutionCredited  DisputeResolution = "CREDITED"
+	ResolutionWithdrawn DisputeResolution = "WITHDRAWN"
+)
+
+// Valid reports whether r is one of the resolutions above.
+func (r DisputeResolution) Valid() bool {
+	return r == ResolutionRejected || r == ResolutionCredited || r == ResolutionWithdrawn
+}
+
+// Dispute holds all or part of an invoice in contention. While open, the
+// disputed amount is held out of escalation (the engine's concern).
+type Dispute struct {
+	ID           uuid.UUID
+	InvoiceID    uuid.UUID
+	Amount       int64
+	Reason       string
+	OpenedOn     civil.Date
+	State        DisputeState
+	Resolution   DisputeResolution
+	ResolvedOn   civil.Date
+	Comment      string
+	CreditNoteID uuid.UUID
+	Version      int64
+	CreateTime   time.Time
+	UpdateTime   time.Time
+}
+
+// ResourceType names the kinds of record that keep revisions.
+type ResourceType string
+
+const (
+	ResourceParty   ResourceType = "party"
+	ResourceInvoice ResourceType = "invoice"
+	ResourcePayment ResourceType = "payment"
+	ResourceDispute ResourceType = "dispute"
+)
+
+// Revision is one recorded version of a resource: its snapshot after a
+// change, the business date the change takes effect (EffectiveOn) and when it
+// was recorded (RecordTime). Together they answer "as of D, as known at K".
+type Revision struct {
+	ResourceType ResourceType
+	ResourceID   uuid.UUID
+	Revision     int64
+	EffectiveOn  civil.Date
+	RecordTime   time.Time
+	Method       string
+	Snapshot     []byte
+}
+
+// Valid reports whether i is one of the instruments above.
+func (i PaymentInstrument) Valid() bool {
+	switch i {
+	case InstrumentTransfer, InstrumentCommercialBill, InstrumentReceivableCertificate, InstrumentCheque, InstrumentSetOff:
+		return true
+	}
+	return false
+}

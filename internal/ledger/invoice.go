@@ -1,0 +1,250 @@
+package ledger
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/money"
+)
+
+// InvoiceStatus is the life-cycle state of an invoice as recorded now.
+type InvoiceStatus string
+
+const (
+	StatusOpen      InvoiceStatus = "OPEN"
+	StatusSettled   InvoiceStatus = "SETTLED"
+	StatusCancelled InvoiceStatus = "CANCELLED"
+)
+
+// Rate is an interest rate agreed in a contract, kept as the decimal string
+// the contract states so that no binary rounding creeps in.
+type Rate struct {
+	Percent string
+	PerDay  bool
+}
+
+// Invoice is one debt. Amount is in minor units of Currency; every payment,
+// credit note and dispute on it uses the same currency.
+type Invoice struct {
+	ID          uuid.UUID
+	DebtorID    uuid.UUID
+	CreditorID  uuid.UUID
+	DocumentRef string
+	ContractRef string
+	Amount      money.Money
+
+	ContractSignedOn      civil.Date
+	IssuedOn              civil.Date
+	ReceivedOn            civil.Date
+	DeliveredOn           civil.Date
+	AcceptanceRequired    bool
+	AcceptancePeriodDays  int
+	AcceptancePassedOn    civil.Date
+	SettlementConfirmedOn civil.Date
+
+	AgreedTermDays        int
+	AgreedDueDate         civil.Date
+	AgreedRate            *Rate
+	CreditorSizeAtSigning SizeClass
+
+	// Derived by Derive, stored for filtering.
+	Status  InvoiceStatus
+	DueDate civil.Date
+
+	// Running totals in minor units, kept by the service in the same
+	// transaction as the facts they sum.
+	Credited int64
+	Paid     int64
+	Disputed int64
+
+	CancelledOn  civil.Date
+	CancelReason string
+
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Outstanding is what is owed as recorded now: nothing once cancelled.
+func (inv *Invoice) Outstanding() int64 {
+	if inv.Status == StatusCancelled {
+		return 0
+	}
+	return inv.Amount.Minor - inv.Credited - inv.Paid
+}
+
+// ClockStart is the event from which the contractual term runs: acceptance
+// where it is a condition of payment (or the end of the agreed acceptance
+// period if the buyer has not accepted by then), else the confirmed
+// settlement, delivery, receipt of the invoice, or its issue, whichever is
+// known first in that order. The jurisdiction's policy may choose otherwise;
+// this is the contract's own reading.
+func (inv *Invoice) ClockStart() civil.Date {
+	if inv.AcceptanceRequired {
+		if !inv.AcceptancePassedOn.IsZero() {
+			if !inv.DeliveredOn.IsZero() && inv.AcceptancePeriodDays > 0 {
+				end := inv.DeliveredOn.AddDays(inv.AcceptancePeriodDays)
+				if inv.AcceptancePassedOn.After(end) {
+					return end
+				}
+			}
+			return inv.AcceptancePassedOn
+		}
+		if !inv.DeliveredOn.IsZero() && inv.AcceptancePeriodDays > 0 {
+			return inv.DeliveredOn.AddDays(inv.AcceptancePeriodDays)
+		}
+		return civil.Date{}
+	}
+	for _, d := range []civil.Date{inv.SettlementConfirmedOn, inv.DeliveredOn, inv.ReceivedOn, inv.IssuedOn} {
+		if !d.IsZero() {
+			return d
+		}
+	}
+	return civil.Date{}
+}
+
+// Derive recomputes the stored derived fields: the contractual due date
+// (the agreed date, or the agreed term counted from ClockStart with the
+// event's own day not counted) and the status.
+func (inv *Invoice) Derive() {
+	inv.DueDate = civil.Date{}
+	switch {
+	case !inv.AgreedDueDate.IsZero():
+		inv.DueDate = inv.AgreedDueDate
+	case inv.AgreedTermDays > 0:
+		if start := inv.ClockStart(); !start.IsZero() {
+			inv.DueDate = start.AddDays(inv.AgreedTermDays)
+		}
+	}
+	switch {
+	case !inv.CancelledOn.IsZero():
+		inv.Status = StatusCancelled
+	case inv.Amount.Minor-inv.Credited-inv.Paid <= 0:
+		inv.Status = StatusSettled
+	default:
+		inv.Status = StatusOpen
+	}
+}
+
+var (
+	refRE  = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._/#:()-]*$`)
+	rateRE = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{1,6})?$`)
+)
+
+// MaxTermDays bounds agreed terms and acceptance periods: ten years is far
+// beyond any lawful term and catches unit mistakes (minutes, cents).
+const MaxTermDays = 3650
+
+// ValidateRef checks a document, contract or payment reference.
+func ValidateRef(v *ValidationError, field, ref string, required bool) {
+	switch n := utf8.RuneCountInString(ref); {
+	case n == 0 && required:
+		v.Add(field, "is required")
+	case n == 0:
+	case n > 128:
+		v.Add(field, "is %d characters long, at most 128 are allowed", n)
+	case !refRE.MatchString(ref):
+		v.Add(field, "must start with a letter or digit and contain only letters, digits, spaces and . _ / # : ( ) -")
+	}
+}
+
+// ValidateAmount checks that m is a positive amount in a known currency.
+func ValidateAmount(v *ValidationError, field string, m money.Money) {
+	if m.Currency == "" {
+		v.Add(field+".currency_code", "is required")
+	} else if !money.IsCurrency(m.Currency) {
+		v.Add(field+".currency_code", "%q is not an ISO 4217 currency", m.Currency)
+	}
+	if m.Minor <= 0 {
+		v.Add(field+".minor_units", "must be positive, got %d", m.Minor)
+	}
+}
+
+// Normalize trims the invoice's text fields and validates it against the
+// facts of the calendar: today is the current date in the debtor's
+// jurisdiction, since a recorded fact (delivery, acceptance) cannot lie in
+// the future. A due date before the invoice date is legal (in China the term
+// runs from delivery and invoices are often issued late).
+func (inv *Invoice) Normalize(today civil.Date) error {
+	var v ValidationError
+	inv.DocumentRef = strings.TrimSpace(inv.DocumentRef)
+	inv.ContractRef = strings.TrimSpace(inv.ContractRef)
+	inv.Amount.Currency = strings.ToUpper(strings.TrimSpace(inv.Amount.Currency))
+
+	ValidateRef(&v, "document_ref", inv.DocumentRef, true)
+	ValidateRef(&v, "contract_ref", inv.ContractRef, false)
+	ValidateAmount(&v, "amount", inv.Amount)
+	if inv.DebtorID != uuid.Nil && inv.DebtorID == inv.CreditorID {
+		v.Add("creditor", "must differ from debtor")
+	}
+
+	facts := []struct {
+		field string
+		d     civil.Date
+	}{
+		{"contract_signed_on", inv.ContractSignedOn},
+		{"issued_on", inv.IssuedOn},
+		{"received_on", inv.ReceivedOn},
+		{"delivered_on", inv.DeliveredOn},
+		{"acceptance_passed_on", inv.AcceptancePassedOn},
+		{"settlement_confirmed_on", inv.SettlementConfirmedOn},
+	}
+	for _, f := range facts {
+		if !f.d.IsZero() && f.d.After(today) {
+			v.Add(f.field, "%s is in the future (today is %s)", f.d, today)
+		}
+	}
+	if inv.IssuedOn.IsZero() {
+		v.Add("issued_on", "is required")
+	}
+	if !inv.ReceivedOn.IsZero() && !inv.IssuedOn.IsZero() && inv.ReceivedOn.Before(inv.IssuedOn) {
+		v.Add("received_on", "%s is before issued_on %s", inv.ReceivedOn, inv.IssuedOn)
+	}
+	if !inv.AcceptancePassedOn.IsZero() && !inv.DeliveredOn.IsZero() && inv.AcceptancePassedOn.Before(inv.DeliveredOn) {
+		v.Add("acceptance_passed_on", "%s is before delivered_on %s", inv.AcceptancePassedOn, inv.DeliveredOn)
+	}
+	if !inv.AcceptanceRequired && inv.AcceptancePeriodDays != 0 {
+		v.Add("acceptance_period_days", "is set but acceptance_required is false")
+	}
+	if inv.AcceptancePeriodDays < 0 || inv.AcceptancePeriodDays > MaxTermDays {
+		v.Add("acceptance_period_days", "must be between 0 and %d, got %d", MaxTermDays, inv.AcceptancePeriodDays)
+	}
+	if inv.AgreedTermDays < 0 || inv.AgreedTermDays > MaxTermDays {
+		v.Add("agreed_term_days", "must be between 0 and %d, got %d", MaxTermDays, inv.AgreedTermDays)
+	}
+	if inv.AgreedTermDays > 0 && !inv.AgreedDueDate.IsZero() {
+		v.Add("agreed_due_date", "cannot be set together with agreed_term_days")
+	}
+	if r := inv.AgreedRate; r != nil {
+		switch {
+		case !rateRE.MatchString(r.Percent):
+			v.Add("agreed_interest_rate.percent", "%q must be a decimal number of percent with at most 6 decimal places", r.Percent)
+		case strings.Trim(r.Percent, "0.") == "":
+			v.Add("agreed_interest_rate.percent", "must be positive")
+		case rateOver100(r.Percent):
+			v.Add("agreed_interest_rate.percent", "must be at most 100")
+		}
+	}
+	if inv.CreditorSizeAtSigning != "" && !inv.CreditorSizeAtSigning.Valid() {
+		v.Add("creditor_size_class_at_signing", "must be MICRO, SMALL, MEDIUM or LARGE")
+	}
+	return v.Err()
+}
+
+// rateOver100 reports whether a well-formed percent string exceeds 100.
+func rateOver100(p string) bool {
+	whole, frac, _ := strings.Cut(p, ".")
+	n, _ := strconv.Atoi(whole)
+	return n > 100 || (n == 100 && strings.Trim(frac, "0") != "")
+}
+
+// MoneyOf pairs an amount in minor units with its currency.
+func MoneyOf(minor int64, currency string) money.Money {
+	return money.Money{Minor: minor, Currency: currency}
+}

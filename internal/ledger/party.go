@@ -1,0 +1,122 @@
+package ledger
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/regid"
+)
+
+// PartyKind says what kind of organisation a party is; the law treats debtors
+// by kind (public bodies get a hard cap on terms in China and the EU).
+type PartyKind string
+
+const (
+	KindLargeEnterprise PartyKind = "LARGE_ENTERPRISE"
+	KindPublicBody      PartyKind = "PUBLIC_BODY"
+	KindSME             PartyKind = "SME"
+)
+
+// Valid reports whether k is one of the kinds above.
+func (k PartyKind) Valid() bool {
+	return k == KindLargeEnterprise || k == KindPublicBody || k == KindSME
+}
+
+// SizeClass is an enterprise's size under its jurisdiction's SME criteria.
+type SizeClass string
+
+const (
+	SizeMicro  SizeClass = "MICRO"
+	SizeSmall  SizeClass = "SMALL"
+	SizeMedium SizeClass = "MEDIUM"
+	SizeLarge  SizeClass = "LARGE"
+)
+
+// Valid reports whether s is one of the classes above.
+func (s SizeClass) Valid() bool {
+	return s == SizeMicro || s == SizeSmall || s == SizeMedium || s == SizeLarge
+}
+
+// IsSME reports whether the class is micro, small or medium: the suppliers
+// the payment laws protect.
+func (s SizeClass) IsSME() bool { return s == SizeMicro || s == SizeSmall || s == SizeMedium }
+
+// Party is a debtor or creditor, identified in its jurisdiction by
+// (Jurisdiction, RegistrationID).
+type Party struct {
+	ID             uuid.UUID
+	DisplayName    string
+	Kind           PartyKind
+	SizeClass      SizeClass
+	Jurisdiction   string
+	RegistrationID string
+	RegionCode     string
+	IndustryCode   string
+	// Unverified marks a party created from someone else's records (a
+	// supplier named by its debtor) until it is confirmed.
+	Unverified bool
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+var (
+	cnRegionRE   = regexp.MustCompile(`^[0-9]{6}$`)
+	regionRE     = regexp.MustCompile(`^[A-Z0-9][A-Z0-9.-]{0,19}$`)
+	industryRE   = regexp.MustCompile(`^[A-Z0-9][A-Z0-9.-]{0,15}$`)
+	maxNameRunes = 300
+)
+
+// Normalize puts the fields in canonical form (trimmed, upper-case codes,
+// canonical registration id; an SME's default size; LARGE for other kinds)
+// and validates them. Field names in the error are the party's own.
+func (p *Party) Normalize() error {
+	var v ValidationError
+	p.DisplayName = strings.TrimSpace(p.DisplayName)
+	p.Jurisdiction = strings.ToUpper(strings.TrimSpace(p.Jurisdiction))
+	p.RegionCode = strings.ToUpper(strings.TrimSpace(p.RegionCode))
+	p.IndustryCode = strings.ToUpper(strings.TrimSpace(p.IndustryCode))
+
+	switch n := utf8.RuneCountInString(p.DisplayName); {
+	case n == 0:
+		v.Add("display_name", "is required")
+	case n > maxNameRunes:
+		v.Add("display_name", "is %d characters long, at most %d are allowed", n, maxNameRunes)
+	}
+	if !p.Kind.Valid() {
+		v.Add("kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY or SME")
+	}
+	switch {
+	case p.Kind == KindSME && p.SizeClass == "":
+		v.Add("size_class", "is required for an SME: MICRO, SMALL or MEDIUM")
+	case p.Kind == KindSME && !p.SizeClass.IsSME():
+		v.Add("size_class", "must be MICRO, SMALL or MEDIUM for an SME")
+	case p.Kind.Valid() && p.Kind != KindSME && p.SizeClass != "" && p.SizeClass != SizeLarge:
+		v.Add("size_class", "must be LARGE or unset for a %s", p.Kind)
+	case p.Kind.Valid() && p.Kind != KindSME:
+		p.SizeClass = SizeLarge
+	}
+	if !regid.IsJurisdiction(p.Jurisdiction) {
+		v.Add("jurisdiction", "%q is not a supported jurisdiction (CN, GB, AU, US or an EU member state)", p.Jurisdiction)
+	} else if canon, err := regid.Normalize(p.Jurisdiction, p.RegistrationID); err != nil {
+		v.Add("registration_id", "is not a valid %s: %v", regid.Scheme(p.Jurisdiction), err)
+	} else {
+		p.RegistrationID = canon
+	}
+	switch {
+	case p.RegionCode == "":
+		v.Add("region_code", "is required")
+	case p.Jurisdiction == "CN" && !cnRegionRE.MatchString(p.RegionCode):
+		v.Add("region_code", "must be a 6-digit administrative division code in CN")
+	case !regionRE.MatchString(p.RegionCode):
+		v.Add("region_code", "must be 1-20 letters, digits, dots or dashes")
+	}
+	if p.IndustryCode != "" && !industryRE.MatchString(p.IndustryCode) {
+		v.Add("industry_code", "must be 1-16 letters, digits, dots or dashes")
+	}
+	return v.Err()
+}

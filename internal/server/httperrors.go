@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Patterns in the JSON decoder's and query parser's messages that name the
+// offending field, so that a malformed body gets the same BadRequest
+// details as any other invalid request.
+var fieldInMessage = []*regexp.Regexp{
+	regexp.MustCompile(`unknown field "([^"]+)"`),
+	regexp.MustCompile(`invalid value for [a-z0-9]+ field ([A-Za-z0-9_]+)`),
+	regexp.MustCompile(`invalid value for enum field ([A-Za-z0-9_]+)`),
+	regexp.MustCompile(`(?:parsing|for) (?:field|parameter) "?([A-Za-z0-9_.]+)"?`),
+	regexp.MustCompile(`\bfield "?([A-Za-z0-9_.]+)"?`),
+}
+
+// errorHandler renders gRPC errors as the gateway does (HTTP status from the
+// code, body {code, message, details}), but first gives the gateway's own
+// InvalidArgument errors — malformed JSON, unknown fields or enum values,
+// bad query parameters — a google.rpc.BadRequest naming the field, and
+// answers an oversized body with 413.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st, ok := status.FromError(err)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) || (ok && strings.Contains(st.Message(), "request body too large")) {
+		// The generated handler flattens the MaxBytesError into an
+		// InvalidArgument with its text; either way the answer is 413.
+		writeTooLarge(w)
+		return
+	}
+	if ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		field := "body"
+		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+			field = "query"
+		}
+		for _, re := range fieldInMessage {
+			if m := re.FindStringSubmatch(st.Message()); m != nil {
+				field = m[1]
+				break
+			}
+		}
+		withDetails, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Field: field, Description: st.Message(),
+		}}})
+		if derr == nil {
+			err = withDetails.Err()
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// limitBody caps request bodies; the gateway's read then fails with a
+// MaxBytesError, which errorHandler answers with 413.
+func limitBody(h http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeTooLarge(w)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// writeTooLarge answers 413 with the gateway's error body shape.
+func writeTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	_, _ = w.Write([]byte(`{"code":8,"message":"request body is too large","details":[]}`))
+}

@@ -1,0 +1,188 @@
+// Package server wires the ledger's gRPC service into a running process:
+// a gRPC listener with logging and panic recovery, health and reflection,
+// and an HTTP listener whose REST gateway dials the gRPC port, so every
+// interceptor applies to REST exactly as to gRPC. It also serves /healthz
+// and the OpenAPI document, and stops gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/gen/openapi"
+)
+
+// Config is what the server needs from the process.
+type Config struct {
+	// GRPCAddr and HTTPAddr are listen addresses; port 0 picks a free one.
+	GRPCAddr string
+	HTTPAddr string
+	// MaxRequestBytes bounds a request message (gRPC) or body (HTTP).
+	MaxRequestBytes int
+	// ShutdownTimeout bounds the graceful stop before connections are cut.
+	ShutdownTimeout time.Duration
+	// Ready reports whether the server can answer (the store is reachable).
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+}
+
+// Server is a listening arrearsd.
+type Server struct {
+	cfg      Config
+	grpc     *grpc.Server
+	http     *http.Server
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	health   *health.Server
+	conn     *grpc.ClientConn
+	grpcAddr string
+}
+
+// New listens on both addresses and registers the ledger service.
+func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer) (*Server, error) {
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = 4 << 20
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 20 * time.Second
+	}
+	s := &Server{cfg: cfg, health: health.NewServer()}
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		return nil, fmt.Errorf("listen HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	s.grpcAddr = dialable(s.grpcLis.Addr())
+
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log)),
+		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log)),
+	)
+	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(arrearsv1.LedgerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	// The gateway is a gRPC client of our own port: authentication,
+	// logging and limits then run once, in the interceptors, for both.
+	s.conn, err = grpc.NewClient(s.grpcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("dial own gRPC port: %w", err)
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithErrorHandler(errorHandler),
+	)
+	if err := arrearsv1.RegisterLedgerServiceHandler(ctx, gw, s.conn); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Document)
+	})
+	mux.Handle("/", limitBody(gw, int64(cfg.MaxRequestBytes)))
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// dialable turns a listen address into one a local client can dial: an
+// unspecified host (":9090", "[::]:9090") becomes loopback.
+func dialable(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && (tcp.IP == nil || tcp.IP.IsUnspecified()) {
+		return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
+	}
+	return a.String()
+}
+
+// GRPCAddr is the address the gRPC listener is bound to.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+func (s *Server) closeListeners() {
+	s.grpcLis.Close()
+	s.httpLis.Close()
+}
+
+// Serve answers until ctx is done, then stops gracefully: health turns
+// NOT_SERVING, in-flight requests finish (up to ShutdownTimeout), and the
+// listeners close.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() {
+		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+	s.cfg.Log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.cfg.Log.Info("shutting down")
+	s.health.Shutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	_ = s.http.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		s.grpc.Stop()
+	}
+	s.conn.Close()
+	return err
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.cfg.Log.Warn("health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+	}
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}

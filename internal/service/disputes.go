@@ -1,0 +1,173 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// OpenDispute puts all or part of what is outstanding in dispute.
+func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger.Dispute, currency string, idem Idempotency) (*ledger.Dispute, *ledger.Invoice, error) {
+	now := l.now()
+	var outD *ledger.Dispute
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
+			if err == nil {
+				outD, err = tx.GetDispute(ctx, id)
+				outInv = inv
+			}
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		var v ledger.ValidationError
+		ledger.ValidateAmount(&v, "dispute.amount", ledger.MoneyOf(d.Amount, currency))
+		if currency != "" && currency != inv.Amount.Currency {
+			v.Add("dispute.amount.currency_code", "is %s but the invoice is in %s", currency, inv.Amount.Currency)
+		}
+		checkFactDate(&v, "dispute.opened_on", d.OpenedOn, today)
+		checkReason(&v, "dispute.reason", d.Reason)
+		if free := inv.Outstanding() - inv.Disputed; inv.Status == ledger.StatusOpen && d.Amount > free {
+			v.Add("dispute.amount.minor_units", "%d exceeds the undisputed outstanding amount %d", d.Amount, free)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if inv.Status != ledger.StatusOpen {
+			return fmt.Errorf("%w: the invoice is %s: nothing is outstanding to dispute", ledger.ErrFailedPrecondition, inv.Status)
+		}
+		nd := *d
+		nd.ID, nd.InvoiceID, nd.State, nd.CreateTime, nd.UpdateTime = newID(), inv.ID, ledger.DisputeOpen, now, now
+		nd.Resolution, nd.ResolvedOn, nd.Comment, nd.CreditNoteID = "", civil.Date{}, "", uuid.Nil
+		if err := tx.CreateDispute(ctx, &nd, store.Change{EffectiveOn: nd.OpenedOn, RecordTime: now, Method: "OpenDispute"}); err != nil {
+			return err
+		}
+		next := *inv
+		next.Disputed += nd.Amount
+		next.UpdateTime = now
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: nd.OpenedOn, RecordTime: now, Method: "OpenDispute"}); err != nil {
+			return err
+		}
+		outD, outInv = &nd, &next
+		return remember(ctx, tx, idem, nd.ID, now)
+	})
+	return outD, outInv, err
+}
+
+// ResolveDispute ends an open dispute. CREDITED issues a credit note for the
+// disputed amount (at most what is still outstanding), dated resolvedOn.
+func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.UUID, res ledger.DisputeResolution, resolvedOn civil.Date, comment, etag string) (*ledger.Dispute, *ledger.Invoice, error) {
+	now := l.now()
+	var outD *ledger.Dispute
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		d, err := tx.GetDispute(ctx, disputeID)
+		if err != nil {
+			return err
+		}
+		if d.InvoiceID != inv.ID {
+			return ledger.ErrNotFound
+		}
+		if err := checkEtag(etag, d.Version); err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		var v ledger.ValidationError
+		if !res.Valid() {
+			v.Add("resolution", "must be REJECTED, CREDITED or WITHDRAWN")
+		}
+		checkFactDate(&v, "resolved_on", resolvedOn, today)
+		if !resolvedOn.IsZero() && resolvedOn.Before(d.OpenedOn) {
+			v.Add("resolved_on", "%s is before the dispute was opened on %s", resolvedOn, d.OpenedOn)
+		}
+		if len([]rune(comment)) > 1000 {
+			v.Add("comment", "is longer than 1000 characters")
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if d.State != ledger.DisputeOpen {
+			return fmt.Errorf("%w: the dispute was already resolved on %s", ledger.ErrFailedPrecondition, d.ResolvedOn)
+		}
+		next := *inv
+		next.Disputed -= d.Amount
+		next.UpdateTime = now
+		if res == ledger.ResolutionCredited && inv.Status == ledger.StatusOpen {
+			amount := min(d.Amount, inv.Outstanding())
+			note := &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: amount, IssuedOn: resolvedOn,
+				Reference: "dispute-" + d.ID.String(), Reason: "dispute resolved by credit: " + d.Reason, CreateTime: now}
+			if err := tx.CreateCreditNote(ctx, note); err != nil {
+				return err
+			}
+			next.Credited += amount
+			d.CreditNoteID = note.ID
+		}
+		next.Derive()
+		d.State, d.Resolution, d.ResolvedOn, d.Comment, d.UpdateTime = ledger.DisputeResolved, res, resolvedOn, comment, now
+		if err := tx.UpdateDispute(ctx, d, store.Change{EffectiveOn: resolvedOn, RecordTime: now, Method: "ResolveDispute"}); err != nil {
+			return err
+		}
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: resolvedOn, RecordTime: now, Method: "ResolveDispute"}); err != nil {
+			return err
+		}
+		outD, outInv = d, &next
+		return nil
+	})
+	return outD, outInv, err
+}
+
+// GetDispute returns a dispute of an invoice.
+func (l *Ledger) GetDispute(ctx context.Context, invoiceID, disputeID uuid.UUID) (*ledger.Dispute, error) {
+	d, err := l.store.GetDispute(ctx, disputeID)
+	if err != nil {
+		return nil, err
+	}
+	if d.InvoiceID != invoiceID {
+		return nil, ledger.ErrNotFound
+	}
+	return d, nil
+}
+
+// ListDisputes lists an invoice's disputes.
+func (l *Ledger) ListDisputes(ctx context.Context, q store.DisputeQuery) ([]*ledger.Dispute, error) {
+	if _, err := l.store.GetInvoice(ctx, q.InvoiceID); err != nil {
+		return nil, err
+	}
+	return l.store.ListDisputes(ctx, q)
+}
+
+// ListRevisions lists the revisions of a resource after revision after.
+// parentID is the invoice for a payment or dispute (zero otherwise); the
+// resource must exist and belong to it.
+func (l *Ledger) ListRevisions(ctx context.Context, typ ledger.ResourceType, parentID, id uuid.UUID, after int64, limit int) ([]*ledger.Revision, error) {
+	var err error
+	switch typ {
+	case ledger.ResourceParty:
+		_, err = l.store.GetParty(ctx, id)
+	case ledger.ResourceInvoice:
+		_, err = l.store.GetInvoice(ctx, id)
+	case ledger.ResourcePayment:
+		_, err = l.GetPayment(ctx, parentID, id)
+	case ledger.ResourceDispute:
+		_, err = l.GetDispute(ctx, parentID, id)
+	default:
+		err = ledger.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l.store.ListRevisions(ctx, id, after, limit)
+}

@@ -1,0 +1,265 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// CreateInvoiceInput is an invoice with its parties named as the client
+// named them.
+type CreateInvoiceInput struct {
+	Invoice  *ledger.Invoice
+	Debtor   PartyRef
+	Creditor PartyRef
+	Idem     Idempotency
+}
+
+// CreateInvoice records an invoice. Unknown parties are reported against
+// the field that names them; the creditor's size class at signing defaults
+// to its current one.
+func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*ledger.Invoice, error) {
+	now := l.now()
+	var out *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
+			if err == nil {
+				out, err = tx.GetInvoice(ctx, id)
+			}
+			return err
+		}
+		var v ledger.ValidationError
+		debtor, err := lookupParty(ctx, tx, &v, "invoice.debtor", in.Debtor)
+		if err != nil {
+			return err
+		}
+		creditor, err := lookupParty(ctx, tx, &v, "invoice.creditor", in.Creditor)
+		if err != nil {
+			return err
+		}
+		inv := *in.Invoice
+		today := civil.DateOf(now, time.UTC)
+		if debtor != nil {
+			inv.DebtorID = debtor.ID
+			today = l.Today(now, debtor.Jurisdiction)
+		}
+		if creditor != nil {
+			inv.CreditorID = creditor.ID
+			if inv.CreditorSizeAtSigning == "" {
+				inv.CreditorSizeAtSigning = creditor.SizeClass
+			}
+		}
+		v.Merge("invoice.", inv.Normalize(today))
+		if err := v.Err(); err != nil {
+			return err
+		}
+		inv.ID, inv.CreateTime, inv.UpdateTime = newID(), now, now
+		inv.Credited, inv.Paid, inv.Disputed, inv.CancelledOn, inv.CancelReason = 0, 0, 0, civil.Date{}, ""
+		inv.Derive()
+		if err := tx.CreateInvoice(ctx, &inv, store.Change{EffectiveOn: inv.IssuedOn, RecordTime: now, Method: "CreateInvoice"}); err != nil {
+			if errors.Is(err, ledger.ErrAlreadyExists) {
+				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
+			}
+			return err
+		}
+		out = &inv
+		return remember(ctx, tx, in.Idem, inv.ID, now)
+	})
+	return out, err
+}
+
+// lookupParty resolves a party named in a request; a name that resolves to
+// nothing is a violation of that field rather than a missing resource.
+func lookupParty(ctx context.Context, r store.Reader, v *ledger.ValidationError, field string, ref PartyRef) (*ledger.Party, error) {
+	p, err := resolveParty(ctx, r, ref)
+	if errors.Is(err, ledger.ErrNotFound) {
+		v.Add(field, "no party %s is registered", ref)
+		return nil, nil
+	}
+	return p, err
+}
+
+// GetInvoice returns an invoice.
+func (l *Ledger) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
+	return l.store.GetInvoice(ctx, id)
+}
+
+// ListInvoices lists invoices matching q.
+func (l *Ledger) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
+	return l.store.ListInvoices(ctx, q)
+}
+
+// UpdateInvoice corrects the fields named in mask. The correction takes
+// effect from effectiveOn (default today); the earlier values stay in the
+// invoice's revisions.
+func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.Invoice, mask []string, etag string, effectiveOn civil.Date) (*ledger.Invoice, error) {
+	if len(mask) == 0 {
+		return nil, ledger.Invalid("update_mask", "is required: name the fields to change")
+	}
+	now := l.now()
+	var out *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.LockInvoice(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag(etag, cur.Version); err != nil {
+			return err
+		}
+		if cur.Status == ledger.StatusCancelled {
+			return fmt.Errorf("%w: the invoice was cancelled on %s", ledger.ErrFailedPrecondition, cur.CancelledOn)
+		}
+		debtor, err := tx.GetParty(ctx, cur.DebtorID)
+		if err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		next := *cur
+		for _, f := range mask {
+			if err := applyInvoiceField(&next, patch, f); err != nil {
+				return err
+			}
+		}
+		var v ledger.ValidationError
+		v.Merge("invoice.", next.Normalize(today))
+		if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
+			v.Add("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
+		}
+		if next.Amount.Minor < cur.Paid+cur.Credited {
+			v.Add("invoice.amount.minor_units", "%d is less than what is already paid and credited (%d)", next.Amount.Minor, cur.Paid+cur.Credited)
+		}
+		if effectiveOn.After(today) {
+			v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if effectiveOn.IsZero() {
+			effectiveOn = today
+		}
+		next.UpdateTime = now
+		next.Derive()
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: effectiveOn, RecordTime: now, Method: "UpdateInvoice"}); err != nil {
+			return err
+		}
+		out = &next
+		return nil
+	})
+	return out, err
+}
+
+// applyInvoiceField copies one masked field from patch to inv.
+func applyInvoiceField(inv, patch *ledger.Invoice, field string) error {
+	switch field {
+	case "contract_ref":
+		inv.ContractRef = patch.ContractRef
+	case "amount":
+		inv.Amount = patch.Amount
+	case "contract_signed_on":
+		inv.ContractSignedOn = patch.ContractSignedOn
+	case "issued_on":
+		inv.IssuedOn = patch.IssuedOn
+	case "received_on":
+		inv.ReceivedOn = patch.ReceivedOn
+	case "delivered_on":
+		inv.DeliveredOn = patch.DeliveredOn
+	case "acceptance_required":
+		inv.AcceptanceRequired = patch.AcceptanceRequired
+	case "acceptance_period_days":
+		inv.AcceptancePeriodDays = patch.AcceptancePeriodDays
+	case "acceptance_passed_on":
+		inv.AcceptancePassedOn = patch.AcceptancePassedOn
+	case "settlement_confirmed_on":
+		inv.SettlementConfirmedOn = patch.SettlementConfirmedOn
+	case "agreed_term_days":
+		inv.AgreedTermDays = patch.AgreedTermDays
+	case "agreed_due_date":
+		inv.AgreedDueDate = patch.AgreedDueDate
+	case "agreed_interest_rate":
+		inv.AgreedRate = patch.AgreedRate
+	case "creditor_size_class_at_signing":
+		inv.CreditorSizeAtSigning = patch.CreditorSizeAtSigning
+	case "debtor", "creditor", "document_ref":
+		return ledger.Invalid("update_mask", "%s is immutable: cancel the invoice and record a new one", field)
+	default:
+		return ledger.Invalid("update_mask", "%q is not an updatable field of an invoice", field)
+	}
+	return nil
+}
+
+// CancelInvoice cancels an invoice as of cancelledOn. The invoice and its
+// history stay; from that date nothing is owed.
+func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn civil.Date, reason, etag string) (*ledger.Invoice, error) {
+	now := l.now()
+	var out *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, debtor, err := lockWithDebtor(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag(etag, cur.Version); err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		var v ledger.ValidationError
+		checkFactDate(&v, "cancelled_on", cancelledOn, today)
+		checkReason(&v, "reason", reason)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if cur.Status == ledger.StatusCancelled {
+			return fmt.Errorf("%w: the invoice was already cancelled on %s", ledger.ErrFailedPrecondition, cur.CancelledOn)
+		}
+		next := *cur
+		next.CancelledOn, next.CancelReason, next.UpdateTime = cancelledOn, reason, now
+		next.Derive()
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: cancelledOn, RecordTime: now, Method: "CancelInvoice"}); err != nil {
+			return err
+		}
+		out = &next
+		return nil
+	})
+	return out, err
+}
+
+// lockWithDebtor locks an invoice and reads its debtor, whose jurisdiction
+// says what "today" is.
+func lockWithDebtor(ctx context.Context, tx store.Tx, id uuid.UUID) (*ledger.Invoice, *ledger.Party, error) {
+	inv, err := tx.LockInvoice(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	debtor, err := tx.GetParty(ctx, inv.DebtorID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, debtor, nil
+}
+
+// checkFactDate requires a date for a fact that has happened: set and not
+// in the future.
+func checkFactDate(v *ledger.ValidationError, field string, d, today civil.Date) {
+	switch {
+	case d.IsZero():
+		v.Add(field, "is required")
+	case d.After(today):
+		v.Add(field, "%s is in the future (today is %s)", d, today)
+	}
+}
+
+// checkReason requires a short free-text reason.
+func checkReason(v *ledger.ValidationError, field, reason string) {
+	switch n := len([]rune(reason)); {
+	case n == 0:
+		v.Add(field, "is required")
+	case n > 1000:
+		v.Add(field, "is %d characters long, at most 1000 are allowed", n)
+	}
+}

@@ -1,0 +1,114 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// CreateParty registers a verified party.
+func (l *Ledger) CreateParty(ctx context.Context, p *ledger.Party, idem Idempotency) (*ledger.Party, error) {
+	var v ledger.ValidationError
+	v.Merge("party.", p.Normalize())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := l.now()
+	var out *ledger.Party
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
+			if err == nil {
+				out, err = tx.GetParty(ctx, id)
+			}
+			return err
+		}
+		cp := *p
+		cp.ID, cp.Unverified, cp.CreateTime, cp.UpdateTime = newID(), false, now, now
+		if err := tx.CreateParty(ctx, &cp, store.Change{EffectiveOn: l.Today(now, cp.Jurisdiction), RecordTime: now, Method: "CreateParty"}); err != nil {
+			if errors.Is(err, ledger.ErrAlreadyExists) {
+				return fmt.Errorf("%w: a party with registration_id %s in %s is already registered", ledger.ErrAlreadyExists, cp.RegistrationID, cp.Jurisdiction)
+			}
+			return err
+		}
+		out = &cp
+		return remember(ctx, tx, idem, cp.ID, now)
+	})
+	return out, err
+}
+
+// GetParty returns a party by id or natural key.
+func (l *Ledger) GetParty(ctx context.Context, ref PartyRef) (*ledger.Party, error) {
+	return resolveParty(ctx, l.store, ref)
+}
+
+// ListParties lists parties matching q.
+func (l *Ledger) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.Party, error) {
+	return l.store.ListParties(ctx, q)
+}
+
+// UpdateParty copies the fields named in mask from patch onto the stored
+// party. jurisdiction and registration_id are the natural key and never
+// change; etag, if given, must be current.
+func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Party, mask []string, etag string) (*ledger.Party, error) {
+	if len(mask) == 0 {
+		return nil, ledger.Invalid("update_mask", "is required: name the fields to change")
+	}
+	now := l.now()
+	var out *ledger.Party
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, err := resolveParty(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag(etag, cur.Version); err != nil {
+			return err
+		}
+		next := *cur
+		for _, f := range mask {
+			switch f {
+			case "display_name":
+				next.DisplayName = patch.DisplayName
+			case "kind":
+				next.Kind = patch.Kind
+			case "size_class":
+				next.SizeClass = patch.SizeClass
+			case "region_code":
+				next.RegionCode = patch.RegionCode
+			case "industry_code":
+				next.IndustryCode = patch.IndustryCode
+			case "jurisdiction", "registration_id":
+				return ledger.Invalid("update_mask", "%s is immutable: it is the party's natural key", f)
+			default:
+				return ledger.Invalid("update_mask", "%q is not an updatable field of a party", f)
+			}
+		}
+		if next.Kind != ledger.KindSME && cur.Kind == ledger.KindSME && !contains(mask, "size_class") {
+			next.SizeClass = "" // Normalize sets LARGE for a non-SME
+		}
+		var v ledger.ValidationError
+		v.Merge("party.", next.Normalize())
+		if err := v.Err(); err != nil {
+			return err
+		}
+		next.UpdateTime = now
+		if err := tx.UpdateParty(ctx, &next, store.Change{EffectiveOn: l.Today(now, next.Jurisdiction), RecordTime: now, Method: "UpdateParty"}); err != nil {
+			return err
+		}
+		out = &next
+		return nil
+	})
+	return out, err
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,237 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// RecordPayment records a payment against an invoice. The debtor's payment
+// reference is the idempotency key: the same payment again returns the
+// first; the same reference with different content is ErrAlreadyExists.
+// A payment may precede the invoice (an advance) but not today, must be in
+// the invoice's currency and may not exceed what is outstanding.
+func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledger.Payment) (*ledger.Payment, *ledger.Invoice, error) {
+	now := l.now()
+	var outP *ledger.Payment
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		cand := *p
+		cand.InvoiceID, cand.DebtorID = inv.ID, inv.DebtorID
+
+		var v ledger.ValidationError
+		ledger.ValidateRef(&v, "payment.reference", cand.Reference, true)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		// A retry of a recorded payment must succeed whatever has happened
+		// since, so the reference is looked up before any other check.
+		prev, err := tx.GetPaymentByReference(ctx, inv.DebtorID, cand.Reference)
+		switch {
+		case err == nil && prev.SameContent(&cand):
+			outP, outInv = prev, inv
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: payment reference %q is already recorded with different content (%s)", ledger.ErrAlreadyExists, cand.Reference, "invoices/"+prev.InvoiceID.String()+"/payments/"+prev.ID.String())
+		case !errors.Is(err, ledger.ErrNotFound):
+			return err
+		}
+
+		ledger.ValidateAmount(&v, "payment.amount", ledger.MoneyOf(cand.Amount, cand.Currency))
+		if cand.Currency != "" && cand.Currency != inv.Amount.Currency {
+			v.Add("payment.amount.currency_code", "is %s but the invoice is in %s", cand.Currency, inv.Amount.Currency)
+		}
+		checkFactDate(&v, "payment.paid_on", cand.PaidOn, today)
+		switch {
+		case cand.Instrument == "":
+			cand.Instrument = ledger.InstrumentTransfer
+		case !cand.Instrument.Valid():
+			v.Add("payment.instrument", "%q is not a payment instrument", cand.Instrument)
+		}
+		switch {
+		case cand.Instrument.HasMaturity() && cand.MaturityOn.IsZero():
+			v.Add("payment.maturity_on", "is required for a %s", cand.Instrument)
+		case !cand.Instrument.HasMaturity() && !cand.MaturityOn.IsZero():
+			v.Add("payment.maturity_on", "applies only to a commercial bill or receivable certificate")
+		case !cand.MaturityOn.IsZero() && !cand.PaidOn.IsZero() && cand.MaturityOn.Before(cand.PaidOn):
+			v.Add("payment.maturity_on", "%s is before paid_on %s", cand.MaturityOn, cand.PaidOn)
+		}
+		if inv.Status != ledger.StatusCancelled && cand.Amount > inv.Outstanding() {
+			v.Add("payment.amount.minor_units", "%d exceeds the outstanding amount %d", cand.Amount, inv.Outstanding())
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if inv.Status == ledger.StatusCancelled {
+			return fmt.Errorf("%w: the invoice was cancelled on %s", ledger.ErrFailedPrecondition, inv.CancelledOn)
+		}
+		cand.ID, cand.State, cand.CreateTime, cand.UpdateTime = newID(), ledger.PaymentRecorded, now, now
+		cand.ReversedOn, cand.ReversalReason = civil.Date{}, ""
+		if err := tx.CreatePayment(ctx, &cand, store.Change{EffectiveOn: cand.PaidOn, RecordTime: now, Method: "RecordPayment"}); err != nil {
+			return err
+		}
+		next := *inv
+		next.Paid += cand.Amount
+		next.UpdateTime = now
+		next.Derive()
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: cand.PaidOn, RecordTime: now, Method: "RecordPayment"}); err != nil {
+			return err
+		}
+		outP, outInv = &cand, &next
+		return nil
+	})
+	return outP, outInv, err
+}
+
+// GetPayment returns a payment of an invoice.
+func (l *Ledger) GetPayment(ctx context.Context, invoiceID, paymentID uuid.UUID) (*ledger.Payment, error) {
+	p, err := l.store.GetPayment(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	if p.InvoiceID != invoiceID {
+		return nil, ledger.ErrNotFound
+	}
+	return p, nil
+}
+
+// ListPayments lists an invoice's payments.
+func (l *Ledger) ListPayments(ctx context.Context, q store.PaymentQuery) ([]*ledger.Payment, error) {
+	if _, err := l.store.GetInvoice(ctx, q.InvoiceID); err != nil {
+		return nil, err
+	}
+	return l.store.ListPayments(ctx, q)
+}
+
+// ReversePayment stops a payment counting from reversedOn (a bounced
+// transfer, a dishonoured bill). The payment stays on record.
+func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.UUID, reversedOn civil.Date, reason, etag string) (*ledger.Payment, *ledger.Invoice, error) {
+	now := l.now()
+	var outP *ledger.Payment
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		p, err := tx.GetPayment(ctx, paymentID)
+		if err != nil {
+			return err
+		}
+		if p.InvoiceID != inv.ID {
+			return ledger.ErrNotFound
+		}
+		if err := checkEtag(etag, p.Version); err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		var v ledger.ValidationError
+		checkFactDate(&v, "reversed_on", reversedOn, today)
+		if !reversedOn.IsZero() && reversedOn.Before(p.PaidOn) {
+			v.Add("reversed_on", "%s is before the payment's paid_on %s", reversedOn, p.PaidOn)
+		}
+		checkReason(&v, "reason", reason)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if p.State == ledger.PaymentReversed {
+			return fmt.Errorf("%w: the payment was already reversed on %s", ledger.ErrFailedPrecondition, p.ReversedOn)
+		}
+		p.State, p.ReversedOn, p.ReversalReason, p.UpdateTime = ledger.PaymentReversed, reversedOn, reason, now
+		if err := tx.UpdatePayment(ctx, p, store.Change{EffectiveOn: reversedOn, RecordTime: now, Method: "ReversePayment"}); err != nil {
+			return err
+		}
+		next := *inv
+		next.Paid -= p.Amount
+		next.UpdateTime = now
+		next.Derive()
+		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: reversedOn, RecordTime: now, Method: "ReversePayment"}); err != nil {
+			return err
+		}
+		outP, outInv = p, &next
+		return nil
+	})
+	return outP, outInv, err
+}
+
+// CreateCreditNote reduces what is owed on an invoice from the note's date.
+func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *ledger.CreditNote, currency string, idem Idempotency) (*ledger.CreditNote, *ledger.Invoice, error) {
+	now := l.now()
+	var outCN *ledger.CreditNote
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
+			if err == nil {
+				outCN, err = tx.GetCreditNote(ctx, id)
+				outInv = inv
+			}
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		var v ledger.ValidationError
+		ledger.ValidateAmount(&v, "credit_note.amount", ledger.MoneyOf(cn.Amount, currency))
+		if currency != "" && currency != inv.Amount.Currency {
+			v.Add("credit_note.amount.currency_code", "is %s but the invoice is in %s", currency, inv.Amount.Currency)
+		}
+		checkFactDate(&v, "credit_note.issued_on", cn.IssuedOn, today)
+		ledger.ValidateRef(&v, "credit_note.reference", cn.Reference, true)
+		checkReason(&v, "credit_note.reason", cn.Reason)
+		if inv.Status != ledger.StatusCancelled && cn.Amount > inv.Outstanding() {
+			v.Add("credit_note.amount.minor_units", "%d exceeds the outstanding amount %d", cn.Amount, inv.Outstanding())
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if inv.Status == ledger.StatusCancelled {
+			return fmt.Errorf("%w: the invoice was cancelled on %s", ledger.ErrFailedPrecondition, inv.CancelledOn)
+		}
+		note := *cn
+		note.ID, note.InvoiceID, note.CreateTime = newID(), inv.ID, now
+		next, err := l.applyCredit(ctx, tx, inv, &note, now, "CreateCreditNote")
+		if err != nil {
+			return err
+		}
+		outCN, outInv = &note, next
+		return remember(ctx, tx, idem, note.ID, now)
+	})
+	return outCN, outInv, err
+}
+
+// applyCredit records a credit note and lowers the invoice by it.
+func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoice, note *ledger.CreditNote, now time.Time, method string) (*ledger.Invoice, error) {
+	if err := tx.CreateCreditNote(ctx, note); err != nil {
+		return nil, err
+	}
+	next := *inv
+	next.Credited += note.Amount
+	next.UpdateTime = now
+	next.Derive()
+	if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: note.IssuedOn, RecordTime: now, Method: method}); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// ListCreditNotes lists an invoice's credit notes.
+func (l *Ledger) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.CreditNote, error) {
+	if _, err := l.store.GetInvoice(ctx, invoiceID); err != nil {
+		return nil, err
+	}
+	return l.store.ListCreditNotes(ctx, invoiceID, p)
+}

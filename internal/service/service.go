@@ -1,0 +1,152 @@
+// Package service holds the ledger's use cases: each method reads the clock
+// once, checks the request against the records as they stand, and writes
+// through the store in one transaction. It knows nothing of gRPC or SQL:
+// transport hands it domain records, engines persist them.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Ledger implements the ledger's use cases.
+type Ledger struct {
+	store store.Store
+	clock clock.Clock
+	log   *slog.Logger
+
+	zonesMu sync.Mutex
+	zones   map[string]*time.Location
+}
+
+// New returns the service over an open store.
+func New(s store.Store, c clock.Clock, log *slog.Logger) *Ledger {
+	return &Ledger{store: s, clock: c, log: log, zones: map[string]*time.Location{}}
+}
+
+// RequestRetention is how long idempotency keys are honoured at least; the
+// janitor purges them after twice that.
+const RequestRetention = 24 * time.Hour
+
+// Idempotency identifies a create request that a client may retry: Key is
+// the method and the client's request id, Hash a digest of the request.
+// The zero value means the client sent no request id.
+type Idempotency struct {
+	Key  string
+	Hash string
+}
+
+// PartyRef names a party by id or by its natural key.
+type PartyRef struct {
+	ID             uuid.UUID
+	Jurisdiction   string
+	RegistrationID string
+}
+
+// String renders the reference for messages.
+func (r PartyRef) String() string {
+	if r.ID != uuid.Nil {
+		return "parties/" + r.ID.String()
+	}
+	return "parties/" + r.Jurisdiction + ":" + r.RegistrationID
+}
+
+// Etag is the opaque version tag of a record.
+func Etag(version int64) string { return strconv.FormatInt(version, 10) }
+
+// checkEtag fails with ErrStale when the client sent an etag that is not
+// the record's current one; an empty etag means "whatever is current".
+func checkEtag(given string, version int64) error {
+	if given != "" && given != Etag(version) {
+		return fmt.Errorf("%w: the record changed since it was read (etag %s, now %s)", ledger.ErrStale, given, Etag(version))
+	}
+	return nil
+}
+
+// location returns the time zone of a jurisdiction's business dates.
+func (l *Ledger) location(jurisdiction string) *time.Location {
+	l.zonesMu.Lock()
+	defer l.zonesMu.Unlock()
+	if loc, ok := l.zones[jurisdiction]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(regid.Timezone(jurisdiction))
+	if err != nil {
+		// tzdata is embedded in the binary, so this means an unknown
+		// jurisdiction slipped through; UTC keeps the answer defined.
+		l.log.Error("no time zone for jurisdiction", "jurisdiction", jurisdiction, "err", err)
+		loc = time.UTC
+	}
+	l.zones[jurisdiction] = loc
+	return loc
+}
+
+// Today is the current civil date in a jurisdiction.
+func (l *Ledger) Today(now time.Time, jurisdiction string) civil.Date {
+	return civil.DateOf(now, l.location(jurisdiction))
+}
+
+// resolveParty finds a referenced party.
+func resolveParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
+	if ref.ID != uuid.Nil {
+		return r.GetParty(ctx, ref.ID)
+	}
+	return r.GetPartyByRegistration(ctx, ref.Jurisdiction, ref.RegistrationID)
+}
+
+// ResolveParty returns the party a reference names.
+func (l *Ledger) ResolveParty(ctx context.Context, ref PartyRef) (*ledger.Party, error) {
+	return resolveParty(ctx, l.store, ref)
+}
+
+// replay looks up an idempotency key inside a transaction: found with the
+// same hash, it returns the id of what the first request created; with
+// another hash, ErrAlreadyExists.
+func replay(ctx context.Context, tx store.Tx, idem Idempotency) (uuid.UUID, bool, error) {
+	if idem.Key == "" {
+		return uuid.Nil, false, nil
+	}
+	r, err := tx.GetRequest(ctx, idem.Key)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return uuid.Nil, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, false, err
+	}
+	if r.RequestHash != idem.Hash {
+		return uuid.Nil, false, fmt.Errorf("%w: request_id was already used for a different request", ledger.ErrAlreadyExists)
+	}
+	return r.ResourceID, true, nil
+}
+
+// remember stores an idempotency key in the creating transaction.
+func remember(ctx context.Context, tx store.Tx, idem Idempotency, id uuid.UUID, now time.Time) error {
+	if idem.Key == "" {
+		return nil
+	}
+	return tx.PutRequest(ctx, &store.Request{Key: idem.Key, RequestHash: idem.Hash, ResourceID: id, CreateTime: now})
+}
+
+// PurgeRequests drops idempotency keys older than twice RequestRetention.
+func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
+	return l.store.PurgeRequests(ctx, l.clock.Now().Add(-2*RequestRetention))
+}
+
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// now reads the clock once per request, at the microsecond precision both
+// stores keep, so a record reads back exactly as it was returned.
+func (l *Ledger) now() time.Time { return l.clock.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,115 @@
+// Package postgres is the production store: PostgreSQL through a pgx v5
+// pool. Its schema is changed only by an explicit `arrearsd migrate`; Open
+// refuses a database whose schema is not exactly this binary's.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/arrears/arrears/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the embedded schema steps.
+func Migrations() ([]sqlstore.Migration, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.LoadMigrations(sub)
+}
+
+// Dialect is PostgreSQL's flavour of the shared SQL.
+var Dialect = sqlstore.Dialect{
+	Name:      "postgres",
+	ForUpdate: " FOR UPDATE",
+	Timestamp: func(t time.Time) any { return t.UTC() },
+	UniqueViolation: func(err error) (string, bool) {
+		var e *pgconn.PgError
+		if errors.As(err, &e) && e.Code == "23505" {
+			return e.ConstraintName, true
+		}
+		return "", false
+	},
+	Retryable: func(err error) bool {
+		var e *pgconn.PgError
+		// serialization_failure, deadlock_detected
+		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+	},
+	Unavailable: func(err error) bool {
+		var e *pgconn.PgError
+		if errors.As(err, &e) {
+			// Class 08 connection exceptions, 53 insufficient resources,
+			// 57P0x operator intervention (shutdown, cannot connect now).
+			return e.Code[:2] == "08" || e.Code[:2] == "53" || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03"
+		}
+		var ne net.Error
+		var ce *pgconn.ConnectError
+		return errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err)
+	},
+}
+
+// openDB opens a pool and a database/sql face over it.
+func openDB(ctx context.Context, url string) (*pgxpool.Pool, *sql.DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error can quote the URL, password included.
+		return nil, nil, errors.New("invalid PostgreSQL URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, stdlib.OpenDBFromPool(pool), nil
+}
+
+// Migrate applies the pending migrations and returns their versions.
+func Migrate(ctx context.Context, url string, now time.Time) ([]int, error) {
+	pool, db, err := openDB(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	defer db.Close()
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.Migrate(ctx, db, ms, now)
+}
+
+// Open connects to a migrated database.
+func Open(ctx context.Context, url string, log *slog.Logger) (*sqlstore.Store, error) {
+	pool, db, err := openDB(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := Migrations()
+	if err == nil {
+		err = sqlstore.CheckVersion(ctx, db, ms)
+	}
+	if err != nil {
+		db.Close()
+		pool.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, Dialect, log, pool.Close), nil
+}

@@ -1,0 +1,56 @@
+package postgres_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/pgtest"
+	"github.com/arrears/arrears/internal/store/postgres"
+	"github.com/arrears/arrears/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// The PostgreSQL engine runs the whole conformance suite, each test on a
+// fresh database copied from the migrated template; it skips nothing.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.URL(t), slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestOpenRefusesUnmigratedSchema(t *testing.T) {
+	url := pgtest.URL(t)
+	db := pgtest.DB(t, url)
+	if _, err := db.Exec(`DELETE FROM schema_migrations`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(context.Background(), url, slog.Default())
+	if err == nil || !strings.Contains(err.Error(), "arrearsd migrate") {
+		t.Fatalf("Open on an unmigrated schema: err = %v, want advice to run arrearsd migrate", err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'x', 0), (99, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = postgres.Open(context.Background(), url, slog.Default())
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open on a newer schema: err = %v, want a refusal naming the newer version", err)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	url := pgtest.URL(t)
+	applied, err := postgres.Migrate(context.Background(), url, time.Now())
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second migrate applied %v, %v; want nothing", applied, err)
+	}
+}

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+const invoiceCols = `id, debtor_id, creditor_id, document_ref, contract_ref, currency, amount,
+	contract_signed_on, issued_on, received_on, delivered_on, acceptance_required, acceptance_period_days,
+	acceptance_passed_on, settlement_confirmed_on, agreed_term_days, agreed_due_date, agreed_rate_percent,
+	agreed_rate_per_day, creditor_size_at_signing, status, due_date, credited, paid, disputed,
+	cancelled_on, cancel_reason, version, create_time, update_time`
+
+func scanInvoice(sc scanner) (*ledger.Invoice, error) {
+	var inv ledger.Invoice
+	var rate sql.NullString
+	var perDay bool
+	err := sc.Scan(&inv.ID, &inv.DebtorID, &inv.CreditorID, &inv.DocumentRef, &inv.ContractRef,
+		&inv.Amount.Currency, &inv.Amount.Minor, &inv.ContractSignedOn, &inv.IssuedOn, &inv.ReceivedOn,
+		&inv.DeliveredOn, &inv.AcceptanceRequired, &inv.AcceptancePeriodDays, &inv.AcceptancePassedOn,
+		&inv.SettlementConfirmedOn, &inv.AgreedTermDays, &inv.AgreedDueDate, &rate, &perDay,
+		&inv.CreditorSizeAtSigning, &inv.Status, &inv.DueDate, &inv.Credited, &inv.Paid, &inv.Disputed,
+		&inv.CancelledOn, &inv.CancelReason, &inv.Version, tsScan{&inv.CreateTime}, tsScan{&inv.UpdateTime})
+	if err != nil {
+		return nil, err
+	}
+	if rate.Valid {
+		inv.AgreedRate = &ledger.Rate{Percent: rate.String, PerDay: perDay}
+	}
+	return &inv, nil
+}
+
+func (r reader) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
+	return getOne(ctx, r, "invoice", scanInvoice, `SELECT `+invoiceCols+` FROM invoices WHERE id = $1`, id.String())
+}
+
+func (t *tx) LockInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
+	return getOne(ctx, t.reader, "invoice", scanInvoice,
+		`SELECT `+invoiceCols+` FROM invoices WHERE id = $1`+t.s.dialect.ForUpdate, id.String())
+}
+
+func (r reader) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
+	var w where
+	w.eqUUID("debtor_id", q.DebtorID)
+	w.eqUUID("creditor_id", q.CreditorID)
+	w.strings("status", q.Status)
+	w.strings("currency", q.Currency)
+	w.strings("document_ref", q.DocumentRef)
+	w.dates("due_date", q.DueDate)
+	order := w.page(q.Page)
+	return list(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`+w.sql()+order, w.args...)
+}
+
+// invoiceArgs are the invoice's values in invoiceCols order.
+func (t *tx) invoiceArgs(inv *ledger.Invoice) []any {
+	var rate any
+	perDay := false
+	if inv.AgreedRate != nil {
+		rate, perDay = inv.AgreedRate.Percent, inv.AgreedRate.PerDay
+	}
+	ts := t.s.dialect.Timestamp
+	return []any{inv.ID.String(), inv.DebtorID.String(), inv.CreditorID.String(), inv.DocumentRef,
+		inv.ContractRef, inv.Amount.Currency, inv.Amount.Minor, inv.ContractSignedOn, inv.IssuedOn,
+		inv.ReceivedOn, inv.DeliveredOn, inv.AcceptanceRequired, inv.AcceptancePeriodDays,
+		inv.AcceptancePassedOn, inv.SettlementConfirmedOn, inv.AgreedTermDays, inv.AgreedDueDate, rate,
+		perDay, string(inv.CreditorSizeAtSigning), string(inv.Status), inv.DueDate, inv.Credited, inv.Paid,
+		inv.Disputed, inv.CancelledOn, inv.CancelReason, inv.Version, ts(inv.CreateTime), ts(inv.UpdateTime)}
+}
+
+func (t *tx) CreateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Change) error {
+	inv.Version = 1
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO invoices (`+invoiceCols+`) VALUES ($1, $2, $3, $4, $5,
+		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+		$27, $28, $29, $30)`, t.invoiceArgs(inv)...)
+	if err := t.insertErr("invoice", err); err != nil {
+		return err
+	}
+	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
+}
+
+func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Change) error {
+	a := t.invoiceArgs(inv)
+	// Identity columns (id, debtor, creditor, document_ref) and create_time
+	// never change; the rest is rewritten from the record. a[4:27] are the
+	// columns from contract_ref to cancel_reason.
+	args := append(append([]any{}, a[4:27]...), a[29], inv.ID.String(), inv.Version)
+	res, err := t.sqlTx.ExecContext(ctx, `UPDATE invoices SET contract_ref = $1, currency = $2, amount = $3,
+		contract_signed_on = $4, issued_on = $5, received_on = $6, delivered_on = $7,
+		acceptance_required = $8, acceptance_period_days = $9, acceptance_passed_on = $10,
+		settlement_confirmed_on = $11, agreed_term_days = $12, agreed_due_date = $13,
+		agreed_rate_percent = $14, agreed_rate_per_day = $15, creditor_size_at_signing = $16, status = $17,
+		due_date = $18, credited = $19, paid = $20, disputed = $21, cancelled_on = $22, cancel_reason = $23,
+		update_time = $24, version = version + 1
+		WHERE id = $25 AND version = $26`, args...)
+	if err := t.updated("invoice", res, err); err != nil {
+		return err
+	}
+	inv.Version++
+	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
+}

@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Migration is one numbered schema step, from a file named NNNN_what.sql.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// LoadMigrations reads the engine's embedded migrations in version order.
+func LoadMigrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []Migration
+	for _, n := range names {
+		num, _, ok := strings.Cut(n, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %q is not named NNNN_what.sql", n)
+		}
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Migration{Version: v, Name: n, SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migrations must be numbered 1, 2, ...: %q is number %d", m.Name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the highest migration applied, 0 for an empty database.
+func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var v sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		// No schema_migrations table: nothing was ever applied. Engines
+		// word this error differently, so check for the table directly.
+		var n int
+		if qerr := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); qerr != nil {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return int(v.Int64), nil
+}
+
+// Migrate applies every migration above the current version, each in its own
+// transaction with its schema_migrations row, and returns the versions applied.
+func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]int, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	cur, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if cur > len(ms) {
+		return nil, fmt.Errorf("database schema is version %d, newer than this binary's %d: upgrade arrearsd", cur, len(ms))
+	}
+	var applied []int
+	for _, m := range ms[cur:] {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return applied, err
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			_ = tx.Rollback()
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.Version, m.Name, now.Unix()); err != nil {
+			_ = tx.Rollback()
+			return applied, fmt.Errorf("record migration %s: %w", m.Name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return applied, fmt.Errorf("commit migration %s: %w", m.Name, err)
+		}
+		applied = append(applied, m.Version)
+	}
+	return applied, nil
+}
+
+// CheckVersion refuses a schema that is not exactly the binary's: an
+// unmigrated database would fail on first use, a newer one may hold data
+// this binary does not understand.
+func CheckVersion(ctx context.Context, db *sql.DB, ms []Migration) error {
+	cur, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cur < len(ms):
+		return fmt.Errorf("database schema is version %d, this binary needs %d: run `arrearsd migrate` first", cur, len(ms))
+	case cur > len(ms):
+		return fmt.Errorf("database schema is version %d, newer than this binary's %d: upgrade arrearsd", cur, len(ms))
+	}
+	return nil
+}

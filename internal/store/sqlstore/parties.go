@@ -1,0 +1,70 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+const partyCols = `id, display_name, kind, size_class, jurisdiction, registration_id, region_code,
+	industry_code, unverified, version, create_time, update_time`
+
+func scanParty(sc scanner) (*ledger.Party, error) {
+	var p ledger.Party
+	err := sc.Scan(&p.ID, &p.DisplayName, &p.Kind, &p.SizeClass, &p.Jurisdiction, &p.RegistrationID,
+		&p.RegionCode, &p.IndustryCode, &p.Unverified, &p.Version, tsScan{&p.CreateTime}, tsScan{&p.UpdateTime})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (r reader) GetParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
+	return getOne(ctx, r, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`, id.String())
+}
+
+func (r reader) GetPartyByRegistration(ctx context.Context, jurisdiction, registrationID string) (*ledger.Party, error) {
+	return getOne(ctx, r, "party", scanParty,
+		`SELECT `+partyCols+` FROM parties WHERE jurisdiction = $1 AND registration_id = $2`, jurisdiction, registrationID)
+}
+
+func (r reader) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.Party, error) {
+	var w where
+	w.strings("jurisdiction", q.Jurisdiction)
+	w.strings("kind", q.Kind)
+	w.strings("size_class", q.SizeClass)
+	w.strings("region_code", q.RegionCode)
+	w.strings("industry_code", q.IndustryCode)
+	w.strings("registration_id", q.RegistrationID)
+	order := w.page(q.Page)
+	return list(ctx, r, "parties", scanParty, `SELECT `+partyCols+` FROM parties`+w.sql()+order, w.args...)
+}
+
+func (t *tx) CreateParty(ctx context.Context, p *ledger.Party, c store.Change) error {
+	p.Version = 1
+	ts := t.s.dialect.Timestamp
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO parties (`+partyCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		p.ID.String(), p.DisplayName, p.Kind, p.SizeClass, p.Jurisdiction, p.RegistrationID, p.RegionCode,
+		p.IndustryCode, p.Unverified, p.Version, ts(p.CreateTime), ts(p.UpdateTime))
+	if err := t.insertErr("party", err); err != nil {
+		return err
+	}
+	return t.appendRevision(ctx, ledger.ResourceParty, p.ID, p.Version, p, c)
+}
+
+func (t *tx) UpdateParty(ctx context.Context, p *ledger.Party, c store.Change) error {
+	res, err := t.sqlTx.ExecContext(ctx, `UPDATE parties SET display_name = $1, kind = $2, size_class = $3,
+		region_code = $4, industry_code = $5, unverified = $6, update_time = $7, version = version + 1
+		WHERE id = $8 AND version = $9`,
+		p.DisplayName, p.Kind, p.SizeClass, p.RegionCode, p.IndustryCode, p.Unverified,
+		t.s.dialect.Timestamp(p.UpdateTime), p.ID.String(), p.Version)
+	if err := t.updated("party", res, err); err != nil {
+		return err
+	}
+	p.Version++
+	return t.appendRevision(ctx, ledger.ResourceParty, p.ID, p.Version, p, c)
+}

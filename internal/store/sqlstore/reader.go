@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// reader implements store.Reader over the handle or a transaction.
+type reader struct {
+	q querier
+	s *Store
+}
+
+// Reader methods on the Store itself read outside any transaction.
+func (s *Store) r() reader { return reader{q: s.db, s: s} }
+
+func (s *Store) GetParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
+	return s.r().GetParty(ctx, id)
+}
+func (s *Store) GetPartyByRegistration(ctx context.Context, j, reg string) (*ledger.Party, error) {
+	return s.r().GetPartyByRegistration(ctx, j, reg)
+}
+func (s *Store) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.Party, error) {
+	return s.r().ListParties(ctx, q)
+}
+func (s *Store) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
+	return s.r().GetInvoice(ctx, id)
+}
+func (s *Store) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
+	return s.r().ListInvoices(ctx, q)
+}
+func (s *Store) GetCreditNote(ctx context.Context, id uuid.UUID) (*ledger.CreditNote, error) {
+	return s.r().GetCreditNote(ctx, id)
+}
+func (s *Store) ListCreditNotes(ctx context.Context, inv uuid.UUID, p store.Page) ([]*ledger.CreditNote, error) {
+	return s.r().ListCreditNotes(ctx, inv, p)
+}
+func (s *Store) GetPayment(ctx context.Context, id uuid.UUID) (*ledger.Payment, error) {
+	return s.r().GetPayment(ctx, id)
+}
+func (s *Store) GetPaymentByReference(ctx context.Context, debtor uuid.UUID, ref string) (*ledger.Payment, error) {
+	return s.r().GetPaymentByReference(ctx, debtor, ref)
+}
+func (s *Store) ListPayments(ctx context.Context, q store.PaymentQuery) ([]*ledger.Payment, error) {
+	return s.r().ListPayments(ctx, q)
+}
+func (s *Store) GetDispute(ctx context.Context, id uuid.UUID) (*ledger.Dispute, error) {
+	return s.r().GetDispute(ctx, id)
+}
+func (s *Store) ListDisputes(ctx context.Context, q store.DisputeQuery) ([]*ledger.Dispute, error) {
+	return s.r().ListDisputes(ctx, q)
+}
+func (s *Store) ListRevisions(ctx context.Context, id uuid.UUID, after int64, limit int) ([]*ledger.Revision, error) {
+	return s.r().ListRevisions(ctx, id, after, limit)
+}
+func (s *Store) GetRequest(ctx context.Context, key string) (*store.Request, error) {
+	return s.r().GetRequest(ctx, key)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// getOne runs a single-row query and scans it with scan.
+func getOne[T any](ctx context.Context, r reader, what string, scan func(scanner) (*T, error), query string, args ...any) (*T, error) {
+	v, err := scan(r.q.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ledger.ErrNotFound
+	}
+	if err != nil {
+		return nil, r.s.wrap("get "+what, err)
+	}
+	return v, nil
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, r reader, what string, scan func(scanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := r.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, r.s.wrap("list "+what, err)
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, r.s.wrap("scan "+what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.s.wrap("list "+what, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,199 @@
+// Package sqlstore implements the store contract once, in SQL that both
+// PostgreSQL (through pgx) and SQLite (modernc.org/sqlite) accept: $n
+// placeholders, ON CONFLICT, keyset pagination on UUID keys. The few real
+// differences — how a timestamp is stored, row locking, how a driver reports
+// a unique violation or a lost race — are a Dialect supplied by each engine.
+//
+// The SQL stays within what CockroachDB, YugabyteDB and Citus accept: no
+// advisory locks, no LISTEN/NOTIFY, no sequences on the data path.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Dialect is what differs between engines.
+type Dialect struct {
+	// Name is "postgres" or "sqlite", for logs.
+	Name string
+	// ForUpdate is appended to a SELECT that must lock the row it reads
+	// (empty where the engine serializes writers anyway).
+	ForUpdate string
+	// Timestamp converts an instant to the value the engine stores.
+	Timestamp func(time.Time) any
+	// UniqueViolation reports whether err is a unique-key violation, and of
+	// which constraint or index.
+	UniqueViolation func(err error) (constraint string, ok bool)
+	// Retryable reports whether err means the transaction lost a race and
+	// may succeed if run again (serialization failure, deadlock, busy).
+	Retryable func(err error) bool
+	// Unavailable reports whether err means the database cannot be reached.
+	Unavailable func(err error) bool
+}
+
+// Store implements store.Store over a database/sql handle.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	log     *slog.Logger
+	// closers run after the handle is closed (e.g. the pgx pool beneath it).
+	closers []func()
+}
+
+// New wraps an open, migrated database.
+func New(db *sql.DB, d Dialect, log *slog.Logger, closers ...func()) *Store {
+	return &Store{db: db, dialect: d, log: log, closers: closers}
+}
+
+// DB exposes the handle for engine-specific work (migrations, bulk loads).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.wrap("ping", s.db.PingContext(ctx)) }
+
+// Close closes the handle and whatever the engine opened beneath it.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	for _, c := range s.closers {
+		c()
+	}
+	return err
+}
+
+// maxAttempts bounds how often ReadWriteTx reruns a transaction that lost a
+// race; beyond that the conflict is returned (the API answers ABORTED).
+const maxAttempts = 8
+
+// ReadWriteTx implements store.Store.
+func (s *Store) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = s.runTx(ctx, f)
+		if err == nil || !s.shouldRetry(err) || ctx.Err() != nil {
+			break
+		}
+		// Back off a little, growing with each attempt, so racing writers
+		// spread out instead of colliding again.
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	if err != nil && s.shouldRetry(err) && !errors.Is(err, ledger.ErrConflict) {
+		// An engine-level race (serialization failure, busy) that never
+		// resolved: report it as the conflict it is.
+		return fmt.Errorf("%w: transaction lost %d races: %v", ledger.ErrConflict, maxAttempts, err)
+	}
+	return err
+}
+
+func (s *Store) shouldRetry(err error) bool {
+	return errors.Is(err, ledger.ErrConflict) || s.dialect.Retryable(err)
+}
+
+func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) (err error) {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap("begin", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &tx{reader: reader{q: sqlTx, s: s}, sqlTx: sqlTx}
+	if err = f(ctx, t); err != nil {
+		return err
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return s.wrap("commit", err)
+	}
+	return nil
+}
+
+// wrap classifies a driver error: retryable races and unreachable databases
+// become sentinels; everything else keeps its detail for the server log and
+// is reported to clients as internal.
+func (s *Store) wrap(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return ledger.ErrNotFound
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case s.dialect.Retryable(err):
+		return fmt.Errorf("%s: %w: %v", op, ledger.ErrConflict, err)
+	case s.dialect.Unavailable(err):
+		return fmt.Errorf("%s: %w: %v", op, ledger.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s %s: %w", s.dialect.Name, op, err)
+}
+
+// Secret implements store.Store.
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	// Insert-if-absent then read: two replicas starting together agree on
+	// whichever value landed first.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
+		return nil, s.wrap("insert secret", err)
+	}
+	var v []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v); err != nil {
+		return nil, s.wrap("read secret", err)
+	}
+	return v, nil
+}
+
+// PurgeRequests implements store.Store.
+func (s *Store) PurgeRequests(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM requests WHERE create_time < $1`, s.dialect.Timestamp(cutoff))
+	if err != nil {
+		return 0, s.wrap("purge requests", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// querier is what reads need: the handle itself or an open transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// tsScan reads a timestamp stored by either engine: a time.Time from
+// PostgreSQL, Unix microseconds from SQLite.
+type tsScan struct{ t *time.Time }
+
+func (d tsScan) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*d.t = v.UTC()
+	case int64:
+		*d.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T as a timestamp", src)
+	}
+	return nil
+}
+
+// nullString stores "" as NULL where a column is optional.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

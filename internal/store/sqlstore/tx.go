@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// tx implements store.Tx.
+type tx struct {
+	reader
+	sqlTx *sql.Tx
+}
+
+// insertErr turns a unique violation on insert into ErrAlreadyExists,
+// naming the key that was taken.
+func (t *tx) insertErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if c, ok := t.s.dialect.UniqueViolation(err); ok {
+		return fmt.Errorf("%s: %w (%s)", what, ledger.ErrAlreadyExists, c)
+	}
+	return t.s.wrap("insert "+what, err)
+}
+
+// updated checks that a versioned UPDATE hit its row: no row means the
+// version moved on (or the row vanished), which the transaction retries.
+func (t *tx) updated(what string, res sql.Result, err error) error {
+	if err != nil {
+		return t.s.wrap("update "+what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.s.wrap("update "+what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update %s: %w", what, ledger.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uuid.UUID, version int64, v any, c store.Change) error {
+	snap, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", typ, err)
+	}
+	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO revisions
+		(resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		id.String(), version, string(typ), c.EffectiveOn, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap))
+	return t.s.wrap("insert revision", err)
+}
+
+func scanRevision(sc scanner) (*ledger.Revision, error) {
+	var r ledger.Revision
+	var snap string
+	if err := sc.Scan(&r.ResourceID, &r.Revision, &r.ResourceType, &r.EffectiveOn, tsScan{&r.RecordTime}, &r.Method, &snap); err != nil {
+		return nil, err
+	}
+	r.Snapshot = []byte(snap)
+	return &r, nil
+}
+
+func (r reader) ListRevisions(ctx context.Context, id uuid.UUID, after int64, limit int) ([]*ledger.Revision, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return list(ctx, r, "revisions", scanRevision, fmt.Sprintf(`SELECT resource_id, revision, resource_type,
+		effective_on, record_time, method, snapshot FROM revisions
+		WHERE resource_id = $1 AND revision > $2 ORDER BY revision LIMIT %d`, limit), id.String(), after)
+}
+
+func scanRequest(sc scanner) (*store.Request, error) {
+	var q store.Request
+	if err := sc.Scan(&q.Key, &q.RequestHash, &q.ResourceID, tsScan{&q.CreateTime}); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+func (r reader) GetRequest(ctx context.Context, key string) (*store.Request, error) {
+	return getOne(ctx, r, "request", scanRequest,
+		`SELECT key, request_hash, resource_id, create_time FROM requests WHERE key = $1`, key)
+}
+
+func (t *tx) PutRequest(ctx context.Context, q *store.Request) error {
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO requests (key, request_hash, resource_id, create_time)
+		VALUES ($1, $2, $3, $4)`, q.Key, q.RequestHash, q.ResourceID.String(), t.s.dialect.Timestamp(q.CreateTime))
+	if _, ok := t.s.dialect.UniqueViolation(err); ok {
+		// Another transaction took the key first: retrying finds its record.
+		return fmt.Errorf("request %s: %w", q.Key, ledger.ErrConflict)
+	}
+	return t.s.wrap("insert request", err)
+}

@@ -1,0 +1,199 @@
+// Package store is the storage contract of the arrears ledger: the
+// interfaces every engine implements, the queries they answer and the errors
+// they return. Engines live beside it (sqlite, postgres, both built on
+// sqlstore); storetest is the conformance suite they all pass.
+//
+// Errors are the ledger package's sentinels: ledger.ErrNotFound for a missing
+// row, ledger.ErrAlreadyExists for a taken unique key, ledger.ErrConflict when
+// a concurrent transaction changed a row being updated, ledger.ErrUnavailable
+// when the database cannot serve. Anything else is an internal failure whose
+// text must not reach a client.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+)
+
+// Store is an open ledger database.
+type Store interface {
+	Reader
+
+	// ReadWriteTx runs f in one transaction, committing when f returns nil
+	// and rolling back otherwise. When the transaction loses a race
+	// (ledger.ErrConflict from an update or a unique request key, or the
+	// engine's serialization failure) the store runs f again in a fresh
+	// transaction, a bounded number of times: f MUST be safe to repeat,
+	// reading what it needs through tx each time.
+	ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx Tx) error) error
+
+	// Secret returns the named server secret (e.g. the page-token key),
+	// creating it from random bytes on first use. Every replica on the same
+	// database gets the same value.
+	Secret(ctx context.Context, name string) ([]byte, error)
+
+	// PurgeRequests deletes idempotency records created before cutoff and
+	// returns how many it deleted.
+	PurgeRequests(ctx context.Context, cutoff time.Time) (int64, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the database.
+	Close() error
+}
+
+// Reader is the read side, available on the store and inside a transaction.
+// Every Get returns ledger.ErrNotFound when no row matches. Lists return at
+// most q.Limit rows in ascending id order, after q.AfterID.
+type Reader interface {
+	GetParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error)
+	GetPartyByRegistration(ctx context.Context, jurisdiction, registrationID string) (*ledger.Party, error)
+	ListParties(ctx context.Context, q PartyQuery) ([]*ledger.Party, error)
+
+	GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error)
+	ListInvoices(ctx context.Context, q InvoiceQuery) ([]*ledger.Invoice, error)
+
+	GetCreditNote(ctx context.Context, id uuid.UUID) (*ledger.CreditNote, error)
+	ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p Page) ([]*ledger.CreditNote, error)
+
+	GetPayment(ctx context.Context, id uuid.UUID) (*ledger.Payment, error)
+	GetPaymentByReference(ctx context.Context, debtorID uuid.UUID, reference string) (*ledger.Payment, error)
+	ListPayments(ctx context.Context, q PaymentQuery) ([]*ledger.Payment, error)
+
+	GetDispute(ctx context.Context, id uuid.UUID) (*ledger.Dispute, error)
+	ListDisputes(ctx context.Context, q DisputeQuery) ([]*ledger.Dispute, error)
+
+	// ListRevisions lists a resource's revisions with revision > after,
+	// oldest first.
+	ListRevisions(ctx context.Context, resourceID uuid.UUID, after int64, limit int) ([]*ledger.Revision, error)
+
+	// GetRequest returns the idempotency record for key.
+	GetRequest(ctx context.Context, key string) (*Request, error)
+}
+
+// Tx is a read-write transaction. Create methods set Version to 1; Update
+// methods take the record with the Version that was read and fail with
+// ledger.ErrConflict if the stored version moved on, then store Version+1.
+// Every create and update also appends a revision (the record's JSON
+// snapshot with rev's effective date) in the same transaction.
+type Tx interface {
+	Reader
+
+	// LockInvoice reads an invoice and holds it against concurrent writers
+	// until the transaction ends, so checks against its totals (a payment
+	// may not exceed what is outstanding) hold at commit.
+	LockInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error)
+
+	CreateParty(ctx context.Context, p *ledger.Party, rev Change) error
+	UpdateParty(ctx context.Context, p *ledger.Party, rev Change) error
+
+	CreateInvoice(ctx context.Context, inv *ledger.Invoice, rev Change) error
+	UpdateInvoice(ctx context.Context, inv *ledger.Invoice, rev Change) error
+
+	CreateCreditNote(ctx context.Context, cn *ledger.CreditNote) error
+
+	CreatePayment(ctx context.Context, p *ledger.Payment, rev Change) error
+	UpdatePayment(ctx context.Context, p *ledger.Payment, rev Change) error
+
+	CreateDispute(ctx context.Context, d *ledger.Dispute, rev Change) error
+	UpdateDispute(ctx context.Context, d *ledger.Dispute, rev Change) error
+
+	// PutRequest records an idempotency key. A key already present is
+	// ledger.ErrConflict, so that the racing transaction retries and finds
+	// the first request's record.
+	PutRequest(ctx context.Context, r *Request) error
+}
+
+// Change describes why a record changed, for its revision.
+type Change struct {
+	// EffectiveOn is the business date from which the change holds.
+	EffectiveOn civil.Date
+	// RecordTime is when the change was recorded (the service's clock).
+	RecordTime time.Time
+	// Method is the API method that made it.
+	Method string
+}
+
+// Request is an idempotency record: the first request made under Key, by
+// its hash, and the resource it created.
+type Request struct {
+	Key         string
+	RequestHash string
+	ResourceID  uuid.UUID
+	CreateTime  time.Time
+}
+
+// Page bounds a list: rows with id greater than AfterID, at most Limit.
+type Page struct {
+	AfterID uuid.UUID
+	Limit   int
+}
+
+// Op is a comparison in a list filter.
+type Op string
+
+const (
+	OpEq     Op = "="
+	OpNe     Op = "!="
+	OpLt     Op = "<"
+	OpLe     Op = "<="
+	OpGt     Op = ">"
+	OpGe     Op = ">="
+	OpPrefix Op = "prefix"
+)
+
+// StringCond compares a text column.
+type StringCond struct {
+	Op    Op
+	Value string
+}
+
+// DateCond compares a date column.
+type DateCond struct {
+	Op    Op
+	Value civil.Date
+}
+
+// PartyQuery selects parties; every condition must hold.
+type PartyQuery struct {
+	Page
+	Jurisdiction   []StringCond
+	Kind           []StringCond
+	SizeClass      []StringCond
+	RegionCode     []StringCond
+	IndustryCode   []StringCond
+	RegistrationID []StringCond
+}
+
+// InvoiceQuery selects invoices; a nil uuid means any.
+type InvoiceQuery struct {
+	Page
+	DebtorID    uuid.UUID
+	CreditorID  uuid.UUID
+	Status      []StringCond
+	Currency    []StringCond
+	DocumentRef []StringCond
+	DueDate     []DateCond
+}
+
+// PaymentQuery selects one invoice's payments.
+type PaymentQuery struct {
+	Page
+	InvoiceID uuid.UUID
+	State     []StringCond
+	PaidOn    []DateCond
+	Reference []StringCond
+}
+
+// DisputeQuery selects one invoice's disputes.
+type DisputeQuery struct {
+	Page
+	InvoiceID uuid.UUID
+	State     []StringCond
+}

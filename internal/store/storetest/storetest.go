@@ -1,0 +1,656 @@
+// Package storetest is the conformance suite of the storage contract. Every
+// engine's test file calls Run with a function that opens a fresh, empty,
+// migrated store; the suite then checks every method, unique keys,
+// not-found, pagination, revisions and concurrent updates the same way for
+// all of them.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Opener returns a fresh, empty, migrated store for one test.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T, store.Store)
+	}{
+		{"Parties", testParties},
+		{"PartyListFilters", testPartyListFilters},
+		{"Invoices", testInvoices},
+		{"InvoiceListFiltersAndPages", testInvoiceListFiltersAndPages},
+		{"CreditNotes", testCreditNotes},
+		{"Payments", testPayments},
+		{"Disputes", testDisputes},
+		{"Revisions", testRevisions},
+		{"Requests", testRequests},
+		{"Secret", testSecret},
+		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
+		{"RollbackOnError", testRollback},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.f(t, s)
+		})
+	}
+}
+
+// The clock of the suite: a fixed instant, advanced explicitly.
+var t0 = time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
+
+func change(method string) store.Change {
+	return store.Change{EffectiveOn: civil.MustNew(2025, 7, 1), RecordTime: t0, Method: method}
+}
+
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+func party(jur, reg, region string) *ledger.Party {
+	return &ledger.Party{
+		ID: newID(), DisplayName: "Party " + reg, Kind: ledger.KindLargeEnterprise, SizeClass: ledger.SizeLarge,
+		Jurisdiction: jur, RegistrationID: reg, RegionCode: region, IndustryCode: "C33",
+		CreateTime: t0, UpdateTime: t0,
+	}
+}
+
+func mustTx(t *testing.T, s store.Store, f func(ctx context.Context, tx store.Tx) error) {
+	t.Helper()
+	if err := s.ReadWriteTx(context.Background(), f); err != nil {
+		t.Fatalf("transaction: %v", err)
+	}
+}
+
+func createParties(t *testing.T, s store.Store, ps ...*ledger.Party) {
+	t.Helper()
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, p := range ps {
+			if err := tx.CreateParty(ctx, p, change("CreateParty")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func invoice(debtor, creditor *ledger.Party, ref string, due civil.Date) *ledger.Invoice {
+	inv := &ledger.Invoice{
+		ID: newID(), DebtorID: debtor.ID, CreditorID: creditor.ID, DocumentRef: ref, ContractRef: "C-1",
+		Amount:   money.Money{Minor: 100000, Currency: "CNY"},
+		IssuedOn: civil.MustNew(2025, 5, 1), DeliveredOn: civil.MustNew(2025, 5, 2),
+		AgreedDueDate: due, AgreedRate: &ledger.Rate{Percent: "0.05", PerDay: true},
+		CreditorSizeAtSigning: ledger.SizeSmall, CreateTime: t0, UpdateTime: t0,
+	}
+	inv.Derive()
+	return inv
+}
+
+func createInvoices(t *testing.T, s store.Store, invs ...*ledger.Invoice) {
+	t.Helper()
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, inv := range invs {
+			if err := tx.CreateInvoice(ctx, inv, change("CreateInvoice")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// fixture: a debtor, a creditor and one invoice.
+func fixture(t *testing.T, s store.Store) (debtor, creditor *ledger.Party, inv *ledger.Invoice) {
+	debtor = party("CN", "91350100M000100Y43", "350100")
+	creditor = party("CN", "91110000600037341L", "110000")
+	creditor.Kind, creditor.SizeClass = ledger.KindSME, ledger.SizeSmall
+	createParties(t, s, debtor, creditor)
+	inv = invoice(debtor, creditor, "INV-1", civil.MustNew(2025, 6, 30))
+	createInvoices(t, s, inv)
+	return debtor, creditor, inv
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func testParties(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := party("CN", "91350100M000100Y43", "350100")
+	createParties(t, s, p)
+	if p.Version != 1 {
+		t.Errorf("Version after create = %d, want 1", p.Version)
+	}
+	got, err := s.GetParty(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("GetParty mismatch (-want +got):\n%s", diff)
+	}
+	got, err = s.GetPartyByRegistration(ctx, "CN", "91350100M000100Y43")
+	if err != nil || got.ID != p.ID {
+		t.Errorf("GetPartyByRegistration = %v, %v; want %v", got, err, p.ID)
+	}
+	_, err = s.GetParty(ctx, newID())
+	wantErr(t, "GetParty(unknown)", err, ledger.ErrNotFound)
+	_, err = s.GetPartyByRegistration(ctx, "GB", "91350100M000100Y43")
+	wantErr(t, "GetPartyByRegistration(other jurisdiction)", err, ledger.ErrNotFound)
+
+	dup := party("CN", "91350100M000100Y43", "350100")
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateParty(ctx, dup, change("CreateParty"))
+	})
+	wantErr(t, "CreateParty(duplicate registration)", err, ledger.ErrAlreadyExists)
+	if _, err := s.GetParty(ctx, dup.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("failed create left a row: %v", err)
+	}
+
+	upd := *got
+	upd.DisplayName, upd.RegionCode, upd.UpdateTime = "Renamed", "350102", t0.Add(time.Hour)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		cp := upd
+		if err := tx.UpdateParty(ctx, &cp, change("UpdateParty")); err != nil {
+			return err
+		}
+		upd = cp
+		return nil
+	})
+	got, _ = s.GetParty(ctx, p.ID)
+	if got.DisplayName != "Renamed" || got.RegionCode != "350102" || got.Version != 2 || !got.UpdateTime.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after update got %+v", got)
+	}
+	// A stale version never overwrites: the store reports the conflict.
+	stale := *got
+	stale.Version = 1
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		cp := stale
+		return tx.UpdateParty(ctx, &cp, change("UpdateParty"))
+	})
+	wantErr(t, "UpdateParty(stale version)", err, ledger.ErrConflict)
+}
+
+func testPartyListFilters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := party("CN", "A1", "350100")
+	b := party("CN", "B2", "350200")
+	c := party("GB", "C3", "GB-ENG")
+	c.Kind, c.SizeClass = ledger.KindSME, ledger.SizeMicro
+	createParties(t, s, a, b, c)
+	for _, tc := range []struct {
+		desc string
+		q    store.PartyQuery
+		want []*ledger.Party
+	}{
+		{"all", store.PartyQuery{}, []*ledger.Party{a, b, c}},
+		{"jurisdiction", store.PartyQuery{Jurisdiction: []store.StringCond{{Op: store.OpEq, Value: "CN"}}}, []*ledger.Party{a, b}},
+		{"not jurisdiction", store.PartyQuery{Jurisdiction: []store.StringCond{{Op: store.OpNe, Value: "CN"}}}, []*ledger.Party{c}},
+		{"region prefix", store.PartyQuery{RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "3502"}}}, []*ledger.Party{b}},
+		{"prefix wildcard is literal", store.PartyQuery{RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "35_"}}}, nil},
+		{"kind", store.PartyQuery{Kind: []store.StringCond{{Op: store.OpEq, Value: "SME"}}}, []*ledger.Party{c}},
+		{"page", store.PartyQuery{Page: store.Page{AfterID: a.ID, Limit: 1}}, []*ledger.Party{b}},
+	} {
+		got, err := s.ListParties(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.desc, err)
+		}
+		if diff := cmp.Diff(ids(tc.want), ids(got)); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.desc, diff)
+		}
+	}
+}
+
+func ids[T any](xs []*T) []string {
+	out := []string{}
+	for _, x := range xs {
+		switch v := any(x).(type) {
+		case *ledger.Party:
+			out = append(out, v.ID.String())
+		case *ledger.Invoice:
+			out = append(out, v.DocumentRef)
+		case *ledger.Payment:
+			out = append(out, v.Reference)
+		case *ledger.CreditNote:
+			out = append(out, v.Reference)
+		case *ledger.Dispute:
+			out = append(out, v.Reason)
+		}
+	}
+	return out
+}
+
+func testInvoices(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, inv := fixture(t, s)
+	got, err := s.GetInvoice(ctx, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(inv, got); diff != "" {
+		t.Errorf("GetInvoice mismatch (-want +got):\n%s", diff)
+	}
+	_, err = s.GetInvoice(ctx, newID())
+	wantErr(t, "GetInvoice(unknown)", err, ledger.ErrNotFound)
+
+	dup := invoice(debtor, creditor, "INV-1", civil.Date{})
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateInvoice(ctx, dup, change("CreateInvoice"))
+	})
+	wantErr(t, "CreateInvoice(duplicate document_ref)", err, ledger.ErrAlreadyExists)
+	// The same reference is free for another debtor.
+	createInvoices(t, s, invoice(creditor, debtor, "INV-1", civil.Date{}))
+
+	// Unknown parties are refused by the foreign keys.
+	orphan := invoice(&ledger.Party{ID: newID()}, creditor, "INV-9", civil.Date{})
+	if err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateInvoice(ctx, orphan, change("CreateInvoice"))
+	}); err == nil {
+		t.Error("CreateInvoice with an unknown debtor succeeded")
+	}
+
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.LockInvoice(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		cur.Paid = 40000
+		cur.AgreedRate = nil
+		cur.CancelReason = ""
+		cur.UpdateTime = t0.Add(time.Minute)
+		cur.Derive()
+		return tx.UpdateInvoice(ctx, cur, change("RecordPayment"))
+	})
+	got, _ = s.GetInvoice(ctx, inv.ID)
+	if got.Paid != 40000 || got.Outstanding() != 60000 || got.AgreedRate != nil || got.Version != 2 {
+		t.Errorf("after update: paid %d outstanding %d rate %v version %d", got.Paid, got.Outstanding(), got.AgreedRate, got.Version)
+	}
+	if got.DebtorID != debtor.ID || got.DocumentRef != "INV-1" || !got.CreateTime.Equal(t0) {
+		t.Errorf("update changed identity fields: %+v", got)
+	}
+}
+
+func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d1 := party("CN", "D1", "350100")
+	d2 := party("CN", "D2", "350100")
+	c := party("CN", "C1", "110000")
+	createParties(t, s, d1, d2, c)
+	var all []*ledger.Invoice
+	for i := 0; i < 7; i++ {
+		d := d1
+		if i%2 == 1 {
+			d = d2
+		}
+		inv := invoice(d, c, fmt.Sprintf("INV-%d", i), civil.MustNew(2025, 1, 1).AddDays(10*i))
+		if i == 6 {
+			inv.Amount.Currency = "EUR"
+			inv.CancelledOn = civil.MustNew(2025, 6, 1)
+			inv.Derive()
+		}
+		all = append(all, inv)
+	}
+	createInvoices(t, s, all...)
+	cond := func(op store.Op, d civil.Date) []store.DateCond { return []store.DateCond{{Op: op, Value: d}} }
+	for _, tc := range []struct {
+		desc string
+		q    store.InvoiceQuery
+		want []string
+	}{
+		{"debtor", store.InvoiceQuery{DebtorID: d2.ID}, []string{"INV-1", "INV-3", "INV-5"}},
+		{"creditor", store.InvoiceQuery{CreditorID: c.ID, Page: store.Page{Limit: 2}}, []string{"INV-0", "INV-1"}},
+		{"due from", store.InvoiceQuery{DueDate: cond(store.OpGe, civil.MustNew(2025, 2, 10))}, []string{"INV-4", "INV-5", "INV-6"}},
+		{"due before", store.InvoiceQuery{DueDate: cond(store.OpLt, civil.MustNew(2025, 1, 11))}, []string{"INV-0"}},
+		{"due range", store.InvoiceQuery{DueDate: append(cond(store.OpGt, civil.MustNew(2025, 1, 1)), cond(store.OpLe, civil.MustNew(2025, 1, 21))...)}, []string{"INV-1", "INV-2"}},
+		{"status", store.InvoiceQuery{Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}}}, []string{"INV-6"}},
+		{"status not", store.InvoiceQuery{DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpNe, Value: "OPEN"}}}, []string{"INV-6"}},
+		{"currency", store.InvoiceQuery{Currency: []store.StringCond{{Op: store.OpEq, Value: "EUR"}}}, []string{"INV-6"}},
+		{"document_ref", store.InvoiceQuery{DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "INV-3"}}}, []string{"INV-3"}},
+	} {
+		got, err := s.ListInvoices(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.desc, err)
+		}
+		if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.desc, diff)
+		}
+	}
+	// Walking pages of 3 visits every invoice once, in id order.
+	var walked []string
+	var after uuid.UUID
+	for {
+		page, err := s.ListInvoices(ctx, store.InvoiceQuery{Page: store.Page{AfterID: after, Limit: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked = append(walked, ids(page)...)
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if diff := cmp.Diff(ids(all), walked); diff != "" {
+		t.Errorf("paging: (-want +got)\n%s", diff)
+	}
+}
+
+func testCreditNotes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	var cns []*ledger.CreditNote
+	for i := 0; i < 3; i++ {
+		cns = append(cns, &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: int64(100 * (i + 1)),
+			IssuedOn: civil.MustNew(2025, 6, 1+i), Reference: fmt.Sprintf("CN-%d", i), Reason: "short delivery", CreateTime: t0})
+	}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, cn := range cns {
+			if err := tx.CreateCreditNote(ctx, cn); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got, err := s.GetCreditNote(ctx, cns[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(cns[1], got); diff != "" {
+		t.Errorf("GetCreditNote (-want +got):\n%s", diff)
+	}
+	_, err = s.GetCreditNote(ctx, newID())
+	wantErr(t, "GetCreditNote(unknown)", err, ledger.ErrNotFound)
+	page, err := s.ListCreditNotes(ctx, inv.ID, store.Page{AfterID: cns[0].ID, Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"CN-1", "CN-2"}, ids(page)); diff != "" {
+		t.Errorf("ListCreditNotes (-want +got):\n%s", diff)
+	}
+}
+
+func payment(inv *ledger.Invoice, ref string, amount int64, on civil.Date) *ledger.Payment {
+	return &ledger.Payment{ID: newID(), InvoiceID: inv.ID, DebtorID: inv.DebtorID, Amount: amount, Currency: inv.Amount.Currency,
+		PaidOn: on, Reference: ref, Instrument: ledger.InstrumentTransfer, State: ledger.PaymentRecorded,
+		CreateTime: t0, UpdateTime: t0}
+}
+
+func testPayments(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	p1 := payment(inv, "PAY-1", 1000, civil.MustNew(2025, 6, 1))
+	p2 := payment(inv, "PAY-2", 2000, civil.MustNew(2025, 6, 15))
+	p2.Instrument, p2.MaturityOn = ledger.InstrumentCommercialBill, civil.MustNew(2025, 12, 15)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreatePayment(ctx, p1, change("RecordPayment")); err != nil {
+			return err
+		}
+		return tx.CreatePayment(ctx, p2, change("RecordPayment"))
+	})
+	got, err := s.GetPayment(ctx, p2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p2, got); diff != "" {
+		t.Errorf("GetPayment (-want +got):\n%s", diff)
+	}
+	got, err = s.GetPaymentByReference(ctx, inv.DebtorID, "PAY-1")
+	if err != nil || got.ID != p1.ID {
+		t.Errorf("GetPaymentByReference = %v, %v", got, err)
+	}
+	_, err = s.GetPaymentByReference(ctx, newID(), "PAY-1")
+	wantErr(t, "GetPaymentByReference(other debtor)", err, ledger.ErrNotFound)
+	_, err = s.GetPayment(ctx, newID())
+	wantErr(t, "GetPayment(unknown)", err, ledger.ErrNotFound)
+
+	// A duplicate reference is a lost race to the store: the transaction
+	// retries (and the service then finds the first payment).
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreatePayment(ctx, payment(inv, "PAY-1", 5, civil.MustNew(2025, 6, 2)), change("RecordPayment"))
+	})
+	wantErr(t, "CreatePayment(duplicate reference)", err, ledger.ErrConflict)
+
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		p, err := tx.GetPayment(ctx, p1.ID)
+		if err != nil {
+			return err
+		}
+		p.State, p.ReversedOn, p.ReversalReason = ledger.PaymentReversed, civil.MustNew(2025, 6, 20), "bounced"
+		return tx.UpdatePayment(ctx, p, change("ReversePayment"))
+	})
+	for _, tc := range []struct {
+		desc string
+		q    store.PaymentQuery
+		want []string
+	}{
+		{"all", store.PaymentQuery{InvoiceID: inv.ID}, []string{"PAY-1", "PAY-2"}},
+		{"state", store.PaymentQuery{InvoiceID: inv.ID, State: []store.StringCond{{Op: store.OpEq, Value: "REVERSED"}}}, []string{"PAY-1"}},
+		{"paid_on", store.PaymentQuery{InvoiceID: inv.ID, PaidOn: []store.DateCond{{Op: store.OpGe, Value: civil.MustNew(2025, 6, 2)}}}, []string{"PAY-2"}},
+		{"reference", store.PaymentQuery{InvoiceID: inv.ID, Reference: []store.StringCond{{Op: store.OpEq, Value: "PAY-2"}}}, []string{"PAY-2"}},
+		{"other invoice", store.PaymentQuery{InvoiceID: newID()}, []string{}},
+	} {
+		got, err := s.ListPayments(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.desc, err)
+		}
+		if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.desc, diff)
+		}
+	}
+	got, _ = s.GetPayment(ctx, p1.ID)
+	if got.State != ledger.PaymentReversed || got.ReversedOn != civil.MustNew(2025, 6, 20) || got.Version != 2 {
+		t.Errorf("reversed payment = %+v", got)
+	}
+}
+
+func testDisputes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	d := &ledger.Dispute{ID: newID(), InvoiceID: inv.ID, Amount: 500, Reason: "damaged goods",
+		OpenedOn: civil.MustNew(2025, 6, 5), State: ledger.DisputeOpen, CreateTime: t0, UpdateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateDispute(ctx, d, change("OpenDispute")) })
+	got, err := s.GetDispute(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, got); diff != "" {
+		t.Errorf("GetDispute (-want +got):\n%s", diff)
+	}
+	cn := &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: 500, IssuedOn: civil.MustNew(2025, 6, 9), Reference: "CN-D", Reason: "dispute", CreateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateCreditNote(ctx, cn); err != nil {
+			return err
+		}
+		cur, err := tx.GetDispute(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		cur.State, cur.Resolution, cur.ResolvedOn, cur.CreditNoteID = ledger.DisputeResolved, ledger.ResolutionCredited, civil.MustNew(2025, 6, 9), cn.ID
+		return tx.UpdateDispute(ctx, cur, change("ResolveDispute"))
+	})
+	got, _ = s.GetDispute(ctx, d.ID)
+	if got.State != ledger.DisputeResolved || got.CreditNoteID != cn.ID || got.Version != 2 {
+		t.Errorf("resolved dispute = %+v", got)
+	}
+	open, err := s.ListDisputes(ctx, store.DisputeQuery{InvoiceID: inv.ID, State: []store.StringCond{{Op: store.OpEq, Value: "OPEN"}}})
+	if err != nil || len(open) != 0 {
+		t.Errorf("open disputes = %v, %v; want none", ids(open), err)
+	}
+	_, err = s.GetDispute(ctx, newID())
+	wantErr(t, "GetDispute(unknown)", err, ledger.ErrNotFound)
+}
+
+func testRevisions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	for i := 1; i <= 2; i++ {
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.LockInvoice(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			cur.ContractRef = fmt.Sprintf("C-%d", i+1)
+			c := change("UpdateInvoice")
+			c.EffectiveOn = civil.MustNew(2025, 7, i)
+			c.RecordTime = t0.Add(time.Duration(i) * time.Hour)
+			return tx.UpdateInvoice(ctx, cur, c)
+		})
+	}
+	revs, err := s.ListRevisions(ctx, inv.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 3 {
+		t.Fatalf("got %d revisions, want 3", len(revs))
+	}
+	for i, r := range revs {
+		if r.Revision != int64(i+1) || r.ResourceType != ledger.ResourceInvoice || r.ResourceID != inv.ID {
+			t.Errorf("revision %d = %+v", i, r)
+		}
+	}
+	if revs[2].EffectiveOn != civil.MustNew(2025, 7, 2) || !revs[2].RecordTime.Equal(t0.Add(2*time.Hour)) || revs[2].Method != "UpdateInvoice" {
+		t.Errorf("last revision metadata = %+v", revs[2])
+	}
+	// Each snapshot keeps the value of its time: nothing was overwritten.
+	for i, want := range []string{`"ContractRef":"C-1"`, `"ContractRef":"C-2"`, `"ContractRef":"C-3"`} {
+		if !contains(string(revs[i].Snapshot), want) {
+			t.Errorf("revision %d snapshot lacks %s: %s", i+1, want, revs[i].Snapshot)
+		}
+	}
+	later, err := s.ListRevisions(ctx, inv.ID, 2, 10)
+	if err != nil || len(later) != 1 || later[0].Revision != 3 {
+		t.Errorf("ListRevisions after 2 = %v, %v", later, err)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func testRequests(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := &store.Request{Key: "CreateParty/abc", RequestHash: "h1", ResourceID: newID(), CreateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutRequest(ctx, r) })
+	got, err := s.GetRequest(ctx, r.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("GetRequest (-want +got):\n%s", diff)
+	}
+	_, err = s.GetRequest(ctx, "CreateParty/other")
+	wantErr(t, "GetRequest(unknown)", err, ledger.ErrNotFound)
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutRequest(ctx, &store.Request{Key: r.Key, RequestHash: "h2", ResourceID: newID(), CreateTime: t0})
+	})
+	wantErr(t, "PutRequest(duplicate)", err, ledger.ErrConflict)
+
+	n, err := s.PurgeRequests(ctx, t0.Add(time.Second))
+	if err != nil || n != 1 {
+		t.Errorf("PurgeRequests = %d, %v; want 1", n, err)
+	}
+	_, err = s.GetRequest(ctx, r.Key)
+	wantErr(t, "GetRequest(purged)", err, ledger.ErrNotFound)
+}
+
+func testSecret(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a, err := s.Secret(ctx, "page-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Secret(ctx, "page-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Secret(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) < 32 || string(a) != string(b) || string(a) == string(c) {
+		t.Errorf("secrets: a=%x b=%x c=%x; want a == b != c, 32 bytes", a, b, c)
+	}
+}
+
+// testConcurrentUpdates runs read-modify-write transactions on one invoice
+// from many goroutines; with versioned updates and retries, every increment
+// must survive.
+func testConcurrentUpdates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				cur, err := tx.GetInvoice(ctx, inv.ID) // deliberately not locked
+				if err != nil {
+					return err
+				}
+				cur.Paid++
+				return tx.UpdateInvoice(ctx, cur, change("RecordPayment"))
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent update: %v", err)
+		}
+	}
+	got, err := s.GetInvoice(ctx, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Paid != n || got.Version != n+1 {
+		t.Errorf("after %d concurrent increments: paid %d version %d", n, got.Paid, got.Version)
+	}
+	revs, _ := s.ListRevisions(ctx, inv.ID, 0, 100)
+	if len(revs) != n+1 {
+		t.Errorf("revisions = %d, want %d", len(revs), n+1)
+	}
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := party("CN", "R1", "350100")
+	boom := errors.New("boom")
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateParty(ctx, p, change("CreateParty")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if _, err := s.GetParty(ctx, p.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("rolled-back party is visible: %v", err)
+	}
+	if revs, _ := s.ListRevisions(ctx, p.ID, 0, 10); len(revs) != 0 {
+		t.Errorf("rolled-back revision is visible: %d", len(revs))
+	}
+}
