@@ -111,4 +111,3 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-
