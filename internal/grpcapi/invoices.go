@@ -23,9 +23,7 @@ func (s *Server) CreateInvoice(ctx context.Context, req *arrearsv1.CreateInvoice
 		Creditor: parsePartyName(&v, "invoice.creditor", req.Invoice.Creditor),
 		Idem:     idempotency(&v, method, req.RequestId, req),
 	}
-	if err := v.Err(); err != nil {
-		return nil, s.fail(ctx, method, "", err)
-	}
+	in.Problems = v
 	inv, err := s.svc.CreateInvoice(ctx, in)
 	if err != nil {
 		return nil, s.fail(ctx, method, "", err)

@@ -20,6 +20,10 @@ type CreateInvoiceInput struct {
 	Debtor   PartyRef
 	Creditor PartyRef
 	Idem     Idempotency
+	// Problems holds what the transport already found wrong while decoding
+	// (an impossible date, say); they are reported together with the
+	// service's own checks, so the client sees every problem at once.
+	Problems ledger.ValidationError
 }
 
 // CreateInvoice records an invoice. Unknown parties are reported against
@@ -35,7 +39,7 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 			}
 			return err
 		}
-		var v ledger.ValidationError
+		v := in.Problems
 		debtor, err := lookupParty(ctx, tx, &v, "invoice.debtor", in.Debtor)
 		if err != nil {
 			return err
@@ -110,6 +114,13 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		if err != nil {
 			return err
 		}
+		// The mask is part of the request: check it before the state.
+		next := *cur
+		for _, f := range mask {
+			if err := applyInvoiceField(&next, patch, f); err != nil {
+				return err
+			}
+		}
 		if err := checkEtag(etag, cur.Version); err != nil {
 			return err
 		}
@@ -121,12 +132,6 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 			return err
 		}
 		today := l.Today(now, debtor.Jurisdiction)
-		next := *cur
-		for _, f := range mask {
-			if err := applyInvoiceField(&next, patch, f); err != nil {
-				return err
-			}
-		}
 		var v ledger.ValidationError
 		v.Merge("invoice.", next.Normalize(today))
 		if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {

@@ -63,9 +63,6 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		if err != nil {
 			return err
 		}
-		if err := checkEtag(etag, cur.Version); err != nil {
-			return err
-		}
 		next := *cur
 		for _, f := range mask {
 			switch f {
@@ -84,6 +81,9 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 			default:
 				return ledger.Invalid("update_mask", "%q is not an updatable field of a party", f)
 			}
+		}
+		if err := checkEtag(etag, cur.Version); err != nil {
+			return err
 		}
 		if next.Kind != ledger.KindSME && cur.Kind == ledger.KindSME && !contains(mask, "size_class") {
 			next.SizeClass = "" // Normalize sets LARGE for a non-SME

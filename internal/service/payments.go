@@ -30,6 +30,9 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 		today := l.Today(now, debtor.Jurisdiction)
 		cand := *p
 		cand.InvoiceID, cand.DebtorID = inv.ID, inv.DebtorID
+		if cand.Instrument == "" {
+			cand.Instrument = ledger.InstrumentTransfer
+		}
 
 		var v ledger.ValidationError
 		ledger.ValidateRef(&v, "payment.reference", cand.Reference, true)
@@ -54,10 +57,7 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 			v.Add("payment.amount.currency_code", "is %s but the invoice is in %s", cand.Currency, inv.Amount.Currency)
 		}
 		checkFactDate(&v, "payment.paid_on", cand.PaidOn, today)
-		switch {
-		case cand.Instrument == "":
-			cand.Instrument = ledger.InstrumentTransfer
-		case !cand.Instrument.Valid():
+		if !cand.Instrument.Valid() {
 			v.Add("payment.instrument", "%q is not a payment instrument", cand.Instrument)
 		}
 		switch {

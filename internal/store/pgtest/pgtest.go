@@ -57,6 +57,19 @@ func Main(m *testing.M) int {
 // the test when no PostgreSQL is available (fails if it is required).
 func URL(t testing.TB) string {
 	t.Helper()
+	once.Do(setup) // sets templateName
+	return newDatabase(t, templateName)
+}
+
+// EmptyURL returns the URL of a fresh database with no schema, for tests of
+// migration itself.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, "template1")
+}
+
+func newDatabase(t testing.TB, from string) string {
+	t.Helper()
 	once.Do(setup)
 	if setupErr != nil {
 		if os.Getenv("ARREARS_REQUIRE_POSTGRES") == "1" {
@@ -65,7 +78,7 @@ func URL(t testing.TB) string {
 		t.Skipf("skipping PostgreSQL test: %v (set ARREARS_TEST_DATABASE_URL or install PostgreSQL)", setupErr)
 	}
 	name := fmt.Sprintf("arrears_test_%d_%d", os.Getpid(), counter.Add(1))
-	if err := adminExec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)); err != nil {
+	if err := adminExec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, from)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,573 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// now is the fake clock's start: 15:00 UTC on 20 November 2025 is
+// 23:00 in Shanghai, the same civil date.
+var now = time.Date(2025, 11, 20, 15, 0, 0, 0, time.UTC)
+
+// startServer runs the real arrearsd (serve) on loopback ports chosen by
+// the kernel and returns the addresses; it stops when the test ends.
+func startServer(t *testing.T, cfg config) (grpcAddr, httpAddr string) {
+	t.Helper()
+	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.LogLevel, cfg.LogFormat, cfg.MaxRequestBytes, cfg.ShutdownTimeout = 8, "json", 64<<10, 5*time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, clock.NewFake(now), func(g, h string) { ready <- [2]string{g, h} })
+	}()
+	select {
+	case a := <-ready:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		})
+		return a[0], a[1]
+	case err := <-done:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	}
+	return "", ""
+}
+
+func TestEndToEndSQLite(t *testing.T) {
+	dir := t.TempDir()
+	g, h := startServer(t, config{DataDir: dir})
+	if _, err := os.Stat(filepath.Join(dir, "arrears.db")); err != nil {
+		t.Fatalf("embedded store file: %v", err)
+	}
+	runTransports(t, g, h)
+}
+
+func TestEndToEndPostgres(t *testing.T) {
+	url := pgtest.EmptyURL(t)
+	// The server refuses an unmigrated database and says what to do.
+	err := serve(context.Background(), config{DatabaseURL: url, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", LogLevel: 8, LogFormat: "json"}, clock.NewFake(now), nil)
+	if err == nil || !strings.Contains(err.Error(), "arrearsd migrate") {
+		t.Fatalf("serve on an unmigrated database: err = %v, want advice to run arrearsd migrate", err)
+	}
+	if err := realMain(context.Background(), []string{"migrate", "-database-url", url, "-log-level", "error"}); err != nil {
+		t.Fatalf("arrearsd migrate: %v", err)
+	}
+	g, h := startServer(t, config{DatabaseURL: url})
+	runTransports(t, g, h)
+}
+
+// runTransports drives the same scenario over gRPC and over REST against
+// one server; each pass uses its own parties.
+func runTransports(t *testing.T, grpcAddr, httpAddr string) {
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Run("gRPC", func(t *testing.T) { scenario(t, &grpcTransport{conn: conn}, "1") })
+	t.Run("REST", func(t *testing.T) { scenario(t, &restTransport{base: "http://" + httpAddr}, "2") })
+	t.Run("Operations", func(t *testing.T) { operations(t, conn, httpAddr) })
+	t.Run("MalformedHTTP", func(t *testing.T) { malformedHTTP(t, httpAddr) })
+}
+
+// transport calls one RPC by name and reports the gRPC code and any field
+// violations, however the call travelled.
+type transport interface {
+	call(t *testing.T, rpc string, req, resp proto.Message) (codes.Code, []*errdetails.BadRequest_FieldViolation)
+}
+
+type grpcTransport struct{ conn *grpc.ClientConn }
+
+func (g *grpcTransport) call(t *testing.T, rpc string, req, resp proto.Message) (codes.Code, []*errdetails.BadRequest_FieldViolation) {
+	err := g.conn.Invoke(context.Background(), "/arrears.v1.LedgerService/"+rpc, req, resp)
+	st := status.Convert(err)
+	return st.Code(), violations(st.Proto())
+}
+
+func violations(st *spb.Status) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.GetDetails() {
+		var br errdetails.BadRequest
+		if d.UnmarshalTo(&br) == nil {
+			out = append(out, br.FieldViolations...)
+		}
+	}
+	return out
+}
+
+type restTransport struct{ base string }
+
+// route maps an RPC to its REST form, as arrears_gateway.yaml declares.
+func route(rpc string, req proto.Message) (method, path string, body proto.Message) {
+	switch r := req.(type) {
+	case *arrearsv1.CreatePartyRequest:
+		return "POST", "/v1/parties", r
+	case *arrearsv1.GetPartyRequest:
+		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListPartiesRequest:
+		return "GET", "/v1/parties?" + query("filter", r.Filter, "pageSize", r.PageSize, "pageToken", r.PageToken), nil
+	case *arrearsv1.UpdatePartyRequest:
+		return "PATCH", "/v1/" + r.Party.Name + "?" + query("updateMask", strings.Join(r.UpdateMask.GetPaths(), ",")), r.Party
+	case *arrearsv1.CreateInvoiceRequest:
+		return "POST", "/v1/invoices", r
+	case *arrearsv1.GetInvoiceRequest:
+		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListInvoicesRequest:
+		return "GET", "/v1/invoices?" + query("filter", r.Filter, "pageSize", r.PageSize, "pageToken", r.PageToken), nil
+	case *arrearsv1.UpdateInvoiceRequest:
+		return "PATCH", "/v1/" + r.Invoice.Name + "?" + query("updateMask", strings.Join(r.UpdateMask.GetPaths(), ",")), r.Invoice
+	case *arrearsv1.CancelInvoiceRequest:
+		return "POST", "/v1/" + r.Name + ":cancel", r
+	case *arrearsv1.CreateCreditNoteRequest:
+		return "POST", "/v1/" + r.Parent + "/creditNotes", r
+	case *arrearsv1.ListCreditNotesRequest:
+		return "GET", "/v1/" + r.Parent + "/creditNotes", nil
+	case *arrearsv1.RecordPaymentRequest:
+		return "POST", "/v1/" + r.Parent + "/payments", r.Payment
+	case *arrearsv1.GetPaymentRequest:
+		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListPaymentsRequest:
+		return "GET", "/v1/" + r.Parent + "/payments?" + query("filter", r.Filter), nil
+	case *arrearsv1.ReversePaymentRequest:
+		return "POST", "/v1/" + r.Name + ":reverse", r
+	case *arrearsv1.OpenDisputeRequest:
+		return "POST", "/v1/" + r.Parent + "/disputes", r
+	case *arrearsv1.ListDisputesRequest:
+		return "GET", "/v1/" + r.Parent + "/disputes?" + query("filter", r.Filter), nil
+	case *arrearsv1.ResolveDisputeRequest:
+		return "POST", "/v1/" + r.Name + ":resolve", r
+	case *arrearsv1.ListRevisionsRequest:
+		return "GET", "/v1/" + r.Parent + "/revisions?" + query("pageSize", r.PageSize, "pageToken", r.PageToken), nil
+	}
+	panic("no REST route for " + rpc)
+}
+
+func query(kv ...any) string {
+	var parts []string
+	for i := 0; i < len(kv); i += 2 {
+		v := fmt.Sprint(kv[i+1])
+		if v == "" || v == "0" {
+			continue
+		}
+		parts = append(parts, kv[i].(string)+"="+urlEscape(v))
+	}
+	return strings.Join(parts, "&")
+}
+
+func urlEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func (r *restTransport) call(t *testing.T, rpc string, req, resp proto.Message) (codes.Code, []*errdetails.BadRequest_FieldViolation) {
+	t.Helper()
+	method, path, body := route(rpc, req)
+	var rd io.Reader
+	if body != nil {
+		b, err := protojson.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	hreq, _ := http.NewRequest(method, r.base+path, rd)
+	hreq.Header.Set("Content-Type", "application/json")
+	hresp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer hresp.Body.Close()
+	raw, _ := io.ReadAll(hresp.Body)
+	if hresp.StatusCode == http.StatusOK {
+		if err := protojson.Unmarshal(raw, resp); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+		return codes.OK, nil
+	}
+	var st spb.Status
+	if err := protojson.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("%s %s: HTTP %d with a body that is not a status: %s", method, path, hresp.StatusCode, raw)
+	}
+	if want := runtime.HTTPStatusFromCode(codes.Code(st.Code)); hresp.StatusCode != want {
+		t.Errorf("%s %s: HTTP %d for %v, want %d", method, path, hresp.StatusCode, codes.Code(st.Code), want)
+	}
+	return codes.Code(st.Code), violations(&st)
+}
+
+func date(y, m, d int32) *arrearsv1.Date { return &arrearsv1.Date{Year: y, Month: m, Day: d} }
+
+func cny(minor int64) *arrearsv1.Money {
+	return &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: minor}
+}
+
+// uscc builds a valid unified social credit code from a 17-character body
+// by computing its check character (GB 32100-2015), so each pass of the
+// scenario gets parties of its own.
+func uscc(body string) string {
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+	sum := 0
+	for i, c := range body {
+		sum += strings.IndexRune(alphabet, c) * weights[i]
+	}
+	return body + string(alphabet[(31-sum%31)%31])
+}
+
+// expect checks a call's outcome: want OK, or an error code with, for
+// InvalidArgument, a violation of each named field.
+func expect(t *testing.T, tr transport, rpc string, req, resp proto.Message, want codes.Code, fields ...string) {
+	t.Helper()
+	got, vs := tr.call(t, rpc, req, resp)
+	if got != want {
+		t.Fatalf("%s: code %v (violations %v), want %v", rpc, got, vs, want)
+	}
+	for _, f := range fields {
+		found := false
+		for _, v := range vs {
+			found = found || v.Field == f
+		}
+		if !found {
+			t.Errorf("%s: no violation of %q among %v", rpc, f, vs)
+		}
+	}
+}
+
+func scenario(t *testing.T, tr transport, pass string) {
+	debtorReg := uscc("91350100MA2Y0000" + pass)
+	creditorReg := uscc("92110108MA0000" + pass + "00")
+
+	// Parties.
+	var debtor, creditor arrearsv1.CreatePartyResponse
+	expect(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{
+		DisplayName: "Fuzhou Buyer " + pass, Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE,
+		Jurisdiction: "CN", RegistrationId: debtorReg, RegionCode: "350100", IndustryCode: "C33",
+	}}, &debtor, codes.OK)
+	expect(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{
+		DisplayName: "Beijing Supplier " + pass, Kind: arrearsv1.PartyKind_PARTY_KIND_SME, SizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL,
+		Jurisdiction: "CN", RegistrationId: strings.ToLower(creditorReg), RegionCode: "110108",
+	}}, &creditor, codes.OK)
+	if creditor.Party.RegistrationId != creditorReg || creditor.Party.SizeClass != arrearsv1.SizeClass_SIZE_CLASS_SMALL {
+		t.Errorf("creditor not normalised: %v", creditor.Party)
+	}
+	expect(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{
+		DisplayName: "Dup", Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: "CN", RegistrationId: debtorReg, RegionCode: "350100",
+	}}, &arrearsv1.CreatePartyResponse{}, codes.AlreadyExists)
+	bad := debtorReg[:17] + map[bool]string{true: "1", false: "0"}[debtorReg[17] == '0']
+	expect(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{
+		Kind: arrearsv1.PartyKind_PARTY_KIND_SME, Jurisdiction: "CN", RegistrationId: bad, RegionCode: "35",
+	}}, &arrearsv1.CreatePartyResponse{}, codes.InvalidArgument,
+		"party.registration_id", "party.display_name", "party.size_class", "party.region_code")
+
+	var got arrearsv1.GetPartyResponse
+	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + debtorReg}, &got, codes.OK)
+	if got.Party.Name != debtor.Party.Name {
+		t.Errorf("GetParty by natural key = %s, want %s", got.Party.Name, debtor.Party.Name)
+	}
+
+	// An invoice naming both parties by registration number. Delivered on
+	// 10 January 2025 with a 60-day term: the 60th day after delivery is
+	// 11 March (the delivery day is not counted).
+	invoice := &arrearsv1.Invoice{
+		Debtor: "parties/CN:" + debtorReg, Creditor: "parties/CN:" + creditorReg,
+		DocumentRef: "FZ-2025-0001", ContractRef: "HT-88", Amount: cny(1250000),
+		ContractSignedOn: date(2024, 12, 20), IssuedOn: date(2025, 1, 15), DeliveredOn: date(2025, 1, 10),
+		AgreedTermDays: 60,
+	}
+	var inv arrearsv1.CreateInvoiceResponse
+	createReq := &arrearsv1.CreateInvoiceRequest{Invoice: invoice, RequestId: "req-" + pass}
+	expect(t, tr, "CreateInvoice", createReq, &inv, codes.OK)
+	if d := inv.Invoice.DueDate; d.GetMonth() != 3 || d.GetDay() != 11 || inv.Invoice.Outstanding.GetMinorUnits() != 1250000 ||
+		inv.Invoice.Debtor != debtor.Party.Name || inv.Invoice.CreditorSizeClassAtSigning != arrearsv1.SizeClass_SIZE_CLASS_SMALL {
+		t.Errorf("created invoice = %v", inv.Invoice)
+	}
+	// The same request id returns the first invoice; with another body it
+	// is refused; the same document reference without a request id too.
+	var again arrearsv1.CreateInvoiceResponse
+	expect(t, tr, "CreateInvoice", createReq, &again, codes.OK)
+	if again.Invoice.Name != inv.Invoice.Name {
+		t.Errorf("retry with the same request_id created %s, want %s", again.Invoice.Name, inv.Invoice.Name)
+	}
+	other := proto.Clone(invoice).(*arrearsv1.Invoice)
+	other.DocumentRef = "FZ-2025-0002"
+	expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: other, RequestId: "req-" + pass}, &arrearsv1.CreateInvoiceResponse{}, codes.AlreadyExists)
+	expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: invoice}, &arrearsv1.CreateInvoiceResponse{}, codes.AlreadyExists)
+	var second arrearsv1.CreateInvoiceResponse
+	expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: other}, &second, codes.OK)
+
+	// Impossible invoices change nothing and name every bad field.
+	broken := proto.Clone(invoice).(*arrearsv1.Invoice)
+	broken.DocumentRef, broken.Amount = "FZ-BAD", &arrearsv1.Money{CurrencyCode: "XYZ", MinorUnits: -5}
+	broken.AcceptancePassedOn, broken.DeliveredOn = date(2025, 1, 5), date(2025, 1, 10)
+	broken.ReceivedOn = date(2025, 2, 30)
+	broken.Creditor = "parties/CN:" + uscc("91440300MA5F00000")
+	expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: broken}, &arrearsv1.CreateInvoiceResponse{}, codes.InvalidArgument,
+		"invoice.amount.currency_code", "invoice.amount.minor_units", "invoice.acceptance_passed_on", "invoice.received_on", "invoice.creditor")
+
+	// Payments: the reference is the idempotency key.
+	pay := &arrearsv1.Payment{Amount: cny(250000), PaidOn: date(2025, 3, 1), Reference: "PAY-" + pass + "-1"}
+	var p1 arrearsv1.RecordPaymentResponse
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: inv.Invoice.Name, Payment: pay}, &p1, codes.OK)
+	var p1again arrearsv1.RecordPaymentResponse
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: inv.Invoice.Name, Payment: pay}, &p1again, codes.OK)
+	if p1again.Payment.Name != p1.Payment.Name || p1again.Invoice.Outstanding.GetMinorUnits() != 1000000 {
+		t.Errorf("replayed payment = %v, invoice outstanding %v", p1again.Payment.Name, p1again.Invoice.Outstanding)
+	}
+	changed := proto.Clone(pay).(*arrearsv1.Payment)
+	changed.Amount = cny(1)
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: inv.Invoice.Name, Payment: changed}, &arrearsv1.RecordPaymentResponse{}, codes.AlreadyExists)
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: inv.Invoice.Name, Payment: &arrearsv1.Payment{
+		Amount: &arrearsv1.Money{CurrencyCode: "EUR", MinorUnits: 2000000}, PaidOn: date(2025, 11, 21), Reference: "PAY-" + pass + "-X",
+	}}, &arrearsv1.RecordPaymentResponse{}, codes.InvalidArgument, "payment.amount.currency_code", "payment.paid_on", "payment.amount.minor_units")
+	// An advance payment, dated before the invoice, is fine.
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: inv.Invoice.Name, Payment: &arrearsv1.Payment{
+		Amount: cny(100000), PaidOn: date(2024, 12, 31), Reference: "PAY-" + pass + "-ADV",
+		Instrument: arrearsv1.PaymentInstrument_PAYMENT_INSTRUMENT_COMMERCIAL_BILL, MaturityOn: date(2025, 6, 30),
+	}}, &arrearsv1.RecordPaymentResponse{}, codes.OK)
+	var pays arrearsv1.ListPaymentsResponse
+	expect(t, tr, "ListPayments", &arrearsv1.ListPaymentsRequest{Parent: inv.Invoice.Name, Filter: "paid_on >= 2025-01-01"}, &pays, codes.OK)
+	if len(pays.Payments) != 1 || pays.Payments[0].Reference != pay.Reference {
+		t.Errorf("ListPayments(paid_on >= 2025-01-01) = %v", pays.Payments)
+	}
+
+	// Lists: filter by natural key and status, page by one.
+	var page1, page2 arrearsv1.ListInvoicesResponse
+	filter := fmt.Sprintf(`debtor = "parties/CN:%s" AND status = OPEN`, debtorReg)
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: filter, PageSize: 1}, &page1, codes.OK)
+	if len(page1.Invoices) != 1 || page1.NextPageToken == "" {
+		t.Fatalf("first page = %d invoices, token %q", len(page1.Invoices), page1.NextPageToken)
+	}
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: filter, PageSize: 1, PageToken: page1.NextPageToken}, &page2, codes.OK)
+	if len(page2.Invoices) != 1 || page2.Invoices[0].Name == page1.Invoices[0].Name {
+		t.Errorf("second page = %v", page2.Invoices)
+	}
+	var page3 arrearsv1.ListInvoicesResponse
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: filter, PageSize: 1, PageToken: page2.NextPageToken}, &page3, codes.OK)
+	if page2.NextPageToken != "" && (len(page3.Invoices) != 0 || page3.NextPageToken != "") {
+		t.Errorf("past the end: %v", page3.Invoices)
+	}
+	// A token is bound to its filter; unsupported filters are refused.
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "status = OPEN", PageToken: page1.NextPageToken}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "page_token")
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "amount > 5"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
+	var byDue arrearsv1.ListInvoicesResponse
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: fmt.Sprintf(`creditor = "%s" AND due_date >= 2025-03-11 AND due_date <= 2025-03-11`, creditor.Party.Name)}, &byDue, codes.OK)
+	if len(byDue.Invoices) != 2 {
+		t.Errorf("due-date range found %d invoices, want 2", len(byDue.Invoices))
+	}
+
+	// Updates: a stale etag is ABORTED (HTTP 409); the current one works.
+	upd := &arrearsv1.Invoice{Name: inv.Invoice.Name, Etag: inv.Invoice.Etag, ContractRef: "HT-89"}
+	expect(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{Invoice: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"contract_ref"}}}, &arrearsv1.UpdateInvoiceResponse{}, codes.Aborted)
+	var cur arrearsv1.GetInvoiceResponse
+	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name}, &cur, codes.OK)
+	upd.Etag = cur.Invoice.Etag
+	var updated arrearsv1.UpdateInvoiceResponse
+	expect(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{Invoice: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"contract_ref"}}}, &updated, codes.OK)
+	if updated.Invoice.ContractRef != "HT-89" || updated.Invoice.AgreedTermDays != 60 {
+		t.Errorf("masked update = %v", updated.Invoice)
+	}
+	expect(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{Invoice: upd, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"document_ref"}}}, &arrearsv1.UpdateInvoiceResponse{}, codes.InvalidArgument, "update_mask")
+
+	// A dispute over part of the amount, resolved by a credit.
+	var dsp arrearsv1.OpenDisputeResponse
+	expect(t, tr, "OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: inv.Invoice.Name, Dispute: &arrearsv1.Dispute{
+		Amount: cny(50000), Reason: "two crates damaged", OpenedOn: date(2025, 3, 5)}}, &dsp, codes.OK)
+	if dsp.Invoice.Disputed.GetMinorUnits() != 50000 {
+		t.Errorf("disputed = %v", dsp.Invoice.Disputed)
+	}
+	var res arrearsv1.ResolveDisputeResponse
+	expect(t, tr, "ResolveDispute", &arrearsv1.ResolveDisputeRequest{Name: dsp.Dispute.Name, Resolution: arrearsv1.DisputeResolution_DISPUTE_RESOLUTION_CREDITED,
+		ResolvedOn: date(2025, 4, 1), Comment: "agreed"}, &res, codes.OK)
+	if res.Invoice.Outstanding.GetMinorUnits() != 850000 || res.Invoice.Disputed.GetMinorUnits() != 0 || res.Dispute.CreditNote == "" {
+		t.Errorf("after credited dispute: invoice %v dispute %v", res.Invoice, res.Dispute)
+	}
+	expect(t, tr, "ResolveDispute", &arrearsv1.ResolveDisputeRequest{Name: dsp.Dispute.Name, Resolution: arrearsv1.DisputeResolution_DISPUTE_RESOLUTION_REJECTED,
+		ResolvedOn: date(2025, 4, 1)}, &arrearsv1.ResolveDisputeResponse{}, codes.FailedPrecondition)
+	var cns arrearsv1.ListCreditNotesResponse
+	expect(t, tr, "ListCreditNotes", &arrearsv1.ListCreditNotesRequest{Parent: inv.Invoice.Name}, &cns, codes.OK)
+	if len(cns.CreditNotes) != 1 || cns.CreditNotes[0].Amount.GetMinorUnits() != 50000 {
+		t.Errorf("credit notes = %v", cns.CreditNotes)
+	}
+
+	// A reversed payment counts no more.
+	var rev arrearsv1.ReversePaymentResponse
+	expect(t, tr, "ReversePayment", &arrearsv1.ReversePaymentRequest{Name: p1.Payment.Name, ReversedOn: date(2025, 3, 3), Reason: "returned by bank"}, &rev, codes.OK)
+	if rev.Payment.State != arrearsv1.PaymentState_PAYMENT_STATE_REVERSED || rev.Invoice.Outstanding.GetMinorUnits() != 1100000 {
+		t.Errorf("after reversal: %v / outstanding %v", rev.Payment.State, rev.Invoice.Outstanding)
+	}
+
+	// Cancellation is a dated fact; afterwards payments are refused.
+	var canc arrearsv1.CancelInvoiceResponse
+	expect(t, tr, "CancelInvoice", &arrearsv1.CancelInvoiceRequest{Name: second.Invoice.Name, CancelledOn: date(2025, 5, 1), Reason: "duplicate of FZ-2025-0001"}, &canc, codes.OK)
+	if canc.Invoice.Status != arrearsv1.InvoiceStatus_INVOICE_STATUS_CANCELLED || canc.Invoice.Outstanding.GetMinorUnits() != 0 {
+		t.Errorf("cancelled invoice = %v", canc.Invoice)
+	}
+	expect(t, tr, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: second.Invoice.Name, Payment: &arrearsv1.Payment{
+		Amount: cny(1), PaidOn: date(2025, 5, 2), Reference: "PAY-" + pass + "-C"}}, &arrearsv1.RecordPaymentResponse{}, codes.FailedPrecondition)
+
+	// History: every change is a revision, oldest first.
+	var revs arrearsv1.ListRevisionsResponse
+	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: inv.Invoice.Name, PageSize: 100}, &revs, codes.OK)
+	var methods []string
+	for _, r := range revs.Revisions {
+		methods = append(methods, r.Method)
+	}
+	want := "CreateInvoice RecordPayment RecordPayment UpdateInvoice OpenDispute ResolveDispute ReversePayment"
+	if strings.Join(methods, " ") != want {
+		t.Errorf("revision methods = %v, want %s", methods, want)
+	}
+	var revPage arrearsv1.ListRevisionsResponse
+	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: inv.Invoice.Name, PageSize: 3, PageToken: ""}, &revPage, codes.OK)
+	var revPage2 arrearsv1.ListRevisionsResponse
+	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: inv.Invoice.Name, PageSize: 3, PageToken: revPage.NextPageToken}, &revPage2, codes.OK)
+	if len(revPage2.Revisions) != 3 || revPage2.Revisions[0].Revision != 4 {
+		t.Errorf("second revision page = %v", revPage2.Revisions)
+	}
+
+	// Not found, and malformed names.
+	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: "invoices/01a21d2e-0097-7eb7-905f-000000000000"}, &arrearsv1.GetInvoiceResponse{}, codes.NotFound)
+	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + uscc("91350100MA2Y99999")}, &arrearsv1.GetPartyResponse{}, codes.NotFound)
+	expect(t, tr, "GetPayment", &arrearsv1.GetPaymentRequest{Name: second.Invoice.Name + "/payments/" + strings.TrimPrefix(p1.Payment.Name, inv.Invoice.Name+"/payments/")}, &arrearsv1.GetPaymentResponse{}, codes.NotFound)
+	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{PageSize: -1}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "page_size")
+
+	// Party update with a mask.
+	var pu arrearsv1.UpdatePartyResponse
+	expect(t, tr, "UpdateParty", &arrearsv1.UpdatePartyRequest{Party: &arrearsv1.Party{Name: creditor.Party.Name, Etag: creditor.Party.Etag,
+		SizeClass: arrearsv1.SizeClass_SIZE_CLASS_MEDIUM}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"size_class"}}}, &pu, codes.OK)
+	if pu.Party.SizeClass != arrearsv1.SizeClass_SIZE_CLASS_MEDIUM || pu.Party.DisplayName != creditor.Party.DisplayName {
+		t.Errorf("updated party = %v", pu.Party)
+	}
+	var again2 arrearsv1.GetInvoiceResponse
+	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name}, &again2, codes.OK)
+	if again2.Invoice.CreditorSizeClassAtSigning != arrearsv1.SizeClass_SIZE_CLASS_SMALL {
+		t.Errorf("size class at signing moved with the party: %v", again2.Invoice.CreditorSizeClassAtSigning)
+	}
+}
+
+// operations checks what an operator relies on: health, reflection (so
+// grpcurl works without .proto files) and the OpenAPI document.
+func operations(t *testing.T, conn *grpc.ClientConn, httpAddr string) {
+	ctx := context.Background()
+	hc, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "arrears.v1.LedgerService"})
+	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health = %v, %v", hc, err)
+	}
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range rr.GetListServicesResponse().GetService() {
+		names = append(names, s.Name)
+	}
+	if !strings.Contains(strings.Join(names, " "), "arrears.v1.LedgerService") {
+		t.Errorf("reflection lists %v", names)
+	}
+	stream.CloseSend()
+	for path, want := range map[string]string{"/healthz": `"ok"`, "/openapi.json": "LedgerService"} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(b, []byte(want)) {
+			t.Errorf("GET %s = %d %.100s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+// malformedHTTP sends bodies no gRPC client could: each gets a 4xx with a
+// status body, and BadRequest details naming the field where there is one.
+func malformedHTTP(t *testing.T, httpAddr string) {
+	for _, tc := range []struct {
+		desc, method, path, body string
+		status                   int
+		field                    string
+	}{
+		{"broken JSON", "POST", "/v1/parties", `{"party": {`, 400, "body"},
+		{"unknown field", "POST", "/v1/parties", `{"party": {"colour": "red"}}`, 400, "colour"},
+		{"unknown enum", "POST", "/v1/parties", `{"party": {"kind": "PARTY_KIND_GIANT"}}`, 400, "kind"},
+		{"amount not a number", "POST", "/v1/invoices", `{"invoice": {"amount": {"minorUnits": "lots"}}}`, 400, "minorUnits"},
+		{"oversized", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, ""},
+		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, strings.NewReader(tc.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, resp.StatusCode, tc.status, raw)
+			continue
+		}
+		var body struct {
+			Details []struct {
+				FieldViolations []struct{ Field string } `json:"fieldViolations"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Errorf("%s: body is not JSON: %s", tc.desc, raw)
+			continue
+		}
+		if tc.field == "" {
+			continue
+		}
+		found := false
+		for _, d := range body.Details {
+			for _, v := range d.FieldViolations {
+				found = found || v.Field == tc.field
+			}
+		}
+		if !found {
+			t.Errorf("%s: no violation of %q in %s", tc.desc, tc.field, raw)
+		}
+	}
+}
