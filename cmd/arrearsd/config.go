@@ -22,6 +22,11 @@ type config struct {
 	LogFormat       string
 	MaxRequestBytes int
 	ShutdownTimeout time.Duration
+	RateLimit       float64 // calls per second per key; 0 disables
+	RateBurst       int
+	AdminKeyFile    string        // where the first admin key is written
+	AuditKeyFile    string        // Ed25519 signing key of audit checkpoints; keep it outside the database
+	CheckpointEvery time.Duration // how often to sign a checkpoint
 }
 
 // SQLitePath is where the embedded store lives.
@@ -34,10 +39,23 @@ func env(name, def string) string {
 	return def
 }
 
-// parseConfig reads flags after the subcommand, with environment defaults.
-func parseConfig(name string, args []string) (config, error) {
+// parseConfig reads flags after the subcommand, with environment defaults;
+// extra adds a subcommand's own flags. Positional arguments are refused.
+func parseConfig(name string, args []string, extra ...func(*flag.FlagSet)) (config, error) {
+	c, rest, err := parseConfigArgs(name, args, extra...)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected arguments: %v", rest)
+	}
+	return c, err
+}
+
+// parseConfigArgs is parseConfig that returns the positional arguments.
+func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (config, []string, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, f := range extra {
+		f(fs)
+	}
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", env("ARREARS_GRPC_ADDR", ":9090"), "gRPC listen address (ARREARS_GRPC_ADDR)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("ARREARS_HTTP_ADDR", ":8080"), "REST/HTTP listen address (ARREARS_HTTP_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ARREARS_DATABASE_URL", ""), "PostgreSQL URL; empty for the embedded SQLite store (ARREARS_DATABASE_URL)")
@@ -46,27 +64,45 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", env("ARREARS_LOG_FORMAT", "json"), "json or text (ARREARS_LOG_FORMAT)")
 	maxBytes := fs.String("max-request-bytes", env("ARREARS_MAX_REQUEST_BYTES", strconv.Itoa(4<<20)), "largest request message or body (ARREARS_MAX_REQUEST_BYTES)")
 	shutdown := fs.String("shutdown-timeout", env("ARREARS_SHUTDOWN_TIMEOUT", "20s"), "graceful stop limit (ARREARS_SHUTDOWN_TIMEOUT)")
+	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
+	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
+	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
+	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("ARREARS_AUDIT_KEY_FILE", ""), "Ed25519 key that signs audit checkpoints, created if missing; default <data-dir>/audit-signing.key (ARREARS_AUDIT_KEY_FILE)")
+	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, nil, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	var perr error
+	if c.RateLimit, perr = strconv.ParseFloat(*rateLimit, 64); perr != nil || c.RateLimit < 0 {
+		return c, nil, fmt.Errorf("-rate-limit must be a non-negative number, got %q", *rateLimit)
+	}
+	if c.RateBurst, perr = strconv.Atoi(*rateBurst); perr != nil || c.RateBurst < 1 {
+		return c, nil, fmt.Errorf("-rate-burst must be a positive integer, got %q", *rateBurst)
+	}
+	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
+		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)
+	}
+	if c.AdminKeyFile == "" {
+		c.AdminKeyFile = filepath.Join(c.DataDir, "admin.key")
+	}
+	if c.AuditKeyFile == "" {
+		c.AuditKeyFile = filepath.Join(c.DataDir, "audit-signing.key")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return c, fmt.Errorf("-log-level: %w", err)
+		return c, nil, fmt.Errorf("-log-level: %w", err)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return c, fmt.Errorf("-log-format must be json or text, got %q", c.LogFormat)
+		return c, nil, fmt.Errorf("-log-format must be json or text, got %q", c.LogFormat)
 	}
 	n, err := strconv.Atoi(*maxBytes)
 	if err != nil || n < 1024 {
-		return c, fmt.Errorf("-max-request-bytes must be an integer of at least 1024, got %q", *maxBytes)
+		return c, nil, fmt.Errorf("-max-request-bytes must be an integer of at least 1024, got %q", *maxBytes)
 	}
 	c.MaxRequestBytes = n
 	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
-		return c, fmt.Errorf("-shutdown-timeout: %w", err)
+		return c, nil, fmt.Errorf("-shutdown-timeout: %w", err)
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }
 
 func (c config) logger() *slog.Logger {

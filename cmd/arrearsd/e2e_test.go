@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
@@ -43,6 +44,17 @@ func startServer(t *testing.T, cfg config) (grpcAddr, httpAddr string) {
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.LogLevel, cfg.LogFormat, cfg.MaxRequestBytes, cfg.ShutdownTimeout = 8, "json", 64<<10, 5*time.Second
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.AdminKeyFile = filepath.Join(cfg.DataDir, "admin.key")
+	cfg.AuditKeyFile = filepath.Join(cfg.DataDir, "audit-signing.key")
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = time.Hour
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = 1000
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
@@ -71,7 +83,26 @@ func TestEndToEndSQLite(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "arrears.db")); err != nil {
 		t.Fatalf("embedded store file: %v", err)
 	}
-	runTransports(t, g, h)
+	runTransports(t, g, h, adminToken(t, dir))
+}
+
+// adminToken reads the first admin key that the server wrote at start, and
+// checks that only its owner may read the file.
+func adminToken(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "admin.key")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("admin key file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func TestEndToEndPostgres(t *testing.T) {
@@ -84,22 +115,23 @@ func TestEndToEndPostgres(t *testing.T) {
 	if err := realMain(context.Background(), []string{"migrate", "-database-url", url, "-log-level", "error"}); err != nil {
 		t.Fatalf("arrearsd migrate: %v", err)
 	}
-	g, h := startServer(t, config{DatabaseURL: url})
-	runTransports(t, g, h)
+	dir := t.TempDir()
+	g, h := startServer(t, config{DatabaseURL: url, DataDir: dir})
+	runTransports(t, g, h, adminToken(t, dir))
 }
 
 // runTransports drives the same scenario over gRPC and over REST against
 // one server; each pass uses its own parties.
-func runTransports(t *testing.T, grpcAddr, httpAddr string) {
+func runTransports(t *testing.T, grpcAddr, httpAddr, token string) {
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	t.Run("gRPC", func(t *testing.T) { scenario(t, &grpcTransport{conn: conn}, "1") })
-	t.Run("REST", func(t *testing.T) { scenario(t, &restTransport{base: "http://" + httpAddr}, "2") })
-	t.Run("Operations", func(t *testing.T) { operations(t, conn, httpAddr) })
-	t.Run("MalformedHTTP", func(t *testing.T) { malformedHTTP(t, httpAddr) })
+	t.Run("gRPC", func(t *testing.T) { scenario(t, &grpcTransport{conn: conn, token: token}, "1") })
+	t.Run("REST", func(t *testing.T) { scenario(t, &restTransport{base: "http://" + httpAddr, token: token}, "2") })
+	t.Run("Operations", func(t *testing.T) { operations(t, conn, httpAddr, token) })
+	t.Run("MalformedHTTP", func(t *testing.T) { malformedHTTP(t, httpAddr, token) })
 }
 
 // transport calls one RPC by name and reports the gRPC code and any field
@@ -108,10 +140,23 @@ type transport interface {
 	call(t *testing.T, rpc string, req, resp proto.Message) (codes.Code, []*errdetails.BadRequest_FieldViolation)
 }
 
-type grpcTransport struct{ conn *grpc.ClientConn }
+type grpcTransport struct {
+	conn  *grpc.ClientConn
+	token string
+}
+
+// serviceOf names the gRPC service of an RPC.
+func serviceOf(rpc string) string {
+	switch rpc {
+	case "CreateApiKey", "ListApiKeys", "RevokeApiKey", "AuthorizePortal", "ListEvents", "GetAuditCheckpoint":
+		return "AccessService"
+	}
+	return "LedgerService"
+}
 
 func (g *grpcTransport) call(t *testing.T, rpc string, req, resp proto.Message) (codes.Code, []*errdetails.BadRequest_FieldViolation) {
-	err := g.conn.Invoke(context.Background(), "/arrears.v1.LedgerService/"+rpc, req, resp)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+g.token)
+	err := g.conn.Invoke(ctx, "/arrears.v1."+serviceOf(rpc)+"/"+rpc, req, resp)
 	st := status.Convert(err)
 	return st.Code(), violations(st.Proto())
 }
@@ -127,7 +172,7 @@ func violations(st *spb.Status) []*errdetails.BadRequest_FieldViolation {
 	return out
 }
 
-type restTransport struct{ base string }
+type restTransport struct{ base, token string }
 
 // route maps an RPC to its REST form, as arrears_gateway.yaml declares.
 func route(rpc string, req proto.Message) (method, path string, body proto.Message) {
@@ -170,6 +215,18 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/" + r.Name + ":resolve", r
 	case *arrearsv1.ListRevisionsRequest:
 		return "GET", "/v1/" + r.Parent + "/revisions?" + query("pageSize", r.PageSize, "pageToken", r.PageToken), nil
+	case *arrearsv1.CreateApiKeyRequest:
+		return "POST", "/v1/apiKeys", r.ApiKey
+	case *arrearsv1.ListApiKeysRequest:
+		return "GET", "/v1/apiKeys", nil
+	case *arrearsv1.RevokeApiKeyRequest:
+		return "POST", "/v1/" + r.Name + ":revoke", r
+	case *arrearsv1.AuthorizePortalRequest:
+		return "POST", "/v1/portalAuthorizations", r
+	case *arrearsv1.ListEventsRequest:
+		return "GET", "/v1/events?" + query("afterCursor", r.AfterCursor, "pageSize", r.PageSize), nil
+	case *arrearsv1.GetAuditCheckpointRequest:
+		return "GET", "/v1/auditCheckpoint", nil
 	}
 	panic("no REST route for " + rpc)
 }
@@ -211,6 +268,7 @@ func (r *restTransport) call(t *testing.T, rpc string, req, resp proto.Message) 
 	}
 	hreq, _ := http.NewRequest(method, r.base+path, rd)
 	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Authorization", "Bearer "+r.token)
 	hresp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -484,8 +542,8 @@ func scenario(t *testing.T, tr transport, pass string) {
 
 // operations checks what an operator relies on: health, reflection (so
 // grpcurl works without .proto files) and the OpenAPI document.
-func operations(t *testing.T, conn *grpc.ClientConn, httpAddr string) {
-	ctx := context.Background()
+func operations(t *testing.T, conn *grpc.ClientConn, httpAddr, token string) {
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 	hc, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "arrears.v1.LedgerService"})
 	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health = %v, %v", hc, err)
@@ -524,7 +582,7 @@ func operations(t *testing.T, conn *grpc.ClientConn, httpAddr string) {
 
 // malformedHTTP sends bodies no gRPC client could: each gets a 4xx with a
 // status body, and BadRequest details naming the field where there is one.
-func malformedHTTP(t *testing.T, httpAddr string) {
+func malformedHTTP(t *testing.T, httpAddr, token string) {
 	for _, tc := range []struct {
 		desc, method, path, body string
 		status                   int
@@ -538,6 +596,7 @@ func malformedHTTP(t *testing.T, httpAddr string) {
 		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size"},
 	} {
 		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,9 @@
 // Command arrearsd is the arrears ledger server.
 //
-//	arrearsd [flags]           serve gRPC and REST (embedded SQLite unless -database-url)
-//	arrearsd migrate [flags]   apply PostgreSQL schema migrations
+//	arrearsd [flags]                  serve gRPC and REST (embedded SQLite unless -database-url)
+//	arrearsd migrate [flags]          apply PostgreSQL schema migrations
+//	arrearsd keys create|list|revoke  manage API keys
+//	arrearsd audit verify             check every audit chain and checkpoint
 //
 // Run `arrearsd -h` or `arrearsd migrate -h` for the flags; each also reads
 // an ARREARS_* environment variable.
@@ -9,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,8 +42,15 @@ func main() {
 }
 
 func realMain(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return runMigrate(ctx, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "migrate":
+			return runMigrate(ctx, args[1:])
+		case "keys":
+			return runKeys(ctx, args[1:], os.Stdout)
+		case "audit":
+			return runAudit(ctx, args[1:], os.Stdout)
+		}
 	}
 	cfg, err := parseConfig("arrearsd", args)
 	if err != nil {
@@ -105,18 +115,32 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		return fmt.Errorf("read page-token secret: %w", err)
 	}
 	svc := service.New(st, clk, log)
+	if err := ensureAdminKey(ctx, svc, cfg.AdminKeyFile, log); err != nil {
+		return err
+	}
+	auditKey, created, err := loadAuditKey(cfg.AuditKeyFile)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created the audit signing key; back it up and keep it away from the database", "path", cfg.AuditKeyFile)
+	}
+	api := grpcapi.New(svc, secret, log)
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Ready:           st.Ping,
+		Authn:           svc,
+		RateLimit:       server.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 		Log:             log,
-	}, grpcapi.New(svc, secret, log))
+	}, api, grpcapi.NewAccess(api))
 	if err != nil {
 		return err
 	}
 	go purgeRequests(ctx, svc, log)
+	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, log)
 	if ready != nil {
 		ready(srv.GRPCAddr(), srv.HTTPAddr())
 	}
@@ -132,6 +156,43 @@ func purgeRequests(ctx context.Context, svc *service.Ledger, log *slog.Logger) {
 			log.Warn("purge idempotency keys", "err", err)
 		} else if n > 0 {
 			log.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ensureAdminKey gives a new installation its first administrator key, in a
+// file only the owner can read; the key itself never goes to the log.
+func ensureAdminKey(ctx context.Context, svc *service.Ledger, path string, log *slog.Logger) error {
+	token, err := svc.EnsureAdminKey(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first admin key: %w", err)
+	}
+	if token == "" {
+		return nil
+	}
+	if err := writeSecretFile(path, token+"\n"); err != nil {
+		return fmt.Errorf("write the first admin key to %s: %w", path, err)
+	}
+	log.Warn("no API keys existed: wrote the first admin key to a file readable only by its owner", "path", path)
+	return nil
+}
+
+// signCheckpoints signs the audit chain heads now and then every interval.
+func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.PrivateKey, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if cp, err := svc.SignCheckpoint(ctx, key); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("sign audit checkpoint", "err", err)
+			}
+		} else {
+			log.Debug("signed audit checkpoint", "chains", cp.ChainCount, "events", cp.EventCount)
 		}
 		select {
 		case <-ctx.Done():

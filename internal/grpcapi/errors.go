@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/pagetoken"
 )
@@ -34,6 +35,10 @@ func toStatus(ctx context.Context, log *slog.Logger, method, resource string, er
 		return status.Error(codes.AlreadyExists, clientMessage(err, "already exists"))
 	case errors.Is(err, ledger.ErrStale):
 		return status.Error(codes.Aborted, clientMessage(err, "stale etag"))
+	case errors.Is(err, ledger.ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, clientMessage(err, "permission denied"))
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
 	case errors.Is(err, ledger.ErrFailedPrecondition):
 		return status.Error(codes.FailedPrecondition, clientMessage(err, "failed precondition"))
 	case errors.Is(err, ledger.ErrConflict):

@@ -25,7 +25,7 @@ func (s *Server) CreateCreditNote(ctx context.Context, req *arrearsv1.CreateCred
 		Reference: strings.TrimSpace(req.CreditNote.Reference),
 		Reason:    strings.TrimSpace(req.CreditNote.Reason),
 	}
-	idem := idempotency(&v, method, req.RequestId, req)
+	idem := idempotency(ctx, &v, method, req.RequestId, req)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
@@ -41,7 +41,7 @@ func (s *Server) ListCreditNotes(ctx context.Context, req *arrearsv1.ListCreditN
 	var v ledger.ValidationError
 	inv := parseID(&v, "parent", req.Parent, "invoices")
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, req.Parent, "")
+	sc := scope(ctx, method, req.Parent, "")
 	page := s.page(&v, sc, req.PageToken, size)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
@@ -107,7 +107,7 @@ func (s *Server) ListPayments(ctx context.Context, req *arrearsv1.ListPaymentsRe
 	var v ledger.ValidationError
 	inv := parseID(&v, "parent", req.Parent, "invoices")
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, req.Parent, req.Filter)
+	sc := scope(ctx, method, req.Parent, req.Filter)
 	q := paymentQuery(parseFilter(&v, req.Filter, paymentFields))
 	q.InvoiceID = inv
 	q.Page = s.page(&v, sc, req.PageToken, size)
@@ -155,7 +155,7 @@ func (s *Server) OpenDispute(ctx context.Context, req *arrearsv1.OpenDisputeRequ
 		Reason:   strings.TrimSpace(req.Dispute.Reason),
 		OpenedOn: dateFromProto(&v, "dispute.opened_on", req.Dispute.OpenedOn),
 	}
-	idem := idempotency(&v, method, req.RequestId, req)
+	idem := idempotency(ctx, &v, method, req.RequestId, req)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
@@ -188,7 +188,7 @@ func (s *Server) ListDisputes(ctx context.Context, req *arrearsv1.ListDisputesRe
 	var v ledger.ValidationError
 	inv := parseID(&v, "parent", req.Parent, "invoices")
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, req.Parent, req.Filter)
+	sc := scope(ctx, method, req.Parent, req.Filter)
 	q := disputeQuery(parseFilter(&v, req.Filter, disputeFields))
 	q.InvoiceID = inv
 	q.Page = s.page(&v, sc, req.PageToken, size)
@@ -249,7 +249,7 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 		v.Add("parent", "%q is not a party, invoice, payment or dispute name", req.Parent)
 	}
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, req.Parent, "")
+	sc := scope(ctx, method, req.Parent, "")
 	var after int64
 	if req.PageToken != "" {
 		pos, err := s.tokens.Decode(sc, req.PageToken)

@@ -21,7 +21,7 @@ func (s *Server) CreateInvoice(ctx context.Context, req *arrearsv1.CreateInvoice
 		Invoice:  invoiceFromProto(&v, req.Invoice),
 		Debtor:   parsePartyName(&v, "invoice.debtor", req.Invoice.Debtor),
 		Creditor: parsePartyName(&v, "invoice.creditor", req.Invoice.Creditor),
-		Idem:     idempotency(&v, method, req.RequestId, req),
+		Idem:     idempotency(ctx, &v, method, req.RequestId, req),
 	}
 	in.Problems = v
 	inv, err := s.svc.CreateInvoice(ctx, in)
@@ -48,7 +48,7 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 	const method = "ListInvoices"
 	var v ledger.ValidationError
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, "", req.Filter)
+	sc := scope(ctx, method, "", req.Filter)
 	conds := parseFilter(&v, req.Filter, invoiceFields)
 	q := invoiceQueryBase(conds)
 	q.Page = s.page(&v, sc, req.PageToken, size)

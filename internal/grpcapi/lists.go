@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -57,9 +58,11 @@ func nextToken[T any](s *Server, scope string, rows []*T, size int, id func(*T) 
 	return rows, s.tokens.Encode(scope, id(rows[len(rows)-1]))
 }
 
-// scope binds a page token to the method, the parent and the filter.
-func scope(method, parent, filter string) string {
-	return method + "\x00" + parent + "\x00" + filter
+// scope binds a page token to the caller, the method, the parent and the
+// filter: a token handed to someone else, or replayed with a wider filter,
+// is refused.
+func scope(ctx context.Context, method, parent, filter string) string {
+	return callerKey(ctx) + "\x00" + method + "\x00" + parent + "\x00" + filter
 }
 
 // filterFields says, per field of one list, which operators it takes and

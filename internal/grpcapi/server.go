@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/pagetoken"
 	"github.com/arrears/arrears/internal/service"
@@ -41,7 +42,8 @@ func (s *Server) fail(ctx context.Context, method, resource string, err error) e
 
 // idempotency derives the key and request digest of a create request with
 // an optional request_id.
-func idempotency(v *ledger.ValidationError, method, requestID string, req proto.Message) service.Idempotency {
+// The key includes the caller's key, so two callers never share request ids.
+func idempotency(ctx context.Context, v *ledger.ValidationError, method, requestID string, req proto.Message) service.Idempotency {
 	if requestID == "" {
 		return service.Idempotency{}
 	}
@@ -59,7 +61,7 @@ func idempotency(v *ledger.ValidationError, method, requestID string, req proto.
 		v.Add("request_id", "request cannot be hashed: %v", err)
 	}
 	sum := sha256.Sum256(b)
-	return service.Idempotency{Key: method + "/" + requestID, Hash: hex.EncodeToString(sum[:])}
+	return service.Idempotency{Key: method + "/" + callerKey(ctx) + "/" + requestID, Hash: hex.EncodeToString(sum[:])}
 }
 
 func (s *Server) CreateParty(ctx context.Context, req *arrearsv1.CreatePartyRequest) (*arrearsv1.CreatePartyResponse, error) {
@@ -68,7 +70,7 @@ func (s *Server) CreateParty(ctx context.Context, req *arrearsv1.CreatePartyRequ
 	if req.Party == nil {
 		v.Add("party", "is required")
 	}
-	idem := idempotency(&v, method, req.RequestId, req)
+	idem := idempotency(ctx, &v, method, req.RequestId, req)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
@@ -96,7 +98,7 @@ func (s *Server) ListParties(ctx context.Context, req *arrearsv1.ListPartiesRequ
 	const method = "ListParties"
 	var v ledger.ValidationError
 	size := pageSize(&v, req.PageSize)
-	sc := scope(method, "", req.Filter)
+	sc := scope(ctx, method, "", req.Filter)
 	q := partyQuery(parseFilter(&v, req.Filter, partyFields))
 	q.Page = s.page(&v, sc, req.PageToken, size)
 	if err := v.Err(); err != nil {
@@ -131,4 +133,13 @@ func (s *Server) UpdateParty(ctx context.Context, req *arrearsv1.UpdatePartyRequ
 		return nil, s.fail(ctx, method, req.Party.Name, err)
 	}
 	return &arrearsv1.UpdatePartyResponse{Party: partyToProto(p)}, nil
+}
+
+// callerKey identifies the caller's API key, binding idempotency keys and
+// page tokens to it.
+func callerKey(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.KeyID.String()
+	}
+	return "-"
 }

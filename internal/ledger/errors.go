@@ -19,6 +19,9 @@ var (
 	// ErrFailedPrecondition: the request is well-formed but the resource's
 	// state does not allow it (paying a cancelled invoice, for instance).
 	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrPermissionDenied: the caller may see the resource but not do
+	// this to it (a debtor key naming another debtor, for instance).
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrConflict is a store-level signal that a concurrent transaction
 	// changed the row being written; the service retries the transaction.
 	ErrConflict = errors.New("concurrent update")

@@ -3,14 +3,18 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/arrears/arrears/internal/auth"
 )
 
 // Patterns in the JSON decoder's and query parser's messages that name the
@@ -56,6 +60,13 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 			err = withDetails.Err()
 		}
 	}
+	if ok && st.Code() == codes.ResourceExhausted {
+		for _, d := range st.Details() {
+			if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {
+				w.Header().Set("Retry-After", strconv.Itoa(int(ri.GetRetryDelay().AsDuration().Seconds())))
+			}
+		}
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
@@ -77,4 +88,32 @@ func writeTooLarge(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusRequestEntityTooLarge)
 	_, _ = w.Write([]byte(`{"code":8,"message":"request body is too large","details":[]}`))
+}
+
+// requireKey answers 401 to a REST request without a valid key before the
+// gateway reads its body, so that no route answers anything, not even a
+// parse error, to an unauthenticated caller. The gRPC interceptor checks the
+// key again (with the access table and rate limit) when the gateway calls.
+func requireKey(h http.Handler, a Authenticator, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if ok {
+			_, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
+			switch {
+			case err == nil:
+				h.ServeHTTP(w, r)
+				return
+			case !errors.Is(err, auth.ErrUnauthenticated):
+				log.ErrorContext(r.Context(), "authentication failed", "err", err)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"code":14,"message":"cannot check the API key now; retry later","details":[]}`))
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="arrears"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"code":16,"message":"missing, invalid, expired or revoked API key","details":[]}`))
+	})
 }

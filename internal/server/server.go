@@ -37,6 +37,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Ready reports whether the server can answer (the store is reachable).
 	Ready func(ctx context.Context) error
+	// Authn checks API keys; RateLimit bounds each key's calls.
+	Authn     Authenticator
+	RateLimit RateLimit
 	Log   *slog.Logger
 }
 
@@ -53,7 +56,7 @@ type Server struct {
 }
 
 // New listens on both addresses and registers the ledger service.
-func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer) (*Server, error) {
+func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer) (*Server, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 4 << 20
 	}
@@ -71,12 +74,14 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer) 
 	}
 	s.grpcAddr = dialable(s.grpcLis.Addr())
 
+	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Log)
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
-		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log)),
-		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log)),
+		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
+		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
 	)
 	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
+	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -102,13 +107,17 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer) 
 		s.closeListeners()
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
+	if err := arrearsv1.RegisterAccessServiceHandler(ctx, gw, s.conn); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", limitBody(gw, int64(cfg.MaxRequestBytes)))
+	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

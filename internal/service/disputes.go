@@ -48,13 +48,13 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		nd := *d
 		nd.ID, nd.InvoiceID, nd.State, nd.CreateTime, nd.UpdateTime = newID(), inv.ID, ledger.DisputeOpen, now, now
 		nd.Resolution, nd.ResolvedOn, nd.Comment, nd.CreditNoteID = "", civil.Date{}, "", uuid.Nil
-		if err := tx.CreateDispute(ctx, &nd, store.Change{EffectiveOn: nd.OpenedOn, RecordTime: now, Method: "OpenDispute"}); err != nil {
+		if err := tx.CreateDispute(ctx, &nd, change(ctx, inv, nd.OpenedOn, now, "OpenDispute")); err != nil {
 			return err
 		}
 		next := *inv
 		next.Disputed += nd.Amount
 		next.UpdateTime = now
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: nd.OpenedOn, RecordTime: now, Method: "OpenDispute"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, nd.OpenedOn, now, "OpenDispute")); err != nil {
 			return err
 		}
 		outD, outInv = &nd, &next
@@ -117,10 +117,10 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		}
 		next.Derive()
 		d.State, d.Resolution, d.ResolvedOn, d.Comment, d.UpdateTime = ledger.DisputeResolved, res, resolvedOn, comment, now
-		if err := tx.UpdateDispute(ctx, d, store.Change{EffectiveOn: resolvedOn, RecordTime: now, Method: "ResolveDispute"}); err != nil {
+		if err := tx.UpdateDispute(ctx, d, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
 			return err
 		}
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: resolvedOn, RecordTime: now, Method: "ResolveDispute"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
 			return err
 		}
 		outD, outInv = d, &next
@@ -131,6 +131,9 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 
 // GetDispute returns a dispute of an invoice.
 func (l *Ledger) GetDispute(ctx context.Context, invoiceID, disputeID uuid.UUID) (*ledger.Dispute, error) {
+	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
+		return nil, err
+	}
 	d, err := l.store.GetDispute(ctx, disputeID)
 	if err != nil {
 		return nil, err
@@ -143,7 +146,7 @@ func (l *Ledger) GetDispute(ctx context.Context, invoiceID, disputeID uuid.UUID)
 
 // ListDisputes lists an invoice's disputes.
 func (l *Ledger) ListDisputes(ctx context.Context, q store.DisputeQuery) ([]*ledger.Dispute, error) {
-	if _, err := l.store.GetInvoice(ctx, q.InvoiceID); err != nil {
+	if _, err := visibleInvoice(ctx, l.store, q.InvoiceID, nil); err != nil {
 		return nil, err
 	}
 	return l.store.ListDisputes(ctx, q)
@@ -156,9 +159,9 @@ func (l *Ledger) ListRevisions(ctx context.Context, typ ledger.ResourceType, par
 	var err error
 	switch typ {
 	case ledger.ResourceParty:
-		_, err = l.store.GetParty(ctx, id)
+		_, err = visibleParty(ctx, l.store, PartyRef{ID: id})
 	case ledger.ResourceInvoice:
-		_, err = l.store.GetInvoice(ctx, id)
+		_, err = visibleInvoice(ctx, l.store, id, nil)
 	case ledger.ResourcePayment:
 		_, err = l.GetPayment(ctx, parentID, id)
 	case ledger.ResourceDispute:

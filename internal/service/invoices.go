@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
@@ -48,6 +49,9 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 		if err != nil {
 			return err
 		}
+		if debtor != nil && !mayActFor(ctx, debtor.ID) {
+			return fmt.Errorf("%w: invoice.debtor %s is not a party this key acts for", ledger.ErrPermissionDenied, in.Debtor)
+		}
 		inv := *in.Invoice
 		today := civil.DateOf(now, time.UTC)
 		if debtor != nil {
@@ -67,7 +71,7 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 		inv.ID, inv.CreateTime, inv.UpdateTime = newID(), now, now
 		inv.Credited, inv.Paid, inv.Disputed, inv.CancelledOn, inv.CancelReason = 0, 0, 0, civil.Date{}, ""
 		inv.Derive()
-		if err := tx.CreateInvoice(ctx, &inv, store.Change{EffectiveOn: inv.IssuedOn, RecordTime: now, Method: "CreateInvoice"}); err != nil {
+		if err := tx.CreateInvoice(ctx, &inv, change(ctx, &inv, inv.IssuedOn, now, "CreateInvoice")); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
 			}
@@ -92,11 +96,12 @@ func lookupParty(ctx context.Context, r store.Reader, v *ledger.ValidationError,
 
 // GetInvoice returns an invoice.
 func (l *Ledger) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
-	return l.store.GetInvoice(ctx, id)
+	return visibleInvoice(ctx, l.store, id, nil)
 }
 
 // ListInvoices lists invoices matching q.
 func (l *Ledger) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
+	q.Scope = scope(ctx)
 	return l.store.ListInvoices(ctx, q)
 }
 
@@ -110,7 +115,7 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 	now := l.now()
 	var out *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		cur, err := tx.LockInvoice(ctx, id)
+		cur, err := visibleInvoice(ctx, tx, id, tx.LockInvoice)
 		if err != nil {
 			return err
 		}
@@ -151,7 +156,7 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		}
 		next.UpdateTime = now
 		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: effectiveOn, RecordTime: now, Method: "UpdateInvoice"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, effectiveOn, now, "UpdateInvoice")); err != nil {
 			return err
 		}
 		out = &next
@@ -225,7 +230,7 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 		next := *cur
 		next.CancelledOn, next.CancelReason, next.UpdateTime = cancelledOn, reason, now
 		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: cancelledOn, RecordTime: now, Method: "CancelInvoice"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, cancelledOn, now, "CancelInvoice")); err != nil {
 			return err
 		}
 		out = &next
@@ -237,7 +242,7 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 // lockWithDebtor locks an invoice and reads its debtor, whose jurisdiction
 // says what "today" is.
 func lockWithDebtor(ctx context.Context, tx store.Tx, id uuid.UUID) (*ledger.Invoice, *ledger.Party, error) {
-	inv, err := tx.LockInvoice(ctx, id)
+	inv, err := visibleInvoice(ctx, tx, id, tx.LockInvoice)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -267,4 +272,11 @@ func checkReason(v *ledger.ValidationError, field, reason string) {
 	case n > 1000:
 		v.Add(field, "is %d characters long, at most 1000 are allowed", n)
 	}
+}
+
+// mayActFor reports whether the caller writes for party id: an
+// administrator, or a key bound to that party.
+func mayActFor(ctx context.Context, id uuid.UUID) bool {
+	p := auth.FromContext(ctx)
+	return p != nil && (p.Role == auth.RoleAdmin || p.Acts(id))
 }

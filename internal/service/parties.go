@@ -27,7 +27,7 @@ func (l *Ledger) CreateParty(ctx context.Context, p *ledger.Party, idem Idempote
 		}
 		cp := *p
 		cp.ID, cp.Unverified, cp.CreateTime, cp.UpdateTime = newID(), false, now, now
-		if err := tx.CreateParty(ctx, &cp, store.Change{EffectiveOn: l.Today(now, cp.Jurisdiction), RecordTime: now, Method: "CreateParty"}); err != nil {
+		if err := tx.CreateParty(ctx, &cp, partyChange(ctx, l.Today(now, cp.Jurisdiction), now, "CreateParty")); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: a party with registration_id %s in %s is already registered", ledger.ErrAlreadyExists, cp.RegistrationID, cp.Jurisdiction)
 			}
@@ -41,11 +41,12 @@ func (l *Ledger) CreateParty(ctx context.Context, p *ledger.Party, idem Idempote
 
 // GetParty returns a party by id or natural key.
 func (l *Ledger) GetParty(ctx context.Context, ref PartyRef) (*ledger.Party, error) {
-	return resolveParty(ctx, l.store, ref)
+	return visibleParty(ctx, l.store, ref)
 }
 
 // ListParties lists parties matching q.
 func (l *Ledger) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.Party, error) {
+	q.Scope = scope(ctx)
 	return l.store.ListParties(ctx, q)
 }
 
@@ -59,7 +60,7 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 	now := l.now()
 	var out *ledger.Party
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		cur, err := resolveParty(ctx, tx, ref)
+		cur, err := visibleParty(ctx, tx, ref)
 		if err != nil {
 			return err
 		}
@@ -94,7 +95,7 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 			return err
 		}
 		next.UpdateTime = now
-		if err := tx.UpdateParty(ctx, &next, store.Change{EffectiveOn: l.Today(now, next.Jurisdiction), RecordTime: now, Method: "UpdateParty"}); err != nil {
+		if err := tx.UpdateParty(ctx, &next, partyChange(ctx, l.Today(now, next.Jurisdiction), now, "UpdateParty")); err != nil {
 			return err
 		}
 		out = &next

@@ -79,14 +79,14 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 		}
 		cand.ID, cand.State, cand.CreateTime, cand.UpdateTime = newID(), ledger.PaymentRecorded, now, now
 		cand.ReversedOn, cand.ReversalReason = civil.Date{}, ""
-		if err := tx.CreatePayment(ctx, &cand, store.Change{EffectiveOn: cand.PaidOn, RecordTime: now, Method: "RecordPayment"}); err != nil {
+		if err := tx.CreatePayment(ctx, &cand, change(ctx, inv, cand.PaidOn, now, "RecordPayment")); err != nil {
 			return err
 		}
 		next := *inv
 		next.Paid += cand.Amount
 		next.UpdateTime = now
 		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: cand.PaidOn, RecordTime: now, Method: "RecordPayment"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, cand.PaidOn, now, "RecordPayment")); err != nil {
 			return err
 		}
 		outP, outInv = &cand, &next
@@ -97,6 +97,9 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 
 // GetPayment returns a payment of an invoice.
 func (l *Ledger) GetPayment(ctx context.Context, invoiceID, paymentID uuid.UUID) (*ledger.Payment, error) {
+	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
+		return nil, err
+	}
 	p, err := l.store.GetPayment(ctx, paymentID)
 	if err != nil {
 		return nil, err
@@ -109,7 +112,7 @@ func (l *Ledger) GetPayment(ctx context.Context, invoiceID, paymentID uuid.UUID)
 
 // ListPayments lists an invoice's payments.
 func (l *Ledger) ListPayments(ctx context.Context, q store.PaymentQuery) ([]*ledger.Payment, error) {
-	if _, err := l.store.GetInvoice(ctx, q.InvoiceID); err != nil {
+	if _, err := visibleInvoice(ctx, l.store, q.InvoiceID, nil); err != nil {
 		return nil, err
 	}
 	return l.store.ListPayments(ctx, q)
@@ -150,14 +153,14 @@ func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.U
 			return fmt.Errorf("%w: the payment was already reversed on %s", ledger.ErrFailedPrecondition, p.ReversedOn)
 		}
 		p.State, p.ReversedOn, p.ReversalReason, p.UpdateTime = ledger.PaymentReversed, reversedOn, reason, now
-		if err := tx.UpdatePayment(ctx, p, store.Change{EffectiveOn: reversedOn, RecordTime: now, Method: "ReversePayment"}); err != nil {
+		if err := tx.UpdatePayment(ctx, p, change(ctx, inv, reversedOn, now, "ReversePayment")); err != nil {
 			return err
 		}
 		next := *inv
 		next.Paid -= p.Amount
 		next.UpdateTime = now
 		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: reversedOn, RecordTime: now, Method: "ReversePayment"}); err != nil {
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, reversedOn, now, "ReversePayment")); err != nil {
 			return err
 		}
 		outP, outInv = p, &next
@@ -222,7 +225,7 @@ func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 	next.Credited += note.Amount
 	next.UpdateTime = now
 	next.Derive()
-	if err := tx.UpdateInvoice(ctx, &next, store.Change{EffectiveOn: note.IssuedOn, RecordTime: now, Method: method}); err != nil {
+	if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, note.IssuedOn, now, method)); err != nil {
 		return nil, err
 	}
 	return &next, nil
@@ -230,7 +233,7 @@ func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 
 // ListCreditNotes lists an invoice's credit notes.
 func (l *Ledger) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.CreditNote, error) {
-	if _, err := l.store.GetInvoice(ctx, invoiceID); err != nil {
+	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
 		return nil, err
 	}
 	return l.store.ListCreditNotes(ctx, invoiceID, p)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/ledger"
@@ -99,6 +100,51 @@ func (l *Ledger) Today(now time.Time, jurisdiction string) civil.Date {
 	return civil.DateOf(now, l.location(jurisdiction))
 }
 
+// scope is what the caller in ctx may see. No caller sees nothing: every
+// request is authenticated, and background work runs as System.
+func scope(ctx context.Context) auth.Scope {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.Scope()
+	}
+	return auth.Scope{}
+}
+
+// System is the principal of the server's own work (the demo loader, the
+// sweeper): an administrator that the audit trail names "ADMIN:system".
+var System = &auth.Principal{Role: auth.RoleAdmin, Prefix: "system"}
+
+// visibleInvoice reads an invoice the caller may see; any other answers
+// ErrNotFound, so existence does not leak.
+func visibleInvoice(ctx context.Context, r store.Reader, id uuid.UUID, lock func(context.Context, uuid.UUID) (*ledger.Invoice, error)) (*ledger.Invoice, error) {
+	ok, err := r.InvoiceVisible(ctx, scope(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ledger.ErrNotFound
+	}
+	if lock != nil {
+		return lock(ctx, id)
+	}
+	return r.GetInvoice(ctx, id)
+}
+
+// visibleParty resolves a party reference the caller may see.
+func visibleParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
+	p, err := resolveParty(ctx, r, ref)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := r.PartyVisible(ctx, scope(ctx), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ledger.ErrNotFound
+	}
+	return p, nil
+}
+
 // resolveParty finds a referenced party.
 func resolveParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
 	if ref.ID != uuid.Nil {
@@ -150,3 +196,24 @@ func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 // now reads the clock once per request, at the microsecond precision both
 // stores keep, so a record reads back exactly as it was returned.
 func (l *Ledger) now() time.Time { return l.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// change describes a change to inv or one of its facts: who made it (the
+// caller in ctx) and where its audit event goes (the invoice's parties).
+func change(ctx context.Context, inv *ledger.Invoice, eff civil.Date, now time.Time, method string) store.Change {
+	return store.Change{EffectiveOn: eff, RecordTime: now, Method: method, Actor: actor(ctx),
+		Debtor: inv.DebtorID, Creditor: inv.CreditorID}
+}
+
+// partyChange describes a change to a party; the store chains it to the
+// party itself.
+func partyChange(ctx context.Context, eff civil.Date, now time.Time, method string) store.Change {
+	return store.Change{EffectiveOn: eff, RecordTime: now, Method: method, Actor: actor(ctx)}
+}
+
+// actor names the caller for the audit trail.
+func actor(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.Actor()
+	}
+	return "system"
+}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 )
@@ -36,6 +38,9 @@ type Store interface {
 	// creating it from random bytes on first use. Every replica on the same
 	// database gets the same value.
 	Secret(ctx context.Context, name string) ([]byte, error)
+
+	// PutCheckpoint stores a signed checkpoint.
+	PutCheckpoint(ctx context.Context, cp *audit.Checkpoint) error
 
 	// PurgeRequests deletes idempotency records created before cutoff and
 	// returns how many it deleted.
@@ -75,6 +80,33 @@ type Reader interface {
 
 	// GetRequest returns the idempotency record for key.
 	GetRequest(ctx context.Context, key string) (*Request, error)
+
+	// InvoiceVisible reports whether an invoice exists within scope;
+	// PartyVisible the same for a party (its own, a counterparty of a
+	// visible invoice, or within a regulator's remit).
+	InvoiceVisible(ctx context.Context, scope auth.Scope, id uuid.UUID) (bool, error)
+	PartyVisible(ctx context.Context, scope auth.Scope, id uuid.UUID) (bool, error)
+
+	// GetKey finds an API key by its public prefix.
+	GetKey(ctx context.Context, prefix string) (*auth.Key, error)
+	// ListKeys lists keys in creation order.
+	ListKeys(ctx context.Context, p Page) ([]*auth.Key, error)
+	// CountKeys counts keys, revoked ones included.
+	CountKeys(ctx context.Context) (int64, error)
+	// PortalAuthorized reports whether creditor has authorised portal.
+	PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error)
+
+	// ListEvents is the change feed: audit events within q.Scope with
+	// event ids after q.After, recorded at or before q.Until, oldest first.
+	ListEvents(ctx context.Context, q EventQuery) ([]*audit.Event, error)
+	// ChainHeads returns the last event of every audit chain.
+	ChainHeads(ctx context.Context) ([]audit.Head, error)
+	// ListChainEvents returns a chain's events with seq > after, in order.
+	ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error)
+	// LatestCheckpoint returns the newest signed checkpoint.
+	LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
+	// ListCheckpoints returns every checkpoint, oldest first.
+	ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error)
 }
 
 // Tx is a read-write transaction. Create methods set Version to 1; Update
@@ -104,14 +136,29 @@ type Tx interface {
 	CreateDispute(ctx context.Context, d *ledger.Dispute, rev Change) error
 	UpdateDispute(ctx context.Context, d *ledger.Dispute, rev Change) error
 
+	// CreateKey stores a new API key; RevokeKey records its revocation.
+	// Both are audited on the system chain.
+	CreateKey(ctx context.Context, k *auth.Key, c Change) error
+	RevokeKey(ctx context.Context, k *auth.Key, c Change) error
+	// AuthorizePortal records that creditor lets portal act for it.
+	AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
+
 	// PutRequest records an idempotency key. A key already present is
 	// ledger.ErrConflict, so that the racing transaction retries and finds
 	// the first request's record.
 	PutRequest(ctx context.Context, r *Request) error
 }
 
-// Change describes why a record changed, for its revision.
+// Change describes who changed a record and why, for its revision and its
+// audit event.
 type Change struct {
+	// Actor is the principal ("ROLE:prefix", or "system").
+	Actor string
+	// Debtor and Creditor place the event: its audit chain is the
+	// debtor's, and both parties (and regulators of the debtor) see it in
+	// their change feed. For a party's own events both are the party.
+	Debtor   uuid.UUID
+	Creditor uuid.UUID
 	// EffectiveOn is the business date from which the change holds.
 	EffectiveOn civil.Date
 	// RecordTime is when the change was recorded (the service's clock).
@@ -163,6 +210,7 @@ type DateCond struct {
 // PartyQuery selects parties; every condition must hold.
 type PartyQuery struct {
 	Page
+	Scope          auth.Scope
 	Jurisdiction   []StringCond
 	Kind           []StringCond
 	SizeClass      []StringCond
@@ -174,6 +222,7 @@ type PartyQuery struct {
 // InvoiceQuery selects invoices; a nil uuid means any.
 type InvoiceQuery struct {
 	Page
+	Scope       auth.Scope
 	DebtorID    uuid.UUID
 	CreditorID  uuid.UUID
 	Status      []StringCond
@@ -196,4 +245,12 @@ type DisputeQuery struct {
 	Page
 	InvoiceID uuid.UUID
 	State     []StringCond
+}
+
+// EventQuery selects the change feed.
+type EventQuery struct {
+	Scope auth.Scope
+	After uuid.UUID
+	Until time.Time
+	Limit int
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -46,6 +47,7 @@ func (t *tx) LockInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, er
 
 func (r reader) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
 	var w where
+	w.scope(q.Scope, "debtor_id", "creditor_id")
 	w.eqUUID("debtor_id", q.DebtorID)
 	w.eqUUID("creditor_id", q.CreditorID)
 	w.strings("status", q.Status)
@@ -80,6 +82,7 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 	if err := t.insertErr("invoice", err); err != nil {
 		return err
 	}
+	c.Debtor, c.Creditor = inv.DebtorID, inv.CreditorID
 	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
 }
 
@@ -101,5 +104,13 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 		return err
 	}
 	inv.Version++
+	c.Debtor, c.Creditor = inv.DebtorID, inv.CreditorID
 	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
+}
+
+func (r reader) InvoiceVisible(ctx context.Context, scope auth.Scope, id uuid.UUID) (bool, error) {
+	var w where
+	w.add("id = " + w.arg(id.String()))
+	w.scope(scope, "debtor_id", "creditor_id")
+	return r.exists(ctx, "invoices", w)
 }

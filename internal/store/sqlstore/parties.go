@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -33,6 +34,7 @@ func (r reader) GetPartyByRegistration(ctx context.Context, jurisdiction, regist
 
 func (r reader) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.Party, error) {
 	var w where
+	w.partyScope(q.Scope)
 	w.strings("jurisdiction", q.Jurisdiction)
 	w.strings("kind", q.Kind)
 	w.strings("size_class", q.SizeClass)
@@ -53,6 +55,7 @@ func (t *tx) CreateParty(ctx context.Context, p *ledger.Party, c store.Change) e
 	if err := t.insertErr("party", err); err != nil {
 		return err
 	}
+	c.Debtor, c.Creditor = p.ID, p.ID
 	return t.appendRevision(ctx, ledger.ResourceParty, p.ID, p.Version, p, c)
 }
 
@@ -66,5 +69,13 @@ func (t *tx) UpdateParty(ctx context.Context, p *ledger.Party, c store.Change) e
 		return err
 	}
 	p.Version++
+	c.Debtor, c.Creditor = p.ID, p.ID
 	return t.appendRevision(ctx, ledger.ResourceParty, p.ID, p.Version, p, c)
+}
+
+func (r reader) PartyVisible(ctx context.Context, scope auth.Scope, id uuid.UUID) (bool, error) {
+	var w where
+	w.add("id = " + w.arg(id.String()))
+	w.partyScope(scope)
+	return r.exists(ctx, "parties", w)
 }

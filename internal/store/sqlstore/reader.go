@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -63,6 +65,38 @@ func (s *Store) GetRequest(ctx context.Context, key string) (*store.Request, err
 	return s.r().GetRequest(ctx, key)
 }
 
+func (s *Store) InvoiceVisible(ctx context.Context, sc auth.Scope, id uuid.UUID) (bool, error) {
+	return s.r().InvoiceVisible(ctx, sc, id)
+}
+func (s *Store) PartyVisible(ctx context.Context, sc auth.Scope, id uuid.UUID) (bool, error) {
+	return s.r().PartyVisible(ctx, sc, id)
+}
+func (s *Store) GetKey(ctx context.Context, prefix string) (*auth.Key, error) {
+	return s.r().GetKey(ctx, prefix)
+}
+func (s *Store) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error) {
+	return s.r().ListKeys(ctx, p)
+}
+func (s *Store) CountKeys(ctx context.Context) (int64, error) { return s.r().CountKeys(ctx) }
+func (s *Store) PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error) {
+	return s.r().PortalAuthorized(ctx, portal, creditor)
+}
+func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Event, error) {
+	return s.r().ListEvents(ctx, q)
+}
+func (s *Store) ChainHeads(ctx context.Context) ([]audit.Head, error) { return s.r().ChainHeads(ctx) }
+func (s *Store) ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error) {
+	return s.r().ListChainEvents(ctx, chain, after, limit)
+}
+func (s *Store) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	return s.r().LatestCheckpoint(ctx)
+}
+func (s *Store) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
+	return s.r().ListCheckpoints(ctx)
+}
+
+var _ store.Store = (*Store)(nil)
+
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
@@ -97,4 +131,17 @@ func list[T any](ctx context.Context, r reader, what string, scan func(scanner) 
 		return nil, r.s.wrap("list "+what, err)
 	}
 	return out, nil
+}
+
+// exists reports whether a row of table matches w.
+func (r reader) exists(ctx context.Context, table string, w where) (bool, error) {
+	var one int
+	err := r.q.QueryRowContext(ctx, "SELECT 1 FROM "+table+w.sql()+" LIMIT 1", w.args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, r.s.wrap("check "+table, err)
+	}
+	return true, nil
 }

@@ -51,11 +51,27 @@ func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uui
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", typ, err)
 	}
+	if c.Debtor == uuid.Nil {
+		return fmt.Errorf("%s %s: change has no debtor to chain its audit event to", typ, id)
+	}
+	// The audit event says what changed, against the previous revision.
+	var before []byte
+	if version > 1 {
+		var prev string
+		if err := t.sqlTx.QueryRowContext(ctx, `SELECT snapshot FROM revisions WHERE resource_id = $1 AND revision = $2`,
+			id.String(), version-1).Scan(&prev); err != nil {
+			return t.s.wrap("read previous revision", err)
+		}
+		before = []byte(prev)
+	}
 	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO revisions
 		(resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id.String(), version, string(typ), c.EffectiveOn, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap))
-	return t.s.wrap("insert revision", err)
+	if err != nil {
+		return t.s.wrap("insert revision", err)
+	}
+	return t.appendEvent(ctx, string(typ), id, version, before, snap, c)
 }
 
 func scanRevision(sc scanner) (*ledger.Revision, error) {

@@ -35,8 +35,7 @@ func (w *where) strings(col string, cs []store.StringCond) {
 		case store.OpPrefix:
 			// LIKE with the value's own wildcards escaped; '!' as the
 			// escape character works the same in both engines.
-			esc := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(c.Value)
-			w.add(col + " LIKE " + w.arg(esc+"%") + " ESCAPE '!'")
+			w.add(col + " LIKE " + w.arg(likePrefix(c.Value)) + " ESCAPE '!'")
 		default:
 			w.add(col + " " + sqlOp(c.Op) + " " + w.arg(c.Value))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
@@ -55,8 +56,19 @@ func Run(t *testing.T, open Opener) {
 // The clock of the suite: a fixed instant, advanced explicitly.
 var t0 = time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
 
+// all sees everything, as an administrator does.
+var everything = auth.Scope{All: true}
+
 func change(method string) store.Change {
-	return store.Change{EffectiveOn: civil.MustNew(2025, 7, 1), RecordTime: t0, Method: method}
+	return store.Change{EffectiveOn: civil.MustNew(2025, 7, 1), RecordTime: t0, Method: method, Actor: "ADMIN:test"}
+}
+
+// changeOn is a change to a fact of inv (a payment, a dispute): the store
+// needs its parties to place the audit event.
+func changeOn(inv *ledger.Invoice, method string) store.Change {
+	c := change(method)
+	c.Debtor, c.Creditor = inv.DebtorID, inv.CreditorID
+	return c
 }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
@@ -198,13 +210,13 @@ func testPartyListFilters(t *testing.T, s store.Store) {
 		q    store.PartyQuery
 		want []*ledger.Party
 	}{
-		{"all", store.PartyQuery{}, []*ledger.Party{a, b, c}},
-		{"jurisdiction", store.PartyQuery{Jurisdiction: []store.StringCond{{Op: store.OpEq, Value: "CN"}}}, []*ledger.Party{a, b}},
-		{"not jurisdiction", store.PartyQuery{Jurisdiction: []store.StringCond{{Op: store.OpNe, Value: "CN"}}}, []*ledger.Party{c}},
-		{"region prefix", store.PartyQuery{RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "3502"}}}, []*ledger.Party{b}},
-		{"prefix wildcard is literal", store.PartyQuery{RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "35_"}}}, nil},
-		{"kind", store.PartyQuery{Kind: []store.StringCond{{Op: store.OpEq, Value: "SME"}}}, []*ledger.Party{c}},
-		{"page", store.PartyQuery{Page: store.Page{AfterID: a.ID, Limit: 1}}, []*ledger.Party{b}},
+		{"all", store.PartyQuery{Scope: everything}, []*ledger.Party{a, b, c}},
+		{"jurisdiction", store.PartyQuery{Scope: everything, Jurisdiction: []store.StringCond{{Op: store.OpEq, Value: "CN"}}}, []*ledger.Party{a, b}},
+		{"not jurisdiction", store.PartyQuery{Scope: everything, Jurisdiction: []store.StringCond{{Op: store.OpNe, Value: "CN"}}}, []*ledger.Party{c}},
+		{"region prefix", store.PartyQuery{Scope: everything, RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "3502"}}}, []*ledger.Party{b}},
+		{"prefix wildcard is literal", store.PartyQuery{Scope: everything, RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "35_"}}}, nil},
+		{"kind", store.PartyQuery{Scope: everything, Kind: []store.StringCond{{Op: store.OpEq, Value: "SME"}}}, []*ledger.Party{c}},
+		{"page", store.PartyQuery{Scope: everything, Page: store.Page{AfterID: a.ID, Limit: 1}}, []*ledger.Party{b}},
 	} {
 		got, err := s.ListParties(ctx, tc.q)
 		if err != nil {
@@ -312,15 +324,15 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 		q    store.InvoiceQuery
 		want []string
 	}{
-		{"debtor", store.InvoiceQuery{DebtorID: d2.ID}, []string{"INV-1", "INV-3", "INV-5"}},
-		{"creditor", store.InvoiceQuery{CreditorID: c.ID, Page: store.Page{Limit: 2}}, []string{"INV-0", "INV-1"}},
-		{"due from", store.InvoiceQuery{DueDate: cond(store.OpGe, civil.MustNew(2025, 2, 10))}, []string{"INV-4", "INV-5", "INV-6"}},
-		{"due before", store.InvoiceQuery{DueDate: cond(store.OpLt, civil.MustNew(2025, 1, 11))}, []string{"INV-0"}},
-		{"due range", store.InvoiceQuery{DueDate: append(cond(store.OpGt, civil.MustNew(2025, 1, 1)), cond(store.OpLe, civil.MustNew(2025, 1, 21))...)}, []string{"INV-1", "INV-2"}},
-		{"status", store.InvoiceQuery{Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}}}, []string{"INV-6"}},
-		{"status not", store.InvoiceQuery{DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpNe, Value: "OPEN"}}}, []string{"INV-6"}},
-		{"currency", store.InvoiceQuery{Currency: []store.StringCond{{Op: store.OpEq, Value: "EUR"}}}, []string{"INV-6"}},
-		{"document_ref", store.InvoiceQuery{DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "INV-3"}}}, []string{"INV-3"}},
+		{"debtor", store.InvoiceQuery{Scope: everything, DebtorID: d2.ID}, []string{"INV-1", "INV-3", "INV-5"}},
+		{"creditor", store.InvoiceQuery{Scope: everything, CreditorID: c.ID, Page: store.Page{Limit: 2}}, []string{"INV-0", "INV-1"}},
+		{"due from", store.InvoiceQuery{Scope: everything, DueDate: cond(store.OpGe, civil.MustNew(2025, 2, 10))}, []string{"INV-4", "INV-5", "INV-6"}},
+		{"due before", store.InvoiceQuery{Scope: everything, DueDate: cond(store.OpLt, civil.MustNew(2025, 1, 11))}, []string{"INV-0"}},
+		{"due range", store.InvoiceQuery{Scope: everything, DueDate: append(cond(store.OpGt, civil.MustNew(2025, 1, 1)), cond(store.OpLe, civil.MustNew(2025, 1, 21))...)}, []string{"INV-1", "INV-2"}},
+		{"status", store.InvoiceQuery{Scope: everything, Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}}}, []string{"INV-6"}},
+		{"status not", store.InvoiceQuery{Scope: everything, DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpNe, Value: "OPEN"}}}, []string{"INV-6"}},
+		{"currency", store.InvoiceQuery{Scope: everything, Currency: []store.StringCond{{Op: store.OpEq, Value: "EUR"}}}, []string{"INV-6"}},
+		{"document_ref", store.InvoiceQuery{Scope: everything, DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "INV-3"}}}, []string{"INV-3"}},
 	} {
 		got, err := s.ListInvoices(ctx, tc.q)
 		if err != nil {
@@ -334,7 +346,7 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 	var walked []string
 	var after uuid.UUID
 	for {
-		page, err := s.ListInvoices(ctx, store.InvoiceQuery{Page: store.Page{AfterID: after, Limit: 3}})
+		page, err := s.ListInvoices(ctx, store.InvoiceQuery{Scope: everything, Page: store.Page{AfterID: after, Limit: 3}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,10 +408,10 @@ func testPayments(t *testing.T, s store.Store) {
 	p2 := payment(inv, "PAY-2", 2000, civil.MustNew(2025, 6, 15))
 	p2.Instrument, p2.MaturityOn = ledger.InstrumentCommercialBill, civil.MustNew(2025, 12, 15)
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.CreatePayment(ctx, p1, change("RecordPayment")); err != nil {
+		if err := tx.CreatePayment(ctx, p1, changeOn(inv, "RecordPayment")); err != nil {
 			return err
 		}
-		return tx.CreatePayment(ctx, p2, change("RecordPayment"))
+		return tx.CreatePayment(ctx, p2, changeOn(inv, "RecordPayment"))
 	})
 	got, err := s.GetPayment(ctx, p2.ID)
 	if err != nil {
@@ -420,7 +432,7 @@ func testPayments(t *testing.T, s store.Store) {
 	// A duplicate reference is a lost race to the store: the transaction
 	// retries (and the service then finds the first payment).
 	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.CreatePayment(ctx, payment(inv, "PAY-1", 5, civil.MustNew(2025, 6, 2)), change("RecordPayment"))
+		return tx.CreatePayment(ctx, payment(inv, "PAY-1", 5, civil.MustNew(2025, 6, 2)), changeOn(inv, "RecordPayment"))
 	})
 	wantErr(t, "CreatePayment(duplicate reference)", err, ledger.ErrConflict)
 
@@ -430,7 +442,7 @@ func testPayments(t *testing.T, s store.Store) {
 			return err
 		}
 		p.State, p.ReversedOn, p.ReversalReason = ledger.PaymentReversed, civil.MustNew(2025, 6, 20), "bounced"
-		return tx.UpdatePayment(ctx, p, change("ReversePayment"))
+		return tx.UpdatePayment(ctx, p, changeOn(inv, "ReversePayment"))
 	})
 	for _, tc := range []struct {
 		desc string
@@ -462,7 +474,7 @@ func testDisputes(t *testing.T, s store.Store) {
 	_, _, inv := fixture(t, s)
 	d := &ledger.Dispute{ID: newID(), InvoiceID: inv.ID, Amount: 500, Reason: "damaged goods",
 		OpenedOn: civil.MustNew(2025, 6, 5), State: ledger.DisputeOpen, CreateTime: t0, UpdateTime: t0}
-	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateDispute(ctx, d, change("OpenDispute")) })
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateDispute(ctx, d, changeOn(inv, "OpenDispute")) })
 	got, err := s.GetDispute(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +492,7 @@ func testDisputes(t *testing.T, s store.Store) {
 			return err
 		}
 		cur.State, cur.Resolution, cur.ResolvedOn, cur.CreditNoteID = ledger.DisputeResolved, ledger.ResolutionCredited, civil.MustNew(2025, 6, 9), cn.ID
-		return tx.UpdateDispute(ctx, cur, change("ResolveDispute"))
+		return tx.UpdateDispute(ctx, cur, changeOn(inv, "ResolveDispute"))
 	})
 	got, _ = s.GetDispute(ctx, d.ID)
 	if got.State != ledger.DisputeResolved || got.CreditNoteID != cn.ID || got.Version != 2 {

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// openService opens the configured store for an operator command, acting
+// as the system principal.
+func openService(ctx context.Context, cfg config) (*service.Ledger, store.Store, context.Context, error) {
+	log := cfg.logger()
+	st, err := openStore(ctx, cfg, log, time.Now())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return service.New(st, clock.System{}, log), st, auth.WithPrincipal(ctx, service.System), nil
+}
+
+// runKeys is `arrearsd keys create|list|revoke`.
+func runKeys(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: arrearsd keys create|list|revoke [flags]")
+	}
+	var role, description, remitJ, remitR, portal string
+	var expires time.Duration
+	var parties multiFlag
+	flags := func(fs *flag.FlagSet) {
+		if args[0] != "create" {
+			return
+		}
+		fs.StringVar(&role, "role", "", "DEBTOR, CREDITOR, PORTAL, REGULATOR or ADMIN")
+		fs.Var(&parties, "party", "a party the key acts for (parties/{id} or parties/{J}:{registration id}); repeat for several")
+		fs.StringVar(&description, "description", "", "what the key is for")
+		fs.StringVar(&remitJ, "remit-jurisdiction", "", "REGULATOR: jurisdiction of the debtors in remit")
+		fs.StringVar(&remitR, "remit-region", "", "REGULATOR: region-code prefix of the debtors in remit")
+		fs.StringVar(&portal, "portal", "", "PORTAL: the portal's name")
+		fs.DurationVar(&expires, "expires", 0, "lifetime, e.g. 2160h; 0 for none")
+	}
+	cfg, rest, err := parseConfigArgs("arrearsd keys "+args[0], args[1:], flags)
+	if err != nil {
+		return err
+	}
+	svc, st, ctx, err := openService(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "create":
+		spec := service.KeySpec{Role: auth.Role(strings.ToUpper(role)), Description: description,
+			Remit: auth.Remit{Jurisdiction: strings.ToUpper(remitJ), RegionPrefix: remitR}, Portal: portal}
+		if expires > 0 {
+			spec.ExpireTime = time.Now().Add(expires)
+		}
+		for _, p := range parties {
+			ref, err := parsePartyFlag(p)
+			if err != nil {
+				return err
+			}
+			spec.Parties = append(spec.Parties, ref)
+		}
+		k, token, err := svc.CreateKey(ctx, spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created %s key %s\n%s\nThe token is shown only now: store it safely.\n", k.Role, k.Prefix, token)
+		return nil
+	case "list":
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PREFIX\tROLE\tSTATE\tEXPIRES\tDESCRIPTION")
+		var after store.Page
+		for {
+			after.Limit = 500
+			keys, err := svc.ListKeys(ctx, after)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				state, exp := "active", "never"
+				switch {
+				case !k.RevokeTime.IsZero():
+					state = "revoked " + k.RevokeTime.Format(time.RFC3339)
+				case !k.Active(time.Now()):
+					state = "expired"
+				}
+				if !k.ExpireTime.IsZero() {
+					exp = k.ExpireTime.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Role, state, exp, k.Description)
+			}
+			if len(keys) < after.Limit {
+				break
+			}
+			after.AfterID = keys[len(keys)-1].ID
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: arrearsd keys revoke PREFIX")
+		}
+		k, err := svc.RevokeKey(ctx, strings.TrimPrefix(rest[0], "apiKeys/"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "revoked key %s at %s\n", k.Prefix, k.RevokeTime.Format(time.RFC3339))
+		return nil
+	}
+	return fmt.Errorf("unknown keys command %q: want create, list or revoke", args[0])
+}
+
+// parsePartyFlag reads a party named on the command line.
+func parsePartyFlag(s string) (service.PartyRef, error) {
+	rest := strings.TrimPrefix(s, "parties/")
+	if id, err := uuid.Parse(rest); err == nil && len(rest) == 36 {
+		return service.PartyRef{ID: id}, nil
+	}
+	j, reg, ok := strings.Cut(rest, ":")
+	if !ok {
+		return service.PartyRef{}, fmt.Errorf("-party %q: want parties/{id} or parties/{jurisdiction}:{registration id}", s)
+	}
+	j = strings.ToUpper(j)
+	canon, err := regid.Normalize(j, reg)
+	if err != nil {
+		return service.PartyRef{}, fmt.Errorf("-party %q: %v", s, err)
+	}
+	return service.PartyRef{Jurisdiction: j, RegistrationID: canon}, nil
+}
+
+// runAudit is `arrearsd audit verify`.
+func runAudit(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return fmt.Errorf("usage: arrearsd audit verify [flags]")
+	}
+	cfg, err := parseConfig("arrearsd audit verify", args[1:])
+	if err != nil {
+		return err
+	}
+	key, _, err := loadAuditKey(cfg.AuditKeyFile)
+	if err != nil {
+		return err
+	}
+	_, st, ctx, err := openService(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := service.VerifyAudit(ctx, st, key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "audit: %d chains, %d events, %d checkpoints\n", rep.Chains, rep.Events, rep.Checkpoints)
+	if len(rep.Problems) > 0 {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(out, "PROBLEM:", p)
+		}
+		return fmt.Errorf("audit verification failed: %d problems", len(rep.Problems))
+	}
+	fmt.Fprintln(out, "audit: every chain and checkpoint verifies")
+	return nil
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// loadAuditKey reads the checkpoint signing key, creating it (readable only
+// by its owner) on first use. It lives in a file, not in the database, so
+// that write access to the database is not enough to forge a checkpoint.
+func loadAuditKey(path string) (ed25519.PrivateKey, bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, false, err
+		}
+		enc := base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"
+		if err := writeSecretFile(path, enc); err != nil {
+			return nil, false, fmt.Errorf("write audit key: %w", err)
+		}
+		return priv, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read audit key: %w", err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, false, fmt.Errorf("audit key %s is not a base64 Ed25519 seed", path)
+	}
+	return ed25519.NewKeyFromSeed(seed), false, nil
+}
+
+// writeSecretFile writes content to a new file only its owner can read;
+// an existing file is never overwritten.
+func writeSecretFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,226 @@
+// Package audit is the tamper-evident trail of every change. Events are
+// hash-chained per debtor (each event's hash covers the previous one's), so
+// chains spread across a distributed database like the rest of the data and
+// no single row is hot. A checkpoint signs the heads of all chains with a key
+// held outside the database: someone who can write to the database can
+// change, delete or recompute events, but not without a chain or a
+// checkpoint failing verification.
+//
+// The package is pure: hashing, diffing, signing and verifying. The store
+// appends events; `arrearsd audit verify` reads them back.
+package audit
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SystemChain holds events that belong to no debtor (API keys).
+var SystemChain = uuid.Nil
+
+// Event is one change.
+type Event struct {
+	Chain          uuid.UUID // the debtor (or the party itself, or SystemChain)
+	Seq            int64     // 1, 2, ... within the chain
+	EventID        uuid.UUID // time-ordered; the change feed's cursor
+	Debtor         uuid.UUID // for scoping; Nil when none
+	Creditor       uuid.UUID
+	RecordTime     time.Time
+	Actor          string
+	Method         string
+	ResourceType   string
+	ResourceID     uuid.UUID
+	Revision       int64
+	SnapshotDigest string // SHA-256 of the revision's snapshot: revisions are covered too
+	Changes        string // JSON {"field": [old, new]}
+	PrevHash       string
+	Hash           string
+}
+
+// canonical is the byte string an event's hash covers: every field, in a
+// fixed order, unambiguously separated.
+func (e *Event) canonical() []byte {
+	fields := []string{
+		e.Chain.String(), strconv.FormatInt(e.Seq, 10), e.EventID.String(), e.Debtor.String(), e.Creditor.String(),
+		e.RecordTime.UTC().Format(time.RFC3339Nano), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(),
+		strconv.FormatInt(e.Revision, 10), e.SnapshotDigest, e.Changes, e.PrevHash,
+	}
+	var b bytes.Buffer
+	for _, f := range fields {
+		// Length-prefixed, so no field can borrow another's bytes.
+		fmt.Fprintf(&b, "%d:%s;", len(f), f)
+	}
+	return b.Bytes()
+}
+
+// ComputeHash is the event's chain hash (hex).
+func (e *Event) ComputeHash() string {
+	sum := sha256.Sum256(e.canonical())
+	return hex.EncodeToString(sum[:])
+}
+
+// Seal sets PrevHash and Hash to follow the given head (nil for the first
+// event of a chain).
+func (e *Event) Seal(prev *Head) {
+	e.Seq, e.PrevHash = 1, ""
+	if prev != nil {
+		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
+	}
+	e.Hash = e.ComputeHash()
+}
+
+// Digest is the SHA-256 (hex) of a revision snapshot.
+func Digest(snapshot []byte) string {
+	sum := sha256.Sum256(snapshot)
+	return hex.EncodeToString(sum[:])
+}
+
+// Diff lists the top-level fields that differ between two JSON objects, as
+// {"field": [old, new]}; a nil old (a creation) lists every field as new.
+func Diff(old, new []byte) (string, error) {
+	var a, b map[string]json.RawMessage
+	if old != nil {
+		if err := json.Unmarshal(old, &a); err != nil {
+			return "", err
+		}
+	}
+	if err := json.Unmarshal(new, &b); err != nil {
+		return "", err
+	}
+	out := map[string][2]json.RawMessage{}
+	null := json.RawMessage("null")
+	for k, nv := range b {
+		ov, ok := a[k]
+		if !ok {
+			ov = null
+		}
+		if !bytes.Equal(ov, nv) {
+			out[k] = [2]json.RawMessage{ov, nv}
+		}
+	}
+	for k, ov := range a {
+		if _, ok := b[k]; !ok {
+			out[k] = [2]json.RawMessage{ov, null}
+		}
+	}
+	// encoding/json sorts map keys, so the text is deterministic.
+	enc, err := json.Marshal(out)
+	return string(enc), err
+}
+
+// Head is the last event of a chain.
+type Head struct {
+	Chain uuid.UUID `json:"chain"`
+	Seq   int64     `json:"seq"`
+	Hash  string    `json:"hash"`
+}
+
+// HeadsDigest hashes the heads in chain order.
+func HeadsDigest(heads []Head) string {
+	sorted := append([]Head(nil), heads...)
+	sort.Slice(sorted, func(i, j int) bool { return bytes.Compare(sorted[i].Chain[:], sorted[j].Chain[:]) < 0 })
+	h := sha256.New()
+	for _, x := range sorted {
+		fmt.Fprintf(h, "%s %d %s\n", x.Chain, x.Seq, x.Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Checkpoint is a signed statement of every chain head at one moment.
+type Checkpoint struct {
+	ID          uuid.UUID
+	CreateTime  time.Time
+	ChainCount  int64
+	EventCount  int64
+	HeadsDigest string
+	Heads       []Head
+	Statement   string
+	Signature   string // base64
+	PublicKey   string // base64
+}
+
+// statement is the exact text signed.
+func statement(t time.Time, chains, events int64, digest string) string {
+	return fmt.Sprintf("arrears audit checkpoint v1\ntime %s\nchains %d\nevents %d\nheads %s\n",
+		t.UTC().Format(time.RFC3339Nano), chains, events, digest)
+}
+
+// Sign makes a checkpoint over heads.
+func Sign(key ed25519.PrivateKey, id uuid.UUID, now time.Time, heads []Head) Checkpoint {
+	var events int64
+	for _, h := range heads {
+		events += h.Seq
+	}
+	digest := HeadsDigest(heads)
+	st := statement(now, int64(len(heads)), events, digest)
+	return Checkpoint{
+		ID: id, CreateTime: now, ChainCount: int64(len(heads)), EventCount: events, HeadsDigest: digest, Heads: heads,
+		Statement: st,
+		Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, []byte(st))),
+		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+	}
+}
+
+// Verify checks the checkpoint's own consistency and its signature by pub.
+func (c *Checkpoint) Verify(pub ed25519.PublicKey) error {
+	var events int64
+	for _, h := range c.Heads {
+		events += h.Seq
+	}
+	digest := HeadsDigest(c.Heads)
+	if digest != c.HeadsDigest || events != c.EventCount || int64(len(c.Heads)) != c.ChainCount {
+		return fmt.Errorf("checkpoint %s: its heads do not match its digest or counts", c.ID)
+	}
+	if st := statement(c.CreateTime, c.ChainCount, c.EventCount, c.HeadsDigest); st != c.Statement {
+		return fmt.Errorf("checkpoint %s: statement does not match its fields", c.ID)
+	}
+	sig, err := base64.StdEncoding.DecodeString(c.Signature)
+	if err != nil || !ed25519.Verify(pub, []byte(c.Statement), sig) {
+		return fmt.Errorf("checkpoint %s: signature does not verify with the audit key", c.ID)
+	}
+	return nil
+}
+
+// ChainVerifier checks one chain's events, fed in sequence order.
+type ChainVerifier struct {
+	Chain    uuid.UUID
+	last     *Head
+	Problems []string
+}
+
+// Add checks the next event: contiguous sequence, link to the previous
+// hash, and its own hash.
+func (v *ChainVerifier) Add(e *Event) {
+	want := int64(1)
+	prev := ""
+	if v.last != nil {
+		want, prev = v.last.Seq+1, v.last.Hash
+	}
+	switch {
+	case e.Seq != want:
+		v.Problems = append(v.Problems, fmt.Sprintf("chain %s: event %d follows %d: events are missing", v.Chain, e.Seq, want-1))
+	case e.PrevHash != prev:
+		v.Problems = append(v.Problems, fmt.Sprintf("chain %s: event %d does not link to event %d", v.Chain, e.Seq, want-1))
+	}
+	if got := e.ComputeHash(); got != e.Hash {
+		v.Problems = append(v.Problems, fmt.Sprintf("chain %s: event %d was altered (hash %.12s…, recomputed %.12s…)", v.Chain, e.Seq, e.Hash, got))
+	}
+	v.last = &Head{Chain: v.Chain, Seq: e.Seq, Hash: e.Hash}
+}
+
+// Head is the last event seen.
+func (v *ChainVerifier) Head() *Head { return v.last }
+
+// FormatProblems joins problems for a report.
+func FormatProblems(ps []string) string { return strings.Join(ps, "\n") }

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/arrears/arrears/internal/auth"
+)
+
+// Authenticator turns a bearer token into a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*auth.Principal, error)
+}
+
+// RateLimit is the per-key budget, per replica: a token bucket refilled at
+// PerSecond with room for Burst.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// gate authenticates every call, applies the access table and the rate
+// limit, and puts the principal in the context. It is the one place where
+// "who may call what" is enforced for gRPC and, through the gateway, REST.
+type gate struct {
+	authn  Authenticator
+	limit  RateLimit
+	log    *slog.Logger
+	mu     sync.Mutex
+	bucket map[string]*rate.Limiter
+}
+
+func newGate(a Authenticator, l RateLimit, log *slog.Logger) *gate {
+	return &gate{authn: a, limit: l, log: log, bucket: map[string]*rate.Limiter{}}
+}
+
+var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
+
+func (g *gate) admit(ctx context.Context, method string) (context.Context, error) {
+	rule, ok := auth.Rules[method]
+	if ok && rule.Public {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	var token string
+	for _, v := range md.Get("authorization") {
+		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
+			token = strings.TrimSpace(t)
+		}
+	}
+	if token == "" {
+		return nil, errUnauthenticated
+	}
+	p, err := g.authn.Authenticate(ctx, token)
+	if err != nil {
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return nil, errUnauthenticated
+		}
+		g.log.ErrorContext(ctx, "authentication failed", "err", err)
+		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
+	}
+	if !ok || !rule.Allows(p.Role) {
+		return nil, status.Errorf(codes.PermissionDenied, "a %s key may not call %s", p.Role, method)
+	}
+	if err := g.allow(p); err != nil {
+		return nil, err
+	}
+	return auth.WithPrincipal(ctx, p), nil
+}
+
+// allow spends one token from the key's bucket, or says how long to wait.
+func (g *gate) allow(p *auth.Principal) error {
+	if g.limit.PerSecond <= 0 {
+		return nil
+	}
+	g.mu.Lock()
+	l, ok := g.bucket[p.Prefix]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(g.limit.PerSecond), g.limit.Burst)
+		g.bucket[p.Prefix] = l
+	}
+	g.mu.Unlock()
+	r := l.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		wait := time.Duration(math.Ceil(d.Seconds())) * time.Second
+		st, err := status.New(codes.ResourceExhausted, "rate limit of this API key exceeded; retry later").
+			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+		if err != nil {
+			return status.Error(codes.ResourceExhausted, "rate limit exceeded")
+		}
+		return st.Err()
+	}
+	return nil
+}
+
+func (g *gate) unary() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := g.admit(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func (g *gate) stream() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := g.admit(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &principalStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// principalStream carries the authenticated context into a stream handler.
+type principalStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *principalStream) Context() context.Context { return s.ctx }

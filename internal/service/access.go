@@ -1,0 +1,203 @@
+package service
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Authenticate turns a presented bearer token into a principal. The key is
+// read on every call, so expiry and revocation take effect at once.
+func (l *Ledger) Authenticate(ctx context.Context, token string) (*auth.Principal, error) {
+	prefix, hash, err := auth.ParseToken(token)
+	if err != nil {
+		return nil, auth.ErrUnauthenticated
+	}
+	k, err := l.store.GetKey(ctx, prefix)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, auth.ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !k.Matches(hash) || !k.Active(l.clock.Now()) {
+		return nil, auth.ErrUnauthenticated
+	}
+	return &auth.Principal{KeyID: k.ID, Prefix: k.Prefix, Role: k.Role, Parties: k.Parties, Remit: k.Remit, Portal: k.Portal}, nil
+}
+
+// KeySpec is what a new key is for.
+type KeySpec struct {
+	Role        auth.Role
+	Description string
+	Parties     []PartyRef
+	Remit       auth.Remit
+	Portal      string
+	ExpireTime  time.Time
+}
+
+var portalNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`)
+
+// CreateKey makes an API key and returns it with its token, which is shown
+// this once and stored only as a hash.
+func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string, error) {
+	now := l.now()
+	var v ledger.ValidationError
+	if !spec.Role.Valid() {
+		v.Add("api_key.role", "must be DEBTOR, CREDITOR, PORTAL, REGULATOR or ADMIN")
+	}
+	needParties := spec.Role == auth.RoleDebtor || spec.Role == auth.RoleCreditor
+	switch {
+	case needParties && len(spec.Parties) == 0:
+		v.Add("api_key.parties", "a %s key must name the parties it acts for", spec.Role)
+	case !needParties && len(spec.Parties) > 0:
+		v.Add("api_key.parties", "only DEBTOR and CREDITOR keys act for parties")
+	}
+	if spec.Role == auth.RoleRegulator {
+		if !regid.IsJurisdiction(spec.Remit.Jurisdiction) {
+			v.Add("api_key.remit_jurisdiction", "a REGULATOR key needs the jurisdiction of its remit")
+		}
+	} else if spec.Remit != (auth.Remit{}) {
+		v.Add("api_key.remit_jurisdiction", "only REGULATOR keys have a remit")
+	}
+	if spec.Role == auth.RolePortal && !portalNameRE.MatchString(spec.Portal) {
+		v.Add("api_key.portal", "a PORTAL key needs a portal name of 2-63 lower-case letters, digits, dots or dashes")
+	} else if spec.Role != auth.RolePortal && spec.Portal != "" {
+		v.Add("api_key.portal", "only PORTAL keys name a portal")
+	}
+	if !spec.ExpireTime.IsZero() && !spec.ExpireTime.After(now) {
+		v.Add("api_key.expire_time", "is in the past")
+	}
+	if len([]rune(spec.Description)) > 200 {
+		v.Add("api_key.description", "is longer than 200 characters")
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
+	token, prefix, hash, err := auth.NewSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	k := &auth.Key{ID: newID(), Prefix: prefix, SecretHash: hash, Role: spec.Role, Description: spec.Description,
+		Remit: spec.Remit, Portal: spec.Portal, CreateTime: now, ExpireTime: spec.ExpireTime}
+	err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		k.Parties = nil
+		for i, ref := range spec.Parties {
+			p, err := resolveParty(ctx, tx, ref)
+			if errors.Is(err, ledger.ErrNotFound) {
+				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "no party %s is registered", ref)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			k.Parties = append(k.Parties, p.ID)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		return tx.CreateKey(ctx, k, store.Change{RecordTime: now, Method: "CreateApiKey", Actor: actor(ctx)})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return k, token, nil
+}
+
+// ListKeys lists API keys.
+func (l *Ledger) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error) {
+	return l.store.ListKeys(ctx, p)
+}
+
+// RevokeKey revokes a key by prefix; it stops working at once.
+func (l *Ledger) RevokeKey(ctx context.Context, prefix string) (*auth.Key, error) {
+	now := l.now()
+	var out *auth.Key
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		k, err := tx.GetKey(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		if !k.RevokeTime.IsZero() {
+			out = k
+			return nil
+		}
+		k.RevokeTime = now
+		if err := tx.RevokeKey(ctx, k, store.Change{RecordTime: now, Method: "RevokeApiKey", Actor: actor(ctx)}); err != nil {
+			return err
+		}
+		out = k
+		return nil
+	})
+	return out, err
+}
+
+// AuthorizePortal lets a portal act for a supplier; the caller must act
+// for the supplier.
+func (l *Ledger) AuthorizePortal(ctx context.Context, creditor PartyRef, portal string) error {
+	if !portalNameRE.MatchString(portal) {
+		return ledger.Invalid("portal", "must be 2-63 lower-case letters, digits, dots or dashes")
+	}
+	now := l.now()
+	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		p, err := visibleParty(ctx, tx, creditor)
+		if err != nil {
+			return err
+		}
+		if !mayActFor(ctx, p.ID) {
+			return fmt.Errorf("%w: only the supplier itself may authorise a portal to act for it", ledger.ErrPermissionDenied)
+		}
+		return tx.AuthorizePortal(ctx, portal, p.ID, store.Change{RecordTime: now, Method: "AuthorizePortal", Actor: actor(ctx)})
+	})
+}
+
+// FeedSettle is how old an event must be before the change feed shows it.
+// Events are ordered by a time-based id assigned inside their transaction;
+// a transaction that commits late could otherwise slip an event in behind a
+// cursor that has already passed it.
+const FeedSettle = 2 * time.Second
+
+// ListEvents returns the caller's change feed after a cursor.
+func (l *Ledger) ListEvents(ctx context.Context, after uuid.UUID, limit int) ([]*audit.Event, error) {
+	return l.store.ListEvents(ctx, store.EventQuery{Scope: scope(ctx), After: after, Until: l.now().Add(-FeedSettle), Limit: limit})
+}
+
+// SignCheckpoint signs the current head of every audit chain.
+func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey) (*audit.Checkpoint, error) {
+	heads, err := l.store.ChainHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := audit.Sign(key, newID(), l.now(), heads)
+	if err := l.store.PutCheckpoint(ctx, &cp); err != nil {
+		return nil, err
+	}
+	return &cp, nil
+}
+
+// LatestCheckpoint returns the newest signed checkpoint.
+func (l *Ledger) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	return l.store.LatestCheckpoint(ctx)
+}
+
+// EnsureAdminKey creates the first ADMIN key when there is none, so a new
+// installation can be used at once; it returns "" when keys exist.
+func (l *Ledger) EnsureAdminKey(ctx context.Context) (string, error) {
+	n, err := l.store.CountKeys(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	_, token, err := l.CreateKey(auth.WithPrincipal(ctx, System), KeySpec{Role: auth.RoleAdmin, Description: "first administrator key, created at first start"})
+	return token, err
+}

@@ -1,0 +1,152 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// appendEvent adds the audit event of a change to its debtor's chain, in the
+// transaction of the change. Two transactions racing on one chain both try
+// the same sequence number; the loser hits the primary key and is retried by
+// ReadWriteTx, so the chain never forks and no lock is needed.
+func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision int64, before, after []byte, c store.Change) error {
+	changes, err := audit.Diff(before, after)
+	if err != nil {
+		return fmt.Errorf("audit diff: %w", err)
+	}
+	e := &audit.Event{
+		Chain: c.Debtor, EventID: uuid.Must(uuid.NewV7()), Debtor: c.Debtor, Creditor: c.Creditor,
+		RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: typ, ResourceID: id,
+		Revision: revision, SnapshotDigest: audit.Digest(after), Changes: changes,
+	}
+	if e.Actor == "" {
+		e.Actor = "system"
+	}
+	var head *audit.Head
+	var h audit.Head
+	err = t.sqlTx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
+		e.Chain.String()).Scan(&h.Seq, &h.Hash)
+	switch {
+	case err == nil:
+		head = &h
+	case !errors.Is(err, sql.ErrNoRows):
+		return t.s.wrap("read audit head", err)
+	}
+	e.Seal(head)
+	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO audit_events (`+eventCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		e.Chain.String(), e.Seq, e.EventID.String(), uuidOrNull(e.Debtor), uuidOrNull(e.Creditor),
+		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(), e.Revision,
+		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash)
+	if _, ok := t.s.dialect.UniqueViolation(err); ok {
+		// Another transaction extended the chain first.
+		return fmt.Errorf("audit chain %s: %w", e.Chain, ledger.ErrConflict)
+	}
+	return t.s.wrap("append audit event", err)
+}
+
+const eventCols = `chain_id, seq, event_id, debtor_id, creditor_id, record_time, actor, method, resource_type,
+	resource_id, revision, snapshot_digest, changes, prev_hash, hash`
+
+func scanEvent(sc scanner) (*audit.Event, error) {
+	var e audit.Event
+	var debtor, creditor *string
+	err := sc.Scan(&e.Chain, &e.Seq, &e.EventID, &debtor, &creditor, tsScan{&e.RecordTime}, &e.Actor, &e.Method,
+		&e.ResourceType, &e.ResourceID, &e.Revision, &e.SnapshotDigest, &e.Changes, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		s  *string
+		id *uuid.UUID
+	}{{debtor, &e.Debtor}, {creditor, &e.Creditor}} {
+		if p.s != nil {
+			if *p.id, err = uuid.Parse(*p.s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &e, nil
+}
+
+func (r reader) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Event, error) {
+	var w where
+	w.scope(q.Scope, "debtor_id", "creditor_id")
+	if !q.Scope.All {
+		w.add("chain_id <> " + w.arg(audit.SystemChain.String()))
+	}
+	w.add("event_id > " + w.arg(q.After.String()))
+	w.add("record_time <= " + w.arg(r.s.dialect.Timestamp(q.Until)))
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	return list(ctx, r, "events", scanEvent, fmt.Sprintf(`SELECT `+eventCols+` FROM audit_events%s ORDER BY event_id LIMIT %d`, w.sql(), limit), w.args...)
+}
+
+func (r reader) ChainHeads(ctx context.Context) ([]audit.Head, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT e.chain_id, e.seq, e.hash FROM audit_events e
+		JOIN (SELECT chain_id, MAX(seq) AS seq FROM audit_events GROUP BY chain_id) h
+		ON e.chain_id = h.chain_id AND e.seq = h.seq ORDER BY e.chain_id`)
+	if err != nil {
+		return nil, r.s.wrap("chain heads", err)
+	}
+	defer rows.Close()
+	var out []audit.Head
+	for rows.Next() {
+		var h audit.Head
+		if err := rows.Scan(&h.Chain, &h.Seq, &h.Hash); err != nil {
+			return nil, r.s.wrap("chain heads", err)
+		}
+		out = append(out, h)
+	}
+	return out, r.s.wrap("chain heads", rows.Err())
+}
+
+func (r reader) ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error) {
+	return list(ctx, r, "chain events", scanEvent, fmt.Sprintf(`SELECT `+eventCols+` FROM audit_events
+		WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT %d`, limit), chain.String(), after)
+}
+
+const checkpointCols = `id, create_time, chain_count, event_count, heads_digest, heads, statement, signature, public_key`
+
+func scanCheckpoint(sc scanner) (*audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var heads string
+	err := sc.Scan(&c.ID, tsScan{&c.CreateTime}, &c.ChainCount, &c.EventCount, &c.HeadsDigest, &heads, &c.Statement, &c.Signature, &c.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(heads), &c.Heads); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	return getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time DESC, id DESC LIMIT 1`)
+}
+
+func (r reader) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
+	return list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time, id`)
+}
+
+// PutCheckpoint implements store.Store.
+func (s *Store) PutCheckpoint(ctx context.Context, c *audit.Checkpoint) error {
+	heads, err := json.Marshal(c.Heads)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (`+checkpointCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID.String(), s.dialect.Timestamp(c.CreateTime), c.ChainCount, c.EventCount, c.HeadsDigest, string(heads), c.Statement, c.Signature, c.PublicKey)
+	return s.wrap("insert checkpoint", err)
+}

@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/store"
+)
+
+const keyCols = `id, prefix, secret_hash, role, description, parties, remit_jurisdiction, remit_region_prefix,
+	portal, create_time, expire_time, revoke_time`
+
+// nullTS scans an optional timestamp.
+type nullTS struct{ t *time.Time }
+
+func (n nullTS) Scan(src any) error {
+	if src == nil {
+		*n.t = time.Time{}
+		return nil
+	}
+	return tsScan(n).Scan(src)
+}
+
+func (s *Store) nullTimestamp(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.dialect.Timestamp(t)
+}
+
+func scanKey(sc scanner) (*auth.Key, error) {
+	var k auth.Key
+	var parties string
+	err := sc.Scan(&k.ID, &k.Prefix, &k.SecretHash, &k.Role, &k.Description, &parties, &k.Remit.Jurisdiction,
+		&k.Remit.RegionPrefix, &k.Portal, tsScan{&k.CreateTime}, nullTS{&k.ExpireTime}, nullTS{&k.RevokeTime})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(parties), &k.Parties); err != nil {
+		return nil, fmt.Errorf("key %s parties: %w", k.Prefix, err)
+	}
+	return &k, nil
+}
+
+func (r reader) GetKey(ctx context.Context, prefix string) (*auth.Key, error) {
+	return getOne(ctx, r, "key", scanKey, `SELECT `+keyCols+` FROM api_keys WHERE prefix = $1`, prefix)
+}
+
+func (r reader) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error) {
+	var w where
+	order := w.page(p)
+	return list(ctx, r, "keys", scanKey, `SELECT `+keyCols+` FROM api_keys`+w.sql()+order, w.args...)
+}
+
+func (r reader) CountKeys(ctx context.Context) (int64, error) {
+	var n int64
+	if err := r.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys`).Scan(&n); err != nil {
+		return 0, r.s.wrap("count keys", err)
+	}
+	return n, nil
+}
+
+func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error) {
+	var w where
+	w.add("portal = " + w.arg(portal))
+	w.add("creditor_id = " + w.arg(creditor.String()))
+	return r.exists(ctx, "portal_grants", w)
+}
+
+// keySnapshot is what the audit trail records of a key: never its hash.
+func keySnapshot(k *auth.Key) []byte {
+	b, _ := json.Marshal(struct {
+		Prefix, Role, Description, Portal string
+		Parties                           []uuid.UUID
+		Remit                             auth.Remit
+		ExpireTime, RevokeTime            time.Time
+	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.Parties, k.Remit, k.ExpireTime, k.RevokeTime})
+	return b
+}
+
+func (t *tx) CreateKey(ctx context.Context, k *auth.Key, c store.Change) error {
+	parties, _ := json.Marshal(k.Parties)
+	if k.Parties == nil {
+		parties = []byte("[]")
+	}
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		k.ID.String(), k.Prefix, k.SecretHash, string(k.Role), k.Description, string(parties), k.Remit.Jurisdiction,
+		k.Remit.RegionPrefix, k.Portal, t.s.dialect.Timestamp(k.CreateTime), t.s.nullTimestamp(k.ExpireTime), t.s.nullTimestamp(k.RevokeTime))
+	if err := t.insertErr("key", err); err != nil {
+		return err
+	}
+	c.Debtor, c.Creditor = audit.SystemChain, uuid.Nil
+	return t.appendEvent(ctx, "api_key", k.ID, 1, nil, keySnapshot(k), c)
+}
+
+func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
+	before := *k
+	before.RevokeTime = time.Time{}
+	_, err := t.sqlTx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $1 WHERE id = $2`, t.s.dialect.Timestamp(k.RevokeTime), k.ID.String())
+	if err != nil {
+		return t.s.wrap("revoke key", err)
+	}
+	c.Debtor, c.Creditor = audit.SystemChain, uuid.Nil
+	return t.appendEvent(ctx, "api_key", k.ID, 2, keySnapshot(&before), keySnapshot(k), c)
+}
+
+func (t *tx) AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c store.Change) error {
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
+		ON CONFLICT (portal, creditor_id) DO NOTHING`, portal, creditor.String(), t.s.dialect.Timestamp(c.RecordTime))
+	if err != nil {
+		return t.s.wrap("authorize portal", err)
+	}
+	c.Debtor, c.Creditor = creditor, creditor
+	snap, _ := json.Marshal(map[string]string{"portal": portal, "creditor": creditor.String()})
+	return t.appendEvent(ctx, "portal_grant", creditor, 0, nil, snap, c)
+}
