@@ -40,7 +40,7 @@ type Config struct {
 	// Authn checks API keys; RateLimit bounds each key's calls.
 	Authn     Authenticator
 	RateLimit RateLimit
-	Log   *slog.Logger
+	Log       *slog.Logger
 }
 
 // Server is a listening arrearsd.

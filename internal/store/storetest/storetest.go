@@ -474,7 +474,9 @@ func testDisputes(t *testing.T, s store.Store) {
 	_, _, inv := fixture(t, s)
 	d := &ledger.Dispute{ID: newID(), InvoiceID: inv.ID, Amount: 500, Reason: "damaged goods",
 		OpenedOn: civil.MustNew(2025, 6, 5), State: ledger.DisputeOpen, CreateTime: t0, UpdateTime: t0}
-	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateDispute(ctx, d, changeOn(inv, "OpenDispute")) })
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateDispute(ctx, d, changeOn(inv, "OpenDispute"))
+	})
 	got, err := s.GetDispute(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
