@@ -40,7 +40,7 @@ var now = time.Date(2025, 11, 20, 15, 0, 0, 0, time.UTC)
 
 // startServer runs the real arrearsd (serve) on loopback ports chosen by
 // the kernel and returns the addresses; it stops when the test ends.
-func startServer(t *testing.T, cfg config) (grpcAddr, httpAddr string) {
+func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr string) {
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.LogLevel, cfg.LogFormat, cfg.MaxRequestBytes, cfg.ShutdownTimeout = 8, "json", 64<<10, 5*time.Second
@@ -59,7 +59,7 @@ func startServer(t *testing.T, cfg config) (grpcAddr, httpAddr string) {
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, clock.NewFake(now), func(g, h string) { ready <- [2]string{g, h} })
+		done <- serve(ctx, cfg, clk, func(g, h string) { ready <- [2]string{g, h} })
 	}()
 	select {
 	case a := <-ready:
@@ -79,7 +79,7 @@ func startServer(t *testing.T, cfg config) (grpcAddr, httpAddr string) {
 
 func TestEndToEndSQLite(t *testing.T) {
 	dir := t.TempDir()
-	g, h := startServer(t, config{DataDir: dir})
+	g, h := startServer(t, config{DataDir: dir}, clock.NewFake(now))
 	if _, err := os.Stat(filepath.Join(dir, "arrears.db")); err != nil {
 		t.Fatalf("embedded store file: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestEndToEndPostgres(t *testing.T) {
 		t.Fatalf("arrearsd migrate: %v", err)
 	}
 	dir := t.TempDir()
-	g, h := startServer(t, config{DatabaseURL: url, DataDir: dir})
+	g, h := startServer(t, config{DatabaseURL: url, DataDir: dir}, clock.NewFake(now))
 	runTransports(t, g, h, adminToken(t, dir))
 }
 
@@ -209,6 +209,8 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/" + r.Name + ":reverse", r
 	case *arrearsv1.OpenDisputeRequest:
 		return "POST", "/v1/" + r.Parent + "/disputes", r
+	case *arrearsv1.GetDisputeRequest:
+		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.ListDisputesRequest:
 		return "GET", "/v1/" + r.Parent + "/disputes?" + query("filter", r.Filter), nil
 	case *arrearsv1.ResolveDisputeRequest:

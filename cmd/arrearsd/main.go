@@ -134,6 +134,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		Ready:           st.Ping,
 		Authn:           svc,
 		RateLimit:       server.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
+		Clock:           clk,
 		Log:             log,
 	}, api, grpcapi.NewAccess(api))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/clock"
 )
 
 // Authenticator turns a bearer token into a principal.
@@ -37,14 +38,15 @@ type RateLimit struct {
 // "who may call what" is enforced for gRPC and, through the gateway, REST.
 type gate struct {
 	authn  Authenticator
+	clock  clock.Clock
 	limit  RateLimit
 	log    *slog.Logger
 	mu     sync.Mutex
 	bucket map[string]*rate.Limiter
 }
 
-func newGate(a Authenticator, l RateLimit, log *slog.Logger) *gate {
-	return &gate{authn: a, limit: l, log: log, bucket: map[string]*rate.Limiter{}}
+func newGate(a Authenticator, l RateLimit, c clock.Clock, log *slog.Logger) *gate {
+	return &gate{authn: a, limit: l, clock: c, log: log, bucket: map[string]*rate.Limiter{}}
 }
 
 var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
@@ -93,9 +95,12 @@ func (g *gate) allow(p *auth.Principal) error {
 		g.bucket[p.Prefix] = l
 	}
 	g.mu.Unlock()
-	r := l.Reserve()
-	if d := r.Delay(); d > 0 {
-		r.Cancel()
+	// The bucket runs on the injected clock, so tests can exhaust and
+	// refill it without sleeping.
+	now := g.clock.Now()
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
 		wait := time.Duration(math.Ceil(d.Seconds())) * time.Second
 		st, err := status.New(codes.ResourceExhausted, "rate limit of this API key exceeded; retry later").
 			WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})

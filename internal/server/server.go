@@ -24,6 +24,7 @@ import (
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/gen/openapi"
+	"github.com/arrears/arrears/internal/clock"
 )
 
 // Config is what the server needs from the process.
@@ -40,6 +41,7 @@ type Config struct {
 	// Authn checks API keys; RateLimit bounds each key's calls.
 	Authn     Authenticator
 	RateLimit RateLimit
+	Clock     clock.Clock
 	Log       *slog.Logger
 }
 
@@ -74,7 +76,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	}
 	s.grpcAddr = dialable(s.grpcLis.Addr())
 
-	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Log)
+	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),

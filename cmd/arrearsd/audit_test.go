@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/pgtest"
+	"github.com/arrears/arrears/internal/store/sqlstore"
+)
+
+// auditLedger records a few changes through the service and signs a
+// checkpoint, as a running server would; it returns the raw database for
+// the tampering.
+func auditLedger(t *testing.T, cfg config) *sql.DB {
+	ctx := auth.WithPrincipal(context.Background(), service.System)
+	st, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := service.New(st, clock.NewFake(now), slog.New(slog.DiscardHandler))
+	mk := func(reg, region string, kind ledger.PartyKind, size ledger.SizeClass) *ledger.Party {
+		p, err := svc.CreateParty(ctx, &ledger.Party{DisplayName: "P " + reg, Kind: kind, SizeClass: size, Jurisdiction: "CN",
+			RegistrationID: uscc(reg), RegionCode: region}, service.Idempotency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	d := mk("91350100MA2Y00A01", "350100", ledger.KindLargeEnterprise, "")
+	c := mk("92350102MA0000A02", "350102", ledger.KindSME, ledger.SizeSmall)
+	inv, err := svc.CreateInvoice(ctx, service.CreateInvoiceInput{Debtor: service.PartyRef{ID: d.ID}, Creditor: service.PartyRef{ID: c.ID},
+		Invoice: &ledger.Invoice{DocumentRef: "AUD-1", Amount: money.Money{Minor: 100000, Currency: "CNY"},
+			IssuedOn: civil.MustNew(2025, 6, 1), AgreedTermDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ref := range []string{"AUD-P1", "AUD-P2"} {
+		if _, _, err := svc.RecordPayment(ctx, inv.ID, &ledger.Payment{Amount: 1000, Currency: "CNY",
+			PaidOn: civil.MustNew(2025, 7, 1+i), Reference: ref}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, _, err := loadAuditKey(cfg.AuditKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SignCheckpoint(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	return st.(*sqlstore.Store).DB()
+}
+
+func verify(t *testing.T, cfg config) (string, error) {
+	var out bytes.Buffer
+	args := []string{"verify", "-data-dir", cfg.DataDir, "-audit-key-file", cfg.AuditKeyFile, "-log-level", "error"}
+	if cfg.DatabaseURL != "" {
+		args = append(args, "-database-url", cfg.DatabaseURL)
+	}
+	err := runAudit(context.Background(), args, &out)
+	return out.String(), err
+}
+
+// rechain rewrites one event and recomputes every hash after it, as an
+// attacker with write access to the database would: the chains then verify
+// on their own, and only the signed checkpoint can tell.
+func rechain(t *testing.T, db *sql.DB, st store.Reader) {
+	ctx := context.Background()
+	heads, err := st.ChainHeads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range heads {
+		if h.Seq < 3 {
+			continue
+		}
+		evs, err := st.ListChainEvents(ctx, h.Chain, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prev *audit.Head
+		for _, e := range evs {
+			if e.Seq == 2 {
+				e.Actor = "ADMIN:nobody"
+			}
+			e.Seal(prev)
+			if _, err := db.Exec(`UPDATE audit_events SET actor = $1, prev_hash = $2, hash = $3 WHERE chain_id = $4 AND seq = $5`,
+				e.Actor, e.PrevHash, e.Hash, e.Chain.String(), e.Seq); err != nil {
+				t.Fatal(err)
+			}
+			prev = &audit.Head{Chain: e.Chain, Seq: e.Seq, Hash: e.Hash}
+		}
+		return
+	}
+	t.Fatal("no chain long enough to rewrite")
+}
+
+func testTampering(t *testing.T, fresh func(t *testing.T) config) {
+	for _, tc := range []struct {
+		desc   string
+		tamper func(t *testing.T, db *sql.DB, cfg config)
+		want   string
+	}{
+		{"untouched", func(*testing.T, *sql.DB, config) {}, ""},
+		{"UPDATE an event", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE audit_events SET method = 'Forged' WHERE seq = 2`)
+		}, "was altered"},
+		{"DELETE the newest event of a chain", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)`)
+		}, "is gone"},
+		{"DELETE an event in the middle", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `DELETE FROM audit_events WHERE seq = 2`)
+		}, "events are missing"},
+		{"UPDATE a revision snapshot", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"Paid":1000', '"Paid":9000')`)
+		}, "was altered"},
+		{"rewrite and recompute a chain", func(t *testing.T, db *sql.DB, cfg config) {
+			st, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rechain(t, db, st)
+		}, "rewritten since it was signed"},
+		{"forge a checkpoint", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE audit_checkpoints SET event_count = event_count + 1`)
+		}, "checkpoint"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			cfg := fresh(t)
+			db := auditLedger(t, cfg)
+			tc.tamper(t, db, cfg)
+			out, err := verify(t, cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("verify on an untouched ledger: %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Errorf("verify after tampering: err %v, output:\n%s\nwant a problem containing %q", err, out, tc.want)
+			}
+		})
+	}
+}
+
+func mustExec(t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	res, err := db.Exec(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatalf("%s changed nothing", q)
+	}
+}
+
+func TestAuditTamperingSQLite(t *testing.T) {
+	testTampering(t, func(t *testing.T) config {
+		dir := t.TempDir()
+		return config{DataDir: dir, AuditKeyFile: filepath.Join(dir, "audit.key")}
+	})
+}
+
+func TestAuditTamperingPostgres(t *testing.T) {
+	testTampering(t, func(t *testing.T) config {
+		dir := t.TempDir()
+		return config{DatabaseURL: pgtest.URL(t), DataDir: dir, AuditKeyFile: filepath.Join(dir, "audit.key")}
+	})
+}
