@@ -125,7 +125,7 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 			mustExec(t, db, `DELETE FROM audit_events WHERE seq = 2`)
 		}, "events are missing"},
 		{"UPDATE a revision snapshot", func(t *testing.T, db *sql.DB, _ config) {
-			mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"Paid":1000', '"Paid":9000')`)
+			mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"paid":1000', '"paid":9000')`)
 		}, "was altered"},
 		{"rewrite and recompute a chain", func(t *testing.T, db *sql.DB, cfg config) {
 			st, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), now)

@@ -11,13 +11,13 @@ import (
 // CreditNote reduces what is owed on an invoice from IssuedOn. It is a fact:
 // once recorded it is never changed or removed.
 type CreditNote struct {
-	ID         uuid.UUID
-	InvoiceID  uuid.UUID
-	Amount     int64
-	IssuedOn   civil.Date
-	Reference  string
-	Reason     string
-	CreateTime time.Time
+	ID         uuid.UUID  `json:"id"`
+	InvoiceID  uuid.UUID  `json:"invoice_id"`
+	Amount     int64      `json:"amount"`
+	IssuedOn   civil.Date `json:"issued_on"`
+	Reference  string     `json:"reference"`
+	Reason     string     `json:"reason"`
+	CreateTime time.Time  `json:"create_time"`
 }
 
 // PaymentInstrument says how a payment was made; a commercial bill settles at
@@ -48,21 +48,21 @@ const (
 // Payment is money the debtor paid against one invoice. Reference is the
 // debtor's payment reference, unique per debtor: the idempotency key.
 type Payment struct {
-	ID             uuid.UUID
-	InvoiceID      uuid.UUID
-	DebtorID       uuid.UUID
-	Amount         int64
-	Currency       string
-	PaidOn         civil.Date
-	Reference      string
-	Instrument     PaymentInstrument
-	MaturityOn     civil.Date
-	State          PaymentState
-	ReversedOn     civil.Date
-	ReversalReason string
-	Version        int64
-	CreateTime     time.Time
-	UpdateTime     time.Time
+	ID             uuid.UUID         `json:"id"`
+	InvoiceID      uuid.UUID         `json:"invoice_id"`
+	DebtorID       uuid.UUID         `json:"debtor_id"`
+	Amount         int64             `json:"amount"`
+	Currency       string            `json:"currency"`
+	PaidOn         civil.Date        `json:"paid_on"`
+	Reference      string            `json:"reference"`
+	Instrument     PaymentInstrument `json:"instrument"`
+	MaturityOn     civil.Date        `json:"maturity_on"`
+	State          PaymentState      `json:"state"`
+	ReversedOn     civil.Date        `json:"reversed_on"`
+	ReversalReason string            `json:"reversal_reason"`
+	Version        int64             `json:"version"`
+	CreateTime     time.Time         `json:"create_time"`
+	UpdateTime     time.Time         `json:"update_time"`
 }
 
 // SameContent reports whether p and o record the same payment, so that a
@@ -98,19 +98,19 @@ func (r DisputeResolution) Valid() bool {
 // Dispute holds all or part of an invoice in contention. While open, the
 // disputed amount is held out of escalation (the engine's concern).
 type Dispute struct {
-	ID           uuid.UUID
-	InvoiceID    uuid.UUID
-	Amount       int64
-	Reason       string
-	OpenedOn     civil.Date
-	State        DisputeState
-	Resolution   DisputeResolution
-	ResolvedOn   civil.Date
-	Comment      string
-	CreditNoteID uuid.UUID
-	Version      int64
-	CreateTime   time.Time
-	UpdateTime   time.Time
+	ID           uuid.UUID         `json:"id"`
+	InvoiceID    uuid.UUID         `json:"invoice_id"`
+	Amount       int64             `json:"amount"`
+	Reason       string            `json:"reason"`
+	OpenedOn     civil.Date        `json:"opened_on"`
+	State        DisputeState      `json:"state"`
+	Resolution   DisputeResolution `json:"resolution"`
+	ResolvedOn   civil.Date        `json:"resolved_on"`
+	Comment      string            `json:"comment"`
+	CreditNoteID uuid.UUID         `json:"credit_note_id"`
+	Version      int64             `json:"version"`
+	CreateTime   time.Time         `json:"create_time"`
+	UpdateTime   time.Time         `json:"update_time"`
 }
 
 // ResourceType names the kinds of record that keep revisions.
@@ -127,13 +127,13 @@ const (
 // change, the business date the change takes effect (EffectiveOn) and when it
 // was recorded (RecordTime). Together they answer "as of D, as known at K".
 type Revision struct {
-	ResourceType ResourceType
-	ResourceID   uuid.UUID
-	Revision     int64
-	EffectiveOn  civil.Date
-	RecordTime   time.Time
-	Method       string
-	Snapshot     []byte
+	ResourceType ResourceType `json:"resource_type"`
+	ResourceID   uuid.UUID    `json:"resource_id"`
+	Revision     int64        `json:"revision"`
+	EffectiveOn  civil.Date   `json:"effective_on"`
+	RecordTime   time.Time    `json:"record_time"`
+	Method       string       `json:"method"`
+	Snapshot     []byte       `json:"snapshot"`
 }
 
 // Valid reports whether i is one of the instruments above.

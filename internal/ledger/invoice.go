@@ -25,50 +25,50 @@ const (
 // Rate is an interest rate agreed in a contract, kept as the decimal string
 // the contract states so that no binary rounding creeps in.
 type Rate struct {
-	Percent string
-	PerDay  bool
+	Percent string `json:"percent"`
+	PerDay  bool   `json:"per_day"`
 }
 
 // Invoice is one debt. Amount is in minor units of Currency; every payment,
 // credit note and dispute on it uses the same currency.
 type Invoice struct {
-	ID          uuid.UUID
-	DebtorID    uuid.UUID
-	CreditorID  uuid.UUID
-	DocumentRef string
-	ContractRef string
-	Amount      money.Money
+	ID          uuid.UUID   `json:"id"`
+	DebtorID    uuid.UUID   `json:"debtor_id"`
+	CreditorID  uuid.UUID   `json:"creditor_id"`
+	DocumentRef string      `json:"document_ref"`
+	ContractRef string      `json:"contract_ref"`
+	Amount      money.Money `json:"amount"`
 
-	ContractSignedOn      civil.Date
-	IssuedOn              civil.Date
-	ReceivedOn            civil.Date
-	DeliveredOn           civil.Date
-	AcceptanceRequired    bool
-	AcceptancePeriodDays  int
-	AcceptancePassedOn    civil.Date
-	SettlementConfirmedOn civil.Date
+	ContractSignedOn      civil.Date `json:"contract_signed_on"`
+	IssuedOn              civil.Date `json:"issued_on"`
+	ReceivedOn            civil.Date `json:"received_on"`
+	DeliveredOn           civil.Date `json:"delivered_on"`
+	AcceptanceRequired    bool       `json:"acceptance_required"`
+	AcceptancePeriodDays  int        `json:"acceptance_period_days"`
+	AcceptancePassedOn    civil.Date `json:"acceptance_passed_on"`
+	SettlementConfirmedOn civil.Date `json:"settlement_confirmed_on"`
 
-	AgreedTermDays        int
-	AgreedDueDate         civil.Date
-	AgreedRate            *Rate
-	CreditorSizeAtSigning SizeClass
+	AgreedTermDays        int        `json:"agreed_term_days"`
+	AgreedDueDate         civil.Date `json:"agreed_due_date"`
+	AgreedRate            *Rate      `json:"agreed_rate"`
+	CreditorSizeAtSigning SizeClass  `json:"creditor_size_at_signing"`
 
 	// Derived by Derive, stored for filtering.
-	Status  InvoiceStatus
-	DueDate civil.Date
+	Status  InvoiceStatus `json:"status"`
+	DueDate civil.Date    `json:"due_date"`
 
 	// Running totals in minor units, kept by the service in the same
 	// transaction as the facts they sum.
-	Credited int64
-	Paid     int64
-	Disputed int64
+	Credited int64 `json:"credited"`
+	Paid     int64 `json:"paid"`
+	Disputed int64 `json:"disputed"`
 
-	CancelledOn  civil.Date
-	CancelReason string
+	CancelledOn  civil.Date `json:"cancelled_on"`
+	CancelReason string     `json:"cancel_reason"`
 
-	Version    int64
-	CreateTime time.Time
-	UpdateTime time.Time
+	Version    int64     `json:"version"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 }
 
 // Outstanding is what is owed as recorded now: nothing once cancelled.

@@ -48,20 +48,20 @@ func (s SizeClass) IsSME() bool { return s == SizeMicro || s == SizeSmall || s =
 // Party is a debtor or creditor, identified in its jurisdiction by
 // (Jurisdiction, RegistrationID).
 type Party struct {
-	ID             uuid.UUID
-	DisplayName    string
-	Kind           PartyKind
-	SizeClass      SizeClass
-	Jurisdiction   string
-	RegistrationID string
-	RegionCode     string
-	IndustryCode   string
+	ID             uuid.UUID `json:"id"`
+	DisplayName    string    `json:"display_name"`
+	Kind           PartyKind `json:"kind"`
+	SizeClass      SizeClass `json:"size_class"`
+	Jurisdiction   string    `json:"jurisdiction"`
+	RegistrationID string    `json:"registration_id"`
+	RegionCode     string    `json:"region_code"`
+	IndustryCode   string    `json:"industry_code"`
 	// Unverified marks a party created from someone else's records (a
 	// supplier named by its debtor) until it is confirmed.
-	Unverified bool
-	Version    int64
-	CreateTime time.Time
-	UpdateTime time.Time
+	Unverified bool      `json:"unverified"`
+	Version    int64     `json:"version"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 }
 
 var (

@@ -30,8 +30,8 @@ var ErrUnknownCurrency = errors.New("unknown currency")
 // nothing owed) cheap to test. The fields are exported so that storage layers
 // can map them to an integer column and a code column directly.
 type Money struct {
-	Minor    int64
-	Currency string
+	Minor    int64  `json:"minor"`
+	Currency string `json:"currency"`
 }
 
 // Currency describes one ISO 4217 currency. Digits is the number of minor-unit
@@ -39,9 +39,9 @@ type Money struct {
 // fixes how many decimals an amount is written with and hence what one
 // Money.Minor unit is worth; Name is the official English name, for display.
 type Currency struct {
-	Code   string
-	Digits int
-	Name   string
+	Code   string `json:"code"`
+	Digits int    `json:"digits"`
+	Name   string `json:"name"`
 }
 
 // byCode indexes iso4217 for LookupCurrency.

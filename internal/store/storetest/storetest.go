@@ -540,7 +540,7 @@ func testRevisions(t *testing.T, s store.Store) {
 		t.Errorf("last revision metadata = %+v", revs[2])
 	}
 	// Each snapshot keeps the value of its time: nothing was overwritten.
-	for i, want := range []string{`"ContractRef":"C-1"`, `"ContractRef":"C-2"`, `"ContractRef":"C-3"`} {
+	for i, want := range []string{`"contract_ref":"C-1"`, `"contract_ref":"C-2"`, `"contract_ref":"C-3"`} {
 		if !contains(string(revs[i].Snapshot), want) {
 			t.Errorf("revision %d snapshot lacks %s: %s", i+1, want, revs[i].Snapshot)
 		}
