@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +45,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("usage: arrearsd keys create|list|revoke [flags]")
 	}
-	var role, description, remitJ, remitR, portal string
+	var role, description, remitJ, remitR, portal, clientCert string
 	var expires time.Duration
 	var parties multiFlag
 	flags := func(fs *flag.FlagSet) {
@@ -55,6 +59,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&remitR, "remit-region", "", "REGULATOR: region-code prefix of the debtors in remit")
 		fs.StringVar(&portal, "portal", "", "PORTAL: the portal's name")
 		fs.DurationVar(&expires, "expires", 0, "lifetime, e.g. 2160h; 0 for none")
+		fs.StringVar(&clientCert, "client-cert", "", "PEM client certificate the key is bound to (usable only over mutual TLS)")
 	}
 	cfg, rest, err := parseConfigArgs("arrearsd keys "+args[0], args[1:], flags)
 	if err != nil {
@@ -71,6 +76,13 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 			Remit: auth.Remit{Jurisdiction: strings.ToUpper(remitJ), RegionPrefix: remitR}, Portal: portal}
 		if expires > 0 {
 			spec.ExpireTime = time.Now().Add(expires)
+		}
+		if clientCert != "" {
+			fp, err := certFingerprint(clientCert)
+			if err != nil {
+				return err
+			}
+			spec.ClientCertSHA256 = fp
 		}
 		for _, p := range parties {
 			ref, err := parsePartyFlag(p)
@@ -177,4 +189,19 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "audit: every chain and checkpoint verifies")
 	return nil
+}
+
+// certFingerprint is the hex SHA-256 of the DER of the first certificate in
+// a PEM file, as keys are bound to it.
+func certFingerprint(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:]), nil
 }

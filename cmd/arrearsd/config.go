@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,9 @@ type config struct {
 	AdminKeyFile    string        // where the first admin key is written
 	AuditKeyFile    string        // Ed25519 signing key of audit checkpoints; keep it outside the database
 	CheckpointEvery time.Duration // how often to sign a checkpoint
+	TLSCertFile     string        // serve TLS on both ports with this certificate
+	TLSKeyFile      string
+	TLSClientCAFile string // verify client certificates signed by this CA (mutual TLS)
 }
 
 // SQLitePath is where the embedded store lives.
@@ -68,6 +73,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
 	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("ARREARS_AUDIT_KEY_FILE", ""), "Ed25519 key that signs audit checkpoints, created if missing; default <data-dir>/audit-signing.key (ARREARS_AUDIT_KEY_FILE)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert", env("ARREARS_TLS_CERT", ""), "PEM certificate: serve TLS on both ports (ARREARS_TLS_CERT)")
+	fs.StringVar(&c.TLSKeyFile, "tls-key", env("ARREARS_TLS_KEY", ""), "PEM private key of -tls-cert (ARREARS_TLS_KEY)")
+	fs.StringVar(&c.TLSClientCAFile, "tls-client-ca", env("ARREARS_TLS_CLIENT_CA", ""), "PEM CA bundle: verify client certificates for mutual TLS (ARREARS_TLS_CLIENT_CA)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
@@ -81,6 +89,12 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
 		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return c, nil, fmt.Errorf("-tls-cert and -tls-key go together")
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		return c, nil, fmt.Errorf("-tls-client-ca needs -tls-cert and -tls-key")
 	}
 	if c.AdminKeyFile == "" {
 		c.AdminKeyFile = filepath.Join(c.DataDir, "admin.key")
@@ -111,4 +125,30 @@ func (c config) logger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// tlsConfig builds the server's TLS configuration, or nil when TLS is off.
+// Client certificates are verified when presented, not demanded: keys bound
+// to a certificate require one, other keys work without.
+func (c config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.TLSClientCAFile != "" {
+		pem, err := os.ReadFile(c.TLSClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client CA %s holds no PEM certificate", c.TLSClientCAFile)
+		}
+		conf.ClientCAs, conf.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return conf, nil
 }

@@ -125,6 +125,10 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if created {
 		log.Info("created the audit signing key; back it up and keep it away from the database", "path", cfg.AuditKeyFile)
 	}
+	tlsConf, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
 	api := grpcapi.New(svc, secret, log)
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
@@ -135,6 +139,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		Authn:           svc,
 		RateLimit:       server.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},
 		Clock:           clk,
+		TLS:             tlsConf,
 		Log:             log,
 	}, api, grpcapi.NewAccess(api))
 	if err != nil {

@@ -73,10 +73,15 @@ type Key struct {
 	Remit Remit
 	// Portal names the portal a PORTAL key belongs to; suppliers authorise
 	// the portal, not a key, so keys can be rotated.
-	Portal     string
-	CreateTime time.Time
-	ExpireTime time.Time // zero: never
-	RevokeTime time.Time // zero: not revoked
+	Portal string
+	// ClientCertSHA256, when set, binds the key to a client certificate
+	// (hex SHA-256 of its DER): calls with the key must come over mutual
+	// TLS presenting that certificate. For enterprise integrations that
+	// want a stolen key alone to be useless.
+	ClientCertSHA256 string
+	CreateTime       time.Time
+	ExpireTime       time.Time // zero: never
+	RevokeTime       time.Time // zero: not revoked
 }
 
 // Active reports whether the key may be used at instant now.
@@ -92,6 +97,9 @@ type Principal struct {
 	Parties []uuid.UUID
 	Remit   Remit
 	Portal  string
+	// RequireCert is the key's client certificate binding, checked by the
+	// transport against the TLS peer.
+	RequireCert string
 }
 
 // Actor is how the principal is named in the audit trail.

@@ -33,6 +33,7 @@ func keyToProto(k *auth.Key) *arrearsv1.ApiKey {
 		RemitJurisdiction: k.Remit.Jurisdiction,
 		RemitRegionPrefix: k.Remit.RegionPrefix,
 		Portal:            k.Portal,
+		ClientCertSha256:  k.ClientCertSHA256,
 		ExpireTime:        timeToProto(k.ExpireTime),
 		CreateTime:        timeToProto(k.CreateTime),
 		RevokeTime:        timeToProto(k.RevokeTime),
@@ -56,6 +57,8 @@ func (a *Access) CreateApiKey(ctx context.Context, req *arrearsv1.CreateApiKeyRe
 		Description: strings.TrimSpace(k.Description),
 		Remit:       auth.Remit{Jurisdiction: strings.ToUpper(strings.TrimSpace(k.RemitJurisdiction)), RegionPrefix: strings.TrimSpace(k.RemitRegionPrefix)},
 		Portal:      strings.TrimSpace(k.Portal),
+
+		ClientCertSHA256: strings.ToLower(strings.TrimSpace(k.ClientCertSha256)),
 	}
 	for _, p := range k.Parties {
 		spec.Parties = append(spec.Parties, parsePartyName(&v, "api_key.parties", p))

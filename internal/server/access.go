@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math"
@@ -13,7 +15,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -73,6 +77,10 @@ func (g *gate) admit(ctx context.Context, method string) (context.Context, error
 		}
 		g.log.ErrorContext(ctx, "authentication failed", "err", err)
 		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
+	}
+	if p.RequireCert != "" && peerCertSHA256(ctx) != p.RequireCert {
+		// A key bound to a client certificate is useless without it.
+		return nil, errUnauthenticated
 	}
 	if !ok || !rule.Allows(p.Role) {
 		return nil, status.Errorf(codes.PermissionDenied, "a %s key may not call %s", p.Role, method)
@@ -139,3 +147,18 @@ type principalStream struct {
 }
 
 func (s *principalStream) Context() context.Context { return s.ctx }
+
+// peerCertSHA256 is the hex SHA-256 of the verified client certificate of
+// the call's TLS connection, or "" when there is none.
+func peerCertSHA256(ctx context.Context) string {
+	pr, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	info, ok := pr.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.PeerCertificates) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(info.State.PeerCertificates[0].Raw)
+	return hex.EncodeToString(sum[:])
+}

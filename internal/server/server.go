@@ -7,6 +7,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -42,7 +45,11 @@ type Config struct {
 	Authn     Authenticator
 	RateLimit RateLimit
 	Clock     clock.Clock
-	Log       *slog.Logger
+	// TLS, when set, is served on both listeners; with ClientCAs it
+	// verifies client certificates that are presented (mutual TLS for
+	// keys bound to a certificate).
+	TLS *tls.Config
+	Log *slog.Logger
 }
 
 // Server is a listening arrearsd.
@@ -77,11 +84,19 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	s.grpcAddr = dialable(s.grpcLis.Addr())
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
-	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes)}
+	dialCreds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+		if dialCreds, err = selfDialCredentials(cfg.TLS); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
+	s.grpc = grpc.NewServer(append(grpcOpts,
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
-	)
+	)...)
 	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
 	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -92,7 +107,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The gateway is a gRPC client of our own port: authentication,
 	// logging and limits then run once, in the interceptors, for both.
 	s.conn, err = grpc.NewClient(s.grpcAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(dialCreds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
 		s.closeListeners()
@@ -124,8 +139,28 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+		TLSConfig:         cfg.TLS,
 	}
 	return s, nil
+}
+
+// selfDialCredentials lets the gateway reach the gRPC port over TLS,
+// trusting exactly the server's own certificate.
+func selfDialCredentials(conf *tls.Config) (credentials.TransportCredentials, error) {
+	if len(conf.Certificates) == 0 || len(conf.Certificates[0].Certificate) == 0 {
+		return nil, fmt.Errorf("TLS configuration has no server certificate")
+	}
+	leaf, err := x509.ParseCertificate(conf.Certificates[0].Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("parse server certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	name := "127.0.0.1"
+	if len(leaf.DNSNames) > 0 {
+		name = leaf.DNSNames[0]
+	}
+	return credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12}), nil
 }
 
 // dialable turns a listen address into one a local client can dial: an
@@ -155,7 +190,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() {
-		if err := s.http.Serve(s.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.http.Serve(s.httpLis) }
+		if s.cfg.TLS != nil {
+			serve = func() error { return s.http.ServeTLS(s.httpLis, "", "") }
+		}
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 			return
 		}

@@ -34,7 +34,8 @@ func (l *Ledger) Authenticate(ctx context.Context, token string) (*auth.Principa
 	if !k.Matches(hash) || !k.Active(l.clock.Now()) {
 		return nil, auth.ErrUnauthenticated
 	}
-	return &auth.Principal{KeyID: k.ID, Prefix: k.Prefix, Role: k.Role, Parties: k.Parties, Remit: k.Remit, Portal: k.Portal}, nil
+	return &auth.Principal{KeyID: k.ID, Prefix: k.Prefix, Role: k.Role, Parties: k.Parties, Remit: k.Remit, Portal: k.Portal,
+		RequireCert: k.ClientCertSHA256}, nil
 }
 
 // KeySpec is what a new key is for.
@@ -45,9 +46,15 @@ type KeySpec struct {
 	Remit       auth.Remit
 	Portal      string
 	ExpireTime  time.Time
+	// ClientCertSHA256 binds the key to a client certificate (hex SHA-256
+	// of its DER), usable only over mutual TLS.
+	ClientCertSHA256 string
 }
 
-var portalNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`)
+var (
+	portalNameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`)
+	certFingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 // CreateKey makes an API key and returns it with its token, which is shown
 // this once and stored only as a hash.
@@ -79,6 +86,9 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 	if !spec.ExpireTime.IsZero() && !spec.ExpireTime.After(now) {
 		v.Add("api_key.expire_time", "is in the past")
 	}
+	if c := spec.ClientCertSHA256; c != "" && !certFingerprintRE.MatchString(c) {
+		v.Add("api_key.client_cert_sha256", "must be 64 lower-case hex digits (SHA-256 of the certificate's DER)")
+	}
 	if len([]rune(spec.Description)) > 200 {
 		v.Add("api_key.description", "is longer than 200 characters")
 	}
@@ -90,7 +100,7 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 		return nil, "", err
 	}
 	k := &auth.Key{ID: newID(), Prefix: prefix, SecretHash: hash, Role: spec.Role, Description: spec.Description,
-		Remit: spec.Remit, Portal: spec.Portal, CreateTime: now, ExpireTime: spec.ExpireTime}
+		Remit: spec.Remit, Portal: spec.Portal, ClientCertSHA256: spec.ClientCertSHA256, CreateTime: now, ExpireTime: spec.ExpireTime}
 	err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		k.Parties = nil
 		for i, ref := range spec.Parties {

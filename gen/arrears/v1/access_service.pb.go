@@ -109,9 +109,13 @@ type ApiKey struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only. Set once revoked.
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// Binds the key to a client certificate: hex SHA-256 of its DER. Calls
+	// with the key must then come over mutual TLS on the gRPC port,
+	// presenting that certificate (see the server's -tls-client-ca).
+	ClientCertSha256 string `protobuf:"bytes,12,opt,name=client_cert_sha256,json=clientCertSha256,proto3" json:"client_cert_sha256,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ApiKey) Reset() {
@@ -219,6 +223,13 @@ func (x *ApiKey) GetRevokeTime() *timestamppb.Timestamp {
 		return x.RevokeTime
 	}
 	return nil
+}
+
+func (x *ApiKey) GetClientCertSha256() string {
+	if x != nil {
+		return x.ClientCertSha256
+	}
+	return ""
 }
 
 type CreateApiKeyRequest struct {
@@ -973,7 +984,7 @@ var File_arrears_v1_access_service_proto protoreflect.FileDescriptor
 const file_arrears_v1_access_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1farrears/v1/access_service.proto\x12\n" +
-	"arrears.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x03\n" +
+	"arrears.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x03\n" +
 	"\x06ApiKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12$\n" +
@@ -989,7 +1000,8 @@ const file_arrears_v1_access_service_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vrevoke_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\"B\n" +
+	"revokeTime\x12,\n" +
+	"\x12client_cert_sha256\x18\f \x01(\tR\x10clientCertSha256\"B\n" +
 	"\x13CreateApiKeyRequest\x12+\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x12.arrears.v1.ApiKeyR\x06apiKey\"Y\n" +
 	"\x14CreateApiKeyResponse\x12+\n" +

@@ -14,7 +14,7 @@ import (
 )
 
 const keyCols = `id, prefix, secret_hash, role, description, parties, remit_jurisdiction, remit_region_prefix,
-	portal, create_time, expire_time, revoke_time`
+	portal, client_cert_sha256, create_time, expire_time, revoke_time`
 
 // nullTS scans an optional timestamp.
 type nullTS struct{ t *time.Time }
@@ -38,7 +38,7 @@ func scanKey(sc scanner) (*auth.Key, error) {
 	var k auth.Key
 	var parties string
 	err := sc.Scan(&k.ID, &k.Prefix, &k.SecretHash, &k.Role, &k.Description, &parties, &k.Remit.Jurisdiction,
-		&k.Remit.RegionPrefix, &k.Portal, tsScan{&k.CreateTime}, nullTS{&k.ExpireTime}, nullTS{&k.RevokeTime})
+		&k.Remit.RegionPrefix, &k.Portal, &k.ClientCertSHA256, tsScan{&k.CreateTime}, nullTS{&k.ExpireTime}, nullTS{&k.RevokeTime})
 	if err != nil {
 		return nil, err
 	}
@@ -76,11 +76,11 @@ func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uu
 // keySnapshot is what the audit trail records of a key: never its hash.
 func keySnapshot(k *auth.Key) []byte {
 	b, _ := json.Marshal(struct {
-		Prefix, Role, Description, Portal string
+		Prefix, Role, Description, Portal, ClientCertSHA256 string
 		Parties                           []uuid.UUID
 		Remit                             auth.Remit
 		ExpireTime, RevokeTime            time.Time
-	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.Parties, k.Remit, k.ExpireTime, k.RevokeTime})
+	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, k.Parties, k.Remit, k.ExpireTime, k.RevokeTime})
 	return b
 }
 
@@ -89,9 +89,9 @@ func (t *tx) CreateKey(ctx context.Context, k *auth.Key, c store.Change) error {
 	if k.Parties == nil {
 		parties = []byte("[]")
 	}
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		k.ID.String(), k.Prefix, k.SecretHash, string(k.Role), k.Description, string(parties), k.Remit.Jurisdiction,
-		k.Remit.RegionPrefix, k.Portal, t.s.dialect.Timestamp(k.CreateTime), t.s.nullTimestamp(k.ExpireTime), t.s.nullTimestamp(k.RevokeTime))
+		k.Remit.RegionPrefix, k.Portal, k.ClientCertSHA256, t.s.dialect.Timestamp(k.CreateTime), t.s.nullTimestamp(k.ExpireTime), t.s.nullTimestamp(k.RevokeTime))
 	if err := t.insertErr("key", err); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ CREATE TABLE api_keys (
     remit_jurisdiction  text NOT NULL,
     remit_region_prefix text NOT NULL,
     portal              text NOT NULL,
+    client_cert_sha256  text NOT NULL,
     create_time         timestamptz NOT NULL,
     expire_time         timestamptz,
     revoke_time         timestamptz,

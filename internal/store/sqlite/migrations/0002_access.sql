@@ -11,6 +11,7 @@ CREATE TABLE api_keys (
     remit_jurisdiction  TEXT NOT NULL,
     remit_region_prefix TEXT NOT NULL,
     portal              TEXT NOT NULL,
+    client_cert_sha256  TEXT NOT NULL,
     create_time         INTEGER NOT NULL,
     expire_time         INTEGER,
     revoke_time         INTEGER,
