@@ -44,6 +44,9 @@ func Run(t *testing.T, open Opener) {
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"RollbackOnError", testRollback},
+		{"Keys", testKeys},
+		{"Scopes", testScopes},
+		{"AuditChain", testAuditChain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -72,6 +75,8 @@ func changeOn(inv *ledger.Invoice, method string) store.Change {
 }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+func t0Date() civil.Date { return civil.MustNew(2025, 7, 1) }
 
 func party(jur, reg, region string) *ledger.Party {
 	return &ledger.Party{

@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+func testKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := party("CN", "K1", "350100")
+	createParties(t, s, d)
+	k := &auth.Key{ID: newID(), Prefix: "abcdefgh", SecretHash: []byte("0123456789abcdef0123456789abcdef"), Role: auth.RoleDebtor,
+		Description: "erp", Parties: []uuid.UUID{d.ID}, CreateTime: t0, ExpireTime: t0.Add(time.Hour)}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateKey(ctx, k, change("CreateApiKey")) })
+	got, err := s.GetKey(ctx, "abcdefgh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(k, got); diff != "" {
+		t.Errorf("GetKey (-want +got):\n%s", diff)
+	}
+	_, err = s.GetKey(ctx, "zzzzzzzz")
+	wantErr(t, "GetKey(unknown)", err, ledger.ErrNotFound)
+	dup := *k
+	dup.ID = newID()
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.CreateKey(ctx, &dup, change("CreateApiKey")) })
+	wantErr(t, "CreateKey(duplicate prefix)", err, ledger.ErrAlreadyExists)
+	reg := &auth.Key{ID: newID(), Prefix: "regulatr", SecretHash: []byte("x"), Role: auth.RoleRegulator,
+		Remit: auth.Remit{Jurisdiction: "CN", RegionPrefix: "35"}, CreateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateKey(ctx, reg, change("CreateApiKey")) })
+	if n, err := s.CountKeys(ctx); err != nil || n != 2 {
+		t.Errorf("CountKeys = %d, %v; want 2", n, err)
+	}
+	keys, err := s.ListKeys(ctx, store.Page{Limit: 1})
+	if err != nil || len(keys) != 1 || keys[0].Prefix != "abcdefgh" {
+		t.Errorf("ListKeys page = %v, %v", keys, err)
+	}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.GetKey(ctx, "abcdefgh")
+		if err != nil {
+			return err
+		}
+		cur.RevokeTime = t0.Add(time.Minute)
+		return tx.RevokeKey(ctx, cur, change("RevokeApiKey"))
+	})
+	got, _ = s.GetKey(ctx, "abcdefgh")
+	if !got.RevokeTime.Equal(t0.Add(time.Minute)) || got.Active(t0.Add(2*time.Minute)) {
+		t.Errorf("revoked key = %+v", got)
+	}
+}
+
+// testScopes checks that visibility is decided in the store for each kind
+// of scope: by debtor, by creditor, by portal authorisation, by remit.
+func testScopes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d1, d2 := party("CN", "S1", "350100"), party("CN", "S2", "440300")
+	c1, c2 := party("CN", "S3", "350102"), party("CN", "S4", "440301")
+	createParties(t, s, d1, d2, c1, c2)
+	i1, i2 := invoice(d1, c1, "SC-1", t0Date()), invoice(d2, c2, "SC-2", t0Date())
+	createInvoices(t, s, i1, i2)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.AuthorizePortal(ctx, "portal-a", c1.ID, change("AuthorizePortal"))
+	})
+	if ok, err := s.PortalAuthorized(ctx, "portal-a", c1.ID); !ok || err != nil {
+		t.Errorf("PortalAuthorized(c1) = %v, %v", ok, err)
+	}
+	if ok, _ := s.PortalAuthorized(ctx, "portal-a", c2.ID); ok {
+		t.Error("PortalAuthorized(c2) = true")
+	}
+	for _, tc := range []struct {
+		desc    string
+		scope   auth.Scope
+		inv     []string
+		parties []*ledger.Party
+	}{
+		{"nothing", auth.Scope{}, nil, nil},
+		{"debtor", auth.Scope{Debtors: []uuid.UUID{d1.ID}}, []string{"SC-1"}, []*ledger.Party{d1, c1}},
+		{"creditor", auth.Scope{Creditors: []uuid.UUID{c2.ID}}, []string{"SC-2"}, []*ledger.Party{d2, c2}},
+		{"portal", auth.Scope{Portal: "portal-a"}, []string{"SC-1"}, []*ledger.Party{d1, c1}},
+		{"unknown portal", auth.Scope{Portal: "portal-b"}, nil, nil},
+		{"remit", auth.Scope{Remit: &auth.Remit{Jurisdiction: "CN", RegionPrefix: "44"}}, []string{"SC-2"}, []*ledger.Party{d2, c2}},
+		{"remit elsewhere", auth.Scope{Remit: &auth.Remit{Jurisdiction: "GB", RegionPrefix: ""}}, nil, nil},
+		{"all", auth.Scope{All: true}, []string{"SC-1", "SC-2"}, []*ledger.Party{d1, d2, c1, c2}},
+	} {
+		invs, err := s.ListInvoices(ctx, store.InvoiceQuery{Scope: tc.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(append([]string{}, tc.inv...), ids(invs)); diff != "" {
+			t.Errorf("%s: ListInvoices (-want +got)\n%s", tc.desc, diff)
+		}
+		ps, err := s.ListParties(ctx, store.PartyQuery{Scope: tc.scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ids(tc.parties), ids(ps)); diff != "" {
+			t.Errorf("%s: ListParties (-want +got)\n%s", tc.desc, diff)
+		}
+		for _, inv := range []*ledger.Invoice{i1, i2} {
+			want := false
+			for _, r := range tc.inv {
+				want = want || r == inv.DocumentRef
+			}
+			if got, err := s.InvoiceVisible(ctx, tc.scope, inv.ID); err != nil || got != want {
+				t.Errorf("%s: InvoiceVisible(%s) = %v, %v; want %v", tc.desc, inv.DocumentRef, got, err, want)
+			}
+		}
+		for _, p := range []*ledger.Party{d1, d2, c1, c2} {
+			want := false
+			for _, q := range tc.parties {
+				want = want || q.ID == p.ID
+			}
+			if got, err := s.PartyVisible(ctx, tc.scope, p.ID); err != nil || got != want {
+				t.Errorf("%s: PartyVisible(%s) = %v, %v; want %v", tc.desc, p.RegistrationID, got, err, want)
+			}
+		}
+	}
+}
+
+// testAuditChain checks that every write appended a linked, verifiable
+// event to its debtor's chain, and that the feed and checkpoints read back.
+func testAuditChain(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, _, inv := fixture(t, s)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreatePayment(ctx, payment(inv, "AC-1", 10, inv.IssuedOn), changeOn(inv, "RecordPayment"))
+	})
+	heads, err := s.ChainHeads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var debtorHead *audit.Head
+	for i := range heads {
+		if heads[i].Chain == debtor.ID {
+			debtorHead = &heads[i]
+		}
+	}
+	// party creation, invoice creation, payment creation
+	if debtorHead == nil || debtorHead.Seq != 3 {
+		t.Fatalf("debtor chain head = %+v, want 3 events (heads %v)", debtorHead, heads)
+	}
+	evs, err := s.ListChainEvents(ctx, debtor.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &audit.ChainVerifier{Chain: debtor.ID}
+	for _, e := range evs {
+		v.Add(e)
+	}
+	if len(v.Problems) > 0 || v.Head().Hash != debtorHead.Hash {
+		t.Errorf("chain does not verify: %v", v.Problems)
+	}
+	if evs[1].ResourceType != "invoice" || evs[1].Method != "CreateInvoice" || evs[1].Actor != "ADMIN:test" || evs[1].Creditor != inv.CreditorID {
+		t.Errorf("invoice event = %+v", evs[1])
+	}
+	feed, err := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{Creditors: []uuid.UUID{inv.CreditorID}}, Until: t0, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The creditor sees its own party's creation, the invoice and the payment.
+	if len(feed) != 3 {
+		t.Errorf("creditor feed has %d events, want 3", len(feed))
+	}
+	if early, _ := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{All: true}, Until: t0.Add(-time.Second), Limit: 10}); len(early) != 0 {
+		t.Errorf("feed shows %d events recorded after Until", len(early))
+	}
+	if len(feed) > 1 {
+		rest, _ := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{Creditors: []uuid.UUID{inv.CreditorID}}, After: feed[0].EventID, Until: t0, Limit: 10})
+		if len(rest) != len(feed)-1 {
+			t.Errorf("feed after the first cursor has %d events, want %d", len(rest), len(feed)-1)
+		}
+	}
+
+	_, err = s.LatestCheckpoint(ctx)
+	wantErr(t, "LatestCheckpoint(none)", err, ledger.ErrNotFound)
+	cp := audit.Checkpoint{ID: newID(), CreateTime: t0, ChainCount: int64(len(heads)), HeadsDigest: audit.HeadsDigest(heads),
+		Heads: heads, Statement: "s", Signature: "sig", PublicKey: "pk"}
+	if err := s.PutCheckpoint(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&cp, got); diff != "" {
+		t.Errorf("LatestCheckpoint (-want +got):\n%s", diff)
+	}
+	if all, err := s.ListCheckpoints(ctx); err != nil || len(all) != 1 {
+		t.Errorf("ListCheckpoints = %d, %v", len(all), err)
+	}
+}
