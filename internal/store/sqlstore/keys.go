@@ -77,9 +77,9 @@ func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uu
 func keySnapshot(k *auth.Key) []byte {
 	b, _ := json.Marshal(struct {
 		Prefix, Role, Description, Portal, ClientCertSHA256 string
-		Parties                           []uuid.UUID
-		Remit                             auth.Remit
-		ExpireTime, RevokeTime            time.Time
+		Parties                                             []uuid.UUID
+		Remit                                               auth.Remit
+		ExpireTime, RevokeTime                              time.Time
 	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, k.Parties, k.Remit, k.ExpireTime, k.RevokeTime})
 	return b
 }
