@@ -1,0 +1,194 @@
+package judgement
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/policy"
+)
+
+// eventDate returns the date of event ev on the invoice. applicable is false
+// for an event the contract does not make a condition (acceptance when it is
+// not required, settlement when none was confirmed); pending is true when
+// acceptance is required but neither passed nor bounded by an agreed
+// period, so the clock cannot have started.
+func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pending bool) {
+	inv := e.inv
+	switch ev {
+	case policy.EventIssue:
+		return inv.IssuedOn, true, false
+	case policy.EventDelivery:
+		return inv.DeliveredOn, true, false
+	case policy.EventReceipt:
+		// Receipt of the invoice, or of the goods if later; without a
+		// recorded receipt the event is missing and the fallback decides.
+		if inv.ReceivedOn.IsZero() {
+			return civil.Date{}, true, false
+		}
+		return civil.Max(inv.ReceivedOn, inv.DeliveredOn), true, false
+	case policy.EventSettlement:
+		return inv.SettlementConfirmedOn, !inv.SettlementConfirmedOn.IsZero(), false
+	case policy.EventAcceptance:
+		if !inv.AcceptanceRequired {
+			return civil.Date{}, false, false
+		}
+		var periodEnd civil.Date
+		if !inv.DeliveredOn.IsZero() && inv.AcceptancePeriodDays > 0 {
+			periodEnd = inv.DeliveredOn.AddDays(inv.AcceptancePeriodDays)
+		}
+		switch {
+		case !inv.AcceptancePassedOn.IsZero() && !periodEnd.IsZero() && inv.AcceptancePassedOn.After(periodEnd):
+			// The buyer accepted late: the clock ran from the end of the
+			// agreed acceptance period.
+			return periodEnd, true, false
+		case !inv.AcceptancePassedOn.IsZero():
+			return inv.AcceptancePassedOn, true, false
+		case !periodEnd.IsZero():
+			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded; the clock runs from the end of the agreed %d-day acceptance period, %s", inv.AcceptancePeriodDays, periodEnd)
+			return periodEnd, true, false
+		}
+		return civil.Date{}, true, true
+	}
+	return civil.Date{}, false, false
+}
+
+var eventWords = map[policy.ClockEvent]string{
+	policy.EventIssue:      "the invoice date",
+	policy.EventDelivery:   "delivery",
+	policy.EventReceipt:    "receipt of the invoice",
+	policy.EventSettlement: "settlement confirmation",
+	policy.EventAcceptance: "acceptance",
+}
+
+// clockStart applies the policy's ClockStart: an applicable override wins,
+// then the preferred event (or the latest of several), then the fallback
+// chain, which is reported. ok is false when the clock has not started.
+func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
+	cs := e.pol.ClockStart
+	notStarted := func() (civil.Date, policy.ClockEvent, bool) {
+		e.find(FindingClockNotStarted, "acceptance is a condition of payment but has not passed and no acceptance period is agreed: the payment clock has not started")
+		return civil.Date{}, "", false
+	}
+	for _, ev := range cs.Overrides {
+		d, applicable, pending := e.eventDate(ev)
+		switch {
+		case !applicable:
+			continue
+		case pending:
+			return notStarted()
+		case !d.IsZero():
+			return d, ev, true
+		}
+	}
+	preferred := []policy.ClockEvent{cs.Event}
+	if cs.Event == policy.EventLatestOf {
+		preferred = cs.Of
+	}
+	var best civil.Date
+	var bestEv policy.ClockEvent
+	for _, ev := range preferred {
+		d, applicable, pending := e.eventDate(ev)
+		if pending {
+			return notStarted()
+		}
+		if applicable && !d.IsZero() && (best.IsZero() || d.After(best)) {
+			best, bestEv = d, ev
+		}
+	}
+	if !best.IsZero() {
+		return best, bestEv, true
+	}
+	for _, ev := range cs.Fallback {
+		if d, applicable, _ := e.eventDate(ev); applicable && !d.IsZero() {
+			var want []string
+			for _, p := range preferred {
+				want = append(want, eventWords[p])
+			}
+			e.find(FindingClockStartFallback, "the policy starts the clock at %s, which is not recorded; %s on %s is used instead", strings.Join(want, " or "), eventWords[ev], d)
+			return d, ev, true
+		}
+	}
+	e.find(FindingClockNotStarted, "none of the events that start the payment clock is recorded")
+	return civil.Date{}, "", false
+}
+
+// computeDueDate counts the term from the clock start, the event's own day
+// not counted (Civil Code Art. 201; Reg. 1182/71): 60 days from 10 January
+// ends on 11 March in a non-leap year. An agreed date or term is compared
+// with the cap (a hard cap replaces it, a soft one reports it); without one
+// the statutory default applies. Last, a due date on a non-working day moves
+// to the next working day when the policy says so.
+func (e *eval) computeDueDate() {
+	start, ev, ok := e.clockStart()
+	if !ok {
+		e.j.DueDateRule = "no due date: the payment clock has not started"
+		return
+	}
+	e.j.ClockStart, e.j.ClockStartEvent = start, ev
+	inv, pol := e.inv, e.pol
+	from := fmt.Sprintf("%s on %s", eventWords[ev], start)
+
+	var due civil.Date
+	var rule string
+	term := -1 // the agreed term in days, for the cap; -1 when none is agreed
+	switch {
+	case !inv.AgreedDueDate.IsZero():
+		due, term = inv.AgreedDueDate, inv.AgreedDueDate.DaysSince(start)
+		rule = fmt.Sprintf("agreed due date %s (%d days from %s)", due, term, from)
+	case inv.AgreedTermDays > 0:
+		due, term = start.AddDays(inv.AgreedTermDays), inv.AgreedTermDays
+		rule = fmt.Sprintf("agreed term of %d days from %s: %s", term, from, due)
+	case pol.DefaultTermDays > 0:
+		due = start.AddDays(pol.DefaultTermDays)
+		rule = fmt.Sprintf("no agreed term; statutory default of %d days from %s: %s", pol.DefaultTermDays, from, due)
+	default:
+		e.find(FindingNoDueDate, "no term or due date is agreed and policy %s sets no default: the invoice has no due date and is never overdue", pol.ID)
+		e.j.DueDateRule = "no due date: nothing agreed and no statutory default"
+		return
+	}
+	if pol.CapKind != policy.CapNone && term > pol.CapDays {
+		switch pol.CapKind {
+		case policy.CapHard:
+			capped := start.AddDays(pol.CapDays)
+			e.find(FindingTermExceedsCap, "the agreed term of %d days exceeds the statutory cap of %d days and is void beyond it: the debt is due on %s, not %s", term, pol.CapDays, capped, due)
+			due = capped
+			rule += fmt.Sprintf("; over the hard cap of %d days, so the cap applies: %s", pol.CapDays, due)
+		case policy.CapSoft:
+			e.find(FindingTermExceedsCap, "term exceeds statutory cap: the agreed term of %d days is longer than %d days; it stands but is reportable", term, pol.CapDays)
+			rule += fmt.Sprintf("; over the soft cap of %d days (reported, the agreed term stands)", pol.CapDays)
+		}
+	}
+	if pol.Adjust == policy.AdjustNextWorkingDay {
+		adjusted, provisional := e.nextWorkingDay(due)
+		if adjusted != due {
+			rule += fmt.Sprintf("; %s %s is not a working day on calendar %s, so it moves to %s", due.Weekday(), due, pol.Calendar, adjusted)
+		}
+		if provisional {
+			e.j.Provisional = true
+			e.find(FindingProvisionalCalendar, "calendar %s is not published for %d: the due date %s counts weekends only and may move when holidays are announced", pol.Calendar, adjusted.Year, adjusted)
+			rule += " (provisional)"
+		}
+		due = adjusted
+	}
+	e.j.DueDate, e.j.DueDateRule = due, rule
+}
+
+// nextWorkingDay returns d, or the first working day after it; provisional
+// is true when any day consulted is in a year the calendar does not cover.
+func (e *eval) nextWorkingDay(d civil.Date) (civil.Date, bool) {
+	provisional := false
+	// No published calendar has a run of a month without a working day; the
+	// bound only guards against a corrupt calendar.
+	for range 60 {
+		working, published := e.in.Tables.IsWorkingDay(e.pol.Calendar, d)
+		if !published {
+			provisional = true
+		}
+		if working {
+			break
+		}
+		d = d.AddDays(1)
+	}
+	return d, provisional
+}

@@ -1,0 +1,319 @@
+package judgement
+
+import (
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
+)
+
+// rateSpec is one interest rate: Percent per day, or per annum over a
+// day-count denominator.
+type rateSpec struct {
+	pct    *big.Rat
+	perDay bool
+	denom  int64
+}
+
+// perDayFraction is the fraction of the base that accrues per day.
+func (r rateSpec) perDayFraction() *big.Rat {
+	f := new(big.Rat).Quo(r.pct, big.NewRat(100, 1))
+	if !r.perDay {
+		f.Quo(f, big.NewRat(r.denom, 1))
+	}
+	return f
+}
+
+func (r rateSpec) equal(o rateSpec) bool {
+	return r.pct.Cmp(o.pct) == 0 && r.perDay == o.perDay && r.denom == o.denom
+}
+
+// rateFunc returns the rate that applies on a day.
+type rateFunc func(civil.Date) (rateSpec, error)
+
+func constantRate(r rateSpec) rateFunc {
+	return func(civil.Date) (rateSpec, error) { return r, nil }
+}
+
+func pctText(r *big.Rat) string {
+	s := r.FloatString(6)
+	for s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	if s[len(s)-1] == '.' {
+		s += "00"
+	}
+	return s
+}
+
+func dayCountWords(d policy.DayCount) string {
+	if d == policy.DayCountAct360 {
+		return "Act/360"
+	}
+	return "Act/365"
+}
+
+// rates decides which rate applies, from the day interest starts: an
+// agreed rate where the policy uses it (floored at the reference rate in
+// force on the contract date where the policy says so), else the statutory
+// method. A nil rateFunc means no interest accrues.
+func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
+	in := e.pol.Interest
+	denom := in.DayCount.Days()
+	agreed := e.inv.AgreedRate
+	if agreed != nil && in.UseAgreedRate {
+		r, _ := policy.ParseDecimal(agreed.Percent) // checked by validate
+		spec := rateSpec{pct: r, perDay: agreed.PerDay, denom: denom}
+		rule := fmt.Sprintf("agreed rate %s%% per day", agreed.Percent)
+		if !agreed.PerDay {
+			rule = fmt.Sprintf("agreed rate %s%% per annum, %s", agreed.Percent, dayCountWords(in.DayCount))
+		}
+		if in.AgreedRateFloor == "" {
+			return constantRate(spec), rule, nil
+		}
+		on, which := e.inv.ContractSignedOn, "the contract date"
+		if on.IsZero() {
+			on, which = e.inv.IssuedOn, "the invoice date (no contract date is recorded)"
+		}
+		fs, ok := e.in.Tables.RateOn(in.AgreedRateFloor, on)
+		if !ok {
+			return nil, "", fmt.Errorf("%w: rate table %s has no rate for %s", ErrMissingData, in.AgreedRateFloor, on)
+		}
+		floor, err := policy.ParseDecimal(fs)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: rate table %s: %v", ErrMissingData, in.AgreedRateFloor, err)
+		}
+		annual := new(big.Rat).Set(r)
+		if agreed.PerDay {
+			annual.Mul(annual, big.NewRat(denom, 1))
+		}
+		if annual.Cmp(floor) < 0 {
+			e.find(FindingInterestRateFloored, "the agreed rate %s%% %s is below the floor, %s %s%% per annum in force on %s %s, which applies instead",
+				agreed.Percent, map[bool]string{true: "per day", false: "per annum"}[agreed.PerDay], in.AgreedRateFloor, fs, which, on)
+			return constantRate(rateSpec{pct: floor, denom: denom}),
+				fmt.Sprintf("%s %s%% per annum in force on %s (the floor; the agreed %s%% is lower), %s", in.AgreedRateFloor, fs, on, agreed.Percent, dayCountWords(in.DayCount)), nil
+		}
+		return constantRate(spec), rule + fmt.Sprintf(" (not below the floor %s %s%% on %s)", in.AgreedRateFloor, fs, on), nil
+	}
+	if agreed != nil {
+		e.find(FindingAgreedRateNotApplied, "the agreed rate %s%% is not used: policy %s applies its statutory rate", agreed.Percent, e.pol.ID)
+	}
+	switch in.Method {
+	case policy.InterestDailyRate:
+		r, _ := policy.ParseDecimal(in.DailyPercent)
+		return constantRate(rateSpec{pct: r, perDay: true, denom: 1}), fmt.Sprintf("statutory %s%% per day, simple", in.DailyPercent), nil
+	case policy.InterestReferencePlus:
+		return e.referenceRates(start)
+	}
+	return nil, "no interest: the policy sets no statutory interest and no rate is agreed", nil
+}
+
+// referenceRates applies a reference rate plus points. AT_START fixes the
+// rate in force on the 31 December or 30 June strictly before interest
+// starts (UK); HALF_YEARLY applies the rate in force on 1 January to days in
+// January-June and the rate on 1 July to days in July-December (EU).
+func (e *eval) referenceRates(start civil.Date) (rateFunc, string, error) {
+	in := e.pol.Interest
+	points, _ := policy.ParseDecimal(in.Points)
+	denom := in.DayCount.Days()
+	lookup := func(on civil.Date) (rateSpec, error) {
+		s, ok := e.in.Tables.RateOn(in.Reference, on)
+		if !ok {
+			return rateSpec{}, fmt.Errorf("%w: rate table %s has no rate for %s", ErrMissingData, in.Reference, on)
+		}
+		ref, err := policy.ParseDecimal(s)
+		if err != nil {
+			return rateSpec{}, fmt.Errorf("%w: rate table %s: %v", ErrMissingData, in.Reference, err)
+		}
+		pct := new(big.Rat).Add(ref, points)
+		if pct.Sign() < 0 {
+			pct.SetInt64(0) // a negative total rate would charge the creditor
+		}
+		return rateSpec{pct: pct, denom: denom}, nil
+	}
+	if in.Fixing == policy.FixingAtStart {
+		on := civil.Date{Year: start.Year - 1, Month: time.December, Day: 31}
+		if start.Month > time.June {
+			on = civil.Date{Year: start.Year, Month: time.June, Day: 30}
+		}
+		r, err := lookup(on)
+		if err != nil {
+			return nil, "", err
+		}
+		ref, _ := e.in.Tables.RateOn(in.Reference, on)
+		return constantRate(r), fmt.Sprintf("%s %s%% in force on %s (the fixing date before interest started on %s) + %s points = %s%% per annum, simple, %s, fixed for the life of the debt",
+			in.Reference, ref, on, start, in.Points, pctText(r.pct), dayCountWords(in.DayCount)), nil
+	}
+	cache := map[civil.Date]rateSpec{}
+	f := func(t civil.Date) (rateSpec, error) {
+		on := halfYearStart(t)
+		if r, ok := cache[on]; ok {
+			return r, nil
+		}
+		r, err := lookup(on)
+		if err == nil {
+			cache[on] = r
+		}
+		return r, err
+	}
+	return f, fmt.Sprintf("%s in force on 1 January / 1 July, applied to the days of that half-year, + %s points, per annum, simple, %s",
+		in.Reference, in.Points, dayCountWords(in.DayCount)), nil
+}
+
+func halfYearStart(t civil.Date) civil.Date {
+	if t.Month > time.June {
+		return civil.Date{Year: t.Year, Month: time.July, Day: 1}
+	}
+	return civil.Date{Year: t.Year, Month: time.January, Day: 1}
+}
+
+// computeInterest accrues interest day by day on what bears interest that
+// day, from the day after the due date up to and including AsOf: a payment
+// lowers the base from its own date, so a payment on the due date leaves no
+// interest. Days are grouped into runs of constant base and rate. The part
+// of the base in disputes open on AsOf accrues contingent interest. The
+// exact total is rounded once.
+func (e *eval) computeInterest() error {
+	j, tl, asOf := &e.j, &e.timeline, e.asOf
+	if j.DueDate.IsZero() || !asOf.After(j.DueDate) {
+		j.InterestRule = "no interest: not overdue"
+		return nil
+	}
+	start := j.DueDate.AddDays(1)
+	rateOf, rule, err := e.rates(start)
+	if err != nil {
+		return err
+	}
+	j.InterestRule = rule
+
+	points := []civil.Date{start}
+	add := func(d civil.Date) {
+		if d.After(start) && !d.After(asOf) {
+			points = append(points, d)
+		}
+	}
+	for _, s := range tl.interest {
+		add(s.on)
+	}
+	add(tl.cancelledOn)
+	if rateOf != nil && e.pol.Interest.Method == policy.InterestReferencePlus && e.pol.Interest.Fixing == policy.FixingHalfYearly && (e.inv.AgreedRate == nil || !e.pol.Interest.UseAgreedRate) {
+		for y := start.Year; y <= asOf.Year; y++ {
+			add(civil.Date{Year: y, Month: time.January, Day: 1})
+			add(civil.Date{Year: y, Month: time.July, Day: 1})
+		}
+	}
+	slices.SortFunc(points, civil.Date.Compare)
+	points = slices.Compact(points)
+
+	total, contingent := new(big.Rat), new(big.Rat)
+	lateAny, lateOrdinary := false, false
+	var prev *rateSpec
+	var exact []*big.Rat // each accrual's exact amount, for merging runs
+	for i, a := range points {
+		b := asOf
+		if i+1 < len(points) {
+			b = points[i+1].AddDays(-1)
+		}
+		base := tl.interestBaseAt(a)
+		if base == 0 {
+			prev = nil
+			continue
+		}
+		disputed := min(base, tl.openDisputed)
+		lateAny = true
+		lateOrdinary = lateOrdinary || base > disputed
+		if rateOf == nil {
+			continue
+		}
+		r, err := rateOf(a)
+		if err != nil {
+			return err
+		}
+		days := b.DaysSince(a) + 1
+		f := r.perDayFraction()
+		amt := new(big.Rat).Mul(f, baseDays(base, days))
+		total.Add(total, amt)
+		if disputed > 0 {
+			contingent.Add(contingent, new(big.Rat).Mul(f, baseDays(disputed, days)))
+		}
+		// Merge with the run before when nothing changed (a payment and its
+		// reversal on the same day, or an unchanged half-yearly rate).
+		if n := len(j.Accruals); n > 0 && prev != nil && prev.equal(r) && j.Accruals[n-1].Base == base && j.Accruals[n-1].Disputed == disputed {
+			last := &j.Accruals[n-1]
+			last.To, last.Days = b, last.Days+days
+			exact[n-1].Add(exact[n-1], amt)
+			last.Amount = exact[n-1].FloatString(6)
+			continue
+		}
+		rr := r
+		prev = &rr
+		exact = append(exact, amt)
+		j.Accruals = append(j.Accruals, Accrual{
+			From: a, To: b, Days: days, Base: base, Disputed: disputed,
+			Percent: pctText(r.pct), PerDay: r.perDay, DayCount: r.denom, Amount: amt.FloatString(6),
+		})
+	}
+	rounded, err := roundRat(total, e.pol.Rounding)
+	if err != nil {
+		return err
+	}
+	cont, err := roundRat(contingent, e.pol.Rounding)
+	if err != nil {
+		return err
+	}
+	j.ContingentInterest, j.Interest = cont, rounded-cont
+	e.computeCompensation(lateAny, lateOrdinary)
+	return nil
+}
+
+// baseDays is amount × days, in big arithmetic: a large debt over decades
+// would overflow int64.
+func baseDays(amount int64, days int) *big.Rat {
+	return new(big.Rat).SetInt(new(big.Int).Mul(big.NewInt(amount), big.NewInt(int64(days))))
+}
+
+// roundRat rounds a non-negative exact amount to whole minor units.
+func roundRat(r *big.Rat, mode policy.Rounding) (int64, error) {
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	twice := new(big.Int).Lsh(m, 1)
+	switch c := twice.Cmp(r.Denom()); {
+	case mode == policy.RoundDown:
+	case c > 0, c == 0 && mode == policy.RoundHalfUp, c == 0 && mode == policy.RoundHalfEven && q.Bit(0) == 1:
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsInt64() {
+		return 0, fmt.Errorf("%w: interest %s does not fit in int64 minor units", ErrInvalidInput, r.FloatString(2))
+	}
+	return q.Int64(), nil
+}
+
+// computeCompensation owes the policy's fixed sum once interest has started
+// to run on some part of the debt. The band is chosen by the invoice amount
+// when it is in the compensation's currency; otherwise the lowest band is
+// assumed and reported, since no exchange rate is applied here. If only a
+// disputed part was ever late, the sum is shown with a finding that it is
+// contingent on the dispute.
+func (e *eval) computeCompensation(lateAny, lateOrdinary bool) {
+	c := e.pol.Compensation
+	if len(c.Bands) == 0 || !lateAny {
+		return
+	}
+	band := c.Bands[0]
+	if e.inv.Amount.Currency == c.Currency {
+		for _, b := range c.Bands {
+			if e.inv.Amount.Minor >= b.FromDebtMinor {
+				band = b
+			}
+		}
+	} else if len(c.Bands) > 1 {
+		e.find(FindingCompensationBand, "the invoice is in %s, not %s: the lowest compensation band is assumed", e.inv.Amount.Currency, c.Currency)
+	}
+	e.j.Compensation = money.Money{Minor: band.AmountMinor, Currency: c.Currency}
+	if !lateOrdinary {
+		e.find(FindingCompensationContingent, "only a disputed part of the debt is late: the compensation is owed only if the dispute is rejected or withdrawn")
+	}
+}

@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"math/big"
+	"strings"
+	"testing"
+)
+
+func TestRateOn(t *testing.T) {
+	r := embeddedRegistry(t)
+	tests := []struct {
+		desc  string
+		table string
+		on    string
+		want  string
+		ok    bool
+	}{
+		{"LPR on its first day", "CN-LPR-1Y", "2019-08-20", "4.25", true},
+		{"LPR the day before the reform: the benchmark rate", "CN-LPR-1Y", "2019-08-19", "4.35", true},
+		{"LPR before any entry", "CN-LPR-1Y", "2015-01-01", "", false},
+		{"LPR on 2023-03-01", "CN-LPR-1Y", "2023-03-01", "3.65", true},
+		{"LPR the day before a change", "CN-LPR-1Y", "2025-05-19", "3.10", true},
+		{"LPR on a change", "CN-LPR-1Y", "2025-05-20", "3.00", true},
+		{"ECB on 1 January 2025", "ECB-MRO", "2025-01-01", "3.15", true},
+		{"ECB on 1 July 2024", "ECB-MRO", "2024-07-01", "4.25", true},
+		{"ECB on 1 July 2025", "ECB-MRO", "2025-07-01", "2.15", true},
+		{"ECB in 2019 (zero)", "ECB-MRO", "2019-06-30", "0.00", true},
+		{"BoE on 30 June 2023", "BOE-BASE", "2023-06-30", "5.00", true},
+		{"BoE on 31 December 2023", "BOE-BASE", "2023-12-31", "5.25", true},
+		{"BoE in 2019", "BOE-BASE", "2019-12-31", "0.75", true},
+		{"Basiszins H1 2024", "DE-BASISZINS", "2024-03-01", "3.62", true},
+		{"Basiszins H2 2024", "DE-BASISZINS", "2024-07-01", "3.37", true},
+		{"Basiszins negative in 2019", "DE-BASISZINS", "2019-01-01", "-0.88", true},
+		{"unknown table", "NOPE", "2024-01-01", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, ok := r.RateOn(tc.table, d(tc.on))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("RateOn(%s, %s) = %q %v, want %q %v", tc.table, tc.on, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	lpr, ok := r.RateTable("CN-LPR-1Y")
+	if !ok || !strings.Contains(lpr.Source, "People's Bank of China") {
+		t.Errorf("LPR source = %q", lpr.Source)
+	}
+}
+
+// TestBasiszinsFollowsECB checks the German base rate against its rule:
+// each half-year it moves by the change in the ECB rate between the last
+// days of the two previous half-years.
+func TestBasiszinsFollowsECB(t *testing.T) {
+	r := embeddedRegistry(t)
+	for _, tc := range []struct{ on, prevRef, ref string }{
+		{"2023-01-01", "2022-06-30", "2022-12-31"},
+		{"2023-07-01", "2022-12-31", "2023-06-30"},
+		{"2024-01-01", "2023-06-30", "2023-12-31"},
+		{"2024-07-01", "2023-12-31", "2024-06-30"},
+		{"2025-01-01", "2024-06-30", "2024-12-31"},
+		{"2025-07-01", "2024-12-31", "2025-06-30"},
+		{"2026-01-01", "2025-06-30", "2025-12-31"},
+	} {
+		rate := func(table, on string) *big.Rat {
+			s, ok := r.RateOn(table, d(on))
+			if !ok {
+				t.Fatalf("%s on %s missing", table, on)
+			}
+			v, _ := ParseDecimal(s)
+			return v
+		}
+		prev := rate("DE-BASISZINS", d(tc.on).AddDays(-1).String())
+		delta := new(big.Rat).Sub(rate("ECB-MRO", tc.ref), rate("ECB-MRO", tc.prevRef))
+		if want := new(big.Rat).Add(prev, delta); want.Cmp(rate("DE-BASISZINS", tc.on)) != 0 {
+			t.Errorf("Basiszins on %s = %s, want %s by the ECB rule", tc.on, rate("DE-BASISZINS", tc.on).FloatString(2), want.FloatString(2))
+		}
+	}
+}
+
+func TestIsWorkingDay(t *testing.T) {
+	r := embeddedRegistry(t)
+	tests := []struct {
+		desc      string
+		cal       string
+		on        string
+		working   bool
+		published bool
+	}{
+		{"CN ordinary Monday", "CN", "2025-03-03", true, true},
+		{"CN ordinary Sunday", "CN", "2025-03-02", false, true},
+		{"CN Spring Festival 2025, a Tuesday", "CN", "2025-01-28", false, true},
+		{"CN adjusted working Sunday 2025-01-26", "CN", "2025-01-26", true, true},
+		{"CN adjusted working Saturday 2025-02-08", "CN", "2025-02-08", true, true},
+		{"CN National Day 2025-10-08 (Mid-Autumn added)", "CN", "2025-10-08", false, true},
+		{"CN adjusted working Saturday 2025-10-11", "CN", "2025-10-11", true, true},
+		{"CN New Year 2024", "CN", "2024-01-01", false, true},
+		{"CN adjusted working Sunday 2024-02-04", "CN", "2024-02-04", true, true},
+		{"CN Dragon Boat 2024", "CN", "2024-06-10", false, true},
+		{"CN Spring Festival 2026", "CN", "2026-02-17", false, true},
+		{"CN 2026 make-up Saturday", "CN", "2026-02-28", true, true},
+		{"CN 2027 weekday: not published", "CN", "2027-01-04", true, false},
+		{"CN 2027 Saturday: not published", "CN", "2027-01-02", false, false},
+		{"CN 2023: not covered", "CN", "2023-10-02", true, false},
+		{"DE Tag der Deutschen Einheit", "DE", "2024-10-03", false, true},
+		{"DE ordinary Friday", "DE", "2024-10-04", true, true},
+		{"FR 14 juillet 2025 (Monday)", "FR", "2025-07-14", false, true},
+		{"WEEKENDS Saturday", CalendarWeekends, "2031-05-03", false, true},
+		{"WEEKENDS Monday", CalendarWeekends, "2031-05-05", true, true},
+		{"unknown calendar", "XX", "2025-05-05", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			w, p := r.IsWorkingDay(tc.cal, d(tc.on))
+			if w != tc.working || p != tc.published {
+				t.Errorf("IsWorkingDay(%s, %s) = %v %v, want %v %v", tc.cal, tc.on, w, p, tc.working, tc.published)
+			}
+		})
+	}
+}
+
+func TestParseDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{
+		{"0.05", "1/20", true},
+		{"-0.88", "-22/25", true},
+		{"8", "8/1", true},
+		{"1/3", "", false},
+		{"1e5", "", false},
+		{" 1", "", false},
+		{"", "", false},
+	} {
+		r, err := ParseDecimal(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && r.String() != tc.want) {
+			t.Errorf("ParseDecimal(%q) = %v, %v; want %s ok %v", tc.in, r, err, tc.want, tc.ok)
+		}
+	}
+}
