@@ -37,7 +37,12 @@ func openService(ctx context.Context, cfg config) (*service.Ledger, store.Store,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return service.New(st, clock.System{}, log), st, auth.WithPrincipal(ctx, service.System), nil
+	reg, err := cfg.policies()
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return service.New(st, clock.System{}, reg, log), st, auth.WithPrincipal(ctx, service.System), nil
 }
 
 // runKeys is `arrearsd keys create|list|revoke`.

@@ -15,6 +15,7 @@ import (
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/store/pgtest"
@@ -31,7 +32,11 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc := service.New(st, clock.NewFake(now), slog.New(slog.DiscardHandler))
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(st, clock.NewFake(now), reg, slog.New(slog.DiscardHandler))
 	mk := func(reg, region string, kind ledger.PartyKind, size ledger.SizeClass) *ledger.Party {
 		p, err := svc.CreateParty(ctx, &ledger.Party{DisplayName: "P " + reg, Kind: kind, SizeClass: size, Jurisdiction: "CN",
 			RegistrationID: uscc(reg), RegionCode: region}, service.Idempotency{})

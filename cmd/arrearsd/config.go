@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/arrears/arrears/internal/policy"
 )
 
 // config is everything arrearsd reads at start. Each field has a flag and an
@@ -32,6 +34,10 @@ type config struct {
 	TLSCertFile     string        // serve TLS on both ports with this certificate
 	TLSKeyFile      string
 	TLSClientCAFile string // verify client certificates signed by this CA (mutual TLS)
+	PolicyDir       string        // replaces or adds policies, rate tables and calendars
+	PolicyFile      string        // a deployment's custom policies
+	SweepEvery      time.Duration // how often the escalation sweeper runs
+	Demo            bool          // load the demo ledger when the ledger is empty
 }
 
 // SQLitePath is where the embedded store lives.
@@ -76,6 +82,10 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.StringVar(&c.TLSCertFile, "tls-cert", env("ARREARS_TLS_CERT", ""), "PEM certificate: serve TLS on both ports (ARREARS_TLS_CERT)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", env("ARREARS_TLS_KEY", ""), "PEM private key of -tls-cert (ARREARS_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCAFile, "tls-client-ca", env("ARREARS_TLS_CLIENT_CA", ""), "PEM CA bundle: verify client certificates for mutual TLS (ARREARS_TLS_CLIENT_CA)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json replacing the embedded data (ARREARS_POLICY_DIR)")
+	fs.StringVar(&c.PolicyFile, "policy-file", env("ARREARS_POLICY_FILE", ""), "JSON file of custom payment policies (ARREARS_POLICY_FILE)")
+	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
+	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "load a demo ledger if the ledger is empty (ARREARS_DEMO=1)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
@@ -86,6 +96,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.RateBurst, perr = strconv.Atoi(*rateBurst); perr != nil || c.RateBurst < 1 {
 		return c, nil, fmt.Errorf("-rate-burst must be a positive integer, got %q", *rateBurst)
+	}
+	if c.SweepEvery, perr = time.ParseDuration(*sweep); perr != nil || c.SweepEvery <= 0 {
+		return c, nil, fmt.Errorf("-sweep-interval must be a positive duration, got %q", *sweep)
 	}
 	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
 		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)
@@ -151,4 +164,24 @@ func (c config) tlsConfig() (*tls.Config, error) {
 		conf.ClientCAs, conf.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return conf, nil
+}
+
+// policies loads the embedded payment policies and the deployment's
+// replacements and additions.
+func (c config) policies() (*policy.Registry, error) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded policies: %w", err)
+	}
+	if c.PolicyDir != "" {
+		if err := reg.Override(c.PolicyDir); err != nil {
+			return nil, fmt.Errorf("-policy-dir: %w", err)
+		}
+	}
+	if c.PolicyFile != "" {
+		if err := reg.AddPolicyFile(c.PolicyFile); err != nil {
+			return nil, fmt.Errorf("-policy-file: %w", err)
+		}
+	}
+	return reg, nil
 }

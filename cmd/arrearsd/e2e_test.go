@@ -52,6 +52,9 @@ func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr 
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = time.Hour
 	}
+	if cfg.SweepEvery == 0 {
+		cfg.SweepEvery = time.Hour
+	}
 	if cfg.RateBurst == 0 {
 		cfg.RateBurst = 1000
 	}

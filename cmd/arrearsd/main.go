@@ -114,7 +114,16 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if err != nil {
 		return fmt.Errorf("read page-token secret: %w", err)
 	}
-	svc := service.New(st, clk, log)
+	reg, err := cfg.policies()
+	if err != nil {
+		return err
+	}
+	svc := service.New(st, clk, reg, log)
+	if cfg.Demo {
+		if err := loadDemo(ctx, svc, log); err != nil {
+			return fmt.Errorf("load demo ledger: %w", err)
+		}
+	}
 	if err := ensureAdminKey(ctx, svc, cfg.AdminKeyFile, log); err != nil {
 		return err
 	}
@@ -147,6 +156,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	}
 	go purgeRequests(ctx, svc, log)
 	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, log)
+	go sweep(ctx, svc, cfg.SweepEvery, log)
 	if ready != nil {
 		ready(srv.GRPCAddr(), srv.HTTPAddr())
 	}
@@ -199,6 +209,26 @@ func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.Priva
 			}
 		} else {
 			log.Debug("signed audit checkpoint", "chains", cp.ChainCount, "events", cp.EventCount)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweep records escalation changes as they come due.
+func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := svc.Sweep(ctx); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("escalation sweep", "err", err)
+			}
+		} else if n > 0 {
+			log.Info("escalation sweep", "invoices", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -246,6 +246,8 @@ func invoiceToProto(inv *ledger.Invoice) *arrearsv1.Invoice {
 		Revision:                   inv.Version,
 		CreateTime:                 timeToProto(inv.CreateTime),
 		UpdateTime:                 timeToProto(inv.UpdateTime),
+		Policy:                     fmt.Sprintf("%s@%d", inv.PolicyID, inv.PolicyVersion),
+		PolicyReason:               inv.PolicyReason,
 	}
 	if inv.AgreedRate != nil {
 		basis := arrearsv1.RateBasis_RATE_BASIS_PER_ANNUM
@@ -330,4 +332,46 @@ func normalizeRegistration(p *ledger.Party) (string, string) {
 		return "", fmt.Sprintf("%q is not a valid %s: %v", p.RegistrationID, regid.Scheme(p.Jurisdiction), err)
 	}
 	return canon, ""
+}
+
+// judgementToProto renders a judgement; amounts are in the invoice's
+// currency except compensation, which carries its own.
+func judgementToProto(j *service.Judged) *arrearsv1.Judgement {
+	jd := j.Judgement
+	cur := j.Invoice.Amount.Currency
+	out := &arrearsv1.Judgement{
+		AsOf:               dateToProto(jd.AsOf),
+		KnownAt:            timeToProto(j.KnownAt),
+		ClockStartEvent:    string(jd.ClockStartEvent),
+		ClockStart:         dateToProto(jd.ClockStart),
+		DueDate:            dateToProto(jd.DueDate),
+		Provisional:        jd.Provisional,
+		DueDateRule:        jd.DueDateRule,
+		Outstanding:        moneyToProto(jd.Outstanding, cur),
+		Disputed:           moneyToProto(jd.DisputedOpen, cur),
+		DaysOverdue:        int32(jd.DaysOverdue),
+		DaysOverdueNet:     int32(jd.DaysOverdueNet),
+		Bucket:             jd.Bucket,
+		BucketNet:          jd.BucketNet,
+		Interest:           moneyToProto(jd.Interest, cur),
+		ContingentInterest: moneyToProto(jd.ContingentInterest, cur),
+		InterestRule:       jd.InterestRule,
+		EscalationLevel:    int32(jd.EscalationLevel),
+		EscalationName:     jd.EscalationName,
+		NextChange:         dateToProto(jd.NextChange),
+	}
+	if jd.Compensation.Currency != "" && jd.Compensation.Minor != 0 {
+		out.Compensation = moneyToProto(jd.Compensation.Minor, jd.Compensation.Currency)
+	}
+	for _, f := range jd.Findings {
+		out.Findings = append(out.Findings, &arrearsv1.Finding{Code: f.Code, Message: f.Message})
+	}
+	return out
+}
+
+// judgedToProto is an invoice with its judgement.
+func judgedToProto(j *service.Judged) *arrearsv1.Invoice {
+	out := invoiceToProto(j.Invoice)
+	out.Judgement = judgementToProto(j)
+	return out
 }

@@ -2,8 +2,13 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/ledger"
@@ -22,6 +27,7 @@ func (s *Server) CreateInvoice(ctx context.Context, req *arrearsv1.CreateInvoice
 		Debtor:   parsePartyName(&v, "invoice.debtor", req.Invoice.Debtor),
 		Creditor: parsePartyName(&v, "invoice.creditor", req.Invoice.Creditor),
 		Idem:     idempotency(ctx, &v, method, req.RequestId, req),
+		Policy:   strings.TrimSpace(req.Invoice.Policy),
 	}
 	in.Problems = v
 	inv, err := s.svc.CreateInvoice(ctx, in)
@@ -34,23 +40,28 @@ func (s *Server) CreateInvoice(ctx context.Context, req *arrearsv1.CreateInvoice
 func (s *Server) GetInvoice(ctx context.Context, req *arrearsv1.GetInvoiceRequest) (*arrearsv1.GetInvoiceResponse, error) {
 	var v ledger.ValidationError
 	id := parseID(&v, "name", req.Name, "invoices")
+	asOf := dateFromProto(&v, "as_of", req.AsOf)
+	knownAt := knownAtFromProto(&v, req.KnownAt)
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetInvoice", "", err)
 	}
-	inv, err := s.svc.GetInvoice(ctx, id)
+	j, err := s.svc.JudgeInvoice(ctx, id, asOf, knownAt)
 	if err != nil {
 		return nil, s.fail(ctx, "GetInvoice", req.Name, err)
 	}
-	return &arrearsv1.GetInvoiceResponse{Invoice: invoiceToProto(inv)}, nil
+	return &arrearsv1.GetInvoiceResponse{Invoice: judgedToProto(j)}, nil
 }
 
 func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRequest) (*arrearsv1.ListInvoicesResponse, error) {
 	const method = "ListInvoices"
 	var v ledger.ValidationError
 	size := pageSize(&v, req.PageSize)
-	sc := scope(ctx, method, "", req.Filter)
+	sc := scope(ctx, method, "", req.Filter+"\x00"+protoDateKey(req.AsOf)+"\x00"+req.GetKnownAt().AsTime().String())
 	conds := parseFilter(&v, req.Filter, invoiceFields)
 	q := invoiceQueryBase(conds)
+	judged := judgementFilters(conds)
+	asOf := dateFromProto(&v, "as_of", req.AsOf)
+	knownAt := knownAtFromProto(&v, req.KnownAt)
 	q.Page = s.page(&v, sc, req.PageToken, size)
 	// Party conditions name parties as clients know them; resolve each.
 	// A name that resolves to nothing matches no invoice.
@@ -78,14 +89,16 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	rows, err := s.svc.ListInvoices(ctx, q)
+	rows, last, err := s.svc.ListJudged(ctx, q, size, asOf, knownAt, judged)
 	if err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	rows, next := nextToken(s, sc, rows, size, func(i *ledger.Invoice) uuid.UUID { return i.ID })
-	out := &arrearsv1.ListInvoicesResponse{NextPageToken: next}
-	for _, inv := range rows {
-		out.Invoices = append(out.Invoices, invoiceToProto(inv))
+	out := &arrearsv1.ListInvoicesResponse{}
+	if last != uuid.Nil {
+		out.NextPageToken = s.tokens.Encode(sc, last)
+	}
+	for _, j := range rows {
+		out.Invoices = append(out.Invoices, judgedToProto(j))
 	}
 	return out, nil
 }
@@ -103,7 +116,7 @@ func (s *Server) UpdateInvoice(ctx context.Context, req *arrearsv1.UpdateInvoice
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	inv, err := s.svc.UpdateInvoice(ctx, id, patch, req.GetUpdateMask().GetPaths(), req.Invoice.Etag, effective)
+	inv, err := s.svc.UpdateInvoice(ctx, id, patch, req.GetUpdateMask().GetPaths(), req.Invoice.Etag, effective, strings.TrimSpace(req.Invoice.Policy))
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Invoice.Name, err)
 	}
@@ -123,4 +136,66 @@ func (s *Server) CancelInvoice(ctx context.Context, req *arrearsv1.CancelInvoice
 		return nil, s.fail(ctx, method, req.Name, err)
 	}
 	return &arrearsv1.CancelInvoiceResponse{Invoice: invoiceToProto(inv)}, nil
+}
+
+// knownAtFromProto reads known_at; unset means now.
+func knownAtFromProto(v *ledger.ValidationError, ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	if err := ts.CheckValid(); err != nil {
+		v.Add("known_at", "%v", err)
+		return time.Time{}
+	}
+	return ts.AsTime()
+}
+
+func protoDateKey(d *arrearsv1.Date) string {
+	if d == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d-%d", d.Year, d.Month, d.Day)
+}
+
+func (s *Server) ListEscalationEvents(ctx context.Context, req *arrearsv1.ListEscalationEventsRequest) (*arrearsv1.ListEscalationEventsResponse, error) {
+	const method = "ListEscalationEvents"
+	var v ledger.ValidationError
+	inv := parseID(&v, "parent", req.Parent, "invoices")
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, req.Parent, "")
+	page := s.page(&v, sc, req.PageToken, size)
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, method, "", err)
+	}
+	rows, err := s.svc.ListEscalationEvents(ctx, inv, page)
+	if err != nil {
+		return nil, s.fail(ctx, method, req.Parent, err)
+	}
+	rows, next := nextToken(s, sc, rows, size, func(e *ledger.EscalationEvent) uuid.UUID { return e.ID })
+	out := &arrearsv1.ListEscalationEventsResponse{NextPageToken: next}
+	for _, e := range rows {
+		pe := &arrearsv1.EscalationEvent{
+			Name: invoiceName(e.InvoiceID) + "/escalationEvents/" + e.ID.String(), Kind: e.Kind,
+			FromLevel: int32(e.FromLevel), ToLevel: int32(e.ToLevel), ToLevelName: e.ToLevelName,
+			ChangedOn: dateToProto(e.ChangedOn), RecordTime: timeToProto(e.RecordTime),
+		}
+		if e.Corrects != uuid.Nil {
+			pe.Corrects = invoiceName(e.InvoiceID) + "/escalationEvents/" + e.Corrects.String()
+		}
+		out.EscalationEvents = append(out.EscalationEvents, pe)
+	}
+	return out, nil
+}
+
+func (s *Server) ListPaymentPolicies(ctx context.Context, _ *arrearsv1.ListPaymentPoliciesRequest) (*arrearsv1.ListPaymentPoliciesResponse, error) {
+	out := &arrearsv1.ListPaymentPoliciesResponse{}
+	for _, p := range s.svc.Policies() {
+		def, err := json.Marshal(p)
+		if err != nil {
+			return nil, s.fail(ctx, "ListPaymentPolicies", "", err)
+		}
+		out.PaymentPolicies = append(out.PaymentPolicies, &arrearsv1.PaymentPolicy{
+			Name: fmt.Sprintf("%s@%d", p.ID, p.Version), Title: p.Name, Source: p.Source, DefinitionJson: string(def)})
+	}
+	return out, nil
 }

@@ -3,13 +3,17 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/filter"
+	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -103,6 +107,11 @@ func parseFilter(v *ledger.ValidationError, s string, fields map[string]fieldSpe
 				v.Add("filter", "%s: %v", c.Field, err)
 				continue
 			}
+		case "int":
+			if n, err := strconv.Atoi(c.Value); err != nil || n < 0 {
+				v.Add("filter", "%s must be a whole number of at least 0, got %q", c.Field, c.Value)
+				continue
+			}
 		}
 		ok = append(ok, c)
 	}
@@ -167,6 +176,11 @@ var (
 		"currency":     {ops: "=", kind: "text"},
 		"document_ref": {ops: "=", kind: "text"},
 		"due_date":     {ops: "= != < <= > >=", kind: "date"},
+		// On the judgement as of as_of.
+		"bucket":           {ops: "= !=", kind: "enum", enums: bucketNames},
+		"bucket_net":       {ops: "= !=", kind: "enum", enums: bucketNames},
+		"escalation_level": {ops: "= != < <= > >=", kind: "int"},
+		"days_overdue":     {ops: "= != < <= > >=", kind: "int"},
 	}
 	paymentFields = map[string]fieldSpec{
 		"state":     {ops: "= !=", kind: "enum", enums: []string{"RECORDED", "REVERSED"}},
@@ -205,6 +219,22 @@ func partyQuery(conds []filter.Cond) store.PartyQuery {
 		}
 	}
 	return q
+}
+
+// bucketNames are the default aging buckets (judgement.BucketNames) plus
+// NONE for nothing outstanding.
+var bucketNames = append([]string{judgement.BucketNone}, judgement.BucketNames(policy.DefaultBucketEdges())...)
+
+// judgementFilters picks the conditions that apply to the judgement.
+func judgementFilters(conds []filter.Cond) []service.JudgementFilter {
+	var out []service.JudgementFilter
+	for _, c := range conds {
+		switch c.Field {
+		case "bucket", "bucket_net", "escalation_level", "days_overdue":
+			out = append(out, service.JudgementFilter{Field: c.Field, Op: c.Op, Value: c.Value})
+		}
+	}
+	return out
 }
 
 // invoiceQueryBase maps the invoice filter's non-party fields.

@@ -144,3 +144,36 @@ func (i PaymentInstrument) Valid() bool {
 	}
 	return false
 }
+
+// Escalation is the sweeper's bookkeeping for one invoice: the level last
+// recorded and the next date on which it may change. NextCheck is indexed,
+// so the sweeper visits only invoices whose change is due.
+type Escalation struct {
+	InvoiceID  uuid.UUID  `json:"invoice_id"`
+	DebtorID   uuid.UUID  `json:"debtor_id"`
+	CreditorID uuid.UUID  `json:"creditor_id"`
+	Level      int        `json:"level"`
+	NextCheck  civil.Date `json:"next_check"`
+	CheckedOn  civil.Date `json:"checked_on"`
+	Version    int64      `json:"version"`
+}
+
+// Escalation event kinds.
+const (
+	EscalationChanged   = "CHANGED"
+	EscalationCorrected = "CORRECTED"
+)
+
+// EscalationEvent records a change of level on the date it happened, or the
+// correction of such a record that a backdated fact proved wrong.
+type EscalationEvent struct {
+	ID          uuid.UUID  `json:"id"`
+	InvoiceID   uuid.UUID  `json:"invoice_id"`
+	Kind        string     `json:"kind"`
+	FromLevel   int        `json:"from_level"`
+	ToLevel     int        `json:"to_level"`
+	ToLevelName string     `json:"to_level_name"`
+	ChangedOn   civil.Date `json:"changed_on"`
+	Corrects    uuid.UUID  `json:"corrects"`
+	RecordTime  time.Time  `json:"record_time"`
+}

@@ -63,6 +63,12 @@ type Invoice struct {
 	Paid     int64 `json:"paid"`
 	Disputed int64 `json:"disputed"`
 
+	// The payment policy the invoice is judged under, and why; kept with
+	// the invoice so that a later policy version does not change it.
+	PolicyID      string `json:"policy_id"`
+	PolicyVersion int    `json:"policy_version"`
+	PolicyReason  string `json:"policy_reason"`
+
 	CancelledOn  civil.Date `json:"cancelled_on"`
 	CancelReason string     `json:"cancel_reason"`
 

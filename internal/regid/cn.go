@@ -65,3 +65,14 @@ func CNRegionCode(uscc string) string {
 	}
 	return s[2:8]
 }
+
+// CompleteUSCC appends the check character to the first 17 characters of a
+// unified social credit code, for tools that issue test and demo codes.
+// The body must use the code's alphabet; the result is then valid.
+func CompleteUSCC(body string) (string, error) {
+	if len(body) != 17 {
+		return "", fmt.Errorf("must be 17 characters, got %d", len(body))
+	}
+	code := body + string(usccCheck(strings.ToUpper(body)))
+	return normalizeCN(code)
+}

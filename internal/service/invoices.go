@@ -21,6 +21,9 @@ type CreateInvoiceInput struct {
 	Debtor   PartyRef
 	Creditor PartyRef
 	Idem     Idempotency
+	// Policy names the payment policy explicitly ("id" or "id@version");
+	// empty to let the law choose.
+	Policy string
 	// Problems holds what the transport already found wrong while decoding
 	// (an impossible date, say); they are reported together with the
 	// service's own checks, so the client sees every problem at once.
@@ -65,6 +68,9 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 			}
 		}
 		v.Merge("invoice.", inv.Normalize(today))
+		if debtor != nil && v.Err() == nil {
+			l.choosePolicy(&v, in.Policy, debtor, &inv)
+		}
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -75,6 +81,11 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
 			}
+			return err
+		}
+		// The sweeper looks at the new invoice today.
+		if err := tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID,
+			CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
 			return err
 		}
 		out = &inv
@@ -99,16 +110,10 @@ func (l *Ledger) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice,
 	return visibleInvoice(ctx, l.store, id, nil)
 }
 
-// ListInvoices lists invoices matching q.
-func (l *Ledger) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledger.Invoice, error) {
-	q.Scope = scope(ctx)
-	return l.store.ListInvoices(ctx, q)
-}
-
 // UpdateInvoice corrects the fields named in mask. The correction takes
 // effect from effectiveOn (default today); the earlier values stay in the
 // invoice's revisions.
-func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.Invoice, mask []string, etag string, effectiveOn civil.Date) (*ledger.Invoice, error) {
+func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.Invoice, mask []string, etag string, effectiveOn civil.Date, namedPolicy string) (*ledger.Invoice, error) {
 	if len(mask) == 0 {
 		return nil, ledger.Invalid("update_mask", "is required: name the fields to change")
 	}
@@ -121,7 +126,16 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		}
 		// The mask is part of the request: check it before the state.
 		next := *cur
+		reselect := false
 		for _, f := range mask {
+			switch f {
+			case "policy":
+				reselect = true
+				continue
+			case "contract_signed_on", "creditor_size_class_at_signing":
+				// These choose the law; re-choose unless it was named.
+				reselect = reselect || cur.PolicyReason != explicitReason
+			}
 			if err := applyInvoiceField(&next, patch, f); err != nil {
 				return err
 			}
@@ -147,6 +161,9 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		}
 		if effectiveOn.After(today) {
 			v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
+		}
+		if reselect && v.Err() == nil {
+			l.choosePolicy(&v, namedPolicy, debtor, &next)
 		}
 		if err := v.Err(); err != nil {
 			return err

@@ -103,12 +103,3 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 	})
 	return out, err
 }
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}

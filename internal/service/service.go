@@ -19,23 +19,26 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/regid"
 	"github.com/arrears/arrears/internal/store"
 )
 
 // Ledger implements the ledger's use cases.
 type Ledger struct {
-	store store.Store
-	clock clock.Clock
-	log   *slog.Logger
+	store    store.Store
+	clock    clock.Clock
+	policies *policy.Registry
+	log      *slog.Logger
 
 	zonesMu sync.Mutex
 	zones   map[string]*time.Location
 }
 
-// New returns the service over an open store.
-func New(s store.Store, c clock.Clock, log *slog.Logger) *Ledger {
-	return &Ledger{store: s, clock: c, log: log, zones: map[string]*time.Location{}}
+// New returns the service over an open store, judging debts by the
+// policies of reg.
+func New(s store.Store, c clock.Clock, reg *policy.Registry, log *slog.Logger) *Ledger {
+	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}}
 }
 
 // RequestRetention is how long idempotency keys are honoured at least; the
@@ -192,6 +195,10 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// Now is the service's clock reading, for tools that place data relative
+// to today (the demo loader).
+func (l *Ledger) Now() time.Time { return l.now() }
 
 // now reads the clock once per request, at the microsecond precision both
 // stores keep, so a record reads back exactly as it was returned.

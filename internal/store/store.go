@@ -107,13 +107,32 @@ type Reader interface {
 	LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 	// ListCheckpoints returns every checkpoint, oldest first.
 	ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error)
+
+	// Facts loads the payments, credit notes and disputes of invoices.
+	Facts(ctx context.Context, invoiceIDs []uuid.UUID) (map[uuid.UUID]*Facts, error)
+	// GetEscalation reads an invoice's escalation bookkeeping.
+	GetEscalation(ctx context.Context, invoiceID uuid.UUID) (*ledger.Escalation, error)
+	// DueEscalations lists escalation rows with next_check on or before
+	// through, earliest first: the sweeper's work, found by index.
+	DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error)
+	// ListEscalationEvents lists an invoice's escalation history.
+	ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p Page) ([]*ledger.EscalationEvent, error)
+}
+
+// Facts are the dated facts recorded about one invoice.
+type Facts struct {
+	Payments    []ledger.Payment
+	CreditNotes []ledger.CreditNote
+	Disputes    []ledger.Dispute
 }
 
 // Tx is a read-write transaction. Create methods set Version to 1; Update
 // methods take the record with the Version that was read and fail with
 // ledger.ErrConflict if the stored version moved on, then store Version+1.
 // Every create and update also appends a revision (the record's JSON
-// snapshot with rev's effective date) in the same transaction.
+// snapshot with rev's effective date) and an audit event in the same
+// transaction, and UpdateInvoice brings the invoice's escalation check
+// forward to the change's effective date, so the sweeper re-judges it.
 type Tx interface {
 	Reader
 
@@ -142,6 +161,14 @@ type Tx interface {
 	RevokeKey(ctx context.Context, k *auth.Key, c Change) error
 	// AuthorizePortal records that creditor lets portal act for it.
 	AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
+
+	// PutEscalation inserts (Version 0) or updates (at the Version read,
+	// else ledger.ErrConflict) an invoice's escalation bookkeeping.
+	PutEscalation(ctx context.Context, e *ledger.Escalation) error
+	// AddEscalationEvent records an escalation change once: the same change
+	// recorded again is ledger.ErrConflict. It is audited on the debtor's
+	// chain.
+	AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c Change) error
 
 	// PutRequest records an idempotency key. A key already present is
 	// ledger.ErrConflict, so that the racing transaction retries and finds

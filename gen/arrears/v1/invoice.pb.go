@@ -97,7 +97,18 @@ type Invoice struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,29,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,30,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,30,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The payment policy the invoice is judged under, "{id}@{version}" (e.g.
+	// "CN-802-LARGE-ENTERPRISE@1"). On create, optional: "{id}" or
+	// "{id}@{version}" to set it explicitly; otherwise it is chosen from the
+	// debtor's jurisdiction and kind, the creditor's SME status at signing and
+	// the contract date. The invoice keeps the version it was judged under.
+	Policy string `protobuf:"bytes,31,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Output only. Why that policy applies.
+	PolicyReason string `protobuf:"bytes,32,opt,name=policy_reason,json=policyReason,proto3" json:"policy_reason,omitempty"`
+	// Output only. The judgement of the debt as of the request's as_of, on
+	// the facts known at its known_at.
+	Judgement     *Judgement `protobuf:"bytes,33,opt,name=judgement,proto3" json:"judgement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -342,6 +353,491 @@ func (x *Invoice) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Invoice) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *Invoice) GetPolicyReason() string {
+	if x != nil {
+		return x.PolicyReason
+	}
+	return ""
+}
+
+func (x *Invoice) GetJudgement() *Judgement {
+	if x != nil {
+		return x.Judgement
+	}
+	return nil
+}
+
+// The state of a debt as of one date, under its payment policy.
+type Judgement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The date judged (a civil date in the policy's time zone).
+	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Which recorded facts counted: those recorded at or before this instant.
+	KnownAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	// The event the payment term runs from, and its date.
+	ClockStartEvent string `protobuf:"bytes,3,opt,name=clock_start_event,json=clockStartEvent,proto3" json:"clock_start_event,omitempty"`
+	ClockStart      *Date  `protobuf:"bytes,4,opt,name=clock_start,json=clockStart,proto3" json:"clock_start,omitempty"`
+	// The last day for payment under the policy; overdue from the day after.
+	// Unset when there is none.
+	DueDate *Date `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// True when due_date fell in a year whose holiday calendar is not
+	// published yet: it may move.
+	Provisional bool `protobuf:"varint,6,opt,name=provisional,proto3" json:"provisional,omitempty"`
+	// How due_date was computed, in words.
+	DueDateRule string `protobuf:"bytes,7,opt,name=due_date_rule,json=dueDateRule,proto3" json:"due_date_rule,omitempty"`
+	// What is owed as of as_of.
+	Outstanding *Money `protobuf:"bytes,8,opt,name=outstanding,proto3" json:"outstanding,omitempty"`
+	// The part of outstanding in disputes open on as_of.
+	Disputed *Money `protobuf:"bytes,9,opt,name=disputed,proto3" json:"disputed,omitempty"`
+	// Days after the due date with something outstanding; net: 0 when all of
+	// it is disputed.
+	DaysOverdue    int32 `protobuf:"varint,10,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	DaysOverdueNet int32 `protobuf:"varint,11,opt,name=days_overdue_net,json=daysOverdueNet,proto3" json:"days_overdue_net,omitempty"`
+	// Aging bucket of outstanding, gross and net of disputes: NONE (nothing
+	// owed), NOT_DUE, 1-30, 31-60, 61-90, 91-180, 181-365, OVER_365.
+	Bucket    string `protobuf:"bytes,12,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	BucketNet string `protobuf:"bytes,13,opt,name=bucket_net,json=bucketNet,proto3" json:"bucket_net,omitempty"`
+	// Late-payment interest owed, and the contingent interest on the disputed
+	// part (owed only if the dispute fails), rounded once.
+	Interest           *Money `protobuf:"bytes,14,opt,name=interest,proto3" json:"interest,omitempty"`
+	ContingentInterest *Money `protobuf:"bytes,15,opt,name=contingent_interest,json=contingentInterest,proto3" json:"contingent_interest,omitempty"`
+	// Which rate applied and why.
+	InterestRule string `protobuf:"bytes,16,opt,name=interest_rule,json=interestRule,proto3" json:"interest_rule,omitempty"`
+	// Fixed compensation per late debt, in its own currency (never added to
+	// the amounts above); unset when none is due.
+	Compensation *Money `protobuf:"bytes,17,opt,name=compensation,proto3" json:"compensation,omitempty"`
+	// The escalation level reached on the net figures: 0 NONE, then 1
+	// OVERDUE, 2 FORMAL_NOTICE, 3 REGULATOR_WATCH, 4 REFERRAL by default.
+	EscalationLevel int32  `protobuf:"varint,18,opt,name=escalation_level,json=escalationLevel,proto3" json:"escalation_level,omitempty"`
+	EscalationName  string `protobuf:"bytes,19,opt,name=escalation_name,json=escalationName,proto3" json:"escalation_name,omitempty"`
+	// The next date on which the bucket or level would change if nothing
+	// else happened.
+	NextChange *Date `protobuf:"bytes,20,opt,name=next_change,json=nextChange,proto3" json:"next_change,omitempty"`
+	// Things to know beyond the numbers (e.g. TERM_EXCEEDS_CAP).
+	Findings      []*Finding `protobuf:"bytes,21,rep,name=findings,proto3" json:"findings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Judgement) Reset() {
+	*x = Judgement{}
+	mi := &file_arrears_v1_invoice_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Judgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Judgement) ProtoMessage() {}
+
+func (x *Judgement) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_invoice_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Judgement.ProtoReflect.Descriptor instead.
+func (*Judgement) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Judgement) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *Judgement) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+func (x *Judgement) GetClockStartEvent() string {
+	if x != nil {
+		return x.ClockStartEvent
+	}
+	return ""
+}
+
+func (x *Judgement) GetClockStart() *Date {
+	if x != nil {
+		return x.ClockStart
+	}
+	return nil
+}
+
+func (x *Judgement) GetDueDate() *Date {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *Judgement) GetProvisional() bool {
+	if x != nil {
+		return x.Provisional
+	}
+	return false
+}
+
+func (x *Judgement) GetDueDateRule() string {
+	if x != nil {
+		return x.DueDateRule
+	}
+	return ""
+}
+
+func (x *Judgement) GetOutstanding() *Money {
+	if x != nil {
+		return x.Outstanding
+	}
+	return nil
+}
+
+func (x *Judgement) GetDisputed() *Money {
+	if x != nil {
+		return x.Disputed
+	}
+	return nil
+}
+
+func (x *Judgement) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
+func (x *Judgement) GetDaysOverdueNet() int32 {
+	if x != nil {
+		return x.DaysOverdueNet
+	}
+	return 0
+}
+
+func (x *Judgement) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *Judgement) GetBucketNet() string {
+	if x != nil {
+		return x.BucketNet
+	}
+	return ""
+}
+
+func (x *Judgement) GetInterest() *Money {
+	if x != nil {
+		return x.Interest
+	}
+	return nil
+}
+
+func (x *Judgement) GetContingentInterest() *Money {
+	if x != nil {
+		return x.ContingentInterest
+	}
+	return nil
+}
+
+func (x *Judgement) GetInterestRule() string {
+	if x != nil {
+		return x.InterestRule
+	}
+	return ""
+}
+
+func (x *Judgement) GetCompensation() *Money {
+	if x != nil {
+		return x.Compensation
+	}
+	return nil
+}
+
+func (x *Judgement) GetEscalationLevel() int32 {
+	if x != nil {
+		return x.EscalationLevel
+	}
+	return 0
+}
+
+func (x *Judgement) GetEscalationName() string {
+	if x != nil {
+		return x.EscalationName
+	}
+	return ""
+}
+
+func (x *Judgement) GetNextChange() *Date {
+	if x != nil {
+		return x.NextChange
+	}
+	return nil
+}
+
+func (x *Judgement) GetFindings() []*Finding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
+// A finding of the judgement.
+type Finding struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable code, e.g. "TERM_EXCEEDS_CAP", "BILL_MATURES_AFTER_DUE_DATE".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Human explanation.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Finding) Reset() {
+	*x = Finding{}
+	mi := &file_arrears_v1_invoice_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Finding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Finding) ProtoMessage() {}
+
+func (x *Finding) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_invoice_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Finding.ProtoReflect.Descriptor instead.
+func (*Finding) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Finding) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Finding) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// A change of an invoice's escalation level, recorded by the sweeper and
+// dated when the level was reached.
+type EscalationEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only. "invoices/{uuid}/escalations/{uuid}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// CHANGED: the level moved from from_level to to_level on changed_on.
+	// CORRECTED: a backdated fact showed that the CHANGED event named in
+	// corrects never happened; history is not rewritten.
+	Kind        string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	FromLevel   int32  `protobuf:"varint,3,opt,name=from_level,json=fromLevel,proto3" json:"from_level,omitempty"`
+	ToLevel     int32  `protobuf:"varint,4,opt,name=to_level,json=toLevel,proto3" json:"to_level,omitempty"`
+	ToLevelName string `protobuf:"bytes,5,opt,name=to_level_name,json=toLevelName,proto3" json:"to_level_name,omitempty"`
+	ChangedOn   *Date  `protobuf:"bytes,6,opt,name=changed_on,json=changedOn,proto3" json:"changed_on,omitempty"`
+	// For CORRECTED, the event it corrects.
+	Corrects      string                 `protobuf:"bytes,7,opt,name=corrects,proto3" json:"corrects,omitempty"`
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EscalationEvent) Reset() {
+	*x = EscalationEvent{}
+	mi := &file_arrears_v1_invoice_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EscalationEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EscalationEvent) ProtoMessage() {}
+
+func (x *EscalationEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_invoice_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EscalationEvent.ProtoReflect.Descriptor instead.
+func (*EscalationEvent) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EscalationEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EscalationEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *EscalationEvent) GetFromLevel() int32 {
+	if x != nil {
+		return x.FromLevel
+	}
+	return 0
+}
+
+func (x *EscalationEvent) GetToLevel() int32 {
+	if x != nil {
+		return x.ToLevel
+	}
+	return 0
+}
+
+func (x *EscalationEvent) GetToLevelName() string {
+	if x != nil {
+		return x.ToLevelName
+	}
+	return ""
+}
+
+func (x *EscalationEvent) GetChangedOn() *Date {
+	if x != nil {
+		return x.ChangedOn
+	}
+	return nil
+}
+
+func (x *EscalationEvent) GetCorrects() string {
+	if x != nil {
+		return x.Corrects
+	}
+	return ""
+}
+
+func (x *EscalationEvent) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+// A payment policy, as data.
+type PaymentPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "{id}@{version}".
+	Name  string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The legal source it encodes.
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// The whole definition as JSON (clock start, terms and caps, interest,
+	// compensation, escalation ladder, buckets, time zone, calendar).
+	DefinitionJson string `protobuf:"bytes,4,opt,name=definition_json,json=definitionJson,proto3" json:"definition_json,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PaymentPolicy) Reset() {
+	*x = PaymentPolicy{}
+	mi := &file_arrears_v1_invoice_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentPolicy) ProtoMessage() {}
+
+func (x *PaymentPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_invoice_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentPolicy.ProtoReflect.Descriptor instead.
+func (*PaymentPolicy) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PaymentPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PaymentPolicy) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PaymentPolicy) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *PaymentPolicy) GetDefinitionJson() string {
+	if x != nil {
+		return x.DefinitionJson
+	}
+	return ""
+}
+
 // A credit note: reduces what is owed on an invoice from its date.
 type CreditNote struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -363,7 +859,7 @@ type CreditNote struct {
 
 func (x *CreditNote) Reset() {
 	*x = CreditNote{}
-	mi := &file_arrears_v1_invoice_proto_msgTypes[1]
+	mi := &file_arrears_v1_invoice_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +871,7 @@ func (x *CreditNote) String() string {
 func (*CreditNote) ProtoMessage() {}
 
 func (x *CreditNote) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_invoice_proto_msgTypes[1]
+	mi := &file_arrears_v1_invoice_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +884,7 @@ func (x *CreditNote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditNote.ProtoReflect.Descriptor instead.
 func (*CreditNote) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{1}
+	return file_arrears_v1_invoice_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreditNote) GetName() string {
@@ -438,7 +934,7 @@ var File_arrears_v1_invoice_proto protoreflect.FileDescriptor
 const file_arrears_v1_invoice_proto_rawDesc = "" +
 	"\n" +
 	"\x18arrears/v1/invoice.proto\x12\n" +
-	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\v\n" +
+	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\f\n" +
 	"\aInvoice\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06debtor\x18\x02 \x01(\tR\x06debtor\x12\x1a\n" +
@@ -473,7 +969,56 @@ const file_arrears_v1_invoice_proto_rawDesc = "" +
 	"\vcreate_time\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x1e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xed\x01\n" +
+	"updateTime\x12\x16\n" +
+	"\x06policy\x18\x1f \x01(\tR\x06policy\x12#\n" +
+	"\rpolicy_reason\x18  \x01(\tR\fpolicyReason\x123\n" +
+	"\tjudgement\x18! \x01(\v2\x15.arrears.v1.JudgementR\tjudgement\"\xaa\a\n" +
+	"\tJudgement\x12%\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
+	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12*\n" +
+	"\x11clock_start_event\x18\x03 \x01(\tR\x0fclockStartEvent\x121\n" +
+	"\vclock_start\x18\x04 \x01(\v2\x10.arrears.v1.DateR\n" +
+	"clockStart\x12+\n" +
+	"\bdue_date\x18\x05 \x01(\v2\x10.arrears.v1.DateR\adueDate\x12 \n" +
+	"\vprovisional\x18\x06 \x01(\bR\vprovisional\x12\"\n" +
+	"\rdue_date_rule\x18\a \x01(\tR\vdueDateRule\x123\n" +
+	"\voutstanding\x18\b \x01(\v2\x11.arrears.v1.MoneyR\voutstanding\x12-\n" +
+	"\bdisputed\x18\t \x01(\v2\x11.arrears.v1.MoneyR\bdisputed\x12!\n" +
+	"\fdays_overdue\x18\n" +
+	" \x01(\x05R\vdaysOverdue\x12(\n" +
+	"\x10days_overdue_net\x18\v \x01(\x05R\x0edaysOverdueNet\x12\x16\n" +
+	"\x06bucket\x18\f \x01(\tR\x06bucket\x12\x1d\n" +
+	"\n" +
+	"bucket_net\x18\r \x01(\tR\tbucketNet\x12-\n" +
+	"\binterest\x18\x0e \x01(\v2\x11.arrears.v1.MoneyR\binterest\x12B\n" +
+	"\x13contingent_interest\x18\x0f \x01(\v2\x11.arrears.v1.MoneyR\x12contingentInterest\x12#\n" +
+	"\rinterest_rule\x18\x10 \x01(\tR\finterestRule\x125\n" +
+	"\fcompensation\x18\x11 \x01(\v2\x11.arrears.v1.MoneyR\fcompensation\x12)\n" +
+	"\x10escalation_level\x18\x12 \x01(\x05R\x0fescalationLevel\x12'\n" +
+	"\x0fescalation_name\x18\x13 \x01(\tR\x0eescalationName\x121\n" +
+	"\vnext_change\x18\x14 \x01(\v2\x10.arrears.v1.DateR\n" +
+	"nextChange\x12/\n" +
+	"\bfindings\x18\x15 \x03(\v2\x13.arrears.v1.FindingR\bfindings\"7\n" +
+	"\aFinding\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xa1\x02\n" +
+	"\x0fEscalationEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"from_level\x18\x03 \x01(\x05R\tfromLevel\x12\x19\n" +
+	"\bto_level\x18\x04 \x01(\x05R\atoLevel\x12\"\n" +
+	"\rto_level_name\x18\x05 \x01(\tR\vtoLevelName\x12/\n" +
+	"\n" +
+	"changed_on\x18\x06 \x01(\v2\x10.arrears.v1.DateR\tchangedOn\x12\x1a\n" +
+	"\bcorrects\x18\a \x01(\tR\bcorrects\x12;\n" +
+	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\"z\n" +
+	"\rPaymentPolicy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12'\n" +
+	"\x0fdefinition_json\x18\x04 \x01(\tR\x0edefinitionJson\"\xed\x01\n" +
 	"\n" +
 	"CreditNote\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
@@ -496,45 +1041,63 @@ func file_arrears_v1_invoice_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_invoice_proto_rawDescData
 }
 
-var file_arrears_v1_invoice_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_arrears_v1_invoice_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_arrears_v1_invoice_proto_goTypes = []any{
 	(*Invoice)(nil),               // 0: arrears.v1.Invoice
-	(*CreditNote)(nil),            // 1: arrears.v1.CreditNote
-	(*Money)(nil),                 // 2: arrears.v1.Money
-	(*Date)(nil),                  // 3: arrears.v1.Date
-	(*InterestRate)(nil),          // 4: arrears.v1.InterestRate
-	(SizeClass)(0),                // 5: arrears.v1.SizeClass
-	(InvoiceStatus)(0),            // 6: arrears.v1.InvoiceStatus
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*Judgement)(nil),             // 1: arrears.v1.Judgement
+	(*Finding)(nil),               // 2: arrears.v1.Finding
+	(*EscalationEvent)(nil),       // 3: arrears.v1.EscalationEvent
+	(*PaymentPolicy)(nil),         // 4: arrears.v1.PaymentPolicy
+	(*CreditNote)(nil),            // 5: arrears.v1.CreditNote
+	(*Money)(nil),                 // 6: arrears.v1.Money
+	(*Date)(nil),                  // 7: arrears.v1.Date
+	(*InterestRate)(nil),          // 8: arrears.v1.InterestRate
+	(SizeClass)(0),                // 9: arrears.v1.SizeClass
+	(InvoiceStatus)(0),            // 10: arrears.v1.InvoiceStatus
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_arrears_v1_invoice_proto_depIdxs = []int32{
-	2,  // 0: arrears.v1.Invoice.amount:type_name -> arrears.v1.Money
-	3,  // 1: arrears.v1.Invoice.contract_signed_on:type_name -> arrears.v1.Date
-	3,  // 2: arrears.v1.Invoice.issued_on:type_name -> arrears.v1.Date
-	3,  // 3: arrears.v1.Invoice.received_on:type_name -> arrears.v1.Date
-	3,  // 4: arrears.v1.Invoice.delivered_on:type_name -> arrears.v1.Date
-	3,  // 5: arrears.v1.Invoice.acceptance_passed_on:type_name -> arrears.v1.Date
-	3,  // 6: arrears.v1.Invoice.settlement_confirmed_on:type_name -> arrears.v1.Date
-	3,  // 7: arrears.v1.Invoice.agreed_due_date:type_name -> arrears.v1.Date
-	4,  // 8: arrears.v1.Invoice.agreed_interest_rate:type_name -> arrears.v1.InterestRate
-	5,  // 9: arrears.v1.Invoice.creditor_size_class_at_signing:type_name -> arrears.v1.SizeClass
-	6,  // 10: arrears.v1.Invoice.status:type_name -> arrears.v1.InvoiceStatus
-	3,  // 11: arrears.v1.Invoice.due_date:type_name -> arrears.v1.Date
-	2,  // 12: arrears.v1.Invoice.credited:type_name -> arrears.v1.Money
-	2,  // 13: arrears.v1.Invoice.paid:type_name -> arrears.v1.Money
-	2,  // 14: arrears.v1.Invoice.outstanding:type_name -> arrears.v1.Money
-	2,  // 15: arrears.v1.Invoice.disputed:type_name -> arrears.v1.Money
-	3,  // 16: arrears.v1.Invoice.cancelled_on:type_name -> arrears.v1.Date
-	7,  // 17: arrears.v1.Invoice.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 18: arrears.v1.Invoice.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 19: arrears.v1.CreditNote.amount:type_name -> arrears.v1.Money
-	3,  // 20: arrears.v1.CreditNote.issued_on:type_name -> arrears.v1.Date
-	7,  // 21: arrears.v1.CreditNote.create_time:type_name -> google.protobuf.Timestamp
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	6,  // 0: arrears.v1.Invoice.amount:type_name -> arrears.v1.Money
+	7,  // 1: arrears.v1.Invoice.contract_signed_on:type_name -> arrears.v1.Date
+	7,  // 2: arrears.v1.Invoice.issued_on:type_name -> arrears.v1.Date
+	7,  // 3: arrears.v1.Invoice.received_on:type_name -> arrears.v1.Date
+	7,  // 4: arrears.v1.Invoice.delivered_on:type_name -> arrears.v1.Date
+	7,  // 5: arrears.v1.Invoice.acceptance_passed_on:type_name -> arrears.v1.Date
+	7,  // 6: arrears.v1.Invoice.settlement_confirmed_on:type_name -> arrears.v1.Date
+	7,  // 7: arrears.v1.Invoice.agreed_due_date:type_name -> arrears.v1.Date
+	8,  // 8: arrears.v1.Invoice.agreed_interest_rate:type_name -> arrears.v1.InterestRate
+	9,  // 9: arrears.v1.Invoice.creditor_size_class_at_signing:type_name -> arrears.v1.SizeClass
+	10, // 10: arrears.v1.Invoice.status:type_name -> arrears.v1.InvoiceStatus
+	7,  // 11: arrears.v1.Invoice.due_date:type_name -> arrears.v1.Date
+	6,  // 12: arrears.v1.Invoice.credited:type_name -> arrears.v1.Money
+	6,  // 13: arrears.v1.Invoice.paid:type_name -> arrears.v1.Money
+	6,  // 14: arrears.v1.Invoice.outstanding:type_name -> arrears.v1.Money
+	6,  // 15: arrears.v1.Invoice.disputed:type_name -> arrears.v1.Money
+	7,  // 16: arrears.v1.Invoice.cancelled_on:type_name -> arrears.v1.Date
+	11, // 17: arrears.v1.Invoice.create_time:type_name -> google.protobuf.Timestamp
+	11, // 18: arrears.v1.Invoice.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 19: arrears.v1.Invoice.judgement:type_name -> arrears.v1.Judgement
+	7,  // 20: arrears.v1.Judgement.as_of:type_name -> arrears.v1.Date
+	11, // 21: arrears.v1.Judgement.known_at:type_name -> google.protobuf.Timestamp
+	7,  // 22: arrears.v1.Judgement.clock_start:type_name -> arrears.v1.Date
+	7,  // 23: arrears.v1.Judgement.due_date:type_name -> arrears.v1.Date
+	6,  // 24: arrears.v1.Judgement.outstanding:type_name -> arrears.v1.Money
+	6,  // 25: arrears.v1.Judgement.disputed:type_name -> arrears.v1.Money
+	6,  // 26: arrears.v1.Judgement.interest:type_name -> arrears.v1.Money
+	6,  // 27: arrears.v1.Judgement.contingent_interest:type_name -> arrears.v1.Money
+	6,  // 28: arrears.v1.Judgement.compensation:type_name -> arrears.v1.Money
+	7,  // 29: arrears.v1.Judgement.next_change:type_name -> arrears.v1.Date
+	2,  // 30: arrears.v1.Judgement.findings:type_name -> arrears.v1.Finding
+	7,  // 31: arrears.v1.EscalationEvent.changed_on:type_name -> arrears.v1.Date
+	11, // 32: arrears.v1.EscalationEvent.record_time:type_name -> google.protobuf.Timestamp
+	6,  // 33: arrears.v1.CreditNote.amount:type_name -> arrears.v1.Money
+	7,  // 34: arrears.v1.CreditNote.issued_on:type_name -> arrears.v1.Date
+	11, // 35: arrears.v1.CreditNote.create_time:type_name -> google.protobuf.Timestamp
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_invoice_proto_init() }
@@ -549,7 +1112,7 @@ func file_arrears_v1_invoice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_invoice_proto_rawDesc), len(file_arrears_v1_invoice_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

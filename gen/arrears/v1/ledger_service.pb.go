@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -528,7 +529,14 @@ func (x *CreateInvoiceResponse) GetInvoice() *Invoice {
 type GetInvoiceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "invoices/{uuid}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The date to judge the debt as of; default today in the policy's time
+	// zone.
+	AsOf *Date `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Judge on the facts recorded at or before this instant (the invoice's
+	// fields as they then stood, payments, credit notes and disputes recorded
+	// by then); default now.
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -568,6 +576,20 @@ func (x *GetInvoiceRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetInvoiceRequest) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *GetInvoiceRequest) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
 }
 
 type GetInvoiceResponse struct {
@@ -621,9 +643,15 @@ type ListInvoicesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Fields: debtor, creditor (party names in either form; = only),
 	// status (OPEN, SETTLED, CANCELLED; = and !=), currency (=),
-	// document_ref (=), due_date (YYYY-MM-DD; all operators).
-	// Example: debtor = "parties/CN:91350100M000100Y43" AND due_date >= 2025-01-01
-	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// document_ref (=), due_date (YYYY-MM-DD, the contractual due date; all
+	// operators), and on the judgement as of as_of: bucket and bucket_net
+	// (= and !=), escalation_level and days_overdue (all operators).
+	// Example: debtor = "parties/CN:91350100M000100Y43" AND days_overdue >= 31
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// As in GetInvoiceRequest; they apply to every invoice listed and to the
+	// judgement filters.
+	AsOf          *Date                  `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +705,20 @@ func (x *ListInvoicesRequest) GetFilter() string {
 		return x.Filter
 	}
 	return ""
+}
+
+func (x *ListInvoicesRequest) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *ListInvoicesRequest) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
 }
 
 type ListInvoicesResponse struct {
@@ -2192,12 +2234,205 @@ func (x *ListRevisionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListEscalationEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "invoices/{uuid}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEscalationEventsRequest) Reset() {
+	*x = ListEscalationEventsRequest{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEscalationEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEscalationEventsRequest) ProtoMessage() {}
+
+func (x *ListEscalationEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEscalationEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListEscalationEventsRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListEscalationEventsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListEscalationEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEscalationEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEscalationEventsResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	EscalationEvents []*EscalationEvent     `protobuf:"bytes,1,rep,name=escalation_events,json=escalationEvents,proto3" json:"escalation_events,omitempty"`
+	NextPageToken    string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ListEscalationEventsResponse) Reset() {
+	*x = ListEscalationEventsResponse{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEscalationEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEscalationEventsResponse) ProtoMessage() {}
+
+func (x *ListEscalationEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEscalationEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListEscalationEventsResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListEscalationEventsResponse) GetEscalationEvents() []*EscalationEvent {
+	if x != nil {
+		return x.EscalationEvents
+	}
+	return nil
+}
+
+func (x *ListEscalationEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListPaymentPoliciesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentPoliciesRequest) Reset() {
+	*x = ListPaymentPoliciesRequest{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentPoliciesRequest) ProtoMessage() {}
+
+func (x *ListPaymentPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListPaymentPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{42}
+}
+
+type ListPaymentPoliciesResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PaymentPolicies []*PaymentPolicy       `protobuf:"bytes,1,rep,name=payment_policies,json=paymentPolicies,proto3" json:"payment_policies,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListPaymentPoliciesResponse) Reset() {
+	*x = ListPaymentPoliciesResponse{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentPoliciesResponse) ProtoMessage() {}
+
+func (x *ListPaymentPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListPaymentPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListPaymentPoliciesResponse) GetPaymentPolicies() []*PaymentPolicy {
+	if x != nil {
+		return x.PaymentPolicies
+	}
+	return nil
+}
+
 var File_arrears_v1_ledger_service_proto protoreflect.FileDescriptor
 
 const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1farrears/v1/ledger_service.proto\x12\n" +
-	"arrears.v1\x1a\x18arrears/v1/dispute.proto\x1a\x18arrears/v1/invoice.proto\x1a\x16arrears/v1/party.proto\x1a\x18arrears/v1/payment.proto\x1a\x16arrears/v1/types.proto\x1a google/protobuf/field_mask.proto\"\\\n" +
+	"arrears.v1\x1a\x18arrears/v1/dispute.proto\x1a\x18arrears/v1/invoice.proto\x1a\x16arrears/v1/party.proto\x1a\x18arrears/v1/payment.proto\x1a\x16arrears/v1/types.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n" +
 	"\x12CreatePartyRequest\x12'\n" +
 	"\x05party\x18\x01 \x01(\v2\x11.arrears.v1.PartyR\x05party\x12\x1d\n" +
 	"\n" +
@@ -2227,16 +2462,20 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"F\n" +
 	"\x15CreateInvoiceResponse\x12-\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"'\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"\x85\x01\n" +
 	"\x11GetInvoiceRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
+	"\bknown_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\"C\n" +
 	"\x12GetInvoiceResponse\x12-\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"i\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"\xc7\x01\n" +
 	"\x13ListInvoicesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
-	"\x06filter\x18\x03 \x01(\tR\x06filter\"o\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\x12%\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
+	"\bknown_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\"o\n" +
 	"\x14ListInvoicesResponse\x12/\n" +
 	"\binvoices\x18\x01 \x03(\v2\x13.arrears.v1.InvoiceR\binvoices\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb7\x01\n" +
@@ -2340,7 +2579,18 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
 	"\x15ListRevisionsResponse\x122\n" +
 	"\trevisions\x18\x01 \x03(\v2\x14.arrears.v1.RevisionR\trevisions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x91\r\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
+	"\x1bListEscalationEventsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x90\x01\n" +
+	"\x1cListEscalationEventsResponse\x12H\n" +
+	"\x11escalation_events\x18\x01 \x03(\v2\x1b.arrears.v1.EscalationEventR\x10escalationEvents\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1c\n" +
+	"\x1aListPaymentPoliciesRequest\"c\n" +
+	"\x1bListPaymentPoliciesResponse\x12D\n" +
+	"\x10payment_policies\x18\x01 \x03(\v2\x19.arrears.v1.PaymentPolicyR\x0fpaymentPolicies2\xe4\x0e\n" +
 	"\rLedgerService\x12N\n" +
 	"\vCreateParty\x12\x1e.arrears.v1.CreatePartyRequest\x1a\x1f.arrears.v1.CreatePartyResponse\x12E\n" +
 	"\bGetParty\x12\x1b.arrears.v1.GetPartyRequest\x1a\x1c.arrears.v1.GetPartyResponse\x12N\n" +
@@ -2364,7 +2614,9 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"GetDispute\x12\x1d.arrears.v1.GetDisputeRequest\x1a\x1e.arrears.v1.GetDisputeResponse\x12Q\n" +
 	"\fListDisputes\x12\x1f.arrears.v1.ListDisputesRequest\x1a .arrears.v1.ListDisputesResponse\x12W\n" +
 	"\x0eResolveDispute\x12!.arrears.v1.ResolveDisputeRequest\x1a\".arrears.v1.ResolveDisputeResponse\x12T\n" +
-	"\rListRevisions\x12 .arrears.v1.ListRevisionsRequest\x1a!.arrears.v1.ListRevisionsResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
+	"\rListRevisions\x12 .arrears.v1.ListRevisionsRequest\x1a!.arrears.v1.ListRevisionsResponse\x12i\n" +
+	"\x14ListEscalationEvents\x12'.arrears.v1.ListEscalationEventsRequest\x1a(.arrears.v1.ListEscalationEventsResponse\x12f\n" +
+	"\x13ListPaymentPolicies\x12&.arrears.v1.ListPaymentPoliciesRequest\x1a'.arrears.v1.ListPaymentPoliciesResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
 
 var (
 	file_arrears_v1_ledger_service_proto_rawDescOnce sync.Once
@@ -2378,143 +2630,160 @@ func file_arrears_v1_ledger_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_ledger_service_proto_rawDescData
 }
 
-var file_arrears_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_arrears_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_arrears_v1_ledger_service_proto_goTypes = []any{
-	(*CreatePartyRequest)(nil),       // 0: arrears.v1.CreatePartyRequest
-	(*CreatePartyResponse)(nil),      // 1: arrears.v1.CreatePartyResponse
-	(*GetPartyRequest)(nil),          // 2: arrears.v1.GetPartyRequest
-	(*GetPartyResponse)(nil),         // 3: arrears.v1.GetPartyResponse
-	(*ListPartiesRequest)(nil),       // 4: arrears.v1.ListPartiesRequest
-	(*ListPartiesResponse)(nil),      // 5: arrears.v1.ListPartiesResponse
-	(*UpdatePartyRequest)(nil),       // 6: arrears.v1.UpdatePartyRequest
-	(*UpdatePartyResponse)(nil),      // 7: arrears.v1.UpdatePartyResponse
-	(*CreateInvoiceRequest)(nil),     // 8: arrears.v1.CreateInvoiceRequest
-	(*CreateInvoiceResponse)(nil),    // 9: arrears.v1.CreateInvoiceResponse
-	(*GetInvoiceRequest)(nil),        // 10: arrears.v1.GetInvoiceRequest
-	(*GetInvoiceResponse)(nil),       // 11: arrears.v1.GetInvoiceResponse
-	(*ListInvoicesRequest)(nil),      // 12: arrears.v1.ListInvoicesRequest
-	(*ListInvoicesResponse)(nil),     // 13: arrears.v1.ListInvoicesResponse
-	(*UpdateInvoiceRequest)(nil),     // 14: arrears.v1.UpdateInvoiceRequest
-	(*UpdateInvoiceResponse)(nil),    // 15: arrears.v1.UpdateInvoiceResponse
-	(*CancelInvoiceRequest)(nil),     // 16: arrears.v1.CancelInvoiceRequest
-	(*CancelInvoiceResponse)(nil),    // 17: arrears.v1.CancelInvoiceResponse
-	(*CreateCreditNoteRequest)(nil),  // 18: arrears.v1.CreateCreditNoteRequest
-	(*CreateCreditNoteResponse)(nil), // 19: arrears.v1.CreateCreditNoteResponse
-	(*ListCreditNotesRequest)(nil),   // 20: arrears.v1.ListCreditNotesRequest
-	(*ListCreditNotesResponse)(nil),  // 21: arrears.v1.ListCreditNotesResponse
-	(*RecordPaymentRequest)(nil),     // 22: arrears.v1.RecordPaymentRequest
-	(*RecordPaymentResponse)(nil),    // 23: arrears.v1.RecordPaymentResponse
-	(*GetPaymentRequest)(nil),        // 24: arrears.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),       // 25: arrears.v1.GetPaymentResponse
-	(*ListPaymentsRequest)(nil),      // 26: arrears.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),     // 27: arrears.v1.ListPaymentsResponse
-	(*ReversePaymentRequest)(nil),    // 28: arrears.v1.ReversePaymentRequest
-	(*ReversePaymentResponse)(nil),   // 29: arrears.v1.ReversePaymentResponse
-	(*OpenDisputeRequest)(nil),       // 30: arrears.v1.OpenDisputeRequest
-	(*OpenDisputeResponse)(nil),      // 31: arrears.v1.OpenDisputeResponse
-	(*GetDisputeRequest)(nil),        // 32: arrears.v1.GetDisputeRequest
-	(*GetDisputeResponse)(nil),       // 33: arrears.v1.GetDisputeResponse
-	(*ListDisputesRequest)(nil),      // 34: arrears.v1.ListDisputesRequest
-	(*ListDisputesResponse)(nil),     // 35: arrears.v1.ListDisputesResponse
-	(*ResolveDisputeRequest)(nil),    // 36: arrears.v1.ResolveDisputeRequest
-	(*ResolveDisputeResponse)(nil),   // 37: arrears.v1.ResolveDisputeResponse
-	(*ListRevisionsRequest)(nil),     // 38: arrears.v1.ListRevisionsRequest
-	(*ListRevisionsResponse)(nil),    // 39: arrears.v1.ListRevisionsResponse
-	(*Party)(nil),                    // 40: arrears.v1.Party
-	(*fieldmaskpb.FieldMask)(nil),    // 41: google.protobuf.FieldMask
-	(*Invoice)(nil),                  // 42: arrears.v1.Invoice
-	(*Date)(nil),                     // 43: arrears.v1.Date
-	(*CreditNote)(nil),               // 44: arrears.v1.CreditNote
-	(*Payment)(nil),                  // 45: arrears.v1.Payment
-	(*Dispute)(nil),                  // 46: arrears.v1.Dispute
-	(DisputeResolution)(0),           // 47: arrears.v1.DisputeResolution
-	(*Revision)(nil),                 // 48: arrears.v1.Revision
+	(*CreatePartyRequest)(nil),           // 0: arrears.v1.CreatePartyRequest
+	(*CreatePartyResponse)(nil),          // 1: arrears.v1.CreatePartyResponse
+	(*GetPartyRequest)(nil),              // 2: arrears.v1.GetPartyRequest
+	(*GetPartyResponse)(nil),             // 3: arrears.v1.GetPartyResponse
+	(*ListPartiesRequest)(nil),           // 4: arrears.v1.ListPartiesRequest
+	(*ListPartiesResponse)(nil),          // 5: arrears.v1.ListPartiesResponse
+	(*UpdatePartyRequest)(nil),           // 6: arrears.v1.UpdatePartyRequest
+	(*UpdatePartyResponse)(nil),          // 7: arrears.v1.UpdatePartyResponse
+	(*CreateInvoiceRequest)(nil),         // 8: arrears.v1.CreateInvoiceRequest
+	(*CreateInvoiceResponse)(nil),        // 9: arrears.v1.CreateInvoiceResponse
+	(*GetInvoiceRequest)(nil),            // 10: arrears.v1.GetInvoiceRequest
+	(*GetInvoiceResponse)(nil),           // 11: arrears.v1.GetInvoiceResponse
+	(*ListInvoicesRequest)(nil),          // 12: arrears.v1.ListInvoicesRequest
+	(*ListInvoicesResponse)(nil),         // 13: arrears.v1.ListInvoicesResponse
+	(*UpdateInvoiceRequest)(nil),         // 14: arrears.v1.UpdateInvoiceRequest
+	(*UpdateInvoiceResponse)(nil),        // 15: arrears.v1.UpdateInvoiceResponse
+	(*CancelInvoiceRequest)(nil),         // 16: arrears.v1.CancelInvoiceRequest
+	(*CancelInvoiceResponse)(nil),        // 17: arrears.v1.CancelInvoiceResponse
+	(*CreateCreditNoteRequest)(nil),      // 18: arrears.v1.CreateCreditNoteRequest
+	(*CreateCreditNoteResponse)(nil),     // 19: arrears.v1.CreateCreditNoteResponse
+	(*ListCreditNotesRequest)(nil),       // 20: arrears.v1.ListCreditNotesRequest
+	(*ListCreditNotesResponse)(nil),      // 21: arrears.v1.ListCreditNotesResponse
+	(*RecordPaymentRequest)(nil),         // 22: arrears.v1.RecordPaymentRequest
+	(*RecordPaymentResponse)(nil),        // 23: arrears.v1.RecordPaymentResponse
+	(*GetPaymentRequest)(nil),            // 24: arrears.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),           // 25: arrears.v1.GetPaymentResponse
+	(*ListPaymentsRequest)(nil),          // 26: arrears.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),         // 27: arrears.v1.ListPaymentsResponse
+	(*ReversePaymentRequest)(nil),        // 28: arrears.v1.ReversePaymentRequest
+	(*ReversePaymentResponse)(nil),       // 29: arrears.v1.ReversePaymentResponse
+	(*OpenDisputeRequest)(nil),           // 30: arrears.v1.OpenDisputeRequest
+	(*OpenDisputeResponse)(nil),          // 31: arrears.v1.OpenDisputeResponse
+	(*GetDisputeRequest)(nil),            // 32: arrears.v1.GetDisputeRequest
+	(*GetDisputeResponse)(nil),           // 33: arrears.v1.GetDisputeResponse
+	(*ListDisputesRequest)(nil),          // 34: arrears.v1.ListDisputesRequest
+	(*ListDisputesResponse)(nil),         // 35: arrears.v1.ListDisputesResponse
+	(*ResolveDisputeRequest)(nil),        // 36: arrears.v1.ResolveDisputeRequest
+	(*ResolveDisputeResponse)(nil),       // 37: arrears.v1.ResolveDisputeResponse
+	(*ListRevisionsRequest)(nil),         // 38: arrears.v1.ListRevisionsRequest
+	(*ListRevisionsResponse)(nil),        // 39: arrears.v1.ListRevisionsResponse
+	(*ListEscalationEventsRequest)(nil),  // 40: arrears.v1.ListEscalationEventsRequest
+	(*ListEscalationEventsResponse)(nil), // 41: arrears.v1.ListEscalationEventsResponse
+	(*ListPaymentPoliciesRequest)(nil),   // 42: arrears.v1.ListPaymentPoliciesRequest
+	(*ListPaymentPoliciesResponse)(nil),  // 43: arrears.v1.ListPaymentPoliciesResponse
+	(*Party)(nil),                        // 44: arrears.v1.Party
+	(*fieldmaskpb.FieldMask)(nil),        // 45: google.protobuf.FieldMask
+	(*Invoice)(nil),                      // 46: arrears.v1.Invoice
+	(*Date)(nil),                         // 47: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),        // 48: google.protobuf.Timestamp
+	(*CreditNote)(nil),                   // 49: arrears.v1.CreditNote
+	(*Payment)(nil),                      // 50: arrears.v1.Payment
+	(*Dispute)(nil),                      // 51: arrears.v1.Dispute
+	(DisputeResolution)(0),               // 52: arrears.v1.DisputeResolution
+	(*Revision)(nil),                     // 53: arrears.v1.Revision
+	(*EscalationEvent)(nil),              // 54: arrears.v1.EscalationEvent
+	(*PaymentPolicy)(nil),                // 55: arrears.v1.PaymentPolicy
 }
 var file_arrears_v1_ledger_service_proto_depIdxs = []int32{
-	40, // 0: arrears.v1.CreatePartyRequest.party:type_name -> arrears.v1.Party
-	40, // 1: arrears.v1.CreatePartyResponse.party:type_name -> arrears.v1.Party
-	40, // 2: arrears.v1.GetPartyResponse.party:type_name -> arrears.v1.Party
-	40, // 3: arrears.v1.ListPartiesResponse.parties:type_name -> arrears.v1.Party
-	40, // 4: arrears.v1.UpdatePartyRequest.party:type_name -> arrears.v1.Party
-	41, // 5: arrears.v1.UpdatePartyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	40, // 6: arrears.v1.UpdatePartyResponse.party:type_name -> arrears.v1.Party
-	42, // 7: arrears.v1.CreateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
-	42, // 8: arrears.v1.CreateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	42, // 9: arrears.v1.GetInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	42, // 10: arrears.v1.ListInvoicesResponse.invoices:type_name -> arrears.v1.Invoice
-	42, // 11: arrears.v1.UpdateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
-	41, // 12: arrears.v1.UpdateInvoiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	43, // 13: arrears.v1.UpdateInvoiceRequest.effective_on:type_name -> arrears.v1.Date
-	42, // 14: arrears.v1.UpdateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	43, // 15: arrears.v1.CancelInvoiceRequest.cancelled_on:type_name -> arrears.v1.Date
-	42, // 16: arrears.v1.CancelInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	44, // 17: arrears.v1.CreateCreditNoteRequest.credit_note:type_name -> arrears.v1.CreditNote
-	44, // 18: arrears.v1.CreateCreditNoteResponse.credit_note:type_name -> arrears.v1.CreditNote
-	42, // 19: arrears.v1.CreateCreditNoteResponse.invoice:type_name -> arrears.v1.Invoice
-	44, // 20: arrears.v1.ListCreditNotesResponse.credit_notes:type_name -> arrears.v1.CreditNote
-	45, // 21: arrears.v1.RecordPaymentRequest.payment:type_name -> arrears.v1.Payment
-	45, // 22: arrears.v1.RecordPaymentResponse.payment:type_name -> arrears.v1.Payment
-	42, // 23: arrears.v1.RecordPaymentResponse.invoice:type_name -> arrears.v1.Invoice
-	45, // 24: arrears.v1.GetPaymentResponse.payment:type_name -> arrears.v1.Payment
-	45, // 25: arrears.v1.ListPaymentsResponse.payments:type_name -> arrears.v1.Payment
-	43, // 26: arrears.v1.ReversePaymentRequest.reversed_on:type_name -> arrears.v1.Date
-	45, // 27: arrears.v1.ReversePaymentResponse.payment:type_name -> arrears.v1.Payment
-	42, // 28: arrears.v1.ReversePaymentResponse.invoice:type_name -> arrears.v1.Invoice
-	46, // 29: arrears.v1.OpenDisputeRequest.dispute:type_name -> arrears.v1.Dispute
-	46, // 30: arrears.v1.OpenDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	42, // 31: arrears.v1.OpenDisputeResponse.invoice:type_name -> arrears.v1.Invoice
-	46, // 32: arrears.v1.GetDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	46, // 33: arrears.v1.ListDisputesResponse.disputes:type_name -> arrears.v1.Dispute
-	47, // 34: arrears.v1.ResolveDisputeRequest.resolution:type_name -> arrears.v1.DisputeResolution
-	43, // 35: arrears.v1.ResolveDisputeRequest.resolved_on:type_name -> arrears.v1.Date
-	46, // 36: arrears.v1.ResolveDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	42, // 37: arrears.v1.ResolveDisputeResponse.invoice:type_name -> arrears.v1.Invoice
-	48, // 38: arrears.v1.ListRevisionsResponse.revisions:type_name -> arrears.v1.Revision
-	0,  // 39: arrears.v1.LedgerService.CreateParty:input_type -> arrears.v1.CreatePartyRequest
-	2,  // 40: arrears.v1.LedgerService.GetParty:input_type -> arrears.v1.GetPartyRequest
-	4,  // 41: arrears.v1.LedgerService.ListParties:input_type -> arrears.v1.ListPartiesRequest
-	6,  // 42: arrears.v1.LedgerService.UpdateParty:input_type -> arrears.v1.UpdatePartyRequest
-	8,  // 43: arrears.v1.LedgerService.CreateInvoice:input_type -> arrears.v1.CreateInvoiceRequest
-	10, // 44: arrears.v1.LedgerService.GetInvoice:input_type -> arrears.v1.GetInvoiceRequest
-	12, // 45: arrears.v1.LedgerService.ListInvoices:input_type -> arrears.v1.ListInvoicesRequest
-	14, // 46: arrears.v1.LedgerService.UpdateInvoice:input_type -> arrears.v1.UpdateInvoiceRequest
-	16, // 47: arrears.v1.LedgerService.CancelInvoice:input_type -> arrears.v1.CancelInvoiceRequest
-	18, // 48: arrears.v1.LedgerService.CreateCreditNote:input_type -> arrears.v1.CreateCreditNoteRequest
-	20, // 49: arrears.v1.LedgerService.ListCreditNotes:input_type -> arrears.v1.ListCreditNotesRequest
-	22, // 50: arrears.v1.LedgerService.RecordPayment:input_type -> arrears.v1.RecordPaymentRequest
-	24, // 51: arrears.v1.LedgerService.GetPayment:input_type -> arrears.v1.GetPaymentRequest
-	26, // 52: arrears.v1.LedgerService.ListPayments:input_type -> arrears.v1.ListPaymentsRequest
-	28, // 53: arrears.v1.LedgerService.ReversePayment:input_type -> arrears.v1.ReversePaymentRequest
-	30, // 54: arrears.v1.LedgerService.OpenDispute:input_type -> arrears.v1.OpenDisputeRequest
-	32, // 55: arrears.v1.LedgerService.GetDispute:input_type -> arrears.v1.GetDisputeRequest
-	34, // 56: arrears.v1.LedgerService.ListDisputes:input_type -> arrears.v1.ListDisputesRequest
-	36, // 57: arrears.v1.LedgerService.ResolveDispute:input_type -> arrears.v1.ResolveDisputeRequest
-	38, // 58: arrears.v1.LedgerService.ListRevisions:input_type -> arrears.v1.ListRevisionsRequest
-	1,  // 59: arrears.v1.LedgerService.CreateParty:output_type -> arrears.v1.CreatePartyResponse
-	3,  // 60: arrears.v1.LedgerService.GetParty:output_type -> arrears.v1.GetPartyResponse
-	5,  // 61: arrears.v1.LedgerService.ListParties:output_type -> arrears.v1.ListPartiesResponse
-	7,  // 62: arrears.v1.LedgerService.UpdateParty:output_type -> arrears.v1.UpdatePartyResponse
-	9,  // 63: arrears.v1.LedgerService.CreateInvoice:output_type -> arrears.v1.CreateInvoiceResponse
-	11, // 64: arrears.v1.LedgerService.GetInvoice:output_type -> arrears.v1.GetInvoiceResponse
-	13, // 65: arrears.v1.LedgerService.ListInvoices:output_type -> arrears.v1.ListInvoicesResponse
-	15, // 66: arrears.v1.LedgerService.UpdateInvoice:output_type -> arrears.v1.UpdateInvoiceResponse
-	17, // 67: arrears.v1.LedgerService.CancelInvoice:output_type -> arrears.v1.CancelInvoiceResponse
-	19, // 68: arrears.v1.LedgerService.CreateCreditNote:output_type -> arrears.v1.CreateCreditNoteResponse
-	21, // 69: arrears.v1.LedgerService.ListCreditNotes:output_type -> arrears.v1.ListCreditNotesResponse
-	23, // 70: arrears.v1.LedgerService.RecordPayment:output_type -> arrears.v1.RecordPaymentResponse
-	25, // 71: arrears.v1.LedgerService.GetPayment:output_type -> arrears.v1.GetPaymentResponse
-	27, // 72: arrears.v1.LedgerService.ListPayments:output_type -> arrears.v1.ListPaymentsResponse
-	29, // 73: arrears.v1.LedgerService.ReversePayment:output_type -> arrears.v1.ReversePaymentResponse
-	31, // 74: arrears.v1.LedgerService.OpenDispute:output_type -> arrears.v1.OpenDisputeResponse
-	33, // 75: arrears.v1.LedgerService.GetDispute:output_type -> arrears.v1.GetDisputeResponse
-	35, // 76: arrears.v1.LedgerService.ListDisputes:output_type -> arrears.v1.ListDisputesResponse
-	37, // 77: arrears.v1.LedgerService.ResolveDispute:output_type -> arrears.v1.ResolveDisputeResponse
-	39, // 78: arrears.v1.LedgerService.ListRevisions:output_type -> arrears.v1.ListRevisionsResponse
-	59, // [59:79] is the sub-list for method output_type
-	39, // [39:59] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	44, // 0: arrears.v1.CreatePartyRequest.party:type_name -> arrears.v1.Party
+	44, // 1: arrears.v1.CreatePartyResponse.party:type_name -> arrears.v1.Party
+	44, // 2: arrears.v1.GetPartyResponse.party:type_name -> arrears.v1.Party
+	44, // 3: arrears.v1.ListPartiesResponse.parties:type_name -> arrears.v1.Party
+	44, // 4: arrears.v1.UpdatePartyRequest.party:type_name -> arrears.v1.Party
+	45, // 5: arrears.v1.UpdatePartyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 6: arrears.v1.UpdatePartyResponse.party:type_name -> arrears.v1.Party
+	46, // 7: arrears.v1.CreateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
+	46, // 8: arrears.v1.CreateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	47, // 9: arrears.v1.GetInvoiceRequest.as_of:type_name -> arrears.v1.Date
+	48, // 10: arrears.v1.GetInvoiceRequest.known_at:type_name -> google.protobuf.Timestamp
+	46, // 11: arrears.v1.GetInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	47, // 12: arrears.v1.ListInvoicesRequest.as_of:type_name -> arrears.v1.Date
+	48, // 13: arrears.v1.ListInvoicesRequest.known_at:type_name -> google.protobuf.Timestamp
+	46, // 14: arrears.v1.ListInvoicesResponse.invoices:type_name -> arrears.v1.Invoice
+	46, // 15: arrears.v1.UpdateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
+	45, // 16: arrears.v1.UpdateInvoiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 17: arrears.v1.UpdateInvoiceRequest.effective_on:type_name -> arrears.v1.Date
+	46, // 18: arrears.v1.UpdateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	47, // 19: arrears.v1.CancelInvoiceRequest.cancelled_on:type_name -> arrears.v1.Date
+	46, // 20: arrears.v1.CancelInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	49, // 21: arrears.v1.CreateCreditNoteRequest.credit_note:type_name -> arrears.v1.CreditNote
+	49, // 22: arrears.v1.CreateCreditNoteResponse.credit_note:type_name -> arrears.v1.CreditNote
+	46, // 23: arrears.v1.CreateCreditNoteResponse.invoice:type_name -> arrears.v1.Invoice
+	49, // 24: arrears.v1.ListCreditNotesResponse.credit_notes:type_name -> arrears.v1.CreditNote
+	50, // 25: arrears.v1.RecordPaymentRequest.payment:type_name -> arrears.v1.Payment
+	50, // 26: arrears.v1.RecordPaymentResponse.payment:type_name -> arrears.v1.Payment
+	46, // 27: arrears.v1.RecordPaymentResponse.invoice:type_name -> arrears.v1.Invoice
+	50, // 28: arrears.v1.GetPaymentResponse.payment:type_name -> arrears.v1.Payment
+	50, // 29: arrears.v1.ListPaymentsResponse.payments:type_name -> arrears.v1.Payment
+	47, // 30: arrears.v1.ReversePaymentRequest.reversed_on:type_name -> arrears.v1.Date
+	50, // 31: arrears.v1.ReversePaymentResponse.payment:type_name -> arrears.v1.Payment
+	46, // 32: arrears.v1.ReversePaymentResponse.invoice:type_name -> arrears.v1.Invoice
+	51, // 33: arrears.v1.OpenDisputeRequest.dispute:type_name -> arrears.v1.Dispute
+	51, // 34: arrears.v1.OpenDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	46, // 35: arrears.v1.OpenDisputeResponse.invoice:type_name -> arrears.v1.Invoice
+	51, // 36: arrears.v1.GetDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	51, // 37: arrears.v1.ListDisputesResponse.disputes:type_name -> arrears.v1.Dispute
+	52, // 38: arrears.v1.ResolveDisputeRequest.resolution:type_name -> arrears.v1.DisputeResolution
+	47, // 39: arrears.v1.ResolveDisputeRequest.resolved_on:type_name -> arrears.v1.Date
+	51, // 40: arrears.v1.ResolveDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	46, // 41: arrears.v1.ResolveDisputeResponse.invoice:type_name -> arrears.v1.Invoice
+	53, // 42: arrears.v1.ListRevisionsResponse.revisions:type_name -> arrears.v1.Revision
+	54, // 43: arrears.v1.ListEscalationEventsResponse.escalation_events:type_name -> arrears.v1.EscalationEvent
+	55, // 44: arrears.v1.ListPaymentPoliciesResponse.payment_policies:type_name -> arrears.v1.PaymentPolicy
+	0,  // 45: arrears.v1.LedgerService.CreateParty:input_type -> arrears.v1.CreatePartyRequest
+	2,  // 46: arrears.v1.LedgerService.GetParty:input_type -> arrears.v1.GetPartyRequest
+	4,  // 47: arrears.v1.LedgerService.ListParties:input_type -> arrears.v1.ListPartiesRequest
+	6,  // 48: arrears.v1.LedgerService.UpdateParty:input_type -> arrears.v1.UpdatePartyRequest
+	8,  // 49: arrears.v1.LedgerService.CreateInvoice:input_type -> arrears.v1.CreateInvoiceRequest
+	10, // 50: arrears.v1.LedgerService.GetInvoice:input_type -> arrears.v1.GetInvoiceRequest
+	12, // 51: arrears.v1.LedgerService.ListInvoices:input_type -> arrears.v1.ListInvoicesRequest
+	14, // 52: arrears.v1.LedgerService.UpdateInvoice:input_type -> arrears.v1.UpdateInvoiceRequest
+	16, // 53: arrears.v1.LedgerService.CancelInvoice:input_type -> arrears.v1.CancelInvoiceRequest
+	18, // 54: arrears.v1.LedgerService.CreateCreditNote:input_type -> arrears.v1.CreateCreditNoteRequest
+	20, // 55: arrears.v1.LedgerService.ListCreditNotes:input_type -> arrears.v1.ListCreditNotesRequest
+	22, // 56: arrears.v1.LedgerService.RecordPayment:input_type -> arrears.v1.RecordPaymentRequest
+	24, // 57: arrears.v1.LedgerService.GetPayment:input_type -> arrears.v1.GetPaymentRequest
+	26, // 58: arrears.v1.LedgerService.ListPayments:input_type -> arrears.v1.ListPaymentsRequest
+	28, // 59: arrears.v1.LedgerService.ReversePayment:input_type -> arrears.v1.ReversePaymentRequest
+	30, // 60: arrears.v1.LedgerService.OpenDispute:input_type -> arrears.v1.OpenDisputeRequest
+	32, // 61: arrears.v1.LedgerService.GetDispute:input_type -> arrears.v1.GetDisputeRequest
+	34, // 62: arrears.v1.LedgerService.ListDisputes:input_type -> arrears.v1.ListDisputesRequest
+	36, // 63: arrears.v1.LedgerService.ResolveDispute:input_type -> arrears.v1.ResolveDisputeRequest
+	38, // 64: arrears.v1.LedgerService.ListRevisions:input_type -> arrears.v1.ListRevisionsRequest
+	40, // 65: arrears.v1.LedgerService.ListEscalationEvents:input_type -> arrears.v1.ListEscalationEventsRequest
+	42, // 66: arrears.v1.LedgerService.ListPaymentPolicies:input_type -> arrears.v1.ListPaymentPoliciesRequest
+	1,  // 67: arrears.v1.LedgerService.CreateParty:output_type -> arrears.v1.CreatePartyResponse
+	3,  // 68: arrears.v1.LedgerService.GetParty:output_type -> arrears.v1.GetPartyResponse
+	5,  // 69: arrears.v1.LedgerService.ListParties:output_type -> arrears.v1.ListPartiesResponse
+	7,  // 70: arrears.v1.LedgerService.UpdateParty:output_type -> arrears.v1.UpdatePartyResponse
+	9,  // 71: arrears.v1.LedgerService.CreateInvoice:output_type -> arrears.v1.CreateInvoiceResponse
+	11, // 72: arrears.v1.LedgerService.GetInvoice:output_type -> arrears.v1.GetInvoiceResponse
+	13, // 73: arrears.v1.LedgerService.ListInvoices:output_type -> arrears.v1.ListInvoicesResponse
+	15, // 74: arrears.v1.LedgerService.UpdateInvoice:output_type -> arrears.v1.UpdateInvoiceResponse
+	17, // 75: arrears.v1.LedgerService.CancelInvoice:output_type -> arrears.v1.CancelInvoiceResponse
+	19, // 76: arrears.v1.LedgerService.CreateCreditNote:output_type -> arrears.v1.CreateCreditNoteResponse
+	21, // 77: arrears.v1.LedgerService.ListCreditNotes:output_type -> arrears.v1.ListCreditNotesResponse
+	23, // 78: arrears.v1.LedgerService.RecordPayment:output_type -> arrears.v1.RecordPaymentResponse
+	25, // 79: arrears.v1.LedgerService.GetPayment:output_type -> arrears.v1.GetPaymentResponse
+	27, // 80: arrears.v1.LedgerService.ListPayments:output_type -> arrears.v1.ListPaymentsResponse
+	29, // 81: arrears.v1.LedgerService.ReversePayment:output_type -> arrears.v1.ReversePaymentResponse
+	31, // 82: arrears.v1.LedgerService.OpenDispute:output_type -> arrears.v1.OpenDisputeResponse
+	33, // 83: arrears.v1.LedgerService.GetDispute:output_type -> arrears.v1.GetDisputeResponse
+	35, // 84: arrears.v1.LedgerService.ListDisputes:output_type -> arrears.v1.ListDisputesResponse
+	37, // 85: arrears.v1.LedgerService.ResolveDispute:output_type -> arrears.v1.ResolveDisputeResponse
+	39, // 86: arrears.v1.LedgerService.ListRevisions:output_type -> arrears.v1.ListRevisionsResponse
+	41, // 87: arrears.v1.LedgerService.ListEscalationEvents:output_type -> arrears.v1.ListEscalationEventsResponse
+	43, // 88: arrears.v1.LedgerService.ListPaymentPolicies:output_type -> arrears.v1.ListPaymentPoliciesResponse
+	67, // [67:89] is the sub-list for method output_type
+	45, // [45:67] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_ledger_service_proto_init() }
@@ -2533,7 +2802,7 @@ func file_arrears_v1_ledger_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_ledger_service_proto_rawDesc), len(file_arrears_v1_ledger_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -244,6 +244,8 @@ func local_request_LedgerService_CreateInvoice_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+var filter_LedgerService_GetInvoice_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_LedgerService_GetInvoice_0(ctx context.Context, marshaler runtime.Marshaler, client LedgerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetInvoiceRequest
@@ -257,6 +259,12 @@ func request_LedgerService_GetInvoice_0(ctx context.Context, marshaler runtime.M
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LedgerService_GetInvoice_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -278,6 +286,12 @@ func local_request_LedgerService_GetInvoice_0(ctx context.Context, marshaler run
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LedgerService_GetInvoice_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetInvoice(ctx, &protoReq)
 	return msg, metadata, err
@@ -1118,6 +1132,80 @@ func local_request_LedgerService_ListRevisions_3(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+var filter_LedgerService_ListEscalationEvents_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_LedgerService_ListEscalationEvents_0(ctx context.Context, marshaler runtime.Marshaler, client LedgerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListEscalationEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LedgerService_ListEscalationEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListEscalationEvents(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_LedgerService_ListEscalationEvents_0(ctx context.Context, marshaler runtime.Marshaler, server LedgerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListEscalationEventsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_LedgerService_ListEscalationEvents_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListEscalationEvents(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_LedgerService_ListPaymentPolicies_0(ctx context.Context, marshaler runtime.Marshaler, client LedgerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListPaymentPoliciesRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListPaymentPolicies(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_LedgerService_ListPaymentPolicies_0(ctx context.Context, marshaler runtime.Marshaler, server LedgerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListPaymentPoliciesRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListPaymentPolicies(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterLedgerServiceHandlerServer registers the http handlers for service LedgerService to "mux".
 // UnaryRPC     :call LedgerServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1584,6 +1672,46 @@ func RegisterLedgerServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_LedgerService_ListRevisions_3(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_LedgerService_ListEscalationEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arrears.v1.LedgerService/ListEscalationEvents", runtime.WithHTTPPathPattern("/v1/{parent=invoices/*}/escalationEvents"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_LedgerService_ListEscalationEvents_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LedgerService_ListEscalationEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_LedgerService_ListPaymentPolicies_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arrears.v1.LedgerService/ListPaymentPolicies", runtime.WithHTTPPathPattern("/v1/paymentPolicies"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_LedgerService_ListPaymentPolicies_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LedgerService_ListPaymentPolicies_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -2015,57 +2143,95 @@ func RegisterLedgerServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_LedgerService_ListRevisions_3(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_LedgerService_ListEscalationEvents_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arrears.v1.LedgerService/ListEscalationEvents", runtime.WithHTTPPathPattern("/v1/{parent=invoices/*}/escalationEvents"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_LedgerService_ListEscalationEvents_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LedgerService_ListEscalationEvents_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_LedgerService_ListPaymentPolicies_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arrears.v1.LedgerService/ListPaymentPolicies", runtime.WithHTTPPathPattern("/v1/paymentPolicies"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_LedgerService_ListPaymentPolicies_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_LedgerService_ListPaymentPolicies_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_LedgerService_CreateParty_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "parties"}, ""))
-	pattern_LedgerService_GetParty_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "parties", "name"}, ""))
-	pattern_LedgerService_ListParties_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "parties"}, ""))
-	pattern_LedgerService_UpdateParty_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "parties", "party.name"}, ""))
-	pattern_LedgerService_CreateInvoice_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "invoices"}, ""))
-	pattern_LedgerService_GetInvoice_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "name"}, ""))
-	pattern_LedgerService_ListInvoices_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "invoices"}, ""))
-	pattern_LedgerService_UpdateInvoice_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "invoice.name"}, ""))
-	pattern_LedgerService_CancelInvoice_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "name"}, "cancel"))
-	pattern_LedgerService_CreateCreditNote_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "creditNotes"}, ""))
-	pattern_LedgerService_ListCreditNotes_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "creditNotes"}, ""))
-	pattern_LedgerService_RecordPayment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "payments"}, ""))
-	pattern_LedgerService_GetPayment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "payments", "name"}, ""))
-	pattern_LedgerService_ListPayments_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "payments"}, ""))
-	pattern_LedgerService_ReversePayment_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "payments", "name"}, "reverse"))
-	pattern_LedgerService_OpenDispute_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "disputes"}, ""))
-	pattern_LedgerService_GetDispute_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "disputes", "name"}, ""))
-	pattern_LedgerService_ListDisputes_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "disputes"}, ""))
-	pattern_LedgerService_ResolveDispute_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "disputes", "name"}, "resolve"))
-	pattern_LedgerService_ListRevisions_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "parties", "parent", "revisions"}, ""))
-	pattern_LedgerService_ListRevisions_1    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "revisions"}, ""))
-	pattern_LedgerService_ListRevisions_2    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "invoices", "payments", "parent", "revisions"}, ""))
-	pattern_LedgerService_ListRevisions_3    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "invoices", "disputes", "parent", "revisions"}, ""))
+	pattern_LedgerService_CreateParty_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "parties"}, ""))
+	pattern_LedgerService_GetParty_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "parties", "name"}, ""))
+	pattern_LedgerService_ListParties_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "parties"}, ""))
+	pattern_LedgerService_UpdateParty_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "parties", "party.name"}, ""))
+	pattern_LedgerService_CreateInvoice_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "invoices"}, ""))
+	pattern_LedgerService_GetInvoice_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "name"}, ""))
+	pattern_LedgerService_ListInvoices_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "invoices"}, ""))
+	pattern_LedgerService_UpdateInvoice_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "invoice.name"}, ""))
+	pattern_LedgerService_CancelInvoice_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "invoices", "name"}, "cancel"))
+	pattern_LedgerService_CreateCreditNote_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "creditNotes"}, ""))
+	pattern_LedgerService_ListCreditNotes_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "creditNotes"}, ""))
+	pattern_LedgerService_RecordPayment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "payments"}, ""))
+	pattern_LedgerService_GetPayment_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "payments", "name"}, ""))
+	pattern_LedgerService_ListPayments_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "payments"}, ""))
+	pattern_LedgerService_ReversePayment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "payments", "name"}, "reverse"))
+	pattern_LedgerService_OpenDispute_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "disputes"}, ""))
+	pattern_LedgerService_GetDispute_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "disputes", "name"}, ""))
+	pattern_LedgerService_ListDisputes_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "disputes"}, ""))
+	pattern_LedgerService_ResolveDispute_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "invoices", "disputes", "name"}, "resolve"))
+	pattern_LedgerService_ListRevisions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "parties", "parent", "revisions"}, ""))
+	pattern_LedgerService_ListRevisions_1        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "revisions"}, ""))
+	pattern_LedgerService_ListRevisions_2        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "invoices", "payments", "parent", "revisions"}, ""))
+	pattern_LedgerService_ListRevisions_3        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "invoices", "disputes", "parent", "revisions"}, ""))
+	pattern_LedgerService_ListEscalationEvents_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "invoices", "parent", "escalationEvents"}, ""))
+	pattern_LedgerService_ListPaymentPolicies_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "paymentPolicies"}, ""))
 )
 
 var (
-	forward_LedgerService_CreateParty_0      = runtime.ForwardResponseMessage
-	forward_LedgerService_GetParty_0         = runtime.ForwardResponseMessage
-	forward_LedgerService_ListParties_0      = runtime.ForwardResponseMessage
-	forward_LedgerService_UpdateParty_0      = runtime.ForwardResponseMessage
-	forward_LedgerService_CreateInvoice_0    = runtime.ForwardResponseMessage
-	forward_LedgerService_GetInvoice_0       = runtime.ForwardResponseMessage
-	forward_LedgerService_ListInvoices_0     = runtime.ForwardResponseMessage
-	forward_LedgerService_UpdateInvoice_0    = runtime.ForwardResponseMessage
-	forward_LedgerService_CancelInvoice_0    = runtime.ForwardResponseMessage
-	forward_LedgerService_CreateCreditNote_0 = runtime.ForwardResponseMessage
-	forward_LedgerService_ListCreditNotes_0  = runtime.ForwardResponseMessage
-	forward_LedgerService_RecordPayment_0    = runtime.ForwardResponseMessage
-	forward_LedgerService_GetPayment_0       = runtime.ForwardResponseMessage
-	forward_LedgerService_ListPayments_0     = runtime.ForwardResponseMessage
-	forward_LedgerService_ReversePayment_0   = runtime.ForwardResponseMessage
-	forward_LedgerService_OpenDispute_0      = runtime.ForwardResponseMessage
-	forward_LedgerService_GetDispute_0       = runtime.ForwardResponseMessage
-	forward_LedgerService_ListDisputes_0     = runtime.ForwardResponseMessage
-	forward_LedgerService_ResolveDispute_0   = runtime.ForwardResponseMessage
-	forward_LedgerService_ListRevisions_0    = runtime.ForwardResponseMessage
-	forward_LedgerService_ListRevisions_1    = runtime.ForwardResponseMessage
-	forward_LedgerService_ListRevisions_2    = runtime.ForwardResponseMessage
-	forward_LedgerService_ListRevisions_3    = runtime.ForwardResponseMessage
+	forward_LedgerService_CreateParty_0          = runtime.ForwardResponseMessage
+	forward_LedgerService_GetParty_0             = runtime.ForwardResponseMessage
+	forward_LedgerService_ListParties_0          = runtime.ForwardResponseMessage
+	forward_LedgerService_UpdateParty_0          = runtime.ForwardResponseMessage
+	forward_LedgerService_CreateInvoice_0        = runtime.ForwardResponseMessage
+	forward_LedgerService_GetInvoice_0           = runtime.ForwardResponseMessage
+	forward_LedgerService_ListInvoices_0         = runtime.ForwardResponseMessage
+	forward_LedgerService_UpdateInvoice_0        = runtime.ForwardResponseMessage
+	forward_LedgerService_CancelInvoice_0        = runtime.ForwardResponseMessage
+	forward_LedgerService_CreateCreditNote_0     = runtime.ForwardResponseMessage
+	forward_LedgerService_ListCreditNotes_0      = runtime.ForwardResponseMessage
+	forward_LedgerService_RecordPayment_0        = runtime.ForwardResponseMessage
+	forward_LedgerService_GetPayment_0           = runtime.ForwardResponseMessage
+	forward_LedgerService_ListPayments_0         = runtime.ForwardResponseMessage
+	forward_LedgerService_ReversePayment_0       = runtime.ForwardResponseMessage
+	forward_LedgerService_OpenDispute_0          = runtime.ForwardResponseMessage
+	forward_LedgerService_GetDispute_0           = runtime.ForwardResponseMessage
+	forward_LedgerService_ListDisputes_0         = runtime.ForwardResponseMessage
+	forward_LedgerService_ResolveDispute_0       = runtime.ForwardResponseMessage
+	forward_LedgerService_ListRevisions_0        = runtime.ForwardResponseMessage
+	forward_LedgerService_ListRevisions_1        = runtime.ForwardResponseMessage
+	forward_LedgerService_ListRevisions_2        = runtime.ForwardResponseMessage
+	forward_LedgerService_ListRevisions_3        = runtime.ForwardResponseMessage
+	forward_LedgerService_ListEscalationEvents_0 = runtime.ForwardResponseMessage
+	forward_LedgerService_ListPaymentPolicies_0  = runtime.ForwardResponseMessage
 )

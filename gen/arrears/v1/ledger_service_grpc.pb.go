@@ -19,26 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LedgerService_CreateParty_FullMethodName      = "/arrears.v1.LedgerService/CreateParty"
-	LedgerService_GetParty_FullMethodName         = "/arrears.v1.LedgerService/GetParty"
-	LedgerService_ListParties_FullMethodName      = "/arrears.v1.LedgerService/ListParties"
-	LedgerService_UpdateParty_FullMethodName      = "/arrears.v1.LedgerService/UpdateParty"
-	LedgerService_CreateInvoice_FullMethodName    = "/arrears.v1.LedgerService/CreateInvoice"
-	LedgerService_GetInvoice_FullMethodName       = "/arrears.v1.LedgerService/GetInvoice"
-	LedgerService_ListInvoices_FullMethodName     = "/arrears.v1.LedgerService/ListInvoices"
-	LedgerService_UpdateInvoice_FullMethodName    = "/arrears.v1.LedgerService/UpdateInvoice"
-	LedgerService_CancelInvoice_FullMethodName    = "/arrears.v1.LedgerService/CancelInvoice"
-	LedgerService_CreateCreditNote_FullMethodName = "/arrears.v1.LedgerService/CreateCreditNote"
-	LedgerService_ListCreditNotes_FullMethodName  = "/arrears.v1.LedgerService/ListCreditNotes"
-	LedgerService_RecordPayment_FullMethodName    = "/arrears.v1.LedgerService/RecordPayment"
-	LedgerService_GetPayment_FullMethodName       = "/arrears.v1.LedgerService/GetPayment"
-	LedgerService_ListPayments_FullMethodName     = "/arrears.v1.LedgerService/ListPayments"
-	LedgerService_ReversePayment_FullMethodName   = "/arrears.v1.LedgerService/ReversePayment"
-	LedgerService_OpenDispute_FullMethodName      = "/arrears.v1.LedgerService/OpenDispute"
-	LedgerService_GetDispute_FullMethodName       = "/arrears.v1.LedgerService/GetDispute"
-	LedgerService_ListDisputes_FullMethodName     = "/arrears.v1.LedgerService/ListDisputes"
-	LedgerService_ResolveDispute_FullMethodName   = "/arrears.v1.LedgerService/ResolveDispute"
-	LedgerService_ListRevisions_FullMethodName    = "/arrears.v1.LedgerService/ListRevisions"
+	LedgerService_CreateParty_FullMethodName          = "/arrears.v1.LedgerService/CreateParty"
+	LedgerService_GetParty_FullMethodName             = "/arrears.v1.LedgerService/GetParty"
+	LedgerService_ListParties_FullMethodName          = "/arrears.v1.LedgerService/ListParties"
+	LedgerService_UpdateParty_FullMethodName          = "/arrears.v1.LedgerService/UpdateParty"
+	LedgerService_CreateInvoice_FullMethodName        = "/arrears.v1.LedgerService/CreateInvoice"
+	LedgerService_GetInvoice_FullMethodName           = "/arrears.v1.LedgerService/GetInvoice"
+	LedgerService_ListInvoices_FullMethodName         = "/arrears.v1.LedgerService/ListInvoices"
+	LedgerService_UpdateInvoice_FullMethodName        = "/arrears.v1.LedgerService/UpdateInvoice"
+	LedgerService_CancelInvoice_FullMethodName        = "/arrears.v1.LedgerService/CancelInvoice"
+	LedgerService_CreateCreditNote_FullMethodName     = "/arrears.v1.LedgerService/CreateCreditNote"
+	LedgerService_ListCreditNotes_FullMethodName      = "/arrears.v1.LedgerService/ListCreditNotes"
+	LedgerService_RecordPayment_FullMethodName        = "/arrears.v1.LedgerService/RecordPayment"
+	LedgerService_GetPayment_FullMethodName           = "/arrears.v1.LedgerService/GetPayment"
+	LedgerService_ListPayments_FullMethodName         = "/arrears.v1.LedgerService/ListPayments"
+	LedgerService_ReversePayment_FullMethodName       = "/arrears.v1.LedgerService/ReversePayment"
+	LedgerService_OpenDispute_FullMethodName          = "/arrears.v1.LedgerService/OpenDispute"
+	LedgerService_GetDispute_FullMethodName           = "/arrears.v1.LedgerService/GetDispute"
+	LedgerService_ListDisputes_FullMethodName         = "/arrears.v1.LedgerService/ListDisputes"
+	LedgerService_ResolveDispute_FullMethodName       = "/arrears.v1.LedgerService/ResolveDispute"
+	LedgerService_ListRevisions_FullMethodName        = "/arrears.v1.LedgerService/ListRevisions"
+	LedgerService_ListEscalationEvents_FullMethodName = "/arrears.v1.LedgerService/ListEscalationEvents"
+	LedgerService_ListPaymentPolicies_FullMethodName  = "/arrears.v1.LedgerService/ListPaymentPolicies"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -98,6 +100,10 @@ type LedgerServiceClient interface {
 	// Lists the recorded revisions of a party, invoice, payment or dispute,
 	// oldest first.
 	ListRevisions(ctx context.Context, in *ListRevisionsRequest, opts ...grpc.CallOption) (*ListRevisionsResponse, error)
+	// Lists an invoice's escalation changes, in recording order.
+	ListEscalationEvents(ctx context.Context, in *ListEscalationEventsRequest, opts ...grpc.CallOption) (*ListEscalationEventsResponse, error)
+	// Lists the payment policies this server judges by.
+	ListPaymentPolicies(ctx context.Context, in *ListPaymentPoliciesRequest, opts ...grpc.CallOption) (*ListPaymentPoliciesResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -308,6 +314,26 @@ func (c *ledgerServiceClient) ListRevisions(ctx context.Context, in *ListRevisio
 	return out, nil
 }
 
+func (c *ledgerServiceClient) ListEscalationEvents(ctx context.Context, in *ListEscalationEventsRequest, opts ...grpc.CallOption) (*ListEscalationEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEscalationEventsResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListEscalationEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) ListPaymentPolicies(ctx context.Context, in *ListPaymentPoliciesRequest, opts ...grpc.CallOption) (*ListPaymentPoliciesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPaymentPoliciesResponse)
+	err := c.cc.Invoke(ctx, LedgerService_ListPaymentPolicies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -365,6 +391,10 @@ type LedgerServiceServer interface {
 	// Lists the recorded revisions of a party, invoice, payment or dispute,
 	// oldest first.
 	ListRevisions(context.Context, *ListRevisionsRequest) (*ListRevisionsResponse, error)
+	// Lists an invoice's escalation changes, in recording order.
+	ListEscalationEvents(context.Context, *ListEscalationEventsRequest) (*ListEscalationEventsResponse, error)
+	// Lists the payment policies this server judges by.
+	ListPaymentPolicies(context.Context, *ListPaymentPoliciesRequest) (*ListPaymentPoliciesResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -434,6 +464,12 @@ func (UnimplementedLedgerServiceServer) ResolveDispute(context.Context, *Resolve
 }
 func (UnimplementedLedgerServiceServer) ListRevisions(context.Context, *ListRevisionsRequest) (*ListRevisionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRevisions not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListEscalationEvents(context.Context, *ListEscalationEventsRequest) (*ListEscalationEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEscalationEvents not implemented")
+}
+func (UnimplementedLedgerServiceServer) ListPaymentPolicies(context.Context, *ListPaymentPoliciesRequest) (*ListPaymentPoliciesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPaymentPolicies not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -816,6 +852,42 @@ func _LedgerService_ListRevisions_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_ListEscalationEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEscalationEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListEscalationEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListEscalationEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListEscalationEvents(ctx, req.(*ListEscalationEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_ListPaymentPolicies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPaymentPoliciesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).ListPaymentPolicies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_ListPaymentPolicies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).ListPaymentPolicies(ctx, req.(*ListPaymentPoliciesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -902,6 +974,14 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRevisions",
 			Handler:    _LedgerService_ListRevisions_Handler,
+		},
+		{
+			MethodName: "ListEscalationEvents",
+			Handler:    _LedgerService_ListEscalationEvents_Handler,
+		},
+		{
+			MethodName: "ListPaymentPolicies",
+			Handler:    _LedgerService_ListPaymentPolicies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -93,6 +94,19 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 }
 func (s *Store) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
 	return s.r().ListCheckpoints(ctx)
+}
+
+func (s *Store) Facts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*store.Facts, error) {
+	return s.r().Facts(ctx, ids)
+}
+func (s *Store) GetEscalation(ctx context.Context, id uuid.UUID) (*ledger.Escalation, error) {
+	return s.r().GetEscalation(ctx, id)
+}
+func (s *Store) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
+	return s.r().DueEscalations(ctx, through, limit)
+}
+func (s *Store) ListEscalationEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {
+	return s.r().ListEscalationEvents(ctx, id, p)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,0 +1,362 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/judgement"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Judged is an invoice as known at KnownAt, with its judgement as of AsOf.
+type Judged struct {
+	Invoice   *ledger.Invoice
+	Judgement judgement.Judgement
+	KnownAt   time.Time
+}
+
+// explicitReason marks a policy the creator named, so that later
+// corrections do not re-select it.
+const explicitReason = "set explicitly when the invoice was recorded"
+
+// choosePolicy picks the policy for a new or corrected invoice: the one
+// named (id or id@version), or the one the law selects for these parties
+// and this contract.
+func (l *Ledger) choosePolicy(v *ledger.ValidationError, named string, debtor *ledger.Party, inv *ledger.Invoice) {
+	if named != "" {
+		id, ver, _ := strings.Cut(named, "@")
+		version := 0
+		if ver != "" {
+			n, err := strconv.Atoi(ver)
+			if err != nil || n < 1 {
+				v.Add("invoice.policy", "%q: the version after @ must be a positive number", named)
+				return
+			}
+			version = n
+		}
+		p, ok := l.policies.Get(id, version)
+		if !ok {
+			v.Add("invoice.policy", "no payment policy %q; see ListPaymentPolicies", named)
+			return
+		}
+		inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = p.ID, p.Version, explicitReason
+		return
+	}
+	p, reason := l.policies.Select(debtor.Kind, debtor.Jurisdiction, inv.CreditorSizeAtSigning.IsSME(), inv.ContractSignedOn, inv.IssuedOn)
+	inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = p.ID, p.Version, reason
+}
+
+// policyOf returns the policy an invoice is judged under.
+func (l *Ledger) policyOf(inv *ledger.Invoice) (policy.Policy, error) {
+	p, ok := l.policies.Get(inv.PolicyID, inv.PolicyVersion)
+	if !ok {
+		return policy.Policy{}, fmt.Errorf("invoice %s is judged under %s@%d, which this server does not have", inv.ID, inv.PolicyID, inv.PolicyVersion)
+	}
+	return p, nil
+}
+
+// zoneOf is the zone of an invoice's business dates: its policy's, or for a
+// policy spanning several states, its debtor's jurisdiction's.
+func (l *Ledger) zoneOf(p policy.Policy, debtorJurisdiction string) *time.Location {
+	if p.TimeZone != "" {
+		if loc, err := l.loadZone(p.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return l.location(debtorJurisdiction)
+}
+
+func (l *Ledger) loadZone(name string) (*time.Location, error) {
+	l.zonesMu.Lock()
+	defer l.zonesMu.Unlock()
+	if loc, ok := l.zones["tz:"+name]; ok {
+		return loc, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	l.zones["tz:"+name] = loc
+	return loc, nil
+}
+
+// judge evaluates one invoice. A judgement that cannot be made (a rate
+// table that does not reach the dates needed) is reported as a finding, so
+// that reading an invoice never fails on it.
+func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) judgement.Judgement {
+	if f == nil {
+		f = &store.Facts{}
+	}
+	j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes,
+		Disputes: f.Disputes, Policy: p, Tables: l.policies, AsOf: asOf})
+	if err != nil {
+		return judgement.Judgement{PolicyID: p.ID, PolicyVersion: p.Version, AsOf: asOf, Currency: inv.Amount.Currency,
+			Findings: []judgement.Finding{{Code: "JUDGEMENT_UNAVAILABLE", Message: err.Error()}}}
+	}
+	return j
+}
+
+// asKnownAt rewinds an invoice and its facts to what was recorded at or
+// before k: the invoice's fields from its revision then, facts recorded by
+// then, and reversals and resolutions only if recorded by then.
+func asKnownAt(ctx context.Context, r store.Reader, inv *ledger.Invoice, f *store.Facts, k time.Time) (*ledger.Invoice, *store.Facts, error) {
+	if !inv.UpdateTime.After(k) && !factsAfter(f, k) {
+		return inv, f, nil
+	}
+	if inv.CreateTime.After(k) {
+		return nil, nil, ledger.ErrNotFound
+	}
+	revs, err := r.ListRevisions(ctx, inv.ID, 0, 100000)
+	if err != nil {
+		return nil, nil, err
+	}
+	var then *ledger.Invoice
+	for _, rev := range revs {
+		if rev.RecordTime.After(k) {
+			break
+		}
+		var snap ledger.Invoice
+		if err := json.Unmarshal(rev.Snapshot, &snap); err != nil {
+			return nil, nil, fmt.Errorf("invoice %s revision %d: %w", inv.ID, rev.Revision, err)
+		}
+		then = &snap
+	}
+	if then == nil {
+		return nil, nil, ledger.ErrNotFound
+	}
+	out := &store.Facts{}
+	for _, p := range f.Payments {
+		if p.CreateTime.After(k) {
+			continue
+		}
+		if p.State == ledger.PaymentReversed && p.UpdateTime.After(k) {
+			p.State, p.ReversedOn, p.ReversalReason = ledger.PaymentRecorded, civil.Date{}, ""
+		}
+		out.Payments = append(out.Payments, p)
+	}
+	for _, c := range f.CreditNotes {
+		if !c.CreateTime.After(k) {
+			out.CreditNotes = append(out.CreditNotes, c)
+		}
+	}
+	for _, d := range f.Disputes {
+		if d.CreateTime.After(k) {
+			continue
+		}
+		if d.State == ledger.DisputeResolved && d.UpdateTime.After(k) {
+			d.State, d.Resolution, d.ResolvedOn, d.CreditNoteID = ledger.DisputeOpen, "", civil.Date{}, uuid.Nil
+		}
+		out.Disputes = append(out.Disputes, d)
+	}
+	return then, out, nil
+}
+
+func factsAfter(f *store.Facts, k time.Time) bool {
+	for _, p := range f.Payments {
+		if p.UpdateTime.After(k) {
+			return true
+		}
+	}
+	for _, c := range f.CreditNotes {
+		if c.CreateTime.After(k) {
+			return true
+		}
+	}
+	for _, d := range f.Disputes {
+		if d.UpdateTime.After(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeAll judges a batch of invoices as of asOf (zero: each one's today)
+// on the facts known at knownAt; invoices that did not exist then are
+// dropped.
+func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.Invoice, asOf civil.Date, knownAt time.Time) ([]*Judged, error) {
+	ids := make([]uuid.UUID, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ID
+	}
+	facts, err := r.Facts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	zones := map[uuid.UUID]string{}
+	out := make([]*Judged, 0, len(invs))
+	for _, inv := range invs {
+		cur, f, err := asKnownAt(ctx, r, inv, facts[inv.ID], knownAt)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, err := l.policyOf(cur)
+		if err != nil {
+			return nil, err
+		}
+		d := asOf
+		if d.IsZero() {
+			j, ok := zones[cur.DebtorID]
+			if !ok {
+				debtor, err := r.GetParty(ctx, cur.DebtorID)
+				if err != nil {
+					return nil, err
+				}
+				j = debtor.Jurisdiction
+				zones[cur.DebtorID] = j
+			}
+			d = civil.DateOf(knownAt, l.zoneOf(p, j))
+		}
+		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt})
+	}
+	return out, nil
+}
+
+// JudgeInvoice returns an invoice the caller may see, as known at knownAt
+// (zero: now), judged as of asOf (zero: today in its policy's zone).
+func (l *Ledger) JudgeInvoice(ctx context.Context, id uuid.UUID, asOf civil.Date, knownAt time.Time) (*Judged, error) {
+	inv, err := visibleInvoice(ctx, l.store, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if knownAt.IsZero() {
+		knownAt = l.now()
+	}
+	js, err := l.judgeAll(ctx, l.store, []*ledger.Invoice{inv}, asOf, knownAt)
+	if err != nil {
+		return nil, err
+	}
+	if len(js) == 0 {
+		return nil, ledger.ErrNotFound
+	}
+	return js[0], nil
+}
+
+// JudgementFilter is a condition on the judgement of a listed invoice.
+type JudgementFilter struct {
+	Field string // bucket, bucket_net, escalation_level, days_overdue
+	Op    string // = != < <= > >=
+	Value string
+}
+
+func (f JudgementFilter) match(j judgement.Judgement) bool {
+	var n int
+	switch f.Field {
+	case "bucket":
+		return (j.Bucket == f.Value) == (f.Op == "=")
+	case "bucket_net":
+		return (j.BucketNet == f.Value) == (f.Op == "=")
+	case "escalation_level":
+		n = j.EscalationLevel
+	case "days_overdue":
+		n = j.DaysOverdue
+	default:
+		return false
+	}
+	want, _ := strconv.Atoi(f.Value)
+	switch f.Op {
+	case "=":
+		return n == want
+	case "!=":
+		return n != want
+	case "<":
+		return n < want
+	case "<=":
+		return n <= want
+	case ">":
+		return n > want
+	case ">=":
+		return n >= want
+	}
+	return false
+}
+
+// maxJudgedScan bounds how many invoices one list call judges to fill a
+// page under judgement filters; a page may then come back short, with a
+// token to continue (AIP-158 allows it).
+const maxJudgedScan = 2000
+
+// ListJudged lists invoices matching q and every judgement filter, judged as
+// of asOf on the facts known at knownAt. It returns up to want matches and
+// the id of the last invoice examined, from which the next page continues
+// (Nil at the end of the list).
+func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int, asOf civil.Date, knownAt time.Time, filters []JudgementFilter) ([]*Judged, uuid.UUID, error) {
+	q.Scope = scope(ctx)
+	if knownAt.IsZero() {
+		knownAt = l.now()
+	}
+	var out []*Judged
+	scanned := 0
+	batch := want + 1
+	if len(filters) > 0 {
+		batch = min(max(4*want, 100), 500)
+	}
+	for {
+		q.Page.Limit = batch
+		rows, err := l.store.ListInvoices(ctx, q)
+		if err != nil {
+			return nil, uuid.Nil, err
+		}
+		js, err := l.judgeAll(ctx, l.store, rows, asOf, knownAt)
+		if err != nil {
+			return nil, uuid.Nil, err
+		}
+		byID := map[uuid.UUID]*Judged{}
+		for _, j := range js {
+			byID[j.Invoice.ID] = j
+		}
+		for _, row := range rows {
+			scanned++
+			q.Page.AfterID = row.ID
+			j, ok := byID[row.ID]
+			if ok && matchAll(filters, j.Judgement) {
+				out = append(out, j)
+				if len(out) == want {
+					if row.ID == rows[len(rows)-1].ID && len(rows) < batch {
+						return out, uuid.Nil, nil // that was the last invoice
+					}
+					// More may follow: the caller asks again from here.
+					return out, row.ID, nil
+				}
+			}
+		}
+		if len(rows) < batch {
+			return out, uuid.Nil, nil
+		}
+		if scanned >= maxJudgedScan {
+			return out, q.Page.AfterID, nil
+		}
+	}
+}
+
+func matchAll(fs []JudgementFilter, j judgement.Judgement) bool {
+	for _, f := range fs {
+		if !f.match(j) {
+			return false
+		}
+	}
+	return true
+}
+
+// Policies lists the payment policies this server judges by.
+func (l *Ledger) Policies() []policy.Policy { return l.policies.Policies() }
+
+// ListEscalationEvents lists an invoice's escalation history.
+func (l *Ledger) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {
+	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
+		return nil, err
+	}
+	return l.store.ListEscalationEvents(ctx, invoiceID, p)
+}

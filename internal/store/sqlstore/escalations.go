@@ -1,0 +1,135 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+const escalationCols = `invoice_id, debtor_id, creditor_id, level, next_check, checked_on, version`
+
+func scanEscalation(sc scanner) (*ledger.Escalation, error) {
+	var e ledger.Escalation
+	if err := sc.Scan(&e.InvoiceID, &e.DebtorID, &e.CreditorID, &e.Level, &e.NextCheck, &e.CheckedOn, &e.Version); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (r reader) GetEscalation(ctx context.Context, invoiceID uuid.UUID) (*ledger.Escalation, error) {
+	return getOne(ctx, r, "escalation", scanEscalation, `SELECT `+escalationCols+` FROM escalations WHERE invoice_id = $1`, invoiceID.String())
+}
+
+func (r reader) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
+	return list(ctx, r, "escalations", scanEscalation, fmt.Sprintf(`SELECT `+escalationCols+` FROM escalations
+		WHERE next_check <= $1 ORDER BY next_check, invoice_id LIMIT %d`, limit), through.String())
+}
+
+func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
+	if e.Version == 0 {
+		e.Version = 1
+		_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO escalations (`+escalationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			e.InvoiceID.String(), e.DebtorID.String(), e.CreditorID.String(), e.Level, e.NextCheck, e.CheckedOn, e.Version)
+		if _, ok := t.s.dialect.UniqueViolation(err); ok {
+			return fmt.Errorf("escalation %s: %w", e.InvoiceID, ledger.ErrConflict)
+		}
+		return t.s.wrap("insert escalation", err)
+	}
+	res, err := t.sqlTx.ExecContext(ctx, `UPDATE escalations SET level = $1, next_check = $2, checked_on = $3, version = version + 1
+		WHERE invoice_id = $4 AND version = $5`, e.Level, e.NextCheck, e.CheckedOn, e.InvoiceID.String(), e.Version)
+	if err := t.updated("escalation", res, err); err != nil {
+		return err
+	}
+	e.Version++
+	return nil
+}
+
+// touchEscalation brings an invoice's next check forward to on, never
+// later: a fact effective on that date may change the level from then.
+func (t *tx) touchEscalation(ctx context.Context, invoiceID uuid.UUID, on civil.Date) error {
+	_, err := t.sqlTx.ExecContext(ctx, `UPDATE escalations SET next_check = $1, version = version + 1
+		WHERE invoice_id = $2 AND (next_check IS NULL OR next_check > $1)`, on, invoiceID.String())
+	return t.s.wrap("touch escalation", err)
+}
+
+const escalationEventCols = `id, invoice_id, kind, from_level, to_level, to_level_name, changed_on, corrects, record_time`
+
+func scanEscalationEvent(sc scanner) (*ledger.EscalationEvent, error) {
+	var e ledger.EscalationEvent
+	var corrects *string
+	if err := sc.Scan(&e.ID, &e.InvoiceID, &e.Kind, &e.FromLevel, &e.ToLevel, &e.ToLevelName, &e.ChangedOn, &corrects, tsScan{&e.RecordTime}); err != nil {
+		return nil, err
+	}
+	if corrects != nil {
+		id, err := uuid.Parse(*corrects)
+		if err != nil {
+			return nil, err
+		}
+		e.Corrects = id
+	}
+	return &e, nil
+}
+
+func (r reader) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {
+	var w where
+	w.eqUUID("invoice_id", invoiceID)
+	order := w.page(p)
+	return list(ctx, r, "escalation events", scanEscalationEvent, `SELECT `+escalationEventCols+` FROM escalation_events`+w.sql()+order, w.args...)
+}
+
+func (t *tx) AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c store.Change) error {
+	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO escalation_events (`+escalationEventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID.String(), e.InvoiceID.String(), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, uuidOrNull(e.Corrects),
+		t.s.dialect.Timestamp(e.RecordTime))
+	if _, ok := t.s.dialect.UniqueViolation(err); ok {
+		// Another replica recorded the same change first.
+		return fmt.Errorf("escalation event: %w", ledger.ErrConflict)
+	}
+	if err != nil {
+		return t.s.wrap("insert escalation event", err)
+	}
+	snap, _ := json.Marshal(e)
+	return t.appendEvent(ctx, "escalation", e.InvoiceID, 0, nil, snap, c)
+}
+
+// Facts loads the payments, credit notes and disputes of many invoices in
+// three queries, for judging a page of invoices at once.
+func (r reader) Facts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*store.Facts, error) {
+	out := make(map[uuid.UUID]*store.Facts, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	for _, id := range ids {
+		out[id] = &store.Facts{}
+	}
+	var w where
+	in := "invoice_id IN (" + w.uuidList(ids) + ")"
+	pays, err := list(ctx, r, "payments", scanPayment, `SELECT `+paymentCols+` FROM payments WHERE `+in+` ORDER BY id`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pays {
+		out[p.InvoiceID].Payments = append(out[p.InvoiceID].Payments, *p)
+	}
+	cns, err := list(ctx, r, "credit notes", scanCreditNote, `SELECT `+creditNoteCols+` FROM credit_notes WHERE `+in+` ORDER BY id`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cns {
+		out[c.InvoiceID].CreditNotes = append(out[c.InvoiceID].CreditNotes, *c)
+	}
+	ds, err := list(ctx, r, "disputes", scanDispute, `SELECT `+disputeCols+` FROM disputes WHERE `+in+` ORDER BY id`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		out[d.InvoiceID].Disputes = append(out[d.InvoiceID].Disputes, *d)
+	}
+	return out, nil
+}
