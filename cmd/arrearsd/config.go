@@ -33,7 +33,7 @@ type config struct {
 	CheckpointEvery time.Duration // how often to sign a checkpoint
 	TLSCertFile     string        // serve TLS on both ports with this certificate
 	TLSKeyFile      string
-	TLSClientCAFile string // verify client certificates signed by this CA (mutual TLS)
+	TLSClientCAFile string        // verify client certificates signed by this CA (mutual TLS)
 	PolicyDir       string        // replaces or adds policies, rate tables and calendars
 	PolicyFile      string        // a deployment's custom policies
 	SweepEvery      time.Duration // how often the escalation sweeper runs
