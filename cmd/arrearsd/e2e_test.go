@@ -191,9 +191,24 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 	case *arrearsv1.CreateInvoiceRequest:
 		return "POST", "/v1/invoices", r
 	case *arrearsv1.GetInvoiceRequest:
-		return "GET", "/v1/" + r.Name, nil
+		q := ""
+		if r.AsOf != nil {
+			q += fmt.Sprintf("asOf.year=%d&asOf.month=%d&asOf.day=%d&", r.AsOf.Year, r.AsOf.Month, r.AsOf.Day)
+		}
+		if r.KnownAt != nil {
+			q += "knownAt=" + urlEscape(r.KnownAt.AsTime().Format(time.RFC3339Nano))
+		}
+		return "GET", "/v1/" + r.Name + "?" + q, nil
 	case *arrearsv1.ListInvoicesRequest:
-		return "GET", "/v1/invoices?" + query("filter", r.Filter, "pageSize", r.PageSize, "pageToken", r.PageToken), nil
+		q := query("filter", r.Filter, "pageSize", r.PageSize, "pageToken", r.PageToken)
+		if r.AsOf != nil {
+			q += fmt.Sprintf("&asOf.year=%d&asOf.month=%d&asOf.day=%d", r.AsOf.Year, r.AsOf.Month, r.AsOf.Day)
+		}
+		return "GET", "/v1/invoices?" + q, nil
+	case *arrearsv1.ListEscalationEventsRequest:
+		return "GET", "/v1/" + r.Parent + "/escalationEvents", nil
+	case *arrearsv1.ListPaymentPoliciesRequest:
+		return "GET", "/v1/paymentPolicies", nil
 	case *arrearsv1.UpdateInvoiceRequest:
 		return "PATCH", "/v1/" + r.Invoice.Name + "?" + query("updateMask", strings.Join(r.UpdateMask.GetPaths(), ",")), r.Invoice
 	case *arrearsv1.CancelInvoiceRequest:

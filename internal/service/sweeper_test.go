@@ -1,0 +1,241 @@
+package service_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/pgtest"
+	"github.com/arrears/arrears/internal/store/postgres"
+	"github.com/arrears/arrears/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// replicas opens two independent handles on one database, as two arrearsd
+// replicas would have, for each engine.
+func engines(t *testing.T) map[string]func(t *testing.T) (store.Store, store.Store) {
+	return map[string]func(t *testing.T) (store.Store, store.Store){
+		"SQLite": func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "ledger.db")
+			a, err := sqlite.Open(context.Background(), path, quiet, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := sqlite.Open(context.Background(), path, quiet, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		},
+		"PostgreSQL": func(t *testing.T) (store.Store, store.Store) {
+			url := pgtest.URL(t)
+			a, err := postgres.Open(context.Background(), url, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := postgres.Open(context.Background(), url, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		},
+	}
+}
+
+var admin = auth.WithPrincipal(context.Background(), service.System)
+
+func d(y, m, day int) civil.Date { return civil.MustNew(y, time.Month(m), day) }
+
+// noonShanghai is the instant of noon on a civil date in Shanghai.
+func noonShanghai(day civil.Date) time.Time {
+	return time.Date(day.Year, day.Month, day.Day, 4, 0, 0, 0, time.UTC)
+}
+
+func uscc(t *testing.T, body string) string {
+	c, err := regid.CompleteUSCC(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type fixture struct {
+	a, b     *service.Ledger
+	clk      *clock.Fake
+	debtor   service.PartyRef
+	creditor service.PartyRef
+}
+
+func newFixture(t *testing.T, open func(t *testing.T) (store.Store, store.Store), start civil.Date) *fixture {
+	sa, sb := open(t)
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{clk: clock.NewFake(noonShanghai(start))}
+	f.a, f.b = service.New(sa, f.clk, reg, quiet), service.New(sb, f.clk, reg, quiet)
+	dp, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Buyer", Kind: ledger.KindLargeEnterprise, Jurisdiction: "CN",
+		RegistrationID: uscc(t, "91350100MA2TWE001"), RegionCode: "350100"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Supplier", Kind: ledger.KindSME, SizeClass: ledger.SizeSmall,
+		Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0TWE002"), RegionCode: "350102"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.debtor, f.creditor = service.PartyRef{ID: dp.ID}, service.PartyRef{ID: cp.ID}
+	return f
+}
+
+// invoice records a CNY 100,000.00 invoice delivered on delivered with a
+// 30-day term.
+func (f *fixture) invoice(t *testing.T, ref string, delivered civil.Date) *ledger.Invoice {
+	inv, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+		DocumentRef: ref, Amount: money.Money{Minor: 10000000, Currency: "CNY"}, ContractSignedOn: delivered.AddDays(-10),
+		DeliveredOn: delivered, IssuedOn: delivered, AgreedTermDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// sweepBoth runs both replicas' sweepers at once.
+func (f *fixture) sweepBoth(t *testing.T) {
+	var wg sync.WaitGroup
+	for _, s := range []*service.Ledger{f.a, f.b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Sweep(context.Background()); err != nil {
+				t.Errorf("sweep: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+type ev struct {
+	Kind     string
+	From, To int
+	On       string
+}
+
+func events(t *testing.T, s *service.Ledger, inv *ledger.Invoice) []ev {
+	es, err := s.ListEscalationEvents(admin, inv.ID, store.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []ev{}
+	for _, e := range es {
+		out = append(out, ev{e.Kind, e.FromLevel, e.ToLevel, e.ChangedOn.String()})
+	}
+	return out
+}
+
+// The default ladder: 1 OVERDUE from the first day overdue, then 30, 60 and
+// 90 days overdue. Delivered 2025-07-01 + 30 days: due 2025-07-31, overdue
+// from 2025-08-01 (day 1); day 30 is 2025-08-30, day 60 2025-09-29, day 90
+// 2025-10-29.
+var ladderFromJuly = []ev{
+	{"CHANGED", 0, 1, "2025-08-01"},
+	{"CHANGED", 1, 2, "2025-08-30"},
+	{"CHANGED", 2, 3, "2025-09-29"},
+	{"CHANGED", 3, 4, "2025-10-29"},
+}
+
+func TestSweeperRecordsEachChangeOnceAcrossReplicas(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			daily := f.invoice(t, "SW-DAILY", d(2025, 7, 1))
+			// Day by day for five months, both replicas sweeping at once.
+			for day := d(2025, 7, 1); !day.After(d(2025, 12, 1)); day = day.AddDays(1) {
+				f.clk.Set(noonShanghai(day))
+				f.sweepBoth(t)
+			}
+			if diff := cmp.Diff(ladderFromJuly, events(t, f.a, daily)); diff != "" {
+				t.Errorf("daily sweeps (-want +got):\n%s", diff)
+			}
+			// Sweeping again changes nothing.
+			f.sweepBoth(t)
+			if got := events(t, f.b, daily); len(got) != len(ladderFromJuly) {
+				t.Errorf("a repeated sweep recorded %d events, want %d", len(got), len(ladderFromJuly))
+			}
+		})
+	}
+}
+
+func TestSweeperAfterDowntimeDatesEveryLevel(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			inv := f.invoice(t, "SW-DOWN", d(2025, 7, 1))
+			f.sweepBoth(t) // day 0: nothing yet
+			f.clk.Set(noonShanghai(d(2025, 12, 15)))
+			n, err := f.a.Sweep(context.Background())
+			if err != nil || n != 1 {
+				t.Fatalf("one sweep after downtime: %d invoices, %v", n, err)
+			}
+			if diff := cmp.Diff(ladderFromJuly, events(t, f.a, inv)); diff != "" {
+				t.Errorf("after downtime (-want +got):\n%s", diff)
+			}
+			// Nothing more is due: the sweeper reads no invoice until the
+			// next change (there is none after the top of the ladder).
+			if n, _ := f.b.Sweep(context.Background()); n != 0 {
+				t.Errorf("a second sweep re-judged %d invoices, want 0", n)
+			}
+		})
+	}
+}
+
+func TestBackdatedPaymentCorrectsRecordedEscalation(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			inv := f.invoice(t, "SW-BACK", d(2025, 7, 1))
+			f.clk.Set(noonShanghai(d(2025, 8, 5)))
+			f.sweepBoth(t)
+			if diff := cmp.Diff(ladderFromJuly[:1], events(t, f.a, inv)); diff != "" {
+				t.Fatalf("before the payment (-want +got):\n%s", diff)
+			}
+			// The debtor now records that it paid in full on the due date.
+			if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 10000000, Currency: "CNY",
+				PaidOn: d(2025, 7, 31), Reference: "SW-BACK-P"}); err != nil {
+				t.Fatal(err)
+			}
+			f.sweepBoth(t)
+			got := events(t, f.a, inv)
+			want := []ev{ladderFromJuly[0], {"CORRECTED", 0, 1, "2025-08-01"}}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("after the backdated payment (-want +got):\n%s", diff)
+			}
+			// Months later nothing else happens to a settled debt.
+			f.clk.Set(noonShanghai(d(2026, 3, 1)))
+			f.sweepBoth(t)
+			if diff := cmp.Diff(want, events(t, f.a, inv)); diff != "" {
+				t.Errorf("months later (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
