@@ -1,0 +1,105 @@
+package complaint
+
+import (
+	"fmt"
+
+	"github.com/arrears/arrears/internal/civil"
+)
+
+// Calendar says which days are working days.
+type Calendar interface {
+	IsWorkingDay(d civil.Date) (working, published bool)
+}
+
+// Statutory periods (RULES.md: MIIT interim measures; Decree 802 Art. 25).
+const (
+	ReviewWorkingDays  = 10 // receiving department reviews a submission
+	ForwardWorkingDays = 10 // forwards an accepted complaint
+	HandlingDays       = 30 // handler deals with it, calendar days
+	MaxHandlingDays    = 90 // with extensions, in total
+)
+
+// AddWorkingDays returns the n-th working day after d: d itself is not
+// counted, and weekends and holidays are skipped while adjusted working
+// weekend days count. Provisional is true when a year on the way has no
+// published calendar (weekends only were assumed).
+func AddWorkingDays(cal Calendar, d civil.Date, n int) (civil.Date, bool) {
+	provisional := false
+	for n > 0 {
+		d = d.AddDays(1)
+		working, published := cal.IsWorkingDay(d)
+		provisional = provisional || !published
+		if working {
+			n--
+		}
+	}
+	return d, provisional
+}
+
+// Deadline is the date by which the next step is due in the complaint's
+// current state, and which step it is; zero when no deadline runs.
+type Deadline struct {
+	Due         civil.Date
+	Step        string
+	Provisional bool
+}
+
+// CurrentDeadline computes the deadline of the complaint's state.
+func CurrentDeadline(c *Complaint, cal Calendar) Deadline {
+	switch c.State {
+	case Submitted:
+		due, p := AddWorkingDays(cal, c.SubmittedOn, ReviewWorkingDays)
+		return Deadline{Due: due, Step: "review (accept or reject)", Provisional: p}
+	case Accepted:
+		due, p := AddWorkingDays(cal, c.StateSince, ForwardWorkingDays)
+		return Deadline{Due: due, Step: "forward to the handling department", Provisional: p}
+	case Forwarded, InHandling, DebtorResponded:
+		return Deadline{Due: c.HandlerReceivedOn.AddDays(HandlingDays + c.ExtensionDays), Step: "handle and resolve"}
+	}
+	return Deadline{}
+}
+
+// Extend lengthens the handling period by days, with a reason; the total
+// may not pass MaxHandlingDays.
+func Extend(c *Complaint, days int, reason string) error {
+	switch {
+	case c.State != Forwarded && c.State != InHandling && c.State != DebtorResponded:
+		return fmt.Errorf("%w: only a complaint being handled can have its deadline extended, and it is %s", ErrNotAllowed, c.State)
+	case days <= 0:
+		return fmt.Errorf("days must be positive")
+	case reason == "":
+		return fmt.Errorf("a reason is required")
+	case HandlingDays+c.ExtensionDays+days > MaxHandlingDays:
+		return fmt.Errorf("%w: handling may take at most %d days in total; %d are already allowed", ErrNotAllowed,
+			MaxHandlingDays, HandlingDays+c.ExtensionDays)
+	}
+	c.ExtensionDays += days
+	if c.ExtensionReason != "" {
+		c.ExtensionReason += "; "
+	}
+	c.ExtensionReason += reason
+	return nil
+}
+
+// PlanStatus compares an agreed plan with what was paid: paidBy returns the
+// total paid (on the complaint's invoices, from the plan's agreement) up to
+// and including a date. It returns the first instalment missed as of
+// asOf (its due date has passed and cumulative payments fall short), and
+// the next instalment due date after asOf.
+func PlanStatus(plan []Instalment, asOf civil.Date, paidBy func(civil.Date) int64) (missed *Instalment, next civil.Date) {
+	var due int64
+	for i := range plan {
+		in := plan[i]
+		due += in.Amount
+		if !in.DueOn.Before(asOf) {
+			if next.IsZero() || in.DueOn.Before(next) {
+				next = in.DueOn.AddDays(1) // checked the day after it falls due
+			}
+			continue
+		}
+		if paidBy(in.DueOn) < due {
+			return &in, civil.Date{}
+		}
+	}
+	return nil, next
+}
