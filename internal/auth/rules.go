@@ -22,6 +22,7 @@ var (
 	everyone  = []Role{RoleDebtor, RoleCreditor, RolePortal, RoleRegulator, RoleAdmin}
 	debtors   = []Role{RoleDebtor, RoleAdmin}
 	bothSides = []Role{RoleDebtor, RoleCreditor, RolePortal, RoleAdmin}
+	creditors = []Role{RoleCreditor, RolePortal, RoleAdmin}
 	admins    = []Role{RoleAdmin}
 )
 
@@ -57,6 +58,19 @@ var Rules = map[string]Rule{
 	"/arrears.v1.AccessService/AuthorizePortal":                      {Roles: []Role{RoleCreditor, RoleAdmin}},
 	"/arrears.v1.AccessService/ListEvents":                           {Roles: everyone},
 	"/arrears.v1.AccessService/GetAuditCheckpoint":                   {Roles: everyone},
+	"/arrears.v1.SupplierService/CreateClaim":                        {Roles: creditors},
+	"/arrears.v1.SupplierService/GetClaim":                           {Roles: everyone},
+	"/arrears.v1.SupplierService/ListClaims":                         {Roles: everyone},
+	"/arrears.v1.SupplierService/AnswerClaim":                        {Roles: bothSides},
+	"/arrears.v1.SupplierService/OpenContest":                        {Roles: creditors},
+	"/arrears.v1.SupplierService/ListContests":                       {Roles: everyone},
+	"/arrears.v1.SupplierService/MoveContest":                        {Roles: everyone},
+	"/arrears.v1.SupplierService/FileComplaint":                      {Roles: creditors},
+	"/arrears.v1.SupplierService/GetComplaint":                       {Roles: everyone},
+	"/arrears.v1.SupplierService/ListComplaints":                     {Roles: everyone},
+	"/arrears.v1.SupplierService/MoveComplaint":                      {Roles: everyone},
+	"/arrears.v1.SupplierService/ListComplaintEvents":                {Roles: everyone},
+	"/arrears.v1.SupplierService/GetComplaintStatistics":             {Roles: []Role{RoleRegulator, RoleAdmin}},
 	"/grpc.health.v1.Health/Check":                                   {Public: true},
 	"/grpc.health.v1.Health/Watch":                                   {Public: true},
 	"/grpc.health.v1.Health/List":                                    {Public: true},

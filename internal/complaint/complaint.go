@@ -50,7 +50,9 @@ const (
 )
 
 // Valid reports whether o is one of the outcomes.
-func (o Outcome) Valid() bool { return o == OutcomePaid || o == OutcomePaymentPlan || o == OutcomeDismissed }
+func (o Outcome) Valid() bool {
+	return o == OutcomePaid || o == OutcomePaymentPlan || o == OutcomeDismissed
+}
 
 // Action is a request to move a complaint.
 type Action string
@@ -155,25 +157,28 @@ type Instalment struct {
 
 // Complaint is a supplier's complaint against a debtor.
 type Complaint struct {
-	ID                 uuid.UUID    `json:"id"`
-	Complainant        uuid.UUID    `json:"complainant"`
-	Debtor             uuid.UUID    `json:"debtor"`
-	ReceivingRegulator uuid.UUID    `json:"receiving_regulator"`
-	HandlingRegulator  uuid.UUID    `json:"handling_regulator"`
-	Invoices           []uuid.UUID  `json:"invoices"`
-	Claims             []uuid.UUID  `json:"claims"`
-	Summary            string       `json:"summary"`
-	State              State        `json:"state"`
-	Outcome            Outcome      `json:"outcome"`
-	RejectReason       string       `json:"reject_reason"`
-	SubmittedOn        civil.Date   `json:"submitted_on"`
-	StateSince         civil.Date   `json:"state_since"`
-	HandlerReceivedOn  civil.Date   `json:"handler_received_on"`
-	ExtensionDays      int          `json:"extension_days"`
-	ExtensionReason    string       `json:"extension_reason"`
-	Currency           string       `json:"currency"`
-	PlanAgreedOn       civil.Date   `json:"plan_agreed_on"`
-	Plan               []Instalment `json:"plan"`
+	ID                 uuid.UUID   `json:"id"`
+	Complainant        uuid.UUID   `json:"complainant"`
+	Debtor             uuid.UUID   `json:"debtor"`
+	ReceivingRegulator uuid.UUID   `json:"receiving_regulator"`
+	HandlingRegulator  uuid.UUID   `json:"handling_regulator"`
+	Invoices           []uuid.UUID `json:"invoices"`
+	Claims             []uuid.UUID `json:"claims"`
+	Summary            string      `json:"summary"`
+	State              State       `json:"state"`
+	Outcome            Outcome     `json:"outcome"`
+	RejectReason       string      `json:"reject_reason"`
+	SubmittedOn        civil.Date  `json:"submitted_on"`
+	StateSince         civil.Date  `json:"state_since"`
+	HandlerReceivedOn  civil.Date  `json:"handler_received_on"`
+	ExtensionDays      int         `json:"extension_days"`
+	// MissedDue is the deadline of the current state already recorded as
+	// missed, so a missed deadline is flagged once.
+	MissedDue       civil.Date   `json:"missed_due"`
+	ExtensionReason string       `json:"extension_reason"`
+	Currency        string       `json:"currency"`
+	PlanAgreedOn    civil.Date   `json:"plan_agreed_on"`
+	Plan            []Instalment `json:"plan"`
 	// NextCheck is the next date on which something happens by itself: a
 	// deadline passes, an instalment falls due, the automatic close.
 	NextCheck  civil.Date `json:"next_check"`

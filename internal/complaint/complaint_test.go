@@ -186,3 +186,64 @@ func TestPlanStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestContestMachine(t *testing.T) {
+	c := &Contest{State: ContestOpen}
+	steps := []struct {
+		a    ContestAction
+		by   Actor
+		want ContestState
+		err  error
+	}{
+		{ContestAccept, ByComplainant, "", ErrNotAllowed}, // nothing corrected yet
+		{ContestCorrect, ByComplainant, "", ErrNotYours},
+		{ContestCorrect, ByDebtor, ContestCorrected, nil},
+		{ContestAgain, ByComplainant, ContestOpen, nil},
+		{ContestCorrect, ByDebtor, ContestCorrected, nil},
+		{ContestDecideUphold, ByDebtor, "", ErrNotYours},
+		{ContestAccept, ByComplainant, ContestAccepted, nil},
+		{ContestWithdraw, ByComplainant, "", ErrNotAllowed},
+	}
+	for i, s := range steps {
+		err := MoveContest(c, s.a, s.by)
+		if s.err != nil {
+			if !errors.Is(err, s.err) {
+				t.Errorf("step %d %s by %s: err %v, want %v", i, s.a, s.by, err, s.err)
+			}
+			continue
+		}
+		if err != nil || c.State != s.want {
+			t.Errorf("step %d %s by %s: %s, %v; want %s", i, s.a, s.by, c.State, err, s.want)
+		}
+	}
+	r := &Contest{State: ContestCorrected}
+	if err := MoveContest(r, ContestDecideReject, ByRegulator); err != nil || r.State != ContestDecided || r.Decision != "REJECTED" {
+		t.Errorf("regulator decision: %+v, %v", r, err)
+	}
+}
+
+func TestClaimAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		to  ClaimState
+		by  Actor
+		err error
+	}{
+		{ClaimAcknowledged, ByDebtor, nil},
+		{ClaimDisputed, ByDebtor, nil},
+		{ClaimWithdrawn, ByComplainant, nil},
+		{ClaimAcknowledged, ByComplainant, ErrNotYours},
+		{ClaimWithdrawn, ByDebtor, ErrNotYours},
+		{ClaimSubmitted, ByDebtor, ErrNotAllowed},
+	} {
+		c := &Claim{State: ClaimSubmitted}
+		err := AnswerClaim(c, tc.to, tc.by)
+		if !errors.Is(err, tc.err) || (err == nil && c.State != tc.to) {
+			t.Errorf("%s by %s: %s, %v; want err %v", tc.to, tc.by, c.State, err, tc.err)
+		}
+		if err == nil {
+			if again := AnswerClaim(c, ClaimDisputed, ByDebtor); !errors.Is(again, ErrNotAllowed) {
+				t.Errorf("second answer after %s: %v", tc.to, again)
+			}
+		}
+	}
+}

@@ -248,6 +248,8 @@ func invoiceToProto(inv *ledger.Invoice) *arrearsv1.Invoice {
 		UpdateTime:                 timeToProto(inv.UpdateTime),
 		Policy:                     fmt.Sprintf("%s@%d", inv.PolicyID, inv.PolicyVersion),
 		PolicyReason:               inv.PolicyReason,
+		OpenContests:               int32(inv.Contested),
+		BothSidesAgree:             inv.Contested == 0,
 	}
 	if inv.AgreedRate != nil {
 		basis := arrearsv1.RateBasis_RATE_BASIS_PER_ANNUM

@@ -117,10 +117,13 @@ type Dispute struct {
 type ResourceType string
 
 const (
-	ResourceParty   ResourceType = "party"
-	ResourceInvoice ResourceType = "invoice"
-	ResourcePayment ResourceType = "payment"
-	ResourceDispute ResourceType = "dispute"
+	ResourceParty     ResourceType = "party"
+	ResourceInvoice   ResourceType = "invoice"
+	ResourcePayment   ResourceType = "payment"
+	ResourceDispute   ResourceType = "dispute"
+	ResourceClaim     ResourceType = "claim"
+	ResourceContest   ResourceType = "contest"
+	ResourceComplaint ResourceType = "complaint"
 )
 
 // Revision is one recorded version of a resource: its snapshot after a

@@ -62,6 +62,9 @@ type Invoice struct {
 	Credited int64 `json:"credited"`
 	Paid     int64 `json:"paid"`
 	Disputed int64 `json:"disputed"`
+	// Contested counts the supplier's unresolved contests of this record:
+	// zero means both sides agree on it.
+	Contested int `json:"contested"`
 
 	// The payment policy the invoice is judged under, and why; kept with
 	// the invoice so that a later policy version does not change it.

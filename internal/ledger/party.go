@@ -19,11 +19,34 @@ const (
 	KindLargeEnterprise PartyKind = "LARGE_ENTERPRISE"
 	KindPublicBody      PartyKind = "PUBLIC_BODY"
 	KindSME             PartyKind = "SME"
+	// KindRegulator is an authority that receives and handles complaints:
+	// an SME department, a provincial office. Its remit is its jurisdiction
+	// and region.
+	KindRegulator PartyKind = "REGULATOR"
 )
 
 // Valid reports whether k is one of the kinds above.
 func (k PartyKind) Valid() bool {
-	return k == KindLargeEnterprise || k == KindPublicBody || k == KindSME
+	return k == KindLargeEnterprise || k == KindPublicBody || k == KindSME || k == KindRegulator
+}
+
+// RemitPrefix is the region-code prefix a regulator party covers: in China
+// the administrative division code without its trailing "00" pairs (350000
+// is Fujian province, 350100 Fuzhou city, 350102 a district); elsewhere the
+// region code itself.
+func (p *Party) RemitPrefix() string {
+	r := p.RegionCode
+	if p.Jurisdiction == "CN" {
+		for len(r) > 2 && strings.HasSuffix(r, "00") {
+			r = r[:len(r)-2]
+		}
+	}
+	return r
+}
+
+// Covers reports whether regulator p's remit includes party q.
+func (p *Party) Covers(q *Party) bool {
+	return p.Kind == KindRegulator && p.Jurisdiction == q.Jurisdiction && strings.HasPrefix(q.RegionCode, p.RemitPrefix())
 }
 
 // SizeClass is an enterprise's size under its jurisdiction's SME criteria.
@@ -88,7 +111,7 @@ func (p *Party) Normalize() error {
 		v.Add("display_name", "is %d characters long, at most %d are allowed", n, maxNameRunes)
 	}
 	if !p.Kind.Valid() {
-		v.Add("kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY or SME")
+		v.Add("kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
 	}
 	switch {
 	case p.Kind == KindSME && p.SizeClass == "":

@@ -65,7 +65,7 @@ type Server struct {
 }
 
 // New listens on both addresses and registers the ledger service.
-func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer) (*Server, error) {
+func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer, supplier arrearsv1.SupplierServiceServer) (*Server, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 4 << 20
 	}
@@ -99,10 +99,14 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	)...)
 	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
 	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
+	arrearsv1.RegisterSupplierServiceServer(s.grpc, supplier)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(arrearsv1.LedgerService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	for _, name := range []string{arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
+		arrearsv1.SupplierService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
 
 	// The gateway is a gRPC client of our own port: authentication,
 	// logging and limits then run once, in the interceptors, for both.
@@ -124,9 +128,13 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		s.closeListeners()
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	if err := arrearsv1.RegisterAccessServiceHandler(ctx, gw, s.conn); err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("register gateway: %w", err)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		arrearsv1.RegisterAccessServiceHandler, arrearsv1.RegisterSupplierServiceHandler,
+	} {
+		if err := register(ctx, gw, s.conn); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("register gateway: %w", err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)

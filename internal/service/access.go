@@ -68,8 +68,8 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 	switch {
 	case needParties && len(spec.Parties) == 0:
 		v.Add("api_key.parties", "a %s key must name the parties it acts for", spec.Role)
-	case !needParties && len(spec.Parties) > 0:
-		v.Add("api_key.parties", "only DEBTOR and CREDITOR keys act for parties")
+	case !needParties && spec.Role != auth.RoleRegulator && len(spec.Parties) > 0:
+		v.Add("api_key.parties", "only DEBTOR, CREDITOR and REGULATOR keys act for parties")
 	}
 	if spec.Role == auth.RoleRegulator {
 		if !regid.IsJurisdiction(spec.Remit.Jurisdiction) {
@@ -111,6 +111,9 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 			}
 			if err != nil {
 				return err
+			}
+			if spec.Role == auth.RoleRegulator && p.Kind != ledger.KindRegulator {
+				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "a REGULATOR key acts only for regulator parties")
 			}
 			k.Parties = append(k.Parties, p.ID)
 		}

@@ -176,6 +176,9 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, effectiveOn, now, "UpdateInvoice")); err != nil {
 			return err
 		}
+		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+			return err
+		}
 		out = &next
 		return nil
 	})
@@ -248,6 +251,9 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 		next.CancelledOn, next.CancelReason, next.UpdateTime = cancelledOn, reason, now
 		next.Derive()
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, cancelledOn, now, "CancelInvoice")); err != nil {
+			return err
+		}
+		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
 			return err
 		}
 		out = &next

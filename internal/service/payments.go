@@ -89,6 +89,9 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, cand.PaidOn, now, "RecordPayment")); err != nil {
 			return err
 		}
+		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+			return err
+		}
 		outP, outInv = &cand, &next
 		return nil
 	})
@@ -163,6 +166,9 @@ func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.U
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, reversedOn, now, "ReversePayment")); err != nil {
 			return err
 		}
+		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+			return err
+		}
 		outP, outInv = p, &next
 		return nil
 	})
@@ -206,7 +212,7 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 		}
 		note := *cn
 		note.ID, note.InvoiceID, note.CreateTime = newID(), inv.ID, now
-		next, err := l.applyCredit(ctx, tx, inv, &note, now, "CreateCreditNote")
+		next, err := l.applyCredit(ctx, tx, inv, &note, today, now, "CreateCreditNote")
 		if err != nil {
 			return err
 		}
@@ -217,7 +223,7 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 }
 
 // applyCredit records a credit note and lowers the invoice by it.
-func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoice, note *ledger.CreditNote, now time.Time, method string) (*ledger.Invoice, error) {
+func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoice, note *ledger.CreditNote, today civil.Date, now time.Time, method string) (*ledger.Invoice, error) {
 	if err := tx.CreateCreditNote(ctx, note); err != nil {
 		return nil, err
 	}
@@ -226,6 +232,9 @@ func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 	next.UpdateTime = now
 	next.Derive()
 	if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, note.IssuedOn, now, method)); err != nil {
+		return nil, err
+	}
+	if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
 		return nil, err
 	}
 	return &next, nil

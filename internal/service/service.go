@@ -196,6 +196,10 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
+// TodayUTC is today's date in UTC, for ages and defaults that belong to no
+// jurisdiction.
+func (l *Ledger) TodayUTC() civil.Date { return civil.DateOf(l.now(), time.UTC) }
+
 // Now is the service's clock reading, for tools that place data relative
 // to today (the demo loader).
 func (l *Ledger) Now() time.Time { return l.now() }

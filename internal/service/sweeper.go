@@ -68,9 +68,11 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		if !progressed || len(due) < limit {
-			return done, nil
+			break
 		}
 	}
+	n, err := l.sweepComplaints(ctx, now, horizon)
+	return done + n, err
 }
 
 // transition is a change of level on a date.

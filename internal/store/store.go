@@ -19,6 +19,7 @@ import (
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 )
 
@@ -117,6 +118,30 @@ type Reader interface {
 	DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error)
 	// ListEscalationEvents lists an invoice's escalation history.
 	ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p Page) ([]*ledger.EscalationEvent, error)
+
+	// The supplier's side: claims, contests and complaints, each within
+	// q.Scope like invoices (by debtor and creditor).
+	GetClaim(ctx context.Context, id uuid.UUID) (*complaint.Claim, error)
+	ListClaims(ctx context.Context, q SupplierQuery) ([]*complaint.Claim, error)
+	GetContest(ctx context.Context, id uuid.UUID) (*complaint.Contest, error)
+	ListContests(ctx context.Context, q SupplierQuery) ([]*complaint.Contest, error)
+	GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error)
+	ListComplaints(ctx context.Context, q SupplierQuery) ([]*complaint.Complaint, error)
+	// DueComplaints lists complaints whose next check has come: a deadline
+	// passing, an instalment falling due, the automatic close.
+	DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error)
+	ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p Page) ([]*complaint.Event, error)
+}
+
+// SupplierQuery selects claims, contests or complaints; nil uuids mean any.
+// For complaints the creditor is the complainant.
+type SupplierQuery struct {
+	Page
+	Scope      auth.Scope
+	DebtorID   uuid.UUID
+	CreditorID uuid.UUID
+	InvoiceID  uuid.UUID
+	State      []StringCond
 }
 
 // Facts are the dated facts recorded about one invoice.
@@ -169,6 +194,17 @@ type Tx interface {
 	// recorded again is ledger.ErrConflict. It is audited on the debtor's
 	// chain.
 	AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c Change) error
+
+	// Create and Update the supplier-side records; updates are versioned
+	// like the rest, and every change is revised and audited.
+	CreateClaim(ctx context.Context, c *complaint.Claim, ch Change) error
+	UpdateClaim(ctx context.Context, c *complaint.Claim, ch Change) error
+	CreateContest(ctx context.Context, c *complaint.Contest, ch Change) error
+	UpdateContest(ctx context.Context, c *complaint.Contest, ch Change) error
+	CreateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
+	UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
+	// AddComplaintEvent appends a line to a complaint's timeline.
+	AddComplaintEvent(ctx context.Context, e *complaint.Event) error
 
 	// PutRequest records an idempotency key. A key already present is
 	// ledger.ErrConflict, so that the racing transaction retries and finds

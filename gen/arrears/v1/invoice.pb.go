@@ -108,9 +108,13 @@ type Invoice struct {
 	PolicyReason string `protobuf:"bytes,32,opt,name=policy_reason,json=policyReason,proto3" json:"policy_reason,omitempty"`
 	// Output only. The judgement of the debt as of the request's as_of, on
 	// the facts known at its known_at.
-	Judgement     *Judgement `protobuf:"bytes,33,opt,name=judgement,proto3" json:"judgement,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Judgement *Judgement `protobuf:"bytes,33,opt,name=judgement,proto3" json:"judgement,omitempty"`
+	// Output only. The supplier's unresolved contests of this record; both
+	// sides agree on it when there are none.
+	OpenContests   int32 `protobuf:"varint,34,opt,name=open_contests,json=openContests,proto3" json:"open_contests,omitempty"`
+	BothSidesAgree bool  `protobuf:"varint,35,opt,name=both_sides_agree,json=bothSidesAgree,proto3" json:"both_sides_agree,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Invoice) Reset() {
@@ -372,6 +376,20 @@ func (x *Invoice) GetJudgement() *Judgement {
 		return x.Judgement
 	}
 	return nil
+}
+
+func (x *Invoice) GetOpenContests() int32 {
+	if x != nil {
+		return x.OpenContests
+	}
+	return 0
+}
+
+func (x *Invoice) GetBothSidesAgree() bool {
+	if x != nil {
+		return x.BothSidesAgree
+	}
+	return false
 }
 
 // The state of a debt as of one date, under its payment policy.
@@ -934,7 +952,7 @@ var File_arrears_v1_invoice_proto protoreflect.FileDescriptor
 const file_arrears_v1_invoice_proto_rawDesc = "" +
 	"\n" +
 	"\x18arrears/v1/invoice.proto\x12\n" +
-	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\f\n" +
+	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\f\n" +
 	"\aInvoice\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06debtor\x18\x02 \x01(\tR\x06debtor\x12\x1a\n" +
@@ -972,7 +990,9 @@ const file_arrears_v1_invoice_proto_rawDesc = "" +
 	"updateTime\x12\x16\n" +
 	"\x06policy\x18\x1f \x01(\tR\x06policy\x12#\n" +
 	"\rpolicy_reason\x18  \x01(\tR\fpolicyReason\x123\n" +
-	"\tjudgement\x18! \x01(\v2\x15.arrears.v1.JudgementR\tjudgement\"\xaa\a\n" +
+	"\tjudgement\x18! \x01(\v2\x15.arrears.v1.JudgementR\tjudgement\x12#\n" +
+	"\ropen_contests\x18\" \x01(\x05R\fopenContests\x12(\n" +
+	"\x10both_sides_agree\x18# \x01(\bR\x0ebothSidesAgree\"\xaa\a\n" +
 	"\tJudgement\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12*\n" +

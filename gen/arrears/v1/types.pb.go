@@ -32,6 +32,9 @@ const (
 	PartyKind_PARTY_KIND_PUBLIC_BODY PartyKind = 2
 	// A small or medium-sized enterprise; size_class says which.
 	PartyKind_PARTY_KIND_SME PartyKind = 3
+	// An authority that receives and handles complaints (an SME department,
+	// a provincial office); its remit is its jurisdiction and region.
+	PartyKind_PARTY_KIND_REGULATOR PartyKind = 4
 )
 
 // Enum value maps for PartyKind.
@@ -41,12 +44,14 @@ var (
 		1: "PARTY_KIND_LARGE_ENTERPRISE",
 		2: "PARTY_KIND_PUBLIC_BODY",
 		3: "PARTY_KIND_SME",
+		4: "PARTY_KIND_REGULATOR",
 	}
 	PartyKind_value = map[string]int32{
 		"PARTY_KIND_UNSPECIFIED":      0,
 		"PARTY_KIND_LARGE_ENTERPRISE": 1,
 		"PARTY_KIND_PUBLIC_BODY":      2,
 		"PARTY_KIND_SME":              3,
+		"PARTY_KIND_REGULATOR":        4,
 	}
 )
 
@@ -715,12 +720,13 @@ const file_arrears_v1_types_proto_rawDesc = "" +
 	"minorUnits\"U\n" +
 	"\fInterestRate\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\tR\apercent\x12+\n" +
-	"\x05basis\x18\x02 \x01(\x0e2\x15.arrears.v1.RateBasisR\x05basis*x\n" +
+	"\x05basis\x18\x02 \x01(\x0e2\x15.arrears.v1.RateBasisR\x05basis*\x92\x01\n" +
 	"\tPartyKind\x12\x1a\n" +
 	"\x16PARTY_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bPARTY_KIND_LARGE_ENTERPRISE\x10\x01\x12\x1a\n" +
 	"\x16PARTY_KIND_PUBLIC_BODY\x10\x02\x12\x12\n" +
-	"\x0ePARTY_KIND_SME\x10\x03*\x80\x01\n" +
+	"\x0ePARTY_KIND_SME\x10\x03\x12\x18\n" +
+	"\x14PARTY_KIND_REGULATOR\x10\x04*\x80\x01\n" +
 	"\tSizeClass\x12\x1a\n" +
 	"\x16SIZE_CLASS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SIZE_CLASS_MICRO\x10\x01\x12\x14\n" +

@@ -10,6 +10,7 @@ import (
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -107,6 +108,31 @@ func (s *Store) DueEscalations(ctx context.Context, through civil.Date, limit in
 }
 func (s *Store) ListEscalationEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {
 	return s.r().ListEscalationEvents(ctx, id, p)
+}
+
+func (s *Store) GetClaim(ctx context.Context, id uuid.UUID) (*complaint.Claim, error) {
+	return s.r().GetClaim(ctx, id)
+}
+func (s *Store) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*complaint.Claim, error) {
+	return s.r().ListClaims(ctx, q)
+}
+func (s *Store) GetContest(ctx context.Context, id uuid.UUID) (*complaint.Contest, error) {
+	return s.r().GetContest(ctx, id)
+}
+func (s *Store) ListContests(ctx context.Context, q store.SupplierQuery) ([]*complaint.Contest, error) {
+	return s.r().ListContests(ctx, q)
+}
+func (s *Store) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error) {
+	return s.r().GetComplaint(ctx, id)
+}
+func (s *Store) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*complaint.Complaint, error) {
+	return s.r().ListComplaints(ctx, q)
+}
+func (s *Store) DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error) {
+	return s.r().DueComplaints(ctx, through, limit)
+}
+func (s *Store) ListComplaintEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*complaint.Event, error) {
+	return s.r().ListComplaintEvents(ctx, id, p)
 }
 
 var _ store.Store = (*Store)(nil)

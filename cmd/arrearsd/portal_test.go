@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
+)
+
+// rest is a JSON client of the REST API, as a complaint portal would write
+// one: plain maps in, plain maps out.
+type rest struct {
+	t    *testing.T
+	base string
+}
+
+type obj = map[string]any
+
+func (r rest) do(token, method, path string, body obj) (int, obj) {
+	r.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, r.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var out obj
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			r.t.Fatalf("%s %s: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// ok calls and requires HTTP 200.
+func (r rest) ok(token, method, path string, body obj) obj {
+	r.t.Helper()
+	code, out := r.do(token, method, path, body)
+	if code != http.StatusOK {
+		r.t.Fatalf("%s %s: HTTP %d %v", method, path, code, out)
+	}
+	return out
+}
+
+// refused calls and requires the HTTP code, returning the message.
+func (r rest) refused(token, method, path string, body obj, want int) string {
+	r.t.Helper()
+	code, out := r.do(token, method, path, body)
+	if code != want {
+		r.t.Fatalf("%s %s: HTTP %d %v, want %d", method, path, code, out, want)
+	}
+	msg, _ := out["message"].(string)
+	return msg
+}
+
+func get(o obj, path ...string) any {
+	var cur any = o
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+func str(o obj, path ...string) string { s, _ := get(o, path...).(string); return s }
+
+func dateJSON(d civil.Date) obj { return obj{"year": d.Year, "month": int(d.Month), "day": d.Day} }
+
+func ymd(v any) string {
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("%04.0f-%02.0f-%02.0f", m["year"], m["month"], m["day"])
+}
+
+func TestPortalScenarioSQLite(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(noonCN(civil.MustNew(2025, 9, 26)))
+	_, h := startServer(t, config{DataDir: dir, SweepEvery: 20 * time.Millisecond}, clk)
+	portalScenario(t, rest{t: t, base: "http://" + h}, adminToken(t, dir), clk)
+}
+
+func TestPortalScenarioPostgres(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(noonCN(civil.MustNew(2025, 9, 26)))
+	_, h := startServer(t, config{DatabaseURL: pgtest.URL(t), DataDir: dir, SweepEvery: 20 * time.Millisecond}, clk)
+	portalScenario(t, rest{t: t, base: "http://" + h}, adminToken(t, dir), clk)
+}
+
+func noonCN(d civil.Date) time.Time { return time.Date(d.Year, d.Month, d.Day, 4, 0, 0, 0, time.UTC) }
+
+// eventually polls until cond holds, for the background sweeper.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// portalScenario carries a supplier's claims, a contest and a complaint from
+// submission to closure over REST, as a portal, a debtor and two regulators,
+// across China's National Day holiday.
+func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
+	day := func(y, m, d int) { clk.Set(noonCN(civil.MustNew(y, time.Month(m), d))) }
+	party := func(name, reg, region, kind, size string) string {
+		p := obj{"displayName": name, "kind": kind, "jurisdiction": "CN", "registrationId": uscc(reg), "regionCode": region}
+		if size != "" {
+			p["sizeClass"] = size
+		}
+		return str(api.ok(admin, "POST", "/v1/parties", obj{"party": p}), "party", "name")
+	}
+	debtor := party("Minjiang Heavy Machinery", "91350102MA2PRT001", "350102", "PARTY_KIND_LARGE_ENTERPRISE", "")
+	supplier := party("Minhou Castings", "92350121MA0PRT002", "350121", "PARTY_KIND_SME", "SIZE_CLASS_SMALL")
+	province := party("Fujian Provincial SME Office", "11350000MB0PRT003", "350000", "PARTY_KIND_REGULATOR", "")
+	city := party("Fuzhou SME Bureau", "11350100MB0PRT004", "350100", "PARTY_KIND_REGULATOR", "")
+	elsewhere := party("Shenzhen SME Bureau", "11440300MB0PRT005", "440300", "PARTY_KIND_REGULATOR", "")
+	key := func(k obj) string { return str(api.ok(admin, "POST", "/v1/apiKeys", k), "token") }
+	debtorKey := key(obj{"role": "ROLE_DEBTOR", "parties": []string{debtor}})
+	supplierKey := key(obj{"role": "ROLE_CREDITOR", "parties": []string{supplier}})
+	portal := key(obj{"role": "ROLE_PORTAL", "portal": "sme-portal.example"})
+	provinceKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{province}, "remitJurisdiction": "CN", "remitRegionPrefix": "35"})
+	cityKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{city}, "remitJurisdiction": "CN", "remitRegionPrefix": "3501"})
+	otherKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{elsewhere}, "remitJurisdiction": "CN", "remitRegionPrefix": "44"})
+	api.ok(supplierKey, "POST", "/v1/portalAuthorizations", obj{"creditor": supplier, "portal": "sme-portal.example"})
+
+	// The debtor reported one invoice, and a payment the supplier never got.
+	inv := str(api.ok(debtorKey, "POST", "/v1/invoices", obj{"invoice": obj{"debtor": debtor, "creditor": supplier,
+		"documentRef": "MJ-8801", "amount": obj{"currencyCode": "CNY", "minorUnits": "30000000"},
+		"contractSignedOn": dateJSON(civil.MustNew(2025, 6, 20)), "deliveredOn": dateJSON(civil.MustNew(2025, 7, 1)),
+		"issuedOn": dateJSON(civil.MustNew(2025, 7, 2))}}), "invoice", "name")
+	pay := str(api.ok(debtorKey, "POST", "/v1/"+inv+"/payments", obj{"amount": obj{"currencyCode": "CNY", "minorUnits": "10000000"},
+		"paidOn": dateJSON(civil.MustNew(2025, 8, 15)), "reference": "MJ-PAY-1"}), "payment", "name")
+
+	// Claims: the portal registers two unreported debts and a third.
+	claim := func(ref string, amount string) string {
+		return str(api.ok(portal, "POST", "/v1/claims", obj{"claim": obj{"creditor": supplier, "debtor": debtor, "documentRef": ref,
+			"amount": obj{"currencyCode": "CNY", "minorUnits": amount}, "issuedOn": dateJSON(civil.MustNew(2025, 8, 1)),
+			"deliveredOn": dateJSON(civil.MustNew(2025, 7, 28)), "dueOn": dateJSON(civil.MustNew(2025, 9, 26)),
+			"evidenceRefs": []string{"contract HT-17", "delivery note DN-" + ref}}}), "claim", "name")
+	}
+	c1, c2, c3 := claim("MC-501", "4500000"), claim("MC-502", "1200000"), claim("MC-503", "800000")
+	api.refused(portal, "POST", "/v1/"+c1+":answer", obj{"answer": "ACKNOWLEDGED"}, http.StatusForbidden)
+	ack := api.ok(debtorKey, "POST", "/v1/"+c1+":answer", obj{"answer": "ACKNOWLEDGED", "documentRef": "MJ-8802"})
+	if str(ack, "claim", "state") != "ACKNOWLEDGED" || str(ack, "claim", "invoice") == "" {
+		t.Fatalf("acknowledged claim = %v", ack)
+	}
+	api.ok(debtorKey, "POST", "/v1/"+c2+":answer", obj{"answer": "DISPUTED", "comment": "no such order"})
+	api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED"}, http.StatusBadRequest) // reason required
+	if str(api.ok(portal, "GET", "/v1/"+str(ack, "claim", "invoice"), nil), "invoice", "documentRef") != "MJ-8802" {
+		t.Error("the acknowledged claim's invoice is not in the ledger")
+	}
+
+	// Contest: the payment never arrived. The debtor reverses it, which
+	// marks the contest corrected; the supplier accepts; both sides agree.
+	contest := str(api.ok(portal, "POST", "/v1/"+inv+"/contests", obj{"kind": "PAYMENT_NOT_RECEIVED", "payment": pay,
+		"detail": "no transfer MJ-PAY-1 reached our account"}), "contest", "name")
+	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") == true {
+		t.Error("a contested invoice says both sides agree")
+	}
+	api.ok(debtorKey, "POST", "/v1/"+pay+":reverse", obj{"reversedOn": dateJSON(civil.MustNew(2025, 9, 26)), "reason": "transfer was returned"})
+	cs := api.ok(portal, "GET", "/v1/"+inv+"/contests", nil)
+	if got := str(cs["contests"].([]any)[0].(map[string]any), "state"); got != "CORRECTED" {
+		t.Errorf("contest after the debtor's correction = %s, want CORRECTED", got)
+	}
+	api.ok(portal, "POST", "/v1/"+contest+":move", obj{"action": "ACCEPT"})
+	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") != true {
+		t.Error("after the accepted correction both sides do not agree")
+	}
+
+	// The complaint, filed on Friday 26 September 2025 with the provincial
+	// office; its review deadline runs across National Day: 10 working
+	// days, counting the make-up Sundays and Saturdays, is 16 October.
+	complaint := api.ok(portal, "POST", "/v1/complaints", obj{"complaint": obj{"complainant": supplier, "debtor": debtor,
+		"receivingRegulator": province, "invoices": []string{inv}, "claims": []string{c2}, "summary": "CNY 300,000 overdue since August"}})
+	cn := str(complaint, "complaint", "name")
+	if ymd(get(complaint, "complaint", "deadline")) != "2025-10-16" || str(complaint, "complaint", "state") != "SUBMITTED" {
+		t.Fatalf("filed complaint = %v", complaint)
+	}
+	move := func(token, action string, extra obj) obj {
+		body := obj{"action": action, "comment": strings.ToLower(action)}
+		for k, v := range extra {
+			body[k] = v
+		}
+		return api.ok(token, "POST", "/v1/"+cn+":move", body)
+	}
+	// Refusals, each saying why.
+	if msg := api.refused(debtorKey, "POST", "/v1/"+cn+":move", obj{"action": "ACCEPT"}, http.StatusForbidden); !strings.Contains(msg, "receiving regulator") {
+		t.Errorf("debtor accepting: %q", msg)
+	}
+	if msg := api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "START_HANDLING"}, http.StatusBadRequest); !strings.Contains(msg, "SUBMITTED") {
+		t.Errorf("handling a submitted complaint: %q", msg)
+	}
+	api.refused(otherKey, "GET", "/v1/"+cn, nil, http.StatusNotFound)
+	api.refused(otherKey, "POST", "/v1/"+cn+":move", obj{"action": "ACCEPT"}, http.StatusNotFound)
+
+	day(2025, 10, 9)
+	acc := move(provinceKey, "ACCEPT", nil)
+	// Thu 9 Oct: Fri 10, Sat 11 (make-up), 13-17, 20-22 Oct.
+	if ymd(get(acc, "complaint", "deadline")) != "2025-10-22" {
+		t.Errorf("forwarding deadline = %s", ymd(get(acc, "complaint", "deadline")))
+	}
+	day(2025, 10, 10)
+	api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "FORWARD", "handlingRegulator": elsewhere}, http.StatusBadRequest)
+	fwd := move(provinceKey, "FORWARD", obj{"handlingRegulator": city})
+	if ymd(get(fwd, "complaint", "deadline")) != "2025-11-09" {
+		t.Errorf("handling deadline = %s, want 30 days after 10 October", ymd(get(fwd, "complaint", "deadline")))
+	}
+	api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "START_HANDLING"}, http.StatusForbidden)
+	move(cityKey, "START_HANDLING", nil)
+	ext := move(cityKey, "EXTEND_DEADLINE", obj{"extendDays": 20, "comment": "waiting for the debtor's bank statements"})
+	if ymd(get(ext, "complaint", "deadline")) != "2025-11-29" {
+		t.Errorf("extended deadline = %s", ymd(get(ext, "complaint", "deadline")))
+	}
+	api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "EXTEND_DEADLINE", "extendDays": 41, "comment": "more"}, http.StatusBadRequest)
+	day(2025, 10, 20)
+	move(debtorKey, "RESPOND", obj{"comment": "we will pay in two instalments"})
+	day(2025, 10, 24)
+	move(cityKey, "RESOLVE", obj{"outcome": "PAYMENT_PLAN", "paymentPlan": []obj{
+		{"dueOn": dateJSON(civil.MustNew(2025, 11, 30)), "amount": obj{"currencyCode": "CNY", "minorUnits": "10000000"}},
+		{"dueOn": dateJSON(civil.MustNew(2025, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "20000000"}}}})
+
+	// First instalment met, second missed: the complaint reopens by itself.
+	day(2025, 11, 28)
+	api.ok(debtorKey, "POST", "/v1/"+inv+"/payments", obj{"amount": obj{"currencyCode": "CNY", "minorUnits": "10000000"},
+		"paidOn": dateJSON(civil.MustNew(2025, 11, 28)), "reference": "MJ-PAY-2"})
+	state := func() string { return str(api.ok(portal, "GET", "/v1/"+cn, nil), "complaint", "state") }
+	day(2025, 12, 1)
+	time.Sleep(100 * time.Millisecond) // let a sweep pass
+	if s := state(); s != "RESOLVED" {
+		t.Fatalf("after the first instalment was met: %s", s)
+	}
+	day(2026, 1, 1)
+	eventually(t, "the complaint to reopen", func() bool { return state() == "IN_HANDLING" })
+
+	// Paid at last; resolved; closed automatically 30 days later.
+	day(2026, 1, 5)
+	api.ok(debtorKey, "POST", "/v1/"+inv+"/payments", obj{"amount": obj{"currencyCode": "CNY", "minorUnits": "20000000"},
+		"paidOn": dateJSON(civil.MustNew(2026, 1, 5)), "reference": "MJ-PAY-3"})
+	move(cityKey, "RESOLVE", obj{"outcome": "PAID"})
+	api.refused(portal, "POST", "/v1/"+cn+":move", obj{"action": "WITHDRAW"}, http.StatusBadRequest)
+	day(2026, 2, 4)
+	eventually(t, "the complaint to close", func() bool { return state() == "CLOSED" })
+
+	var kinds []string
+	for _, e := range api.ok(portal, "GET", "/v1/"+cn+"/events", nil)["events"].([]any) {
+		m := e.(map[string]any)
+		kinds = append(kinds, fmt.Sprintf("%s>%s", m["kind"], m["toState"]))
+	}
+	want := "TRANSITION>SUBMITTED TRANSITION>ACCEPTED TRANSITION>FORWARDED TRANSITION>IN_HANDLING EXTENDED>IN_HANDLING " +
+		"TRANSITION>DEBTOR_RESPONDED TRANSITION>RESOLVED INSTALMENT_MISSED>IN_HANDLING TRANSITION>IN_HANDLING " +
+		"TRANSITION>RESOLVED TRANSITION>CLOSED"
+	if strings.Join(kinds, " ") != want {
+		t.Errorf("timeline:\n %s\nwant\n %s", strings.Join(kinds, " "), want)
+	}
+
+	// A second complaint nobody reviews: its deadline passes, it is flagged
+	// and listed for the regulator.
+	day(2026, 2, 5)
+	late := str(api.ok(supplierKey, "POST", "/v1/complaints", obj{"complaint": obj{"complainant": supplier, "debtor": debtor,
+		"invoices": []string{str(ack, "claim", "invoice")}, "summary": "acknowledged debt still unpaid"}}), "complaint", "name")
+	if r := str(api.ok(supplierKey, "GET", "/v1/"+late, nil), "complaint", "receivingRegulator"); r != city {
+		t.Errorf("default receiving regulator = %s, want the most specific one covering the debtor (%s)", r, city)
+	}
+	day(2026, 3, 10)
+	eventually(t, "the missed deadline to be escalated in the timeline", func() bool {
+		for _, e := range api.ok(cityKey, "GET", "/v1/"+late+"/events", nil)["events"].([]any) {
+			if e.(map[string]any)["kind"] == "DEADLINE_MISSED" {
+				return true
+			}
+		}
+		return false
+	})
+	l := api.ok(cityKey, "GET", "/v1/complaints?filter=deadline_missed%3Dtrue", nil)
+	if cs, _ := l["complaints"].([]any); len(cs) != 1 || cs[0].(map[string]any)["name"] != late {
+		t.Errorf("complaints with a missed deadline = %v", l)
+	}
+
+	// The regulator's figures as of 10 March 2026, by province.
+	stats := api.ok(provinceKey, "GET", "/v1/complaintStatistics?groupBy=REGION&regionDigits=2&asOf.year=2026&asOf.month=3&asOf.day=10", nil)
+	groups, _ := stats["groups"].([]any)
+	if len(groups) != 1 {
+		t.Fatalf("statistics groups = %v", stats)
+	}
+	g := groups[0].(map[string]any)
+	for k, want := range map[string]float64{"received": 2, "open": 1, "closed": 1, "late": 1, "inTime": 1, "unconfirmedClaims": 1, "disputedClaims": 1} {
+		if got, _ := g[k].(float64); got != want {
+			t.Errorf("statistics %s = %v, want %v (%v)", k, g[k], want, g)
+		}
+	}
+	// As of before the second complaint, only the first was received.
+	earlier := api.ok(provinceKey, "GET", "/v1/complaintStatistics?groupBy=REGION&regionDigits=2&asOf.year=2025&asOf.month=10&asOf.day=15", nil)
+	if g := earlier["groups"].([]any)[0].(map[string]any); g["received"].(float64) != 1 || g["open"].(float64) != 1 {
+		t.Errorf("statistics as of 15 October 2025 = %v", g)
+	}
+	api.refused(portal, "GET", "/v1/complaintStatistics", nil, http.StatusForbidden)
+}

@@ -1,0 +1,167 @@
+package complaint
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+)
+
+// ClaimState is where a supplier's claim stands.
+type ClaimState string
+
+const (
+	ClaimSubmitted    ClaimState = "SUBMITTED"
+	ClaimAcknowledged ClaimState = "ACKNOWLEDGED"
+	ClaimDisputed     ClaimState = "DISPUTED"
+	ClaimWithdrawn    ClaimState = "WITHDRAWN"
+)
+
+// Claim is a debt a supplier registers because its debtor never reported
+// it. Until the debtor answers it is unconfirmed: it ages, and regulators
+// see it apart from confirmed debts.
+type Claim struct {
+	ID          uuid.UUID  `json:"id"`
+	Creditor    uuid.UUID  `json:"creditor"`
+	Debtor      uuid.UUID  `json:"debtor"`
+	DocumentRef string     `json:"document_ref"`
+	Description string     `json:"description"`
+	Amount      int64      `json:"amount"`
+	Currency    string     `json:"currency"`
+	IssuedOn    civil.Date `json:"issued_on"`
+	DeliveredOn civil.Date `json:"delivered_on"`
+	DueOn       civil.Date `json:"due_on"`
+	Evidence    []string   `json:"evidence"`
+	State       ClaimState `json:"state"`
+	SubmittedOn civil.Date `json:"submitted_on"`
+	AnsweredOn  civil.Date `json:"answered_on"`
+	Answer      string     `json:"answer"`
+	// Invoice is the ledger invoice an acknowledged claim became.
+	Invoice    uuid.UUID `json:"invoice"`
+	Version    int64     `json:"version"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
+}
+
+// AnswerClaim moves a claim on the debtor's answer, or the creditor's
+// withdrawal.
+func AnswerClaim(c *Claim, to ClaimState, by Actor) error {
+	if c.State != ClaimSubmitted {
+		return fmt.Errorf("%w: the claim was already %s on %s", ErrNotAllowed, c.State, c.AnsweredOn)
+	}
+	switch to {
+	case ClaimAcknowledged, ClaimDisputed:
+		if by != ByDebtor {
+			return fmt.Errorf("%w: only the debtor acknowledges or disputes a claim", ErrNotYours)
+		}
+	case ClaimWithdrawn:
+		if by != ByComplainant {
+			return fmt.Errorf("%w: only the supplier withdraws its claim", ErrNotYours)
+		}
+	default:
+		return fmt.Errorf("%w: unknown answer %q", ErrNotAllowed, to)
+	}
+	c.State = to
+	return nil
+}
+
+// ContestState is where a contest of a debtor's record stands.
+type ContestState string
+
+const (
+	ContestOpen      ContestState = "OPEN"
+	ContestCorrected ContestState = "CORRECTED"
+	ContestAccepted  ContestState = "ACCEPTED"
+	ContestWithdrawn ContestState = "WITHDRAWN"
+	ContestDecided   ContestState = "DECIDED"
+)
+
+// Unresolved reports whether the two sides still disagree.
+func (s ContestState) Unresolved() bool { return s == ContestOpen || s == ContestCorrected }
+
+// ContestKind says what the supplier disputes in the debtor's record.
+type ContestKind string
+
+const (
+	PaymentNotReceived ContestKind = "PAYMENT_NOT_RECEIVED"
+	AmountDiffers      ContestKind = "AMOUNT_DIFFERS"
+	DatesDiffer        ContestKind = "DATES_DIFFER"
+	OtherDifference    ContestKind = "OTHER"
+)
+
+// Valid reports whether k is a known kind.
+func (k ContestKind) Valid() bool {
+	return k == PaymentNotReceived || k == AmountDiffers || k == DatesDiffer || k == OtherDifference
+}
+
+// Contest is a supplier's objection to the debtor's record of an invoice
+// (or one of its payments).
+type Contest struct {
+	ID         uuid.UUID    `json:"id"`
+	InvoiceID  uuid.UUID    `json:"invoice_id"`
+	Creditor   uuid.UUID    `json:"creditor"`
+	Debtor     uuid.UUID    `json:"debtor"`
+	Payment    uuid.UUID    `json:"payment"`
+	Kind       ContestKind  `json:"kind"`
+	Detail     string       `json:"detail"`
+	State      ContestState `json:"state"`
+	Decision   string       `json:"decision"` // UPHELD or REJECTED, by a regulator
+	Comment    string       `json:"comment"`
+	OpenedOn   civil.Date   `json:"opened_on"`
+	Version    int64        `json:"version"`
+	CreateTime time.Time    `json:"create_time"`
+	UpdateTime time.Time    `json:"update_time"`
+}
+
+// ContestAction moves a contest.
+type ContestAction string
+
+const (
+	ContestCorrect      ContestAction = "CORRECT"
+	ContestAccept       ContestAction = "ACCEPT"
+	ContestAgain        ContestAction = "CONTEST_AGAIN"
+	ContestWithdraw     ContestAction = "WITHDRAW"
+	ContestDecideUphold ContestAction = "DECIDE_UPHELD"
+	ContestDecideReject ContestAction = "DECIDE_REJECTED"
+)
+
+// MoveContest applies an action by an actor.
+func MoveContest(c *Contest, a ContestAction, by Actor) error {
+	type rule struct {
+		from []ContestState
+		to   ContestState
+		by   Actor
+	}
+	rules := map[ContestAction]rule{
+		ContestCorrect:      {[]ContestState{ContestOpen}, ContestCorrected, ByDebtor},
+		ContestAccept:       {[]ContestState{ContestCorrected}, ContestAccepted, ByComplainant},
+		ContestAgain:        {[]ContestState{ContestCorrected}, ContestOpen, ByComplainant},
+		ContestWithdraw:     {[]ContestState{ContestOpen, ContestCorrected}, ContestWithdrawn, ByComplainant},
+		ContestDecideUphold: {[]ContestState{ContestOpen, ContestCorrected}, ContestDecided, ByRegulator},
+		ContestDecideReject: {[]ContestState{ContestOpen, ContestCorrected}, ContestDecided, ByRegulator},
+	}
+	r, ok := rules[a]
+	if !ok {
+		return fmt.Errorf("%w: unknown action %q", ErrNotAllowed, a)
+	}
+	from := false
+	for _, s := range r.from {
+		from = from || s == c.State
+	}
+	if !from {
+		return fmt.Errorf("%w: %s is possible only from %v, and the contest is %s", ErrNotAllowed, a, r.from, c.State)
+	}
+	if by != r.by {
+		return fmt.Errorf("%w: %s is done by the %s", ErrNotYours, a, humanActor(r.by))
+	}
+	c.State = r.to
+	switch a {
+	case ContestDecideUphold:
+		c.Decision = "UPHELD"
+	case ContestDecideReject:
+		c.Decision = "REJECTED"
+	}
+	return nil
+}

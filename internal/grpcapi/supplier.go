@@ -1,0 +1,444 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/filter"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// Supplier implements arrearsv1.SupplierServiceServer.
+type Supplier struct {
+	arrearsv1.UnimplementedSupplierServiceServer
+	s *Server
+}
+
+// NewSupplier returns the supplier-side service, sharing the ledger
+// server's service, page tokens and logger.
+func NewSupplier(s *Server) *Supplier { return &Supplier{s: s} }
+
+func claimName(id uuid.UUID) string     { return "claims/" + id.String() }
+func complaintName(id uuid.UUID) string { return "complaints/" + id.String() }
+
+func (a *Supplier) claimToProto(c *complaint.Claim) *arrearsv1.Claim {
+	out := &arrearsv1.Claim{
+		Name: claimName(c.ID), Creditor: partyName(c.Creditor), Debtor: partyName(c.Debtor), DocumentRef: c.DocumentRef,
+		Description: c.Description, Amount: moneyToProto(c.Amount, c.Currency), IssuedOn: dateToProto(c.IssuedOn),
+		DeliveredOn: dateToProto(c.DeliveredOn), DueOn: dateToProto(c.DueOn), EvidenceRefs: c.Evidence, State: string(c.State),
+		SubmittedOn: dateToProto(c.SubmittedOn), AnsweredOn: dateToProto(c.AnsweredOn), Answer: c.Answer,
+		Etag: service.Etag(c.Version), CreateTime: timeToProto(c.CreateTime),
+	}
+	if c.Invoice != uuid.Nil {
+		out.Invoice = invoiceName(c.Invoice)
+	}
+	if c.State == complaint.ClaimSubmitted {
+		out.AgeDays = int32(a.s.svc.TodayUTC().DaysSince(c.SubmittedOn))
+	}
+	return out
+}
+
+func (a *Supplier) CreateClaim(ctx context.Context, req *arrearsv1.CreateClaimRequest) (*arrearsv1.CreateClaimResponse, error) {
+	const method = "CreateClaim"
+	var v ledger.ValidationError
+	c := req.GetClaim()
+	if c == nil {
+		v.Add("claim", "is required")
+		return nil, a.s.fail(ctx, method, "", v.Err())
+	}
+	amount := moneyFromProto(c.Amount)
+	in := service.ClaimInput{
+		Creditor: parsePartyName(&v, "claim.creditor", c.Creditor),
+		Debtor:   parsePartyName(&v, "claim.debtor", c.Debtor),
+		Claim: &complaint.Claim{DocumentRef: strings.TrimSpace(c.DocumentRef), Description: strings.TrimSpace(c.Description),
+			Amount: amount.Minor, Currency: amount.Currency, IssuedOn: dateFromProto(&v, "claim.issued_on", c.IssuedOn),
+			DeliveredOn: dateFromProto(&v, "claim.delivered_on", c.DeliveredOn), DueOn: dateFromProto(&v, "claim.due_on", c.DueOn),
+			Evidence: c.EvidenceRefs},
+	}
+	in.Problems = v
+	out, err := a.s.svc.CreateClaim(ctx, in)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	return &arrearsv1.CreateClaimResponse{Claim: a.claimToProto(out)}, nil
+}
+
+func (a *Supplier) GetClaim(ctx context.Context, req *arrearsv1.GetClaimRequest) (*arrearsv1.GetClaimResponse, error) {
+	var v ledger.ValidationError
+	id := parseID(&v, "name", req.Name, "claims")
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "GetClaim", "", err)
+	}
+	c, err := a.s.svc.GetClaim(ctx, id)
+	if err != nil {
+		return nil, a.s.fail(ctx, "GetClaim", req.Name, err)
+	}
+	return &arrearsv1.GetClaimResponse{Claim: a.claimToProto(c)}, nil
+}
+
+var supplierFields = map[string]fieldSpec{
+	"debtor":          {ops: "=", kind: "party"},
+	"creditor":        {ops: "=", kind: "party"},
+	"complainant":     {ops: "=", kind: "party"},
+	"state":           {ops: "= !=", kind: "text"},
+	"deadline_missed": {ops: "=", kind: "enum", enums: []string{"TRUE"}},
+}
+
+// supplierQuery maps a filter to a query, resolving party names; a party
+// that does not exist matches nothing. It also reports deadline_missed.
+func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError, f string, allowed ...string) (store.SupplierQuery, bool, error) {
+	fields := map[string]fieldSpec{}
+	for _, k := range allowed {
+		fields[k] = supplierFields[k]
+	}
+	var q store.SupplierQuery
+	missed := false
+	for _, c := range parseFilter(v, f, fields) {
+		switch c.Field {
+		case "state":
+			q.State = append(q.State, store.StringCond{Op: store.Op(c.Op), Value: strings.ToUpper(c.Value)})
+		case "deadline_missed":
+			missed = true
+		default:
+			id, err := a.resolve(ctx, v, c)
+			if err != nil {
+				return q, false, err
+			}
+			if c.Field == "debtor" {
+				q.DebtorID = id
+			} else {
+				q.CreditorID = id
+			}
+		}
+	}
+	return q, missed, nil
+}
+
+func (a *Supplier) resolve(ctx context.Context, v *ledger.ValidationError, c filter.Cond) (uuid.UUID, error) {
+	ref := parsePartyName(v, "filter", c.Value)
+	if v.Err() != nil {
+		return uuid.Nil, nil
+	}
+	p, err := a.s.svc.ResolveParty(ctx, ref)
+	if errorsIsNotFound(err) {
+		return uuid.Max, nil
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return p.ID, nil
+}
+
+func (a *Supplier) ListClaims(ctx context.Context, req *arrearsv1.ListClaimsRequest) (*arrearsv1.ListClaimsResponse, error) {
+	const method = "ListClaims"
+	var v ledger.ValidationError
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, "", req.Filter)
+	q, _, err := a.supplierQuery(ctx, &v, req.Filter, "debtor", "creditor", "state")
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	q.Page = a.s.page(&v, sc, req.PageToken, size)
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, err := a.s.svc.ListClaims(ctx, q)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, next := nextToken(a.s, sc, rows, size, func(c *complaint.Claim) uuid.UUID { return c.ID })
+	out := &arrearsv1.ListClaimsResponse{NextPageToken: next}
+	for _, c := range rows {
+		out.Claims = append(out.Claims, a.claimToProto(c))
+	}
+	return out, nil
+}
+
+func (a *Supplier) AnswerClaim(ctx context.Context, req *arrearsv1.AnswerClaimRequest) (*arrearsv1.AnswerClaimResponse, error) {
+	var v ledger.ValidationError
+	id := parseID(&v, "name", req.Name, "claims")
+	to := complaint.ClaimState(strings.ToUpper(strings.TrimSpace(req.Answer)))
+	if to != complaint.ClaimAcknowledged && to != complaint.ClaimDisputed && to != complaint.ClaimWithdrawn {
+		v.Add("answer", "must be ACKNOWLEDGED, DISPUTED or WITHDRAWN")
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "AnswerClaim", "", err)
+	}
+	c, err := a.s.svc.AnswerClaim(ctx, id, to, strings.TrimSpace(req.Comment), strings.TrimSpace(req.DocumentRef))
+	if err != nil {
+		return nil, a.s.fail(ctx, "AnswerClaim", req.Name, err)
+	}
+	return &arrearsv1.AnswerClaimResponse{Claim: a.claimToProto(c)}, nil
+}
+
+func contestToProto(c *complaint.Contest) *arrearsv1.Contest {
+	out := &arrearsv1.Contest{
+		Name: invoiceName(c.InvoiceID) + "/contests/" + c.ID.String(), Kind: string(c.Kind), Detail: c.Detail,
+		State: string(c.State), Decision: c.Decision, Comment: c.Comment, OpenedOn: dateToProto(c.OpenedOn),
+		UpdateTime: timeToProto(c.UpdateTime),
+	}
+	if c.Payment != uuid.Nil {
+		out.Payment = paymentName(c.InvoiceID, c.Payment)
+	}
+	return out
+}
+
+func (a *Supplier) OpenContest(ctx context.Context, req *arrearsv1.OpenContestRequest) (*arrearsv1.OpenContestResponse, error) {
+	var v ledger.ValidationError
+	inv := parseID(&v, "parent", req.Parent, "invoices")
+	c := req.GetContest()
+	if c == nil {
+		v.Add("contest", "is required")
+		return nil, a.s.fail(ctx, "OpenContest", "", v.Err())
+	}
+	in := service.ContestInput{InvoiceID: inv, Kind: complaint.ContestKind(strings.ToUpper(c.Kind)), Detail: strings.TrimSpace(c.Detail)}
+	if c.Payment != "" {
+		pinv, pid := parseChildName(&v, "contest.payment", c.Payment, "payments")
+		if pinv != inv && v.Err() == nil {
+			v.Add("contest.payment", "is not a payment of %s", req.Parent)
+		}
+		in.PaymentID = pid
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "OpenContest", "", err)
+	}
+	out, _, err := a.s.svc.OpenContest(ctx, in)
+	if err != nil {
+		return nil, a.s.fail(ctx, "OpenContest", req.Parent, err)
+	}
+	return &arrearsv1.OpenContestResponse{Contest: contestToProto(out)}, nil
+}
+
+func (a *Supplier) ListContests(ctx context.Context, req *arrearsv1.ListContestsRequest) (*arrearsv1.ListContestsResponse, error) {
+	const method = "ListContests"
+	var v ledger.ValidationError
+	inv := parseID(&v, "parent", req.Parent, "invoices")
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, req.Parent, req.Filter)
+	q, _, err := a.supplierQuery(ctx, &v, req.Filter, "state")
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	q.InvoiceID = inv
+	q.Page = a.s.page(&v, sc, req.PageToken, size)
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, err := a.s.svc.ListContests(ctx, q)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, req.Parent, err)
+	}
+	rows, next := nextToken(a.s, sc, rows, size, func(c *complaint.Contest) uuid.UUID { return c.ID })
+	out := &arrearsv1.ListContestsResponse{NextPageToken: next}
+	for _, c := range rows {
+		out.Contests = append(out.Contests, contestToProto(c))
+	}
+	return out, nil
+}
+
+func (a *Supplier) MoveContest(ctx context.Context, req *arrearsv1.MoveContestRequest) (*arrearsv1.MoveContestResponse, error) {
+	var v ledger.ValidationError
+	inv, id := parseChildName(&v, "name", req.Name, "contests")
+	if req.Action == "" {
+		v.Add("action", "is required: CORRECT, ACCEPT, CONTEST_AGAIN, WITHDRAW, DECIDE_UPHELD or DECIDE_REJECTED")
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "MoveContest", "", err)
+	}
+	c, _, err := a.s.svc.MoveContest(ctx, inv, id, complaint.ContestAction(strings.ToUpper(req.Action)), strings.TrimSpace(req.Comment))
+	if err != nil {
+		return nil, a.s.fail(ctx, "MoveContest", req.Name, err)
+	}
+	return &arrearsv1.MoveContestResponse{Contest: contestToProto(c)}, nil
+}
+
+func complaintToProto(v *service.ComplaintView) *arrearsv1.Complaint {
+	c := v.Complaint
+	out := &arrearsv1.Complaint{
+		Name: complaintName(c.ID), Complainant: partyName(c.Complainant), Debtor: partyName(c.Debtor),
+		ReceivingRegulator: partyName(c.ReceivingRegulator), Summary: c.Summary, State: string(c.State), Outcome: string(c.Outcome),
+		SubmittedOn: dateToProto(c.SubmittedOn), StateSince: dateToProto(c.StateSince), Deadline: dateToProto(v.Deadline.Due),
+		DeadlineStep: v.Deadline.Step, DeadlineMissed: v.Missed, DeadlineProvisional: v.Deadline.Provisional,
+		ExtensionDays: int32(c.ExtensionDays), Etag: service.Etag(c.Version),
+	}
+	if c.HandlingRegulator != uuid.Nil {
+		out.HandlingRegulator = partyName(c.HandlingRegulator)
+	}
+	for _, id := range c.Invoices {
+		out.Invoices = append(out.Invoices, invoiceName(id))
+	}
+	for _, id := range c.Claims {
+		out.Claims = append(out.Claims, claimName(id))
+	}
+	for _, in := range c.Plan {
+		out.PaymentPlan = append(out.PaymentPlan, &arrearsv1.Instalment{DueOn: dateToProto(in.DueOn), Amount: moneyToProto(in.Amount, c.Currency)})
+	}
+	return out
+}
+
+func (a *Supplier) FileComplaint(ctx context.Context, req *arrearsv1.FileComplaintRequest) (*arrearsv1.FileComplaintResponse, error) {
+	var v ledger.ValidationError
+	c := req.GetComplaint()
+	if c == nil {
+		v.Add("complaint", "is required")
+		return nil, a.s.fail(ctx, "FileComplaint", "", v.Err())
+	}
+	in := service.ComplaintInput{
+		Complainant: parsePartyName(&v, "complaint.complainant", c.Complainant),
+		Debtor:      parsePartyName(&v, "complaint.debtor", c.Debtor),
+		Summary:     strings.TrimSpace(c.Summary),
+	}
+	if c.ReceivingRegulator != "" {
+		in.ReceivingRegulator = parsePartyName(&v, "complaint.receiving_regulator", c.ReceivingRegulator)
+	}
+	for _, n := range c.Invoices {
+		in.Invoices = append(in.Invoices, parseID(&v, "complaint.invoices", n, "invoices"))
+	}
+	for _, n := range c.Claims {
+		in.Claims = append(in.Claims, parseID(&v, "complaint.claims", n, "claims"))
+	}
+	in.Problems = v
+	out, err := a.s.svc.FileComplaint(ctx, in)
+	if err != nil {
+		return nil, a.s.fail(ctx, "FileComplaint", "", err)
+	}
+	view, err := a.s.svc.GetComplaint(ctx, out.ID)
+	if err != nil {
+		return nil, a.s.fail(ctx, "FileComplaint", "", err)
+	}
+	return &arrearsv1.FileComplaintResponse{Complaint: complaintToProto(view)}, nil
+}
+
+func (a *Supplier) GetComplaint(ctx context.Context, req *arrearsv1.GetComplaintRequest) (*arrearsv1.GetComplaintResponse, error) {
+	var v ledger.ValidationError
+	id := parseID(&v, "name", req.Name, "complaints")
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "GetComplaint", "", err)
+	}
+	c, err := a.s.svc.GetComplaint(ctx, id)
+	if err != nil {
+		return nil, a.s.fail(ctx, "GetComplaint", req.Name, err)
+	}
+	return &arrearsv1.GetComplaintResponse{Complaint: complaintToProto(c)}, nil
+}
+
+func (a *Supplier) ListComplaints(ctx context.Context, req *arrearsv1.ListComplaintsRequest) (*arrearsv1.ListComplaintsResponse, error) {
+	const method = "ListComplaints"
+	var v ledger.ValidationError
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, "", req.Filter)
+	q, missed, err := a.supplierQuery(ctx, &v, req.Filter, "debtor", "complainant", "state", "deadline_missed")
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	q.Page = a.s.page(&v, sc, req.PageToken, size)
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, err := a.s.svc.ListComplaints(ctx, q, missed)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, next := nextToken(a.s, sc, rows, size, func(c *service.ComplaintView) uuid.UUID { return c.Complaint.ID })
+	out := &arrearsv1.ListComplaintsResponse{NextPageToken: next}
+	for _, c := range rows {
+		out.Complaints = append(out.Complaints, complaintToProto(c))
+	}
+	return out, nil
+}
+
+func (a *Supplier) MoveComplaint(ctx context.Context, req *arrearsv1.MoveComplaintRequest) (*arrearsv1.MoveComplaintResponse, error) {
+	var v ledger.ValidationError
+	id := parseID(&v, "name", req.Name, "complaints")
+	tr := service.Transition{Action: complaint.Action(strings.ToUpper(strings.TrimSpace(req.Action))), Comment: strings.TrimSpace(req.Comment),
+		Outcome: complaint.Outcome(strings.ToUpper(req.Outcome)), ExtendDays: int(req.ExtendDays)}
+	if tr.Action == "" {
+		v.Add("action", "is required")
+	}
+	if req.HandlingRegulator != "" {
+		tr.HandlingRegulator = parsePartyName(&v, "handling_regulator", req.HandlingRegulator)
+	} else if tr.Action == complaint.Forward {
+		v.Add("handling_regulator", "is required to forward a complaint")
+	}
+	for i, in := range req.PaymentPlan {
+		tr.Plan = append(tr.Plan, complaint.Instalment{
+			DueOn:  dateFromProto(&v, fmt.Sprintf("payment_plan[%d].due_on", i), in.DueOn),
+			Amount: moneyFromProto(in.Amount).Minor})
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "MoveComplaint", "", err)
+	}
+	c, err := a.s.svc.MoveComplaint(ctx, id, tr, req.Etag)
+	if err != nil {
+		return nil, a.s.fail(ctx, "MoveComplaint", req.Name, err)
+	}
+	return &arrearsv1.MoveComplaintResponse{Complaint: complaintToProto(c)}, nil
+}
+
+func (a *Supplier) ListComplaintEvents(ctx context.Context, req *arrearsv1.ListComplaintEventsRequest) (*arrearsv1.ListComplaintEventsResponse, error) {
+	const method = "ListComplaintEvents"
+	var v ledger.ValidationError
+	id := parseID(&v, "parent", req.Parent, "complaints")
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, req.Parent, "")
+	page := a.s.page(&v, sc, req.PageToken, size)
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	rows, err := a.s.svc.ListComplaintEvents(ctx, id, page)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, req.Parent, err)
+	}
+	rows, next := nextToken(a.s, sc, rows, size, func(e *complaint.Event) uuid.UUID { return e.ID })
+	out := &arrearsv1.ListComplaintEventsResponse{NextPageToken: next}
+	for _, e := range rows {
+		out.Events = append(out.Events, &arrearsv1.ComplaintEvent{Kind: e.Kind, FromState: string(e.FromState), ToState: string(e.ToState),
+			Actor: e.Actor, Comment: e.Comment, OccurredOn: dateToProto(e.OccurredOn), RecordTime: timeToProto(e.RecordTime)})
+	}
+	return out, nil
+}
+
+func (a *Supplier) GetComplaintStatistics(ctx context.Context, req *arrearsv1.GetComplaintStatisticsRequest) (*arrearsv1.GetComplaintStatisticsResponse, error) {
+	var v ledger.ValidationError
+	asOf := dateFromProto(&v, "as_of", req.AsOf)
+	group := strings.ToUpper(req.GroupBy)
+	switch group {
+	case "":
+		group = service.ByDebtorGroup
+	case service.ByDebtorGroup, service.ByRegionGroup:
+	default:
+		v.Add("group_by", "must be DEBTOR or REGION")
+	}
+	if req.RegionDigits < 0 {
+		v.Add("region_digits", "must not be negative")
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "GetComplaintStatistics", "", err)
+	}
+	if asOf.IsZero() {
+		asOf = a.s.svc.TodayUTC()
+	}
+	groups, err := a.s.svc.ComplaintStatistics(ctx, asOf, group, int(req.RegionDigits))
+	if err != nil {
+		return nil, a.s.fail(ctx, "GetComplaintStatistics", "", err)
+	}
+	out := &arrearsv1.GetComplaintStatisticsResponse{}
+	for _, g := range groups {
+		pc := &arrearsv1.ComplaintCounts{Group: g.Group, Received: int32(g.Received), Open: int32(g.Open), InTime: int32(g.InTime),
+			Late: int32(g.Late), ResolvedPaid: int32(g.ResolvedPaid), ResolvedPaymentPlan: int32(g.ResolvedPlan),
+			Dismissed: int32(g.Dismissed), Rejected: int32(g.Rejected), Withdrawn: int32(g.Withdrawn), Closed: int32(g.Closed),
+			UnconfirmedClaims: int32(g.UnconfirmedClaims), DisputedClaims: int32(g.DisputedClaims)}
+		for cur, amt := range g.UnconfirmedAmounts {
+			pc.UnconfirmedAmounts = append(pc.UnconfirmedAmounts, moneyToProto(amt, cur))
+		}
+		out.Groups = append(out.Groups, pc)
+	}
+	return out, nil
+}

@@ -1,0 +1,174 @@
+package service
+
+import (
+	"context"
+	"sort"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// ComplaintCounts are the supplier-side figures of one group of debtors as
+// of a date: complaints received and how they stand, and claims the debtors
+// have not confirmed, apart from confirmed debts.
+type ComplaintCounts struct {
+	Group             string
+	Received          int
+	Open              int
+	InTime            int
+	Late              int
+	ResolvedPaid      int
+	ResolvedPlan      int
+	Dismissed         int
+	Rejected          int
+	Withdrawn         int
+	Closed            int
+	UnconfirmedClaims int
+	// UnconfirmedAmounts totals unanswered claims per currency, never across.
+	UnconfirmedAmounts map[string]int64
+	DisputedClaims     int
+}
+
+// Group-by choices for ComplaintStatistics.
+const (
+	ByDebtorGroup = "DEBTOR"
+	ByRegionGroup = "REGION"
+)
+
+// ComplaintStatistics counts, for the complaints and claims the caller may
+// see, what stood as of asOf (by the dates events happened), grouped by
+// debtor or by the debtor's region code (cut to regionDigits characters when
+// positive: 2 for a Chinese province, 4 for a city).
+func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, groupBy string, regionDigits int) ([]*ComplaintCounts, error) {
+	groups := map[string]*ComplaintCounts{}
+	parties := map[uuid.UUID]*ledger.Party{}
+	groupOf := func(debtorID uuid.UUID) (*ComplaintCounts, error) {
+		p, ok := parties[debtorID]
+		if !ok {
+			var err error
+			if p, err = l.store.GetParty(ctx, debtorID); err != nil {
+				return nil, err
+			}
+			parties[debtorID] = p
+		}
+		key := "parties/" + p.ID.String()
+		if groupBy == ByRegionGroup {
+			key = p.RegionCode
+			if regionDigits > 0 && len(key) > regionDigits {
+				key = key[:regionDigits]
+			}
+		}
+		g, ok := groups[key]
+		if !ok {
+			g = &ComplaintCounts{Group: key, UnconfirmedAmounts: map[string]int64{}}
+			groups[key] = g
+		}
+		return g, nil
+	}
+
+	q := store.SupplierQuery{Scope: scope(ctx)}
+	for {
+		q.Limit = 500
+		cs, err := l.store.ListComplaints(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.SubmittedOn.After(asOf) {
+				continue
+			}
+			evs, err := l.store.ListComplaintEvents(ctx, c.ID, store.Page{Limit: 10000})
+			if err != nil {
+				return nil, err
+			}
+			g, err := groupOf(c.Debtor)
+			if err != nil {
+				return nil, err
+			}
+			g.Received++
+			state, late := complaint.Submitted, false
+			var outcome complaint.Outcome
+			for _, e := range evs {
+				if e.OccurredOn.After(asOf) {
+					continue
+				}
+				switch e.Kind {
+				case complaint.EventTransition:
+					state = e.ToState
+					if state == complaint.Resolved {
+						outcome = c.Outcome
+					}
+				case complaint.EventDeadlineMissed:
+					late = true
+				}
+			}
+			if late {
+				g.Late++
+			} else {
+				g.InTime++
+			}
+			switch {
+			case state.Open():
+				g.Open++
+			case state == complaint.Resolved && outcome == complaint.OutcomePaid:
+				g.ResolvedPaid++
+			case state == complaint.Resolved && outcome == complaint.OutcomePaymentPlan:
+				g.ResolvedPlan++
+			case state == complaint.Resolved:
+				g.Dismissed++
+			case state == complaint.Rejected:
+				g.Rejected++
+			case state == complaint.Withdrawn:
+				g.Withdrawn++
+			case state == complaint.Closed:
+				g.Closed++
+			}
+		}
+		if len(cs) < q.Limit {
+			break
+		}
+		q.AfterID = cs[len(cs)-1].ID
+	}
+
+	cq := store.SupplierQuery{Scope: scope(ctx)}
+	for {
+		cq.Limit = 500
+		claims, err := l.store.ListClaims(ctx, cq)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range claims {
+			if c.SubmittedOn.After(asOf) {
+				continue
+			}
+			answered := c.State != complaint.ClaimSubmitted && !c.AnsweredOn.After(asOf)
+			if answered && c.State != complaint.ClaimDisputed {
+				continue
+			}
+			g, err := groupOf(c.Debtor)
+			if err != nil {
+				return nil, err
+			}
+			if answered {
+				g.DisputedClaims++
+				continue
+			}
+			g.UnconfirmedClaims++
+			g.UnconfirmedAmounts[c.Currency] += c.Amount
+		}
+		if len(claims) < cq.Limit {
+			break
+		}
+		cq.AfterID = claims[len(claims)-1].ID
+	}
+	out := make([]*ComplaintCounts, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out, nil
+}

@@ -1,0 +1,398 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// calendar is a jurisdiction's working-day calendar: China's with its
+// adjusted working weekends, Germany's and France's national holidays,
+// weekends only elsewhere.
+type calendar struct {
+	reg *policy.Registry
+	id  string
+}
+
+func (c calendar) IsWorkingDay(d civil.Date) (bool, bool) { return c.reg.IsWorkingDay(c.id, d) }
+
+func (l *Ledger) calendarOf(jurisdiction string) complaint.Calendar {
+	switch jurisdiction {
+	case "CN", "DE", "FR":
+		return calendar{l.policies, jurisdiction}
+	}
+	return calendar{l.policies, policy.CalendarWeekends}
+}
+
+// ComplaintInput is a supplier's complaint.
+type ComplaintInput struct {
+	Complainant        PartyRef
+	Debtor             PartyRef
+	ReceivingRegulator PartyRef // optional: default the most specific regulator covering the debtor
+	Invoices           []uuid.UUID
+	Claims             []uuid.UUID
+	Summary            string
+	Problems           ledger.ValidationError
+}
+
+// FileComplaint files a complaint against a debtor about some of its
+// invoices or claims, with the regulator that receives it.
+func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complaint.Complaint, error) {
+	now := l.now()
+	var out *complaint.Complaint
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		v := in.Problems
+		complainant, err := lookupParty(ctx, tx, &v, "complaint.complainant", in.Complainant)
+		if err != nil {
+			return err
+		}
+		debtor, err := lookupParty(ctx, tx, &v, "complaint.debtor", in.Debtor)
+		if err != nil {
+			return err
+		}
+		checkReason(&v, "complaint.summary", in.Summary)
+		if len(in.Invoices)+len(in.Claims) == 0 {
+			v.Add("complaint.invoices", "name at least one invoice or claim the complaint is about")
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if ok, err := actsForCreditor(ctx, tx, complainant.ID); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("%w: complaint.complainant is not a supplier this key speaks for", ledger.ErrPermissionDenied)
+			}
+			return err
+		}
+		currency := ""
+		for i, id := range in.Invoices {
+			inv, err := tx.GetInvoice(ctx, id)
+			if errors.Is(err, ledger.ErrNotFound) || (err == nil && (inv.DebtorID != debtor.ID || inv.CreditorID != complainant.ID)) {
+				v.Add(fmt.Sprintf("complaint.invoices[%d]", i), "is not an invoice of this debtor to this supplier")
+				continue
+			} else if err != nil {
+				return err
+			}
+			currency = inv.Amount.Currency
+		}
+		for i, id := range in.Claims {
+			c, err := tx.GetClaim(ctx, id)
+			if errors.Is(err, ledger.ErrNotFound) || (err == nil && (c.Debtor != debtor.ID || c.Creditor != complainant.ID)) {
+				v.Add(fmt.Sprintf("complaint.claims[%d]", i), "is not a claim of this supplier against this debtor")
+				continue
+			} else if err != nil {
+				return err
+			}
+			if currency == "" {
+				currency = c.Currency
+			}
+		}
+		receiver, err := l.receivingRegulator(ctx, tx, &v, in.ReceivingRegulator, debtor)
+		if err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		c := &complaint.Complaint{ID: newID(), Complainant: complainant.ID, Debtor: debtor.ID, ReceivingRegulator: receiver.ID,
+			Invoices: in.Invoices, Claims: in.Claims, Summary: in.Summary, State: complaint.Submitted, SubmittedOn: today,
+			StateSince: today, Currency: currency, CreateTime: now, UpdateTime: now}
+		c.NextCheck = l.nextCheck(c, debtor.Jurisdiction)
+		if err := tx.CreateComplaint(ctx, c, partyChange(ctx, today, now, "FileComplaint")); err != nil {
+			return err
+		}
+		if err := tx.AddComplaintEvent(ctx, &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventTransition,
+			ToState: complaint.Submitted, Actor: actor(ctx), Comment: in.Summary, OccurredOn: today, RecordTime: now}); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// receivingRegulator resolves the named regulator, or picks the most
+// specific regulator party whose remit covers the debtor.
+func (l *Ledger) receivingRegulator(ctx context.Context, tx store.Tx, v *ledger.ValidationError, ref PartyRef, debtor *ledger.Party) (*ledger.Party, error) {
+	if debtor == nil {
+		return nil, nil
+	}
+	if ref != (PartyRef{}) {
+		r, err := lookupParty(ctx, tx, v, "complaint.receiving_regulator", ref)
+		if err != nil || r == nil {
+			return nil, err
+		}
+		if !r.Covers(debtor) {
+			v.Add("complaint.receiving_regulator", "%s is not a regulator whose remit covers the debtor", ref)
+		}
+		return r, nil
+	}
+	var best *ledger.Party
+	page := store.PartyQuery{Scope: auth.Scope{All: true}, Kind: []store.StringCond{{Op: store.OpEq, Value: string(ledger.KindRegulator)}},
+		Jurisdiction: []store.StringCond{{Op: store.OpEq, Value: debtor.Jurisdiction}}}
+	for {
+		page.Limit = 500
+		rs, err := tx.ListParties(ctx, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if r.Covers(debtor) && (best == nil || len(r.RemitPrefix()) > len(best.RemitPrefix())) {
+				best = r
+			}
+		}
+		if len(rs) < page.Limit {
+			break
+		}
+		page.AfterID = rs[len(rs)-1].ID
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: no regulator is registered for the debtor's region %s in %s", ledger.ErrFailedPrecondition, debtor.RegionCode, debtor.Jurisdiction)
+	}
+	return best, nil
+}
+
+// visibleComplaint reads a complaint the caller may see.
+func visibleComplaint(ctx context.Context, r store.Reader, id uuid.UUID) (*complaint.Complaint, error) {
+	c, err := r.GetComplaint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := sees(ctx, r, c.Debtor, c.Complainant); err != nil || !ok {
+		if err == nil {
+			err = ledger.ErrNotFound
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ComplaintView is a complaint with its current deadline.
+type ComplaintView struct {
+	Complaint *complaint.Complaint
+	Deadline  complaint.Deadline
+	Missed    bool
+}
+
+func (l *Ledger) view(ctx context.Context, r store.Reader, c *complaint.Complaint, now time.Time) (*ComplaintView, error) {
+	debtor, err := r.GetParty(ctx, c.Debtor)
+	if err != nil {
+		return nil, err
+	}
+	dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction))
+	today := l.Today(now, debtor.Jurisdiction)
+	return &ComplaintView{Complaint: c, Deadline: dl, Missed: !dl.Due.IsZero() && dl.Due.Before(today)}, nil
+}
+
+// GetComplaint returns a complaint with its deadline.
+func (l *Ledger) GetComplaint(ctx context.Context, id uuid.UUID) (*ComplaintView, error) {
+	c, err := visibleComplaint(ctx, l.store, id)
+	if err != nil {
+		return nil, err
+	}
+	return l.view(ctx, l.store, c, l.now())
+}
+
+// ListComplaints lists complaints in the caller's scope; missedOnly keeps
+// those whose current deadline has passed.
+func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, missedOnly bool) ([]*ComplaintView, error) {
+	q.Scope = scope(ctx)
+	cs, err := l.store.ListComplaints(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	now := l.now()
+	out := make([]*ComplaintView, 0, len(cs))
+	for _, c := range cs {
+		v, err := l.view(ctx, l.store, c, now)
+		if err != nil {
+			return nil, err
+		}
+		if !missedOnly || v.Missed {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// ListComplaintEvents is a complaint's timeline.
+func (l *Ledger) ListComplaintEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*complaint.Event, error) {
+	if _, err := visibleComplaint(ctx, l.store, id); err != nil {
+		return nil, err
+	}
+	return l.store.ListComplaintEvents(ctx, id, p)
+}
+
+// actorsOn lists the caller's relations to a complaint.
+func actorsOn(ctx context.Context, r store.Reader, c *complaint.Complaint) ([]complaint.Actor, error) {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return nil, nil
+	}
+	if p.Role == auth.RoleAdmin {
+		return []complaint.Actor{complaint.ByReceiver, complaint.ByHandler, complaint.ByDebtor, complaint.ByComplainant}, nil
+	}
+	var out []complaint.Actor
+	if p.Role == auth.RoleRegulator && p.Acts(c.ReceivingRegulator) {
+		out = append(out, complaint.ByReceiver)
+	}
+	if p.Role == auth.RoleRegulator && c.HandlingRegulator != uuid.Nil && p.Acts(c.HandlingRegulator) {
+		out = append(out, complaint.ByHandler)
+	}
+	if p.Role == auth.RoleDebtor && p.Acts(c.Debtor) {
+		out = append(out, complaint.ByDebtor)
+	}
+	ok, err := actsForCreditor(ctx, r, c.Complainant)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		out = append(out, complaint.ByComplainant)
+	}
+	return out, nil
+}
+
+// Transition is a request to move a complaint.
+type Transition struct {
+	Action            complaint.Action
+	Comment           string
+	HandlingRegulator PartyRef // FORWARD
+	Outcome           complaint.Outcome
+	Plan              []complaint.Instalment // RESOLVE with PAYMENT_PLAN
+	ExtendDays        int                    // EXTEND
+}
+
+// ExtendAction lengthens the handling deadline; it is not a state change.
+const ExtendAction complaint.Action = "EXTEND_DEADLINE"
+
+// MoveComplaint applies a transition, refusing with FAILED_PRECONDITION what
+// the current state does not allow and with PERMISSION_DENIED what is not
+// the caller's to do.
+func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition, etag string) (*ComplaintView, error) {
+	now := l.now()
+	var out *ComplaintView
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		c, err := visibleComplaint(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkEtag(etag, c.Version); err != nil {
+			return err
+		}
+		debtor, err := tx.GetParty(ctx, c.Debtor)
+		if err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		actors, err := actorsOn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		from := c.State
+		ev := &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventTransition, FromState: from,
+			Actor: actor(ctx), Comment: tr.Comment, OccurredOn: today, RecordTime: now}
+		if tr.Action == ExtendAction {
+			if !contains(actors, complaint.ByHandler) {
+				return fmt.Errorf("%w: the handling regulator extends the handling deadline", ledger.ErrPermissionDenied)
+			}
+			if err := complaint.Extend(c, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {
+				if errors.Is(err, complaint.ErrNotAllowed) {
+					return machineErr(err)
+				}
+				return ledger.Invalid("extend_days", "%v", err)
+			}
+			ev.Kind, ev.ToState = complaint.EventExtended, c.State
+		} else {
+			to, err := complaint.Next(c.State, tr.Action, actors)
+			if err != nil {
+				return machineErr(err)
+			}
+			var v ledger.ValidationError
+			switch tr.Action {
+			case complaint.Reject:
+				checkReason(&v, "comment", tr.Comment)
+				c.RejectReason = tr.Comment
+			case complaint.Forward:
+				h, err := lookupParty(ctx, tx, &v, "handling_regulator", tr.HandlingRegulator)
+				if err != nil {
+					return err
+				}
+				if h != nil && !h.Covers(debtor) {
+					v.Add("handling_regulator", "is not a regulator whose remit covers the debtor")
+				}
+				if h != nil {
+					c.HandlingRegulator, c.HandlerReceivedOn = h.ID, today
+				}
+			case complaint.Resolve:
+				if !tr.Outcome.Valid() {
+					v.Add("outcome", "must be PAID, PAYMENT_PLAN or DISMISSED")
+				}
+				c.Outcome = tr.Outcome
+				if tr.Outcome == complaint.OutcomePaymentPlan {
+					if len(tr.Plan) == 0 {
+						v.Add("instalments", "a payment plan needs its instalments")
+					}
+					for i, in := range tr.Plan {
+						if in.Amount <= 0 {
+							v.Add(fmt.Sprintf("instalments[%d].amount", i), "must be positive")
+						}
+						if in.DueOn.IsZero() || in.DueOn.Before(today) {
+							v.Add(fmt.Sprintf("instalments[%d].due_on", i), "must be today or later")
+						}
+					}
+					sort.Slice(tr.Plan, func(i, j int) bool { return tr.Plan[i].DueOn.Before(tr.Plan[j].DueOn) })
+					c.Plan, c.PlanAgreedOn = tr.Plan, today
+				}
+			}
+			if err := v.Err(); err != nil {
+				return err
+			}
+			c.State, c.StateSince, c.MissedDue = to, today, civil.Date{}
+			ev.ToState = to
+		}
+		c.UpdateTime = now
+		c.NextCheck = l.nextCheck(c, debtor.Jurisdiction)
+		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, now, "MoveComplaint")); err != nil {
+			return err
+		}
+		if err := tx.AddComplaintEvent(ctx, ev); err != nil {
+			return err
+		}
+		out, err = l.view(ctx, tx, c, now)
+		return err
+	})
+	return out, err
+}
+
+// nextCheck is the next date on which the complaint changes by itself or a
+// deadline passes; the sweeper looks at it then.
+func (l *Ledger) nextCheck(c *complaint.Complaint, jurisdiction string) civil.Date {
+	switch c.State {
+	case complaint.Closed:
+		return civil.Date{}
+	case complaint.Resolved, complaint.Rejected, complaint.Withdrawn:
+		if c.State == complaint.Resolved && c.Outcome == complaint.OutcomePaymentPlan && len(c.Plan) > 0 {
+			// The day after the first instalment falls due; the sweeper
+			// steps through the rest.
+			return c.Plan[0].DueOn.AddDays(1)
+		}
+		return c.StateSince.AddDays(complaint.AutoCloseDays)
+	}
+	dl := complaint.CurrentDeadline(c, l.calendarOf(jurisdiction))
+	if dl.Due.IsZero() || c.MissedDue == dl.Due {
+		return civil.Date{}
+	}
+	return dl.Due.AddDays(1)
+}

@@ -1,0 +1,161 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// sweepComplaints does what happens to complaints by itself: a missed
+// deadline is flagged (once per deadline) and escalated in the timeline; a
+// missed instalment of an agreed plan reopens the complaint; a resolved,
+// rejected or withdrawn complaint closes after 30 days. Like the invoice
+// sweep it reads only complaints whose next check has come, and commits
+// each through a versioned update, so replicas never act twice.
+func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civil.Date) (int, error) {
+	done := 0
+	skipped := map[uuid.UUID]bool{}
+	for {
+		limit := sweepBatch + len(skipped)
+		due, err := l.store.DueComplaints(ctx, horizon, limit)
+		if err != nil {
+			return done, err
+		}
+		progressed := false
+		for _, c := range due {
+			if skipped[c.ID] {
+				continue
+			}
+			ok, err := l.sweepComplaint(ctx, c.ID, now)
+			if err != nil {
+				return done, err
+			}
+			if ok {
+				done++
+				progressed = true
+			} else {
+				skipped[c.ID] = true
+			}
+		}
+		if !progressed || len(due) < limit {
+			return done, nil
+		}
+	}
+}
+
+func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {
+	swept := false
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		swept = false
+		c, err := tx.GetComplaint(ctx, id)
+		if err != nil {
+			return err
+		}
+		debtor, err := tx.GetParty(ctx, c.Debtor)
+		if err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		if c.NextCheck.IsZero() || c.NextCheck.After(today) {
+			return nil
+		}
+		var events []*complaint.Event
+		event := func(kind string, to complaint.State, comment string, on civil.Date) {
+			events = append(events, &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: kind, FromState: c.State, ToState: to,
+				Actor: "system", Comment: comment, OccurredOn: on, RecordTime: now})
+		}
+		switch {
+		case c.State.Open():
+			dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction))
+			if !dl.Due.IsZero() && dl.Due.Before(today) && c.MissedDue != dl.Due {
+				event(complaint.EventDeadlineMissed, c.State, "deadline to "+dl.Step+" was "+dl.Due.String()+"; escalated", dl.Due.AddDays(1))
+				c.MissedDue = dl.Due
+			}
+		case c.State == complaint.Resolved && c.Outcome == complaint.OutcomePaymentPlan:
+			paidBy, err := l.paidSince(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			missed, _ := complaint.PlanStatus(c.Plan, today, paidBy)
+			last := c.Plan[len(c.Plan)-1].DueOn
+			switch {
+			case missed != nil:
+				on := missed.DueOn.AddDays(1)
+				event(complaint.EventInstalmentMissed, complaint.InHandling, "instalment due "+missed.DueOn.String()+" was not paid in full", on)
+				event(complaint.EventTransition, complaint.InHandling, "reopened: a payment-plan instalment was missed", on)
+				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, today, today, civil.Date{}
+			case !today.Before(last.AddDays(1 + complaint.AutoCloseDays)):
+				event(complaint.EventTransition, complaint.Closed, "closed: the payment plan was met", today)
+				c.State, c.StateSince = complaint.Closed, today
+			}
+		case c.State == complaint.Resolved || c.State == complaint.Rejected || c.State == complaint.Withdrawn:
+			if !today.Before(c.StateSince.AddDays(complaint.AutoCloseDays)) {
+				event(complaint.EventTransition, complaint.Closed, "closed automatically after 30 days", c.StateSince.AddDays(complaint.AutoCloseDays))
+				c.State = complaint.Closed
+				c.StateSince = c.StateSince.AddDays(complaint.AutoCloseDays)
+			}
+		}
+		c.NextCheck = l.nextCheck(c, debtor.Jurisdiction)
+		if c.State == complaint.Resolved && c.Outcome == complaint.OutcomePaymentPlan {
+			// Step to the next instalment, or to the close after the last.
+			paidBy, err := l.paidSince(ctx, tx, c)
+			if err != nil {
+				return err
+			}
+			_, next := complaint.PlanStatus(c.Plan, today, paidBy)
+			if next.IsZero() {
+				next = c.Plan[len(c.Plan)-1].DueOn.AddDays(1 + complaint.AutoCloseDays)
+			}
+			c.NextCheck = next
+		}
+		c.UpdateTime = now
+		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, now, "Sweep")); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := tx.AddComplaintEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		swept = true
+		return nil
+	})
+	if errors.Is(err, ledger.ErrNotFound) {
+		return false, nil
+	}
+	return swept, err
+}
+
+// paidSince returns, for a complaint's plan, the total paid on its invoices
+// from the day the plan was agreed up to a date (reversals counted from
+// their own date).
+func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
+	facts, err := tx.Facts(ctx, c.Invoices)
+	if err != nil {
+		return nil, err
+	}
+	var pays []ledger.Payment
+	for _, f := range facts {
+		pays = append(pays, f.Payments...)
+	}
+	return func(by civil.Date) int64 {
+		var sum int64
+		for _, p := range pays {
+			if p.PaidOn.Before(c.PlanAgreedOn) || p.PaidOn.After(by) {
+				continue
+			}
+			if p.State == ledger.PaymentReversed && !p.ReversedOn.After(by) {
+				continue
+			}
+			sum += p.Amount
+		}
+		return sum
+	}, nil
+}

@@ -1,0 +1,383 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// sees reports whether the caller may see a record between debtor and
+// creditor: the same rule as for invoices, applied to one pair.
+func sees(ctx context.Context, r store.Reader, debtor, creditor uuid.UUID) (bool, error) {
+	s := scope(ctx)
+	if s.All || contains(s.Debtors, debtor) || contains(s.Creditors, creditor) {
+		return true, nil
+	}
+	if s.Portal != "" {
+		if ok, err := r.PortalAuthorized(ctx, s.Portal, creditor); ok || err != nil {
+			return ok, err
+		}
+	}
+	if s.Remit != nil {
+		d, err := r.GetParty(ctx, debtor)
+		if err != nil {
+			return false, err
+		}
+		return s.Remit.Covers(d.Jurisdiction, d.RegionCode), nil
+	}
+	return false, nil
+}
+
+// actsForCreditor reports whether the caller speaks for a supplier: its own
+// key, a portal it authorised, or an administrator.
+func actsForCreditor(ctx context.Context, r store.Reader, creditor uuid.UUID) (bool, error) {
+	p := auth.FromContext(ctx)
+	switch {
+	case p == nil:
+		return false, nil
+	case p.Role == auth.RoleAdmin || (p.Role == auth.RoleCreditor && p.Acts(creditor)):
+		return true, nil
+	case p.Role == auth.RolePortal:
+		return r.PortalAuthorized(ctx, p.Portal, creditor)
+	}
+	return false, nil
+}
+
+// actorOf maps the domain's refusals to the ledger's errors.
+func machineErr(err error) error {
+	switch {
+	case errors.Is(err, complaint.ErrNotAllowed):
+		return fmt.Errorf("%w: %v", ledger.ErrFailedPrecondition, err)
+	case errors.Is(err, complaint.ErrNotYours):
+		return fmt.Errorf("%w: %v", ledger.ErrPermissionDenied, err)
+	}
+	return err
+}
+
+// ClaimInput is a supplier's claim of an unreported debt.
+type ClaimInput struct {
+	Claim    *complaint.Claim
+	Creditor PartyRef
+	Debtor   PartyRef
+	Problems ledger.ValidationError
+}
+
+// CreateClaim registers a debt the debtor has not reported.
+func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Claim, error) {
+	now := l.now()
+	var out *complaint.Claim
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		v := in.Problems
+		creditor, err := lookupParty(ctx, tx, &v, "claim.creditor", in.Creditor)
+		if err != nil {
+			return err
+		}
+		debtor, err := lookupParty(ctx, tx, &v, "claim.debtor", in.Debtor)
+		if err != nil {
+			return err
+		}
+		c := *in.Claim
+		today := civil.DateOf(now, time.UTC)
+		if debtor != nil {
+			today = l.Today(now, debtor.Jurisdiction)
+		}
+		ledger.ValidateRef(&v, "claim.document_ref", c.DocumentRef, true)
+		ledger.ValidateAmount(&v, "claim.amount", money.Money{Minor: c.Amount, Currency: c.Currency})
+		checkFactDate(&v, "claim.issued_on", c.IssuedOn, today)
+		if !c.DeliveredOn.IsZero() && c.DeliveredOn.After(today) {
+			v.Add("claim.delivered_on", "%s is in the future (today is %s)", c.DeliveredOn, today)
+		}
+		if len(c.Evidence) == 0 {
+			v.Add("claim.evidence_refs", "name at least one piece of evidence (contract, delivery note, acceptance record)")
+		}
+		for i, e := range c.Evidence {
+			ledger.ValidateRef(&v, fmt.Sprintf("claim.evidence_refs[%d]", i), e, true)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if ok, err := actsForCreditor(ctx, tx, creditor.ID); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("%w: claim.creditor is not a supplier this key speaks for", ledger.ErrPermissionDenied)
+			}
+			return err
+		}
+		c.ID, c.Creditor, c.Debtor, c.State, c.SubmittedOn = newID(), creditor.ID, debtor.ID, complaint.ClaimSubmitted, today
+		c.CreateTime, c.UpdateTime = now, now
+		if err := tx.CreateClaim(ctx, &c, partyChange(ctx, today, now, "CreateClaim")); err != nil {
+			return err
+		}
+		out = &c
+		return nil
+	})
+	return out, err
+}
+
+// visibleClaim reads a claim the caller may see.
+func visibleClaim(ctx context.Context, r store.Reader, id uuid.UUID) (*complaint.Claim, error) {
+	c, err := r.GetClaim(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := sees(ctx, r, c.Debtor, c.Creditor); err != nil || !ok {
+		if err == nil {
+			err = ledger.ErrNotFound
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetClaim returns a claim.
+func (l *Ledger) GetClaim(ctx context.Context, id uuid.UUID) (*complaint.Claim, error) {
+	return visibleClaim(ctx, l.store, id)
+}
+
+// ListClaims lists claims within the caller's scope.
+func (l *Ledger) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*complaint.Claim, error) {
+	q.Scope = scope(ctx)
+	return l.store.ListClaims(ctx, q)
+}
+
+// AnswerClaim acknowledges (the claim joins the ledger as an invoice the
+// debtor confirmed), disputes or withdraws a claim.
+func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef string) (*complaint.Claim, error) {
+	now := l.now()
+	var out *complaint.Claim
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		c, err := visibleClaim(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		debtor, err := tx.GetParty(ctx, c.Debtor)
+		if err != nil {
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		by := complaint.Actor("")
+		switch {
+		case to == complaint.ClaimWithdrawn:
+			if ok, err := actsForCreditor(ctx, tx, c.Creditor); err != nil {
+				return err
+			} else if ok {
+				by = complaint.ByComplainant
+			}
+		case mayActFor(ctx, c.Debtor):
+			by = complaint.ByDebtor
+		}
+		if to == complaint.ClaimDisputed && strings.TrimSpace(answer) == "" {
+			return ledger.Invalid("answer", "a disputed claim needs the debtor's reason")
+		}
+		if err := complaint.AnswerClaim(c, to, by); err != nil {
+			return machineErr(err)
+		}
+		c.AnsweredOn, c.Answer, c.UpdateTime = today, answer, now
+		if to == complaint.ClaimAcknowledged {
+			ref := documentRef
+			if ref == "" {
+				ref = c.DocumentRef
+			}
+			inv := &ledger.Invoice{ID: newID(), DebtorID: c.Debtor, CreditorID: c.Creditor, DocumentRef: ref,
+				ContractRef: "claim " + c.DocumentRef, Amount: money.Money{Minor: c.Amount, Currency: c.Currency},
+				IssuedOn: c.IssuedOn, DeliveredOn: c.DeliveredOn, AgreedDueDate: c.DueOn, CreateTime: now, UpdateTime: now}
+			creditor, err := tx.GetParty(ctx, c.Creditor)
+			if err != nil {
+				return err
+			}
+			inv.CreditorSizeAtSigning = creditor.SizeClass
+			var v ledger.ValidationError
+			v.Merge("invoice.", inv.Normalize(today))
+			l.choosePolicy(&v, "", debtor, inv)
+			if err := v.Err(); err != nil {
+				return err
+			}
+			inv.Derive()
+			if err := tx.CreateInvoice(ctx, inv, change(ctx, inv, c.IssuedOn, now, "AnswerClaim")); err != nil {
+				if errors.Is(err, ledger.ErrAlreadyExists) {
+					return ledger.Invalid("document_ref", "the debtor already has an invoice %q: acknowledge the claim under its own reference", ref)
+				}
+				return err
+			}
+			if err := tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID, CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
+				return err
+			}
+			c.Invoice = inv.ID
+		}
+		if err := tx.UpdateClaim(ctx, c, partyChange(ctx, today, now, "AnswerClaim")); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// ContestInput is a supplier's objection to the debtor's record.
+type ContestInput struct {
+	InvoiceID uuid.UUID
+	PaymentID uuid.UUID
+	Kind      complaint.ContestKind
+	Detail    string
+}
+
+// OpenContest contests a debtor's record of an invoice (or of one of its
+// payments). The invoice then shows that the two sides disagree.
+func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.Contest, *ledger.Invoice, error) {
+	now := l.now()
+	var outC *complaint.Contest
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, in.InvoiceID)
+		if err != nil {
+			return err
+		}
+		var v ledger.ValidationError
+		if !in.Kind.Valid() {
+			v.Add("contest.kind", "must be PAYMENT_NOT_RECEIVED, AMOUNT_DIFFERS, DATES_DIFFER or OTHER")
+		}
+		checkReason(&v, "contest.detail", in.Detail)
+		if in.Kind == complaint.PaymentNotReceived && in.PaymentID == uuid.Nil {
+			v.Add("contest.payment", "name the payment that was not received")
+		}
+		if in.PaymentID != uuid.Nil {
+			p, err := tx.GetPayment(ctx, in.PaymentID)
+			if errors.Is(err, ledger.ErrNotFound) || (err == nil && p.InvoiceID != inv.ID) {
+				v.Add("contest.payment", "is not a payment of this invoice")
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if ok, err := actsForCreditor(ctx, tx, inv.CreditorID); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("%w: only the supplier contests the debtor's record", ledger.ErrPermissionDenied)
+			}
+			return err
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		c := &complaint.Contest{ID: newID(), InvoiceID: inv.ID, Creditor: inv.CreditorID, Debtor: inv.DebtorID, Payment: in.PaymentID,
+			Kind: in.Kind, Detail: in.Detail, State: complaint.ContestOpen, OpenedOn: today, CreateTime: now, UpdateTime: now}
+		if err := tx.CreateContest(ctx, c, change(ctx, inv, today, now, "OpenContest")); err != nil {
+			return err
+		}
+		next := *inv
+		next.Contested++
+		next.UpdateTime = now
+		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, today, now, "OpenContest")); err != nil {
+			return err
+		}
+		outC, outInv = c, &next
+		return nil
+	})
+	return outC, outInv, err
+}
+
+// MoveContest applies an action to a contest: the debtor corrects, the
+// supplier accepts, contests again or withdraws, a regulator decides.
+func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a complaint.ContestAction, comment string) (*complaint.Contest, *ledger.Invoice, error) {
+	now := l.now()
+	var outC *complaint.Contest
+	var outInv *ledger.Invoice
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		c, err := tx.GetContest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.InvoiceID != inv.ID {
+			return ledger.ErrNotFound
+		}
+		by := complaint.Actor("")
+		p := auth.FromContext(ctx)
+		switch {
+		case p != nil && p.Role == auth.RoleAdmin:
+			by = map[complaint.ContestAction]complaint.Actor{complaint.ContestCorrect: complaint.ByDebtor,
+				complaint.ContestDecideUphold: complaint.ByRegulator, complaint.ContestDecideReject: complaint.ByRegulator}[a]
+			if by == "" {
+				by = complaint.ByComplainant
+			}
+		case p != nil && p.Role == auth.RoleRegulator:
+			by = complaint.ByRegulator
+		case mayActFor(ctx, inv.DebtorID):
+			by = complaint.ByDebtor
+		default:
+			if ok, err := actsForCreditor(ctx, tx, inv.CreditorID); err != nil {
+				return err
+			} else if ok {
+				by = complaint.ByComplainant
+			}
+		}
+		wasOpen := c.State.Unresolved()
+		if err := complaint.MoveContest(c, a, by); err != nil {
+			return machineErr(err)
+		}
+		today := l.Today(now, debtor.Jurisdiction)
+		c.Comment, c.UpdateTime = comment, now
+		if err := tx.UpdateContest(ctx, c, change(ctx, inv, today, now, "MoveContest")); err != nil {
+			return err
+		}
+		next := inv
+		if wasOpen && !c.State.Unresolved() {
+			n := *inv
+			n.Contested--
+			n.UpdateTime = now
+			if err := tx.UpdateInvoice(ctx, &n, change(ctx, inv, today, now, "MoveContest")); err != nil {
+				return err
+			}
+			next = &n
+		}
+		outC, outInv = c, next
+		return nil
+	})
+	return outC, outInv, err
+}
+
+// markCorrected marks the open contests of an invoice corrected after the
+// debtor changed its record: the supplier then accepts or contests again.
+func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
+	if inv.Contested == 0 || !mayActFor(ctx, inv.DebtorID) {
+		return nil
+	}
+	cs, err := tx.ListContests(ctx, store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
+		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.ContestOpen)}}, Page: store.Page{Limit: 1000}})
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := complaint.MoveContest(c, complaint.ContestCorrect, complaint.ByDebtor); err != nil {
+			return err
+		}
+		c.Comment, c.UpdateTime = "the debtor changed its record", now
+		if err := tx.UpdateContest(ctx, c, change(ctx, inv, today, now, "CorrectRecord")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListContests lists an invoice's contests (uuid.Nil: all the caller sees).
+func (l *Ledger) ListContests(ctx context.Context, q store.SupplierQuery) ([]*complaint.Contest, error) {
+	if q.InvoiceID != uuid.Nil {
+		if _, err := visibleInvoice(ctx, l.store, q.InvoiceID, nil); err != nil {
+			return nil, err
+		}
+	}
+	q.Scope = scope(ctx)
+	return l.store.ListContests(ctx, q)
+}

@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// The supplier-side records are kept as JSON documents beside the columns
+// that are filtered and indexed. These helpers store and read them.
+
+func (t *tx) insertDoc(ctx context.Context, table string, cols []string, vals []any, doc any) error {
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	cols = append(append([]string{}, cols...), "version", "data")
+	vals = append(append([]any{}, vals...), int64(1), string(data))
+	var w where
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = w.arg(v)
+	}
+	_, err = t.sqlTx.ExecContext(ctx, "INSERT INTO "+table+" ("+join(cols)+") VALUES ("+join(ph)+")", w.args...)
+	return t.insertErr(table, err)
+}
+
+func (t *tx) updateDoc(ctx context.Context, table string, id uuid.UUID, version int64, cols []string, vals []any, doc any) error {
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var w where
+	sets := make([]string, 0, len(cols)+2)
+	for i, c := range cols {
+		sets = append(sets, c+" = "+w.arg(vals[i]))
+	}
+	sets = append(sets, "data = "+w.arg(string(data)), "version = version + 1")
+	res, err := t.sqlTx.ExecContext(ctx, "UPDATE "+table+" SET "+join(sets)+" WHERE id = "+w.arg(id.String())+
+		" AND version = "+w.arg(version), w.args...)
+	return t.updated(table, res, err)
+}
+
+func join(xs []string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+func scanDoc[T any](sc scanner) (*T, error) {
+	var data string
+	if err := sc.Scan(&data); err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func getDoc[T any](ctx context.Context, r reader, table string, id uuid.UUID) (*T, error) {
+	return getOne(ctx, r, table, scanDoc[T], "SELECT data FROM "+table+" WHERE id = $1", id.String())
+}
+
+func listDocs[T any](ctx context.Context, r reader, table string, w where, p store.Page) ([]*T, error) {
+	order := w.page(p)
+	return list(ctx, r, table, scanDoc[T], "SELECT data FROM "+table+w.sql()+order, w.args...)
+}
+
+// Claims.
+
+func (r reader) GetClaim(ctx context.Context, id uuid.UUID) (*complaint.Claim, error) {
+	return getDoc[complaint.Claim](ctx, r, "claims", id)
+}
+
+func (r reader) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*complaint.Claim, error) {
+	return listDocs[complaint.Claim](ctx, r, "claims", supplierWhere(q), q.Page)
+}
+
+func supplierWhere(q store.SupplierQuery) where {
+	var w where
+	w.scope(q.Scope, "debtor_id", "creditor_id")
+	w.eqUUID("debtor_id", q.DebtorID)
+	w.eqUUID("creditor_id", q.CreditorID)
+	w.strings("state", q.State)
+	return w
+}
+
+func (t *tx) CreateClaim(ctx context.Context, c *complaint.Claim, ch store.Change) error {
+	c.Version = 1
+	if err := t.insertDoc(ctx, "claims", []string{"id", "debtor_id", "creditor_id", "state"},
+		[]any{c.ID.String(), c.Debtor.String(), c.Creditor.String(), string(c.State)}, c); err != nil {
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Creditor
+	return t.appendRevision(ctx, ledger.ResourceClaim, c.ID, c.Version, c, ch)
+}
+
+func (t *tx) UpdateClaim(ctx context.Context, c *complaint.Claim, ch store.Change) error {
+	prev := c.Version
+	c.Version++
+	if err := t.updateDoc(ctx, "claims", c.ID, prev, []string{"state"}, []any{string(c.State)}, c); err != nil {
+		c.Version = prev
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Creditor
+	return t.appendRevision(ctx, ledger.ResourceClaim, c.ID, c.Version, c, ch)
+}
+
+// Contests.
+
+func (r reader) GetContest(ctx context.Context, id uuid.UUID) (*complaint.Contest, error) {
+	return getDoc[complaint.Contest](ctx, r, "contests", id)
+}
+
+func (r reader) ListContests(ctx context.Context, q store.SupplierQuery) ([]*complaint.Contest, error) {
+	w := supplierWhere(q)
+	w.eqUUID("invoice_id", q.InvoiceID)
+	return listDocs[complaint.Contest](ctx, r, "contests", w, q.Page)
+}
+
+func (t *tx) CreateContest(ctx context.Context, c *complaint.Contest, ch store.Change) error {
+	c.Version = 1
+	if err := t.insertDoc(ctx, "contests", []string{"id", "invoice_id", "debtor_id", "creditor_id", "state"},
+		[]any{c.ID.String(), c.InvoiceID.String(), c.Debtor.String(), c.Creditor.String(), string(c.State)}, c); err != nil {
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Creditor
+	return t.appendRevision(ctx, ledger.ResourceContest, c.ID, c.Version, c, ch)
+}
+
+func (t *tx) UpdateContest(ctx context.Context, c *complaint.Contest, ch store.Change) error {
+	prev := c.Version
+	c.Version++
+	if err := t.updateDoc(ctx, "contests", c.ID, prev, []string{"state"}, []any{string(c.State)}, c); err != nil {
+		c.Version = prev
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Creditor
+	return t.appendRevision(ctx, ledger.ResourceContest, c.ID, c.Version, c, ch)
+}
+
+// Complaints.
+
+func (r reader) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error) {
+	return getDoc[complaint.Complaint](ctx, r, "complaints", id)
+}
+
+func (r reader) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*complaint.Complaint, error) {
+	return listDocs[complaint.Complaint](ctx, r, "complaints", supplierWhere(q), q.Page)
+}
+
+func (r reader) DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error) {
+	return list(ctx, r, "complaints", scanDoc[complaint.Complaint], fmt.Sprintf(
+		"SELECT data FROM complaints WHERE next_check <= $1 ORDER BY next_check, id LIMIT %d", limit), through.String())
+}
+
+func (t *tx) CreateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {
+	c.Version = 1
+	if err := t.insertDoc(ctx, "complaints", []string{"id", "debtor_id", "creditor_id", "state", "next_check"},
+		[]any{c.ID.String(), c.Debtor.String(), c.Complainant.String(), string(c.State), c.NextCheck}, c); err != nil {
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Complainant
+	return t.appendRevision(ctx, ledger.ResourceComplaint, c.ID, c.Version, c, ch)
+}
+
+func (t *tx) UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {
+	prev := c.Version
+	c.Version++
+	if err := t.updateDoc(ctx, "complaints", c.ID, prev, []string{"state", "next_check"}, []any{string(c.State), c.NextCheck}, c); err != nil {
+		c.Version = prev
+		return err
+	}
+	ch.Debtor, ch.Creditor = c.Debtor, c.Complainant
+	return t.appendRevision(ctx, ledger.ResourceComplaint, c.ID, c.Version, c, ch)
+}
+
+func (t *tx) AddComplaintEvent(ctx context.Context, e *complaint.Event) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO complaint_events (id, complaint_id, data) VALUES ($1, $2, $3)`,
+		e.ID.String(), e.ComplaintID.String(), string(data))
+	return t.insertErr("complaint event", err)
+}
+
+func (r reader) ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p store.Page) ([]*complaint.Event, error) {
+	var w where
+	w.eqUUID("complaint_id", complaintID)
+	return listDocs[complaint.Event](ctx, r, "complaint_events", w, p)
+}
