@@ -153,6 +153,9 @@ func serviceOf(rpc string) string {
 	switch rpc {
 	case "CreateApiKey", "ListApiKeys", "RevokeApiKey", "AuthorizePortal", "ListEvents", "GetAuditCheckpoint":
 		return "AccessService"
+	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "ListContests", "MoveContest", "FileComplaint",
+		"GetComplaint", "ListComplaints", "MoveComplaint", "ListComplaintEvents", "GetComplaintStatistics":
+		return "SupplierService"
 	}
 	return "LedgerService"
 }
@@ -247,6 +250,32 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "GET", "/v1/events?" + query("afterCursor", r.AfterCursor, "pageSize", r.PageSize), nil
 	case *arrearsv1.GetAuditCheckpointRequest:
 		return "GET", "/v1/auditCheckpoint", nil
+	case *arrearsv1.CreateClaimRequest:
+		return "POST", "/v1/claims", r
+	case *arrearsv1.GetClaimRequest:
+		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListClaimsRequest:
+		return "GET", "/v1/claims?" + query("filter", r.Filter), nil
+	case *arrearsv1.AnswerClaimRequest:
+		return "POST", "/v1/" + r.Name + ":answer", r
+	case *arrearsv1.OpenContestRequest:
+		return "POST", "/v1/" + r.Parent + "/contests", r.Contest
+	case *arrearsv1.ListContestsRequest:
+		return "GET", "/v1/" + r.Parent + "/contests", nil
+	case *arrearsv1.MoveContestRequest:
+		return "POST", "/v1/" + r.Name + ":move", r
+	case *arrearsv1.FileComplaintRequest:
+		return "POST", "/v1/complaints", r
+	case *arrearsv1.GetComplaintRequest:
+		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListComplaintsRequest:
+		return "GET", "/v1/complaints?" + query("filter", r.Filter), nil
+	case *arrearsv1.MoveComplaintRequest:
+		return "POST", "/v1/" + r.Name + ":move", r
+	case *arrearsv1.ListComplaintEventsRequest:
+		return "GET", "/v1/" + r.Parent + "/events", nil
+	case *arrearsv1.GetComplaintStatisticsRequest:
+		return "GET", "/v1/complaintStatistics?" + query("groupBy", r.GroupBy), nil
 	}
 	panic("no REST route for " + rpc)
 }

@@ -40,12 +40,13 @@ func TestIsolationPostgres(t *testing.T) {
 // provinces, each owing its own supplier, every kind of fact on each
 // invoice, and a key of every role bound to the first side.
 type world struct {
-	d1, d2, c1, c2             string // party names
-	inv1, inv2                 string // invoice names
-	pay1, pay2, dsp1, dsp2     string
-	keys                       map[auth.Role]string
-	regulator44                string
-	adminPage, adminPageFilter string
+	claim2, contest2, complaint2 string
+	d1, d2, c1, c2               string // party names
+	inv1, inv2                   string // invoice names
+	pay1, pay2, dsp1, dsp2       string
+	keys                         map[auth.Role]string
+	regulator44                  string
+	adminPage, adminPageFilter   string
 }
 
 func call(t *testing.T, tr transport, rpc string, req, resp proto.Message) {
@@ -85,6 +86,21 @@ func buildWorld(t *testing.T, admin transport) *world {
 	}
 	w.inv1, w.pay1, w.dsp1 = side(w.d1, w.c1, "ISO-1")
 	w.inv2, w.pay2, w.dsp2 = side(w.d2, w.c2, "ISO-2")
+
+	// The supplier's side of the second pair: a claim, a contest and a
+	// complaint received by the Shenzhen office.
+	regulator := party("Shenzhen SME Office", uscc("11440300MB0K0K005"), "440300", arrearsv1.PartyKind_PARTY_KIND_REGULATOR)
+	var cl arrearsv1.CreateClaimResponse
+	call(t, admin, "CreateClaim", &arrearsv1.CreateClaimRequest{Claim: &arrearsv1.Claim{Creditor: w.c2, Debtor: w.d2,
+		DocumentRef: "ISO-C2", Amount: cny(1000), IssuedOn: date(2025, 6, 1), EvidenceRefs: []string{"contract"}}}, &cl)
+	w.claim2 = cl.Claim.Name
+	var ct arrearsv1.OpenContestResponse
+	call(t, admin, "OpenContest", &arrearsv1.OpenContestRequest{Parent: w.inv2, Contest: &arrearsv1.Contest{Kind: "AMOUNT_DIFFERS", Detail: "x"}}, &ct)
+	w.contest2 = ct.Contest.Name
+	var cp arrearsv1.FileComplaintResponse
+	call(t, admin, "FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c2, Debtor: w.d2,
+		ReceivingRegulator: regulator, Invoices: []string{w.inv2}, Summary: "unpaid"}}, &cp)
+	w.complaint2 = cp.Complaint.Name
 
 	key := func(k *arrearsv1.ApiKey) string {
 		var r arrearsv1.CreateApiKeyResponse
@@ -196,6 +212,21 @@ func allRPCs(w *world) []rpcCase {
 		{"ListApiKeys", &arrearsv1.ListApiKeysRequest{}, func() proto.Message { return &arrearsv1.ListApiKeysResponse{} }},
 		{"RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: "apiKeys/aaaaaaaa"}, func() proto.Message { return &arrearsv1.RevokeApiKeyResponse{} }},
 		{"AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c2, Portal: "sme-portal.example"}, func() proto.Message { return &arrearsv1.AuthorizePortalResponse{} }},
+		{"GetClaim", &arrearsv1.GetClaimRequest{Name: w.claim2}, func() proto.Message { return &arrearsv1.GetClaimResponse{} }},
+		{"AnswerClaim", &arrearsv1.AnswerClaimRequest{Name: w.claim2, Answer: "WITHDRAWN"}, func() proto.Message { return &arrearsv1.AnswerClaimResponse{} }},
+		{"CreateClaim", &arrearsv1.CreateClaimRequest{Claim: &arrearsv1.Claim{Creditor: w.c2, Debtor: w.d2, DocumentRef: "ISO-CX",
+			Amount: cny(1), IssuedOn: date(2025, 6, 1), EvidenceRefs: []string{"x"}}}, func() proto.Message { return &arrearsv1.CreateClaimResponse{} }},
+		{"OpenContest", &arrearsv1.OpenContestRequest{Parent: w.inv2, Contest: &arrearsv1.Contest{Kind: "OTHER", Detail: "x"}}, func() proto.Message { return &arrearsv1.OpenContestResponse{} }},
+		{"ListContests", &arrearsv1.ListContestsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListContestsResponse{} }},
+		{"MoveContest", &arrearsv1.MoveContestRequest{Name: w.contest2, Action: "WITHDRAW"}, func() proto.Message { return &arrearsv1.MoveContestResponse{} }},
+		{"FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c2, Debtor: w.d2, Invoices: []string{w.inv2}, Summary: "x"}}, func() proto.Message { return &arrearsv1.FileComplaintResponse{} }},
+		{"GetComplaint", &arrearsv1.GetComplaintRequest{Name: w.complaint2}, func() proto.Message { return &arrearsv1.GetComplaintResponse{} }},
+		{"MoveComplaint", &arrearsv1.MoveComplaintRequest{Name: w.complaint2, Action: "WITHDRAW"}, func() proto.Message { return &arrearsv1.MoveComplaintResponse{} }},
+		{"ListComplaintEvents", &arrearsv1.ListComplaintEventsRequest{Parent: w.complaint2}, func() proto.Message { return &arrearsv1.ListComplaintEventsResponse{} }},
+		{"ListEscalationEvents", &arrearsv1.ListEscalationEventsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListEscalationEventsResponse{} }},
+		{"GetComplaintStatistics", &arrearsv1.GetComplaintStatisticsRequest{}, func() proto.Message { return &arrearsv1.GetComplaintStatisticsResponse{} }},
+		{"ListClaims", &arrearsv1.ListClaimsRequest{}, func() proto.Message { return &arrearsv1.ListClaimsResponse{} }},
+		{"ListComplaints", &arrearsv1.ListComplaintsRequest{}, func() proto.Message { return &arrearsv1.ListComplaintsResponse{} }},
 		// Lists and the feed answer OK to everyone; attack checks what they hold.
 		{"ListParties", &arrearsv1.ListPartiesRequest{}, func() proto.Message { return &arrearsv1.ListPartiesResponse{} }},
 		{"ListInvoices", &arrearsv1.ListInvoicesRequest{}, func() proto.Message { return &arrearsv1.ListInvoicesResponse{} }},
@@ -215,11 +246,15 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 			want = codes.PermissionDenied
 		}
 		switch rpc.name {
-		case "ListParties", "ListInvoices", "ListEvents", "GetAuditCheckpoint":
+		case "ListParties", "ListInvoices", "ListEvents", "GetAuditCheckpoint", "ListClaims", "ListComplaints":
 			continue // checked below by content
-		case "CreateInvoice":
+		case "GetComplaintStatistics":
 			if rule.Allows(role) {
-				want = codes.PermissionDenied // names a debtor the key does not act for
+				continue // a regulator's figures: checked below by content
+			}
+		case "CreateInvoice", "CreateClaim", "FileComplaint":
+			if rule.Allows(role) {
+				want = codes.PermissionDenied // names a party the key does not speak for
 			}
 		}
 		got, vs := tr.call(t, rpc.name, rpc.req, rpc.resp())
@@ -260,6 +295,22 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	expect(t, tr, "ListParties", &arrearsv1.ListPartiesRequest{Filter: "region_code = 44*"}, &parties2, codes.OK)
 	if len(parties2.Parties) != 0 {
 		t.Errorf("ListParties(region 44*) leaked %d parties", len(parties2.Parties))
+	}
+	var claims arrearsv1.ListClaimsResponse
+	expect(t, tr, "ListClaims", &arrearsv1.ListClaimsRequest{Filter: "debtor = \"" + w.d2 + "\""}, &claims, codes.OK)
+	var complaints arrearsv1.ListComplaintsResponse
+	expect(t, tr, "ListComplaints", &arrearsv1.ListComplaintsRequest{}, &complaints, codes.OK)
+	if len(claims.Claims)+len(complaints.Complaints) != 0 {
+		t.Errorf("supplier-side lists leaked %d claims and %d complaints", len(claims.Claims), len(complaints.Complaints))
+	}
+	if role == auth.RoleRegulator {
+		var st arrearsv1.GetComplaintStatisticsResponse
+		expect(t, tr, "GetComplaintStatistics", &arrearsv1.GetComplaintStatisticsRequest{GroupBy: "DEBTOR"}, &st, codes.OK)
+		for _, g := range st.Groups {
+			if g.Group == w.d2 {
+				t.Errorf("statistics leaked the other province's debtor")
+			}
+		}
 	}
 	var feed arrearsv1.ListEventsResponse
 	expect(t, tr, "ListEvents", &arrearsv1.ListEventsRequest{PageSize: 1000}, &feed, codes.OK)
