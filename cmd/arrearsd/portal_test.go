@@ -299,6 +299,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Errorf("complaints with a missed deadline = %v", l)
 	}
 
+	// A record still contested shows in the figures.
+	api.ok(portal, "POST", "/v1/"+str(ack, "claim", "invoice")+"/contests", obj{"kind": "DATES_DIFFER", "detail": "delivered on 25 July, not 28"})
+
 	// The regulator's figures as of 10 March 2026, by province.
 	stats := api.ok(provinceKey, "GET", "/v1/complaintStatistics?groupBy=REGION&regionDigits=2&asOf.year=2026&asOf.month=3&asOf.day=10", nil)
 	groups, _ := stats["groups"].([]any)
@@ -306,7 +309,8 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Fatalf("statistics groups = %v", stats)
 	}
 	g := groups[0].(map[string]any)
-	for k, want := range map[string]float64{"received": 2, "open": 1, "closed": 1, "late": 1, "inTime": 1, "unconfirmedClaims": 1, "disputedClaims": 1} {
+	for k, want := range map[string]float64{"received": 2, "open": 1, "closed": 1, "late": 1, "inTime": 1, "unconfirmedClaims": 1,
+		"disputedClaims": 1, "contestedRecords": 1} {
 		if got, _ := g[k].(float64); got != want {
 			t.Errorf("statistics %s = %v, want %v (%v)", k, g[k], want, g)
 		}

@@ -434,7 +434,7 @@ func (a *Supplier) GetComplaintStatistics(ctx context.Context, req *arrearsv1.Ge
 		pc := &arrearsv1.ComplaintCounts{Group: g.Group, Received: int32(g.Received), Open: int32(g.Open), InTime: int32(g.InTime),
 			Late: int32(g.Late), ResolvedPaid: int32(g.ResolvedPaid), ResolvedPaymentPlan: int32(g.ResolvedPlan),
 			Dismissed: int32(g.Dismissed), Rejected: int32(g.Rejected), Withdrawn: int32(g.Withdrawn), Closed: int32(g.Closed),
-			UnconfirmedClaims: int32(g.UnconfirmedClaims), DisputedClaims: int32(g.DisputedClaims)}
+			UnconfirmedClaims: int32(g.UnconfirmedClaims), DisputedClaims: int32(g.DisputedClaims), ContestedRecords: int32(g.ContestedRecords)}
 		for cur, amt := range g.UnconfirmedAmounts {
 			pc.UnconfirmedAmounts = append(pc.UnconfirmedAmounts, moneyToProto(amt, cur))
 		}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -31,6 +32,9 @@ type ComplaintCounts struct {
 	// UnconfirmedAmounts totals unanswered claims per currency, never across.
 	UnconfirmedAmounts map[string]int64
 	DisputedClaims     int
+	// ContestedRecords counts debtor records the suppliers contest and the
+	// two sides had not settled as of the date.
+	ContestedRecords int
 }
 
 // Group-by choices for ComplaintStatistics.
@@ -164,6 +168,29 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 			break
 		}
 		cq.AfterID = claims[len(claims)-1].ID
+	}
+	tq := store.SupplierQuery{Scope: scope(ctx)}
+	for {
+		tq.Limit = 500
+		contests, err := l.store.ListContests(ctx, tq)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range contests {
+			settledBy := civil.DateOf(c.UpdateTime, time.UTC)
+			if c.OpenedOn.After(asOf) || (!c.State.Unresolved() && !settledBy.After(asOf)) {
+				continue
+			}
+			g, err := groupOf(c.Debtor)
+			if err != nil {
+				return nil, err
+			}
+			g.ContestedRecords++
+		}
+		if len(contests) < tq.Limit {
+			break
+		}
+		tq.AfterID = contests[len(contests)-1].ID
 	}
 	out := make([]*ComplaintCounts, 0, len(groups))
 	for _, g := range groups {

@@ -2044,8 +2044,10 @@ type ComplaintCounts struct {
 	UnconfirmedClaims  int32    `protobuf:"varint,12,opt,name=unconfirmed_claims,json=unconfirmedClaims,proto3" json:"unconfirmed_claims,omitempty"`
 	UnconfirmedAmounts []*Money `protobuf:"bytes,13,rep,name=unconfirmed_amounts,json=unconfirmedAmounts,proto3" json:"unconfirmed_amounts,omitempty"`
 	DisputedClaims     int32    `protobuf:"varint,14,opt,name=disputed_claims,json=disputedClaims,proto3" json:"disputed_claims,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Debtor records the suppliers contest that were not settled by the date.
+	ContestedRecords int32 `protobuf:"varint,15,opt,name=contested_records,json=contestedRecords,proto3" json:"contested_records,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ComplaintCounts) Reset() {
@@ -2172,6 +2174,13 @@ func (x *ComplaintCounts) GetUnconfirmedAmounts() []*Money {
 func (x *ComplaintCounts) GetDisputedClaims() int32 {
 	if x != nil {
 		return x.DisputedClaims
+	}
+	return 0
+}
+
+func (x *ComplaintCounts) GetContestedRecords() int32 {
+	if x != nil {
+		return x.ContestedRecords
 	}
 	return 0
 }
@@ -2380,7 +2389,7 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x1dGetComplaintStatisticsRequest\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12\x19\n" +
 	"\bgroup_by\x18\x02 \x01(\tR\agroupBy\x12#\n" +
-	"\rregion_digits\x18\x03 \x01(\x05R\fregionDigits\"\xe9\x03\n" +
+	"\rregion_digits\x18\x03 \x01(\x05R\fregionDigits\"\x96\x04\n" +
 	"\x0fComplaintCounts\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1a\n" +
 	"\breceived\x18\x02 \x01(\x05R\breceived\x12\x12\n" +
@@ -2396,7 +2405,8 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x06closed\x18\v \x01(\x05R\x06closed\x12-\n" +
 	"\x12unconfirmed_claims\x18\f \x01(\x05R\x11unconfirmedClaims\x12B\n" +
 	"\x13unconfirmed_amounts\x18\r \x03(\v2\x11.arrears.v1.MoneyR\x12unconfirmedAmounts\x12'\n" +
-	"\x0fdisputed_claims\x18\x0e \x01(\x05R\x0edisputedClaims\"U\n" +
+	"\x0fdisputed_claims\x18\x0e \x01(\x05R\x0edisputedClaims\x12+\n" +
+	"\x11contested_records\x18\x0f \x01(\x05R\x10contestedRecords\"U\n" +
 	"\x1eGetComplaintStatisticsResponse\x123\n" +
 	"\x06groups\x18\x01 \x03(\v2\x1b.arrears.v1.ComplaintCountsR\x06groups2\xe9\b\n" +
 	"\x0fSupplierService\x12N\n" +
