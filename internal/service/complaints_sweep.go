@@ -20,34 +20,14 @@ import (
 // sweep it reads only complaints whose next check has come, and commits
 // each through a versioned update, so replicas never act twice.
 func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civil.Date) (int, error) {
-	done := 0
-	skipped := map[uuid.UUID]bool{}
-	for {
-		limit := sweepBatch + len(skipped)
+	return sweepDue(func(limit int) ([]uuid.UUID, error) {
 		due, err := l.store.DueComplaints(ctx, horizon, limit)
-		if err != nil {
-			return done, err
+		ids := make([]uuid.UUID, len(due))
+		for i, c := range due {
+			ids[i] = c.ID
 		}
-		progressed := false
-		for _, c := range due {
-			if skipped[c.ID] {
-				continue
-			}
-			ok, err := l.sweepComplaint(ctx, c.ID, now)
-			if err != nil {
-				return done, err
-			}
-			if ok {
-				done++
-				progressed = true
-			} else {
-				skipped[c.ID] = true
-			}
-		}
-		if !progressed || len(due) < limit {
-			return done, nil
-		}
-	}
+		return ids, err
+	}, func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) })
 }
 
 func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {

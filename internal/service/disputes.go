@@ -131,17 +131,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 
 // GetDispute returns a dispute of an invoice.
 func (l *Ledger) GetDispute(ctx context.Context, invoiceID, disputeID uuid.UUID) (*ledger.Dispute, error) {
-	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
-		return nil, err
-	}
-	d, err := l.store.GetDispute(ctx, disputeID)
-	if err != nil {
-		return nil, err
-	}
-	if d.InvoiceID != invoiceID {
-		return nil, ledger.ErrNotFound
-	}
-	return d, nil
+	return childOf(ctx, l, invoiceID, disputeID, l.store.GetDispute, func(d *ledger.Dispute) uuid.UUID { return d.InvoiceID })
 }
 
 // ListDisputes lists an invoice's disputes.

@@ -171,12 +171,7 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		if effectiveOn.IsZero() {
 			effectiveOn = today
 		}
-		next.UpdateTime = now
-		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, effectiveOn, now, "UpdateInvoice")); err != nil {
-			return err
-		}
-		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+		if err := l.saveDebtorChange(ctx, tx, cur, &next, effectiveOn, today, now, "UpdateInvoice"); err != nil {
 			return err
 		}
 		out = &next
@@ -248,12 +243,8 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 			return fmt.Errorf("%w: the invoice was already cancelled on %s", ledger.ErrFailedPrecondition, cur.CancelledOn)
 		}
 		next := *cur
-		next.CancelledOn, next.CancelReason, next.UpdateTime = cancelledOn, reason, now
-		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, change(ctx, cur, cancelledOn, now, "CancelInvoice")); err != nil {
-			return err
-		}
-		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+		next.CancelledOn, next.CancelReason = cancelledOn, reason
+		if err := l.saveDebtorChange(ctx, tx, cur, &next, cancelledOn, today, now, "CancelInvoice"); err != nil {
 			return err
 		}
 		out = &next

@@ -84,12 +84,7 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 		}
 		next := *inv
 		next.Paid += cand.Amount
-		next.UpdateTime = now
-		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, cand.PaidOn, now, "RecordPayment")); err != nil {
-			return err
-		}
-		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+		if err := l.saveDebtorChange(ctx, tx, inv, &next, cand.PaidOn, today, now, "RecordPayment"); err != nil {
 			return err
 		}
 		outP, outInv = &cand, &next
@@ -100,17 +95,23 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 
 // GetPayment returns a payment of an invoice.
 func (l *Ledger) GetPayment(ctx context.Context, invoiceID, paymentID uuid.UUID) (*ledger.Payment, error) {
+	return childOf(ctx, l, invoiceID, paymentID, l.store.GetPayment, func(p *ledger.Payment) uuid.UUID { return p.InvoiceID })
+}
+
+// childOf reads a record that belongs to an invoice the caller may see; a
+// record of another invoice is not found, whatever its id.
+func childOf[T any](ctx context.Context, l *Ledger, invoiceID, id uuid.UUID, get func(context.Context, uuid.UUID) (*T, error), parent func(*T) uuid.UUID) (*T, error) {
 	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
 		return nil, err
 	}
-	p, err := l.store.GetPayment(ctx, paymentID)
+	v, err := get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if p.InvoiceID != invoiceID {
+	if parent(v) != invoiceID {
 		return nil, ledger.ErrNotFound
 	}
-	return p, nil
+	return v, nil
 }
 
 // ListPayments lists an invoice's payments.
@@ -161,12 +162,7 @@ func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.U
 		}
 		next := *inv
 		next.Paid -= p.Amount
-		next.UpdateTime = now
-		next.Derive()
-		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, reversedOn, now, "ReversePayment")); err != nil {
-			return err
-		}
-		if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+		if err := l.saveDebtorChange(ctx, tx, inv, &next, reversedOn, today, now, "ReversePayment"); err != nil {
 			return err
 		}
 		outP, outInv = p, &next
@@ -229,12 +225,7 @@ func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 	}
 	next := *inv
 	next.Credited += note.Amount
-	next.UpdateTime = now
-	next.Derive()
-	if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, note.IssuedOn, now, method)); err != nil {
-		return nil, err
-	}
-	if err := l.markCorrected(ctx, tx, &next, today, now); err != nil {
+	if err := l.saveDebtorChange(ctx, tx, inv, &next, note.IssuedOn, today, now, method); err != nil {
 		return nil, err
 	}
 	return &next, nil
@@ -246,4 +237,17 @@ func (l *Ledger) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p sto
 		return nil, err
 	}
 	return l.store.ListCreditNotes(ctx, invoiceID, p)
+}
+
+// saveDebtorChange stores a change the debtor made to its record of an
+// invoice: derived fields recomputed, a revision effective on eff, and the
+// supplier's open contests marked corrected (the debtor changed the record
+// they dispute).
+func (l *Ledger) saveDebtorChange(ctx context.Context, tx store.Tx, before, next *ledger.Invoice, eff, today civil.Date, now time.Time, method string) error {
+	next.UpdateTime = now
+	next.Derive()
+	if err := tx.UpdateInvoice(ctx, next, change(ctx, before, eff, now, method)); err != nil {
+		return err
+	}
+	return l.markCorrected(ctx, tx, next, today, now)
 }

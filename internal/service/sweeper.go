@@ -42,37 +42,61 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 	// The latest civil date anywhere on Earth: every invoice whose own
 	// today has come is within it; each is then checked in its own zone.
 	horizon := civil.DateOf(now, time.FixedZone("UTC+14", 14*3600))
+	done, err := sweepDue(func(limit int) ([]uuid.UUID, error) {
+		due, err := l.store.DueEscalations(ctx, horizon, limit)
+		ids := make([]uuid.UUID, len(due))
+		for i, e := range due {
+			ids[i] = e.InvoiceID
+		}
+		return ids, err
+	}, func(id uuid.UUID) (bool, error) {
+		ok, err := l.sweepOne(ctx, id, now)
+		if err != nil {
+			err = fmt.Errorf("sweep invoice %s: %w", id, err)
+		}
+		return ok, err
+	})
+	if err != nil {
+		return done, err
+	}
+	n, err := l.sweepComplaints(ctx, now, horizon)
+	return done + n, err
+}
+
+// sweepDue works through the rows a sweep finds due: list returns up to
+// limit ids in next-check order, one handles an id and reports whether it
+// was due in its own zone. Rows due by the horizon but not yet in their own
+// zone are skipped (and the next query asks for that many more), so a pass
+// ends when a batch makes no progress or the list is exhausted.
+func sweepDue(list func(limit int) ([]uuid.UUID, error), one func(uuid.UUID) (bool, error)) (int, error) {
 	done := 0
 	skipped := map[uuid.UUID]bool{}
 	for {
 		limit := sweepBatch + len(skipped)
-		due, err := l.store.DueEscalations(ctx, horizon, limit)
+		due, err := list(limit)
 		if err != nil {
 			return done, err
 		}
 		progressed := false
-		for _, e := range due {
-			if skipped[e.InvoiceID] {
+		for _, id := range due {
+			if skipped[id] {
 				continue
 			}
-			changed, err := l.sweepOne(ctx, e.InvoiceID, now)
+			ok, err := one(id)
 			if err != nil {
-				return done, fmt.Errorf("sweep invoice %s: %w", e.InvoiceID, err)
+				return done, err
 			}
-			if changed {
+			if ok {
 				done++
 				progressed = true
 			} else {
-				// Due by the horizon but not yet in its own zone.
-				skipped[e.InvoiceID] = true
+				skipped[id] = true
 			}
 		}
 		if !progressed || len(due) < limit {
-			break
+			return done, nil
 		}
 	}
-	n, err := l.sweepComplaints(ctx, now, horizon)
-	return done + n, err
 }
 
 // transition is a change of level on a date.
