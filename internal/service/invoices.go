@@ -37,6 +37,17 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 	now := l.now()
 	var out *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = l.createInvoiceTx(ctx, tx, in, now)
+		return err
+	})
+	return out, err
+}
+
+// createInvoiceTx is CreateInvoice inside a transaction the caller owns (the
+// bulk sync runs many in one).
+func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvoiceInput, now time.Time) (out *ledger.Invoice, err error) {
+	err = func() error {
 		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
 			if err == nil {
 				out, err = tx.GetInvoice(ctx, id)
@@ -90,7 +101,7 @@ func (l *Ledger) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (*led
 		}
 		out = &inv
 		return remember(ctx, tx, in.Idem, inv.ID, now)
-	})
+	}()
 	return out, err
 }
 
@@ -120,6 +131,17 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 	now := l.now()
 	var out *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = l.updateInvoiceTx(ctx, tx, id, patch, mask, etag, effectiveOn, namedPolicy, now)
+		return err
+	})
+	return out, err
+}
+
+// updateInvoiceTx is UpdateInvoice inside a transaction the caller owns (the
+// bulk sync runs many in one).
+func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID, patch *ledger.Invoice, mask []string, etag string, effectiveOn civil.Date, namedPolicy string, now time.Time) (out *ledger.Invoice, err error) {
+	err = func() error {
 		cur, err := visibleInvoice(ctx, tx, id, tx.LockInvoice)
 		if err != nil {
 			return err
@@ -176,7 +198,7 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 		}
 		out = &next
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -225,6 +247,17 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 	now := l.now()
 	var out *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = l.cancelInvoiceTx(ctx, tx, id, cancelledOn, reason, etag, now)
+		return err
+	})
+	return out, err
+}
+
+// cancelInvoiceTx is CancelInvoice inside a transaction the caller owns (the
+// bulk sync runs many in one).
+func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID, cancelledOn civil.Date, reason, etag string, now time.Time) (out *ledger.Invoice, err error) {
+	err = func() error {
 		cur, debtor, err := lockWithDebtor(ctx, tx, id)
 		if err != nil {
 			return err
@@ -249,7 +282,7 @@ func (l *Ledger) CancelInvoice(ctx context.Context, id uuid.UUID, cancelledOn ci
 		}
 		out = &next
 		return nil
-	})
+	}()
 	return out, err
 }
 

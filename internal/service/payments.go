@@ -23,6 +23,17 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 	var outP *ledger.Payment
 	var outInv *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		outP, outInv, err = l.recordPaymentTx(ctx, tx, invoiceID, p, now)
+		return err
+	})
+	return outP, outInv, err
+}
+
+// recordPaymentTx is RecordPayment inside a transaction the caller owns (the
+// bulk sync runs many in one).
+func (l *Ledger) recordPaymentTx(ctx context.Context, tx store.Tx, invoiceID uuid.UUID, p *ledger.Payment, now time.Time) (outP *ledger.Payment, outInv *ledger.Invoice, err error) {
+	err = func() error {
 		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
 		if err != nil {
 			return err
@@ -89,7 +100,7 @@ func (l *Ledger) RecordPayment(ctx context.Context, invoiceID uuid.UUID, p *ledg
 		}
 		outP, outInv = &cand, &next
 		return nil
-	})
+	}()
 	return outP, outInv, err
 }
 
@@ -129,6 +140,17 @@ func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.U
 	var outP *ledger.Payment
 	var outInv *ledger.Invoice
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		outP, outInv, err = l.reversePaymentTx(ctx, tx, invoiceID, paymentID, reversedOn, reason, etag, now)
+		return err
+	})
+	return outP, outInv, err
+}
+
+// reversePaymentTx is ReversePayment inside a transaction the caller owns (the
+// bulk sync runs many in one).
+func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, paymentID uuid.UUID, reversedOn civil.Date, reason, etag string, now time.Time) (outP *ledger.Payment, outInv *ledger.Invoice, err error) {
+	err = func() error {
 		inv, debtor, err := lockWithDebtor(ctx, tx, invoiceID)
 		if err != nil {
 			return err
@@ -167,7 +189,7 @@ func (l *Ledger) ReversePayment(ctx context.Context, invoiceID, paymentID uuid.U
 		}
 		outP, outInv = p, &next
 		return nil
-	})
+	}()
 	return outP, outInv, err
 }
 

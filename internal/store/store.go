@@ -131,6 +131,23 @@ type Reader interface {
 	// passing, an instalment falling due, the automatic close.
 	DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error)
 	ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p Page) ([]*complaint.Event, error)
+
+	// GetInvoiceByDocumentRef finds a debtor's invoice by its reference.
+	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
+	// GetSyncSession reads a debtor's named sync session.
+	GetSyncSession(ctx context.Context, debtorID uuid.UUID, session string) (*SyncSession, error)
+}
+
+// SyncSession is the durable resume point of a bulk sync: the highest
+// record sequence committed, stored with the records themselves.
+type SyncSession struct {
+	DebtorID   uuid.UUID
+	Session    string
+	AckedSeq   int64
+	Records    int64
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // SupplierQuery selects claims, contests or complaints; nil uuids mean any.
@@ -205,6 +222,15 @@ type Tx interface {
 	UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
 	// AddComplaintEvent appends a line to a complaint's timeline.
 	AddComplaintEvent(ctx context.Context, e *complaint.Event) error
+
+	// PutSyncSession inserts (Version 0) or moves on (at the Version read,
+	// else ledger.ErrConflict) a sync session.
+	PutSyncSession(ctx context.Context, s *SyncSession) error
+	// Savepoint, RollbackTo and Release isolate one record of a bulk write
+	// inside the transaction: a failed record is rolled back alone.
+	Savepoint(ctx context.Context, name string) error
+	RollbackTo(ctx context.Context, name string) error
+	Release(ctx context.Context, name string) error
 
 	// PutRequest records an idempotency key. A key already present is
 	// ledger.ErrConflict, so that the racing transaction retries and finds

@@ -135,6 +135,13 @@ func (s *Store) ListComplaintEvents(ctx context.Context, id uuid.UUID, p store.P
 	return s.r().ListComplaintEvents(ctx, id, p)
 }
 
+func (s *Store) GetInvoiceByDocumentRef(ctx context.Context, debtor uuid.UUID, ref string) (*ledger.Invoice, error) {
+	return s.r().GetInvoiceByDocumentRef(ctx, debtor, ref)
+}
+func (s *Store) GetSyncSession(ctx context.Context, debtor uuid.UUID, session string) (*store.SyncSession, error) {
+	return s.r().GetSyncSession(ctx, debtor, session)
+}
+
 var _ store.Store = (*Store)(nil)
 
 // scanner is a *sql.Row or *sql.Rows.

@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+func scanSession(sc scanner) (*store.SyncSession, error) {
+	var s store.SyncSession
+	if err := sc.Scan(&s.DebtorID, &s.Session, &s.AckedSeq, &s.Records, &s.Version, tsScan{&s.CreateTime}, tsScan{&s.UpdateTime}); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (r reader) GetSyncSession(ctx context.Context, debtor uuid.UUID, session string) (*store.SyncSession, error) {
+	return getOne(ctx, r, "sync session", scanSession, `SELECT debtor_id, session, acked_seq, records, version, create_time, update_time
+		FROM sync_sessions WHERE debtor_id = $1 AND session = $2`, debtor.String(), session)
+}
+
+func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
+	ts := t.s.dialect.Timestamp
+	if s.Version == 0 {
+		s.Version = 1
+		_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO sync_sessions (debtor_id, session, acked_seq, records, version, create_time, update_time)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.DebtorID.String(), s.Session, s.AckedSeq, s.Records, s.Version, ts(s.CreateTime), ts(s.UpdateTime))
+		if _, ok := t.s.dialect.UniqueViolation(err); ok {
+			return fmt.Errorf("sync session %s: %w", s.Session, ledger.ErrConflict)
+		}
+		return t.s.wrap("insert sync session", err)
+	}
+	res, err := t.sqlTx.ExecContext(ctx, `UPDATE sync_sessions SET acked_seq = $1, records = $2, update_time = $3, version = version + 1
+		WHERE debtor_id = $4 AND session = $5 AND version = $6`, s.AckedSeq, s.Records, ts(s.UpdateTime), s.DebtorID.String(), s.Session, s.Version)
+	if err := t.updated("sync session", res, err); err != nil {
+		return err
+	}
+	s.Version++
+	return nil
+}
+
+func (r reader) GetInvoiceByDocumentRef(ctx context.Context, debtor uuid.UUID, ref string) (*ledger.Invoice, error) {
+	return getOne(ctx, r, "invoice", scanInvoice, `SELECT `+invoiceCols+` FROM invoices WHERE debtor_id = $1 AND document_ref = $2`, debtor.String(), ref)
+}
+
+var savepointRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+
+// Savepoint, RollbackTo and Release let a bulk write isolate one record's
+// failure inside the chunk's transaction; PostgreSQL, SQLite, CockroachDB
+// and YugabyteDB all support them.
+func (t *tx) Savepoint(ctx context.Context, name string) error {
+	if !savepointRE.MatchString(name) {
+		return fmt.Errorf("savepoint name %q", name)
+	}
+	_, err := t.sqlTx.ExecContext(ctx, "SAVEPOINT "+name)
+	return t.s.wrap("savepoint", err)
+}
+
+func (t *tx) RollbackTo(ctx context.Context, name string) error {
+	_, err := t.sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name)
+	return t.s.wrap("rollback to savepoint", err)
+}
+
+func (t *tx) Release(ctx context.Context, name string) error {
+	_, err := t.sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+	return t.s.wrap("release savepoint", err)
+}
