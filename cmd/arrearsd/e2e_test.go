@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,15 @@ var now = time.Date(2025, 11, 20, 15, 0, 0, 0, time.UTC)
 // the kernel and returns the addresses; it stops when the test ends.
 func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr string) {
 	t.Helper()
+	g, h, stop := startStoppable(t, cfg, clk)
+	t.Cleanup(stop)
+	return g, h
+}
+
+// startStoppable is startServer with an explicit stop, for tests that kill
+// and restart the server.
+func startStoppable(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr string, stop func()) {
+	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.LogLevel, cfg.LogFormat, cfg.MaxRequestBytes, cfg.ShutdownTimeout = 8, "json", 64<<10, 5*time.Second
 	if cfg.DataDir == "" {
@@ -66,18 +76,20 @@ func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr 
 	}()
 	select {
 	case a := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		})
-		return a[0], a[1]
+		var once sync.Once
+		return a[0], a[1], func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			})
+		}
 	case err := <-done:
 		cancel()
 		t.Fatalf("server did not start: %v", err)
 	}
-	return "", ""
+	return "", "", nil
 }
 
 func TestEndToEndSQLite(t *testing.T) {
@@ -156,6 +168,8 @@ func serviceOf(rpc string) string {
 	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "ListContests", "MoveContest", "FileComplaint",
 		"GetComplaint", "ListComplaints", "MoveComplaint", "ListComplaintEvents", "GetComplaintStatistics":
 		return "SupplierService"
+	case "SyncPayablesBatch", "GetSyncSession":
+		return "SyncService"
 	}
 	return "LedgerService"
 }
@@ -274,6 +288,10 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/" + r.Name + ":move", r
 	case *arrearsv1.ListComplaintEventsRequest:
 		return "GET", "/v1/" + r.Parent + "/events", nil
+	case *arrearsv1.SyncPayablesBatchRequest:
+		return "POST", "/v1/sync:batch", r
+	case *arrearsv1.GetSyncSessionRequest:
+		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.GetComplaintStatisticsRequest:
 		return "GET", "/v1/complaintStatistics?" + query("groupBy", r.GroupBy), nil
 	}

@@ -65,7 +65,8 @@ type Server struct {
 }
 
 // New listens on both addresses and registers the ledger service.
-func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer, supplier arrearsv1.SupplierServiceServer) (*Server, error) {
+func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer,
+	supplier arrearsv1.SupplierServiceServer, sync arrearsv1.SyncServiceServer) (*Server, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 4 << 20
 	}
@@ -100,11 +101,12 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
 	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
 	arrearsv1.RegisterSupplierServiceServer(s.grpc, supplier)
+	arrearsv1.RegisterSyncServiceServer(s.grpc, sync)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, name := range []string{arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
-		arrearsv1.SupplierService_ServiceDesc.ServiceName} {
+		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
@@ -129,7 +131,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		arrearsv1.RegisterAccessServiceHandler, arrearsv1.RegisterSupplierServiceHandler,
+		arrearsv1.RegisterAccessServiceHandler, arrearsv1.RegisterSupplierServiceHandler, arrearsv1.RegisterSyncServiceHandler,
 	} {
 		if err := register(ctx, gw, s.conn); err != nil {
 			s.closeListeners()
@@ -143,6 +145,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		_, _ = w.Write(openapi.Document)
 	})
 	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, cfg.Log))
+	// The NDJSON sync stream is as long as the sync: each message is
+	// bounded by the gRPC limit instead.
+	mux.Handle("POST /v1/sync", requireKey(fullDuplex(gw), cfg.Authn, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -243,4 +248,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
+
+// fullDuplex lets the NDJSON sync stream read records while it writes
+// results: without it Go's HTTP/1.1 server closes the request body once the
+// response starts, and a long upload would be cut after the first result.
+// HTTP/2 clients are full duplex anyway.
+func fullDuplex(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		h.ServeHTTP(w, r)
+	})
 }

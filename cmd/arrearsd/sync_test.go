@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
+)
+
+// syncFixture is a server with a debtor, its ERP's key and an admin.
+type syncFixture struct {
+	conn              *grpc.ClientConn
+	http              string
+	admin, erp, other string
+	debtor, debtor2   string
+	cfg               config
+	clk               *clock.Fake
+}
+
+func newSyncFixture(t *testing.T, cfg config) *syncFixture {
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	f := &syncFixture{cfg: cfg, clk: clock.NewFake(now)}
+	f.start(t)
+	f.admin = adminToken(t, cfg.DataDir)
+	admin := &grpcTransport{conn: f.conn, token: f.admin}
+	var d, d2 arrearsv1.CreatePartyResponse
+	call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: "Minjiang Heavy Machinery",
+		Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: "CN", RegistrationId: uscc("91350100MA2TYN001"), RegionCode: "350100"}}, &d)
+	call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: "Other Buyer",
+		Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: "CN", RegistrationId: uscc("91350100MA2TYN002"), RegionCode: "350100"}}, &d2)
+	f.debtor, f.debtor2 = d.Party.Name, d2.Party.Name
+	var k, k2 arrearsv1.CreateApiKeyResponse
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{f.debtor}}}, &k)
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{f.debtor2}}}, &k2)
+	f.erp, f.other = k.Token, k2.Token
+	return f
+}
+
+func (f *syncFixture) start(t *testing.T) {
+	g, h := startServer(t, f.cfg, f.clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	f.conn, f.http = conn, h
+}
+
+// record is payable i of the ERP: supplier i%7 (created on first sight),
+// CNY (1000+i).00, delivered in July 2025, a payment on every third.
+func record(seq int64, i int, variant int64) *arrearsv1.PayableRecord {
+	r := &arrearsv1.PayableRecord{Sequence: seq, DocumentRef: fmt.Sprintf("ERP-%06d", i),
+		Creditor: "parties/CN:" + uscc(fmt.Sprintf("92350121MA0TY%04d", i%7)), CreditorName: fmt.Sprintf("Supplier %d", i%7),
+		CreditorSizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL,
+		Amount:            cny(int64(100000+i*100) + variant), ContractSignedOn: date(2025, 6, 15), DeliveredOn: date(2025, 7, int32(1+i%28)),
+		IssuedOn: date(2025, 7, int32(1+i%28)), AgreedTermDays: 60}
+	if i%3 == 0 {
+		r.Payments = []*arrearsv1.PayablePayment{{Reference: fmt.Sprintf("ERP-P-%06d", i), Amount: cny(50000), PaidOn: date(2025, 9, 1)}}
+	}
+	return r
+}
+
+// syncStream runs one stream: open, then the records in chunks; it returns
+// the results and the resume point reported at open.
+func syncStream(t *testing.T, ctx context.Context, conn *grpc.ClientConn, token, debtor, session string, recs []*arrearsv1.PayableRecord, chunk int) (int64, []*arrearsv1.RecordResult, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	st, err := arrearsv1.NewSyncServiceClient(conn).SyncPayables(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: session, Debtor: debtor}}}); err != nil {
+		return 0, nil, err
+	}
+	opened, err := st.Recv()
+	if err != nil {
+		return 0, nil, err
+	}
+	var out []*arrearsv1.RecordResult
+	for i := 0; i < len(recs); i += chunk {
+		end := min(i+chunk, len(recs))
+		if err := st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[i:end]}}}); err != nil {
+			return 0, out, err
+		}
+		resp, err := st.Recv()
+		if err != nil {
+			return 0, out, err
+		}
+		if got := resp.GetChunk().AcknowledgedSequence; got < recs[end-1].Sequence {
+			t.Errorf("acknowledged %d after a chunk ending at %d", got, recs[end-1].Sequence)
+		}
+		out = append(out, resp.GetChunk().Results...)
+	}
+	st.CloseSend()
+	return opened.GetOpened().ResumeAfter, out, nil
+}
+
+func outcomes(rs []*arrearsv1.RecordResult) map[string]int {
+	m := map[string]int{}
+	for _, r := range rs {
+		m[r.Outcome]++
+	}
+	return m
+}
+
+func records(from, n int, variant func(i int) int64) []*arrearsv1.PayableRecord {
+	var out []*arrearsv1.PayableRecord
+	for i := from; i < from+n; i++ {
+		out = append(out, record(int64(i+1), i, variant(i)))
+	}
+	return out
+}
+
+func same(int) int64 { return 0 }
+
+func countInvoices(t *testing.T, conn *grpc.ClientConn, token string) int {
+	n := 0
+	tr := &grpcTransport{conn: conn, token: token}
+	token2 := ""
+	for {
+		var l arrearsv1.ListInvoicesResponse
+		call(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{PageSize: 500, PageToken: token2, Filter: "status != CANCELLED"}, &l)
+		n += len(l.Invoices)
+		if l.NextPageToken == "" {
+			return n
+		}
+		token2 = l.NextPageToken
+	}
+}
+
+func testSync(t *testing.T, cfg config) {
+	f := newSyncFixture(t, cfg)
+	ctx := context.Background()
+
+	// 250 new payables in chunks of 100: all created, seven suppliers
+	// created unverified on first sight.
+	resume, res, err := syncStream(t, ctx, f.conn, f.erp, f.debtor, "nightly-1", records(0, 250, same), 100)
+	if err != nil || resume != 0 {
+		t.Fatalf("first sync: resume %d, %v", resume, err)
+	}
+	if o := outcomes(res); o["CREATED"] != 250 {
+		t.Fatalf("first sync outcomes %v", o)
+	}
+	var sup arrearsv1.GetPartyResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.admin}, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + uscc("92350121MA0TY0003")}, &sup)
+	if sup.Party.VerificationState != arrearsv1.VerificationState_VERIFICATION_STATE_UNVERIFIED || sup.Party.RegionCode != "350121" {
+		t.Errorf("supplier created from the records = %v", sup.Party)
+	}
+
+	// The same records again, in a new session: nothing changes.
+	var revs arrearsv1.ListRevisionsResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: res[3].Invoice}, &revs)
+	_, res, err = syncStream(t, ctx, f.conn, f.erp, f.debtor, "nightly-2", records(0, 250, same), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outcomes(res); o["UNCHANGED"] != 250 {
+		t.Errorf("repeated sync outcomes %v, want all UNCHANGED", o)
+	}
+	var revs2 arrearsv1.ListRevisionsResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: res[3].Invoice}, &revs2)
+	if len(revs2.Revisions) != len(revs.Revisions) {
+		t.Errorf("a repeated sync added revisions: %d -> %d", len(revs.Revisions), len(revs2.Revisions))
+	}
+
+	// 10% changed: those are updated, with what changed.
+	tenth := func(i int) int64 {
+		if i%10 == 0 {
+			return 1
+		}
+		return 0
+	}
+	_, res, err = syncStream(t, ctx, f.conn, f.erp, f.debtor, "nightly-3", records(0, 250, tenth), 125)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outcomes(res); o["UPDATED"] != 25 || o["UNCHANGED"] != 225 {
+		t.Errorf("10%% changed: outcomes %v", o)
+	}
+	if res[0].Outcome != "UPDATED" || strings.Join(res[0].Changed, ",") != "amount" {
+		t.Errorf("changed record result = %v", res[0])
+	}
+
+	// One bad record in a chunk is rejected alone, with its reasons.
+	bad := records(250, 5, same)
+	bad[2].Amount = &arrearsv1.Money{CurrencyCode: "XYZ", MinorUnits: 5}
+	bad[3].Payments = []*arrearsv1.PayablePayment{{Reference: "ERP-P-BIG", Amount: cny(99999999), PaidOn: date(2025, 9, 1)}}
+	_, res, err = syncStream(t, ctx, f.conn, f.erp, f.debtor, "nightly-4", bad, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := outcomes(res); o["CREATED"] != 3 || o["REJECTED"] != 2 {
+		t.Errorf("partial rejection outcomes %v", o)
+	}
+	if len(res[2].Problems) == 0 || res[2].Problems[0].Field != "invoice.amount.currency_code" || res[3].Invoice != "" {
+		t.Errorf("rejections: %v / %v", res[2], res[3])
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != 253 {
+		t.Errorf("ledger holds %d invoices, want 253 (the rejected record's invoice rolled back)", n)
+	}
+
+	// A killed client: the second chunk may or may not have committed; the
+	// client asks where to resume and sends the rest, applied once.
+	killed, cancel := context.WithCancel(ctx)
+	recs := records(300, 300, same)
+	mctx := metadata.AppendToOutgoingContext(killed, "authorization", "Bearer "+f.erp)
+	st, err := arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(mctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "crash", Debtor: f.debtor}}})
+	st.Recv()
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[:100]}}})
+	st.Recv()
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[100:200]}}})
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/crash"}, &sess)
+	if sess.ResumeAfter != 400 && sess.ResumeAfter != 500 {
+		t.Fatalf("resume after %d, want 400 or 500", sess.ResumeAfter)
+	}
+	rest := recs[sess.ResumeAfter-300:]
+	resume, res, err = syncStream(t, ctx, f.conn, f.erp, f.debtor, "crash", rest, 100)
+	if err != nil || resume != sess.ResumeAfter {
+		t.Fatalf("resumed sync: resume %d, %v", resume, err)
+	}
+	if o := outcomes(res); o["CREATED"] != len(rest) {
+		t.Errorf("resumed sync outcomes %v", o)
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != 553 {
+		t.Errorf("after the resumed sync the ledger holds %d invoices, want 553", n)
+	}
+	// Resending what was acknowledged changes nothing.
+	_, res, _ = syncStream(t, ctx, f.conn, f.erp, f.debtor, "crash", recs[:100], 100)
+	if o := outcomes(res); o["UNCHANGED"] != 100 {
+		t.Errorf("resending acknowledged records: %v", o)
+	}
+
+	// Another debtor's payables are refused, without saying whether the
+	// debtor exists; so is a stream without SyncOpen.
+	if _, _, err := syncStream(t, ctx, f.conn, f.erp, f.debtor2, "foreign", records(0, 1, same), 1); status.Code(err) != codes.NotFound {
+		t.Errorf("syncing another debtor: %v", err)
+	}
+	if _, _, err := syncStream(t, ctx, f.conn, f.other, f.debtor, "foreign", records(0, 1, same), 1); status.Code(err) != codes.NotFound {
+		t.Errorf("syncing with another debtor's key: %v", err)
+	}
+	mctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.erp)
+	st, _ = arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(mctx)
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{}}})
+	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a stream starting with a chunk: %v", err)
+	}
+	var big []*arrearsv1.PayableRecord
+	for i := 0; i < 1001; i++ {
+		big = append(big, &arrearsv1.PayableRecord{Sequence: int64(i + 1), DocumentRef: "B"})
+	}
+	if _, _, err := syncStream(t, ctx, f.conn, f.erp, f.debtor, "big", big, 1001); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a chunk of 1001 records: %v", err)
+	}
+
+	// The batch method and the REST stream.
+	var batch arrearsv1.SyncPayablesBatchResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: records(700, 3, same)}, &batch)
+	if o := outcomes(batch.Result.Results); o["CREATED"] != 3 {
+		t.Errorf("batch outcomes %v", o)
+	}
+	var body strings.Builder
+	open, _ := protojson.Marshal(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "rest", Debtor: f.debtor}}})
+	body.Write(open)
+	body.WriteString("\n")
+	for i := 0; i < 3; i++ {
+		line, _ := protojson.Marshal(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: records(800+10*i, 10, same)}}})
+		body.Write(line)
+		body.WriteString("\n")
+	}
+	req, _ := http.NewRequest("POST", "http://"+f.http+"/v1/sync", strings.NewReader(body.String()))
+	req.Header.Set("Authorization", "Bearer "+f.erp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	created, lines := 0, 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines++
+		created += strings.Count(sc.Text(), `"CREATED"`)
+	}
+	if resp.StatusCode != 200 || lines != 4 || created != 30 {
+		t.Errorf("REST NDJSON sync: HTTP %d, %d lines, %d created; want 200, 4, 30", resp.StatusCode, lines, created)
+	}
+}
+
+func TestSyncSQLite(t *testing.T)   { testSync(t, config{}) }
+func TestSyncPostgres(t *testing.T) { testSync(t, config{DatabaseURL: pgtest.URL(t)}) }
+
+// TestSyncResumesAfterServerCrash stops the server after a committed chunk
+// and restarts it on the same data: the acknowledged sequence survived, the
+// client resends the rest, and every record is applied once.
+func TestSyncResumesAfterServerCrash(t *testing.T) {
+	dir := t.TempDir()
+	f := newSyncFixture(t, config{DataDir: dir})
+	recs := records(0, 300, same)
+	g, _, stop := startStoppable(t, config{DataDir: dir}, f.clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, _, err := syncStream(t, context.Background(), conn, f.erp, f.debtor, "crash", recs[:100], 100); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	g, _, stop = startStoppable(t, config{DataDir: dir}, f.clk)
+	defer stop()
+	conn2, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	resume, res, err := syncStream(t, context.Background(), conn2, f.erp, f.debtor, "crash", recs[100:], 100)
+	if err != nil || resume != 100 {
+		t.Fatalf("after the restart: resume %d, %v", resume, err)
+	}
+	if o := outcomes(res); o["CREATED"] != 200 {
+		t.Errorf("outcomes after the restart %v", o)
+	}
+	if n := countInvoices(t, conn2, f.erp); n != 300 {
+		t.Errorf("%d invoices, want 300", n)
+	}
+}

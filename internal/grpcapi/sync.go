@@ -1,0 +1,181 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/service"
+)
+
+// Sync implements arrearsv1.SyncServiceServer.
+type Sync struct {
+	arrearsv1.UnimplementedSyncServiceServer
+	s *Server
+}
+
+// NewSync returns the bulk sync service.
+func NewSync(s *Server) *Sync { return &Sync{s: s} }
+
+func sessionName(debtor uuid.UUID, session string) string {
+	return partyName(debtor) + "/syncSessions/" + session
+}
+
+// recordFromProto converts one record; decoding problems stay with the
+// record, so a bad record is rejected alone.
+func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
+	var v ledger.ValidationError
+	inv := invoiceFromProto(&v, &arrearsv1.Invoice{
+		DocumentRef: r.DocumentRef, ContractRef: r.ContractRef, Amount: r.Amount, ContractSignedOn: r.ContractSignedOn,
+		IssuedOn: r.IssuedOn, ReceivedOn: r.ReceivedOn, DeliveredOn: r.DeliveredOn, AcceptanceRequired: r.AcceptanceRequired,
+		AcceptancePeriodDays: r.AcceptancePeriodDays, AcceptancePassedOn: r.AcceptancePassedOn,
+		SettlementConfirmedOn: r.SettlementConfirmedOn, AgreedTermDays: r.AgreedTermDays, AgreedDueDate: r.AgreedDueDate,
+		AgreedInterestRate: r.AgreedInterestRate, CreditorSizeClassAtSigning: r.CreditorSizeClassAtSigning,
+	})
+	rec := service.SyncRecord{
+		Sequence: r.Sequence, Invoice: inv, Creditor: parsePartyName(&v, "creditor", r.Creditor),
+		CreditorName: strings.TrimSpace(r.CreditorName), CreditorRegion: strings.TrimSpace(r.CreditorRegionCode),
+		CreditorSize: ledger.SizeClass(enumName(r.CreditorSizeClass.String(), "SIZE_CLASS_")),
+		CancelledOn:  dateFromProto(&v, "cancelled_on", r.CancelledOn), CancelReason: strings.TrimSpace(r.CancelReason),
+	}
+	for i, p := range r.Payments {
+		amount := moneyFromProto(p.Amount)
+		field := func(f string) string { return "payments[" + itoa(i) + "]." + f }
+		rec.Payments = append(rec.Payments, service.SyncPayment{
+			Payment: ledger.Payment{Amount: amount.Minor, Currency: amount.Currency, PaidOn: dateFromProto(&v, field("paid_on"), p.PaidOn),
+				Reference: strings.TrimSpace(p.Reference), MaturityOn: dateFromProto(&v, field("maturity_on"), p.MaturityOn),
+				Instrument: ledger.PaymentInstrument(enumName(p.Instrument.String(), "PAYMENT_INSTRUMENT_"))},
+			ReversedOn: dateFromProto(&v, field("reversed_on"), p.ReversedOn), ReversalReason: strings.TrimSpace(p.ReversalReason),
+		})
+	}
+	rec.Problems = v
+	return rec
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func resultsToProto(rs []service.SyncResult, acked int64) *arrearsv1.ChunkResult {
+	out := &arrearsv1.ChunkResult{AcknowledgedSequence: acked}
+	for _, r := range rs {
+		pr := &arrearsv1.RecordResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: string(r.Outcome), Changed: r.Changed}
+		if r.InvoiceID != uuid.Nil {
+			pr.Invoice = invoiceName(r.InvoiceID)
+		}
+		for _, v := range r.Violations {
+			pr.Problems = append(pr.Problems, &arrearsv1.RecordProblem{Field: v.Field, Description: v.Description})
+		}
+		out.Results = append(out.Results, pr)
+	}
+	return out
+}
+
+func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
+	const method = "SyncPayables"
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return a.s.fail(ctx, method, "", badField("open", "the stream must start with a SyncOpen message"))
+		}
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return a.s.fail(ctx, method, "", badField("open", "the stream must start with a SyncOpen message"))
+	}
+	var v ledger.ValidationError
+	ref := parsePartyName(&v, "open.debtor", open.Debtor)
+	if err := v.Err(); err != nil {
+		return a.s.fail(ctx, method, "", err)
+	}
+	debtor, resume, err := a.s.svc.OpenSync(ctx, ref, open.Session)
+	if err != nil {
+		return a.s.fail(ctx, method, open.Debtor, err)
+	}
+	if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Opened{Opened: &arrearsv1.SyncOpened{
+		Session: sessionName(debtor.ID, open.Session), ResumeAfter: resume}}}); err != nil {
+		return err
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		chunk := msg.GetChunk()
+		if chunk == nil {
+			return a.s.fail(ctx, method, "", badField("chunk", "after SyncOpen, every message must be a chunk"))
+		}
+		recs := make([]service.SyncRecord, len(chunk.Records))
+		for i, r := range chunk.Records {
+			recs[i] = recordFromProto(r)
+		}
+		results, acked, err := a.s.svc.SyncChunk(ctx, debtor.ID, open.Session, recs)
+		if err != nil {
+			return a.s.fail(ctx, method, "", err)
+		}
+		if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: resultsToProto(results, acked)}}); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayablesBatchRequest) (*arrearsv1.SyncPayablesBatchResponse, error) {
+	const method = "SyncPayablesBatch"
+	var v ledger.ValidationError
+	ref := parsePartyName(&v, "debtor", req.Debtor)
+	if len(req.Records) > service.MaxSyncChunk {
+		v.Add("records", "at most %d records per call, got %d: use the SyncPayables stream for more", service.MaxSyncChunk, len(req.Records))
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	var debtorID uuid.UUID
+	if req.Session != "" {
+		debtor, _, err := a.s.svc.OpenSync(ctx, ref, req.Session)
+		if err != nil {
+			return nil, a.s.fail(ctx, method, req.Debtor, err)
+		}
+		debtorID = debtor.ID
+	} else {
+		debtor, err := a.s.svc.GetParty(ctx, ref)
+		if err != nil {
+			return nil, a.s.fail(ctx, method, req.Debtor, err)
+		}
+		debtorID = debtor.ID
+	}
+	recs := make([]service.SyncRecord, len(req.Records))
+	for i, r := range req.Records {
+		recs[i] = recordFromProto(r)
+	}
+	results, acked, err := a.s.svc.SyncChunk(ctx, debtorID, req.Session, recs)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	return &arrearsv1.SyncPayablesBatchResponse{Result: resultsToProto(results, acked)}, nil
+}
+
+func (a *Sync) GetSyncSession(ctx context.Context, req *arrearsv1.GetSyncSessionRequest) (*arrearsv1.GetSyncSessionResponse, error) {
+	var v ledger.ValidationError
+	party, session, ok := strings.Cut(req.Name, "/syncSessions/")
+	ref := parsePartyName(&v, "name", party)
+	if !ok || session == "" {
+		v.Add("name", "%q is not of the form parties/{debtor}/syncSessions/{session}", req.Name)
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, "GetSyncSession", "", err)
+	}
+	debtor, resume, err := a.s.svc.OpenSync(ctx, ref, session)
+	if err != nil {
+		return nil, a.s.fail(ctx, "GetSyncSession", req.Name, err)
+	}
+	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume}, nil
+}

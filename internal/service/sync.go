@@ -1,0 +1,354 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// SyncRecord is one payable as the debtor's ERP holds it: an invoice keyed
+// by the debtor's document reference, its supplier named by registration
+// number, and its payments keyed by the debtor's payment references.
+type SyncRecord struct {
+	Sequence int64
+	Invoice  *ledger.Invoice
+	Creditor PartyRef
+	// For a supplier not yet in the ledger, created unverified.
+	CreditorName   string
+	CreditorSize   ledger.SizeClass
+	CreditorRegion string
+	CancelledOn    civil.Date
+	CancelReason   string
+	Payments       []SyncPayment
+	// Problems found while decoding the record.
+	Problems ledger.ValidationError
+}
+
+// SyncPayment is a payment of a synced invoice; a reversal is explicit.
+type SyncPayment struct {
+	Payment        ledger.Payment
+	ReversedOn     civil.Date
+	ReversalReason string
+}
+
+// SyncOutcome is what became of a record.
+type SyncOutcome string
+
+const (
+	SyncCreated   SyncOutcome = "CREATED"
+	SyncUpdated   SyncOutcome = "UPDATED"
+	SyncUnchanged SyncOutcome = "UNCHANGED"
+	SyncRejected  SyncOutcome = "REJECTED"
+)
+
+// SyncResult reports one record.
+type SyncResult struct {
+	Sequence    int64
+	DocumentRef string
+	Outcome     SyncOutcome
+	InvoiceID   uuid.UUID
+	// Changed lists the invoice fields an update changed, and payments
+	// recorded or reversed.
+	Changed    []string
+	Violations []ledger.FieldViolation
+}
+
+// MaxSyncChunk bounds the records of one chunk (and of a batch call), so no
+// transaction or message grows with the size of a sync.
+const MaxSyncChunk = 1000
+
+var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// OpenSync starts or resumes a named sync session of a debtor the caller
+// acts for, and returns the debtor and the highest sequence already
+// committed: the client resumes after it.
+func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session string) (*ledger.Party, int64, error) {
+	if !sessionRE.MatchString(session) {
+		return nil, 0, ledger.Invalid("session", "must be 1-128 letters, digits, dots, dashes or underscores")
+	}
+	debtor, err := visibleParty(ctx, l.store, debtorRef)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !mayActFor(ctx, debtor.ID) {
+		return nil, 0, fmt.Errorf("%w: debtor %s is not a party this key acts for", ledger.ErrPermissionDenied, debtorRef)
+	}
+	s, err := l.store.GetSyncSession(ctx, debtor.ID, session)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return debtor, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return debtor, s.AckedSeq, nil
+}
+
+// SyncChunk applies a chunk of records in one transaction and returns a
+// result per record and the session's acknowledged sequence. A record that
+// fails is rolled back alone (a savepoint) and reported with its reasons;
+// the others commit. Records at or below the acknowledged sequence were
+// applied before and are reported unchanged. An empty session means a
+// one-off batch with no resume point.
+func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord) ([]SyncResult, int64, error) {
+	if len(recs) > MaxSyncChunk {
+		return nil, 0, ledger.Invalid("records", "at most %d records per chunk, got %d", MaxSyncChunk, len(recs))
+	}
+	if !mayActFor(ctx, debtorID) {
+		return nil, 0, fmt.Errorf("%w: the debtor is not a party this key acts for", ledger.ErrPermissionDenied)
+	}
+	now := l.now()
+	var results []SyncResult
+	var acked int64
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		results = make([]SyncResult, 0, len(recs))
+		var sess *store.SyncSession
+		if session != "" {
+			s, err := tx.GetSyncSession(ctx, debtorID, session)
+			switch {
+			case errors.Is(err, ledger.ErrNotFound):
+				s = &store.SyncSession{DebtorID: debtorID, Session: session, CreateTime: now}
+			case err != nil:
+				return err
+			}
+			sess = s
+		}
+		last := int64(0)
+		if sess != nil {
+			last = sess.AckedSeq
+		}
+		for i := range recs {
+			r := &recs[i]
+			res := SyncResult{Sequence: r.Sequence, DocumentRef: r.Invoice.DocumentRef}
+			switch {
+			case sess != nil && r.Sequence <= sess.AckedSeq:
+				res.Outcome = SyncUnchanged // applied in an earlier chunk
+			case sess != nil && r.Sequence <= last:
+				res.Outcome = SyncRejected
+				res.Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
+			default:
+				if err := tx.Savepoint(ctx, "sync_record"); err != nil {
+					return err
+				}
+				err := l.syncRecord(ctx, tx, debtorID, r, &res, now)
+				if err != nil {
+					if !rejectable(err) {
+						return err
+					}
+					if rerr := tx.RollbackTo(ctx, "sync_record"); rerr != nil {
+						return rerr
+					}
+					res.Outcome, res.Changed, res.InvoiceID = SyncRejected, nil, uuid.Nil
+					res.Violations = violationsOf(err)
+				}
+				if err := tx.Release(ctx, "sync_record"); err != nil {
+					return err
+				}
+				if sess != nil {
+					last = r.Sequence
+				}
+			}
+			results = append(results, res)
+		}
+		if sess != nil {
+			sess.AckedSeq, sess.Records, sess.UpdateTime = last, sess.Records+int64(len(recs)), now
+			if err := tx.PutSyncSession(ctx, sess); err != nil {
+				return err
+			}
+			acked = sess.AckedSeq
+		}
+		return nil
+	})
+	return results, acked, err
+}
+
+// rejectable reports whether an error is about the record, not the system.
+func rejectable(err error) bool {
+	var ve *ledger.ValidationError
+	return errors.As(err, &ve) || errors.Is(err, ledger.ErrAlreadyExists) || errors.Is(err, ledger.ErrFailedPrecondition) ||
+		errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrPermissionDenied) || errors.Is(err, ledger.ErrStale)
+}
+
+func violationsOf(err error) []ledger.FieldViolation {
+	var ve *ledger.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Violations
+	}
+	return []ledger.FieldViolation{{Field: "record", Description: err.Error()}}
+}
+
+// syncRecord creates or updates one invoice and its payments.
+func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID, r *SyncRecord, res *SyncResult, now time.Time) error {
+	if err := r.Problems.Err(); err != nil {
+		return err
+	}
+	creditor, err := l.syncCreditor(ctx, tx, r, now)
+	if err != nil {
+		return err
+	}
+	inv, err := tx.GetInvoiceByDocumentRef(ctx, debtorID, strings.TrimSpace(r.Invoice.DocumentRef))
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		inv, err = l.createInvoiceTx(ctx, tx, CreateInvoiceInput{Invoice: r.Invoice, Debtor: PartyRef{ID: debtorID}, Creditor: PartyRef{ID: creditor.ID}}, now)
+		if err != nil {
+			return err
+		}
+		res.Outcome = SyncCreated
+	case err != nil:
+		return err
+	default:
+		if inv.CreditorID != creditor.ID {
+			return ledger.Invalid("creditor", "invoice %q is owed to another supplier in the ledger; cancel it and record a new one", inv.DocumentRef)
+		}
+		if mask := differingFields(inv, r.Invoice); len(mask) > 0 && inv.Status != ledger.StatusCancelled {
+			if inv, err = l.updateInvoiceTx(ctx, tx, inv.ID, r.Invoice, mask, "", civil.Date{}, "", now); err != nil {
+				return err
+			}
+			res.Changed = append(res.Changed, mask...)
+		}
+	}
+	res.InvoiceID = inv.ID
+	for i, p := range r.Payments {
+		changed, err := l.syncPayment(ctx, tx, inv, p, now)
+		if err != nil {
+			return prefixPayment(err, i)
+		}
+		if changed != "" {
+			res.Changed = append(res.Changed, fmt.Sprintf("payments[%d]:%s", i, changed))
+		}
+	}
+	if !r.CancelledOn.IsZero() && inv.Status != ledger.StatusCancelled {
+		if _, err := l.cancelInvoiceTx(ctx, tx, inv.ID, r.CancelledOn, r.CancelReason, "", now); err != nil {
+			return err
+		}
+		res.Changed = append(res.Changed, "cancelled_on")
+	}
+	if res.Outcome == "" {
+		res.Outcome = SyncUnchanged
+		if len(res.Changed) > 0 {
+			res.Outcome = SyncUpdated
+		}
+	}
+	return nil
+}
+
+// syncCreditor finds the supplier by its natural key, or creates it as an
+// unverified party from what the debtor's record says.
+func (l *Ledger) syncCreditor(ctx context.Context, tx store.Tx, r *SyncRecord, now time.Time) (*ledger.Party, error) {
+	p, err := resolveParty(ctx, tx, r.Creditor)
+	if err == nil || !errors.Is(err, ledger.ErrNotFound) {
+		return p, err
+	}
+	if r.Creditor.ID != uuid.Nil {
+		return nil, ledger.Invalid("creditor", "no party %s is registered", r.Creditor)
+	}
+	region := r.CreditorRegion
+	if region == "" && r.Creditor.Jurisdiction == "CN" {
+		region = regid.CNRegionCode(r.Creditor.RegistrationID)
+	}
+	size := r.CreditorSize
+	if size == "" {
+		size = r.Invoice.CreditorSizeAtSigning
+	}
+	kind := ledger.KindSME
+	if size == ledger.SizeLarge {
+		kind = ledger.KindLargeEnterprise
+	}
+	np := &ledger.Party{ID: newID(), DisplayName: r.CreditorName, Kind: kind, SizeClass: size, Jurisdiction: r.Creditor.Jurisdiction,
+		RegistrationID: r.Creditor.RegistrationID, RegionCode: region, Unverified: true, CreateTime: now, UpdateTime: now}
+	var v ledger.ValidationError
+	v.Merge("creditor_", np.Normalize())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables")); err != nil {
+		return nil, err
+	}
+	return np, nil
+}
+
+// syncPayment records a new payment or an explicit reversal; the same
+// payment again changes nothing.
+func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoice, sp SyncPayment, now time.Time) (string, error) {
+	p := sp.Payment
+	prev, err := tx.GetPaymentByReference(ctx, inv.DebtorID, strings.TrimSpace(p.Reference))
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		if _, _, err := l.recordPaymentTx(ctx, tx, inv.ID, &p, now); err != nil {
+			return "", err
+		}
+		if !sp.ReversedOn.IsZero() {
+			prev, err = tx.GetPaymentByReference(ctx, inv.DebtorID, strings.TrimSpace(p.Reference))
+			if err != nil {
+				return "", err
+			}
+			if _, _, err := l.reversePaymentTx(ctx, tx, inv.ID, prev.ID, sp.ReversedOn, sp.ReversalReason, "", now); err != nil {
+				return "", err
+			}
+		}
+		return "recorded", nil
+	case err != nil:
+		return "", err
+	}
+	// Reusing the first payment's own checks: same content or refused.
+	if _, _, err := l.recordPaymentTx(ctx, tx, prev.InvoiceID, &p, now); err != nil {
+		return "", err
+	}
+	if !sp.ReversedOn.IsZero() && prev.State != ledger.PaymentReversed {
+		if _, _, err := l.reversePaymentTx(ctx, tx, prev.InvoiceID, prev.ID, sp.ReversedOn, sp.ReversalReason, "", now); err != nil {
+			return "", err
+		}
+		return "reversed", nil
+	}
+	return "", nil
+}
+
+// prefixPayment names the payment a violation is about.
+func prefixPayment(err error, i int) error {
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := &ledger.ValidationError{}
+	for _, v := range ve.Violations {
+		out.Violations = append(out.Violations, ledger.FieldViolation{
+			Field: fmt.Sprintf("payments[%d].", i) + strings.TrimPrefix(strings.TrimPrefix(v.Field, "payment."), "payments."), Description: v.Description})
+	}
+	return out
+}
+
+// differingFields lists the correctable fields where the record differs
+// from the stored invoice, as UpdateInvoice's mask names them.
+func differingFields(cur, rec *ledger.Invoice) []string {
+	var mask []string
+	add := func(name string, differ bool) {
+		if differ {
+			mask = append(mask, name)
+		}
+	}
+	add("contract_ref", strings.TrimSpace(rec.ContractRef) != cur.ContractRef)
+	add("amount", rec.Amount.Minor != cur.Amount.Minor || !strings.EqualFold(strings.TrimSpace(rec.Amount.Currency), cur.Amount.Currency))
+	add("contract_signed_on", rec.ContractSignedOn != cur.ContractSignedOn)
+	add("issued_on", rec.IssuedOn != cur.IssuedOn)
+	add("received_on", rec.ReceivedOn != cur.ReceivedOn)
+	add("delivered_on", rec.DeliveredOn != cur.DeliveredOn)
+	add("acceptance_required", rec.AcceptanceRequired != cur.AcceptanceRequired)
+	add("acceptance_period_days", rec.AcceptancePeriodDays != cur.AcceptancePeriodDays)
+	add("acceptance_passed_on", rec.AcceptancePassedOn != cur.AcceptancePassedOn)
+	add("settlement_confirmed_on", rec.SettlementConfirmedOn != cur.SettlementConfirmedOn)
+	add("agreed_term_days", rec.AgreedTermDays != cur.AgreedTermDays)
+	add("agreed_due_date", rec.AgreedDueDate != cur.AgreedDueDate)
+	add("agreed_interest_rate", (rec.AgreedRate == nil) != (cur.AgreedRate == nil) ||
+		(rec.AgreedRate != nil && cur.AgreedRate != nil && *rec.AgreedRate != *cur.AgreedRate))
+	add("creditor_size_class_at_signing", rec.CreditorSizeAtSigning != "" && rec.CreditorSizeAtSigning != cur.CreditorSizeAtSigning)
+	return mask
+}
