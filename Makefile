@@ -5,7 +5,7 @@
 #   make generate        regenerate gen/ from proto/ with pinned local plugins
 #   make generate-check  fail if gen/ is stale or has uncommitted files
 #   make lint            buf lint, buf breaking, gofmt, go vet
-#   make build           bin/arrearsd
+#   make build           bin/arrearsd and bin/arrearsctl
 
 SHELL := /bin/bash
 BIN   := $(CURDIR)/bin
@@ -33,6 +33,7 @@ run:
 
 build:
 	go build -o $(BIN)/arrearsd ./cmd/arrearsd
+	go build -o $(BIN)/arrearsctl ./cmd/arrearsctl
 
 test:
 	go test $(TEST_FLAGS) ./...

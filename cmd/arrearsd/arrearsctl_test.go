@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arrears/arrears/internal/syncclient"
+)
+
+// cancelAt is a progress writer that interrupts the run, as Ctrl-C would,
+// once the acknowledged count passes a threshold.
+type cancelAt struct {
+	n      int64
+	cancel func()
+}
+
+var ackedRE = regexp.MustCompile(`(\d+)/\d+ records`)
+
+func (c *cancelAt) Write(p []byte) (int, error) {
+	if m := ackedRE.FindSubmatch(p); m != nil {
+		if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n >= c.n {
+			c.cancel()
+		}
+	}
+	return len(p), nil
+}
+
+// TestArrearsctlSyncResumes syncs a CSV file, interrupts it part way, and
+// runs it again: the rerun resumes after the acknowledged records and the
+// ledger ends with every invoice once.
+func TestArrearsctlSyncResumes(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,contract_signed_on,issued_on,delivered_on,agreed_term_days,payment_reference,payment_amount,paid_on\n")
+	const n = 3000
+	for i := 0; i < n; i++ {
+		pay := ",,"
+		if i%4 == 0 {
+			pay = fmt.Sprintf("CSV-P-%05d,250.00,2025-09-01", i)
+		}
+		fmt.Fprintf(&b, "CSV-%05d,CN:%s,Supplier %d,SMALL,CNY,%d.%02d,2025-06-15,2025-07-02,2025-07-01,60,%s\n",
+			i, uscc(fmt.Sprintf("92350121MA0CW%04d", i%11)), i%11, 1000+i, i%100, pay)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: 200, Window: 2,
+		Terminal: true, Every: time.Millisecond}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Progress = &cancelAt{n: 1000, cancel: cancel}
+	rep, err := syncclient.Run(ctx, opts)
+	if err == nil || rep.Acknowledged >= n || rep.Acknowledged < 1000 {
+		t.Fatalf("interrupted run: %v acknowledged %d of %d", err, rep.Acknowledged, n)
+	}
+	opts.Progress = &strings.Builder{}
+	rep2, err := syncclient.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Session != rep.Session || rep2.ResumeAfter < rep.Acknowledged || rep2.Acknowledged != n || rep2.Outcomes["REJECTED"] != 0 {
+		t.Errorf("rerun: session %s (first %s), resumed after %d (first acknowledged %d), acknowledged %d, %v",
+			rep2.Session, rep.Session, rep2.ResumeAfter, rep.Acknowledged, rep2.Acknowledged, rep2.Outcomes)
+	}
+	if !strings.Contains(opts.Progress.(*strings.Builder).String(), "records/s") {
+		t.Error("no progress bar was drawn")
+	}
+	if got := countInvoices(t, f.conn, f.erp); got != n {
+		t.Errorf("ledger holds %d invoices, want %d", got, n)
+	}
+	// The same file once more: every record was acknowledged, nothing sent.
+	rep3, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path})
+	if err != nil || rep3.ResumeAfter != n || len(rep3.Outcomes) != 0 {
+		t.Errorf("third run: resumed after %d, %v, %v", rep3.ResumeAfter, rep3.Outcomes, err)
+	}
+}

@@ -1,0 +1,453 @@
+// Package syncclient is the client side of the bulk payables sync: it reads
+// a CSV or NDJSON file of payables, streams it to arrearsd in chunks with a
+// bounded number in flight, reports progress, and resumes an interrupted
+// run where the server's acknowledged sequence says. arrearsctl is a thin
+// command around it.
+package syncclient
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/money"
+)
+
+// Options configure a run.
+type Options struct {
+	Conn    *grpc.ClientConn
+	Token   string
+	Debtor  string // party name, either form
+	File    string
+	Session string // default: derived from the file's name and content
+	Chunk   int    // records per chunk (default 500, at most 1000)
+	Window  int    // chunks in flight (default 4)
+	// Progress receives a line to draw at most every Every (default 200 ms);
+	// Terminal draws it in place.
+	Progress io.Writer
+	Terminal bool
+	Every    time.Duration
+}
+
+// Report is what a run did.
+type Report struct {
+	Session            string
+	Total, ResumeAfter int64
+	Acknowledged       int64
+	Outcomes           map[string]int64
+	Rejected           []*arrearsv1.RecordResult // the first 100
+	Elapsed            time.Duration
+}
+
+// Run syncs the file. It returns when the file is done, or with ctx's error
+// when interrupted: everything acknowledged so far is durable, and a rerun
+// with the same file resumes after it.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Chunk <= 0 {
+		o.Chunk = 500
+	}
+	if o.Chunk > 1000 {
+		return nil, fmt.Errorf("chunk size %d is over the server's 1000", o.Chunk)
+	}
+	if o.Window <= 0 {
+		o.Window = 4
+	}
+	if o.Every <= 0 {
+		o.Every = 200 * time.Millisecond
+	}
+	total, digest, err := scan(o.File)
+	if err != nil {
+		return nil, err
+	}
+	if o.Session == "" {
+		base := strings.TrimSuffix(filepath.Base(o.File), filepath.Ext(o.File))
+		o.Session = sanitize(base) + "-" + digest[:12]
+	}
+	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
+
+	parent := ctx
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+o.Token))
+	defer cancel()
+	stream, err := arrearsv1.NewSyncServiceClient(o.Conn).SyncPayables(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{
+		Open: &arrearsv1.SyncOpen{Session: o.Session, Debtor: o.Debtor}}}); err != nil {
+		return rep, err
+	}
+	opened, err := stream.Recv()
+	if err != nil {
+		return rep, err
+	}
+	rep.ResumeAfter = opened.GetOpened().GetResumeAfter()
+	rep.Acknowledged = rep.ResumeAfter
+
+	start := time.Now()
+	window := make(chan struct{}, o.Window)
+	var mu sync.Mutex
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				} else {
+					cancel() // unblock the sender
+				}
+				recvErr <- err
+				return
+			}
+			c := resp.GetChunk()
+			mu.Lock()
+			rep.Acknowledged = c.AcknowledgedSequence
+			for _, r := range c.Results {
+				rep.Outcomes[r.Outcome]++
+				if r.Outcome == "REJECTED" && len(rep.Rejected) < 100 {
+					rep.Rejected = append(rep.Rejected, r)
+				}
+			}
+			mu.Unlock()
+			<-window
+		}
+	}()
+	stopProgress := o.progress(rep, &mu, start)
+
+	sendErr := func() error {
+		r, err := openRecords(o.File)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		var chunk []*arrearsv1.PayableRecord
+		flush := func() error {
+			if len(chunk) == 0 {
+				return nil
+			}
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk}}})
+			chunk = nil
+			return err
+		}
+		for seq := int64(1); ; seq++ {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
+			}
+			if seq <= rep.ResumeAfter {
+				continue
+			}
+			rec.Sequence = seq
+			chunk = append(chunk, rec)
+			if len(chunk) == o.Chunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		return stream.CloseSend()
+	}()
+	if sendErr != nil {
+		cancel()
+	}
+	err = <-recvErr
+	stopProgress()
+	rep.Elapsed = time.Since(start)
+	switch {
+	case parent.Err() != nil:
+		return rep, parent.Err() // interrupted: what was acknowledged stays
+	case err != nil:
+		return rep, err
+	}
+	return rep, sendErr
+}
+
+// progress draws done/total and records per second until stopped.
+func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
+	if o.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	draw := func(final bool) {
+		mu.Lock()
+		acked, total := rep.Acknowledged, rep.Total
+		mu.Unlock()
+		rate := float64(acked-rep.ResumeAfter) / max(time.Since(start).Seconds(), 1e-9)
+		frac := 1.0
+		if total > 0 {
+			frac = float64(acked) / float64(total)
+		}
+		const width = 30
+		filled := int(frac * width)
+		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+		line := fmt.Sprintf("[%s] %5.1f%%  %d/%d records  %.0f records/s", bar, 100*frac, acked, total, rate)
+		switch {
+		case o.Terminal:
+			fmt.Fprintf(o.Progress, "\r%s", line)
+			if final {
+				fmt.Fprintln(o.Progress)
+			}
+		case final:
+			fmt.Fprintln(o.Progress, line)
+		}
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(o.Every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				draw(true)
+				return
+			case <-t.C:
+				draw(false)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 || b.Len() > 100 {
+		return "sync"
+	}
+	return b.String()
+}
+
+// scan counts the records of a file and digests its content, so the
+// default session name follows the file: the same file resumes, another
+// starts afresh.
+func scan(path string) (int64, string, error) {
+	r, err := openRecords(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer r.Close()
+	var n int64
+	for {
+		if _, err := r.Next(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return 0, "", fmt.Errorf("%s record %d: %w", path, n+1, err)
+		}
+		n++
+	}
+	return n, hex.EncodeToString(r.hash.Sum(nil)), nil
+}
+
+// recordReader reads PayableRecords from CSV (with a header row) or NDJSON.
+type recordReader struct {
+	f      *os.File
+	hash   interface{ Sum([]byte) []byte }
+	csv    *csv.Reader
+	cols   map[string]int
+	lines  *bufio.Scanner
+	isJSON bool
+}
+
+func openRecords(path string) (*recordReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	src := io.TeeReader(f, h)
+	r := &recordReader{f: f, hash: h}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		r.csv = csv.NewReader(src)
+		r.csv.ReuseRecord = true
+		header, err := r.csv.Read()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: reading the header row: %w", path, err)
+		}
+		r.cols = map[string]int{}
+		for i, c := range header {
+			c = strings.TrimSpace(strings.TrimPrefix(c, "\ufeff"))
+			if !knownColumns[c] {
+				f.Close()
+				return nil, fmt.Errorf("%s: unknown column %q (known: %s)", path, c, strings.Join(columnList, ", "))
+			}
+			r.cols[c] = i
+		}
+		for _, need := range []string{"document_ref", "creditor", "currency", "amount", "issued_on"} {
+			if _, ok := r.cols[need]; !ok {
+				f.Close()
+				return nil, fmt.Errorf("%s: missing column %q", path, need)
+			}
+		}
+	case ".ndjson", ".jsonl":
+		r.isJSON = true
+		r.lines = bufio.NewScanner(src)
+		r.lines.Buffer(make([]byte, 1<<20), 1<<24)
+	default:
+		f.Close()
+		return nil, fmt.Errorf("%s: want a .csv or .ndjson file", path)
+	}
+	return r, nil
+}
+
+func (r *recordReader) Close() error { return r.f.Close() }
+
+// Next returns the next record, or io.EOF.
+func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
+	if r.isJSON {
+		for r.lines.Scan() {
+			line := strings.TrimSpace(r.lines.Text())
+			if line == "" {
+				continue
+			}
+			var rec arrearsv1.PayableRecord
+			if err := protojson.Unmarshal([]byte(line), &rec); err != nil {
+				return nil, err
+			}
+			return &rec, nil
+		}
+		if err := r.lines.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	row, err := r.csv.Read()
+	if err != nil {
+		return nil, err
+	}
+	return fromCSV(r.cols, row)
+}
+
+// The CSV columns: one invoice per row, with at most one payment.
+var columnList = []string{"document_ref", "creditor", "creditor_name", "creditor_size_class", "creditor_region_code",
+	"contract_ref", "currency", "amount", "contract_signed_on", "issued_on", "received_on", "delivered_on",
+	"agreed_term_days", "agreed_due_date", "payment_reference", "payment_amount", "paid_on"}
+
+var knownColumns = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range columnList {
+		m[c] = true
+	}
+	return m
+}()
+
+func fromCSV(cols map[string]int, row []string) (*arrearsv1.PayableRecord, error) {
+	get := func(c string) string {
+		if i, ok := cols[c]; ok && i < len(row) {
+			return strings.TrimSpace(row[i])
+		}
+		return ""
+	}
+	var err error
+	date := func(c string) *arrearsv1.Date {
+		s := get(c)
+		if s == "" || err != nil {
+			return nil
+		}
+		d, e := civil.Parse(s)
+		if e != nil {
+			err = fmt.Errorf("%s: %v", c, e)
+			return nil
+		}
+		return &arrearsv1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
+	}
+	currency := strings.ToUpper(get("currency"))
+	amount := func(c string) *arrearsv1.Money {
+		s := get(c)
+		if s == "" || err != nil {
+			return nil
+		}
+		m, e := parseAmount(currency, s)
+		if e != nil {
+			err = fmt.Errorf("%s: %v", c, e)
+		}
+		return m
+	}
+	rec := &arrearsv1.PayableRecord{
+		DocumentRef: get("document_ref"), Creditor: creditorName(get("creditor")), CreditorName: get("creditor_name"),
+		CreditorRegionCode: get("creditor_region_code"), ContractRef: get("contract_ref"), Amount: amount("amount"),
+		ContractSignedOn: date("contract_signed_on"), IssuedOn: date("issued_on"), ReceivedOn: date("received_on"),
+		DeliveredOn: date("delivered_on"), AgreedDueDate: date("agreed_due_date"),
+	}
+	if s := get("creditor_size_class"); s != "" {
+		rec.CreditorSizeClass = arrearsv1.SizeClass(arrearsv1.SizeClass_value["SIZE_CLASS_"+strings.ToUpper(s)])
+	}
+	if s := get("agreed_term_days"); s != "" {
+		n, e := strconv.Atoi(s)
+		if e != nil {
+			return nil, fmt.Errorf("agreed_term_days: %q is not a number", s)
+		}
+		rec.AgreedTermDays = int32(n)
+	}
+	if ref := get("payment_reference"); ref != "" {
+		rec.Payments = []*arrearsv1.PayablePayment{{Reference: ref, Amount: amount("payment_amount"), PaidOn: date("paid_on")}}
+	}
+	return rec, err
+}
+
+// creditorName accepts "CN:9135..." as well as "parties/CN:9135...".
+func creditorName(s string) string {
+	if s == "" || strings.HasPrefix(s, "parties/") {
+		return s
+	}
+	return "parties/" + s
+}
+
+// parseAmount reads a decimal amount in major units ("1234.50") exactly,
+// into minor units of the currency.
+func parseAmount(currency, s string) (*arrearsv1.Money, error) {
+	cur, ok := money.LookupCurrency(currency)
+	if !ok {
+		return nil, fmt.Errorf("unknown currency %q", currency)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, fmt.Errorf("%q is not a decimal amount", s)
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(cur.Digits)), nil)))
+	if !r.IsInt() {
+		return nil, fmt.Errorf("%q has more than %d decimal places for %s", s, cur.Digits, currency)
+	}
+	if !r.Num().IsInt64() {
+		return nil, fmt.Errorf("%q is too large", s)
+	}
+	return &arrearsv1.Money{CurrencyCode: currency, MinorUnits: r.Num().Int64()}, nil
+}
