@@ -625,7 +625,8 @@ type Event struct {
 	// The resource changed, and its revision after the change.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
 	Revision int64  `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
-	// The fields that changed, as a JSON object {"field": [old, new]}.
+	// What changed: for an update a JSON object {"field": [old, new]}; for a
+	// creation the created record itself.
 	ChangesJson string `protobuf:"bytes,7,opt,name=changes_json,json=changesJson,proto3" json:"changes_json,omitempty"`
 	// The debtor whose audit chain holds the event ("parties/{id}").
 	Chain string `protobuf:"bytes,8,opt,name=chain,proto3" json:"chain,omitempty"`

@@ -40,8 +40,9 @@ var Dialect = sqlstore.Dialect{
 	Name: "sqlite",
 	// Transactions begin IMMEDIATE (see Open), so writers are serialized
 	// and a read inside a write transaction is already protected.
-	ForUpdate: "",
-	Timestamp: func(t time.Time) any { return t.UTC().UnixMicro() },
+	ForUpdate:       "",
+	Timestamp:       func(t time.Time) any { return t.UTC().UnixMicro() },
+	CacheStatements: true,
 	UniqueViolation: func(err error) (string, bool) {
 		var e *sqlite.Error
 		if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {

@@ -33,7 +33,7 @@ func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision
 	}
 	var head *audit.Head
 	var h audit.Head
-	err = t.sqlTx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
+	err = t.w.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
 		e.Chain.String()).Scan(&h.Seq, &h.Hash)
 	switch {
 	case err == nil:
@@ -42,7 +42,7 @@ func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision
 		return t.s.wrap("read audit head", err)
 	}
 	e.Seal(head)
-	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO audit_events (`+eventCols+`)
+	_, err = t.w.ExecContext(ctx, `INSERT INTO audit_events (`+eventCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		e.Chain.String(), e.Seq, e.EventID.String(), uuidOrNull(e.Debtor), uuidOrNull(e.Creditor),
 		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(), e.Revision,

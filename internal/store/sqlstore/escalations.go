@@ -34,14 +34,14 @@ func (r reader) DueEscalations(ctx context.Context, through civil.Date, limit in
 func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 	if e.Version == 0 {
 		e.Version = 1
-		_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO escalations (`+escalationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		_, err := t.w.ExecContext(ctx, `INSERT INTO escalations (`+escalationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			e.InvoiceID.String(), e.DebtorID.String(), e.CreditorID.String(), e.Level, e.NextCheck, e.CheckedOn, e.Version)
 		if _, ok := t.s.dialect.UniqueViolation(err); ok {
 			return fmt.Errorf("escalation %s: %w", e.InvoiceID, ledger.ErrConflict)
 		}
 		return t.s.wrap("insert escalation", err)
 	}
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE escalations SET level = $1, next_check = $2, checked_on = $3, version = version + 1
+	res, err := t.w.ExecContext(ctx, `UPDATE escalations SET level = $1, next_check = $2, checked_on = $3, version = version + 1
 		WHERE invoice_id = $4 AND version = $5`, e.Level, e.NextCheck, e.CheckedOn, e.InvoiceID.String(), e.Version)
 	if err := t.updated("escalation", res, err); err != nil {
 		return err
@@ -53,7 +53,7 @@ func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 // touchEscalation brings an invoice's next check forward to on, never
 // later: a fact effective on that date may change the level from then.
 func (t *tx) touchEscalation(ctx context.Context, invoiceID uuid.UUID, on civil.Date) error {
-	_, err := t.sqlTx.ExecContext(ctx, `UPDATE escalations SET next_check = $1, version = version + 1
+	_, err := t.w.ExecContext(ctx, `UPDATE escalations SET next_check = $1, version = version + 1
 		WHERE invoice_id = $2 AND (next_check IS NULL OR next_check > $1)`, on, invoiceID.String())
 	return t.s.wrap("touch escalation", err)
 }
@@ -84,7 +84,7 @@ func (r reader) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p
 }
 
 func (t *tx) AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c store.Change) error {
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO escalation_events (`+escalationEventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := t.w.ExecContext(ctx, `INSERT INTO escalation_events (`+escalationEventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		e.ID.String(), e.InvoiceID.String(), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, uuidOrNull(e.Corrects),
 		t.s.dialect.Timestamp(e.RecordTime))
 	if _, ok := t.s.dialect.UniqueViolation(err); ok {

@@ -33,7 +33,7 @@ func (r reader) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p stor
 // CreateCreditNote records a fact that is never changed; it needs no
 // revision of its own because the invoice's revision records its effect.
 func (t *tx) CreateCreditNote(ctx context.Context, c *ledger.CreditNote) error {
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO credit_notes (`+creditNoteCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := t.w.ExecContext(ctx, `INSERT INTO credit_notes (`+creditNoteCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		c.ID.String(), c.InvoiceID.String(), c.Amount, c.IssuedOn, c.Reference, c.Reason, t.s.dialect.Timestamp(c.CreateTime))
 	return t.insertErr("credit note", err)
 }
@@ -74,7 +74,7 @@ func (r reader) ListPayments(ctx context.Context, q store.PaymentQuery) ([]*ledg
 func (t *tx) CreatePayment(ctx context.Context, p *ledger.Payment, c store.Change) error {
 	p.Version = 1
 	ts := t.s.dialect.Timestamp
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO payments (`+paymentCols+`)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO payments (`+paymentCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		p.ID.String(), p.InvoiceID.String(), p.DebtorID.String(), p.Amount, p.Currency, p.PaidOn, p.Reference,
 		string(p.Instrument), p.MaturityOn, string(p.State), p.ReversedOn, p.ReversalReason, p.Version,
@@ -91,7 +91,7 @@ func (t *tx) CreatePayment(ctx context.Context, p *ledger.Payment, c store.Chang
 }
 
 func (t *tx) UpdatePayment(ctx context.Context, p *ledger.Payment, c store.Change) error {
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE payments SET state = $1, reversed_on = $2, reversal_reason = $3,
+	res, err := t.w.ExecContext(ctx, `UPDATE payments SET state = $1, reversed_on = $2, reversal_reason = $3,
 		update_time = $4, version = version + 1 WHERE id = $5 AND version = $6`,
 		string(p.State), p.ReversedOn, p.ReversalReason, t.s.dialect.Timestamp(p.UpdateTime), p.ID.String(), p.Version)
 	if err := t.updated("payment", res, err); err != nil {
@@ -142,7 +142,7 @@ func uuidOrNull(id uuid.UUID) any {
 func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Change) error {
 	d.Version = 1
 	ts := t.s.dialect.Timestamp
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO disputes (`+disputeCols+`)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO disputes (`+disputeCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		d.ID.String(), d.InvoiceID.String(), d.Amount, d.Reason, d.OpenedOn, string(d.State), string(d.Resolution),
 		d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID), d.Version, ts(d.CreateTime), ts(d.UpdateTime))
@@ -153,7 +153,7 @@ func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Chang
 }
 
 func (t *tx) UpdateDispute(ctx context.Context, d *ledger.Dispute, c store.Change) error {
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE disputes SET state = $1, resolution = $2, resolved_on = $3,
+	res, err := t.w.ExecContext(ctx, `UPDATE disputes SET state = $1, resolution = $2, resolved_on = $3,
 		comment = $4, credit_note_id = $5, update_time = $6, version = version + 1 WHERE id = $7 AND version = $8`,
 		string(d.State), string(d.Resolution), d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID),
 		t.s.dialect.Timestamp(d.UpdateTime), d.ID.String(), d.Version)

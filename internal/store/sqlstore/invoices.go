@@ -78,7 +78,7 @@ func (t *tx) invoiceArgs(inv *ledger.Invoice) []any {
 
 func (t *tx) CreateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Change) error {
 	inv.Version = 1
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO invoices (`+invoiceCols+`) VALUES ($1, $2, $3, $4, $5,
+	_, err := t.w.ExecContext(ctx, `INSERT INTO invoices (`+invoiceCols+`) VALUES ($1, $2, $3, $4, $5,
 		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
 		$27, $28, $29, $30, $31, $32, $33, $34)`, t.invoiceArgs(inv)...)
 	if err := t.insertErr("invoice", err); err != nil {
@@ -94,7 +94,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 	// never change; the rest is rewritten from the record. a[4:27] are the
 	// columns from contract_ref to cancel_reason.
 	args := append(append([]any{}, a[4:27]...), a[29], inv.ID.String(), inv.Version, a[30], a[31], a[32], a[33])
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE invoices SET contract_ref = $1, currency = $2, amount = $3,
+	res, err := t.w.ExecContext(ctx, `UPDATE invoices SET contract_ref = $1, currency = $2, amount = $3,
 		contract_signed_on = $4, issued_on = $5, received_on = $6, delivered_on = $7,
 		acceptance_required = $8, acceptance_period_days = $9, acceptance_passed_on = $10,
 		settlement_confirmed_on = $11, agreed_term_days = $12, agreed_due_date = $13,

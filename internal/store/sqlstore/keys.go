@@ -89,7 +89,7 @@ func (t *tx) CreateKey(ctx context.Context, k *auth.Key, c store.Change) error {
 	if k.Parties == nil {
 		parties = []byte("[]")
 	}
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := t.w.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		k.ID.String(), k.Prefix, k.SecretHash, string(k.Role), k.Description, string(parties), k.Remit.Jurisdiction,
 		k.Remit.RegionPrefix, k.Portal, k.ClientCertSHA256, t.s.dialect.Timestamp(k.CreateTime), t.s.nullTimestamp(k.ExpireTime), t.s.nullTimestamp(k.RevokeTime))
 	if err := t.insertErr("key", err); err != nil {
@@ -102,7 +102,7 @@ func (t *tx) CreateKey(ctx context.Context, k *auth.Key, c store.Change) error {
 func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
 	before := *k
 	before.RevokeTime = time.Time{}
-	_, err := t.sqlTx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $1 WHERE id = $2`, t.s.dialect.Timestamp(k.RevokeTime), k.ID.String())
+	_, err := t.w.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $1 WHERE id = $2`, t.s.dialect.Timestamp(k.RevokeTime), k.ID.String())
 	if err != nil {
 		return t.s.wrap("revoke key", err)
 	}
@@ -111,7 +111,7 @@ func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
 }
 
 func (t *tx) AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c store.Change) error {
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
 		ON CONFLICT (portal, creditor_id) DO NOTHING`, portal, creditor.String(), t.s.dialect.Timestamp(c.RecordTime))
 	if err != nil {
 		return t.s.wrap("authorize portal", err)

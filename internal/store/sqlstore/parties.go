@@ -48,7 +48,7 @@ func (r reader) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.
 func (t *tx) CreateParty(ctx context.Context, p *ledger.Party, c store.Change) error {
 	p.Version = 1
 	ts := t.s.dialect.Timestamp
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO parties (`+partyCols+`)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO parties (`+partyCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		p.ID.String(), p.DisplayName, p.Kind, p.SizeClass, p.Jurisdiction, p.RegistrationID, p.RegionCode,
 		p.IndustryCode, p.Unverified, p.Version, ts(p.CreateTime), ts(p.UpdateTime))
@@ -60,7 +60,7 @@ func (t *tx) CreateParty(ctx context.Context, p *ledger.Party, c store.Change) e
 }
 
 func (t *tx) UpdateParty(ctx context.Context, p *ledger.Party, c store.Change) error {
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE parties SET display_name = $1, kind = $2, size_class = $3,
+	res, err := t.w.ExecContext(ctx, `UPDATE parties SET display_name = $1, kind = $2, size_class = $3,
 		region_code = $4, industry_code = $5, unverified = $6, update_time = $7, version = version + 1
 		WHERE id = $8 AND version = $9`,
 		p.DisplayName, p.Kind, p.SizeClass, p.RegionCode, p.IndustryCode, p.Unverified,

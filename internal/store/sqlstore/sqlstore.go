@@ -38,6 +38,9 @@ type Dialect struct {
 	Retryable func(err error) bool
 	// Unavailable reports whether err means the database cannot be reached.
 	Unavailable func(err error) bool
+	// CacheStatements prepares each statement once per handle, for drivers
+	// that do not (pgx caches its own).
+	CacheStatements bool
 }
 
 // Store implements store.Store over a database/sql handle.
@@ -47,11 +50,16 @@ type Store struct {
 	log     *slog.Logger
 	// closers run after the handle is closed (e.g. the pgx pool beneath it).
 	closers []func()
+	cache   *stmtCache // nil unless the dialect asks for it
 }
 
 // New wraps an open, migrated database.
 func New(db *sql.DB, d Dialect, log *slog.Logger, closers ...func()) *Store {
-	return &Store{db: db, dialect: d, log: log, closers: closers}
+	s := &Store{db: db, dialect: d, log: log, closers: closers}
+	if d.CacheStatements {
+		s.cache = newStmtCache(db)
+	}
+	return s
 }
 
 // DB exposes the handle for engine-specific work (migrations, bulk loads).
@@ -62,6 +70,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.wrap("ping", s.db.Pin
 
 // Close closes the handle and whatever the engine opened beneath it.
 func (s *Store) Close() error {
+	if s.cache != nil {
+		s.cache.close()
+	}
 	err := s.db.Close()
 	for _, c := range s.closers {
 		c()
@@ -110,7 +121,11 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 			_ = sqlTx.Rollback()
 		}
 	}()
-	t := &tx{reader: reader{q: sqlTx, s: s}, sqlTx: sqlTx}
+	var q querier = sqlTx
+	if s.cache != nil {
+		q = cachedTx{tx: sqlTx, cache: s.cache}
+	}
+	t := &tx{reader: reader{q: q, s: s}, sqlTx: sqlTx, w: q}
 	if err = f(ctx, t); err != nil {
 		return err
 	}

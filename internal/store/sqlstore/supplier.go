@@ -28,7 +28,7 @@ func (t *tx) insertDoc(ctx context.Context, table string, cols []string, vals []
 	for i, v := range vals {
 		ph[i] = w.arg(v)
 	}
-	_, err = t.sqlTx.ExecContext(ctx, "INSERT INTO "+table+" ("+join(cols)+") VALUES ("+join(ph)+")", w.args...)
+	_, err = t.w.ExecContext(ctx, "INSERT INTO "+table+" ("+join(cols)+") VALUES ("+join(ph)+")", w.args...)
 	return t.insertErr(table, err)
 }
 
@@ -43,7 +43,7 @@ func (t *tx) updateDoc(ctx context.Context, table string, id uuid.UUID, version 
 		sets = append(sets, c+" = "+w.arg(vals[i]))
 	}
 	sets = append(sets, "data = "+w.arg(string(data)), "version = version + 1")
-	res, err := t.sqlTx.ExecContext(ctx, "UPDATE "+table+" SET "+join(sets)+" WHERE id = "+w.arg(id.String())+
+	res, err := t.w.ExecContext(ctx, "UPDATE "+table+" SET "+join(sets)+" WHERE id = "+w.arg(id.String())+
 		" AND version = "+w.arg(version), w.args...)
 	return t.updated(table, res, err)
 }
@@ -194,7 +194,7 @@ func (t *tx) AddComplaintEvent(ctx context.Context, e *complaint.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO complaint_events (id, complaint_id, data) VALUES ($1, $2, $3)`,
+	_, err = t.w.ExecContext(ctx, `INSERT INTO complaint_events (id, complaint_id, data) VALUES ($1, $2, $3)`,
 		e.ID.String(), e.ComplaintID.String(), string(data))
 	return t.insertErr("complaint event", err)
 }

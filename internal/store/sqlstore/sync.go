@@ -28,14 +28,14 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 	ts := t.s.dialect.Timestamp
 	if s.Version == 0 {
 		s.Version = 1
-		_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO sync_sessions (debtor_id, session, acked_seq, records, version, create_time, update_time)
+		_, err := t.w.ExecContext(ctx, `INSERT INTO sync_sessions (debtor_id, session, acked_seq, records, version, create_time, update_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.DebtorID.String(), s.Session, s.AckedSeq, s.Records, s.Version, ts(s.CreateTime), ts(s.UpdateTime))
 		if _, ok := t.s.dialect.UniqueViolation(err); ok {
 			return fmt.Errorf("sync session %s: %w", s.Session, ledger.ErrConflict)
 		}
 		return t.s.wrap("insert sync session", err)
 	}
-	res, err := t.sqlTx.ExecContext(ctx, `UPDATE sync_sessions SET acked_seq = $1, records = $2, update_time = $3, version = version + 1
+	res, err := t.w.ExecContext(ctx, `UPDATE sync_sessions SET acked_seq = $1, records = $2, update_time = $3, version = version + 1
 		WHERE debtor_id = $4 AND session = $5 AND version = $6`, s.AckedSeq, s.Records, ts(s.UpdateTime), s.DebtorID.String(), s.Session, s.Version)
 	if err := t.updated("sync session", res, err); err != nil {
 		return err

@@ -16,6 +16,9 @@ import (
 type tx struct {
 	reader
 	sqlTx *sql.Tx
+	// w runs the transaction's writes (through the statement cache where
+	// the engine has one).
+	w querier
 }
 
 // insertErr turns a unique violation on insert into ErrAlreadyExists,
@@ -58,13 +61,13 @@ func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uui
 	var before []byte
 	if version > 1 {
 		var prev string
-		if err := t.sqlTx.QueryRowContext(ctx, `SELECT snapshot FROM revisions WHERE resource_id = $1 AND revision = $2`,
+		if err := t.w.QueryRowContext(ctx, `SELECT snapshot FROM revisions WHERE resource_id = $1 AND revision = $2`,
 			id.String(), version-1).Scan(&prev); err != nil {
 			return t.s.wrap("read previous revision", err)
 		}
 		before = []byte(prev)
 	}
-	_, err = t.sqlTx.ExecContext(ctx, `INSERT INTO revisions
+	_, err = t.w.ExecContext(ctx, `INSERT INTO revisions
 		(resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id.String(), version, string(typ), c.EffectiveOn, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap))
@@ -107,7 +110,7 @@ func (r reader) GetRequest(ctx context.Context, key string) (*store.Request, err
 }
 
 func (t *tx) PutRequest(ctx context.Context, q *store.Request) error {
-	_, err := t.sqlTx.ExecContext(ctx, `INSERT INTO requests (key, request_hash, resource_id, create_time)
+	_, err := t.w.ExecContext(ctx, `INSERT INTO requests (key, request_hash, resource_id, create_time)
 		VALUES ($1, $2, $3, $4)`, q.Key, q.RequestHash, q.ResourceID.String(), t.s.dialect.Timestamp(q.CreateTime))
 	if _, ok := t.s.dialect.UniqueViolation(err); ok {
 		// Another transaction took the key first: retrying finds its record.
