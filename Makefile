@@ -6,6 +6,7 @@
 #   make generate-check  fail if gen/ is stale or has uncommitted files
 #   make lint            buf lint, buf breaking, gofmt, go vet
 #   make build           bin/arrearsd and bin/arrearsctl
+#   make bench-sync      the bulk sync benchmark (BENCH_N=1000000 invoices)
 
 SHELL := /bin/bash
 BIN   := $(CURDIR)/bin
@@ -26,7 +27,15 @@ TOOL_STAMPS := $(BIN)/.buf-$(BUF_VERSION) \
 
 TEST_FLAGS ?= -count=1 -timeout 10m
 
-.PHONY: run build test test-race generate generate-check lint breaking tools clean
+.PHONY: run build test test-race generate generate-check lint breaking tools clean bench-sync
+
+# Benchmarks are not part of `make test`. BENCH_N sets their size.
+BENCH_N ?= 1000000
+
+# The sync benchmark: raw COPY against sync of new, unchanged and 10%-changed
+# invoices through a separate arrearsd, on a throwaway PostgreSQL cluster.
+bench-sync: build
+	go run ./cmd/arrears-bench sync -n $(BENCH_N) -arrearsd $(BIN)/arrearsd
 
 run:
 	go run ./cmd/arrearsd

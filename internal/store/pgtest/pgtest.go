@@ -157,63 +157,99 @@ func findBin(name string) (string, error) {
 }
 
 func startCluster() error {
-	initdb, err := findBin("initdb")
+	c, err := NewCluster()
 	if err != nil {
 		return err
+	}
+	cleanup = c.Stop
+	baseURL = c.URL
+	adminURL = c.URL("postgres")
+	return nil
+}
+
+// Cluster is a private PostgreSQL server in a temporary directory, for
+// tests and benchmarks.
+type Cluster struct {
+	dir, data, pgctl string
+	port             int
+	asUser           []string
+}
+
+// NewCluster initialises and starts a cluster on a free loopback port, as
+// the postgres user when running as root.
+func NewCluster() (*Cluster, error) {
+	initdb, err := findBin("initdb")
+	if err != nil {
+		return nil, err
 	}
 	pgctl, err := findBin("pg_ctl")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "arrears-pg-")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), pgctl: pgctl}
 	// initdb refuses to run as root: hand the directory to postgres.
-	var asUser []string
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
+			return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
 		}
 		if out, err := exec.Command("chown", u.Username, dir).CombinedOutput(); err != nil {
-			return fmt.Errorf("chown %s: %v: %s", dir, err, out)
+			return nil, fmt.Errorf("chown %s: %v: %s", dir, err, out)
 		}
-		asUser = []string{"runuser", "-u", "postgres", "--"}
+		c.asUser = []string{"runuser", "-u", "postgres", "--"}
 	}
-	run := func(args ...string) error {
-		args = append(append([]string{}, asUser...), args...)
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	data := filepath.Join(dir, "data")
-	if err := run(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
+	if err := c.run(initdb, "-D", c.data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
 		os.RemoveAll(dir)
-		return err
+		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
+	if c.port, err = freePort(); err != nil {
+		return nil, err
 	}
 	// Durability is pointless for a throwaway cluster; speed is not.
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := run(pgctl, "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
+	if err := c.run(pgctl, "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
 		os.RemoveAll(dir)
-		return err
+		return nil, err
 	}
-	cleanup = func() {
-		_ = run(pgctl, "-D", data, "-m", "immediate", "-w", "stop")
-		os.RemoveAll(dir)
+	return c, nil
+}
+
+func (c *Cluster) run(args ...string) error {
+	args = append(append([]string{}, c.asUser...), args...)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
 	}
-	baseURL = func(db string) string {
-		return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, db)
-	}
-	adminURL = baseURL("postgres")
 	return nil
+}
+
+// URL is the URL of a database of the cluster.
+func (c *Cluster) URL(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+}
+
+// CreateDatabase creates an empty database and returns its URL.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, error) {
+	pool, err := pgxpool.New(ctx, c.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	return c.URL(name), nil
+}
+
+// Stop stops the server and removes its files.
+func (c *Cluster) Stop() {
+	_ = c.run(c.pgctl, "-D", c.data, "-m", "immediate", "-w", "stop")
+	os.RemoveAll(c.dir)
 }
 
 func freePort() (int, error) {

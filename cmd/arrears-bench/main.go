@@ -1,0 +1,294 @@
+// Command arrears-bench measures arrears against the limits of the machine
+// it runs on, each figure as a ratio to a baseline taken in the same run.
+//
+//	arrears-bench sync [-n 1000000] [-arrearsd bin/arrearsd]
+//
+// sync starts a throwaway PostgreSQL cluster and measures, for N invoices:
+// (1) the physical limit, pgx CopyFrom of N invoice rows straight into the
+// invoices table with its indexes; (2) syncing N new invoices end to end
+// through a separate arrearsd process over loopback gRPC, from this process
+// as the client (the arrearsctl code); (3) syncing the same N again, all
+// unchanged; (4) syncing N of which 10% changed. It prints invoices/s for
+// each, the ratio of 2, 3 and 4 to 1, and the server's peak resident memory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/regid"
+	"github.com/arrears/arrears/internal/store/pgtest"
+	"github.com/arrears/arrears/internal/store/postgres"
+	"github.com/arrears/arrears/internal/syncclient"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if len(os.Args) < 2 || os.Args[1] != "sync" {
+		fmt.Fprintln(os.Stderr, "usage: arrears-bench sync [-n N] [-arrearsd PATH]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("sync", flag.ExitOnError)
+	n := fs.Int("n", 1000000, "invoices")
+	bin := fs.String("arrearsd", "bin/arrearsd", "the arrearsd binary to measure")
+	chunk := fs.Int("chunk", 1000, "records per chunk")
+	suppliers := fs.Int("suppliers", 1000, "distinct suppliers")
+	_ = fs.Parse(os.Args[2:])
+	if err := benchSync(ctx, *n, *chunk, *suppliers, *bin); err != nil {
+		fmt.Fprintln(os.Stderr, "arrears-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func supplier(i int) string {
+	c, err := regid.CompleteUSCC(fmt.Sprintf("92350121MA0B%05d", i))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+const debtorReg = "91350100M000100Y43"
+
+func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
+	cluster, err := pgtest.NewCluster()
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d, PostgreSQL throwaway cluster, arrearsd %s\n", n, suppliers, chunk, bin)
+
+	// 1. The physical limit.
+	rawURL, err := cluster.CreateDatabase(ctx, "raw")
+	if err != nil {
+		return err
+	}
+	if _, err := postgres.Migrate(ctx, rawURL, time.Now()); err != nil {
+		return err
+	}
+	rawRate, err := rawCopy(ctx, rawURL, n, suppliers)
+	if err != nil {
+		return fmt.Errorf("raw copy: %w", err)
+	}
+	fmt.Printf("1. pgx CopyFrom into invoices:        %9.0f invoices/s\n", rawRate)
+
+	// 2-4. The same through a separate arrearsd.
+	syncURL, err := cluster.CreateDatabase(ctx, "sync")
+	if err != nil {
+		return err
+	}
+	if _, err := postgres.Migrate(ctx, syncURL, time.Now()); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "arrears-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := startServer(ctx, bin, syncURL, dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	token, err := srv.debtorKey(ctx)
+	if err != nil {
+		return err
+	}
+	files := map[string]string{"new": filepath.Join(dir, "new.csv"), "changed": filepath.Join(dir, "changed.csv")}
+	if err := writeCSV(files["new"], n, suppliers, 0); err != nil {
+		return err
+	}
+	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
+		return err
+	}
+	rates := map[string]float64{}
+	for _, run := range []struct{ name, file, session, label string }{
+		{"new", files["new"], "first", "2. sync N new invoices:"},
+		{"unchanged", files["new"], "again", "3. sync the same N again:"},
+		{"changed", files["changed"], "changed", "4. sync N with 10% changed:"},
+	} {
+		rep, err := syncclient.Run(ctx, syncclient.Options{Conn: srv.conn, Token: token, Debtor: "parties/CN:" + debtorReg,
+			File: run.file, Session: run.session, Chunk: chunk, Window: 4})
+		if err != nil {
+			return fmt.Errorf("%s: %w", run.name, err)
+		}
+		rates[run.name] = float64(n) / rep.Elapsed.Seconds()
+		fmt.Printf("%-38s %9.0f invoices/s  (%v, %v)\n", run.label, rates[run.name], rep.Elapsed.Round(time.Millisecond), rep.Outcomes)
+	}
+	rss := srv.peakRSSMB()
+	fmt.Printf("server peak RSS: %.0f MB\n", rss)
+	fmt.Printf("ratio_new=%.3f ratio_unchanged=%.3f ratio_changed=%.3f peak_rss_mb=%.0f\n",
+		rates["new"]/rawRate, rates["unchanged"]/rawRate, rates["changed"]/rawRate, rss)
+	return nil
+}
+
+// rawCopy loads n invoice rows with CopyFrom and returns rows per second.
+func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	now := time.Now().UTC()
+	debtor := uuid.Must(uuid.NewV7())
+	parties := [][]any{{debtor, "Bench Buyer", "LARGE_ENTERPRISE", "LARGE", "CN", debtorReg, "350100", "", false, int64(1), now, now}}
+	creditors := make([]uuid.UUID, suppliers)
+	for i := range creditors {
+		creditors[i] = uuid.Must(uuid.NewV7())
+		parties = append(parties, []any{creditors[i], fmt.Sprintf("Supplier %d", i), "SME", "SMALL", "CN", supplier(i), "350121", "", true, int64(1), now, now})
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"parties"}, []string{"id", "display_name", "kind", "size_class", "jurisdiction",
+		"registration_id", "region_code", "industry_code", "unverified", "version", "create_time", "update_time"}, pgx.CopyFromRows(parties)); err != nil {
+		return 0, err
+	}
+	delivered := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
+	cols := []string{"id", "debtor_id", "creditor_id", "document_ref", "contract_ref", "currency", "amount", "contract_signed_on", "issued_on",
+		"delivered_on", "acceptance_required", "acceptance_period_days", "agreed_term_days", "agreed_rate_per_day", "creditor_size_at_signing",
+		"status", "due_date", "credited", "paid", "disputed", "cancel_reason", "version", "create_time", "update_time", "policy_id",
+		"policy_version", "policy_reason"}
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == n {
+			return nil, nil
+		}
+		row := []any{uuid.Must(uuid.NewV7()), debtor, creditors[i%suppliers], fmt.Sprintf("BENCH-%08d", i), "", "CNY", int64(100000 + i%5000*100),
+			delivered.AddDate(0, 0, -15), delivered.AddDate(0, 0, 1), delivered, false, int32(0), int32(60), false, "SMALL", "OPEN",
+			delivered.AddDate(0, 0, 60), int64(0), int64(0), int64(0), "", int64(1), now, now, "CN-802-LARGE-ENTERPRISE", int32(1), "bench"}
+		i++
+		return row, nil
+	})
+	start := time.Now()
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"invoices"}, cols, src); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// writeCSV writes n payables; every changedPct-th percent has its amount
+// changed by one cent.
+func writeCSV(path string, n, suppliers, changedPct int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := newBuffered(f)
+	w.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,contract_signed_on,issued_on,delivered_on,agreed_term_days\n")
+	for i := 0; i < n; i++ {
+		cents := 0
+		if changedPct > 0 && i%(100/changedPct) == 0 {
+			cents = 1
+		}
+		fmt.Fprintf(w, "BENCH-%08d,CN:%s,Supplier %d,SMALL,CNY,%d.%02d,2025-06-16,2025-07-02,2025-07-01,60\n",
+			i, supplier(i%suppliers), i%suppliers, 1000+i%5000, cents)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// server is arrearsd running as its own process.
+type server struct {
+	cmd  *exec.Cmd
+	dir  string
+	conn *grpc.ClientConn
+}
+
+func startServer(ctx context.Context, bin, url, dir string) (*server, error) {
+	port := freePort()
+	cmd := exec.CommandContext(ctx, bin, "-database-url", url, "-data-dir", dir, "-grpc-addr", "127.0.0.1:"+strconv.Itoa(port),
+		"-http-addr", "127.0.0.1:0", "-rate-limit", "0", "-log-level", "warn", "-sweep-interval", "1h")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &server{cmd: cmd, dir: dir}
+	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.conn = conn
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "admin.key")); err == nil {
+			if _, err := s.admin(ctx); err == nil {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, errors.New("arrearsd did not start")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *server) admin(ctx context.Context) (context.Context, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "admin.key"))
+	if err != nil {
+		return nil, err
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(b)))
+	_, err = arrearsv1.NewLedgerServiceClient(s.conn).ListParties(ctx, &arrearsv1.ListPartiesRequest{PageSize: 1})
+	return ctx, err
+}
+
+// debtorKey registers the debtor and returns a DEBTOR key for it.
+func (s *server) debtorKey(ctx context.Context) (string, error) {
+	actx, err := s.admin(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, err := arrearsv1.NewLedgerServiceClient(s.conn).CreateParty(actx, &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{
+		DisplayName: "Bench Buyer", Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: "CN", RegistrationId: debtorReg,
+		RegionCode: "350100"}}); err != nil {
+		return "", err
+	}
+	k, err := arrearsv1.NewAccessServiceClient(s.conn).CreateApiKey(actx, &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{
+		Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{"parties/CN:" + debtorReg}}})
+	if err != nil {
+		return "", err
+	}
+	return k.Token, nil
+}
+
+// peakRSSMB reads the server's high-water resident set size.
+func (s *server) peakRSSMB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (s *server) stop() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+}
