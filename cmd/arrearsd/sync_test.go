@@ -306,6 +306,17 @@ func testSync(t *testing.T, cfg config) {
 	if resp.StatusCode != 200 || lines != 4 || created != 30 {
 		t.Errorf("REST NDJSON sync: HTTP %d, %d lines, %d created; want 200, 4, 30", resp.StatusCode, lines, created)
 	}
+
+	// Everything the sync wrote, in bulk or record by record, is in the
+	// audit trail and verifies.
+	args := []string{"verify", "-data-dir", f.cfg.DataDir, "-log-level", "error"}
+	if f.cfg.DatabaseURL != "" {
+		args = append(args, "-database-url", f.cfg.DatabaseURL)
+	}
+	var out strings.Builder
+	if err := runAudit(ctx, args, &out); err != nil || !strings.Contains(out.String(), "verifies") {
+		t.Errorf("audit verify after the syncs: %v\n%s", err, out.String())
+	}
 }
 
 func TestSyncSQLite(t *testing.T)   { testSync(t, config{}) }

@@ -66,28 +66,10 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 		if debtor != nil && !mayActFor(ctx, debtor.ID) {
 			return fmt.Errorf("%w: invoice.debtor %s is not a party this key acts for", ledger.ErrPermissionDenied, in.Debtor)
 		}
-		inv := *in.Invoice
-		today := civil.DateOf(now, time.UTC)
-		if debtor != nil {
-			inv.DebtorID = debtor.ID
-			today = l.Today(now, debtor.Jurisdiction)
-		}
-		if creditor != nil {
-			inv.CreditorID = creditor.ID
-			if inv.CreditorSizeAtSigning == "" {
-				inv.CreditorSizeAtSigning = creditor.SizeClass
-			}
-		}
-		v.Merge("invoice.", inv.Normalize(today))
-		if debtor != nil && v.Err() == nil {
-			l.choosePolicy(&v, in.Policy, debtor, &inv)
-		}
+		inv, today := l.prepareInvoice(&v, debtor, creditor, in.Invoice, in.Policy, now)
 		if err := v.Err(); err != nil {
 			return err
 		}
-		inv.ID, inv.CreateTime, inv.UpdateTime = newID(), now, now
-		inv.Credited, inv.Paid, inv.Disputed, inv.CancelledOn, inv.CancelReason = 0, 0, 0, civil.Date{}, ""
-		inv.Derive()
 		if err := tx.CreateInvoice(ctx, &inv, change(ctx, &inv, inv.IssuedOn, now, "CreateInvoice")); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
@@ -326,4 +308,31 @@ func checkReason(v *ledger.ValidationError, field, reason string) {
 func mayActFor(ctx context.Context, id uuid.UUID) bool {
 	p := auth.FromContext(ctx)
 	return p != nil && (p.Role == auth.RoleAdmin || p.Acts(id))
+}
+
+// prepareInvoice validates a new invoice of debtor to creditor (either may
+// be nil when it was not found, already reported in v) and fills in what a
+// creation derives: id, times, the creditor's size at signing, the policy,
+// the due date and status. It returns the debtor's today.
+func (l *Ledger) prepareInvoice(v *ledger.ValidationError, debtor, creditor *ledger.Party, in *ledger.Invoice, policyName string, now time.Time) (ledger.Invoice, civil.Date) {
+	inv := *in
+	today := civil.DateOf(now, time.UTC)
+	if debtor != nil {
+		inv.DebtorID = debtor.ID
+		today = l.Today(now, debtor.Jurisdiction)
+	}
+	if creditor != nil {
+		inv.CreditorID = creditor.ID
+		if inv.CreditorSizeAtSigning == "" {
+			inv.CreditorSizeAtSigning = creditor.SizeClass
+		}
+	}
+	v.Merge("invoice.", inv.Normalize(today))
+	if debtor != nil && v.Err() == nil {
+		l.choosePolicy(v, policyName, debtor, &inv)
+	}
+	inv.ID, inv.CreateTime, inv.UpdateTime = newID(), now, now
+	inv.Credited, inv.Paid, inv.Disputed, inv.CancelledOn, inv.CancelReason, inv.Contested = 0, 0, 0, civil.Date{}, "", 0
+	inv.Derive()
+	return inv, today
 }

@@ -134,6 +134,10 @@ type Reader interface {
 
 	// GetInvoiceByDocumentRef finds a debtor's invoice by its reference.
 	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
+	// InvoicesByDocumentRef reads a debtor's invoices by reference, in bulk.
+	InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Invoice, error)
+	// PartiesByRegistration reads parties by (jurisdiction, registration id).
+	PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error)
 	// GetSyncSession reads a debtor's named sync session.
 	GetSyncSession(ctx context.Context, debtorID uuid.UUID, session string) (*SyncSession, error)
 }
@@ -222,6 +226,12 @@ type Tx interface {
 	UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
 	// AddComplaintEvent appends a line to a complaint's timeline.
 	AddComplaintEvent(ctx context.Context, e *complaint.Event) error
+
+	// CreateInvoices records many new invoices with everything CreateInvoice
+	// writes for each (revision, audit event, escalation row checked on
+	// checkOn), loading them in bulk (COPY on PostgreSQL). A reference taken
+	// meanwhile is ledger.ErrConflict, so the chunk reruns.
+	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, c Change, checkOn civil.Date) error
 
 	// PutSyncSession inserts (Version 0) or moves on (at the Version read,
 	// else ledger.ErrConflict) a sync session.

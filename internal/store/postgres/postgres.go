@@ -14,6 +14,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -38,6 +39,7 @@ var Dialect = sqlstore.Dialect{
 	Name:      "postgres",
 	ForUpdate: " FOR UPDATE",
 	Timestamp: func(t time.Time) any { return t.UTC() },
+	CopyFrom:  copyFrom,
 	UniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == "23505" {
@@ -112,4 +114,17 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*sqlstore.Store, e
 		return nil, err
 	}
 	return sqlstore.New(db, Dialect, log, pool.Close), nil
+}
+
+// copyFrom runs COPY on the pgx connection beneath conn, inside the
+// transaction open on it.
+func copyFrom(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("COPY needs a pgx connection, got %T", dc)
+		}
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	})
 }

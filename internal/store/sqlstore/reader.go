@@ -142,6 +142,13 @@ func (s *Store) GetSyncSession(ctx context.Context, debtor uuid.UUID, session st
 	return s.r().GetSyncSession(ctx, debtor, session)
 }
 
+func (s *Store) InvoicesByDocumentRef(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]*ledger.Invoice, error) {
+	return s.r().InvoicesByDocumentRef(ctx, debtor, refs)
+}
+func (s *Store) PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error) {
+	return s.r().PartiesByRegistration(ctx, keys)
+}
+
 var _ store.Store = (*Store)(nil)
 
 // scanner is a *sql.Row or *sql.Rows.

@@ -41,6 +41,9 @@ type Dialect struct {
 	// CacheStatements prepares each statement once per handle, for drivers
 	// that do not (pgx caches its own).
 	CacheStatements bool
+	// CopyFrom bulk-loads rows into a table inside the transaction open on
+	// conn (PostgreSQL's COPY); nil where the engine loads row by row.
+	CopyFrom func(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error
 }
 
 // Store implements store.Store over a database/sql handle.
@@ -112,7 +115,14 @@ func (s *Store) shouldRetry(err error) bool {
 }
 
 func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) (err error) {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	// A dedicated connection, so that bulk writes can reach the driver
+	// (COPY) inside the same transaction.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return s.wrap("connect", err)
+	}
+	defer conn.Close()
+	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap("begin", err)
 	}
@@ -125,7 +135,7 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 	if s.cache != nil {
 		q = cachedTx{tx: sqlTx, cache: s.cache}
 	}
-	t := &tx{reader: reader{q: q, s: s}, sqlTx: sqlTx, w: q}
+	t := &tx{reader: reader{q: q, s: s}, sqlTx: sqlTx, w: q, conn: conn}
 	if err = f(ctx, t); err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ type tx struct {
 	// w runs the transaction's writes (through the statement cache where
 	// the engine has one).
 	w querier
+	// conn is the connection the transaction runs on, for bulk loads.
+	conn *sql.Conn
 }
 
 // insertErr turns a unique violation on insert into ErrAlreadyExists,
