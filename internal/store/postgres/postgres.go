@@ -12,13 +12,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/store/sqlstore"
 )
 
@@ -117,8 +120,32 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*sqlstore.Store, e
 }
 
 // copyFrom runs COPY on the pgx connection beneath conn, inside the
-// transaction open on it.
+// transaction open on it. Values arrive as the shared SQL passes them (ids
+// and dates as text); COPY's binary format is much faster given native
+// values, so ids become UUIDs and civil dates times.
 func copyFrom(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	idCol := make([]bool, len(cols))
+	for i, c := range cols {
+		idCol[i] = c == "id" || strings.HasSuffix(c, "_id")
+	}
+	for _, row := range rows {
+		for i, v := range row {
+			switch x := v.(type) {
+			case civil.Date:
+				if x.IsZero() {
+					row[i] = nil
+				} else {
+					row[i] = time.Date(x.Year, x.Month, x.Day, 0, 0, 0, 0, time.UTC)
+				}
+			case string:
+				if idCol[i] && len(x) == 36 {
+					if id, err := uuid.Parse(x); err == nil {
+						row[i] = id
+					}
+				}
+			}
+		}
+	}
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
