@@ -225,6 +225,9 @@ func allRPCs(w *world) []rpcCase {
 		{"ListComplaintEvents", &arrearsv1.ListComplaintEventsRequest{Parent: w.complaint2}, func() proto.Message { return &arrearsv1.ListComplaintEventsResponse{} }},
 		{"ListEscalationEvents", &arrearsv1.ListEscalationEventsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListEscalationEventsResponse{} }},
 		{"GetComplaintStatistics", &arrearsv1.GetComplaintStatisticsRequest{}, func() proto.Message { return &arrearsv1.GetComplaintStatisticsResponse{} }},
+		{"SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: w.d2, Records: []*arrearsv1.PayableRecord{{Sequence: 1, DocumentRef: "ISO-S",
+			Creditor: w.c2, Amount: cny(1), IssuedOn: date(2025, 6, 1)}}}, func() proto.Message { return &arrearsv1.SyncPayablesBatchResponse{} }},
+		{"GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: w.d2 + "/syncSessions/nightly"}, func() proto.Message { return &arrearsv1.GetSyncSessionResponse{} }},
 		{"ListClaims", &arrearsv1.ListClaimsRequest{}, func() proto.Message { return &arrearsv1.ListClaimsResponse{} }},
 		{"ListComplaints", &arrearsv1.ListComplaintsRequest{}, func() proto.Message { return &arrearsv1.ListComplaintsResponse{} }},
 		// Lists and the feed answer OK to everyone; attack checks what they hold.
