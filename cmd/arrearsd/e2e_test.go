@@ -170,6 +170,8 @@ func serviceOf(rpc string) string {
 		return "SupplierService"
 	case "SyncPayablesBatch", "GetSyncSession":
 		return "SyncService"
+	case "GetOverdueSummary", "GetAnnualDisclosure":
+		return "OversightService"
 	}
 	return "LedgerService"
 }
@@ -292,6 +294,10 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/sync:batch", r
 	case *arrearsv1.GetSyncSessionRequest:
 		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.GetOverdueSummaryRequest:
+		return "GET", "/v1/overdueSummary?" + query("groupBy", strings.Join(r.GroupBy, ",")), nil
+	case *arrearsv1.GetAnnualDisclosureRequest:
+		return "GET", "/v1/" + r.Debtor + "/annualDisclosure?" + query("year", r.Year), nil
 	case *arrearsv1.GetComplaintStatisticsRequest:
 		return "GET", "/v1/complaintStatistics?" + query("groupBy", r.GroupBy), nil
 	}

@@ -228,6 +228,8 @@ func allRPCs(w *world) []rpcCase {
 		{"SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: w.d2, Records: []*arrearsv1.PayableRecord{{Sequence: 1, DocumentRef: "ISO-S",
 			Creditor: w.c2, Amount: cny(1), IssuedOn: date(2025, 6, 1)}}}, func() proto.Message { return &arrearsv1.SyncPayablesBatchResponse{} }},
 		{"GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: w.d2 + "/syncSessions/nightly"}, func() proto.Message { return &arrearsv1.GetSyncSessionResponse{} }},
+		{"GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: w.d2, Year: 2025}, func() proto.Message { return &arrearsv1.GetAnnualDisclosureResponse{} }},
+		{"GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}}, func() proto.Message { return &arrearsv1.GetOverdueSummaryResponse{} }},
 		{"ListClaims", &arrearsv1.ListClaimsRequest{}, func() proto.Message { return &arrearsv1.ListClaimsResponse{} }},
 		{"ListComplaints", &arrearsv1.ListComplaintsRequest{}, func() proto.Message { return &arrearsv1.ListComplaintsResponse{} }},
 		// Lists and the feed answer OK to everyone; attack checks what they hold.
@@ -251,9 +253,9 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 		switch rpc.name {
 		case "ListParties", "ListInvoices", "ListEvents", "GetAuditCheckpoint", "ListClaims", "ListComplaints":
 			continue // checked below by content
-		case "GetComplaintStatistics":
+		case "GetComplaintStatistics", "GetOverdueSummary":
 			if rule.Allows(role) {
-				continue // a regulator's figures: checked below by content
+				continue // figures: checked below by content
 			}
 		case "CreateInvoice", "CreateClaim", "FileComplaint":
 			if rule.Allows(role) {
@@ -312,6 +314,15 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 		for _, g := range st.Groups {
 			if g.Group == w.d2 {
 				t.Errorf("statistics leaked the other province's debtor")
+			}
+		}
+	}
+	if role == auth.RoleRegulator || role == auth.RoleDebtor {
+		var sum arrearsv1.GetOverdueSummaryResponse
+		expect(t, tr, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}}, &sum, codes.OK)
+		for _, g := range sum.Groups {
+			if g.Key["debtor"] != w.d1 {
+				t.Errorf("overdue summary leaked debtor %s", g.Key["debtor"])
 			}
 		}
 	}

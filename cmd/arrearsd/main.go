@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		Clock:           clk,
 		TLS:             tlsConf,
 		Log:             log,
-	}, api, grpcapi.NewAccess(api), grpcapi.NewSupplier(api), grpcapi.NewSync(api))
+	}, api, grpcapi.NewAccess(api), grpcapi.NewSupplier(api), grpcapi.NewSync(api), grpcapi.NewOversight(api))
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func TestScopeByRole(t *testing.T) {
 
 // Every RPC of the API has a rule; a method without one cannot be called.
 func TestEveryMethodHasARule(t *testing.T) {
-	for _, sd := range []grpc.ServiceDesc{arrearsv1.LedgerService_ServiceDesc, arrearsv1.AccessService_ServiceDesc, arrearsv1.SupplierService_ServiceDesc, arrearsv1.SyncService_ServiceDesc} {
+	for _, sd := range []grpc.ServiceDesc{arrearsv1.LedgerService_ServiceDesc, arrearsv1.AccessService_ServiceDesc, arrearsv1.SupplierService_ServiceDesc, arrearsv1.SyncService_ServiceDesc, arrearsv1.OversightService_ServiceDesc} {
 		for _, m := range sd.Methods {
 			name := "/" + sd.ServiceName + "/" + m.MethodName
 			if r, ok := Rules[name]; !ok || len(r.Roles) == 0 {

@@ -74,6 +74,8 @@ var Rules = map[string]Rule{
 	"/arrears.v1.SyncService/SyncPayables":                           {Roles: debtors},
 	"/arrears.v1.SyncService/SyncPayablesBatch":                      {Roles: debtors},
 	"/arrears.v1.SyncService/GetSyncSession":                         {Roles: debtors},
+	"/arrears.v1.OversightService/GetOverdueSummary":                 {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
+	"/arrears.v1.OversightService/GetAnnualDisclosure":               {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/grpc.health.v1.Health/Check":                                   {Public: true},
 	"/grpc.health.v1.Health/Watch":                                   {Public: true},
 	"/grpc.health.v1.Health/List":                                    {Public: true},

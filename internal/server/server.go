@@ -66,7 +66,7 @@ type Server struct {
 
 // New listens on both addresses and registers the ledger service.
 func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer,
-	supplier arrearsv1.SupplierServiceServer, sync arrearsv1.SyncServiceServer) (*Server, error) {
+	supplier arrearsv1.SupplierServiceServer, sync arrearsv1.SyncServiceServer, oversight arrearsv1.OversightServiceServer) (*Server, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 4 << 20
 	}
@@ -102,11 +102,13 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
 	arrearsv1.RegisterSupplierServiceServer(s.grpc, supplier)
 	arrearsv1.RegisterSyncServiceServer(s.grpc, sync)
+	arrearsv1.RegisterOversightServiceServer(s.grpc, oversight)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, name := range []string{arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
-		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName} {
+		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName,
+		arrearsv1.OversightService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	}
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		arrearsv1.RegisterAccessServiceHandler, arrearsv1.RegisterSupplierServiceHandler, arrearsv1.RegisterSyncServiceHandler,
+		arrearsv1.RegisterOversightServiceHandler,
 	} {
 		if err := register(ctx, gw, s.conn); err != nil {
 			s.closeListeners()

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
+)
+
+func TestOverdueSummarySQLite(t *testing.T) { overdueSummary(t, config{}) }
+func TestOverdueSummaryPostgres(t *testing.T) {
+	overdueSummary(t, config{DatabaseURL: pgtest.URL(t)})
+}
+
+// overdueSummary checks the regulators' figures on a small ledger whose
+// totals are counted by hand (today is 20 November 2025):
+//
+//	A (large, 350100) -> S1  100,000.00 due 10 Oct   41 days  31-60
+//	A -> S1                   50,000.00 due 28 Nov   not due
+//	A -> S2                   30,000.00 due 10 Jun, 10,000.00 paid 1 Nov: 20,000.00, 163 days, 91-180
+//	A -> L (not an SME)       70,000.00 due 10 Sep   71 days  61-90
+//	B (public, 440300) -> S1  40,000.00 agreed 10 Oct, 15,000.00 disputed
+//	B -> S2                   20,000.00 agreed 10 Oct, paid in full 5 Nov
+//
+// A's agreed dates stand (Decree 802's cap for large enterprises is soft).
+// B is a public body: the hard cap of 60 days from delivery on 3 June
+// replaces the agreed date, so B's invoices fell due on Saturday 2 August,
+// moved to Monday 4 August: 108 days overdue, bucket 91-180, net 25,000.00.
+func overdueSummary(t *testing.T, cfg config) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	g, _ := startServer(t, cfg, clock.NewFake(now))
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	admin := &grpcTransport{conn: conn, token: adminToken(t, cfg.DataDir)}
+	party := func(name, body, region, industry string, kind arrearsv1.PartyKind, size arrearsv1.SizeClass) string {
+		var r arrearsv1.CreatePartyResponse
+		call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
+			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region, IndustryCode: industry}}, &r)
+		return r.Party.Name
+	}
+	a := party("A", "91350100MA2QWK001", "350100", "C34", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
+	b := party("B", "11440300MB0QWK002", "440300", "S92", arrearsv1.PartyKind_PARTY_KIND_PUBLIC_BODY, 0)
+	s1 := party("S1", "92350121MA0QWK003", "350121", "C33", arrearsv1.PartyKind_PARTY_KIND_SME, arrearsv1.SizeClass_SIZE_CLASS_SMALL)
+	s2 := party("S2", "92350121MA0QWK004", "350121", "C33", arrearsv1.PartyKind_PARTY_KIND_SME, arrearsv1.SizeClass_SIZE_CLASS_MEDIUM)
+	l := party("L", "91350121MA0QWK005", "350121", "C33", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
+	inv := func(d, c, ref string, amount int64, due *arrearsv1.Date) string {
+		var r arrearsv1.CreateInvoiceResponse
+		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: c, DocumentRef: ref,
+			Amount: cny(amount), ContractSignedOn: date(2025, 6, 2), IssuedOn: date(2025, 6, 3), DeliveredOn: date(2025, 6, 3), AgreedDueDate: due}}, &r)
+		return r.Invoice.Name
+	}
+	inv(a, s1, "OV-1", 10000000, date(2025, 10, 10))
+	inv(a, s1, "OV-2", 5000000, date(2025, 11, 28))
+	a3 := inv(a, s2, "OV-3", 3000000, date(2025, 6, 10))
+	inv(a, l, "OV-4", 7000000, date(2025, 9, 10))
+	b1 := inv(b, s1, "OV-5", 4000000, date(2025, 10, 10))
+	b2 := inv(b, s2, "OV-6", 2000000, date(2025, 10, 10))
+	call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: a3, Payment: &arrearsv1.Payment{Amount: cny(1000000), PaidOn: date(2025, 11, 1), Reference: "OV-P3"}}, &arrearsv1.RecordPaymentResponse{})
+	call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: b2, Payment: &arrearsv1.Payment{Amount: cny(2000000), PaidOn: date(2025, 11, 5), Reference: "OV-P6"}}, &arrearsv1.RecordPaymentResponse{})
+	call(t, admin, "OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: b1, Dispute: &arrearsv1.Dispute{Amount: cny(1500000), Reason: "quality", OpenedOn: date(2025, 10, 1)}}, &arrearsv1.OpenDisputeResponse{})
+
+	var sum arrearsv1.GetOverdueSummaryResponse
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor_kind"}}, &sum)
+	if len(sum.Groups) != 2 {
+		t.Fatalf("groups = %v", sum.Groups)
+	}
+	large, public := sum.Groups[0], sum.Groups[1]
+	if large.Key["debtor_kind"] != "LARGE_ENTERPRISE" || large.Invoices != 4 || large.Outstanding.MinorUnits != 24000000 || large.Overdue.MinorUnits != 19000000 {
+		t.Errorf("large enterprises = %v", large)
+	}
+	wantBuckets := map[string]int64{"NOT_DUE": 5000000, "31-60": 10000000, "61-90": 7000000, "91-180": 2000000}
+	for _, bt := range large.Buckets {
+		if wantBuckets[bt.Bucket] != bt.Amount.MinorUnits || bt.Count != 1 {
+			t.Errorf("large bucket %s = %d x %d", bt.Bucket, bt.Count, bt.Amount.MinorUnits)
+		}
+	}
+	if len(large.Buckets) != 4 {
+		t.Errorf("large buckets = %v", large.Buckets)
+	}
+	if public.Key["debtor_kind"] != "PUBLIC_BODY" || public.Invoices != 1 || public.Overdue.MinorUnits != 4000000 || public.OverdueNet.MinorUnits != 2500000 ||
+		len(public.BucketsNet) != 1 || public.BucketsNet[0].Bucket != "91-180" || public.BucketsNet[0].Amount.MinorUnits != 2500000 {
+		t.Errorf("public bodies = %v", public)
+	}
+	// Interest is the sum of the invoices' own rounded interest.
+	var list arrearsv1.ListInvoicesResponse
+	call(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{AsOf: date(2025, 11, 20), Filter: `debtor = "` + a + `"`}, &list)
+	var interest int64
+	for _, i := range list.Invoices {
+		interest += i.Judgement.Interest.GetMinorUnits()
+	}
+	if interest == 0 || large.Interest.MinorUnits != interest {
+		t.Errorf("summary interest %d, sum of the invoices' %d", large.Interest.MinorUnits, interest)
+	}
+
+	// As of 31 October the later payments had not been made.
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 10, 31), GroupBy: []string{"debtor_kind"}}, &sum)
+	for _, g := range sum.Groups {
+		if g.Key["debtor_kind"] == "PUBLIC_BODY" && (g.Invoices != 2 || g.Outstanding.MinorUnits != 6000000) {
+			t.Errorf("public bodies as of 31 October = %v", g)
+		}
+		if g.Key["debtor_kind"] == "LARGE_ENTERPRISE" && g.Outstanding.MinorUnits != 25000000 {
+			t.Errorf("large enterprises as of 31 October = %v", g)
+		}
+	}
+
+	// By region and creditor size, with filters.
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"region", "creditor_size"},
+		RegionDigits: 2, RegionPrefix: "35", MinOverdueMinorUnits: 1}, &sum)
+	got := map[string]int64{}
+	for _, g := range sum.Groups {
+		got[g.Key["region"]+"/"+g.Key["creditor_size"]] = g.Overdue.MinorUnits
+	}
+	if len(got) != 3 || got["35/SMALL"] != 10000000 || got["35/MEDIUM"] != 2000000 || got["35/LARGE"] != 7000000 {
+		t.Errorf("by region and creditor size: %v", got)
+	}
+	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"colour"}}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "group_by")
+
+	// A regulator sees its remit only.
+	var k arrearsv1.CreateApiKeyResponse
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_REGULATOR, RemitJurisdiction: "CN", RemitRegionPrefix: "44"}}, &k)
+	call(t, &grpcTransport{conn: conn, token: k.Token}, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor"}}, &sum)
+	if len(sum.Groups) != 1 || sum.Groups[0].Key["debtor"] != b {
+		t.Errorf("regulator of 44 sees %v", sum.Groups)
+	}
+
+	// The year-end disclosure: overdue SME debts on 31 December 2025.
+	var disc arrearsv1.GetAnnualDisclosureResponse
+	call(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &disc)
+	if len(disc.Disclosures) != 1 || disc.Disclosures[0].Count != 3 || disc.Disclosures[0].Amount.MinorUnits != 17000000 {
+		t.Errorf("disclosure = %v", disc.Disclosures)
+	}
+	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)
+	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s1, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.FailedPrecondition)
+}

@@ -1,0 +1,268 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// SummaryQuery asks for the state of arrears across the debtors the caller
+// may see, as of a date, on the facts known at an instant.
+type SummaryQuery struct {
+	AsOf    civil.Date
+	KnownAt time.Time
+	// GroupBy names the grouping dimensions: debtor, debtor_kind, region
+	// (cut to RegionDigits characters when positive), industry,
+	// creditor_size, currency. Currency always separates groups: amounts of
+	// different currencies are never added.
+	GroupBy      []string
+	RegionDigits int
+	// Filters; empty means any.
+	DebtorKind   ledger.PartyKind
+	RegionPrefix string
+	Industry     string
+	CreditorSize ledger.SizeClass
+	Currency     string
+	MinOverdue   int64 // minimum overdue amount of an invoice, in its minor units
+	MinLevel     int   // minimum escalation level
+}
+
+// BucketTotal is a count and an amount.
+type BucketTotal struct {
+	Count  int64
+	Amount int64
+}
+
+// SummaryGroup totals one group in one currency.
+type SummaryGroup struct {
+	Key      map[string]string
+	Currency string
+	Invoices int64
+	// Outstanding and Overdue totals, gross and net of open disputes.
+	Outstanding, Overdue, OverdueNet int64
+	// Interest is the sum of the per-invoice rounded interest.
+	Interest int64
+	// Buckets by aging bucket, gross and net.
+	Buckets, BucketsNet map[string]BucketTotal
+}
+
+// SummaryDimensions are the groupings GroupBy accepts.
+var SummaryDimensions = []string{"debtor", "debtor_kind", "region", "industry", "creditor_size", "currency"}
+
+// OverdueSummary totals outstanding and overdue debt by aging bucket. This
+// version judges every open invoice in scope; it is exact for any as-of
+// date and known-at instant, and its cost grows with the ledger.
+func (l *Ledger) OverdueSummary(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, error) {
+	for _, g := range q.GroupBy {
+		if !contains(SummaryDimensions, g) {
+			return nil, ledger.Invalid("group_by", "%q is not one of %s", g, strings.Join(SummaryDimensions, ", "))
+		}
+	}
+	if q.KnownAt.IsZero() {
+		q.KnownAt = l.now()
+	}
+	if q.AsOf.IsZero() {
+		return nil, ledger.Invalid("as_of", "is required")
+	}
+	parties := map[uuid.UUID]*ledger.Party{}
+	party := func(id uuid.UUID) (*ledger.Party, error) {
+		if p, ok := parties[id]; ok {
+			return p, nil
+		}
+		p, err := l.store.GetParty(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		parties[id] = p
+		return p, nil
+	}
+	groups := map[string]*SummaryGroup{}
+	iq := store.InvoiceQuery{Scope: scope(ctx)}
+	if q.Currency != "" {
+		iq.Currency = []store.StringCond{{Op: store.OpEq, Value: q.Currency}}
+	}
+	for {
+		iq.Page.Limit = 500
+		rows, err := l.store.ListInvoices(ctx, iq)
+		if err != nil {
+			return nil, err
+		}
+		js, err := l.judgeAll(ctx, l.store, rows, q.AsOf, q.KnownAt)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range js {
+			if err := l.addToSummary(groups, q, j, party); err != nil {
+				return nil, err
+			}
+		}
+		if len(rows) < iq.Page.Limit {
+			break
+		}
+		iq.Page.AfterID = rows[len(rows)-1].ID
+	}
+	out := make([]*SummaryGroup, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g)
+	}
+	// Largest overdue first; the key breaks ties so the order is stable.
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].Overdue != out[k].Overdue {
+			return out[i].Overdue > out[k].Overdue
+		}
+		return groupKey(out[i].Key, out[i].Currency) < groupKey(out[k].Key, out[k].Currency)
+	})
+	return out, nil
+}
+
+func groupKey(k map[string]string, currency string) string {
+	var parts []string
+	for _, d := range SummaryDimensions {
+		if v, ok := k[d]; ok {
+			parts = append(parts, d+"="+v)
+		}
+	}
+	return strings.Join(parts, "|") + "|" + currency
+}
+
+func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j *Judged, party func(uuid.UUID) (*ledger.Party, error)) error {
+	jd, inv := j.Judgement, j.Invoice
+	if jd.Outstanding <= 0 {
+		return nil
+	}
+	debtor, err := party(inv.DebtorID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case q.DebtorKind != "" && debtor.Kind != q.DebtorKind,
+		q.RegionPrefix != "" && !strings.HasPrefix(debtor.RegionCode, q.RegionPrefix),
+		q.Industry != "" && debtor.IndustryCode != q.Industry,
+		q.CreditorSize != "" && inv.CreditorSizeAtSigning != q.CreditorSize,
+		jd.EscalationLevel < q.MinLevel:
+		return nil
+	}
+	overdue := int64(0)
+	if jd.DaysOverdue > 0 {
+		overdue = jd.Outstanding
+	}
+	if overdue < q.MinOverdue {
+		return nil
+	}
+	key := map[string]string{}
+	for _, d := range q.GroupBy {
+		switch d {
+		case "debtor":
+			key[d] = "parties/" + debtor.ID.String()
+		case "debtor_kind":
+			key[d] = string(debtor.Kind)
+		case "region":
+			r := debtor.RegionCode
+			if q.RegionDigits > 0 && len(r) > q.RegionDigits {
+				r = r[:q.RegionDigits]
+			}
+			key[d] = r
+		case "industry":
+			key[d] = debtor.IndustryCode
+		case "creditor_size":
+			key[d] = string(inv.CreditorSizeAtSigning)
+		case "currency":
+			key[d] = inv.Amount.Currency
+		}
+	}
+	k := groupKey(key, inv.Amount.Currency)
+	g, ok := groups[k]
+	if !ok {
+		g = &SummaryGroup{Key: key, Currency: inv.Amount.Currency, Buckets: map[string]BucketTotal{}, BucketsNet: map[string]BucketTotal{}}
+		groups[k] = g
+	}
+	net := jd.Outstanding - jd.DisputedOpen
+	g.Invoices++
+	g.Outstanding += jd.Outstanding
+	g.Overdue += overdue
+	if jd.DaysOverdueNet > 0 {
+		g.OverdueNet += net
+	}
+	g.Interest += jd.Interest
+	b := g.Buckets[jd.Bucket]
+	b.Count++
+	b.Amount += jd.Outstanding
+	g.Buckets[jd.Bucket] = b
+	if net > 0 {
+		bn := g.BucketsNet[jd.BucketNet]
+		bn.Count++
+		bn.Amount += net
+		g.BucketsNet[jd.BucketNet] = bn
+	}
+	return nil
+}
+
+// Disclosure is what a large enterprise or public body must publish about
+// its late payments to SMEs (China Decree 802 Art. 18): overdue unpaid SME
+// debts at the end of the year, per currency.
+type Disclosure struct {
+	Debtor   *ledger.Party
+	Year     int
+	AsOf     civil.Date
+	Currency string
+	Count    int64
+	Amount   int64
+}
+
+// AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
+func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int) ([]*Disclosure, error) {
+	debtor, err := visibleParty(ctx, l.store, debtorRef)
+	if err != nil {
+		return nil, err
+	}
+	if debtor.Kind != ledger.KindLargeEnterprise && debtor.Kind != ledger.KindPublicBody {
+		return nil, fmt.Errorf("%w: only large enterprises and public bodies disclose overdue SME debts", ledger.ErrFailedPrecondition)
+	}
+	asOf, err := civil.New(year, 12, 31)
+	if err != nil {
+		return nil, ledger.Invalid("year", "%v", err)
+	}
+	byCurrency := map[string]*Disclosure{}
+	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
+	for {
+		iq.Page.Limit = 500
+		rows, err := l.store.ListInvoices(ctx, iq)
+		if err != nil {
+			return nil, err
+		}
+		js, err := l.judgeAll(ctx, l.store, rows, asOf, l.now())
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range js {
+			if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 {
+				continue
+			}
+			d, ok := byCurrency[j.Invoice.Amount.Currency]
+			if !ok {
+				d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency}
+				byCurrency[d.Currency] = d
+			}
+			d.Count++
+			d.Amount += j.Judgement.Outstanding
+		}
+		if len(rows) < iq.Page.Limit {
+			break
+		}
+		iq.Page.AfterID = rows[len(rows)-1].ID
+	}
+	out := make([]*Disclosure, 0, len(byCurrency))
+	for _, d := range byCurrency {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].Currency < out[k].Currency })
+	return out, nil
+}
