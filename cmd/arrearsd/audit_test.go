@@ -140,6 +140,15 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 			defer st.Close()
 			rechain(t, db, st)
 		}, "rewritten since it was signed"},
+		{"UPDATE a live payment row", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE payments SET paid_on = '2025-06-01' WHERE reference = 'AUD-P1'`)
+		}, "does not match its last audited state"},
+		{"UPDATE a live invoice row", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE invoices SET amount = amount - 1`)
+		}, "does not match its last audited state"},
+		{"DELETE every checkpoint", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `DELETE FROM audit_checkpoints`)
+		}, "no signed checkpoint"},
 		{"forge a checkpoint", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE audit_checkpoints SET event_count = event_count + 1`)
 		}, "checkpoint"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,13 +99,31 @@ func TestPortalScenarioSQLite(t *testing.T) {
 	clk := clock.NewFake(noonCN(civil.MustNew(2025, 9, 26)))
 	_, h := startServer(t, config{DataDir: dir, SweepEvery: 20 * time.Millisecond}, clk)
 	portalScenario(t, rest{t: t, base: "http://" + h}, adminToken(t, dir), clk)
+	verifyAudit(t, config{DataDir: dir})
 }
 
 func TestPortalScenarioPostgres(t *testing.T) {
 	dir := t.TempDir()
 	clk := clock.NewFake(noonCN(civil.MustNew(2025, 9, 26)))
-	_, h := startServer(t, config{DatabaseURL: pgtest.URL(t), DataDir: dir, SweepEvery: 20 * time.Millisecond}, clk)
+	url := pgtest.URL(t)
+	_, h := startServer(t, config{DatabaseURL: url, DataDir: dir, SweepEvery: 20 * time.Millisecond}, clk)
 	portalScenario(t, rest{t: t, base: "http://" + h}, adminToken(t, dir), clk)
+	verifyAudit(t, config{DataDir: dir, DatabaseURL: url})
+}
+
+// verifyAudit runs `arrearsd audit verify` on a server's data: everything
+// the scenario wrote (claims, contests, complaints, credit notes) must
+// verify, live rows included.
+func verifyAudit(t *testing.T, cfg config) {
+	t.Helper()
+	args := []string{"verify", "-data-dir", cfg.DataDir, "-log-level", "error"}
+	if cfg.DatabaseURL != "" {
+		args = append(args, "-database-url", cfg.DatabaseURL)
+	}
+	var out strings.Builder
+	if err := runAudit(context.Background(), args, &out); err != nil {
+		t.Errorf("audit verify: %v\n%s", err, out.String())
+	}
 }
 
 func noonCN(d civil.Date) time.Time { return time.Date(d.Year, d.Month, d.Day, 4, 0, 0, 0, time.UTC) }

@@ -109,7 +109,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 			amount := min(d.Amount, inv.Outstanding())
 			note := &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: amount, IssuedOn: resolvedOn,
 				Reference: "dispute-" + d.ID.String(), Reason: "dispute resolved by credit: " + d.Reason, CreateTime: now}
-			if err := tx.CreateCreditNote(ctx, note); err != nil {
+			if err := tx.CreateCreditNote(ctx, note, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
 				return err
 			}
 			next.Credited += amount

@@ -242,7 +242,7 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 
 // applyCredit records a credit note and lowers the invoice by it.
 func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoice, note *ledger.CreditNote, today civil.Date, now time.Time, method string) (*ledger.Invoice, error) {
-	if err := tx.CreateCreditNote(ctx, note); err != nil {
+	if err := tx.CreateCreditNote(ctx, note, change(ctx, inv, note.IssuedOn, now, method)); err != nil {
 		return nil, err
 	}
 	next := *inv

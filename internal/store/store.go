@@ -193,7 +193,7 @@ type Tx interface {
 	CreateInvoice(ctx context.Context, inv *ledger.Invoice, rev Change) error
 	UpdateInvoice(ctx context.Context, inv *ledger.Invoice, rev Change) error
 
-	CreateCreditNote(ctx context.Context, cn *ledger.CreditNote) error
+	CreateCreditNote(ctx context.Context, cn *ledger.CreditNote, c Change) error
 
 	CreatePayment(ctx context.Context, p *ledger.Payment, rev Change) error
 	UpdatePayment(ctx context.Context, p *ledger.Payment, rev Change) error

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/google/uuid"
 
@@ -30,12 +31,20 @@ func (r reader) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p stor
 	return list(ctx, r, "credit notes", scanCreditNote, `SELECT `+creditNoteCols+` FROM credit_notes`+w.sql()+order, w.args...)
 }
 
-// CreateCreditNote records a fact that is never changed; it needs no
-// revision of its own because the invoice's revision records its effect.
-func (t *tx) CreateCreditNote(ctx context.Context, c *ledger.CreditNote) error {
+// CreateCreditNote records a fact that is never changed: it needs no
+// revisions, but its audit event carries its digest, so that verify notices
+// if the row is edited.
+func (t *tx) CreateCreditNote(ctx context.Context, c *ledger.CreditNote, ch store.Change) error {
 	_, err := t.w.ExecContext(ctx, `INSERT INTO credit_notes (`+creditNoteCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		c.ID.String(), c.InvoiceID.String(), c.Amount, c.IssuedOn, c.Reference, c.Reason, t.s.dialect.Timestamp(c.CreateTime))
-	return t.insertErr("credit note", err)
+	if err := t.insertErr("credit note", err); err != nil {
+		return err
+	}
+	snap, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return t.appendEvent(ctx, "credit_note", c.ID, 1, nil, snap, ch)
 }
 
 const paymentCols = `id, invoice_id, debtor_id, amount, currency, paid_on, reference, instrument, maturity_on,

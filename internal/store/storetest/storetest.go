@@ -376,7 +376,7 @@ func testCreditNotes(t *testing.T, s store.Store) {
 	}
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		for _, cn := range cns {
-			if err := tx.CreateCreditNote(ctx, cn); err != nil {
+			if err := tx.CreateCreditNote(ctx, cn, changeOn(inv, "CreateCreditNote")); err != nil {
 				return err
 			}
 		}
@@ -491,7 +491,7 @@ func testDisputes(t *testing.T, s store.Store) {
 	}
 	cn := &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: 500, IssuedOn: civil.MustNew(2025, 6, 9), Reference: "CN-D", Reason: "dispute", CreateTime: t0}
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.CreateCreditNote(ctx, cn); err != nil {
+		if err := tx.CreateCreditNote(ctx, cn, changeOn(inv, "ResolveDispute")); err != nil {
 			return err
 		}
 		cur, err := tx.GetDispute(ctx, d.ID)
