@@ -149,7 +149,7 @@ func isolation(t *testing.T, grpcAddr, httpAddr, adminTok string, clk *clock.Fak
 	}
 	w := buildWorld(t, transports["gRPC"])
 	// Events become visible in the feed once they have settled.
-	clk.Advance(5 * time.Second)
+	clk.Advance(2 * time.Minute)
 	for tname, admin := range transports {
 		for _, role := range []auth.Role{auth.RoleDebtor, auth.RoleCreditor, auth.RolePortal, auth.RoleRegulator} {
 			t.Run(tname+"/"+string(role), func(t *testing.T) {

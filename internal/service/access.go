@@ -178,8 +178,10 @@ func (l *Ledger) AuthorizePortal(ctx context.Context, creditor PartyRef, portal 
 // FeedSettle is how old an event must be before the change feed shows it.
 // Events are ordered by a time-based id assigned inside their transaction;
 // a transaction that commits late could otherwise slip an event in behind a
-// cursor that has already passed it.
-const FeedSettle = 2 * time.Second
+// cursor that has already passed it. Transactions are bounded by
+// sqlstore.MaxTxDuration (30 s); the settle time adds a margin for clock
+// differences between replicas.
+const FeedSettle = 60 * time.Second
 
 // ListEvents returns the caller's change feed after a cursor.
 func (l *Ledger) ListEvents(ctx context.Context, after uuid.UUID, limit int) ([]*audit.Event, error) {

@@ -96,7 +96,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 			c.NextCheck = next
 		}
 		c.UpdateTime = now
-		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, now, "Sweep")); err != nil {
+		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, l.now(), "Sweep")); err != nil {
 			return err
 		}
 		for _, e := range events {

@@ -150,7 +150,10 @@ func (l *Ledger) sweepOne(ctx context.Context, id uuid.UUID, now time.Time) (boo
 			}
 		}
 		recorded := map[transition]bool{}
-		c := change(ctx, inv, today, now, "Sweep")
+		// Dates come from the sweep's clock reading; the record time is
+		// read now, so a long sweep stamps its events when it writes them
+		// (the change feed orders by it).
+		c := change(ctx, inv, today, l.now(), "Sweep")
 		for _, e := range events {
 			if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
 				continue

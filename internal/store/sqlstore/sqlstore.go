@@ -87,8 +87,16 @@ func (s *Store) Close() error {
 // race; beyond that the conflict is returned (the API answers ABORTED).
 const maxAttempts = 8
 
+// MaxTxDuration bounds a read-write transaction, retries included. The
+// change feed relies on it: an event becomes visible in the feed only once
+// it is older than this (plus a margin), so no transaction still open can
+// commit an event behind a cursor already handed out.
+const MaxTxDuration = 30 * time.Second
+
 // ReadWriteTx implements store.Store.
 func (s *Store) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, MaxTxDuration)
+	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = s.runTx(ctx, f)
