@@ -565,6 +565,10 @@ func scenario(t *testing.T, tr transport, pass string) {
 		t.Errorf("after reversal: %v / outstanding %v", rev.Payment.State, rev.Invoice.Outstanding)
 	}
 
+	// Control characters are refused with the field named (PostgreSQL would
+	// reject a NUL byte; nothing reaches the database).
+	expect(t, tr, "CancelInvoice", &arrearsv1.CancelInvoiceRequest{Name: second.Invoice.Name, CancelledOn: date(2025, 5, 1), Reason: "dup\x00"},
+		&arrearsv1.CancelInvoiceResponse{}, codes.InvalidArgument, "reason")
 	// Cancellation is a dated fact; afterwards payments are refused.
 	var canc arrearsv1.CancelInvoiceResponse
 	expect(t, tr, "CancelInvoice", &arrearsv1.CancelInvoiceRequest{Name: second.Invoice.Name, CancelledOn: date(2025, 5, 1), Reason: "duplicate of FZ-2025-0001"}, &canc, codes.OK)

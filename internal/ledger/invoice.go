@@ -150,6 +150,21 @@ var (
 // beyond any lawful term and catches unit mistakes (minutes, cents).
 const MaxTermDays = 3650
 
+// ValidateText checks free text (a reason, a comment, a name): it may not
+// hold control characters other than line breaks and tabs, which some
+// databases refuse and no reader expects.
+func ValidateText(v *ValidationError, field, text string) {
+	for _, r := range text {
+		if r < 0x20 && r != '\n' && r != '\t' && r != '\r' || r == 0x7f {
+			v.Add(field, "contains a control character (U+%04X)", r)
+			return
+		}
+	}
+	if !utf8.ValidString(text) {
+		v.Add(field, "is not valid UTF-8")
+	}
+}
+
 // ValidateRef checks a document, contract or payment reference.
 func ValidateRef(v *ValidationError, field, ref string, required bool) {
 	switch n := utf8.RuneCountInString(ref); {
@@ -163,6 +178,12 @@ func ValidateRef(v *ValidationError, field, ref string, required bool) {
 	}
 }
 
+// MaxMinorUnits bounds every amount the ledger accepts (10^14 minor units,
+// a trillion in a two-digit currency): far above any real invoice, and low
+// enough that sums over a whole ledger cannot overflow and the judgement
+// can always compute interest on it.
+const MaxMinorUnits = 100_000_000_000_000
+
 // ValidateAmount checks that m is a positive amount in a known currency.
 func ValidateAmount(v *ValidationError, field string, m money.Money) {
 	if m.Currency == "" {
@@ -170,8 +191,11 @@ func ValidateAmount(v *ValidationError, field string, m money.Money) {
 	} else if !money.IsCurrency(m.Currency) {
 		v.Add(field+".currency_code", "%q is not an ISO 4217 currency", m.Currency)
 	}
-	if m.Minor <= 0 {
+	switch {
+	case m.Minor <= 0:
 		v.Add(field+".minor_units", "must be positive, got %d", m.Minor)
+	case m.Minor > MaxMinorUnits:
+		v.Add(field+".minor_units", "%d is more than the ledger accepts (%d)", m.Minor, int64(MaxMinorUnits))
 	}
 }
 

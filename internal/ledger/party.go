@@ -109,6 +109,8 @@ func (p *Party) Normalize() error {
 		v.Add("display_name", "is required")
 	case n > maxNameRunes:
 		v.Add("display_name", "is %d characters long, at most %d are allowed", n, maxNameRunes)
+	default:
+		ValidateText(&v, "display_name", p.DisplayName)
 	}
 	if !p.Kind.Valid() {
 		v.Add("kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")

@@ -281,6 +281,9 @@ const ExtendAction complaint.Action = "EXTEND_DEADLINE"
 // the current state does not allow and with PERMISSION_DENIED what is not
 // the caller's to do.
 func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition, etag string) (*ComplaintView, error) {
+	if err := optionalText("comment", tr.Comment); err != nil {
+		return nil, err
+	}
 	now := l.now()
 	var out *ComplaintView
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {

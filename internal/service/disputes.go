@@ -96,6 +96,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if len([]rune(comment)) > 1000 {
 			v.Add("comment", "is longer than 1000 characters")
 		}
+		ledger.ValidateText(&v, "comment", comment)
 		if err := v.Err(); err != nil {
 			return err
 		}

@@ -70,6 +70,12 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 		if err := v.Err(); err != nil {
 			return err
 		}
+		// The request id first: a concurrent retry of the same request
+		// waits on it, then finds the first result instead of colliding on
+		// the document reference.
+		if err := remember(ctx, tx, in.Idem, inv.ID, now); err != nil {
+			return err
+		}
 		if err := tx.CreateInvoice(ctx, &inv, change(ctx, &inv, inv.IssuedOn, now, "CreateInvoice")); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
@@ -82,7 +88,7 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 			return err
 		}
 		out = &inv
-		return remember(ctx, tx, in.Idem, inv.ID, now)
+		return nil
 	}()
 	return out, err
 }
@@ -300,6 +306,8 @@ func checkReason(v *ledger.ValidationError, field, reason string) {
 		v.Add(field, "is required")
 	case n > 1000:
 		v.Add(field, "is %d characters long, at most 1000 are allowed", n)
+	default:
+		ledger.ValidateText(v, field, reason)
 	}
 }
 

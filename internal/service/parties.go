@@ -27,6 +27,9 @@ func (l *Ledger) CreateParty(ctx context.Context, p *ledger.Party, idem Idempote
 		}
 		cp := *p
 		cp.ID, cp.Unverified, cp.CreateTime, cp.UpdateTime = newID(), false, now, now
+		if err := remember(ctx, tx, idem, cp.ID, now); err != nil {
+			return err
+		}
 		if err := tx.CreateParty(ctx, &cp, partyChange(ctx, l.Today(now, cp.Jurisdiction), now, "CreateParty")); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: a party with registration_id %s in %s is already registered", ledger.ErrAlreadyExists, cp.RegistrationID, cp.Jurisdiction)
@@ -34,7 +37,7 @@ func (l *Ledger) CreateParty(ctx context.Context, p *ledger.Party, idem Idempote
 			return err
 		}
 		out = &cp
-		return remember(ctx, tx, idem, cp.ID, now)
+		return nil
 	})
 	return out, err
 }

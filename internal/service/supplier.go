@@ -98,6 +98,7 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		if !c.DeliveredOn.IsZero() && c.DeliveredOn.After(today) {
 			v.Add("claim.delivered_on", "%s is in the future (today is %s)", c.DeliveredOn, today)
 		}
+		ledger.ValidateText(&v, "claim.description", c.Description)
 		if len(c.Evidence) == 0 {
 			v.Add("claim.evidence_refs", "name at least one piece of evidence (contract, delivery note, acceptance record)")
 		}
@@ -153,6 +154,9 @@ func (l *Ledger) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*comp
 // AnswerClaim acknowledges (the claim joins the ledger as an invoice the
 // debtor confirmed), disputes or withdraws a claim.
 func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef string) (*complaint.Claim, error) {
+	if err := optionalText("comment", answer); err != nil {
+		return nil, err
+	}
 	now := l.now()
 	var out *complaint.Claim
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -288,6 +292,9 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 // MoveContest applies an action to a contest: the debtor corrects, the
 // supplier accepts, contests again or withdraws, a regulator decides.
 func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a complaint.ContestAction, comment string) (*complaint.Contest, *ledger.Invoice, error) {
+	if err := optionalText("comment", comment); err != nil {
+		return nil, nil, err
+	}
 	now := l.now()
 	var outC *complaint.Contest
 	var outInv *ledger.Invoice
@@ -380,4 +387,14 @@ func (l *Ledger) ListContests(ctx context.Context, q store.SupplierQuery) ([]*co
 	}
 	q.Scope = scope(ctx)
 	return l.store.ListContests(ctx, q)
+}
+
+// optionalText checks an optional comment: at most 1000 characters of text.
+func optionalText(field, text string) error {
+	var v ledger.ValidationError
+	if n := len([]rune(text)); n > 1000 {
+		v.Add(field, "is %d characters long, at most 1000 are allowed", n)
+	}
+	ledger.ValidateText(&v, field, text)
+	return v.Err()
 }

@@ -81,7 +81,9 @@ func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session strin
 		return nil, 0, err
 	}
 	if !mayActFor(ctx, debtor.ID) {
-		return nil, 0, fmt.Errorf("%w: debtor %s is not a party this key acts for", ledger.ErrPermissionDenied, debtorRef)
+		// Seeing a party (a counterparty, say) is not syncing for it; and
+		// for another debtor, existence does not leak.
+		return nil, 0, ledger.ErrNotFound
 	}
 	s, err := l.store.GetSyncSession(ctx, debtor.ID, session)
 	if errors.Is(err, ledger.ErrNotFound) {

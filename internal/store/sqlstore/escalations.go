@@ -53,8 +53,11 @@ func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 // touchEscalation brings an invoice's next check forward to on, never
 // later: a fact effective on that date may change the level from then.
 func (t *tx) touchEscalation(ctx context.Context, invoiceID uuid.UUID, on civil.Date) error {
-	_, err := t.w.ExecContext(ctx, `UPDATE escalations SET next_check = $1, version = version + 1
-		WHERE invoice_id = $2 AND (next_check IS NULL OR next_check > $1)`, on, invoiceID.String())
+	// The version moves even when the date does not, so that a sweeper
+	// that judged the invoice before this change cannot commit its result.
+	_, err := t.w.ExecContext(ctx, `UPDATE escalations SET version = version + 1,
+		next_check = CASE WHEN next_check IS NULL OR next_check > $1 THEN $1 ELSE next_check END
+		WHERE invoice_id = $2`, on, invoiceID.String())
 	return t.s.wrap("touch escalation", err)
 }
 

@@ -29,8 +29,10 @@ func (t *tx) insertErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if c, ok := t.s.dialect.UniqueViolation(err); ok {
-		return fmt.Errorf("%s: %w (%s)", what, ledger.ErrAlreadyExists, c)
+	if _, ok := t.s.dialect.UniqueViolation(err); ok {
+		// The constraint's name stays out: it is schema detail, and the
+		// service says which key was taken in the client's terms.
+		return fmt.Errorf("%s: %w", what, ledger.ErrAlreadyExists)
 	}
 	return t.s.wrap("insert "+what, err)
 }
