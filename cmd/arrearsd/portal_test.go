@@ -317,6 +317,12 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	if cs, _ := l["complaints"].([]any); len(cs) != 1 || cs[0].(map[string]any)["name"] != late {
 		t.Errorf("complaints with a missed deadline = %v", l)
 	}
+	// Paging through the filter: the first complaint (in time) is skipped,
+	// and the page is not cut short by it.
+	l = api.ok(cityKey, "GET", "/v1/complaints?filter=deadline_missed%3Dtrue&pageSize=1", nil)
+	if cs, _ := l["complaints"].([]any); len(cs) != 1 || cs[0].(map[string]any)["name"] != late {
+		t.Errorf("complaints with a missed deadline, one per page = %v", l)
+	}
 
 	// A record still contested shows in the figures.
 	api.ok(portal, "POST", "/v1/"+str(ack, "claim", "invoice")+"/contests", obj{"kind": "DATES_DIFFER", "detail": "delivered on 25 July, not 28"})

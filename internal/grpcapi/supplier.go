@@ -342,12 +342,14 @@ func (a *Supplier) ListComplaints(ctx context.Context, req *arrearsv1.ListCompla
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
-	rows, err := a.s.svc.ListComplaints(ctx, q, missed)
+	rows, last, err := a.s.svc.ListComplaints(ctx, q, missed, size)
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
-	rows, next := nextToken(a.s, sc, rows, size, func(c *service.ComplaintView) uuid.UUID { return c.Complaint.ID })
-	out := &arrearsv1.ListComplaintsResponse{NextPageToken: next}
+	out := &arrearsv1.ListComplaintsResponse{}
+	if last != uuid.Nil {
+		out.NextPageToken = a.s.tokens.Encode(sc, last)
+	}
 	for _, c := range rows {
 		out.Complaints = append(out.Complaints, complaintToProto(c))
 	}

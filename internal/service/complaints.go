@@ -84,6 +84,9 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			} else if err != nil {
 				return err
 			}
+			if currency != "" && inv.Amount.Currency != currency {
+				v.Add(fmt.Sprintf("complaint.invoices[%d]", i), "is in %s while the complaint is about %s debts: file one complaint per currency", inv.Amount.Currency, currency)
+			}
 			currency = inv.Amount.Currency
 		}
 		for i, id := range in.Claims {
@@ -94,9 +97,10 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			} else if err != nil {
 				return err
 			}
-			if currency == "" {
-				currency = c.Currency
+			if currency != "" && c.Currency != currency {
+				v.Add(fmt.Sprintf("complaint.claims[%d]", i), "is in %s while the complaint is about %s debts: file one complaint per currency", c.Currency, currency)
 			}
+			currency = c.Currency
 		}
 		receiver, err := l.receivingRegulator(ctx, tx, &v, in.ReceivingRegulator, debtor)
 		if err != nil {
@@ -205,26 +209,48 @@ func (l *Ledger) GetComplaint(ctx context.Context, id uuid.UUID) (*ComplaintView
 	return l.view(ctx, l.store, c, l.now())
 }
 
-// ListComplaints lists complaints in the caller's scope; missedOnly keeps
-// those whose current deadline has passed.
-func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, missedOnly bool) ([]*ComplaintView, error) {
+// ListComplaints lists up to want complaints in the caller's scope after
+// q.AfterID; missedOnly keeps those whose current deadline has passed. It
+// returns the id to continue after (Nil at the end): with missedOnly a page
+// can come back short after a bounded scan, with a cursor, never ending the
+// list early.
+func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, missedOnly bool, want int) ([]*ComplaintView, uuid.UUID, error) {
 	q.Scope = scope(ctx)
-	cs, err := l.store.ListComplaints(ctx, q)
-	if err != nil {
-		return nil, err
-	}
 	now := l.now()
-	out := make([]*ComplaintView, 0, len(cs))
-	for _, c := range cs {
-		v, err := l.view(ctx, l.store, c, now)
-		if err != nil {
-			return nil, err
+	var out []*ComplaintView
+	scanned := 0
+	for {
+		q.Limit = want + 1
+		if missedOnly {
+			q.Limit = 200
 		}
-		if !missedOnly || v.Missed {
+		cs, err := l.store.ListComplaints(ctx, q)
+		if err != nil {
+			return nil, uuid.Nil, err
+		}
+		for _, c := range cs {
+			scanned++
+			q.AfterID = c.ID
+			v, err := l.view(ctx, l.store, c, now)
+			if err != nil {
+				return nil, uuid.Nil, err
+			}
+			if missedOnly && !v.Missed {
+				continue
+			}
+			if len(out) == want {
+				// A further match exists: continue from the last returned.
+				return out, out[len(out)-1].Complaint.ID, nil
+			}
 			out = append(out, v)
 		}
+		if len(cs) < q.Limit {
+			return out, uuid.Nil, nil
+		}
+		if scanned >= maxJudgedScan {
+			return out, q.AfterID, nil
+		}
 	}
-	return out, nil
 }
 
 // ListComplaintEvents is a complaint's timeline.

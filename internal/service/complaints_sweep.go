@@ -117,7 +117,19 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 // from the day the plan was agreed up to a date (reversals counted from
 // their own date).
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
-	facts, err := tx.Facts(ctx, c.Invoices)
+	// The complaint's invoices, and those its claims became when the debtor
+	// acknowledged them.
+	invoices := append([]uuid.UUID{}, c.Invoices...)
+	for _, id := range c.Claims {
+		cl, err := tx.GetClaim(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cl.Invoice != uuid.Nil {
+			invoices = append(invoices, cl.Invoice)
+		}
+	}
+	facts, err := tx.Facts(ctx, invoices)
 	if err != nil {
 		return nil, err
 	}
