@@ -47,7 +47,7 @@ var Rules = map[string]Rule{
 	"/arrears.v1.LedgerService/OpenDispute":          {Roles: bothSides},
 	"/arrears.v1.LedgerService/GetDispute":           {Roles: everyone},
 	"/arrears.v1.LedgerService/ListDisputes":         {Roles: everyone},
-	"/arrears.v1.LedgerService/ResolveDispute":       {Roles: bothSides},
+	"/arrears.v1.LedgerService/ResolveDispute":       {Roles: []Role{RoleDebtor, RoleCreditor, RolePortal, RoleRegulator, RoleAdmin}},
 	"/arrears.v1.LedgerService/ListRevisions":        {Roles: everyone},
 	"/arrears.v1.LedgerService/ListEscalationEvents": {Roles: everyone},
 	"/arrears.v1.LedgerService/ListPaymentPolicies":  {Roles: everyone},

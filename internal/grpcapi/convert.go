@@ -301,6 +301,7 @@ func disputeToProto(d *ledger.Dispute, currency string) *arrearsv1.Dispute {
 		Resolution:        arrearsv1.DisputeResolution(enumValue(arrearsv1.DisputeResolution_value, "DISPUTE_RESOLUTION_", string(d.Resolution))),
 		ResolvedOn:        dateToProto(d.ResolvedOn),
 		ResolutionComment: d.Comment,
+		OpenedBy:          d.OpenedBy,
 		Etag:              service.Etag(d.Version),
 		CreateTime:        timeToProto(d.CreateTime),
 		UpdateTime:        timeToProto(d.UpdateTime),

@@ -108,9 +108,12 @@ type Dispute struct {
 	ResolvedOn   civil.Date        `json:"resolved_on"`
 	Comment      string            `json:"comment"`
 	CreditNoteID uuid.UUID         `json:"credit_note_id"`
-	Version      int64             `json:"version"`
-	CreateTime   time.Time         `json:"create_time"`
-	UpdateTime   time.Time         `json:"update_time"`
+	// OpenedBy is the side that raised the dispute: DEBTOR, CREDITOR or
+	// ADMIN (an operator on someone's behalf).
+	OpenedBy   string    `json:"opened_by"`
+	Version    int64     `json:"version"`
+	CreateTime time.Time `json:"create_time"`
+	UpdateTime time.Time `json:"update_time"`
 }
 
 // ResourceType names the kinds of record that keep revisions.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
@@ -45,8 +46,16 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if inv.Status != ledger.StatusOpen {
 			return fmt.Errorf("%w: the invoice is %s: nothing is outstanding to dispute", ledger.ErrFailedPrecondition, inv.Status)
 		}
+		side, err := disputeSide(ctx, tx, inv)
+		if err != nil {
+			return err
+		}
+		if side == "" {
+			return fmt.Errorf("%w: only the debtor or the supplier raises a dispute", ledger.ErrPermissionDenied)
+		}
 		nd := *d
 		nd.ID, nd.InvoiceID, nd.State, nd.CreateTime, nd.UpdateTime = newID(), inv.ID, ledger.DisputeOpen, now, now
+		nd.OpenedBy = side
 		nd.Resolution, nd.ResolvedOn, nd.Comment, nd.CreditNoteID = "", civil.Date{}, "", uuid.Nil
 		if err := tx.CreateDispute(ctx, &nd, change(ctx, inv, nd.OpenedOn, now, "OpenDispute")); err != nil {
 			return err
@@ -102,6 +111,9 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		}
 		if d.State != ledger.DisputeOpen {
 			return fmt.Errorf("%w: the dispute was already resolved on %s", ledger.ErrFailedPrecondition, d.ResolvedOn)
+		}
+		if err := mayResolve(ctx, tx, inv, d, res); err != nil {
+			return err
 		}
 		next := *inv
 		next.Disputed -= d.Amount
@@ -164,4 +176,55 @@ func (l *Ledger) ListRevisions(ctx context.Context, typ ledger.ResourceType, par
 		return nil, err
 	}
 	return l.store.ListRevisions(ctx, id, after, limit)
+}
+
+// disputeSide says which side of the invoice the caller is on: DEBTOR,
+// CREDITOR (the supplier, or a portal it authorised), ADMIN, or "".
+func disputeSide(ctx context.Context, r store.Reader, inv *ledger.Invoice) (string, error) {
+	p := auth.FromContext(ctx)
+	switch {
+	case p == nil:
+		return "", nil
+	case p.Role == auth.RoleAdmin:
+		return "ADMIN", nil
+	case p.Role == auth.RoleDebtor && p.Acts(inv.DebtorID):
+		return "DEBTOR", nil
+	}
+	ok, err := actsForCreditor(ctx, r, inv.CreditorID)
+	if ok {
+		return "CREDITOR", err
+	}
+	return "", err
+}
+
+// mayResolve applies who ends a dispute: the side that raised it withdraws
+// it; only the supplier grants a credit; only a regulator (or an operator)
+// rejects it, since neither side may overrule the other.
+func mayResolve(ctx context.Context, r store.Reader, inv *ledger.Invoice, d *ledger.Dispute, res ledger.DisputeResolution) error {
+	p := auth.FromContext(ctx)
+	if p != nil && p.Role == auth.RoleAdmin {
+		return nil
+	}
+	side, err := disputeSide(ctx, r, inv)
+	if err != nil {
+		return err
+	}
+	switch res {
+	case ledger.ResolutionWithdrawn:
+		if side != "" && (side == d.OpenedBy || d.OpenedBy == "ADMIN") {
+			return nil
+		}
+		return fmt.Errorf("%w: only the side that raised the dispute (%s) withdraws it", ledger.ErrPermissionDenied, d.OpenedBy)
+	case ledger.ResolutionCredited:
+		if side == "CREDITOR" {
+			return nil
+		}
+		return fmt.Errorf("%w: only the supplier grants a credit", ledger.ErrPermissionDenied)
+	case ledger.ResolutionRejected:
+		if p != nil && p.Role == auth.RoleRegulator {
+			return nil
+		}
+		return fmt.Errorf("%w: only a regulator rejects a dispute; the side that raised it may withdraw it", ledger.ErrPermissionDenied)
+	}
+	return nil
 }

@@ -49,7 +49,11 @@ type Dispute struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. The side that raised it: DEBTOR, CREDITOR or ADMIN. That
+	// side withdraws it; only the supplier resolves it CREDITED; only a
+	// regulator resolves it REJECTED.
+	OpenedBy      string `protobuf:"bytes,13,opt,name=opened_by,json=openedBy,proto3" json:"opened_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -168,6 +172,13 @@ func (x *Dispute) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Dispute) GetOpenedBy() string {
+	if x != nil {
+		return x.OpenedBy
+	}
+	return ""
+}
+
 // One recorded version of a party, invoice, payment or dispute. Nothing is
 // changed in place without a revision, so any past state can be recovered.
 type Revision struct {
@@ -265,7 +276,7 @@ var File_arrears_v1_dispute_proto protoreflect.FileDescriptor
 const file_arrears_v1_dispute_proto_rawDesc = "" +
 	"\n" +
 	"\x18arrears/v1/dispute.proto\x12\n" +
-	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x04\n" +
+	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x04\n" +
 	"\aDispute\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x06amount\x18\x02 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12\x16\n" +
@@ -285,7 +296,8 @@ const file_arrears_v1_dispute_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xf1\x01\n" +
+	"updateTime\x12\x1b\n" +
+	"\topened_by\x18\r \x01(\tR\bopenedBy\"\xf1\x01\n" +
 	"\bRevision\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x123\n" +

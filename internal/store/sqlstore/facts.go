@@ -111,13 +111,13 @@ func (t *tx) UpdatePayment(ctx context.Context, p *ledger.Payment, c store.Chang
 }
 
 const disputeCols = `id, invoice_id, amount, reason, opened_on, state, resolution, resolved_on, comment,
-	credit_note_id, version, create_time, update_time`
+	credit_note_id, version, create_time, update_time, opened_by`
 
 func scanDispute(sc scanner) (*ledger.Dispute, error) {
 	var d ledger.Dispute
 	var cn *string
 	err := sc.Scan(&d.ID, &d.InvoiceID, &d.Amount, &d.Reason, &d.OpenedOn, &d.State, &d.Resolution,
-		&d.ResolvedOn, &d.Comment, &cn, &d.Version, tsScan{&d.CreateTime}, tsScan{&d.UpdateTime})
+		&d.ResolvedOn, &d.Comment, &cn, &d.Version, tsScan{&d.CreateTime}, tsScan{&d.UpdateTime}, &d.OpenedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +152,9 @@ func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Chang
 	d.Version = 1
 	ts := t.s.dialect.Timestamp
 	_, err := t.w.ExecContext(ctx, `INSERT INTO disputes (`+disputeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.ID.String(), d.InvoiceID.String(), d.Amount, d.Reason, d.OpenedOn, string(d.State), string(d.Resolution),
-		d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID), d.Version, ts(d.CreateTime), ts(d.UpdateTime))
+		d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID), d.Version, ts(d.CreateTime), ts(d.UpdateTime), d.OpenedBy)
 	if err := t.insertErr("dispute", err); err != nil {
 		return err
 	}
