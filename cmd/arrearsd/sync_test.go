@@ -357,3 +357,31 @@ func TestSyncResumesAfterServerCrash(t *testing.T) {
 		t.Errorf("%d invoices, want 300", n)
 	}
 }
+
+// TestSyncStreamStopsWhenKeyRevoked: a key revoked during a long sync stops
+// the stream at the next chunk.
+func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	admin := &grpcTransport{conn: f.conn, token: f.admin}
+	var k arrearsv1.CreateApiKeyResponse
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{f.debtor}}}, &k)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+k.Token)
+	st, err := arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "revoked", Debtor: f.debtor}}})
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(0, 20, same)
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[:10]}}})
+	if _, err := st.Recv(); err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	call(t, admin, "RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: k.ApiKey.Name}, &arrearsv1.RevokeApiKeyResponse{})
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[10:]}}})
+	if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a chunk after the key was revoked: %v, want Unauthenticated", err)
+	}
+}

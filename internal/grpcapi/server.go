@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"strings"
 	"unicode"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -142,4 +144,19 @@ func callerKey(ctx context.Context) string {
 		return p.KeyID.String()
 	}
 	return "-"
+}
+
+// reauthenticate checks that the key a long-lived stream was opened with
+// is still valid.
+func (s *Server) reauthenticate(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
+			if _, err := s.svc.Authenticate(ctx, strings.TrimSpace(t)); err != nil {
+				return s.fail(ctx, "SyncPayables", "", err)
+			}
+			return nil
+		}
+	}
+	return s.fail(ctx, "SyncPayables", "", auth.ErrUnauthenticated)
 }

@@ -110,6 +110,11 @@ func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) err
 		if err != nil {
 			return err
 		}
+		// A stream lives long: the key is checked again for every chunk, so
+		// revocation and expiry stop a running sync at once.
+		if err := a.s.reauthenticate(ctx); err != nil {
+			return err
+		}
 		chunk := msg.GetChunk()
 		if chunk == nil {
 			return a.s.fail(ctx, method, "", badField("chunk", "after SyncOpen, every message must be a chunk"))

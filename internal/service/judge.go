@@ -217,7 +217,9 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 				j = debtor.Jurisdiction
 				zones[cur.DebtorID] = j
 			}
-			d = civil.DateOf(knownAt, l.zoneOf(p, j))
+			// Today in the policy's zone, whatever known_at says: "as of
+			// today, as known then".
+			d = civil.DateOf(l.now(), l.zoneOf(p, j))
 		}
 		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt})
 	}
