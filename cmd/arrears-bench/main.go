@@ -214,7 +214,7 @@ type server struct {
 func startServer(ctx context.Context, bin, url, dir string) (*server, error) {
 	port := freePort()
 	cmd := exec.CommandContext(ctx, bin, "-database-url", url, "-data-dir", dir, "-grpc-addr", "127.0.0.1:"+strconv.Itoa(port),
-		"-http-addr", "127.0.0.1:0", "-rate-limit", "0", "-log-level", "warn", "-sweep-interval", "1h")
+		"-http-addr", "127.0.0.1:0", "-rate-limit", "0", "-log-level", "warn", "-sweep-interval", "1h", "-create-audit-key", "true")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)

@@ -163,16 +163,29 @@ func parsePartyFlag(s string) (service.PartyRef, error) {
 	return service.PartyRef{Jurisdiction: j, RegistrationID: canon}, nil
 }
 
-// runAudit is `arrearsd audit verify`.
+// runAudit is `arrearsd audit verify|keygen`.
 func runAudit(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "keygen" {
+		cfg, err := parseConfig("arrearsd audit keygen", args[1:])
+		if err != nil {
+			return err
+		}
+		if _, created, err := loadAuditKey(cfg.AuditKeyFile, true); err != nil {
+			return err
+		} else if !created {
+			return fmt.Errorf("%s exists already: it is never overwritten", cfg.AuditKeyFile)
+		}
+		fmt.Fprintf(out, "created the audit signing key %s (readable only by its owner): give every replica the same file and keep it away from the database\n", cfg.AuditKeyFile)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return fmt.Errorf("usage: arrearsd audit verify [flags]")
+		return fmt.Errorf("usage: arrearsd audit verify|keygen [flags]")
 	}
 	cfg, err := parseConfig("arrearsd audit verify", args[1:])
 	if err != nil {
 		return err
 	}
-	key, _, err := loadAuditKey(cfg.AuditKeyFile)
+	key, _, err := loadAuditKey(cfg.AuditKeyFile, false)
 	if err != nil {
 		return err
 	}

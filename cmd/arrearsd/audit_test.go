@@ -59,7 +59,7 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 			t.Fatal(err)
 		}
 	}
-	key, _, err := loadAuditKey(cfg.AuditKeyFile)
+	key, _, err := loadAuditKey(cfg.AuditKeyFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,4 +194,32 @@ func TestAuditTamperingPostgres(t *testing.T) {
 		dir := t.TempDir()
 		return config{DatabaseURL: pgtest.URL(t), DataDir: dir, AuditKeyFile: filepath.Join(dir, "audit.key")}
 	})
+}
+
+// TestAuditKeyOnPostgres: replicas on a shared database must share one
+// signing key, so on PostgreSQL arrearsd refuses to start without the key
+// file rather than make a key of its own; `audit keygen` makes it once.
+func TestAuditKeyOnPostgres(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.key")
+	cfg, err := parseConfig("arrearsd", []string{"-database-url", "postgres://x@127.0.0.1:1/x", "-audit-key-file", path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CreateAuditKey {
+		t.Error("on PostgreSQL the audit key is created by default")
+	}
+	if _, _, err := loadAuditKey(path, cfg.CreateAuditKey); err == nil || !strings.Contains(err.Error(), "audit keygen") {
+		t.Errorf("missing key on PostgreSQL: %v", err)
+	}
+	var out strings.Builder
+	if err := runAudit(context.Background(), []string{"keygen", "-audit-key-file", path}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := runAudit(context.Background(), []string{"keygen", "-audit-key-file", path}, &out); err == nil {
+		t.Error("keygen overwrote an existing key")
+	}
+	if _, created, err := loadAuditKey(path, false); err != nil || created {
+		t.Errorf("the generated key: created %v, %v", created, err)
+	}
 }

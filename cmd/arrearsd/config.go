@@ -30,6 +30,7 @@ type config struct {
 	RateBurst       int
 	AdminKeyFile    string        // where the first admin key is written
 	AuditKeyFile    string        // Ed25519 signing key of audit checkpoints; keep it outside the database
+	CreateAuditKey  bool          // create the signing key if missing (default only for the embedded store)
 	CheckpointEvery time.Duration // how often to sign a checkpoint
 	TLSCertFile     string        // serve TLS on both ports with this certificate
 	TLSKeyFile      string
@@ -86,6 +87,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.StringVar(&c.PolicyFile, "policy-file", env("ARREARS_POLICY_FILE", ""), "JSON file of custom payment policies (ARREARS_POLICY_FILE)")
 	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
 	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "load a demo ledger if the ledger is empty (ARREARS_DEMO=1)")
+	createKey := fs.String("create-audit-key", env("ARREARS_CREATE_AUDIT_KEY", ""), "create the audit signing key if missing: true or false; default true on the embedded store, false on PostgreSQL, where every replica must be given the same key (ARREARS_CREATE_AUDIT_KEY)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
@@ -108,6 +110,14 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
 		return c, nil, fmt.Errorf("-tls-client-ca needs -tls-cert and -tls-key")
+	}
+	switch *createKey {
+	case "":
+		c.CreateAuditKey = c.DatabaseURL == ""
+	case "true", "false":
+		c.CreateAuditKey = *createKey == "true"
+	default:
+		return c, nil, fmt.Errorf("-create-audit-key must be true or false, got %q", *createKey)
 	}
 	if c.AdminKeyFile == "" {
 		c.AdminKeyFile = filepath.Join(c.DataDir, "admin.key")

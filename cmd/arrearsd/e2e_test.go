@@ -59,6 +59,7 @@ func startStoppable(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAd
 	}
 	cfg.AdminKeyFile = filepath.Join(cfg.DataDir, "admin.key")
 	cfg.AuditKeyFile = filepath.Join(cfg.DataDir, "audit-signing.key")
+	cfg.CreateAuditKey = true
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = time.Hour
 	}

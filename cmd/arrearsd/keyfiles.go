@@ -15,8 +15,15 @@ import (
 // loadAuditKey reads the checkpoint signing key, creating it (readable only
 // by its owner) on first use. It lives in a file, not in the database, so
 // that write access to the database is not enough to forge a checkpoint.
-func loadAuditKey(path string) (ed25519.PrivateKey, bool, error) {
+//
+// Replicas sharing one database must sign with one key, or verification
+// fails on each other's checkpoints: so on PostgreSQL the key is created
+// only when asked (`arrearsd audit keygen`, or -create-audit-key=true once).
+func loadAuditKey(path string, create bool) (ed25519.PrivateKey, bool, error) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, false, fmt.Errorf("audit signing key %s does not exist: create it with `arrearsd audit keygen -audit-key-file %s` and give every replica the same file", path, path)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {

@@ -4,6 +4,7 @@
 //	arrearsd migrate [flags]          apply PostgreSQL schema migrations
 //	arrearsd keys create|list|revoke  manage API keys
 //	arrearsd audit verify             check every audit chain and checkpoint
+//	arrearsd audit keygen             create the audit signing key file
 //
 // Run `arrearsd -h` or `arrearsd migrate -h` for the flags; each also reads
 // an ARREARS_* environment variable.
@@ -127,7 +128,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if err := ensureAdminKey(ctx, svc, cfg.AdminKeyFile, log); err != nil {
 		return err
 	}
-	auditKey, created, err := loadAuditKey(cfg.AuditKeyFile)
+	auditKey, created, err := loadAuditKey(cfg.AuditKeyFile, cfg.CreateAuditKey)
 	if err != nil {
 		return err
 	}
