@@ -230,7 +230,11 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 	case *arrearsv1.ListPaymentPoliciesRequest:
 		return "GET", "/v1/paymentPolicies", nil
 	case *arrearsv1.UpdateInvoiceRequest:
-		return "PATCH", "/v1/" + r.Invoice.Name + "?" + query("updateMask", strings.Join(r.UpdateMask.GetPaths(), ",")), r.Invoice
+		q := query("updateMask", strings.Join(r.UpdateMask.GetPaths(), ","))
+		if r.EffectiveOn != nil {
+			q += fmt.Sprintf("&effectiveOn.year=%d&effectiveOn.month=%d&effectiveOn.day=%d", r.EffectiveOn.Year, r.EffectiveOn.Month, r.EffectiveOn.Day)
+		}
+		return "PATCH", "/v1/" + r.Invoice.Name + "?" + q, r.Invoice
 	case *arrearsv1.CancelInvoiceRequest:
 		return "POST", "/v1/" + r.Name + ":cancel", r
 	case *arrearsv1.CreateCreditNoteRequest:

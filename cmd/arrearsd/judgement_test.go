@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -115,6 +116,30 @@ func workedExample(t *testing.T, tr transport, clk *clock.Fake, pass string) {
 		call(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: tc.filter + ` AND debtor = "` + debtor.Party.Name + `"`, AsOf: date(2025, 10, 31)}, &l)
 		if len(l.Invoices) != tc.want {
 			t.Errorf("ListInvoices(%s) as of 31 October: %d invoices, want %d", tc.filter, len(l.Invoices), tc.want)
+		}
+	}
+	// A correction effective from 1 October (the amount was CNY 120,000.00)
+	// changes the judgement from that day only: as of 30 September the
+	// invoice is judged on the amount that then stood.
+	var cur arrearsv1.GetInvoiceResponse
+	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name}, &cur)
+	call(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{
+		Invoice:    &arrearsv1.Invoice{Name: inv.Invoice.Name, Etag: cur.Invoice.Etag, Amount: cny(12000000)},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"amount"}}, EffectiveOn: date(2025, 10, 1)}, &arrearsv1.UpdateInvoiceResponse{})
+	for _, tc := range []struct {
+		asOf          *arrearsv1.Date
+		out, interest int64
+	}{
+		{date(2025, 9, 30), 6000000, 113000},
+		// From 1 October the corrected amount applies to the whole term:
+		// 13 days x 12,000,000 x 0.0005 + 47 days x 8,000,000 x 0.0005.
+		{date(2025, 10, 31), 8000000, 78000 + 188000},
+	} {
+		var got arrearsv1.GetInvoiceResponse
+		call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name, AsOf: tc.asOf}, &got)
+		if j := got.Invoice.Judgement; j.Outstanding.GetMinorUnits() != tc.out || j.Interest.GetMinorUnits() != tc.interest {
+			t.Errorf("after the correction, as of %v: outstanding %d interest %d; want %d %d", tc.asOf,
+				j.Outstanding.GetMinorUnits(), j.Interest.GetMinorUnits(), tc.out, tc.interest)
 		}
 	}
 	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "bucket = 1-29"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")

@@ -65,6 +65,10 @@ type Invoice struct {
 	// Contested counts the supplier's unresolved contests of this record:
 	// zero means both sides agree on it.
 	Contested int `json:"contested"`
+	// CorrectedOn is the latest date from which a correction of the
+	// invoice's own fields (amount, dates, terms) takes effect; before it,
+	// the fields as they then stood apply.
+	CorrectedOn civil.Date `json:"corrected_on"`
 
 	// The payment policy the invoice is judged under, and why; kept with
 	// the invoice so that a later policy version does not change it.

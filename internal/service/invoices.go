@@ -181,6 +181,9 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if effectiveOn.IsZero() {
 			effectiveOn = today
 		}
+		if effectiveOn.After(next.CorrectedOn) {
+			next.CorrectedOn = effectiveOn
+		}
 		if err := l.saveDebtorChange(ctx, tx, cur, &next, effectiveOn, today, now, "UpdateInvoice"); err != nil {
 			return err
 		}

@@ -207,6 +207,11 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 			return nil, err
 		}
 		d := asOf
+		if d.IsZero() || !cur.CorrectedOn.After(d) {
+			// No correction takes effect after the date judged.
+		} else if cur, err = fieldsAsOf(ctx, r, cur, d, knownAt); err != nil {
+			return nil, err
+		}
 		if d.IsZero() {
 			j, ok := zones[cur.DebtorID]
 			if !ok {
@@ -361,4 +366,39 @@ func (l *Ledger) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, 
 		return nil, err
 	}
 	return l.store.ListEscalationEvents(ctx, invoiceID, p)
+}
+
+// fieldsAsOf returns inv with its own fields (amount, dates, terms) as they
+// stood on d: the creation's, then every correction effective on or before
+// d, in the order they were recorded (up to knownAt). Corrections effective
+// later do not reach back.
+func fieldsAsOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, d civil.Date, knownAt time.Time) (*ledger.Invoice, error) {
+	revs, err := r.ListRevisions(ctx, inv.ID, 0, 100000)
+	if err != nil {
+		return nil, err
+	}
+	var fields *ledger.Invoice
+	for i, rev := range revs {
+		if rev.RecordTime.After(knownAt) {
+			break
+		}
+		if i > 0 && (rev.Method != "UpdateInvoice" || rev.EffectiveOn.After(d)) {
+			continue
+		}
+		var snap ledger.Invoice
+		if err := json.Unmarshal(rev.Snapshot, &snap); err != nil {
+			return nil, fmt.Errorf("invoice %s revision %d: %w", inv.ID, rev.Revision, err)
+		}
+		fields = &snap
+	}
+	if fields == nil {
+		return inv, nil
+	}
+	out := *inv
+	out.ContractRef, out.Amount = fields.ContractRef, fields.Amount
+	out.ContractSignedOn, out.IssuedOn, out.ReceivedOn, out.DeliveredOn = fields.ContractSignedOn, fields.IssuedOn, fields.ReceivedOn, fields.DeliveredOn
+	out.AcceptanceRequired, out.AcceptancePeriodDays, out.AcceptancePassedOn = fields.AcceptanceRequired, fields.AcceptancePeriodDays, fields.AcceptancePassedOn
+	out.SettlementConfirmedOn, out.AgreedTermDays, out.AgreedDueDate = fields.SettlementConfirmedOn, fields.AgreedTermDays, fields.AgreedDueDate
+	out.AgreedRate, out.CreditorSizeAtSigning = fields.AgreedRate, fields.CreditorSizeAtSigning
+	return &out, nil
 }

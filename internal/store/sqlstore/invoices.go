@@ -15,7 +15,7 @@ const invoiceCols = `id, debtor_id, creditor_id, document_ref, contract_ref, cur
 	contract_signed_on, issued_on, received_on, delivered_on, acceptance_required, acceptance_period_days,
 	acceptance_passed_on, settlement_confirmed_on, agreed_term_days, agreed_due_date, agreed_rate_percent,
 	agreed_rate_per_day, creditor_size_at_signing, status, due_date, credited, paid, disputed,
-	cancelled_on, cancel_reason, version, create_time, update_time, policy_id, policy_version, policy_reason, contested`
+	cancelled_on, cancel_reason, version, create_time, update_time, policy_id, policy_version, policy_reason, contested, corrected_on`
 
 func scanInvoice(sc scanner) (*ledger.Invoice, error) {
 	var inv ledger.Invoice
@@ -27,7 +27,7 @@ func scanInvoice(sc scanner) (*ledger.Invoice, error) {
 		&inv.SettlementConfirmedOn, &inv.AgreedTermDays, &inv.AgreedDueDate, &rate, &perDay,
 		&inv.CreditorSizeAtSigning, &inv.Status, &inv.DueDate, &inv.Credited, &inv.Paid, &inv.Disputed,
 		&inv.CancelledOn, &inv.CancelReason, &inv.Version, tsScan{&inv.CreateTime}, tsScan{&inv.UpdateTime},
-		&inv.PolicyID, &inv.PolicyVersion, &inv.PolicyReason, &inv.Contested)
+		&inv.PolicyID, &inv.PolicyVersion, &inv.PolicyReason, &inv.Contested, &inv.CorrectedOn)
 	if err != nil {
 		return nil, err
 	}
@@ -73,14 +73,14 @@ func (t *tx) invoiceArgs(inv *ledger.Invoice) []any {
 		inv.AcceptancePassedOn, inv.SettlementConfirmedOn, inv.AgreedTermDays, inv.AgreedDueDate, rate,
 		perDay, string(inv.CreditorSizeAtSigning), string(inv.Status), inv.DueDate, inv.Credited, inv.Paid,
 		inv.Disputed, inv.CancelledOn, inv.CancelReason, inv.Version, ts(inv.CreateTime), ts(inv.UpdateTime),
-		inv.PolicyID, inv.PolicyVersion, inv.PolicyReason, inv.Contested}
+		inv.PolicyID, inv.PolicyVersion, inv.PolicyReason, inv.Contested, inv.CorrectedOn}
 }
 
 func (t *tx) CreateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Change) error {
 	inv.Version = 1
 	_, err := t.w.ExecContext(ctx, `INSERT INTO invoices (`+invoiceCols+`) VALUES ($1, $2, $3, $4, $5,
 		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
-		$27, $28, $29, $30, $31, $32, $33, $34)`, t.invoiceArgs(inv)...)
+		$27, $28, $29, $30, $31, $32, $33, $34, $35)`, t.invoiceArgs(inv)...)
 	if err := t.insertErr("invoice", err); err != nil {
 		return err
 	}
@@ -93,14 +93,14 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 	// Identity columns (id, debtor, creditor, document_ref) and create_time
 	// never change; the rest is rewritten from the record. a[4:27] are the
 	// columns from contract_ref to cancel_reason.
-	args := append(append([]any{}, a[4:27]...), a[29], inv.ID.String(), inv.Version, a[30], a[31], a[32], a[33])
+	args := append(append([]any{}, a[4:27]...), a[29], inv.ID.String(), inv.Version, a[30], a[31], a[32], a[33], a[34])
 	res, err := t.w.ExecContext(ctx, `UPDATE invoices SET contract_ref = $1, currency = $2, amount = $3,
 		contract_signed_on = $4, issued_on = $5, received_on = $6, delivered_on = $7,
 		acceptance_required = $8, acceptance_period_days = $9, acceptance_passed_on = $10,
 		settlement_confirmed_on = $11, agreed_term_days = $12, agreed_due_date = $13,
 		agreed_rate_percent = $14, agreed_rate_per_day = $15, creditor_size_at_signing = $16, status = $17,
 		due_date = $18, credited = $19, paid = $20, disputed = $21, cancelled_on = $22, cancel_reason = $23,
-		update_time = $24, policy_id = $27, policy_version = $28, policy_reason = $29, contested = $30, version = version + 1
+		update_time = $24, policy_id = $27, policy_version = $28, policy_reason = $29, contested = $30, corrected_on = $31, version = version + 1
 		WHERE id = $25 AND version = $26`, args...)
 	if err := t.updated("invoice", res, err); err != nil {
 		return err

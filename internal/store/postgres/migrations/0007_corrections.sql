@@ -1,0 +1,4 @@
+-- The latest date from which a correction of an invoice's fields takes
+-- effect: judging the invoice as of an earlier date uses the fields as they
+-- stood then.
+ALTER TABLE invoices ADD COLUMN corrected_on date;
