@@ -171,7 +171,7 @@ func serviceOf(rpc string) string {
 		return "SupplierService"
 	case "SyncPayablesBatch", "GetSyncSession":
 		return "SyncService"
-	case "GetOverdueSummary", "GetAnnualDisclosure":
+	case "GetOverdueSummary", "GetAnnualDisclosure", "GetPaymentPracticeReport":
 		return "OversightService"
 	}
 	return "LedgerService"
@@ -303,6 +303,10 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "GET", "/v1/overdueSummary?" + query("groupBy", strings.Join(r.GroupBy, ",")), nil
 	case *arrearsv1.GetAnnualDisclosureRequest:
 		return "GET", "/v1/" + r.Debtor + "/annualDisclosure?" + query("year", r.Year), nil
+	case *arrearsv1.GetPaymentPracticeReportRequest:
+		q := query("bands", r.Bands) + fmt.Sprintf("&periodStart.year=%d&periodStart.month=%d&periodStart.day=%d&periodEnd.year=%d&periodEnd.month=%d&periodEnd.day=%d",
+			r.PeriodStart.GetYear(), r.PeriodStart.GetMonth(), r.PeriodStart.GetDay(), r.PeriodEnd.GetYear(), r.PeriodEnd.GetMonth(), r.PeriodEnd.GetDay())
+		return "GET", "/v1/" + r.Debtor + "/paymentPracticeReport?" + q, nil
 	case *arrearsv1.GetComplaintStatisticsRequest:
 		return "GET", "/v1/complaintStatistics?" + query("groupBy", r.GroupBy), nil
 	}

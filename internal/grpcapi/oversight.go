@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"math/big"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -93,4 +94,61 @@ func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetA
 			AsOf: dateToProto(d.AsOf), Count: d.Count, Amount: moneyToProto(d.Amount, d.Currency)})
 	}
 	return out, nil
+}
+
+func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1.GetPaymentPracticeReportRequest) (*arrearsv1.GetPaymentPracticeReportResponse, error) {
+	const method = "GetPaymentPracticeReport"
+	var v ledger.ValidationError
+	q := service.PracticeQuery{
+		Debtor: parsePartyName(&v, "debtor", req.Debtor), From: dateFromProto(&v, "period_start", req.PeriodStart),
+		To: dateFromProto(&v, "period_end", req.PeriodEnd), Bands: strings.ToUpper(req.Bands), KnownAt: knownAtFromProto(&v, req.KnownAt),
+	}
+	if req.PeriodStart == nil {
+		v.Add("period_start", "is required")
+	}
+	if req.PeriodEnd == nil {
+		v.Add("period_end", "is required")
+	}
+	if _, ok := service.PracticeBands[q.Bands]; q.Bands != "" && !ok {
+		v.Add("bands", "must be UK or AU")
+	}
+	if err := v.Err(); err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
+	}
+	rs, err := o.s.svc.PaymentPractice(ctx, q)
+	if err != nil {
+		return nil, o.s.fail(ctx, method, req.Debtor, err)
+	}
+	out := &arrearsv1.GetPaymentPracticeReportResponse{}
+	for _, r := range rs {
+		m := func(n int64) *arrearsv1.Money { return moneyToProto(n, r.Currency) }
+		pr := &arrearsv1.PaymentPracticeReport{
+			Debtor: partyName(r.Debtor.ID), PeriodStart: dateToProto(r.From), PeriodEnd: dateToProto(r.To),
+			KnownAt: timestamppb.New(r.KnownAt), Payments: r.Payments, Amount: m(r.Amount),
+			AverageDaysToPay: int32(shareOf(r.DaysToPaySum, r.Payments, 1)),
+			LateCount:        r.LateCount, LateAmount: m(r.LateAmount),
+			LateCountShareBp: int32(shareOf(r.LateCount, r.Payments, 10000)), LateValueShareBp: int32(shareOf(r.LateAmount, r.Amount, 10000)),
+			LateDisputedCount: r.LateDisputedCount, LateDisputedAmount: m(r.LateDisputedAmount),
+			UnpaidPastDueCount: r.UnpaidPastDueCount, UnpaidPastDueAmount: m(r.UnpaidPastDueAmount),
+			Contracts: r.Contracts, StandardTermDays: int32(r.StandardTermDays), LongestTermDays: int32(r.LongestTermDays),
+			TermsOverCap: r.TermsOverCap,
+		}
+		for _, b := range r.Bands {
+			pr.Bands = append(pr.Bands, &arrearsv1.PracticeBand{Band: b.Band.Label, Count: b.Count, Amount: m(b.Amount),
+				CountShareBp: int32(shareOf(b.Count, r.Payments, 10000)), ValueShareBp: int32(shareOf(b.Amount, r.Amount, 10000))})
+		}
+		out.Reports = append(out.Reports, pr)
+	}
+	return out, nil
+}
+
+// shareOf is n/of scaled by unit, rounded half up; 0 when of is 0. Sums
+// of amounts can reach 10^18, so the product is taken in big integers.
+func shareOf(n, of, unit int64) int64 {
+	if of <= 0 {
+		return 0
+	}
+	num := new(big.Int).Mul(big.NewInt(n), big.NewInt(2*unit))
+	num.Add(num, big.NewInt(of))
+	return num.Quo(num, new(big.Int).Mul(big.NewInt(of), big.NewInt(2))).Int64()
 }

@@ -184,11 +184,7 @@ func factsAfter(f *store.Facts, k time.Time) bool {
 // on the facts known at knownAt; invoices that did not exist then are
 // dropped.
 func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.Invoice, asOf civil.Date, knownAt time.Time) ([]*Judged, error) {
-	ids := make([]uuid.UUID, len(invs))
-	for i, inv := range invs {
-		ids[i] = inv.ID
-	}
-	facts, err := r.Facts(ctx, ids)
+	facts, err := r.Facts(ctx, invoiceIDs(invs))
 	if err != nil {
 		return nil, err
 	}

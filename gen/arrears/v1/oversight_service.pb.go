@@ -554,6 +554,419 @@ func (x *GetAnnualDisclosureResponse) GetDisclosures() []*AnnualDisclosure {
 	return nil
 }
 
+type GetPaymentPracticeReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The debtor, in either party name form.
+	Debtor string `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
+	// The reporting period, both days inclusive, at most a year long.
+	PeriodStart *Date `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   *Date `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// The day bands: UK (0-30, 31-60, 61+; the default) or AU (0-20, 21-30,
+	// 31-60, 61-90, 91-120, 121+).
+	Bands string `protobuf:"bytes,4,opt,name=bands,proto3" json:"bands,omitempty"`
+	// Which recorded facts count; default now.
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPaymentPracticeReportRequest) Reset() {
+	*x = GetPaymentPracticeReportRequest{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPaymentPracticeReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPaymentPracticeReportRequest) ProtoMessage() {}
+
+func (x *GetPaymentPracticeReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPaymentPracticeReportRequest.ProtoReflect.Descriptor instead.
+func (*GetPaymentPracticeReportRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetPaymentPracticeReportRequest) GetDebtor() string {
+	if x != nil {
+		return x.Debtor
+	}
+	return ""
+}
+
+func (x *GetPaymentPracticeReportRequest) GetPeriodStart() *Date {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *GetPaymentPracticeReportRequest) GetPeriodEnd() *Date {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
+func (x *GetPaymentPracticeReportRequest) GetBands() string {
+	if x != nil {
+		return x.Bands
+	}
+	return ""
+}
+
+func (x *GetPaymentPracticeReportRequest) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+// The payments settled in one band of days to pay.
+type PracticeBand struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Band   string                 `protobuf:"bytes,1,opt,name=band,proto3" json:"band,omitempty"`
+	Count  int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Amount *Money                 `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Shares of all payments in the period, in basis points (1/100 of a
+	// percent), rounded half up.
+	CountShareBp  int32 `protobuf:"varint,4,opt,name=count_share_bp,json=countShareBp,proto3" json:"count_share_bp,omitempty"`
+	ValueShareBp  int32 `protobuf:"varint,5,opt,name=value_share_bp,json=valueShareBp,proto3" json:"value_share_bp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PracticeBand) Reset() {
+	*x = PracticeBand{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PracticeBand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PracticeBand) ProtoMessage() {}
+
+func (x *PracticeBand) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PracticeBand.ProtoReflect.Descriptor instead.
+func (*PracticeBand) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PracticeBand) GetBand() string {
+	if x != nil {
+		return x.Band
+	}
+	return ""
+}
+
+func (x *PracticeBand) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *PracticeBand) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *PracticeBand) GetCountShareBp() int32 {
+	if x != nil {
+		return x.CountShareBp
+	}
+	return 0
+}
+
+func (x *PracticeBand) GetValueShareBp() int32 {
+	if x != nil {
+		return x.ValueShareBp
+	}
+	return 0
+}
+
+// A debtor's payment practice over a period in one currency. The unit is
+// the payment settled in the period (a commercial bill or receivable
+// certificate at its maturity, anything else on its paid-on date); days to
+// pay run from the invoice's receipt, or its issue when receipt is not
+// recorded.
+type PaymentPracticeReport struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Debtor      string                 `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
+	PeriodStart *Date                  `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	PeriodEnd   *Date                  `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	KnownAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	Payments    int64                  `protobuf:"varint,5,opt,name=payments,proto3" json:"payments,omitempty"`
+	Amount      *Money                 `protobuf:"bytes,6,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Mean days to pay, rounded to the nearest day (half up).
+	AverageDaysToPay int32           `protobuf:"varint,7,opt,name=average_days_to_pay,json=averageDaysToPay,proto3" json:"average_days_to_pay,omitempty"`
+	Bands            []*PracticeBand `protobuf:"bytes,8,rep,name=bands,proto3" json:"bands,omitempty"`
+	// Payments settled after the due date, and those of them on an invoice
+	// with a dispute opened by the day of payment.
+	LateCount          int64  `protobuf:"varint,9,opt,name=late_count,json=lateCount,proto3" json:"late_count,omitempty"`
+	LateAmount         *Money `protobuf:"bytes,10,opt,name=late_amount,json=lateAmount,proto3" json:"late_amount,omitempty"`
+	LateCountShareBp   int32  `protobuf:"varint,11,opt,name=late_count_share_bp,json=lateCountShareBp,proto3" json:"late_count_share_bp,omitempty"`
+	LateValueShareBp   int32  `protobuf:"varint,12,opt,name=late_value_share_bp,json=lateValueShareBp,proto3" json:"late_value_share_bp,omitempty"`
+	LateDisputedCount  int64  `protobuf:"varint,13,opt,name=late_disputed_count,json=lateDisputedCount,proto3" json:"late_disputed_count,omitempty"`
+	LateDisputedAmount *Money `protobuf:"bytes,14,opt,name=late_disputed_amount,json=lateDisputedAmount,proto3" json:"late_disputed_amount,omitempty"`
+	// Invoices that fell due in the period and were still owed at its end.
+	UnpaidPastDueCount  int64  `protobuf:"varint,15,opt,name=unpaid_past_due_count,json=unpaidPastDueCount,proto3" json:"unpaid_past_due_count,omitempty"`
+	UnpaidPastDueAmount *Money `protobuf:"bytes,16,opt,name=unpaid_past_due_amount,json=unpaidPastDueAmount,proto3" json:"unpaid_past_due_amount,omitempty"`
+	// Over the invoices whose payment clock started in the period: how many,
+	// the most common and the longest term in days, and how many had a term
+	// longer than the statutory cap.
+	Contracts        int64 `protobuf:"varint,17,opt,name=contracts,proto3" json:"contracts,omitempty"`
+	StandardTermDays int32 `protobuf:"varint,18,opt,name=standard_term_days,json=standardTermDays,proto3" json:"standard_term_days,omitempty"`
+	LongestTermDays  int32 `protobuf:"varint,19,opt,name=longest_term_days,json=longestTermDays,proto3" json:"longest_term_days,omitempty"`
+	TermsOverCap     int64 `protobuf:"varint,20,opt,name=terms_over_cap,json=termsOverCap,proto3" json:"terms_over_cap,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PaymentPracticeReport) Reset() {
+	*x = PaymentPracticeReport{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentPracticeReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentPracticeReport) ProtoMessage() {}
+
+func (x *PaymentPracticeReport) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentPracticeReport.ProtoReflect.Descriptor instead.
+func (*PaymentPracticeReport) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PaymentPracticeReport) GetDebtor() string {
+	if x != nil {
+		return x.Debtor
+	}
+	return ""
+}
+
+func (x *PaymentPracticeReport) GetPeriodStart() *Date {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetPeriodEnd() *Date {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetPayments() int64 {
+	if x != nil {
+		return x.Payments
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetAverageDaysToPay() int32 {
+	if x != nil {
+		return x.AverageDaysToPay
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetBands() []*PracticeBand {
+	if x != nil {
+		return x.Bands
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetLateCount() int64 {
+	if x != nil {
+		return x.LateCount
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetLateAmount() *Money {
+	if x != nil {
+		return x.LateAmount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetLateCountShareBp() int32 {
+	if x != nil {
+		return x.LateCountShareBp
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetLateValueShareBp() int32 {
+	if x != nil {
+		return x.LateValueShareBp
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetLateDisputedCount() int64 {
+	if x != nil {
+		return x.LateDisputedCount
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetLateDisputedAmount() *Money {
+	if x != nil {
+		return x.LateDisputedAmount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetUnpaidPastDueCount() int64 {
+	if x != nil {
+		return x.UnpaidPastDueCount
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetUnpaidPastDueAmount() *Money {
+	if x != nil {
+		return x.UnpaidPastDueAmount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetContracts() int64 {
+	if x != nil {
+		return x.Contracts
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetStandardTermDays() int32 {
+	if x != nil {
+		return x.StandardTermDays
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetLongestTermDays() int32 {
+	if x != nil {
+		return x.LongestTermDays
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetTermsOverCap() int64 {
+	if x != nil {
+		return x.TermsOverCap
+	}
+	return 0
+}
+
+type GetPaymentPracticeReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per currency the debtor paid or owed in during the period.
+	Reports       []*PaymentPracticeReport `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPaymentPracticeReportResponse) Reset() {
+	*x = GetPaymentPracticeReportResponse{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPaymentPracticeReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPaymentPracticeReportResponse) ProtoMessage() {}
+
+func (x *GetPaymentPracticeReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPaymentPracticeReportResponse.ProtoReflect.Descriptor instead.
+func (*GetPaymentPracticeReportResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetPaymentPracticeReportResponse) GetReports() []*PaymentPracticeReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 var File_arrears_v1_oversight_service_proto protoreflect.FileDescriptor
 
 const file_arrears_v1_oversight_service_proto_rawDesc = "" +
@@ -606,10 +1019,51 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12)\n" +
 	"\x06amount\x18\x05 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\"]\n" +
 	"\x1bGetAnnualDisclosureResponse\x12>\n" +
-	"\vdisclosures\x18\x01 \x03(\v2\x1c.arrears.v1.AnnualDisclosureR\vdisclosures2\xdc\x01\n" +
+	"\vdisclosures\x18\x01 \x03(\v2\x1c.arrears.v1.AnnualDisclosureR\vdisclosures\"\xec\x01\n" +
+	"\x1fGetPaymentPracticeReportRequest\x12\x16\n" +
+	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x123\n" +
+	"\fperiod_start\x18\x02 \x01(\v2\x10.arrears.v1.DateR\vperiodStart\x12/\n" +
+	"\n" +
+	"period_end\x18\x03 \x01(\v2\x10.arrears.v1.DateR\tperiodEnd\x12\x14\n" +
+	"\x05bands\x18\x04 \x01(\tR\x05bands\x125\n" +
+	"\bknown_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\"\xaf\x01\n" +
+	"\fPracticeBand\x12\x12\n" +
+	"\x04band\x18\x01 \x01(\tR\x04band\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12)\n" +
+	"\x06amount\x18\x03 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12$\n" +
+	"\x0ecount_share_bp\x18\x04 \x01(\x05R\fcountShareBp\x12$\n" +
+	"\x0evalue_share_bp\x18\x05 \x01(\x05R\fvalueShareBp\"\xb1\a\n" +
+	"\x15PaymentPracticeReport\x12\x16\n" +
+	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x123\n" +
+	"\fperiod_start\x18\x02 \x01(\v2\x10.arrears.v1.DateR\vperiodStart\x12/\n" +
+	"\n" +
+	"period_end\x18\x03 \x01(\v2\x10.arrears.v1.DateR\tperiodEnd\x125\n" +
+	"\bknown_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12\x1a\n" +
+	"\bpayments\x18\x05 \x01(\x03R\bpayments\x12)\n" +
+	"\x06amount\x18\x06 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12-\n" +
+	"\x13average_days_to_pay\x18\a \x01(\x05R\x10averageDaysToPay\x12.\n" +
+	"\x05bands\x18\b \x03(\v2\x18.arrears.v1.PracticeBandR\x05bands\x12\x1d\n" +
+	"\n" +
+	"late_count\x18\t \x01(\x03R\tlateCount\x122\n" +
+	"\vlate_amount\x18\n" +
+	" \x01(\v2\x11.arrears.v1.MoneyR\n" +
+	"lateAmount\x12-\n" +
+	"\x13late_count_share_bp\x18\v \x01(\x05R\x10lateCountShareBp\x12-\n" +
+	"\x13late_value_share_bp\x18\f \x01(\x05R\x10lateValueShareBp\x12.\n" +
+	"\x13late_disputed_count\x18\r \x01(\x03R\x11lateDisputedCount\x12C\n" +
+	"\x14late_disputed_amount\x18\x0e \x01(\v2\x11.arrears.v1.MoneyR\x12lateDisputedAmount\x121\n" +
+	"\x15unpaid_past_due_count\x18\x0f \x01(\x03R\x12unpaidPastDueCount\x12F\n" +
+	"\x16unpaid_past_due_amount\x18\x10 \x01(\v2\x11.arrears.v1.MoneyR\x13unpaidPastDueAmount\x12\x1c\n" +
+	"\tcontracts\x18\x11 \x01(\x03R\tcontracts\x12,\n" +
+	"\x12standard_term_days\x18\x12 \x01(\x05R\x10standardTermDays\x12*\n" +
+	"\x11longest_term_days\x18\x13 \x01(\x05R\x0flongestTermDays\x12$\n" +
+	"\x0eterms_over_cap\x18\x14 \x01(\x03R\ftermsOverCap\"_\n" +
+	" GetPaymentPracticeReportResponse\x12;\n" +
+	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\xd3\x02\n" +
 	"\x10OversightService\x12`\n" +
 	"\x11GetOverdueSummary\x12$.arrears.v1.GetOverdueSummaryRequest\x1a%.arrears.v1.GetOverdueSummaryResponse\x12f\n" +
-	"\x13GetAnnualDisclosure\x12&.arrears.v1.GetAnnualDisclosureRequest\x1a'.arrears.v1.GetAnnualDisclosureResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
+	"\x13GetAnnualDisclosure\x12&.arrears.v1.GetAnnualDisclosureRequest\x1a'.arrears.v1.GetAnnualDisclosureResponse\x12u\n" +
+	"\x18GetPaymentPracticeReport\x12+.arrears.v1.GetPaymentPracticeReportRequest\x1a,.arrears.v1.GetPaymentPracticeReportResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
 
 var (
 	file_arrears_v1_oversight_service_proto_rawDescOnce sync.Once
@@ -623,46 +1077,65 @@ func file_arrears_v1_oversight_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_oversight_service_proto_rawDescData
 }
 
-var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_arrears_v1_oversight_service_proto_goTypes = []any{
-	(*GetOverdueSummaryRequest)(nil),    // 0: arrears.v1.GetOverdueSummaryRequest
-	(*BucketTotal)(nil),                 // 1: arrears.v1.BucketTotal
-	(*SummaryGroup)(nil),                // 2: arrears.v1.SummaryGroup
-	(*GetOverdueSummaryResponse)(nil),   // 3: arrears.v1.GetOverdueSummaryResponse
-	(*GetAnnualDisclosureRequest)(nil),  // 4: arrears.v1.GetAnnualDisclosureRequest
-	(*AnnualDisclosure)(nil),            // 5: arrears.v1.AnnualDisclosure
-	(*GetAnnualDisclosureResponse)(nil), // 6: arrears.v1.GetAnnualDisclosureResponse
-	nil,                                 // 7: arrears.v1.SummaryGroup.KeyEntry
-	(*Date)(nil),                        // 8: arrears.v1.Date
-	(*timestamppb.Timestamp)(nil),       // 9: google.protobuf.Timestamp
-	(*Money)(nil),                       // 10: arrears.v1.Money
+	(*GetOverdueSummaryRequest)(nil),         // 0: arrears.v1.GetOverdueSummaryRequest
+	(*BucketTotal)(nil),                      // 1: arrears.v1.BucketTotal
+	(*SummaryGroup)(nil),                     // 2: arrears.v1.SummaryGroup
+	(*GetOverdueSummaryResponse)(nil),        // 3: arrears.v1.GetOverdueSummaryResponse
+	(*GetAnnualDisclosureRequest)(nil),       // 4: arrears.v1.GetAnnualDisclosureRequest
+	(*AnnualDisclosure)(nil),                 // 5: arrears.v1.AnnualDisclosure
+	(*GetAnnualDisclosureResponse)(nil),      // 6: arrears.v1.GetAnnualDisclosureResponse
+	(*GetPaymentPracticeReportRequest)(nil),  // 7: arrears.v1.GetPaymentPracticeReportRequest
+	(*PracticeBand)(nil),                     // 8: arrears.v1.PracticeBand
+	(*PaymentPracticeReport)(nil),            // 9: arrears.v1.PaymentPracticeReport
+	(*GetPaymentPracticeReportResponse)(nil), // 10: arrears.v1.GetPaymentPracticeReportResponse
+	nil,                                      // 11: arrears.v1.SummaryGroup.KeyEntry
+	(*Date)(nil),                             // 12: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),            // 13: google.protobuf.Timestamp
+	(*Money)(nil),                            // 14: arrears.v1.Money
 }
 var file_arrears_v1_oversight_service_proto_depIdxs = []int32{
-	8,  // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
-	9,  // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
-	10, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
-	7,  // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
-	10, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
-	10, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
-	10, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
-	10, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
+	12, // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
+	13, // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
+	14, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
+	11, // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
+	14, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
+	14, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
+	14, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
+	14, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
 	1,  // 8: arrears.v1.SummaryGroup.buckets:type_name -> arrears.v1.BucketTotal
 	1,  // 9: arrears.v1.SummaryGroup.buckets_net:type_name -> arrears.v1.BucketTotal
-	8,  // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
-	9,  // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
+	12, // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
+	13, // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: arrears.v1.GetOverdueSummaryResponse.groups:type_name -> arrears.v1.SummaryGroup
-	8,  // 13: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
-	10, // 14: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
+	12, // 13: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
+	14, // 14: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
 	5,  // 15: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
-	0,  // 16: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
-	4,  // 17: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
-	3,  // 18: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
-	6,  // 19: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
-	18, // [18:20] is the sub-list for method output_type
-	16, // [16:18] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	12, // 16: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
+	12, // 17: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
+	13, // 18: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
+	14, // 19: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
+	12, // 20: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
+	12, // 21: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
+	13, // 22: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
+	14, // 23: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
+	8,  // 24: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
+	14, // 25: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
+	14, // 26: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
+	14, // 27: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
+	9,  // 28: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
+	0,  // 29: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
+	4,  // 30: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
+	7,  // 31: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
+	3,  // 32: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
+	6,  // 33: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
+	10, // 34: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
+	32, // [32:35] is the sub-list for method output_type
+	29, // [29:32] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_oversight_service_proto_init() }
@@ -677,7 +1150,7 @@ func file_arrears_v1_oversight_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_oversight_service_proto_rawDesc), len(file_arrears_v1_oversight_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OversightService_GetOverdueSummary_FullMethodName   = "/arrears.v1.OversightService/GetOverdueSummary"
-	OversightService_GetAnnualDisclosure_FullMethodName = "/arrears.v1.OversightService/GetAnnualDisclosure"
+	OversightService_GetOverdueSummary_FullMethodName        = "/arrears.v1.OversightService/GetOverdueSummary"
+	OversightService_GetAnnualDisclosure_FullMethodName      = "/arrears.v1.OversightService/GetAnnualDisclosure"
+	OversightService_GetPaymentPracticeReport_FullMethodName = "/arrears.v1.OversightService/GetPaymentPracticeReport"
 )
 
 // OversightServiceClient is the client API for OversightService service.
@@ -36,6 +37,9 @@ type OversightServiceClient interface {
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error)
+	// A debtor's payment practice over a period (the UK half-yearly report,
+	// the Australian payment-times report), computed from the ledger.
+	GetPaymentPracticeReport(ctx context.Context, in *GetPaymentPracticeReportRequest, opts ...grpc.CallOption) (*GetPaymentPracticeReportResponse, error)
 }
 
 type oversightServiceClient struct {
@@ -66,6 +70,16 @@ func (c *oversightServiceClient) GetAnnualDisclosure(ctx context.Context, in *Ge
 	return out, nil
 }
 
+func (c *oversightServiceClient) GetPaymentPracticeReport(ctx context.Context, in *GetPaymentPracticeReportRequest, opts ...grpc.CallOption) (*GetPaymentPracticeReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPaymentPracticeReportResponse)
+	err := c.cc.Invoke(ctx, OversightService_GetPaymentPracticeReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OversightServiceServer is the server API for OversightService service.
 // All implementations must embed UnimplementedOversightServiceServer
 // for forward compatibility.
@@ -79,6 +93,9 @@ type OversightServiceServer interface {
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error)
+	// A debtor's payment practice over a period (the UK half-yearly report,
+	// the Australian payment-times report), computed from the ledger.
+	GetPaymentPracticeReport(context.Context, *GetPaymentPracticeReportRequest) (*GetPaymentPracticeReportResponse, error)
 	mustEmbedUnimplementedOversightServiceServer()
 }
 
@@ -94,6 +111,9 @@ func (UnimplementedOversightServiceServer) GetOverdueSummary(context.Context, *G
 }
 func (UnimplementedOversightServiceServer) GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAnnualDisclosure not implemented")
+}
+func (UnimplementedOversightServiceServer) GetPaymentPracticeReport(context.Context, *GetPaymentPracticeReportRequest) (*GetPaymentPracticeReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPaymentPracticeReport not implemented")
 }
 func (UnimplementedOversightServiceServer) mustEmbedUnimplementedOversightServiceServer() {}
 func (UnimplementedOversightServiceServer) testEmbeddedByValue()                          {}
@@ -152,6 +172,24 @@ func _OversightService_GetAnnualDisclosure_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OversightService_GetPaymentPracticeReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPaymentPracticeReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OversightServiceServer).GetPaymentPracticeReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OversightService_GetPaymentPracticeReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OversightServiceServer).GetPaymentPracticeReport(ctx, req.(*GetPaymentPracticeReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OversightService_ServiceDesc is the grpc.ServiceDesc for OversightService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +204,10 @@ var OversightService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAnnualDisclosure",
 			Handler:    _OversightService_GetAnnualDisclosure_Handler,
+		},
+		{
+			MethodName: "GetPaymentPracticeReport",
+			Handler:    _OversightService_GetPaymentPracticeReport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

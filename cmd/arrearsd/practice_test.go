@@ -1,0 +1,171 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
+)
+
+func TestPaymentPracticeSQLite(t *testing.T) { paymentPractice(t, config{}) }
+func TestPaymentPracticePostgres(t *testing.T) {
+	paymentPractice(t, config{DatabaseURL: pgtest.URL(t)})
+}
+
+// paymentPractice checks a debtor's report for the third quarter of 2025
+// on a ledger counted by hand. Every invoice is signed for, issued,
+// received and delivered on the same day, its due date agreed (those from
+// June under Decree 802, whose 60-day cap for a large enterprise is soft:
+// the agreed dates stand, moved past holidays):
+//
+//	I1 100,000.00 received 1 Jul, due 31 Jul (30 days): 40,000.00 paid 21 Jul (20 days),
+//	   60,000.00 paid 15 Aug (45 days, late)
+//	I2  20,000.00 received 1 Jun, due 30 Aug: disputed from 20 Aug, paid 5 Sep (96 days, late,
+//	   late because of a dispute)
+//	I3  50,000.00 received 1 Aug, due 30 Oct (90 days, over the 60-day cap): a bill handed over
+//	   on 10 Aug maturing 15 Oct settles outside the quarter
+//	I4  30,000.00 received 10 Jul, due 9 Aug (30 days): unpaid
+//	I5  10,000.00 received 1 Sep, due 1 Oct (30 days): 5,000.00 paid 25 Sep (24 days)
+//	I6  10,000.00 received 1 May, due 31 May: paid 20 Jun, before the quarter
+//
+// Payments in the quarter: 4, CNY 125,000.00, days 20+45+96+24 = 185,
+// mean 46.25 -> 46. UK bands: 0-30 2 (45,000.00), 31-60 1 (60,000.00), 61+
+// 1 (20,000.00). Late 2 (80,000.00), one disputed (20,000.00). Unpaid past
+// due: I4. Contracts starting in the quarter: I1, I3, I4, I5; standard term
+// 30, longest 90, one over the cap.
+func paymentPractice(t *testing.T, cfg config) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	clk := clock.NewFake(now)
+	g, h := startServer(t, cfg, clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	token := adminToken(t, cfg.DataDir)
+	admin := &grpcTransport{conn: conn, token: token}
+	party := func(name, body, region string, kind arrearsv1.PartyKind, size arrearsv1.SizeClass) string {
+		var r arrearsv1.CreatePartyResponse
+		call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
+			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region}}, &r)
+		return r.Party.Name
+	}
+	d := party("D", "91350100MA2PPR001", "350100", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
+	s := party("S", "92350121MA0PPR002", "350121", arrearsv1.PartyKind_PARTY_KIND_SME, arrearsv1.SizeClass_SIZE_CLASS_SMALL)
+	inv := func(ref string, amount int64, received, due *arrearsv1.Date) string {
+		var r arrearsv1.CreateInvoiceResponse
+		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: s, DocumentRef: ref,
+			Amount: cny(amount), ContractSignedOn: received, IssuedOn: received, ReceivedOn: received, DeliveredOn: received,
+			AgreedDueDate: due}}, &r)
+		return r.Invoice.Name
+	}
+	pay := func(parent, ref string, amount int64, on *arrearsv1.Date) string {
+		var r arrearsv1.RecordPaymentResponse
+		call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: parent, Payment: &arrearsv1.Payment{Amount: cny(amount), PaidOn: on, Reference: ref}}, &r)
+		return r.Payment.Name
+	}
+	i1 := inv("PP-1", 10000000, date(2025, 7, 1), date(2025, 7, 31))
+	i2 := inv("PP-2", 2000000, date(2025, 6, 1), date(2025, 8, 30))
+	i3 := inv("PP-3", 5000000, date(2025, 8, 1), date(2025, 10, 30))
+	inv("PP-4", 3000000, date(2025, 7, 10), date(2025, 8, 9))
+	i5 := inv("PP-5", 1000000, date(2025, 9, 1), date(2025, 10, 1))
+	i6 := inv("PP-6", 1000000, date(2025, 5, 1), date(2025, 5, 31))
+	pay(i1, "PP-P1a", 4000000, date(2025, 7, 21))
+	pay(i1, "PP-P1b", 6000000, date(2025, 8, 15))
+	call(t, admin, "OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: i2, Dispute: &arrearsv1.Dispute{Amount: cny(500000), Reason: "short delivery", OpenedOn: date(2025, 8, 20)}}, &arrearsv1.OpenDisputeResponse{})
+	pay(i2, "PP-P2", 2000000, date(2025, 9, 5))
+	call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: i3, Payment: &arrearsv1.Payment{Amount: cny(1000000), PaidOn: date(2025, 8, 10),
+		Reference: "PP-P3", Instrument: arrearsv1.PaymentInstrument_PAYMENT_INSTRUMENT_COMMERCIAL_BILL, MaturityOn: date(2025, 10, 15)}}, &arrearsv1.RecordPaymentResponse{})
+	p5 := pay(i5, "PP-P5", 500000, date(2025, 9, 25))
+	pay(i6, "PP-P6", 1000000, date(2025, 6, 20))
+
+	q3 := &arrearsv1.GetPaymentPracticeReportRequest{Debtor: d, PeriodStart: date(2025, 7, 1), PeriodEnd: date(2025, 9, 30)}
+	var rep arrearsv1.GetPaymentPracticeReportResponse
+	call(t, admin, "GetPaymentPracticeReport", q3, &rep)
+	if len(rep.Reports) != 1 {
+		t.Fatalf("reports = %v", rep.Reports)
+	}
+	r := rep.Reports[0]
+	type fig struct {
+		name      string
+		got, want int64
+	}
+	for _, f := range []fig{
+		{"payments", r.Payments, 4}, {"amount", r.Amount.GetMinorUnits(), 12500000}, {"average days", int64(r.AverageDaysToPay), 46},
+		{"late", r.LateCount, 2}, {"late amount", r.LateAmount.GetMinorUnits(), 8000000},
+		{"late count share", int64(r.LateCountShareBp), 5000}, {"late value share", int64(r.LateValueShareBp), 6400},
+		{"late disputed", r.LateDisputedCount, 1}, {"late disputed amount", r.LateDisputedAmount.GetMinorUnits(), 2000000},
+		{"unpaid past due", r.UnpaidPastDueCount, 1}, {"unpaid past due amount", r.UnpaidPastDueAmount.GetMinorUnits(), 3000000},
+		{"contracts", r.Contracts, 4}, {"standard term", int64(r.StandardTermDays), 30}, {"longest term", int64(r.LongestTermDays), 90},
+		{"terms over cap", r.TermsOverCap, 1},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %d, want %d", f.name, f.got, f.want)
+		}
+	}
+	checkBands := func(got []*arrearsv1.PracticeBand, want [][4]int64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("bands = %v", got)
+		}
+		for i, b := range got {
+			w := want[i]
+			if b.Count != w[0] || b.Amount.GetMinorUnits() != w[1] || int64(b.CountShareBp) != w[2] || int64(b.ValueShareBp) != w[3] {
+				t.Errorf("band %s = %d x %d (%d, %d bp), want %v", b.Band, b.Count, b.Amount.GetMinorUnits(), b.CountShareBp, b.ValueShareBp, w)
+			}
+		}
+	}
+	checkBands(r.Bands, [][4]int64{{2, 4500000, 5000, 3600}, {1, 6000000, 2500, 4800}, {1, 2000000, 2500, 1600}})
+
+	// The Australian bands.
+	au := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	au.Bands = "AU"
+	call(t, admin, "GetPaymentPracticeReport", au, &rep)
+	checkBands(rep.Reports[0].Bands, [][4]int64{{1, 4000000, 2500, 3200}, {1, 500000, 2500, 400}, {1, 6000000, 2500, 4800}, {0, 0, 0, 0}, {1, 2000000, 2500, 1600}, {0, 0, 0, 0}})
+
+	// The same report over REST.
+	var viaREST arrearsv1.GetPaymentPracticeReportResponse
+	call(t, &restTransport{base: "http://" + h, token: token}, "GetPaymentPracticeReport", q3, &viaREST)
+	if len(viaREST.Reports) != 1 || viaREST.Reports[0].Payments != 4 || viaREST.Reports[0].AverageDaysToPay != 46 {
+		t.Errorf("over REST: %v", viaREST.Reports)
+	}
+
+	// A payment reversed later is out of the report, except as known
+	// before the reversal.
+	before := clk.Now()
+	clk.Advance(time.Hour)
+	var cur arrearsv1.GetPaymentResponse
+	call(t, admin, "GetPayment", &arrearsv1.GetPaymentRequest{Name: p5}, &cur)
+	call(t, admin, "ReversePayment", &arrearsv1.ReversePaymentRequest{Name: p5, ReversedOn: date(2025, 11, 20), Reason: "bounced", Etag: cur.Payment.Etag}, &arrearsv1.ReversePaymentResponse{})
+	call(t, admin, "GetPaymentPracticeReport", q3, &rep)
+	if rep.Reports[0].Payments != 3 {
+		t.Errorf("after the reversal: %d payments, want 3", rep.Reports[0].Payments)
+	}
+	then := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	then.KnownAt = timestamppb.New(before)
+	call(t, admin, "GetPaymentPracticeReport", then, &rep)
+	if rep.Reports[0].Payments != 4 {
+		t.Errorf("known before the reversal: %d payments, want 4", rep.Reports[0].Payments)
+	}
+
+	// Bad input names the field; a regulator outside the remit sees nothing.
+	bad := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	bad.PeriodEnd = date(2025, 6, 30)
+	expect(t, admin, "GetPaymentPracticeReport", bad, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.InvalidArgument, "period_end")
+	bad = proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	bad.Bands = "FR"
+	expect(t, admin, "GetPaymentPracticeReport", bad, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.InvalidArgument, "bands")
+	var k arrearsv1.CreateApiKeyResponse
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_REGULATOR, RemitJurisdiction: "CN", RemitRegionPrefix: "44"}}, &k)
+	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetPaymentPracticeReport", q3, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.NotFound)
+}
