@@ -1,14 +1,25 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
@@ -35,7 +46,7 @@ func overdueSummary(t *testing.T, cfg config) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	g, _ := startServer(t, cfg, clock.NewFake(now))
+	g, h := startServer(t, cfg, clock.NewFake(now))
 	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +144,10 @@ func overdueSummary(t *testing.T, cfg config) {
 		t.Errorf("regulator of 44 sees %v", sum.Groups)
 	}
 
+	// The export streams the same groups over gRPC and as CSV.
+	exportMatches(t, conn, admin.token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor", "creditor_size"}})
+	exportMatches(t, conn, k.Token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"region"}})
+
 	// The year-end disclosure: overdue SME debts on 31 December 2025.
 	var disc arrearsv1.GetAnnualDisclosureResponse
 	call(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &disc)
@@ -141,4 +156,109 @@ func overdueSummary(t *testing.T, cfg config) {
 	}
 	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)
 	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s1, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.FailedPrecondition)
+}
+
+// exportMatches checks that ExportOverdueSummary streams the groups that
+// GetOverdueSummary returns, and that the CSV export has the same rows and
+// totals, to the cent.
+func exportMatches(t *testing.T, conn *grpc.ClientConn, token, base string, req *arrearsv1.GetOverdueSummaryRequest) {
+	t.Helper()
+	var want arrearsv1.GetOverdueSummaryResponse
+	call(t, &grpcTransport{conn: conn, token: token}, "GetOverdueSummary", req, &want)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	stream, err := arrearsv1.NewOversightServiceClient(conn).ExportOverdueSummary(ctx, &arrearsv1.ExportOverdueSummaryRequest{Query: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed []*arrearsv1.SummaryGroup
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("ExportOverdueSummary: %v", err)
+		}
+		streamed = append(streamed, msg.Groups...)
+	}
+	if len(streamed) != len(want.Groups) || len(want.Groups) == 0 {
+		t.Fatalf("streamed %d groups, GetOverdueSummary %d", len(streamed), len(want.Groups))
+	}
+	for i := range streamed {
+		if !proto.Equal(streamed[i], want.Groups[i]) {
+			t.Errorf("group %d: streamed %v, want %v", i, streamed[i], want.Groups[i])
+		}
+	}
+
+	u := fmt.Sprintf("%s/v1/overdueSummary:export?bom=true&asOf.year=%d&asOf.month=%d&asOf.day=%d&groupBy=%s",
+		base, req.AsOf.Year, req.AsOf.Month, req.AsOf.Day, strings.Join(req.GroupBy, "&groupBy="))
+	hreq, _ := http.NewRequest("GET", u, nil)
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !bytes.HasPrefix(raw, []byte("\uFEFF")) {
+		t.Fatalf("CSV export: HTTP %d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(raw, []byte("\uFEFF")))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(want.Groups)+1 {
+		t.Fatalf("CSV has %d rows, want a header and %d", len(rows), len(want.Groups))
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for i, g := range want.Groups {
+		row := rows[i+1]
+		cur := g.Outstanding.CurrencyCode
+		for _, f := range []struct {
+			name string
+			want *arrearsv1.Money
+		}{{"outstanding", g.Outstanding}, {"overdue", g.Overdue}, {"overdue_net", g.OverdueNet}, {"interest", g.Interest}} {
+			m, err := money.Parse(cur + " " + row[col[f.name]])
+			if err != nil || m.Minor != f.want.GetMinorUnits() {
+				t.Errorf("CSV row %d %s = %q, API %d", i, f.name, row[col[f.name]], f.want.GetMinorUnits())
+			}
+		}
+		for _, b := range g.Buckets {
+			if row[col["bucket_"+b.Bucket+"_count"]] != fmt.Sprint(b.Count) {
+				t.Errorf("CSV row %d bucket %s count %q, API %d", i, b.Bucket, row[col["bucket_"+b.Bucket+"_count"]], b.Count)
+			}
+		}
+		for _, d := range req.GroupBy {
+			if row[col[d]] != g.Key[d] {
+				t.Errorf("CSV row %d %s = %q, API %q", i, d, row[col[d]], g.Key[d])
+			}
+		}
+		if row[col["as_of"]] != "2025-11-20" || row[col["currency"]] != cur || row[col["invoices"]] != fmt.Sprint(g.Invoices) {
+			t.Errorf("CSV row %d = %v", i, row)
+		}
+	}
+
+	// Without a key: 401; a bad parameter: 400 naming it, as JSON.
+	resp, err = http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("CSV export without a key: HTTP %d", resp.StatusCode)
+	}
+	hreq, _ = http.NewRequest("GET", base+"/v1/overdueSummary:export?groupBy=colour", nil)
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), `"field":"group_by"`) {
+		t.Errorf("CSV export with a bad group: HTTP %d %s", resp.StatusCode, raw)
+	}
 }

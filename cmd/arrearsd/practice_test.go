@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/csv"
+	"net/http"
 	"testing"
 	"time"
 
@@ -138,6 +140,29 @@ func paymentPractice(t *testing.T, cfg config) {
 	call(t, &restTransport{base: "http://" + h, token: token}, "GetPaymentPracticeReport", q3, &viaREST)
 	if len(viaREST.Reports) != 1 || viaREST.Reports[0].Payments != 4 || viaREST.Reports[0].AverageDaysToPay != 46 {
 		t.Errorf("over REST: %v", viaREST.Reports)
+	}
+
+	// The CSV export holds the same figures, in the AU bands' columns.
+	hreq, _ := http.NewRequest("GET", "http://"+h+"/v1/"+d+"/paymentPracticeReport:export?bands=AU&periodStart.year=2025&periodStart.month=7&periodStart.day=1&periodEnd.year=2025&periodEnd.month=9&periodEnd.day=30", nil)
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || len(rows) != 2 {
+		t.Fatalf("CSV export: HTTP %d, %v, %v", resp.StatusCode, rows, err)
+	}
+	csvRow := map[string]string{}
+	for i, name := range rows[0] {
+		csvRow[name] = rows[1][i]
+	}
+	for name, want := range map[string]string{"debtor": d, "currency": "CNY", "payments": "4", "amount": "125000.00", "average_days_to_pay": "46",
+		"band_0-20_count": "1", "band_91-120_amount": "20000.00", "band_121+_count": "0", "late_value_share_bp": "6400", "terms_over_cap": "1"} {
+		if csvRow[name] != want {
+			t.Errorf("CSV %s = %q, want %q", name, csvRow[name], want)
+		}
 	}
 
 	// A payment reversed later is out of the report, except as known

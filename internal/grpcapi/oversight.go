@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"math/big"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -31,27 +32,34 @@ func bucketsToProto(m map[string]service.BucketTotal, currency string) []*arrear
 	return out
 }
 
-func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOverdueSummaryRequest) (*arrearsv1.GetOverdueSummaryResponse, error) {
-	const method = "GetOverdueSummary"
+// summaryQuery validates a summary request and fixes its defaults: as_of
+// today (UTC) and known_at now.
+func (o *Oversight) summaryQuery(req *arrearsv1.GetOverdueSummaryRequest, prefix string) (service.SummaryQuery, error) {
 	var v ledger.ValidationError
+	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
-		AsOf: dateFromProto(&v, "as_of", req.AsOf), KnownAt: knownAtFromProto(&v, req.KnownAt), GroupBy: req.GroupBy,
-		RegionDigits: int(req.RegionDigits), DebtorKind: ledger.PartyKind(strings.ToUpper(req.DebtorKind)),
-		RegionPrefix: strings.ToUpper(req.RegionPrefix), Industry: strings.ToUpper(req.Industry),
-		CreditorSize: ledger.SizeClass(strings.ToUpper(req.CreditorSize)), Currency: strings.ToUpper(req.Currency),
-		MinOverdue: req.MinOverdueMinorUnits, MinLevel: int(req.MinEscalationLevel),
+		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt()), GroupBy: req.GetGroupBy(),
+		RegionDigits: int(req.GetRegionDigits()), DebtorKind: ledger.PartyKind(strings.ToUpper(req.GetDebtorKind())),
+		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
+		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: strings.ToUpper(req.GetCurrency()),
+		MinOverdue: req.GetMinOverdueMinorUnits(), MinLevel: int(req.GetMinEscalationLevel()),
 	}
 	if q.DebtorKind != "" && !q.DebtorKind.Valid() {
-		v.Add("debtor_kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
+		v.Add(f("debtor_kind"), "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
 	}
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
-		v.Add("creditor_size", "must be MICRO, SMALL, MEDIUM or LARGE")
+		v.Add(f("creditor_size"), "must be MICRO, SMALL, MEDIUM or LARGE")
 	}
-	if req.RegionDigits < 0 {
-		v.Add("region_digits", "must not be negative")
+	for _, g := range q.GroupBy {
+		if !slices.Contains(service.SummaryDimensions, g) {
+			v.Add(f("group_by"), "%q is not one of %s", g, strings.Join(service.SummaryDimensions, ", "))
+		}
+	}
+	if req.GetRegionDigits() < 0 {
+		v.Add(f("region_digits"), "must not be negative")
 	}
 	if err := v.Err(); err != nil {
-		return nil, o.s.fail(ctx, method, "", err)
+		return q, err
 	}
 	if q.AsOf.IsZero() {
 		q.AsOf = o.s.svc.TodayUTC()
@@ -59,20 +67,59 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	if q.KnownAt.IsZero() {
 		q.KnownAt = o.s.svc.Now()
 	}
+	return q, nil
+}
+
+func summaryGroupToProto(g *service.SummaryGroup) *arrearsv1.SummaryGroup {
+	return &arrearsv1.SummaryGroup{
+		Key: g.Key, Invoices: g.Invoices, Outstanding: moneyToProto(g.Outstanding, g.Currency),
+		Overdue: moneyToProto(g.Overdue, g.Currency), OverdueNet: moneyToProto(g.OverdueNet, g.Currency),
+		Interest: moneyToProto(g.Interest, g.Currency), Buckets: bucketsToProto(g.Buckets, g.Currency),
+		BucketsNet: bucketsToProto(g.BucketsNet, g.Currency),
+	}
+}
+
+func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOverdueSummaryRequest) (*arrearsv1.GetOverdueSummaryResponse, error) {
+	const method = "GetOverdueSummary"
+	q, err := o.summaryQuery(req, "")
+	if err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
+	}
 	groups, err := o.s.svc.OverdueSummary(ctx, q)
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
 	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt)}
 	for _, g := range groups {
-		out.Groups = append(out.Groups, &arrearsv1.SummaryGroup{
-			Key: g.Key, Invoices: g.Invoices, Outstanding: moneyToProto(g.Outstanding, g.Currency),
-			Overdue: moneyToProto(g.Overdue, g.Currency), OverdueNet: moneyToProto(g.OverdueNet, g.Currency),
-			Interest: moneyToProto(g.Interest, g.Currency), Buckets: bucketsToProto(g.Buckets, g.Currency),
-			BucketsNet: bucketsToProto(g.BucketsNet, g.Currency),
-		})
+		out.Groups = append(out.Groups, summaryGroupToProto(g))
 	}
 	return out, nil
+}
+
+// exportChunk is how many groups one streamed message carries.
+const exportChunk = 500
+
+func (o *Oversight) ExportOverdueSummary(req *arrearsv1.ExportOverdueSummaryRequest, stream arrearsv1.OversightService_ExportOverdueSummaryServer) error {
+	const method = "ExportOverdueSummary"
+	ctx := stream.Context()
+	q, err := o.summaryQuery(req.GetQuery(), "query.")
+	if err != nil {
+		return o.s.fail(ctx, method, "", err)
+	}
+	groups, err := o.s.svc.OverdueSummary(ctx, q)
+	if err != nil {
+		return o.s.fail(ctx, method, "", err)
+	}
+	for start := 0; start == 0 || start < len(groups); start += exportChunk {
+		msg := &arrearsv1.ExportOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt)}
+		for _, g := range groups[start:min(start+exportChunk, len(groups))] {
+			msg.Groups = append(msg.Groups, summaryGroupToProto(g))
+		}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetAnnualDisclosureRequest) (*arrearsv1.GetAnnualDisclosureResponse, error) {

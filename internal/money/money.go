@@ -123,9 +123,18 @@ func (m Money) String() string {
 	if !ok {
 		return fmt.Sprintf("%s %d minor units (unknown currency)", m.Currency, m.Minor)
 	}
+	return c.Code + " " + m.Decimal()
+}
+
+// Decimal formats the amount alone with exactly the currency's number of
+// decimals ("1234.50", "-0.05"), as spreadsheets and CSV files want it; an
+// unknown currency gives the count of minor units.
+func (m Money) Decimal() string {
+	c, ok := LookupCurrency(m.Currency)
+	if !ok {
+		return strconv.FormatInt(m.Minor, 10)
+	}
 	var b strings.Builder
-	b.WriteString(c.Code)
-	b.WriteByte(' ')
 	// Work on the magnitude as uint64 so that math.MinInt64 is handled.
 	mag := uint64(m.Minor)
 	if m.Minor < 0 {

@@ -200,6 +200,9 @@ func TestStringParseRoundTrip(t *testing.T) {
 			if got := tc.m.String(); got != tc.s {
 				t.Fatalf("%#v.String() = %q, want %q", tc.m, got, tc.s)
 			}
+			if dec := tc.m.Decimal(); tc.m.Currency+" "+dec != tc.s {
+				t.Fatalf("%#v.Decimal() = %q, want the amount of %q", tc.m, dec, tc.s)
+			}
 			got, err := Parse(tc.s)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tc.s, err)
@@ -276,6 +279,9 @@ var errAny = errors.New("any error")
 
 func TestStringUnknownCurrency(t *testing.T) {
 	m := Money{Minor: 150, Currency: "ZZZ"}
+	if got := m.Decimal(); got != "150" {
+		t.Errorf("Decimal() = %q, want the count of minor units", got)
+	}
 	want := "ZZZ 150 minor units (unknown currency)"
 	if got := m.String(); got != want {
 		t.Fatalf("String() = %q, want %q", got, want)

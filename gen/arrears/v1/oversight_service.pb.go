@@ -379,6 +379,113 @@ func (x *GetOverdueSummaryResponse) GetGroups() []*SummaryGroup {
 	return nil
 }
 
+type ExportOverdueSummaryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The summary to export; every chunk is computed on its as_of and
+	// known_at (defaults fixed once, at the start), so the export is one
+	// consistent snapshot.
+	Query         *GetOverdueSummaryRequest `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportOverdueSummaryRequest) Reset() {
+	*x = ExportOverdueSummaryRequest{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportOverdueSummaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportOverdueSummaryRequest) ProtoMessage() {}
+
+func (x *ExportOverdueSummaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportOverdueSummaryRequest.ProtoReflect.Descriptor instead.
+func (*ExportOverdueSummaryRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ExportOverdueSummaryRequest) GetQuery() *GetOverdueSummaryRequest {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+type ExportOverdueSummaryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AsOf          *Date                  `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	Groups        []*SummaryGroup        `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportOverdueSummaryResponse) Reset() {
+	*x = ExportOverdueSummaryResponse{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportOverdueSummaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportOverdueSummaryResponse) ProtoMessage() {}
+
+func (x *ExportOverdueSummaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportOverdueSummaryResponse.ProtoReflect.Descriptor instead.
+func (*ExportOverdueSummaryResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ExportOverdueSummaryResponse) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *ExportOverdueSummaryResponse) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+func (x *ExportOverdueSummaryResponse) GetGroups() []*SummaryGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 type GetAnnualDisclosureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The debtor, in either party name form.
@@ -390,7 +497,7 @@ type GetAnnualDisclosureRequest struct {
 
 func (x *GetAnnualDisclosureRequest) Reset() {
 	*x = GetAnnualDisclosureRequest{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[4]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +509,7 @@ func (x *GetAnnualDisclosureRequest) String() string {
 func (*GetAnnualDisclosureRequest) ProtoMessage() {}
 
 func (x *GetAnnualDisclosureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[4]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +522,7 @@ func (x *GetAnnualDisclosureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnnualDisclosureRequest.ProtoReflect.Descriptor instead.
 func (*GetAnnualDisclosureRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{4}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetAnnualDisclosureRequest) GetDebtor() string {
@@ -446,7 +553,7 @@ type AnnualDisclosure struct {
 
 func (x *AnnualDisclosure) Reset() {
 	*x = AnnualDisclosure{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[5]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +565,7 @@ func (x *AnnualDisclosure) String() string {
 func (*AnnualDisclosure) ProtoMessage() {}
 
 func (x *AnnualDisclosure) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[5]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +578,7 @@ func (x *AnnualDisclosure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualDisclosure.ProtoReflect.Descriptor instead.
 func (*AnnualDisclosure) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{5}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AnnualDisclosure) GetDebtor() string {
@@ -519,7 +626,7 @@ type GetAnnualDisclosureResponse struct {
 
 func (x *GetAnnualDisclosureResponse) Reset() {
 	*x = GetAnnualDisclosureResponse{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +638,7 @@ func (x *GetAnnualDisclosureResponse) String() string {
 func (*GetAnnualDisclosureResponse) ProtoMessage() {}
 
 func (x *GetAnnualDisclosureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +651,7 @@ func (x *GetAnnualDisclosureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnnualDisclosureResponse.ProtoReflect.Descriptor instead.
 func (*GetAnnualDisclosureResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{6}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetAnnualDisclosureResponse) GetDisclosures() []*AnnualDisclosure {
@@ -572,7 +679,7 @@ type GetPaymentPracticeReportRequest struct {
 
 func (x *GetPaymentPracticeReportRequest) Reset() {
 	*x = GetPaymentPracticeReportRequest{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +691,7 @@ func (x *GetPaymentPracticeReportRequest) String() string {
 func (*GetPaymentPracticeReportRequest) ProtoMessage() {}
 
 func (x *GetPaymentPracticeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +704,7 @@ func (x *GetPaymentPracticeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentPracticeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentPracticeReportRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{7}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPaymentPracticeReportRequest) GetDebtor() string {
@@ -651,7 +758,7 @@ type PracticeBand struct {
 
 func (x *PracticeBand) Reset() {
 	*x = PracticeBand{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +770,7 @@ func (x *PracticeBand) String() string {
 func (*PracticeBand) ProtoMessage() {}
 
 func (x *PracticeBand) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +783,7 @@ func (x *PracticeBand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PracticeBand.ProtoReflect.Descriptor instead.
 func (*PracticeBand) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{8}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PracticeBand) GetBand() string {
@@ -754,7 +861,7 @@ type PaymentPracticeReport struct {
 
 func (x *PaymentPracticeReport) Reset() {
 	*x = PaymentPracticeReport{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +873,7 @@ func (x *PaymentPracticeReport) String() string {
 func (*PaymentPracticeReport) ProtoMessage() {}
 
 func (x *PaymentPracticeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +886,7 @@ func (x *PaymentPracticeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentPracticeReport.ProtoReflect.Descriptor instead.
 func (*PaymentPracticeReport) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{9}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PaymentPracticeReport) GetDebtor() string {
@@ -932,7 +1039,7 @@ type GetPaymentPracticeReportResponse struct {
 
 func (x *GetPaymentPracticeReportResponse) Reset() {
 	*x = GetPaymentPracticeReportResponse{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1051,7 @@ func (x *GetPaymentPracticeReportResponse) String() string {
 func (*GetPaymentPracticeReportResponse) ProtoMessage() {}
 
 func (x *GetPaymentPracticeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1064,7 @@ func (x *GetPaymentPracticeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentPracticeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetPaymentPracticeReportResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{10}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetPaymentPracticeReportResponse) GetReports() []*PaymentPracticeReport {
@@ -1006,6 +1113,12 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
 	"\x19GetOverdueSummaryResponse\x12%\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
+	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
+	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\"Y\n" +
+	"\x1bExportOverdueSummaryRequest\x12:\n" +
+	"\x05query\x18\x01 \x01(\v2$.arrears.v1.GetOverdueSummaryRequestR\x05query\"\xae\x01\n" +
+	"\x1cExportOverdueSummaryResponse\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
 	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\"H\n" +
@@ -1059,9 +1172,10 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x11longest_term_days\x18\x13 \x01(\x05R\x0flongestTermDays\x12$\n" +
 	"\x0eterms_over_cap\x18\x14 \x01(\x03R\ftermsOverCap\"_\n" +
 	" GetPaymentPracticeReportResponse\x12;\n" +
-	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\xd3\x02\n" +
+	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\xc0\x03\n" +
 	"\x10OversightService\x12`\n" +
-	"\x11GetOverdueSummary\x12$.arrears.v1.GetOverdueSummaryRequest\x1a%.arrears.v1.GetOverdueSummaryResponse\x12f\n" +
+	"\x11GetOverdueSummary\x12$.arrears.v1.GetOverdueSummaryRequest\x1a%.arrears.v1.GetOverdueSummaryResponse\x12k\n" +
+	"\x14ExportOverdueSummary\x12'.arrears.v1.ExportOverdueSummaryRequest\x1a(.arrears.v1.ExportOverdueSummaryResponse0\x01\x12f\n" +
 	"\x13GetAnnualDisclosure\x12&.arrears.v1.GetAnnualDisclosureRequest\x1a'.arrears.v1.GetAnnualDisclosureResponse\x12u\n" +
 	"\x18GetPaymentPracticeReport\x12+.arrears.v1.GetPaymentPracticeReportRequest\x1a,.arrears.v1.GetPaymentPracticeReportResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
 
@@ -1077,65 +1191,73 @@ func file_arrears_v1_oversight_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_oversight_service_proto_rawDescData
 }
 
-var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_arrears_v1_oversight_service_proto_goTypes = []any{
 	(*GetOverdueSummaryRequest)(nil),         // 0: arrears.v1.GetOverdueSummaryRequest
 	(*BucketTotal)(nil),                      // 1: arrears.v1.BucketTotal
 	(*SummaryGroup)(nil),                     // 2: arrears.v1.SummaryGroup
 	(*GetOverdueSummaryResponse)(nil),        // 3: arrears.v1.GetOverdueSummaryResponse
-	(*GetAnnualDisclosureRequest)(nil),       // 4: arrears.v1.GetAnnualDisclosureRequest
-	(*AnnualDisclosure)(nil),                 // 5: arrears.v1.AnnualDisclosure
-	(*GetAnnualDisclosureResponse)(nil),      // 6: arrears.v1.GetAnnualDisclosureResponse
-	(*GetPaymentPracticeReportRequest)(nil),  // 7: arrears.v1.GetPaymentPracticeReportRequest
-	(*PracticeBand)(nil),                     // 8: arrears.v1.PracticeBand
-	(*PaymentPracticeReport)(nil),            // 9: arrears.v1.PaymentPracticeReport
-	(*GetPaymentPracticeReportResponse)(nil), // 10: arrears.v1.GetPaymentPracticeReportResponse
-	nil,                                      // 11: arrears.v1.SummaryGroup.KeyEntry
-	(*Date)(nil),                             // 12: arrears.v1.Date
-	(*timestamppb.Timestamp)(nil),            // 13: google.protobuf.Timestamp
-	(*Money)(nil),                            // 14: arrears.v1.Money
+	(*ExportOverdueSummaryRequest)(nil),      // 4: arrears.v1.ExportOverdueSummaryRequest
+	(*ExportOverdueSummaryResponse)(nil),     // 5: arrears.v1.ExportOverdueSummaryResponse
+	(*GetAnnualDisclosureRequest)(nil),       // 6: arrears.v1.GetAnnualDisclosureRequest
+	(*AnnualDisclosure)(nil),                 // 7: arrears.v1.AnnualDisclosure
+	(*GetAnnualDisclosureResponse)(nil),      // 8: arrears.v1.GetAnnualDisclosureResponse
+	(*GetPaymentPracticeReportRequest)(nil),  // 9: arrears.v1.GetPaymentPracticeReportRequest
+	(*PracticeBand)(nil),                     // 10: arrears.v1.PracticeBand
+	(*PaymentPracticeReport)(nil),            // 11: arrears.v1.PaymentPracticeReport
+	(*GetPaymentPracticeReportResponse)(nil), // 12: arrears.v1.GetPaymentPracticeReportResponse
+	nil,                                      // 13: arrears.v1.SummaryGroup.KeyEntry
+	(*Date)(nil),                             // 14: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),            // 15: google.protobuf.Timestamp
+	(*Money)(nil),                            // 16: arrears.v1.Money
 }
 var file_arrears_v1_oversight_service_proto_depIdxs = []int32{
-	12, // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
-	13, // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
-	14, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
-	11, // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
-	14, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
-	14, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
-	14, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
-	14, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
+	14, // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
+	15, // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
+	16, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
+	13, // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
+	16, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
+	16, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
+	16, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
+	16, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
 	1,  // 8: arrears.v1.SummaryGroup.buckets:type_name -> arrears.v1.BucketTotal
 	1,  // 9: arrears.v1.SummaryGroup.buckets_net:type_name -> arrears.v1.BucketTotal
-	12, // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
-	13, // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
+	14, // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
+	15, // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: arrears.v1.GetOverdueSummaryResponse.groups:type_name -> arrears.v1.SummaryGroup
-	12, // 13: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
-	14, // 14: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
-	5,  // 15: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
-	12, // 16: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
-	12, // 17: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
-	13, // 18: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
-	14, // 19: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
-	12, // 20: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
-	12, // 21: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
-	13, // 22: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
-	14, // 23: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
-	8,  // 24: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
-	14, // 25: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
-	14, // 26: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
-	14, // 27: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
-	9,  // 28: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
-	0,  // 29: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
-	4,  // 30: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
-	7,  // 31: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
-	3,  // 32: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
-	6,  // 33: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
-	10, // 34: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
-	32, // [32:35] is the sub-list for method output_type
-	29, // [29:32] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	0,  // 13: arrears.v1.ExportOverdueSummaryRequest.query:type_name -> arrears.v1.GetOverdueSummaryRequest
+	14, // 14: arrears.v1.ExportOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
+	15, // 15: arrears.v1.ExportOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
+	2,  // 16: arrears.v1.ExportOverdueSummaryResponse.groups:type_name -> arrears.v1.SummaryGroup
+	14, // 17: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
+	16, // 18: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
+	7,  // 19: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
+	14, // 20: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
+	14, // 21: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
+	15, // 22: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
+	16, // 23: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
+	14, // 24: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
+	14, // 25: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
+	15, // 26: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
+	16, // 27: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
+	10, // 28: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
+	16, // 29: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
+	16, // 30: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
+	16, // 31: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
+	11, // 32: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
+	0,  // 33: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
+	4,  // 34: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
+	6,  // 35: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
+	9,  // 36: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
+	3,  // 37: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
+	5,  // 38: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
+	8,  // 39: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
+	12, // 40: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
+	37, // [37:41] is the sub-list for method output_type
+	33, // [33:37] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_oversight_service_proto_init() }
@@ -1150,7 +1272,7 @@ func file_arrears_v1_oversight_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_oversight_service_proto_rawDesc), len(file_arrears_v1_oversight_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

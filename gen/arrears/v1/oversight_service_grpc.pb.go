@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	OversightService_GetOverdueSummary_FullMethodName        = "/arrears.v1.OversightService/GetOverdueSummary"
+	OversightService_ExportOverdueSummary_FullMethodName     = "/arrears.v1.OversightService/ExportOverdueSummary"
 	OversightService_GetAnnualDisclosure_FullMethodName      = "/arrears.v1.OversightService/GetAnnualDisclosure"
 	OversightService_GetPaymentPracticeReport_FullMethodName = "/arrears.v1.OversightService/GetPaymentPracticeReport"
 )
@@ -34,6 +35,10 @@ type OversightServiceClient interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
 	// disputes, grouped as asked and totalled per currency.
 	GetOverdueSummary(ctx context.Context, in *GetOverdueSummaryRequest, opts ...grpc.CallOption) (*GetOverdueSummaryResponse, error)
+	// The same summary streamed in chunks of groups, in the same order, for
+	// results too large for one message. GET /v1/overdueSummary:export
+	// serves it as CSV.
+	ExportOverdueSummary(ctx context.Context, in *ExportOverdueSummaryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOverdueSummaryResponse], error)
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error)
@@ -59,6 +64,25 @@ func (c *oversightServiceClient) GetOverdueSummary(ctx context.Context, in *GetO
 	}
 	return out, nil
 }
+
+func (c *oversightServiceClient) ExportOverdueSummary(ctx context.Context, in *ExportOverdueSummaryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOverdueSummaryResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OversightService_ServiceDesc.Streams[0], OversightService_ExportOverdueSummary_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportOverdueSummaryRequest, ExportOverdueSummaryResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OversightService_ExportOverdueSummaryClient = grpc.ServerStreamingClient[ExportOverdueSummaryResponse]
 
 func (c *oversightServiceClient) GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -90,6 +114,10 @@ type OversightServiceServer interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
 	// disputes, grouped as asked and totalled per currency.
 	GetOverdueSummary(context.Context, *GetOverdueSummaryRequest) (*GetOverdueSummaryResponse, error)
+	// The same summary streamed in chunks of groups, in the same order, for
+	// results too large for one message. GET /v1/overdueSummary:export
+	// serves it as CSV.
+	ExportOverdueSummary(*ExportOverdueSummaryRequest, grpc.ServerStreamingServer[ExportOverdueSummaryResponse]) error
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error)
@@ -108,6 +136,9 @@ type UnimplementedOversightServiceServer struct{}
 
 func (UnimplementedOversightServiceServer) GetOverdueSummary(context.Context, *GetOverdueSummaryRequest) (*GetOverdueSummaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOverdueSummary not implemented")
+}
+func (UnimplementedOversightServiceServer) ExportOverdueSummary(*ExportOverdueSummaryRequest, grpc.ServerStreamingServer[ExportOverdueSummaryResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportOverdueSummary not implemented")
 }
 func (UnimplementedOversightServiceServer) GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAnnualDisclosure not implemented")
@@ -153,6 +184,17 @@ func _OversightService_GetOverdueSummary_Handler(srv interface{}, ctx context.Co
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _OversightService_ExportOverdueSummary_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportOverdueSummaryRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(OversightServiceServer).ExportOverdueSummary(m, &grpc.GenericServerStream[ExportOverdueSummaryRequest, ExportOverdueSummaryResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OversightService_ExportOverdueSummaryServer = grpc.ServerStreamingServer[ExportOverdueSummaryResponse]
 
 func _OversightService_GetAnnualDisclosure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetAnnualDisclosureRequest)
@@ -210,6 +252,12 @@ var OversightService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _OversightService_GetPaymentPracticeReport_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportOverdueSummary",
+			Handler:       _OversightService_ExportOverdueSummary_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "arrears/v1/oversight_service.proto",
 }
