@@ -171,7 +171,7 @@ func serviceOf(rpc string) string {
 		return "SupplierService"
 	case "SyncPayablesBatch", "GetSyncSession":
 		return "SyncService"
-	case "GetOverdueSummary", "GetAnnualDisclosure", "GetPaymentPracticeReport":
+	case "GetOverdueSummary", "GetAnnualDisclosure", "GetPaymentPracticeReport", "GetWatchList":
 		return "OversightService"
 	}
 	return "LedgerService"
@@ -303,6 +303,14 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "GET", "/v1/overdueSummary?" + query("groupBy", strings.Join(r.GroupBy, ",")), nil
 	case *arrearsv1.GetAnnualDisclosureRequest:
 		return "GET", "/v1/" + r.Debtor + "/annualDisclosure?" + query("year", r.Year), nil
+	case *arrearsv1.GetWatchListRequest:
+		q := query("limit", r.Limit)
+		for name, d := range map[string]*arrearsv1.Date{"asOf": r.AsOf, "since": r.Since} {
+			if d != nil {
+				q += fmt.Sprintf("&%s.year=%d&%s.month=%d&%s.day=%d", name, d.Year, name, d.Month, name, d.Day)
+			}
+		}
+		return "GET", "/v1/watchList?" + q, nil
 	case *arrearsv1.GetPaymentPracticeReportRequest:
 		q := query("bands", r.Bands) + fmt.Sprintf("&periodStart.year=%d&periodStart.month=%d&periodStart.day=%d&periodEnd.year=%d&periodEnd.month=%d&periodEnd.day=%d",
 			r.PeriodStart.GetYear(), r.PeriodStart.GetMonth(), r.PeriodStart.GetDay(), r.PeriodEnd.GetYear(), r.PeriodEnd.GetMonth(), r.PeriodEnd.GetDay())

@@ -148,6 +148,41 @@ func overdueSummary(t *testing.T, cfg config) {
 	exportMatches(t, conn, admin.token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor", "creditor_size"}})
 	exportMatches(t, conn, k.Token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"region"}})
 
+	// The watch list, against 21 October (30 days back): A then owed
+	// 200,000.00 overdue on 3 invoices (the 10,000.00 payment came on
+	// 1 November), B 60,000.00 on 2 (paid on 5 November).
+	var maxLevelA int32
+	for _, i := range list.Invoices {
+		maxLevelA = max(maxLevelA, i.Judgement.EscalationLevel)
+	}
+	var watch arrearsv1.GetWatchListResponse
+	for _, tr := range []transport{admin, &restTransport{base: "http://" + h, token: admin.token}} {
+		call(t, tr, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20)}, &watch)
+		if len(watch.Entries) != 2 || watch.Since.GetDay() != 21 || watch.Since.GetMonth() != 10 {
+			t.Fatalf("watch list = %v", &watch)
+		}
+		wa, wb := watch.Entries[0], watch.Entries[1]
+		if wa.Debtor != a || wa.Rank != 1 || wa.OverdueInvoices != 3 || wa.Overdue.MinorUnits != 19000000 || wa.OldestDaysOverdue != 163 ||
+			wa.MaxEscalationLevel != maxLevelA || maxLevelA == 0 || wa.RankSince != 1 || wa.OverdueInvoicesSince != 3 ||
+			wa.OverdueSince.MinorUnits != 20000000 || wa.OverdueChange.MinorUnits != -1000000 || wa.DisplayName != "A" {
+			t.Errorf("watch list A = %v", wa)
+		}
+		if wb.Debtor != b || wb.Rank != 2 || wb.OverdueInvoices != 1 || wb.Overdue.MinorUnits != 4000000 || wb.OldestDaysOverdue != 108 ||
+			wb.RankSince != 2 || wb.OverdueInvoicesSince != 2 || wb.OverdueSince.MinorUnits != 6000000 || wb.OverdueChange.MinorUnits != -2000000 {
+			t.Errorf("watch list B = %v", wb)
+		}
+	}
+	call(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20), Limit: 1}, &watch)
+	if len(watch.Entries) != 1 || watch.Entries[0].Debtor != a {
+		t.Errorf("watch list of 1 = %v", watch.Entries)
+	}
+	call(t, &grpcTransport{conn: conn, token: k.Token}, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20)}, &watch)
+	if len(watch.Entries) != 1 || watch.Entries[0].Debtor != b || watch.Entries[0].Rank != 1 {
+		t.Errorf("regulator of 44's watch list = %v", watch.Entries)
+	}
+	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20), Since: date(2025, 11, 21)}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "since")
+	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{Limit: 501}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "limit")
+
 	// The year-end disclosure: overdue SME debts on 31 December 2025.
 	var disc arrearsv1.GetAnnualDisclosureResponse
 	call(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &disc)

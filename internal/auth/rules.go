@@ -76,6 +76,7 @@ var Rules = map[string]Rule{
 	"/arrears.v1.SyncService/GetSyncSession":                         {Roles: debtors},
 	"/arrears.v1.OversightService/GetOverdueSummary":                 {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/arrears.v1.OversightService/GetAnnualDisclosure":               {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
+	"/arrears.v1.OversightService/GetWatchList":                      {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/arrears.v1.OversightService/ExportOverdueSummary":              {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/arrears.v1.OversightService/GetPaymentPracticeReport":          {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/grpc.health.v1.Health/Check":                                   {Public: true},

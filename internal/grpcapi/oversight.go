@@ -75,7 +75,8 @@ func summaryGroupToProto(g *service.SummaryGroup) *arrearsv1.SummaryGroup {
 		Key: g.Key, Invoices: g.Invoices, Outstanding: moneyToProto(g.Outstanding, g.Currency),
 		Overdue: moneyToProto(g.Overdue, g.Currency), OverdueNet: moneyToProto(g.OverdueNet, g.Currency),
 		Interest: moneyToProto(g.Interest, g.Currency), Buckets: bucketsToProto(g.Buckets, g.Currency),
-		BucketsNet: bucketsToProto(g.BucketsNet, g.Currency),
+		BucketsNet: bucketsToProto(g.BucketsNet, g.Currency), OverdueInvoices: g.OverdueInvoices,
+		OldestDaysOverdue: int32(g.OldestDaysOverdue), MaxEscalationLevel: int32(g.MaxLevel),
 	}
 }
 
@@ -120,6 +121,56 @@ func (o *Oversight) ExportOverdueSummary(req *arrearsv1.ExportOverdueSummaryRequ
 		}
 	}
 	return nil
+}
+
+func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchListRequest) (*arrearsv1.GetWatchListResponse, error) {
+	const method = "GetWatchList"
+	var v ledger.ValidationError
+	q := service.WatchQuery{
+		AsOf: dateFromProto(&v, "as_of", req.AsOf), Since: dateFromProto(&v, "since", req.Since), KnownAt: knownAtFromProto(&v, req.KnownAt),
+		Limit: int(req.Limit), DebtorKind: ledger.PartyKind(strings.ToUpper(req.DebtorKind)),
+		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: strings.ToUpper(req.Currency),
+	}
+	if q.DebtorKind != "" && !q.DebtorKind.Valid() {
+		v.Add("debtor_kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
+	}
+	switch {
+	case req.Limit < 0 || req.Limit > 500:
+		v.Add("limit", "must be from 1 to 500, got %d", req.Limit)
+	case req.Limit == 0:
+		q.Limit = 20
+	}
+	if err := v.Err(); err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
+	}
+	if q.AsOf.IsZero() {
+		q.AsOf = o.s.svc.TodayUTC()
+	}
+	if q.Since.IsZero() {
+		q.Since = q.AsOf.AddDays(-30)
+	}
+	if q.KnownAt.IsZero() {
+		q.KnownAt = o.s.svc.Now()
+	}
+	entries, err := o.s.svc.WatchList(ctx, q)
+	if err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
+	}
+	out := &arrearsv1.GetWatchListResponse{AsOf: dateToProto(q.AsOf), Since: dateToProto(q.Since), KnownAt: timestamppb.New(q.KnownAt)}
+	for _, e := range entries {
+		then := e.Then
+		if then == nil {
+			then = &service.SummaryGroup{}
+		}
+		out.Entries = append(out.Entries, &arrearsv1.WatchEntry{
+			Debtor: partyName(e.Debtor.ID), DisplayName: e.Debtor.DisplayName, RegionCode: e.Debtor.RegionCode,
+			Rank: int32(e.Rank), OverdueInvoices: e.Now.OverdueInvoices, Overdue: moneyToProto(e.Now.Overdue, e.Currency),
+			OldestDaysOverdue: int32(e.Now.OldestDaysOverdue), MaxEscalationLevel: int32(e.Now.MaxLevel),
+			RankSince: int32(e.RankSince), OverdueInvoicesSince: then.OverdueInvoices, OverdueSince: moneyToProto(then.Overdue, e.Currency),
+			MaxEscalationLevelSince: int32(then.MaxLevel), OverdueChange: moneyToProto(e.Now.Overdue-then.Overdue, e.Currency),
+		})
+	}
+	return out, nil
 }
 
 func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetAnnualDisclosureRequest) (*arrearsv1.GetAnnualDisclosureResponse, error) {

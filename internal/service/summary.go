@@ -52,6 +52,11 @@ type SummaryGroup struct {
 	Interest int64
 	// Buckets by aging bucket, gross and net.
 	Buckets, BucketsNet map[string]BucketTotal
+	// OverdueInvoices counts the overdue ones, OldestDaysOverdue is the
+	// most days overdue among them, MaxLevel the highest escalation level.
+	OverdueInvoices   int64
+	OldestDaysOverdue int
+	MaxLevel          int
 }
 
 // SummaryDimensions are the groupings GroupBy accepts.
@@ -192,6 +197,11 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 		g.OverdueNet += net
 	}
 	g.Interest += jd.Interest
+	if jd.DaysOverdue > 0 {
+		g.OverdueInvoices++
+	}
+	g.OldestDaysOverdue = max(g.OldestDaysOverdue, jd.DaysOverdue)
+	g.MaxLevel = max(g.MaxLevel, jd.EscalationLevel)
 	b := g.Buckets[jd.Bucket]
 	b.Count++
 	b.Amount += jd.Outstanding
@@ -264,5 +274,91 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Currency < out[k].Currency })
+	return out, nil
+}
+
+// WatchQuery asks for the debtors with the most overdue.
+type WatchQuery struct {
+	AsOf, Since civil.Date
+	KnownAt     time.Time
+	Limit       int // per currency
+	// Filters, as in SummaryQuery.
+	DebtorKind   ledger.PartyKind
+	RegionPrefix string
+	Currency     string
+}
+
+// WatchEntry is one debtor's overdue debt in one currency as of AsOf and
+// as of Since; Now is never nil, Then is nil when nothing was overdue.
+type WatchEntry struct {
+	Debtor          *ledger.Party
+	Currency        string
+	Rank, RankSince int
+	Now, Then       *SummaryGroup
+}
+
+// WatchList ranks the debtors in scope by overdue amount, per currency,
+// and sets beside each its figures as of an earlier date: the overdue
+// summary by debtor, taken twice on the same known-at instant.
+func (l *Ledger) WatchList(ctx context.Context, q WatchQuery) ([]*WatchEntry, error) {
+	if q.Since.IsZero() || q.AsOf.IsZero() {
+		return nil, ledger.Invalid("as_of", "as_of and since are required")
+	}
+	if !q.Since.Before(q.AsOf) {
+		return nil, ledger.Invalid("since", "%s is not before as_of %s", q.Since, q.AsOf)
+	}
+	if q.KnownAt.IsZero() {
+		q.KnownAt = l.now()
+	}
+	sq := SummaryQuery{KnownAt: q.KnownAt, GroupBy: []string{"debtor"}, DebtorKind: q.DebtorKind,
+		RegionPrefix: q.RegionPrefix, Currency: q.Currency, MinOverdue: 1}
+	ranked := func(asOf civil.Date) ([]*SummaryGroup, map[string]int, error) {
+		sq.AsOf = asOf
+		groups, err := l.OverdueSummary(ctx, sq)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Groups come largest overdue first; rank within each currency.
+		ranks, next := map[string]int{}, map[string]int{}
+		for _, g := range groups {
+			next[g.Currency]++
+			ranks[g.Key["debtor"]+"|"+g.Currency] = next[g.Currency]
+		}
+		return groups, ranks, nil
+	}
+	now, nowRanks, err := ranked(q.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	then, thenRanks, err := ranked(q.Since)
+	if err != nil {
+		return nil, err
+	}
+	thenBy := map[string]*SummaryGroup{}
+	for _, g := range then {
+		thenBy[g.Key["debtor"]+"|"+g.Currency] = g
+	}
+	var out []*WatchEntry
+	for _, g := range now {
+		k := g.Key["debtor"] + "|" + g.Currency
+		if nowRanks[k] > q.Limit {
+			continue
+		}
+		id, err := uuid.Parse(strings.TrimPrefix(g.Key["debtor"], "parties/"))
+		if err != nil {
+			return nil, err
+		}
+		debtor, err := l.store.GetParty(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &WatchEntry{Debtor: debtor, Currency: g.Currency, Rank: nowRanks[k], RankSince: thenRanks[k], Now: g, Then: thenBy[k]})
+	}
+	sort.SliceStable(out, func(i, k int) bool {
+		if out[i].Currency != out[k].Currency {
+			return out[i].Currency < out[k].Currency
+		}
+		return out[i].Rank < out[k].Rank
+	})
 	return out, nil
 }

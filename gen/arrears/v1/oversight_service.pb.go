@@ -225,11 +225,16 @@ type SummaryGroup struct {
 	Overdue     *Money            `protobuf:"bytes,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	OverdueNet  *Money            `protobuf:"bytes,5,opt,name=overdue_net,json=overdueNet,proto3" json:"overdue_net,omitempty"`
 	// The sum of the per-invoice rounded late-payment interest.
-	Interest      *Money         `protobuf:"bytes,6,opt,name=interest,proto3" json:"interest,omitempty"`
-	Buckets       []*BucketTotal `protobuf:"bytes,7,rep,name=buckets,proto3" json:"buckets,omitempty"`
-	BucketsNet    []*BucketTotal `protobuf:"bytes,8,rep,name=buckets_net,json=bucketsNet,proto3" json:"buckets_net,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Interest   *Money         `protobuf:"bytes,6,opt,name=interest,proto3" json:"interest,omitempty"`
+	Buckets    []*BucketTotal `protobuf:"bytes,7,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	BucketsNet []*BucketTotal `protobuf:"bytes,8,rep,name=buckets_net,json=bucketsNet,proto3" json:"buckets_net,omitempty"`
+	// How many of the invoices are overdue, the days overdue of the oldest,
+	// and the highest escalation level reached.
+	OverdueInvoices    int64 `protobuf:"varint,9,opt,name=overdue_invoices,json=overdueInvoices,proto3" json:"overdue_invoices,omitempty"`
+	OldestDaysOverdue  int32 `protobuf:"varint,10,opt,name=oldest_days_overdue,json=oldestDaysOverdue,proto3" json:"oldest_days_overdue,omitempty"`
+	MaxEscalationLevel int32 `protobuf:"varint,11,opt,name=max_escalation_level,json=maxEscalationLevel,proto3" json:"max_escalation_level,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SummaryGroup) Reset() {
@@ -316,6 +321,27 @@ func (x *SummaryGroup) GetBucketsNet() []*BucketTotal {
 		return x.BucketsNet
 	}
 	return nil
+}
+
+func (x *SummaryGroup) GetOverdueInvoices() int64 {
+	if x != nil {
+		return x.OverdueInvoices
+	}
+	return 0
+}
+
+func (x *SummaryGroup) GetOldestDaysOverdue() int32 {
+	if x != nil {
+		return x.OldestDaysOverdue
+	}
+	return 0
+}
+
+func (x *SummaryGroup) GetMaxEscalationLevel() int32 {
+	if x != nil {
+		return x.MaxEscalationLevel
+	}
+	return 0
 }
 
 type GetOverdueSummaryResponse struct {
@@ -486,6 +512,317 @@ func (x *ExportOverdueSummaryResponse) GetGroups() []*SummaryGroup {
 	return nil
 }
 
+type GetWatchListRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The date judged; default today (UTC).
+	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The earlier date to compare with; default 30 days before as_of.
+	Since *Date `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// Which recorded facts count, for both dates; default now.
+	KnownAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	// Debtors listed per currency; default 20, at most 500.
+	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Filters, as in GetOverdueSummary.
+	DebtorKind    string `protobuf:"bytes,5,opt,name=debtor_kind,json=debtorKind,proto3" json:"debtor_kind,omitempty"`
+	RegionPrefix  string `protobuf:"bytes,6,opt,name=region_prefix,json=regionPrefix,proto3" json:"region_prefix,omitempty"`
+	Currency      string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWatchListRequest) Reset() {
+	*x = GetWatchListRequest{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWatchListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWatchListRequest) ProtoMessage() {}
+
+func (x *GetWatchListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWatchListRequest.ProtoReflect.Descriptor instead.
+func (*GetWatchListRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetWatchListRequest) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *GetWatchListRequest) GetSince() *Date {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *GetWatchListRequest) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+func (x *GetWatchListRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *GetWatchListRequest) GetDebtorKind() string {
+	if x != nil {
+		return x.DebtorKind
+	}
+	return ""
+}
+
+func (x *GetWatchListRequest) GetRegionPrefix() string {
+	if x != nil {
+		return x.RegionPrefix
+	}
+	return ""
+}
+
+func (x *GetWatchListRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+// One debtor's overdue debt in one currency, then and now.
+type WatchEntry struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Debtor      string                 `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	RegionCode  string                 `protobuf:"bytes,3,opt,name=region_code,json=regionCode,proto3" json:"region_code,omitempty"`
+	// 1 for the debtor with the most overdue in its currency.
+	Rank               int32  `protobuf:"varint,4,opt,name=rank,proto3" json:"rank,omitempty"`
+	OverdueInvoices    int64  `protobuf:"varint,5,opt,name=overdue_invoices,json=overdueInvoices,proto3" json:"overdue_invoices,omitempty"`
+	Overdue            *Money `protobuf:"bytes,6,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	OldestDaysOverdue  int32  `protobuf:"varint,7,opt,name=oldest_days_overdue,json=oldestDaysOverdue,proto3" json:"oldest_days_overdue,omitempty"`
+	MaxEscalationLevel int32  `protobuf:"varint,8,opt,name=max_escalation_level,json=maxEscalationLevel,proto3" json:"max_escalation_level,omitempty"`
+	// The same as of since; rank_since is 0 when the debtor had nothing
+	// overdue then.
+	RankSince               int32  `protobuf:"varint,9,opt,name=rank_since,json=rankSince,proto3" json:"rank_since,omitempty"`
+	OverdueInvoicesSince    int64  `protobuf:"varint,10,opt,name=overdue_invoices_since,json=overdueInvoicesSince,proto3" json:"overdue_invoices_since,omitempty"`
+	OverdueSince            *Money `protobuf:"bytes,11,opt,name=overdue_since,json=overdueSince,proto3" json:"overdue_since,omitempty"`
+	MaxEscalationLevelSince int32  `protobuf:"varint,12,opt,name=max_escalation_level_since,json=maxEscalationLevelSince,proto3" json:"max_escalation_level_since,omitempty"`
+	// overdue less overdue_since.
+	OverdueChange *Money `protobuf:"bytes,13,opt,name=overdue_change,json=overdueChange,proto3" json:"overdue_change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEntry) Reset() {
+	*x = WatchEntry{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEntry) ProtoMessage() {}
+
+func (x *WatchEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEntry.ProtoReflect.Descriptor instead.
+func (*WatchEntry) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WatchEntry) GetDebtor() string {
+	if x != nil {
+		return x.Debtor
+	}
+	return ""
+}
+
+func (x *WatchEntry) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *WatchEntry) GetRegionCode() string {
+	if x != nil {
+		return x.RegionCode
+	}
+	return ""
+}
+
+func (x *WatchEntry) GetRank() int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetOverdueInvoices() int64 {
+	if x != nil {
+		return x.OverdueInvoices
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetOverdue() *Money {
+	if x != nil {
+		return x.Overdue
+	}
+	return nil
+}
+
+func (x *WatchEntry) GetOldestDaysOverdue() int32 {
+	if x != nil {
+		return x.OldestDaysOverdue
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetMaxEscalationLevel() int32 {
+	if x != nil {
+		return x.MaxEscalationLevel
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetRankSince() int32 {
+	if x != nil {
+		return x.RankSince
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetOverdueInvoicesSince() int64 {
+	if x != nil {
+		return x.OverdueInvoicesSince
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetOverdueSince() *Money {
+	if x != nil {
+		return x.OverdueSince
+	}
+	return nil
+}
+
+func (x *WatchEntry) GetMaxEscalationLevelSince() int32 {
+	if x != nil {
+		return x.MaxEscalationLevelSince
+	}
+	return 0
+}
+
+func (x *WatchEntry) GetOverdueChange() *Money {
+	if x != nil {
+		return x.OverdueChange
+	}
+	return nil
+}
+
+type GetWatchListResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AsOf    *Date                  `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	Since   *Date                  `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	KnownAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
+	// By currency, then rank.
+	Entries       []*WatchEntry `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWatchListResponse) Reset() {
+	*x = GetWatchListResponse{}
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWatchListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWatchListResponse) ProtoMessage() {}
+
+func (x *GetWatchListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWatchListResponse.ProtoReflect.Descriptor instead.
+func (*GetWatchListResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetWatchListResponse) GetAsOf() *Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *GetWatchListResponse) GetSince() *Date {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *GetWatchListResponse) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
+func (x *GetWatchListResponse) GetEntries() []*WatchEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 type GetAnnualDisclosureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The debtor, in either party name form.
@@ -497,7 +834,7 @@ type GetAnnualDisclosureRequest struct {
 
 func (x *GetAnnualDisclosureRequest) Reset() {
 	*x = GetAnnualDisclosureRequest{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +846,7 @@ func (x *GetAnnualDisclosureRequest) String() string {
 func (*GetAnnualDisclosureRequest) ProtoMessage() {}
 
 func (x *GetAnnualDisclosureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[6]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +859,7 @@ func (x *GetAnnualDisclosureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnnualDisclosureRequest.ProtoReflect.Descriptor instead.
 func (*GetAnnualDisclosureRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{6}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetAnnualDisclosureRequest) GetDebtor() string {
@@ -553,7 +890,7 @@ type AnnualDisclosure struct {
 
 func (x *AnnualDisclosure) Reset() {
 	*x = AnnualDisclosure{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +902,7 @@ func (x *AnnualDisclosure) String() string {
 func (*AnnualDisclosure) ProtoMessage() {}
 
 func (x *AnnualDisclosure) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[7]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +915,7 @@ func (x *AnnualDisclosure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnualDisclosure.ProtoReflect.Descriptor instead.
 func (*AnnualDisclosure) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{7}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AnnualDisclosure) GetDebtor() string {
@@ -626,7 +963,7 @@ type GetAnnualDisclosureResponse struct {
 
 func (x *GetAnnualDisclosureResponse) Reset() {
 	*x = GetAnnualDisclosureResponse{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +975,7 @@ func (x *GetAnnualDisclosureResponse) String() string {
 func (*GetAnnualDisclosureResponse) ProtoMessage() {}
 
 func (x *GetAnnualDisclosureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[8]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +988,7 @@ func (x *GetAnnualDisclosureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnnualDisclosureResponse.ProtoReflect.Descriptor instead.
 func (*GetAnnualDisclosureResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{8}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetAnnualDisclosureResponse) GetDisclosures() []*AnnualDisclosure {
@@ -679,7 +1016,7 @@ type GetPaymentPracticeReportRequest struct {
 
 func (x *GetPaymentPracticeReportRequest) Reset() {
 	*x = GetPaymentPracticeReportRequest{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +1028,7 @@ func (x *GetPaymentPracticeReportRequest) String() string {
 func (*GetPaymentPracticeReportRequest) ProtoMessage() {}
 
 func (x *GetPaymentPracticeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +1041,7 @@ func (x *GetPaymentPracticeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentPracticeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentPracticeReportRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{9}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetPaymentPracticeReportRequest) GetDebtor() string {
@@ -758,7 +1095,7 @@ type PracticeBand struct {
 
 func (x *PracticeBand) Reset() {
 	*x = PracticeBand{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +1107,7 @@ func (x *PracticeBand) String() string {
 func (*PracticeBand) ProtoMessage() {}
 
 func (x *PracticeBand) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +1120,7 @@ func (x *PracticeBand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PracticeBand.ProtoReflect.Descriptor instead.
 func (*PracticeBand) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{10}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PracticeBand) GetBand() string {
@@ -861,7 +1198,7 @@ type PaymentPracticeReport struct {
 
 func (x *PaymentPracticeReport) Reset() {
 	*x = PaymentPracticeReport{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +1210,7 @@ func (x *PaymentPracticeReport) String() string {
 func (*PaymentPracticeReport) ProtoMessage() {}
 
 func (x *PaymentPracticeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[11]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +1223,7 @@ func (x *PaymentPracticeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentPracticeReport.ProtoReflect.Descriptor instead.
 func (*PaymentPracticeReport) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{11}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PaymentPracticeReport) GetDebtor() string {
@@ -1039,7 +1376,7 @@ type GetPaymentPracticeReportResponse struct {
 
 func (x *GetPaymentPracticeReportResponse) Reset() {
 	*x = GetPaymentPracticeReportResponse{}
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1388,7 @@ func (x *GetPaymentPracticeReportResponse) String() string {
 func (*GetPaymentPracticeReportResponse) ProtoMessage() {}
 
 func (x *GetPaymentPracticeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_oversight_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_oversight_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1401,7 @@ func (x *GetPaymentPracticeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentPracticeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetPaymentPracticeReportResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{12}
+	return file_arrears_v1_oversight_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetPaymentPracticeReportResponse) GetReports() []*PaymentPracticeReport {
@@ -1097,7 +1434,7 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\vBucketTotal\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12)\n" +
-	"\x06amount\x18\x03 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\"\xc9\x03\n" +
+	"\x06amount\x18\x03 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\"\xd6\x04\n" +
 	"\fSummaryGroup\x123\n" +
 	"\x03key\x18\x01 \x03(\v2!.arrears.v1.SummaryGroup.KeyEntryR\x03key\x12\x1a\n" +
 	"\binvoices\x18\x02 \x01(\x03R\binvoices\x123\n" +
@@ -1108,7 +1445,11 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\binterest\x18\x06 \x01(\v2\x11.arrears.v1.MoneyR\binterest\x121\n" +
 	"\abuckets\x18\a \x03(\v2\x17.arrears.v1.BucketTotalR\abuckets\x128\n" +
 	"\vbuckets_net\x18\b \x03(\v2\x17.arrears.v1.BucketTotalR\n" +
-	"bucketsNet\x1a6\n" +
+	"bucketsNet\x12)\n" +
+	"\x10overdue_invoices\x18\t \x01(\x03R\x0foverdueInvoices\x12.\n" +
+	"\x13oldest_days_overdue\x18\n" +
+	" \x01(\x05R\x11oldestDaysOverdue\x120\n" +
+	"\x14max_escalation_level\x18\v \x01(\x05R\x12maxEscalationLevel\x1a6\n" +
 	"\bKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
@@ -1121,7 +1462,39 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x1cExportOverdueSummaryResponse\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
-	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\"H\n" +
+	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\"\x93\x02\n" +
+	"\x13GetWatchListRequest\x12%\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12&\n" +
+	"\x05since\x18\x02 \x01(\v2\x10.arrears.v1.DateR\x05since\x125\n" +
+	"\bknown_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x1f\n" +
+	"\vdebtor_kind\x18\x05 \x01(\tR\n" +
+	"debtorKind\x12#\n" +
+	"\rregion_prefix\x18\x06 \x01(\tR\fregionPrefix\x12\x1a\n" +
+	"\bcurrency\x18\a \x01(\tR\bcurrency\"\xba\x04\n" +
+	"\n" +
+	"WatchEntry\x12\x16\n" +
+	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1f\n" +
+	"\vregion_code\x18\x03 \x01(\tR\n" +
+	"regionCode\x12\x12\n" +
+	"\x04rank\x18\x04 \x01(\x05R\x04rank\x12)\n" +
+	"\x10overdue_invoices\x18\x05 \x01(\x03R\x0foverdueInvoices\x12+\n" +
+	"\aoverdue\x18\x06 \x01(\v2\x11.arrears.v1.MoneyR\aoverdue\x12.\n" +
+	"\x13oldest_days_overdue\x18\a \x01(\x05R\x11oldestDaysOverdue\x120\n" +
+	"\x14max_escalation_level\x18\b \x01(\x05R\x12maxEscalationLevel\x12\x1d\n" +
+	"\n" +
+	"rank_since\x18\t \x01(\x05R\trankSince\x124\n" +
+	"\x16overdue_invoices_since\x18\n" +
+	" \x01(\x03R\x14overdueInvoicesSince\x126\n" +
+	"\roverdue_since\x18\v \x01(\v2\x11.arrears.v1.MoneyR\foverdueSince\x12;\n" +
+	"\x1amax_escalation_level_since\x18\f \x01(\x05R\x17maxEscalationLevelSince\x128\n" +
+	"\x0eoverdue_change\x18\r \x01(\v2\x11.arrears.v1.MoneyR\roverdueChange\"\xce\x01\n" +
+	"\x14GetWatchListResponse\x12%\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12&\n" +
+	"\x05since\x18\x02 \x01(\v2\x10.arrears.v1.DateR\x05since\x125\n" +
+	"\bknown_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
+	"\aentries\x18\x04 \x03(\v2\x16.arrears.v1.WatchEntryR\aentries\"H\n" +
 	"\x1aGetAnnualDisclosureRequest\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\"\xa6\x01\n" +
@@ -1172,10 +1545,11 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x11longest_term_days\x18\x13 \x01(\x05R\x0flongestTermDays\x12$\n" +
 	"\x0eterms_over_cap\x18\x14 \x01(\x03R\ftermsOverCap\"_\n" +
 	" GetPaymentPracticeReportResponse\x12;\n" +
-	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\xc0\x03\n" +
+	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\x93\x04\n" +
 	"\x10OversightService\x12`\n" +
 	"\x11GetOverdueSummary\x12$.arrears.v1.GetOverdueSummaryRequest\x1a%.arrears.v1.GetOverdueSummaryResponse\x12k\n" +
-	"\x14ExportOverdueSummary\x12'.arrears.v1.ExportOverdueSummaryRequest\x1a(.arrears.v1.ExportOverdueSummaryResponse0\x01\x12f\n" +
+	"\x14ExportOverdueSummary\x12'.arrears.v1.ExportOverdueSummaryRequest\x1a(.arrears.v1.ExportOverdueSummaryResponse0\x01\x12Q\n" +
+	"\fGetWatchList\x12\x1f.arrears.v1.GetWatchListRequest\x1a .arrears.v1.GetWatchListResponse\x12f\n" +
 	"\x13GetAnnualDisclosure\x12&.arrears.v1.GetAnnualDisclosureRequest\x1a'.arrears.v1.GetAnnualDisclosureResponse\x12u\n" +
 	"\x18GetPaymentPracticeReport\x12+.arrears.v1.GetPaymentPracticeReportRequest\x1a,.arrears.v1.GetPaymentPracticeReportResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
 
@@ -1191,7 +1565,7 @@ func file_arrears_v1_oversight_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_oversight_service_proto_rawDescData
 }
 
-var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_arrears_v1_oversight_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_arrears_v1_oversight_service_proto_goTypes = []any{
 	(*GetOverdueSummaryRequest)(nil),         // 0: arrears.v1.GetOverdueSummaryRequest
 	(*BucketTotal)(nil),                      // 1: arrears.v1.BucketTotal
@@ -1199,65 +1573,80 @@ var file_arrears_v1_oversight_service_proto_goTypes = []any{
 	(*GetOverdueSummaryResponse)(nil),        // 3: arrears.v1.GetOverdueSummaryResponse
 	(*ExportOverdueSummaryRequest)(nil),      // 4: arrears.v1.ExportOverdueSummaryRequest
 	(*ExportOverdueSummaryResponse)(nil),     // 5: arrears.v1.ExportOverdueSummaryResponse
-	(*GetAnnualDisclosureRequest)(nil),       // 6: arrears.v1.GetAnnualDisclosureRequest
-	(*AnnualDisclosure)(nil),                 // 7: arrears.v1.AnnualDisclosure
-	(*GetAnnualDisclosureResponse)(nil),      // 8: arrears.v1.GetAnnualDisclosureResponse
-	(*GetPaymentPracticeReportRequest)(nil),  // 9: arrears.v1.GetPaymentPracticeReportRequest
-	(*PracticeBand)(nil),                     // 10: arrears.v1.PracticeBand
-	(*PaymentPracticeReport)(nil),            // 11: arrears.v1.PaymentPracticeReport
-	(*GetPaymentPracticeReportResponse)(nil), // 12: arrears.v1.GetPaymentPracticeReportResponse
-	nil,                                      // 13: arrears.v1.SummaryGroup.KeyEntry
-	(*Date)(nil),                             // 14: arrears.v1.Date
-	(*timestamppb.Timestamp)(nil),            // 15: google.protobuf.Timestamp
-	(*Money)(nil),                            // 16: arrears.v1.Money
+	(*GetWatchListRequest)(nil),              // 6: arrears.v1.GetWatchListRequest
+	(*WatchEntry)(nil),                       // 7: arrears.v1.WatchEntry
+	(*GetWatchListResponse)(nil),             // 8: arrears.v1.GetWatchListResponse
+	(*GetAnnualDisclosureRequest)(nil),       // 9: arrears.v1.GetAnnualDisclosureRequest
+	(*AnnualDisclosure)(nil),                 // 10: arrears.v1.AnnualDisclosure
+	(*GetAnnualDisclosureResponse)(nil),      // 11: arrears.v1.GetAnnualDisclosureResponse
+	(*GetPaymentPracticeReportRequest)(nil),  // 12: arrears.v1.GetPaymentPracticeReportRequest
+	(*PracticeBand)(nil),                     // 13: arrears.v1.PracticeBand
+	(*PaymentPracticeReport)(nil),            // 14: arrears.v1.PaymentPracticeReport
+	(*GetPaymentPracticeReportResponse)(nil), // 15: arrears.v1.GetPaymentPracticeReportResponse
+	nil,                                      // 16: arrears.v1.SummaryGroup.KeyEntry
+	(*Date)(nil),                             // 17: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),            // 18: google.protobuf.Timestamp
+	(*Money)(nil),                            // 19: arrears.v1.Money
 }
 var file_arrears_v1_oversight_service_proto_depIdxs = []int32{
-	14, // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
-	15, // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
-	16, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
-	13, // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
-	16, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
-	16, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
-	16, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
-	16, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
+	17, // 0: arrears.v1.GetOverdueSummaryRequest.as_of:type_name -> arrears.v1.Date
+	18, // 1: arrears.v1.GetOverdueSummaryRequest.known_at:type_name -> google.protobuf.Timestamp
+	19, // 2: arrears.v1.BucketTotal.amount:type_name -> arrears.v1.Money
+	16, // 3: arrears.v1.SummaryGroup.key:type_name -> arrears.v1.SummaryGroup.KeyEntry
+	19, // 4: arrears.v1.SummaryGroup.outstanding:type_name -> arrears.v1.Money
+	19, // 5: arrears.v1.SummaryGroup.overdue:type_name -> arrears.v1.Money
+	19, // 6: arrears.v1.SummaryGroup.overdue_net:type_name -> arrears.v1.Money
+	19, // 7: arrears.v1.SummaryGroup.interest:type_name -> arrears.v1.Money
 	1,  // 8: arrears.v1.SummaryGroup.buckets:type_name -> arrears.v1.BucketTotal
 	1,  // 9: arrears.v1.SummaryGroup.buckets_net:type_name -> arrears.v1.BucketTotal
-	14, // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
-	15, // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
+	17, // 10: arrears.v1.GetOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
+	18, // 11: arrears.v1.GetOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: arrears.v1.GetOverdueSummaryResponse.groups:type_name -> arrears.v1.SummaryGroup
 	0,  // 13: arrears.v1.ExportOverdueSummaryRequest.query:type_name -> arrears.v1.GetOverdueSummaryRequest
-	14, // 14: arrears.v1.ExportOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
-	15, // 15: arrears.v1.ExportOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
+	17, // 14: arrears.v1.ExportOverdueSummaryResponse.as_of:type_name -> arrears.v1.Date
+	18, // 15: arrears.v1.ExportOverdueSummaryResponse.known_at:type_name -> google.protobuf.Timestamp
 	2,  // 16: arrears.v1.ExportOverdueSummaryResponse.groups:type_name -> arrears.v1.SummaryGroup
-	14, // 17: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
-	16, // 18: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
-	7,  // 19: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
-	14, // 20: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
-	14, // 21: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
-	15, // 22: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
-	16, // 23: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
-	14, // 24: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
-	14, // 25: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
-	15, // 26: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
-	16, // 27: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
-	10, // 28: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
-	16, // 29: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
-	16, // 30: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
-	16, // 31: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
-	11, // 32: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
-	0,  // 33: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
-	4,  // 34: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
-	6,  // 35: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
-	9,  // 36: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
-	3,  // 37: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
-	5,  // 38: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
-	8,  // 39: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
-	12, // 40: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
-	37, // [37:41] is the sub-list for method output_type
-	33, // [33:37] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	17, // 17: arrears.v1.GetWatchListRequest.as_of:type_name -> arrears.v1.Date
+	17, // 18: arrears.v1.GetWatchListRequest.since:type_name -> arrears.v1.Date
+	18, // 19: arrears.v1.GetWatchListRequest.known_at:type_name -> google.protobuf.Timestamp
+	19, // 20: arrears.v1.WatchEntry.overdue:type_name -> arrears.v1.Money
+	19, // 21: arrears.v1.WatchEntry.overdue_since:type_name -> arrears.v1.Money
+	19, // 22: arrears.v1.WatchEntry.overdue_change:type_name -> arrears.v1.Money
+	17, // 23: arrears.v1.GetWatchListResponse.as_of:type_name -> arrears.v1.Date
+	17, // 24: arrears.v1.GetWatchListResponse.since:type_name -> arrears.v1.Date
+	18, // 25: arrears.v1.GetWatchListResponse.known_at:type_name -> google.protobuf.Timestamp
+	7,  // 26: arrears.v1.GetWatchListResponse.entries:type_name -> arrears.v1.WatchEntry
+	17, // 27: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
+	19, // 28: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
+	10, // 29: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
+	17, // 30: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
+	17, // 31: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
+	18, // 32: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
+	19, // 33: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
+	17, // 34: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
+	17, // 35: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
+	18, // 36: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
+	19, // 37: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
+	13, // 38: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
+	19, // 39: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
+	19, // 40: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
+	19, // 41: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
+	14, // 42: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
+	0,  // 43: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
+	4,  // 44: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
+	6,  // 45: arrears.v1.OversightService.GetWatchList:input_type -> arrears.v1.GetWatchListRequest
+	9,  // 46: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
+	12, // 47: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
+	3,  // 48: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
+	5,  // 49: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
+	8,  // 50: arrears.v1.OversightService.GetWatchList:output_type -> arrears.v1.GetWatchListResponse
+	11, // 51: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
+	15, // 52: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
+	48, // [48:53] is the sub-list for method output_type
+	43, // [43:48] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_oversight_service_proto_init() }
@@ -1272,7 +1661,7 @@ func file_arrears_v1_oversight_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_oversight_service_proto_rawDesc), len(file_arrears_v1_oversight_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

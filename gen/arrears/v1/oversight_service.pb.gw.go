@@ -70,6 +70,41 @@ func local_request_OversightService_GetOverdueSummary_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+var filter_OversightService_GetWatchList_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_OversightService_GetWatchList_0(ctx context.Context, marshaler runtime.Marshaler, client OversightServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetWatchListRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OversightService_GetWatchList_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetWatchList(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_OversightService_GetWatchList_0(ctx context.Context, marshaler runtime.Marshaler, server OversightServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetWatchListRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_OversightService_GetWatchList_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.GetWatchList(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_OversightService_GetAnnualDisclosure_0 = &utilities.DoubleArray{Encoding: map[string]int{"debtor": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_OversightService_GetAnnualDisclosure_0(ctx context.Context, marshaler runtime.Marshaler, client OversightServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -202,6 +237,26 @@ func RegisterOversightServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_OversightService_GetOverdueSummary_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_OversightService_GetWatchList_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/arrears.v1.OversightService/GetWatchList", runtime.WithHTTPPathPattern("/v1/watchList"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_OversightService_GetWatchList_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OversightService_GetWatchList_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_OversightService_GetAnnualDisclosure_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -299,6 +354,23 @@ func RegisterOversightServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_OversightService_GetOverdueSummary_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_OversightService_GetWatchList_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/arrears.v1.OversightService/GetWatchList", runtime.WithHTTPPathPattern("/v1/watchList"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_OversightService_GetWatchList_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OversightService_GetWatchList_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_OversightService_GetAnnualDisclosure_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -338,12 +410,14 @@ func RegisterOversightServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 
 var (
 	pattern_OversightService_GetOverdueSummary_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "overdueSummary"}, ""))
+	pattern_OversightService_GetWatchList_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "watchList"}, ""))
 	pattern_OversightService_GetAnnualDisclosure_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "parties", "debtor", "annualDisclosure"}, ""))
 	pattern_OversightService_GetPaymentPracticeReport_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "parties", "debtor", "paymentPracticeReport"}, ""))
 )
 
 var (
 	forward_OversightService_GetOverdueSummary_0        = runtime.ForwardResponseMessage
+	forward_OversightService_GetWatchList_0             = runtime.ForwardResponseMessage
 	forward_OversightService_GetAnnualDisclosure_0      = runtime.ForwardResponseMessage
 	forward_OversightService_GetPaymentPracticeReport_0 = runtime.ForwardResponseMessage
 )

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	OversightService_GetOverdueSummary_FullMethodName        = "/arrears.v1.OversightService/GetOverdueSummary"
 	OversightService_ExportOverdueSummary_FullMethodName     = "/arrears.v1.OversightService/ExportOverdueSummary"
+	OversightService_GetWatchList_FullMethodName             = "/arrears.v1.OversightService/GetWatchList"
 	OversightService_GetAnnualDisclosure_FullMethodName      = "/arrears.v1.OversightService/GetAnnualDisclosure"
 	OversightService_GetPaymentPracticeReport_FullMethodName = "/arrears.v1.OversightService/GetPaymentPracticeReport"
 )
@@ -41,6 +42,9 @@ type OversightServiceClient interface {
 	ExportOverdueSummary(ctx context.Context, in *ExportOverdueSummaryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOverdueSummaryResponse], error)
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
+	// The debtors with the most overdue debt, per currency, and how their
+	// figures changed since an earlier date.
+	GetWatchList(ctx context.Context, in *GetWatchListRequest, opts ...grpc.CallOption) (*GetWatchListResponse, error)
 	GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error)
 	// A debtor's payment practice over a period (the UK half-yearly report,
 	// the Australian payment-times report), computed from the ledger.
@@ -84,6 +88,16 @@ func (c *oversightServiceClient) ExportOverdueSummary(ctx context.Context, in *E
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OversightService_ExportOverdueSummaryClient = grpc.ServerStreamingClient[ExportOverdueSummaryResponse]
 
+func (c *oversightServiceClient) GetWatchList(ctx context.Context, in *GetWatchListRequest, opts ...grpc.CallOption) (*GetWatchListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWatchListResponse)
+	err := c.cc.Invoke(ctx, OversightService_GetWatchList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *oversightServiceClient) GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAnnualDisclosureResponse)
@@ -120,6 +134,9 @@ type OversightServiceServer interface {
 	ExportOverdueSummary(*ExportOverdueSummaryRequest, grpc.ServerStreamingServer[ExportOverdueSummaryResponse]) error
 	// A large enterprise's or public body's year-end disclosure of overdue
 	// unpaid SME debts (China Decree 802 Art. 18).
+	// The debtors with the most overdue debt, per currency, and how their
+	// figures changed since an earlier date.
+	GetWatchList(context.Context, *GetWatchListRequest) (*GetWatchListResponse, error)
 	GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error)
 	// A debtor's payment practice over a period (the UK half-yearly report,
 	// the Australian payment-times report), computed from the ledger.
@@ -139,6 +156,9 @@ func (UnimplementedOversightServiceServer) GetOverdueSummary(context.Context, *G
 }
 func (UnimplementedOversightServiceServer) ExportOverdueSummary(*ExportOverdueSummaryRequest, grpc.ServerStreamingServer[ExportOverdueSummaryResponse]) error {
 	return status.Error(codes.Unimplemented, "method ExportOverdueSummary not implemented")
+}
+func (UnimplementedOversightServiceServer) GetWatchList(context.Context, *GetWatchListRequest) (*GetWatchListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWatchList not implemented")
 }
 func (UnimplementedOversightServiceServer) GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAnnualDisclosure not implemented")
@@ -196,6 +216,24 @@ func _OversightService_ExportOverdueSummary_Handler(srv interface{}, stream grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OversightService_ExportOverdueSummaryServer = grpc.ServerStreamingServer[ExportOverdueSummaryResponse]
 
+func _OversightService_GetWatchList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWatchListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OversightServiceServer).GetWatchList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OversightService_GetWatchList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OversightServiceServer).GetWatchList(ctx, req.(*GetWatchListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OversightService_GetAnnualDisclosure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetAnnualDisclosureRequest)
 	if err := dec(in); err != nil {
@@ -242,6 +280,10 @@ var OversightService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOverdueSummary",
 			Handler:    _OversightService_GetOverdueSummary_Handler,
+		},
+		{
+			MethodName: "GetWatchList",
+			Handler:    _OversightService_GetWatchList_Handler,
 		},
 		{
 			MethodName: "GetAnnualDisclosure",
