@@ -198,13 +198,17 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	count := map[string]int{}
 	var refs []string
 	var keys [][2]string
+	seen := map[[2]string]bool{}
 	for _, i := range apply {
 		ref := strings.TrimSpace(recs[i].Invoice.DocumentRef)
 		if count[ref]++; count[ref] == 1 {
 			refs = append(refs, ref)
 		}
 		if c := recs[i].Creditor; c.ID == uuid.Nil {
-			keys = append(keys, [2]string{c.Jurisdiction, c.RegistrationID})
+			if k := [2]string{c.Jurisdiction, c.RegistrationID}; !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
 	existing, err := tx.InvoicesByDocumentRef(ctx, debtorID, refs)

@@ -39,10 +39,11 @@ func Migrations() ([]sqlstore.Migration, error) {
 
 // Dialect is PostgreSQL's flavour of the shared SQL.
 var Dialect = sqlstore.Dialect{
-	Name:      "postgres",
-	ForUpdate: " FOR UPDATE",
-	Timestamp: func(t time.Time) any { return t.UTC() },
-	CopyFrom:  copyFrom,
+	Name:       "postgres",
+	ForUpdate:  " FOR UPDATE",
+	Timestamp:  func(t time.Time) any { return t.UTC() },
+	CopyFrom:   copyFrom,
+	TextArrays: true,
 	UniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == "23505" {

@@ -125,6 +125,17 @@ func splitCols(cols string) []string {
 // in one query.
 func (r reader) InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Invoice, error) {
 	out := make(map[string]*ledger.Invoice, len(refs))
+	if r.s.dialect.TextArrays {
+		invs, err := list(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices
+			WHERE debtor_id = $1 AND document_ref = ANY($2)`, debtorID.String(), refs)
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range invs {
+			out[inv.DocumentRef] = inv
+		}
+		return out, nil
+	}
 	for start := 0; start < len(refs); start += 500 {
 		part := refs[start:min(start+500, len(refs))]
 		var w where
@@ -148,6 +159,21 @@ func (r reader) InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, r
 // PartiesByRegistration reads parties by natural key in one query per 400.
 func (r reader) PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error) {
 	out := make(map[[2]string]*ledger.Party, len(keys))
+	if r.s.dialect.TextArrays && len(keys) > 0 {
+		js, regs := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			js[i], regs[i] = k[0], k[1]
+		}
+		ps, err := list(ctx, r, "parties", scanParty, `SELECT `+partyCols+` FROM parties
+			WHERE (jurisdiction, registration_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, js, regs)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			out[[2]string{p.Jurisdiction, p.RegistrationID}] = p
+		}
+		return out, nil
+	}
 	for start := 0; start < len(keys); start += 400 {
 		part := keys[start:min(start+400, len(keys))]
 		var w where

@@ -44,6 +44,11 @@ type Dialect struct {
 	// CopyFrom bulk-loads rows into a table inside the transaction open on
 	// conn (PostgreSQL's COPY); nil where the engine loads row by row.
 	CopyFrom func(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error
+	// TextArrays says the driver binds a []string as one array parameter
+	// (PostgreSQL's text[]): a lookup of many keys is then one statement
+	// with one plan, "= ANY($n)", instead of a list of placeholders whose
+	// cached generic plan may scan the table.
+	TextArrays bool
 }
 
 // Store implements store.Store over a database/sql handle.
