@@ -300,7 +300,11 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 	case *arrearsv1.GetSyncSessionRequest:
 		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.GetOverdueSummaryRequest:
-		return "GET", "/v1/overdueSummary?" + query("groupBy", strings.Join(r.GroupBy, ",")), nil
+		q := query("groupBy", strings.Join(r.GroupBy, ","), "pageSize", r.PageSize, "pageToken", r.PageToken)
+		if r.AsOf != nil {
+			q += fmt.Sprintf("&asOf.year=%d&asOf.month=%d&asOf.day=%d", r.AsOf.Year, r.AsOf.Month, r.AsOf.Day)
+		}
+		return "GET", "/v1/overdueSummary?" + q, nil
 	case *arrearsv1.GetAnnualDisclosureRequest:
 		return "GET", "/v1/" + r.Debtor + "/annualDisclosure?" + query("year", r.Year), nil
 	case *arrearsv1.GetWatchListRequest:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -46,7 +47,8 @@ func overdueSummary(t *testing.T, cfg config) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	g, h := startServer(t, cfg, clock.NewFake(now))
+	clk := clock.NewFake(now)
+	g, h := startServer(t, cfg, clk)
 	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +193,40 @@ func overdueSummary(t *testing.T, cfg config) {
 	}
 	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)
 	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s1, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.FailedPrecondition)
+
+	// Pages of one summary are one snapshot: a payment recorded between
+	// them does not show on the second page, nor shift the groups.
+	for _, tr := range []transport{admin, &restTransport{base: "http://" + h, token: admin.token}} {
+		var whole, page arrearsv1.GetOverdueSummaryResponse
+		req := &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor", "creditor_size"}}
+		call(t, tr, "GetOverdueSummary", req, &whole)
+		if len(whole.Groups) < 3 || whole.NextPageToken != "" {
+			t.Fatalf("whole summary: %d groups, token %q", len(whole.Groups), whole.NextPageToken)
+		}
+		req.PageSize = 2
+		call(t, tr, "GetOverdueSummary", req, &page)
+		got := page.Groups
+		clk.Advance(time.Minute)
+		call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: b1, Payment: &arrearsv1.Payment{Amount: cny(100000),
+			PaidOn: date(2025, 11, 20), Reference: "OV-PAGE-" + fmt.Sprint(clk.Now().Unix())}}, &arrearsv1.RecordPaymentResponse{})
+		for page.NextPageToken != "" {
+			req.PageToken = page.NextPageToken
+			page.Reset()
+			call(t, tr, "GetOverdueSummary", req, &page)
+			got = append(got, page.Groups...)
+		}
+		if len(got) != len(whole.Groups) {
+			t.Fatalf("paged %d groups, whole %d", len(got), len(whole.Groups))
+		}
+		for i := range got {
+			if !proto.Equal(got[i], whole.Groups[i]) {
+				t.Errorf("page group %d = %v, want %v", i, got[i], whole.Groups[i])
+			}
+		}
+		// The token is bound to its query.
+		req.GroupBy = []string{"debtor"}
+		expect(t, tr, "GetOverdueSummary", req, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "page_token")
+	}
 }
 
 // exportMatches checks that ExportOverdueSummary streams the groups that

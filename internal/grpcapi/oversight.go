@@ -2,13 +2,18 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/binary"
 	"math/big"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/service"
 )
@@ -38,7 +43,7 @@ func (o *Oversight) summaryQuery(req *arrearsv1.GetOverdueSummaryRequest, prefix
 	var v ledger.ValidationError
 	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
-		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt()), GroupBy: req.GetGroupBy(),
+		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt()), GroupBy: splitList(req.GetGroupBy()),
 		RegionDigits: int(req.GetRegionDigits()), DebtorKind: ledger.PartyKind(strings.ToUpper(req.GetDebtorKind())),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
 		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: strings.ToUpper(req.GetCurrency()),
@@ -82,19 +87,79 @@ func summaryGroupToProto(g *service.SummaryGroup) *arrearsv1.SummaryGroup {
 
 func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOverdueSummaryRequest) (*arrearsv1.GetOverdueSummaryResponse, error) {
 	const method = "GetOverdueSummary"
+	size := int(req.PageSize)
+	switch {
+	case size < 0 || size > 1000:
+		return nil, o.s.fail(ctx, method, "", badField("page_size", "must be from 1 to 1000, got %d", size))
+	case size == 0:
+		size = 500
+	}
+	// A token is bound to the request less its paging fields.
+	bare := proto.Clone(req).(*arrearsv1.GetOverdueSummaryRequest)
+	bare.PageSize, bare.PageToken = 0, ""
+	key, err := proto.MarshalOptions{Deterministic: true}.Marshal(bare)
+	if err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
+	}
+	scope := method + "|" + string(key)
+	var pos summaryPos
+	if req.PageToken != "" {
+		raw, err := o.s.tokens.Decode(scope, req.PageToken)
+		if err != nil {
+			return nil, o.s.fail(ctx, method, "", pageTokenError())
+		}
+		pos = decodeSummaryPos(raw)
+	}
 	q, err := o.summaryQuery(req, "")
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
+	}
+	if req.PageToken != "" {
+		q.AsOf, q.KnownAt = pos.asOf, pos.knownAt
 	}
 	groups, err := o.s.svc.OverdueSummary(ctx, q)
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
 	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt)}
-	for _, g := range groups {
+	start := min(pos.offset, len(groups))
+	end := min(start+size, len(groups))
+	for _, g := range groups[start:end] {
 		out.Groups = append(out.Groups, summaryGroupToProto(g))
 	}
+	if end < len(groups) {
+		out.NextPageToken = o.s.tokens.Encode(scope, summaryPos{asOf: q.AsOf, knownAt: q.KnownAt, offset: end}.encode())
+	}
 	return out, nil
+}
+
+// summaryPos is where the next page of a summary starts, and the as_of and
+// known_at its first page was computed on: the groups of one known_at
+// never change, so an offset into them is stable.
+type summaryPos struct {
+	asOf    civil.Date
+	knownAt time.Time
+	offset  int
+}
+
+var epoch = civil.MustNew(1970, 1, 1)
+
+// encode packs the position into a page token's 16 bytes: known_at in
+// Unix nanoseconds, as_of in days since 1970, the offset.
+func (p summaryPos) encode() uuid.UUID {
+	var b uuid.UUID
+	binary.BigEndian.PutUint64(b[0:8], uint64(p.knownAt.UnixNano()))
+	binary.BigEndian.PutUint32(b[8:12], uint32(int32(p.asOf.DaysSince(epoch))))
+	binary.BigEndian.PutUint32(b[12:16], uint32(p.offset))
+	return b
+}
+
+func decodeSummaryPos(b uuid.UUID) summaryPos {
+	return summaryPos{
+		knownAt: time.Unix(0, int64(binary.BigEndian.Uint64(b[0:8]))).UTC(),
+		asOf:    epoch.AddDays(int(int32(binary.BigEndian.Uint32(b[8:12])))),
+		offset:  int(binary.BigEndian.Uint32(b[12:16])),
+	}
 }
 
 // exportChunk is how many groups one streamed message carries.
@@ -249,4 +314,19 @@ func shareOf(n, of, unit int64) int64 {
 	num := new(big.Int).Mul(big.NewInt(n), big.NewInt(2*unit))
 	num.Add(num, big.NewInt(of))
 	return num.Quo(num, new(big.Int).Mul(big.NewInt(of), big.NewInt(2))).Int64()
+}
+
+// splitList reads a repeated string field whose values may also be
+// comma-separated lists, as REST clients tend to write them
+// (groupBy=region,currency as well as groupBy=region&groupBy=currency).
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }

@@ -42,8 +42,13 @@ type GetOverdueSummaryRequest struct {
 	Currency             string `protobuf:"bytes,9,opt,name=currency,proto3" json:"currency,omitempty"`
 	MinOverdueMinorUnits int64  `protobuf:"varint,10,opt,name=min_overdue_minor_units,json=minOverdueMinorUnits,proto3" json:"min_overdue_minor_units,omitempty"`
 	MinEscalationLevel   int32  `protobuf:"varint,11,opt,name=min_escalation_level,json=minEscalationLevel,proto3" json:"min_escalation_level,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Groups per page: default 500, at most 1000.
+	PageSize int32 `protobuf:"varint,12,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From next_page_token. The token pins as_of and known_at, so the pages
+	// of one summary are one snapshot whatever is recorded meanwhile.
+	PageToken     string `protobuf:"bytes,13,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetOverdueSummaryRequest) Reset() {
@@ -151,6 +156,20 @@ func (x *GetOverdueSummaryRequest) GetMinEscalationLevel() int32 {
 		return x.MinEscalationLevel
 	}
 	return 0
+}
+
+func (x *GetOverdueSummaryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetOverdueSummaryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
 }
 
 // A count and amount.
@@ -350,6 +369,7 @@ type GetOverdueSummaryResponse struct {
 	KnownAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
 	// Sorted by overdue amount, largest first.
 	Groups        []*SummaryGroup `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	NextPageToken string          `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -403,6 +423,13 @@ func (x *GetOverdueSummaryResponse) GetGroups() []*SummaryGroup {
 		return x.Groups
 	}
 	return nil
+}
+
+func (x *GetOverdueSummaryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type ExportOverdueSummaryRequest struct {
@@ -1416,7 +1443,7 @@ var File_arrears_v1_oversight_service_proto protoreflect.FileDescriptor
 const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\n" +
 	"\"arrears/v1/oversight_service.proto\x12\n" +
-	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x03\n" +
+	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
 	"\x18GetOverdueSummaryRequest\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12\x19\n" +
@@ -1430,7 +1457,10 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\bcurrency\x18\t \x01(\tR\bcurrency\x125\n" +
 	"\x17min_overdue_minor_units\x18\n" +
 	" \x01(\x03R\x14minOverdueMinorUnits\x120\n" +
-	"\x14min_escalation_level\x18\v \x01(\x05R\x12minEscalationLevel\"f\n" +
+	"\x14min_escalation_level\x18\v \x01(\x05R\x12minEscalationLevel\x12\x1b\n" +
+	"\tpage_size\x18\f \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\r \x01(\tR\tpageToken\"f\n" +
 	"\vBucketTotal\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12)\n" +
@@ -1452,11 +1482,12 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x14max_escalation_level\x18\v \x01(\x05R\x12maxEscalationLevel\x1a6\n" +
 	"\bKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x01\n" +
 	"\x19GetOverdueSummaryResponse\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
-	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\"Y\n" +
+	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"Y\n" +
 	"\x1bExportOverdueSummaryRequest\x12:\n" +
 	"\x05query\x18\x01 \x01(\v2$.arrears.v1.GetOverdueSummaryRequestR\x05query\"\xae\x01\n" +
 	"\x1cExportOverdueSummaryResponse\x12%\n" +
