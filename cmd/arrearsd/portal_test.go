@@ -346,4 +346,14 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Errorf("statistics as of 15 October 2025 = %v", g)
 	}
 	api.refused(portal, "GET", "/v1/complaintStatistics", nil, http.StatusForbidden)
+
+	// The supplier withdraws the portal's authorisation: the portal no
+	// longer sees its invoices; the portal cannot withdraw it for itself
+	// again, nor can anyone withdraw what is not there.
+	api.ok(portal, "GET", "/v1/"+inv, nil)
+	api.refused(debtorKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "sme-portal.example"}, http.StatusForbidden)
+	api.ok(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "sme-portal.example"})
+	api.refused(portal, "GET", "/v1/"+inv, nil, http.StatusNotFound)
+	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "sme-portal.example"}, http.StatusNotFound)
+	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "NOT A PORTAL"}, http.StatusBadRequest)
 }

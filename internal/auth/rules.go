@@ -56,6 +56,7 @@ var Rules = map[string]Rule{
 	"/arrears.v1.AccessService/ListApiKeys":                          {Roles: admins},
 	"/arrears.v1.AccessService/RevokeApiKey":                         {Roles: admins},
 	"/arrears.v1.AccessService/AuthorizePortal":                      {Roles: []Role{RoleCreditor, RoleAdmin}},
+	"/arrears.v1.AccessService/RevokePortalAuthorization":            {Roles: []Role{RoleCreditor, RoleAdmin}},
 	"/arrears.v1.AccessService/ListEvents":                           {Roles: everyone},
 	"/arrears.v1.AccessService/GetAuditCheckpoint":                   {Roles: everyone},
 	"/arrears.v1.SupplierService/CreateClaim":                        {Roles: creditors},

@@ -124,6 +124,19 @@ func (a *Access) AuthorizePortal(ctx context.Context, req *arrearsv1.AuthorizePo
 	return &arrearsv1.AuthorizePortalResponse{}, nil
 }
 
+func (a *Access) RevokePortalAuthorization(ctx context.Context, req *arrearsv1.RevokePortalAuthorizationRequest) (*arrearsv1.RevokePortalAuthorizationResponse, error) {
+	const method = "RevokePortalAuthorization"
+	var v ledger.ValidationError
+	ref := parsePartyName(&v, "creditor", req.Creditor)
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	if err := a.s.svc.RevokePortal(ctx, ref, strings.TrimSpace(req.Portal)); err != nil {
+		return nil, a.s.fail(ctx, method, req.Creditor, err)
+	}
+	return &arrearsv1.RevokePortalAuthorizationResponse{}, nil
+}
+
 // Feed page sizes.
 const (
 	defaultEventPage = 100

@@ -175,6 +175,24 @@ func (l *Ledger) AuthorizePortal(ctx context.Context, creditor PartyRef, portal 
 	})
 }
 
+// RevokePortal withdraws a portal's authorisation to act for a supplier.
+func (l *Ledger) RevokePortal(ctx context.Context, creditor PartyRef, portal string) error {
+	if !portalNameRE.MatchString(portal) {
+		return ledger.Invalid("portal", "must be 2-63 lower-case letters, digits, dots or dashes")
+	}
+	now := l.now()
+	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		p, err := visibleParty(ctx, tx, creditor)
+		if err != nil {
+			return err
+		}
+		if !mayActFor(ctx, p.ID) {
+			return fmt.Errorf("%w: only the supplier itself may withdraw a portal's authorisation", ledger.ErrPermissionDenied)
+		}
+		return tx.RevokePortal(ctx, portal, p.ID, store.Change{RecordTime: now, Method: "RevokePortalAuthorization", Actor: actor(ctx)})
+	})
+}
+
 // FeedSettle is how old an event must be before the change feed shows it.
 // Events are ordered by a time-based id assigned inside their transaction;
 // a transaction that commits late could otherwise slip an event in behind a

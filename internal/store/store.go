@@ -207,6 +207,9 @@ type Tx interface {
 	RevokeKey(ctx context.Context, k *auth.Key, c Change) error
 	// AuthorizePortal records that creditor lets portal act for it.
 	AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
+	// RevokePortal withdraws that authorisation; ledger.ErrNotFound if
+	// there was none.
+	RevokePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
 
 	// PutEscalation inserts (Version 0) or updates (at the Version read,
 	// else ledger.ErrConflict) an invoice's escalation bookkeeping.

@@ -612,6 +612,96 @@ func (*AuthorizePortalResponse) Descriptor() ([]byte, []int) {
 	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{8}
 }
 
+type RevokePortalAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The supplier: one of the caller's parties.
+	Creditor string `protobuf:"bytes,1,opt,name=creditor,proto3" json:"creditor,omitempty"`
+	// The portal's name.
+	Portal        string `protobuf:"bytes,2,opt,name=portal,proto3" json:"portal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePortalAuthorizationRequest) Reset() {
+	*x = RevokePortalAuthorizationRequest{}
+	mi := &file_arrears_v1_access_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePortalAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePortalAuthorizationRequest) ProtoMessage() {}
+
+func (x *RevokePortalAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_access_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePortalAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*RevokePortalAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RevokePortalAuthorizationRequest) GetCreditor() string {
+	if x != nil {
+		return x.Creditor
+	}
+	return ""
+}
+
+func (x *RevokePortalAuthorizationRequest) GetPortal() string {
+	if x != nil {
+		return x.Portal
+	}
+	return ""
+}
+
+type RevokePortalAuthorizationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokePortalAuthorizationResponse) Reset() {
+	*x = RevokePortalAuthorizationResponse{}
+	mi := &file_arrears_v1_access_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokePortalAuthorizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokePortalAuthorizationResponse) ProtoMessage() {}
+
+func (x *RevokePortalAuthorizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_access_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokePortalAuthorizationResponse.ProtoReflect.Descriptor instead.
+func (*RevokePortalAuthorizationResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{10}
+}
+
 // One change, as recorded in the audit trail.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -639,7 +729,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_arrears_v1_access_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +741,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_access_service_proto_msgTypes[9]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +754,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{9}
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Event) GetCursor() string {
@@ -749,7 +839,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_arrears_v1_access_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +851,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_access_service_proto_msgTypes[10]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +864,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{10}
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListEventsRequest) GetAfterCursor() string {
@@ -802,7 +892,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_arrears_v1_access_service_proto_msgTypes[11]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +904,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_access_service_proto_msgTypes[11]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +917,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{11}
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -852,7 +942,7 @@ type GetAuditCheckpointRequest struct {
 
 func (x *GetAuditCheckpointRequest) Reset() {
 	*x = GetAuditCheckpointRequest{}
-	mi := &file_arrears_v1_access_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +954,7 @@ func (x *GetAuditCheckpointRequest) String() string {
 func (*GetAuditCheckpointRequest) ProtoMessage() {}
 
 func (x *GetAuditCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_access_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +967,7 @@ func (x *GetAuditCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuditCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetAuditCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{12}
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{14}
 }
 
 // A signature over every audit chain's head, made with a key held outside
@@ -903,7 +993,7 @@ type GetAuditCheckpointResponse struct {
 
 func (x *GetAuditCheckpointResponse) Reset() {
 	*x = GetAuditCheckpointResponse{}
-	mi := &file_arrears_v1_access_service_proto_msgTypes[13]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1005,7 @@ func (x *GetAuditCheckpointResponse) String() string {
 func (*GetAuditCheckpointResponse) ProtoMessage() {}
 
 func (x *GetAuditCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_access_service_proto_msgTypes[13]
+	mi := &file_arrears_v1_access_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1018,7 @@ func (x *GetAuditCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAuditCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetAuditCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{13}
+	return file_arrears_v1_access_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetAuditCheckpointResponse) GetCreateTime() *timestamppb.Timestamp {
@@ -1022,7 +1112,11 @@ const file_arrears_v1_access_service_proto_rawDesc = "" +
 	"\x16AuthorizePortalRequest\x12\x1a\n" +
 	"\bcreditor\x18\x01 \x01(\tR\bcreditor\x12\x16\n" +
 	"\x06portal\x18\x02 \x01(\tR\x06portal\"\x19\n" +
-	"\x17AuthorizePortalResponse\"\xab\x02\n" +
+	"\x17AuthorizePortalResponse\"V\n" +
+	" RevokePortalAuthorizationRequest\x12\x1a\n" +
+	"\bcreditor\x18\x01 \x01(\tR\bcreditor\x12\x16\n" +
+	"\x06portal\x18\x02 \x01(\tR\x06portal\"#\n" +
+	"!RevokePortalAuthorizationResponse\"\xab\x02\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12;\n" +
 	"\vrecord_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1063,12 +1157,13 @@ const file_arrears_v1_access_service_proto_rawDesc = "" +
 	"\vROLE_PORTAL\x10\x03\x12\x12\n" +
 	"\x0eROLE_REGULATOR\x10\x04\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x052\x93\x04\n" +
+	"ROLE_ADMIN\x10\x052\x8d\x05\n" +
 	"\rAccessService\x12Q\n" +
 	"\fCreateApiKey\x12\x1f.arrears.v1.CreateApiKeyRequest\x1a .arrears.v1.CreateApiKeyResponse\x12N\n" +
 	"\vListApiKeys\x12\x1e.arrears.v1.ListApiKeysRequest\x1a\x1f.arrears.v1.ListApiKeysResponse\x12Q\n" +
 	"\fRevokeApiKey\x12\x1f.arrears.v1.RevokeApiKeyRequest\x1a .arrears.v1.RevokeApiKeyResponse\x12Z\n" +
-	"\x0fAuthorizePortal\x12\".arrears.v1.AuthorizePortalRequest\x1a#.arrears.v1.AuthorizePortalResponse\x12K\n" +
+	"\x0fAuthorizePortal\x12\".arrears.v1.AuthorizePortalRequest\x1a#.arrears.v1.AuthorizePortalResponse\x12x\n" +
+	"\x19RevokePortalAuthorization\x12,.arrears.v1.RevokePortalAuthorizationRequest\x1a-.arrears.v1.RevokePortalAuthorizationResponse\x12K\n" +
 	"\n" +
 	"ListEvents\x12\x1d.arrears.v1.ListEventsRequest\x1a\x1e.arrears.v1.ListEventsResponse\x12c\n" +
 	"\x12GetAuditCheckpoint\x12%.arrears.v1.GetAuditCheckpointRequest\x1a&.arrears.v1.GetAuditCheckpointResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
@@ -1086,51 +1181,55 @@ func file_arrears_v1_access_service_proto_rawDescGZIP() []byte {
 }
 
 var file_arrears_v1_access_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_arrears_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_arrears_v1_access_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_arrears_v1_access_service_proto_goTypes = []any{
-	(Role)(0),                          // 0: arrears.v1.Role
-	(*ApiKey)(nil),                     // 1: arrears.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),        // 2: arrears.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 3: arrears.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 4: arrears.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 5: arrears.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 6: arrears.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),       // 7: arrears.v1.RevokeApiKeyResponse
-	(*AuthorizePortalRequest)(nil),     // 8: arrears.v1.AuthorizePortalRequest
-	(*AuthorizePortalResponse)(nil),    // 9: arrears.v1.AuthorizePortalResponse
-	(*Event)(nil),                      // 10: arrears.v1.Event
-	(*ListEventsRequest)(nil),          // 11: arrears.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 12: arrears.v1.ListEventsResponse
-	(*GetAuditCheckpointRequest)(nil),  // 13: arrears.v1.GetAuditCheckpointRequest
-	(*GetAuditCheckpointResponse)(nil), // 14: arrears.v1.GetAuditCheckpointResponse
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(Role)(0),                                 // 0: arrears.v1.Role
+	(*ApiKey)(nil),                            // 1: arrears.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),               // 2: arrears.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),              // 3: arrears.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),                // 4: arrears.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),               // 5: arrears.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),               // 6: arrears.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),              // 7: arrears.v1.RevokeApiKeyResponse
+	(*AuthorizePortalRequest)(nil),            // 8: arrears.v1.AuthorizePortalRequest
+	(*AuthorizePortalResponse)(nil),           // 9: arrears.v1.AuthorizePortalResponse
+	(*RevokePortalAuthorizationRequest)(nil),  // 10: arrears.v1.RevokePortalAuthorizationRequest
+	(*RevokePortalAuthorizationResponse)(nil), // 11: arrears.v1.RevokePortalAuthorizationResponse
+	(*Event)(nil),                             // 12: arrears.v1.Event
+	(*ListEventsRequest)(nil),                 // 13: arrears.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),                // 14: arrears.v1.ListEventsResponse
+	(*GetAuditCheckpointRequest)(nil),         // 15: arrears.v1.GetAuditCheckpointRequest
+	(*GetAuditCheckpointResponse)(nil),        // 16: arrears.v1.GetAuditCheckpointResponse
+	(*timestamppb.Timestamp)(nil),             // 17: google.protobuf.Timestamp
 }
 var file_arrears_v1_access_service_proto_depIdxs = []int32{
 	0,  // 0: arrears.v1.ApiKey.role:type_name -> arrears.v1.Role
-	15, // 1: arrears.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 2: arrears.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	15, // 3: arrears.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	17, // 1: arrears.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 2: arrears.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	17, // 3: arrears.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: arrears.v1.CreateApiKeyRequest.api_key:type_name -> arrears.v1.ApiKey
 	1,  // 5: arrears.v1.CreateApiKeyResponse.api_key:type_name -> arrears.v1.ApiKey
 	1,  // 6: arrears.v1.ListApiKeysResponse.api_keys:type_name -> arrears.v1.ApiKey
 	1,  // 7: arrears.v1.RevokeApiKeyResponse.api_key:type_name -> arrears.v1.ApiKey
-	15, // 8: arrears.v1.Event.record_time:type_name -> google.protobuf.Timestamp
-	10, // 9: arrears.v1.ListEventsResponse.events:type_name -> arrears.v1.Event
-	15, // 10: arrears.v1.GetAuditCheckpointResponse.create_time:type_name -> google.protobuf.Timestamp
+	17, // 8: arrears.v1.Event.record_time:type_name -> google.protobuf.Timestamp
+	12, // 9: arrears.v1.ListEventsResponse.events:type_name -> arrears.v1.Event
+	17, // 10: arrears.v1.GetAuditCheckpointResponse.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 11: arrears.v1.AccessService.CreateApiKey:input_type -> arrears.v1.CreateApiKeyRequest
 	4,  // 12: arrears.v1.AccessService.ListApiKeys:input_type -> arrears.v1.ListApiKeysRequest
 	6,  // 13: arrears.v1.AccessService.RevokeApiKey:input_type -> arrears.v1.RevokeApiKeyRequest
 	8,  // 14: arrears.v1.AccessService.AuthorizePortal:input_type -> arrears.v1.AuthorizePortalRequest
-	11, // 15: arrears.v1.AccessService.ListEvents:input_type -> arrears.v1.ListEventsRequest
-	13, // 16: arrears.v1.AccessService.GetAuditCheckpoint:input_type -> arrears.v1.GetAuditCheckpointRequest
-	3,  // 17: arrears.v1.AccessService.CreateApiKey:output_type -> arrears.v1.CreateApiKeyResponse
-	5,  // 18: arrears.v1.AccessService.ListApiKeys:output_type -> arrears.v1.ListApiKeysResponse
-	7,  // 19: arrears.v1.AccessService.RevokeApiKey:output_type -> arrears.v1.RevokeApiKeyResponse
-	9,  // 20: arrears.v1.AccessService.AuthorizePortal:output_type -> arrears.v1.AuthorizePortalResponse
-	12, // 21: arrears.v1.AccessService.ListEvents:output_type -> arrears.v1.ListEventsResponse
-	14, // 22: arrears.v1.AccessService.GetAuditCheckpoint:output_type -> arrears.v1.GetAuditCheckpointResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
+	10, // 15: arrears.v1.AccessService.RevokePortalAuthorization:input_type -> arrears.v1.RevokePortalAuthorizationRequest
+	13, // 16: arrears.v1.AccessService.ListEvents:input_type -> arrears.v1.ListEventsRequest
+	15, // 17: arrears.v1.AccessService.GetAuditCheckpoint:input_type -> arrears.v1.GetAuditCheckpointRequest
+	3,  // 18: arrears.v1.AccessService.CreateApiKey:output_type -> arrears.v1.CreateApiKeyResponse
+	5,  // 19: arrears.v1.AccessService.ListApiKeys:output_type -> arrears.v1.ListApiKeysResponse
+	7,  // 20: arrears.v1.AccessService.RevokeApiKey:output_type -> arrears.v1.RevokeApiKeyResponse
+	9,  // 21: arrears.v1.AccessService.AuthorizePortal:output_type -> arrears.v1.AuthorizePortalResponse
+	11, // 22: arrears.v1.AccessService.RevokePortalAuthorization:output_type -> arrears.v1.RevokePortalAuthorizationResponse
+	14, // 23: arrears.v1.AccessService.ListEvents:output_type -> arrears.v1.ListEventsResponse
+	16, // 24: arrears.v1.AccessService.GetAuditCheckpoint:output_type -> arrears.v1.GetAuditCheckpointResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1147,7 +1246,7 @@ func file_arrears_v1_access_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_access_service_proto_rawDesc), len(file_arrears_v1_access_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

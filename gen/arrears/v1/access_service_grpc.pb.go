@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccessService_CreateApiKey_FullMethodName       = "/arrears.v1.AccessService/CreateApiKey"
-	AccessService_ListApiKeys_FullMethodName        = "/arrears.v1.AccessService/ListApiKeys"
-	AccessService_RevokeApiKey_FullMethodName       = "/arrears.v1.AccessService/RevokeApiKey"
-	AccessService_AuthorizePortal_FullMethodName    = "/arrears.v1.AccessService/AuthorizePortal"
-	AccessService_ListEvents_FullMethodName         = "/arrears.v1.AccessService/ListEvents"
-	AccessService_GetAuditCheckpoint_FullMethodName = "/arrears.v1.AccessService/GetAuditCheckpoint"
+	AccessService_CreateApiKey_FullMethodName              = "/arrears.v1.AccessService/CreateApiKey"
+	AccessService_ListApiKeys_FullMethodName               = "/arrears.v1.AccessService/ListApiKeys"
+	AccessService_RevokeApiKey_FullMethodName              = "/arrears.v1.AccessService/RevokeApiKey"
+	AccessService_AuthorizePortal_FullMethodName           = "/arrears.v1.AccessService/AuthorizePortal"
+	AccessService_RevokePortalAuthorization_FullMethodName = "/arrears.v1.AccessService/RevokePortalAuthorization"
+	AccessService_ListEvents_FullMethodName                = "/arrears.v1.AccessService/ListEvents"
+	AccessService_GetAuditCheckpoint_FullMethodName        = "/arrears.v1.AccessService/GetAuditCheckpoint"
 )
 
 // AccessServiceClient is the client API for AccessService service.
@@ -47,6 +48,10 @@ type AccessServiceClient interface {
 	// Lets a portal act for a supplier: called by the supplier's own CREDITOR
 	// key (or ADMIN).
 	AuthorizePortal(ctx context.Context, in *AuthorizePortalRequest, opts ...grpc.CallOption) (*AuthorizePortalResponse, error)
+	// Withdraws a portal's authorisation: from then on the portal sees and
+	// does nothing for the supplier. Called by the supplier's own CREDITOR
+	// key (or an operator).
+	RevokePortalAuthorization(ctx context.Context, in *RevokePortalAuthorizationRequest, opts ...grpc.CallOption) (*RevokePortalAuthorizationResponse, error)
 	// The change feed: audit events the caller may see, oldest first, after
 	// a cursor. Poll with the last next_cursor to follow what changed.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
@@ -102,6 +107,16 @@ func (c *accessServiceClient) AuthorizePortal(ctx context.Context, in *Authorize
 	return out, nil
 }
 
+func (c *accessServiceClient) RevokePortalAuthorization(ctx context.Context, in *RevokePortalAuthorizationRequest, opts ...grpc.CallOption) (*RevokePortalAuthorizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokePortalAuthorizationResponse)
+	err := c.cc.Invoke(ctx, AccessService_RevokePortalAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accessServiceClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEventsResponse)
@@ -142,6 +157,10 @@ type AccessServiceServer interface {
 	// Lets a portal act for a supplier: called by the supplier's own CREDITOR
 	// key (or ADMIN).
 	AuthorizePortal(context.Context, *AuthorizePortalRequest) (*AuthorizePortalResponse, error)
+	// Withdraws a portal's authorisation: from then on the portal sees and
+	// does nothing for the supplier. Called by the supplier's own CREDITOR
+	// key (or an operator).
+	RevokePortalAuthorization(context.Context, *RevokePortalAuthorizationRequest) (*RevokePortalAuthorizationResponse, error)
 	// The change feed: audit events the caller may see, oldest first, after
 	// a cursor. Poll with the last next_cursor to follow what changed.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
@@ -168,6 +187,9 @@ func (UnimplementedAccessServiceServer) RevokeApiKey(context.Context, *RevokeApi
 }
 func (UnimplementedAccessServiceServer) AuthorizePortal(context.Context, *AuthorizePortalRequest) (*AuthorizePortalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthorizePortal not implemented")
+}
+func (UnimplementedAccessServiceServer) RevokePortalAuthorization(context.Context, *RevokePortalAuthorizationRequest) (*RevokePortalAuthorizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokePortalAuthorization not implemented")
 }
 func (UnimplementedAccessServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
@@ -268,6 +290,24 @@ func _AccessService_AuthorizePortal_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_RevokePortalAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokePortalAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).RevokePortalAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_RevokePortalAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).RevokePortalAuthorization(ctx, req.(*RevokePortalAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccessService_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListEventsRequest)
 	if err := dec(in); err != nil {
@@ -326,6 +366,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AuthorizePortal",
 			Handler:    _AccessService_AuthorizePortal_Handler,
+		},
+		{
+			MethodName: "RevokePortalAuthorization",
+			Handler:    _AccessService_RevokePortalAuthorization_Handler,
 		},
 		{
 			MethodName: "ListEvents",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -119,4 +120,19 @@ func (t *tx) AuthorizePortal(ctx context.Context, portal string, creditor uuid.U
 	c.Debtor, c.Creditor = creditor, creditor
 	snap, _ := json.Marshal(map[string]string{"portal": portal, "creditor": creditor.String()})
 	return t.appendEvent(ctx, "portal_grant", creditor, 0, nil, snap, c)
+}
+
+func (t *tx) RevokePortal(ctx context.Context, portal string, creditor uuid.UUID, c store.Change) error {
+	res, err := t.w.ExecContext(ctx, `DELETE FROM portal_grants WHERE portal = $1 AND creditor_id = $2`, portal, creditor.String())
+	if err != nil {
+		return t.s.wrap("revoke portal", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.s.wrap("revoke portal", err)
+	} else if n == 0 {
+		return fmt.Errorf("portal %q is not authorised for this supplier: %w", portal, ledger.ErrNotFound)
+	}
+	c.Debtor, c.Creditor = creditor, creditor
+	snap, _ := json.Marshal(map[string]string{"portal": portal, "creditor": creditor.String()})
+	return t.appendEvent(ctx, "portal_grant", creditor, 0, snap, []byte(`{}`), c)
 }

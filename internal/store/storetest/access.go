@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -123,6 +124,22 @@ func testScopes(t *testing.T, s store.Store) {
 				t.Errorf("%s: PartyVisible(%s) = %v, %v; want %v", tc.desc, p.RegistrationID, got, err, want)
 			}
 		}
+	}
+	// Withdrawn, the portal sees nothing; withdrawing again is NOT_FOUND.
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.RevokePortal(ctx, "portal-a", c1.ID, change("RevokePortalAuthorization"))
+	})
+	if ok, err := s.PortalAuthorized(ctx, "portal-a", c1.ID); ok || err != nil {
+		t.Errorf("PortalAuthorized after revocation = %v, %v", ok, err)
+	}
+	if invs, err := s.ListInvoices(ctx, store.InvoiceQuery{Scope: auth.Scope{Portal: "portal-a"}, Page: store.Page{Limit: 10}}); err != nil || len(invs) != 0 {
+		t.Errorf("portal after revocation sees %d invoices, %v", len(invs), err)
+	}
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.RevokePortal(ctx, "portal-a", c1.ID, change("RevokePortalAuthorization"))
+	})
+	if !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("second revocation: %v, want not found", err)
 	}
 }
 
