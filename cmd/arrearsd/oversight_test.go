@@ -227,6 +227,21 @@ func overdueSummary(t *testing.T, cfg config) {
 		req.GroupBy = []string{"debtor"}
 		expect(t, tr, "GetOverdueSummary", req, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "page_token")
 	}
+
+	// "Today" is the caller's: at 01:00 in Beijing on 21 November, a
+	// regulator of Chinese debtors judges as of the 21st, an operator (UTC)
+	// as of the 20th.
+	clk.Set(time.Date(2025, 11, 20, 17, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		token string
+		day   int32
+	}{{k.Token, 21}, {admin.token, 20}} {
+		var def arrearsv1.GetOverdueSummaryResponse
+		call(t, &grpcTransport{conn: conn, token: tc.token}, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{}, &def)
+		if def.AsOf.GetDay() != tc.day {
+			t.Errorf("default as_of = %v, want November %d", def.AsOf, tc.day)
+		}
+	}
 }
 
 // exportMatches checks that ExportOverdueSummary streams the groups that

@@ -39,7 +39,7 @@ func bucketsToProto(m map[string]service.BucketTotal, currency string) []*arrear
 
 // summaryQuery validates a summary request and fixes its defaults: as_of
 // today (UTC) and known_at now.
-func (o *Oversight) summaryQuery(req *arrearsv1.GetOverdueSummaryRequest, prefix string) (service.SummaryQuery, error) {
+func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueSummaryRequest, prefix string) (service.SummaryQuery, error) {
 	var v ledger.ValidationError
 	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
@@ -67,7 +67,11 @@ func (o *Oversight) summaryQuery(req *arrearsv1.GetOverdueSummaryRequest, prefix
 		return q, err
 	}
 	if q.AsOf.IsZero() {
-		q.AsOf = o.s.svc.TodayUTC()
+		today, err := o.s.svc.CallerToday(ctx)
+		if err != nil {
+			return q, err
+		}
+		q.AsOf = today
 	}
 	if q.KnownAt.IsZero() {
 		q.KnownAt = o.s.svc.Now()
@@ -110,7 +114,7 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 		}
 		pos = decodeSummaryPos(raw)
 	}
-	q, err := o.summaryQuery(req, "")
+	q, err := o.summaryQuery(ctx, req, "")
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
@@ -168,7 +172,7 @@ const exportChunk = 500
 func (o *Oversight) ExportOverdueSummary(req *arrearsv1.ExportOverdueSummaryRequest, stream arrearsv1.OversightService_ExportOverdueSummaryServer) error {
 	const method = "ExportOverdueSummary"
 	ctx := stream.Context()
-	q, err := o.summaryQuery(req.GetQuery(), "query.")
+	q, err := o.summaryQuery(ctx, req.GetQuery(), "query.")
 	if err != nil {
 		return o.s.fail(ctx, method, "", err)
 	}
@@ -209,7 +213,11 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 		return nil, o.s.fail(ctx, method, "", err)
 	}
 	if q.AsOf.IsZero() {
-		q.AsOf = o.s.svc.TodayUTC()
+		today, err := o.s.svc.CallerToday(ctx)
+		if err != nil {
+			return nil, o.s.fail(ctx, method, "", err)
+		}
+		q.AsOf = today
 	}
 	if q.Since.IsZero() {
 		q.Since = q.AsOf.AddDays(-30)

@@ -28,7 +28,7 @@ func NewSupplier(s *Server) *Supplier { return &Supplier{s: s} }
 func claimName(id uuid.UUID) string     { return "claims/" + id.String() }
 func complaintName(id uuid.UUID) string { return "complaints/" + id.String() }
 
-func (a *Supplier) claimToProto(c *complaint.Claim) *arrearsv1.Claim {
+func (a *Supplier) claimToProto(ctx context.Context, c *complaint.Claim) *arrearsv1.Claim {
 	out := &arrearsv1.Claim{
 		Name: claimName(c.ID), Creditor: partyName(c.Creditor), Debtor: partyName(c.Debtor), DocumentRef: c.DocumentRef,
 		Description: c.Description, Amount: moneyToProto(c.Amount, c.Currency), IssuedOn: dateToProto(c.IssuedOn),
@@ -40,7 +40,10 @@ func (a *Supplier) claimToProto(c *complaint.Claim) *arrearsv1.Claim {
 		out.Invoice = invoiceName(c.Invoice)
 	}
 	if c.State == complaint.ClaimSubmitted {
-		out.AgeDays = int32(a.s.svc.TodayUTC().DaysSince(c.SubmittedOn))
+		// Submitted on a date in the debtor's jurisdiction: count there.
+		if today, err := a.s.svc.TodayOf(ctx, c.Debtor); err == nil {
+			out.AgeDays = int32(today.DaysSince(c.SubmittedOn))
+		}
 	}
 	return out
 }
@@ -67,7 +70,7 @@ func (a *Supplier) CreateClaim(ctx context.Context, req *arrearsv1.CreateClaimRe
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
-	return &arrearsv1.CreateClaimResponse{Claim: a.claimToProto(out)}, nil
+	return &arrearsv1.CreateClaimResponse{Claim: a.claimToProto(ctx, out)}, nil
 }
 
 func (a *Supplier) GetClaim(ctx context.Context, req *arrearsv1.GetClaimRequest) (*arrearsv1.GetClaimResponse, error) {
@@ -80,7 +83,7 @@ func (a *Supplier) GetClaim(ctx context.Context, req *arrearsv1.GetClaimRequest)
 	if err != nil {
 		return nil, a.s.fail(ctx, "GetClaim", req.Name, err)
 	}
-	return &arrearsv1.GetClaimResponse{Claim: a.claimToProto(c)}, nil
+	return &arrearsv1.GetClaimResponse{Claim: a.claimToProto(ctx, c)}, nil
 }
 
 var supplierFields = map[string]fieldSpec{
@@ -156,7 +159,7 @@ func (a *Supplier) ListClaims(ctx context.Context, req *arrearsv1.ListClaimsRequ
 	rows, next := nextToken(a.s, sc, rows, size, func(c *complaint.Claim) uuid.UUID { return c.ID })
 	out := &arrearsv1.ListClaimsResponse{NextPageToken: next}
 	for _, c := range rows {
-		out.Claims = append(out.Claims, a.claimToProto(c))
+		out.Claims = append(out.Claims, a.claimToProto(ctx, c))
 	}
 	return out, nil
 }
@@ -175,7 +178,7 @@ func (a *Supplier) AnswerClaim(ctx context.Context, req *arrearsv1.AnswerClaimRe
 	if err != nil {
 		return nil, a.s.fail(ctx, "AnswerClaim", req.Name, err)
 	}
-	return &arrearsv1.AnswerClaimResponse{Claim: a.claimToProto(c)}, nil
+	return &arrearsv1.AnswerClaimResponse{Claim: a.claimToProto(ctx, c)}, nil
 }
 
 func contestToProto(c *complaint.Contest) *arrearsv1.Contest {
@@ -425,7 +428,10 @@ func (a *Supplier) GetComplaintStatistics(ctx context.Context, req *arrearsv1.Ge
 		return nil, a.s.fail(ctx, "GetComplaintStatistics", "", err)
 	}
 	if asOf.IsZero() {
-		asOf = a.s.svc.TodayUTC()
+		var err error
+		if asOf, err = a.s.svc.CallerToday(ctx); err != nil {
+			return nil, a.s.fail(ctx, "GetComplaintStatistics", "", err)
+		}
 	}
 	groups, err := a.s.svc.ComplaintStatistics(ctx, asOf, group, int(req.RegionDigits))
 	if err != nil {

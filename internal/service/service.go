@@ -33,6 +33,9 @@ type Ledger struct {
 
 	zonesMu sync.Mutex
 	zones   map[string]*time.Location
+	// jurisdictions caches each party's jurisdiction (never changed after
+	// creation: it is half the party's natural key) for TodayOf.
+	jurisdictions sync.Map
 }
 
 // New returns the service over an open store, judging debts by the
@@ -196,9 +199,41 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
-// TodayUTC is today's date in UTC, for ages and defaults that belong to no
-// jurisdiction.
+// TodayUTC is today's date in UTC, for defaults that belong to no
+// jurisdiction (an operator's view across all of them).
 func (l *Ledger) TodayUTC() civil.Date { return civil.DateOf(l.now(), time.UTC) }
+
+// TodayOf is today in party id's jurisdiction: business dates such as a
+// claim's submission are that party's civil dates, so ages count in it.
+func (l *Ledger) TodayOf(ctx context.Context, id uuid.UUID) (civil.Date, error) {
+	j, ok := l.jurisdictions.Load(id)
+	if !ok {
+		p, err := l.store.GetParty(ctx, id)
+		if err != nil {
+			return civil.Date{}, err
+		}
+		j = p.Jurisdiction
+		l.jurisdictions.Store(id, j)
+	}
+	return l.Today(l.now(), j.(string)), nil
+}
+
+// CallerToday is the default "as of" of a caller's reports: today in its
+// remit's jurisdiction for a regulator, in its own party's for a debtor or
+// supplier, and in UTC for an operator or portal, whose view spans
+// jurisdictions.
+func (l *Ledger) CallerToday(ctx context.Context) (civil.Date, error) {
+	p := auth.FromContext(ctx)
+	switch {
+	case p == nil:
+		return l.TodayUTC(), nil
+	case p.Remit.Jurisdiction != "":
+		return l.Today(l.now(), p.Remit.Jurisdiction), nil
+	case len(p.Parties) > 0:
+		return l.TodayOf(ctx, p.Parties[0])
+	}
+	return l.TodayUTC(), nil
+}
 
 // Now is the service's clock reading, for tools that place data relative
 // to today (the demo loader).

@@ -24,7 +24,8 @@ const (
 
 type GetOverdueSummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The date judged; default today (UTC).
+	// The date judged; default today in the caller's jurisdiction (a
+	// regulator's remit, a party's own; UTC for an operator).
 	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// Which recorded facts count; default now.
 	KnownAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
@@ -541,7 +542,8 @@ func (x *ExportOverdueSummaryResponse) GetGroups() []*SummaryGroup {
 
 type GetWatchListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The date judged; default today (UTC).
+	// The date judged; default today in the caller's jurisdiction (a
+	// regulator's remit, a party's own; UTC for an operator).
 	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// The earlier date to compare with; default 30 days before as_of.
 	Since *Date `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`

@@ -1961,7 +1961,8 @@ func (x *ListComplaintEventsResponse) GetNextPageToken() string {
 
 type GetComplaintStatisticsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Default today (UTC).
+	// Default today in the caller's jurisdiction (a regulator's remit;
+	// UTC for an operator).
 	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// DEBTOR (default) or REGION.
 	GroupBy string `protobuf:"bytes,2,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
