@@ -174,6 +174,12 @@ func overdueSummary(t *testing.T, cfg config) {
 			t.Errorf("watch list B = %v", wb)
 		}
 	}
+	// The CSV export of the watch list holds the same rows.
+	rows := csvGet(t, "http://"+h+"/v1/watchList:export?asOf.year=2025&asOf.month=11&asOf.day=20", admin.token)
+	if len(rows) != 2 || rows[0]["debtor"] != a || rows[0]["rank"] != "1" || rows[0]["overdue"] != "190000.00" || rows[0]["overdue_change"] != "-10000.00" ||
+		rows[0]["oldest_days_overdue"] != "163" || rows[1]["debtor"] != b || rows[1]["overdue_since"] != "60000.00" || rows[1]["since"] != "2025-10-21" {
+		t.Errorf("watch list CSV = %v", rows)
+	}
 	call(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20), Limit: 1}, &watch)
 	if len(watch.Entries) != 1 || watch.Entries[0].Debtor != a {
 		t.Errorf("watch list of 1 = %v", watch.Entries)
@@ -190,6 +196,10 @@ func overdueSummary(t *testing.T, cfg config) {
 	call(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &disc)
 	if len(disc.Disclosures) != 1 || disc.Disclosures[0].Count != 3 || disc.Disclosures[0].Amount.MinorUnits != 17000000 {
 		t.Errorf("disclosure = %v", disc.Disclosures)
+	}
+	if rows := csvGet(t, "http://"+h+"/v1/"+a+"/annualDisclosure:export?year=2025", admin.token); len(rows) != 1 ||
+		rows[0]["count"] != "3" || rows[0]["amount"] != "170000.00" || rows[0]["as_of"] != "2025-12-31" || rows[0]["currency"] != "CNY" {
+		t.Errorf("disclosure CSV = %v", rows)
 	}
 	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)
 	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s1, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.FailedPrecondition)
@@ -347,4 +357,33 @@ func exportMatches(t *testing.T, conn *grpc.ClientConn, token, base string, req 
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), `"field":"group_by"`) {
 		t.Errorf("CSV export with a bad group: HTTP %d %s", resp.StatusCode, raw)
 	}
+}
+
+// csvGet downloads a CSV export and returns its rows by column name.
+func csvGet(t *testing.T, url, token string) []map[string]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: HTTP %d %s", url, resp.StatusCode, raw)
+	}
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("GET %s: %v, %d records", url, err, len(recs))
+	}
+	var out []map[string]string
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, name := range recs[0] {
+			row[name] = rec[i]
+		}
+		out = append(out, row)
+	}
+	return out
 }

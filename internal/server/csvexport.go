@@ -151,6 +151,54 @@ func (c *csvExports) paymentPractice(w http.ResponseWriter, r *http.Request) {
 	cw.Flush()
 }
 
+func (c *csvExports) watchList(w http.ResponseWriter, r *http.Request) {
+	q := &arrearsv1.GetWatchListRequest{}
+	bom, ok := c.parse(w, r, q)
+	if !ok {
+		return
+	}
+	resp, err := arrearsv1.NewOversightServiceClient(c.conn).GetWatchList(outgoing(r), q)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	cw := c.start(w, bom, "watch-list-"+dateString(resp.AsOf)+".csv")
+	_ = cw.Write([]string{"as_of", "since", "known_at", "currency", "rank", "debtor", "display_name", "region_code",
+		"overdue_invoices", "overdue", "oldest_days_overdue", "max_escalation_level", "rank_since", "overdue_invoices_since",
+		"overdue_since", "max_escalation_level_since", "overdue_change"})
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	knownAt := resp.KnownAt.AsTime().UTC().Format(time.RFC3339Nano)
+	for _, e := range resp.Entries {
+		cur := e.Overdue.GetCurrencyCode()
+		_ = cw.Write([]string{dateString(resp.AsOf), dateString(resp.Since), knownAt, cur, i64(int64(e.Rank)), e.Debtor, e.DisplayName,
+			e.RegionCode, i64(e.OverdueInvoices), decimal(e.Overdue, cur), i64(int64(e.OldestDaysOverdue)), i64(int64(e.MaxEscalationLevel)),
+			i64(int64(e.RankSince)), i64(e.OverdueInvoicesSince), decimal(e.OverdueSince, cur), i64(int64(e.MaxEscalationLevelSince)),
+			decimal(e.OverdueChange, cur)})
+	}
+	cw.Flush()
+}
+
+func (c *csvExports) annualDisclosure(w http.ResponseWriter, r *http.Request) {
+	q := &arrearsv1.GetAnnualDisclosureRequest{}
+	bom, ok := c.parse(w, r, q)
+	if !ok {
+		return
+	}
+	q.Debtor = "parties/" + r.PathValue("party")
+	resp, err := arrearsv1.NewOversightServiceClient(c.conn).GetAnnualDisclosure(outgoing(r), q)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	cw := c.start(w, bom, fmt.Sprintf("annual-disclosure-%d.csv", q.Year))
+	_ = cw.Write([]string{"debtor", "year", "as_of", "currency", "count", "amount"})
+	for _, d := range resp.Disclosures {
+		cur := d.Amount.GetCurrencyCode()
+		_ = cw.Write([]string{d.Debtor, strconv.Itoa(int(d.Year)), dateString(d.AsOf), cur, strconv.FormatInt(d.Count, 10), decimal(d.Amount, cur)})
+	}
+	cw.Flush()
+}
+
 // parse fills msg from the query string as the gateway would, and reads
 // bom=true (a UTF-8 byte-order mark first, for spreadsheet programs). On a
 // bad parameter it answers 400 and returns false.

@@ -151,6 +151,8 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
 	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, cfg.Log))
 	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, cfg.Log))
+	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, cfg.Log))
+	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, cfg.Log))
 	// The NDJSON sync stream is as long as the sync: each message is
 	// bounded by the gRPC limit instead.
 	mux.Handle("POST /v1/sync", requireKey(fullDuplex(gw), cfg.Authn, cfg.Log))
