@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -49,7 +50,15 @@ type KeySpec struct {
 	// ClientCertSHA256 binds the key to a client certificate (hex SHA-256
 	// of its DER), usable only over mutual TLS.
 	ClientCertSHA256 string
+
+	// once names a one-time step the key is created by (the first admin
+	// key): the key is created only by the first transaction to claim it.
+	once string
 }
+
+// errClaimed means a one-time step was already done, by another replica or
+// an earlier start.
+var errClaimed = errors.New("already done")
 
 var (
 	portalNameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,62}$`)
@@ -119,6 +128,11 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 		}
 		if err := v.Err(); err != nil {
 			return err
+		}
+		if spec.once != "" {
+			if first, err := tx.ClaimOnce(ctx, spec.once); err != nil || !first {
+				return cmp.Or(err, errClaimed)
+			}
 		}
 		return tx.CreateKey(ctx, k, store.Change{RecordTime: now, Method: "CreateApiKey", Actor: actor(ctx)})
 	})
@@ -225,12 +239,17 @@ func (l *Ledger) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error
 }
 
 // EnsureAdminKey creates the first ADMIN key when there is none, so a new
-// installation can be used at once; it returns "" when keys exist.
+// installation can be used at once; it returns "" when keys exist. Of
+// replicas starting together on an empty database, one creates the key.
 func (l *Ledger) EnsureAdminKey(ctx context.Context) (string, error) {
 	n, err := l.store.CountKeys(ctx)
 	if err != nil || n > 0 {
 		return "", err
 	}
-	_, token, err := l.CreateKey(auth.WithPrincipal(ctx, System), KeySpec{Role: auth.RoleAdmin, Description: "first administrator key, created at first start"})
+	_, token, err := l.CreateKey(auth.WithPrincipal(ctx, System), KeySpec{Role: auth.RoleAdmin,
+		Description: "first administrator key, created at first start", once: "first-admin-key"})
+	if errors.Is(err, errClaimed) {
+		return "", nil
+	}
 	return token, err
 }

@@ -239,3 +239,39 @@ func TestBackdatedPaymentCorrectsRecordedEscalation(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstAdminKeyOnceAcrossReplicas starts two replicas on one empty
+// database at once: exactly one writes the first admin key.
+func TestFirstAdminKeyOnceAcrossReplicas(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			sa, sb := open(t)
+			reg, err := policy.Embedded()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := clock.NewFake(noonShanghai(d(2025, 7, 1)))
+			replicas := []*service.Ledger{service.New(sa, clk, reg, quiet), service.New(sb, clk, reg, quiet)}
+			tokens := make([]string, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, l := range replicas {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tokens[i], errs[i] = l.EnsureAdminKey(context.Background())
+				}()
+			}
+			wg.Wait()
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("EnsureAdminKey: %v, %v", errs[0], errs[1])
+			}
+			if (tokens[0] == "") == (tokens[1] == "") {
+				t.Errorf("tokens %q and %q: want exactly one", tokens[0], tokens[1])
+			}
+			if n, err := sa.CountKeys(context.Background()); err != nil || n != 1 {
+				t.Errorf("keys = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}

@@ -210,6 +210,10 @@ type Tx interface {
 	// RevokePortal withdraws that authorisation; ledger.ErrNotFound if
 	// there was none.
 	RevokePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
+	// ClaimOnce records that a one-time step named name is done, and
+	// reports whether this transaction was the first to claim it: of two
+	// replicas bootstrapping at once, only one goes ahead.
+	ClaimOnce(ctx context.Context, name string) (bool, error)
 
 	// PutEscalation inserts (Version 0) or updates (at the Version read,
 	// else ledger.ErrConflict) an invoice's escalation bookkeeping.

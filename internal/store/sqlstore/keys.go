@@ -136,3 +136,18 @@ func (t *tx) RevokePortal(ctx context.Context, portal string, creditor uuid.UUID
 	snap, _ := json.Marshal(map[string]string{"portal": portal, "creditor": creditor.String()})
 	return t.appendEvent(ctx, "portal_grant", creditor, 0, snap, []byte(`{}`), c)
 }
+
+func (t *tx) ClaimOnce(ctx context.Context, name string) (bool, error) {
+	// The secrets table's primary key decides: a concurrent claimant waits
+	// for the first one's commit, then inserts nothing.
+	res, err := t.w.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+		"once:"+name, []byte{1})
+	if err != nil {
+		return false, t.s.wrap("claim "+name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, t.s.wrap("claim "+name, err)
+	}
+	return n == 1, nil
+}

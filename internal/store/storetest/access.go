@@ -141,6 +141,17 @@ func testScopes(t *testing.T, s store.Store) {
 	if !errors.Is(err, ledger.ErrNotFound) {
 		t.Errorf("second revocation: %v, want not found", err)
 	}
+
+	// A one-time step is claimed once.
+	for i, want := range []bool{true, false} {
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			first, err := tx.ClaimOnce(ctx, "scopes-test-step")
+			if err == nil && first != want {
+				t.Errorf("claim %d: first = %v, want %v", i+1, first, want)
+			}
+			return err
+		})
+	}
 }
 
 // testAuditChain checks that every write appended a linked, verifiable
