@@ -42,7 +42,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(os.Args) < 2 || os.Args[1] != "sync" {
-		fmt.Fprintln(os.Stderr, "usage: arrears-bench sync [-n N] [-arrearsd PATH]")
+		fmt.Fprintln(os.Stderr, "usage: arrears-bench sync [-n N] [-arrearsd PATH] [-store postgres|sqlite]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("sync", flag.ExitOnError)
@@ -50,8 +50,13 @@ func main() {
 	bin := fs.String("arrearsd", "bin/arrearsd", "the arrearsd binary to measure")
 	chunk := fs.Int("chunk", 1000, "records per chunk")
 	suppliers := fs.Int("suppliers", 1000, "distinct suppliers")
+	engine := fs.String("store", "postgres", "postgres (with the raw COPY baseline) or sqlite (the embedded default; no baseline)")
 	_ = fs.Parse(os.Args[2:])
-	if err := benchSync(ctx, *n, *chunk, *suppliers, *bin); err != nil {
+	run := benchSync
+	if *engine == "sqlite" {
+		run = benchSyncSQLite
+	}
+	if err := run(ctx, *n, *chunk, *suppliers, *bin); err != nil {
 		fmt.Fprintln(os.Stderr, "arrears-bench:", err)
 		os.Exit(1)
 	}
@@ -118,6 +123,56 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
 	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
 		return err
 	}
+	rates, err := syncPasses(ctx, srv, token, files, n, chunk)
+	if err != nil {
+		return err
+	}
+	rss := srv.peakRSSMB()
+	fmt.Printf("server peak RSS: %.0f MB\n", rss)
+	fmt.Printf("ratio_new=%.3f ratio_unchanged=%.3f ratio_changed=%.3f peak_rss_mb=%.0f\n",
+		rates["new"]/rawRate, rates["unchanged"]/rawRate, rates["changed"]/rawRate, rss)
+	return nil
+}
+
+// benchSyncSQLite runs the three sync passes against arrearsd on its
+// embedded SQLite store. SQLite has no COPY, so there is no raw baseline:
+// the figures are absolute.
+func benchSyncSQLite(ctx context.Context, n, chunk, suppliers int, bin string) error {
+	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d, embedded SQLite, arrearsd %s\n", n, suppliers, chunk, bin)
+	dir, err := os.MkdirTemp("", "arrears-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := startServer(ctx, bin, "", dir)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	token, err := srv.debtorKey(ctx)
+	if err != nil {
+		return err
+	}
+	files := map[string]string{"new": filepath.Join(dir, "new.csv"), "changed": filepath.Join(dir, "changed.csv")}
+	if err := writeCSV(files["new"], n, suppliers, 0); err != nil {
+		return err
+	}
+	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
+		return err
+	}
+	rates, err := syncPasses(ctx, srv, token, files, n, chunk)
+	if err != nil {
+		return err
+	}
+	rss := srv.peakRSSMB()
+	fmt.Printf("server peak RSS: %.0f MB\n", rss)
+	fmt.Printf("sqlite_new=%.0f sqlite_unchanged=%.0f sqlite_changed=%.0f peak_rss_mb=%.0f\n", rates["new"], rates["unchanged"], rates["changed"], rss)
+	return nil
+}
+
+// syncPasses syncs N new invoices, the same N again, and N with 10%
+// changed, and returns invoices per second for each.
+func syncPasses(ctx context.Context, srv *server, token string, files map[string]string, n, chunk int) (map[string]float64, error) {
 	rates := map[string]float64{}
 	for _, run := range []struct{ name, file, session, label string }{
 		{"new", files["new"], "first", "2. sync N new invoices:"},
@@ -127,16 +182,12 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
 		rep, err := syncclient.Run(ctx, syncclient.Options{Conn: srv.conn, Token: token, Debtor: "parties/CN:" + debtorReg,
 			File: run.file, Session: run.session, Chunk: chunk, Window: 4})
 		if err != nil {
-			return fmt.Errorf("%s: %w", run.name, err)
+			return nil, fmt.Errorf("%s: %w", run.name, err)
 		}
 		rates[run.name] = float64(n) / rep.Elapsed.Seconds()
 		fmt.Printf("%-38s %9.0f invoices/s  (%v, %v)\n", run.label, rates[run.name], rep.Elapsed.Round(time.Millisecond), rep.Outcomes)
 	}
-	rss := srv.peakRSSMB()
-	fmt.Printf("server peak RSS: %.0f MB\n", rss)
-	fmt.Printf("ratio_new=%.3f ratio_unchanged=%.3f ratio_changed=%.3f peak_rss_mb=%.0f\n",
-		rates["new"]/rawRate, rates["unchanged"]/rawRate, rates["changed"]/rawRate, rss)
-	return nil
+	return rates, nil
 }
 
 // rawCopy loads n invoice rows with CopyFrom and returns rows per second.
