@@ -126,20 +126,30 @@ func workedExample(t *testing.T, tr transport, clk *clock.Fake, pass string) {
 	call(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{
 		Invoice:    &arrearsv1.Invoice{Name: inv.Invoice.Name, Etag: cur.Invoice.Etag, Amount: cny(12000000)},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"amount"}}, EffectiveOn: date(2025, 10, 1)}, &arrearsv1.UpdateInvoiceResponse{})
+	// A second correction, recorded later but effective earlier (the
+	// contract reference, from 20 September), brings only its own change
+	// back to that date, not the amount its snapshot also holds.
+	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name}, &cur)
+	call(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{
+		Invoice:    &arrearsv1.Invoice{Name: inv.Invoice.Name, Etag: cur.Invoice.Etag, ContractRef: "HT-" + pass},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"contract_ref"}}, EffectiveOn: date(2025, 9, 20)}, &arrearsv1.UpdateInvoiceResponse{})
 	for _, tc := range []struct {
 		asOf          *arrearsv1.Date
 		out, interest int64
+		contractRef   string
 	}{
-		{date(2025, 9, 30), 6000000, 113000},
+		{date(2025, 9, 10), 10000000, 45000, ""},
+		{date(2025, 9, 30), 6000000, 113000, "HT-" + pass},
 		// From 1 October the corrected amount applies to the whole term:
 		// 13 days x 12,000,000 x 0.0005 + 47 days x 8,000,000 x 0.0005.
-		{date(2025, 10, 31), 8000000, 78000 + 188000},
+		{date(2025, 10, 31), 8000000, 78000 + 188000, "HT-" + pass},
 	} {
 		var got arrearsv1.GetInvoiceResponse
 		call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name, AsOf: tc.asOf}, &got)
-		if j := got.Invoice.Judgement; j.Outstanding.GetMinorUnits() != tc.out || j.Interest.GetMinorUnits() != tc.interest {
-			t.Errorf("after the correction, as of %v: outstanding %d interest %d; want %d %d", tc.asOf,
-				j.Outstanding.GetMinorUnits(), j.Interest.GetMinorUnits(), tc.out, tc.interest)
+		if j := got.Invoice.Judgement; j.Outstanding.GetMinorUnits() != tc.out || j.Interest.GetMinorUnits() != tc.interest ||
+			got.Invoice.ContractRef != tc.contractRef {
+			t.Errorf("after the corrections, as of %v: outstanding %d interest %d contract %q; want %d %d %q", tc.asOf,
+				j.Outstanding.GetMinorUnits(), j.Interest.GetMinorUnits(), got.Invoice.ContractRef, tc.out, tc.interest, tc.contractRef)
 		}
 	}
 	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "bucket = 1-29"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")

@@ -93,10 +93,16 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	const method = "GetOverdueSummary"
 	size := int(req.PageSize)
 	switch {
-	case size < 0 || size > 1000:
-		return nil, o.s.fail(ctx, method, "", badField("page_size", "must be from 1 to 1000, got %d", size))
+	case size < 0:
+		return nil, o.s.fail(ctx, method, "", badField("page_size", "must not be negative, got %d", size))
 	case size == 0:
 		size = 500
+	case size > 1000:
+		size = 1000 // AIP-158: larger sizes are coerced to the maximum
+	}
+	if kt := req.GetKnownAt(); kt != nil && (kt.GetSeconds() < 0 || kt.AsTime().Year() >= 2262) {
+		// The page token carries known_at in Unix nanoseconds.
+		return nil, o.s.fail(ctx, method, "", badField("known_at", "must be between 1970 and 2262"))
 	}
 	// A token is bound to the request less its paging fields.
 	bare := proto.Clone(req).(*arrearsv1.GetOverdueSummaryRequest)
@@ -105,7 +111,8 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
-	scope := method + "|" + string(key)
+	// Bound to the caller too: a token handed to another key is refused.
+	scope := method + "|" + callerKey(ctx) + "|" + string(key)
 	var pos summaryPos
 	if req.PageToken != "" {
 		raw, err := o.s.tokens.Decode(scope, req.PageToken)

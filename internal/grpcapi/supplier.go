@@ -41,9 +41,12 @@ func (a *Supplier) claimToProto(ctx context.Context, c *complaint.Claim) *arrear
 	}
 	if c.State == complaint.ClaimSubmitted {
 		// Submitted on a date in the debtor's jurisdiction: count there.
-		if today, err := a.s.svc.TodayOf(ctx, c.Debtor); err == nil {
-			out.AgeDays = int32(today.DaysSince(c.SubmittedOn))
+		today, err := a.s.svc.TodayOf(ctx, c.Debtor)
+		if err != nil {
+			a.s.log.WarnContext(ctx, "claim age: debtor's jurisdiction unreadable; counting in UTC", "claim", c.ID, "err", err)
+			today = a.s.svc.TodayUTC()
 		}
+		out.AgeDays = int32(today.DaysSince(c.SubmittedOn))
 	}
 	return out
 }

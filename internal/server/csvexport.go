@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -26,6 +27,7 @@ import (
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/service"
 )
 
 // csvExports serves the regulators' figures as CSV. Each handler reads
@@ -86,7 +88,7 @@ func (c *csvExports) overdueSummary(w http.ResponseWriter, r *http.Request) {
 			cur := g.Outstanding.GetCurrencyCode()
 			row := []string{asOf, knownAt}
 			for _, k := range summaryKeyColumns {
-				row = append(row, g.Key[k])
+				row = append(row, text(g.Key[k]))
 			}
 			row = append(row, cur, strconv.FormatInt(g.Invoices, 10), decimal(g.Outstanding, cur), decimal(g.Overdue, cur),
 				decimal(g.OverdueNet, cur), decimal(g.Interest, cur))
@@ -126,10 +128,9 @@ func (c *csvExports) paymentPractice(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := c.start(w, bom, fmt.Sprintf("payment-practice-%s-%s.csv", dateString(q.PeriodStart), dateString(q.PeriodEnd)))
 	header := []string{"debtor", "period_start", "period_end", "known_at", "currency", "payments", "amount", "average_days_to_pay"}
-	if len(resp.Reports) > 0 {
-		for _, b := range resp.Reports[0].Bands {
-			header = append(header, "band_"+b.Band+"_count", "band_"+b.Band+"_amount", "band_"+b.Band+"_count_share_bp", "band_"+b.Band+"_value_share_bp")
-		}
+	// The band columns are the chosen set's, whether or not any row follows.
+	for _, b := range service.PracticeBands[cmp.Or(strings.ToUpper(q.Bands), "UK")] {
+		header = append(header, "band_"+b.Label+"_count", "band_"+b.Label+"_amount", "band_"+b.Label+"_count_share_bp", "band_"+b.Label+"_value_share_bp")
 	}
 	header = append(header, "late_count", "late_amount", "late_count_share_bp", "late_value_share_bp", "late_disputed_count",
 		"late_disputed_amount", "unpaid_past_due_count", "unpaid_past_due_amount", "contracts", "standard_term_days",
@@ -170,8 +171,8 @@ func (c *csvExports) watchList(w http.ResponseWriter, r *http.Request) {
 	knownAt := resp.KnownAt.AsTime().UTC().Format(time.RFC3339Nano)
 	for _, e := range resp.Entries {
 		cur := e.Overdue.GetCurrencyCode()
-		_ = cw.Write([]string{dateString(resp.AsOf), dateString(resp.Since), knownAt, cur, i64(int64(e.Rank)), e.Debtor, e.DisplayName,
-			e.RegionCode, i64(e.OverdueInvoices), decimal(e.Overdue, cur), i64(int64(e.OldestDaysOverdue)), i64(int64(e.MaxEscalationLevel)),
+		_ = cw.Write([]string{dateString(resp.AsOf), dateString(resp.Since), knownAt, cur, i64(int64(e.Rank)), e.Debtor, text(e.DisplayName),
+			text(e.RegionCode), i64(e.OverdueInvoices), decimal(e.Overdue, cur), i64(int64(e.OldestDaysOverdue)), i64(int64(e.MaxEscalationLevel)),
 			i64(int64(e.RankSince)), i64(e.OverdueInvoicesSince), decimal(e.OverdueSince, cur), i64(int64(e.MaxEscalationLevelSince)),
 			decimal(e.OverdueChange, cur)})
 	}
@@ -274,6 +275,16 @@ func unnest(err error, prefix string) error {
 // outgoing carries the caller's key to the gRPC call.
 func outgoing(r *http.Request) context.Context {
 	return metadata.AppendToOutgoingContext(r.Context(), "authorization", r.Header.Get("Authorization"))
+}
+
+// text makes a free-text cell safe to open in a spreadsheet: a value that
+// starts like a formula (= + - @, or a tab or carriage return) gets a
+// leading apostrophe, so that it shows as text instead of being evaluated.
+func text(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func dateString(d *arrearsv1.Date) string {

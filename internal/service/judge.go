@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -198,14 +199,16 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 		if err != nil {
 			return nil, err
 		}
+		d := asOf
+		if !d.IsZero() && cur.CorrectedOn.After(d) {
+			// A correction takes effect after the date judged: judge the
+			// fields, and the policy they chose, as they stood then.
+			if cur, err = fieldsAsOf(ctx, r, cur, d, knownAt); err != nil {
+				return nil, err
+			}
+		}
 		p, err := l.policyOf(cur)
 		if err != nil {
-			return nil, err
-		}
-		d := asOf
-		if d.IsZero() || !cur.CorrectedOn.After(d) {
-			// No correction takes effect after the date judged.
-		} else if cur, err = fieldsAsOf(ctx, r, cur, d, knownAt); err != nil {
 			return nil, err
 		}
 		if d.IsZero() {
@@ -364,37 +367,68 @@ func (l *Ledger) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, 
 	return l.store.ListEscalationEvents(ctx, invoiceID, p)
 }
 
-// fieldsAsOf returns inv with its own fields (amount, dates, terms) as they
-// stood on d: the creation's, then every correction effective on or before
-// d, in the order they were recorded (up to knownAt). Corrections effective
-// later do not reach back.
+// fieldsAsOf returns inv with its own fields (amount, dates, terms and the
+// policy they chose) as they stood on d: the creation's, then what each
+// correction effective on or before d changed, replayed in the order they
+// were recorded (up to knownAt). Each correction contributes only the
+// fields it changed, so one recorded earlier but effective later does not
+// ride along in a later revision's snapshot.
 func fieldsAsOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, d civil.Date, knownAt time.Time) (*ledger.Invoice, error) {
 	revs, err := r.ListRevisions(ctx, inv.ID, 0, 100000)
 	if err != nil {
 		return nil, err
 	}
-	var fields *ledger.Invoice
+	var fields, prev *ledger.Invoice
 	for i, rev := range revs {
 		if rev.RecordTime.After(knownAt) {
 			break
-		}
-		if i > 0 && (rev.Method != "UpdateInvoice" || rev.EffectiveOn.After(d)) {
-			continue
 		}
 		var snap ledger.Invoice
 		if err := json.Unmarshal(rev.Snapshot, &snap); err != nil {
 			return nil, fmt.Errorf("invoice %s revision %d: %w", inv.ID, rev.Revision, err)
 		}
-		fields = &snap
+		switch {
+		case i == 0:
+			first := snap
+			fields = &first
+		case rev.Method == "UpdateInvoice" && !rev.EffectiveOn.After(d):
+			copyChangedFields(fields, prev, &snap)
+		}
+		prev = &snap
 	}
 	if fields == nil {
 		return inv, nil
 	}
 	out := *inv
-	out.ContractRef, out.Amount = fields.ContractRef, fields.Amount
-	out.ContractSignedOn, out.IssuedOn, out.ReceivedOn, out.DeliveredOn = fields.ContractSignedOn, fields.IssuedOn, fields.ReceivedOn, fields.DeliveredOn
-	out.AcceptanceRequired, out.AcceptancePeriodDays, out.AcceptancePassedOn = fields.AcceptanceRequired, fields.AcceptancePeriodDays, fields.AcceptancePassedOn
-	out.SettlementConfirmedOn, out.AgreedTermDays, out.AgreedDueDate = fields.SettlementConfirmedOn, fields.AgreedTermDays, fields.AgreedDueDate
-	out.AgreedRate, out.CreditorSizeAtSigning = fields.AgreedRate, fields.CreditorSizeAtSigning
+	copyFields(&out, fields)
 	return &out, nil
+}
+
+// ownFields are the invoice's own fields a correction may change, as
+// pointers into inv, in a fixed order.
+func ownFields(inv *ledger.Invoice) []any {
+	return []any{&inv.ContractRef, &inv.Amount, &inv.ContractSignedOn, &inv.IssuedOn, &inv.ReceivedOn, &inv.DeliveredOn,
+		&inv.AcceptanceRequired, &inv.AcceptancePeriodDays, &inv.AcceptancePassedOn, &inv.SettlementConfirmedOn,
+		&inv.AgreedTermDays, &inv.AgreedDueDate, &inv.AgreedRate, &inv.CreditorSizeAtSigning,
+		&inv.PolicyID, &inv.PolicyVersion, &inv.PolicyReason}
+}
+
+// copyChangedFields sets in dst each own field that differs between before
+// and after to its value in after.
+func copyChangedFields(dst, before, after *ledger.Invoice) {
+	d, b, a := ownFields(dst), ownFields(before), ownFields(after)
+	for i := range d {
+		av := reflect.ValueOf(a[i]).Elem()
+		if !reflect.DeepEqual(reflect.ValueOf(b[i]).Elem().Interface(), av.Interface()) {
+			reflect.ValueOf(d[i]).Elem().Set(av)
+		}
+	}
+}
+
+// copyFields sets every own field of dst to its value in src.
+func copyFields(dst, src *ledger.Invoice) {
+	d, s := ownFields(dst), ownFields(src)
+	for i := range d {
+		reflect.ValueOf(d[i]).Elem().Set(reflect.ValueOf(s[i]).Elem())
+	}
 }

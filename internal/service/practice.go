@@ -48,8 +48,8 @@ type BandTotal struct {
 // The unit is the payment: every payment recorded against the debtor's
 // invoices and settled in the period (a commercial bill or receivable
 // certificate settles at its maturity, as Decree 802 counts it; other
-// instruments on the paid-on date), as known at KnownAt, reversals
-// included. Days to pay run from the invoice's receipt (its issue date when
+// instruments on the paid-on date), as known at KnownAt; a payment
+// reversed (as known then) does not count. Days to pay run from the invoice's receipt (its issue date when
 // receipt is not recorded); a payment before receipt counts as 0 days.
 type PracticeReport struct {
 	Debtor   *ledger.Party
@@ -68,8 +68,9 @@ type PracticeReport struct {
 	// before the day of payment: paid late because of a dispute.
 	LateCount, LateAmount                 int64
 	LateDisputedCount, LateDisputedAmount int64
-	// Unpaid counts the invoices that fell due in the period and still had
-	// something outstanding at its end, and what was outstanding.
+	// Unpaid counts the invoices that fell due in the period and were
+	// overdue at its end (due before its last day, so late by then), and
+	// what was outstanding.
 	UnpaidPastDueCount, UnpaidPastDueAmount int64
 
 	// Terms: over the invoices whose payment clock started in the period,
@@ -97,7 +98,7 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	if q.To.Before(q.From) {
 		return nil, ledger.Invalid("period_end", "%s is before the start %s", q.To, q.From)
 	}
-	if q.To.DaysSince(q.From) > 366 {
+	if q.To.DaysSince(q.From) > 365 { // 366 days inclusive at most
 		return nil, ledger.Invalid("period_end", "a reporting period is at most a year long")
 	}
 	debtor, err := visibleParty(ctx, l.store, q.Debtor)
@@ -140,14 +141,14 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 			if err != nil {
 				return nil, err
 			}
-			p, err := l.policyOf(inv)
-			if err != nil {
-				return nil, err
-			}
 			if inv.CorrectedOn.After(q.To) {
 				if inv, err = fieldsAsOf(ctx, l.store, inv, q.To, q.KnownAt); err != nil {
 					return nil, err
 				}
+			}
+			p, err := l.policyOf(inv)
+			if err != nil {
+				return nil, err
 			}
 			j := l.judge(inv, f, p, q.To)
 			r := report(inv.Amount.Currency)
@@ -234,7 +235,7 @@ func (l *Ledger) addPractice(r *PracticeReport, terms map[int]int64, inv *ledger
 			}
 		}
 	}
-	if inPeriod(j.DueDate) && j.Outstanding > 0 {
+	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 {
 		r.UnpaidPastDueCount++
 		r.UnpaidPastDueAmount += j.Outstanding
 	}

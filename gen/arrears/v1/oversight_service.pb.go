@@ -43,10 +43,12 @@ type GetOverdueSummaryRequest struct {
 	Currency             string `protobuf:"bytes,9,opt,name=currency,proto3" json:"currency,omitempty"`
 	MinOverdueMinorUnits int64  `protobuf:"varint,10,opt,name=min_overdue_minor_units,json=minOverdueMinorUnits,proto3" json:"min_overdue_minor_units,omitempty"`
 	MinEscalationLevel   int32  `protobuf:"varint,11,opt,name=min_escalation_level,json=minEscalationLevel,proto3" json:"min_escalation_level,omitempty"`
-	// Groups per page: default 500, at most 1000.
+	// Groups per page: default 500; larger than 1000 is cut to 1000.
 	PageSize int32 `protobuf:"varint,12,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// From next_page_token. The token pins as_of and known_at, so the pages
-	// of one summary are one snapshot whatever is recorded meanwhile.
+	// From next_page_token, for the same caller and request. The token pins
+	// as_of and known_at, so facts recorded after the first page do not move
+	// later pages (a transaction still open then, at most 30 s, and a
+	// debtor's changed region, kind or industry still can).
 	PageToken     string `protobuf:"bytes,13,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
