@@ -102,33 +102,10 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
 	if _, err := postgres.Migrate(ctx, syncURL, time.Now()); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "arrears-bench-")
+	rates, rss, err := syncRun(ctx, bin, syncURL, n, chunk, suppliers)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, bin, syncURL, dir)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	token, err := srv.debtorKey(ctx)
-	if err != nil {
-		return err
-	}
-	files := map[string]string{"new": filepath.Join(dir, "new.csv"), "changed": filepath.Join(dir, "changed.csv")}
-	if err := writeCSV(files["new"], n, suppliers, 0); err != nil {
-		return err
-	}
-	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
-		return err
-	}
-	rates, err := syncPasses(ctx, srv, token, files, n, chunk)
-	if err != nil {
-		return err
-	}
-	rss := srv.peakRSSMB()
-	fmt.Printf("server peak RSS: %.0f MB\n", rss)
 	fmt.Printf("ratio_new=%.3f ratio_unchanged=%.3f ratio_changed=%.3f peak_rss_mb=%.0f\n",
 		rates["new"]/rawRate, rates["unchanged"]/rawRate, rates["changed"]/rawRate, rss)
 	return nil
@@ -139,35 +116,46 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
 // the figures are absolute.
 func benchSyncSQLite(ctx context.Context, n, chunk, suppliers int, bin string) error {
 	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d, embedded SQLite, arrearsd %s\n", n, suppliers, chunk, bin)
-	dir, err := os.MkdirTemp("", "arrears-bench-")
+	rates, rss, err := syncRun(ctx, bin, "", n, chunk, suppliers)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, bin, "", dir)
+	fmt.Printf("sqlite_new=%.0f sqlite_unchanged=%.0f sqlite_changed=%.0f peak_rss_mb=%.0f\n", rates["new"], rates["unchanged"], rates["changed"], rss)
+	return nil
+}
+
+// syncRun starts arrearsd on url (empty: its embedded SQLite store),
+// registers the debtor, writes the new and the 10%-changed files, runs the
+// three sync passes and returns their rates and the server's peak RSS.
+func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers int) (map[string]float64, float64, error) {
+	dir, err := os.MkdirTemp("", "arrears-bench-")
 	if err != nil {
-		return err
+		return nil, 0, err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := startServer(ctx, bin, url, dir)
+	if err != nil {
+		return nil, 0, err
 	}
 	defer srv.stop()
 	token, err := srv.debtorKey(ctx)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	files := map[string]string{"new": filepath.Join(dir, "new.csv"), "changed": filepath.Join(dir, "changed.csv")}
 	if err := writeCSV(files["new"], n, suppliers, 0); err != nil {
-		return err
+		return nil, 0, err
 	}
 	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
-		return err
+		return nil, 0, err
 	}
 	rates, err := syncPasses(ctx, srv, token, files, n, chunk)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	rss := srv.peakRSSMB()
 	fmt.Printf("server peak RSS: %.0f MB\n", rss)
-	fmt.Printf("sqlite_new=%.0f sqlite_unchanged=%.0f sqlite_changed=%.0f peak_rss_mb=%.0f\n", rates["new"], rates["unchanged"], rates["changed"], rss)
-	return nil
+	return rates, rss, nil
 }
 
 // syncPasses syncs N new invoices, the same N again, and N with 10%

@@ -44,22 +44,10 @@ func TestOverdueSummaryPostgres(t *testing.T) {
 // replaces the agreed date, so B's invoices fell due on Saturday 2 August,
 // moved to Monday 4 August: 108 days overdue, bucket 91-180, net 25,000.00.
 func overdueSummary(t *testing.T, cfg config) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	clk := clock.NewFake(now)
-	g, h := startServer(t, cfg, clk)
-	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	admin := &grpcTransport{conn: conn, token: adminToken(t, cfg.DataDir)}
+	clk, conn, h, admin := oversightServer(t, cfg)
 	party := func(name, body, region, industry string, kind arrearsv1.PartyKind, size arrearsv1.SizeClass) string {
-		var r arrearsv1.CreatePartyResponse
-		call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
-			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region, IndustryCode: industry}}, &r)
-		return r.Party.Name
+		return createParty(t, admin, &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
+			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region, IndustryCode: industry})
 	}
 	a := party("A", "91350100MA2QWK001", "350100", "C34", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
 	b := party("B", "11440300MB0QWK002", "440300", "S92", arrearsv1.PartyKind_PARTY_KIND_PUBLIC_BODY, 0)
@@ -386,4 +374,30 @@ func csvGet(t *testing.T, url, token string) []map[string]string {
 		out = append(out, row)
 	}
 	return out
+}
+
+// oversightServer starts arrearsd on cfg with a fake clock at now and
+// returns the clock, a gRPC connection, the HTTP address and an admin
+// caller over gRPC.
+func oversightServer(t *testing.T, cfg config) (*clock.Fake, *grpc.ClientConn, string, *grpcTransport) {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	clk := clock.NewFake(now)
+	g, h := startServer(t, cfg, clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return clk, conn, h, &grpcTransport{conn: conn, token: adminToken(t, cfg.DataDir)}
+}
+
+// createParty registers p and returns its name.
+func createParty(t *testing.T, tr transport, p *arrearsv1.Party) string {
+	t.Helper()
+	var r arrearsv1.CreatePartyResponse
+	call(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: p}, &r)
+	return r.Party.Name
 }

@@ -6,14 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
-	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
@@ -44,23 +41,11 @@ func TestPaymentPracticePostgres(t *testing.T) {
 // due: I4. Contracts starting in the quarter: I1, I3, I4, I5; standard term
 // 30, longest 90, one over the cap.
 func paymentPractice(t *testing.T, cfg config) {
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	clk := clock.NewFake(now)
-	g, h := startServer(t, cfg, clk)
-	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	token := adminToken(t, cfg.DataDir)
-	admin := &grpcTransport{conn: conn, token: token}
+	clk, conn, h, admin := oversightServer(t, cfg)
+	token := admin.token
 	party := func(name, body, region string, kind arrearsv1.PartyKind, size arrearsv1.SizeClass) string {
-		var r arrearsv1.CreatePartyResponse
-		call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
-			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region}}, &r)
-		return r.Party.Name
+		return createParty(t, admin, &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
+			Jurisdiction: "CN", RegistrationId: uscc(body), RegionCode: region})
 	}
 	d := party("D", "91350100MA2PPR001", "350100", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
 	s := party("S", "92350121MA0PPR002", "350121", arrearsv1.PartyKind_PARTY_KIND_SME, arrearsv1.SizeClass_SIZE_CLASS_SMALL)

@@ -170,27 +170,21 @@ func (l *Ledger) RevokeKey(ctx context.Context, prefix string) (*auth.Key, error
 	return out, err
 }
 
-// AuthorizePortal lets a portal act for a supplier; the caller must act
-// for the supplier.
+// AuthorizePortal lets portal act for a supplier; only the supplier's own
+// key (or an operator) may.
 func (l *Ledger) AuthorizePortal(ctx context.Context, creditor PartyRef, portal string) error {
-	if !portalNameRE.MatchString(portal) {
-		return ledger.Invalid("portal", "must be 2-63 lower-case letters, digits, dots or dashes")
-	}
-	now := l.now()
-	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		p, err := visibleParty(ctx, tx, creditor)
-		if err != nil {
-			return err
-		}
-		if !mayActFor(ctx, p.ID) {
-			return fmt.Errorf("%w: only the supplier itself may authorise a portal to act for it", ledger.ErrPermissionDenied)
-		}
-		return tx.AuthorizePortal(ctx, portal, p.ID, store.Change{RecordTime: now, Method: "AuthorizePortal", Actor: actor(ctx)})
-	})
+	return l.changePortalGrant(ctx, creditor, portal, "AuthorizePortal", "authorise a portal to act for it", store.Tx.AuthorizePortal)
 }
 
 // RevokePortal withdraws a portal's authorisation to act for a supplier.
 func (l *Ledger) RevokePortal(ctx context.Context, creditor PartyRef, portal string) error {
+	return l.changePortalGrant(ctx, creditor, portal, "RevokePortalAuthorization", "withdraw a portal's authorisation", store.Tx.RevokePortal)
+}
+
+// changePortalGrant checks the portal name and that the caller speaks for
+// the supplier itself, then writes the grant change.
+func (l *Ledger) changePortalGrant(ctx context.Context, creditor PartyRef, portal, method, what string,
+	write func(store.Tx, context.Context, string, uuid.UUID, store.Change) error) error {
 	if !portalNameRE.MatchString(portal) {
 		return ledger.Invalid("portal", "must be 2-63 lower-case letters, digits, dots or dashes")
 	}
@@ -201,9 +195,9 @@ func (l *Ledger) RevokePortal(ctx context.Context, creditor PartyRef, portal str
 			return err
 		}
 		if !mayActFor(ctx, p.ID) {
-			return fmt.Errorf("%w: only the supplier itself may withdraw a portal's authorisation", ledger.ErrPermissionDenied)
+			return fmt.Errorf("%w: only the supplier itself may %s", ledger.ErrPermissionDenied, what)
 		}
-		return tx.RevokePortal(ctx, portal, p.ID, store.Change{RecordTime: now, Method: "RevokePortalAuthorization", Actor: actor(ctx)})
+		return write(tx, ctx, portal, p.ID, store.Change{RecordTime: now, Method: method, Actor: actor(ctx)})
 	})
 }
 

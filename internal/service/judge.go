@@ -24,6 +24,9 @@ type Judged struct {
 	Invoice   *ledger.Invoice
 	Judgement judgement.Judgement
 	KnownAt   time.Time
+	// Facts are the payments, credit notes and disputes the judgement
+	// counted, as known at KnownAt.
+	Facts *store.Facts
 }
 
 // explicitReason marks a policy the creator named, so that later
@@ -225,7 +228,7 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 			// today, as known then".
 			d = civil.DateOf(l.now(), l.zoneOf(p, j))
 		}
-		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt})
+		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt, Facts: f})
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
@@ -122,42 +121,16 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 		}
 		return r
 	}
+	// Judged as of the period's end: the due dates, and the arrears
+	// outstanding then.
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
-	for {
-		iq.Page.Limit = 500
-		rows, err := l.store.ListInvoices(ctx, iq)
-		if err != nil {
-			return nil, err
-		}
-		facts, err := l.store.Facts(ctx, invoiceIDs(rows))
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range rows {
-			inv, f, err := asKnownAt(ctx, l.store, row, facts[row.ID], q.KnownAt)
-			if errors.Is(err, ledger.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if inv.CorrectedOn.After(q.To) {
-				if inv, err = fieldsAsOf(ctx, l.store, inv, q.To, q.KnownAt); err != nil {
-					return nil, err
-				}
-			}
-			p, err := l.policyOf(inv)
-			if err != nil {
-				return nil, err
-			}
-			j := l.judge(inv, f, p, q.To)
-			r := report(inv.Amount.Currency)
-			l.addPractice(r, terms[r.Currency], inv, f, j, q.From, q.To)
-		}
-		if len(rows) < iq.Page.Limit {
-			break
-		}
-		iq.Page.AfterID = rows[len(rows)-1].ID
+	err = l.judgeEach(ctx, iq, q.To, q.KnownAt, func(j *Judged) error {
+		r := report(j.Invoice.Amount.Currency)
+		addPractice(r, terms[r.Currency], j.Invoice, j.Facts, j.Judgement, q.From, q.To)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*PracticeReport, 0, len(reports))
 	for c, r := range reports {
@@ -188,7 +161,7 @@ func invoiceIDs(invs []*ledger.Invoice) []uuid.UUID {
 }
 
 // addPractice adds one invoice's payments, term and arrears to r.
-func (l *Ledger) addPractice(r *PracticeReport, terms map[int]int64, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, from, to civil.Date) {
+func addPractice(r *PracticeReport, terms map[int]int64, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, from, to civil.Date) {
 	if f == nil {
 		f = &store.Facts{}
 	}

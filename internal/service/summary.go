@@ -94,25 +94,11 @@ func (l *Ledger) OverdueSummary(ctx context.Context, q SummaryQuery) ([]*Summary
 	if q.Currency != "" {
 		iq.Currency = []store.StringCond{{Op: store.OpEq, Value: q.Currency}}
 	}
-	for {
-		iq.Page.Limit = 500
-		rows, err := l.store.ListInvoices(ctx, iq)
-		if err != nil {
-			return nil, err
-		}
-		js, err := l.judgeAll(ctx, l.store, rows, q.AsOf, q.KnownAt)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range js {
-			if err := l.addToSummary(groups, q, j, party); err != nil {
-				return nil, err
-			}
-		}
-		if len(rows) < iq.Page.Limit {
-			break
-		}
-		iq.Page.AfterID = rows[len(rows)-1].ID
+	err := l.judgeEach(ctx, iq, q.AsOf, q.KnownAt, func(j *Judged) error {
+		return l.addToSummary(groups, q, j, party)
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*SummaryGroup, 0, len(groups))
 	for _, g := range groups {
@@ -242,32 +228,21 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 	}
 	byCurrency := map[string]*Disclosure{}
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
-	for {
-		iq.Page.Limit = 500
-		rows, err := l.store.ListInvoices(ctx, iq)
-		if err != nil {
-			return nil, err
+	err = l.judgeEach(ctx, iq, asOf, l.now(), func(j *Judged) error {
+		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 {
+			return nil
 		}
-		js, err := l.judgeAll(ctx, l.store, rows, asOf, l.now())
-		if err != nil {
-			return nil, err
+		d, ok := byCurrency[j.Invoice.Amount.Currency]
+		if !ok {
+			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency}
+			byCurrency[d.Currency] = d
 		}
-		for _, j := range js {
-			if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 {
-				continue
-			}
-			d, ok := byCurrency[j.Invoice.Amount.Currency]
-			if !ok {
-				d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency}
-				byCurrency[d.Currency] = d
-			}
-			d.Count++
-			d.Amount += j.Judgement.Outstanding
-		}
-		if len(rows) < iq.Page.Limit {
-			break
-		}
-		iq.Page.AfterID = rows[len(rows)-1].ID
+		d.Count++
+		d.Amount += j.Judgement.Outstanding
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*Disclosure, 0, len(byCurrency))
 	for _, d := range byCurrency {
@@ -361,4 +336,29 @@ func (l *Ledger) WatchList(ctx context.Context, q WatchQuery) ([]*WatchEntry, er
 		return out[i].Rank < out[k].Rank
 	})
 	return out, nil
+}
+
+// judgeEach judges every invoice iq finds, a page at a time, as of asOf on
+// the facts known at knownAt, and hands each judgement to fn.
+func (l *Ledger) judgeEach(ctx context.Context, iq store.InvoiceQuery, asOf civil.Date, knownAt time.Time, fn func(*Judged) error) error {
+	iq.Page.Limit = 500
+	for {
+		rows, err := l.store.ListInvoices(ctx, iq)
+		if err != nil {
+			return err
+		}
+		js, err := l.judgeAll(ctx, l.store, rows, asOf, knownAt)
+		if err != nil {
+			return err
+		}
+		for _, j := range js {
+			if err := fn(j); err != nil {
+				return err
+			}
+		}
+		if len(rows) < iq.Page.Limit {
+			return nil
+		}
+		iq.Page.AfterID = rows[len(rows)-1].ID
+	}
 }
