@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
@@ -58,6 +59,14 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 			PaidOn: civil.MustNew(2025, 7, 1+i), Reference: ref}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A key that expires, then is revoked.
+	k, _, err := svc.CreateKey(ctx, service.KeySpec{Role: auth.RoleAdmin, Description: "audited key", ExpireTime: now.Add(24*time.Hour + time.Nanosecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RevokeKey(ctx, k.Prefix); err != nil {
+		t.Fatal(err)
 	}
 	key, _, err := loadAuditKey(cfg.AuditKeyFile, true)
 	if err != nil {
@@ -146,6 +155,9 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"UPDATE a live invoice row", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE invoices SET amount = amount - 1`)
 		}, "does not match its last audited state"},
+		{"re-enable a revoked key", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE api_keys SET revoke_time = NULL WHERE description = 'audited key'`)
+		}, "api_key"},
 		{"DELETE every checkpoint", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `DELETE FROM audit_checkpoints`)
 		}, "no signed checkpoint"},

@@ -109,7 +109,11 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 		return nil, "", err
 	}
 	k := &auth.Key{ID: newID(), Prefix: prefix, SecretHash: hash, Role: spec.Role, Description: spec.Description,
-		Remit: spec.Remit, Portal: spec.Portal, ClientCertSHA256: spec.ClientCertSHA256, CreateTime: now, ExpireTime: spec.ExpireTime}
+		Remit: spec.Remit, Portal: spec.Portal, ClientCertSHA256: spec.ClientCertSHA256, CreateTime: now}
+	if !spec.ExpireTime.IsZero() {
+		// As the stores keep it, so that the audited state matches the row.
+		k.ExpireTime = spec.ExpireTime.UTC().Truncate(time.Microsecond)
+	}
 	err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		k.Parties = nil
 		for i, ref := range spec.Parties {

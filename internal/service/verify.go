@@ -121,6 +121,12 @@ func checkLive(ctx context.Context, s store.Store, k liveKey, st latestState) st
 	var v any
 	var err error
 	switch k.typ {
+	case "api_key":
+		// Keys are audited in their own form (without the secret's hash):
+		// re-enabling a revoked key in the database shows here.
+		var snap []byte
+		snap, err = s.KeyAuditSnapshot(ctx, k.id)
+		v = json.RawMessage(snap)
 	case "party":
 		v, err = s.GetParty(ctx, k.id)
 	case "invoice":

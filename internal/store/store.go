@@ -92,6 +92,9 @@ type Reader interface {
 	GetKey(ctx context.Context, prefix string) (*auth.Key, error)
 	// ListKeys lists keys in creation order.
 	ListKeys(ctx context.Context, p Page) ([]*auth.Key, error)
+	// KeyAuditSnapshot is key id as its audit events record it (never its
+	// secret's hash), for audit verification to compare with the trail.
+	KeyAuditSnapshot(ctx context.Context, id uuid.UUID) ([]byte, error)
 	// CountKeys counts keys, revoked ones included.
 	CountKeys(ctx context.Context) (int64, error)
 	// PortalAuthorized reports whether creditor has authorised portal.

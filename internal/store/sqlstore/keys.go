@@ -53,6 +53,14 @@ func (r reader) GetKey(ctx context.Context, prefix string) (*auth.Key, error) {
 	return getOne(ctx, r, "key", scanKey, `SELECT `+keyCols+` FROM api_keys WHERE prefix = $1`, prefix)
 }
 
+func (r reader) KeyAuditSnapshot(ctx context.Context, id uuid.UUID) ([]byte, error) {
+	k, err := getOne(ctx, r, "key", scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = $1`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	return keySnapshot(k), nil
+}
+
 func (r reader) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error) {
 	var w where
 	order := w.page(p)

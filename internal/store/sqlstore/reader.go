@@ -76,6 +76,9 @@ func (s *Store) PartyVisible(ctx context.Context, sc auth.Scope, id uuid.UUID) (
 func (s *Store) GetKey(ctx context.Context, prefix string) (*auth.Key, error) {
 	return s.r().GetKey(ctx, prefix)
 }
+func (s *Store) KeyAuditSnapshot(ctx context.Context, id uuid.UUID) ([]byte, error) {
+	return s.r().KeyAuditSnapshot(ctx, id)
+}
 func (s *Store) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error) {
 	return s.r().ListKeys(ctx, p)
 }
