@@ -83,13 +83,19 @@ func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uu
 }
 
 // keySnapshot is what the audit trail records of a key: never its hash.
+// No parties is written as [], as the row stores it, so that the state
+// audited at creation equals the state read back.
 func keySnapshot(k *auth.Key) []byte {
+	parties := k.Parties
+	if parties == nil {
+		parties = []uuid.UUID{}
+	}
 	b, _ := json.Marshal(struct {
 		Prefix, Role, Description, Portal, ClientCertSHA256 string
 		Parties                                             []uuid.UUID
 		Remit                                               auth.Remit
 		ExpireTime, RevokeTime                              time.Time
-	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, k.Parties, k.Remit, k.ExpireTime, k.RevokeTime})
+	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, parties, k.Remit, k.ExpireTime, k.RevokeTime})
 	return b
 }
 
