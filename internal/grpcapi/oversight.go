@@ -37,20 +37,17 @@ func bucketsToProto(m map[string]service.BucketTotal, currency string) []*arrear
 	return out
 }
 
-// summaryQuery validates a summary request and fixes its defaults: as_of
-// today (UTC) and known_at now.
+// summaryQuery validates a summary request and fixes its defaults (see
+// reportTimes).
 func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueSummaryRequest, prefix string) (service.SummaryQuery, error) {
 	var v ledger.ValidationError
 	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
 		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt()), GroupBy: splitList(req.GetGroupBy()),
-		RegionDigits: int(req.GetRegionDigits()), DebtorKind: ledger.PartyKind(strings.ToUpper(req.GetDebtorKind())),
+		RegionDigits: int(req.GetRegionDigits()), DebtorKind: debtorKindFrom(&v, f("debtor_kind"), req.GetDebtorKind()),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
 		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: strings.ToUpper(req.GetCurrency()),
 		MinOverdue: req.GetMinOverdueMinorUnits(), MinLevel: int(req.GetMinEscalationLevel()),
-	}
-	if q.DebtorKind != "" && !q.DebtorKind.Valid() {
-		v.Add(f("debtor_kind"), "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
 	}
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
 		v.Add(f("creditor_size"), "must be MICRO, SMALL, MEDIUM or LARGE")
@@ -66,17 +63,32 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	if err := v.Err(); err != nil {
 		return q, err
 	}
-	if q.AsOf.IsZero() {
+	return q, o.reportTimes(ctx, &q.AsOf, &q.KnownAt)
+}
+
+// reportTimes fixes a report's defaults: as_of today in the caller's
+// jurisdiction, known_at now.
+func (o *Oversight) reportTimes(ctx context.Context, asOf *civil.Date, knownAt *time.Time) error {
+	if asOf.IsZero() {
 		today, err := o.s.svc.CallerToday(ctx)
 		if err != nil {
-			return q, err
+			return err
 		}
-		q.AsOf = today
+		*asOf = today
 	}
-	if q.KnownAt.IsZero() {
-		q.KnownAt = o.s.svc.Now()
+	if knownAt.IsZero() {
+		*knownAt = o.s.svc.Now()
 	}
-	return q, nil
+	return nil
+}
+
+// debtorKindFrom reads a debtor-kind filter; empty means any.
+func debtorKindFrom(v *ledger.ValidationError, field, s string) ledger.PartyKind {
+	k := ledger.PartyKind(strings.ToUpper(s))
+	if k != "" && !k.Valid() {
+		v.Add(field, "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
+	}
+	return k
 }
 
 func summaryGroupToProto(g *service.SummaryGroup) *arrearsv1.SummaryGroup {
@@ -204,11 +216,8 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 	var v ledger.ValidationError
 	q := service.WatchQuery{
 		AsOf: dateFromProto(&v, "as_of", req.AsOf), Since: dateFromProto(&v, "since", req.Since), KnownAt: knownAtFromProto(&v, req.KnownAt),
-		Limit: int(req.Limit), DebtorKind: ledger.PartyKind(strings.ToUpper(req.DebtorKind)),
+		Limit: int(req.Limit), DebtorKind: debtorKindFrom(&v, "debtor_kind", req.DebtorKind),
 		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: strings.ToUpper(req.Currency),
-	}
-	if q.DebtorKind != "" && !q.DebtorKind.Valid() {
-		v.Add("debtor_kind", "must be LARGE_ENTERPRISE, PUBLIC_BODY, SME or REGULATOR")
 	}
 	switch {
 	case req.Limit < 0 || req.Limit > 500:
@@ -219,18 +228,11 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 	if err := v.Err(); err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
-	if q.AsOf.IsZero() {
-		today, err := o.s.svc.CallerToday(ctx)
-		if err != nil {
-			return nil, o.s.fail(ctx, method, "", err)
-		}
-		q.AsOf = today
+	if err := o.reportTimes(ctx, &q.AsOf, &q.KnownAt); err != nil {
+		return nil, o.s.fail(ctx, method, "", err)
 	}
 	if q.Since.IsZero() {
 		q.Since = q.AsOf.AddDays(-30)
-	}
-	if q.KnownAt.IsZero() {
-		q.KnownAt = o.s.svc.Now()
 	}
 	entries, err := o.s.svc.WatchList(ctx, q)
 	if err != nil {
@@ -286,9 +288,6 @@ func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1
 	}
 	if req.PeriodEnd == nil {
 		v.Add("period_end", "is required")
-	}
-	if _, ok := service.PracticeBands[q.Bands]; q.Bands != "" && !ok {
-		v.Add("bands", "must be UK or AU")
 	}
 	if err := v.Err(); err != nil {
 		return nil, o.s.fail(ctx, method, "", err)

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"sort"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -50,14 +49,21 @@ const (
 func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, groupBy string, regionDigits int) ([]*ComplaintCounts, error) {
 	groups := map[string]*ComplaintCounts{}
 	parties := map[uuid.UUID]*ledger.Party{}
-	groupOf := func(debtorID uuid.UUID) (*ComplaintCounts, error) {
-		p, ok := parties[debtorID]
+	partyOf := func(id uuid.UUID) (*ledger.Party, error) {
+		p, ok := parties[id]
 		if !ok {
 			var err error
-			if p, err = l.store.GetParty(ctx, debtorID); err != nil {
+			if p, err = l.store.GetParty(ctx, id); err != nil {
 				return nil, err
 			}
-			parties[debtorID] = p
+			parties[id] = p
+		}
+		return p, nil
+	}
+	groupOf := func(debtorID uuid.UUID) (*ComplaintCounts, error) {
+		p, err := partyOf(debtorID)
+		if err != nil {
+			return nil, err
 		}
 		key := "parties/" + p.ID.String()
 		if groupBy == ByRegionGroup {
@@ -177,7 +183,13 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 			return nil, err
 		}
 		for _, c := range contests {
-			settledBy := civil.DateOf(c.UpdateTime, time.UTC)
+			// The day it was settled, in the debtor's jurisdiction, where
+			// as_of and the contest's own dates are counted.
+			debtor, err := partyOf(c.Debtor)
+			if err != nil {
+				return nil, err
+			}
+			settledBy := civil.DateOf(c.UpdateTime, l.location(debtor.Jurisdiction))
 			if c.OpenedOn.After(asOf) || (!c.State.Unresolved() && !settledBy.After(asOf)) {
 				continue
 			}

@@ -79,6 +79,8 @@ type PracticeReport struct {
 	StandardTermDays int
 	LongestTermDays  int
 	TermsOverCap     int64
+
+	terms map[int]int64 // contracts by term in days, for StandardTermDays
 }
 
 // PaymentPractice computes a debtor's payment-practice report for a
@@ -108,16 +110,14 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 		q.KnownAt = l.now()
 	}
 	reports := map[string]*PracticeReport{}
-	terms := map[string]map[int]int64{}
 	report := func(currency string) *PracticeReport {
 		r, ok := reports[currency]
 		if !ok {
-			r = &PracticeReport{Debtor: debtor, From: q.From, To: q.To, KnownAt: q.KnownAt, Currency: currency}
+			r = &PracticeReport{Debtor: debtor, From: q.From, To: q.To, KnownAt: q.KnownAt, Currency: currency, terms: map[int]int64{}}
 			for _, b := range bands {
 				r.Bands = append(r.Bands, BandTotal{Band: b})
 			}
 			reports[currency] = r
-			terms[currency] = map[int]int64{}
 		}
 		return r
 	}
@@ -126,22 +126,19 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
 	err = l.judgeEach(ctx, iq, q.To, q.KnownAt, func(j *Judged) error {
 		r := report(j.Invoice.Amount.Currency)
-		addPractice(r, terms[r.Currency], j.Invoice, j.Facts, j.Judgement, q.From, q.To)
+		addPractice(r, j.Invoice, j.Facts, j.Judgement, q.From, q.To)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*PracticeReport, 0, len(reports))
-	for c, r := range reports {
-		best := -1
-		for days, n := range terms[c] {
-			if best < 0 || n > terms[c][best] || n == terms[c][best] && days < best {
-				best = days
+	for _, r := range reports {
+		// The most common term; the shorter on a tie.
+		for days, n := range r.terms {
+			if best := r.StandardTermDays; r.terms[best] < n || r.terms[best] == n && days < best {
+				r.StandardTermDays = days
 			}
-		}
-		if best >= 0 {
-			r.StandardTermDays = best
 		}
 		if r.Payments == 0 && r.Contracts == 0 && r.UnpaidPastDueCount == 0 {
 			continue
@@ -161,7 +158,7 @@ func invoiceIDs(invs []*ledger.Invoice) []uuid.UUID {
 }
 
 // addPractice adds one invoice's payments, term and arrears to r.
-func addPractice(r *PracticeReport, terms map[int]int64, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, from, to civil.Date) {
+func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, from, to civil.Date) {
 	if f == nil {
 		f = &store.Facts{}
 	}
@@ -220,7 +217,7 @@ func addPractice(r *PracticeReport, terms map[int]int64, inv *ledger.Invoice, f 
 			term = inv.AgreedTermDays
 		}
 		r.Contracts++
-		terms[term]++
+		r.terms[term]++
 		r.LongestTermDays = max(r.LongestTermDays, term)
 		for _, fd := range j.Findings {
 			if fd.Code == judgement.FindingTermExceedsCap {

@@ -31,27 +31,40 @@ func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision
 	if e.Actor == "" {
 		e.Actor = "system"
 	}
-	var head *audit.Head
-	var h audit.Head
-	err = t.w.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
-		e.Chain.String()).Scan(&h.Seq, &h.Hash)
-	switch {
-	case err == nil:
-		head = &h
-	case !errors.Is(err, sql.ErrNoRows):
-		return t.s.wrap("read audit head", err)
+	head, err := t.chainHead(ctx, e.Chain)
+	if err != nil {
+		return err
 	}
 	e.Seal(head)
 	_, err = t.w.ExecContext(ctx, `INSERT INTO audit_events (`+eventCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		e.Chain.String(), e.Seq, e.EventID.String(), uuidOrNull(e.Debtor), uuidOrNull(e.Creditor),
-		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(), e.Revision,
-		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, t.eventRow(e)...)
 	if _, ok := t.s.dialect.UniqueViolation(err); ok {
 		// Another transaction extended the chain first.
 		return fmt.Errorf("audit chain %s: %w", e.Chain, ledger.ErrConflict)
 	}
 	return t.s.wrap("append audit event", err)
+}
+
+// chainHead reads the newest event of a chain; nil for an empty chain.
+func (t *tx) chainHead(ctx context.Context, chain uuid.UUID) (*audit.Head, error) {
+	var h audit.Head
+	err := t.w.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
+		chain.String()).Scan(&h.Seq, &h.Hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, t.s.wrap("read audit head", err)
+	}
+	h.Chain = chain
+	return &h, nil
+}
+
+// eventRow is a sealed event's values in eventCols order.
+func (t *tx) eventRow(e *audit.Event) []any {
+	return []any{e.Chain.String(), e.Seq, e.EventID.String(), uuidOrNull(e.Debtor), uuidOrNull(e.Creditor),
+		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(), e.Revision,
+		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash}
 }
 
 const eventCols = `chain_id, seq, event_id, debtor_id, creditor_id, record_time, actor, method, resource_type,

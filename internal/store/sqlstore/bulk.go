@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -94,21 +92,14 @@ func (t *tx) appendEvents(ctx context.Context, events []*audit.Event) error {
 	for i, e := range events {
 		head, seen := heads[e.Chain]
 		if !seen {
-			var h audit.Head
-			err := t.w.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
-				e.Chain.String()).Scan(&h.Seq, &h.Hash)
-			switch {
-			case err == nil:
-				head = &h
-			case !errors.Is(err, sql.ErrNoRows):
-				return t.s.wrap("read audit head", err)
+			var err error
+			if head, err = t.chainHead(ctx, e.Chain); err != nil {
+				return err
 			}
 		}
 		e.Seal(head)
 		heads[e.Chain] = &audit.Head{Chain: e.Chain, Seq: e.Seq, Hash: e.Hash}
-		rows[i] = []any{e.Chain.String(), e.Seq, e.EventID.String(), uuidOrNull(e.Debtor), uuidOrNull(e.Creditor),
-			t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(), e.Revision,
-			e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash}
+		rows[i] = t.eventRow(e)
 	}
 	return t.load(ctx, "audit_events", splitCols(eventCols), rows)
 }
