@@ -357,3 +357,48 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "sme-portal.example"}, http.StatusNotFound)
 	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "NOT A PORTAL"}, http.StatusBadRequest)
 }
+
+// TestContestSettledAfterMidnightInBeijing: a contest withdrawn at 01:00 on
+// 3 October in Beijing (17:00 UTC on 2 October) still stood on 2 October,
+// the debtor's day, in the regulator's statistics.
+func TestContestSettledAfterMidnightInBeijing(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(noonCN(civil.MustNew(2025, 10, 2)))
+	_, h := startServer(t, config{DataDir: dir}, clk)
+	api, admin := rest{t: t, base: "http://" + h}, adminToken(t, dir)
+	party := func(name, reg, region, kind, size string) string {
+		p := obj{"displayName": name, "kind": kind, "jurisdiction": "CN", "registrationId": uscc(reg), "regionCode": region}
+		if size != "" {
+			p["sizeClass"] = size
+		}
+		return str(api.ok(admin, "POST", "/v1/parties", obj{"party": p}), "party", "name")
+	}
+	debtor := party("Debtor", "91350102MA2MDN001", "350102", "PARTY_KIND_LARGE_ENTERPRISE", "")
+	supplier := party("Supplier", "92350121MA0MDN002", "350121", "PARTY_KIND_SME", "SIZE_CLASS_SMALL")
+	key := func(k obj) string { return str(api.ok(admin, "POST", "/v1/apiKeys", k), "token") }
+	debtorKey := key(obj{"role": "ROLE_DEBTOR", "parties": []string{debtor}})
+	supplierKey := key(obj{"role": "ROLE_CREDITOR", "parties": []string{supplier}})
+	regulatorKey := key(obj{"role": "ROLE_REGULATOR", "remitJurisdiction": "CN", "remitRegionPrefix": "35"})
+	inv := str(api.ok(debtorKey, "POST", "/v1/invoices", obj{"invoice": obj{"debtor": debtor, "creditor": supplier,
+		"documentRef": "MDN-1", "amount": obj{"currencyCode": "CNY", "minorUnits": "100000"},
+		"issuedOn": dateJSON(civil.MustNew(2025, 9, 1))}}), "invoice", "name")
+	contest := str(api.ok(supplierKey, "POST", "/v1/"+inv+"/contests", obj{"kind": "DATES_DIFFER", "detail": "issued on 2 September"}), "contest", "name")
+	clk.Set(time.Date(2025, 10, 2, 17, 0, 0, 0, time.UTC))
+	api.ok(supplierKey, "POST", "/v1/"+contest+":move", obj{"action": "WITHDRAW"})
+	contested := func(day int) float64 {
+		stats := api.ok(regulatorKey, "GET", fmt.Sprintf("/v1/complaintStatistics?asOf.year=2025&asOf.month=10&asOf.day=%d", day), nil)
+		var n float64
+		groups, _ := stats["groups"].([]any)
+		for _, g := range groups {
+			v, _ := g.(map[string]any)["contestedRecords"].(float64)
+			n += v
+		}
+		return n
+	}
+	if got := contested(2); got != 1 {
+		t.Errorf("contested records as of 2 October = %v, want 1 (withdrawn on the 3rd in Beijing)", got)
+	}
+	if got := contested(3); got != 0 {
+		t.Errorf("contested records as of 3 October = %v, want 0", got)
+	}
+}
