@@ -223,3 +223,26 @@ func certFingerprint(path string) (string, error) {
 	sum := sha256.Sum256(block.Bytes)
 	return hex.EncodeToString(sum[:]), nil
 }
+
+// runSummary is "arrearsd summary rebuild": recount every invoice in the
+// overdue summary's aggregates, after the policy data changed.
+func runSummary(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] != "rebuild" {
+		return fmt.Errorf("usage: arrearsd summary rebuild [flags]")
+	}
+	cfg, err := parseConfig("arrearsd summary rebuild", args[1:])
+	if err != nil {
+		return err
+	}
+	svc, st, ctx, err := openService(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := svc.RebuildSummaries(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "recounted %d invoices in the summary aggregates\n", n)
+	return nil
+}

@@ -51,6 +51,8 @@ func realMain(ctx context.Context, args []string) error {
 			return runKeys(ctx, args[1:], os.Stdout)
 		case "audit":
 			return runAudit(ctx, args[1:], os.Stdout)
+		case "summary":
+			return runSummary(ctx, args[1:], os.Stdout)
 		}
 	}
 	cfg, err := parseConfig("arrearsd", args)
@@ -120,6 +122,9 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		return err
 	}
 	svc := service.New(st, clk, reg, log)
+	if err := svc.PrepareSummaries(ctx); err != nil {
+		return fmt.Errorf("prepare the summary aggregates: %w", err)
+	}
 	if cfg.Demo {
 		if err := loadDemo(ctx, svc, log); err != nil {
 			return fmt.Errorf("load demo ledger: %w", err)

@@ -71,7 +71,14 @@ func overdueSummary(t *testing.T, cfg config) {
 	call(t, admin, "OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: b1, Dispute: &arrearsv1.Dispute{Amount: cny(1500000), Reason: "quality", OpenedOn: date(2025, 10, 1)}}, &arrearsv1.OpenDisputeResponse{})
 
 	var sum arrearsv1.GetOverdueSummaryResponse
-	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor_kind"}}, &sum)
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor_kind"}, IncludeDetail: true}, &sum)
+	// Without detail the same figures come from the aggregates.
+	sameWithoutDetail(t, admin, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor_kind"}}, &sum)
+	var fast arrearsv1.GetOverdueSummaryResponse
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor_kind"}}, &fast)
+	if fast.DetailIncluded || fast.Groups[0].Interest.GetMinorUnits() != 0 {
+		t.Errorf("a summary by debtor kind without detail was judged invoice by invoice: %v", &fast)
+	}
 	if len(sum.Groups) != 2 {
 		t.Fatalf("groups = %v", sum.Groups)
 	}
@@ -105,6 +112,9 @@ func overdueSummary(t *testing.T, cfg config) {
 
 	// As of 31 October the later payments had not been made.
 	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 10, 31), GroupBy: []string{"debtor_kind"}}, &sum)
+	if sum.DetailIncluded {
+		t.Error("a past as_of was judged invoice by invoice")
+	}
 	for _, g := range sum.Groups {
 		if g.Key["debtor_kind"] == "PUBLIC_BODY" && (g.Invoices != 2 || g.Outstanding.MinorUnits != 6000000) {
 			t.Errorf("public bodies as of 31 October = %v", g)
@@ -245,10 +255,39 @@ func overdueSummary(t *testing.T, cfg config) {
 // exportMatches checks that ExportOverdueSummary streams the groups that
 // GetOverdueSummary returns, and that the CSV export has the same rows and
 // totals, to the cent.
+// sameWithoutDetail checks that the summary without detail (read from the
+// aggregates where the request allows) has the groups, counts and amounts
+// of the detailed one, judged invoice by invoice.
+func sameWithoutDetail(t *testing.T, tr transport, req *arrearsv1.GetOverdueSummaryRequest, detailed *arrearsv1.GetOverdueSummaryResponse) {
+	t.Helper()
+	req = proto.Clone(req).(*arrearsv1.GetOverdueSummaryRequest)
+	req.IncludeDetail = false
+	var fast arrearsv1.GetOverdueSummaryResponse
+	call(t, tr, "GetOverdueSummary", req, &fast)
+	if len(fast.Groups) != len(detailed.Groups) {
+		t.Fatalf("without detail %d groups, with %d", len(fast.Groups), len(detailed.Groups))
+	}
+	for i, g := range detailed.Groups {
+		g = proto.Clone(g).(*arrearsv1.SummaryGroup)
+		if !fast.DetailIncluded {
+			g.Interest.MinorUnits, g.OldestDaysOverdue, g.MaxEscalationLevel = 0, 0, 0
+		}
+		if !proto.Equal(fast.Groups[i], g) {
+			t.Errorf("group %d without detail (included %v): %v, want %v", i, fast.DetailIncluded, fast.Groups[i], g)
+		}
+	}
+}
+
 func exportMatches(t *testing.T, conn *grpc.ClientConn, token, base string, req *arrearsv1.GetOverdueSummaryRequest) {
 	t.Helper()
 	var want arrearsv1.GetOverdueSummaryResponse
+	req = proto.Clone(req).(*arrearsv1.GetOverdueSummaryRequest)
+	req.IncludeDetail = true // an export carries the detail
 	call(t, &grpcTransport{conn: conn, token: token}, "GetOverdueSummary", req, &want)
+	if !want.DetailIncluded {
+		t.Fatal("include_detail: detail not included")
+	}
+	sameWithoutDetail(t, &grpcTransport{conn: conn, token: token}, req, &want)
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 	stream, err := arrearsv1.NewOversightServiceClient(conn).ExportOverdueSummary(ctx, &arrearsv1.ExportOverdueSummaryRequest{Query: req})
 	if err != nil {

@@ -47,7 +47,7 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 		RegionDigits: int(req.GetRegionDigits()), DebtorKind: debtorKindFrom(&v, f("debtor_kind"), req.GetDebtorKind()),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
 		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: strings.ToUpper(req.GetCurrency()),
-		MinOverdue: req.GetMinOverdueMinorUnits(), MinLevel: int(req.GetMinEscalationLevel()),
+		MinOverdue: req.GetMinOverdueMinorUnits(), MinLevel: int(req.GetMinEscalationLevel()), Detail: req.GetIncludeDetail(),
 	}
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
 		v.Add(f("creditor_size"), "must be MICRO, SMALL, MEDIUM or LARGE")
@@ -140,11 +140,11 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	if req.PageToken != "" {
 		q.AsOf, q.KnownAt = pos.asOf, pos.knownAt
 	}
-	groups, err := o.s.svc.OverdueSummary(ctx, q)
+	groups, detailed, err := o.s.svc.OverdueSummary(ctx, q)
 	if err != nil {
 		return nil, o.s.fail(ctx, method, "", err)
 	}
-	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt)}
+	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt), DetailIncluded: detailed}
 	start := min(pos.offset, len(groups))
 	end := min(start+size, len(groups))
 	for _, g := range groups[start:end] {
@@ -195,7 +195,9 @@ func (o *Oversight) ExportOverdueSummary(req *arrearsv1.ExportOverdueSummaryRequ
 	if err != nil {
 		return o.s.fail(ctx, method, "", err)
 	}
-	groups, err := o.s.svc.OverdueSummary(ctx, q)
+	// An export carries every figure, interest included.
+	q.Detail = true
+	groups, _, err := o.s.svc.OverdueSummary(ctx, q)
 	if err != nil {
 		return o.s.fail(ctx, method, "", err)
 	}

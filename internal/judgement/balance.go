@@ -1,6 +1,7 @@
 package judgement
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -191,4 +192,63 @@ func (e *eval) computeBalances() {
 	if tl.openDisputed > out && out > 0 {
 		e.find(FindingDisputeExceeds, "open disputes total %d but only %d is outstanding", tl.openDisputed, out)
 	}
+}
+
+// Balance is what is owed from a date on, until the next Balance.
+type Balance struct {
+	On           civil.Date
+	Outstanding  int64
+	DisputedOpen int64
+}
+
+// Balances returns the due date of an invoice (which does not depend on
+// the date judged) and what it owes on every date: the balance before any
+// dated fact (On zero), then one on each date a fact changes it. It is the
+// judgement's own timeline read at each of its steps, so Evaluate on any
+// date agrees with it, without the interest (which changes daily and is
+// not needed to total what is owed). in.AsOf is ignored.
+func Balances(in Input) (civil.Date, []Balance, error) {
+	in.AsOf = civil.MustNew(9999, 12, 31)
+	if err := validate(&in); err != nil {
+		return civil.Date{}, nil, err
+	}
+	e := &eval{in: in, pol: &in.Policy, inv: &in.Invoice, asOf: in.AsOf}
+	e.computeDueDate()
+	e.timeline = e.buildTimeline()
+	dates := []civil.Date{e.timeline.cancelledOn}
+	for _, s := range e.timeline.owed {
+		dates = append(dates, s.on)
+	}
+	for _, d := range in.Disputes {
+		dates = append(dates, d.OpenedOn, d.ResolvedOn)
+	}
+	slices.SortFunc(dates, civil.Date.Compare)
+	dates = slices.Compact(dates)
+	if len(dates) == 0 || !dates[0].IsZero() {
+		dates = append([]civil.Date{{}}, dates...)
+	}
+	out := make([]Balance, 0, len(dates))
+	for _, d := range dates {
+		at := d
+		if at.IsZero() {
+			at = civil.MustNew(1, 1, 1)
+		}
+		owed := e.timeline.outstandingAt(at)
+		out = append(out, Balance{On: d, Outstanding: owed, DisputedOpen: min(disputedOn(in.Disputes, at), owed)})
+	}
+	return e.j.DueDate, out, nil
+}
+
+// disputedOn totals the disputes open on t: opened by then and not yet
+// resolved, as buildTimeline counts them for its as-of date. The balance
+// holds at most what is outstanding, as computeBalances caps it.
+func disputedOn(ds []ledger.Dispute, t civil.Date) int64 {
+	var sum int64
+	for _, d := range ds {
+		resolved := !d.ResolvedOn.IsZero() && !d.ResolvedOn.After(t)
+		if !d.OpenedOn.After(t) && !resolved {
+			sum += d.Amount
+		}
+	}
+	return sum
 }

@@ -268,3 +268,31 @@ func TestPropertyEscalationSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestPropertyBalancesAgreeWithEvaluate checks that the balances the
+// overdue summary's aggregates are built from give, on every date, the due
+// date, outstanding and disputed amounts Evaluate gives on that date.
+func TestPropertyBalancesAgreeWithEvaluate(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range propertyRuns {
+		in := randomInput(t, r, genOptions{})
+		due, bs, err := Balances(in)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		for range 8 {
+			in.AsOf = in.Invoice.IssuedOn.AddDays(r.IntN(900) - 100)
+			j := mustEvaluate(t, in)
+			var b Balance
+			for _, x := range bs {
+				if !x.On.After(in.AsOf) {
+					b = x
+				}
+			}
+			if j.DueDate != due || j.Outstanding != b.Outstanding || j.DisputedOpen != b.DisputedOpen {
+				t.Fatalf("run %d as of %s: balances say due %s, %d outstanding, %d disputed; Evaluate says %s, %d, %d",
+					i, in.AsOf, due, b.Outstanding, b.DisputedOpen, j.DueDate, j.Outstanding, j.DisputedOpen)
+			}
+		}
+	}
+}

@@ -66,6 +66,9 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, nd.OpenedOn, now, "OpenDispute")); err != nil {
 			return err
 		}
+		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, false, now); err != nil {
+			return err
+		}
 		outD, outInv = &nd, &next
 		return remember(ctx, tx, idem, nd.ID, now)
 	})
@@ -134,6 +137,9 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 			return err
 		}
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
+			return err
+		}
+		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, false, now); err != nil {
 			return err
 		}
 		outD, outInv = d, &next

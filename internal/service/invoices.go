@@ -87,6 +87,9 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 			CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
 			return err
 		}
+		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&inv}, true, now); err != nil {
+			return err
+		}
 		out = &inv
 		return nil
 	}()

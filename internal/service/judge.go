@@ -381,6 +381,11 @@ func fieldsAsOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, d civi
 	if err != nil {
 		return nil, err
 	}
+	return fieldsFrom(revs, inv, d, knownAt)
+}
+
+// fieldsFrom is fieldsAsOf on the invoice's revisions, already read.
+func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, knownAt time.Time) (*ledger.Invoice, error) {
 	var fields, prev *ledger.Invoice
 	for i, rev := range revs {
 		if rev.RecordTime.After(knownAt) {

@@ -101,6 +101,13 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		if err := tx.UpdateParty(ctx, &next, partyChange(ctx, l.Today(now, next.Jurisdiction), now, "UpdateParty")); err != nil {
 			return err
 		}
+		if next.RegionCode != cur.RegionCode || next.Kind != cur.Kind {
+			// The summary aggregates group a debtor's invoices by its region
+			// and kind: move them to the new group.
+			if err := l.resummarizeDebtor(ctx, tx, next.ID, now); err != nil {
+				return err
+			}
+		}
 		out = &next
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,12 +37,18 @@ type Ledger struct {
 	// jurisdictions caches each party's jurisdiction (never changed after
 	// creation: it is half the party's natural key) for TodayOf.
 	jurisdictions sync.Map
+
+	// summaryReady is set once every invoice is counted in the summary
+	// aggregates (PrepareSummaries); aggregatesFit once it is known that
+	// every policy ages debts on the edges they keep.
+	summaryReady  atomic.Bool
+	aggregatesFit bool
 }
 
 // New returns the service over an open store, judging debts by the
 // policies of reg.
 func New(s store.Store, c clock.Clock, reg *policy.Registry, log *slog.Logger) *Ledger {
-	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}}
+	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}, aggregatesFit: fitsAggregates(reg)}
 }
 
 // RequestRetention is how long idempotency keys are honoured at least; the

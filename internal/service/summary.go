@@ -33,6 +33,9 @@ type SummaryQuery struct {
 	Currency     string
 	MinOverdue   int64 // minimum overdue amount of an invoice, in its minor units
 	MinLevel     int   // minimum escalation level
+	// Detail asks for the per-invoice figures: interest, oldest days
+	// overdue and highest escalation level. They need every invoice judged.
+	Detail bool
 }
 
 // BucketTotal is a count and an amount.
@@ -62,21 +65,33 @@ type SummaryGroup struct {
 // SummaryDimensions are the groupings GroupBy accepts.
 var SummaryDimensions = []string{"debtor", "debtor_kind", "region", "industry", "creditor_size", "currency"}
 
-// OverdueSummary totals outstanding and overdue debt by aging bucket. This
-// version judges every open invoice in scope; it is exact for any as-of
-// date and known-at instant, and its cost grows with the ledger.
-func (l *Ledger) OverdueSummary(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, error) {
+// OverdueSummary totals outstanding and overdue debt by aging bucket, and
+// reports whether the groups carry the per-invoice detail. It reads the
+// summary aggregates when the request allows (see fromAggregates), and
+// otherwise judges every invoice in scope; both are exact for any as-of
+// date and known-at instant.
+func (l *Ledger) OverdueSummary(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, bool, error) {
 	for _, g := range q.GroupBy {
 		if !contains(SummaryDimensions, g) {
-			return nil, ledger.Invalid("group_by", "%q is not one of %s", g, strings.Join(SummaryDimensions, ", "))
+			return nil, false, ledger.Invalid("group_by", "%q is not one of %s", g, strings.Join(SummaryDimensions, ", "))
 		}
 	}
 	if q.KnownAt.IsZero() {
 		q.KnownAt = l.now()
 	}
 	if q.AsOf.IsZero() {
-		return nil, ledger.Invalid("as_of", "is required")
+		return nil, false, ledger.Invalid("as_of", "is required")
 	}
+	groups, ok, err := l.fromAggregates(ctx, q)
+	if err != nil || ok {
+		return groups, false, err
+	}
+	groups, err = l.judgedSummary(ctx, q)
+	return groups, true, err
+}
+
+// judgedSummary computes the summary by judging every invoice in scope.
+func (l *Ledger) judgedSummary(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, error) {
 	parties := map[uuid.UUID]*ledger.Party{}
 	party := func(id uuid.UUID) (*ledger.Party, error) {
 		if p, ok := parties[id]; ok {
@@ -100,18 +115,34 @@ func (l *Ledger) OverdueSummary(ctx context.Context, q SummaryQuery) ([]*Summary
 	if err != nil {
 		return nil, err
 	}
+	return sortedGroups(groups), nil
+}
+
+// sortedGroups lists the groups largest overdue first; the key breaks ties
+// so the order is stable.
+func sortedGroups(groups map[string]*SummaryGroup) []*SummaryGroup {
 	out := make([]*SummaryGroup, 0, len(groups))
 	for _, g := range groups {
 		out = append(out, g)
 	}
-	// Largest overdue first; the key breaks ties so the order is stable.
 	sort.Slice(out, func(i, k int) bool {
 		if out[i].Overdue != out[k].Overdue {
 			return out[i].Overdue > out[k].Overdue
 		}
 		return groupKey(out[i].Key, out[i].Currency) < groupKey(out[k].Key, out[k].Currency)
 	})
-	return out, nil
+	return out
+}
+
+// groupOf returns the group of key in currency, added if new.
+func groupOf(groups map[string]*SummaryGroup, key map[string]string, currency string) *SummaryGroup {
+	k := groupKey(key, currency)
+	g, ok := groups[k]
+	if !ok {
+		g = &SummaryGroup{Key: key, Currency: currency, Buckets: map[string]BucketTotal{}, BucketsNet: map[string]BucketTotal{}}
+		groups[k] = g
+	}
+	return g
 }
 
 func groupKey(k map[string]string, currency string) string {
@@ -126,7 +157,9 @@ func groupKey(k map[string]string, currency string) string {
 
 func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j *Judged, party func(uuid.UUID) (*ledger.Party, error)) error {
 	jd, inv := j.Judgement, j.Invoice
-	if jd.Outstanding <= 0 {
+	if jd.Outstanding <= 0 || inv.IssuedOn.After(jd.AsOf) {
+		// An invoice counts from its issue date: before it, nothing was
+		// owed yet.
 		return nil
 	}
 	debtor, err := party(inv.DebtorID)
@@ -169,12 +202,7 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 			key[d] = inv.Amount.Currency
 		}
 	}
-	k := groupKey(key, inv.Amount.Currency)
-	g, ok := groups[k]
-	if !ok {
-		g = &SummaryGroup{Key: key, Currency: inv.Amount.Currency, Buckets: map[string]BucketTotal{}, BucketsNet: map[string]BucketTotal{}}
-		groups[k] = g
-	}
+	g := groupOf(groups, key, inv.Amount.Currency)
 	net := jd.Outstanding - jd.DisputedOpen
 	g.Invoices++
 	g.Outstanding += jd.Outstanding
@@ -289,7 +317,7 @@ func (l *Ledger) WatchList(ctx context.Context, q WatchQuery) ([]*WatchEntry, er
 		RegionPrefix: q.RegionPrefix, Currency: q.Currency, MinOverdue: 1}
 	ranked := func(asOf civil.Date) ([]*SummaryGroup, map[string]int, error) {
 		sq.AsOf = asOf
-		groups, err := l.OverdueSummary(ctx, sq)
+		groups, _, err := l.OverdueSummary(ctx, sq)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -251,6 +251,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := tx.CreateInvoices(ctx, fresh, c, today); err != nil {
 		return nil, err
 	}
+	if err := l.resummarize(ctx, tx, fresh, true, now); err != nil {
+		return nil, err
+	}
 	return slow, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/summary"
 )
 
 // Store is an open ledger database.
@@ -143,6 +144,43 @@ type Reader interface {
 	PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error)
 	// GetSyncSession reads a debtor's named sync session.
 	GetSyncSession(ctx context.Context, debtorID uuid.UUID, session string) (*SyncSession, error)
+
+	// SummaryProfiles reads the stored summary profiles of invoices; an
+	// invoice without one is absent from the map.
+	SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error)
+	// SummaryNodes sums the summary aggregates over the given nodes, per
+	// group matching q.
+	SummaryNodes(ctx context.Context, q NodeQuery) ([]NodeSum, error)
+	// SummaryChangedAfter reports whether any invoice's profile changed
+	// after t: the aggregates then hold facts recorded after t.
+	SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error)
+	// InvoicesWithoutProfile lists up to limit invoices whose profile was
+	// never counted in the aggregates (written before they existed).
+	InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error)
+}
+
+// NodeQuery selects summary aggregates: the nodes of one date's prefix
+// path, and the groups of a remit and filters (empty: any).
+type NodeQuery struct {
+	Nodes        []int32
+	Jurisdiction string
+	RegionPrefix string
+	DebtorKind   string
+	Currency     string
+}
+
+// NodeSum is the sum of one group's nodes.
+type NodeSum struct {
+	Key summary.Key
+	M   summary.Measures
+}
+
+// ProfileChange replaces an invoice's summary profile.
+type ProfileChange struct {
+	InvoiceID, DebtorID uuid.UUID
+	Profile             summary.Profile
+	// New says the invoice had no profile yet.
+	New bool
 }
 
 // SyncSession is the durable resume point of a bulk sync: the highest
@@ -242,6 +280,10 @@ type Tx interface {
 	// checkOn), loading them in bulk (COPY on PostgreSQL). A reference taken
 	// meanwhile is ledger.ErrConflict, so the chunk reruns.
 	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, c Change, checkOn civil.Date) error
+
+	// PutSummaryProfiles stores invoices' new profiles, changed at t, and
+	// adds what they change to the summary aggregates.
+	PutSummaryProfiles(ctx context.Context, ps []ProfileChange, nodes []summary.NodeChange, t time.Time) error
 
 	// PutSyncSession inserts (Version 0) or moves on (at the Version read,
 	// else ledger.ErrConflict) a sync session.

@@ -49,7 +49,16 @@ type GetOverdueSummaryRequest struct {
 	// as_of and known_at, so facts recorded after the first page do not move
 	// later pages (a transaction still open then, at most 30 s, and a
 	// debtor's changed region, kind or industry still can).
-	PageToken     string `protobuf:"bytes,13,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,13,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Also give each group's per-invoice figures: interest, oldest days
+	// overdue and highest escalation level. They need every invoice in scope
+	// judged, so the summary is then computed invoice by invoice. Without
+	// them (and without the industry, creditor_size, min_overdue and
+	// min_escalation_level filters, and grouping by debtor, industry or
+	// creditor_size) the summary is read from aggregates the ledger keeps up
+	// to date as it changes, whose cost does not grow with the number of
+	// invoices. Both give the same counts and amounts.
+	IncludeDetail bool `protobuf:"varint,14,opt,name=include_detail,json=includeDetail,proto3" json:"include_detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -175,6 +184,13 @@ func (x *GetOverdueSummaryRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *GetOverdueSummaryRequest) GetIncludeDetail() bool {
+	if x != nil {
+		return x.IncludeDetail
+	}
+	return false
+}
+
 // A count and amount.
 type BucketTotal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -246,12 +262,14 @@ type SummaryGroup struct {
 	Outstanding *Money            `protobuf:"bytes,3,opt,name=outstanding,proto3" json:"outstanding,omitempty"`
 	Overdue     *Money            `protobuf:"bytes,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	OverdueNet  *Money            `protobuf:"bytes,5,opt,name=overdue_net,json=overdueNet,proto3" json:"overdue_net,omitempty"`
-	// The sum of the per-invoice rounded late-payment interest.
+	// The sum of the per-invoice rounded late-payment interest (with
+	// include_detail).
 	Interest   *Money         `protobuf:"bytes,6,opt,name=interest,proto3" json:"interest,omitempty"`
 	Buckets    []*BucketTotal `protobuf:"bytes,7,rep,name=buckets,proto3" json:"buckets,omitempty"`
 	BucketsNet []*BucketTotal `protobuf:"bytes,8,rep,name=buckets_net,json=bucketsNet,proto3" json:"buckets_net,omitempty"`
-	// How many of the invoices are overdue, the days overdue of the oldest,
-	// and the highest escalation level reached.
+	// How many of the invoices are overdue, the days overdue of the oldest
+	// and the highest escalation level reached (these two with
+	// include_detail).
 	OverdueInvoices    int64 `protobuf:"varint,9,opt,name=overdue_invoices,json=overdueInvoices,proto3" json:"overdue_invoices,omitempty"`
 	OldestDaysOverdue  int32 `protobuf:"varint,10,opt,name=oldest_days_overdue,json=oldestDaysOverdue,proto3" json:"oldest_days_overdue,omitempty"`
 	MaxEscalationLevel int32 `protobuf:"varint,11,opt,name=max_escalation_level,json=maxEscalationLevel,proto3" json:"max_escalation_level,omitempty"`
@@ -373,8 +391,11 @@ type GetOverdueSummaryResponse struct {
 	// Sorted by overdue amount, largest first.
 	Groups        []*SummaryGroup `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
 	NextPageToken string          `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Whether interest, oldest_days_overdue and max_escalation_level are
+	// given (include_detail); when false they are zero.
+	DetailIncluded bool `protobuf:"varint,5,opt,name=detail_included,json=detailIncluded,proto3" json:"detail_included,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetOverdueSummaryResponse) Reset() {
@@ -433,6 +454,13 @@ func (x *GetOverdueSummaryResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *GetOverdueSummaryResponse) GetDetailIncluded() bool {
+	if x != nil {
+		return x.DetailIncluded
+	}
+	return false
 }
 
 type ExportOverdueSummaryRequest struct {
@@ -1447,7 +1475,7 @@ var File_arrears_v1_oversight_service_proto protoreflect.FileDescriptor
 const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\n" +
 	"\"arrears/v1/oversight_service.proto\x12\n" +
-	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
+	"arrears.v1\x1a\x16arrears/v1/types.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x04\n" +
 	"\x18GetOverdueSummaryRequest\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x12\x19\n" +
@@ -1464,7 +1492,8 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x14min_escalation_level\x18\v \x01(\x05R\x12minEscalationLevel\x12\x1b\n" +
 	"\tpage_size\x18\f \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\r \x01(\tR\tpageToken\"f\n" +
+	"page_token\x18\r \x01(\tR\tpageToken\x12%\n" +
+	"\x0einclude_detail\x18\x0e \x01(\bR\rincludeDetail\"f\n" +
 	"\vBucketTotal\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12)\n" +
@@ -1486,12 +1515,13 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x14max_escalation_level\x18\v \x01(\x05R\x12maxEscalationLevel\x1a6\n" +
 	"\bKeyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfc\x01\n" +
 	"\x19GetOverdueSummaryResponse\x12%\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x125\n" +
 	"\bknown_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
 	"\x06groups\x18\x03 \x03(\v2\x18.arrears.v1.SummaryGroupR\x06groups\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"Y\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x12'\n" +
+	"\x0fdetail_included\x18\x05 \x01(\bR\x0edetailIncluded\"Y\n" +
 	"\x1bExportOverdueSummaryRequest\x12:\n" +
 	"\x05query\x18\x01 \x01(\v2$.arrears.v1.GetOverdueSummaryRequestR\x05query\"\xae\x01\n" +
 	"\x1cExportOverdueSummaryResponse\x12%\n" +

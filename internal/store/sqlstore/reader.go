@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
 )
 
 // reader implements store.Reader over the handle or a transaction.
@@ -201,4 +203,16 @@ func (r reader) exists(ctx context.Context, table string, w where) (bool, error)
 		return false, r.s.wrap("check "+table, err)
 	}
 	return true, nil
+}
+func (s *Store) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
+	return s.r().SummaryProfiles(ctx, ids)
+}
+func (s *Store) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.NodeSum, error) {
+	return s.r().SummaryNodes(ctx, q)
+}
+func (s *Store) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error) {
+	return s.r().SummaryChangedAfter(ctx, t)
+}
+func (s *Store) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	return s.r().InvoicesWithoutProfile(ctx, limit)
 }

@@ -1,0 +1,182 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/arrears/arrears/internal/judgement"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
+)
+
+// aggregateDimensions are the groupings the summary aggregates keep apart.
+var aggregateDimensions = []string{"debtor_kind", "region", "currency"}
+
+// fromAggregates answers a summary from the summary aggregates, and
+// reports whether it could. It cannot when the request needs what only
+// the invoices have (per-invoice detail and filters, the debtor, industry
+// or creditor size), when the caller's scope is not the whole ledger or a
+// regulator's remit, when facts were recorded after known_at (the
+// aggregates hold them; judging the invoices as known then leaves them
+// out), or until every invoice's profile is counted.
+func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, bool, error) {
+	if !l.summaryReady.Load() || !l.aggregatesFit || q.Detail || q.MinOverdue > 0 || q.MinLevel > 0 ||
+		q.Industry != "" || q.CreditorSize != "" || !summary.Covers(q.AsOf) {
+		return nil, false, nil
+	}
+	for _, g := range q.GroupBy {
+		if !slices.Contains(aggregateDimensions, g) {
+			return nil, false, nil
+		}
+	}
+	nq := store.NodeQuery{Nodes: summary.Path(q.AsOf), RegionPrefix: q.RegionPrefix, DebtorKind: string(q.DebtorKind), Currency: q.Currency}
+	switch sc := scope(ctx); {
+	case sc.All:
+	case sc.Remit != nil && sc.Remit.Jurisdiction != "" && len(sc.Debtors) == 0 && len(sc.Creditors) == 0 && sc.Portal == "":
+		nq.Jurisdiction = sc.Remit.Jurisdiction
+		// Both prefixes must hold: the longer, if one extends the other.
+		switch r, f := sc.Remit.RegionPrefix, q.RegionPrefix; {
+		case strings.HasPrefix(f, r):
+			nq.RegionPrefix = f
+		case strings.HasPrefix(r, f):
+			nq.RegionPrefix = r
+		default:
+			return nil, true, nil
+		}
+	default:
+		return nil, false, nil
+	}
+	if changed, err := l.store.SummaryChangedAfter(ctx, q.KnownAt); err != nil || changed {
+		return nil, false, err
+	}
+	sums, err := l.store.SummaryNodes(ctx, nq)
+	if err != nil {
+		return nil, false, err
+	}
+	names := judgement.BucketNames(policy.DefaultBucketEdges())
+	groups := map[string]*SummaryGroup{}
+	for _, s := range sums {
+		if s.M[summary.Levels-1][summary.Count] == 0 {
+			continue // everything in the group settled by as_of
+		}
+		key := map[string]string{}
+		for _, d := range q.GroupBy {
+			switch d {
+			case "debtor_kind":
+				key[d] = s.Key.Kind
+			case "region":
+				r := s.Key.Region
+				if q.RegionDigits > 0 && len(r) > q.RegionDigits {
+					r = r[:q.RegionDigits]
+				}
+				key[d] = r
+			case "currency":
+				key[d] = s.Key.Currency
+			}
+		}
+		g := groupOf(groups, key, s.Key.Currency)
+		for b, name := range names {
+			t := s.M.Bucket(b)
+			if t[summary.Count] != 0 {
+				bt := g.Buckets[name]
+				bt.Count, bt.Amount = bt.Count+t[summary.Count], bt.Amount+t[summary.Amount]
+				g.Buckets[name] = bt
+			}
+			if t[summary.NetCount] != 0 {
+				bt := g.BucketsNet[name]
+				bt.Count, bt.Amount = bt.Count+t[summary.NetCount], bt.Amount+t[summary.NetAmount]
+				g.BucketsNet[name] = bt
+			}
+			g.Invoices += t[summary.Count]
+			g.Outstanding += t[summary.Amount]
+			if b > 0 {
+				g.Overdue += t[summary.Amount]
+				g.OverdueNet += t[summary.NetAmount]
+				g.OverdueInvoices += t[summary.Count]
+			}
+		}
+	}
+	return sortedGroups(groups), true, nil
+}
+
+// PrepareSummaries counts in the summary aggregates every invoice not yet
+// in them (recorded before they existed, or by a version without them),
+// then lets summaries read them. A server runs it at start; replicas
+// running it together do not count an invoice twice, since each profile
+// is replaced under the invoice's lock.
+func (l *Ledger) PrepareSummaries(ctx context.Context) error {
+	total := 0
+	for {
+		ids, err := l.store.InvoicesWithoutProfile(ctx, 500)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			invs := make([]*ledger.Invoice, 0, len(ids))
+			for _, id := range ids {
+				inv, err := tx.LockInvoice(ctx, id)
+				if err != nil {
+					return err
+				}
+				invs = append(invs, inv)
+			}
+			return l.resummarize(ctx, tx, invs, false, l.now())
+		})
+		if err != nil {
+			return err
+		}
+		total += len(ids)
+		l.log.Info("counted invoices in the summary aggregates", "invoices", total)
+	}
+	l.summaryReady.Store(true)
+	return nil
+}
+
+// RebuildSummaries recomputes every invoice's profile and corrects the
+// aggregates by the difference: after the policy data changed (a holiday
+// calendar published, a policy file replaced), due dates may have moved.
+func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
+	q := store.InvoiceQuery{Scope: scope(ctx)}
+	q.Page.Limit = 500
+	n := 0
+	for {
+		invs, err := l.store.ListInvoices(ctx, q)
+		if err != nil || len(invs) == 0 {
+			return n, err
+		}
+		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			locked := make([]*ledger.Invoice, 0, len(invs))
+			for _, inv := range invs {
+				cur, err := tx.LockInvoice(ctx, inv.ID)
+				if err != nil {
+					return err
+				}
+				locked = append(locked, cur)
+			}
+			return l.resummarize(ctx, tx, locked, false, l.now())
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(invs)
+		q.Page.AfterID = invs[len(invs)-1].ID
+	}
+}
+
+// fitsAggregates reports whether every policy ages debts on the edges the
+// aggregates keep.
+func fitsAggregates(reg *policy.Registry) bool {
+	want := policy.DefaultBucketEdges()
+	for _, p := range reg.Policies() {
+		if !slices.Equal(p.BucketEdges, want) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,200 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/judgement"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
+)
+
+// summaryKey is the group an invoice's contributions to the summary
+// aggregates are kept under.
+func summaryKey(debtor *ledger.Party, currency string) summary.Key {
+	return summary.Key{Jurisdiction: debtor.Jurisdiction, Region: debtor.RegionCode, Kind: string(debtor.Kind), Currency: currency}
+}
+
+// fieldVersion is an invoice's own fields as they stand from a date on
+// (zero: from the start) until the next version's date.
+type fieldVersion struct {
+	from   civil.Date
+	fields *ledger.Invoice
+}
+
+// profileOf computes an invoice's summary profile on its fields and facts
+// as recorded now: for every date, its due date and what it owes, gross
+// and net of open disputes, as the judgement gives them on that date. An
+// invoice counts from its issue date. A correction effective from a date
+// splits the profile there, the fields before it being those that stood
+// then, as the judgement of an earlier date uses them.
+func (l *Ledger) profileOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, debtor *ledger.Party, f *store.Facts) (summary.Profile, error) {
+	versions, err := fieldVersions(ctx, r, inv)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		f = &store.Facts{}
+	}
+	var p summary.Profile
+	for i, v := range versions {
+		var to civil.Date
+		if i+1 < len(versions) {
+			to = versions[i+1].from
+		}
+		in := func(d civil.Date) bool {
+			return !d.Before(v.from) && (to.IsZero() || d.Before(to))
+		}
+		cur := v.fields
+		var due civil.Date
+		var bs []judgement.Balance
+		if pol, err := l.policyOf(cur); err == nil {
+			// An invoice the judgement cannot judge owes nothing in the
+			// summary, as its judgement reports nothing outstanding.
+			due, bs, _ = judgement.Balances(judgement.Input{Invoice: *cur, Payments: f.Payments,
+				CreditNotes: f.CreditNotes, Disputes: f.Disputes, Policy: pol, Tables: l.policies})
+		}
+		dates := []civil.Date{cur.IssuedOn}
+		if !v.from.IsZero() {
+			dates = append(dates, v.from)
+		}
+		for _, b := range bs {
+			if !b.On.IsZero() {
+				dates = append(dates, b.On)
+			}
+		}
+		slices.SortFunc(dates, civil.Date.Compare)
+		key := summaryKey(debtor, cur.Amount.Currency)
+		for _, d := range slices.Compact(dates) {
+			if !in(d) {
+				continue
+			}
+			s := summary.Segment{Key: key, From: d}
+			if !d.Before(cur.IssuedOn) {
+				var b judgement.Balance
+				for _, x := range bs {
+					if !x.On.After(d) {
+						b = x
+					}
+				}
+				s.Due, s.Outstanding, s.Net = due, b.Outstanding, b.Outstanding-b.DisputedOpen
+			}
+			p = p.Add(s)
+		}
+	}
+	return p, nil
+}
+
+// fieldVersions lists the versions of an invoice's own fields over dates:
+// one for an invoice never corrected from a date, else one from each date
+// a correction takes effect, the last (from the latest) being the fields
+// as they are now.
+func fieldVersions(ctx context.Context, r store.Reader, inv *ledger.Invoice) ([]fieldVersion, error) {
+	if inv.CorrectedOn.IsZero() {
+		return []fieldVersion{{fields: inv}}, nil
+	}
+	revs, err := r.ListRevisions(ctx, inv.ID, 0, 100000)
+	if err != nil {
+		return nil, err
+	}
+	var bounds []civil.Date
+	for _, rev := range revs {
+		if rev.Method == "UpdateInvoice" && rev.EffectiveOn.Before(inv.CorrectedOn) {
+			bounds = append(bounds, rev.EffectiveOn)
+		}
+	}
+	bounds = append(bounds, inv.CorrectedOn)
+	slices.SortFunc(bounds, civil.Date.Compare)
+	bounds = slices.Compact(bounds)
+	forever := time.Unix(1<<40, 0)
+	first, err := fieldsFrom(revs, inv, bounds[0].AddDays(-1), forever)
+	if err != nil {
+		return nil, err
+	}
+	out := []fieldVersion{{fields: first}}
+	for _, b := range bounds {
+		fields := inv
+		if b.Before(inv.CorrectedOn) {
+			if fields, err = fieldsFrom(revs, inv, b, forever); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, fieldVersion{from: b, fields: fields})
+	}
+	return out, nil
+}
+
+// resummarize brings the summary aggregates up to date with invoices as
+// they now stand in tx (after a change to them or to their facts), in the
+// same transaction. fresh says the invoices were just created: they have no
+// facts and no profile yet, so neither is read.
+func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, fresh bool, now time.Time) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	ids := invoiceIDs(invs)
+	facts := map[uuid.UUID]*store.Facts{}
+	olds := map[uuid.UUID]summary.Profile{}
+	if !fresh {
+		var err error
+		if facts, err = tx.Facts(ctx, ids); err != nil {
+			return err
+		}
+		if olds, err = tx.SummaryProfiles(ctx, ids); err != nil {
+			return err
+		}
+	}
+	debtors := map[uuid.UUID]*ledger.Party{}
+	var changes []store.ProfileChange
+	var before, after []summary.Profile
+	for _, inv := range invs {
+		debtor, ok := debtors[inv.DebtorID]
+		if !ok {
+			var err error
+			if debtor, err = tx.GetParty(ctx, inv.DebtorID); err != nil {
+				return err
+			}
+			debtors[inv.DebtorID] = debtor
+		}
+		p, err := l.profileOf(ctx, tx, inv, debtor, facts[inv.ID])
+		if err != nil {
+			return err
+		}
+		old, had := olds[inv.ID]
+		if had && slices.Equal(old, p) {
+			continue
+		}
+		changes = append(changes, store.ProfileChange{InvoiceID: inv.ID, DebtorID: inv.DebtorID, Profile: p, New: !had})
+		before, after = append(before, old), append(after, p)
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return tx.PutSummaryProfiles(ctx, changes, summary.Changes(before, after), now)
+}
+
+// resummarizeDebtor recomputes the profiles of all of a debtor's invoices
+// in tx, page by page.
+func (l *Ledger) resummarizeDebtor(ctx context.Context, tx store.Tx, debtor uuid.UUID, now time.Time) error {
+	q := store.InvoiceQuery{Scope: auth.Scope{All: true}, DebtorID: debtor}
+	q.Page.Limit = 500
+	for {
+		invs, err := tx.ListInvoices(ctx, q)
+		if err != nil {
+			return err
+		}
+		if err := l.resummarize(ctx, tx, invs, false, now); err != nil {
+			return err
+		}
+		if len(invs) < q.Page.Limit {
+			return nil
+		}
+		q.Page.AfterID = invs[len(invs)-1].ID
+	}
+}

@@ -1,0 +1,251 @@
+package service_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/service"
+)
+
+// TestSummaryAggregatesMatchJudgedSummary drives a random history through
+// every kind of write the ledger takes (creates single and in bulk,
+// payments backdated and bills at maturity, reversals, credit notes,
+// disputes opened and resolved, cancellations, corrections effective from
+// a date, a debtor moving region) and checks that the summary read from
+// the aggregates equals the summary judged invoice by invoice, as of many
+// dates and for every grouping the aggregates serve, on both stores.
+func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			sa, _ := open(t)
+			reg, err := policy.Embedded()
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := d(2024, 1, 2)
+			clk := clock.NewFake(noonShanghai(start))
+			l := service.New(sa, clk, reg, quiet)
+			if err := l.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(7, 8))
+			ok := map[string]int{}
+			try := func(op string, err error) {
+				if err == nil {
+					ok[op]++
+				} else if testing.Verbose() && ok["err:"+op] == 0 {
+					ok["err:"+op]++
+					t.Logf("%s: %v", op, err)
+				}
+			}
+
+			type debtor struct {
+				ref service.PartyRef
+				cur string
+			}
+			var debtors []debtor
+			for i, spec := range []struct {
+				kind           ledger.PartyKind
+				region, body   string
+				jurisdiction   string
+				registrationID string
+				currency       string
+			}{
+				{ledger.KindLargeEnterprise, "350100", "91350100MA2QWA001", "CN", "", "CNY"},
+				{ledger.KindPublicBody, "440300", "11440300MB0QWA002", "CN", "", "CNY"},
+				{ledger.KindLargeEnterprise, "440106", "91440106MA0QWA003", "CN", "", "USD"},
+				{ledger.KindPublicBody, "UKI3", "", "GB", "01234567", "GBP"},
+			} {
+				id := spec.registrationID
+				if spec.jurisdiction == "CN" {
+					id = uscc(t, spec.body)
+				}
+				p, err := l.CreateParty(admin, &ledger.Party{DisplayName: fmt.Sprint("D", i), Kind: spec.kind, Jurisdiction: spec.jurisdiction,
+					RegistrationID: id, RegionCode: spec.region}, service.Idempotency{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				debtors = append(debtors, debtor{service.PartyRef{ID: p.ID}, spec.currency})
+			}
+			var creditors []service.PartyRef
+			for i, body := range []string{"92350102MA0QWA011", "92350102MA0QWA012"} {
+				p, err := l.CreateParty(admin, &ledger.Party{DisplayName: fmt.Sprint("S", i), Kind: ledger.KindSME, SizeClass: ledger.SizeSmall,
+					Jurisdiction: "CN", RegistrationID: uscc(t, body), RegionCode: "350102"}, service.Idempotency{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				creditors = append(creditors, service.PartyRef{ID: p.ID})
+			}
+
+			type live struct {
+				id       uuid.UUID
+				debtor   debtor
+				issued   civil.Date
+				payments []uuid.UUID
+				disputes []uuid.UUID
+			}
+			var invs []*live
+			today := start
+			n := 0
+			newInvoice := func(dbt debtor) *ledger.Invoice {
+				n++
+				issued := today.AddDays(-r.IntN(90))
+				inv := &ledger.Invoice{DocumentRef: fmt.Sprint("SUM-", n), Amount: money.Money{Minor: int64(100000 + r.IntN(10000000)), Currency: dbt.cur},
+					ContractSignedOn: issued.AddDays(-20), IssuedOn: issued, DeliveredOn: issued}
+				switch r.IntN(3) {
+				case 0:
+					inv.AgreedTermDays = 30 + r.IntN(60)
+				case 1:
+					inv.AgreedDueDate = issued.AddDays(r.IntN(120))
+				}
+				return inv
+			}
+			for day := 0; day < 420; day += 1 + r.IntN(4) {
+				today = start.AddDays(day)
+				clk.Set(noonShanghai(today))
+				for range 1 + r.IntN(3) {
+					op := r.IntN(13)
+					var x *live
+					if len(invs) > 0 {
+						x = invs[r.IntN(len(invs))]
+					}
+					switch {
+					case op <= 2 || x == nil:
+						dbt := debtors[r.IntN(len(debtors))]
+						inv, err := l.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: dbt.ref, Creditor: creditors[r.IntN(2)], Invoice: newInvoice(dbt)})
+						try("create", err)
+						if err == nil {
+							invs = append(invs, &live{id: inv.ID, debtor: dbt, issued: inv.IssuedOn})
+						}
+					case op == 3:
+						dbt := debtors[r.IntN(len(debtors))]
+						if _, _, err := l.OpenSync(admin, dbt.ref, "s"); err != nil {
+							t.Fatal(err)
+						}
+						var recs []service.SyncRecord
+						for k := range 1 + r.IntN(4) {
+							recs = append(recs, service.SyncRecord{Sequence: int64(n*10 + k), Invoice: newInvoice(dbt), Creditor: creditors[r.IntN(2)]})
+						}
+						res, _, err := l.SyncChunk(admin, dbt.ref.ID, "s", recs)
+						try("sync", err)
+						for _, x := range res {
+							if x.Outcome == service.SyncCreated {
+								invs = append(invs, &live{id: x.InvoiceID, debtor: dbt})
+							}
+						}
+					case op <= 6:
+						p := &ledger.Payment{Amount: int64(10000 + r.IntN(3000000)), PaidOn: today.AddDays(-r.IntN(60)), Reference: fmt.Sprint("P-", n, "-", op, "-", r.Int()), Currency: x.debtor.cur}
+						if r.IntN(4) == 0 {
+							p.Instrument, p.MaturityOn = ledger.InstrumentCommercialBill, p.PaidOn.AddDays(r.IntN(120))
+						}
+						pay, _, err := l.RecordPayment(admin, x.id, p)
+						try("payment", err)
+						if err == nil {
+							x.payments = append(x.payments, pay.ID)
+						}
+					case op == 7 && len(x.payments) > 0:
+						_, _, err := l.ReversePayment(admin, x.id, x.payments[0], today.AddDays(-r.IntN(10)), "bounced", "")
+						try("reversal", err)
+					case op == 8:
+						dp, _, err := l.OpenDispute(admin, x.id, &ledger.Dispute{Amount: int64(10000 + r.IntN(2000000)), Reason: "quality", OpenedOn: today.AddDays(-r.IntN(30))}, x.debtor.cur, service.Idempotency{})
+						try("dispute", err)
+						if err == nil {
+							x.disputes = append(x.disputes, dp.ID)
+						}
+					case op == 9 && len(x.disputes) > 0:
+						res := []ledger.DisputeResolution{ledger.ResolutionRejected, ledger.ResolutionCredited, ledger.ResolutionWithdrawn}[r.IntN(3)]
+						_, _, err := l.ResolveDispute(admin, x.id, x.disputes[0], res, today, "settled", "")
+						try("resolve", err)
+					case op == 10:
+						_, _, err := l.CreateCreditNote(admin, x.id, &ledger.CreditNote{Amount: int64(10000 + r.IntN(500000)), IssuedOn: today.AddDays(-r.IntN(20)), Reference: fmt.Sprint("CN-", r.Int()), Reason: "discount"}, x.debtor.cur, service.Idempotency{})
+						try("credit", err)
+					case op == 11:
+						patch := &ledger.Invoice{Amount: money.Money{Minor: int64(200000 + r.IntN(9000000)), Currency: x.debtor.cur}, AgreedTermDays: 15 + r.IntN(90)}
+						_, err := l.UpdateInvoice(admin, x.id, patch, []string{"amount", "agreed_term_days"}, "", today.AddDays(-r.IntN(200)), "")
+						try("correction", err)
+					case op == 12 && r.IntN(3) == 0:
+						_, err := l.CancelInvoice(admin, x.id, today.AddDays(-r.IntN(15)), "withdrawn by the supplier", "")
+						try("cancel", err)
+					}
+				}
+				if day > 200 && ok["move"] == 0 {
+					_, err := l.UpdateParty(admin, debtors[0].ref, &ledger.Party{RegionCode: "350200"}, []string{"region_code"}, "")
+					try("move", err)
+				}
+			}
+			for _, op := range []string{"create", "sync", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
+				if ok[op] == 0 {
+					t.Errorf("the history has no successful %s (%v)", op, ok)
+				}
+			}
+
+			queries := []service.SummaryQuery{
+				{GroupBy: []string{"region"}},
+				{GroupBy: []string{"region"}, RegionDigits: 2},
+				{GroupBy: []string{"debtor_kind", "currency"}},
+				{},
+				{GroupBy: []string{"region"}, RegionPrefix: "35"},
+				{GroupBy: []string{"currency"}, DebtorKind: ledger.KindPublicBody},
+				{Currency: "CNY"},
+			}
+			dates := []civil.Date{today, today.AddDays(-365), start, start.AddDays(-1), today.AddDays(200)}
+			for range 30 {
+				dates = append(dates, start.AddDays(r.IntN(480)-20))
+			}
+			nonEmpty := 0
+			for _, asOf := range dates {
+				for _, q := range queries {
+					q.AsOf = asOf
+					fast, detailed, err := l.OverdueSummary(admin, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if detailed {
+						t.Fatalf("%+v as of %s: judged invoice by invoice", q, asOf)
+					}
+					q.Detail = true
+					judged, _, err := l.OverdueSummary(admin, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameGroups(t, fmt.Sprintf("%+v as of %s", q, asOf), fast, judged)
+					nonEmpty += len(judged)
+				}
+			}
+			if nonEmpty < 100 {
+				t.Errorf("only %d groups in all the summaries compared", nonEmpty)
+			}
+
+			// Known at an earlier instant, the aggregates (which hold what
+			// was recorded since) are not used.
+			q := service.SummaryQuery{AsOf: today, GroupBy: []string{"region"}, KnownAt: noonShanghai(start.AddDays(100))}
+			if _, detailed, err := l.OverdueSummary(admin, q); err != nil || !detailed {
+				t.Errorf("a past known_at read the aggregates (err %v)", err)
+			}
+		})
+	}
+}
+
+// sameGroups compares summaries in everything but the per-invoice detail.
+func sameGroups(t *testing.T, what string, got, want []*service.SummaryGroup) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d groups from the aggregates, %d judged", what, len(got), len(want))
+	}
+	for i := range want {
+		w := *want[i]
+		w.Interest, w.OldestDaysOverdue, w.MaxLevel = 0, 0, 0
+		g := *got[i]
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Fatalf("%s: group %d from the aggregates\n%+v\njudged\n%+v", what, i, g, w)
+		}
+	}
+}

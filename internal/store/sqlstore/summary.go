@@ -1,0 +1,248 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
+)
+
+// nodeKeyCols are the columns naming a summary node; nodeMeasureCols the
+// level figures, in summary.Measures order.
+const nodeKeyCols = "node, jurisdiction, region_code, debtor_kind, currency"
+
+var nodeMeasureCols = func() []string {
+	names := []string{"count", "amount", "net_count", "net_amount"}
+	var out []string
+	for l := range summary.Levels {
+		for _, n := range names {
+			out = append(out, fmt.Sprintf("l%d_%s", l, n))
+		}
+	}
+	return out
+}()
+
+func (r reader) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
+	out := make(map[uuid.UUID]summary.Profile, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		part := ids[start:min(start+500, len(ids))]
+		var w where
+		if r.s.dialect.TextArrays {
+			strs := make([]string, len(part))
+			for i, id := range part {
+				strs[i] = id.String()
+			}
+			w.add("invoice_id = ANY(" + w.arg(strs) + "::uuid[])")
+		} else {
+			ph := make([]string, len(part))
+			for i, id := range part {
+				ph[i] = w.arg(id.String())
+			}
+			w.add("invoice_id IN (" + strings.Join(ph, ", ") + ")")
+		}
+		rows, err := r.q.QueryContext(ctx, "SELECT invoice_id, profile FROM summary_profiles"+w.sql(), w.args...)
+		if err != nil {
+			return nil, r.s.wrap("read summary profiles", err)
+		}
+		for rows.Next() {
+			var id uuid.UUID
+			var text string
+			if err := rows.Scan(&id, &text); err != nil {
+				rows.Close()
+				return nil, r.s.wrap("scan summary profile", err)
+			}
+			var p summary.Profile
+			if err := json.Unmarshal([]byte(text), &p); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("summary profile of %s: %w", id, err)
+			}
+			out[id] = p
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, r.s.wrap("read summary profiles", err)
+		}
+	}
+	return out, nil
+}
+
+func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.NodeSum, error) {
+	if len(q.Nodes) == 0 {
+		return nil, nil
+	}
+	var w where
+	ph := make([]string, len(q.Nodes))
+	for i, n := range q.Nodes {
+		ph[i] = w.arg(n)
+	}
+	w.add("node IN (" + strings.Join(ph, ", ") + ")")
+	if q.Jurisdiction != "" {
+		w.add("jurisdiction = " + w.arg(q.Jurisdiction))
+	}
+	if q.RegionPrefix != "" {
+		w.add("region_code LIKE " + w.arg(likePrefix(q.RegionPrefix)) + " ESCAPE '!'")
+	}
+	if q.DebtorKind != "" {
+		w.add("debtor_kind = " + w.arg(q.DebtorKind))
+	}
+	if q.Currency != "" {
+		w.add("currency = " + w.arg(q.Currency))
+	}
+	sums := make([]string, len(nodeMeasureCols))
+	for i, c := range nodeMeasureCols {
+		sums[i] = "SUM(" + c + ")"
+	}
+	rows, err := r.q.QueryContext(ctx, "SELECT jurisdiction, region_code, debtor_kind, currency, "+strings.Join(sums, ", ")+
+		" FROM summary_nodes"+w.sql()+" GROUP BY jurisdiction, region_code, debtor_kind, currency", w.args...)
+	if err != nil {
+		return nil, r.s.wrap("sum summary nodes", err)
+	}
+	defer rows.Close()
+	var out []store.NodeSum
+	for rows.Next() {
+		var s store.NodeSum
+		dest := []any{&s.Key.Jurisdiction, &s.Key.Region, &s.Key.Kind, &s.Key.Currency}
+		for l := range s.M {
+			for k := range s.M[l] {
+				dest = append(dest, &s.M[l][k])
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, r.s.wrap("scan summary nodes", err)
+		}
+		out = append(out, s)
+	}
+	return out, r.s.wrap("sum summary nodes", rows.Err())
+}
+
+func (r reader) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error) {
+	var w where
+	w.add("change_time > " + w.arg(r.s.dialect.Timestamp(t)))
+	return r.exists(ctx, "summary_profiles", w)
+}
+
+func (r reader) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	rows, err := r.q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM invoices i
+		WHERE NOT EXISTS (SELECT 1 FROM summary_profiles p WHERE p.invoice_id = i.id) ORDER BY id LIMIT %d`, limit))
+	if err != nil {
+		return nil, r.s.wrap("list invoices without profile", err)
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, r.s.wrap("scan invoice id", err)
+		}
+		out = append(out, id)
+	}
+	return out, r.s.wrap("list invoices without profile", rows.Err())
+}
+
+func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, nodes []summary.NodeChange, at time.Time) error {
+	var fresh [][]any
+	for _, p := range ps {
+		text, err := json.Marshal(p.Profile)
+		if err != nil {
+			return err
+		}
+		if p.Profile == nil {
+			text = []byte("[]")
+		}
+		row := []any{p.InvoiceID.String(), p.DebtorID.String(), t.s.dialect.Timestamp(at), string(text)}
+		if p.New {
+			fresh = append(fresh, row)
+			continue
+		}
+		_, err = t.w.ExecContext(ctx, `INSERT INTO summary_profiles (invoice_id, debtor_id, change_time, profile) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id, change_time = excluded.change_time, profile = excluded.profile`, row...)
+		if err != nil {
+			return t.s.wrap("put summary profile", err)
+		}
+	}
+	if err := t.load(ctx, "summary_profiles", []string{"invoice_id", "debtor_id", "change_time", "profile"}, fresh); err != nil {
+		return err
+	}
+	return t.addNodes(ctx, nodes)
+}
+
+// addNodes adds node changes to the aggregates, in the order given (the
+// caller sorts them, so concurrent writers lock rows in one order).
+func (t *tx) addNodes(ctx context.Context, nodes []summary.NodeChange) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	cols := append(splitCols(nodeKeyCols), nodeMeasureCols...)
+	sets := make([]string, len(nodeMeasureCols))
+	for i, c := range nodeMeasureCols {
+		sets[i] = c + " = summary_nodes." + c + " + excluded." + c
+	}
+	conflict := " ON CONFLICT (" + nodeKeyCols + ") DO UPDATE SET " + strings.Join(sets, ", ")
+	if t.s.dialect.TextArrays {
+		// One statement for the lot: a column array each, unnested.
+		args := make([]any, len(cols))
+		node := make([]int32, len(nodes))
+		keys := [4][]string{}
+		for i := range keys {
+			keys[i] = make([]string, len(nodes))
+		}
+		ms := make([][]int64, len(nodeMeasureCols))
+		for i := range ms {
+			ms[i] = make([]int64, len(nodes))
+		}
+		for i, n := range nodes {
+			node[i] = n.Node
+			keys[0][i], keys[1][i], keys[2][i], keys[3][i] = n.Key.Jurisdiction, n.Key.Region, n.Key.Kind, n.Key.Currency
+			c := 0
+			for l := range n.M {
+				for k := range n.M[l] {
+					ms[c][i] = n.M[l][k]
+					c++
+				}
+			}
+		}
+		args[0] = node
+		for i := range keys {
+			args[1+i] = keys[i]
+		}
+		types := []string{"int4[]", "text[]", "text[]", "text[]", "text[]"}
+		for i := range ms {
+			args[5+i] = ms[i]
+			types = append(types, "int8[]")
+		}
+		ph := make([]string, len(cols))
+		for i := range ph {
+			ph[i] = fmt.Sprintf("$%d::%s", i+1, types[i])
+		}
+		_, err := t.w.ExecContext(ctx, "INSERT INTO summary_nodes ("+strings.Join(cols, ", ")+") SELECT * FROM unnest("+
+			strings.Join(ph, ", ")+")"+conflict, args...)
+		return t.s.wrap("add summary nodes", err)
+	}
+	ph := make([]string, len(cols))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	q := "INSERT INTO summary_nodes (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")" + conflict
+	args := make([]any, len(cols))
+	for _, n := range nodes {
+		args[0], args[1], args[2], args[3], args[4] = n.Node, n.Key.Jurisdiction, n.Key.Region, n.Key.Kind, n.Key.Currency
+		c := 5
+		for l := range n.M {
+			for k := range n.M[l] {
+				args[c] = n.M[l][k]
+				c++
+			}
+		}
+		if _, err := t.w.ExecContext(ctx, q, args...); err != nil {
+			return t.s.wrap("add summary node", err)
+		}
+	}
+	return nil
+}
