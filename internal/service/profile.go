@@ -132,24 +132,39 @@ func fieldVersions(ctx context.Context, r store.Reader, inv *ledger.Invoice) ([]
 
 // resummarize brings the summary aggregates up to date with invoices as
 // they now stand in tx (after a change to them or to their facts), in the
-// same transaction. fresh says the invoices were just created: they have no
-// facts and no profile yet, so neither is read.
+// same transaction. fresh says the invoices were just created with no
+// facts: they have no profile yet, so nothing is read.
 func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, fresh bool, now time.Time) error {
+	if fresh {
+		return l.resummarizeNew(ctx, tx, invs, nil, now)
+	}
 	if len(invs) == 0 {
 		return nil
 	}
 	ids := invoiceIDs(invs)
-	facts := map[uuid.UUID]*store.Facts{}
-	olds := map[uuid.UUID]summary.Profile{}
-	if !fresh {
-		var err error
-		if facts, err = tx.Facts(ctx, ids); err != nil {
-			return err
-		}
-		if olds, err = tx.SummaryProfiles(ctx, ids); err != nil {
-			return err
-		}
+	facts, err := tx.Facts(ctx, ids)
+	if err != nil {
+		return err
 	}
+	olds, err := tx.SummaryProfiles(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return l.putProfiles(ctx, tx, invs, facts, olds, now)
+}
+
+// resummarizeNew counts invoices just created, with the facts given (nil:
+// none), in the summary aggregates.
+func (l *Ledger) resummarizeNew(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, now time.Time) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	return l.putProfiles(ctx, tx, invs, facts, nil, now)
+}
+
+// putProfiles computes the invoices' profiles and stores those that differ
+// from olds, with their change to the aggregates.
+func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile, now time.Time) error {
 	debtors := map[uuid.UUID]*ledger.Party{}
 	var changes []store.ProfileChange
 	var before, after []summary.Profile

@@ -132,7 +132,13 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 						}
 						var recs []service.SyncRecord
 						for k := range 1 + r.IntN(4) {
-							recs = append(recs, service.SyncRecord{Sequence: int64(n*10 + k), Invoice: newInvoice(dbt), Creditor: creditors[r.IntN(2)]})
+							rec := service.SyncRecord{Sequence: int64(n*10 + k), Invoice: newInvoice(dbt), Creditor: creditors[r.IntN(2)]}
+							for j := range r.IntN(3) {
+								// Plain payments are loaded in bulk with the invoice.
+								rec.Payments = append(rec.Payments, service.SyncPayment{Payment: ledger.Payment{Amount: rec.Invoice.Amount.Minor / 4,
+									Currency: dbt.cur, PaidOn: today.AddDays(-r.IntN(40)), Reference: fmt.Sprint("SP-", n, "-", k, "-", j)}})
+							}
+							recs = append(recs, rec)
 						}
 						res, _, err := l.SyncChunk(admin, dbt.ref.ID, "s", recs)
 						try("sync", err)

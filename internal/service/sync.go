@@ -215,18 +215,53 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
+	// Payment references: one taken already, or twice in the chunk, sends
+	// its record the slow way, which refuses or matches it as a single
+	// RecordPayment would.
+	payRefs := map[string]int{}
+	var payList []string
+	for _, i := range apply {
+		for _, p := range recs[i].Payments {
+			ref := strings.TrimSpace(p.Payment.Reference)
+			if payRefs[ref]++; payRefs[ref] == 1 {
+				payList = append(payList, ref)
+			}
+		}
+	}
+	taken, err := tx.PaymentReferencesTaken(ctx, debtorID, payList)
+	if err != nil {
+		return nil, err
+	}
 	creditors, err := tx.PartiesByRegistration(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
+	byID := map[uuid.UUID]*ledger.Party{}
+	for _, i := range apply {
+		if id := recs[i].Creditor.ID; id != uuid.Nil && byID[id] == nil {
+			p, err := tx.GetParty(ctx, id)
+			switch {
+			case errors.Is(err, ledger.ErrNotFound):
+				continue // the record path reports it
+			case err != nil:
+				return nil, err
+			}
+			byID[id] = p
+		}
+	}
 	var slow []int
 	var fresh []*ledger.Invoice
+	var payments []*ledger.Payment
+	facts := map[uuid.UUID]*store.Facts{}
 	today := l.Today(now, debtor.Jurisdiction)
 	for _, i := range apply {
 		r, res := &recs[i], &results[i]
 		ref := strings.TrimSpace(r.Invoice.DocumentRef)
 		creditor := creditors[[2]string{r.Creditor.Jurisdiction, r.Creditor.RegistrationID}]
-		if len(r.Payments) > 0 || !r.CancelledOn.IsZero() || count[ref] > 1 || creditor == nil || r.Problems.Err() != nil {
+		if r.Creditor.ID != uuid.Nil {
+			creditor = byID[r.Creditor.ID]
+		}
+		if !plainPayments(r.Payments, payRefs, taken, today) || !r.CancelledOn.IsZero() || count[ref] > 1 || creditor == nil || r.Problems.Err() != nil {
 			slow = append(slow, i)
 			continue
 		}
@@ -244,17 +279,69 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			res.Outcome, res.Violations = SyncRejected, violationsOf(err)
 			continue
 		}
+		pays, ok := paymentsOf(r.Payments, &inv, now)
+		if !ok {
+			slow = append(slow, i) // more paid than owed: refused there
+			continue
+		}
+		inv.Derive()
 		res.Outcome, res.InvoiceID = SyncCreated, inv.ID
 		fresh = append(fresh, &inv)
+		payments = append(payments, pays...)
+		f := &store.Facts{}
+		for _, p := range pays {
+			f.Payments = append(f.Payments, *p)
+		}
+		facts[inv.ID] = f
 	}
 	c := store.Change{RecordTime: now, Method: "SyncPayables", Actor: actor(ctx)}
-	if err := tx.CreateInvoices(ctx, fresh, c, today); err != nil {
+	if err := tx.CreateInvoices(ctx, fresh, payments, c, today); err != nil {
 		return nil, err
 	}
-	if err := l.resummarize(ctx, tx, fresh, true, now); err != nil {
+	if err := l.resummarizeNew(ctx, tx, fresh, facts, now); err != nil {
 		return nil, err
 	}
 	return slow, nil
+}
+
+// plainPayments reports whether a new invoice's payments can be loaded in
+// bulk with it: each a valid transfer-like payment (no bill maturity, no
+// reversal) dated by today, under a reference used once in the chunk and
+// not yet taken. Anything else goes through RecordPayment's own checks.
+func plainPayments(ps []SyncPayment, refs map[string]int, taken map[string]bool, today civil.Date) bool {
+	for _, sp := range ps {
+		p := sp.Payment
+		ref := strings.TrimSpace(p.Reference)
+		var v ledger.ValidationError
+		ledger.ValidateRef(&v, "reference", ref, true)
+		ledger.ValidateAmount(&v, "amount", ledger.MoneyOf(p.Amount, p.Currency))
+		checkFactDate(&v, "paid_on", p.PaidOn, today)
+		if v.Err() != nil || refs[ref] > 1 || taken[ref] || !sp.ReversedOn.IsZero() || !p.MaturityOn.IsZero() ||
+			(p.Instrument != "" && (!p.Instrument.Valid() || p.Instrument.HasMaturity())) {
+			return false
+		}
+	}
+	return true
+}
+
+// paymentsOf makes a new invoice's plain payments, adding them to its paid
+// total; false if they are in another currency or pay more than it owes.
+func paymentsOf(ps []SyncPayment, inv *ledger.Invoice, now time.Time) ([]*ledger.Payment, bool) {
+	out := make([]*ledger.Payment, 0, len(ps))
+	for _, sp := range ps {
+		p := sp.Payment
+		if p.Currency != inv.Amount.Currency || p.Amount > inv.Outstanding() {
+			return nil, false
+		}
+		p.ID, p.InvoiceID, p.DebtorID, p.Reference = newID(), inv.ID, inv.DebtorID, strings.TrimSpace(p.Reference)
+		if p.Instrument == "" {
+			p.Instrument = ledger.InstrumentTransfer
+		}
+		p.State, p.CreateTime, p.UpdateTime = ledger.PaymentRecorded, now, now
+		inv.Paid += p.Amount
+		out = append(out, &p)
+	}
+	return out, true
 }
 
 // rejectable reports whether an error is about the record, not the system.

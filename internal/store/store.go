@@ -140,6 +140,9 @@ type Reader interface {
 	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
 	// InvoicesByDocumentRef reads a debtor's invoices by reference, in bulk.
 	InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Invoice, error)
+	// PaymentReferencesTaken returns which of refs a debtor's payments
+	// already use.
+	PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]bool, error)
 	// PartiesByRegistration reads parties by (jurisdiction, registration id).
 	PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error)
 	// GetSyncSession reads a debtor's named sync session.
@@ -277,9 +280,11 @@ type Tx interface {
 
 	// CreateInvoices records many new invoices with everything CreateInvoice
 	// writes for each (revision, audit event, escalation row checked on
-	// checkOn), loading them in bulk (COPY on PostgreSQL). A reference taken
-	// meanwhile is ledger.ErrConflict, so the chunk reruns.
-	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, c Change, checkOn civil.Date) error
+	// checkOn), and their payments with what CreatePayment writes, loading
+	// them in bulk (COPY on PostgreSQL). The invoices' paid totals already
+	// count the payments. A reference taken meanwhile is
+	// ledger.ErrConflict, so the chunk reruns.
+	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
 
 	// PutSummaryProfiles stores invoices' new profiles, changed at t, and
 	// adds what they change to the summary aggregates.

@@ -48,7 +48,7 @@ func (t *tx) load(ctx context.Context, table string, cols []string, rows [][]any
 // single CreateInvoice writes: their first revisions, their audit events
 // (chained per debtor, one read of each chain's head) and their escalation
 // rows, checked today.
-func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, c store.Change, checkOn civil.Date) error {
+func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c store.Change, checkOn civil.Date) error {
 	if len(invs) == 0 {
 		return nil
 	}
@@ -82,7 +82,73 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 	if err := t.load(ctx, "escalations", splitCols(escalationCols), escRows); err != nil {
 		return err
 	}
+	creditorOf := make(map[uuid.UUID]uuid.UUID, len(invs))
+	for _, inv := range invs {
+		creditorOf[inv.ID] = inv.CreditorID
+	}
+	payRows := make([][]any, len(payments))
+	revRows = revRows[:0]
+	for i, p := range payments {
+		p.Version = 1
+		payRows[i] = []any{p.ID.String(), p.InvoiceID.String(), p.DebtorID.String(), p.Amount, p.Currency, p.PaidOn, p.Reference,
+			string(p.Instrument), p.MaturityOn, string(p.State), p.ReversedOn, p.ReversalReason, p.Version, ts(p.CreateTime), ts(p.UpdateTime)}
+		snap, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		revRows = append(revRows, []any{p.ID.String(), int64(1), string(ledger.ResourcePayment), p.PaidOn, ts(c.RecordTime), c.Method, string(snap)})
+		e := &audit.Event{Chain: p.DebtorID, EventID: uuid.Must(uuid.NewV7()), Debtor: p.DebtorID, Creditor: creditorOf[p.InvoiceID],
+			RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: string(ledger.ResourcePayment),
+			ResourceID: p.ID, Revision: 1, SnapshotDigest: audit.Digest(snap), Changes: string(snap)}
+		if e.Actor == "" {
+			e.Actor = "system"
+		}
+		events = append(events, e)
+	}
+	if err := t.load(ctx, "payments", splitCols(paymentCols), payRows); err != nil {
+		return err
+	}
+	if err := t.load(ctx, "revisions", []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}, revRows); err != nil {
+		return err
+	}
 	return t.appendEvents(ctx, events)
+}
+
+// PaymentReferencesTaken returns which of refs the debtor's payments use.
+func (r reader) PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for start := 0; start < len(refs); start += 500 {
+		part := refs[start:min(start+500, len(refs))]
+		var w where
+		w.add("debtor_id = " + w.arg(debtorID.String()))
+		if r.s.dialect.TextArrays {
+			w.add("reference = ANY(" + w.arg(part) + ")")
+		} else {
+			ph := make([]string, len(part))
+			for i, ref := range part {
+				ph[i] = w.arg(ref)
+			}
+			w.add("reference IN (" + strings.Join(ph, ", ") + ")")
+		}
+		rows, err := r.q.QueryContext(ctx, "SELECT reference FROM payments"+w.sql(), w.args...)
+		if err != nil {
+			return nil, r.s.wrap("read payment references", err)
+		}
+		for rows.Next() {
+			var ref string
+			if err := rows.Scan(&ref); err != nil {
+				rows.Close()
+				return nil, r.s.wrap("scan payment reference", err)
+			}
+			out[ref] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, r.s.wrap("read payment references", err)
+		}
+	}
+	return out, nil
 }
 
 // appendEvents chains events onto their chains' heads and loads them.

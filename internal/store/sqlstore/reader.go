@@ -216,3 +216,6 @@ func (s *Store) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, err
 func (s *Store) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
 	return s.r().InvoicesWithoutProfile(ctx, limit)
 }
+func (s *Store) PaymentReferencesTaken(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]bool, error) {
+	return s.r().PaymentReferencesTaken(ctx, debtor, refs)
+}
