@@ -8,6 +8,7 @@
 #   make build           bin/arrearsd and bin/arrearsctl
 #   make bench-sync      the bulk sync benchmark (BENCH_N=1000000 invoices)
 #   make bench-sync-sqlite  the same sync passes on the embedded SQLite store
+#   make bench-summary   the overdue summary from aggregates against a scan (BENCH_N invoices)
 
 SHELL := /bin/bash
 BIN   := $(CURDIR)/bin
@@ -28,7 +29,7 @@ TOOL_STAMPS := $(BIN)/.buf-$(BUF_VERSION) \
 
 TEST_FLAGS ?= -count=1 -timeout 10m
 
-.PHONY: run build test test-race generate generate-check lint breaking tools clean bench-sync bench-sync-sqlite
+.PHONY: run build test test-race generate generate-check lint breaking tools clean bench-sync bench-sync-sqlite bench-summary
 
 # Benchmarks are not part of `make test`. BENCH_N sets their size.
 BENCH_N ?= 1000000
@@ -42,6 +43,13 @@ bench-sync: build
 # baseline: SQLite has no COPY), reported in invoices per second.
 bench-sync-sqlite: build
 	go run ./cmd/arrears-bench sync -store sqlite -n $(BENCH_N) -arrearsd $(BIN)/arrearsd
+
+# The overdue summary benchmark: N invoices of 10,000 debtors in 300 regions
+# and 100,000 creditors, loaded through the sync API into a throwaway
+# PostgreSQL cluster; the summary by region read through arrearsd against
+# the SQL that scans every invoice and payment, totals compared.
+bench-summary: build
+	go run ./cmd/arrears-bench summary -n $(BENCH_N) -arrearsd $(BIN)/arrearsd
 
 run:
 	go run ./cmd/arrearsd

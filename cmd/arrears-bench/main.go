@@ -41,8 +41,31 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if len(os.Args) >= 2 && os.Args[1] == "summary" {
+		fs := flag.NewFlagSet("summary", flag.ExitOnError)
+		var p summaryParams
+		fs.IntVar(&p.n, "n", 1000000, "invoices")
+		fs.IntVar(&p.debtors, "debtors", 10000, "debtors")
+		fs.IntVar(&p.regions, "regions", 300, "regions the debtors are spread over")
+		fs.IntVar(&p.creditors, "creditors", 100000, "creditors")
+		fs.IntVar(&p.runs, "runs", 20, "timed summaries per as-of date")
+		fs.IntVar(&p.workers, "workers", 3, "concurrent requests while loading")
+		fs.StringVar(&p.bin, "arrearsd", "bin/arrearsd", "the arrearsd binary to measure")
+		fs.Uint64Var(&p.seed, "seed", 1, "the ledger's random seed")
+		fs.BoolVar(&p.explain, "explain", false, "print PostgreSQL's plans of the aggregate reads")
+		pg := fs.String("pg", "shared_buffers=4GB,effective_cache_size=12GB", "PostgreSQL settings, comma-separated name=value")
+		_ = fs.Parse(os.Args[2:])
+		if *pg != "" {
+			p.pgSettings = strings.Split(*pg, ",")
+		}
+		if err := benchSummary(ctx, p); err != nil {
+			fmt.Fprintln(os.Stderr, "arrears-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "sync" {
-		fmt.Fprintln(os.Stderr, "usage: arrears-bench sync [-n N] [-arrearsd PATH] [-store postgres|sqlite]")
+		fmt.Fprintln(os.Stderr, "usage: arrears-bench sync [-n N] [-arrearsd PATH] [-store postgres|sqlite] | summary [-n N] [-debtors D] [-arrearsd PATH]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("sync", flag.ExitOnError)

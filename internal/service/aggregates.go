@@ -13,13 +13,13 @@ import (
 )
 
 // aggregateDimensions are the groupings the summary aggregates keep apart.
-var aggregateDimensions = []string{"debtor_kind", "region", "currency"}
+var aggregateDimensions = []string{"debtor", "debtor_kind", "region", "currency"}
 
 // fromAggregates answers a summary from the summary aggregates, and
 // reports whether it could. It cannot when the request needs what only
-// the invoices have (per-invoice detail and filters, the debtor, industry
-// or creditor size), when the caller's scope is not the whole ledger or a
-// regulator's remit, when facts were recorded after known_at (the
+// the invoices have (per-invoice detail and filters, the industry or
+// creditor size), when the caller's scope is not the whole ledger, a
+// regulator's remit or a debtor's own, when facts were recorded after known_at (the
 // aggregates hold them; judging the invoices as known then leaves them
 // out), or until every invoice's profile is counted.
 func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, bool, error) {
@@ -32,9 +32,13 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 			return nil, false, nil
 		}
 	}
-	nq := store.NodeQuery{Nodes: summary.Path(q.AsOf), RegionPrefix: q.RegionPrefix, DebtorKind: string(q.DebtorKind), Currency: q.Currency}
+	nq := store.NodeQuery{Nodes: summary.Path(q.AsOf), RegionPrefix: q.RegionPrefix, DebtorKind: string(q.DebtorKind), Currency: q.Currency,
+		ByDebtor: slices.Contains(q.GroupBy, "debtor")}
 	switch sc := scope(ctx); {
 	case sc.All:
+	case len(sc.Debtors) > 0 && len(sc.Creditors) == 0 && sc.Portal == "" && sc.Remit == nil:
+		// A debtor's own: its rows of the aggregates per debtor.
+		nq.ByDebtor, nq.Debtors = true, sc.Debtors
 	case sc.Remit != nil && sc.Remit.Jurisdiction != "" && len(sc.Debtors) == 0 && len(sc.Creditors) == 0 && sc.Portal == "":
 		nq.Jurisdiction = sc.Remit.Jurisdiction
 		// Both prefixes must hold: the longer, if one extends the other.
@@ -65,6 +69,8 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 		key := map[string]string{}
 		for _, d := range q.GroupBy {
 			switch d {
+			case "debtor":
+				key[d] = "parties/" + s.Key.Debtor
 			case "debtor_kind":
 				key[d] = s.Key.Kind
 			case "region":

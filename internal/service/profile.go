@@ -18,7 +18,7 @@ import (
 // summaryKey is the group an invoice's contributions to the summary
 // aggregates are kept under.
 func summaryKey(debtor *ledger.Party, currency string) summary.Key {
-	return summary.Key{Jurisdiction: debtor.Jurisdiction, Region: debtor.RegionCode, Kind: string(debtor.Kind), Currency: currency}
+	return summary.Key{Debtor: debtor.ID.String(), Jurisdiction: debtor.Jurisdiction, Region: debtor.RegionCode, Kind: string(debtor.Kind), Currency: currency}
 }
 
 // fieldVersion is an invoice's own fields as they stand from a date on
@@ -141,12 +141,14 @@ func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.In
 	if len(invs) == 0 {
 		return nil
 	}
+	// The profiles first: holding them, the facts and the debtor read next
+	// are those any concurrent change to the same profiles committed.
 	ids := invoiceIDs(invs)
-	facts, err := tx.Facts(ctx, ids)
+	olds, err := tx.LockSummaryProfiles(ctx, ids)
 	if err != nil {
 		return err
 	}
-	olds, err := tx.SummaryProfiles(ctx, ids)
+	facts, err := tx.Facts(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -182,6 +184,7 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 			return err
 		}
 		old, had := olds[inv.ID]
+		old = old.WithDebtor(inv.DebtorID.String())
 		if had && slices.Equal(old, p) {
 			continue
 		}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -38,7 +39,10 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 			}
 			r := rand.New(rand.NewPCG(7, 8))
 			ok := map[string]int{}
+			var mu sync.Mutex
 			try := func(op string, err error) {
+				mu.Lock()
+				defer mu.Unlock()
 				if err == nil {
 					ok[op]++
 				} else if testing.Verbose() && ok["err:"+op] == 0 {
@@ -187,6 +191,31 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 					try("move", err)
 				}
 			}
+			// A debtor moves region while its invoices are being paid: each
+			// profile change is computed against the one before it.
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for k := range 6 {
+					_, err := l.UpdateParty(admin, debtors[1].ref, &ledger.Party{RegionCode: []string{"440301", "440300"}[k%2]}, []string{"region_code"}, "")
+					try("move", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				k := 0
+				for _, x := range invs {
+					if x.debtor.ref != debtors[1].ref || k == 30 {
+						continue
+					}
+					k++
+					_, _, err := l.RecordPayment(admin, x.id, &ledger.Payment{Amount: 1000, Currency: x.debtor.cur, PaidOn: today.AddDays(-k), Reference: fmt.Sprint("RACE-", k)})
+					try("payment", err)
+				}
+			}()
+			wg.Wait()
+
 			for _, op := range []string{"create", "sync", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
 				if ok[op] == 0 {
 					t.Errorf("the history has no successful %s (%v)", op, ok)
@@ -201,6 +230,8 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 				{GroupBy: []string{"region"}, RegionPrefix: "35"},
 				{GroupBy: []string{"currency"}, DebtorKind: ledger.KindPublicBody},
 				{Currency: "CNY"},
+				{GroupBy: []string{"debtor"}},
+				{GroupBy: []string{"debtor", "region"}, RegionPrefix: "44", DebtorKind: ledger.KindLargeEnterprise},
 			}
 			dates := []civil.Date{today, today.AddDays(-365), start, start.AddDays(-1), today.AddDays(200)}
 			for range 30 {

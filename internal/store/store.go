@@ -163,9 +163,12 @@ type Reader interface {
 }
 
 // NodeQuery selects summary aggregates: the nodes of one date's prefix
-// path, and the groups of a remit and filters (empty: any).
+// path, and the groups of a remit and filters (empty: any). ByDebtor reads
+// the aggregates kept per debtor (those of Debtors, if any).
 type NodeQuery struct {
 	Nodes        []int32
+	ByDebtor     bool
+	Debtors      []uuid.UUID
 	Jurisdiction string
 	RegionPrefix string
 	DebtorKind   string
@@ -286,8 +289,14 @@ type Tx interface {
 	// ledger.ErrConflict, so the chunk reruns.
 	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
 
+	// LockSummaryProfiles reads invoices' stored summary profiles and holds
+	// them until the transaction ends: a change computed against them is
+	// then not lost to a concurrent one (a debtor moving region while its
+	// invoice is paid).
+	LockSummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error)
 	// PutSummaryProfiles stores invoices' new profiles, changed at t, and
-	// adds what they change to the summary aggregates.
+	// adds what they change to the summary aggregates: nodes per debtor as
+	// given, and rolled up over debtors.
 	PutSummaryProfiles(ctx context.Context, ps []ProfileChange, nodes []summary.NodeChange, t time.Time) error
 
 	// PutSyncSession inserts (Version 0) or moves on (at the Version read,

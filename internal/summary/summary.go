@@ -80,15 +80,18 @@ func (m *Measures) Bucket(b int) [measures]int64 {
 }
 
 // Key is the group an invoice's contributions are kept under: the
-// debtor's jurisdiction, region code and kind, and the currency. The
-// summaries that group or filter only by these (and by a region prefix)
-// are read from the aggregates.
+// debtor, its jurisdiction, region code and kind, and the currency. The
+// aggregates are kept twice: per debtor, and rolled up without the debtor
+// (Rollup), which is what summaries by region, kind and currency read.
 type Key struct {
+	// Debtor is the debtor's id; it is not stored in a profile (an
+	// invoice's debtor never changes), so the reader sets it again.
+	Debtor                               string `json:"-"`
 	Jurisdiction, Region, Kind, Currency string
 }
 
 func (k Key) compare(o Key) int {
-	return cmp.Or(cmp.Compare(k.Jurisdiction, o.Jurisdiction), cmp.Compare(k.Region, o.Region),
+	return cmp.Or(cmp.Compare(k.Debtor, o.Debtor), cmp.Compare(k.Jurisdiction, o.Jurisdiction), cmp.Compare(k.Region, o.Region),
 		cmp.Compare(k.Kind, o.Kind), cmp.Compare(k.Currency, o.Currency))
 }
 
@@ -188,6 +191,27 @@ func Changes(before, after []Profile) []NodeChange {
 			n.Add(m)
 		}
 	}
+	return sorted(nodes)
+}
+
+// Rollup sums node changes over debtors: the changes to the aggregates
+// kept without the debtor, sorted as Changes sorts.
+func Rollup(cs []NodeChange) []NodeChange {
+	sums := map[point]*Measures{}
+	for i := range cs {
+		p := point{cs[i].Key, int(cs[i].Node)}
+		p.key.Debtor = ""
+		m := sums[p]
+		if m == nil {
+			m = new(Measures)
+			sums[p] = m
+		}
+		m.Add(&cs[i].M)
+	}
+	return sorted(sums)
+}
+
+func sorted(nodes map[point]*Measures) []NodeChange {
 	out := make([]NodeChange, 0, len(nodes))
 	for p, m := range nodes {
 		if !m.IsZero() {
@@ -198,6 +222,15 @@ func Changes(before, after []Profile) []NodeChange {
 		return cmp.Or(a.Key.compare(b.Key), cmp.Compare(a.Node, b.Node))
 	})
 	return out
+}
+
+// WithDebtor sets the debtor of every segment (after reading a stored
+// profile, which leaves it out).
+func (p Profile) WithDebtor(debtor string) Profile {
+	for i := range p {
+		p[i].Key.Debtor = debtor
+	}
+	return p
 }
 
 // points adds the profile's interval ends, times sign, to acc.

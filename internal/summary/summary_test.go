@@ -96,7 +96,8 @@ func (t tree) buckets(d civil.Date) map[Key]*[Levels][measures]int64 {
 }
 
 func randomProfile(r *rand.Rand, start civil.Date) Profile {
-	keys := []Key{{"CN", "110101", "LARGE_ENTERPRISE", "CNY"}, {"CN", "310101", "PUBLIC_BODY", "CNY"}, {"CN", "110101", "LARGE_ENTERPRISE", "USD"}}
+	keys := []Key{{"d1", "CN", "110101", "LARGE_ENTERPRISE", "CNY"}, {"d2", "CN", "310101", "PUBLIC_BODY", "CNY"},
+		{"d3", "CN", "110101", "LARGE_ENTERPRISE", "USD"}, {"d4", "CN", "110101", "LARGE_ENTERPRISE", "CNY"}}
 	var p Profile
 	d := start.AddDays(r.IntN(2000))
 	due := d.AddDays(r.IntN(120))
@@ -135,24 +136,49 @@ func TestTreeMatchesDirectTotals(t *testing.T) {
 		for i := range ps {
 			ps[i] = randomProfile(r, start)
 		}
-		tr := tree{}
-		tr.apply(Changes(nil, ps))
+		// The aggregates per debtor, and rolled up over debtors (d1 and d4
+		// share their group).
+		tr, rolled := tree{}, tree{}
+		apply := func(cs []NodeChange) {
+			tr.apply(cs)
+			rolled.apply(Rollup(cs))
+		}
+		apply(Changes(nil, ps))
 		for i := range ps {
 			if r.IntN(2) == 0 {
 				next := randomProfile(r, start)
-				tr.apply(Changes([]Profile{ps[i]}, []Profile{next}))
+				apply(Changes([]Profile{ps[i]}, []Profile{next}))
 				ps[i] = next
 			}
 		}
 		for range 25 {
 			d := start.AddDays(r.IntN(3200) - 100)
-			want, got := direct(ps, d), tr.buckets(d)
-			if len(want) != len(got) {
-				t.Fatalf("round %d, %s: %d groups, want %d", round, d, len(got), len(want))
-			}
+			want := direct(ps, d)
+			wantRolled := map[Key]*[Levels][measures]int64{}
 			for k, w := range want {
-				if g := got[k]; g == nil || *g != *w {
-					t.Fatalf("round %d, %s, %v:\n got %v\nwant %v", round, d, k, g, *w)
+				k.Debtor = ""
+				if wantRolled[k] == nil {
+					wantRolled[k] = new([Levels][measures]int64)
+				}
+				for l := range w {
+					for x := range w[l] {
+						wantRolled[k][l][x] += w[l][x]
+					}
+				}
+			}
+			for _, c := range []struct {
+				name string
+				want map[Key]*[Levels][measures]int64
+				tr   tree
+			}{{"per debtor", want, tr}, {"rolled up", wantRolled, rolled}} {
+				got := c.tr.buckets(d)
+				if len(c.want) != len(got) {
+					t.Fatalf("round %d, %s, %s: %d groups, want %d", round, d, c.name, len(got), len(c.want))
+				}
+				for k, w := range c.want {
+					if g := got[k]; g == nil || *g != *w {
+						t.Fatalf("round %d, %s, %s, %v:\n got %v\nwant %v", round, d, c.name, k, g, *w)
+					}
 				}
 			}
 		}
@@ -168,7 +194,7 @@ func TestUnchangedProfileChangesNothing(t *testing.T) {
 }
 
 func TestAddMergesAndEnds(t *testing.T) {
-	k := Key{"CN", "1101", "PUBLIC_BODY", "CNY"}
+	k := Key{"d", "CN", "1101", "PUBLIC_BODY", "CNY"}
 	d := civil.MustNew(2025, 3, 1)
 	var p Profile
 	p = p.Add(Segment{Key: k, From: d})                                     // nothing owed yet: no segment

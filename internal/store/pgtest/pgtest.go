@@ -176,8 +176,10 @@ type Cluster struct {
 }
 
 // NewCluster initialises and starts a cluster on a free loopback port, as
-// the postgres user when running as root.
-func NewCluster() (*Cluster, error) {
+// the postgres user when running as root. settings are extra server
+// settings, "name=value" (a benchmark sizes the buffers as production
+// would).
+func NewCluster(settings ...string) (*Cluster, error) {
 	initdb, err := findBin("initdb")
 	if err != nil {
 		return nil, err
@@ -211,6 +213,9 @@ func NewCluster() (*Cluster, error) {
 	}
 	// Durability is pointless for a throwaway cluster; speed is not.
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
+	for _, s := range settings {
+		opts += " -c " + s
+	}
 	if err := c.run(pgctl, "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -29,6 +29,16 @@ var nodeMeasureCols = func() []string {
 }()
 
 func (r reader) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
+	return r.summaryProfiles(ctx, ids, "")
+}
+
+func (t *tx) LockSummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
+	return t.summaryProfiles(ctx, ids, t.s.dialect.ForUpdate)
+}
+
+// summaryProfiles reads profiles, in invoice order (so that two writers
+// locking some of the same rows take them in one order).
+func (r reader) summaryProfiles(ctx context.Context, ids []uuid.UUID, lock string) (map[uuid.UUID]summary.Profile, error) {
 	out := make(map[uuid.UUID]summary.Profile, len(ids))
 	for start := 0; start < len(ids); start += 500 {
 		part := ids[start:min(start+500, len(ids))]
@@ -46,7 +56,7 @@ func (r reader) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.
 			}
 			w.add("invoice_id IN (" + strings.Join(ph, ", ") + ")")
 		}
-		rows, err := r.q.QueryContext(ctx, "SELECT invoice_id, profile FROM summary_profiles"+w.sql(), w.args...)
+		rows, err := r.q.QueryContext(ctx, "SELECT invoice_id, profile FROM summary_profiles"+w.sql()+" ORDER BY invoice_id"+lock, w.args...)
 		if err != nil {
 			return nil, r.s.wrap("read summary profiles", err)
 		}
@@ -83,6 +93,17 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 		ph[i] = w.arg(n)
 	}
 	w.add("node IN (" + strings.Join(ph, ", ") + ")")
+	table, cols := "summary_nodes", "jurisdiction, region_code, debtor_kind, currency"
+	if q.ByDebtor {
+		table, cols = "summary_debtor_nodes", "debtor_id, "+cols
+		if len(q.Debtors) > 0 {
+			ph := make([]string, len(q.Debtors))
+			for i, id := range q.Debtors {
+				ph[i] = w.arg(id.String())
+			}
+			w.add("debtor_id IN (" + strings.Join(ph, ", ") + ")")
+		}
+	}
 	if q.Jurisdiction != "" {
 		w.add("jurisdiction = " + w.arg(q.Jurisdiction))
 	}
@@ -99,8 +120,7 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	for i, c := range nodeMeasureCols {
 		sums[i] = "SUM(" + c + ")"
 	}
-	rows, err := r.q.QueryContext(ctx, "SELECT jurisdiction, region_code, debtor_kind, currency, "+strings.Join(sums, ", ")+
-		" FROM summary_nodes"+w.sql()+" GROUP BY jurisdiction, region_code, debtor_kind, currency", w.args...)
+	rows, err := r.q.QueryContext(ctx, "SELECT "+cols+", "+strings.Join(sums, ", ")+" FROM "+table+w.sql()+" GROUP BY "+cols, w.args...)
 	if err != nil {
 		return nil, r.s.wrap("sum summary nodes", err)
 	}
@@ -109,6 +129,9 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	for rows.Next() {
 		var s store.NodeSum
 		dest := []any{&s.Key.Jurisdiction, &s.Key.Region, &s.Key.Kind, &s.Key.Currency}
+		if q.ByDebtor {
+			dest = append([]any{&s.Key.Debtor}, dest...)
+		}
 		for l := range s.M {
 			for k := range s.M[l] {
 				dest = append(dest, &s.M[l][k])
@@ -170,26 +193,42 @@ func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, n
 	if err := t.load(ctx, "summary_profiles", []string{"invoice_id", "debtor_id", "change_time", "profile"}, fresh); err != nil {
 		return err
 	}
-	return t.addNodes(ctx, nodes)
+	if err := t.addNodes(ctx, "summary_debtor_nodes", nodes); err != nil {
+		return err
+	}
+	return t.addNodes(ctx, "summary_nodes", summary.Rollup(nodes))
 }
 
-// addNodes adds node changes to the aggregates, in the order given (the
-// caller sorts them, so concurrent writers lock rows in one order).
-func (t *tx) addNodes(ctx context.Context, nodes []summary.NodeChange) error {
+// addNodes adds node changes to the aggregates of table, in the order
+// given (the caller sorts them, so concurrent writers lock rows in one
+// order).
+func (t *tx) addNodes(ctx context.Context, table string, nodes []summary.NodeChange) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	cols := append(splitCols(nodeKeyCols), nodeMeasureCols...)
+	keyCols := nodeKeyCols
+	if table == "summary_debtor_nodes" {
+		keyCols = "node, debtor_id, jurisdiction, region_code, debtor_kind, currency"
+	}
+	cols := append(splitCols(keyCols), nodeMeasureCols...)
 	sets := make([]string, len(nodeMeasureCols))
 	for i, c := range nodeMeasureCols {
-		sets[i] = c + " = summary_nodes." + c + " + excluded." + c
+		sets[i] = c + " = " + table + "." + c + " + excluded." + c
 	}
-	conflict := " ON CONFLICT (" + nodeKeyCols + ") DO UPDATE SET " + strings.Join(sets, ", ")
+	conflict := " ON CONFLICT (" + keyCols + ") DO UPDATE SET " + strings.Join(sets, ", ")
+	byDebtor := table == "summary_debtor_nodes"
+	keyOf := func(n *summary.NodeChange) []string {
+		k := []string{n.Key.Jurisdiction, n.Key.Region, n.Key.Kind, n.Key.Currency}
+		if byDebtor {
+			k = append([]string{n.Key.Debtor}, k...)
+		}
+		return k
+	}
 	if t.s.dialect.TextArrays {
 		// One statement for the lot: a column array each, unnested.
-		args := make([]any, len(cols))
+		nk := len(cols) - len(nodeMeasureCols) - 1
 		node := make([]int32, len(nodes))
-		keys := [4][]string{}
+		keys := make([][]string, nk)
 		for i := range keys {
 			keys[i] = make([]string, len(nodes))
 		}
@@ -197,9 +236,12 @@ func (t *tx) addNodes(ctx context.Context, nodes []summary.NodeChange) error {
 		for i := range ms {
 			ms[i] = make([]int64, len(nodes))
 		}
-		for i, n := range nodes {
+		for i := range nodes {
+			n := &nodes[i]
 			node[i] = n.Node
-			keys[0][i], keys[1][i], keys[2][i], keys[3][i] = n.Key.Jurisdiction, n.Key.Region, n.Key.Kind, n.Key.Currency
+			for k, v := range keyOf(n) {
+				keys[k][i] = v
+			}
 			c := 0
 			for l := range n.M {
 				for k := range n.M[l] {
@@ -208,20 +250,24 @@ func (t *tx) addNodes(ctx context.Context, nodes []summary.NodeChange) error {
 				}
 			}
 		}
-		args[0] = node
+		args := []any{node}
+		types := []string{"int4[]"}
 		for i := range keys {
-			args[1+i] = keys[i]
+			args = append(args, keys[i])
+			types = append(types, "text[]")
 		}
-		types := []string{"int4[]", "text[]", "text[]", "text[]", "text[]"}
+		if byDebtor {
+			types[1] = "uuid[]"
+		}
 		for i := range ms {
-			args[5+i] = ms[i]
+			args = append(args, ms[i])
 			types = append(types, "int8[]")
 		}
 		ph := make([]string, len(cols))
 		for i := range ph {
 			ph[i] = fmt.Sprintf("$%d::%s", i+1, types[i])
 		}
-		_, err := t.w.ExecContext(ctx, "INSERT INTO summary_nodes ("+strings.Join(cols, ", ")+") SELECT * FROM unnest("+
+		_, err := t.w.ExecContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") SELECT * FROM unnest("+
 			strings.Join(ph, ", ")+")"+conflict, args...)
 		return t.s.wrap("add summary nodes", err)
 	}
@@ -229,11 +275,16 @@ func (t *tx) addNodes(ctx context.Context, nodes []summary.NodeChange) error {
 	for i := range ph {
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	q := "INSERT INTO summary_nodes (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")" + conflict
+	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")" + conflict
 	args := make([]any, len(cols))
-	for _, n := range nodes {
-		args[0], args[1], args[2], args[3], args[4] = n.Node, n.Key.Jurisdiction, n.Key.Region, n.Key.Kind, n.Key.Currency
-		c := 5
+	for i := range nodes {
+		n := &nodes[i]
+		args[0] = n.Node
+		c := 1
+		for _, v := range keyOf(n) {
+			args[c] = v
+			c++
+		}
 		for l := range n.M {
 			for k := range n.M[l] {
 				args[c] = n.M[l][k]

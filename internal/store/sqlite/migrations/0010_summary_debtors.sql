@@ -1,0 +1,41 @@
+-- SQLite form of the PostgreSQL migration of the same number.
+-- The summary aggregates per debtor (see 0009): the same node rows with
+-- the debtor in the key, so that a summary by debtor (and a debtor's own)
+-- reads them rather than judging every invoice.
+CREATE TABLE summary_debtor_nodes (
+    node         INTEGER NOT NULL,
+    debtor_id    TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL,
+    region_code  TEXT NOT NULL,
+    debtor_kind  TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    l0_count     INTEGER NOT NULL,
+    l0_amount    INTEGER NOT NULL,
+    l0_net_count INTEGER NOT NULL,
+    l0_net_amount INTEGER NOT NULL,
+    l1_count     INTEGER NOT NULL,
+    l1_amount    INTEGER NOT NULL,
+    l1_net_count INTEGER NOT NULL,
+    l1_net_amount INTEGER NOT NULL,
+    l2_count     INTEGER NOT NULL,
+    l2_amount    INTEGER NOT NULL,
+    l2_net_count INTEGER NOT NULL,
+    l2_net_amount INTEGER NOT NULL,
+    l3_count     INTEGER NOT NULL,
+    l3_amount    INTEGER NOT NULL,
+    l3_net_count INTEGER NOT NULL,
+    l3_net_amount INTEGER NOT NULL,
+    l4_count     INTEGER NOT NULL,
+    l4_amount    INTEGER NOT NULL,
+    l4_net_count INTEGER NOT NULL,
+    l4_net_amount INTEGER NOT NULL,
+    l5_count     INTEGER NOT NULL,
+    l5_amount    INTEGER NOT NULL,
+    l5_net_count INTEGER NOT NULL,
+    l5_net_amount INTEGER NOT NULL,
+    l6_count     INTEGER NOT NULL,
+    l6_amount    INTEGER NOT NULL,
+    l6_net_count INTEGER NOT NULL,
+    l6_net_amount INTEGER NOT NULL,
+    PRIMARY KEY (node, debtor_id, jurisdiction, region_code, debtor_kind, currency)
+);
