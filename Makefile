@@ -49,7 +49,7 @@ bench-sync-sqlite: build
 # PostgreSQL cluster; the summary by region read through arrearsd against
 # the SQL that scans every invoice and payment, totals compared.
 bench-summary: build
-	go run ./cmd/arrears-bench summary -n $(BENCH_N) -arrearsd $(BIN)/arrearsd
+	go run ./cmd/arrears-bench summary -n $(BENCH_N) -arrearsd $(BIN)/arrearsd $(BENCH_FLAGS)
 
 run:
 	go run ./cmd/arrearsd

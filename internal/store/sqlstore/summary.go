@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -145,10 +147,21 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	return out, r.s.wrap("sum summary nodes", rows.Err())
 }
 
+// SummaryChangedAfter reads the latest change and compares it with t in
+// Go: the statement has no parameter, so every engine and plan answers it
+// with one probe at the end of the index, where "change_time > $1 LIMIT 1"
+// under a cached generic plan may scan the whole table (it did, on
+// PostgreSQL: 150 ms at a million invoices).
 func (r reader) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error) {
-	var w where
-	w.add("change_time > " + w.arg(r.s.dialect.Timestamp(t)))
-	return r.exists(ctx, "summary_profiles", w)
+	var latest time.Time
+	err := r.q.QueryRowContext(ctx, "SELECT change_time FROM summary_profiles ORDER BY change_time DESC LIMIT 1").Scan(tsScan{&latest})
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, r.s.wrap("read the latest summary change", err)
+	}
+	return latest.After(t), nil
 }
 
 func (r reader) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
