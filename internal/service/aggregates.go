@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/policy"
@@ -53,11 +55,14 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 	default:
 		return nil, false, nil
 	}
-	if changed, err := l.store.SummaryChangedAfter(ctx, q.KnownAt); err != nil || changed {
-		return nil, false, err
-	}
 	sums, err := l.store.SummaryNodes(ctx, nq)
 	if err != nil {
+		return nil, false, err
+	}
+	// After the read: a change committed before it, and recorded after
+	// known_at, is seen here (checking first would miss one committed in
+	// between).
+	if changed, err := l.store.SummaryChangedAfter(ctx, q.KnownAt); err != nil || changed {
 		return nil, false, err
 	}
 	names := judgement.BucketNames(policy.DefaultBucketEdges())
@@ -115,8 +120,9 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 // is replaced under the invoice's lock.
 func (l *Ledger) PrepareSummaries(ctx context.Context) error {
 	total := 0
+	var after uuid.UUID
 	for {
-		ids, err := l.store.InvoicesWithoutProfile(ctx, 500)
+		ids, err := l.store.InvoicesWithoutProfile(ctx, after, 500)
 		if err != nil {
 			return err
 		}
@@ -124,20 +130,21 @@ func (l *Ledger) PrepareSummaries(ctx context.Context) error {
 			break
 		}
 		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			invs := make([]*ledger.Invoice, 0, len(ids))
-			for _, id := range ids {
-				inv, err := tx.LockInvoice(ctx, id)
-				if err != nil {
-					return err
-				}
-				invs = append(invs, inv)
+			invs := make([]*ledger.Invoice, len(ids))
+			for i, id := range ids {
+				invs[i] = &ledger.Invoice{ID: id}
 			}
-			return l.resummarize(ctx, tx, invs, false, l.now())
+			locked, err := lockAll(ctx, tx, invs)
+			if err != nil {
+				return err
+			}
+			return l.resummarize(ctx, tx, locked, false, l.now())
 		})
 		if err != nil {
 			return err
 		}
 		total += len(ids)
+		after = ids[len(ids)-1]
 		l.log.Info("counted invoices in the summary aggregates", "invoices", total)
 	}
 	l.summaryReady.Store(true)
@@ -157,13 +164,9 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 			return n, err
 		}
 		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			locked := make([]*ledger.Invoice, 0, len(invs))
-			for _, inv := range invs {
-				cur, err := tx.LockInvoice(ctx, inv.ID)
-				if err != nil {
-					return err
-				}
-				locked = append(locked, cur)
+			locked, err := lockAll(ctx, tx, invs)
+			if err != nil {
+				return err
 			}
 			return l.resummarize(ctx, tx, locked, false, l.now())
 		})
@@ -173,6 +176,20 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 		n += len(invs)
 		q.Page.AfterID = invs[len(invs)-1].ID
 	}
+}
+
+// lockAll locks invoices (in the order given: callers list them by id) and
+// returns them as they now stand.
+func lockAll(ctx context.Context, tx store.Tx, invs []*ledger.Invoice) ([]*ledger.Invoice, error) {
+	out := make([]*ledger.Invoice, len(invs))
+	for i, inv := range invs {
+		cur, err := tx.LockInvoice(ctx, inv.ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = cur
+	}
+	return out, nil
 }
 
 // fitsAggregates reports whether every policy ages debts on the edges the

@@ -101,8 +101,20 @@ func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asO
 	if f == nil {
 		f = &store.Facts{}
 	}
-	j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes,
-		Disputes: f.Disputes, Policy: p, Tables: l.policies, AsOf: asOf})
+	in := judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes,
+		Disputes: f.Disputes, Policy: p, Tables: l.policies, AsOf: asOf}
+	j, err := judgement.Evaluate(in)
+	if errors.Is(err, judgement.ErrMissingData) {
+		// What is owed and how late does not need the rate that is
+		// missing: judge without interest, and say why there is none.
+		in.Policy.Interest = policy.Interest{Method: policy.InterestNone, DayCount: p.Interest.DayCount}
+		in.Invoice.AgreedRate = nil
+		if j, err2 := judgement.Evaluate(in); err2 == nil {
+			j.PolicyID, j.PolicyVersion = p.ID, p.Version
+			j.Findings = append(j.Findings, judgement.Finding{Code: "INTEREST_UNAVAILABLE", Message: err.Error()})
+			return j
+		}
+	}
 	if err != nil {
 		return judgement.Judgement{PolicyID: p.ID, PolicyVersion: p.Version, AsOf: asOf, Currency: inv.Amount.Currency,
 			Findings: []judgement.Finding{{Code: "JUDGEMENT_UNAVAILABLE", Message: err.Error()}}}

@@ -198,7 +198,9 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 }
 
 // resummarizeDebtor recomputes the profiles of all of a debtor's invoices
-// in tx, page by page.
+// in tx, page by page. Each invoice is locked and read again first, as
+// every writer of an invoice does, so a change committed meanwhile is in
+// the profile.
 func (l *Ledger) resummarizeDebtor(ctx context.Context, tx store.Tx, debtor uuid.UUID, now time.Time) error {
 	q := store.InvoiceQuery{Scope: auth.Scope{All: true}, DebtorID: debtor}
 	q.Page.Limit = 500
@@ -207,7 +209,11 @@ func (l *Ledger) resummarizeDebtor(ctx context.Context, tx store.Tx, debtor uuid
 		if err != nil {
 			return err
 		}
-		if err := l.resummarize(ctx, tx, invs, false, now); err != nil {
+		locked, err := lockAll(ctx, tx, invs)
+		if err != nil {
+			return err
+		}
+		if err := l.resummarize(ctx, tx, locked, false, now); err != nil {
 			return err
 		}
 		if len(invs) < q.Page.Limit {

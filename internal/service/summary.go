@@ -105,10 +105,9 @@ func (l *Ledger) judgedSummary(ctx context.Context, q SummaryQuery) ([]*SummaryG
 		return p, nil
 	}
 	groups := map[string]*SummaryGroup{}
+	// The currency is filtered on the fields judged (addToSummary), which
+	// a correction effective later may have changed since.
 	iq := store.InvoiceQuery{Scope: scope(ctx)}
-	if q.Currency != "" {
-		iq.Currency = []store.StringCond{{Op: store.OpEq, Value: q.Currency}}
-	}
 	err := l.judgeEach(ctx, iq, q.AsOf, q.KnownAt, func(j *Judged) error {
 		return l.addToSummary(groups, q, j, party)
 	})
@@ -171,6 +170,7 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 		q.RegionPrefix != "" && !strings.HasPrefix(debtor.RegionCode, q.RegionPrefix),
 		q.Industry != "" && debtor.IndustryCode != q.Industry,
 		q.CreditorSize != "" && inv.CreditorSizeAtSigning != q.CreditorSize,
+		q.Currency != "" && inv.Amount.Currency != q.Currency,
 		jd.EscalationLevel < q.MinLevel:
 		return nil
 	}

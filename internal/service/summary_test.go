@@ -3,13 +3,16 @@ package service_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
@@ -138,8 +141,15 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 						for k := range 1 + r.IntN(4) {
 							rec := service.SyncRecord{Sequence: int64(n*10 + k), Invoice: newInvoice(dbt), Creditor: creditors[r.IntN(2)]}
 							for j := range r.IntN(3) {
-								// Plain payments are loaded in bulk with the invoice.
-								rec.Payments = append(rec.Payments, service.SyncPayment{Payment: ledger.Payment{Amount: rec.Invoice.Amount.Minor / 4,
+								// Plain payments are loaded in bulk with the invoice;
+								// one paying more than is owed sends the record the
+								// single way, where its invoice is created, then
+								// rolled back with the refused payment.
+								amount := rec.Invoice.Amount.Minor / 4
+								if r.IntN(8) == 0 {
+									amount = rec.Invoice.Amount.Minor * 2
+								}
+								rec.Payments = append(rec.Payments, service.SyncPayment{Payment: ledger.Payment{Amount: amount,
 									Currency: dbt.cur, PaidOn: today.AddDays(-r.IntN(40)), Reference: fmt.Sprint("SP-", n, "-", k, "-", j)}})
 							}
 							recs = append(recs, rec)
@@ -147,8 +157,11 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 						res, _, err := l.SyncChunk(admin, dbt.ref.ID, "s", recs)
 						try("sync", err)
 						for _, x := range res {
-							if x.Outcome == service.SyncCreated {
+							switch x.Outcome {
+							case service.SyncCreated:
 								invs = append(invs, &live{id: x.InvoiceID, debtor: dbt})
+							case service.SyncRejected:
+								ok["sync rejected"]++
 							}
 						}
 					case op <= 6:
@@ -216,10 +229,23 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 			}()
 			wg.Wait()
 
-			for _, op := range []string{"create", "sync", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
+			for _, op := range []string{"create", "sync", "sync rejected", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
 				if ok[op] == 0 {
 					t.Errorf("the history has no successful %s (%v)", op, ok)
 				}
+			}
+
+			// An invoice due before the rate table starts: interest cannot be
+			// computed, but what is owed still counts, in both paths.
+			old, err := l.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: debtors[3].ref, Creditor: creditors[0], Invoice: &ledger.Invoice{
+				DocumentRef: "OLD-1", Amount: money.Money{Minor: 750000, Currency: "GBP"}, ContractSignedOn: d(2015, 5, 1),
+				IssuedOn: d(2015, 6, 1), DeliveredOn: d(2015, 6, 1), AgreedTermDays: 30}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := l.JudgeInvoice(admin, old.ID, today, time.Time{})
+			if err != nil || j.Judgement.Outstanding != 750000 || !slices.ContainsFunc(j.Judgement.Findings, func(f judgement.Finding) bool { return f.Code == "INTEREST_UNAVAILABLE" }) {
+				t.Errorf("an invoice due before its rate table: %v %+v", err, j.Judgement)
 			}
 
 			queries := []service.SummaryQuery{
@@ -284,5 +310,40 @@ func sameGroups(t *testing.T, what string, got, want []*service.SummaryGroup) {
 		if fmt.Sprint(g) != fmt.Sprint(w) {
 			t.Fatalf("%s: group %d from the aggregates\n%+v\njudged\n%+v", what, i, g, w)
 		}
+	}
+}
+
+// TestSyncRecordsNewPaymentOfKnownInvoice syncs an invoice, then the same
+// record with its first payment: the payment is recorded (the bulk path
+// leaves known invoices with payments to the record path).
+func TestSyncRecordsNewPaymentOfKnownInvoice(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			rec := func(seq int64, pays ...service.SyncPayment) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: "SYNC-P1",
+					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 7, 1), IssuedOn: d(2025, 7, 10),
+					DeliveredOn: d(2025, 7, 10), AgreedTermDays: 30}}
+			}
+			if _, _, err := f.a.OpenSync(admin, f.debtor, "p"); err != nil {
+				t.Fatal(err)
+			}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "p", []service.SyncRecord{rec(1)})
+			if err != nil || res[0].Outcome != service.SyncCreated {
+				t.Fatalf("first sync: %v %+v", err, res)
+			}
+			pay := service.SyncPayment{Payment: ledger.Payment{Amount: 200000, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "SYNC-PAY-1"}}
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "p", []service.SyncRecord{rec(2, pay)})
+			if err != nil || res[0].Outcome == service.SyncRejected {
+				t.Fatalf("second sync: %v %+v", err, res)
+			}
+			inv, err := f.a.GetInvoice(admin, res[0].InvoiceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inv.Paid != 200000 {
+				t.Fatalf("paid %d after syncing the payment of a known invoice (outcome %s)", inv.Paid, res[0].Outcome)
+			}
+		})
 	}
 }

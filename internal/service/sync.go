@@ -266,7 +266,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			continue
 		}
 		if cur, ok := existing[ref]; ok {
-			if cur.CreditorID == creditor.ID && (cur.Status == ledger.StatusCancelled || len(differingFields(cur, r.Invoice)) == 0) {
+			// Payments of a known invoice go the record's way, which
+			// records the new ones and matches the others.
+			if len(r.Payments) == 0 && cur.CreditorID == creditor.ID && (cur.Status == ledger.StatusCancelled || len(differingFields(cur, r.Invoice)) == 0) {
 				res.Outcome, res.InvoiceID = SyncUnchanged, cur.ID
 				continue
 			}

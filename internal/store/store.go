@@ -157,9 +157,10 @@ type Reader interface {
 	// SummaryChangedAfter reports whether any invoice's profile changed
 	// after t: the aggregates then hold facts recorded after t.
 	SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error)
-	// InvoicesWithoutProfile lists up to limit invoices whose profile was
-	// never counted in the aggregates (written before they existed).
-	InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error)
+	// InvoicesWithoutProfile lists up to limit invoices after after, in id
+	// order, whose profile was never counted in the aggregates (written
+	// before they existed).
+	InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error)
 }
 
 // NodeQuery selects summary aggregates: the nodes of one date's prefix
@@ -296,7 +297,9 @@ type Tx interface {
 	LockSummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error)
 	// PutSummaryProfiles stores invoices' new profiles, changed at t, and
 	// adds what they change to the summary aggregates: nodes per debtor as
-	// given, and rolled up over debtors.
+	// given, and rolled up over debtors, written at commit (all of the
+	// transaction's at once, in one order) and dropped with a savepoint
+	// rolled back to.
 	PutSummaryProfiles(ctx context.Context, ps []ProfileChange, nodes []summary.NodeChange, t time.Time) error
 
 	// PutSyncSession inserts (Version 0) or moves on (at the Version read,

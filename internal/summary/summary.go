@@ -196,11 +196,19 @@ func Changes(before, after []Profile) []NodeChange {
 
 // Rollup sums node changes over debtors: the changes to the aggregates
 // kept without the debtor, sorted as Changes sorts.
-func Rollup(cs []NodeChange) []NodeChange {
+func Rollup(cs []NodeChange) []NodeChange { return sumNodes(cs, true) }
+
+// Coalesce sums node changes of the same group and node (several changes
+// made in one transaction), sorted as Changes sorts, zeros left out.
+func Coalesce(cs []NodeChange) []NodeChange { return sumNodes(cs, false) }
+
+func sumNodes(cs []NodeChange, overDebtors bool) []NodeChange {
 	sums := map[point]*Measures{}
 	for i := range cs {
 		p := point{cs[i].Key, int(cs[i].Node)}
-		p.key.Debtor = ""
+		if overDebtors {
+			p.key.Debtor = ""
+		}
 		m := sums[p]
 		if m == nil {
 			m = new(Measures)
@@ -228,7 +236,9 @@ func sorted(nodes map[point]*Measures) []NodeChange {
 // profile, which leaves it out).
 func (p Profile) WithDebtor(debtor string) Profile {
 	for i := range p {
-		p[i].Key.Debtor = debtor
+		if p[i].Key != (Key{}) { // a settled span has no group (Add)
+			p[i].Key.Debtor = debtor
+		}
 	}
 	return p
 }

@@ -1,7 +1,9 @@
 package summary
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/arrears/arrears/internal/civil"
@@ -205,5 +207,28 @@ func TestAddMergesAndEnds(t *testing.T) {
 	p = p.Add(Segment{Key: k, From: d.AddDays(5), Outstanding: 1, Net: -1}) // reopened
 	if len(p) != 3 || p[0].From != d.AddDays(1) || p[1].Outstanding != 0 || p[1].From != d.AddDays(3) || p[2].From != d.AddDays(5) {
 		t.Fatalf("profile %+v", p)
+	}
+}
+
+// TestStoredProfileReadsBackEqual: a profile stored as JSON (without the
+// debtor) and read back with WithDebtor equals the one computed, settled
+// spans included, so an unchanged invoice is not rewritten.
+func TestStoredProfileReadsBackEqual(t *testing.T) {
+	k := Key{"d9", "CN", "1101", "PUBLIC_BODY", "CNY"}
+	d := civil.MustNew(2025, 3, 1)
+	var p Profile
+	p = p.Add(Segment{Key: k, From: d, Due: d.AddDays(30), Outstanding: 5, Net: 5})
+	p = p.Add(Segment{Key: k, From: d.AddDays(40)})
+	p = p.Add(Segment{Key: k, From: d.AddDays(50), Due: d.AddDays(30), Outstanding: 2, Net: 2})
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Profile
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back = back.WithDebtor("d9"); !slices.Equal(back, p) {
+		t.Fatalf("read back %+v, stored %+v", back, p)
 	}
 }

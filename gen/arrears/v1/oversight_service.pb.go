@@ -54,7 +54,7 @@ type GetOverdueSummaryRequest struct {
 	// overdue and highest escalation level. They need every invoice in scope
 	// judged, so the summary is then computed invoice by invoice. Without
 	// them (and without the industry, creditor_size, min_overdue and
-	// min_escalation_level filters, and grouping by debtor, industry or
+	// min_escalation_level filters, and grouping by industry or
 	// creditor_size) the summary is read from aggregates the ledger keeps up
 	// to date as it changes, whose cost does not grow with the number of
 	// invoices. Both give the same counts and amounts.

@@ -213,8 +213,8 @@ func (s *Store) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 func (s *Store) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error) {
 	return s.r().SummaryChangedAfter(ctx, t)
 }
-func (s *Store) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
-	return s.r().InvoicesWithoutProfile(ctx, limit)
+func (s *Store) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return s.r().InvoicesWithoutProfile(ctx, after, limit)
 }
 func (s *Store) PaymentReferencesTaken(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]bool, error) {
 	return s.r().PaymentReferencesTaken(ctx, debtor, refs)

@@ -164,9 +164,9 @@ func (r reader) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, err
 	return latest.After(t), nil
 }
 
-func (r reader) InvoicesWithoutProfile(ctx context.Context, limit int) ([]uuid.UUID, error) {
+func (r reader) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	rows, err := r.q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM invoices i
-		WHERE NOT EXISTS (SELECT 1 FROM summary_profiles p WHERE p.invoice_id = i.id) ORDER BY id LIMIT %d`, limit))
+		WHERE i.id > $1 AND NOT EXISTS (SELECT 1 FROM summary_profiles p WHERE p.invoice_id = i.id) ORDER BY id LIMIT %d`, limit), after.String())
 	if err != nil {
 		return nil, r.s.wrap("list invoices without profile", err)
 	}
@@ -206,6 +206,18 @@ func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, n
 	if err := t.load(ctx, "summary_profiles", []string{"invoice_id", "debtor_id", "change_time", "profile"}, fresh); err != nil {
 		return err
 	}
+	t.nodes = append(t.nodes, nodes...)
+	return nil
+}
+
+// flushNodes writes the transaction's summary node changes, summed, per
+// debtor and rolled up, each in group and node order.
+func (t *tx) flushNodes(ctx context.Context) error {
+	if len(t.nodes) == 0 {
+		return nil
+	}
+	nodes := summary.Coalesce(t.nodes)
+	t.nodes = nil
 	if err := t.addNodes(ctx, "summary_debtor_nodes", nodes); err != nil {
 		return err
 	}

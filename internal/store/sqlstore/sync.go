@@ -58,15 +58,35 @@ func (t *tx) Savepoint(ctx context.Context, name string) error {
 		return fmt.Errorf("savepoint name %q", name)
 	}
 	_, err := t.sqlTx.ExecContext(ctx, "SAVEPOINT "+name)
+	if err == nil {
+		t.marks = append(t.marks, savepointMark{name, len(t.nodes)})
+	}
 	return t.s.wrap("savepoint", err)
+}
+
+// lastMark is the index of the newest savepoint of that name, or -1.
+func (t *tx) lastMark(name string) int {
+	for i := len(t.marks) - 1; i >= 0; i-- {
+		if t.marks[i].name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func (t *tx) RollbackTo(ctx context.Context, name string) error {
 	_, err := t.sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name)
+	if i := t.lastMark(name); err == nil && i >= 0 {
+		// The savepoint stays; later ones and what they buffered go.
+		t.nodes, t.marks = t.nodes[:t.marks[i].at], t.marks[:i+1]
+	}
 	return t.s.wrap("rollback to savepoint", err)
 }
 
 func (t *tx) Release(ctx context.Context, name string) error {
 	_, err := t.sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+	if i := t.lastMark(name); err == nil && i >= 0 {
+		t.marks = t.marks[:i]
+	}
 	return t.s.wrap("release savepoint", err)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
 )
 
 // tx implements store.Tx.
@@ -21,6 +22,18 @@ type tx struct {
 	w querier
 	// conn is the connection the transaction runs on, for bulk loads.
 	conn *sql.Conn
+	// nodes are the summary aggregates' changes made so far, written once,
+	// summed and sorted, just before commit (flushNodes): one ordered set
+	// of row locks per transaction however many invoices it changed, so
+	// two transactions cannot deadlock on them. marks are the savepoints'
+	// positions in it, so that rolling back to one drops what followed.
+	nodes []summary.NodeChange
+	marks []savepointMark
+}
+
+type savepointMark struct {
+	name string
+	at   int
 }
 
 // insertErr turns a unique violation on insert into ErrAlreadyExists,
