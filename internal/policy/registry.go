@@ -2,7 +2,9 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -356,4 +358,22 @@ func (r *Registry) IsWorkingDay(cal string, d civil.Date) (working, published bo
 		return !isWeekend(d), false
 	}
 	return c.IsWorkingDay(d)
+}
+
+// Fingerprint digests what a due date depends on: the policies and the
+// working-day calendars (not the rate tables, which change only interest).
+// Data kept per invoice from them (the summary profiles) is stale when the
+// fingerprint it was computed under differs.
+func (r *Registry) Fingerprint() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	b, err := json.Marshal(struct {
+		Policies  map[string][]Policy
+		Calendars map[string]*Calendar
+	}{r.policies, r.calendars})
+	if err != nil {
+		panic(fmt.Sprintf("policy: fingerprint: %v", err)) // plain data: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -344,3 +344,19 @@ func TestValidate(t *testing.T) {
 		t.Errorf("the unedited policy is invalid: %v", err)
 	}
 }
+
+// TestFingerprint: the same data digests the same; another policy changes
+// it.
+func TestFingerprint(t *testing.T) {
+	a, b := embeddedRegistry(t), embeddedRegistry(t)
+	if a.Fingerprint() != b.Fingerprint() || len(a.Fingerprint()) != 64 {
+		t.Fatalf("two loads of the embedded data: %s and %s", a.Fingerprint(), b.Fingerprint())
+	}
+	list := `{"policies": [` + strings.Replace(customPolicy, `"CN-802-LARGE-ENTERPRISE", "version": 2`, `"ACME-CUSTOM", "version": 1`, 1) + `]}`
+	if err := b.AddPolicyFile(writeFile(t, t.TempDir(), "custom.json", list)); err != nil {
+		t.Fatal(err)
+	}
+	if a.Fingerprint() == b.Fingerprint() {
+		t.Error("an added policy left the fingerprint unchanged")
+	}
+}

@@ -29,6 +29,11 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 		q.Industry != "" || q.CreditorSize != "" || !summary.Covers(q.AsOf) {
 		return nil, false, nil
 	}
+	// Counted under other policy data (a calendar since published, another
+	// policy file), the due dates in the profiles may not be this server's.
+	if fp, err := l.store.SummaryState(ctx, fingerprintState); err != nil || fp != l.fingerprint {
+		return nil, false, err
+	}
 	for _, g := range q.GroupBy {
 		if !slices.Contains(aggregateDimensions, g) {
 			return nil, false, nil
@@ -119,6 +124,19 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 // running it together do not count an invoice twice, since each profile
 // is replaced under the invoice's lock.
 func (l *Ledger) PrepareSummaries(ctx context.Context) error {
+	// The first server claims the aggregates for its policy data; one with
+	// other data judges invoices until "arrearsd summary rebuild".
+	fp := l.fingerprint
+	if err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSummaryState(ctx, fingerprintState, fp, false)
+	}); err != nil {
+		return err
+	}
+	if stored, err := l.store.SummaryState(ctx, fingerprintState); err != nil {
+		return err
+	} else if stored != fp {
+		l.log.Warn("the summary aggregates were counted under other policy data: summaries judge every invoice until \"arrearsd summary rebuild\" runs with this data")
+	}
 	total := 0
 	var after uuid.UUID
 	for {
@@ -160,8 +178,14 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		invs, err := l.store.ListInvoices(ctx, q)
-		if err != nil || len(invs) == 0 {
+		if err != nil {
 			return n, err
+		}
+		if len(invs) == 0 {
+			// Every profile is this data's now.
+			return n, l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				return tx.PutSummaryState(ctx, fingerprintState, l.fingerprint, true)
+			})
 		}
 		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 			locked, err := lockAll(ctx, tx, invs)
@@ -177,6 +201,10 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 		q.Page.AfterID = invs[len(invs)-1].ID
 	}
 }
+
+// fingerprintState names the policy data's fingerprint in the summary
+// state.
+const fingerprintState = "policy_fingerprint"
 
 // lockAll locks invoices (in the order given: callers list them by id) and
 // returns them as they now stand.

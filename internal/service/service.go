@@ -43,12 +43,15 @@ type Ledger struct {
 	// every policy ages debts on the edges they keep.
 	summaryReady  atomic.Bool
 	aggregatesFit bool
+	// fingerprint digests the policy data the profiles are computed under.
+	fingerprint string
 }
 
 // New returns the service over an open store, judging debts by the
 // policies of reg.
 func New(s store.Store, c clock.Clock, reg *policy.Registry, log *slog.Logger) *Ledger {
-	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}, aggregatesFit: fitsAggregates(reg)}
+	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}, aggregatesFit: fitsAggregates(reg),
+		fingerprint: reg.Fingerprint()}
 }
 
 // RequestRetention is how long idempotency keys are honoured at least; the

@@ -1,8 +1,11 @@
 package service_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -343,6 +346,58 @@ func TestSyncRecordsNewPaymentOfKnownInvoice(t *testing.T) {
 			}
 			if inv.Paid != 200000 {
 				t.Fatalf("paid %d after syncing the payment of a known invoice (outcome %s)", inv.Paid, res[0].Outcome)
+			}
+		})
+	}
+}
+
+// TestSummaryAggregatesNeedTheirPolicyData: a server with other policy data
+// than the aggregates were counted under judges every invoice, until a
+// rebuild recounts them under its data; then the first server does.
+func TestSummaryAggregatesNeedTheirPolicyData(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			if err := f.a.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			f.invoice(t, "FP-1", d(2025, 7, 1))
+			reg, err := policy.Embedded()
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra := reg.Policies()[0]
+			extra.ID, extra.Version = "TEST-EXTRA", 1
+			b, err := json.Marshal(map[string]any{"policies": []policy.Policy{extra}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), "extra.json")
+			if err := os.WriteFile(file, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := reg.AddPolicyFile(file); err != nil {
+				t.Fatal(err)
+			}
+			other := service.New(f.sb, f.clk, reg, quiet)
+			if err := other.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			detailed := func(l *service.Ledger) bool {
+				_, det, err := l.OverdueSummary(admin, service.SummaryQuery{AsOf: d(2025, 9, 1), GroupBy: []string{"region"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return det
+			}
+			if detailed(f.a) || !detailed(other) {
+				t.Fatalf("before the rebuild: first judged %v, other judged %v", detailed(f.a), detailed(other))
+			}
+			if _, err := other.RebuildSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			if !detailed(f.a) || detailed(other) {
+				t.Fatalf("after the rebuild: first judged %v, other judged %v", detailed(f.a), detailed(other))
 			}
 		})
 	}

@@ -81,6 +81,7 @@ func uscc(t *testing.T, body string) string {
 
 type fixture struct {
 	a, b     *service.Ledger
+	sb       store.Store // b's handle
 	clk      *clock.Fake
 	debtor   service.PartyRef
 	creditor service.PartyRef
@@ -92,7 +93,7 @@ func newFixture(t *testing.T, open func(t *testing.T) (store.Store, store.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clk: clock.NewFake(noonShanghai(start))}
+	f := &fixture{clk: clock.NewFake(noonShanghai(start)), sb: sb}
 	f.a, f.b = service.New(sa, f.clk, reg, quiet), service.New(sb, f.clk, reg, quiet)
 	dp, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Buyer", Kind: ledger.KindLargeEnterprise, Jurisdiction: "CN",
 		RegistrationID: uscc(t, "91350100MA2TWE001"), RegionCode: "350100"}, service.Idempotency{})

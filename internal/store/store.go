@@ -157,6 +157,9 @@ type Reader interface {
 	// SummaryChangedAfter reports whether any invoice's profile changed
 	// after t: the aggregates then hold facts recorded after t.
 	SummaryChangedAfter(ctx context.Context, t time.Time) (bool, error)
+	// SummaryState reads a named fact about the summary aggregates ("" if
+	// unset).
+	SummaryState(ctx context.Context, name string) (string, error)
 	// InvoicesWithoutProfile lists up to limit invoices after after, in id
 	// order, whose profile was never counted in the aggregates (written
 	// before they existed).
@@ -290,6 +293,9 @@ type Tx interface {
 	// ledger.ErrConflict, so the chunk reruns.
 	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
 
+	// PutSummaryState sets a named fact about the summary aggregates; with
+	// replace false, only if it is unset.
+	PutSummaryState(ctx context.Context, name, value string, replace bool) error
 	// LockSummaryProfiles reads invoices' stored summary profiles and holds
 	// them until the transaction ends: a change computed against them is
 	// then not lost to a concurrent one (a debtor moving region while its

@@ -219,3 +219,6 @@ func (s *Store) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, lim
 func (s *Store) PaymentReferencesTaken(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]bool, error) {
 	return s.r().PaymentReferencesTaken(ctx, debtor, refs)
 }
+func (s *Store) SummaryState(ctx context.Context, name string) (string, error) {
+	return s.r().SummaryState(ctx, name)
+}

@@ -164,6 +164,24 @@ func (r reader) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, err
 	return latest.After(t), nil
 }
 
+func (r reader) SummaryState(ctx context.Context, name string) (string, error) {
+	var v string
+	err := r.q.QueryRowContext(ctx, "SELECT value FROM summary_state WHERE name = $1", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, r.s.wrap("read summary state", err)
+}
+
+func (t *tx) PutSummaryState(ctx context.Context, name, value string, replace bool) error {
+	conflict := "DO NOTHING"
+	if replace {
+		conflict = "DO UPDATE SET value = excluded.value"
+	}
+	_, err := t.w.ExecContext(ctx, `INSERT INTO summary_state (name, value) VALUES ($1, $2) ON CONFLICT (name) `+conflict, name, value)
+	return t.s.wrap("put summary state", err)
+}
+
 func (r reader) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	rows, err := r.q.QueryContext(ctx, fmt.Sprintf(`SELECT id FROM invoices i
 		WHERE i.id > $1 AND NOT EXISTS (SELECT 1 FROM summary_profiles p WHERE p.invoice_id = i.id) ORDER BY id LIMIT %d`, limit), after.String())

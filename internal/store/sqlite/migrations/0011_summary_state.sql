@@ -1,0 +1,8 @@
+-- SQLite form of the PostgreSQL migration of the same number.
+-- Facts about the summary aggregates as a whole: the fingerprint of the
+-- policy data the profiles were computed under (a summary reads the
+-- aggregates only when the server's data has the same one).
+CREATE TABLE summary_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
