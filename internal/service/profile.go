@@ -141,6 +141,10 @@ func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.In
 	if len(invs) == 0 {
 		return nil
 	}
+	if later, ok := ctx.Value(laterKey{}).(*summarizeLater); ok {
+		later.add(invs)
+		return nil
+	}
 	// The profiles first: holding them, the facts and the debtor read next
 	// are those any concurrent change to the same profiles committed.
 	ids := invoiceIDs(invs)
@@ -221,4 +225,66 @@ func (l *Ledger) resummarizeDebtor(ctx context.Context, tx store.Tx, debtor uuid
 		}
 		q.Page.AfterID = invs[len(invs)-1].ID
 	}
+}
+
+// summarizeLater collects the invoices a bulk transaction changes one by
+// one, so that their profiles are recomputed together at its end: one read
+// of profiles, facts and debtors for the lot instead of one per change.
+type summarizeLater struct {
+	latest map[uuid.UUID]*ledger.Invoice
+	order  []uuid.UUID
+	// log records the additions, so that a record rolled back to its
+	// savepoint can take its own back (undo).
+	log []laterEntry
+}
+
+type laterEntry struct {
+	id   uuid.UUID
+	prev *ledger.Invoice // nil: not collected before
+}
+
+type laterKey struct{}
+
+func withSummarizeLater(ctx context.Context) (context.Context, *summarizeLater) {
+	s := &summarizeLater{latest: map[uuid.UUID]*ledger.Invoice{}}
+	return context.WithValue(ctx, laterKey{}, s), s
+}
+
+func (s *summarizeLater) add(invs []*ledger.Invoice) {
+	for _, inv := range invs {
+		prev, seen := s.latest[inv.ID]
+		if !seen {
+			s.order = append(s.order, inv.ID)
+		}
+		s.log = append(s.log, laterEntry{inv.ID, prev})
+		c := *inv
+		s.latest[inv.ID] = &c
+	}
+}
+
+// mark is a position to undo to.
+func (s *summarizeLater) mark() int { return len(s.log) }
+
+// undo takes back what was collected after mark m.
+func (s *summarizeLater) undo(m int) {
+	for i := len(s.log) - 1; i >= m; i-- {
+		e := s.log[i]
+		if e.prev == nil {
+			delete(s.latest, e.id)
+			s.order = s.order[:len(s.order)-1] // added last, so removed first
+		} else {
+			s.latest[e.id] = e.prev
+		}
+	}
+	s.log = s.log[:m]
+}
+
+// flush recomputes the collected invoices' profiles in tx.
+func (l *Ledger) flushSummarizeLater(ctx context.Context, tx store.Tx, s *summarizeLater, now time.Time) error {
+	invs := make([]*ledger.Invoice, 0, len(s.order))
+	for _, id := range s.order {
+		invs = append(invs, s.latest[id])
+	}
+	s.latest, s.order, s.log = map[uuid.UUID]*ledger.Invoice{}, nil, nil
+	return l.resummarize(ctx, tx, invs, false, now)
 }

@@ -103,6 +103,7 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 				disputes []uuid.UUID
 			}
 			var invs []*live
+			synced := map[uuid.UUID][]service.SyncRecord{}
 			today := start
 			n := 0
 			newInvoice := func(dbt debtor) *ledger.Invoice {
@@ -157,12 +158,31 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 							}
 							recs = append(recs, rec)
 						}
+						// Records synced before, again with another amount: an
+						// update taken one by one; with a payment of more than
+						// is owed, one rolled back, correction included.
+						for k, old := range synced[dbt.ref.ID] {
+							if k >= 2 || r.IntN(2) == 0 {
+								break
+							}
+							inv := *old.Invoice
+							inv.Amount.Minor += int64(1000 + r.IntN(50000))
+							again := service.SyncRecord{Sequence: int64(n*10 + 5 + k), Invoice: &inv, Creditor: old.Creditor}
+							if r.IntN(2) == 0 {
+								again.Payments = []service.SyncPayment{{Payment: ledger.Payment{Amount: inv.Amount.Minor * 3, Currency: dbt.cur,
+									PaidOn: today, Reference: fmt.Sprint("OVER-", n, "-", k)}}}
+							}
+							recs = append(recs, again)
+						}
 						res, _, err := l.SyncChunk(admin, dbt.ref.ID, "s", recs)
 						try("sync", err)
-						for _, x := range res {
+						for k, x := range res {
 							switch x.Outcome {
 							case service.SyncCreated:
 								invs = append(invs, &live{id: x.InvoiceID, debtor: dbt})
+								synced[dbt.ref.ID] = append(synced[dbt.ref.ID], recs[k])
+							case service.SyncUpdated:
+								ok["sync updated"]++
 							case service.SyncRejected:
 								ok["sync rejected"]++
 							}
@@ -232,7 +252,7 @@ func TestSummaryAggregatesMatchJudgedSummary(t *testing.T) {
 			}()
 			wg.Wait()
 
-			for _, op := range []string{"create", "sync", "sync rejected", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
+			for _, op := range []string{"create", "sync", "sync rejected", "sync updated", "payment", "reversal", "dispute", "resolve", "credit", "correction", "cancel", "move"} {
 				if ok[op] == 0 {
 					t.Errorf("the history has no successful %s (%v)", op, ok)
 				}

@@ -151,24 +151,32 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		if err != nil {
 			return err
 		}
+		// The records taken one by one have their profiles recomputed
+		// together after the last.
+		lctx, later := withSummarizeLater(ctx)
 		for _, i := range slow {
 			r, res := &recs[i], &results[i]
 			if err := tx.Savepoint(ctx, "sync_record"); err != nil {
 				return err
 			}
-			if err := l.syncRecord(ctx, tx, debtorID, r, res, now); err != nil {
+			mark := later.mark()
+			if err := l.syncRecord(lctx, tx, debtorID, r, res, now); err != nil {
 				if !rejectable(err) {
 					return err
 				}
 				if rerr := tx.RollbackTo(ctx, "sync_record"); rerr != nil {
 					return rerr
 				}
+				later.undo(mark)
 				res.Outcome, res.Changed, res.InvoiceID = SyncRejected, nil, uuid.Nil
 				res.Violations = violationsOf(err)
 			}
 			if err := tx.Release(ctx, "sync_record"); err != nil {
 				return err
 			}
+		}
+		if err := l.flushSummarizeLater(ctx, tx, later, now); err != nil {
+			return err
 		}
 		if sess != nil {
 			sess.AckedSeq, sess.Records, sess.UpdateTime = last, sess.Records+int64(len(recs)), now
