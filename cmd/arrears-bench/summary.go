@@ -303,7 +303,7 @@ func (g *ledgerGen) record(i int, r *rand.Rand) *arrearsv1.PayableRecord {
 	for !g.working(due) {
 		due = due.AddDays(-1)
 	}
-	issued := minDate(due.AddDays(-(15 + r.IntN(16))), g.today)
+	issued := civil.Min(due.AddDays(-(15 + r.IntN(16))), g.today)
 	currency := "CNY"
 	if i%100 == 0 {
 		currency = "USD"
@@ -327,9 +327,9 @@ func (g *ledgerGen) record(i int, r *rand.Rand) *arrearsv1.PayableRecord {
 	switch x := r.Float64(); {
 	case x < openP*0.5: // open, nothing paid
 	case x < openP: // open, partly paid
-		pay(amount/3, minDate(issued.AddDays(10+r.IntN(60)), g.today), 0)
+		pay(amount/3, civil.Min(issued.AddDays(10+r.IntN(60)), g.today), 0)
 	case x < openP+0.13: // paid in two instalments
-		pay(amount/2, minDate(paidOn.AddDays(-20), g.today), 0)
+		pay(amount/2, civil.Min(paidOn.AddDays(-20), g.today), 0)
 		pay(amount-amount/2, paidOn, 1)
 	default:
 		pay(amount, paidOn, 0)
@@ -564,11 +564,4 @@ func nodeList(d civil.Date) string {
 		parts = append(parts, fmt.Sprint(n))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func minDate(a, b civil.Date) civil.Date {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

@@ -130,6 +130,17 @@ func Max(ds ...Date) Date {
 	return m
 }
 
+// Min returns the earliest of ds that is set, or the zero Date.
+func Min(ds ...Date) Date {
+	var m Date
+	for _, d := range ds {
+		if !d.IsZero() && (m.IsZero() || d.Before(m)) {
+			m = d
+		}
+	}
+	return m
+}
+
 // MarshalJSON writes "YYYY-MM-DD" (or null when unset), so snapshots of
 // domain records read naturally.
 func (d Date) MarshalJSON() ([]byte, error) {

@@ -52,6 +52,12 @@ func TestArithmetic(t *testing.T) {
 	if got := Max(); !got.IsZero() {
 		t.Errorf("Max() = %v, want zero", got)
 	}
+	if got := Min(Date{}, d, d.AddDays(-3), Date{}); got != d.AddDays(-3) {
+		t.Errorf("Min = %v, want %v", got, d.AddDays(-3))
+	}
+	if got := Min(); !got.IsZero() {
+		t.Errorf("Min() = %v, want zero", got)
+	}
 }
 
 func TestDateOfUsesTheZone(t *testing.T) {

@@ -147,18 +147,11 @@ func (l *Ledger) PrepareSummaries(ctx context.Context) error {
 		if len(ids) == 0 {
 			break
 		}
-		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			invs := make([]*ledger.Invoice, len(ids))
-			for i, id := range ids {
-				invs[i] = &ledger.Invoice{ID: id}
-			}
-			locked, err := lockAll(ctx, tx, invs)
-			if err != nil {
-				return err
-			}
-			return l.resummarize(ctx, tx, locked, false, l.now())
-		})
-		if err != nil {
+		invs := make([]*ledger.Invoice, len(ids))
+		for i, id := range ids {
+			invs[i] = &ledger.Invoice{ID: id}
+		}
+		if err := l.recount(ctx, invs); err != nil {
 			return err
 		}
 		total += len(ids)
@@ -187,14 +180,7 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 				return tx.PutSummaryState(ctx, fingerprintState, l.fingerprint, true)
 			})
 		}
-		err = l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			locked, err := lockAll(ctx, tx, invs)
-			if err != nil {
-				return err
-			}
-			return l.resummarize(ctx, tx, locked, false, l.now())
-		})
-		if err != nil {
+		if err := l.recount(ctx, invs); err != nil {
 			return n, err
 		}
 		n += len(invs)
@@ -205,6 +191,18 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 // fingerprintState names the policy data's fingerprint in the summary
 // state.
 const fingerprintState = "policy_fingerprint"
+
+// recount recomputes the profiles of a batch of invoices in a transaction
+// of its own, each locked and read again first.
+func (l *Ledger) recount(ctx context.Context, invs []*ledger.Invoice) error {
+	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		locked, err := lockAll(ctx, tx, invs)
+		if err != nil {
+			return err
+		}
+		return l.resummarize(ctx, tx, locked, l.now())
+	})
+}
 
 // lockAll locks invoices (in the order given: callers list them by id) and
 // returns them as they now stand.

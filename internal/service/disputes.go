@@ -66,7 +66,7 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, nd.OpenedOn, now, "OpenDispute")); err != nil {
 			return err
 		}
-		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, false, now); err != nil {
+		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, now); err != nil {
 			return err
 		}
 		outD, outInv = &nd, &next
@@ -139,7 +139,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if err := tx.UpdateInvoice(ctx, &next, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
 			return err
 		}
-		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, false, now); err != nil {
+		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&next}, now); err != nil {
 			return err
 		}
 		outD, outInv = d, &next

@@ -87,7 +87,7 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 			CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
 			return err
 		}
-		if err := l.resummarize(ctx, tx, []*ledger.Invoice{&inv}, true, now); err != nil {
+		if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{&inv}, nil, now); err != nil {
 			return err
 		}
 		out = &inv

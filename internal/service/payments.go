@@ -271,7 +271,7 @@ func (l *Ledger) saveDebtorChange(ctx context.Context, tx store.Tx, before, next
 	if err := tx.UpdateInvoice(ctx, next, change(ctx, before, eff, now, method)); err != nil {
 		return err
 	}
-	if err := l.resummarize(ctx, tx, []*ledger.Invoice{next}, false, now); err != nil {
+	if err := l.resummarize(ctx, tx, []*ledger.Invoice{next}, now); err != nil {
 		return err
 	}
 	return l.markCorrected(ctx, tx, next, today, now)

@@ -132,12 +132,8 @@ func fieldVersions(ctx context.Context, r store.Reader, inv *ledger.Invoice) ([]
 
 // resummarize brings the summary aggregates up to date with invoices as
 // they now stand in tx (after a change to them or to their facts), in the
-// same transaction. fresh says the invoices were just created with no
-// facts: they have no profile yet, so nothing is read.
-func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, fresh bool, now time.Time) error {
-	if fresh {
-		return l.resummarizeNew(ctx, tx, invs, nil, now)
-	}
+// same transaction.
+func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, now time.Time) error {
 	if len(invs) == 0 {
 		return nil
 	}
@@ -160,7 +156,8 @@ func (l *Ledger) resummarize(ctx context.Context, tx store.Tx, invs []*ledger.In
 }
 
 // resummarizeNew counts invoices just created, with the facts given (nil:
-// none), in the summary aggregates.
+// none), in the summary aggregates: they have no profile yet, and their
+// facts are known, so nothing is read.
 func (l *Ledger) resummarizeNew(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, now time.Time) error {
 	if len(invs) == 0 {
 		return nil
@@ -217,7 +214,7 @@ func (l *Ledger) resummarizeDebtor(ctx context.Context, tx store.Tx, debtor uuid
 		if err != nil {
 			return err
 		}
-		if err := l.resummarize(ctx, tx, locked, false, now); err != nil {
+		if err := l.resummarize(ctx, tx, locked, now); err != nil {
 			return err
 		}
 		if len(invs) < q.Page.Limit {
@@ -286,5 +283,5 @@ func (l *Ledger) flushSummarizeLater(ctx context.Context, tx store.Tx, s *summar
 		invs = append(invs, s.latest[id])
 	}
 	s.latest, s.order, s.log = map[uuid.UUID]*ledger.Invoice{}, nil, nil
-	return l.resummarize(ctx, tx, invs, false, now)
+	return l.resummarize(ctx, tx, invs, now)
 }

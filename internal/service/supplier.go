@@ -216,7 +216,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			if err := tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID, CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
 				return err
 			}
-			if err := l.resummarize(ctx, tx, []*ledger.Invoice{inv}, true, now); err != nil {
+			if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{inv}, nil, now); err != nil {
 				return err
 			}
 			c.Invoice = inv.ID

@@ -117,35 +117,19 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 // PaymentReferencesTaken returns which of refs the debtor's payments use.
 func (r reader) PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	for start := 0; start < len(refs); start += 500 {
-		part := refs[start:min(start+500, len(refs))]
+	for _, part := range batches(refs, r.s.dialect.TextArrays) {
 		var w where
 		w.add("debtor_id = " + w.arg(debtorID.String()))
-		if r.s.dialect.TextArrays {
-			w.add("reference = ANY(" + w.arg(part) + ")")
-		} else {
-			ph := make([]string, len(part))
-			for i, ref := range part {
-				ph[i] = w.arg(ref)
-			}
-			w.add("reference IN (" + strings.Join(ph, ", ") + ")")
-		}
-		rows, err := r.q.QueryContext(ctx, "SELECT reference FROM payments"+w.sql(), w.args...)
-		if err != nil {
-			return nil, r.s.wrap("read payment references", err)
-		}
-		for rows.Next() {
+		w.oneOf("reference", part, r.s.dialect.TextArrays, "text[]")
+		taken, err := list(ctx, r, "payment references", func(sc scanner) (*string, error) {
 			var ref string
-			if err := rows.Scan(&ref); err != nil {
-				rows.Close()
-				return nil, r.s.wrap("scan payment reference", err)
-			}
-			out[ref] = true
-		}
-		err = rows.Err()
-		rows.Close()
+			return &ref, sc.Scan(&ref)
+		}, "SELECT reference FROM payments"+w.sql(), w.args...)
 		if err != nil {
-			return nil, r.s.wrap("read payment references", err)
+			return nil, err
+		}
+		for _, ref := range taken {
+			out[*ref] = true
 		}
 	}
 	return out, nil
@@ -179,29 +163,13 @@ func splitCols(cols string) []string {
 }
 
 // InvoicesByDocumentRef reads a debtor's invoices with the given references
-// in one query.
+// in one query (in batches where the driver has no array parameters).
 func (r reader) InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Invoice, error) {
 	out := make(map[string]*ledger.Invoice, len(refs))
-	if r.s.dialect.TextArrays {
-		invs, err := list(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices
-			WHERE debtor_id = $1 AND document_ref = ANY($2)`, debtorID.String(), refs)
-		if err != nil {
-			return nil, err
-		}
-		for _, inv := range invs {
-			out[inv.DocumentRef] = inv
-		}
-		return out, nil
-	}
-	for start := 0; start < len(refs); start += 500 {
-		part := refs[start:min(start+500, len(refs))]
+	for _, part := range batches(refs, r.s.dialect.TextArrays) {
 		var w where
 		w.add("debtor_id = " + w.arg(debtorID.String()))
-		ph := make([]string, len(part))
-		for i, ref := range part {
-			ph[i] = w.arg(ref)
-		}
-		w.add("document_ref IN (" + strings.Join(ph, ", ") + ")")
+		w.oneOf("document_ref", part, r.s.dialect.TextArrays, "text[]")
 		invs, err := list(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`+w.sql(), w.args...)
 		if err != nil {
 			return nil, err

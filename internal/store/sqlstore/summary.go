@@ -41,45 +41,35 @@ func (t *tx) LockSummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid
 // summaryProfiles reads profiles, in invoice order (so that two writers
 // locking some of the same rows take them in one order).
 func (r reader) summaryProfiles(ctx context.Context, ids []uuid.UUID, lock string) (map[uuid.UUID]summary.Profile, error) {
+	type stored struct {
+		id      uuid.UUID
+		profile summary.Profile
+	}
+	scan := func(sc scanner) (*stored, error) {
+		var s stored
+		var text string
+		if err := sc.Scan(&s.id, &text); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(text), &s.profile); err != nil {
+			return nil, fmt.Errorf("summary profile of %s: %w", s.id, err)
+		}
+		return &s, nil
+	}
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
 	out := make(map[uuid.UUID]summary.Profile, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		part := ids[start:min(start+500, len(ids))]
+	for _, part := range batches(strs, r.s.dialect.TextArrays) {
 		var w where
-		if r.s.dialect.TextArrays {
-			strs := make([]string, len(part))
-			for i, id := range part {
-				strs[i] = id.String()
-			}
-			w.add("invoice_id = ANY(" + w.arg(strs) + "::uuid[])")
-		} else {
-			ph := make([]string, len(part))
-			for i, id := range part {
-				ph[i] = w.arg(id.String())
-			}
-			w.add("invoice_id IN (" + strings.Join(ph, ", ") + ")")
-		}
-		rows, err := r.q.QueryContext(ctx, "SELECT invoice_id, profile FROM summary_profiles"+w.sql()+" ORDER BY invoice_id"+lock, w.args...)
+		w.oneOf("invoice_id", part, r.s.dialect.TextArrays, "uuid[]")
+		ps, err := list(ctx, r, "summary profiles", scan, "SELECT invoice_id, profile FROM summary_profiles"+w.sql()+" ORDER BY invoice_id"+lock, w.args...)
 		if err != nil {
-			return nil, r.s.wrap("read summary profiles", err)
+			return nil, err
 		}
-		for rows.Next() {
-			var id uuid.UUID
-			var text string
-			if err := rows.Scan(&id, &text); err != nil {
-				rows.Close()
-				return nil, r.s.wrap("scan summary profile", err)
-			}
-			var p summary.Profile
-			if err := json.Unmarshal([]byte(text), &p); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("summary profile of %s: %w", id, err)
-			}
-			out[id] = p
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, r.s.wrap("read summary profiles", err)
+		for _, p := range ps {
+			out[p.id] = p.profile
 		}
 	}
 	return out, nil
@@ -99,11 +89,11 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	if q.ByDebtor {
 		table, cols = "summary_debtor_nodes", "debtor_id, "+cols
 		if len(q.Debtors) > 0 {
-			ph := make([]string, len(q.Debtors))
+			ids := make([]string, len(q.Debtors))
 			for i, id := range q.Debtors {
-				ph[i] = w.arg(id.String())
+				ids[i] = id.String()
 			}
-			w.add("debtor_id IN (" + strings.Join(ph, ", ") + ")")
+			w.oneOf("debtor_id", ids, r.s.dialect.TextArrays, "uuid[]")
 		}
 	}
 	if q.Jurisdiction != "" {

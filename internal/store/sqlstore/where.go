@@ -75,3 +75,31 @@ func sqlOp(op store.Op) string {
 	}
 	panic(fmt.Sprintf("sqlstore: operator %q reached SQL", op))
 }
+
+// oneOf adds "col is one of vals". Where the driver binds a []string as one
+// array parameter (arrays) it is "= ANY($n::arrayType)", one plan whatever
+// the count; elsewhere a placeholder each (see batches).
+func (w *where) oneOf(col string, vals []string, arrays bool, arrayType string) {
+	if arrays {
+		w.add(col + " = ANY(" + w.arg(vals) + "::" + arrayType + ")")
+		return
+	}
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = w.arg(v)
+	}
+	w.add(col + " IN (" + strings.Join(ph, ", ") + ")")
+}
+
+// batches splits the values of a lookup into what one oneOf takes: all at
+// once as an array, else 500 placeholders at a time.
+func batches(vals []string, arrays bool) [][]string {
+	if arrays && len(vals) > 0 {
+		return [][]string{vals}
+	}
+	var out [][]string
+	for start := 0; start < len(vals); start += 500 {
+		out = append(out, vals[start:min(start+500, len(vals))])
+	}
+	return out
+}
