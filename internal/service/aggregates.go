@@ -29,11 +29,6 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 		q.Industry != "" || q.CreditorSize != "" || !summary.Covers(q.AsOf) {
 		return nil, false, nil
 	}
-	// Counted under other policy data (a calendar since published, another
-	// policy file), the due dates in the profiles may not be this server's.
-	if fp, err := l.store.SummaryState(ctx, fingerprintState); err != nil || fp != l.fingerprint {
-		return nil, false, err
-	}
 	for _, g := range q.GroupBy {
 		if !slices.Contains(aggregateDimensions, g) {
 			return nil, false, nil
@@ -59,6 +54,11 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 		}
 	default:
 		return nil, false, nil
+	}
+	// Counted under other policy data (a calendar since published, another
+	// policy file), the due dates in the profiles may not be this server's.
+	if fp, err := l.store.SummaryState(ctx, fingerprintState); err != nil || fp != l.fingerprint {
+		return nil, false, err
 	}
 	sums, err := l.store.SummaryNodes(ctx, nq)
 	if err != nil {

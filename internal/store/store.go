@@ -148,9 +148,6 @@ type Reader interface {
 	// GetSyncSession reads a debtor's named sync session.
 	GetSyncSession(ctx context.Context, debtorID uuid.UUID, session string) (*SyncSession, error)
 
-	// SummaryProfiles reads the stored summary profiles of invoices; an
-	// invoice without one is absent from the map.
-	SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error)
 	// SummaryNodes sums the summary aggregates over the given nodes, per
 	// group matching q.
 	SummaryNodes(ctx context.Context, q NodeQuery) ([]NodeSum, error)
@@ -296,7 +293,8 @@ type Tx interface {
 	// PutSummaryState sets a named fact about the summary aggregates; with
 	// replace false, only if it is unset.
 	PutSummaryState(ctx context.Context, name, value string, replace bool) error
-	// LockSummaryProfiles reads invoices' stored summary profiles and holds
+	// LockSummaryProfiles reads invoices' stored summary profiles (an
+	// invoice without one is absent from the map) and holds
 	// them until the transaction ends: a change computed against them is
 	// then not lost to a concurrent one (a debtor moving region while its
 	// invoice is paid).

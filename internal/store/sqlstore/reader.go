@@ -14,7 +14,6 @@ import (
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
-	"github.com/arrears/arrears/internal/summary"
 )
 
 // reader implements store.Reader over the handle or a transaction.
@@ -203,9 +202,6 @@ func (r reader) exists(ctx context.Context, table string, w where) (bool, error)
 		return false, r.s.wrap("check "+table, err)
 	}
 	return true, nil
-}
-func (s *Store) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
-	return s.r().SummaryProfiles(ctx, ids)
 }
 func (s *Store) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.NodeSum, error) {
 	return s.r().SummaryNodes(ctx, q)

@@ -30,17 +30,10 @@ var nodeMeasureCols = func() []string {
 	return out
 }()
 
-func (r reader) SummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
-	return r.summaryProfiles(ctx, ids, "")
-}
-
+// LockSummaryProfiles reads and locks profiles in invoice order, so that
+// two writers locking some of the same rows take them in one order.
 func (t *tx) LockSummaryProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]summary.Profile, error) {
-	return t.summaryProfiles(ctx, ids, t.s.dialect.ForUpdate)
-}
-
-// summaryProfiles reads profiles, in invoice order (so that two writers
-// locking some of the same rows take them in one order).
-func (r reader) summaryProfiles(ctx context.Context, ids []uuid.UUID, lock string) (map[uuid.UUID]summary.Profile, error) {
+	r := t.reader
 	type stored struct {
 		id      uuid.UUID
 		profile summary.Profile
@@ -64,7 +57,7 @@ func (r reader) summaryProfiles(ctx context.Context, ids []uuid.UUID, lock strin
 	for _, part := range batches(strs, r.s.dialect.TextArrays) {
 		var w where
 		w.oneOf("invoice_id", part, r.s.dialect.TextArrays, "uuid[]")
-		ps, err := list(ctx, r, "summary profiles", scan, "SELECT invoice_id, profile FROM summary_profiles"+w.sql()+" ORDER BY invoice_id"+lock, w.args...)
+		ps, err := list(ctx, r, "summary profiles", scan, "SELECT invoice_id, profile FROM summary_profiles"+w.sql()+" ORDER BY invoice_id"+t.s.dialect.ForUpdate, w.args...)
 		if err != nil {
 			return nil, err
 		}
