@@ -17,6 +17,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -74,12 +77,20 @@ func main() {
 	chunk := fs.Int("chunk", 1000, "records per chunk")
 	suppliers := fs.Int("suppliers", 1000, "distinct suppliers")
 	engine := fs.String("store", "postgres", "postgres (with the raw COPY baseline) or sqlite (the embedded default; no baseline)")
+	pg := fs.String("pg", "", "PostgreSQL settings, comma-separated name=value (e.g. log_min_duration_statement=10)")
+	fs.StringVar(&profileDir, "profile", "", "write CPU profiles of arrearsd during each pass to this directory")
 	_ = fs.Parse(os.Args[2:])
-	run := benchSync
+	var err error
 	if *engine == "sqlite" {
-		run = benchSyncSQLite
+		err = benchSyncSQLite(ctx, *n, *chunk, *suppliers, *bin)
+	} else {
+		var settings []string
+		if *pg != "" {
+			settings = strings.Split(*pg, ",")
+		}
+		err = benchSync(ctx, *n, *chunk, *suppliers, *bin, settings)
 	}
-	if err := run(ctx, *n, *chunk, *suppliers, *bin); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "arrears-bench:", err)
 		os.Exit(1)
 	}
@@ -95,8 +106,8 @@ func supplier(i int) string {
 
 const debtorReg = "91350100M000100Y43"
 
-func benchSync(ctx context.Context, n, chunk, suppliers int, bin string) error {
-	cluster, err := pgtest.NewCluster()
+func benchSync(ctx context.Context, n, chunk, suppliers int, bin string, settings []string) error {
+	cluster, err := pgtest.NewCluster(settings...)
 	if err != nil {
 		return err
 	}
@@ -190,8 +201,10 @@ func syncPasses(ctx context.Context, srv *server, token string, files map[string
 		{"unchanged", files["new"], "again", "3. sync the same N again:"},
 		{"changed", files["changed"], "changed", "4. sync N with 10% changed:"},
 	} {
+		stopProfile := srv.profile(ctx, run.name)
 		rep, err := syncclient.Run(ctx, syncclient.Options{Conn: srv.conn, Token: token, Debtor: "parties/CN:" + debtorReg,
 			File: run.file, Session: run.session, Chunk: chunk, Window: 4})
+		stopProfile()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", run.name, err)
 		}
@@ -209,11 +222,15 @@ func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error)
 	}
 	defer conn.Close(ctx)
 	now := time.Now().UTC()
-	debtor := uuid.Must(uuid.NewV7())
+	// Ids go in as pgtype.UUID: pgx would send a uuid.UUID (a
+	// driver.Valuer) through its text form, and the baseline must be the
+	// fastest COPY, not a slow one.
+	id := func() pgtype.UUID { return pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true} }
+	debtor := id()
 	parties := [][]any{{debtor, "Bench Buyer", "LARGE_ENTERPRISE", "LARGE", "CN", debtorReg, "350100", "", false, int64(1), now, now}}
-	creditors := make([]uuid.UUID, suppliers)
+	creditors := make([]pgtype.UUID, suppliers)
 	for i := range creditors {
-		creditors[i] = uuid.Must(uuid.NewV7())
+		creditors[i] = id()
 		parties = append(parties, []any{creditors[i], fmt.Sprintf("Supplier %d", i), "SME", "SMALL", "CN", supplier(i), "350121", "", true, int64(1), now, now})
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"parties"}, []string{"id", "display_name", "kind", "size_class", "jurisdiction",
@@ -230,7 +247,7 @@ func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error)
 		if i == n {
 			return nil, nil
 		}
-		row := []any{uuid.Must(uuid.NewV7()), debtor, creditors[i%suppliers], fmt.Sprintf("BENCH-%08d", i), "", "CNY", int64(100000 + i%5000*100),
+		row := []any{id(), debtor, creditors[i%suppliers], fmt.Sprintf("BENCH-%08d", i), "", "CNY", int64(100000 + i%5000*100),
 			delivered.AddDate(0, 0, -15), delivered.AddDate(0, 0, 1), delivered, false, int32(0), int32(60), false, "SMALL", "OPEN",
 			delivered.AddDate(0, 0, 60), int64(0), int64(0), int64(0), "", int64(1), now, now, "CN-802-LARGE-ENTERPRISE", int32(1), "bench"}
 		i++
@@ -268,9 +285,44 @@ func writeCSV(path string, n, suppliers, changedPct int) error {
 
 // server is arrearsd running as its own process.
 type server struct {
-	cmd  *exec.Cmd
-	dir  string
-	conn *grpc.ClientConn
+	cmd       *exec.Cmd
+	dir       string
+	conn      *grpc.ClientConn
+	debugAddr string // its profiler, with -profile
+}
+
+// profileDir, if set (-profile), receives CPU profiles of arrearsd taken
+// back to back during each pass: DIR/<pass>-<n>.pprof, to merge with
+// go tool pprof.
+var profileDir string
+
+// profile takes 5-second CPU profiles of the server until the returned
+// function is called; nothing without -profile.
+func (s *server) profile(ctx context.Context, pass string) func() {
+	if profileDir == "" || s.debugAddr == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.debugAddr+"/debug/pprof/profile?seconds=5", nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				_ = os.WriteFile(filepath.Join(profileDir, fmt.Sprintf("%s-%02d.pprof", pass, i)), b, 0o644)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func startServer(ctx context.Context, bin, url, dir string) (*server, error) {
@@ -278,10 +330,15 @@ func startServer(ctx context.Context, bin, url, dir string) (*server, error) {
 	cmd := exec.CommandContext(ctx, bin, "-database-url", url, "-data-dir", dir, "-grpc-addr", "127.0.0.1:"+strconv.Itoa(port),
 		"-http-addr", "127.0.0.1:0", "-rate-limit", "0", "-log-level", "warn", "-sweep-interval", "1h", "-create-audit-key", "true")
 	cmd.Stderr = os.Stderr
+	debugAddr := ""
+	if profileDir != "" {
+		debugAddr = "127.0.0.1:" + strconv.Itoa(freePort())
+		cmd.Args = append(cmd.Args, "-debug-addr", debugAddr)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	s := &server{cmd: cmd, dir: dir}
+	s := &server{cmd: cmd, dir: dir, debugAddr: debugAddr}
 	conn, err := grpc.NewClient("127.0.0.1:"+strconv.Itoa(port), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		s.stop()

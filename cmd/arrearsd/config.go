@@ -39,6 +39,7 @@ type config struct {
 	PolicyFile      string        // a deployment's custom policies
 	SweepEvery      time.Duration // how often the escalation sweeper runs
 	Demo            bool          // load the demo ledger when the ledger is empty
+	DebugAddr       string        // serves net/http/pprof; empty (the default) for none
 }
 
 // SQLitePath is where the embedded store lives.
@@ -88,6 +89,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
 	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "load a demo ledger if the ledger is empty (ARREARS_DEMO=1)")
 	createKey := fs.String("create-audit-key", env("ARREARS_CREATE_AUDIT_KEY", ""), "create the audit signing key if missing: true or false; default true on the embedded store, false on PostgreSQL, where every replica must be given the same key (ARREARS_CREATE_AUDIT_KEY)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("ARREARS_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it off public networks (ARREARS_DEBUG_ADDR)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err

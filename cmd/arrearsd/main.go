@@ -160,6 +160,11 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if err != nil {
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, log); err != nil {
+			return err
+		}
+	}
 	go purgeRequests(ctx, svc, log)
 	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, log)
 	go sweep(ctx, svc, cfg.SweepEvery, log)

@@ -56,12 +56,19 @@ func (e *Event) canonical() []byte {
 		e.RecordTime.UTC().Format(time.RFC3339Nano), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(),
 		strconv.FormatInt(e.Revision, 10), e.SnapshotDigest, e.Changes, e.PrevHash,
 	}
-	var b bytes.Buffer
+	n := 0
+	for _, f := range fields {
+		n += len(f) + 8
+	}
+	b := make([]byte, 0, n)
 	for _, f := range fields {
 		// Length-prefixed, so no field can borrow another's bytes.
-		fmt.Fprintf(&b, "%d:%s;", len(f), f)
+		b = strconv.AppendInt(b, int64(len(f)), 10)
+		b = append(b, ':')
+		b = append(b, f...)
+		b = append(b, ';')
 	}
-	return b.Bytes()
+	return b
 }
 
 // ComputeHash is the event's chain hash (hex).

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -138,10 +139,15 @@ func copyFrom(ctx context.Context, conn *sql.Conn, table string, cols []string, 
 				} else {
 					row[i] = time.Date(x.Year, x.Month, x.Day, 0, 0, 0, 0, time.UTC)
 				}
+			case uuid.UUID:
+				row[i] = pgtype.UUID{Bytes: x, Valid: true}
 			case string:
 				if idCol[i] && len(x) == 36 {
 					if id, err := uuid.Parse(x); err == nil {
-						row[i] = id
+						// pgtype.UUID, not uuid.UUID: pgx encodes a
+						// driver.Valuer through its text form, then
+						// fails, then parses it again.
+						row[i] = pgtype.UUID{Bytes: id, Valid: true}
 					}
 				}
 			}
