@@ -138,20 +138,9 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 			return err
 		}
 		// The mask is part of the request: check it before the state.
-		next := *cur
-		reselect := false
-		for _, f := range mask {
-			switch f {
-			case "policy":
-				reselect = true
-				continue
-			case "contract_signed_on", "creditor_size_class_at_signing":
-				// These choose the law; re-choose unless it was named.
-				reselect = reselect || cur.PolicyReason != explicitReason
-			}
-			if err := applyInvoiceField(&next, patch, f); err != nil {
-				return err
-			}
+		next, reselect, err := applyMask(cur, patch, mask)
+		if err != nil {
+			return err
 		}
 		if err := checkEtag(etag, cur.Version); err != nil {
 			return err
@@ -164,36 +153,69 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 			return err
 		}
 		today := l.Today(now, debtor.Jurisdiction)
-		var v ledger.ValidationError
-		v.Merge("invoice.", next.Normalize(today))
-		if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
-			v.Add("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
-		}
-		if next.Amount.Minor < cur.Paid+cur.Credited {
-			v.Add("invoice.amount.minor_units", "%d is less than what is already paid and credited (%d)", next.Amount.Minor, cur.Paid+cur.Credited)
-		}
-		if effectiveOn.After(today) {
-			v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
-		}
-		if reselect && v.Err() == nil {
-			l.choosePolicy(&v, namedPolicy, debtor, &next)
-		}
-		if err := v.Err(); err != nil {
+		if effectiveOn, err = l.checkCorrection(cur, next, reselect, debtor, effectiveOn, today, namedPolicy); err != nil {
 			return err
 		}
-		if effectiveOn.IsZero() {
-			effectiveOn = today
-		}
-		if effectiveOn.After(next.CorrectedOn) {
-			next.CorrectedOn = effectiveOn
-		}
-		if err := l.saveDebtorChange(ctx, tx, cur, &next, effectiveOn, today, now, "UpdateInvoice"); err != nil {
+		if err := l.saveDebtorChange(ctx, tx, cur, next, effectiveOn, today, now, "UpdateInvoice"); err != nil {
 			return err
 		}
-		out = &next
+		out = next
 		return nil
 	}()
 	return out, err
+}
+
+// applyMask copies the masked fields from patch onto a copy of cur, and
+// says whether the change should choose the invoice's policy again.
+func applyMask(cur, patch *ledger.Invoice, mask []string) (*ledger.Invoice, bool, error) {
+	next := *cur
+	reselect := false
+	for _, f := range mask {
+		switch f {
+		case "policy":
+			reselect = true
+			continue
+		case "contract_signed_on", "creditor_size_class_at_signing":
+			// These choose the law; re-choose unless it was named.
+			reselect = reselect || cur.PolicyReason != explicitReason
+		}
+		if err := applyInvoiceField(&next, patch, f); err != nil {
+			return nil, false, err
+		}
+	}
+	return &next, reselect, nil
+}
+
+// checkCorrection checks a correction of cur into next, effective from
+// effectiveOn (zero: today), chooses the policy again if asked, and dates
+// the correction on next. It returns the effective date. UpdateInvoice and
+// the bulk sync share it, so a synced change is refused exactly where the
+// same change made by hand would be.
+func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect bool, debtor *ledger.Party, effectiveOn, today civil.Date, namedPolicy string) (civil.Date, error) {
+	var v ledger.ValidationError
+	v.Merge("invoice.", next.Normalize(today))
+	if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
+		v.Add("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
+	}
+	if next.Amount.Minor < cur.Paid+cur.Credited {
+		v.Add("invoice.amount.minor_units", "%d is less than what is already paid and credited (%d)", next.Amount.Minor, cur.Paid+cur.Credited)
+	}
+	if effectiveOn.After(today) {
+		v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
+	}
+	if reselect && v.Err() == nil {
+		l.choosePolicy(&v, namedPolicy, debtor, next)
+	}
+	if err := v.Err(); err != nil {
+		return civil.Date{}, err
+	}
+	if effectiveOn.IsZero() {
+		effectiveOn = today
+	}
+	if effectiveOn.After(next.CorrectedOn) {
+		next.CorrectedOn = effectiveOn
+	}
+	return effectiveOn, nil
 }
 
 // applyInvoiceField copies one masked field from patch to inv.

@@ -34,8 +34,8 @@ type fieldVersion struct {
 // invoice counts from its issue date. A correction effective from a date
 // splits the profile there, the fields before it being those that stood
 // then, as the judgement of an earlier date uses them.
-func (l *Ledger) profileOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, debtor *ledger.Party, f *store.Facts) (summary.Profile, error) {
-	versions, err := fieldVersions(ctx, r, inv)
+func (l *Ledger) profileOf(inv *ledger.Invoice, revs []*ledger.Revision, debtor *ledger.Party, f *store.Facts) (summary.Profile, error) {
+	versions, err := fieldVersions(inv, revs)
 	if err != nil {
 		return nil, err
 	}
@@ -94,14 +94,11 @@ func (l *Ledger) profileOf(ctx context.Context, r store.Reader, inv *ledger.Invo
 // fieldVersions lists the versions of an invoice's own fields over dates:
 // one for an invoice never corrected from a date, else one from each date
 // a correction takes effect, the last (from the latest) being the fields
-// as they are now.
-func fieldVersions(ctx context.Context, r store.Reader, inv *ledger.Invoice) ([]fieldVersion, error) {
+// as they are now. revs are the invoice's revisions, needed only if it
+// was corrected.
+func fieldVersions(inv *ledger.Invoice, revs []*ledger.Revision) ([]fieldVersion, error) {
 	if inv.CorrectedOn.IsZero() {
 		return []fieldVersion{{fields: inv}}, nil
-	}
-	revs, err := r.ListRevisions(ctx, inv.ID, 0, 100000)
-	if err != nil {
-		return nil, err
 	}
 	var bounds []civil.Date
 	for _, rev := range revs {
@@ -168,6 +165,21 @@ func (l *Ledger) resummarizeNew(ctx context.Context, tx store.Tx, invs []*ledger
 // putProfiles computes the invoices' profiles and stores those that differ
 // from olds, with their change to the aggregates.
 func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile, now time.Time) error {
+	// The revisions of corrected invoices, in one read: their profiles
+	// follow the corrections' dates.
+	var corrected []uuid.UUID
+	for _, inv := range invs {
+		if !inv.CorrectedOn.IsZero() {
+			corrected = append(corrected, inv.ID)
+		}
+	}
+	var revs map[uuid.UUID][]*ledger.Revision
+	if len(corrected) > 0 {
+		var err error
+		if revs, err = tx.RevisionsOf(ctx, corrected); err != nil {
+			return err
+		}
+	}
 	debtors := map[uuid.UUID]*ledger.Party{}
 	var changes []store.ProfileChange
 	var before, after []summary.Profile
@@ -180,7 +192,7 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 			}
 			debtors[inv.DebtorID] = debtor
 		}
-		p, err := l.profileOf(ctx, tx, inv, debtor, facts[inv.ID])
+		p, err := l.profileOf(inv, revs[inv.ID], debtor, facts[inv.ID])
 		if err != nil {
 			return err
 		}

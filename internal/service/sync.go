@@ -191,10 +191,11 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 }
 
 // syncFast settles in bulk the records that are plain invoices (no
-// payments, no cancellation, a reference not repeated in the chunk) whose
-// supplier is known: an unchanged one costs nothing, a new one joins a
-// single bulk load (COPY on PostgreSQL) with its revision, audit event and
-// escalation row. It returns the records left for the record-by-record path.
+// cancellation, a reference not repeated in the chunk, payments only on a
+// new one) whose supplier is known: an unchanged one costs nothing, a new
+// one joins a single bulk load (COPY on PostgreSQL) with its revision,
+// audit event and escalation row, and a changed one a single bulk update
+// with the same. It returns the records left for the record-by-record path.
 func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time) ([]int, error) {
 	if len(apply) == 0 {
 		return nil, nil
@@ -258,7 +259,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	var slow []int
-	var fresh []*ledger.Invoice
+	var fresh, corrected []*ledger.Invoice
 	var payments []*ledger.Payment
 	facts := map[uuid.UUID]*store.Facts{}
 	today := l.Today(now, debtor.Jurisdiction)
@@ -275,12 +276,35 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 		if cur, ok := existing[ref]; ok {
 			// Payments of a known invoice go the record's way, which
-			// records the new ones and matches the others.
-			if len(r.Payments) == 0 && cur.CreditorID == creditor.ID && (cur.Status == ledger.StatusCancelled || len(differingFields(cur, r.Invoice)) == 0) {
+			// records the new ones and matches the others; so does a
+			// correction that settles contests.
+			if len(r.Payments) > 0 || cur.CreditorID != creditor.ID {
+				slow = append(slow, i)
+				continue
+			}
+			mask := differingFields(cur, r.Invoice)
+			if cur.Status == ledger.StatusCancelled || len(mask) == 0 {
 				res.Outcome, res.InvoiceID = SyncUnchanged, cur.ID
 				continue
 			}
-			slow = append(slow, i)
+			if cur.Contested > 0 {
+				slow = append(slow, i)
+				continue
+			}
+			// A correction effective today, checked as UpdateInvoice
+			// checks it, saved with the chunk's others in bulk.
+			next, reselect, err := applyMask(cur, r.Invoice, mask)
+			if err == nil {
+				_, err = l.checkCorrection(cur, next, reselect, debtor, civil.Date{}, today, "")
+			}
+			if err != nil {
+				res.Outcome, res.Violations = SyncRejected, violationsOf(err)
+				continue
+			}
+			next.UpdateTime = now
+			next.Derive()
+			res.Outcome, res.InvoiceID, res.Changed = SyncUpdated, cur.ID, mask
+			corrected = append(corrected, next)
 			continue
 		}
 		var v ledger.ValidationError
@@ -309,6 +333,13 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		return nil, err
 	}
 	if err := l.resummarizeNew(ctx, tx, fresh, facts, now); err != nil {
+		return nil, err
+	}
+	c.Method, c.EffectiveOn = "UpdateInvoice", today
+	if err := tx.UpdateInvoices(ctx, corrected, c); err != nil {
+		return nil, err
+	}
+	if err := l.resummarize(ctx, tx, corrected, now); err != nil {
 		return nil, err
 	}
 	return slow, nil

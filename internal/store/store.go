@@ -79,6 +79,9 @@ type Reader interface {
 	// ListRevisions lists a resource's revisions with revision > after,
 	// oldest first.
 	ListRevisions(ctx context.Context, resourceID uuid.UUID, after int64, limit int) ([]*ledger.Revision, error)
+	// RevisionsOf reads all revisions of many resources at once, each
+	// resource's oldest first.
+	RevisionsOf(ctx context.Context, resourceIDs []uuid.UUID) (map[uuid.UUID][]*ledger.Revision, error)
 
 	// GetRequest returns the idempotency record for key.
 	GetRequest(ctx context.Context, key string) (*Request, error)
@@ -289,6 +292,12 @@ type Tx interface {
 	// count the payments. A reference taken meanwhile is
 	// ledger.ErrConflict, so the chunk reruns.
 	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
+	// UpdateInvoices rewrites many invoices with everything UpdateInvoice
+	// writes for each (revision, audit event, escalation check brought
+	// forward to c.EffectiveOn), set-based where the engine allows. Each
+	// must still be at its Version, else ledger.ErrConflict and the
+	// transaction reruns; each then moves to the next version.
+	UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c Change) error
 
 	// PutSummaryState sets a named fact about the summary aggregates; with
 	// replace false, only if it is unset.

@@ -217,3 +217,160 @@ func (r reader) PartiesByRegistration(ctx context.Context, keys [][2]string) (ma
 	}
 	return out, nil
 }
+
+// invoiceColTypes are the PostgreSQL types of invoiceCols, in order: the
+// bulk update declares them to read its rows from one JSON parameter.
+var invoiceColTypes = []string{"uuid", "uuid", "uuid", "text", "text", "text", "bigint",
+	"date", "date", "date", "date", "boolean", "integer",
+	"date", "date", "integer", "date", "text",
+	"boolean", "text", "text", "date", "bigint", "bigint", "bigint",
+	"date", "text", "bigint", "timestamptz", "timestamptz", "text", "integer", "text", "integer", "date"}
+
+// bulkUpdateSQL rewrites many invoice rows in one statement: the rows come
+// as one JSON array (one parameter whatever their number, so the statement
+// is prepared once), and only those still at the version they were read at
+// change. Identity columns and create_time never change.
+var bulkUpdateSQL = func() string {
+	cols := splitCols(invoiceCols)
+	var sets, decl []string
+	for i, c := range cols {
+		decl = append(decl, c+" "+invoiceColTypes[i])
+		switch c {
+		case "id", "debtor_id", "creditor_id", "document_ref", "create_time":
+		case "version":
+			sets = append(sets, "version = i.version + 1")
+		default:
+			sets = append(sets, c+" = u."+c)
+		}
+	}
+	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_to_recordset($1::jsonb) AS u(" +
+		strings.Join(decl, ", ") + ") WHERE i.id = u.id AND i.version = u.version"
+}()
+
+// UpdateInvoices rewrites many invoices at once, with everything
+// UpdateInvoice writes for each: the next revision, an audit event saying
+// what changed against the previous one, and the escalation check brought
+// forward to c.EffectiveOn. One of them changed meanwhile is
+// ledger.ErrConflict, so the transaction reruns.
+func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store.Change) error {
+	if len(invs) == 0 {
+		return nil
+	}
+	if t.s.dialect.TextArrays {
+		cols := splitCols(invoiceCols)
+		rows := make([]map[string]any, len(invs))
+		for i, inv := range invs {
+			row := make(map[string]any, len(cols))
+			for j, v := range t.invoiceArgs(inv) {
+				if d, ok := v.(civil.Date); ok {
+					if v = nil; !d.IsZero() {
+						v = d.String()
+					}
+				}
+				row[cols[j]] = v
+			}
+			rows[i] = row
+		}
+		text, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text))
+		if err != nil {
+			return t.s.wrap("update invoices", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(invs)) {
+			if err != nil {
+				return t.s.wrap("update invoices", err)
+			}
+			return fmt.Errorf("update invoices: %d of %d changed meanwhile: %w", int64(len(invs))-n, len(invs), ledger.ErrConflict)
+		}
+		for _, inv := range invs {
+			inv.Version++
+		}
+	} else {
+		// An embedded engine answers each statement in-process.
+		for _, inv := range invs {
+			if err := t.updateInvoiceRow(ctx, inv); err != nil {
+				return err
+			}
+		}
+	}
+	ids := make([]uuid.UUID, len(invs))
+	strs := make([]string, len(invs))
+	for i, inv := range invs {
+		ids[i], strs[i] = inv.ID, inv.ID.String()
+	}
+	if !c.EffectiveOn.IsZero() {
+		for _, part := range batches(strs, t.s.dialect.TextArrays) {
+			var w where
+			on := w.arg(c.EffectiveOn)
+			w.oneOf("invoice_id", part, t.s.dialect.TextArrays, "uuid[]")
+			if _, err := t.w.ExecContext(ctx, `UPDATE escalations SET version = version + 1,
+				next_check = CASE WHEN next_check IS NULL OR next_check > `+on+` THEN `+on+` ELSE next_check END`+w.sql(), w.args...); err != nil {
+				return t.s.wrap("touch escalations", err)
+			}
+		}
+	}
+	// The audit events say what changed against each previous revision.
+	revs, err := t.RevisionsOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	ts := t.s.dialect.Timestamp
+	revRows := make([][]any, len(invs))
+	events := make([]*audit.Event, len(invs))
+	for i, inv := range invs {
+		var before []byte
+		for _, r := range revs[inv.ID] {
+			if r.Revision == inv.Version-1 {
+				before = r.Snapshot
+			}
+		}
+		if before == nil {
+			return fmt.Errorf("invoice %s has no revision %d", inv.ID, inv.Version-1)
+		}
+		snap, err := json.Marshal(inv)
+		if err != nil {
+			return err
+		}
+		changes, err := audit.Diff(before, snap)
+		if err != nil {
+			return fmt.Errorf("audit diff: %w", err)
+		}
+		revRows[i] = []any{inv.ID.String(), inv.Version, string(ledger.ResourceInvoice), c.EffectiveOn, ts(c.RecordTime), c.Method, string(snap)}
+		events[i] = &audit.Event{Chain: inv.DebtorID, EventID: uuid.Must(uuid.NewV7()), Debtor: inv.DebtorID, Creditor: inv.CreditorID,
+			RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: string(ledger.ResourceInvoice),
+			ResourceID: inv.ID, Revision: inv.Version, SnapshotDigest: audit.Digest(snap), Changes: changes}
+		if events[i].Actor == "" {
+			events[i].Actor = "system"
+		}
+	}
+	if err := t.load(ctx, "revisions", []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}, revRows); err != nil {
+		return err
+	}
+	return t.appendEvents(ctx, events)
+}
+
+// RevisionsOf reads all revisions of the given resources, oldest first,
+// in one query (in batches where the driver has no array parameters).
+func (r reader) RevisionsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.Revision, error) {
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
+	out := make(map[uuid.UUID][]*ledger.Revision, len(ids))
+	for _, part := range batches(strs, r.s.dialect.TextArrays) {
+		var w where
+		w.oneOf("resource_id", part, r.s.dialect.TextArrays, "uuid[]")
+		revs, err := list(ctx, r, "revisions", scanRevision, `SELECT resource_id, revision, resource_type,
+			effective_on, record_time, method, snapshot FROM revisions`+w.sql()+` ORDER BY resource_id, revision`, w.args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, rev := range revs {
+			out[rev.ResourceID] = append(out[rev.ResourceID], rev)
+		}
+	}
+	return out, nil
+}

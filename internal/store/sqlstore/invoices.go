@@ -89,6 +89,21 @@ func (t *tx) CreateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 }
 
 func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Change) error {
+	if err := t.updateInvoiceRow(ctx, inv); err != nil {
+		return err
+	}
+	if !c.EffectiveOn.IsZero() {
+		if err := t.touchEscalation(ctx, inv.ID, c.EffectiveOn); err != nil {
+			return err
+		}
+	}
+	c.Debtor, c.Creditor = inv.DebtorID, inv.CreditorID
+	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
+}
+
+// updateInvoiceRow rewrites an invoice's row if it is still at
+// inv.Version, and moves inv to the next version.
+func (t *tx) updateInvoiceRow(ctx context.Context, inv *ledger.Invoice) error {
 	a := t.invoiceArgs(inv)
 	// Identity columns (id, debtor, creditor, document_ref) and create_time
 	// never change; the rest is rewritten from the record. a[4:27] are the
@@ -106,13 +121,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 		return err
 	}
 	inv.Version++
-	if !c.EffectiveOn.IsZero() {
-		if err := t.touchEscalation(ctx, inv.ID, c.EffectiveOn); err != nil {
-			return err
-		}
-	}
-	c.Debtor, c.Creditor = inv.DebtorID, inv.CreditorID
-	return t.appendRevision(ctx, ledger.ResourceInvoice, inv.ID, inv.Version, inv, c)
+	return nil
 }
 
 func (r reader) InvoiceVisible(ctx context.Context, scope auth.Scope, id uuid.UUID) (bool, error) {

@@ -64,6 +64,9 @@ func (s *Store) ListDisputes(ctx context.Context, q store.DisputeQuery) ([]*ledg
 func (s *Store) ListRevisions(ctx context.Context, id uuid.UUID, after int64, limit int) ([]*ledger.Revision, error) {
 	return s.r().ListRevisions(ctx, id, after, limit)
 }
+func (s *Store) RevisionsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.Revision, error) {
+	return s.r().RevisionsOf(ctx, ids)
+}
 func (s *Store) GetRequest(ctx context.Context, key string) (*store.Request, error) {
 	return s.r().GetRequest(ctx, key)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Payments", testPayments},
 		{"Disputes", testDisputes},
 		{"Revisions", testRevisions},
+		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
@@ -553,6 +555,86 @@ func testRevisions(t *testing.T, s store.Store) {
 	later, err := s.ListRevisions(ctx, inv.ID, 2, 10)
 	if err != nil || len(later) != 1 || later[0].Revision != 3 {
 		t.Errorf("ListRevisions after 2 = %v, %v", later, err)
+	}
+}
+
+// testBulkUpdates: UpdateInvoices writes every column as UpdateInvoice
+// does (nulls included), with a revision, an audit event and the
+// escalation check per invoice; one stale invoice fails the lot.
+func testBulkUpdates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, first := fixture(t, s)
+	second := invoice(debtor, creditor, "INV-2", civil.MustNew(2025, 6, 30))
+	createInvoices(t, s, second)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: first.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, NextCheck: civil.MustNew(2025, 8, 1)})
+	})
+	var want []*ledger.Invoice
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		a, err := tx.GetInvoice(ctx, first.ID)
+		if err != nil {
+			return err
+		}
+		b, err := tx.GetInvoice(ctx, second.ID)
+		if err != nil {
+			return err
+		}
+		a.ContractRef, a.Amount.Minor, a.AgreedDueDate, a.AgreedTermDays, a.AgreedRate = "C-9", 250000, civil.Date{}, 45, nil
+		a.ReceivedOn, a.CorrectedOn, a.UpdateTime = civil.MustNew(2025, 5, 3), civil.MustNew(2025, 7, 1), t0.Add(time.Hour)
+		b.AcceptanceRequired, b.AcceptancePeriodDays, b.AgreedRate = true, 15, &ledger.Rate{Percent: "12.5", PerDay: false}
+		b.UpdateTime = t0.Add(time.Hour)
+		a.Derive()
+		b.Derive()
+		c := change("UpdateInvoice")
+		c.EffectiveOn, c.RecordTime = civil.MustNew(2025, 7, 1), t0.Add(time.Hour)
+		want = []*ledger.Invoice{a, b}
+		return tx.UpdateInvoices(ctx, want, c)
+	})
+	for _, w := range want {
+		got, err := s.GetInvoice(ctx, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Version != 2 || !reflect.DeepEqual(got, w) {
+			t.Errorf("read back %+v\nwrote %+v", got, w)
+		}
+	}
+	revs, err := s.RevisionsOf(ctx, []uuid.UUID{first.ID, second.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := revs[first.ID]; len(rs) != 2 || rs[1].Revision != 2 || rs[1].Method != "UpdateInvoice" || !contains(string(rs[1].Snapshot), `"contract_ref":"C-9"`) {
+		t.Errorf("revisions of the first: %+v", rs)
+	}
+	if len(revs[second.ID]) != 2 {
+		t.Errorf("revisions of the second: %+v", revs[second.ID])
+	}
+	if e, err := s.GetEscalation(ctx, first.ID); err != nil || e.NextCheck != civil.MustNew(2025, 7, 1) || e.Version != 2 {
+		t.Errorf("escalation: %+v, %v", e, err)
+	}
+	evs, err := s.ListChainEvents(ctx, debtor.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		if e.ResourceID == first.ID && e.Revision == 2 {
+			found = contains(e.Changes, `"contract_ref":["C-1","C-9"]`)
+		}
+	}
+	if !found {
+		t.Errorf("no audit event says what changed: %+v", evs)
+	}
+	// A stale copy fails the whole call.
+	stale := *first
+	fresh := *want[1]
+	fresh.ContractRef = "C-10"
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateInvoices(ctx, []*ledger.Invoice{&fresh, &stale}, change("UpdateInvoice"))
+	})
+	wantErr(t, "stale bulk update", err, ledger.ErrConflict)
+	if got, err := s.GetInvoice(ctx, second.ID); err != nil || got.Version != 2 || got.ContractRef != want[1].ContractRef {
+		t.Errorf("a failed bulk update changed an invoice: %+v, %v", got, err)
 	}
 }
 

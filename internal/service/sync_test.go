@@ -1,0 +1,171 @@
+package service_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// TestSyncCorrectionMatchesUpdateInvoice: a synced record that changes a
+// known invoice is saved in bulk with the chunk's others; what it writes
+// (the invoice, its revision, audit event, escalation check and summary
+// profile) is what UpdateInvoice writes for the same change, and a change
+// UpdateInvoice would refuse is refused, naming the field, and changes
+// nothing.
+func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			rec := func(seq int64, ref string, amount int64, term int, pays ...service.SyncPayment) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
+					Amount: money.Money{Minor: amount, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
+					DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
+			}
+			pay := service.SyncPayment{Payment: ledger.Payment{Amount: 300000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "SC-PAY-1"}}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "c", []service.SyncRecord{
+				rec(1, "SC-1", 500000, 30), rec(2, "SC-2", 500000, 30), rec(3, "SC-3", 500000, 30, pay)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]uuid.UUID, len(res))
+			for i, r := range res {
+				if r.Outcome != service.SyncCreated {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+				ids[i] = r.InvoiceID
+			}
+			// SC-2 is corrected by hand, SC-1 by the sync, the same way.
+			if _, err := f.a.UpdateInvoice(admin, ids[1], &ledger.Invoice{Amount: money.Money{Minor: 600000, Currency: "CNY"}, AgreedTermDays: 45},
+				[]string{"amount", "agreed_term_days"}, "", d(2025, 9, 1), ""); err != nil {
+				t.Fatal(err)
+			}
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "c", []service.SyncRecord{
+				rec(4, "SC-1", 600000, 45), rec(5, "SC-3", 200000, 30)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, []string{"amount", "agreed_term_days"}) || r.InvoiceID != ids[0] {
+				t.Fatalf("correction: %+v", r)
+			}
+			if r := res[1]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "invoice.amount.minor_units" {
+				t.Fatalf("amount below what is paid: %+v", r)
+			}
+			synced, byHand := f.get(t, ids[0]), f.get(t, ids[1])
+			if synced.Version != 2 || synced.CorrectedOn != d(2025, 9, 1) || synced.Amount.Minor != 600000 {
+				t.Fatalf("synced correction: %+v", synced)
+			}
+			same := *synced
+			same.ID, same.DocumentRef = byHand.ID, byHand.DocumentRef
+			if ja, jb := mustJSON(t, same), mustJSON(t, byHand); ja != jb {
+				t.Fatalf("synced and hand-made corrections differ:\n%s\n%s", ja, jb)
+			}
+			if refused := f.get(t, ids[2]); refused.Version != 1 || refused.Amount.Minor != 500000 {
+				t.Fatalf("a refused correction changed the invoice: %+v", refused)
+			}
+
+			ctx := admin
+			revs, err := f.sb.RevisionsOf(ctx, ids[:2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids[:2] {
+				rs := revs[id]
+				if len(rs) != 2 || rs[1].Method != "UpdateInvoice" || rs[1].EffectiveOn != d(2025, 9, 1) || rs[1].Revision != 2 {
+					t.Fatalf("revisions of %s: %+v", id, rs)
+				}
+			}
+			for _, id := range ids[:2] {
+				e, err := f.sb.GetEscalation(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.NextCheck != d(2025, 9, 1) || e.Version != 2 {
+					t.Fatalf("escalation of %s not brought forward: %+v", id, e)
+				}
+			}
+			// The audit events say the same changes.
+			changes := map[uuid.UUID]string{}
+			evs, err := f.sb.ListChainEvents(ctx, f.debtor.ID, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Revision == 2 && e.ResourceType == string(ledger.ResourceInvoice) {
+					changes[e.ResourceID] = e.Changes
+				}
+			}
+			if changes[ids[0]] == "" || changes[ids[0]] != changes[ids[1]] {
+				t.Fatalf("audit changes differ:\n%s\n%s", changes[ids[0]], changes[ids[1]])
+			}
+			checkAudit(t, f.a, f.sb)
+			// Both count alike in the summary aggregates, which the
+			// summary tests compare with the judged summary.
+			profiles, err := lockProfiles(t, f.sb, ids[:2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if profiles[ids[0]] == "" || profiles[ids[0]] != profiles[ids[1]] {
+				t.Fatalf("summary profiles differ:\n%v\n%v", profiles[ids[0]], profiles[ids[1]])
+			}
+		})
+	}
+}
+
+func (f *fixture) get(t *testing.T, id uuid.UUID) *ledger.Invoice {
+	t.Helper()
+	inv, err := f.a.GetInvoice(admin, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// checkAudit signs a checkpoint and verifies every chain against it.
+func checkAudit(t *testing.T, l *service.Ledger, s store.Store) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SignCheckpoint(admin, key); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := service.VerifyAudit(admin, s, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("audit: %v", rep.Problems)
+	}
+}
+
+// lockProfiles reads the stored summary profiles of invoices.
+func lockProfiles(t *testing.T, s store.Store, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	out := map[uuid.UUID]string{}
+	err := s.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+		ps, err := tx.LockSummaryProfiles(ctx, ids)
+		for id, p := range ps {
+			out[id] = mustJSON(t, p)
+		}
+		return err
+	})
+	return out, err
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
