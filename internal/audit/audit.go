@@ -101,6 +101,52 @@ func Diff(old, new []byte) (string, error) {
 	if old == nil {
 		return string(new), nil
 	}
+	a, okA := topLevel(old)
+	b, okB := topLevel(new)
+	if !okA || !okB {
+		return diffDecoded(old, new)
+	}
+	null := []byte("null")
+	type change struct {
+		key      string
+		old, new []byte
+	}
+	var out []change
+	for k, nv := range b {
+		ov, ok := a[k]
+		if !ok {
+			ov = null
+		}
+		if !bytes.Equal(ov, nv) {
+			out = append(out, change{k, ov, nv})
+		}
+	}
+	for k, ov := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, change{k, ov, null})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	buf := []byte{'{'}
+	for i, c := range out {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		key, err := json.Marshal(c.key)
+		if err != nil {
+			return "", err
+		}
+		buf = append(buf, key...)
+		buf = append(buf, ":["...)
+		buf = append(append(append(buf, c.old...), ','), c.new...)
+		buf = append(buf, ']')
+	}
+	return string(append(buf, '}')), nil
+}
+
+// diffDecoded is Diff through encoding/json, for objects topLevel does not
+// take apart (whitespace, escaped keys, or not valid JSON at all).
+func diffDecoded(old, new []byte) (string, error) {
 	var a, b map[string]json.RawMessage
 	if err := json.Unmarshal(old, &a); err != nil {
 		return "", err
@@ -127,6 +173,91 @@ func Diff(old, new []byte) (string, error) {
 	// encoding/json sorts map keys, so the text is deterministic.
 	enc, err := json.Marshal(out)
 	return string(enc), err
+}
+
+// topLevel splits a compact JSON object, as json.Marshal writes snapshots,
+// into its members' raw values without decoding them: Diff runs for every
+// change a bulk sync makes. It declines (false) anything else: whitespace,
+// keys with escapes, duplicate keys, or text that is not such an object.
+func topLevel(doc []byte) (map[string][]byte, bool) {
+	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
+		return nil, false
+	}
+	out := make(map[string][]byte, 48)
+	i := 1
+	if doc[i] == '}' {
+		return out, i == len(doc)-1
+	}
+	for {
+		// "key":
+		if doc[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < len(doc) && doc[j] != '"' {
+			if doc[j] == '\\' || doc[j] < 0x20 {
+				return nil, false
+			}
+			j++
+		}
+		if j+1 >= len(doc) || doc[j+1] != ':' {
+			return nil, false
+		}
+		key := string(doc[i+1 : j])
+		start := j + 2
+		end, ok := valueEnd(doc, start)
+		if !ok || end >= len(doc) {
+			return nil, false
+		}
+		if _, dup := out[key]; dup {
+			return nil, false
+		}
+		out[key] = doc[start:end]
+		switch doc[end] {
+		case ',':
+			i = end + 1
+		case '}':
+			return out, end == len(doc)-1
+		default:
+			return nil, false
+		}
+	}
+}
+
+// valueEnd finds where the compact JSON value at doc[i] ends: the index
+// of the ',' or '}' that follows it at the object's level.
+func valueEnd(doc []byte, i int) (int, bool) {
+	depth, inString, start := 0, false, i
+	for ; i < len(doc); i++ {
+		c := doc[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i, c == '}' && i > start
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i, i > start
+			}
+		case ' ', '\t', '\n', '\r':
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // Head is the last event of a chain.

@@ -3,6 +3,8 @@ package audit
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,91 @@ func TestDiff(t *testing.T) {
 	created, _ := Diff(nil, []byte(`{"a":1}`))
 	if created != `{"a":1}` {
 		t.Errorf("Diff(creation) = %s, want the created object", created)
+	}
+}
+
+// TestDiffMatchesDecodedDiff: the scanning Diff gives, byte for byte, what
+// decoding both objects gives, on random snapshots as json.Marshal writes
+// them (nested values, escapes, HTML characters, unicode, removed and added
+// members), and falls back to decoding for text it does not take apart.
+func TestDiffMatchesDecodedDiff(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(7, 11))
+	strs := []string{"", "a", `quo"te`, `back\slash`, "<tag>&amp;", "línea\nnueva", "\u2028", "日本", "}", "],[", ":"}
+	var value func(depth int) any
+	value = func(depth int) any {
+		switch rng.IntN(8) {
+		case 0:
+			return nil
+		case 1:
+			return rng.IntN(2) == 0
+		case 2:
+			return rng.Int64N(1<<53) - 1<<52
+		case 3:
+			return rng.Float64() * 1e6
+		case 4, 5:
+			return strs[rng.IntN(len(strs))]
+		case 6:
+			if depth > 2 {
+				return "leaf"
+			}
+			xs := make([]any, rng.IntN(4))
+			for i := range xs {
+				xs[i] = value(depth + 1)
+			}
+			return xs
+		default:
+			if depth > 2 {
+				return 1
+			}
+			m := map[string]any{}
+			for i := rng.IntN(4); i > 0; i-- {
+				m[strs[rng.IntN(len(strs))]] = value(depth + 1)
+			}
+			return m
+		}
+	}
+	keys := []string{"id", "amount", "due_date", "notes", "a", "b", "z_last", "nested", "list"}
+	for n := 0; n < 3000; n++ {
+		a := map[string]any{}
+		for _, k := range keys {
+			if rng.IntN(4) > 0 {
+				a[k] = value(0)
+			}
+		}
+		b := map[string]any{}
+		for k, v := range a {
+			switch rng.IntN(5) {
+			case 0: // removed
+			case 1:
+				b[k] = value(0)
+			default:
+				b[k] = v
+			}
+		}
+		if rng.IntN(3) == 0 {
+			b[keys[rng.IntN(len(keys))]] = value(0)
+		}
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		got, err := Diff(ja, jb)
+		want, werr := diffDecoded(ja, jb)
+		if err != nil || werr != nil || got != want {
+			t.Fatalf("Diff(%s, %s)\n got %s (%v)\nwant %s (%v)", ja, jb, got, err, want, werr)
+		}
+	}
+	for _, odd := range [][2]string{
+		{`{ "a": 1 }`, `{"a":2}`},
+		{`{"a\u0062":1}`, `{"ab":2}`},
+		{`{"a":1,"a":2}`, `{"a":3}`},
+		{`{}`, `{"a":[1,{"b":"}"}]}`},
+	} {
+		got, err := Diff([]byte(odd[0]), []byte(odd[1]))
+		want, werr := diffDecoded([]byte(odd[0]), []byte(odd[1]))
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("Diff(%s, %s) = %s, %v; decoded %s, %v", odd[0], odd[1], got, err, want, werr)
+		}
+	}
+	if _, err := Diff([]byte(`{"a":1`), []byte(`{"a":2}`)); err == nil {
+		t.Error("Diff of a truncated object: no error")
 	}
 }

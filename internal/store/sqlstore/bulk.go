@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -227,24 +228,31 @@ var invoiceColTypes = []string{"uuid", "uuid", "uuid", "text", "text", "text", "
 	"date", "text", "bigint", "timestamptz", "timestamptz", "text", "integer", "text", "integer", "date"}
 
 // bulkUpdateSQL rewrites many invoice rows in one statement: the rows come
-// as one JSON array (one parameter whatever their number, so the statement
-// is prepared once), and only those still at the version they were read at
-// change. Identity columns and create_time never change.
+// as one JSON array of arrays in invoiceCols order (one parameter whatever
+// their number, so the statement is prepared once), and only those still
+// at the version they were read at change. Identity columns and
+// create_time never change.
 var bulkUpdateSQL = func() string {
-	cols := splitCols(invoiceCols)
-	var sets, decl []string
-	for i, c := range cols {
-		decl = append(decl, c+" "+invoiceColTypes[i])
+	var sets []string
+	col := func(i int) string {
+		v := fmt.Sprintf("(u.r->>%d)", i)
+		if t := invoiceColTypes[i]; t != "text" {
+			v += "::" + t
+		}
+		return v
+	}
+	for i, c := range splitCols(invoiceCols) {
 		switch c {
 		case "id", "debtor_id", "creditor_id", "document_ref", "create_time":
 		case "version":
 			sets = append(sets, "version = i.version + 1")
 		default:
-			sets = append(sets, c+" = u."+c)
+			sets = append(sets, c+" = "+col(i))
 		}
 	}
-	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_to_recordset($1::jsonb) AS u(" +
-		strings.Join(decl, ", ") + ") WHERE i.id = u.id AND i.version = u.version"
+	cols := splitCols(invoiceCols)
+	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_array_elements($1::jsonb) AS u(r) WHERE i.id = " +
+		col(slices.Index(cols, "id")) + " AND i.version = " + col(slices.Index(cols, "version"))
 }()
 
 // UpdateInvoices rewrites many invoices at once, with everything
@@ -257,17 +265,15 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 		return nil
 	}
 	if t.s.dialect.TextArrays {
-		cols := splitCols(invoiceCols)
-		rows := make([]map[string]any, len(invs))
+		rows := make([][]any, len(invs))
 		for i, inv := range invs {
-			row := make(map[string]any, len(cols))
-			for j, v := range t.invoiceArgs(inv) {
+			row := t.invoiceArgs(inv)
+			for j, v := range row {
 				if d, ok := v.(civil.Date); ok {
-					if v = nil; !d.IsZero() {
-						v = d.String()
+					if row[j] = nil; !d.IsZero() {
+						row[j] = d.String()
 					}
 				}
-				row[cols[j]] = v
 			}
 			rows[i] = row
 		}

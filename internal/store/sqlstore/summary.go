@@ -185,6 +185,7 @@ func (r reader) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, lim
 
 func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, nodes []summary.NodeChange, at time.Time) error {
 	var fresh [][]any
+	var ids, debtors, texts []string
 	for _, p := range ps {
 		text, err := json.Marshal(p.Profile)
 		if err != nil {
@@ -193,15 +194,29 @@ func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, n
 		if p.Profile == nil {
 			text = []byte("[]")
 		}
-		row := []any{p.InvoiceID.String(), p.DebtorID.String(), t.s.dialect.Timestamp(at), string(text)}
 		if p.New {
-			fresh = append(fresh, row)
+			fresh = append(fresh, []any{p.InvoiceID.String(), p.DebtorID.String(), t.s.dialect.Timestamp(at), string(text)})
 			continue
 		}
-		_, err = t.w.ExecContext(ctx, `INSERT INTO summary_profiles (invoice_id, debtor_id, change_time, profile) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id, change_time = excluded.change_time, profile = excluded.profile`, row...)
+		ids, debtors, texts = append(ids, p.InvoiceID.String()), append(debtors, p.DebtorID.String()), append(texts, string(text))
+	}
+	const upsert = ` ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id, change_time = excluded.change_time, profile = excluded.profile`
+	switch {
+	case len(ids) == 0:
+	case t.s.dialect.TextArrays:
+		// One statement for the lot, as for the node rows.
+		_, err := t.w.ExecContext(ctx, `INSERT INTO summary_profiles (invoice_id, debtor_id, change_time, profile)
+			SELECT i, d, $3::timestamptz, p FROM unnest($1::uuid[], $2::uuid[], $4::text[]) AS u(i, d, p)`+upsert, ids, debtors, t.s.dialect.Timestamp(at), texts)
 		if err != nil {
-			return t.s.wrap("put summary profile", err)
+			return t.s.wrap("put summary profiles", err)
+		}
+	default:
+		for i := range ids {
+			_, err := t.w.ExecContext(ctx, `INSERT INTO summary_profiles (invoice_id, debtor_id, change_time, profile) VALUES ($1, $2, $3, $4)`+upsert,
+				ids[i], debtors[i], t.s.dialect.Timestamp(at), texts[i])
+			if err != nil {
+				return t.s.wrap("put summary profile", err)
+			}
 		}
 	}
 	if err := t.load(ctx, "summary_profiles", []string{"invoice_id", "debtor_id", "change_time", "profile"}, fresh); err != nil {
