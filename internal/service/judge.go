@@ -102,7 +102,7 @@ func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asO
 		f = &store.Facts{}
 	}
 	in := judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes,
-		Disputes: f.Disputes, Policy: p, Tables: l.policies, AsOf: asOf}
+		Disputes: f.Disputes, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
 	j, err := judgement.Evaluate(in)
 	if errors.Is(err, judgement.ErrMissingData) {
 		// What is owed and how late does not need the rate that is

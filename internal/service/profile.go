@@ -58,7 +58,7 @@ func (l *Ledger) profileOf(inv *ledger.Invoice, revs []*ledger.Revision, debtor 
 			// An invoice the judgement cannot judge owes nothing in the
 			// summary, as its judgement reports nothing outstanding.
 			due, bs, _ = judgement.Balances(judgement.Input{Invoice: *cur, Payments: f.Payments,
-				CreditNotes: f.CreditNotes, Disputes: f.Disputes, Policy: pol, Tables: l.policies})
+				CreditNotes: f.CreditNotes, Disputes: f.Disputes, Policy: pol, PolicyValidated: true, Tables: l.policies})
 		}
 		dates := []civil.Date{cur.IssuedOn}
 		if !v.from.IsZero() {

@@ -260,17 +260,37 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	}
 	var slow []int
 	var fresh, corrected []*ledger.Invoice
+	unknown, created := map[[2]string]*ledger.Party{}, map[[2]string]bool{}
+	var newParties []*ledger.Party
 	var payments []*ledger.Payment
 	facts := map[uuid.UUID]*store.Facts{}
 	today := l.Today(now, debtor.Jurisdiction)
 	for _, i := range apply {
 		r, res := &recs[i], &results[i]
 		ref := strings.TrimSpace(r.Invoice.DocumentRef)
-		creditor := creditors[[2]string{r.Creditor.Jurisdiction, r.Creditor.RegistrationID}]
+		key := [2]string{r.Creditor.Jurisdiction, r.Creditor.RegistrationID}
+		creditor := creditors[key]
 		if r.Creditor.ID != uuid.Nil {
 			creditor = byID[r.Creditor.ID]
 		}
-		if !plainPayments(r.Payments, payRefs, taken, today) || !r.CancelledOn.IsZero() || count[ref] > 1 || creditor == nil || r.Problems.Err() != nil {
+		if !plainPayments(r.Payments, payRefs, taken, today) || !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil {
+			slow = append(slow, i)
+			continue
+		}
+		_, known := existing[ref]
+		if creditor == nil && r.Creditor.ID == uuid.Nil && !known {
+			// A supplier new to the ledger, created with the first of its
+			// invoices the chunk accepts (none accepted, none created).
+			if creditor = unknown[key]; creditor == nil {
+				np, err := unverifiedParty(r, now)
+				if err != nil {
+					slow = append(slow, i) // refused there, naming the field
+					continue
+				}
+				unknown[key], creditor = np, np
+			}
+		}
+		if creditor == nil {
 			slow = append(slow, i)
 			continue
 		}
@@ -319,6 +339,10 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			continue
 		}
 		inv.Derive()
+		if np := unknown[key]; np != nil && np == creditor && !created[key] {
+			created[key] = true
+			newParties = append(newParties, np)
+		}
 		res.Outcome, res.InvoiceID = SyncCreated, inv.ID
 		fresh = append(fresh, &inv)
 		payments = append(payments, pays...)
@@ -327,6 +351,16 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			f.Payments = append(f.Payments, *p)
 		}
 		facts[inv.ID] = f
+	}
+	for _, np := range newParties {
+		err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))
+		if errors.Is(err, ledger.ErrAlreadyExists) {
+			// Created meanwhile by another writer: run the chunk again.
+			err = fmt.Errorf("supplier %s:%s: %w", np.Jurisdiction, np.RegistrationID, ledger.ErrConflict)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	c := store.Change{RecordTime: now, Method: "SyncPayables", Actor: actor(ctx)}
 	if err := tx.CreateInvoices(ctx, fresh, payments, c, today); err != nil {
@@ -465,6 +499,19 @@ func (l *Ledger) syncCreditor(ctx context.Context, tx store.Tx, r *SyncRecord, n
 	if r.Creditor.ID != uuid.Nil {
 		return nil, ledger.Invalid("creditor", "no party %s is registered", r.Creditor)
 	}
+	np, err := unverifiedParty(r, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables")); err != nil {
+		return nil, err
+	}
+	return np, nil
+}
+
+// unverifiedParty is the supplier a record names by registration number
+// and the ledger does not know yet, as the record describes it.
+func unverifiedParty(r *SyncRecord, now time.Time) (*ledger.Party, error) {
 	region := r.CreditorRegion
 	if region == "" && r.Creditor.Jurisdiction == "CN" {
 		region = regid.CNRegionCode(r.Creditor.RegistrationID)
@@ -482,9 +529,6 @@ func (l *Ledger) syncCreditor(ctx context.Context, tx store.Tx, r *SyncRecord, n
 	var v ledger.ValidationError
 	v.Merge("creditor_", np.Normalize())
 	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables")); err != nil {
 		return nil, err
 	}
 	return np, nil

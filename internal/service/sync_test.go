@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -168,4 +169,49 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSyncCreatesNewSuppliersWithTheirFirstInvoice: suppliers the ledger
+// does not know are created unverified, in bulk, only if one of their
+// invoices is accepted; the rest of their invoices then load in bulk too.
+func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			good, bad := service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW001")},
+				service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW002")}
+			rec := func(seq int64, ref string, who service.PartyRef, term int) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: who, CreditorName: "New " + ref, CreditorSize: ledger.SizeSmall,
+					Invoice: &ledger.Invoice{DocumentRef: ref, Amount: money.Money{Minor: 500000, Currency: "CNY"},
+						ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10), DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
+			}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{
+				rec(1, "NS-1", good, 30), rec(2, "NS-2", good, 45), rec(3, "NS-3", bad, -5)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Outcome != service.SyncCreated || res[1].Outcome != service.SyncCreated || res[2].Outcome != service.SyncRejected {
+				t.Fatalf("results: %+v", res)
+			}
+			if len(res[2].Violations) == 0 || res[2].Violations[0].Field != "invoice.agreed_term_days" {
+				t.Fatalf("rejected record's violations: %+v", res[2].Violations)
+			}
+			p, err := f.a.GetParty(admin, good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Unverified || p.DisplayName != "New NS-1" || p.RegionCode != "350102" {
+				t.Fatalf("new supplier: %+v", p)
+			}
+			for _, id := range []uuid.UUID{res[0].InvoiceID, res[1].InvoiceID} {
+				if inv := f.get(t, id); inv.CreditorID != p.ID {
+					t.Fatalf("invoice %s owed to %s, want %s", inv.DocumentRef, inv.CreditorID, p.ID)
+				}
+			}
+			if _, err := f.a.GetParty(admin, bad); !errors.Is(err, ledger.ErrNotFound) {
+				t.Fatalf("the supplier of a refused invoice: %v", err)
+			}
+			checkAudit(t, f.a, f.sb)
+		})
+	}
 }
