@@ -10,15 +10,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/audit"
-	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
 
-// appendEvent adds the audit event of a change to its debtor's chain, in the
-// transaction of the change. Two transactions racing on one chain both try
-// the same sequence number; the loser hits the primary key and is retried by
-// ReadWriteTx, so the chain never forks and no lock is needed.
-func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision int64, before, after []byte, c store.Change) error {
+// appendEvent makes the audit event of a change for its debtor's chain, in
+// the transaction of the change; flushEvents seals and writes it at commit.
+// Two transactions racing on one chain both try the same sequence number;
+// the loser hits the primary key and is retried by ReadWriteTx, so the chain
+// never forks and no lock is needed.
+func (t *tx) appendEvent(_ context.Context, typ string, id uuid.UUID, revision int64, before, after []byte, c store.Change) error {
 	changes, err := audit.Diff(before, after)
 	if err != nil {
 		return fmt.Errorf("audit diff: %w", err)
@@ -31,18 +31,8 @@ func (t *tx) appendEvent(ctx context.Context, typ string, id uuid.UUID, revision
 	if e.Actor == "" {
 		e.Actor = "system"
 	}
-	head, err := t.chainHead(ctx, e.Chain)
-	if err != nil {
-		return err
-	}
-	e.Seal(head)
-	_, err = t.w.ExecContext(ctx, `INSERT INTO audit_events (`+eventCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, t.eventRow(e)...)
-	if _, ok := t.s.dialect.UniqueViolation(err); ok {
-		// Another transaction extended the chain first.
-		return fmt.Errorf("audit chain %s: %w", e.Chain, ledger.ErrConflict)
-	}
-	return t.s.wrap("append audit event", err)
+	t.events = append(t.events, e)
+	return nil
 }
 
 // chainHead reads the newest event of a chain; nil for an empty chain.

@@ -136,8 +136,24 @@ func (r reader) PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, 
 	return out, nil
 }
 
-// appendEvents chains events onto their chains' heads and loads them.
-func (t *tx) appendEvents(ctx context.Context, events []*audit.Event) error {
+// appendEvents queues events for the end of the transaction.
+func (t *tx) appendEvents(_ context.Context, events []*audit.Event) error {
+	t.events = append(t.events, events...)
+	return nil
+}
+
+// flushEvents chains the transaction's events onto their chains' heads, in
+// the order they were made, and loads them: one read of each chain's head
+// just before commit. Sealing last keeps the head of a busy debtor's chain
+// contended only for the moment the transaction ends, so two transactions
+// of one debtor can do their work side by side; a chain extended meanwhile
+// is a unique violation on (chain, seq), and the transaction reruns.
+func (t *tx) flushEvents(ctx context.Context) error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	events := t.events
+	t.events = nil
 	heads := map[uuid.UUID]*audit.Head{}
 	rows := make([][]any, len(events))
 	for i, e := range events {

@@ -152,6 +152,9 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 	if err = f(ctx, t); err != nil {
 		return err
 	}
+	if err = t.flushEvents(ctx); err != nil {
+		return err
+	}
 	if err = t.flushNodes(ctx); err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (t *tx) Savepoint(ctx context.Context, name string) error {
 	}
 	_, err := t.sqlTx.ExecContext(ctx, "SAVEPOINT "+name)
 	if err == nil {
-		t.marks = append(t.marks, savepointMark{name, len(t.nodes)})
+		t.marks = append(t.marks, savepointMark{name, len(t.nodes), len(t.events)})
 	}
 	return t.s.wrap("savepoint", err)
 }
@@ -78,7 +78,7 @@ func (t *tx) RollbackTo(ctx context.Context, name string) error {
 	_, err := t.sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name)
 	if i := t.lastMark(name); err == nil && i >= 0 {
 		// The savepoint stays; later ones and what they buffered go.
-		t.nodes, t.marks = t.nodes[:t.marks[i].at], t.marks[:i+1]
+		t.nodes, t.events, t.marks = t.nodes[:t.marks[i].nodes], t.events[:t.marks[i].events], t.marks[:i+1]
 	}
 	return t.s.wrap("rollback to savepoint", err)
 }

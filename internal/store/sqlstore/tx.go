@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/summary"
@@ -29,11 +30,15 @@ type tx struct {
 	// positions in it, so that rolling back to one drops what followed.
 	nodes []summary.NodeChange
 	marks []savepointMark
+	// events are the audit events made so far, sealed onto their chains
+	// and written just before commit (flushEvents).
+	events []*audit.Event
 }
 
 type savepointMark struct {
-	name string
-	at   int
+	name   string
+	nodes  int
+	events int
 }
 
 // insertErr turns a unique violation on insert into ErrAlreadyExists,
