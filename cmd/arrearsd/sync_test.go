@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -384,4 +385,128 @@ func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {
 	if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("a chunk after the key was revoked: %v, want Unauthenticated", err)
 	}
+}
+
+func TestSyncPipelinedSQLite(t *testing.T) { testSyncPipelined(t, config{}) }
+func TestSyncPipelinedPostgres(t *testing.T) {
+	testSyncPipelined(t, config{DatabaseURL: pgtest.URL(t)})
+}
+
+// testSyncPipelined sends every chunk of a stream before reading any
+// answer, so that on PostgreSQL the server works on two at once: each is
+// answered in order, one correcting an invoice the chunk just before it
+// created (its first try cannot see it) is applied after it, and a chunk
+// that fails ends the stream with the chunks before it committed and the
+// ones after it not applied.
+func testSyncPipelined(t *testing.T, cfg config) {
+	f := newSyncFixture(t, cfg)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+f.erp)
+	run := func(session string, chunks [][]*arrearsv1.PayableRecord) ([]*arrearsv1.ChunkResult, error) {
+		st, err := arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: session, Debtor: f.debtor}}}); err != nil {
+			return nil, err
+		}
+		if _, err := st.Recv(); err != nil {
+			return nil, err
+		}
+		go func() {
+			for _, c := range chunks {
+				if st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: c}}}) != nil {
+					return
+				}
+			}
+			st.CloseSend()
+		}()
+		var out []*arrearsv1.ChunkResult
+		for {
+			resp, err := st.Recv()
+			if err == io.EOF {
+				return out, nil
+			}
+			if err != nil {
+				return out, err
+			}
+			out = append(out, resp.GetChunk())
+		}
+	}
+	// Twelve chunks of 40; every chunk from the second also corrects the
+	// amount of the first invoice of the chunk before it.
+	var chunks [][]*arrearsv1.PayableRecord
+	seq := int64(0)
+	for c := 0; c < 12; c++ {
+		var recs []*arrearsv1.PayableRecord
+		if c > 0 {
+			seq++
+			recs = append(recs, record(seq, (c-1)*40, 7))
+			recs[0].Payments = nil
+		}
+		for i := c * 40; i < (c+1)*40; i++ {
+			seq++
+			r := record(seq, i, 0)
+			if i%40 == 0 {
+				r.Payments = nil
+			}
+			recs = append(recs, r)
+		}
+		chunks = append(chunks, recs)
+	}
+	began := time.Now()
+	res, err := run("pipelined", chunks)
+	t.Logf("12 chunks in %v", time.Since(began))
+	if err != nil || len(res) != len(chunks) {
+		t.Fatalf("%d answers, %v", len(res), err)
+	}
+	for c, r := range res {
+		if last := chunks[c][len(chunks[c])-1].Sequence; r.AcknowledgedSequence != last {
+			t.Errorf("chunk %d acknowledged %d, want %d", c, r.AcknowledgedSequence, last)
+		}
+		o := outcomes(r.Results)
+		want := map[string]int{"CREATED": 40}
+		if c > 0 {
+			want["UPDATED"] = 1
+		}
+		if fmt.Sprint(o) != fmt.Sprint(want) {
+			t.Errorf("chunk %d: %v, want %v (%v)", c, o, want, r.Results[0])
+		}
+	}
+	tr := &grpcTransport{conn: f.conn, token: f.erp}
+	var inv arrearsv1.GetInvoiceResponse
+	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: res[1].Results[0].Invoice}, &inv)
+	if inv.Invoice.Amount.MinorUnits != 100000+7 {
+		t.Errorf("the corrected invoice owes %d", inv.Invoice.Amount.MinorUnits)
+	}
+
+	// A failing chunk (too many records) in the middle of a stream.
+	chunks = chunks[:0]
+	seq = 1000
+	for c := 0; c < 6; c++ {
+		var recs []*arrearsv1.PayableRecord
+		for i := 0; i < 30; i++ {
+			seq++
+			recs = append(recs, record(seq, 10000+c*2000+i, 0))
+		}
+		if c == 3 {
+			for len(recs) <= 1000 {
+				seq++
+				recs = append(recs, &arrearsv1.PayableRecord{Sequence: seq, DocumentRef: "B"})
+			}
+		}
+		chunks = append(chunks, recs)
+	}
+	res, err = run("failing", chunks)
+	if status.Code(err) != codes.InvalidArgument || len(res) != 3 {
+		t.Fatalf("a stream with a failing chunk: %d answers, %v", len(res), err)
+	}
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, tr, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/failing"}, &sess)
+	if want := chunks[2][len(chunks[2])-1].Sequence; sess.ResumeAfter != want {
+		t.Errorf("resume after %d, want %d", sess.ResumeAfter, want)
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != 12*40+3*30 {
+		t.Errorf("the ledger holds %d invoices, want %d", n, 12*40+3*30)
+	}
+	verifyAudit(t, f.cfg)
 }

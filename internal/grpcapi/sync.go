@@ -102,34 +102,111 @@ func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) err
 		Session: sessionName(debtor.ID, open.Session), ResumeAfter: resume}}}); err != nil {
 		return err
 	}
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
+	return a.syncChunks(stream, a.s.svc.NewSyncStream(debtor.ID, open.Session))
+}
+
+// syncChunks applies the stream's chunks as they arrive, up to SyncDepth of
+// them at once, and answers each in order as it commits. The receiving
+// stops while that many wait for an answer, so a client that sends faster
+// than the database writes is held back by gRPC's flow control rather than
+// buffered here; the first chunk that fails ends the stream.
+func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync *service.SyncStream) error {
+	const method = "SyncPayables"
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	type pending struct {
+		done    chan struct{}
+		results []service.SyncResult
+		acked   int64
+		err     error
+	}
+	depth := a.s.svc.SyncDepth()
+	// A slot is taken before a chunk starts and given back once it is
+	// answered: at most depth chunks are in flight.
+	slots, queue := make(chan struct{}, depth), make(chan *pending, depth)
+	// failed has the first failure as it happens; sent, the outcome once
+	// every chunk taken is answered.
+	failed, sent := make(chan error, 1), make(chan error, 1)
+	go func() {
+		// The answers, in the order the chunks came; after a failure, the
+		// chunks still in flight are waited for (they fail too) but not
+		// answered.
+		var first error
+		for p := range queue {
+			<-p.done
+			<-slots
+			switch {
+			case first != nil:
+			case p.err != nil:
+				first = a.s.fail(ctx, method, "", p.err)
+				failed <- first
+				cancel()
+			default:
+				first = stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: resultsToProto(p.results, p.acked)}})
+				if first != nil {
+					failed <- first
+					cancel()
+				}
+			}
 		}
-		if err != nil {
+		sent <- first
+	}()
+	receive := func() error {
+		for {
+			msg, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil // a chunk failed: the sender reports it
+			}
+			// A stream lives long: the key is checked again for every
+			// chunk, so revocation and expiry stop a running sync at once.
+			if err := a.s.reauthenticate(ctx); err != nil {
+				return err
+			}
+			chunk := msg.GetChunk()
+			if chunk == nil {
+				return a.s.fail(ctx, method, "", badField("chunk", "after SyncOpen, every message must be a chunk"))
+			}
+			recs := make([]service.SyncRecord, len(chunk.Records))
+			for i, r := range chunk.Records {
+				recs[i] = recordFromProto(r)
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			p := &pending{done: make(chan struct{})}
+			go func() {
+				p.results, p.acked, p.err = sync.Chunk(ctx, recs)
+				close(p.done)
+			}()
+			queue <- p // never blocks: it holds no more than the slots
+		}
+	}
+	received := make(chan error, 1)
+	go func() {
+		err := receive()
+		close(queue)
+		received <- err
+	}()
+	select {
+	case err := <-failed:
+		// Returning ends the stream, which unblocks a receive waiting on
+		// a client that waits for this answer.
+		return err
+	case recvErr := <-received:
+		// The chunks already taken are answered (or fail) before the
+		// stream ends, whatever ended the receiving.
+		if err := <-sent; err != nil {
 			return err
 		}
-		// A stream lives long: the key is checked again for every chunk, so
-		// revocation and expiry stop a running sync at once.
-		if err := a.s.reauthenticate(ctx); err != nil {
-			return err
-		}
-		chunk := msg.GetChunk()
-		if chunk == nil {
-			return a.s.fail(ctx, method, "", badField("chunk", "after SyncOpen, every message must be a chunk"))
-		}
-		recs := make([]service.SyncRecord, len(chunk.Records))
-		for i, r := range chunk.Records {
-			recs[i] = recordFromProto(r)
-		}
-		results, acked, err := a.s.svc.SyncChunk(ctx, debtor.ID, open.Session, recs)
-		if err != nil {
-			return a.s.fail(ctx, method, "", err)
-		}
-		if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: resultsToProto(results, acked)}}); err != nil {
-			return err
-		}
+		return recvErr
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,6 +103,122 @@ func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session strin
 // applied before and are reported unchanged. An empty session means a
 // one-off batch with no resume point.
 func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord) ([]SyncResult, int64, error) {
+	return l.syncChunk(ctx, debtorID, session, recs, nil, nil)
+}
+
+// SyncStream applies the chunks of one sync stream in the order they are
+// given, letting a chunk's work overlap the one before it where the store
+// takes concurrent writers: a stream then keeps both the database and this
+// process busy instead of each waiting on the other. The caller bounds how
+// many chunks it has in flight (SyncDepth).
+type SyncStream struct {
+	l       *Ledger
+	debtor  uuid.UUID
+	session string
+	mu      sync.Mutex
+	last    *chunkTicket // the chunk started last
+}
+
+// chunkTicket is a chunk in flight: written closes once it has made its
+// writes (all but the session's, the audit events' and the summary nodes',
+// made as it ends), done when its transaction has committed or failed.
+type chunkTicket struct {
+	written, done chan struct{}
+	writtenOnce   sync.Once
+	err           error
+}
+
+func newTicket() *chunkTicket {
+	return &chunkTicket{written: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (c *chunkTicket) markWritten() {
+	if c != nil {
+		c.writtenOnce.Do(func() { close(c.written) })
+	}
+}
+
+// waitWritten waits until the chunk has made its writes (or ended).
+func (c *chunkTicket) waitWritten(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.written:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// syncWaitLimit bounds how long a chunk that has done its work waits, its
+// locks held, for the chunk before it to commit. A chunk starts writing only
+// once the one before has made its writes, so the earlier never waits on
+// the later's rows; but a third transaction could wait on the later one
+// while the earlier waits on it, a cycle the database cannot see: past the
+// limit the later one lets go and runs again once the earlier has ended.
+const syncWaitLimit = 2 * time.Second
+
+// NewSyncStream starts applying a stream of chunks for a debtor's session
+// (OpenSync has checked the caller may).
+func (l *Ledger) NewSyncStream(debtorID uuid.UUID, session string) *SyncStream {
+	return &SyncStream{l: l, debtor: debtorID, session: session}
+}
+
+// SyncDepth is how many chunks of one stream may be in flight at once: two
+// where the store takes concurrent writers (one working while the one
+// before commits), else one.
+func (l *Ledger) SyncDepth() int {
+	if l.store.ConcurrentWriters() {
+		return 2
+	}
+	return 1
+}
+
+// Chunk applies a chunk as SyncChunk does. Calls may overlap; they commit
+// in the order they were made, and if one fails, those after it fail too.
+func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult, int64, error) {
+	s.mu.Lock()
+	prev, me := s.last, newTicket()
+	s.last = me
+	s.mu.Unlock()
+	results, acked, err := s.l.syncChunk(ctx, s.debtor, s.session, recs, prev, me)
+	me.err = err
+	me.markWritten()
+	close(me.done)
+	return results, acked, err
+}
+
+// wait waits for the chunk to end, at most limit (0: no limit).
+func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
+	if c == nil {
+		return nil
+	}
+	var expired <-chan time.Time
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-expired:
+		return fmt.Errorf("%w: the chunk before has not committed", ledger.ErrConflict)
+	}
+	if c.err != nil {
+		return fmt.Errorf("%w: the chunk before failed", ledger.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// syncChunk is SyncChunk as the chunk me after the chunk prev (nil: none).
+// The first attempt reads and prepares while prev writes, writes once prev
+// has, and waits for prev to commit only before the session's acknowledged
+// sequence moves, which orders the commits; an attempt run again (a race
+// lost, or the wait too long) waits for prev first, holding nothing.
+func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord, prev, me *chunkTicket) ([]SyncResult, int64, error) {
 	if len(recs) > MaxSyncChunk {
 		return nil, 0, ledger.Invalid("records", "at most %d records per chunk, got %d", MaxSyncChunk, len(recs))
 	}
@@ -111,7 +228,13 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	now := l.now()
 	var results []SyncResult
 	var acked int64
+	attempt := 0
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if attempt++; attempt > 1 {
+			if err := prev.wait(ctx, 0); err != nil {
+				return err
+			}
+		}
 		results = make([]SyncResult, len(recs))
 		var sess *store.SyncSession
 		if session != "" {
@@ -147,7 +270,7 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				}
 			}
 		}
-		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now)
+		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now, func() error { return prev.waitWritten(ctx) })
 		if err != nil {
 			return err
 		}
@@ -178,13 +301,38 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		if err := l.flushSummarizeLater(ctx, tx, later, now); err != nil {
 			return err
 		}
-		if sess != nil {
-			sess.AckedSeq, sess.Records, sess.UpdateTime = last, sess.Records+int64(len(recs)), now
-			if err := tx.PutSyncSession(ctx, sess); err != nil {
+		me.markWritten()
+		if attempt == 1 {
+			if err := prev.wait(ctx, syncWaitLimit); err != nil {
 				return err
 			}
-			acked = sess.AckedSeq
 		}
+		if sess == nil {
+			return nil
+		}
+		if prev != nil {
+			// The chunk before has committed: the session as it left it.
+			// Had it acknowledged one of the records applied here, they
+			// were judged against an older session: run again.
+			s, err := tx.GetSyncSession(ctx, debtorID, session)
+			switch {
+			case errors.Is(err, ledger.ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				for _, i := range apply {
+					if recs[i].Sequence <= s.AckedSeq {
+						return fmt.Errorf("%w: sequence %d was acknowledged meanwhile", ledger.ErrConflict, recs[i].Sequence)
+					}
+				}
+				sess.AckedSeq, sess.Records, sess.Version, sess.CreateTime = s.AckedSeq, s.Records, s.Version, s.CreateTime
+			}
+		}
+		sess.AckedSeq, sess.Records, sess.UpdateTime = max(last, sess.AckedSeq), sess.Records+int64(len(recs)), now
+		if err := tx.PutSyncSession(ctx, sess); err != nil {
+			return err
+		}
+		acked = sess.AckedSeq
 		return nil
 	})
 	return results, acked, err
@@ -195,10 +343,11 @@ func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 // new one) whose supplier is known: an unchanged one costs nothing, a new
 // one joins a single bulk load (COPY on PostgreSQL) with its revision,
 // audit event and escalation row, and a changed one a single bulk update
-// with the same. It returns the records left for the record-by-record path.
-func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time) ([]int, error) {
+// with the same. It calls beforeWrites between its reads and its writes, and
+// returns the records left for the record-by-record path.
+func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time, beforeWrites func() error) ([]int, error) {
 	if len(apply) == 0 {
-		return nil, nil
+		return nil, beforeWrites()
 	}
 	debtor, err := tx.GetParty(ctx, debtorID)
 	if err != nil {
@@ -351,6 +500,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			f.Payments = append(f.Payments, *p)
 		}
 		facts[inv.ID] = f
+	}
+	if err := beforeWrites(); err != nil {
+		return nil, err
 	}
 	for _, np := range newParties {
 		err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))

@@ -48,6 +48,11 @@ type Store interface {
 	// returns how many it deleted.
 	PurgeRequests(ctx context.Context, cutoff time.Time) (int64, error)
 
+	// ConcurrentWriters says whether write transactions run side by side
+	// (PostgreSQL and its kin) or one at a time (SQLite): a bulk sync
+	// overlaps its chunks only where they do.
+	ConcurrentWriters() bool
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 

@@ -40,11 +40,12 @@ func Migrations() ([]sqlstore.Migration, error) {
 
 // Dialect is PostgreSQL's flavour of the shared SQL.
 var Dialect = sqlstore.Dialect{
-	Name:       "postgres",
-	ForUpdate:  " FOR UPDATE",
-	Timestamp:  func(t time.Time) any { return t.UTC() },
-	CopyFrom:   copyFrom,
-	TextArrays: true,
+	Name:              "postgres",
+	ForUpdate:         " FOR UPDATE",
+	Timestamp:         func(t time.Time) any { return t.UTC() },
+	CopyFrom:          copyFrom,
+	ConcurrentWriters: true,
+	TextArrays:        true,
 	UniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == "23505" {

@@ -49,6 +49,9 @@ type Dialect struct {
 	// with one plan, "= ANY($n)", instead of a list of placeholders whose
 	// cached generic plan may scan the table.
 	TextArrays bool
+	// ConcurrentWriters says write transactions run side by side rather
+	// than one at a time.
+	ConcurrentWriters bool
 }
 
 // Store implements store.Store over a database/sql handle.
@@ -97,6 +100,9 @@ const maxAttempts = 8
 // it is older than this (plus a margin), so no transaction still open can
 // commit an event behind a cursor already handed out.
 const MaxTxDuration = 30 * time.Second
+
+// ConcurrentWriters implements store.Store.
+func (s *Store) ConcurrentWriters() bool { return s.dialect.ConcurrentWriters }
 
 // ReadWriteTx implements store.Store.
 func (s *Store) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) error {
