@@ -165,6 +165,31 @@ func (l *Ledger) resummarizeNew(ctx context.Context, tx store.Tx, invs []*ledger
 // putProfiles computes the invoices' profiles and stores those that differ
 // from olds, with their change to the aggregates.
 func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile, now time.Time) error {
+	pc, err := l.profileChanges(ctx, tx, invs, facts, olds)
+	if err != nil {
+		return err
+	}
+	return pc.put(ctx, tx, now)
+}
+
+// profileChanges are computed profiles and their change to the aggregates,
+// not yet stored: the bulk sync computes them before it takes its turn to
+// write.
+type profileChanges struct {
+	changes []store.ProfileChange
+	nodes   []summary.NodeChange
+}
+
+func (pc profileChanges) put(ctx context.Context, tx store.Tx, now time.Time) error {
+	if len(pc.changes) == 0 {
+		return nil
+	}
+	return tx.PutSummaryProfiles(ctx, pc.changes, pc.nodes, now)
+}
+
+// profileChanges computes the invoices' profiles, keeping those that differ
+// from olds, with their change to the aggregates. It only reads.
+func (l *Ledger) profileChanges(ctx context.Context, tx store.Reader, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile) (profileChanges, error) {
 	// The revisions of corrected invoices, in one read: their profiles
 	// follow the corrections' dates.
 	var corrected []uuid.UUID
@@ -177,7 +202,7 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 	if len(corrected) > 0 {
 		var err error
 		if revs, err = tx.RevisionsOf(ctx, corrected); err != nil {
-			return err
+			return profileChanges{}, err
 		}
 	}
 	debtors := map[uuid.UUID]*ledger.Party{}
@@ -188,13 +213,13 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 		if !ok {
 			var err error
 			if debtor, err = tx.GetParty(ctx, inv.DebtorID); err != nil {
-				return err
+				return profileChanges{}, err
 			}
 			debtors[inv.DebtorID] = debtor
 		}
 		p, err := l.profileOf(inv, revs[inv.ID], debtor, facts[inv.ID])
 		if err != nil {
-			return err
+			return profileChanges{}, err
 		}
 		old, had := olds[inv.ID]
 		old = old.WithDebtor(inv.DebtorID.String())
@@ -205,9 +230,9 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 		before, after = append(before, old), append(after, p)
 	}
 	if len(changes) == 0 {
-		return nil
+		return profileChanges{}, nil
 	}
-	return tx.PutSummaryProfiles(ctx, changes, summary.Changes(before, after), now)
+	return profileChanges{changes, summary.Changes(before, after)}, nil
 }
 
 // resummarizeDebtor recomputes the profiles of all of a debtor's invoices

@@ -501,6 +501,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 		facts[inv.ID] = f
 	}
+	// The new invoices' profiles are computed before the writing starts.
+	profiles, err := l.profileChanges(ctx, tx, fresh, facts, nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := beforeWrites(); err != nil {
 		return nil, err
 	}
@@ -518,7 +523,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := tx.CreateInvoices(ctx, fresh, payments, c, today); err != nil {
 		return nil, err
 	}
-	if err := l.resummarizeNew(ctx, tx, fresh, facts, now); err != nil {
+	if err := profiles.put(ctx, tx, now); err != nil {
 		return nil, err
 	}
 	c.Method, c.EffectiveOn = "UpdateInvoice", today
