@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -267,7 +268,9 @@ var bulkUpdateSQL = func() string {
 		}
 	}
 	cols := splitCols(invoiceCols)
-	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_array_elements($1::jsonb) AS u(r) WHERE i.id = " +
+	// The ids again as an array: the planner cannot see into the JSON, and
+	// without them may join by scanning the whole table.
+	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_array_elements($1::jsonb) AS u(r) WHERE i.id = ANY($2::uuid[]) AND i.id = " +
 		col(slices.Index(cols, "id")) + " AND i.version = " + col(slices.Index(cols, "version"))
 }()
 
@@ -297,7 +300,11 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 		if err != nil {
 			return err
 		}
-		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text))
+		ids := make([]string, len(invs))
+		for i, inv := range invs {
+			ids[i] = inv.ID.String()
+		}
+		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text), ids)
 		if err != nil {
 			return t.s.wrap("update invoices", err)
 		}
@@ -385,14 +392,19 @@ func (r reader) RevisionsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 	for _, part := range batches(strs, r.s.dialect.TextArrays) {
 		var w where
 		w.oneOf("resource_id", part, r.s.dialect.TextArrays, "uuid[]")
+		// No ORDER BY: with one, PostgreSQL's generic plan walks the whole
+		// primary key in order and filters, a scan of every revision.
 		revs, err := list(ctx, r, "revisions", scanRevision, `SELECT resource_id, revision, resource_type,
-			effective_on, record_time, method, snapshot FROM revisions`+w.sql()+` ORDER BY resource_id, revision`, w.args...)
+			effective_on, record_time, method, snapshot FROM revisions`+w.sql(), w.args...)
 		if err != nil {
 			return nil, err
 		}
 		for _, rev := range revs {
 			out[rev.ResourceID] = append(out[rev.ResourceID], rev)
 		}
+	}
+	for _, revs := range out {
+		slices.SortFunc(revs, func(a, b *ledger.Revision) int { return cmp.Compare(a.Revision, b.Revision) })
 	}
 	return out, nil
 }
