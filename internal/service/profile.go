@@ -188,8 +188,9 @@ func (pc profileChanges) put(ctx context.Context, tx store.Tx, now time.Time) er
 }
 
 // profileChanges computes the invoices' profiles, keeping those that differ
-// from olds, with their change to the aggregates. It only reads.
-func (l *Ledger) profileChanges(ctx context.Context, tx store.Reader, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile) (profileChanges, error) {
+// from olds, with their change to the aggregates. It writes nothing, and
+// holds the debtors' rows against change (ShareParty) until tx ends.
+func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile) (profileChanges, error) {
 	// The revisions of corrected invoices, in one read: their profiles
 	// follow the corrections' dates.
 	var corrected []uuid.UUID
@@ -212,7 +213,9 @@ func (l *Ledger) profileChanges(ctx context.Context, tx store.Reader, invs []*le
 		debtor, ok := debtors[inv.DebtorID]
 		if !ok {
 			var err error
-			if debtor, err = tx.GetParty(ctx, inv.DebtorID); err != nil {
+			// Shared-locked: a change of the debtor's region or kind
+			// waits for these profiles to commit, then recounts them.
+			if debtor, err = tx.ShareParty(ctx, inv.DebtorID); err != nil {
 				return profileChanges{}, err
 			}
 			debtors[inv.DebtorID] = debtor

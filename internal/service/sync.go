@@ -182,6 +182,17 @@ func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult
 	prev, me := s.last, newTicket()
 	s.last = me
 	s.mu.Unlock()
+	if !s.l.store.ConcurrentWriters() {
+		// One writer at a time: a chunk begun alongside the one before
+		// would hold the engine's write lock while waiting for it.
+		if err := prev.wait(ctx, 0); err != nil {
+			me.err = err
+			me.markWritten()
+			close(me.done)
+			return nil, 0, err
+		}
+		prev = nil
+	}
 	results, acked, err := s.l.syncChunk(ctx, s.debtor, s.session, recs, prev, me)
 	me.err = err
 	me.markWritten()

@@ -5,8 +5,11 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -212,6 +215,79 @@ func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
 				t.Fatalf("the supplier of a refused invoice: %v", err)
 			}
 			checkAudit(t, f.a, f.sb)
+		})
+	}
+}
+
+// TestRegionMoveDuringSyncKeepsAggregates: a debtor moves region a dozen
+// times while a sync of its invoices runs two chunks at a time; afterwards
+// the aggregate summary equals the judged one. (The sync computes profiles
+// from the debtor's region before it writes, and ShareParty keeps a move
+// from committing in between; only a race with the last move would show
+// here, so the store conformance test checks the lock itself.)
+func TestRegionMoveDuringSyncKeepsAggregates(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			if err := f.a.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			stream := f.a.NewSyncStream(f.debtor.ID, "move")
+			done := make(chan error, 1)
+			go func() {
+				var wg sync.WaitGroup
+				errs := make(chan error, 40)
+				for c := 0; c < 40; c++ {
+					var recs []service.SyncRecord
+					for i := 0; i < 25; i++ {
+						n := c*25 + i
+						recs = append(recs, service.SyncRecord{Sequence: int64(n + 1), Creditor: f.creditor, Invoice: &ledger.Invoice{
+							DocumentRef: fmt.Sprintf("MV-%04d", n), Amount: money.Money{Minor: int64(100000 + n), Currency: "CNY"},
+							ContractSignedOn: d(2025, 5, 1), IssuedOn: d(2025, 5, 10), DeliveredOn: d(2025, 5, 10), AgreedTermDays: 30}})
+					}
+					wg.Add(1)
+					// Chunks start in order, two at a time, as the stream
+					// handler runs them.
+					go func() {
+						defer wg.Done()
+						_, _, err := stream.Chunk(admin, recs)
+						errs <- err
+					}()
+					if c%2 == 1 {
+						wg.Wait()
+					}
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			regions := []string{"350100", "110000", "310000", "440100"}
+			for i := 0; i < 12; i++ {
+				if _, err := f.b.UpdateParty(admin, f.debtor, &ledger.Party{RegionCode: regions[i%len(regions)]}, []string{"region_code"}, ""); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Duration(5+i%7) * time.Millisecond)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			q := service.SummaryQuery{AsOf: d(2025, 9, 1), GroupBy: []string{"region"}}
+			fast, detailed, err := f.a.OverdueSummary(admin, q)
+			if err != nil || detailed {
+				t.Fatalf("aggregates: %v (judged: %v)", err, detailed)
+			}
+			q.Detail = true
+			judged, _, err := f.a.OverdueSummary(admin, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameGroups(t, "after region moves during a sync", fast, judged)
 		})
 	}
 }

@@ -242,6 +242,12 @@ type Tx interface {
 	// until the transaction ends, so checks against its totals (a payment
 	// may not exceed what is outstanding) hold at commit.
 	LockInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error)
+	// ShareParty reads a party and keeps it from changing until the
+	// transaction ends (a shared lock: other readers that lock it too go
+	// on). Summary profiles are computed from the debtor's region and
+	// kind; a change to them must wait until the profiles computed from
+	// the old ones are committed, and then recounts them.
+	ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error)
 
 	CreateParty(ctx context.Context, p *ledger.Party, rev Change) error
 	UpdateParty(ctx context.Context, p *ledger.Party, rev Change) error

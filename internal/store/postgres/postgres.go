@@ -42,6 +42,7 @@ func Migrations() ([]sqlstore.Migration, error) {
 var Dialect = sqlstore.Dialect{
 	Name:              "postgres",
 	ForUpdate:         " FOR UPDATE",
+	ForShare:          " FOR SHARE",
 	Timestamp:         func(t time.Time) any { return t.UTC() },
 	CopyFrom:          copyFrom,
 	ConcurrentWriters: true,

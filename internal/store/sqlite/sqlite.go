@@ -41,6 +41,7 @@ var Dialect = sqlstore.Dialect{
 	// Transactions begin IMMEDIATE (see Open), so writers are serialized
 	// and a read inside a write transaction is already protected.
 	ForUpdate:       "",
+	ForShare:        "",
 	Timestamp:       func(t time.Time) any { return t.UTC().UnixMicro() },
 	CacheStatements: true,
 	UniqueViolation: func(err error) (string, bool) {

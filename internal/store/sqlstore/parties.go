@@ -27,6 +27,10 @@ func (r reader) GetParty(ctx context.Context, id uuid.UUID) (*ledger.Party, erro
 	return getOne(ctx, r, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`, id.String())
 }
 
+func (t *tx) ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
+	return getOne(ctx, t.reader, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`+t.s.dialect.ForShare, id.String())
+}
+
 func (r reader) GetPartyByRegistration(ctx context.Context, jurisdiction, registrationID string) (*ledger.Party, error) {
 	return getOne(ctx, r, "party", scanParty,
 		`SELECT `+partyCols+` FROM parties WHERE jurisdiction = $1 AND registration_id = $2`, jurisdiction, registrationID)

@@ -28,6 +28,9 @@ type Dialect struct {
 	// ForUpdate is appended to a SELECT that must lock the row it reads
 	// (empty where the engine serializes writers anyway).
 	ForUpdate string
+	// ForShare is appended to a SELECT that must keep the row it reads
+	// from changing, sharing the lock with other such readers.
+	ForShare string
 	// Timestamp converts an instant to the value the engine stores.
 	Timestamp func(time.Time) any
 	// UniqueViolation reports whether err is a unique-key violation, and of

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Requests", testRequests},
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
+		{"SharedPartyHoldsOffChanges", testShareParty},
 		{"RollbackOnError", testRollback},
 		{"Keys", testKeys},
 		{"Scopes", testScopes},
@@ -732,6 +733,52 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	revs, _ := s.ListRevisions(ctx, inv.ID, 0, 100)
 	if len(revs) != n+1 {
 		t.Errorf("revisions = %d, want %d", len(revs), n+1)
+	}
+}
+
+// testShareParty: a party read with ShareParty cannot be changed by another
+// transaction until the reader's transaction ends.
+func testShareParty(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, _, _ := fixture(t, s)
+	read, changed := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-read
+		changed <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			p, err := tx.GetParty(ctx, debtor.ID)
+			if err != nil {
+				return err
+			}
+			p.RegionCode = "110000"
+			return tx.UpdateParty(ctx, p, change("UpdateParty"))
+		})
+	}()
+	var changedEarly bool
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.ShareParty(ctx, debtor.ID); err != nil {
+			return err
+		}
+		select {
+		case <-read:
+		default:
+			close(read)
+		}
+		select {
+		case err := <-changed:
+			changedEarly = true
+			changed <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changedEarly {
+		t.Error("a party read with ShareParty was changed before the reader's transaction ended")
+	}
+	if err := <-changed; err != nil {
+		t.Errorf("the change after the reader ended: %v", err)
 	}
 }
 
