@@ -35,10 +35,12 @@ const (
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceClient interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
-	// each chunk is answered, once committed, with per-record results and the
-	// acknowledged sequence. The server reads the next chunk only after
-	// committing the last, so a client that sends faster than the database
-	// writes is slowed by flow control, never buffered without limit.
+	// each chunk is answered, once committed and in the order sent, with
+	// per-record results and the acknowledged sequence. The server works on at
+	// most two chunks at once (one while the one before commits) and reads no
+	// further while they are in flight, so a client that sends faster than the
+	// database writes is slowed by flow control, never buffered without limit.
+	// A chunk that fails ends the stream; chunks after it are not applied.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
 	// SyncPayablesRequest messages and the response newline-delimited JSON of
@@ -102,10 +104,12 @@ func (c *syncServiceClient) GetSyncSession(ctx context.Context, in *GetSyncSessi
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceServer interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
-	// each chunk is answered, once committed, with per-record results and the
-	// acknowledged sequence. The server reads the next chunk only after
-	// committing the last, so a client that sends faster than the database
-	// writes is slowed by flow control, never buffered without limit.
+	// each chunk is answered, once committed and in the order sent, with
+	// per-record results and the acknowledged sequence. The server works on at
+	// most two chunks at once (one while the one before commits) and reads no
+	// further while they are in flight, so a client that sends faster than the
+	// database writes is slowed by flow control, never buffered without limit.
+	// A chunk that fails ends the stream; chunks after it are not applied.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
 	// SyncPayablesRequest messages and the response newline-delimited JSON of
