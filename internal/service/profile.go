@@ -172,15 +172,15 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 	return pc.put(ctx, tx, now)
 }
 
-// profileChanges are computed profiles and their change to the aggregates,
+// profileBatch is computed profiles and their change to the aggregates,
 // not yet stored: the bulk sync computes them before it takes its turn to
 // write.
-type profileChanges struct {
+type profileBatch struct {
 	changes []store.ProfileChange
 	nodes   []summary.NodeChange
 }
 
-func (pc profileChanges) put(ctx context.Context, tx store.Tx, now time.Time) error {
+func (pc profileBatch) put(ctx context.Context, tx store.Tx, now time.Time) error {
 	if len(pc.changes) == 0 {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (pc profileChanges) put(ctx context.Context, tx store.Tx, now time.Time) er
 // profileChanges computes the invoices' profiles, keeping those that differ
 // from olds, with their change to the aggregates. It writes nothing, and
 // holds the debtors' rows against change (ShareParty) until tx ends.
-func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile) (profileChanges, error) {
+func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, facts map[uuid.UUID]*store.Facts, olds map[uuid.UUID]summary.Profile) (profileBatch, error) {
 	// The revisions of corrected invoices, in one read: their profiles
 	// follow the corrections' dates.
 	var corrected []uuid.UUID
@@ -203,7 +203,7 @@ func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger
 	if len(corrected) > 0 {
 		var err error
 		if revs, err = tx.RevisionsOf(ctx, corrected); err != nil {
-			return profileChanges{}, err
+			return profileBatch{}, err
 		}
 	}
 	debtors := map[uuid.UUID]*ledger.Party{}
@@ -216,13 +216,13 @@ func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger
 			// Shared-locked: a change of the debtor's region or kind
 			// waits for these profiles to commit, then recounts them.
 			if debtor, err = tx.ShareParty(ctx, inv.DebtorID); err != nil {
-				return profileChanges{}, err
+				return profileBatch{}, err
 			}
 			debtors[inv.DebtorID] = debtor
 		}
 		p, err := l.profileOf(inv, revs[inv.ID], debtor, facts[inv.ID])
 		if err != nil {
-			return profileChanges{}, err
+			return profileBatch{}, err
 		}
 		old, had := olds[inv.ID]
 		old = old.WithDebtor(inv.DebtorID.String())
@@ -233,9 +233,9 @@ func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger
 		before, after = append(before, old), append(after, p)
 	}
 	if len(changes) == 0 {
-		return profileChanges{}, nil
+		return profileBatch{}, nil
 	}
-	return profileChanges{changes, summary.Changes(before, after)}, nil
+	return profileBatch{changes, summary.Changes(before, after)}, nil
 }
 
 // resummarizeDebtor recomputes the profiles of all of a debtor's invoices
