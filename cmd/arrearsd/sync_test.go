@@ -479,6 +479,22 @@ func testSyncPipelined(t *testing.T, cfg config) {
 		t.Errorf("the corrected invoice owes %d", inv.Invoice.Amount.MinorUnits)
 	}
 
+	// A record changed in one chunk and changed back in the next, both in
+	// flight at once: the later one is applied after the earlier one has
+	// committed, so the ledger ends with the later value.
+	for round, back := range []int64{7, 0} {
+		there, again := record(5000+int64(round)*2, 0, 50), record(5001+int64(round)*2, 0, back)
+		there.Payments, again.Payments = nil, nil
+		res, err := run(fmt.Sprintf("back-%d", round), [][]*arrearsv1.PayableRecord{{there}, {again}})
+		if err != nil || len(res) != 2 || res[0].Results[0].Outcome != "UPDATED" || res[1].Results[0].Outcome != "UPDATED" {
+			t.Fatalf("changed and changed back: %v %v", res, err)
+		}
+		call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: res[0].Results[0].Invoice}, &inv)
+		if want := 100000 + back; inv.Invoice.Amount.MinorUnits != want {
+			t.Errorf("after changing back: owes %d, want %d", inv.Invoice.Amount.MinorUnits, want)
+		}
+	}
+
 	// A failing chunk (too many records) in the middle of a stream.
 	chunks = chunks[:0]
 	seq = 1000

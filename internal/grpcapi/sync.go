@@ -181,9 +181,12 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			case <-ctx.Done():
 				return nil
 			}
+			// The chunk takes its place in the order here, in the order
+			// received, not in whichever order the goroutines start.
+			call := sync.Reserve(recs)
 			p := &pending{done: make(chan struct{})}
 			go func() {
-				p.results, p.acked, p.err = sync.Chunk(ctx, recs)
+				p.results, p.acked, p.err = call.Run(ctx)
 				close(p.done)
 			}()
 			queue <- p // never blocks: it holds no more than the slots

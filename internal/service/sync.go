@@ -126,6 +126,11 @@ type chunkTicket struct {
 	written, done chan struct{}
 	writtenOnce   sync.Once
 	err           error
+	// keys are the document and payment references of the chunk's
+	// records: a chunk sharing one with the chunk before it in flight
+	// waits for that one to end before it starts, since what it reads
+	// first would be stale.
+	keys map[string]bool
 }
 
 func newTicket() *chunkTicket {
@@ -138,16 +143,21 @@ func (c *chunkTicket) markWritten() {
 	}
 }
 
-// waitWritten waits until the chunk has made its writes (or ended).
-func (c *chunkTicket) waitWritten(ctx context.Context) error {
+// waitWritten waits until the chunk has made its writes (or ended), at
+// most limit: the waiter holds a shared lock on the debtor's row by then.
+func (c *chunkTicket) waitWritten(ctx context.Context, limit time.Duration) error {
 	if c == nil {
 		return nil
 	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
 	select {
 	case <-c.written:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("%w: the chunk before has not written", ledger.ErrConflict)
 	}
 }
 
@@ -175,16 +185,51 @@ func (l *Ledger) SyncDepth() int {
 	return 1
 }
 
-// Chunk applies a chunk as SyncChunk does. Calls may overlap; they commit
-// in the order they were made, and if one fails, those after it fail too.
-func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult, int64, error) {
+// SyncChunkCall is a chunk that has its place in a stream's order.
+type SyncChunkCall struct {
+	s          *SyncStream
+	recs       []SyncRecord
+	prev, me   *chunkTicket
+	waitBefore bool
+}
+
+// Reserve gives a chunk the next place in the stream's order. The chunks
+// then run (Run) on any goroutines, overlapping as they may, and commit in
+// that order; if one fails, those after it fail too.
+func (s *SyncStream) Reserve(recs []SyncRecord) *SyncChunkCall {
+	keys := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		if r.Invoice != nil {
+			keys["d:"+strings.TrimSpace(r.Invoice.DocumentRef)] = true
+		}
+		for _, p := range r.Payments {
+			keys["p:"+strings.TrimSpace(p.Payment.Reference)] = true
+		}
+	}
 	s.mu.Lock()
-	prev, me := s.last, newTicket()
-	s.last = me
-	s.mu.Unlock()
-	if !s.l.store.ConcurrentWriters() {
-		// One writer at a time: a chunk begun alongside the one before
-		// would hold the engine's write lock while waiting for it.
+	defer s.mu.Unlock()
+	c := &SyncChunkCall{s: s, recs: recs, prev: s.last, me: newTicket()}
+	c.me.keys = keys
+	// One writer at a time: a chunk begun alongside the one before would
+	// hold the engine's write lock while waiting for it. A chunk naming a
+	// record of the one before would read it before that one commits.
+	c.waitBefore = !s.l.store.ConcurrentWriters()
+	if p := c.prev; p != nil && !c.waitBefore {
+		for k := range keys {
+			if p.keys[k] {
+				c.waitBefore = true
+				break
+			}
+		}
+	}
+	s.last = c.me
+	return c
+}
+
+// Run applies the chunk as SyncChunk does.
+func (c *SyncChunkCall) Run(ctx context.Context) ([]SyncResult, int64, error) {
+	prev, me := c.prev, c.me
+	if c.waitBefore {
 		if err := prev.wait(ctx, 0); err != nil {
 			me.err = err
 			me.markWritten()
@@ -193,11 +238,16 @@ func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult
 		}
 		prev = nil
 	}
-	results, acked, err := s.l.syncChunk(ctx, s.debtor, s.session, recs, prev, me)
+	results, acked, err := c.s.l.syncChunk(ctx, c.s.debtor, c.s.session, c.recs, prev, me)
 	me.err = err
 	me.markWritten()
 	close(me.done)
 	return results, acked, err
+}
+
+// Chunk reserves the chunk's place and runs it.
+func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult, int64, error) {
+	return s.Reserve(recs).Run(ctx)
 }
 
 // wait waits for the chunk to end, at most limit (0: no limit).
@@ -281,7 +331,12 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				}
 			}
 		}
-		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now, func() error { return prev.waitWritten(ctx) })
+		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now, func() error {
+			if attempt > 1 {
+				return nil // prev has ended
+			}
+			return prev.waitWritten(ctx, syncWaitLimit)
+		})
 		if err != nil {
 			return err
 		}
@@ -489,12 +544,21 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 		var v ledger.ValidationError
 		inv, _ := l.prepareInvoice(&v, debtor, creditor, r.Invoice, "", now)
+		// A supplier new to the ledger is made from the first record of
+		// it that is accepted, as the record-by-record path would.
+		forget := func() {
+			if !created[key] {
+				delete(unknown, key)
+			}
+		}
 		if err := v.Err(); err != nil {
+			forget()
 			res.Outcome, res.Violations = SyncRejected, violationsOf(err)
 			continue
 		}
 		pays, ok := paymentsOf(r.Payments, &inv, now)
 		if !ok {
+			forget()
 			slow = append(slow, i) // more paid than owed: refused there
 			continue
 		}
@@ -671,7 +735,13 @@ func (l *Ledger) syncCreditor(ctx context.Context, tx store.Tx, r *SyncRecord, n
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables")); err != nil {
+	err = tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))
+	if errors.Is(err, ledger.ErrAlreadyExists) {
+		// Created meanwhile by another writer: run the chunk again, which
+		// then finds it, rather than refuse the record.
+		err = fmt.Errorf("supplier %s: %w", r.Creditor, ledger.ErrConflict)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return np, nil

@@ -188,13 +188,20 @@ func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
 					Invoice: &ledger.Invoice{DocumentRef: ref, Amount: money.Money{Minor: 500000, Currency: "CNY"},
 						ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10), DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
 			}
+			third := service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW003")}
 			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{
-				rec(1, "NS-1", good, 30), rec(2, "NS-2", good, 45), rec(3, "NS-3", bad, -5)})
+				rec(1, "NS-1", good, 30), rec(2, "NS-2", good, 45), rec(3, "NS-3", bad, -5), rec(4, "NS-4", third, -5), rec(5, "NS-5", third, 30)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res[0].Outcome != service.SyncCreated || res[1].Outcome != service.SyncCreated || res[2].Outcome != service.SyncRejected {
+			if res[0].Outcome != service.SyncCreated || res[1].Outcome != service.SyncCreated || res[2].Outcome != service.SyncRejected ||
+				res[3].Outcome != service.SyncRejected || res[4].Outcome != service.SyncCreated {
 				t.Fatalf("results: %+v", res)
+			}
+			// Made from its first accepted record, not the refused one
+			// before it.
+			if p, err := f.a.GetParty(admin, third); err != nil || p.DisplayName != "New NS-5" {
+				t.Fatalf("supplier of a refused then an accepted record: %+v, %v", p, err)
 			}
 			if len(res[2].Violations) == 0 || res[2].Violations[0].Field != "invoice.agreed_term_days" {
 				t.Fatalf("rejected record's violations: %+v", res[2].Violations)
@@ -246,11 +253,12 @@ func TestRegionMoveDuringSyncKeepsAggregates(t *testing.T) {
 							ContractSignedOn: d(2025, 5, 1), IssuedOn: d(2025, 5, 10), DeliveredOn: d(2025, 5, 10), AgreedTermDays: 30}})
 					}
 					wg.Add(1)
-					// Chunks start in order, two at a time, as the stream
-					// handler runs them.
+					// Chunks take their places in order and run two at a
+					// time, as the stream handler runs them.
+					call := stream.Reserve(recs)
 					go func() {
 						defer wg.Done()
-						_, _, err := stream.Chunk(admin, recs)
+						_, _, err := call.Run(admin)
 						errs <- err
 					}()
 					if c%2 == 1 {
