@@ -149,15 +149,32 @@ func (c *chunkTicket) waitWritten(ctx context.Context, limit time.Duration) erro
 	if c == nil {
 		return nil
 	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
+	return await(ctx, c.written, limit, "the chunk before has not written")
+}
+
+// finish records how the chunk ended, releasing the chunks waiting on it.
+func (c *chunkTicket) finish(err error) {
+	c.err = err
+	c.markWritten()
+	close(c.done)
+}
+
+// await waits for ch to close, at most limit (0: no limit); past the limit
+// the transaction waiting lets go (ledger.ErrConflict) and runs again.
+func await(ctx context.Context, ch <-chan struct{}, limit time.Duration, what string) error {
+	var expired <-chan time.Time
+	if limit > 0 {
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
-	case <-c.written:
+	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("%w: the chunk before has not written", ledger.ErrConflict)
+	case <-expired:
+		return fmt.Errorf("%w: %s", ledger.ErrConflict, what)
 	}
 }
 
@@ -231,17 +248,13 @@ func (c *SyncChunkCall) Run(ctx context.Context) ([]SyncResult, int64, error) {
 	prev, me := c.prev, c.me
 	if c.waitBefore {
 		if err := prev.wait(ctx, 0); err != nil {
-			me.err = err
-			me.markWritten()
-			close(me.done)
+			me.finish(err)
 			return nil, 0, err
 		}
 		prev = nil
 	}
 	results, acked, err := c.s.l.syncChunk(ctx, c.s.debtor, c.s.session, c.recs, prev, me)
-	me.err = err
-	me.markWritten()
-	close(me.done)
+	me.finish(err)
 	return results, acked, err
 }
 
@@ -255,18 +268,8 @@ func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
 	if c == nil {
 		return nil
 	}
-	var expired <-chan time.Time
-	if limit > 0 {
-		t := time.NewTimer(limit)
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-expired:
-		return fmt.Errorf("%w: the chunk before has not committed", ledger.ErrConflict)
+	if err := await(ctx, c.done, limit, "the chunk before has not committed"); err != nil {
+		return err
 	}
 	if c.err != nil {
 		return fmt.Errorf("%w: the chunk before failed", ledger.ErrFailedPrecondition)
@@ -480,6 +483,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	var payments []*ledger.Payment
 	facts := map[uuid.UUID]*store.Facts{}
 	today := l.Today(now, debtor.Jurisdiction)
+	// A supplier new to the ledger is made from the first record of it that
+	// is accepted, as the record-by-record path would: a refused record
+	// forgets the one it made.
+	forget := func(key [2]string) {
+		if !created[key] {
+			delete(unknown, key)
+		}
+	}
 	for _, i := range apply {
 		r, res := &recs[i], &results[i]
 		ref := strings.TrimSpace(r.Invoice.DocumentRef)
@@ -544,21 +555,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 		var v ledger.ValidationError
 		inv, _ := l.prepareInvoice(&v, debtor, creditor, r.Invoice, "", now)
-		// A supplier new to the ledger is made from the first record of
-		// it that is accepted, as the record-by-record path would.
-		forget := func() {
-			if !created[key] {
-				delete(unknown, key)
-			}
-		}
 		if err := v.Err(); err != nil {
-			forget()
+			forget(key)
 			res.Outcome, res.Violations = SyncRejected, violationsOf(err)
 			continue
 		}
 		pays, ok := paymentsOf(r.Payments, &inv, now)
 		if !ok {
-			forget()
+			forget(key)
 			slow = append(slow, i) // more paid than owed: refused there
 			continue
 		}
@@ -585,12 +589,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		return nil, err
 	}
 	for _, np := range newParties {
-		err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))
-		if errors.Is(err, ledger.ErrAlreadyExists) {
-			// Created meanwhile by another writer: run the chunk again.
-			err = fmt.Errorf("supplier %s:%s: %w", np.Jurisdiction, np.RegistrationID, ledger.ErrConflict)
-		}
-		if err != nil {
+		if err := l.createSupplier(ctx, tx, np, now); err != nil {
 			return nil, err
 		}
 	}
@@ -735,16 +734,21 @@ func (l *Ledger) syncCreditor(ctx context.Context, tx store.Tx, r *SyncRecord, n
 	if err != nil {
 		return nil, err
 	}
-	err = tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))
-	if errors.Is(err, ledger.ErrAlreadyExists) {
-		// Created meanwhile by another writer: run the chunk again, which
-		// then finds it, rather than refuse the record.
-		err = fmt.Errorf("supplier %s: %w", r.Creditor, ledger.ErrConflict)
-	}
-	if err != nil {
+	if err := l.createSupplier(ctx, tx, np, now); err != nil {
 		return nil, err
 	}
 	return np, nil
+}
+
+// createSupplier records a supplier new to the ledger. One created
+// meanwhile by another writer runs the chunk again, which then finds it,
+// rather than refuse the record.
+func (l *Ledger) createSupplier(ctx context.Context, tx store.Tx, np *ledger.Party, now time.Time) error {
+	err := tx.CreateParty(ctx, np, partyChange(ctx, l.Today(now, np.Jurisdiction), now, "SyncPayables"))
+	if errors.Is(err, ledger.ErrAlreadyExists) {
+		return fmt.Errorf("supplier %s:%s: %w", np.Jurisdiction, np.RegistrationID, ledger.ErrConflict)
+	}
+	return err
 }
 
 // unverifiedParty is the supplier a record names by registration number

@@ -23,16 +23,20 @@ func (t *tx) appendEvent(_ context.Context, typ string, id uuid.UUID, revision i
 	if err != nil {
 		return fmt.Errorf("audit diff: %w", err)
 	}
-	e := &audit.Event{
-		Chain: c.Debtor, EventID: uuid.Must(uuid.NewV7()), Debtor: c.Debtor, Creditor: c.Creditor,
+	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, typ, id, revision, after, changes, c))
+	return nil
+}
+
+// newEvent is the audit event, not yet sealed onto its chain (the
+// debtor's), of a record's revision with snapshot snap.
+func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int64, snap []byte, changes string, c store.Change) *audit.Event {
+	e := &audit.Event{Chain: debtor, EventID: uuid.Must(uuid.NewV7()), Debtor: debtor, Creditor: creditor,
 		RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: typ, ResourceID: id,
-		Revision: revision, SnapshotDigest: audit.Digest(after), Changes: changes,
-	}
+		Revision: revision, SnapshotDigest: audit.Digest(snap), Changes: changes}
 	if e.Actor == "" {
 		e.Actor = "system"
 	}
-	t.events = append(t.events, e)
-	return nil
+	return e
 }
 
 // chainHead reads the newest event of a chain; nil for an empty chain.

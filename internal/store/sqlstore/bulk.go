@@ -66,19 +66,14 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 		if err != nil {
 			return err
 		}
-		revRows[i] = []any{inv.ID.String(), int64(1), string(ledger.ResourceInvoice), inv.IssuedOn, ts(c.RecordTime), c.Method, string(snap)}
+		revRows[i] = t.revisionRow(ledger.ResourceInvoice, inv.ID, 1, inv.IssuedOn, c, snap)
 		escRows[i] = []any{inv.ID.String(), inv.DebtorID.String(), inv.CreditorID.String(), 0, checkOn, nil, int64(1)}
-		events[i] = &audit.Event{Chain: inv.DebtorID, EventID: uuid.Must(uuid.NewV7()), Debtor: inv.DebtorID, Creditor: inv.CreditorID,
-			RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: string(ledger.ResourceInvoice),
-			ResourceID: inv.ID, Revision: 1, SnapshotDigest: audit.Digest(snap), Changes: string(snap)}
-		if events[i].Actor == "" {
-			events[i].Actor = "system"
-		}
+		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, string(snap), c)
 	}
 	if err := t.load(ctx, "invoices", splitCols(invoiceCols), invRows); err != nil {
 		return err
 	}
-	if err := t.load(ctx, "revisions", []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}, revRows); err != nil {
+	if err := t.load(ctx, "revisions", revisionCols, revRows); err != nil {
 		return err
 	}
 	if err := t.load(ctx, "escalations", splitCols(escalationCols), escRows); err != nil {
@@ -98,19 +93,13 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 		if err != nil {
 			return err
 		}
-		revRows = append(revRows, []any{p.ID.String(), int64(1), string(ledger.ResourcePayment), p.PaidOn, ts(c.RecordTime), c.Method, string(snap)})
-		e := &audit.Event{Chain: p.DebtorID, EventID: uuid.Must(uuid.NewV7()), Debtor: p.DebtorID, Creditor: creditorOf[p.InvoiceID],
-			RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: string(ledger.ResourcePayment),
-			ResourceID: p.ID, Revision: 1, SnapshotDigest: audit.Digest(snap), Changes: string(snap)}
-		if e.Actor == "" {
-			e.Actor = "system"
-		}
-		events = append(events, e)
+		revRows = append(revRows, t.revisionRow(ledger.ResourcePayment, p.ID, 1, p.PaidOn, c, snap))
+		events = append(events, newEvent(p.DebtorID, creditorOf[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, string(snap), c))
 	}
 	if err := t.load(ctx, "payments", splitCols(paymentCols), payRows); err != nil {
 		return err
 	}
-	if err := t.load(ctx, "revisions", []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}, revRows); err != nil {
+	if err := t.load(ctx, "revisions", revisionCols, revRows); err != nil {
 		return err
 	}
 	return t.appendEvents(ctx, events)
@@ -258,7 +247,8 @@ var bulkUpdateSQL = func() string {
 		}
 		return v
 	}
-	for i, c := range splitCols(invoiceCols) {
+	cols := splitCols(invoiceCols)
+	for i, c := range cols {
 		switch c {
 		case "id", "debtor_id", "creditor_id", "document_ref", "create_time":
 		case "version":
@@ -267,7 +257,6 @@ var bulkUpdateSQL = func() string {
 			sets = append(sets, c+" = "+col(i))
 		}
 	}
-	cols := splitCols(invoiceCols)
 	// The ids again as an array: the planner cannot see into the JSON, and
 	// without them may join by scanning the whole table.
 	return "UPDATE invoices AS i SET " + strings.Join(sets, ", ") + " FROM jsonb_array_elements($1::jsonb) AS u(r) WHERE i.id = ANY($2::uuid[]) AND i.id = " +
@@ -282,6 +271,11 @@ var bulkUpdateSQL = func() string {
 func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store.Change) error {
 	if len(invs) == 0 {
 		return nil
+	}
+	ids := make([]uuid.UUID, len(invs))
+	strs := make([]string, len(invs))
+	for i, inv := range invs {
+		ids[i], strs[i] = inv.ID, inv.ID.String()
 	}
 	if t.s.dialect.TextArrays {
 		rows := make([][]any, len(invs))
@@ -300,11 +294,7 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(invs))
-		for i, inv := range invs {
-			ids[i] = inv.ID.String()
-		}
-		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text), ids)
+		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text), strs)
 		if err != nil {
 			return t.s.wrap("update invoices", err)
 		}
@@ -325,20 +315,9 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 			}
 		}
 	}
-	ids := make([]uuid.UUID, len(invs))
-	strs := make([]string, len(invs))
-	for i, inv := range invs {
-		ids[i], strs[i] = inv.ID, inv.ID.String()
-	}
 	if !c.EffectiveOn.IsZero() {
-		for _, part := range batches(strs, t.s.dialect.TextArrays) {
-			var w where
-			on := w.arg(c.EffectiveOn)
-			w.oneOf("invoice_id", part, t.s.dialect.TextArrays, "uuid[]")
-			if _, err := t.w.ExecContext(ctx, `UPDATE escalations SET version = version + 1,
-				next_check = CASE WHEN next_check IS NULL OR next_check > `+on+` THEN `+on+` ELSE next_check END`+w.sql(), w.args...); err != nil {
-				return t.s.wrap("touch escalations", err)
-			}
+		if err := t.touchEscalations(ctx, strs, c.EffectiveOn); err != nil {
+			return err
 		}
 	}
 	// The audit events say what changed against each previous revision.
@@ -346,7 +325,6 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 	if err != nil {
 		return err
 	}
-	ts := t.s.dialect.Timestamp
 	revRows := make([][]any, len(invs))
 	events := make([]*audit.Event, len(invs))
 	for i, inv := range invs {
@@ -367,15 +345,10 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 		if err != nil {
 			return fmt.Errorf("audit diff: %w", err)
 		}
-		revRows[i] = []any{inv.ID.String(), inv.Version, string(ledger.ResourceInvoice), c.EffectiveOn, ts(c.RecordTime), c.Method, string(snap)}
-		events[i] = &audit.Event{Chain: inv.DebtorID, EventID: uuid.Must(uuid.NewV7()), Debtor: inv.DebtorID, Creditor: inv.CreditorID,
-			RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: string(ledger.ResourceInvoice),
-			ResourceID: inv.ID, Revision: inv.Version, SnapshotDigest: audit.Digest(snap), Changes: changes}
-		if events[i].Actor == "" {
-			events[i].Actor = "system"
-		}
+		revRows[i] = t.revisionRow(ledger.ResourceInvoice, inv.ID, inv.Version, c.EffectiveOn, c, snap)
+		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, inv.Version, snap, changes, c)
 	}
-	if err := t.load(ctx, "revisions", []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}, revRows); err != nil {
+	if err := t.load(ctx, "revisions", revisionCols, revRows); err != nil {
 		return err
 	}
 	return t.appendEvents(ctx, events)

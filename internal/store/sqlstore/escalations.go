@@ -50,15 +50,21 @@ func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 	return nil
 }
 
-// touchEscalation brings an invoice's next check forward to on, never
+// touchEscalations brings invoices' next checks forward to on, never
 // later: a fact effective on that date may change the level from then.
-func (t *tx) touchEscalation(ctx context.Context, invoiceID uuid.UUID, on civil.Date) error {
-	// The version moves even when the date does not, so that a sweeper
-	// that judged the invoice before this change cannot commit its result.
-	_, err := t.w.ExecContext(ctx, `UPDATE escalations SET version = version + 1,
-		next_check = CASE WHEN next_check IS NULL OR next_check > $1 THEN $1 ELSE next_check END
-		WHERE invoice_id = $2`, on, invoiceID.String())
-	return t.s.wrap("touch escalation", err)
+func (t *tx) touchEscalations(ctx context.Context, invoiceIDs []string, on civil.Date) error {
+	for _, part := range batches(invoiceIDs, t.s.dialect.TextArrays) {
+		var w where
+		d := w.arg(on)
+		w.oneOf("invoice_id", part, t.s.dialect.TextArrays, "uuid[]")
+		// The version moves even when the date does not, so that a sweeper
+		// that judged the invoice before this change cannot commit its result.
+		if _, err := t.w.ExecContext(ctx, `UPDATE escalations SET version = version + 1,
+			next_check = CASE WHEN next_check IS NULL OR next_check > `+d+` THEN `+d+` ELSE next_check END`+w.sql(), w.args...); err != nil {
+			return t.s.wrap("touch escalations", err)
+		}
+	}
+	return nil
 }
 
 const escalationEventCols = `id, invoice_id, kind, from_level, to_level, to_level_name, changed_on, corrects, record_time`

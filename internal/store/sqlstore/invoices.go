@@ -93,7 +93,7 @@ func (t *tx) UpdateInvoice(ctx context.Context, inv *ledger.Invoice, c store.Cha
 		return err
 	}
 	if !c.EffectiveOn.IsZero() {
-		if err := t.touchEscalation(ctx, inv.ID, c.EffectiveOn); err != nil {
+		if err := t.touchEscalations(ctx, []string{inv.ID.String()}, c.EffectiveOn); err != nil {
 			return err
 		}
 	}

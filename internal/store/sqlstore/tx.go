@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/summary"
@@ -71,6 +73,14 @@ func (t *tx) updated(what string, res sql.Result, err error) error {
 	return nil
 }
 
+// revisionCols are the columns of a revision row, in revisionRow's order.
+var revisionCols = []string{"resource_id", "revision", "resource_type", "effective_on", "record_time", "method", "snapshot"}
+
+// revisionRow is a record's revision as the revisions table stores it.
+func (t *tx) revisionRow(typ ledger.ResourceType, id uuid.UUID, revision int64, effective civil.Date, c store.Change, snap []byte) []any {
+	return []any{id.String(), revision, string(typ), effective, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap)}
+}
+
 func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uuid.UUID, version int64, v any, c store.Change) error {
 	snap, err := json.Marshal(v)
 	if err != nil {
@@ -89,10 +99,8 @@ func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uui
 		}
 		before = []byte(prev)
 	}
-	_, err = t.w.ExecContext(ctx, `INSERT INTO revisions
-		(resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id.String(), version, string(typ), c.EffectiveOn, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap))
+	_, err = t.w.ExecContext(ctx, `INSERT INTO revisions (`+strings.Join(revisionCols, ", ")+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.revisionRow(typ, id, version, c.EffectiveOn, c, snap)...)
 	if err != nil {
 		return t.s.wrap("insert revision", err)
 	}
