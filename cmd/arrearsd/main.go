@@ -33,6 +33,7 @@ import (
 )
 
 func main() {
+	setGCDefault()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := realMain(ctx, os.Args[1:])
 	stop()
