@@ -44,6 +44,7 @@ var Dialect = sqlstore.Dialect{
 	ForUpdate:         " FOR UPDATE",
 	ForShare:          " FOR SHARE",
 	Timestamp:         func(t time.Time) any { return t.UTC() },
+	ID:                func(id uuid.UUID) any { return pgtype.UUID{Bytes: id, Valid: true} },
 	CopyFrom:          copyFrom,
 	ConcurrentWriters: true,
 	TextArrays:        true,

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -43,6 +44,7 @@ var Dialect = sqlstore.Dialect{
 	ForUpdate:       "",
 	ForShare:        "",
 	Timestamp:       func(t time.Time) any { return t.UTC().UnixMicro() },
+	ID:              func(id uuid.UUID) any { return id.String() },
 	CacheStatements: true,
 	UniqueViolation: func(err error) (string, bool) {
 		var e *sqlite.Error

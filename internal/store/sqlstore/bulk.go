@@ -62,12 +62,12 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 	for i, inv := range invs {
 		inv.Version = 1
 		invRows[i] = t.invoiceArgs(inv)
-		snap, err := json.Marshal(inv)
+		snap, err := inv.Snapshot()
 		if err != nil {
 			return err
 		}
 		revRows[i] = t.revisionRow(ledger.ResourceInvoice, inv.ID, 1, inv.IssuedOn, c, snap)
-		escRows[i] = []any{inv.ID.String(), inv.DebtorID.String(), inv.CreditorID.String(), 0, checkOn, nil, int64(1)}
+		escRows[i] = []any{t.s.dialect.ID(inv.ID), t.s.dialect.ID(inv.DebtorID), t.s.dialect.ID(inv.CreditorID), 0, checkOn, nil, int64(1)}
 		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, string(snap), c)
 	}
 	if err := t.load(ctx, "invoices", splitCols(invoiceCols), invRows); err != nil {
@@ -337,7 +337,7 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 		if before == nil {
 			return fmt.Errorf("invoice %s has no revision %d", inv.ID, inv.Version-1)
 		}
-		snap, err := json.Marshal(inv)
+		snap, err := inv.Snapshot()
 		if err != nil {
 			return err
 		}

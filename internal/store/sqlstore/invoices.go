@@ -67,7 +67,8 @@ func (t *tx) invoiceArgs(inv *ledger.Invoice) []any {
 		rate, perDay = inv.AgreedRate.Percent, inv.AgreedRate.PerDay
 	}
 	ts := t.s.dialect.Timestamp
-	return []any{inv.ID.String(), inv.DebtorID.String(), inv.CreditorID.String(), inv.DocumentRef,
+	id := t.s.dialect.ID
+	return []any{id(inv.ID), id(inv.DebtorID), id(inv.CreditorID), inv.DocumentRef,
 		inv.ContractRef, inv.Amount.Currency, inv.Amount.Minor, inv.ContractSignedOn, inv.IssuedOn,
 		inv.ReceivedOn, inv.DeliveredOn, inv.AcceptanceRequired, inv.AcceptancePeriodDays,
 		inv.AcceptancePassedOn, inv.SettlementConfirmedOn, inv.AgreedTermDays, inv.AgreedDueDate, rate,

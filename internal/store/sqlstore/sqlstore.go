@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -33,6 +35,11 @@ type Dialect struct {
 	ForShare string
 	// Timestamp converts an instant to the value the engine stores.
 	Timestamp func(time.Time) any
+	// ID converts an id to the value the driver binds best: pgx takes the
+	// 16 bytes as they are, SQLite stores the text. Bulk writes bind
+	// several ids per row, and formatting each to text for pgx to parse
+	// back was a tenth of a sync's CPU.
+	ID func(uuid.UUID) any
 	// UniqueViolation reports whether err is a unique-key violation, and of
 	// which constraint or index.
 	UniqueViolation func(err error) (constraint string, ok bool)

@@ -195,7 +195,7 @@ func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, n
 			text = []byte("[]")
 		}
 		if p.New {
-			fresh = append(fresh, []any{p.InvoiceID.String(), p.DebtorID.String(), t.s.dialect.Timestamp(at), string(text)})
+			fresh = append(fresh, []any{t.s.dialect.ID(p.InvoiceID), t.s.dialect.ID(p.DebtorID), t.s.dialect.Timestamp(at), string(text)})
 			continue
 		}
 		ids, debtors, texts = append(ids, p.InvoiceID.String()), append(debtors, p.DebtorID.String()), append(texts, string(text))

@@ -78,11 +78,17 @@ var revisionCols = []string{"resource_id", "revision", "resource_type", "effecti
 
 // revisionRow is a record's revision as the revisions table stores it.
 func (t *tx) revisionRow(typ ledger.ResourceType, id uuid.UUID, revision int64, effective civil.Date, c store.Change, snap []byte) []any {
-	return []any{id.String(), revision, string(typ), effective, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap)}
+	return []any{t.s.dialect.ID(id), revision, string(typ), effective, t.s.dialect.Timestamp(c.RecordTime), c.Method, string(snap)}
 }
 
 func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uuid.UUID, version int64, v any, c store.Change) error {
-	snap, err := json.Marshal(v)
+	var snap []byte
+	var err error
+	if inv, ok := v.(*ledger.Invoice); ok {
+		snap, err = inv.Snapshot()
+	} else {
+		snap, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", typ, err)
 	}
