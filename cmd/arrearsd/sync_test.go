@@ -433,7 +433,10 @@ func testSyncPipelined(t *testing.T, cfg config) {
 		}
 	}
 	// Twelve chunks of 40; every chunk from the second also corrects the
-	// amount of the first invoice of the chunk before it.
+	// amount of the first invoice of the chunk before it, and from the
+	// third the second invoice of the chunk two before (no reference shared
+	// with the chunk in flight beside it, so both write at once). From the
+	// seventh, a chunk's last record names a supplier new to the ledger.
 	var chunks [][]*arrearsv1.PayableRecord
 	seq := int64(0)
 	for c := 0; c < 12; c++ {
@@ -443,11 +446,20 @@ func testSyncPipelined(t *testing.T, cfg config) {
 			recs = append(recs, record(seq, (c-1)*40, 7))
 			recs[0].Payments = nil
 		}
+		if c > 1 {
+			seq++
+			r := record(seq, (c-2)*40+1, 9)
+			r.Payments = nil
+			recs = append(recs, r)
+		}
 		for i := c * 40; i < (c+1)*40; i++ {
 			seq++
 			r := record(seq, i, 0)
-			if i%40 == 0 {
+			if i%40 <= 1 {
 				r.Payments = nil
+			}
+			if c >= 6 && i%40 == 39 {
+				r.Creditor, r.CreditorName = "parties/CN:"+uscc(fmt.Sprintf("92350121MA0TW%04d", c)), fmt.Sprintf("New supplier %d", c)
 			}
 			recs = append(recs, r)
 		}
@@ -466,7 +478,7 @@ func testSyncPipelined(t *testing.T, cfg config) {
 		o := outcomes(r.Results)
 		want := map[string]int{"CREATED": 40}
 		if c > 0 {
-			want["UPDATED"] = 1
+			want["UPDATED"] = min(c, 2)
 		}
 		if fmt.Sprint(o) != fmt.Sprint(want) {
 			t.Errorf("chunk %d: %v, want %v (%v)", c, o, want, r.Results[0])
@@ -477,6 +489,19 @@ func testSyncPipelined(t *testing.T, cfg config) {
 	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: res[1].Results[0].Invoice}, &inv)
 	if inv.Invoice.Amount.MinorUnits != 100000+7 {
 		t.Errorf("the corrected invoice owes %d", inv.Invoice.Amount.MinorUnits)
+	}
+	for c := 2; c < 12; c++ {
+		call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: res[c].Results[1].Invoice}, &inv)
+		if want := int64(100000 + ((c-2)*40+1)*100 + 9); inv.Invoice.Amount.MinorUnits != want {
+			t.Errorf("invoice corrected in chunk %d owes %d, want %d", c, inv.Invoice.Amount.MinorUnits, want)
+		}
+	}
+	for c := 6; c < 12; c++ {
+		var p arrearsv1.GetPartyResponse
+		call(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + uscc(fmt.Sprintf("92350121MA0TW%04d", c))}, &p)
+		if p.Party.VerificationState != arrearsv1.VerificationState_VERIFICATION_STATE_UNVERIFIED {
+			t.Errorf("supplier new in chunk %d: %v", c, p.Party)
+		}
 	}
 
 	// A record changed in one chunk and changed back in the next, both in

@@ -585,8 +585,24 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
-	if err := beforeWrites(); err != nil {
-		return nil, err
+	// The rows only this chunk writes, its new and corrected invoices with
+	// their revisions, payments and escalations, go in while the chunk
+	// before may still be writing: no reference is in both (a chunk naming
+	// one of the chunk before waits for it to commit before it starts).
+	// What chunks share, new suppliers and the aggregates' rows, waits for
+	// the chunk before to have written; that one then never waits on this.
+	gated := false
+	gate := func() error {
+		if gated {
+			return nil
+		}
+		gated = true
+		return beforeWrites()
+	}
+	if len(newParties) > 0 {
+		if err := gate(); err != nil {
+			return nil, err
+		}
 	}
 	for _, np := range newParties {
 		if err := l.createSupplier(ctx, tx, np, now); err != nil {
@@ -597,11 +613,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := tx.CreateInvoices(ctx, fresh, payments, c, today); err != nil {
 		return nil, err
 	}
-	if err := profiles.put(ctx, tx, now); err != nil {
-		return nil, err
-	}
 	c.Method, c.EffectiveOn = "UpdateInvoice", today
 	if err := tx.UpdateInvoices(ctx, corrected, c); err != nil {
+		return nil, err
+	}
+	if err := gate(); err != nil {
+		return nil, err
+	}
+	if err := profiles.put(ctx, tx, now); err != nil {
 		return nil, err
 	}
 	if err := l.resummarize(ctx, tx, corrected, now); err != nil {
