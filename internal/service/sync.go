@@ -278,10 +278,12 @@ func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
 }
 
 // syncChunk is SyncChunk as the chunk me after the chunk prev (nil: none).
-// The first attempt reads and prepares while prev writes, writes once prev
-// has, and waits for prev to commit only before the session's acknowledged
-// sequence moves, which orders the commits; an attempt run again (a race
-// lost, or the wait too long) waits for prev first, holding nothing.
+// The first attempt reads, prepares and writes its own rows while prev
+// writes, writes what another chunk may touch once prev has (syncFast
+// says which), and waits for prev to commit only before the session's
+// acknowledged sequence moves, which orders the commits; an attempt run
+// again (a race lost, or the wait too long) waits for prev first, holding
+// nothing.
 func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord, prev, me *chunkTicket) ([]SyncResult, int64, error) {
 	if len(recs) > MaxSyncChunk {
 		return nil, 0, ledger.Invalid("records", "at most %d records per chunk, got %d", MaxSyncChunk, len(recs))
@@ -412,8 +414,9 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 // new one) whose supplier is known: an unchanged one costs nothing, a new
 // one joins a single bulk load (COPY on PostgreSQL) with its revision,
 // audit event and escalation row, and a changed one a single bulk update
-// with the same. It calls beforeWrites between its reads and its writes, and
-// returns the records left for the record-by-record path.
+// with the same. It calls beforeWrites before it writes anything another
+// chunk may touch, at the latest as it returns, and returns the records
+// left for the record-by-record path.
 func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time, beforeWrites func() error) ([]int, error) {
 	if len(apply) == 0 {
 		return nil, beforeWrites()
@@ -586,11 +589,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		return nil, err
 	}
 	// The rows only this chunk writes, its new and corrected invoices with
-	// their revisions, payments and escalations, go in while the chunk
-	// before may still be writing: no reference is in both (a chunk naming
-	// one of the chunk before waits for it to commit before it starts).
-	// What chunks share, new suppliers and the aggregates' rows, waits for
-	// the chunk before to have written; that one then never waits on this.
+	// their revisions, payments, escalations and summary profiles, go in
+	// while the chunk before may still be writing: no reference is in both
+	// (a chunk naming one of the chunk before waits for it to commit before
+	// it starts). New suppliers, which another chunk may name too, and the
+	// records taken one by one wait for the chunk before to have written;
+	// that one then never waits on this. The rows all chunks share (the
+	// summary aggregates, the audit chain, the session) are written as the
+	// transaction ends, after the chunk before has committed.
 	gated := false
 	gate := func() error {
 		if gated {
@@ -617,16 +623,13 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := tx.UpdateInvoices(ctx, corrected, c); err != nil {
 		return nil, err
 	}
-	if err := gate(); err != nil {
-		return nil, err
-	}
 	if err := profiles.put(ctx, tx, now); err != nil {
 		return nil, err
 	}
 	if err := l.resummarize(ctx, tx, corrected, now); err != nil {
 		return nil, err
 	}
-	return slow, nil
+	return slow, gate()
 }
 
 // plainPayments reports whether a new invoice's payments can be loaded in
