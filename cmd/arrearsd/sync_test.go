@@ -520,6 +520,26 @@ func testSyncPipelined(t *testing.T, cfg config) {
 		}
 	}
 
+	// A chunk whose record names a payment that another invoice holds
+	// reaches that invoice (the payment is matched there), while the chunk
+	// after it corrects that invoice: the correction waits for its turn,
+	// and both apply once.
+	holder := record(6000, 20000, 0)
+	holder.Payments = []*arrearsv1.PayablePayment{{Reference: "ERP-P-HELD", Amount: cny(50000), PaidOn: date(2025, 9, 1)}}
+	if res, err := run("reach-setup", [][]*arrearsv1.PayableRecord{{holder}}); err != nil || res[0].Results[0].Outcome != "CREATED" {
+		t.Fatalf("the holder: %v %v", res, err)
+	}
+	naming, fix := record(6001, 20001, 0), record(6002, 20000, 5)
+	naming.Payments, fix.Payments = holder.Payments, nil
+	res, err = run("reach", [][]*arrearsv1.PayableRecord{{naming}, {fix}})
+	if err != nil || len(res) != 2 || res[0].Results[0].Outcome != "CREATED" || res[1].Results[0].Outcome != "UPDATED" {
+		t.Fatalf("a payment reaching the invoice the next chunk corrects: %v %v", res, err)
+	}
+	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: res[1].Results[0].Invoice}, &inv)
+	if inv.Invoice.Amount.MinorUnits != 100000+20000*100+5 || inv.Invoice.Paid.GetMinorUnits() != 50000 {
+		t.Errorf("the holder after both: owes %d, paid %d", inv.Invoice.Amount.MinorUnits, inv.Invoice.Paid.GetMinorUnits())
+	}
+
 	// A failing chunk (too many records) in the middle of a stream.
 	chunks = chunks[:0]
 	seq = 1000
@@ -546,8 +566,8 @@ func testSyncPipelined(t *testing.T, cfg config) {
 	if want := chunks[2][len(chunks[2])-1].Sequence; sess.ResumeAfter != want {
 		t.Errorf("resume after %d, want %d", sess.ResumeAfter, want)
 	}
-	if n := countInvoices(t, f.conn, f.erp); n != 12*40+3*30 {
-		t.Errorf("the ledger holds %d invoices, want %d", n, 12*40+3*30)
+	if n := countInvoices(t, f.conn, f.erp); n != 12*40+2+3*30 {
+		t.Errorf("the ledger holds %d invoices, want %d", n, 12*40+2+3*30)
 	}
 	verifyAudit(t, f.cfg)
 }

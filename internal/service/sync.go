@@ -131,6 +131,8 @@ type chunkTicket struct {
 	// waits for that one to end before it starts, since what it reads
 	// first would be stale.
 	keys map[string]bool
+	// paymentKeys says keys holds a payment reference.
+	paymentKeys bool
 }
 
 func newTicket() *chunkTicket {
@@ -215,18 +217,20 @@ type SyncChunkCall struct {
 // that order; if one fails, those after it fail too.
 func (s *SyncStream) Reserve(recs []SyncRecord) *SyncChunkCall {
 	keys := make(map[string]bool, len(recs))
+	paymentKeys := false
 	for _, r := range recs {
 		if r.Invoice != nil {
 			keys["d:"+strings.TrimSpace(r.Invoice.DocumentRef)] = true
 		}
 		for _, p := range r.Payments {
 			keys["p:"+strings.TrimSpace(p.Payment.Reference)] = true
+			paymentKeys = true
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := &SyncChunkCall{s: s, recs: recs, prev: s.last, me: newTicket()}
-	c.me.keys = keys
+	c.me.keys, c.me.paymentKeys = keys, paymentKeys
 	// One writer at a time: a chunk begun alongside the one before would
 	// hold the engine's write lock while waiting for it. A chunk naming a
 	// record of the one before would read it before that one commits.
@@ -336,12 +340,16 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				}
 			}
 		}
-		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now, func() error {
+		turn := writeTurn{wait: func() error {
 			if attempt > 1 {
 				return nil // prev has ended
 			}
 			return prev.waitWritten(ctx, syncWaitLimit)
-		})
+		}}
+		if attempt == 1 {
+			turn.before = prev
+		}
+		slow, err := l.syncFast(ctx, tx, debtorID, recs, apply, results, now, turn)
 		if err != nil {
 			return err
 		}
@@ -409,17 +417,24 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	return results, acked, err
 }
 
+// writeTurn is a chunk's turn to write after the chunk before it in
+// flight (before; nil if none): wait returns once that one has written.
+type writeTurn struct {
+	wait   func() error
+	before *chunkTicket
+}
+
 // syncFast settles in bulk the records that are plain invoices (no
 // cancellation, a reference not repeated in the chunk, payments only on a
 // new one) whose supplier is known: an unchanged one costs nothing, a new
 // one joins a single bulk load (COPY on PostgreSQL) with its revision,
 // audit event and escalation row, and a changed one a single bulk update
-// with the same. It calls beforeWrites before it writes anything another
+// with the same. It waits for its turn before it writes anything another
 // chunk may touch, at the latest as it returns, and returns the records
 // left for the record-by-record path.
-func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time, beforeWrites func() error) ([]int, error) {
+func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time, turn writeTurn) ([]int, error) {
 	if len(apply) == 0 {
-		return nil, beforeWrites()
+		return nil, turn.wait()
 	}
 	debtor, err := tx.GetParty(ctx, debtorID)
 	if err != nil {
@@ -590,24 +605,37 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	}
 	// The rows only this chunk writes, its new and corrected invoices with
 	// their revisions, payments, escalations and summary profiles, go in
-	// while the chunk before may still be writing: no reference is in both
-	// (a chunk naming one of the chunk before waits for it to commit before
-	// it starts). New suppliers, which another chunk may name too, and the
-	// records taken one by one wait for the chunk before to have written;
-	// that one then never waits on this. The rows all chunks share (the
-	// summary aggregates, the audit chain, the session) are written as the
-	// transaction ends, after the chunk before has committed.
+	// while the chunk before may still be writing: no document reference is
+	// in both (a chunk naming one of the chunk before waits for it to commit
+	// before it starts). New suppliers, which another chunk may name too,
+	// and the records taken one by one wait for the chunk before to have
+	// written; that one then never waits on this. So do corrections of an
+	// invoice holding a payment whose reference the chunk before names: its
+	// record of that payment reaches this invoice. The rows all chunks share
+	// (the summary aggregates, the audit chain, the session) are written as
+	// the transaction ends, after the chunk before has committed.
 	gated := false
 	gate := func() error {
 		if gated {
 			return nil
 		}
 		gated = true
-		return beforeWrites()
+		return turn.wait()
 	}
 	if len(newParties) > 0 {
 		if err := gate(); err != nil {
 			return nil, err
+		}
+	}
+	if len(corrected) > 0 && !gated {
+		reached, err := paymentNamedBefore(ctx, tx, corrected, turn.before)
+		if err != nil {
+			return nil, err
+		}
+		if reached {
+			if err := gate(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, np := range newParties {
@@ -630,6 +658,26 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		return nil, err
 	}
 	return slow, gate()
+}
+
+// paymentNamedBefore reports whether one of invs holds a payment whose
+// reference the chunk before (nil: none in flight) names.
+func paymentNamedBefore(ctx context.Context, tx store.Tx, invs []*ledger.Invoice, before *chunkTicket) (bool, error) {
+	if before == nil || !before.paymentKeys {
+		return false, nil
+	}
+	facts, err := tx.Facts(ctx, invoiceIDs(invs))
+	if err != nil {
+		return false, err
+	}
+	for _, f := range facts {
+		for _, p := range f.Payments {
+			if before.keys["p:"+strings.TrimSpace(p.Reference)] {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // plainPayments reports whether a new invoice's payments can be loaded in
