@@ -460,9 +460,10 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
-	// Payment references: one taken already, or twice in the chunk, sends
-	// its record the slow way, which refuses or matches it as a single
-	// RecordPayment would.
+	// Payment references: twice in the chunk, or taken already (unless by
+	// the same payment of the record's own invoice), sends the record the
+	// slow way, which refuses or matches it as a single RecordPayment
+	// would.
 	payRefs := map[string]int{}
 	var payList []string
 	for _, i := range apply {
@@ -473,7 +474,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			}
 		}
 	}
-	taken, err := tx.PaymentReferencesTaken(ctx, debtorID, payList)
+	taken, err := tx.PaymentsByReference(ctx, debtorID, payList)
 	if err != nil {
 		return nil, err
 	}
@@ -517,11 +518,12 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		if r.Creditor.ID != uuid.Nil {
 			creditor = byID[r.Creditor.ID]
 		}
-		if !plainPayments(r.Payments, payRefs, taken, today) || !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil {
+		cur, known := existing[ref]
+		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil ||
+			(!known && !plainPayments(r.Payments, payRefs, taken, today)) || (known && !recordedPayments(r.Payments, cur, payRefs, taken)) {
 			slow = append(slow, i)
 			continue
 		}
-		_, known := existing[ref]
 		if creditor == nil && r.Creditor.ID == uuid.Nil && !known {
 			// A supplier new to the ledger, created with the first of its
 			// invoices the chunk accepts (none accepted, none created).
@@ -538,11 +540,12 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			slow = append(slow, i)
 			continue
 		}
-		if cur, ok := existing[ref]; ok {
-			// Payments of a known invoice go the record's way, which
-			// records the new ones and matches the others; so does a
-			// correction that settles contests.
-			if len(r.Payments) > 0 || cur.CreditorID != creditor.ID {
+		if known {
+			// A known invoice's payments are all recorded already (new
+			// ones go the record's way, which records them), so only its
+			// own fields may have changed. A correction that settles
+			// contests goes the record's way too.
+			if cur.CreditorID != creditor.ID {
 				slow = append(slow, i)
 				continue
 			}
@@ -684,7 +687,7 @@ func paymentNamedBefore(ctx context.Context, tx store.Tx, invs []*ledger.Invoice
 // bulk with it: each a valid transfer-like payment (no bill maturity, no
 // reversal) dated by today, under a reference used once in the chunk and
 // not yet taken. Anything else goes through RecordPayment's own checks.
-func plainPayments(ps []SyncPayment, refs map[string]int, taken map[string]bool, today civil.Date) bool {
+func plainPayments(ps []SyncPayment, refs map[string]int, taken map[string]*ledger.Payment, today civil.Date) bool {
 	for _, sp := range ps {
 		p := sp.Payment
 		ref := strings.TrimSpace(p.Reference)
@@ -692,8 +695,32 @@ func plainPayments(ps []SyncPayment, refs map[string]int, taken map[string]bool,
 		ledger.ValidateRef(&v, "reference", ref, true)
 		ledger.ValidateAmount(&v, "amount", ledger.MoneyOf(p.Amount, p.Currency))
 		checkFactDate(&v, "paid_on", p.PaidOn, today)
-		if v.Err() != nil || refs[ref] > 1 || taken[ref] || !sp.ReversedOn.IsZero() || !p.MaturityOn.IsZero() ||
+		if v.Err() != nil || refs[ref] > 1 || taken[ref] != nil || !sp.ReversedOn.IsZero() || !p.MaturityOn.IsZero() ||
 			(p.Instrument != "" && (!p.Instrument.Valid() || p.Instrument.HasMaturity())) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordedPayments reports whether each of a known invoice's payments in a
+// record is one it holds already, as RecordPayment would match it (same
+// content) and with nothing to do (a reversal in the record is recorded):
+// then the record's payments change nothing. The reference must be written
+// as stored and used once in the chunk; anything else goes the record's
+// way.
+func recordedPayments(ps []SyncPayment, inv *ledger.Invoice, refs map[string]int, taken map[string]*ledger.Payment) bool {
+	for _, sp := range ps {
+		p := sp.Payment
+		held := taken[p.Reference]
+		if held == nil || held.InvoiceID != inv.ID || refs[p.Reference] > 1 || p.Reference != strings.TrimSpace(p.Reference) {
+			return false
+		}
+		p.InvoiceID, p.DebtorID = inv.ID, inv.DebtorID
+		if p.Instrument == "" {
+			p.Instrument = ledger.InstrumentTransfer
+		}
+		if !held.SameContent(&p) || (!sp.ReversedOn.IsZero() && held.State != ledger.PaymentReversed) {
 			return false
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
@@ -35,24 +36,13 @@ func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
 					DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
 			}
 			pay := service.SyncPayment{Payment: ledger.Payment{Amount: 300000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "SC-PAY-1"}}
-			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "c", []service.SyncRecord{
-				rec(1, "SC-1", 500000, 30), rec(2, "SC-2", 500000, 30), rec(3, "SC-3", 500000, 30, pay)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]uuid.UUID, len(res))
-			for i, r := range res {
-				if r.Outcome != service.SyncCreated {
-					t.Fatalf("record %d: %+v", i, r)
-				}
-				ids[i] = r.InvoiceID
-			}
+			ids := f.created(t, "c", rec(1, "SC-1", 500000, 30), rec(2, "SC-2", 500000, 30), rec(3, "SC-3", 500000, 30, pay))
 			// SC-2 is corrected by hand, SC-1 by the sync, the same way.
 			if _, err := f.a.UpdateInvoice(admin, ids[1], &ledger.Invoice{Amount: money.Money{Minor: 600000, Currency: "CNY"}, AgreedTermDays: 45},
 				[]string{"amount", "agreed_term_days"}, "", d(2025, 9, 1), ""); err != nil {
 				t.Fatal(err)
 			}
-			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "c", []service.SyncRecord{
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "c", []service.SyncRecord{
 				rec(4, "SC-1", 600000, 45), rec(5, "SC-3", 200000, 30)})
 			if err != nil {
 				t.Fatal(err)
@@ -122,6 +112,24 @@ func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// created syncs one chunk whose records must all be created, and returns
+// their invoices' ids.
+func (f *fixture) created(t *testing.T, session string, recs ...service.SyncRecord) []uuid.UUID {
+	t.Helper()
+	res, _, err := f.a.SyncChunk(admin, f.debtor.ID, session, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]uuid.UUID, len(res))
+	for i, r := range res {
+		if r.Outcome != service.SyncCreated {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+		ids[i] = r.InvoiceID
+	}
+	return ids
 }
 
 func (f *fixture) get(t *testing.T, id uuid.UUID) *ledger.Invoice {
@@ -296,6 +304,88 @@ func TestRegionMoveDuringSyncKeepsAggregates(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameGroups(t, "after region moves during a sync", fast, judged)
+		})
+	}
+}
+
+// TestSyncRepeatsRecordedPayments: a resync of known invoices whose
+// payments are all recorded already (one reversed, as the record says)
+// reports them unchanged and writes nothing; a new payment beside them is
+// recorded, and a payment under a recorded reference with other content is
+// refused, as RecordPayment refuses it.
+func TestSyncRepeatsRecordedPayments(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			pay := func(ref string, amount int64) service.SyncPayment {
+				return service.SyncPayment{Payment: ledger.Payment{Amount: amount, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: ref}}
+			}
+			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
+					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
+					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+			}
+			ids := f.created(t, "", rec(1, "RP-1", pay("RP-PAY-1", 100000)), rec(2, "RP-2", pay("RP-PAY-2", 50000)), rec(3, "RP-3"),
+				rec(4, "RP-4", pay("RP-PAY-4", 70000)), rec(5, "RP-5", pay("RP-PAY-5", 30000)))
+			p2, err := f.sb.GetPaymentByReference(admin, f.get(t, ids[1]).DebtorID, "RP-PAY-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.a.ReversePayment(admin, ids[1], p2.ID, d(2025, 8, 20), "bounced", ""); err != nil {
+				t.Fatal(err)
+			}
+			events := func() int {
+				evs, err := f.sb.ListEvents(admin, store.EventQuery{Scope: auth.Scope{All: true}, Until: time.Now().Add(time.Hour), Limit: 10000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(evs)
+			}
+			before := events()
+			versions := func() []int64 {
+				var vs []int64
+				for _, id := range ids {
+					vs = append(vs, f.get(t, id).Version)
+				}
+				return vs
+			}
+			was := versions()
+
+			reversed := pay("RP-PAY-2", 50000)
+			reversed.ReversedOn, reversed.ReversalReason = d(2025, 8, 20), "bounced"
+			reverse := pay("RP-PAY-5", 30000)
+			reverse.ReversedOn, reverse.ReversalReason = d(2025, 8, 25), "recalled"
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{
+				rec(6, "RP-1", pay("RP-PAY-1", 100000)), rec(7, "RP-2", reversed), rec(8, "RP-3", pay("RP-PAY-3", 20000)),
+				rec(9, "RP-4", pay("RP-PAY-4", 70001)), rec(10, "RP-5", reverse)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Outcome != service.SyncUnchanged || res[1].Outcome != service.SyncUnchanged {
+				t.Fatalf("recorded payments again: %+v %+v", res[0], res[1])
+			}
+			if res[2].Outcome != service.SyncUpdated || !slices.Equal(res[2].Changed, []string{"payments[0]:recorded"}) {
+				t.Fatalf("a new payment of a known invoice: %+v", res[2])
+			}
+			if res[3].Outcome != service.SyncRejected || len(res[3].Violations) == 0 {
+				t.Fatalf("a recorded reference with other content: %+v", res[3])
+			}
+			if res[4].Outcome != service.SyncUpdated || !slices.Equal(res[4].Changed, []string{"payments[0]:reversed"}) {
+				t.Fatalf("a recorded payment the record reverses: %+v", res[4])
+			}
+			now := versions()
+			if now[0] != was[0] || now[1] != was[1] || now[3] != was[3] || now[2] == was[2] || now[4] == was[4] {
+				t.Fatalf("invoice versions %v, then %v: only RP-3 and RP-5 should move", was, now)
+			}
+			if paid := f.get(t, ids[2]).Paid; paid != 20000 {
+				t.Fatalf("RP-3 paid %d", paid)
+			}
+			// RP-3's new payment and RP-5's reversal, each with its
+			// invoice's change: four events, no more.
+			if after := events(); after != before+4 {
+				t.Fatalf("%d audit events written, want 4", after-before)
+			}
+			checkAudit(t, f.a, f.sb)
 		})
 	}
 }

@@ -148,9 +148,9 @@ type Reader interface {
 	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
 	// InvoicesByDocumentRef reads a debtor's invoices by reference, in bulk.
 	InvoicesByDocumentRef(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Invoice, error)
-	// PaymentReferencesTaken returns which of refs a debtor's payments
-	// already use.
-	PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]bool, error)
+	// PaymentsByReference reads a debtor's payments by reference, in bulk;
+	// a reference no payment uses is absent.
+	PaymentsByReference(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Payment, error)
 	// PartiesByRegistration reads parties by (jurisdiction, registration id).
 	PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error)
 	// GetSyncSession reads a debtor's named sync session.

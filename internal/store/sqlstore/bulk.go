@@ -105,22 +105,29 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 	return t.appendEvents(ctx, events)
 }
 
-// PaymentReferencesTaken returns which of refs the debtor's payments use.
-func (r reader) PaymentReferencesTaken(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]bool, error) {
-	out := map[string]bool{}
+// PaymentsByReference reads the debtor's payments with the given
+// references in one query (in batches where the driver has no array
+// parameters).
+func (r reader) PaymentsByReference(ctx context.Context, debtorID uuid.UUID, refs []string) (map[string]*ledger.Payment, error) {
+	out := map[string]*ledger.Payment{}
 	for _, part := range batches(refs, r.s.dialect.TextArrays) {
 		var w where
 		w.add("debtor_id = " + w.arg(debtorID.String()))
-		w.oneOf("reference", part, r.s.dialect.TextArrays, "text[]")
-		taken, err := list(ctx, r, "payment references", func(sc scanner) (*string, error) {
-			var ref string
-			return &ref, sc.Scan(&ref)
-		}, "SELECT reference FROM payments"+w.sql(), w.args...)
+		if r.s.dialect.TextArrays {
+			// Joined to the references, not "reference = ANY($2)": a
+			// cached generic plan of that scanned the debtor's payments
+			// (70 ms a chunk at 10,000 of them); this probes the unique
+			// index once per reference.
+			w.add("reference IN (SELECT unnest(" + w.arg(part) + "::text[]))")
+		} else {
+			w.oneOf("reference", part, false, "")
+		}
+		pays, err := list(ctx, r, "payments", scanPayment, "SELECT "+paymentCols+" FROM payments"+w.sql(), w.args...)
 		if err != nil {
 			return nil, err
 		}
-		for _, ref := range taken {
-			out[*ref] = true
+		for _, p := range pays {
+			out[p.Reference] = p
 		}
 	}
 	return out, nil

@@ -215,8 +215,8 @@ func (s *Store) SummaryChangedAfter(ctx context.Context, t time.Time) (bool, err
 func (s *Store) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	return s.r().InvoicesWithoutProfile(ctx, after, limit)
 }
-func (s *Store) PaymentReferencesTaken(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]bool, error) {
-	return s.r().PaymentReferencesTaken(ctx, debtor, refs)
+func (s *Store) PaymentsByReference(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]*ledger.Payment, error) {
+	return s.r().PaymentsByReference(ctx, debtor, refs)
 }
 func (s *Store) SummaryState(ctx context.Context, name string) (string, error) {
 	return s.r().SummaryState(ctx, name)

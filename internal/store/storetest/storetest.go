@@ -475,6 +475,25 @@ func testPayments(t *testing.T, s store.Store) {
 	if got.State != ledger.PaymentReversed || got.ReversedOn != civil.MustNew(2025, 6, 20) || got.Version != 2 {
 		t.Errorf("reversed payment = %+v", got)
 	}
+
+	// In bulk, by reference: the debtor's own, whole, and nothing for a
+	// reference no payment uses or another debtor.
+	byRef, err := s.PaymentsByReference(ctx, inv.DebtorID, []string{"PAY-2", "PAY-1", "PAY-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byRef) != 2 || byRef["PAY-9"] != nil {
+		t.Errorf("PaymentsByReference: %d payments: %v", len(byRef), byRef)
+	}
+	if diff := cmp.Diff(p2, byRef["PAY-2"]); diff != "" {
+		t.Errorf("PaymentsByReference PAY-2 (-want +got):\n%s", diff)
+	}
+	if byRef["PAY-1"] == nil || byRef["PAY-1"].State != ledger.PaymentReversed {
+		t.Errorf("PaymentsByReference PAY-1 = %+v", byRef["PAY-1"])
+	}
+	if other, err := s.PaymentsByReference(ctx, newID(), []string{"PAY-1"}); err != nil || len(other) != 0 {
+		t.Errorf("PaymentsByReference(other debtor) = %v, %v", other, err)
+	}
 }
 
 func testDisputes(t *testing.T, s store.Store) {
