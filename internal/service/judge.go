@@ -15,7 +15,6 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
-	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -404,12 +403,10 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 		if rev.RecordTime.After(knownAt) {
 			break
 		}
-		var own ownSnapshot
-		if err := json.Unmarshal(rev.Snapshot, &own); err != nil {
+		var snap ledger.Invoice
+		if err := ledger.ReadSnapshot(rev.Snapshot, &snap); err != nil {
 			return nil, fmt.Errorf("invoice %s revision %d: %w", inv.ID, rev.Revision, err)
 		}
-		var snap ledger.Invoice
-		own.into(&snap)
 		switch {
 		case i == 0:
 			first := snap
@@ -425,39 +422,6 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 	out := *inv
 	copyFields(&out, fields)
 	return &out, nil
-}
-
-// ownSnapshot is what fieldsFrom reads of a revision's snapshot: the own
-// fields alone (ownFields), with the snapshot's names, so that decoding
-// skips the rest. A test checks it covers ownFields.
-type ownSnapshot struct {
-	ContractRef           string           `json:"contract_ref"`
-	Amount                money.Money      `json:"amount"`
-	ContractSignedOn      civil.Date       `json:"contract_signed_on"`
-	IssuedOn              civil.Date       `json:"issued_on"`
-	ReceivedOn            civil.Date       `json:"received_on"`
-	DeliveredOn           civil.Date       `json:"delivered_on"`
-	AcceptanceRequired    bool             `json:"acceptance_required"`
-	AcceptancePeriodDays  int              `json:"acceptance_period_days"`
-	AcceptancePassedOn    civil.Date       `json:"acceptance_passed_on"`
-	SettlementConfirmedOn civil.Date       `json:"settlement_confirmed_on"`
-	AgreedTermDays        int              `json:"agreed_term_days"`
-	AgreedDueDate         civil.Date       `json:"agreed_due_date"`
-	AgreedRate            *ledger.Rate     `json:"agreed_rate"`
-	CreditorSizeAtSigning ledger.SizeClass `json:"creditor_size_at_signing"`
-	PolicyID              string           `json:"policy_id"`
-	PolicyVersion         int              `json:"policy_version"`
-	PolicyReason          string           `json:"policy_reason"`
-}
-
-func (o *ownSnapshot) into(inv *ledger.Invoice) {
-	inv.ContractRef, inv.Amount, inv.ContractSignedOn, inv.IssuedOn, inv.ReceivedOn, inv.DeliveredOn = o.ContractRef, o.Amount,
-		o.ContractSignedOn, o.IssuedOn, o.ReceivedOn, o.DeliveredOn
-	inv.AcceptanceRequired, inv.AcceptancePeriodDays, inv.AcceptancePassedOn, inv.SettlementConfirmedOn = o.AcceptanceRequired,
-		o.AcceptancePeriodDays, o.AcceptancePassedOn, o.SettlementConfirmedOn
-	inv.AgreedTermDays, inv.AgreedDueDate, inv.AgreedRate, inv.CreditorSizeAtSigning = o.AgreedTermDays, o.AgreedDueDate, o.AgreedRate,
-		o.CreditorSizeAtSigning
-	inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = o.PolicyID, o.PolicyVersion, o.PolicyReason
 }
 
 // ownFields are the invoice's own fields a correction may change, as
