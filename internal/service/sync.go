@@ -425,8 +425,9 @@ type writeTurn struct {
 }
 
 // syncFast settles in bulk the records that are plain invoices (no
-// cancellation, a reference not repeated in the chunk, payments only on a
-// new one) whose supplier is known: an unchanged one costs nothing, a new
+// cancellation, a reference not repeated in the chunk, new payments only on
+// a new one; a known one's may only repeat those it holds) whose supplier
+// is known or new to the ledger: an unchanged one costs nothing, a new
 // one joins a single bulk load (COPY on PostgreSQL) with its revision,
 // audit event and escalation row, and a changed one a single bulk update
 // with the same. It waits for its turn before it writes anything another
