@@ -80,6 +80,7 @@ func main() {
 	pg := fs.String("pg", "", "PostgreSQL settings, comma-separated name=value (e.g. log_min_duration_statement=10)")
 	fs.StringVar(&profileDir, "profile", "", "write CPU profiles of arrearsd during each pass to this directory")
 	fs.IntVar(&paidPct, "paid", 0, "percent of invoices that carry a payment (0, the issue's figures: none)")
+	fs.BoolVar(&changeIsPayment, "change-is-payment", false, "the 10% changed records each carry a new payment instead of a new amount")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	if *engine == "sqlite" {
@@ -263,7 +264,12 @@ func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error)
 
 // paidPct (-paid) is the percent of invoices that carry a payment: a
 // nightly resync of an ERP's payables repeats the payments it has made.
-var paidPct int
+// changeIsPayment (-change-is-payment) makes the changed records' change a
+// new payment, the commonest change in a nightly resync.
+var (
+	paidPct         int
+	changeIsPayment bool
+)
 
 // writeCSV writes n payables; every changedPct-th percent has its amount
 // changed by one cent, and every paidPct-th percent (the same in every
@@ -277,14 +283,18 @@ func writeCSV(path string, n, suppliers, changedPct int) error {
 	w.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,contract_signed_on,issued_on,delivered_on,agreed_term_days,payment_reference,payment_amount,paid_on\n")
 	for i := 0; i < n; i++ {
 		cents := 0
-		if changedPct > 0 && i%(100/changedPct) == 0 {
+		changed := changedPct > 0 && i%(100/changedPct) == 0
+		if changed && !changeIsPayment {
 			cents = 1
 		}
 		fmt.Fprintf(w, "BENCH-%08d,CN:%s,Supplier %d,SMALL,CNY,%d.%02d,2025-06-16,2025-07-02,2025-07-01,60,",
 			i, supplier(i%suppliers), i%suppliers, 1000+i%5000, cents)
-		if paidPct > 0 && i%(100/paidPct) == 1 {
+		switch {
+		case changed && changeIsPayment:
+			fmt.Fprintf(w, "BENCH-Q-%08d,100.00,2025-08-01\n", i)
+		case paidPct > 0 && i%(100/paidPct) == 1:
 			fmt.Fprintf(w, "BENCH-P-%08d,100.00,2025-08-01\n", i)
-		} else {
+		default:
 			w.WriteString(",,\n")
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -497,7 +499,8 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	var slow []int
-	var fresh, corrected []*ledger.Invoice
+	var newInvs, corrected []*ledger.Invoice
+	var paid []paidInvoice
 	unknown, created := map[[2]string]*ledger.Party{}, map[[2]string]bool{}
 	var newParties []*ledger.Party
 	var payments []*ledger.Payment
@@ -520,8 +523,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			creditor = byID[r.Creditor.ID]
 		}
 		cur, known := existing[ref]
-		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil ||
-			(!known && !plainPayments(r.Payments, payRefs, taken, today)) || (known && !recordedPayments(r.Payments, cur, payRefs, taken)) {
+		var fresh []int // a known invoice's payments in the record it does not hold yet
+		plain := true
+		if known {
+			fresh, plain = knownPayments(r.Payments, cur, payRefs, taken, today)
+		} else {
+			plain = plainPayments(r.Payments, payRefs, taken, today)
+		}
+		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil || !plain {
 			slow = append(slow, i)
 			continue
 		}
@@ -551,6 +560,26 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				continue
 			}
 			mask := differingFields(cur, r.Invoice)
+			if len(fresh) > 0 {
+				// One new payment of an invoice otherwise unchanged is
+				// recorded as RecordPayment records it, in bulk; more, or
+				// with a correction, go the record's way (a revision each).
+				if len(fresh) > 1 || len(mask) > 0 || cur.Status == ledger.StatusCancelled || cur.Contested > 0 {
+					slow = append(slow, i)
+					continue
+				}
+				next := *cur
+				pays, ok := paymentsOf(r.Payments[fresh[0]:fresh[0]+1], &next, now)
+				if !ok {
+					slow = append(slow, i) // refused there, naming the field
+					continue
+				}
+				next.UpdateTime = now
+				next.Derive()
+				res.Outcome, res.InvoiceID, res.Changed = SyncUpdated, cur.ID, []string{fmt.Sprintf("payments[%d]:recorded", fresh[0])}
+				paid = append(paid, paidInvoice{inv: &next, pay: pays[0]})
+				continue
+			}
 			if cur.Status == ledger.StatusCancelled || len(mask) == 0 {
 				res.Outcome, res.InvoiceID = SyncUnchanged, cur.ID
 				continue
@@ -594,7 +623,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			newParties = append(newParties, np)
 		}
 		res.Outcome, res.InvoiceID = SyncCreated, inv.ID
-		fresh = append(fresh, &inv)
+		newInvs = append(newInvs, &inv)
 		payments = append(payments, pays...)
 		f := &store.Facts{}
 		for _, p := range pays {
@@ -603,7 +632,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		facts[inv.ID] = f
 	}
 	// The new invoices' profiles are computed before the writing starts.
-	profiles, err := l.profileChanges(ctx, tx, fresh, facts, nil)
+	profiles, err := l.profileChanges(ctx, tx, newInvs, facts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -613,9 +642,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	// in both (a chunk naming one of the chunk before waits for it to commit
 	// before it starts). New suppliers, which another chunk may name too,
 	// and the records taken one by one wait for the chunk before to have
-	// written; that one then never waits on this. So do corrections of an
-	// invoice holding a payment whose reference the chunk before names: its
-	// record of that payment reaches this invoice. The rows all chunks share
+	// written; that one then never waits on this. So do corrections and new
+	// payments of an invoice holding a payment whose reference the chunk
+	// before names: its record of that payment reaches this invoice. The rows all chunks share
 	// (the summary aggregates, the audit chain, the session) are written as
 	// the transaction ends, after the chunk before has committed.
 	gated := false
@@ -631,8 +660,12 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			return nil, err
 		}
 	}
-	if len(corrected) > 0 && !gated {
-		reached, err := paymentNamedBefore(ctx, tx, corrected, turn.before)
+	paidInvs := make([]*ledger.Invoice, len(paid))
+	for i, p := range paid {
+		paidInvs[i] = p.inv
+	}
+	if touched := append(slices.Clip(corrected), paidInvs...); len(touched) > 0 && !gated {
+		reached, err := paymentNamedBefore(ctx, tx, touched, turn.before)
 		if err != nil {
 			return nil, err
 		}
@@ -648,20 +681,59 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	c := store.Change{RecordTime: now, Method: "SyncPayables", Actor: actor(ctx)}
-	if err := tx.CreateInvoices(ctx, fresh, payments, c, today); err != nil {
+	if err := tx.CreateInvoices(ctx, newInvs, payments, c, today); err != nil {
 		return nil, err
 	}
 	c.Method, c.EffectiveOn = "UpdateInvoice", today
 	if err := tx.UpdateInvoices(ctx, corrected, c); err != nil {
 		return nil, err
 	}
+	if err := l.recordPaid(ctx, tx, paid, now); err != nil {
+		return nil, err
+	}
 	if err := profiles.put(ctx, tx, now); err != nil {
 		return nil, err
 	}
-	if err := l.resummarize(ctx, tx, corrected, now); err != nil {
+	if err := l.resummarize(ctx, tx, append(corrected, paidInvs...), now); err != nil {
 		return nil, err
 	}
 	return slow, gate()
+}
+
+// paidInvoice is a known invoice with one new payment, counted in it.
+type paidInvoice struct {
+	inv *ledger.Invoice
+	pay *ledger.Payment
+}
+
+// recordPaid writes what RecordPayment writes for each: the payment with
+// its revision and audit event, then the invoice's new paid total, its
+// revision effective on the day paid (so updated in groups by that day),
+// audit event and escalation check brought forward to that day. Their
+// summary profiles are the caller's to recount.
+func (l *Ledger) recordPaid(ctx context.Context, tx store.Tx, paid []paidInvoice, now time.Time) error {
+	if len(paid) == 0 {
+		return nil
+	}
+	pays := make([]*ledger.Payment, len(paid))
+	creditors := make(map[uuid.UUID]uuid.UUID, len(paid))
+	byDay := map[civil.Date][]*ledger.Invoice{}
+	for i, p := range paid {
+		pays[i], creditors[p.inv.ID] = p.pay, p.inv.CreditorID
+		byDay[p.pay.PaidOn] = append(byDay[p.pay.PaidOn], p.inv)
+	}
+	c := store.Change{RecordTime: now, Method: "RecordPayment", Actor: actor(ctx)}
+	if err := tx.CreatePayments(ctx, pays, creditors, c); err != nil {
+		return err
+	}
+	days := slices.SortedFunc(maps.Keys(byDay), civil.Date.Compare)
+	for _, day := range days {
+		c.EffectiveOn = day
+		if err := tx.UpdateInvoices(ctx, byDay[day], c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // paymentNamedBefore reports whether one of invs holds a payment whose
@@ -704,28 +776,36 @@ func plainPayments(ps []SyncPayment, refs map[string]int, taken map[string]*ledg
 	return true
 }
 
-// recordedPayments reports whether each of a known invoice's payments in a
-// record is one it holds already, as RecordPayment would match it (same
-// content) and with nothing to do (a reversal in the record is recorded):
-// then the record's payments change nothing. The reference must be written
-// as stored and used once in the chunk; anything else goes the record's
-// way.
-func recordedPayments(ps []SyncPayment, inv *ledger.Invoice, refs map[string]int, taken map[string]*ledger.Payment) bool {
-	for _, sp := range ps {
+// knownPayments sorts a known invoice's payments in a record: each is one
+// it holds already, as RecordPayment would match it (same content) with
+// nothing to do (a reversal in the record is recorded), or a new plain
+// payment (see plainPayments), whose indexes it returns. False if any is
+// neither (another invoice's, other content, a reversal to record, a
+// reference written otherwise): the record's way settles those.
+func knownPayments(ps []SyncPayment, inv *ledger.Invoice, refs map[string]int, taken map[string]*ledger.Payment, today civil.Date) ([]int, bool) {
+	var fresh []int
+	for i, sp := range ps {
 		p := sp.Payment
+		if p.Reference != strings.TrimSpace(p.Reference) || refs[p.Reference] > 1 {
+			return nil, false
+		}
 		held := taken[p.Reference]
-		if held == nil || held.InvoiceID != inv.ID || refs[p.Reference] > 1 || p.Reference != strings.TrimSpace(p.Reference) {
-			return false
+		if held == nil {
+			if !plainPayments(ps[i:i+1], refs, taken, today) {
+				return nil, false
+			}
+			fresh = append(fresh, i)
+			continue
 		}
 		p.InvoiceID, p.DebtorID = inv.ID, inv.DebtorID
 		if p.Instrument == "" {
 			p.Instrument = ledger.InstrumentTransfer
 		}
-		if !held.SameContent(&p) || (!sp.ReversedOn.IsZero() && held.State != ledger.PaymentReversed) {
-			return false
+		if held.InvoiceID != inv.ID || !held.SameContent(&p) || (!sp.ReversedOn.IsZero() && held.State != ledger.PaymentReversed) {
+			return nil, false
 		}
 	}
-	return true
+	return fresh, true
 }
 
 // paymentsOf makes a new invoice's plain payments, adding them to its paid

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
@@ -384,6 +385,122 @@ func TestSyncRepeatsRecordedPayments(t *testing.T) {
 			// invoice's change: four events, no more.
 			if after := events(); after != before+4 {
 				t.Fatalf("%d audit events written, want 4", after-before)
+			}
+			checkAudit(t, f.a, f.sb)
+		})
+	}
+}
+
+// TestSyncPaymentMatchesRecordPayment: a new payment of a known invoice,
+// synced in bulk with the chunk's others, writes what RecordPayment
+// writes for the same payment: the payment, the invoice's paid total and
+// status, their revisions (the invoice's effective on the day paid), audit
+// changes, escalation check and summary profile.
+func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
+					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
+					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+			}
+			pay := func(ref string, on civil.Date) ledger.Payment {
+				return ledger.Payment{Amount: 200000, Currency: "CNY", PaidOn: on, Reference: ref}
+			}
+			ids := f.created(t, "", rec(1, "PM-1"), rec(2, "PM-2"), rec(3, "PM-3"), rec(4, "PM-4"))
+			// PM-1 and PM-3 paid by the sync, on two days; PM-2 and PM-4 by
+			// hand, the same way.
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{
+				rec(5, "PM-1", service.SyncPayment{Payment: pay("PM-PAY-1", d(2025, 8, 1))}),
+				rec(6, "PM-3", service.SyncPayment{Payment: pay("PM-PAY-3", d(2025, 8, 20))})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, []string{"payments[0]:recorded"}) || r.InvoiceID != ids[2*i] {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+			}
+			for i, on := range []civil.Date{d(2025, 8, 1), d(2025, 8, 20)} {
+				p := pay(fmt.Sprintf("PM-PAY-%d", 2*i+2), on)
+				if _, _, err := f.a.RecordPayment(admin, ids[2*i+1], &p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx := admin
+			revs, err := f.sb.RevisionsOf(ctx, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := f.sb.ListChainEvents(ctx, f.debtor.ID, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changes := map[uuid.UUID]string{}
+			for _, e := range evs {
+				if e.Revision == 2 && e.ResourceType == string(ledger.ResourceInvoice) {
+					changes[e.ResourceID] = e.Changes
+				}
+			}
+			profiles, err := lockProfiles(t, f.sb, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 4; i += 2 {
+				synced, byHand := f.get(t, ids[i]), f.get(t, ids[i+1])
+				if synced.Paid != 200000 || synced.Version != 2 {
+					t.Fatalf("synced payment: %+v", synced)
+				}
+				same := *synced
+				same.ID, same.DocumentRef = byHand.ID, byHand.DocumentRef
+				if ja, jb := mustJSON(t, same), mustJSON(t, byHand); ja != jb {
+					t.Fatalf("invoices paid by sync and by hand differ:\n%s\n%s", ja, jb)
+				}
+				for _, id := range ids[i : i+2] {
+					rs := revs[id]
+					if len(rs) != 2 || rs[1].Method != "RecordPayment" || rs[1].EffectiveOn != d(2025, 8, 1+19*(i/2)) {
+						t.Fatalf("revisions of %s: %+v", id, rs[len(rs)-1])
+					}
+				}
+				ea, err := f.sb.GetEscalation(ctx, ids[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				eb, err := f.sb.GetEscalation(ctx, ids[i+1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ea.NextCheck != eb.NextCheck || ea.Version != eb.Version || ea.Level != eb.Level {
+					t.Fatalf("escalations differ: %+v, %+v", ea, eb)
+				}
+				if changes[ids[i]] == "" || changes[ids[i]] != changes[ids[i+1]] {
+					t.Fatalf("audit changes differ:\n%s\n%s", changes[ids[i]], changes[ids[i+1]])
+				}
+				if profiles[ids[i]] == "" || profiles[ids[i]] != profiles[ids[i+1]] {
+					t.Fatalf("summary profiles differ:\n%v\n%v", profiles[ids[i]], profiles[ids[i+1]])
+				}
+				pa, err := f.sb.GetPaymentByReference(ctx, f.get(t, ids[i]).DebtorID, fmt.Sprintf("PM-PAY-%d", i+1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pb, err := f.sb.GetPaymentByReference(ctx, f.get(t, ids[i]).DebtorID, fmt.Sprintf("PM-PAY-%d", i+2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				prs, err := f.sb.RevisionsOf(ctx, []uuid.UUID{pa.ID, pb.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, id := range []uuid.UUID{pa.ID, pb.ID} {
+					if rs := prs[id]; len(rs) != 1 || rs[0].Method != "RecordPayment" || rs[0].EffectiveOn != pb.PaidOn {
+						t.Fatalf("revisions of payment %s: %+v", id, rs)
+					}
+				}
+				pa.ID, pa.InvoiceID, pa.Reference = pb.ID, pb.InvoiceID, pb.Reference
+				if ja, jb := mustJSON(t, pa), mustJSON(t, pb); ja != jb {
+					t.Fatalf("payments differ:\n%s\n%s", ja, jb)
+				}
 			}
 			checkAudit(t, f.a, f.sb)
 		})

@@ -303,6 +303,12 @@ type Tx interface {
 	// count the payments. A reference taken meanwhile is
 	// ledger.ErrConflict, so the chunk reruns.
 	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
+	// CreatePayments records many new payments of invoices (creditors maps
+	// each invoice to its creditor) with everything CreatePayment writes:
+	// their first revisions, effective on the day paid, and their audit
+	// events. Their invoices are updated apart. A reference taken meanwhile
+	// is ledger.ErrConflict.
+	CreatePayments(ctx context.Context, payments []*ledger.Payment, creditors map[uuid.UUID]uuid.UUID, c Change) error
 	// UpdateInvoices rewrites many invoices with everything UpdateInvoice
 	// writes for each (revision, audit event, escalation check brought
 	// forward to c.EffectiveOn), set-based where the engine allows. Each

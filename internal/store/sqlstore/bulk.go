@@ -58,7 +58,6 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 	revRows := make([][]any, len(invs))
 	escRows := make([][]any, len(invs))
 	events := make([]*audit.Event, len(invs))
-	ts := t.s.dialect.Timestamp
 	for i, inv := range invs {
 		inv.Version = 1
 		invRows[i] = t.invoiceArgs(inv)
@@ -79,12 +78,26 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 	if err := t.load(ctx, "escalations", splitCols(escalationCols), escRows); err != nil {
 		return err
 	}
+	if err := t.appendEvents(ctx, events); err != nil {
+		return err
+	}
 	creditorOf := make(map[uuid.UUID]uuid.UUID, len(invs))
 	for _, inv := range invs {
 		creditorOf[inv.ID] = inv.CreditorID
 	}
+	return t.CreatePayments(ctx, payments, creditorOf, c)
+}
+
+// CreatePayments records many new payments at once, with their first
+// revisions and audit events, as CreatePayment does one.
+func (t *tx) CreatePayments(ctx context.Context, payments []*ledger.Payment, creditors map[uuid.UUID]uuid.UUID, c store.Change) error {
+	if len(payments) == 0 {
+		return nil
+	}
+	ts := t.s.dialect.Timestamp
 	payRows := make([][]any, len(payments))
-	revRows = revRows[:0]
+	revRows := make([][]any, len(payments))
+	events := make([]*audit.Event, len(payments))
 	for i, p := range payments {
 		p.Version = 1
 		payRows[i] = []any{p.ID.String(), p.InvoiceID.String(), p.DebtorID.String(), p.Amount, p.Currency, p.PaidOn, p.Reference,
@@ -93,8 +106,8 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 		if err != nil {
 			return err
 		}
-		revRows = append(revRows, t.revisionRow(ledger.ResourcePayment, p.ID, 1, p.PaidOn, c, snap))
-		events = append(events, newEvent(p.DebtorID, creditorOf[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, string(snap), c))
+		revRows[i] = t.revisionRow(ledger.ResourcePayment, p.ID, 1, p.PaidOn, c, snap)
+		events[i] = newEvent(p.DebtorID, creditors[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, string(snap), c)
 	}
 	if err := t.load(ctx, "payments", splitCols(paymentCols), payRows); err != nil {
 		return err
