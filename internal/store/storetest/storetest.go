@@ -494,6 +494,44 @@ func testPayments(t *testing.T, s store.Store) {
 	if other, err := s.PaymentsByReference(ctx, newID(), []string{"PAY-1"}); err != nil || len(other) != 0 {
 		t.Errorf("PaymentsByReference(other debtor) = %v, %v", other, err)
 	}
+
+	// In bulk: each payment with its revision, effective on the day paid,
+	// and its audit event, placed under the invoice's creditor.
+	p3, p4 := payment(inv, "PAY-3", 300, civil.MustNew(2025, 6, 21)), payment(inv, "PAY-4", 400, civil.MustNew(2025, 6, 22))
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreatePayments(ctx, []*ledger.Payment{p3, p4}, map[uuid.UUID]uuid.UUID{inv.ID: inv.CreditorID}, change("RecordPayment"))
+	})
+	for _, p := range []*ledger.Payment{p3, p4} {
+		got, err := s.GetPayment(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(p, got); diff != "" || got.Version != 1 {
+			t.Errorf("CreatePayments %s (-want +got):\n%s", p.Reference, diff)
+		}
+		revs, err := s.ListRevisions(ctx, p.ID, 0, 10)
+		if err != nil || len(revs) != 1 || revs[0].EffectiveOn != p.PaidOn || revs[0].Method != "RecordPayment" {
+			t.Errorf("revisions of %s: %+v, %v", p.Reference, revs, err)
+		}
+	}
+	evs, err := s.ListChainEvents(ctx, inv.DebtorID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := 0
+	for _, e := range evs {
+		if (e.ResourceID == p3.ID || e.ResourceID == p4.ID) && e.Creditor == inv.CreditorID && e.Revision == 1 {
+			placed++
+		}
+	}
+	if placed != 2 {
+		t.Errorf("%d of the 2 bulk payments' audit events are under the creditor", placed)
+	}
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreatePayments(ctx, []*ledger.Payment{payment(inv, "PAY-3", 5, civil.MustNew(2025, 6, 2))},
+			map[uuid.UUID]uuid.UUID{inv.ID: inv.CreditorID}, change("RecordPayment"))
+	})
+	wantErr(t, "CreatePayments(duplicate reference)", err, ledger.ErrConflict)
 }
 
 func testDisputes(t *testing.T, s store.Store) {
