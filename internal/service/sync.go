@@ -481,6 +481,19 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
+	// Known invoices holding a payment another record of the chunk names:
+	// that record, taken one by one, changes the invoice in its turn, so a
+	// change of the invoice in bulk (written first) would change their
+	// order; such an invoice's own change goes one by one too.
+	crossNamed := map[uuid.UUID]bool{}
+	for _, i := range apply {
+		own := existing[strings.TrimSpace(recs[i].Invoice.DocumentRef)]
+		for _, p := range recs[i].Payments {
+			if held := taken[strings.TrimSpace(p.Payment.Reference)]; held != nil && (own == nil || own.ID != held.InvoiceID) {
+				crossNamed[held.InvoiceID] = true
+			}
+		}
+	}
 	creditors, err := tx.PartiesByRegistration(ctx, keys)
 	if err != nil {
 		return nil, err
@@ -560,6 +573,10 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				continue
 			}
 			mask := differingFields(cur, r.Invoice)
+			if crossNamed[cur.ID] && (len(fresh) > 0 || len(mask) > 0) {
+				slow = append(slow, i)
+				continue
+			}
 			if len(fresh) > 0 {
 				// One new payment of an invoice otherwise unchanged is
 				// recorded as RecordPayment records it, in bulk; more, or
@@ -818,6 +835,7 @@ func paymentsOf(ps []SyncPayment, inv *ledger.Invoice, now time.Time) ([]*ledger
 			return nil, false
 		}
 		p.ID, p.InvoiceID, p.DebtorID, p.Reference = newID(), inv.ID, inv.DebtorID, strings.TrimSpace(p.Reference)
+		p.ReversedOn, p.ReversalReason = civil.Date{}, "" // as RecordPayment records it
 		if p.Instrument == "" {
 			p.Instrument = ledger.InstrumentTransfer
 		}

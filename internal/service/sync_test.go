@@ -506,3 +506,47 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncKeepsOrderAcrossRecords: a record that reverses a payment
+// another invoice holds changes that invoice in its turn, so the later
+// record of that invoice, with a new payment (and not the reversed one,
+// which a record may leave out), is applied after it, as record by record:
+// the reversal's revision comes first.
+func TestSyncKeepsOrderAcrossRecords(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			held := service.SyncPayment{Payment: ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "KO-PAY-0"}}
+			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
+				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
+					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
+					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+			}
+			ids := f.created(t, "", rec(1, "KO-X", held), rec(2, "KO-Y"))
+			reversing := held
+			reversing.ReversedOn, reversing.ReversalReason = d(2025, 8, 10), "bounced"
+			fresh := service.SyncPayment{Payment: ledger.Payment{Amount: 50000, Currency: "CNY", PaidOn: d(2025, 8, 15), Reference: "KO-PAY-1"}}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{rec(3, "KO-Y", reversing), rec(4, "KO-X", fresh)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[1].Outcome != service.SyncUpdated || !slices.Equal(res[1].Changed, []string{"payments[0]:recorded"}) {
+				t.Fatalf("results: %+v", res)
+			}
+			revs, err := f.sb.RevisionsOf(admin, ids[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var methods []string
+			for _, r := range revs[ids[0]] {
+				methods = append(methods, r.Method)
+			}
+			if want := []string{"SyncPayables", "ReversePayment", "RecordPayment"}; !slices.Equal(methods, want) {
+				t.Fatalf("revisions of the invoice holding the payment: %v, want %v", methods, want)
+			}
+			if x := f.get(t, ids[0]); x.Paid != 50000 {
+				t.Fatalf("paid %d, want 50000", x.Paid)
+			}
+		})
+	}
+}
