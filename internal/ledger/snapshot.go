@@ -26,83 +26,141 @@ func (inv *Invoice) AppendSnapshot(b []byte) ([]byte, error) {
 			return append(b, out...), err
 		}
 	}
-	b = append(b, `{"id":`...)
-	b = appendUUID(b, inv.ID)
-	b = append(b, `,"debtor_id":`...)
-	b = appendUUID(b, inv.DebtorID)
-	b = append(b, `,"creditor_id":`...)
-	b = appendUUID(b, inv.CreditorID)
-	b = append(b, `,"document_ref":`...)
-	b = appendString(b, inv.DocumentRef)
-	b = append(b, `,"contract_ref":`...)
-	b = appendString(b, inv.ContractRef)
-	b = append(b, `,"amount":{"minor":`...)
-	b = strconv.AppendInt(b, inv.Amount.Minor, 10)
-	b = append(b, `,"currency":`...)
-	b = appendString(b, inv.Amount.Currency)
-	b = append(b, `},"contract_signed_on":`...)
-	b = appendDate(b, inv.ContractSignedOn)
-	b = append(b, `,"issued_on":`...)
-	b = appendDate(b, inv.IssuedOn)
-	b = append(b, `,"received_on":`...)
-	b = appendDate(b, inv.ReceivedOn)
-	b = append(b, `,"delivered_on":`...)
-	b = appendDate(b, inv.DeliveredOn)
-	b = append(b, `,"acceptance_required":`...)
-	b = strconv.AppendBool(b, inv.AcceptanceRequired)
-	b = append(b, `,"acceptance_period_days":`...)
-	b = strconv.AppendInt(b, int64(inv.AcceptancePeriodDays), 10)
-	b = append(b, `,"acceptance_passed_on":`...)
-	b = appendDate(b, inv.AcceptancePassedOn)
-	b = append(b, `,"settlement_confirmed_on":`...)
-	b = appendDate(b, inv.SettlementConfirmedOn)
-	b = append(b, `,"agreed_term_days":`...)
-	b = strconv.AppendInt(b, int64(inv.AgreedTermDays), 10)
-	b = append(b, `,"agreed_due_date":`...)
-	b = appendDate(b, inv.AgreedDueDate)
-	b = append(b, `,"agreed_rate":`...)
-	if r := inv.AgreedRate; r == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"percent":`...)
-		b = appendString(b, r.Percent)
-		b = append(b, `,"per_day":`...)
-		b = strconv.AppendBool(b, r.PerDay)
-		b = append(b, '}')
+	b = append(b, '{')
+	for i, f := range snapshotFields {
+		key := f.key
+		if i == 0 {
+			key = key[1:] // no comma before the first
+		}
+		b = f.put(append(b, key...), inv)
 	}
-	b = append(b, `,"creditor_size_at_signing":`...)
-	b = appendString(b, string(inv.CreditorSizeAtSigning))
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(inv.Status))
-	b = append(b, `,"due_date":`...)
-	b = appendDate(b, inv.DueDate)
-	b = append(b, `,"credited":`...)
-	b = strconv.AppendInt(b, inv.Credited, 10)
-	b = append(b, `,"paid":`...)
-	b = strconv.AppendInt(b, inv.Paid, 10)
-	b = append(b, `,"disputed":`...)
-	b = strconv.AppendInt(b, inv.Disputed, 10)
-	b = append(b, `,"contested":`...)
-	b = strconv.AppendInt(b, int64(inv.Contested), 10)
-	b = append(b, `,"corrected_on":`...)
-	b = appendDate(b, inv.CorrectedOn)
-	b = append(b, `,"policy_id":`...)
-	b = appendString(b, inv.PolicyID)
-	b = append(b, `,"policy_version":`...)
-	b = strconv.AppendInt(b, int64(inv.PolicyVersion), 10)
-	b = append(b, `,"policy_reason":`...)
-	b = appendString(b, inv.PolicyReason)
-	b = append(b, `,"cancelled_on":`...)
-	b = appendDate(b, inv.CancelledOn)
-	b = append(b, `,"cancel_reason":`...)
-	b = appendString(b, inv.CancelReason)
-	b = append(b, `,"version":`...)
-	b = strconv.AppendInt(b, inv.Version, 10)
-	b = append(b, `,"create_time":"`...)
-	b = inv.CreateTime.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","update_time":"`...)
-	b = inv.UpdateTime.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...), nil
+	return append(b, '}'), nil
+}
+
+// snapField is one member of an invoice snapshot: its key as written after
+// the member before it (`,"name":`), and how AppendSnapshot writes and
+// readSnapshot reads its value. optional members may be missing, as in
+// snapshots written before they existed.
+type snapField struct {
+	key      string
+	optional bool
+	put      func(b []byte, inv *Invoice) []byte
+	get      func(r *snapReader, inv *Invoice)
+}
+
+// snapshotFields are an invoice snapshot's members in the order
+// json.Marshal writes them (Invoice's), the one list both directions use.
+var snapshotFields = []snapField{
+	uuidField("id", func(inv *Invoice) *uuid.UUID { return &inv.ID }),
+	uuidField("debtor_id", func(inv *Invoice) *uuid.UUID { return &inv.DebtorID }),
+	uuidField("creditor_id", func(inv *Invoice) *uuid.UUID { return &inv.CreditorID }),
+	stringField("document_ref", func(inv *Invoice) *string { return &inv.DocumentRef }),
+	stringField("contract_ref", func(inv *Invoice) *string { return &inv.ContractRef }),
+	{key: `,"amount":`, put: func(b []byte, inv *Invoice) []byte {
+		b = strconv.AppendInt(append(b, `{"minor":`...), inv.Amount.Minor, 10)
+		return append(appendString(append(b, `,"currency":`...), inv.Amount.Currency), '}')
+	}, get: func(r *snapReader, inv *Invoice) {
+		r.byte('{')
+		r.key(`"minor":`)
+		inv.Amount.Minor = r.int()
+		r.key(`,"currency":`)
+		inv.Amount.Currency = string(r.str())
+		r.byte('}')
+	}},
+	dateField("contract_signed_on", func(inv *Invoice) *civil.Date { return &inv.ContractSignedOn }),
+	dateField("issued_on", func(inv *Invoice) *civil.Date { return &inv.IssuedOn }),
+	dateField("received_on", func(inv *Invoice) *civil.Date { return &inv.ReceivedOn }),
+	dateField("delivered_on", func(inv *Invoice) *civil.Date { return &inv.DeliveredOn }),
+	boolField("acceptance_required", func(inv *Invoice) *bool { return &inv.AcceptanceRequired }),
+	intField("acceptance_period_days", func(inv *Invoice) *int { return &inv.AcceptancePeriodDays }),
+	dateField("acceptance_passed_on", func(inv *Invoice) *civil.Date { return &inv.AcceptancePassedOn }),
+	dateField("settlement_confirmed_on", func(inv *Invoice) *civil.Date { return &inv.SettlementConfirmedOn }),
+	intField("agreed_term_days", func(inv *Invoice) *int { return &inv.AgreedTermDays }),
+	dateField("agreed_due_date", func(inv *Invoice) *civil.Date { return &inv.AgreedDueDate }),
+	{key: `,"agreed_rate":`, put: func(b []byte, inv *Invoice) []byte {
+		r := inv.AgreedRate
+		if r == nil {
+			return append(b, "null"...)
+		}
+		b = appendString(append(b, `{"percent":`...), r.Percent)
+		return append(strconv.AppendBool(append(b, `,"per_day":`...), r.PerDay), '}')
+	}, get: func(r *snapReader, inv *Invoice) {
+		if r.literal("null") {
+			return
+		}
+		rate := &Rate{}
+		r.byte('{')
+		r.key(`"percent":`)
+		rate.Percent = string(r.str())
+		r.key(`,"per_day":`)
+		rate.PerDay = r.bool()
+		r.byte('}')
+		inv.AgreedRate = rate
+	}},
+	stringField("creditor_size_at_signing", func(inv *Invoice) *SizeClass { return &inv.CreditorSizeAtSigning }),
+	stringField("status", func(inv *Invoice) *InvoiceStatus { return &inv.Status }),
+	dateField("due_date", func(inv *Invoice) *civil.Date { return &inv.DueDate }),
+	intField("credited", func(inv *Invoice) *int64 { return &inv.Credited }),
+	intField("paid", func(inv *Invoice) *int64 { return &inv.Paid }),
+	intField("disputed", func(inv *Invoice) *int64 { return &inv.Disputed }),
+	optional(intField("contested", func(inv *Invoice) *int { return &inv.Contested })),
+	optional(dateField("corrected_on", func(inv *Invoice) *civil.Date { return &inv.CorrectedOn })),
+	stringField("policy_id", func(inv *Invoice) *string { return &inv.PolicyID }),
+	intField("policy_version", func(inv *Invoice) *int { return &inv.PolicyVersion }),
+	stringField("policy_reason", func(inv *Invoice) *string { return &inv.PolicyReason }),
+	dateField("cancelled_on", func(inv *Invoice) *civil.Date { return &inv.CancelledOn }),
+	stringField("cancel_reason", func(inv *Invoice) *string { return &inv.CancelReason }),
+	intField("version", func(inv *Invoice) *int64 { return &inv.Version }),
+	timeField("create_time", func(inv *Invoice) *time.Time { return &inv.CreateTime }),
+	timeField("update_time", func(inv *Invoice) *time.Time { return &inv.UpdateTime }),
+}
+
+func key(name string) string { return `,"` + name + `":` }
+
+func optional(f snapField) snapField {
+	f.optional = true
+	return f
+}
+
+func uuidField(name string, at func(*Invoice) *uuid.UUID) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return appendUUID(b, *at(inv)) },
+		get: func(r *snapReader, inv *Invoice) { *at(inv) = r.uuid() }}
+}
+
+func stringField[T ~string](name string, at func(*Invoice) *T) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return appendString(b, string(*at(inv))) },
+		get: func(r *snapReader, inv *Invoice) { *at(inv) = T(r.str()) }}
+}
+
+func dateField(name string, at func(*Invoice) *civil.Date) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return appendDate(b, *at(inv)) },
+		get: func(r *snapReader, inv *Invoice) { *at(inv) = r.date() }}
+}
+
+func boolField(name string, at func(*Invoice) *bool) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return strconv.AppendBool(b, *at(inv)) },
+		get: func(r *snapReader, inv *Invoice) { *at(inv) = r.bool() }}
+}
+
+// intField is an int or int64 member; a value that does not fit the
+// field's type is not read by hand (json.Unmarshal refuses it).
+func intField[T int | int64](name string, at func(*Invoice) *T) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return strconv.AppendInt(b, int64(*at(inv)), 10) },
+		get: func(r *snapReader, inv *Invoice) {
+			n := r.int()
+			if int64(T(n)) != n {
+				r.ok = false
+			}
+			*at(inv) = T(n)
+		}}
+}
+
+// timeField is an instant, as time.Time.MarshalJSON writes it (AppendSnapshot
+// has already sent the years it refuses to encoding/json).
+func timeField(name string, at func(*Invoice) *time.Time) snapField {
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte {
+		return append(at(inv).AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+	}, get: func(r *snapReader, inv *Invoice) { *at(inv) = r.instant() }}
 }
 
 // Snapshot is AppendSnapshot into a new slice.
@@ -290,120 +348,31 @@ func (r *snapReader) instant() time.Time {
 	return t
 }
 
-// next reads the comma before the next key, and the key.
-func (r *snapReader) next(name string) {
-	r.byte(',')
-	r.key(name)
-}
-
-func (r *snapReader) key(name string) {
-	r.byte('"')
-	if !r.literal(name) {
+// key reads a member's key as written (with its comma, if any).
+func (r *snapReader) key(k string) {
+	if !r.literal(k) {
 		r.ok = false
 	}
-	r.byte('"')
-	r.byte(':')
 }
 
-// readSnapshot reads the snapshot's fields in AppendSnapshot's order. The
-// two fields added after the first release (contested, corrected_on) may
-// be missing, as in snapshots written before them.
+// readSnapshot reads the members of snapshotFields in their order; an
+// optional one may be missing.
 func readSnapshot(b []byte, inv *Invoice) bool {
 	r := &snapReader{b: b, ok: true}
 	r.byte('{')
-	r.key("id")
-	inv.ID = r.uuid()
-	r.next("debtor_id")
-	inv.DebtorID = r.uuid()
-	r.next("creditor_id")
-	inv.CreditorID = r.uuid()
-	r.next("document_ref")
-	inv.DocumentRef = string(r.str())
-	r.next("contract_ref")
-	inv.ContractRef = string(r.str())
-	r.next("amount")
-	r.byte('{')
-	r.key("minor")
-	inv.Amount.Minor = r.int()
-	r.next("currency")
-	inv.Amount.Currency = string(r.str())
-	r.byte('}')
-	for _, f := range [...]struct {
-		name string
-		d    *civil.Date
-	}{{"contract_signed_on", &inv.ContractSignedOn}, {"issued_on", &inv.IssuedOn}, {"received_on", &inv.ReceivedOn}, {"delivered_on", &inv.DeliveredOn}} {
-		r.next(f.name)
-		*f.d = r.date()
+	for i, f := range snapshotFields {
+		k := f.key
+		if i == 0 {
+			k = k[1:]
+		}
+		if f.optional && !r.literal(k) {
+			continue
+		}
+		if !f.optional {
+			r.key(k)
+		}
+		f.get(r, inv)
 	}
-	r.next("acceptance_required")
-	inv.AcceptanceRequired = r.bool()
-	r.next("acceptance_period_days")
-	inv.AcceptancePeriodDays = r.smallInt()
-	r.next("acceptance_passed_on")
-	inv.AcceptancePassedOn = r.date()
-	r.next("settlement_confirmed_on")
-	inv.SettlementConfirmedOn = r.date()
-	r.next("agreed_term_days")
-	inv.AgreedTermDays = r.smallInt()
-	r.next("agreed_due_date")
-	inv.AgreedDueDate = r.date()
-	r.next("agreed_rate")
-	if !r.literal("null") {
-		rate := &Rate{}
-		r.byte('{')
-		r.key("percent")
-		rate.Percent = string(r.str())
-		r.next("per_day")
-		rate.PerDay = r.bool()
-		r.byte('}')
-		inv.AgreedRate = rate
-	}
-	r.next("creditor_size_at_signing")
-	inv.CreditorSizeAtSigning = SizeClass(r.str())
-	r.next("status")
-	inv.Status = InvoiceStatus(r.str())
-	r.next("due_date")
-	inv.DueDate = r.date()
-	r.next("credited")
-	inv.Credited = r.int()
-	r.next("paid")
-	inv.Paid = r.int()
-	r.next("disputed")
-	inv.Disputed = r.int()
-	r.byte(',')
-	if r.literal(`"contested":`) {
-		inv.Contested = r.smallInt()
-		r.byte(',')
-	}
-	if r.literal(`"corrected_on":`) {
-		inv.CorrectedOn = r.date()
-		r.byte(',')
-	}
-	r.key("policy_id")
-	inv.PolicyID = string(r.str())
-	r.next("policy_version")
-	inv.PolicyVersion = r.smallInt()
-	r.next("policy_reason")
-	inv.PolicyReason = string(r.str())
-	r.next("cancelled_on")
-	inv.CancelledOn = r.date()
-	r.next("cancel_reason")
-	inv.CancelReason = string(r.str())
-	r.next("version")
-	inv.Version = r.int()
-	r.next("create_time")
-	inv.CreateTime = r.instant()
-	r.next("update_time")
-	inv.UpdateTime = r.instant()
 	r.byte('}')
 	return r.ok && r.i == len(b)
-}
-
-// smallInt is int for a Go int field.
-func (r *snapReader) smallInt() int {
-	n := r.int()
-	if int64(int(n)) != n {
-		r.ok = false
-	}
-	return int(n)
 }

@@ -564,10 +564,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			continue
 		}
 		if known {
-			// A known invoice's payments are all recorded already (new
-			// ones go the record's way, which records them), so only its
-			// own fields may have changed. A correction that settles
-			// contests goes the record's way too.
+			// A known invoice: its own fields may have changed, or it may
+			// have one new payment (knownPayments has matched the rest).
+			// A correction that settles contests goes the record's way.
 			if cur.CreditorID != creditor.ID {
 				slow = append(slow, i)
 				continue
@@ -661,9 +660,10 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	// and the records taken one by one wait for the chunk before to have
 	// written; that one then never waits on this. So do corrections and new
 	// payments of an invoice holding a payment whose reference the chunk
-	// before names: its record of that payment reaches this invoice. The rows all chunks share
-	// (the summary aggregates, the audit chain, the session) are written as
-	// the transaction ends, after the chunk before has committed.
+	// before names: its record of that payment reaches this invoice. The
+	// rows all chunks share (the summary aggregates, the audit chain, the
+	// session) are written as the transaction ends, after the chunk before
+	// has committed.
 	gated := false
 	gate := func() error {
 		if gated {

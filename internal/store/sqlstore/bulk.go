@@ -100,7 +100,7 @@ func (t *tx) CreatePayments(ctx context.Context, payments []*ledger.Payment, cre
 	events := make([]*audit.Event, len(payments))
 	for i, p := range payments {
 		p.Version = 1
-		payRows[i] = []any{p.ID.String(), p.InvoiceID.String(), p.DebtorID.String(), p.Amount, p.Currency, p.PaidOn, p.Reference,
+		payRows[i] = []any{t.s.dialect.ID(p.ID), t.s.dialect.ID(p.InvoiceID), t.s.dialect.ID(p.DebtorID), p.Amount, p.Currency, p.PaidOn, p.Reference,
 			string(p.Instrument), p.MaturityOn, string(p.State), p.ReversedOn, p.ReversalReason, p.Version, ts(p.CreateTime), ts(p.UpdateTime)}
 		snap, err := json.Marshal(p)
 		if err != nil {
