@@ -77,21 +77,101 @@ func (d Date) String() string {
 	return string(b[:])
 }
 
-// midnight is the UTC instant that starts d, used only for arithmetic.
+// midnight is the UTC instant that starts d. Arithmetic goes through it only
+// for dates off the calendar (day 0, month 13, the zero Date), which
+// time.Date normalizes; real days take the day count below, since the
+// judgement and the summaries add days to dates many times per invoice.
 func (d Date) midnight() time.Time {
 	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)
 }
 
 // AddDays returns the date n days after d (before, for negative n).
 func (d Date) AddDays(n int) Date {
+	if d.real() {
+		if z := d.day() + n; z >= firstDay && z <= lastDay {
+			return dateOfDay(z)
+		}
+	}
 	t := d.midnight().AddDate(0, 0, n)
 	return Date{t.Year(), t.Month(), t.Day()}
 }
 
 // DaysSince returns the number of days from e to d: positive if d is later.
 func (d Date) DaysSince(e Date) int {
-	// Both are UTC midnights, so the difference is an exact multiple of 24h.
-	return int(d.midnight().Sub(e.midnight()).Hours() / 24)
+	if d.real() && e.real() {
+		return d.day() - e.day()
+	}
+	// Both are UTC midnights, a whole number of days apart. Unix seconds,
+	// not Sub: a time.Duration overflows past 292 years.
+	return int((d.midnight().Unix() - e.midnight().Unix()) / 86400)
+}
+
+// Weekday is the day of the week of d.
+func (d Date) Weekday() time.Weekday {
+	if d.real() {
+		// Day 0, 0000-03-01, was a Wednesday, as was 2000-03-01: 400
+		// Gregorian years are 146,097 days, a whole number of weeks.
+		return time.Weekday((d.day() + int(time.Wednesday)) % 7)
+	}
+	return d.midnight().Weekday()
+}
+
+// The day count numbers the days from 0000-03-01 (day 0) of the proleptic
+// Gregorian calendar. Its years start in March, so that the leap day ends a
+// year, and the months from March repeat the lengths 31 30 31 30 31, whose
+// running total (153*m+2)/5 gives. Only real dates of years 1-9999 are
+// counted, so every number is positive and integer division is floor
+// division.
+
+// firstDay and lastDay are the numbers of 0001-01-01 and 9999-12-31.
+var (
+	firstDay = Date{1, time.January, 1}.day()
+	lastDay  = Date{9999, time.December, 31}.day()
+)
+
+// real reports whether d is a day of the calendar in years 1-9999.
+func (d Date) real() bool {
+	return d.Year >= 1 && d.Year <= 9999 && d.Month >= time.January && d.Month <= time.December &&
+		d.Day >= 1 && d.Day <= daysIn(d.Year, d.Month)
+}
+
+func daysIn(y int, m time.Month) int {
+	switch m {
+	case time.February:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
+}
+
+// day is d's number in the day count; d must be real.
+func (d Date) day() int {
+	y, m := d.Year, int(d.Month)-3 // m: 0 for March, 11 for February
+	if m < 0 {
+		y, m = y-1, m+12
+	}
+	cycle, year := y/400, y%400 // 400-year cycle, year in it
+	return cycle*146097 + year*365 + year/4 - year/100 + (153*m+2)/5 + d.Day - 1
+}
+
+// dateOfDay is the date numbered z, for z from firstDay to lastDay.
+func dateOfDay(z int) Date {
+	cycle, n := z/146097, z%146097
+	// The year in the cycle: n less the leap days before it, over 365. The
+	// corrections are for the day ending each 4-, 100- and 400-year run.
+	year := (n - n/1460 + n/36524 - n/146096) / 365
+	inYear := n - (year*365 + year/4 - year/100)
+	m := (5*inYear + 2) / 153
+	day := inYear - (153*m+2)/5 + 1
+	y, month := cycle*400+year, m+3
+	if month > 12 {
+		y, month = y+1, month-12
+	}
+	return Date{y, time.Month(month), day}
 }
 
 // Compare returns -1, 0 or +1 as d is before, equal to or after e.
@@ -121,9 +201,6 @@ func (d Date) Before(e Date) bool { return d.Compare(e) < 0 }
 
 // After reports whether d is strictly after e.
 func (d Date) After(e Date) bool { return d.Compare(e) > 0 }
-
-// Weekday is the day of the week of d.
-func (d Date) Weekday() time.Weekday { return d.midnight().Weekday() }
 
 // Max returns the latest of the set dates, or the zero Date if none is set.
 func Max(ds ...Date) Date {

@@ -1,6 +1,7 @@
 package civil
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -94,5 +95,58 @@ func TestParseAndScan(t *testing.T) {
 	var back Date
 	if err := back.UnmarshalJSON(b); err != nil || back != want {
 		t.Errorf("JSON round trip = %v, %v", back, err)
+	}
+}
+
+// TestDayCountMatchesTime compares the day count with the time package's
+// arithmetic, which the date methods used before it: every day of the
+// years around the Gregorian exceptions and of the range's ends, and random
+// dates and offsets across years 1-9999, off-calendar dates included.
+func TestDayCountMatchesTime(t *testing.T) {
+	viaTime := func(d Date, n int) Date {
+		u := d.midnight().AddDate(0, 0, n)
+		return Date{u.Year(), u.Month(), u.Day()}
+	}
+	check := func(d, e Date, n int) {
+		t.Helper()
+		if got, want := d.AddDays(n), viaTime(d, n); got != want {
+			t.Fatalf("%v.AddDays(%d) = %v, want %v", d, n, got, want)
+		}
+		// Unix seconds, not Sub: a time.Duration overflows past 292 years.
+		if got, want := d.DaysSince(e), int((d.midnight().Unix()-e.midnight().Unix())/86400); got != want {
+			t.Fatalf("%v.DaysSince(%v) = %d, want %d", d, e, got, want)
+		}
+		if got, want := d.Weekday(), d.midnight().Weekday(); got != want {
+			t.Fatalf("%v.Weekday() = %v, want %v", d, got, want)
+		}
+	}
+	prev := Date{}
+	for _, y := range []int{1, 2, 3, 4, 5, 99, 100, 101, 399, 400, 401, 1600, 1899, 1900, 1999, 2000, 2023, 2024, 2100, 9996, 9999} {
+		for d := MustNew(y, 1, 1); d.Year == y; d = viaTime(d, 1) {
+			check(d, prev, 1)
+			check(d, prev, -1)
+			prev = d
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		d := Date{1 + r.IntN(9999), time.Month(1 + r.IntN(12)), 1 + r.IntN(31)}
+		if r.IntN(20) == 0 { // off the calendar: day 0, month 0 or 13
+			d = Date{r.IntN(10001), time.Month(r.IntN(14)), r.IntN(33)}
+		}
+		e := Date{1 + r.IntN(9999), time.Month(1 + r.IntN(12)), 1 + r.IntN(28)}
+		n := r.IntN(2_000_001) - 1_000_000
+		if r.IntN(2) == 0 {
+			n = r.IntN(801) - 400
+		}
+		check(d, e, n)
+	}
+	// The ends of the range, and past them, where time.Date takes over.
+	for _, n := range []int{-1, 0, 1} {
+		check(MustNew(1, 1, 1), MustNew(9999, 12, 31), n)
+		check(MustNew(9999, 12, 31), MustNew(1, 1, 1), n)
+	}
+	if got := (Date{}).DaysSince(MustNew(1, 1, 1)); got >= 0 {
+		t.Fatalf("the zero Date is %d days after 0001-01-01, want before", got)
 	}
 }
