@@ -212,7 +212,7 @@ func Balances(in Input) (civil.Date, []Balance, error) {
 	if err := validate(&in); err != nil {
 		return civil.Date{}, nil, err
 	}
-	e := &eval{in: in, pol: &in.Policy, inv: &in.Invoice, asOf: in.AsOf}
+	e := &eval{in: in, pol: &in.Policy, inv: &in.Invoice, asOf: in.AsOf, quiet: true}
 	e.computeDueDate()
 	e.timeline = e.buildTimeline()
 	dates := []civil.Date{e.timeline.cancelledOn}

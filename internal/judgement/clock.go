@@ -1,7 +1,6 @@
 package judgement
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/arrears/arrears/internal/civil"
@@ -127,7 +126,7 @@ func (e *eval) computeDueDate() {
 	}
 	e.j.ClockStart, e.j.ClockStartEvent = start, ev
 	inv, pol := e.inv, e.pol
-	from := fmt.Sprintf("%s on %s", eventWords[ev], start)
+	from := e.say("%s on %s", eventWords[ev], start)
 
 	var due civil.Date
 	var rule string
@@ -135,13 +134,13 @@ func (e *eval) computeDueDate() {
 	switch {
 	case !inv.AgreedDueDate.IsZero():
 		due, term = inv.AgreedDueDate, inv.AgreedDueDate.DaysSince(start)
-		rule = fmt.Sprintf("agreed due date %s (%d days from %s)", due, term, from)
+		rule = e.say("agreed due date %s (%d days from %s)", due, term, from)
 	case inv.AgreedTermDays > 0:
 		due, term = start.AddDays(inv.AgreedTermDays), inv.AgreedTermDays
-		rule = fmt.Sprintf("agreed term of %d days from %s: %s", term, from, due)
+		rule = e.say("agreed term of %d days from %s: %s", term, from, due)
 	case pol.DefaultTermDays > 0:
 		due = start.AddDays(pol.DefaultTermDays)
-		rule = fmt.Sprintf("no agreed term; statutory default of %d days from %s: %s", pol.DefaultTermDays, from, due)
+		rule = e.say("no agreed term; statutory default of %d days from %s: %s", pol.DefaultTermDays, from, due)
 	default:
 		e.find(FindingNoDueDate, "no term or due date is agreed and policy %s sets no default: the invoice has no due date and is never overdue", pol.ID)
 		e.j.DueDateRule = "no due date: nothing agreed and no statutory default"
@@ -153,16 +152,16 @@ func (e *eval) computeDueDate() {
 			capped := start.AddDays(pol.CapDays)
 			e.find(FindingTermExceedsCap, "the agreed term of %d days exceeds the statutory cap of %d days and is void beyond it: the debt is due on %s, not %s", term, pol.CapDays, capped, due)
 			due = capped
-			rule += fmt.Sprintf("; over the hard cap of %d days, so the cap applies: %s", pol.CapDays, due)
+			rule += e.say("; over the hard cap of %d days, so the cap applies: %s", pol.CapDays, due)
 		case policy.CapSoft:
 			e.find(FindingTermExceedsCap, "term exceeds statutory cap: the agreed term of %d days is longer than %d days; it stands but is reportable", term, pol.CapDays)
-			rule += fmt.Sprintf("; over the soft cap of %d days (reported, the agreed term stands)", pol.CapDays)
+			rule += e.say("; over the soft cap of %d days (reported, the agreed term stands)", pol.CapDays)
 		}
 	}
 	if pol.Adjust == policy.AdjustNextWorkingDay {
 		adjusted, provisional := e.nextWorkingDay(due)
 		if adjusted != due {
-			rule += fmt.Sprintf("; %s %s is not a working day on calendar %s, so it moves to %s", due.Weekday(), due, pol.Calendar, adjusted)
+			rule += e.say("; %s %s is not a working day on calendar %s, so it moves to %s", due.Weekday(), due, pol.Calendar, adjusted)
 		}
 		if provisional {
 			e.j.Provisional = true

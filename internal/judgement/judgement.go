@@ -211,10 +211,25 @@ type eval struct {
 	asOf     civil.Date
 	j        Judgement
 	timeline timeline
+	// quiet skips the words (findings, rules) for callers that want only
+	// the figures, such as Balances, which the summaries call for every
+	// version of every invoice they count.
+	quiet bool
+}
+
+// say formats words for a rule, or returns "" when e is quiet.
+func (e *eval) say(format string, args ...any) string {
+	if e.quiet {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
 }
 
 // find records a finding once, however often the rule that raises it runs.
 func (e *eval) find(code, format string, args ...any) {
+	if e.quiet {
+		return
+	}
 	f := Finding{Code: code, Message: fmt.Sprintf(format, args...)}
 	if !slices.Contains(e.j.Findings, f) {
 		e.j.Findings = append(e.j.Findings, f)
