@@ -186,19 +186,20 @@ func (r reader) InvoicesWithoutProfile(ctx context.Context, after uuid.UUID, lim
 func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, nodes []summary.NodeChange, at time.Time) error {
 	var fresh [][]any
 	var ids, debtors, texts []string
+	var buf []byte
 	for _, p := range ps {
-		text, err := json.Marshal(p.Profile)
-		if err != nil {
-			return err
-		}
+		buf = buf[:0]
 		if p.Profile == nil {
-			text = []byte("[]")
+			buf = append(buf, "[]"...)
+		} else {
+			buf = p.Profile.AppendJSON(buf)
 		}
+		text := string(buf)
 		if p.New {
-			fresh = append(fresh, []any{t.s.dialect.ID(p.InvoiceID), t.s.dialect.ID(p.DebtorID), t.s.dialect.Timestamp(at), string(text)})
+			fresh = append(fresh, []any{t.s.dialect.ID(p.InvoiceID), t.s.dialect.ID(p.DebtorID), t.s.dialect.Timestamp(at), text})
 			continue
 		}
-		ids, debtors, texts = append(ids, p.InvoiceID.String()), append(debtors, p.DebtorID.String()), append(texts, string(text))
+		ids, debtors, texts = append(ids, p.InvoiceID.String()), append(debtors, p.DebtorID.String()), append(texts, text)
 	}
 	const upsert = ` ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id, change_time = excluded.change_time, profile = excluded.profile`
 	switch {
