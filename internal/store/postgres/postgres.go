@@ -12,17 +12,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/store/sqlstore"
 )
 
@@ -38,14 +35,14 @@ func Migrations() ([]sqlstore.Migration, error) {
 	return sqlstore.LoadMigrations(sub)
 }
 
-// Dialect is PostgreSQL's flavour of the shared SQL.
+// Dialect is PostgreSQL's flavour of the shared SQL. Open adds CopyFrom,
+// the bulk load, with a copier of its own.
 var Dialect = sqlstore.Dialect{
 	Name:              "postgres",
 	ForUpdate:         " FOR UPDATE",
 	ForShare:          " FOR SHARE",
 	Timestamp:         func(t time.Time) any { return t.UTC() },
 	ID:                func(id uuid.UUID) any { return pgtype.UUID{Bytes: id, Valid: true} },
-	CopyFrom:          copyFrom,
 	ConcurrentWriters: true,
 	TextArrays:        true,
 	UniqueViolation: func(err error) (string, bool) {
@@ -121,47 +118,9 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*sqlstore.Store, e
 		pool.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, Dialect, log, pool.Close), nil
-}
-
-// copyFrom runs COPY on the pgx connection beneath conn, inside the
-// transaction open on it. Values arrive as the shared SQL passes them (ids
-// and dates as text); COPY's binary format is much faster given native
-// values, so ids become UUIDs and civil dates times.
-func copyFrom(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
-	idCol := make([]bool, len(cols))
-	for i, c := range cols {
-		idCol[i] = c == "id" || strings.HasSuffix(c, "_id")
-	}
-	for _, row := range rows {
-		for i, v := range row {
-			switch x := v.(type) {
-			case civil.Date:
-				if x.IsZero() {
-					row[i] = nil
-				} else {
-					row[i] = time.Date(x.Year, x.Month, x.Day, 0, 0, 0, 0, time.UTC)
-				}
-			case uuid.UUID:
-				row[i] = pgtype.UUID{Bytes: x, Valid: true}
-			case string:
-				if idCol[i] && len(x) == 36 {
-					if id, err := uuid.Parse(x); err == nil {
-						// pgtype.UUID, not uuid.UUID: pgx encodes a
-						// driver.Valuer through its text form, then
-						// fails, then parses it again.
-						row[i] = pgtype.UUID{Bytes: id, Valid: true}
-					}
-				}
-			}
-		}
-	}
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("COPY needs a pgx connection, got %T", dc)
-		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
-		return err
-	})
+	// Each store its own copier: the column types it remembers are those
+	// of the schema version just checked.
+	d := Dialect
+	d.CopyFrom = newCopier().copyFrom
+	return sqlstore.New(db, d, log, pool.Close), nil
 }
