@@ -265,22 +265,36 @@ func checkRefs(p Policy, rates map[string]*RateTable, calendars map[string]*Cale
 
 // Get returns version of policy id, or its latest version when version is
 // 0, so that an invoice keeps being judged under the version it started with.
+// The policy is a copy the caller may change.
 func (r *Registry) Get(id string, version int) (Policy, bool) {
+	p, ok := r.Lookup(id, version)
+	if !ok {
+		return Policy{}, false
+	}
+	return clonePolicy(*p), true
+}
+
+// Lookup is Get without the copy: the registry's own policy, shared by every
+// caller, to read and never change. Judging and summarising call it for
+// every invoice, where copying the policy's lists was 4% of a sync's CPU.
+// It stays as it was when policies are merged later: merge builds new lists
+// and swaps them in.
+func (r *Registry) Lookup(id string, version int) (*Policy, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	vs := r.policies[id]
 	if len(vs) == 0 {
-		return Policy{}, false
+		return nil, false
 	}
 	if version == 0 {
-		return clonePolicy(vs[len(vs)-1]), true
+		return &vs[len(vs)-1], true
 	}
-	for _, p := range vs {
-		if p.Version == version {
-			return clonePolicy(p), true
+	for i := range vs {
+		if vs[i].Version == version {
+			return &vs[i], true
 		}
 	}
-	return Policy{}, false
+	return nil, false
 }
 
 // Policies returns the latest version of every policy, sorted by id, for

@@ -33,7 +33,8 @@ var (
 
 // Select chooses the policy that governs a debt and says why, in a sentence
 // a supplier can read. It returns the latest version; the caller records it
-// with the invoice, which keeps it.
+// with the invoice, which keeps it. The policy's lists are the registry's,
+// as Lookup's are: read them, and change a copy from Get.
 //
 //   - CN: Decrees 802/728 protect a supplier that was an SME when the
 //     contract was signed, owed by an organ, public institution or large
@@ -135,10 +136,13 @@ func (r *Registry) national(state string, kind ledger.PartyKind) (Policy, bool) 
 // policies (Embedded loads them and nothing removes one), so a miss means a
 // broken build; the contract-terms policy is the least presumptuous answer.
 func (r *Registry) pick(id, reason string) (Policy, string) {
-	if p, ok := r.Get(id, 0); ok {
-		return p, reason
+	if p, ok := r.Lookup(id, 0); ok {
+		return *p, reason
 	}
-	p, _ := r.Get(IDContractTermsOnly, 0)
+	var p Policy
+	if c, ok := r.Lookup(IDContractTermsOnly, 0); ok {
+		p = *c
+	}
 	return p, reason + " (policy " + id + " is not loaded; contract terms only were used)"
 }
 

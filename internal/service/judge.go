@@ -60,13 +60,14 @@ func (l *Ledger) choosePolicy(v *ledger.ValidationError, named string, debtor *l
 	inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = p.ID, p.Version, reason
 }
 
-// policyOf returns the policy an invoice is judged under.
+// policyOf returns the policy an invoice is judged under. Its lists are the
+// registry's (Lookup): the judgement and the summaries only read them.
 func (l *Ledger) policyOf(inv *ledger.Invoice) (policy.Policy, error) {
-	p, ok := l.policies.Get(inv.PolicyID, inv.PolicyVersion)
+	p, ok := l.policies.Lookup(inv.PolicyID, inv.PolicyVersion)
 	if !ok {
 		return policy.Policy{}, fmt.Errorf("invoice %s is judged under %s@%d, which this server does not have", inv.ID, inv.PolicyID, inv.PolicyVersion)
 	}
-	return p, nil
+	return *p, nil
 }
 
 // zoneOf is the zone of an invoice's business dates: its policy's, or for a
