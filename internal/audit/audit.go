@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,33 +49,40 @@ type Event struct {
 	Hash           string
 }
 
-// canonical is the byte string an event's hash covers: every field, in a
-// fixed order, unambiguously separated.
-func (e *Event) canonical() []byte {
-	fields := []string{
-		e.Chain.String(), strconv.FormatInt(e.Seq, 10), e.EventID.String(), e.Debtor.String(), e.Creditor.String(),
-		e.RecordTime.UTC().Format(time.RFC3339Nano), e.Actor, e.Method, e.ResourceType, e.ResourceID.String(),
-		strconv.FormatInt(e.Revision, 10), e.SnapshotDigest, e.Changes, e.PrevHash,
-	}
-	n := 0
-	for _, f := range fields {
-		n += len(f) + 8
-	}
-	b := make([]byte, 0, n)
-	for _, f := range fields {
+// writeCanonical writes the byte string an event's hash covers: every
+// field, in a fixed order, unambiguously separated. It streams into the
+// hash rather than building the string: the snapshot an event carries is
+// most of it, and copying it was a third of the hashing's cost in a bulk
+// sync. w must not fail (a hash does not).
+func (e *Event) writeCanonical(w io.Writer) {
+	var prefix [24]byte
+	str := func(s string) {
 		// Length-prefixed, so no field can borrow another's bytes.
-		b = strconv.AppendInt(b, int64(len(f)), 10)
-		b = append(b, ':')
-		b = append(b, f...)
-		b = append(b, ';')
+		w.Write(append(strconv.AppendInt(prefix[:0], int64(len(s)), 10), ':'))
+		io.WriteString(w, s)
+		w.Write([]byte{';'})
 	}
-	return b
+	str(e.Chain.String())
+	str(strconv.FormatInt(e.Seq, 10))
+	str(e.EventID.String())
+	str(e.Debtor.String())
+	str(e.Creditor.String())
+	str(e.RecordTime.UTC().Format(time.RFC3339Nano))
+	str(e.Actor)
+	str(e.Method)
+	str(e.ResourceType)
+	str(e.ResourceID.String())
+	str(strconv.FormatInt(e.Revision, 10))
+	str(e.SnapshotDigest)
+	str(e.Changes)
+	str(e.PrevHash)
 }
 
 // ComputeHash is the event's chain hash (hex).
 func (e *Event) ComputeHash() string {
-	sum := sha256.Sum256(e.canonical())
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	e.writeCanonical(h)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Seal sets PrevHash and Hash to follow the given head (nil for the first

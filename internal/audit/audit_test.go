@@ -3,7 +3,10 @@ package audit
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	mrand "math/rand/v2"
 	"strings"
 	"testing"
@@ -173,5 +176,25 @@ func TestDiffMatchesDecodedDiff(t *testing.T) {
 	}
 	if _, err := Diff([]byte(`{"a":1`), []byte(`{"a":2}`)); err == nil {
 		t.Error("Diff of a truncated object: no error")
+	}
+}
+
+// TestHashCoversTheCanonicalForm pins what an event's hash covers, since
+// stored chains are verified against it: the SHA-256 of every field in a
+// fixed order, each as its length, a colon, its bytes and a semicolon.
+func TestHashCoversTheCanonicalForm(t *testing.T) {
+	e := &Event{Chain: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000001"), Seq: 42,
+		EventID: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000002"), Debtor: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000003"),
+		RecordTime: time.Date(2026, 11, 27, 21, 0, 0, 123456000, time.FixedZone("CST", 8*3600)), Actor: "API_KEY:k1",
+		Method: "SyncPayables", ResourceType: "invoice", ResourceID: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000004"),
+		Revision: 3, SnapshotDigest: "ab12", Changes: `{"amount":{"from":1,"to":2}};:é`, PrevHash: "cd34"}
+	var b strings.Builder
+	for _, f := range []string{e.Chain.String(), "42", e.EventID.String(), e.Debtor.String(), uuid.Nil.String(),
+		"2026-11-27T13:00:00.123456Z", "API_KEY:k1", "SyncPayables", "invoice", e.ResourceID.String(), "3", "ab12", e.Changes, "cd34"} {
+		fmt.Fprintf(&b, "%d:%s;", len(f), f)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	if got, want := e.ComputeHash(), hex.EncodeToString(sum[:]); got != want {
+		t.Fatalf("ComputeHash = %s, want %s, the hash of\n%s", got, want, b.String())
 	}
 }
