@@ -29,8 +29,7 @@ func New(y int, m time.Month, d int) (Date, error) {
 	if m < 1 || m > 12 {
 		return Date{}, fmt.Errorf("month %d is out of range 1-12", int(m))
 	}
-	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	if d < 1 || t.Day() != d {
+	if d < 1 || d > daysIn(y, m) {
 		return Date{}, fmt.Errorf("%04d-%02d has no day %d", y, int(m), d)
 	}
 	return Date{y, m, d}, nil
@@ -47,11 +46,36 @@ func MustNew(y int, m time.Month, d int) Date {
 
 // Parse reads "YYYY-MM-DD".
 func Parse(s string) (Date, error) {
+	// Digits read by hand first: every date of every synced record is
+	// parsed, and time.Parse is general. What New refuses goes to
+	// time.Parse, which decides as before.
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, okY := digits(s[0:4])
+		m, okM := digits(s[5:7])
+		d, okD := digits(s[8:10])
+		if okY && okM && okD {
+			if dt, err := New(y, time.Month(m), d); err == nil {
+				return dt, nil
+			}
+		}
+	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		return Date{}, fmt.Errorf("%q is not a date in the form YYYY-MM-DD", s)
 	}
 	return Date{t.Year(), t.Month(), t.Day()}, nil
+}
+
+// digits reads s, ASCII digits only, as a number.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }
 
 // DateOf is the civil date of instant t in zone loc.

@@ -1,6 +1,7 @@
 package civil
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -148,5 +149,28 @@ func TestDayCountMatchesTime(t *testing.T) {
 	}
 	if got := (Date{}).DaysSince(MustNew(1, 1, 1)); got >= 0 {
 		t.Fatalf("the zero Date is %d days after 0001-01-01, want before", got)
+	}
+}
+
+// TestParseMatchesTimeParse compares Parse with time.Parse, which it
+// used alone before: real dates, impossible ones (day 31 of a short month,
+// 29 February of a common year, year 0) and malformed text.
+func TestParseMatchesTimeParse(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	inputs := []string{"", "2025-02-29", "2024-02-29", "0000-01-01", "2025-13-01", "2025-00-10", "2025-04-31", "2025-4-30",
+		"+025-04-30", "2025-04-3x", "2025/04/30", "20250430", "2025-04-30 ", "9999-12-31", "0001-01-01"}
+	for range 100_000 {
+		b := []byte(fmt.Sprintf("%04d-%02d-%02d", r.IntN(10000), r.IntN(14), r.IntN(33)))
+		if r.IntN(10) == 0 {
+			b[r.IntN(len(b))] = "0123456789-+ x"[r.IntN(14)]
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, s := range inputs {
+		got, err := Parse(s)
+		tt, terr := time.Parse(time.DateOnly, s)
+		if (err == nil) != (terr == nil) || (err == nil && got != (Date{tt.Year(), tt.Month(), tt.Day()})) {
+			t.Fatalf("Parse(%q) = %v, %v; time.Parse gives %v, %v", s, got, err, tt, terr)
+		}
 	}
 }
