@@ -1,9 +1,14 @@
 package syncclient
 
 import (
+	"fmt"
+	"math/big"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/arrears/arrears/internal/money"
 )
 
 func TestParseAmount(t *testing.T) {
@@ -47,5 +52,39 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	n, digest, err := scan(p)
 	if err != nil || n != 2 || len(digest) != 64 {
 		t.Errorf("ndjson scan = %d, %q, %v", n, digest, err)
+	}
+}
+
+// TestParseAmountMatchesRat compares parseAmount with the exact big.Rat
+// reading it used alone before, on random amounts in the plain form and in
+// the others big.Rat reads (a plus sign, ".5", "5.", an exponent, a
+// fraction), for currencies of 0, 2 and 3 decimals.
+func TestParseAmountMatchesRat(t *testing.T) {
+	byRat := func(currency, s string) (int64, bool) {
+		cur, ok := money.LookupCurrency(currency)
+		if !ok {
+			return 0, false
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			return 0, false
+		}
+		r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(cur.Digits)), nil)))
+		if !r.IsInt() || !r.Num().IsInt64() {
+			return 0, false
+		}
+		return r.Num().Int64(), true
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	forms := []string{"%d", "%d.%d", "-%d.%d", "+%d.%d", ".%[2]d", "%d.", "%de2", "%d/%d", "%d.%02d", "%d.%03d", "%d.%04d", " %d", "0%d.%d"}
+	for range 100_000 {
+		cur := []string{"CNY", "JPY", "BHD", "EUR"}[r.IntN(4)]
+		whole := r.Int64N(1 << uint(r.IntN(63)))
+		s := fmt.Sprintf(forms[r.IntN(len(forms))], whole, r.IntN(1000))
+		want, wantOK := byRat(cur, s)
+		m, err := parseAmount(cur, s)
+		if (err == nil) != wantOK || (err == nil && (m.MinorUnits != want || m.CurrencyCode != cur)) {
+			t.Fatalf("parseAmount(%s, %q) = %v, %v; big.Rat reads %d, ok=%v", cur, s, m, err, want, wantOK)
+		}
 	}
 }
