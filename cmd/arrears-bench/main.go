@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -124,11 +125,17 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string, setting
 	if _, err := postgres.Migrate(ctx, rawURL, time.Now()); err != nil {
 		return err
 	}
-	rawRate, err := rawCopy(ctx, rawURL, n, suppliers)
+	pgPID, err := cluster.PID()
+	if err != nil {
+		return err
+	}
+	meter := cpuMeter{postgres: pgPID}
+	rawRate, rawCPU, err := rawCopy(ctx, rawURL, n, suppliers, meter)
 	if err != nil {
 		return fmt.Errorf("raw copy: %w", err)
 	}
 	fmt.Printf("1. pgx CopyFrom into invoices:        %9.0f invoices/s\n", rawRate)
+	fmt.Printf("   %s\n", rawCPU)
 
 	// 2-4. The same through a separate arrearsd.
 	syncURL, err := cluster.CreateDatabase(ctx, "sync")
@@ -138,7 +145,7 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string, setting
 	if _, err := postgres.Migrate(ctx, syncURL, time.Now()); err != nil {
 		return err
 	}
-	rates, rss, err := syncRun(ctx, bin, syncURL, n, chunk, suppliers)
+	rates, rss, err := syncRun(ctx, bin, syncURL, n, chunk, suppliers, pgPID)
 	if err != nil {
 		return err
 	}
@@ -152,7 +159,7 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string, setting
 // the figures are absolute.
 func benchSyncSQLite(ctx context.Context, n, chunk, suppliers int, bin string) error {
 	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d, embedded SQLite, arrearsd %s\n", n, suppliers, chunk, bin)
-	rates, rss, err := syncRun(ctx, bin, "", n, chunk, suppliers)
+	rates, rss, err := syncRun(ctx, bin, "", n, chunk, suppliers, 0)
 	if err != nil {
 		return err
 	}
@@ -163,7 +170,9 @@ func benchSyncSQLite(ctx context.Context, n, chunk, suppliers int, bin string) e
 // syncRun starts arrearsd on url (empty: its embedded SQLite store),
 // registers the debtor, writes the new and the 10%-changed files, runs the
 // three sync passes and returns their rates and the server's peak RSS.
-func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers int) (map[string]float64, float64, error) {
+// pgPID is PostgreSQL's postmaster (0 for SQLite), whose CPU time is
+// measured with the client's and arrearsd's.
+func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers, pgPID int) (map[string]float64, float64, error) {
 	dir, err := os.MkdirTemp("", "arrears-bench-")
 	if err != nil {
 		return nil, 0, err
@@ -185,7 +194,7 @@ func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers int) (map
 	if err := writeCSV(files["changed"], n, suppliers, 10); err != nil {
 		return nil, 0, err
 	}
-	rates, err := syncPasses(ctx, srv, token, files, n, chunk)
+	rates, err := syncPasses(ctx, srv, token, files, n, chunk, cpuMeter{server: srv.cmd.Process.Pid, postgres: pgPID})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -196,31 +205,36 @@ func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers int) (map
 
 // syncPasses syncs N new invoices, the same N again, and N with 10%
 // changed, and returns invoices per second for each.
-func syncPasses(ctx context.Context, srv *server, token string, files map[string]string, n, chunk int) (map[string]float64, error) {
+func syncPasses(ctx context.Context, srv *server, token string, files map[string]string, n, chunk int, meter cpuMeter) (map[string]float64, error) {
 	rates := map[string]float64{}
 	for _, run := range []struct{ name, file, session, label string }{
 		{"new", files["new"], "first", "2. sync N new invoices:"},
 		{"unchanged", files["new"], "again", "3. sync the same N again:"},
 		{"changed", files["changed"], "changed", "4. sync N with 10% changed:"},
 	} {
-		stopProfile := srv.profile(ctx, run.name)
+		stopProfile, stopClientProfile := srv.profile(ctx, run.name), profileClient(run.name)
+		before := meter.sample()
 		rep, err := syncclient.Run(ctx, syncclient.Options{Conn: srv.conn, Token: token, Debtor: "parties/CN:" + debtorReg,
 			File: run.file, Session: run.session, Chunk: chunk, Window: 4})
+		after := meter.sample()
 		stopProfile()
+		stopClientProfile()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", run.name, err)
 		}
 		rates[run.name] = float64(n) / rep.Elapsed.Seconds()
 		fmt.Printf("%-38s %9.0f invoices/s  (%v, %v)\n", run.label, rates[run.name], rep.Elapsed.Round(time.Millisecond), rep.Outcomes)
+		fmt.Printf("   %s\n", meter.perInvoice(before, after, n))
 	}
 	return rates, nil
 }
 
-// rawCopy loads n invoice rows with CopyFrom and returns rows per second.
-func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error) {
+// rawCopy loads n invoice rows with CopyFrom and returns rows per second,
+// and the CPU time the client and PostgreSQL spent per row.
+func rawCopy(ctx context.Context, url string, n, suppliers int, meter cpuMeter) (float64, string, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer conn.Close(ctx)
 	now := time.Now().UTC()
@@ -237,7 +251,7 @@ func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error)
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"parties"}, []string{"id", "display_name", "kind", "size_class", "jurisdiction",
 		"registration_id", "region_code", "industry_code", "unverified", "version", "create_time", "update_time"}, pgx.CopyFromRows(parties)); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	delivered := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	cols := []string{"id", "debtor_id", "creditor_id", "document_ref", "contract_ref", "currency", "amount", "contract_signed_on", "issued_on",
@@ -255,11 +269,12 @@ func rawCopy(ctx context.Context, url string, n, suppliers int) (float64, error)
 		i++
 		return row, nil
 	})
-	start := time.Now()
+	start, before := time.Now(), meter.sample()
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"invoices"}, cols, src); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	rate := float64(n) / time.Since(start).Seconds()
+	return rate, meter.perInvoice(before, meter.sample(), n), nil
 }
 
 // paidPct (-paid) is the percent of invoices that carry a payment: a
@@ -314,8 +329,25 @@ type server struct {
 
 // profileDir, if set (-profile), receives CPU profiles of arrearsd taken
 // back to back during each pass: DIR/<pass>-<n>.pprof, to merge with
-// go tool pprof.
+// go tool pprof; and one of the client, this process: DIR/client-<pass>.pprof.
 var profileDir string
+
+// profileClient profiles this process until the returned function is
+// called; nothing without -profile.
+func profileClient(pass string) func() {
+	if profileDir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(profileDir, "client-"+pass+".pprof"))
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
 
 // profile takes 5-second CPU profiles of the server until the returned
 // function is called; nothing without -profile.

@@ -20,6 +20,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,6 +250,17 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, erro
 		return "", err
 	}
 	return c.URL(name), nil
+}
+
+// PID is the postmaster's process id, from its pid file: a benchmark reads
+// the server's CPU time from it and its children.
+func (c *Cluster) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
 }
 
 // Stop stops the server and removes its files.
