@@ -129,7 +129,11 @@ func (r *Registry) national(state string, kind ledger.PartyKind) (Policy, bool) 
 		return Policy{}, false
 	}
 	sort.Strings(ids)
-	return r.Get(ids[0], 0)
+	p, ok := r.Lookup(ids[0], 0)
+	if !ok {
+		return Policy{}, false
+	}
+	return *p, true
 }
 
 // pick returns the latest version of id. A registry always holds the shipped

@@ -20,13 +20,17 @@ import (
 )
 
 // copier bulk-loads rows with COPY ... FROM STDIN in the binary format,
-// encoding the values itself. pgx's CopyFrom asks the server for the
-// columns' types on every call and plans each value's encoding through
-// maps keyed by type: a seventh of the server's CPU in a bulk sync. A
+// encoding the values itself. pgx's CopyFrom plans each value's encoding
+// through maps keyed by OID and Go type, and describes the table once per
+// pooled connection: a seventh of the server's CPU in a bulk sync. A
 // store's schema is fixed while it is open (Open checks its version), so
-// the column types are asked once per table and column list. A value of a
+// the column types are asked once per table and column list. That assumes
+// what every migration already assumes: the schema is not migrated under a
+// running server, which would then COPY with the old types. A value of a
 // type the encoder does not know sends the whole call to pgx's CopyFrom,
-// which encodes it, or reports it, as before.
+// which encodes it, or reports it, as before. The rows are encoded whole
+// before COPY starts, so that fallback never follows a partial write; a
+// chunk's rows are bounded, and so is the buffer.
 type copier struct {
 	mu    sync.Mutex
 	types map[string][]uint32 // column type OIDs by table and columns
