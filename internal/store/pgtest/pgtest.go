@@ -13,6 +13,7 @@ package pgtest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,8 +191,15 @@ func NewCluster(settings ...string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "arrears-pg-")
+	reapStrays(pgctl)
+	dir, err := os.MkdirTemp("", clusterPrefix)
 	if err != nil {
+		return nil, err
+	}
+	// The owner's pid, so that a later run can stop this cluster if this
+	// process is killed before it does (reapStrays).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), pgctl: pgctl}
@@ -222,6 +231,44 @@ func NewCluster(settings ...string) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+const (
+	clusterPrefix = "arrears-pg-"
+	ownerFile     = "owner.pid"
+)
+
+// reapStrays stops and removes the clusters of test or benchmark processes
+// that were killed before they could stop them (Ctrl-C during make test, a
+// timeout): left running, each held its memory and a port until reboot. A
+// cluster whose owner is alive, or that has no owner file yet (it is being
+// created), is left alone.
+func reapStrays(pgctl string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), clusterPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		c := &Cluster{dir: dir, data: filepath.Join(dir, "data"), pgctl: pgctl}
+		if fi, err := os.Stat(dir); err == nil && os.Geteuid() == 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+				c.asUser = []string{"runuser", "-u", "postgres", "--"}
+			}
+		}
+		c.Stop()
+	}
+}
+
+// processAlive reports whether a process with pid exists (signal 0 checks
+// without sending; EPERM means it exists but is not ours).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func (c *Cluster) run(args ...string) error {

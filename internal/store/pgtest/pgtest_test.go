@@ -1,0 +1,49 @@
+package pgtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestReapStraysStopsOrphanedClusters starts a cluster, checks that a
+// cluster whose owner is alive is left alone, then makes its owner a
+// process that has exited and checks that the next reap stops the server
+// and removes its directory.
+func TestReapStraysStopsOrphanedClusters(t *testing.T) {
+	c, err := NewCluster()
+	if err != nil {
+		t.Skipf("no PostgreSQL to start: %v", err)
+	}
+	defer c.Stop()
+	pid, err := c.PID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reapStrays(c.pgctl)
+	if _, err := os.Stat(c.dir); err != nil || !processAlive(pid) {
+		t.Fatalf("a cluster whose owner is alive was reaped: %v, server alive %v", err, processAlive(pid))
+	}
+
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(gone.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reapStrays(c.pgctl)
+	if _, err := os.Stat(c.dir); !os.IsNotExist(err) {
+		t.Fatalf("the orphaned cluster's directory is still there: %v", err)
+	}
+	// pg_ctl stop -w waits for the postmaster; a zombie may linger an instant.
+	for i := 0; processAlive(pid) && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		t.Fatalf("the orphaned cluster's server (pid %d) is still running", pid)
+	}
+}
