@@ -250,11 +250,17 @@ func Min(ds ...Date) Date {
 
 // MarshalJSON writes "YYYY-MM-DD" (or null when unset), so snapshots of
 // domain records read naturally.
-func (d Date) MarshalJSON() ([]byte, error) {
+func (d Date) MarshalJSON() ([]byte, error) { return d.AppendJSON(nil), nil }
+
+// AppendJSON appends what MarshalJSON writes, for encoders that write JSON
+// by hand. A date's text is digits and dashes, which JSON never escapes.
+func (d Date) AppendJSON(b []byte) []byte {
 	if d.IsZero() {
-		return []byte("null"), nil
+		return append(b, "null"...)
 	}
-	return json.Marshal(d.String())
+	b = append(b, '"')
+	b = append(b, d.String()...)
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.

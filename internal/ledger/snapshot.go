@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/jsonenc"
 )
 
 // AppendSnapshot appends the invoice's snapshot, the bytes json.Marshal
@@ -58,7 +59,7 @@ var snapshotFields = []snapField{
 	stringField("contract_ref", func(inv *Invoice) *string { return &inv.ContractRef }),
 	{key: `,"amount":`, put: func(b []byte, inv *Invoice) []byte {
 		b = strconv.AppendInt(append(b, `{"minor":`...), inv.Amount.Minor, 10)
-		return append(appendString(append(b, `,"currency":`...), inv.Amount.Currency), '}')
+		return append(jsonenc.AppendString(append(b, `,"currency":`...), inv.Amount.Currency), '}')
 	}, get: func(r *snapReader, inv *Invoice) {
 		r.byte('{')
 		r.key(`"minor":`)
@@ -82,7 +83,7 @@ var snapshotFields = []snapField{
 		if r == nil {
 			return append(b, "null"...)
 		}
-		b = appendString(append(b, `{"percent":`...), r.Percent)
+		b = jsonenc.AppendString(append(b, `{"percent":`...), r.Percent)
 		return append(strconv.AppendBool(append(b, `,"per_day":`...), r.PerDay), '}')
 	}, get: func(r *snapReader, inv *Invoice) {
 		if r.literal("null") {
@@ -128,12 +129,12 @@ func uuidField(name string, at func(*Invoice) *uuid.UUID) snapField {
 }
 
 func stringField[T ~string](name string, at func(*Invoice) *T) snapField {
-	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return appendString(b, string(*at(inv))) },
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return jsonenc.AppendString(b, string(*at(inv))) },
 		get: func(r *snapReader, inv *Invoice) { *at(inv) = T(r.str()) }}
 }
 
 func dateField(name string, at func(*Invoice) *civil.Date) snapField {
-	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return appendDate(b, *at(inv)) },
+	return snapField{key: key(name), put: func(b []byte, inv *Invoice) []byte { return at(inv).AppendJSON(b) },
 		get: func(r *snapReader, inv *Invoice) { *at(inv) = r.date() }}
 }
 
@@ -177,28 +178,6 @@ func appendUUID(b []byte, id uuid.UUID) []byte {
 		}
 		b = append(b, hex[c>>4], hex[c&0xf])
 	}
-	return append(b, '"')
-}
-
-func appendDate(b []byte, d civil.Date) []byte {
-	if d.IsZero() {
-		return append(b, "null"...)
-	}
-	return appendString(b, d.String())
-}
-
-// appendString writes s as encoding/json does. Printable ASCII other than
-// the quote, the backslash and the three characters json.Marshal escapes
-// for HTML is copied as is; anything else goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			out, _ := json.Marshal(s) // a string always marshals
-			return append(b, out...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
 	return append(b, '"')
 }
 

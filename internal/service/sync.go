@@ -677,11 +677,12 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			return nil, err
 		}
 	}
-	paidInvs := make([]*ledger.Invoice, len(paid))
-	for i, p := range paid {
-		paidInvs[i] = p.inv
+	// The known invoices this chunk changes: corrected, or newly paid.
+	touched := slices.Clip(corrected)
+	for _, p := range paid {
+		touched = append(touched, p.inv)
 	}
-	if touched := append(slices.Clip(corrected), paidInvs...); len(touched) > 0 && !gated {
+	if len(touched) > 0 && !gated {
 		reached, err := paymentNamedBefore(ctx, tx, touched, turn.before)
 		if err != nil {
 			return nil, err
@@ -711,7 +712,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := profiles.put(ctx, tx, now); err != nil {
 		return nil, err
 	}
-	if err := l.resummarize(ctx, tx, append(corrected, paidInvs...), now); err != nil {
+	if err := l.resummarize(ctx, tx, touched, now); err != nil {
 		return nil, err
 	}
 	return slow, gate()

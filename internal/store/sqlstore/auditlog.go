@@ -57,13 +57,7 @@ func (t *tx) chainHead(ctx context.Context, chain uuid.UUID) (*audit.Head, error
 // eventRow is a sealed event's values in eventCols order.
 func (t *tx) eventRow(e *audit.Event) []any {
 	id := t.s.dialect.ID
-	idOrNull := func(v uuid.UUID) any {
-		if v == uuid.Nil {
-			return nil
-		}
-		return id(v)
-	}
-	return []any{id(e.Chain), e.Seq, id(e.EventID), idOrNull(e.Debtor), idOrNull(e.Creditor),
+	return []any{id(e.Chain), e.Seq, id(e.EventID), t.idOrNull(e.Debtor), t.idOrNull(e.Creditor),
 		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, id(e.ResourceID), e.Revision,
 		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash}
 }

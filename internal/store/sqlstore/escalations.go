@@ -94,7 +94,7 @@ func (r reader) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p
 
 func (t *tx) AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c store.Change) error {
 	_, err := t.w.ExecContext(ctx, `INSERT INTO escalation_events (`+escalationEventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID.String(), e.InvoiceID.String(), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, uuidOrNull(e.Corrects),
+		e.ID.String(), e.InvoiceID.String(), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, t.idOrNull(e.Corrects),
 		t.s.dialect.Timestamp(e.RecordTime))
 	if _, ok := t.s.dialect.UniqueViolation(err); ok {
 		// Another replica recorded the same change first.

@@ -141,11 +141,12 @@ func (r reader) ListDisputes(ctx context.Context, q store.DisputeQuery) ([]*ledg
 	return list(ctx, r, "disputes", scanDispute, `SELECT `+disputeCols+` FROM disputes`+w.sql()+order, w.args...)
 }
 
-func uuidOrNull(id uuid.UUID) any {
+// idOrNull binds an optional id: NULL when unset.
+func (t *tx) idOrNull(id uuid.UUID) any {
 	if id == uuid.Nil {
 		return nil
 	}
-	return id.String()
+	return t.s.dialect.ID(id)
 }
 
 func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Change) error {
@@ -154,7 +155,7 @@ func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Chang
 	_, err := t.w.ExecContext(ctx, `INSERT INTO disputes (`+disputeCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.ID.String(), d.InvoiceID.String(), d.Amount, d.Reason, d.OpenedOn, string(d.State), string(d.Resolution),
-		d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID), d.Version, ts(d.CreateTime), ts(d.UpdateTime), d.OpenedBy)
+		d.ResolvedOn, d.Comment, t.idOrNull(d.CreditNoteID), d.Version, ts(d.CreateTime), ts(d.UpdateTime), d.OpenedBy)
 	if err := t.insertErr("dispute", err); err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (t *tx) CreateDispute(ctx context.Context, d *ledger.Dispute, c store.Chang
 func (t *tx) UpdateDispute(ctx context.Context, d *ledger.Dispute, c store.Change) error {
 	res, err := t.w.ExecContext(ctx, `UPDATE disputes SET state = $1, resolution = $2, resolved_on = $3,
 		comment = $4, credit_note_id = $5, update_time = $6, version = version + 1 WHERE id = $7 AND version = $8`,
-		string(d.State), string(d.Resolution), d.ResolvedOn, d.Comment, uuidOrNull(d.CreditNoteID),
+		string(d.State), string(d.Resolution), d.ResolvedOn, d.Comment, t.idOrNull(d.CreditNoteID),
 		t.s.dialect.Timestamp(d.UpdateTime), d.ID.String(), d.Version)
 	if err := t.updated("dispute", res, err); err != nil {
 		return err

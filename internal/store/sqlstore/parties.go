@@ -24,11 +24,16 @@ func scanParty(sc scanner) (*ledger.Party, error) {
 }
 
 func (r reader) GetParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
-	return getOne(ctx, r, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`, id.String())
+	return r.party(ctx, id, "")
 }
 
 func (t *tx) ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
-	return getOne(ctx, t.reader, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`+t.s.dialect.ForShare, id.String())
+	return t.reader.party(ctx, id, t.s.dialect.ForShare)
+}
+
+// party reads a party by id, lock (empty, or a dialect lock clause) appended.
+func (r reader) party(ctx context.Context, id uuid.UUID, lock string) (*ledger.Party, error) {
+	return getOne(ctx, r, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`+lock, id.String())
 }
 
 func (r reader) GetPartyByRegistration(ctx context.Context, jurisdiction, registrationID string) (*ledger.Party, error) {
