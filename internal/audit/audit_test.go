@@ -185,11 +185,12 @@ func TestDiffMatchesDecodedDiff(t *testing.T) {
 func TestHashCoversTheCanonicalForm(t *testing.T) {
 	e := &Event{Chain: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000001"), Seq: 42,
 		EventID: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000002"), Debtor: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000003"),
+		Creditor:   uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000005"),
 		RecordTime: time.Date(2026, 11, 27, 21, 0, 0, 123456000, time.FixedZone("CST", 8*3600)), Actor: "API_KEY:k1",
 		Method: "SyncPayables", ResourceType: "invoice", ResourceID: uuid.MustParse("0190f3a2-7b1c-7000-8000-000000000004"),
 		Revision: 3, SnapshotDigest: "ab12", Changes: `{"amount":{"from":1,"to":2}};:é`, PrevHash: "cd34"}
 	var b strings.Builder
-	for _, f := range []string{e.Chain.String(), "42", e.EventID.String(), e.Debtor.String(), uuid.Nil.String(),
+	for _, f := range []string{e.Chain.String(), "42", e.EventID.String(), e.Debtor.String(), e.Creditor.String(),
 		"2026-11-27T13:00:00.123456Z", "API_KEY:k1", "SyncPayables", "invoice", e.ResourceID.String(), "3", "ab12", e.Changes, "cd34"} {
 		fmt.Fprintf(&b, "%d:%s;", len(f), f)
 	}

@@ -93,6 +93,12 @@ func TestParseAndScan(t *testing.T) {
 		t.Error("Parse accepted 2025-02-30")
 	}
 	b, _ := want.MarshalJSON()
+	if string(b) != `"`+want.String()+`"` {
+		t.Errorf("MarshalJSON = %s, want the quoted %s", b, want)
+	}
+	if b, _ := (Date{}).MarshalJSON(); string(b) != "null" {
+		t.Errorf("MarshalJSON of the zero Date = %s, want null", b)
+	}
 	var back Date
 	if err := back.UnmarshalJSON(b); err != nil || back != want {
 		t.Errorf("JSON round trip = %v, %v", back, err)

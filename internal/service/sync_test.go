@@ -31,11 +31,7 @@ func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
-			rec := func(seq int64, ref string, amount int64, term int, pays ...service.SyncPayment) service.SyncRecord {
-				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
-					Amount: money.Money{Minor: amount, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
-					DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
-			}
+			rec := f.record
 			pay := service.SyncPayment{Payment: ledger.Payment{Amount: 300000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "SC-PAY-1"}}
 			ids := f.created(t, "c", rec(1, "SC-1", 500000, 30), rec(2, "SC-2", 500000, 30), rec(3, "SC-3", 500000, 30, pay))
 			// SC-2 is corrected by hand, SC-1 by the sync, the same way.
@@ -113,6 +109,14 @@ func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// record is a sync record of an invoice of f's creditor in CNY, signed on
+// 1 June 2025 and issued and delivered on 10 June.
+func (f *fixture) record(seq int64, ref string, amount int64, term int, pays ...service.SyncPayment) service.SyncRecord {
+	return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
+		Amount: money.Money{Minor: amount, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
+		DeliveredOn: d(2025, 6, 10), AgreedTermDays: term}}
 }
 
 // created syncs one chunk whose records must all be created, and returns
@@ -322,9 +326,7 @@ func TestSyncRepeatsRecordedPayments(t *testing.T) {
 				return service.SyncPayment{Payment: ledger.Payment{Amount: amount, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: ref}}
 			}
 			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
-				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
-					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
-					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+				return f.record(seq, ref, 500000, 30, pays...)
 			}
 			ids := f.created(t, "", rec(1, "RP-1", pay("RP-PAY-1", 100000)), rec(2, "RP-2", pay("RP-PAY-2", 50000)), rec(3, "RP-3"),
 				rec(4, "RP-4", pay("RP-PAY-4", 70000)), rec(5, "RP-5", pay("RP-PAY-5", 30000)))
@@ -401,9 +403,7 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
 			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
-				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
-					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
-					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+				return f.record(seq, ref, 500000, 30, pays...)
 			}
 			pay := func(ref string, on civil.Date) ledger.Payment {
 				return ledger.Payment{Amount: 200000, Currency: "CNY", PaidOn: on, Reference: ref}
@@ -518,9 +518,7 @@ func TestSyncKeepsOrderAcrossRecords(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
 			held := service.SyncPayment{Payment: ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "KO-PAY-0"}}
 			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
-				return service.SyncRecord{Sequence: seq, Creditor: f.creditor, Payments: pays, Invoice: &ledger.Invoice{DocumentRef: ref,
-					Amount: money.Money{Minor: 500000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 10),
-					DeliveredOn: d(2025, 6, 10), AgreedTermDays: 30}}
+				return f.record(seq, ref, 500000, 30, pays...)
 			}
 			ids := f.created(t, "", rec(1, "KO-X", held), rec(2, "KO-Y"))
 			reversing := held

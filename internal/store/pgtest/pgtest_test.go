@@ -16,6 +16,9 @@ import (
 func TestReapStraysStopsOrphanedClusters(t *testing.T) {
 	c, err := NewCluster()
 	if err != nil {
+		if os.Getenv("ARREARS_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL is required (ARREARS_REQUIRE_POSTGRES=1) but could not start: %v", err)
+		}
 		t.Skipf("no PostgreSQL to start: %v", err)
 	}
 	defer c.Stop()

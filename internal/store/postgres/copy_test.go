@@ -29,6 +29,8 @@ func TestCopierWritesWhatPgxWrites(t *testing.T) {
 	db := pgtest.DB(t, pgtest.URL(t))
 	const columns = `seq int4, id uuid, name text, label varchar(40), amount int8, days int4, flag bool, on_day date, at timestamptz`
 	cols := []string{"seq", "id", "name", "label", "amount", "days", "flag", "on_day", "at"}
+	oids := []uint32{pgtype.Int4OID, pgtype.UUIDOID, pgtype.TextOID, pgtype.VarcharOID, pgtype.Int8OID, pgtype.Int4OID,
+		pgtype.BoolOID, pgtype.DateOID, pgtype.TimestamptzOID}
 	for _, table := range []string{"mine", "theirs"} {
 		if _, err := db.Exec(`CREATE TABLE ` + table + ` (` + columns + `, doc jsonb)`); err != nil {
 			t.Fatal(err)
@@ -65,6 +67,11 @@ func TestCopierWritesWhatPgxWrites(t *testing.T) {
 		for range 1 + r.IntN(300) {
 			rows = append(rows, randomRow(seq))
 			seq++
+		}
+		// The copier encodes these itself; the batches with a jsonb value
+		// go to pgx's CopyFrom.
+		if _, ok := postgres.EncodeCopy(oids, clone(rows)); !ok {
+			t.Fatalf("batch %d: the copier's encoder refused the rows, so they would go to pgx", batch)
 		}
 		mine := clone(rows)
 		withDoc := batch%5 == 4 // this call goes to pgx's CopyFrom
