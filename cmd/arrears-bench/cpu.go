@@ -11,10 +11,10 @@ import (
 )
 
 // The benchmark prints, beside each rate, the CPU time per invoice of each
-// part: the client, arrearsd and PostgreSQL. It says where the time goes,
-// and whether a part is the bottleneck (the raw COPY spends one core of
-// PostgreSQL per row's worth of wall time). On a shared machine it moves
-// with the machine's speed, as the rates do.
+// part: the client, arrearsd and PostgreSQL (the whole server: every
+// database's backends and its background workers). On a shared machine it
+// moves with the machine's speed, as the rates do; "?" marks a part whose
+// time could not be read.
 
 // clockTick is Linux's USER_HZ, the unit of /proc's CPU times: 100 on
 // every architecture Go supports there.
@@ -87,7 +87,7 @@ func treeCPU(pid int) (time.Duration, error) {
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return unread
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
@@ -100,13 +100,21 @@ type cpuMeter struct {
 
 type cpuSample struct{ client, server, postgres time.Duration }
 
+// unread marks a part whose CPU time could not be read.
+const unread = time.Duration(-1)
+
 func (m cpuMeter) sample() cpuSample {
 	s := cpuSample{client: selfCPU()}
+	var err error
 	if m.server != 0 {
-		s.server, _ = procCPU(m.server)
+		if s.server, err = procCPU(m.server); err != nil {
+			s.server = unread
+		}
 	}
 	if m.postgres != 0 {
-		s.postgres, _ = treeCPU(m.postgres)
+		if s.postgres, err = treeCPU(m.postgres); err != nil {
+			s.postgres = unread
+		}
 	}
 	return s
 }
@@ -114,15 +122,18 @@ func (m cpuMeter) sample() cpuSample {
 // perInvoice formats the CPU each part spent between two samples, in
 // microseconds per invoice.
 func (m cpuMeter) perInvoice(from, to cpuSample, n int) string {
-	us := func(d time.Duration) string {
-		return strconv.FormatFloat(float64(d.Microseconds())/float64(n), 'f', 0, 64)
+	us := func(from, to time.Duration) string {
+		if from == unread || to == unread {
+			return "?"
+		}
+		return strconv.FormatFloat(float64((to-from).Microseconds())/float64(n), 'f', 0, 64)
 	}
-	out := "client " + us(to.client-from.client)
+	out := "client " + us(from.client, to.client)
 	if m.server != 0 {
-		out += ", arrearsd " + us(to.server-from.server)
+		out += ", arrearsd " + us(from.server, to.server)
 	}
 	if m.postgres != 0 {
-		out += ", PostgreSQL " + us(to.postgres-from.postgres)
+		out += ", PostgreSQL " + us(from.postgres, to.postgres)
 	}
 	return out + " µs of CPU per invoice"
 }

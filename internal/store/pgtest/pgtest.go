@@ -288,15 +288,26 @@ func (c *Cluster) URL(db string) string {
 
 // CreateDatabase creates an empty database and returns its URL.
 func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, error) {
-	pool, err := pgxpool.New(ctx, c.URL("postgres"))
-	if err != nil {
-		return "", err
-	}
-	defer pool.Close()
-	if _, err := pool.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := c.exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", err
 	}
 	return c.URL(name), nil
+}
+
+// DropDatabase drops a database, closing its connections.
+func (c *Cluster) DropDatabase(ctx context.Context, name string) error {
+	return c.exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+}
+
+// exec runs a statement in the maintenance database.
+func (c *Cluster) exec(ctx context.Context, stmt string) error {
+	pool, err := pgxpool.New(ctx, c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, stmt)
+	return err
 }
 
 // PID is the postmaster's process id, from its pid file: a benchmark reads
