@@ -170,28 +170,52 @@ type point struct {
 // that writers take row locks in one order, without the nodes left as
 // they were.
 func Changes(before, after []Profile) []NodeChange {
-	points := map[point]*Measures{}
+	a := accumulator{keyIndex: map[Key]int32{}, points: map[keyedNode]*Measures{}}
 	for i := range before {
-		before[i].points(points, -1)
+		before[i].points(&a, -1)
 	}
 	for i := range after {
-		after[i].points(points, 1)
+		after[i].points(&a, 1)
 	}
 	nodes := map[point]*Measures{}
-	for p, m := range points {
+	for p, m := range a.points {
 		if m.IsZero() {
 			continue
 		}
-		for j := max(p.idx, 1); j <= MaxNode; j += j & -j {
-			n := nodes[point{p.key, j}]
+		key := a.keys[p.key]
+		for j := int(p.idx); j <= MaxNode; j += j & -j {
+			n := nodes[point{key, j}]
 			if n == nil {
 				n = new(Measures)
-				nodes[point{p.key, j}] = n
+				nodes[point{key, j}] = n
 			}
 			n.Add(m)
 		}
 	}
 	return sorted(nodes)
+}
+
+// accumulator gathers the interval ends of profiles by group and date
+// index. A chunk's profiles name few groups, each many times: the points
+// are keyed by the group's number, so each lookup hashes two integers
+// rather than the group's five strings (that hashing was a twentieth of a
+// bulk sync's CPU in arrearsd).
+type accumulator struct {
+	keys     []Key
+	keyIndex map[Key]int32
+	points   map[keyedNode]*Measures
+}
+
+type keyedNode struct{ key, idx int32 }
+
+func (a *accumulator) key(k Key) int32 {
+	n, ok := a.keyIndex[k]
+	if !ok {
+		n = int32(len(a.keys))
+		a.keys = append(a.keys, k)
+		a.keyIndex[k] = n
+	}
+	return n
 }
 
 // Rollup sums node changes over debtors: the changes to the aggregates
@@ -243,17 +267,17 @@ func (p Profile) WithDebtor(debtor string) Profile {
 	return p
 }
 
-// points adds the profile's interval ends, times sign, to acc.
-func (p Profile) points(acc map[point]*Measures, sign int64) {
-	at := func(k Key, d civil.Date, level int, v *[measures]int64, s int64) {
-		i := index(d)
+// points adds the profile's interval ends, times sign, to a.
+func (p Profile) points(a *accumulator, sign int64) {
+	at := func(k int32, d civil.Date, level int, v *[measures]int64, s int64) {
+		i := max(index(d), 1) // days before the first count on it
 		if i > MaxNode {
 			return
 		}
-		m := acc[point{k, i}]
+		m := a.points[keyedNode{k, int32(i)}]
 		if m == nil {
 			m = new(Measures)
-			acc[point{k, i}] = m
+			a.points[keyedNode{k, int32(i)}] = m
 		}
 		for x := range v {
 			m[level][x] += s * sign * v[x]
@@ -274,6 +298,7 @@ func (p Profile) points(acc map[point]*Measures, sign int64) {
 		if i+1 < len(p) {
 			to = p[i+1].From
 		}
+		k := a.key(s.Key)
 		for l := range Levels {
 			// The last day the segment counts in level l.
 			var last civil.Date
@@ -286,9 +311,9 @@ func (p Profile) points(acc map[point]*Measures, sign int64) {
 			if !to.IsZero() && (last.IsZero() || !last.Before(to)) {
 				last = to.AddDays(-1)
 			}
-			at(s.Key, s.From, l, &v, 1)
+			at(k, s.From, l, &v, 1)
 			if !last.IsZero() {
-				at(s.Key, last.AddDays(1), l, &v, -1)
+				at(k, last.AddDays(1), l, &v, -1)
 			}
 		}
 	}
