@@ -296,3 +296,24 @@ func TestPropertyBalancesAgreeWithEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestPropertyScheduleAgreesWithEvaluate checks ScheduleOf against
+// Evaluate on random invoices and dates.
+func TestPropertyScheduleAgreesWithEvaluate(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := range propertyRuns {
+		in := randomInput(t, r, genOptions{})
+		for range 8 {
+			in.AsOf = in.Invoice.IssuedOn.AddDays(r.IntN(900) - 100)
+			j := mustEvaluate(t, in)
+			s, err := ScheduleOf(in)
+			if err != nil {
+				t.Fatalf("run %d as of %s: %v", i, in.AsOf, err)
+			}
+			want := Schedule{DueDate: j.DueDate, EscalationLevel: j.EscalationLevel, NextChange: j.NextChange}
+			if s != want {
+				t.Fatalf("run %d as of %s: ScheduleOf says %+v, Evaluate %+v", i, in.AsOf, s, want)
+			}
+		}
+	}
+}

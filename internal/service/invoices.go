@@ -66,7 +66,7 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 		if debtor != nil && !mayActFor(ctx, debtor.ID) {
 			return fmt.Errorf("%w: invoice.debtor %s is not a party this key acts for", ledger.ErrPermissionDenied, in.Debtor)
 		}
-		inv, today := l.prepareInvoice(&v, debtor, creditor, in.Invoice, in.Policy, now)
+		inv, _ := l.prepareInvoice(&v, debtor, creditor, in.Invoice, in.Policy, now)
 		if err := v.Err(); err != nil {
 			return err
 		}
@@ -82,9 +82,8 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 			}
 			return err
 		}
-		// The sweeper looks at the new invoice today.
-		if err := tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID,
-			CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
+		esc := l.firstCheck(&inv, nil, debtor.Jurisdiction, now)
+		if err := tx.PutEscalation(ctx, &esc); err != nil {
 			return err
 		}
 		if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{&inv}, nil, now); err != nil {

@@ -213,7 +213,8 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				}
 				return err
 			}
-			if err := tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID, CreditorID: inv.CreditorID, NextCheck: today}); err != nil {
+			esc := l.firstCheck(inv, nil, debtor.Jurisdiction, now)
+			if err := tx.PutEscalation(ctx, &esc); err != nil {
 				return err
 			}
 			if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{inv}, nil, now); err != nil {

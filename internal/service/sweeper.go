@@ -226,3 +226,33 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 	}
 	return out, now
 }
+
+// firstCheck is the escalation row a new invoice with facts f is written
+// with: what a sweep would leave if it ran at once. An invoice already
+// overdue is checked today, so that the sweeper records each level it has
+// passed, dated when it was reached. Any other has nothing to record yet
+// and is first checked on the next date its level may change: a sweep after
+// a bulk load of current invoices has nothing to do, where it used to
+// re-judge each in a transaction of its own (20,000 took 34 s on
+// PostgreSQL, 5 s on SQLite). Later facts bring the check forward as
+// before.
+func (l *Ledger) firstCheck(inv *ledger.Invoice, f *store.Facts, debtorJurisdiction string, now time.Time) ledger.Escalation {
+	esc := ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID, CreditorID: inv.CreditorID,
+		NextCheck: l.Today(now, debtorJurisdiction)}
+	p, err := l.policyOf(inv)
+	if err != nil {
+		return esc // the sweeper reports it
+	}
+	today := civil.DateOf(now, l.zoneOf(p, debtorJurisdiction))
+	esc.NextCheck = today
+	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: today}
+	if f != nil {
+		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
+	}
+	s, err := judgement.ScheduleOf(in)
+	if err != nil || (!s.DueDate.IsZero() && s.DueDate.Before(today)) {
+		return esc
+	}
+	esc.Level, esc.NextCheck, esc.CheckedOn = s.EscalationLevel, s.NextChange, today
+	return esc
+}

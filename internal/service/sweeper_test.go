@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
@@ -272,6 +274,101 @@ func TestFirstAdminKeyOnceAcrossReplicas(t *testing.T) {
 			}
 			if n, err := sa.CountKeys(context.Background()); err != nil || n != 1 {
 				t.Errorf("keys = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+// TestNewInvoiceScheduledAsASweepWouldLeaveIt creates invoices due before,
+// on and after today, one by one and in a bulk sync (some paid in full,
+// some in part):
+// only those already overdue wait for today's sweep; every other is
+// written as a sweep run at once would leave it, and a sweep forced on it
+// today finds nothing to record and leaves it as written.
+func TestNewInvoiceScheduledAsASweepWouldLeaveIt(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			today := d(2025, 7, 1)
+			f := newFixture(t, open, today)
+			var invs []*ledger.Invoice
+			overdue := 0
+			var recs []service.SyncRecord
+			for i, delivered := 0, today.AddDays(-75); !delivered.After(today); i, delivered = i+1, delivered.AddDays(3) {
+				invs = append(invs, f.invoice(t, fmt.Sprintf("ONE-%d", i), delivered))
+				r := service.SyncRecord{Sequence: int64(i + 1), Creditor: f.creditor, Invoice: &ledger.Invoice{
+					DocumentRef: fmt.Sprintf("BULK-%d", i), Amount: money.Money{Minor: 10000000, Currency: "CNY"},
+					ContractSignedOn: delivered.AddDays(-10), DeliveredOn: delivered, IssuedOn: delivered, AgreedTermDays: 30}}
+				if i%2 == 0 { // paid in full, or a quarter
+					r.Payments = []service.SyncPayment{{Payment: ledger.Payment{Reference: fmt.Sprintf("BULK-P-%d", i),
+						Amount: 10000000 / int64(1+3*(i/2%2)), Currency: "CNY", PaidOn: delivered}}}
+				}
+				recs = append(recs, r)
+				if delivered.AddDays(30).Before(today) {
+					overdue += 2
+				}
+			}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "first-check", recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Outcome != service.SyncCreated {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+				inv, err := f.sb.GetInvoice(admin, r.InvoiceID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				invs = append(invs, inv)
+			}
+			written := map[uuid.UUID]*ledger.Escalation{}
+			for _, inv := range invs {
+				e, err := f.sb.GetEscalation(admin, inv.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Past its due date, even if paid: the sweeper walks the
+				// days since (a paid one records nothing).
+				late := inv.DueDate.Before(today)
+				if late && (e.NextCheck != today || !e.CheckedOn.IsZero()) || !late && (e.CheckedOn != today || e.NextCheck == today) {
+					t.Errorf("%s due %s: escalation %+v", inv.DocumentRef, inv.DueDate, e)
+				}
+				written[inv.ID] = e
+			}
+			if n, err := f.a.Sweep(admin); err != nil || n != overdue {
+				t.Fatalf("today's sweep re-judged %d invoices (%v), want the %d overdue", n, err, overdue)
+			}
+			for _, inv := range invs {
+				w := written[inv.ID]
+				if w.NextCheck == today {
+					continue // swept already
+				}
+				// Make the check due today and sweep: the sweep must leave
+				// the row as it was written.
+				err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+					e, err := tx.GetEscalation(ctx, inv.ID)
+					if err != nil {
+						return err
+					}
+					e.NextCheck = today
+					return tx.PutEscalation(ctx, e)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, err := f.b.Sweep(admin); err != nil || n != 1 {
+					t.Fatalf("forced sweep of %s: %d, %v", inv.DocumentRef, n, err)
+				}
+				got, err := f.sb.GetEscalation(admin, inv.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Level != w.Level || got.NextCheck != w.NextCheck || got.CheckedOn != w.CheckedOn {
+					t.Errorf("%s due %s: written %+v, a sweep today leaves %+v", inv.DocumentRef, inv.DueDate, w, got)
+				}
+				if evs := events(t, f.a, inv); len(evs) != 0 {
+					t.Errorf("%s: a sweep today recorded %v", inv.DocumentRef, evs)
+				}
 			}
 		})
 	}

@@ -513,6 +513,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	}
 	var slow []int
 	var newInvs, corrected []*ledger.Invoice
+	var checks []ledger.Escalation // newInvs' escalation rows
 	var paid []paidInvoice
 	unknown, created := map[[2]string]*ledger.Party{}, map[[2]string]bool{}
 	var newParties []*ledger.Party
@@ -646,6 +647,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			f.Payments = append(f.Payments, *p)
 		}
 		facts[inv.ID] = f
+		checks = append(checks, l.firstCheck(&inv, f, debtor.Jurisdiction, now))
 	}
 	// The new invoices' profiles are computed before the writing starts.
 	profiles, err := l.profileChanges(ctx, tx, newInvs, facts, nil)
@@ -699,7 +701,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	c := store.Change{RecordTime: now, Method: "SyncPayables", Actor: actor(ctx)}
-	if err := tx.CreateInvoices(ctx, newInvs, payments, c, today); err != nil {
+	if err := tx.CreateInvoices(ctx, newInvs, checks, payments, c); err != nil {
 		return nil, err
 	}
 	c.Method, c.EffectiveOn = "UpdateInvoice", today

@@ -297,12 +297,12 @@ type Tx interface {
 	AddComplaintEvent(ctx context.Context, e *complaint.Event) error
 
 	// CreateInvoices records many new invoices with everything CreateInvoice
-	// writes for each (revision, audit event, escalation row checked on
-	// checkOn), and their payments with what CreatePayment writes, loading
-	// them in bulk (COPY on PostgreSQL). The invoices' paid totals already
-	// count the payments. A reference taken meanwhile is
-	// ledger.ErrConflict, so the chunk reruns.
-	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c Change, checkOn civil.Date) error
+	// writes for each (revision, audit event, and checks[i] as the
+	// escalation row of invs[i]), and their payments with what
+	// CreatePayment writes, loading them in bulk (COPY on PostgreSQL). The
+	// invoices' paid totals already count the payments. A reference taken
+	// meanwhile is ledger.ErrConflict, so the chunk reruns.
+	CreateInvoices(ctx context.Context, invs []*ledger.Invoice, checks []ledger.Escalation, payments []*ledger.Payment, c Change) error
 	// CreatePayments records many new payments of invoices (creditors maps
 	// each invoice to its creditor) with everything CreatePayment writes:
 	// their first revisions, effective on the day paid, and their audit

@@ -49,10 +49,13 @@ func (t *tx) load(ctx context.Context, table string, cols []string, rows [][]any
 // CreateInvoices records many new invoices at once, with everything a
 // single CreateInvoice writes: their first revisions, their audit events
 // (chained per debtor, one read of each chain's head) and their escalation
-// rows, checked today.
-func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payments []*ledger.Payment, c store.Change, checkOn civil.Date) error {
+// rows as the caller scheduled them.
+func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, checks []ledger.Escalation, payments []*ledger.Payment, c store.Change) error {
 	if len(invs) == 0 {
 		return nil
+	}
+	if len(checks) != len(invs) {
+		return fmt.Errorf("create invoices: %d escalation rows for %d invoices", len(checks), len(invs))
 	}
 	invRows := make([][]any, len(invs))
 	revRows := make([][]any, len(invs))
@@ -66,7 +69,9 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, payment
 			return err
 		}
 		revRows[i] = t.revisionRow(ledger.ResourceInvoice, inv.ID, 1, inv.IssuedOn, c, snap)
-		escRows[i] = []any{t.s.dialect.ID(inv.ID), t.s.dialect.ID(inv.DebtorID), t.s.dialect.ID(inv.CreditorID), 0, checkOn, nil, int64(1)}
+		e := &checks[i]
+		e.InvoiceID, e.DebtorID, e.CreditorID, e.Version = inv.ID, inv.DebtorID, inv.CreditorID, 1
+		escRows[i] = []any{t.s.dialect.ID(inv.ID), t.s.dialect.ID(inv.DebtorID), t.s.dialect.ID(inv.CreditorID), e.Level, e.NextCheck, e.CheckedOn, e.Version}
 		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, string(snap), c)
 	}
 	if err := t.load(ctx, "invoices", splitCols(invoiceCols), invRows); err != nil {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Payments", testPayments},
 		{"Disputes", testDisputes},
 		{"Revisions", testRevisions},
+		{"BulkCreates", testBulkCreates},
 		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
 		{"Secret", testSecret},
@@ -613,6 +614,73 @@ func testRevisions(t *testing.T, s store.Store) {
 	later, err := s.ListRevisions(ctx, inv.ID, 2, 10)
 	if err != nil || len(later) != 1 || later[0].Revision != 3 {
 		t.Errorf("ListRevisions after 2 = %v, %v", later, err)
+	}
+}
+
+// testBulkCreates: CreateInvoices writes the invoices, each with its
+// revision, audit event and escalation row as scheduled (a date left zero
+// is none), and their payments; escalation rows that do not pair with the
+// invoices write nothing.
+func testBulkCreates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, _ := fixture(t, s)
+	a := invoice(debtor, creditor, "BULK-1", civil.MustNew(2025, 7, 15))
+	b := invoice(debtor, creditor, "BULK-2", civil.MustNew(2025, 6, 15))
+	pay := &ledger.Payment{ID: newID(), InvoiceID: b.ID, DebtorID: debtor.ID, Amount: 40000, Currency: "CNY",
+		PaidOn: civil.MustNew(2025, 6, 1), Reference: "BULK-P", Instrument: ledger.InstrumentTransfer,
+		State: ledger.PaymentRecorded, CreateTime: t0, UpdateTime: t0}
+	b.Paid = pay.Amount
+	b.Derive()
+	checks := []ledger.Escalation{{Level: 2, NextCheck: civil.MustNew(2025, 8, 1), CheckedOn: civil.MustNew(2025, 7, 1)}, {}}
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateInvoices(ctx, []*ledger.Invoice{a, b}, checks[:1], nil, change("SyncPayables"))
+	})
+	if err == nil {
+		t.Fatal("CreateInvoices took one escalation row for two invoices")
+	}
+	if _, err := s.GetInvoice(ctx, a.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("a refused CreateInvoices wrote an invoice: %v", err)
+	}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateInvoices(ctx, []*ledger.Invoice{a, b}, checks, []*ledger.Payment{pay}, change("SyncPayables"))
+	})
+	for _, w := range []*ledger.Invoice{a, b} {
+		got, err := s.GetInvoice(ctx, w.ID)
+		if err != nil || w.Version != 1 || !reflect.DeepEqual(got, w) {
+			t.Errorf("read back %+v (%v)\nwrote %+v", got, err, w)
+		}
+	}
+	want := []ledger.Escalation{
+		{InvoiceID: a.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, Level: 2, NextCheck: civil.MustNew(2025, 8, 1), CheckedOn: civil.MustNew(2025, 7, 1), Version: 1},
+		{InvoiceID: b.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, Version: 1},
+	}
+	for _, w := range want {
+		if e, err := s.GetEscalation(ctx, w.InvoiceID); err != nil || *e != w {
+			t.Errorf("escalation %+v (%v), want %+v", e, err, w)
+		}
+	}
+	if ps, err := s.PaymentsByReference(ctx, debtor.ID, []string{"BULK-P"}); err != nil || ps["BULK-P"] == nil || ps["BULK-P"].InvoiceID != b.ID {
+		t.Errorf("payment: %v, %v", ps, err)
+	}
+	revs, err := s.RevisionsOf(ctx, []uuid.UUID{a.ID, b.ID, pay.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uuid.UUID{a.ID, b.ID, pay.ID} {
+		if len(revs[id]) != 1 || revs[id][0].Method != "SyncPayables" {
+			t.Errorf("revisions of %s: %+v", id, revs[id])
+		}
+	}
+	evs, err := s.ListChainEvents(ctx, debtor.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := map[uuid.UUID]bool{}
+	for _, e := range evs {
+		audited[e.ResourceID] = true
+	}
+	if !audited[a.ID] || !audited[b.ID] || !audited[pay.ID] {
+		t.Errorf("audit chain lacks a created record: %+v", evs)
 	}
 }
 

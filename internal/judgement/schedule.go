@@ -1,0 +1,30 @@
+package judgement
+
+import "github.com/arrears/arrears/internal/civil"
+
+// Schedule is the part of a judgement an escalation sweeper keeps: the due
+// date, the escalation level reached and the next date anything may
+// change.
+type Schedule struct {
+	DueDate         civil.Date
+	EscalationLevel int
+	NextChange      civil.Date
+}
+
+// ScheduleOf is Evaluate's due date, escalation level and next change,
+// without the interest and the words: none of the three depends on them,
+// and a write that schedules its invoice's first check (every invoice a
+// bulk sync creates) pays for neither. Like Evaluate it needs no rate
+// table, so it answers where Evaluate reports missing data.
+func ScheduleOf(in Input) (Schedule, error) {
+	if err := validate(&in); err != nil {
+		return Schedule{}, err
+	}
+	e := &eval{in: in, pol: &in.Policy, inv: &in.Invoice, asOf: in.AsOf, quiet: true}
+	e.j.Currency = in.Invoice.Amount.Currency
+	e.computeDueDate()
+	e.timeline = e.buildTimeline()
+	e.computeBalances()
+	e.computeAging()
+	return Schedule{DueDate: e.j.DueDate, EscalationLevel: e.j.EscalationLevel, NextChange: e.j.NextChange}, nil
+}
