@@ -310,7 +310,7 @@ func TestPropertyScheduleAgreesWithEvaluate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run %d as of %s: %v", i, in.AsOf, err)
 			}
-			want := Schedule{DueDate: j.DueDate, EscalationLevel: j.EscalationLevel, NextChange: j.NextChange}
+			want := Schedule{DueDate: j.DueDate, EscalationLevel: j.EscalationLevel, EscalationName: j.EscalationName, NextChange: j.NextChange}
 			if s != want {
 				t.Fatalf("run %d as of %s: ScheduleOf says %+v, Evaluate %+v", i, in.AsOf, s, want)
 			}

@@ -8,14 +8,16 @@ import "github.com/arrears/arrears/internal/civil"
 type Schedule struct {
 	DueDate         civil.Date
 	EscalationLevel int
+	EscalationName  string
 	NextChange      civil.Date
 }
 
 // ScheduleOf is Evaluate's due date, escalation level and next change,
-// without the interest and the words: none of the three depends on them,
-// and a write that schedules its invoice's first check (every invoice a
-// bulk sync creates) pays for neither. Like Evaluate it needs no rate
-// table, so it answers where Evaluate reports missing data.
+// without the interest and the words: none of them depends on those, and
+// the sweeper, which walks an invoice's levels judging it on each date one
+// may change, and a write that schedules its invoice's first check (every
+// invoice a bulk sync creates) pay for neither. It needs no rate table, so
+// it answers where Evaluate reports missing data.
 func ScheduleOf(in Input) (Schedule, error) {
 	if err := validate(&in); err != nil {
 		return Schedule{}, err
@@ -26,5 +28,6 @@ func ScheduleOf(in Input) (Schedule, error) {
 	e.timeline = e.buildTimeline()
 	e.computeBalances()
 	e.computeAging()
-	return Schedule{DueDate: e.j.DueDate, EscalationLevel: e.j.EscalationLevel, NextChange: e.j.NextChange}, nil
+	return Schedule{DueDate: e.j.DueDate, EscalationLevel: e.j.EscalationLevel, EscalationName: e.j.EscalationName,
+		NextChange: e.j.NextChange}, nil
 }

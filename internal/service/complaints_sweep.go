@@ -27,7 +27,7 @@ func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civ
 			ids[i] = c.ID
 		}
 		return ids, err
-	}, func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) })
+	}, oneByOne(func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) }))
 }
 
 func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {

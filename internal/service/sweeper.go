@@ -32,10 +32,14 @@ const maxTimelineSteps = 20000
 // reads only invoices whose next check has come (an indexed date), so its
 // cost follows the changes, not the size of the ledger.
 //
-// Each invoice is handled in its own transaction that ends by moving the
-// invoice's escalation row on from the version it read: two replicas
-// sweeping at once may both judge an invoice, but only one commits its
-// events, so each change is recorded exactly once.
+// Due invoices are handled a batch at a time (sweepBatch), each batch in
+// one transaction with its reads made in bulk: one transaction per invoice
+// cost 1.7 ms each on PostgreSQL, half an hour for the million overdue
+// invoices of a first bulk load. Each invoice's escalation row is moved on
+// from the version read: two replicas sweeping at once may both judge an
+// invoice, but only one commits its events, so each change is recorded
+// exactly once. A batch that keeps losing such races is swept again one
+// invoice at a time, so one busy invoice holds up only itself.
 func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 	ctx = auth.WithPrincipal(ctx, Sweeper)
 	now := l.now()
@@ -49,12 +53,20 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			ids[i] = e.InvoiceID
 		}
 		return ids, err
-	}, func(id uuid.UUID) (bool, error) {
-		ok, err := l.sweepOne(ctx, id, now)
-		if err != nil {
-			err = fmt.Errorf("sweep invoice %s: %w", id, err)
+	}, func(ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+		swept, err := l.sweepInvoices(ctx, ids, now)
+		if errors.Is(err, ledger.ErrConflict) && len(ids) > 1 {
+			swept = map[uuid.UUID]bool{}
+			for _, id := range ids {
+				one, err := l.sweepInvoices(ctx, []uuid.UUID{id}, now)
+				if err != nil {
+					return swept, err
+				}
+				swept[id] = one[id]
+			}
+			return swept, nil
 		}
-		return ok, err
+		return swept, err
 	})
 	if err != nil {
 		return done, err
@@ -64,11 +76,11 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 }
 
 // sweepDue works through the rows a sweep finds due: list returns up to
-// limit ids in next-check order, one handles an id and reports whether it
-// was due in its own zone. Rows due by the horizon but not yet in their own
-// zone are skipped (and the next query asks for that many more), so a pass
-// ends when a batch makes no progress or the list is exhausted.
-func sweepDue(list func(limit int) ([]uuid.UUID, error), one func(uuid.UUID) (bool, error)) (int, error) {
+// limit ids in next-check order, many handles a batch of them and reports
+// which were due in their own zone. Rows due by the horizon but not yet in
+// their own zone are skipped (and the next query asks for that many more),
+// so a pass ends when a batch makes no progress or the list is exhausted.
+func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) (map[uuid.UUID]bool, error)) (int, error) {
 	done := 0
 	skipped := map[uuid.UUID]bool{}
 	for {
@@ -77,25 +89,45 @@ func sweepDue(list func(limit int) ([]uuid.UUID, error), one func(uuid.UUID) (bo
 		if err != nil {
 			return done, err
 		}
-		progressed := false
+		var todo []uuid.UUID
 		for _, id := range due {
-			if skipped[id] {
-				continue
+			if !skipped[id] {
+				todo = append(todo, id)
 			}
-			ok, err := one(id)
+		}
+		progressed := false
+		if len(todo) > 0 {
+			swept, err := many(todo)
+			for _, id := range todo {
+				if swept[id] {
+					done++
+					progressed = true
+				} else if err == nil {
+					skipped[id] = true
+				}
+			}
 			if err != nil {
 				return done, err
-			}
-			if ok {
-				done++
-				progressed = true
-			} else {
-				skipped[id] = true
 			}
 		}
 		if !progressed || len(due) < limit {
 			return done, nil
 		}
+	}
+}
+
+// oneByOne makes a batch handler of a handler of one id.
+func oneByOne(one func(uuid.UUID) (bool, error)) func([]uuid.UUID) (map[uuid.UUID]bool, error) {
+	return func(ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+		swept := map[uuid.UUID]bool{}
+		for _, id := range ids {
+			ok, err := one(id)
+			if err != nil {
+				return swept, err
+			}
+			swept[id] = ok
+		}
+		return swept, nil
 	}
 }
 
@@ -106,90 +138,134 @@ type transition struct {
 	on       civil.Date
 }
 
-// sweepOne re-judges one invoice if its check is due in its own zone; it
-// reports whether it did.
-func (l *Ledger) sweepOne(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {
-	swept := false
+// sweepInvoices re-judges, in one transaction, those of the invoices whose
+// check is due in their own zone, and reports which it did.
+func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]bool, error) {
+	var swept map[uuid.UUID]bool
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		swept = false
-		esc, err := tx.GetEscalation(ctx, id)
+		swept = map[uuid.UUID]bool{}
+		escs, err := tx.EscalationsOf(ctx, ids)
 		if err != nil {
 			return err
 		}
-		inv, err := tx.GetInvoice(ctx, id)
+		invs, err := tx.InvoicesOf(ctx, ids)
 		if err != nil {
 			return err
 		}
-		p, err := l.policyOf(inv)
-		if err != nil {
-			return err
+		type job struct {
+			inv   *ledger.Invoice
+			esc   *ledger.Escalation
+			pol   policy.Policy
+			today civil.Date
 		}
-		debtor, err := tx.GetParty(ctx, inv.DebtorID)
-		if err != nil {
-			return err
-		}
-		today := civil.DateOf(now, l.zoneOf(p, debtor.Jurisdiction))
-		if esc.NextCheck.IsZero() || esc.NextCheck.After(today) {
-			return nil // another replica got here first, or not yet due here
-		}
-		facts, err := tx.Facts(ctx, []uuid.UUID{id})
-		if err != nil {
-			return err
-		}
-		f := facts[id]
-		truth, last := l.timeline(inv, f, p, today)
-
-		events, err := tx.ListEscalationEvents(ctx, id, store.Page{Limit: 100000})
-		if err != nil {
-			return err
-		}
-		corrected := map[uuid.UUID]bool{}
-		for _, e := range events {
-			if e.Kind == ledger.EscalationCorrected {
-				corrected[e.Corrects] = true
-			}
-		}
-		recorded := map[transition]bool{}
-		// Dates come from the sweep's clock reading; the record time is
-		// read now, so a long sweep stamps its events when it writes them
-		// (the change feed orders by it).
-		c := change(ctx, inv, today, l.now(), "Sweep")
-		for _, e := range events {
-			if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
+		var jobs []job
+		var due []uuid.UUID
+		debtors := map[uuid.UUID]*ledger.Party{}
+		for _, id := range ids {
+			esc, inv := escs[id], invs[id]
+			if esc == nil || inv == nil {
 				continue
 			}
-			t := transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}
-			if contains(truth, t) {
-				recorded[t] = true
-				continue
+			p, err := l.policyOf(inv)
+			if err != nil {
+				return fmt.Errorf("sweep invoice %s: %w", id, err)
 			}
-			// A backdated fact undid this change: say so, keep the record.
-			if err := tx.AddEscalationEvent(ctx, &ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationCorrected,
-				FromLevel: e.FromLevel, ToLevel: e.ToLevel, ToLevelName: e.ToLevelName, ChangedOn: e.ChangedOn, Corrects: e.ID,
-				RecordTime: now}, c); err != nil {
-				return err
+			debtor := debtors[inv.DebtorID]
+			if debtor == nil {
+				if debtor, err = tx.GetParty(ctx, inv.DebtorID); err != nil {
+					return fmt.Errorf("sweep invoice %s: %w", id, err)
+				}
+				debtors[inv.DebtorID] = debtor
 			}
+			today := civil.DateOf(now, l.zoneOf(p, debtor.Jurisdiction))
+			if esc.NextCheck.IsZero() || esc.NextCheck.After(today) {
+				continue // another replica got here first, or not yet due here
+			}
+			jobs = append(jobs, job{inv, esc, p, today})
+			due = append(due, id)
 		}
-		for _, t := range truth {
-			if recorded[t] {
-				continue
-			}
-			if err := tx.AddEscalationEvent(ctx, &ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationChanged,
-				FromLevel: t.from, ToLevel: t.to, ToLevelName: t.name, ChangedOn: t.on, RecordTime: now}, c); err != nil {
-				return err
-			}
+		if len(jobs) == 0 {
+			return nil
 		}
-		esc.Level, esc.NextCheck, esc.CheckedOn = last.EscalationLevel, last.NextChange, today
-		if err := tx.PutEscalation(ctx, esc); err != nil {
+		facts, err := tx.Facts(ctx, due)
+		if err != nil {
 			return err
 		}
-		swept = true
-		return nil
+		history, err := tx.EscalationEventsOf(ctx, due)
+		if err != nil {
+			return err
+		}
+		var rec recorder
+		for _, j := range jobs {
+			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], j.today, now)
+			swept[j.inv.ID] = true
+		}
+		// The rows move on first: a row another replica moved meanwhile
+		// fails the batch before any of its events is written.
+		if err := tx.PutEscalations(ctx, rec.rows); err != nil {
+			return err
+		}
+		return tx.AddEscalationEvents(ctx, rec.events, rec.changes)
 	})
-	if errors.Is(err, ledger.ErrNotFound) {
-		return false, nil
+	if err != nil {
+		return nil, err
 	}
-	return swept, err
+	return swept, nil
+}
+
+// recorder gathers what a batch writes: the escalation rows moved on, then
+// their events.
+type recorder struct {
+	rows    []*ledger.Escalation
+	events  []*ledger.EscalationEvent
+	changes []store.Change
+}
+
+func (r *recorder) add(e *ledger.EscalationEvent, c store.Change) {
+	r.events, r.changes = append(r.events, e), append(r.changes, c)
+}
+
+// rejudge brings one invoice's escalation record up to date: every change
+// of level its facts now give up to today is recorded once (in rec), dated
+// when it happened; a recorded change they no longer give is marked
+// corrected; the row moves on to the next date the level may change.
+func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, today civil.Date, now time.Time) {
+	id := inv.ID
+	truth, last := l.timeline(inv, f, p, today)
+	corrected := map[uuid.UUID]bool{}
+	for _, e := range events {
+		if e.Kind == ledger.EscalationCorrected {
+			corrected[e.Corrects] = true
+		}
+	}
+	recorded := map[transition]bool{}
+	// Dates come from the sweep's clock reading; the record time is read
+	// now, so a long sweep stamps its events when it writes them (the
+	// change feed orders by it).
+	c := change(ctx, inv, today, l.now(), "Sweep")
+	for _, e := range events {
+		if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
+			continue
+		}
+		t := transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}
+		if contains(truth, t) {
+			recorded[t] = true
+			continue
+		}
+		// A backdated fact undid this change: say so, keep the record.
+		rec.add(&ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationCorrected,
+			FromLevel: e.FromLevel, ToLevel: e.ToLevel, ToLevelName: e.ToLevelName, ChangedOn: e.ChangedOn, Corrects: e.ID,
+			RecordTime: now}, c)
+	}
+	for _, t := range truth {
+		if recorded[t] {
+			continue
+		}
+		rec.add(&ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationChanged,
+			FromLevel: t.from, ToLevel: t.to, ToLevelName: t.name, ChangedOn: t.on, RecordTime: now}, c)
+	}
+	esc.Level, esc.NextCheck, esc.CheckedOn = last.EscalationLevel, last.NextChange, today
+	rec.rows = append(rec.rows, esc)
 }
 
 func contains[T comparable](xs []T, x T) bool {
@@ -203,22 +279,22 @@ func contains[T comparable](xs []T, x T) bool {
 
 // timeline walks an invoice's judgement from its due date to today,
 // jumping from one possible change to the next, and returns every change of
-// escalation level on the facts as now recorded, with the judgement as of
+// escalation level on the facts as now recorded, with the schedule as of
 // today.
-func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, today civil.Date) ([]transition, judgement.Judgement) {
-	now := l.judge(inv, f, p, today)
+func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, today civil.Date) ([]transition, judgement.Schedule) {
+	now := l.schedule(inv, f, p, today)
 	if now.DueDate.IsZero() || !now.DueDate.Before(today) {
 		return nil, now
 	}
 	var out []transition
-	j := l.judge(inv, f, p, now.DueDate)
+	j := l.schedule(inv, f, p, now.DueDate)
 	level := j.EscalationLevel
 	for step := 0; step < maxTimelineSteps; step++ {
 		next := j.NextChange
 		if next.IsZero() || next.After(today) {
 			break
 		}
-		j = l.judge(inv, f, p, next)
+		j = l.schedule(inv, f, p, next)
 		if j.EscalationLevel != level {
 			out = append(out, transition{from: level, to: j.EscalationLevel, name: j.EscalationName, on: next})
 			level = j.EscalationLevel
@@ -245,14 +321,25 @@ func (l *Ledger) firstCheck(inv *ledger.Invoice, f *store.Facts, debtorJurisdict
 	}
 	today := civil.DateOf(now, l.zoneOf(p, debtorJurisdiction))
 	esc.NextCheck = today
-	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: today}
-	if f != nil {
-		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
-	}
-	s, err := judgement.ScheduleOf(in)
-	if err != nil || (!s.DueDate.IsZero() && s.DueDate.Before(today)) {
+	s := l.schedule(inv, f, p, today)
+	if !s.DueDate.IsZero() && s.DueDate.Before(today) {
 		return esc
 	}
 	esc.Level, esc.NextCheck, esc.CheckedOn = s.EscalationLevel, s.NextChange, today
 	return esc
+}
+
+// schedule is an invoice's due date, escalation level and next change on
+// asOf, as judge gives them (judgement.ScheduleOf); all zero, as judge
+// reports them, for an invoice that cannot be judged.
+func (l *Ledger) schedule(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) judgement.Schedule {
+	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
+	if f != nil {
+		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
+	}
+	s, err := judgement.ScheduleOf(in)
+	if err != nil {
+		return judgement.Schedule{}
+	}
+	return s
 }

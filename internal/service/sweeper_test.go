@@ -167,11 +167,32 @@ var ladderFromJuly = []ev{
 	{"CHANGED", 3, 4, "2025-10-29"},
 }
 
+// ladderFrom is the default ladder of an invoice due on due:
+// ladderFromJuly moved to that day.
+func ladderFrom(due civil.Date) []ev {
+	out := make([]ev, len(ladderFromJuly))
+	for i, e := range ladderFromJuly {
+		e.On = due.AddDays([]int{1, 30, 60, 90}[i]).String()
+		out[i] = e
+	}
+	return out
+}
+
+// TestSweeperRecordsEachChangeOnceAcrossReplicas sweeps invoices whose
+// levels change on different days with both replicas at once, day by day:
+// batches race, and every change is recorded once.
 func TestSweeperRecordsEachChangeOnceAcrossReplicas(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 7, 1))
 			daily := f.invoice(t, "SW-DAILY", d(2025, 7, 1))
+			var others []*ledger.Invoice
+			// Due on Wednesdays and Thursdays (working days, as ladderFrom
+			// needs) of July.
+			for k := range 4 {
+				others = append(others, f.invoice(t, fmt.Sprintf("SW-WED-%d", k), d(2025, 6, 2).AddDays(7*k)),
+					f.invoice(t, fmt.Sprintf("SW-THU-%d", k), d(2025, 6, 3).AddDays(7*k)))
+			}
 			// Day by day for five months, both replicas sweeping at once.
 			for day := d(2025, 7, 1); !day.After(d(2025, 12, 1)); day = day.AddDays(1) {
 				f.clk.Set(noonShanghai(day))
@@ -180,10 +201,64 @@ func TestSweeperRecordsEachChangeOnceAcrossReplicas(t *testing.T) {
 			if diff := cmp.Diff(ladderFromJuly, events(t, f.a, daily)); diff != "" {
 				t.Errorf("daily sweeps (-want +got):\n%s", diff)
 			}
+			for _, inv := range others {
+				if diff := cmp.Diff(ladderFrom(inv.DueDate), events(t, f.a, inv)); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", inv.DocumentRef, diff)
+				}
+			}
 			// Sweeping again changes nothing.
 			f.sweepBoth(t)
 			if got := events(t, f.b, daily); len(got) != len(ladderFromJuly) {
 				t.Errorf("a repeated sweep recorded %d events, want %d", len(got), len(ladderFromJuly))
+			}
+		})
+	}
+}
+
+// TestSweepAfterBulkLoadOfOverdueInvoices syncs more overdue invoices than
+// one sweep batch holds: one sweep records every level each has passed.
+func TestSweepAfterBulkLoadOfOverdueInvoices(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			const n = 450
+			recs := make([]service.SyncRecord, n)
+			for i := range recs {
+				delivered := d(2025, 3, 1).AddDays(i % 3)
+				recs[i] = service.SyncRecord{Sequence: int64(i + 1), Creditor: f.creditor, Invoice: &ledger.Invoice{
+					DocumentRef: fmt.Sprintf("LOAD-%d", i), Amount: money.Money{Minor: 10000000, Currency: "CNY"},
+					ContractSignedOn: delivered.AddDays(-10), DeliveredOn: delivered, IssuedOn: delivered, AgreedTermDays: 30}}
+			}
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "load", recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := f.a.Sweep(admin); err != nil || got != n {
+				t.Fatalf("sweep: %d invoices, %v; want %d", got, err, n)
+			}
+			ids := make([]uuid.UUID, n)
+			for i, r := range res {
+				ids[i] = r.InvoiceID
+			}
+			hist, err := f.sb.EscalationEventsOf(admin, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			invs, err := f.sb.InvoicesOf(admin, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range ids {
+				var got []ev
+				for _, e := range hist[id] {
+					got = append(got, ev{e.Kind, e.FromLevel, e.ToLevel, e.ChangedOn.String()})
+				}
+				if diff := cmp.Diff(ladderFrom(invs[id].DueDate), got); diff != "" {
+					t.Fatalf("LOAD-%d (-want +got):\n%s", i, diff)
+				}
+			}
+			if got, err := f.b.Sweep(admin); err != nil || got != 0 {
+				t.Errorf("a second sweep re-judged %d invoices (%v), want 0", got, err)
 			}
 		})
 	}
@@ -368,6 +443,70 @@ func TestNewInvoiceScheduledAsASweepWouldLeaveIt(t *testing.T) {
 				}
 				if evs := events(t, f.a, inv); len(evs) != 0 {
 					t.Errorf("%s: a sweep today recorded %v", inv.DocumentRef, evs)
+				}
+			}
+		})
+	}
+}
+
+// contendedStore is a real store whose transactions always lose the race
+// for more than one escalation row at once, as a batch would whose
+// invoices other writers keep moving.
+type contendedStore struct {
+	store.Store
+	batches int
+}
+
+type contendedTx struct {
+	store.Tx
+	s *contendedStore
+}
+
+func (s *contendedStore) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) error {
+	return s.Store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return f(ctx, contendedTx{tx, s})
+	})
+}
+
+func (t contendedTx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error {
+	if len(es) > 1 {
+		t.s.batches++
+		return ledger.ErrConflict
+	}
+	return t.Tx.PutEscalations(ctx, es)
+}
+
+// TestSweepBatchLosingRacesGoesOneByOne: a batch that keeps losing is
+// swept again invoice by invoice, and each change is recorded once.
+func TestSweepBatchLosingRacesGoesOneByOne(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			var invs []*ledger.Invoice
+			for k := range 3 {
+				invs = append(invs, f.invoice(t, fmt.Sprintf("SW-RACE-%d", k), d(2025, 5, 5).AddDays(7*k)))
+			}
+			reg, err := policy.Embedded()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := &contendedStore{Store: f.sb}
+			swept, err := service.New(cs, f.clk, reg, quiet).Sweep(admin)
+			if err != nil || swept != len(invs) {
+				t.Fatalf("sweep: %d invoices, %v; want %d", swept, err, len(invs))
+			}
+			if cs.batches == 0 {
+				t.Fatal("the sweep never tried a batch")
+			}
+			for _, inv := range invs {
+				var want []ev
+				for _, e := range ladderFrom(inv.DueDate) {
+					if e.On <= "2025-07-01" {
+						want = append(want, e)
+					}
+				}
+				if diff := cmp.Diff(want, events(t, f.a, inv)); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", inv.DocumentRef, diff)
 				}
 			}
 		})

@@ -125,6 +125,12 @@ type Reader interface {
 	Facts(ctx context.Context, invoiceIDs []uuid.UUID) (map[uuid.UUID]*Facts, error)
 	// GetEscalation reads an invoice's escalation bookkeeping.
 	GetEscalation(ctx context.Context, invoiceID uuid.UUID) (*ledger.Escalation, error)
+	// EscalationsOf reads many invoices' escalation rows at once; an
+	// invoice without one is absent.
+	EscalationsOf(ctx context.Context, invoiceIDs []uuid.UUID) (map[uuid.UUID]*ledger.Escalation, error)
+	// EscalationEventsOf reads many invoices' escalation histories at once,
+	// each in the order ListEscalationEvents gives.
+	EscalationEventsOf(ctx context.Context, invoiceIDs []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error)
 	// DueEscalations lists escalation rows with next_check on or before
 	// through, earliest first: the sweeper's work, found by index.
 	DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error)
@@ -144,6 +150,8 @@ type Reader interface {
 	DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error)
 	ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p Page) ([]*complaint.Event, error)
 
+	// InvoicesOf reads many invoices by id at once; an unknown id is absent.
+	InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error)
 	// GetInvoiceByDocumentRef finds a debtor's invoice by its reference.
 	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
 	// InvoicesByDocumentRef reads a debtor's invoices by reference, in bulk.
@@ -280,10 +288,15 @@ type Tx interface {
 	// PutEscalation inserts (Version 0) or updates (at the Version read,
 	// else ledger.ErrConflict) an invoice's escalation bookkeeping.
 	PutEscalation(ctx context.Context, e *ledger.Escalation) error
-	// AddEscalationEvent records an escalation change once: the same change
-	// recorded again is ledger.ErrConflict. It is audited on the debtor's
-	// chain.
-	AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c Change) error
+	// PutEscalations updates many escalation rows at once, each at the
+	// Version read; one changed meanwhile is ledger.ErrConflict.
+	PutEscalations(ctx context.Context, es []*ledger.Escalation) error
+	// AddEscalationEvents records escalation changes in bulk, each audited
+	// on its debtor's chain as changes[i] says (its debtor and creditor). An
+	// id taken already is ledger.ErrConflict. That each change is recorded
+	// once is the sweeper's to ensure, through the escalation row's version
+	// moved in the same transaction.
+	AddEscalationEvents(ctx context.Context, events []*ledger.EscalationEvent, changes []Change) error
 
 	// Create and Update the supplier-side records; updates are versioned
 	// like the rest, and every change is revised and audited.

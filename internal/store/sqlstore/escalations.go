@@ -26,6 +26,16 @@ func (r reader) GetEscalation(ctx context.Context, invoiceID uuid.UUID) (*ledger
 	return getOne(ctx, r, "escalation", scanEscalation, `SELECT `+escalationCols+` FROM escalations WHERE invoice_id = $1`, invoiceID.String())
 }
 
+func (r reader) EscalationsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Escalation, error) {
+	return one(ofIDs(ctx, r, "escalations", scanEscalation, `SELECT `+escalationCols+` FROM escalations`, "invoice_id", "", ids,
+		func(e *ledger.Escalation) uuid.UUID { return e.InvoiceID }))
+}
+
+func (r reader) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error) {
+	return ofIDs(ctx, r, "escalation events", scanEscalationEvent, `SELECT `+escalationEventCols+` FROM escalation_events`, "invoice_id", ", id", ids,
+		func(e *ledger.EscalationEvent) uuid.UUID { return e.InvoiceID })
+}
+
 func (r reader) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
 	return list(ctx, r, "escalations", scanEscalation, fmt.Sprintf(`SELECT `+escalationCols+` FROM escalations
 		WHERE next_check <= $1 ORDER BY next_check, invoice_id LIMIT %d`, limit), through.String())
@@ -47,6 +57,67 @@ func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 		return err
 	}
 	e.Version++
+	return nil
+}
+
+// escalationsUpdateSQL moves many escalation rows on in one statement, as
+// bulkUpdateSQL does invoices: the rows as one JSON array of [invoice id,
+// version read, level, next check, checked on], the ids again as an array
+// for the planner.
+const escalationsUpdateSQL = `UPDATE escalations AS e SET level = (u.r->>2)::integer, next_check = (u.r->>3)::date,
+	checked_on = (u.r->>4)::date, version = e.version + 1
+	FROM jsonb_array_elements($1::jsonb) AS u(r)
+	WHERE e.invoice_id = ANY($2::uuid[]) AND e.invoice_id = (u.r->>0)::uuid AND e.version = (u.r->>1)::bigint`
+
+func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if !t.s.dialect.TextArrays {
+		// An embedded engine answers each statement in-process.
+		for _, e := range es {
+			if e.Version == 0 {
+				return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
+			}
+			if err := t.PutEscalation(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	date := func(d civil.Date) any {
+		if d.IsZero() {
+			return nil
+		}
+		return d.String()
+	}
+	rows := make([][]any, len(es))
+	ids := make([]string, len(es))
+	for i, e := range es {
+		if e.Version == 0 {
+			return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
+		}
+		rows[i] = []any{e.InvoiceID.String(), e.Version, e.Level, date(e.NextCheck), date(e.CheckedOn)}
+		ids[i] = e.InvoiceID.String()
+	}
+	text, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	res, err := t.w.ExecContext(ctx, escalationsUpdateSQL, string(text), ids)
+	if err != nil {
+		return t.s.wrap("update escalations", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.s.wrap("update escalations", err)
+	}
+	if n != int64(len(es)) {
+		return fmt.Errorf("update escalations: %d of %d changed meanwhile: %w", int64(len(es))-n, len(es), ledger.ErrConflict)
+	}
+	for _, e := range es {
+		e.Version++
+	}
 	return nil
 }
 
@@ -92,19 +163,29 @@ func (r reader) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p
 	return list(ctx, r, "escalation events", scanEscalationEvent, `SELECT `+escalationEventCols+` FROM escalation_events`+w.sql()+order, w.args...)
 }
 
-func (t *tx) AddEscalationEvent(ctx context.Context, e *ledger.EscalationEvent, c store.Change) error {
-	_, err := t.w.ExecContext(ctx, `INSERT INTO escalation_events (`+escalationEventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID.String(), e.InvoiceID.String(), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, t.idOrNull(e.Corrects),
-		t.s.dialect.Timestamp(e.RecordTime))
-	if _, ok := t.s.dialect.UniqueViolation(err); ok {
-		// Another replica recorded the same change first.
-		return fmt.Errorf("escalation event: %w", ledger.ErrConflict)
+func (t *tx) AddEscalationEvents(ctx context.Context, events []*ledger.EscalationEvent, changes []store.Change) error {
+	if len(changes) != len(events) {
+		return fmt.Errorf("escalation events: %d changes for %d events", len(changes), len(events))
 	}
-	if err != nil {
-		return t.s.wrap("insert escalation event", err)
+	id := t.s.dialect.ID
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{id(e.ID), id(e.InvoiceID), e.Kind, e.FromLevel, e.ToLevel, e.ToLevelName, e.ChangedOn, t.idOrNull(e.Corrects),
+			t.s.dialect.Timestamp(e.RecordTime)}
 	}
-	snap, _ := json.Marshal(e)
-	return t.appendEvent(ctx, "escalation", e.InvoiceID, 0, nil, snap, c)
+	if err := t.load(ctx, "escalation_events", splitCols(escalationEventCols), rows); err != nil {
+		return err
+	}
+	for i, e := range events {
+		snap, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := t.appendEvent(ctx, "escalation", e.InvoiceID, 0, nil, snap, changes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Facts loads the payments, credit notes and disputes of many invoices in

@@ -41,6 +41,11 @@ func (r reader) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, 
 	return getOne(ctx, r, "invoice", scanInvoice, `SELECT `+invoiceCols+` FROM invoices WHERE id = $1`, id.String())
 }
 
+func (r reader) InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error) {
+	return one(ofIDs(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`, "id", "", ids,
+		func(inv *ledger.Invoice) uuid.UUID { return inv.ID }))
+}
+
 func (t *tx) LockInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, error) {
 	return getOne(ctx, t.reader, "invoice", scanInvoice,
 		`SELECT `+invoiceCols+` FROM invoices WHERE id = $1`+t.s.dialect.ForUpdate, id.String())

@@ -110,6 +110,15 @@ func (s *Store) Facts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*stor
 func (s *Store) GetEscalation(ctx context.Context, id uuid.UUID) (*ledger.Escalation, error) {
 	return s.r().GetEscalation(ctx, id)
 }
+func (s *Store) EscalationsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Escalation, error) {
+	return s.r().EscalationsOf(ctx, ids)
+}
+func (s *Store) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error) {
+	return s.r().EscalationEventsOf(ctx, ids)
+}
+func (s *Store) InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error) {
+	return s.r().InvoicesOf(ctx, ids)
+}
 func (s *Store) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
 	return s.r().DueEscalations(ctx, through, limit)
 }
@@ -190,6 +199,37 @@ func list[T any](ctx context.Context, r reader, what string, scan func(scanner) 
 	}
 	if err := rows.Err(); err != nil {
 		return nil, r.s.wrap("list "+what, err)
+	}
+	return out, nil
+}
+
+// ofIDs reads the rows whose column col is one of ids, in id order within
+// each (order names the columns after col), keyed by key.
+func ofIDs[T any](ctx context.Context, r reader, what string, scan func(scanner) (*T, error), query, col, order string, ids []uuid.UUID, key func(*T) uuid.UUID) (map[uuid.UUID][]*T, error) {
+	out := make(map[uuid.UUID][]*T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var w where
+	rows, err := list(ctx, r, what, scan, query+" WHERE "+col+" IN ("+w.uuidList(ids)+") ORDER BY "+col+order, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range rows {
+		k := key(v)
+		out[k] = append(out[k], v)
+	}
+	return out, nil
+}
+
+// one keeps the single row of each id.
+func one[T any](m map[uuid.UUID][]*T, err error) (map[uuid.UUID]*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]*T, len(m))
+	for k, v := range m {
+		out[k] = v[0]
 	}
 	return out, nil
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Disputes", testDisputes},
 		{"Revisions", testRevisions},
 		{"BulkCreates", testBulkCreates},
+		{"EscalationsInBulk", testEscalationsInBulk},
 		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
 		{"Secret", testSecret},
@@ -684,14 +685,119 @@ func testBulkCreates(t *testing.T, s store.Store) {
 	}
 }
 
+// twoInvoices is fixture with a second invoice of the same parties.
+func twoInvoices(t *testing.T, s store.Store) (debtor, creditor *ledger.Party, first, second *ledger.Invoice) {
+	debtor, creditor, first = fixture(t, s)
+	second = invoice(debtor, creditor, "INV-2", civil.MustNew(2025, 6, 30))
+	createInvoices(t, s, second)
+	return debtor, creditor, first, second
+}
+
+// testEscalationsInBulk: the sweeper's bulk reads return what the single
+// reads do, keyed by invoice (unknown ids absent); PutEscalations moves
+// every row or, one being stale, none; AddEscalationEvents writes events in
+// bulk, each audited.
+func testEscalationsInBulk(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, first, second := twoInvoices(t, s)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i, inv := range []*ledger.Invoice{first, second} {
+			e := &ledger.Escalation{InvoiceID: inv.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, Level: i, NextCheck: civil.MustNew(2025, 7, 1+i)}
+			if err := tx.PutEscalation(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ids := []uuid.UUID{first.ID, second.ID, newID()}
+	invs, err := s.InvoicesOf(ctx, ids)
+	if err != nil || len(invs) != 2 {
+		t.Fatalf("InvoicesOf: %d, %v", len(invs), err)
+	}
+	escs, err := s.EscalationsOf(ctx, ids)
+	if err != nil || len(escs) != 2 {
+		t.Fatalf("EscalationsOf: %d, %v", len(escs), err)
+	}
+	for _, inv := range []*ledger.Invoice{first, second} {
+		one, err := s.GetInvoice(ctx, inv.ID)
+		if err != nil || !reflect.DeepEqual(invs[inv.ID], one) {
+			t.Errorf("InvoicesOf gave %+v, GetInvoice %+v (%v)", invs[inv.ID], one, err)
+		}
+		e, err := s.GetEscalation(ctx, inv.ID)
+		if err != nil || *escs[inv.ID] != *e {
+			t.Errorf("EscalationsOf gave %+v, GetEscalation %+v (%v)", escs[inv.ID], e, err)
+		}
+	}
+	// One stale row: nothing moves.
+	stale := *escs[first.ID]
+	stale.Version++ // not the version stored
+	fresh := *escs[second.ID]
+	fresh.Level = 7
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutEscalations(ctx, []*ledger.Escalation{&fresh, &stale})
+	})
+	wantErr(t, "stale PutEscalations", err, ledger.ErrConflict)
+	if e, _ := s.GetEscalation(ctx, second.ID); e.Level != 1 || e.Version != 1 {
+		t.Errorf("a refused PutEscalations moved a row: %+v", e)
+	}
+	a, b := *escs[first.ID], *escs[second.ID]
+	a.Level, a.NextCheck, a.CheckedOn = 3, civil.Date{}, civil.MustNew(2025, 7, 9)
+	b.Level, b.NextCheck, b.CheckedOn = 2, civil.MustNew(2025, 8, 1), civil.MustNew(2025, 7, 9)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutEscalations(ctx, []*ledger.Escalation{&a, &b})
+	})
+	for _, w := range []ledger.Escalation{a, b} {
+		if w.Version != 2 {
+			t.Errorf("PutEscalations left version %d, want 2", w.Version)
+		}
+		if e, err := s.GetEscalation(ctx, w.InvoiceID); err != nil || *e != w {
+			t.Errorf("read back %+v (%v), want %+v", e, err, w)
+		}
+	}
+	changed := &ledger.EscalationEvent{ID: newID(), InvoiceID: first.ID, Kind: ledger.EscalationChanged, FromLevel: 0, ToLevel: 1,
+		ToLevelName: "OVERDUE", ChangedOn: civil.MustNew(2025, 6, 1), RecordTime: t0}
+	corrected := &ledger.EscalationEvent{ID: newID(), InvoiceID: first.ID, Kind: ledger.EscalationCorrected, FromLevel: 0, ToLevel: 1,
+		ToLevelName: "OVERDUE", ChangedOn: civil.MustNew(2025, 6, 1), Corrects: changed.ID, RecordTime: t0}
+	other := &ledger.EscalationEvent{ID: newID(), InvoiceID: second.ID, Kind: ledger.EscalationChanged, FromLevel: 1, ToLevel: 2,
+		ToLevelName: "LATE", ChangedOn: civil.MustNew(2025, 6, 2), RecordTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		evs := []*ledger.EscalationEvent{changed, corrected, other}
+		return tx.AddEscalationEvents(ctx, evs, []store.Change{changeOn(first, "Sweep"), changeOn(first, "Sweep"), changeOn(second, "Sweep")})
+	})
+	hist, err := s.EscalationEventsOf(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range []*ledger.Invoice{first, second} {
+		one, err := s.ListEscalationEvents(ctx, inv.ID, store.Page{})
+		if err != nil || !reflect.DeepEqual(hist[inv.ID], one) {
+			t.Errorf("EscalationEventsOf gave %+v, ListEscalationEvents %+v (%v)", hist[inv.ID], one, err)
+		}
+	}
+	if got := hist[first.ID]; len(got) != 2 || *got[0] != *changed || *got[1] != *corrected {
+		t.Errorf("events of the first: %+v", got)
+	}
+	evs, err := s.ListChainEvents(ctx, debtor.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, e := range evs {
+		if e.ResourceType == "escalation" {
+			audited++
+		}
+	}
+	if audited != 3 {
+		t.Errorf("%d escalation events audited, want 3", audited)
+	}
+}
+
 // testBulkUpdates: UpdateInvoices writes every column as UpdateInvoice
 // does (nulls included), with a revision, an audit event and the
 // escalation check per invoice; one stale invoice fails the lot.
 func testBulkUpdates(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	debtor, creditor, first := fixture(t, s)
-	second := invoice(debtor, creditor, "INV-2", civil.MustNew(2025, 6, 30))
-	createInvoices(t, s, second)
+	debtor, creditor, first, second := twoInvoices(t, s)
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: first.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, NextCheck: civil.MustNew(2025, 8, 1)})
 	})
