@@ -512,3 +512,38 @@ func TestSweepBatchLosingRacesGoesOneByOne(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepSkipsInvoiceOfUnknownPolicy: an invoice judged under a policy
+// this server lacks (written by a newer replica) is left alone, and the
+// invoices due after it are still swept.
+func TestSweepSkipsInvoiceOfUnknownPolicy(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 7, 1))
+			known := f.invoice(t, "SW-KNOWN", d(2025, 5, 5))
+			alien := *known
+			alien.ID, alien.DocumentRef, alien.PolicyID = uuid.Must(uuid.NewV7()), "SW-ALIEN", "FROM-A-NEWER-RELEASE"
+			err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				c := store.Change{RecordTime: f.clk.Now(), Method: "CreateInvoice", Actor: "test", Debtor: alien.DebtorID, Creditor: alien.CreditorID}
+				if err := tx.CreateInvoice(ctx, &alien, c); err != nil {
+					return err
+				}
+				// Due before the known one, so a pass meets it first.
+				return tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: alien.ID, DebtorID: alien.DebtorID,
+					CreditorID: alien.CreditorID, NextCheck: d(2025, 6, 1)})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := f.a.Sweep(admin); err != nil || n != 1 {
+				t.Fatalf("sweep: %d invoices, %v; want the known one", n, err)
+			}
+			if got := events(t, f.a, known); len(got) == 0 {
+				t.Error("the known invoice was not swept")
+			}
+			if e, err := f.sb.GetEscalation(admin, alien.ID); err != nil || e.Version != 1 || e.NextCheck != d(2025, 6, 1) {
+				t.Errorf("the unknown policy's invoice was touched: %+v, %v", e, err)
+			}
+		})
+	}
+}
