@@ -16,8 +16,9 @@ type Schedule struct {
 // without the interest and the words: none of them depends on those, and
 // the sweeper, which walks an invoice's levels judging it on each date one
 // may change, and a write that schedules its invoice's first check (every
-// invoice a bulk sync creates) pay for neither. It needs no rate table, so
-// it answers where Evaluate reports missing data.
+// invoice a bulk sync creates) pay for neither. It reads no rates, so it
+// answers where Evaluate reports missing data (a policy on reference rates
+// still needs its tables, as validation asks).
 func ScheduleOf(in Input) (Schedule, error) {
 	if err := validate(&in); err != nil {
 		return Schedule{}, err

@@ -39,7 +39,8 @@ const maxTimelineSteps = 20000
 // from the version read: two replicas sweeping at once may both judge an
 // invoice, but only one commits its events, so each change is recorded
 // exactly once. A batch that keeps losing such races is swept again one
-// invoice at a time, so one busy invoice holds up only itself.
+// invoice at a time, and an invoice that still does is left for the next
+// pass, so one busy invoice holds up only itself.
 func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 	ctx = auth.WithPrincipal(ctx, Sweeper)
 	now := l.now()
@@ -59,7 +60,12 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			swept = map[uuid.UUID]bool{}
 			for _, id := range ids {
 				one, err := l.sweepInvoices(ctx, []uuid.UUID{id}, now)
-				if err != nil {
+				switch {
+				case errors.Is(err, ledger.ErrConflict):
+					// Still losing: left for the next pass, which
+					// would otherwise stop here again.
+					l.log.Warn("escalation sweep: an invoice kept changing under it", "invoice", id, "err", err)
+				case err != nil:
 					return swept, err
 				}
 				swept[id] = one[id]
@@ -159,7 +165,7 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 			today civil.Date
 		}
 		var jobs []job
-		var due []uuid.UUID
+		var due, alien []uuid.UUID
 		debtors := map[uuid.UUID]*ledger.Party{}
 		for _, id := range ids {
 			esc, inv := escs[id], invs[id]
@@ -171,7 +177,7 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 				// Judged under a policy this server lacks (a newer replica's,
 				// during an upgrade): left for a server that has it, without
 				// holding up the invoices due after it.
-				l.log.Warn("escalation sweep skips an invoice", "invoice", id, "err", err)
+				alien = append(alien, id)
 				continue
 			}
 			debtor := debtors[inv.DebtorID]
@@ -187,6 +193,10 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 			}
 			jobs = append(jobs, job{inv, esc, p, today})
 			due = append(due, id)
+		}
+		if len(alien) > 0 {
+			l.log.Warn("escalation sweep skips invoices judged under a policy this server does not have",
+				"invoices", len(alien), "first", alien[0])
 		}
 		if len(jobs) == 0 {
 			return nil
@@ -334,8 +344,11 @@ func (l *Ledger) firstCheck(inv *ledger.Invoice, f *store.Facts, debtorJurisdict
 }
 
 // schedule is an invoice's due date, escalation level and next change on
-// asOf, as judge gives them (judgement.ScheduleOf); all zero, as judge
-// reports them, for an invoice that cannot be judged.
+// asOf (judgement.ScheduleOf), as judge gives them for every invoice whose
+// interest can be computed or is missing a rate; all zero for an invoice
+// that cannot be judged at all, as judge reports it. (An invoice whose
+// interest overflows is judged nothing by judge but gets its schedule
+// here: the sweeper still escalates it.)
 func (l *Ledger) schedule(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) judgement.Schedule {
 	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
 	if f != nil {

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -27,13 +29,19 @@ func (r reader) GetEscalation(ctx context.Context, invoiceID uuid.UUID) (*ledger
 }
 
 func (r reader) EscalationsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Escalation, error) {
-	return one(ofIDs(ctx, r, "escalations", scanEscalation, `SELECT `+escalationCols+` FROM escalations`, "invoice_id", "", ids,
+	return one(ofIDs(ctx, r, "escalations", scanEscalation, `SELECT `+escalationCols+` FROM escalations`, "invoice_id", ids,
 		func(e *ledger.Escalation) uuid.UUID { return e.InvoiceID }))
 }
 
 func (r reader) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error) {
-	return ofIDs(ctx, r, "escalation events", scanEscalationEvent, `SELECT `+escalationEventCols+` FROM escalation_events`, "invoice_id", ", id", ids,
+	out, err := ofIDs(ctx, r, "escalation events", scanEscalationEvent, `SELECT `+escalationEventCols+` FROM escalation_events`, "invoice_id", ids,
 		func(e *ledger.EscalationEvent) uuid.UUID { return e.InvoiceID })
+	for _, evs := range out {
+		// By id, as ListEscalationEvents: both engines order uuids as
+		// their bytes.
+		slices.SortFunc(evs, func(a, b *ledger.EscalationEvent) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	}
+	return out, err
 }
 
 func (r reader) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
@@ -74,12 +82,20 @@ func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error 
 		return nil
 	}
 	if !t.s.dialect.TextArrays {
-		// An embedded engine answers each statement in-process.
-		for _, e := range es {
-			if e.Version == 0 {
+		// An embedded engine answers each statement in-process. The
+		// versions read stay as they were unless every row moved, as in
+		// one statement.
+		read := make([]int64, len(es))
+		for i, e := range es {
+			if read[i] = e.Version; e.Version == 0 {
 				return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
 			}
+		}
+		for i, e := range es {
 			if err := t.PutEscalation(ctx, e); err != nil {
+				for j := range i {
+					es[j].Version = read[j]
+				}
 				return err
 			}
 		}

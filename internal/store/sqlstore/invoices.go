@@ -42,7 +42,7 @@ func (r reader) GetInvoice(ctx context.Context, id uuid.UUID) (*ledger.Invoice, 
 }
 
 func (r reader) InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error) {
-	return one(ofIDs(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`, "id", "", ids,
+	return one(ofIDs(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`, "id", ids,
 		func(inv *ledger.Invoice) uuid.UUID { return inv.ID }))
 }
 

@@ -203,21 +203,27 @@ func list[T any](ctx context.Context, r reader, what string, scan func(scanner) 
 	return out, nil
 }
 
-// ofIDs reads the rows whose column col is one of ids, in id order within
-// each (order names the columns after col), keyed by key.
-func ofIDs[T any](ctx context.Context, r reader, what string, scan func(scanner) (*T, error), query, col, order string, ids []uuid.UUID, key func(*T) uuid.UUID) (map[uuid.UUID][]*T, error) {
+// ofIDs reads the rows whose column col is one of ids, keyed by key, in
+// one query where the engine takes an array parameter (else 500 ids at a
+// time). Unordered: like RevisionsOf, an ORDER BY would let PostgreSQL's
+// generic plan walk a whole index.
+func ofIDs[T any](ctx context.Context, r reader, what string, scan func(scanner) (*T, error), query, col string, ids []uuid.UUID, key func(*T) uuid.UUID) (map[uuid.UUID][]*T, error) {
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
 	out := make(map[uuid.UUID][]*T, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var w where
-	rows, err := list(ctx, r, what, scan, query+" WHERE "+col+" IN ("+w.uuidList(ids)+") ORDER BY "+col+order, w.args...)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range rows {
-		k := key(v)
-		out[k] = append(out[k], v)
+	for _, part := range batches(strs, r.s.dialect.TextArrays) {
+		var w where
+		w.oneOf(col, part, r.s.dialect.TextArrays, "uuid[]")
+		rows, err := list(ctx, r, what, scan, query+w.sql(), w.args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range rows {
+			k := key(v)
+			out[k] = append(out[k], v)
+		}
 	}
 	return out, nil
 }
