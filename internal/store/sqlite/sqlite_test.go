@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,5 +45,45 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	b, err := s.Secret(ctx, "k")
 	if err != nil || string(a) != string(b) {
 		t.Errorf("secret after reopen = %x, %v; want %x", b, err, a)
+	}
+}
+
+// TestCheckpointerCopiesTheWAL: what is committed reaches the database file
+// while the store stays open, well before SQLite's own checkpoint would
+// (far past a few pages of WAL), and Close stops the checkpointer.
+func TestCheckpointerCopiesTheWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := sqlite.Open(ctx, path, slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func(p string) int64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	if size(path+"-wal") == 0 {
+		t.Fatal("the schema was not written to the WAL")
+	}
+	start := size(path)
+	deadline := time.Now().Add(10 * time.Second)
+	for size(path) == start {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s the database file is still %d bytes: nothing was checkpointed", start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	closed := make(chan error)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
 	}
 }

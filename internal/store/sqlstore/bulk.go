@@ -17,7 +17,8 @@ import (
 )
 
 // load writes rows into a table: COPY where the engine has it, otherwise
-// one prepared INSERT per row (cheap in an embedded engine).
+// prepared INSERTs of loadBatch rows each, then one row each for the rest
+// (two statements per table, each prepared once).
 func (t *tx) load(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
@@ -30,21 +31,50 @@ func (t *tx) load(ctx context.Context, table string, cols []string, rows [][]any
 		}
 		return t.s.wrap("copy into "+table, err)
 	}
-	ph := make([]string, len(cols))
-	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", i+1)
-	}
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
-	for _, r := range rows {
-		if _, err := t.w.ExecContext(ctx, q, r...); err != nil {
+	insert := func(rows [][]any) error {
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, len(rows)*len(cols))
+		for i, r := range rows {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for j := range cols {
+				if j > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteByte('?')
+			}
+			q.WriteByte(')')
+			args = append(args, r...)
+		}
+		if _, err := t.w.ExecContext(ctx, q.String(), args...); err != nil {
 			if _, ok := t.s.dialect.UniqueViolation(err); ok {
 				return fmt.Errorf("bulk load %s: %w", table, ledger.ErrConflict)
 			}
 			return t.s.wrap("insert into "+table, err)
 		}
+		return nil
+	}
+	for len(rows) >= loadBatch {
+		if err := insert(rows[:loadBatch]); err != nil {
+			return err
+		}
+		rows = rows[loadBatch:]
+	}
+	for i := range rows {
+		if err := insert(rows[i : i+1]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// loadBatch is how many rows one INSERT of load carries: an embedded
+// engine's statement costs little, but each call through database/sql and
+// the driver costs its own (binding, a step, a reset).
+const loadBatch = 32
 
 // CreateInvoices records many new invoices at once, with everything a
 // single CreateInvoice writes: their first revisions, their audit events

@@ -642,10 +642,27 @@ func testBulkCreates(t *testing.T, s store.Store) {
 	if _, err := s.GetInvoice(ctx, a.ID); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("a refused CreateInvoices wrote an invoice: %v", err)
 	}
+	// More than one batch of rows, where an engine without COPY inserts
+	// several per statement.
+	all := []*ledger.Invoice{a, b}
+	for i := range 70 {
+		inv := invoice(debtor, creditor, fmt.Sprintf("BULK-MORE-%d", i), civil.MustNew(2025, 7, 1).AddDays(i))
+		inv.ContractRef, inv.Amount.Minor = fmt.Sprintf("C-%d", i), int64(1000+i)
+		inv.Derive()
+		all = append(all, inv)
+		checks = append(checks, ledger.Escalation{Level: i % 3, NextCheck: civil.MustNew(2025, 7, 2).AddDays(i)})
+	}
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
-		return tx.CreateInvoices(ctx, []*ledger.Invoice{a, b}, checks, []*ledger.Payment{pay}, change("SyncPayables"))
+		return tx.CreateInvoices(ctx, all, checks, []*ledger.Payment{pay}, change("SyncPayables"))
 	})
-	for _, w := range []*ledger.Invoice{a, b} {
+	for i, inv := range all[2:] {
+		want := ledger.Escalation{InvoiceID: inv.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, Level: i % 3,
+			NextCheck: civil.MustNew(2025, 7, 2).AddDays(i), Version: 1}
+		if e, err := s.GetEscalation(ctx, inv.ID); err != nil || *e != want {
+			t.Errorf("escalation %+v (%v), want %+v", e, err, want)
+		}
+	}
+	for _, w := range all {
 		got, err := s.GetInvoice(ctx, w.ID)
 		if err != nil || w.Version != 1 || !reflect.DeepEqual(got, w) {
 			t.Errorf("read back %+v (%v)\nwrote %+v", got, err, w)
