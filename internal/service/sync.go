@@ -578,23 +578,24 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				continue
 			}
 			if len(fresh) > 0 {
-				// One new payment of an invoice otherwise unchanged is
-				// recorded as RecordPayment records it, in bulk; more, or
-				// with a correction, go the record's way (a revision each).
-				if len(fresh) > 1 || len(mask) > 0 || cur.Status == ledger.StatusCancelled || cur.Contested > 0 {
+				// New payments of an invoice otherwise unchanged are
+				// recorded as RecordPayment records each, in the record's
+				// order, in bulk: a revision of the invoice for each. With a
+				// correction they go the record's way.
+				if len(mask) > 0 || cur.Status == ledger.StatusCancelled || cur.Contested > 0 {
 					slow = append(slow, i)
 					continue
 				}
-				next := *cur
-				pays, ok := paymentsOf(r.Payments[fresh[0]:fresh[0]+1], &next, now)
+				steps, ok := paymentSteps(r.Payments, fresh, cur, now)
 				if !ok {
 					slow = append(slow, i) // refused there, naming the field
 					continue
 				}
-				next.UpdateTime = now
-				next.Derive()
-				res.Outcome, res.InvoiceID, res.Changed = SyncUpdated, cur.ID, []string{fmt.Sprintf("payments[%d]:recorded", fresh[0])}
-				paid = append(paid, paidInvoice{inv: &next, pay: pays[0]})
+				res.Outcome, res.InvoiceID = SyncUpdated, cur.ID
+				for _, k := range fresh {
+					res.Changed = append(res.Changed, fmt.Sprintf("payments[%d]:recorded", k))
+				}
+				paid = append(paid, steps...)
 				continue
 			}
 			if cur.Status == ledger.StatusCancelled || len(mask) == 0 {
@@ -682,7 +683,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	// The known invoices this chunk changes: corrected, or newly paid.
 	touched := slices.Clip(corrected)
 	for _, p := range paid {
-		touched = append(touched, p.inv)
+		if p.last {
+			touched = append(touched, p.inv)
+		}
 	}
 	if len(touched) > 0 && !gated {
 		reached, err := paymentNamedBefore(ctx, tx, touched, turn.before)
@@ -720,40 +723,69 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	return slow, gate()
 }
 
-// paidInvoice is a known invoice with one new payment, counted in it.
+// paidInvoice is a known invoice after one of its new payments, counted
+// in it: the step'th of the record's new payments (from 0), the last one
+// of them or not.
 type paidInvoice struct {
-	inv *ledger.Invoice
-	pay *ledger.Payment
+	inv  *ledger.Invoice
+	pay  *ledger.Payment
+	step int
+	last bool
 }
 
-// recordPaid writes what RecordPayment writes for each: the payment with
+// paymentSteps applies a known invoice's new payments (the indexes fresh
+// of ps) one after the other, as RecordPayment would record each: the
+// invoice after each, at the version it will then have been read at.
+// False if one is in another currency or pays more than is then owed.
+func paymentSteps(ps []SyncPayment, fresh []int, cur *ledger.Invoice, now time.Time) ([]paidInvoice, bool) {
+	steps := make([]paidInvoice, 0, len(fresh))
+	state := *cur
+	for n, k := range fresh {
+		pays, ok := paymentsOf(ps[k:k+1], &state, now)
+		if !ok {
+			return nil, false
+		}
+		state.UpdateTime = now
+		state.Derive()
+		next := state
+		next.Version = cur.Version + int64(n)
+		steps = append(steps, paidInvoice{inv: &next, pay: pays[0], step: n, last: n == len(fresh)-1})
+	}
+	return steps, true
+}
+
+// recordPaid writes what RecordPayment writes for each, step by step (all
+// invoices' first new payments, then their second, ...): the payment with
 // its revision and audit event, then the invoice's new paid total, its
 // revision effective on the day paid (so updated in groups by that day),
 // audit event and escalation check brought forward to that day. Their
 // summary profiles are the caller's to recount.
 func (l *Ledger) recordPaid(ctx context.Context, tx store.Tx, paid []paidInvoice, now time.Time) error {
-	if len(paid) == 0 {
-		return nil
-	}
-	pays := make([]*ledger.Payment, len(paid))
-	creditors := make(map[uuid.UUID]uuid.UUID, len(paid))
-	byDay := map[civil.Date][]*ledger.Invoice{}
-	for i, p := range paid {
-		pays[i], creditors[p.inv.ID] = p.pay, p.inv.CreditorID
-		byDay[p.pay.PaidOn] = append(byDay[p.pay.PaidOn], p.inv)
-	}
-	c := store.Change{RecordTime: now, Method: "RecordPayment", Actor: actor(ctx)}
-	if err := tx.CreatePayments(ctx, pays, creditors, c); err != nil {
-		return err
-	}
-	days := slices.SortedFunc(maps.Keys(byDay), civil.Date.Compare)
-	for _, day := range days {
-		c.EffectiveOn = day
-		if err := tx.UpdateInvoices(ctx, byDay[day], c); err != nil {
+	for step := 0; ; step++ {
+		var pays []*ledger.Payment
+		creditors := map[uuid.UUID]uuid.UUID{}
+		byDay := map[civil.Date][]*ledger.Invoice{}
+		for _, p := range paid {
+			if p.step == step {
+				pays, creditors[p.inv.ID] = append(pays, p.pay), p.inv.CreditorID
+				byDay[p.pay.PaidOn] = append(byDay[p.pay.PaidOn], p.inv)
+			}
+		}
+		if len(pays) == 0 {
+			return nil
+		}
+		c := store.Change{RecordTime: now, Method: "RecordPayment", Actor: actor(ctx)}
+		if err := tx.CreatePayments(ctx, pays, creditors, c); err != nil {
 			return err
 		}
+		days := slices.SortedFunc(maps.Keys(byDay), civil.Date.Compare)
+		for _, day := range days {
+			c.EffectiveOn = day
+			if err := tx.UpdateInvoices(ctx, byDay[day], c); err != nil {
+				return err
+			}
+		}
 	}
-	return nil
 }
 
 // paymentNamedBefore reports whether one of invs holds a payment whose

@@ -429,56 +429,12 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 				}
 			}
 			ctx := admin
-			revs, err := f.sb.RevisionsOf(ctx, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
-			evs, err := f.sb.ListChainEvents(ctx, f.debtor.ID, 0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			changes := map[uuid.UUID]string{}
-			for _, e := range evs {
-				if e.Revision == 2 && e.ResourceType == string(ledger.ResourceInvoice) {
-					changes[e.ResourceID] = e.Changes
-				}
-			}
-			profiles, err := lockProfiles(t, f.sb, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
 			for i := 0; i < 4; i += 2 {
-				synced, byHand := f.get(t, ids[i]), f.get(t, ids[i+1])
-				if synced.Paid != 200000 || synced.Version != 2 {
+				if synced := f.get(t, ids[i]); synced.Paid != 200000 || synced.Version != 2 {
 					t.Fatalf("synced payment: %+v", synced)
 				}
-				same := *synced
-				same.ID, same.DocumentRef = byHand.ID, byHand.DocumentRef
-				if ja, jb := mustJSON(t, same), mustJSON(t, byHand); ja != jb {
-					t.Fatalf("invoices paid by sync and by hand differ:\n%s\n%s", ja, jb)
-				}
-				for _, id := range ids[i : i+2] {
-					rs := revs[id]
-					if len(rs) != 2 || rs[1].Method != "RecordPayment" || rs[1].EffectiveOn != d(2025, 8, 1+19*(i/2)) {
-						t.Fatalf("revisions of %s: %+v", id, rs[len(rs)-1])
-					}
-				}
-				ea, err := f.sb.GetEscalation(ctx, ids[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				eb, err := f.sb.GetEscalation(ctx, ids[i+1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ea.NextCheck != eb.NextCheck || ea.Version != eb.Version || ea.Level != eb.Level {
-					t.Fatalf("escalations differ: %+v, %+v", ea, eb)
-				}
-				if changes[ids[i]] == "" || changes[ids[i]] != changes[ids[i+1]] {
-					t.Fatalf("audit changes differ:\n%s\n%s", changes[ids[i]], changes[ids[i+1]])
-				}
-				if profiles[ids[i]] == "" || profiles[ids[i]] != profiles[ids[i+1]] {
-					t.Fatalf("summary profiles differ:\n%v\n%v", profiles[ids[i]], profiles[ids[i+1]])
+				if revs := f.sameAsByHand(t, ids[i], ids[i+1], 2); revs[1].EffectiveOn != d(2025, 8, 1+19*(i/2)) {
+					t.Fatalf("the payment's revision takes effect on %s", revs[1].EffectiveOn)
 				}
 				pa, err := f.sb.GetPaymentByReference(ctx, f.get(t, ids[i]).DebtorID, fmt.Sprintf("PM-PAY-%d", i+1))
 				if err != nil {
@@ -505,6 +461,68 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 			checkAudit(t, f.a, f.sb)
 		})
 	}
+}
+
+// sameAsByHand checks that invoice synced, changed by a sync, and invoice
+// byHand, changed the same way through single calls, hold the same: the
+// invoice (but its id and reference), n revisions made by the same
+// methods and taking effect on the same days, the audit trail's changes,
+// the escalation row and the summary profile. It returns synced's
+// revisions.
+func (f *fixture) sameAsByHand(t *testing.T, synced, byHand uuid.UUID, n int) []*ledger.Revision {
+	t.Helper()
+	ctx := admin
+	a, b := f.get(t, synced), f.get(t, byHand)
+	same := *a
+	same.ID, same.DocumentRef = b.ID, b.DocumentRef
+	if ja, jb := mustJSON(t, same), mustJSON(t, b); ja != jb {
+		t.Fatalf("invoices changed by sync and by hand differ:\n%s\n%s", ja, jb)
+	}
+	revs, err := f.sb.RevisionsOf(ctx, []uuid.UUID{synced, byHand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := revs[synced], revs[byHand]
+	if len(ra) != n || len(rb) != n {
+		t.Fatalf("revisions: %d synced, %d by hand, want %d", len(ra), len(rb), n)
+	}
+	for k := range ra {
+		if ra[k].Method != rb[k].Method || ra[k].EffectiveOn != rb[k].EffectiveOn {
+			t.Fatalf("revision %d: synced %s on %s, by hand %s on %s", k+1, ra[k].Method, ra[k].EffectiveOn, rb[k].Method, rb[k].EffectiveOn)
+		}
+	}
+	evs, err := f.sb.ListChainEvents(ctx, f.debtor.ID, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := map[uuid.UUID][]string{}
+	for _, e := range evs {
+		if e.ResourceType == string(ledger.ResourceInvoice) && e.Revision > 1 {
+			changes[e.ResourceID] = append(changes[e.ResourceID], e.Changes)
+		}
+	}
+	if len(changes[synced]) != n-1 || !slices.Equal(changes[synced], changes[byHand]) {
+		t.Fatalf("audit changes differ:\n%v\n%v", changes[synced], changes[byHand])
+	}
+	ea, err := f.sb.GetEscalation(ctx, synced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := f.sb.GetEscalation(ctx, byHand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ea.NextCheck != eb.NextCheck || ea.Version != eb.Version || ea.Level != eb.Level {
+		t.Fatalf("escalations differ: %+v, %+v", ea, eb)
+	}
+	profiles, err := lockProfiles(t, f.sb, []uuid.UUID{synced, byHand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if profiles[synced] == "" || profiles[synced] != profiles[byHand] {
+		t.Fatalf("summary profiles differ:\n%v\n%v", profiles[synced], profiles[byHand])
+	}
+	return ra
 }
 
 // TestSyncKeepsOrderAcrossRecords: a record that reverses a payment
@@ -545,6 +563,90 @@ func TestSyncKeepsOrderAcrossRecords(t *testing.T) {
 			if x := f.get(t, ids[0]); x.Paid != 50000 {
 				t.Fatalf("paid %d, want 50000", x.Paid)
 			}
+		})
+	}
+}
+
+// TestSyncPaymentsMatchRecordPayments: a record bringing three new payments
+// of a known invoice, on two days and out of date order, leaves what three
+// RecordPayment calls in the record's order leave: the invoice, a revision
+// per payment with its date, the audit trail's changes, the escalation row
+// and the summary profile. Two such records go in one chunk, beside a
+// record with one new payment.
+func TestSyncPaymentsMatchRecordPayments(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			if err := f.a.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			rec := func(seq int64, ref string, pays ...service.SyncPayment) service.SyncRecord {
+				return f.record(seq, ref, 500000, 30, pays...)
+			}
+			pay := func(ref string, amount int64, on civil.Date) ledger.Payment {
+				return ledger.Payment{Amount: amount, Currency: "CNY", PaidOn: on, Reference: ref}
+			}
+			ids := f.created(t, "", rec(1, "MP-1"), rec(2, "MP-2"), rec(3, "MP-3"), rec(4, "MP-4"), rec(5, "MP-5"))
+			plan := func(i int) []ledger.Payment {
+				return []ledger.Payment{pay(fmt.Sprintf("MP-%d-A", i), 100000, d(2025, 8, 20)),
+					pay(fmt.Sprintf("MP-%d-B", i), 150000, d(2025, 8, 1)), pay(fmt.Sprintf("MP-%d-C", i), 50000, d(2025, 8, 20))}
+			}
+			var recs []service.SyncRecord
+			for i, ref := range []string{"MP-1", "MP-3"} {
+				var sps []service.SyncPayment
+				for _, p := range plan(2 * i) {
+					sps = append(sps, service.SyncPayment{Payment: p})
+				}
+				recs = append(recs, rec(int64(6+i), ref, sps...))
+			}
+			recs = append(recs, rec(8, "MP-5", service.SyncPayment{Payment: pay("MP-5-A", 100000, d(2025, 8, 5))}))
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res[:2] {
+				want := []string{"payments[0]:recorded", "payments[1]:recorded", "payments[2]:recorded"}
+				if r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, want) || r.InvoiceID != ids[2*i] {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+			}
+			for i := range 2 {
+				for _, p := range plan(2 * i) {
+					p.Reference += "-BY-HAND"
+					if _, _, err := f.a.RecordPayment(admin, ids[2*i+1], &p); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for i := 0; i < 4; i += 2 {
+				if synced := f.get(t, ids[i]); synced.Paid != 300000 || synced.Version != 4 {
+					t.Fatalf("synced payments: %+v", synced)
+				}
+				revs := f.sameAsByHand(t, ids[i], ids[i+1], 4)
+				for k, p := range plan(0) {
+					if revs[k+1].EffectiveOn != p.PaidOn {
+						t.Errorf("revision %d takes effect on %s, its payment was made on %s", k+2, revs[k+1].EffectiveOn, p.PaidOn)
+					}
+				}
+			}
+			if one := f.get(t, ids[4]); one.Paid != 100000 || one.Version != 2 {
+				t.Errorf("the record with one new payment: %+v", one)
+			}
+			// The aggregates count each invoice once, as judged.
+			for _, asOf := range []civil.Date{d(2025, 8, 10), d(2025, 9, 1), d(2025, 12, 1)} {
+				q := service.SummaryQuery{AsOf: asOf, GroupBy: []string{"debtor"}}
+				fast, detailed, err := f.a.OverdueSummary(admin, q)
+				if err != nil || detailed {
+					t.Fatalf("summary as of %s: %v (judged one by one: %v)", asOf, err, detailed)
+				}
+				q.Detail = true
+				judged, _, err := f.a.OverdueSummary(admin, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameGroups(t, "as of "+asOf.String(), fast, judged)
+			}
+			checkAudit(t, f.a, f.sb)
 		})
 	}
 }
