@@ -427,12 +427,13 @@ type writeTurn struct {
 }
 
 // syncFast settles in bulk the records that are plain invoices (no
-// cancellation, a reference not repeated in the chunk, new payments only on
-// a new one; a known one's may only repeat those it holds) whose supplier
+// cancellation, a reference not repeated in the chunk, plain payments:
+// new ones, or on a known invoice those it holds already) whose supplier
 // is known or new to the ledger: an unchanged one costs nothing, a new
 // one joins a single bulk load (COPY on PostgreSQL) with its revision,
-// audit event and escalation row, and a changed one a single bulk update
-// with the same. It waits for its turn before it writes anything another
+// audit event and escalation row, a corrected one a single bulk update
+// with the same, and a known one's new payments are recorded in bulk
+// step by step (recordPaid). It waits for its turn before it writes anything another
 // chunk may touch, at the latest as it returns, and returns the records
 // left for the record-by-record path.
 func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, recs []SyncRecord, apply []int, results []SyncResult, now time.Time, turn writeTurn) ([]int, error) {
@@ -566,7 +567,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 		if known {
 			// A known invoice: its own fields may have changed, or it may
-			// have one new payment (knownPayments has matched the rest).
+			// have new payments (knownPayments has matched the rest).
 			// A correction that settles contests goes the record's way.
 			if cur.CreditorID != creditor.ID {
 				slow = append(slow, i)

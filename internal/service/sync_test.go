@@ -422,6 +422,7 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 					t.Fatalf("record %d: %+v", i, r)
 				}
 			}
+			f.inBulk(t, ids[0], "PM-PAY-3")
 			for i, on := range []civil.Date{d(2025, 8, 1), d(2025, 8, 20)} {
 				p := pay(fmt.Sprintf("PM-PAY-%d", 2*i+2), on)
 				if _, _, err := f.a.RecordPayment(admin, ids[2*i+1], &p); err != nil {
@@ -460,6 +461,35 @@ func TestSyncPaymentMatchesRecordPayment(t *testing.T) {
 			}
 			checkAudit(t, f.a, f.sb)
 		})
+	}
+}
+
+// inBulk checks that the chunk's records went the bulk way: there the
+// payment paid, of the chunk's second record, is audited before the first
+// record's invoice is revised (all new payments of a step are created,
+// then their invoices updated); one by one, the first record's invoice
+// would be revised before the second record's payment is created.
+func (f *fixture) inBulk(t *testing.T, first uuid.UUID, paid string) {
+	t.Helper()
+	p, err := f.sb.GetPaymentByReference(admin, f.debtor.ID, paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.sb.ListChainEvents(admin, f.debtor.ID, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := func(id uuid.UUID, revision int64) int64 {
+		for _, e := range evs {
+			if e.ResourceID == id && e.Revision == revision {
+				return e.Seq
+			}
+		}
+		t.Fatalf("no audit event of %s revision %d", id, revision)
+		return 0
+	}
+	if seq(p.ID, 1) > seq(first, 2) {
+		t.Errorf("payment %s was audited after the first record's invoice was revised: the records went one by one", paid)
 	}
 }
 
@@ -610,6 +640,7 @@ func TestSyncPaymentsMatchRecordPayments(t *testing.T) {
 					t.Fatalf("record %d: %+v", i, r)
 				}
 			}
+			f.inBulk(t, ids[0], "MP-2-A")
 			for i := range 2 {
 				for _, p := range plan(2 * i) {
 					p.Reference += "-BY-HAND"

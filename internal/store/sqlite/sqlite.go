@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,10 +80,11 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 	// take the write lock at BEGIN, so two read-then-write transactions
 	// cannot deadlock on lock upgrade. The WAL is copied back into the
 	// database by checkpointer, beside the writer; the committing
-	// connection does so itself only past walSafetyPages, and the file is
-	// cut back to that size once copied.
+	// connection does so itself only past walSafetyPages. Once a write
+	// restarts the WAL from its start, the file is cut back to
+	// walKeepBytes.
 	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)",
-		fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages), fmt.Sprintf("journal_size_limit(%d)", walSafetyPages*4096)}
+		fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages), fmt.Sprintf("journal_size_limit(%d)", walKeepBytes)}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
@@ -105,24 +107,35 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 }
 
 // walSafetyPages is the WAL's size, in pages, past which the committing
-// connection checkpoints it itself: the checkpointer normally keeps it far
-// smaller.
+// connection checkpoints it itself. SQLite starts the WAL over only when a
+// write finds every frame copied back and no reader on an older snapshot,
+// which a writer committing back to back rarely lets happen: under a
+// steady bulk load the WAL grows to about this size (64 MB) before that
+// checkpoint resets it. Idle or lightly written, the checkpointer copies
+// it back within a second and the next write starts it over.
 const walSafetyPages = 16384
+
+// walKeepBytes is what the WAL file is cut back to when it starts over
+// (SQLite's own checkpoint interval, 1,000 pages).
+const walKeepBytes = 1000 * 4096
 
 // checkpointInterval is how often the checkpointer copies the WAL back.
 const checkpointInterval = time.Second
 
 // checkpointer copies the WAL back into the database every
-// checkpointInterval, on a connection of its own, without waiting for
-// readers or the writer (PASSIVE). SQLite's own automatic checkpoint runs
-// in the connection whose commit fills the WAL, inside the write: in a
-// bulk sync that was a tenth of the writer's CPU, and its fsyncs were
-// waited for by the one writer, while the machine's other core stood idle.
-// The returned function stops it; it must run after the handle is closed
-// (the store's closers do), when a last tick finds the handle closed.
+// checkpointInterval, on a pooled connection other than the writer's,
+// without waiting for readers or the writer (PASSIVE: a checkpoint that
+// meets another is reported busy, not failed). SQLite's own automatic
+// checkpoint runs in the connection whose commit fills the WAL, inside the
+// write: in a bulk sync that was a tenth of the writer's CPU, and its
+// fsyncs were waited for by the one writer while the machine's other core
+// stood idle. The returned function stops it and waits for it; the store
+// calls it once the handle is closed (a tick in between finds the handle
+// closed and ends), and again on a second Close, harmlessly.
 func checkpointer(db *sql.DB, log *slog.Logger) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	var once sync.Once
 	go func() {
 		defer close(stopped)
 		t := time.NewTicker(checkpointInterval)
@@ -142,7 +155,7 @@ func checkpointer(db *sql.DB, log *slog.Logger) func() {
 		}
 	}()
 	return func() {
-		close(done)
+		once.Do(func() { close(done) })
 		<-stopped
 	}
 }
