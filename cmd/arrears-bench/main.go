@@ -15,7 +15,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +86,7 @@ func main() {
 	fs.StringVar(&profileDir, "profile", "", "write CPU profiles of arrearsd during each pass to this directory")
 	fs.IntVar(&paidPct, "paid", 0, "percent of invoices that carry a payment, 0 to 90 (0, the issue's figures: none)")
 	fs.BoolVar(&changeIsPayment, "change-is-payment", false, "the 10% changed records each carry a new payment instead of a new amount")
+	fs.BoolVar(&sweepAfter, "sweep", false, "then restart arrearsd and time its escalation sweep of the synced invoices (all overdue)")
 	_ = fs.Parse(os.Args[2:])
 	if paidPct < 0 || paidPct > 90 {
 		fmt.Fprintln(os.Stderr, "arrears-bench: -paid must be 0 to 90: the 10% of invoices that change are never among those paid")
@@ -216,7 +219,56 @@ func syncRun(ctx context.Context, bin, url string, n, chunk, suppliers, pgPID in
 	}
 	rss := srv.peakRSSMB()
 	fmt.Printf("server peak RSS: %.0f MB\n", rss)
+	if sweepAfter {
+		srv.stop()
+		if err := timeSweep(ctx, bin, url, dir, n, pgPID); err != nil {
+			return nil, 0, fmt.Errorf("sweep: %w", err)
+		}
+	}
 	return rates, rss, nil
+}
+
+// sweepAfter (-sweep) times the escalation sweep after the passes.
+var sweepAfter bool
+
+// timeSweep starts arrearsd again on the synced ledger and times the
+// sweep it runs as it starts, which finds every synced invoice due (their
+// due dates are long past, so each has levels to record), from its log.
+func timeSweep(ctx context.Context, bin, url, dir string, n, pgPID int) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	srv, err := startServerWith(ctx, bin, url, dir, w, "-log-level", "info")
+	w.Close()
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	meter := cpuMeter{server: srv.cmd.Process.Pid, postgres: pgPID}
+	before := meter.sample()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var line struct {
+			Msg      string
+			Invoices int
+			Took     time.Duration
+			Err      string
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "escalation sweep" {
+			continue
+		}
+		if line.Err != "" {
+			return errors.New(line.Err)
+		}
+		after := meter.sample()
+		fmt.Printf("5. sweep of the synced invoices:     %9.0f invoices/s  (%v, %d invoices)\n",
+			float64(line.Invoices)/line.Took.Seconds(), line.Took.Round(time.Millisecond), line.Invoices)
+		fmt.Printf("   %s\n", meter.perInvoice(before, after, line.Invoices))
+		return nil
+	}
+	return fmt.Errorf("arrearsd ended without logging a sweep: %v", sc.Err())
 }
 
 // syncPasses syncs N new invoices, the same N again, and N with 10%
@@ -429,10 +481,17 @@ func (s *server) profile(ctx context.Context, pass string) func() {
 }
 
 func startServer(ctx context.Context, bin, url, dir string) (*server, error) {
+	return startServerWith(ctx, bin, url, dir, os.Stderr)
+}
+
+// startServerWith starts arrearsd logging to stderr, with extra flags
+// (later ones win).
+func startServerWith(ctx context.Context, bin, url, dir string, stderr io.Writer, extra ...string) (*server, error) {
 	port := freePort()
 	cmd := exec.CommandContext(ctx, bin, "-database-url", url, "-data-dir", dir, "-grpc-addr", "127.0.0.1:"+strconv.Itoa(port),
 		"-http-addr", "127.0.0.1:0", "-rate-limit", "0", "-log-level", "warn", "-sweep-interval", "1h", "-create-audit-key", "true")
-	cmd.Stderr = os.Stderr
+	cmd.Args = append(cmd.Args, extra...)
+	cmd.Stderr = stderr
 	debugAddr := ""
 	if profileDir != "" {
 		debugAddr = "127.0.0.1:" + strconv.Itoa(freePort())

@@ -235,12 +235,13 @@ func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, log *s
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		if n, err := svc.Sweep(ctx); err != nil {
 			if ctx.Err() == nil {
-				log.Warn("escalation sweep", "err", err)
+				log.Warn("escalation sweep", "err", err, "took", time.Since(start))
 			}
 		} else if n > 0 {
-			log.Info("escalation sweep", "invoices", n)
+			log.Info("escalation sweep", "invoices", n, "took", time.Since(start))
 		}
 		select {
 		case <-ctx.Done():
