@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/audit"
-	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -338,29 +337,10 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 	if t.s.dialect.TextArrays {
 		rows := make([][]any, len(invs))
 		for i, inv := range invs {
-			row := t.invoiceArgs(inv)
-			for j, v := range row {
-				if d, ok := v.(civil.Date); ok {
-					if row[j] = nil; !d.IsZero() {
-						row[j] = d.String()
-					}
-				}
-			}
-			rows[i] = row
+			rows[i] = t.invoiceArgs(inv)
 		}
-		text, err := json.Marshal(rows)
-		if err != nil {
+		if err := t.updateFromJSON(ctx, "invoices", bulkUpdateSQL, rows, strs); err != nil {
 			return err
-		}
-		res, err := t.w.ExecContext(ctx, bulkUpdateSQL, string(text), strs)
-		if err != nil {
-			return t.s.wrap("update invoices", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(invs)) {
-			if err != nil {
-				return t.s.wrap("update invoices", err)
-			}
-			return fmt.Errorf("update invoices: %d of %d changed meanwhile: %w", int64(len(invs))-n, len(invs), ledger.ErrConflict)
 		}
 		for _, inv := range invs {
 			inv.Version++

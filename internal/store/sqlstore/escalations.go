@@ -81,15 +81,18 @@ func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error 
 	if len(es) == 0 {
 		return nil
 	}
+	for _, e := range es {
+		if e.Version == 0 {
+			return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
+		}
+	}
 	if !t.s.dialect.TextArrays {
 		// An embedded engine answers each statement in-process. The
 		// versions read stay as they were unless every row moved, as in
 		// one statement.
 		read := make([]int64, len(es))
 		for i, e := range es {
-			if read[i] = e.Version; e.Version == 0 {
-				return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
-			}
+			read[i] = e.Version
 		}
 		for i, e := range es {
 			if err := t.PutEscalation(ctx, e); err != nil {
@@ -101,35 +104,14 @@ func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error 
 		}
 		return nil
 	}
-	date := func(d civil.Date) any {
-		if d.IsZero() {
-			return nil
-		}
-		return d.String()
-	}
 	rows := make([][]any, len(es))
 	ids := make([]string, len(es))
 	for i, e := range es {
-		if e.Version == 0 {
-			return fmt.Errorf("escalation %s: PutEscalations updates, it does not insert", e.InvoiceID)
-		}
-		rows[i] = []any{e.InvoiceID.String(), e.Version, e.Level, date(e.NextCheck), date(e.CheckedOn)}
+		rows[i] = []any{e.InvoiceID.String(), e.Version, e.Level, e.NextCheck, e.CheckedOn}
 		ids[i] = e.InvoiceID.String()
 	}
-	text, err := json.Marshal(rows)
-	if err != nil {
+	if err := t.updateFromJSON(ctx, "escalations", escalationsUpdateSQL, rows, ids); err != nil {
 		return err
-	}
-	res, err := t.w.ExecContext(ctx, escalationsUpdateSQL, string(text), ids)
-	if err != nil {
-		return t.s.wrap("update escalations", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return t.s.wrap("update escalations", err)
-	}
-	if n != int64(len(es)) {
-		return fmt.Errorf("update escalations: %d of %d changed meanwhile: %w", int64(len(es))-n, len(es), ledger.ErrConflict)
 	}
 	for _, e := range es {
 		e.Version++

@@ -60,6 +60,12 @@ func (t *tx) insertErr(what string, err error) error {
 // updated checks that a versioned UPDATE hit its row: no row means the
 // version moved on (or the row vanished), which the transaction retries.
 func (t *tx) updated(what string, res sql.Result, err error) error {
+	return t.updatedAll(what, res, err, 1)
+}
+
+// updatedAll is updated for an UPDATE of want rows: fewer means some
+// moved on meanwhile.
+func (t *tx) updatedAll(what string, res sql.Result, err error, want int) error {
 	if err != nil {
 		return t.s.wrap("update "+what, err)
 	}
@@ -67,10 +73,27 @@ func (t *tx) updated(what string, res sql.Result, err error) error {
 	if err != nil {
 		return t.s.wrap("update "+what, err)
 	}
-	if n == 0 {
+	switch {
+	case n == int64(want):
+		return nil
+	case want == 1:
 		return fmt.Errorf("update %s: %w", what, ledger.ErrConflict)
+	default:
+		return fmt.Errorf("update %s: %d of %d changed meanwhile: %w", what, int64(want)-n, want, ledger.ErrConflict)
 	}
-	return nil
+}
+
+// updateFromJSON runs a bulk UPDATE that takes its rows as one JSON array
+// of arrays (one parameter whatever their number, so the statement is
+// prepared once; civil dates marshal to their text or null) and their ids
+// again as an array, and checks that every row changed.
+func (t *tx) updateFromJSON(ctx context.Context, what, query string, rows [][]any, ids []string) error {
+	text, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	res, err := t.w.ExecContext(ctx, query, string(text), ids)
+	return t.updatedAll(what, res, err, len(rows))
 }
 
 // revisionCols are the columns of a revision row, in revisionRow's order.
