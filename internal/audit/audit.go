@@ -44,10 +44,17 @@ type Event struct {
 	ResourceID     uuid.UUID
 	Revision       int64
 	SnapshotDigest string // SHA-256 of the revision's snapshot: revisions are covered too
-	Changes        string // JSON {"field": [old, new]}
+	Changes        string // JSON {"field": [old, new]}, the record itself for a creation, or InRevision
 	PrevHash       string
 	Hash           string
 }
+
+// InRevision is the Changes stored for the creation of a record whose first
+// revision holds the same snapshot: the snapshot is kept once, in the
+// revision, and the change feed reads it from there. The event still covers
+// it, through SnapshotDigest. A bulk sync creating invoices by the million
+// otherwise stored each one's snapshot, a kilobyte, twice.
+const InRevision = ""
 
 // writeCanonical writes the byte string an event's hash covers: every
 // field, in a fixed order, unambiguously separated. It streams into the

@@ -98,7 +98,52 @@ func (r reader) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Ev
 	if limit <= 0 {
 		limit = 100
 	}
-	return list(ctx, r, "events", scanEvent, fmt.Sprintf(`SELECT `+eventCols+` FROM audit_events%s ORDER BY event_id LIMIT %d`, w.sql(), limit), w.args...)
+	evs, err := list(ctx, r, "events", scanEvent, fmt.Sprintf(`SELECT `+eventCols+` FROM audit_events%s ORDER BY event_id LIMIT %d`, w.sql(), limit), w.args...)
+	if err != nil {
+		return nil, err
+	}
+	return evs, r.createdFromRevisions(ctx, evs)
+}
+
+type created struct {
+	id   uuid.UUID
+	snap string
+}
+
+func scanCreated(sc scanner) (*created, error) {
+	var c created
+	return &c, sc.Scan(&c.id, &c.snap)
+}
+
+// createdFromRevisions gives each creation event stored as
+// audit.InRevision its record, from the first revision, as the feed shows
+// it. A revision that is gone (verify reports it) leaves the event as is.
+func (r reader) createdFromRevisions(ctx context.Context, evs []*audit.Event) error {
+	var ids []string
+	for _, e := range evs {
+		if e.Changes == audit.InRevision && e.Revision == 1 {
+			ids = append(ids, e.ResourceID.String())
+		}
+	}
+	snaps := make(map[uuid.UUID]string, len(ids))
+	for _, part := range batches(ids, r.s.dialect.TextArrays) {
+		var w where
+		w.add("revision = 1")
+		w.oneOf("resource_id", part, r.s.dialect.TextArrays, "uuid[]")
+		revs, err := list(ctx, r, "created records", scanCreated, `SELECT resource_id, snapshot FROM revisions`+w.sql(), w.args...)
+		if err != nil {
+			return err
+		}
+		for _, c := range revs {
+			snaps[c.id] = c.snap
+		}
+	}
+	for _, e := range evs {
+		if snap, ok := snaps[e.ResourceID]; ok && e.Changes == audit.InRevision && e.Revision == 1 {
+			e.Changes = snap
+		}
+	}
+	return nil
 }
 
 func (r reader) ChainHeads(ctx context.Context) ([]audit.Head, error) {

@@ -101,7 +101,7 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, checks 
 		e := &checks[i]
 		e.InvoiceID, e.DebtorID, e.CreditorID, e.Version = inv.ID, inv.DebtorID, inv.CreditorID, 1
 		escRows[i] = []any{t.s.dialect.ID(inv.ID), t.s.dialect.ID(inv.DebtorID), t.s.dialect.ID(inv.CreditorID), e.Level, e.NextCheck, e.CheckedOn, e.Version}
-		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, string(snap), c)
+		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, audit.InRevision, c)
 	}
 	if err := t.load(ctx, "invoices", splitCols(invoiceCols), invRows); err != nil {
 		return err
@@ -141,7 +141,7 @@ func (t *tx) CreatePayments(ctx context.Context, payments []*ledger.Payment, cre
 			return err
 		}
 		revRows[i] = t.revisionRow(ledger.ResourcePayment, p.ID, 1, p.PaidOn, c, snap)
-		events[i] = newEvent(p.DebtorID, creditors[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, string(snap), c)
+		events[i] = newEvent(p.DebtorID, creditors[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, audit.InRevision, c)
 	}
 	if err := t.load(ctx, "payments", splitCols(paymentCols), payRows); err != nil {
 		return err

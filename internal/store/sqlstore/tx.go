@@ -118,22 +118,26 @@ func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uui
 	if c.Debtor == uuid.Nil {
 		return fmt.Errorf("%s %s: change has no debtor to chain its audit event to", typ, id)
 	}
-	// The audit event says what changed, against the previous revision.
-	var before []byte
+	// The audit event says what changed, against the previous revision; a
+	// creation's is the revision itself (audit.InRevision).
+	changes := audit.InRevision
 	if version > 1 {
 		var prev string
 		if err := t.w.QueryRowContext(ctx, `SELECT snapshot FROM revisions WHERE resource_id = $1 AND revision = $2`,
 			id.String(), version-1).Scan(&prev); err != nil {
 			return t.s.wrap("read previous revision", err)
 		}
-		before = []byte(prev)
+		if changes, err = audit.Diff([]byte(prev), snap); err != nil {
+			return fmt.Errorf("audit diff: %w", err)
+		}
 	}
 	_, err = t.w.ExecContext(ctx, `INSERT INTO revisions (`+strings.Join(revisionCols, ", ")+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.revisionRow(typ, id, version, c.EffectiveOn, c, snap)...)
 	if err != nil {
 		return t.s.wrap("insert revision", err)
 	}
-	return t.appendEvent(ctx, string(typ), id, version, before, snap, c)
+	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, string(typ), id, version, snap, changes, c))
+	return nil
 }
 
 func scanRevision(sc scanner) (*ledger.Revision, error) {

@@ -198,6 +198,20 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if len(feed) != 3 {
 		t.Errorf("creditor feed has %d events, want 3", len(feed))
 	}
+	// A creation's snapshot is stored once, in its first revision, and the
+	// feed shows it from there.
+	if evs[1].Changes != audit.InRevision || evs[2].Changes != audit.InRevision {
+		t.Errorf("creation events store changes %q and %q, want them in their revisions", evs[1].Changes, evs[2].Changes)
+	}
+	for _, e := range feed {
+		revs, err := s.ListRevisions(ctx, e.ResourceID, 0, 1)
+		if err != nil || len(revs) != 1 {
+			t.Fatalf("first revision of %s: %v, %v", e.ResourceID, revs, err)
+		}
+		if e.Changes != string(revs[0].Snapshot) {
+			t.Errorf("feed shows the creation of %s %s as %s, want its first revision %s", e.ResourceType, e.ResourceID, e.Changes, revs[0].Snapshot)
+		}
+	}
 	if early, _ := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{All: true}, Until: t0.Add(-time.Second), Limit: 10}); len(early) != 0 {
 		t.Errorf("feed shows %d events recorded after Until", len(early))
 	}

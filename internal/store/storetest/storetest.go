@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
@@ -696,9 +697,36 @@ func testBulkCreates(t *testing.T, s store.Store) {
 	audited := map[uuid.UUID]bool{}
 	for _, e := range evs {
 		audited[e.ResourceID] = true
+		if e.Method == "SyncPayables" && e.Changes != audit.InRevision {
+			t.Errorf("the creation of %s %s stores its snapshot again in its event: %s", e.ResourceType, e.ResourceID, e.Changes)
+		}
 	}
 	if !audited[a.ID] || !audited[b.ID] || !audited[pay.ID] {
 		t.Errorf("audit chain lacks a created record: %+v", evs)
+	}
+	// The feed shows each created record as its first revision has it.
+	ids := []uuid.UUID{pay.ID}
+	for _, inv := range all {
+		ids = append(ids, inv.ID)
+	}
+	if revs, err = s.RevisionsOf(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	feed, err := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{Debtors: []uuid.UUID{debtor.ID}}, Until: t0.Add(time.Hour), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := 0
+	for _, e := range feed {
+		if r := revs[e.ResourceID]; len(r) == 1 {
+			shown++
+			if e.Changes != string(r[0].Snapshot) {
+				t.Errorf("feed shows the creation of %s as %q, want %s", e.ResourceID, e.Changes, r[0].Snapshot)
+			}
+		}
+	}
+	if shown != len(ids) {
+		t.Errorf("feed shows %d of the %d created records", shown, len(ids))
 	}
 }
 
