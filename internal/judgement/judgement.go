@@ -199,8 +199,8 @@ const (
 // two-digit currency), and maxFacts the facts of each kind, so that no sum
 // of them can overflow an int64.
 const (
-	maxMinor = 100_000_000_000_000
-	maxFacts = 10_000
+	maxMinor = ledger.MaxMinorUnits
+	maxFacts = ledger.MaxFactsPerKind
 )
 
 // eval carries one evaluation's working state.

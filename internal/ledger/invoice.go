@@ -188,6 +188,12 @@ func ValidateRef(v *ValidationError, field, ref string, required bool) {
 // can always compute interest on it.
 const MaxMinorUnits = 100_000_000_000_000
 
+// MaxFactsPerKind bounds an invoice's payments, its credit notes and its
+// disputes, each: with MaxMinorUnits, it keeps every sum the judgement makes
+// within an int64. An invoice beyond it could not be judged, and would drop
+// out of every figure, so the ledger refuses the fact that would cross it.
+const MaxFactsPerKind = 10_000
+
 // ValidateAmount checks that m is a positive amount in a known currency.
 func ValidateAmount(v *ValidationError, field string, m money.Money) {
 	if m.Currency == "" {

@@ -155,6 +155,9 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if effectiveOn, err = l.checkCorrection(cur, next, reselect, debtor, effectiveOn, today, namedPolicy); err != nil {
 			return err
 		}
+		if err := sameCurrencyAsFacts(ctx, tx, cur, next); err != nil {
+			return err
+		}
 		if err := l.saveDebtorChange(ctx, tx, cur, next, effectiveOn, today, now, "UpdateInvoice"); err != nil {
 			return err
 		}
@@ -183,6 +186,25 @@ func applyMask(cur, patch *ledger.Invoice, mask []string) (*ledger.Invoice, bool
 		}
 	}
 	return &next, reselect, nil
+}
+
+// sameCurrencyAsFacts refuses to change the currency of an invoice that has
+// any payment, credit note or dispute, in whatever state: checkCorrection's
+// running totals miss a reversed payment or a rejected dispute, whose rows
+// keep the old currency, and an invoice whose facts are in another currency
+// cannot be judged.
+func sameCurrencyAsFacts(ctx context.Context, tx store.Tx, cur, next *ledger.Invoice) error {
+	if next.Amount.Currency == cur.Amount.Currency {
+		return nil
+	}
+	facts, err := tx.Facts(ctx, []uuid.UUID{cur.ID})
+	if err != nil {
+		return err
+	}
+	if f := facts[cur.ID]; f != nil && len(f.Payments)+len(f.CreditNotes)+len(f.Disputes) > 0 {
+		return ledger.Invalid("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
+	}
+	return nil
 }
 
 // checkCorrection checks a correction of cur into next, effective from

@@ -301,7 +301,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	var results []SyncResult
 	var acked int64
 	attempt := 0
-	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	// refused holds the records found, on an earlier run of the chunk, to
+	// take an invoice past the ledger's limit of facts (factLimitError):
+	// the chunk is run again without them, so they fail alone.
+	refused := map[int]string{}
+	run := func(ctx context.Context, tx store.Tx) error {
 		if attempt++; attempt > 1 {
 			if err := prev.wait(ctx, 0); err != nil {
 				return err
@@ -335,6 +339,12 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			case sess != nil && r.Sequence <= last:
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
+			case refused[i] != "":
+				results[i].Outcome = SyncRejected
+				results[i].Violations = []ledger.FieldViolation{{Field: "payments", Description: refused[i]}}
+				if sess != nil {
+					last = r.Sequence
+				}
 			default:
 				apply = append(apply, i)
 				if sess != nil {
@@ -415,8 +425,23 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		}
 		acked = sess.AckedSeq
 		return nil
-	})
-	return results, acked, err
+	}
+	for {
+		err := l.store.ReadWriteTx(ctx, run)
+		var fl *factLimitError
+		if !errors.As(err, &fl) {
+			return results, acked, err
+		}
+		n := len(refused)
+		for i := range recs {
+			if refused[i] == "" && strings.TrimSpace(recs[i].Invoice.DocumentRef) == fl.documentRef {
+				refused[i] = fl.Error()
+			}
+		}
+		if len(refused) == n {
+			return results, acked, err
+		}
+	}
 }
 
 // writeTurn is a chunk's turn to write after the chunk before it in
@@ -603,8 +628,8 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				res.Outcome, res.InvoiceID = SyncUnchanged, cur.ID
 				continue
 			}
-			if cur.Contested > 0 {
-				slow = append(slow, i)
+			if cur.Contested > 0 || r.Invoice.Amount.Currency != cur.Amount.Currency {
+				slow = append(slow, i) // a new currency is checked against the facts there
 				continue
 			}
 			// A correction effective today, checked as UpdateInvoice
