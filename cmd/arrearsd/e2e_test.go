@@ -685,15 +685,22 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		desc, method, path, body string
 		status                   int
 		field                    string
+		chunked                  bool // no Content-Length: the body's reader meets the limit
 	}{
-		{"broken JSON", "POST", "/v1/parties", `{"party": {`, 400, "body"},
-		{"unknown field", "POST", "/v1/parties", `{"party": {"colour": "red"}}`, 400, "colour"},
-		{"unknown enum", "POST", "/v1/parties", `{"party": {"kind": "PARTY_KIND_GIANT"}}`, 400, "kind"},
-		{"amount not a number", "POST", "/v1/invoices", `{"invoice": {"amount": {"minorUnits": "lots"}}}`, 400, "minorUnits"},
-		{"oversized", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, ""},
-		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size"},
+		{"broken JSON", "POST", "/v1/parties", `{"party": {`, 400, "body", false},
+		{"unknown field", "POST", "/v1/parties", `{"party": {"colour": "red"}}`, 400, "colour", false},
+		{"unknown enum", "POST", "/v1/parties", `{"party": {"kind": "PARTY_KIND_GIANT"}}`, 400, "kind", false},
+		{"amount not a number", "POST", "/v1/invoices", `{"invoice": {"amount": {"minorUnits": "lots"}}}`, 400, "minorUnits", false},
+		{"oversized", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "", false},
+		{"oversized, chunked", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "", true},
+		{"the words of a 413 in a value", "POST", "/v1/parties", `{"party": {"kind": "request body too large"}}`, 400, "kind", true},
+		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size", false},
 	} {
-		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, strings.NewReader(tc.body))
+		var in io.Reader = strings.NewReader(tc.body)
+		if tc.chunked {
+			in = io.MultiReader(in)
+		}
+		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, in)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

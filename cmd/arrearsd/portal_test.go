@@ -205,6 +205,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	if got := str(cs["contests"].([]any)[0].(map[string]any), "state"); got != "CORRECTED" {
 		t.Errorf("contest after the debtor's correction = %s, want CORRECTED", got)
 	}
+	if msg := api.refused(portal, "POST", "/v1/"+contest+":move", obj{"action": "FOO"}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: action:") {
+		t.Errorf("an unknown contest action: %q, want it named as an invalid field", msg)
+	}
 	api.ok(portal, "POST", "/v1/"+contest+":move", obj{"action": "ACCEPT"})
 	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") != true {
 		t.Error("after the accepted correction both sides do not agree")
@@ -235,6 +238,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	}
 	api.refused(otherKey, "GET", "/v1/"+cn, nil, http.StatusNotFound)
 	api.refused(otherKey, "POST", "/v1/"+cn+":move", obj{"action": "ACCEPT"}, http.StatusNotFound)
+	if msg := api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "ACEPT"}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: action:") {
+		t.Errorf("an unknown action: %q, want it named as an invalid field", msg)
+	}
 
 	day(2025, 10, 9)
 	acc := move(provinceKey, "ACCEPT", nil)
@@ -258,6 +264,16 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	day(2025, 10, 20)
 	move(debtorKey, "RESPOND", obj{"comment": "we will pay in two instalments"})
 	day(2025, 10, 24)
+	// A plan in another currency, or beyond what the ledger counts, is
+	// refused naming the instalment's field.
+	msg := api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "RESOLVE", "outcome": "PAYMENT_PLAN", "paymentPlan": []obj{
+		{"dueOn": dateJSON(civil.MustNew(2025, 11, 30)), "amount": obj{"currencyCode": "USD", "minorUnits": "100"}},
+		{"dueOn": dateJSON(civil.MustNew(2025, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "9223372036854775807"}}}}, http.StatusBadRequest)
+	for _, f := range []string{"payment_plan[0].amount.currency_code", "payment_plan[1].amount.minor_units"} {
+		if !strings.Contains(msg, f) {
+			t.Errorf("refused plan: %q does not name %s", msg, f)
+		}
+	}
 	move(cityKey, "RESOLVE", obj{"outcome": "PAYMENT_PLAN", "paymentPlan": []obj{
 		{"dueOn": dateJSON(civil.MustNew(2025, 11, 30)), "amount": obj{"currencyCode": "CNY", "minorUnits": "10000000"}},
 		{"dueOn": dateJSON(civil.MustNew(2025, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "20000000"}}}})

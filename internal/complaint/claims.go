@@ -127,6 +127,9 @@ const (
 	ContestDecideReject ContestAction = "DECIDE_REJECTED"
 )
 
+// ContestActions are all the actions on a contest.
+var ContestActions = []ContestAction{ContestCorrect, ContestAccept, ContestAgain, ContestWithdraw, ContestDecideUphold, ContestDecideReject}
+
 // MoveContest applies an action by an actor.
 func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	type rule struct {

@@ -71,6 +71,10 @@ const (
 	Reopen Action = "REOPEN"
 )
 
+// Actions are the actions a caller may ask for, in the order a complaint
+// meets them (Reopen is the system's).
+var Actions = []Action{Accept, Reject, Forward, Handle, Respond, Resolve, Withdraw, Close}
+
 // Actor is the caller's relation to a complaint.
 type Actor string
 

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -252,13 +253,14 @@ func (a *Supplier) ListContests(ctx context.Context, req *arrearsv1.ListContests
 func (a *Supplier) MoveContest(ctx context.Context, req *arrearsv1.MoveContestRequest) (*arrearsv1.MoveContestResponse, error) {
 	var v ledger.ValidationError
 	inv, id := parseChildName(&v, "name", req.Name, "contests")
-	if req.Action == "" {
-		v.Add("action", "is required: CORRECT, ACCEPT, CONTEST_AGAIN, WITHDRAW, DECIDE_UPHELD or DECIDE_REJECTED")
+	action := complaint.ContestAction(strings.ToUpper(strings.TrimSpace(req.Action)))
+	if !slices.Contains(complaint.ContestActions, action) {
+		v.Add("action", "%s: one of %s", requiredOr(req.Action), joinNames(complaint.ContestActions))
 	}
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "MoveContest", "", err)
 	}
-	c, _, err := a.s.svc.MoveContest(ctx, inv, id, complaint.ContestAction(strings.ToUpper(req.Action)), strings.TrimSpace(req.Comment))
+	c, _, err := a.s.svc.MoveContest(ctx, inv, id, action, strings.TrimSpace(req.Comment))
 	if err != nil {
 		return nil, a.s.fail(ctx, "MoveContest", req.Name, err)
 	}
@@ -367,8 +369,8 @@ func (a *Supplier) MoveComplaint(ctx context.Context, req *arrearsv1.MoveComplai
 	id := parseID(&v, "name", req.Name, "complaints")
 	tr := service.Transition{Action: complaint.Action(strings.ToUpper(strings.TrimSpace(req.Action))), Comment: strings.TrimSpace(req.Comment),
 		Outcome: complaint.Outcome(strings.ToUpper(req.Outcome)), ExtendDays: int(req.ExtendDays)}
-	if tr.Action == "" {
-		v.Add("action", "is required")
+	if actions := append(slices.Clone(complaint.Actions), service.ExtendAction); !slices.Contains(actions, tr.Action) {
+		v.Add("action", "%s: one of %s", requiredOr(req.Action), joinNames(actions))
 	}
 	if req.HandlingRegulator != "" {
 		tr.HandlingRegulator = parsePartyName(&v, "handling_regulator", req.HandlingRegulator)
@@ -376,9 +378,9 @@ func (a *Supplier) MoveComplaint(ctx context.Context, req *arrearsv1.MoveComplai
 		v.Add("handling_regulator", "is required to forward a complaint")
 	}
 	for i, in := range req.PaymentPlan {
-		tr.Plan = append(tr.Plan, complaint.Instalment{
+		tr.Plan = append(tr.Plan, service.PlanInstalment{
 			DueOn:  dateFromProto(&v, fmt.Sprintf("payment_plan[%d].due_on", i), in.DueOn),
-			Amount: moneyFromProto(in.Amount).Minor})
+			Amount: moneyFromProto(in.Amount)})
 	}
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "MoveComplaint", "", err)
@@ -452,4 +454,21 @@ func (a *Supplier) GetComplaintStatistics(ctx context.Context, req *arrearsv1.Ge
 		out.Groups = append(out.Groups, pc)
 	}
 	return out, nil
+}
+
+// requiredOr describes a missing or unknown name given for an enumeration.
+func requiredOr(given string) string {
+	if strings.TrimSpace(given) == "" {
+		return "is required"
+	}
+	return fmt.Sprintf("%q is not known", given)
+}
+
+// joinNames lists an enumeration's names for an error message.
+func joinNames[T ~string](names []T) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
+	}
+	return strings.Join(s, ", ")
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -36,9 +37,10 @@ var fieldInMessage = []*regexp.Regexp{
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st, ok := status.FromError(err)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) || (ok && strings.Contains(st.Message(), "request body too large")) {
+	if hit, _ := r.Context().Value(bodyLimitKey{}).(*bool); errors.As(err, &tooLarge) || (hit != nil && *hit) {
 		// The generated handler flattens the MaxBytesError into an
-		// InvalidArgument with its text; either way the answer is 413.
+		// InvalidArgument with its text, which a client's own text could
+		// imitate: the body's reader says whether the limit was reached.
 		writeTooLarge(w)
 		return
 	}
@@ -78,9 +80,30 @@ func limitBody(h http.Handler, max int64) http.Handler {
 			writeTooLarge(w)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		hit := new(bool)
+		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, hit))
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, max), hit: hit}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bodyLimitKey holds, in a request's context, whether its body reached the
+// limit.
+type bodyLimitKey struct{}
+
+// limitedBody notes when its reader refuses to read past the limit.
+type limitedBody struct {
+	io.ReadCloser
+	hit *bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		*b.hit = true
+	}
+	return n, err
 }
 
 // writeTooLarge answers 413 with the gateway's error body shape.

@@ -14,6 +14,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -296,9 +297,21 @@ type Transition struct {
 	Comment           string
 	HandlingRegulator PartyRef // FORWARD
 	Outcome           complaint.Outcome
-	Plan              []complaint.Instalment // RESOLVE with PAYMENT_PLAN
-	ExtendDays        int                    // EXTEND
+	Plan              []PlanInstalment // RESOLVE with PAYMENT_PLAN
+	ExtendDays        int              // EXTEND
 }
+
+// PlanInstalment is an instalment of a payment plan as a regulator agrees
+// it: an amount in the complaint's currency due by a date.
+type PlanInstalment struct {
+	DueOn  civil.Date
+	Amount money.Money
+}
+
+// MaxPlanInstalments bounds a payment plan: ten years of monthly
+// instalments and more, and with each amount bounded too, the plan's
+// running total stays far inside an int64.
+const MaxPlanInstalments = 360
 
 // ExtendAction lengthens the handling deadline; it is not a state change.
 const ExtendAction complaint.Action = "EXTEND_DEADLINE"
@@ -370,19 +383,7 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 				}
 				c.Outcome = tr.Outcome
 				if tr.Outcome == complaint.OutcomePaymentPlan {
-					if len(tr.Plan) == 0 {
-						v.Add("instalments", "a payment plan needs its instalments")
-					}
-					for i, in := range tr.Plan {
-						if in.Amount <= 0 {
-							v.Add(fmt.Sprintf("instalments[%d].amount", i), "must be positive")
-						}
-						if in.DueOn.IsZero() || in.DueOn.Before(today) {
-							v.Add(fmt.Sprintf("instalments[%d].due_on", i), "must be today or later")
-						}
-					}
-					sort.Slice(tr.Plan, func(i, j int) bool { return tr.Plan[i].DueOn.Before(tr.Plan[j].DueOn) })
-					c.Plan, c.PlanAgreedOn = tr.Plan, today
+					c.Plan, c.PlanAgreedOn = checkPlan(&v, tr.Plan, c.Currency, today), today
 				}
 			}
 			if err := v.Err(); err != nil {
@@ -424,4 +425,29 @@ func (l *Ledger) nextCheck(c *complaint.Complaint, jurisdiction string) civil.Da
 		return civil.Date{}
 	}
 	return dl.Due.AddDays(1)
+}
+
+// checkPlan checks a payment plan's instalments, naming the request's
+// fields, and returns them in date order.
+func checkPlan(v *ledger.ValidationError, plan []PlanInstalment, currency string, today civil.Date) []complaint.Instalment {
+	switch {
+	case len(plan) == 0:
+		v.Add("payment_plan", "a payment plan needs its instalments")
+	case len(plan) > MaxPlanInstalments:
+		v.Add("payment_plan", "at most %d instalments, got %d", MaxPlanInstalments, len(plan))
+	}
+	out := make([]complaint.Instalment, 0, len(plan))
+	for i, in := range plan {
+		f := fmt.Sprintf("payment_plan[%d].", i)
+		ledger.ValidateAmount(v, f+"amount", in.Amount)
+		if currency != "" && in.Amount.Currency != "" && in.Amount.Currency != currency {
+			v.Add(f+"amount.currency_code", "is %s but the complaint is in %s", in.Amount.Currency, currency)
+		}
+		if in.DueOn.IsZero() || in.DueOn.Before(today) {
+			v.Add(f+"due_on", "must be today or later")
+		}
+		out = append(out, complaint.Instalment{DueOn: in.DueOn, Amount: in.Amount.Minor})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].DueOn.Before(out[j].DueOn) })
+	return out
 }

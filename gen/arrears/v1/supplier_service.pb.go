@@ -1610,7 +1610,8 @@ type MoveComplaintRequest struct {
 	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	// FORWARD: the handling regulator.
 	HandlingRegulator string `protobuf:"bytes,4,opt,name=handling_regulator,json=handlingRegulator,proto3" json:"handling_regulator,omitempty"`
-	// RESOLVE: PAID, PAYMENT_PLAN or DISMISSED, and for a plan its instalments.
+	// RESOLVE: PAID, PAYMENT_PLAN or DISMISSED, and for a plan its instalments
+	// (1 to 360, each due today or later, in the complaint's currency).
 	Outcome     string        `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	PaymentPlan []*Instalment `protobuf:"bytes,6,rep,name=payment_plan,json=paymentPlan,proto3" json:"payment_plan,omitempty"`
 	// EXTEND_DEADLINE: days to add (handling at most 90 days in total).
