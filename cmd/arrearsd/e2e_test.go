@@ -544,6 +544,18 @@ func scenario(t *testing.T, tr transport, pass string) {
 	if len(byDue.Invoices) != 2 {
 		t.Errorf("due-date range found %d invoices, want 2", len(byDue.Invoices))
 	}
+	// Conditions are ANDed: the same creditor twice is that creditor, two
+	// different ones are none.
+	for _, tc := range []struct {
+		other string
+		want  int
+	}{{creditor.Party.Name, 2}, {fmt.Sprintf("parties/CN:%s", debtorReg), 0}} {
+		var both arrearsv1.ListInvoicesResponse
+		expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: fmt.Sprintf(`creditor = "%s" AND due_date = 2025-03-11 AND creditor = "%s"`, tc.other, creditor.Party.Name)}, &both, codes.OK)
+		if len(both.Invoices) != tc.want {
+			t.Errorf("creditor %s and %s: %d invoices, want %d", creditor.Party.Name, tc.other, len(both.Invoices), tc.want)
+		}
+	}
 
 	// Updates: a stale etag is ABORTED (HTTP 409); the current one works.
 	upd := &arrearsv1.Invoice{Name: inv.Invoice.Name, Etag: inv.Invoice.Etag, ContractRef: "HT-89"}

@@ -135,6 +135,17 @@ func overdueSummary(t *testing.T, cfg config) {
 		t.Errorf("by region and creditor size: %v", got)
 	}
 	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"colour"}}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "group_by")
+	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{Currency: "XYZ", MinOverdueMinorUnits: -5, MinEscalationLevel: -1},
+		&arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "currency", "min_overdue_minor_units", "min_escalation_level")
+	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{Currency: "XYZ"}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "currency")
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "currency = XYZ"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
+	expect(t, admin, "ListComplaints", &arrearsv1.ListComplaintsRequest{Filter: "state = SUBMITED"}, &arrearsv1.ListComplaintsResponse{}, codes.InvalidArgument, "filter")
+	expect(t, admin, "ListClaims", &arrearsv1.ListClaimsRequest{Filter: "state = IN_HANDLING"}, &arrearsv1.ListClaimsResponse{}, codes.InvalidArgument, "filter")
+	var byCurrency arrearsv1.ListInvoicesResponse
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "currency = cny"}, &byCurrency, codes.OK)
+	if len(byCurrency.Invoices) == 0 {
+		t.Error("ListInvoices(currency = cny) found nothing")
+	}
 
 	// A regulator sees its remit only.
 	var k arrearsv1.CreateApiKeyResponse

@@ -19,6 +19,9 @@ const (
 	ClaimWithdrawn    ClaimState = "WITHDRAWN"
 )
 
+// ClaimStates are all of a claim's states.
+var ClaimStates = []ClaimState{ClaimSubmitted, ClaimAcknowledged, ClaimDisputed, ClaimWithdrawn}
+
 // Claim is a debt a supplier registers because its debtor never reported
 // it. Until the debtor answers it is unconfirmed: it ages, and regulators
 // see it apart from confirmed debts.
@@ -77,6 +80,9 @@ const (
 	ContestWithdrawn ContestState = "WITHDRAWN"
 	ContestDecided   ContestState = "DECIDED"
 )
+
+// ContestStates are all of a contest's states.
+var ContestStates = []ContestState{ContestOpen, ContestCorrected, ContestAccepted, ContestWithdrawn, ContestDecided}
 
 // Unresolved reports whether the two sides still disagree.
 func (s ContestState) Unresolved() bool { return s == ContestOpen || s == ContestCorrected }

@@ -30,6 +30,9 @@ const (
 	Closed          State = "CLOSED"
 )
 
+// States are all of a complaint's states.
+var States = []State{Submitted, Accepted, Rejected, Forwarded, InHandling, DebtorResponded, Resolved, Withdrawn, Closed}
+
 // Open reports whether the complaint is still being dealt with (it may be
 // withdrawn).
 func (s State) Open() bool {

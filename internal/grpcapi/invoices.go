@@ -81,9 +81,9 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 			return nil, s.fail(ctx, method, "", err)
 		}
 		if c.Field == "debtor" {
-			q.DebtorID = id
+			narrowTo(&q.DebtorID, id)
 		} else {
-			q.CreditorID = id
+			narrowTo(&q.CreditorID, id)
 		}
 	}
 	if err := v.Err(); err != nil {
@@ -198,4 +198,14 @@ func (s *Server) ListPaymentPolicies(ctx context.Context, _ *arrearsv1.ListPayme
 			Name: fmt.Sprintf("%s@%d", p.ID, p.Version), Title: p.Name, Source: p.Source, DefinitionJson: string(def)})
 	}
 	return out, nil
+}
+
+// narrowTo adds the condition "party = id" to a query's party, ANDed with
+// any given before: two different parties match nothing (uuid.Max, which
+// no party has).
+func narrowTo(party *uuid.UUID, id uuid.UUID) {
+	if *party != uuid.Nil && *party != id {
+		id = uuid.Max
+	}
+	*party = id
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/arrears/arrears/internal/filter"
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
@@ -73,7 +74,7 @@ func scope(ctx context.Context, method, parent, filter string) string {
 // how its value is checked.
 type fieldSpec struct {
 	ops   string // e.g. "= !=", or "= != < <= > >="
-	kind  string // "enum", "date", "text", "party", "prefix"
+	kind  string // "enum", "date", "text", "party", "prefix", "int", "currency"
 	enums []string
 }
 
@@ -100,6 +101,11 @@ func parseFilter(v *ledger.ValidationError, s string, fields map[string]fieldSpe
 			c.Value = strings.ToUpper(c.Value)
 			if !contains(spec.enums, c.Value) {
 				v.Add("filter", "%s must be one of %s, got %q", c.Field, strings.Join(spec.enums, ", "), c.Value)
+				continue
+			}
+		case "currency":
+			if c.Value = strings.ToUpper(c.Value); !money.IsCurrency(c.Value) {
+				v.Add("filter", "%s: %q is not an ISO 4217 currency", c.Field, c.Value)
 				continue
 			}
 		case "date":
@@ -173,7 +179,7 @@ var (
 		"debtor":       {ops: "=", kind: "party"},
 		"creditor":     {ops: "=", kind: "party"},
 		"status":       {ops: "= !=", kind: "enum", enums: []string{"OPEN", "SETTLED", "CANCELLED"}},
-		"currency":     {ops: "=", kind: "text"},
+		"currency":     {ops: "=", kind: "currency"},
 		"document_ref": {ops: "=", kind: "text"},
 		"due_date":     {ops: "= != < <= > >=", kind: "date"},
 		// On the judgement as of as_of.

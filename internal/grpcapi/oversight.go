@@ -15,6 +15,7 @@ import (
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
 )
 
@@ -51,6 +52,13 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	}
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
 		v.Add(f("creditor_size"), "must be MICRO, SMALL, MEDIUM or LARGE")
+	}
+	checkCurrency(&v, f("currency"), q.Currency)
+	if q.MinOverdue < 0 {
+		v.Add(f("min_overdue_minor_units"), "must not be negative, got %d", q.MinOverdue)
+	}
+	if q.MinLevel < 0 {
+		v.Add(f("min_escalation_level"), "must not be negative, got %d", q.MinLevel)
 	}
 	for _, g := range q.GroupBy {
 		if !slices.Contains(service.SummaryDimensions, g) {
@@ -221,6 +229,7 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 		Limit: int(req.Limit), DebtorKind: debtorKindFrom(&v, "debtor_kind", req.DebtorKind),
 		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: strings.ToUpper(req.Currency),
 	}
+	checkCurrency(&v, "currency", q.Currency)
 	switch {
 	case req.Limit < 0 || req.Limit > 500:
 		v.Add("limit", "must be from 1 to 500, got %d", req.Limit)
@@ -345,4 +354,12 @@ func splitList(vals []string) []string {
 		}
 	}
 	return out
+}
+
+// checkCurrency checks an optional currency filter: a code no ledger amount
+// can have would only ever match nothing.
+func checkCurrency(v *ledger.ValidationError, field, code string) {
+	if code != "" && !money.IsCurrency(code) {
+		v.Add(field, "%q is not an ISO 4217 currency", code)
+	}
 }

@@ -94,14 +94,13 @@ var supplierFields = map[string]fieldSpec{
 	"debtor":          {ops: "=", kind: "party"},
 	"creditor":        {ops: "=", kind: "party"},
 	"complainant":     {ops: "=", kind: "party"},
-	"state":           {ops: "= !=", kind: "text"},
 	"deadline_missed": {ops: "=", kind: "enum", enums: []string{"TRUE"}},
 }
 
 // supplierQuery maps a filter to a query, resolving party names; a party
 // that does not exist matches nothing. It also reports deadline_missed.
-func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError, f string, allowed ...string) (store.SupplierQuery, bool, error) {
-	fields := map[string]fieldSpec{}
+func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError, f string, states []string, allowed ...string) (store.SupplierQuery, bool, error) {
+	fields := map[string]fieldSpec{"state": {ops: "= !=", kind: "enum", enums: states}}
 	for _, k := range allowed {
 		fields[k] = supplierFields[k]
 	}
@@ -119,9 +118,9 @@ func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError,
 				return q, false, err
 			}
 			if c.Field == "debtor" {
-				q.DebtorID = id
+				narrowTo(&q.DebtorID, id)
 			} else {
-				q.CreditorID = id
+				narrowTo(&q.CreditorID, id)
 			}
 		}
 	}
@@ -148,7 +147,7 @@ func (a *Supplier) ListClaims(ctx context.Context, req *arrearsv1.ListClaimsRequ
 	var v ledger.ValidationError
 	size := pageSize(&v, req.PageSize)
 	sc := scope(ctx, method, "", req.Filter)
-	q, _, err := a.supplierQuery(ctx, &v, req.Filter, "debtor", "creditor", "state")
+	q, _, err := a.supplierQuery(ctx, &v, req.Filter, names(complaint.ClaimStates), "debtor", "creditor")
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
@@ -229,7 +228,7 @@ func (a *Supplier) ListContests(ctx context.Context, req *arrearsv1.ListContests
 	inv := parseID(&v, "parent", req.Parent, "invoices")
 	size := pageSize(&v, req.PageSize)
 	sc := scope(ctx, method, req.Parent, req.Filter)
-	q, _, err := a.supplierQuery(ctx, &v, req.Filter, "state")
+	q, _, err := a.supplierQuery(ctx, &v, req.Filter, names(complaint.ContestStates))
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
@@ -342,7 +341,7 @@ func (a *Supplier) ListComplaints(ctx context.Context, req *arrearsv1.ListCompla
 	var v ledger.ValidationError
 	size := pageSize(&v, req.PageSize)
 	sc := scope(ctx, method, "", req.Filter)
-	q, missed, err := a.supplierQuery(ctx, &v, req.Filter, "debtor", "complainant", "state", "deadline_missed")
+	q, missed, err := a.supplierQuery(ctx, &v, req.Filter, names(complaint.States), "debtor", "complainant", "deadline_missed")
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
@@ -465,10 +464,13 @@ func requiredOr(given string) string {
 }
 
 // joinNames lists an enumeration's names for an error message.
-func joinNames[T ~string](names []T) string {
-	s := make([]string, len(names))
-	for i, n := range names {
+func joinNames[T ~string](ns []T) string { return strings.Join(names(ns), ", ") }
+
+// names are an enumeration's values as strings.
+func names[T ~string](ns []T) []string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
 		s[i] = string(n)
 	}
-	return strings.Join(s, ", ")
+	return s
 }

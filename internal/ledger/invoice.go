@@ -169,14 +169,17 @@ func ValidateText(v *ValidationError, field, text string) {
 	}
 }
 
+// MaxRefLength bounds a reference, in characters.
+const MaxRefLength = 128
+
 // ValidateRef checks a document, contract or payment reference.
 func ValidateRef(v *ValidationError, field, ref string, required bool) {
 	switch n := utf8.RuneCountInString(ref); {
 	case n == 0 && required:
 		v.Add(field, "is required")
 	case n == 0:
-	case n > 128:
-		v.Add(field, "is %d characters long, at most 128 are allowed", n)
+	case n > MaxRefLength:
+		v.Add(field, "is %d characters long, at most %d are allowed", n, MaxRefLength)
 	case !refRE.MatchString(ref):
 		v.Add(field, "must start with a letter or digit and contain only letters, digits, spaces and . _ / # : ( ) -")
 	}

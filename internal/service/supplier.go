@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -91,6 +92,9 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		today := civil.DateOf(now, time.UTC)
 		if debtor != nil {
 			today = l.Today(now, debtor.Jurisdiction)
+		}
+		if creditor != nil && debtor != nil && creditor.ID == debtor.ID {
+			v.Add("claim.debtor", "is the claiming supplier itself")
 		}
 		ledger.ValidateRef(&v, "claim.document_ref", c.DocumentRef, true)
 		ledger.ValidateAmount(&v, "claim.amount", money.Money{Minor: c.Amount, Currency: c.Currency})
@@ -192,8 +196,14 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			if ref == "" {
 				ref = c.DocumentRef
 			}
+			// The contract reference says where the invoice came from, if
+			// the claim's own reference leaves room for the prefix.
+			contract := "claim " + c.DocumentRef
+			if utf8.RuneCountInString(contract) > ledger.MaxRefLength {
+				contract = c.DocumentRef
+			}
 			inv := &ledger.Invoice{ID: newID(), DebtorID: c.Debtor, CreditorID: c.Creditor, DocumentRef: ref,
-				ContractRef: "claim " + c.DocumentRef, Amount: money.Money{Minor: c.Amount, Currency: c.Currency},
+				ContractRef: contract, Amount: money.Money{Minor: c.Amount, Currency: c.Currency},
 				IssuedOn: c.IssuedOn, DeliveredOn: c.DeliveredOn, AgreedDueDate: c.DueOn, CreateTime: now, UpdateTime: now}
 			creditor, err := tx.GetParty(ctx, c.Creditor)
 			if err != nil {
