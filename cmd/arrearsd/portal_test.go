@@ -188,7 +188,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Fatalf("acknowledged claim = %v", ack)
 	}
 	api.ok(debtorKey, "POST", "/v1/"+c2+":answer", obj{"answer": "DISPUTED", "comment": "no such order"})
-	api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED"}, http.StatusBadRequest) // reason required
+	if msg := api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED"}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: comment:") {
+		t.Errorf("a dispute without its reason: %q, want the comment named", msg)
+	}
 	if str(api.ok(portal, "GET", "/v1/"+str(ack, "claim", "invoice"), nil), "invoice", "documentRef") != "MJ-8802" {
 		t.Error("the acknowledged claim's invoice is not in the ledger")
 	}
@@ -261,6 +263,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Errorf("extended deadline = %s", ymd(get(ext, "complaint", "deadline")))
 	}
 	api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "EXTEND_DEADLINE", "extendDays": 41, "comment": "more"}, http.StatusBadRequest)
+	if msg := api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "EXTEND_DEADLINE", "extendDays": 5}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: comment:") {
+		t.Errorf("an extension without its reason: %q, want the comment named", msg)
+	}
 	day(2025, 10, 20)
 	move(debtorKey, "RESPOND", obj{"comment": "we will pay in two instalments"})
 	day(2025, 10, 24)

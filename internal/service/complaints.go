@@ -349,6 +349,9 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			if !contains(actors, complaint.ByHandler) {
 				return fmt.Errorf("%w: the handling regulator extends the handling deadline", ledger.ErrPermissionDenied)
 			}
+			if strings.TrimSpace(tr.Comment) == "" {
+				return ledger.Invalid("comment", "a reason is required to extend the deadline")
+			}
 			if err := complaint.Extend(c, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {
 				if errors.Is(err, complaint.ErrNotAllowed) {
 					return machineErr(err)

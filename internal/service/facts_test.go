@@ -126,3 +126,31 @@ func TestCurrencyStaysWithFacts(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryTotalsAreExactOrRefused: each invoice's interest fits an
+// int64, but two of them, at an agreed 100% a day for two centuries, do
+// not; the detailed summary refuses rather than wrap to a negative total,
+// and one invoice alone is summed exactly.
+func TestSummaryTotalsAreExactOrRefused(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			huge := func(seq int64, ref string) service.SyncRecord {
+				r := f.record(seq, ref, ledger.MaxMinorUnits, 30)
+				r.Invoice.AgreedRate = &ledger.Rate{Percent: "100", PerDay: true}
+				return r
+			}
+			f.created(t, "huge", huge(1, "HUGE-1"))
+			q := service.SummaryQuery{AsOf: d(2270, 1, 1), GroupBy: []string{"debtor"}, Detail: true}
+			groups, _, err := f.a.OverdueSummary(admin, q)
+			if err != nil || len(groups) != 1 || groups[0].Interest <= 0 {
+				t.Fatalf("one invoice: %+v, %v", groups, err)
+			}
+			f.created(t, "huge", huge(2, "HUGE-2"))
+			groups, _, err = f.a.OverdueSummary(admin, q)
+			if !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Fatalf("two invoices: %+v, %v; want the summary refused", groups, err)
+			}
+		})
+	}
+}

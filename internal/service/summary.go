@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -204,13 +207,24 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	}
 	g := groupOf(groups, key, inv.Amount.Currency)
 	net := jd.Outstanding - jd.DisputedOpen
-	g.Invoices++
-	g.Outstanding += jd.Outstanding
-	g.Overdue += overdue
-	if jd.DaysOverdueNet > 0 {
-		g.OverdueNet += net
+	// Each amount is bounded, but not their sum over a group: a total is
+	// exact or the summary is refused (interest compounds the risk: an
+	// agreed daily rate over centuries reaches the int64 range alone).
+	fits := true
+	add := func(total *int64, v int64) {
+		s := *total + v
+		if (*total^s)&(v^s) < 0 {
+			fits = false
+		}
+		*total = s
 	}
-	g.Interest += jd.Interest
+	g.Invoices++
+	add(&g.Outstanding, jd.Outstanding)
+	add(&g.Overdue, overdue)
+	if jd.DaysOverdueNet > 0 {
+		add(&g.OverdueNet, net)
+	}
+	add(&g.Interest, jd.Interest)
 	if jd.DaysOverdue > 0 {
 		g.OverdueInvoices++
 	}
@@ -218,15 +232,31 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	g.MaxLevel = max(g.MaxLevel, jd.EscalationLevel)
 	b := g.Buckets[jd.Bucket]
 	b.Count++
-	b.Amount += jd.Outstanding
+	add(&b.Amount, jd.Outstanding)
 	g.Buckets[jd.Bucket] = b
 	if net > 0 {
 		bn := g.BucketsNet[jd.BucketNet]
 		bn.Count++
-		bn.Amount += net
+		add(&bn.Amount, net)
 		g.BucketsNet[jd.BucketNet] = bn
 	}
+	if !fits {
+		return fmt.Errorf("%w: a total of the group %s is beyond %d minor units of %s; narrow the summary (group by debtor, or filter)",
+			ledger.ErrFailedPrecondition, groupName(key), int64(math.MaxInt64), inv.Amount.Currency)
+	}
 	return nil
+}
+
+// groupName says which group a summary key is, for an error message.
+func groupName(key map[string]string) string {
+	if len(key) == 0 {
+		return "of everything"
+	}
+	parts := make([]string, 0, len(key))
+	for _, d := range slices.Sorted(maps.Keys(key)) {
+		parts = append(parts, d+"="+key[d])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Disclosure is what a large enterprise or public body must publish about

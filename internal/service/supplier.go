@@ -185,7 +185,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			by = complaint.ByDebtor
 		}
 		if to == complaint.ClaimDisputed && strings.TrimSpace(answer) == "" {
-			return ledger.Invalid("answer", "a disputed claim needs the debtor's reason")
+			return ledger.Invalid("comment", "a disputed claim needs the debtor's reason")
 		}
 		if err := complaint.AnswerClaim(c, to, by); err != nil {
 			return machineErr(err)
