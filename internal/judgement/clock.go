@@ -11,7 +11,8 @@ import (
 // for an event the contract does not make a condition (acceptance when it is
 // not required, settlement when none was confirmed); pending is true when
 // acceptance is required but neither passed nor bounded by an agreed
-// period, so the clock cannot have started.
+// period or the policy's AcceptanceMaxDays, so the clock cannot have
+// started.
 func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pending bool) {
 	inv := e.inv
 	switch ev {
@@ -33,8 +34,12 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 			return civil.Date{}, false, false
 		}
 		var periodEnd civil.Date
-		if !inv.DeliveredOn.IsZero() && inv.AcceptancePeriodDays > 0 {
-			periodEnd = inv.DeliveredOn.AddDays(inv.AcceptancePeriodDays)
+		period, statutory := inv.AcceptancePeriodDays, false
+		if period == 0 && e.pol.AcceptanceMaxDays > 0 {
+			period, statutory = e.pol.AcceptanceMaxDays, true
+		}
+		if !inv.DeliveredOn.IsZero() && period > 0 {
+			periodEnd = inv.DeliveredOn.AddDays(period)
 		}
 		switch {
 		case !inv.AcceptancePassedOn.IsZero() && !periodEnd.IsZero() && inv.AcceptancePassedOn.After(periodEnd):
@@ -43,8 +48,11 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 			return periodEnd, true, false
 		case !inv.AcceptancePassedOn.IsZero():
 			return inv.AcceptancePassedOn, true, false
+		case !periodEnd.IsZero() && statutory:
+			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded, and no period is agreed; the clock runs from the end of the %d days the law allows for it, %s", period, periodEnd)
+			return periodEnd, true, false
 		case !periodEnd.IsZero():
-			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded; the clock runs from the end of the agreed %d-day acceptance period, %s", inv.AcceptancePeriodDays, periodEnd)
+			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded; the clock runs from the end of the agreed %d-day acceptance period, %s", period, periodEnd)
 			return periodEnd, true, false
 		}
 		return civil.Date{}, true, true

@@ -213,6 +213,32 @@ func TestDueDate(t *testing.T) {
 			want: "2024-08-15", wantStart: "2024-07-16", wantEvent: policy.EventAcceptance,
 		},
 		{
+			desc:   "EU: acceptance pending with no agreed period ends 30 days after delivery, as the Directive allows",
+			policy: policy.IDEUB2B,
+			edit: func(i *ledger.Invoice) {
+				i.AcceptanceRequired = true // delivered 2024-07-01 + 30 = 2024-07-31; + 30 = 2024-08-30 Friday
+			},
+			want: "2024-08-30", wantStart: "2024-07-31", wantEvent: policy.EventAcceptance,
+			findings: []string{FindingAcceptancePending},
+		},
+		{
+			desc:   "EU: acceptance passed late with no agreed period: the clock ran from the 30th day",
+			policy: policy.IDEUB2B,
+			edit: func(i *ledger.Invoice) {
+				i.AcceptanceRequired, i.AcceptancePassedOn = true, d("2024-09-15")
+			},
+			want: "2024-08-30", wantStart: "2024-07-31", wantEvent: policy.EventAcceptance,
+		},
+		{
+			desc:   "EU: an agreed acceptance period stands over the statutory 30 days",
+			policy: policy.IDEUB2B,
+			edit: func(i *ledger.Invoice) {
+				i.AcceptanceRequired, i.AcceptancePeriodDays = true, 45 // 2024-08-15; + 30 = 2024-09-14 Saturday
+			},
+			want: "2024-09-16", wantStart: "2024-08-15", wantEvent: policy.EventAcceptance,
+			findings: []string{FindingAcceptancePending},
+		},
+		{
 			desc:   "EU: invoice receipt unknown: goods receipt stands in and is reported",
 			policy: policy.IDEUB2B,
 			edit: func(i *ledger.Invoice) {

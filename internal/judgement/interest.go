@@ -211,6 +211,13 @@ func (e *eval) computeInterest() error {
 
 	total, contingent := new(big.Rat), new(big.Rat)
 	lateAny, lateOrdinary := false, false
+	// A debt still owed when its due date ends is late, even if paid the
+	// next day: no interest accrues then (the base falls from the payment's
+	// own date), but the fixed compensation is owed once interest starts,
+	// and it started.
+	if base := tl.interestBaseAt(j.DueDate); base > 0 {
+		lateAny, lateOrdinary = true, base > min(base, tl.openDisputed)
+	}
 	var prev *rateSpec
 	var exact []*big.Rat // each accrual's exact amount, for merging runs
 	for i, a := range points {

@@ -45,6 +45,12 @@ type Policy struct {
 	CapKind CapKind `json:"cap_kind"`
 	// Adjust says whether a due date on a non-working day of Calendar moves.
 	Adjust Adjustment `json:"adjust"`
+	// AcceptanceMaxDays, when positive, is how long an acceptance the
+	// contract requires may take when no period is agreed: it ends that
+	// many days after delivery (Directive 2011/7/EU Arts. 3(4), 4(3)(b):
+	// at most 30 days unless expressly agreed). Zero: the law sets none,
+	// and an acceptance neither passed nor bounded keeps the clock stopped.
+	AcceptanceMaxDays int `json:"acceptance_max_days,omitempty"`
 
 	Interest     Interest     `json:"interest"`
 	Compensation Compensation `json:"compensation"`
@@ -357,6 +363,9 @@ func (p *Policy) Validate() error {
 	p.validateClock(&v)
 	if p.DefaultTermDays < 0 || p.DefaultTermDays > ledger.MaxTermDays {
 		v.Add("default_term_days", "must be between 0 and %d", ledger.MaxTermDays)
+	}
+	if p.AcceptanceMaxDays < 0 || p.AcceptanceMaxDays > ledger.MaxTermDays {
+		v.Add("acceptance_max_days", "must be between 0 and %d", ledger.MaxTermDays)
 	}
 	switch {
 	case p.CapKind != CapNone && p.CapKind != CapHard && p.CapKind != CapSoft:
