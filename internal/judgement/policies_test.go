@@ -27,7 +27,11 @@ func TestEachShippedPolicy(t *testing.T) {
 		{"CN 802 large enterprise", ledger.KindLargeEnterprise, "CN", true, "2025-07-01", "CNY 1000.00", 0, policy.IDCN802LargeEnterprise, "2025-09-01", true},
 		{"CN 728 public body", ledger.KindPublicBody, "CN", true, "2024-07-01", "CNY 1000.00", 0, policy.IDCN728PublicBody, "2025-07-31", true},
 		{"CN 728 large enterprise: no default term", ledger.KindLargeEnterprise, "CN", true, "2024-07-01", "CNY 1000.00", 0, policy.IDCN728LargeEnterprise, "", false},
-		{"CN non-SME supplier: contract terms", ledger.KindLargeEnterprise, "CN", false, "2025-07-01", "CNY 1000.00", 45, policy.IDContractTermsOnly, "2025-08-15", false},
+		{"CN non-SME supplier: contract terms", ledger.KindLargeEnterprise, "CN", false, "2025-07-01", "CNY 1000.00", 45, policy.IDCNContractTerms, "2025-08-15", false},
+		// 92 days from 2025-07-01 end on 2025-10-01, in the National Day
+		// break (to 10-08): the Civil Code moves it to the day after.
+		{"CN non-SME supplier: a term ending in a holiday moves past it", ledger.KindLargeEnterprise, "CN", false, "2025-07-01", "CNY 1000.00", 92, policy.IDCNContractTerms, "2025-10-09", false},
+		{"US: a term ending on a Wednesday stays", ledger.KindPublicBody, "US", true, "", "USD 1000.00", 92, policy.IDContractTermsOnly, "2025-10-01", false},
 		{"EU minimum B2B (Spain)", ledger.KindLargeEnterprise, "ES", true, "", "EUR 1000.00", 0, policy.IDEUB2B, "2025-07-31", true},
 		{"EU minimum public (Italy)", ledger.KindPublicBody, "IT", false, "", "EUR 1000.00", 0, policy.IDEUPublic, "2025-07-31", true},
 		{"Germany B2B", ledger.KindSME, "DE", true, "", "EUR 1000.00", 0, "DE-BGB-B2B", "2025-07-31", true},

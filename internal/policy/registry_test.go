@@ -35,7 +35,7 @@ func d(s string) civil.Date {
 func TestEmbeddedPolicies(t *testing.T) {
 	r := embeddedRegistry(t)
 	want := []string{
-		IDCN728LargeEnterprise, IDCN728PublicBody, IDCN802LargeEnterprise, IDCN802PublicBody, IDContractTermsOnly,
+		IDCN728LargeEnterprise, IDCN728PublicBody, IDCN802LargeEnterprise, IDCN802PublicBody, IDCNContractTerms, IDContractTermsOnly,
 		"DE-BGB-B2B", "DE-BGB-PUBLIC", IDEUB2B, IDEUPublic, "FR-L441-B2B", IDUKB2B, IDUKPublic,
 	}
 	var got []string
@@ -106,6 +106,7 @@ func TestShippedFigures(t *testing.T) {
 		IDUKB2B:                uk(60, CapSoft),
 		IDUKPublic:             uk(30, CapHard),
 		IDContractTermsOnly:    {0, 0, CapNone, AdjustNone, "", InterestNone, "", "", DayCountAct365, true, "", "", 0, BillAtIssue, EventDelivery},
+		IDCNContractTerms:      {0, 0, CapNone, AdjustNextWorkingDay, "CN", InterestNone, "", "", DayCountAct360, true, "", "", 0, BillAtIssue, EventDelivery},
 	}
 	for id, w := range want {
 		p, ok := r.Get(id, 0)
@@ -148,8 +149,8 @@ func TestSelect(t *testing.T) {
 		{"CN no contract date: the invoice date decides, and the reason says so", ledger.KindLargeEnterprise, "CN", true, "", "2025-06-02", IDCN802LargeEnterprise, "no contract date"},
 		{"CN no contract date, invoice before 802", ledger.KindLargeEnterprise, "CN", true, "", "2025-05-02", IDCN728LargeEnterprise, "invoice date 2025-05-02"},
 		{"CN signed before 728 came into force", ledger.KindPublicBody, "CN", true, "2019-05-01", "2021-01-01", IDCN728PublicBody, "before Decree 728 came into force"},
-		{"CN supplier not an SME at signing", ledger.KindLargeEnterprise, "CN", false, "2025-08-01", "2025-08-01", IDContractTermsOnly, "not an SME"},
-		{"CN SME debtor", ledger.KindSME, "CN", true, "2025-08-01", "2025-08-01", IDContractTermsOnly, "not a government organ"},
+		{"CN supplier not an SME at signing", ledger.KindLargeEnterprise, "CN", false, "2025-08-01", "2025-08-01", IDCNContractTerms, "not an SME"},
+		{"CN SME debtor", ledger.KindSME, "CN", true, "2025-08-01", "2025-08-01", IDCNContractTerms, "not a government organ"},
 		{"GB business, SME supplier", ledger.KindLargeEnterprise, "GB", true, "", "2025-08-01", IDUKB2B, "any size"},
 		{"GB business, large supplier: the Act still applies", ledger.KindSME, "GB", false, "", "2025-08-01", IDUKB2B, "any size"},
 		{"GB public body", ledger.KindPublicBody, "GB", false, "", "2025-08-01", IDUKPublic, "30-day"},

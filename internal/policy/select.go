@@ -21,6 +21,7 @@ const (
 	IDUKB2B                = "UK-1998-B2B"
 	IDUKPublic             = "UK-1998-PUBLIC"
 	IDContractTermsOnly    = "CONTRACT-TERMS-ONLY"
+	IDCNContractTerms      = "CN-CONTRACT-TERMS"
 )
 
 var (
@@ -40,7 +41,9 @@ var (
 //     contract was signed, owed by an organ, public institution or large
 //     enterprise. 802 governs contracts signed on or after 2025-06-01, 728
 //     those before. Without a contract date, fallbackDate (the issue date)
-//     decides, and the reason says so. Anything else: contract terms only.
+//     decides, and the reason says so. Anything else: contract terms only,
+//     with the Civil Code's rule that a period ending on a rest day or
+//     holiday ends on the next working day (CN-CONTRACT-TERMS).
 //   - GB: the 1998 Act, for suppliers of any size (it has applied to all
 //     businesses since 2002); public buyer or business by debtor kind.
 //   - EU member states: a national policy for the state and debtor kind if
@@ -77,10 +80,10 @@ func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction string
 
 func (r *Registry) selectCN(kind ledger.PartyKind, sme bool, signed, fallback civil.Date) (Policy, string) {
 	if !sme {
-		return r.pick(IDContractTermsOnly, "The supplier was not an SME when the contract was signed, so the Regulations on Ensuring Payment to SMEs (Decrees 802/728, Art. 3) do not apply; the invoice is judged on its contract terms only.")
+		return r.pick(IDCNContractTerms, "The supplier was not an SME when the contract was signed, so the Regulations on Ensuring Payment to SMEs (Decrees 802/728, Art. 3) do not apply; the invoice is judged on its contract terms only, its periods counted under the Civil Code.")
 	}
 	if kind != ledger.KindPublicBody && kind != ledger.KindLargeEnterprise {
-		return r.pick(IDContractTermsOnly, "The debtor is not a government organ, public institution or large enterprise, so Decrees 802/728 do not apply; the invoice is judged on its contract terms only.")
+		return r.pick(IDCNContractTerms, "The debtor is not a government organ, public institution or large enterprise, so Decrees 802/728 do not apply; the invoice is judged on its contract terms only, its periods counted under the Civil Code.")
 	}
 	date, which := signed, "the contract was signed on "+signed.String()
 	if signed.IsZero() {
