@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,10 @@ func workedExample(t *testing.T, tr transport, clk *clock.Fake, pass string) {
 		ContractSignedOn: date(2025, 6, 15), DeliveredOn: date(2025, 7, 1), IssuedOn: date(2025, 7, 3)}}, &inv)
 	if inv.Invoice.Policy != "CN-802-LARGE-ENTERPRISE@1" || inv.Invoice.PolicyReason == "" {
 		t.Errorf("policy = %q (%q)", inv.Invoice.Policy, inv.Invoice.PolicyReason)
+	}
+	// The size at signing was not given: the reason says what was assumed.
+	if !strings.Contains(inv.Invoice.PolicyReason, "size at signing was not given; its size in the ledger now, SMALL, was taken") {
+		t.Errorf("policy reason %q does not say the size at signing was assumed", inv.Invoice.PolicyReason)
 	}
 	beforePayment := clk.Now()
 	clk.Advance(time.Hour)

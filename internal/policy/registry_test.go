@@ -160,6 +160,8 @@ func TestSelect(t *testing.T) {
 		{"FR public: no national policy", ledger.KindPublicBody, "FR", true, "", "2025-08-01", IDEUPublic, "no national policy"},
 		{"ES business: EU minimum", ledger.KindLargeEnterprise, "ES", true, "", "2025-08-01", IDEUB2B, "Directive 2011/7/EU minimum"},
 		{"GR public: EU minimum", ledger.KindPublicBody, "GR", true, "", "2025-08-01", IDEUPublic, "public authorities"},
+		{"PL business: EU minimum, the ECB rate standing in for the NBP's", ledger.KindLargeEnterprise, "PL", true, "", "2025-08-01", IDEUB2B, "outside the euro area"},
+		{"SE public: EU minimum, the ECB rate standing in", ledger.KindPublicBody, "SE", true, "", "2025-08-01", IDEUPublic, "outside the euro area"},
 		{"US", ledger.KindPublicBody, "US", true, "", "2025-08-01", IDContractTermsOnly, "Prompt Payment Act"},
 		{"AU", ledger.KindLargeEnterprise, "AU", true, "", "2025-08-01", IDContractTermsOnly, "Payment Times Reporting"},
 		{"unknown jurisdiction", ledger.KindLargeEnterprise, "JP", true, "", "2025-08-01", IDContractTermsOnly, "contract terms only"},

@@ -63,10 +63,14 @@ func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction string
 		if p, ok := r.national(debtorJurisdiction, debtorKind); ok {
 			return p, fmt.Sprintf("The debtor is a %s %s: the national late-payment law transposing Directive 2011/7/EU applies (%s).", debtorJurisdiction, kindWords(debtorKind), p.Name)
 		}
-		if debtorKind == ledger.KindPublicBody {
-			return r.pick(IDEUPublic, fmt.Sprintf("The debtor is a public authority in %s and no national policy is loaded, so the Directive 2011/7/EU minimum for public authorities applies.", debtorJurisdiction))
+		rate := ""
+		if nonEuro[debtorJurisdiction] {
+			rate = fmt.Sprintf(" %s is outside the euro area: the Directive's reference rate there is its central bank's, which is not loaded, so the ECB rate stands in for it.", debtorJurisdiction)
 		}
-		return r.pick(IDEUB2B, fmt.Sprintf("The debtor is a business in %s and no national policy is loaded, so the Directive 2011/7/EU minimum for commercial transactions applies.", debtorJurisdiction))
+		if debtorKind == ledger.KindPublicBody {
+			return r.pick(IDEUPublic, fmt.Sprintf("The debtor is a public authority in %s and no national policy is loaded, so the Directive 2011/7/EU minimum for public authorities applies.%s", debtorJurisdiction, rate))
+		}
+		return r.pick(IDEUB2B, fmt.Sprintf("The debtor is a business in %s and no national policy is loaded, so the Directive 2011/7/EU minimum for commercial transactions applies.%s", debtorJurisdiction, rate))
 	}
 	why := fmt.Sprintf("No statutory payment-term policy is loaded for debtors in %q", debtorJurisdiction)
 	switch debtorJurisdiction {
@@ -114,6 +118,12 @@ func (r *Registry) selectCN(kind ledger.PartyKind, sme bool, signed, fallback ci
 	}
 	return r.pick(id, fmt.Sprintf("The supplier was an SME at signing and the debtor is %s; %s, before 2025-06-01, so Decree 728 applies%s.", buyer, which, note))
 }
+
+// nonEuro are the member states outside the euro area (Bulgaria joined it
+// on 2026-01-01), whose statutory rate under the Directive is their own
+// central bank's (Art. 2(7)(b)). The EU fallback policies name the ECB rate;
+// their reason says so for these states.
+var nonEuro = map[string]bool{"CZ": true, "DK": true, "HU": true, "PL": true, "RO": true, "SE": true}
 
 // national finds a loaded policy written for the state itself (not the EU
 // marker) that covers the debtor kind; the lowest id wins a tie, so the

@@ -378,18 +378,30 @@ func (l *Ledger) prepareInvoice(v *ledger.ValidationError, debtor, creditor *led
 		inv.DebtorID = debtor.ID
 		today = l.Today(now, debtor.Jurisdiction)
 	}
+	assumedSize := false
 	if creditor != nil {
 		inv.CreditorID = creditor.ID
 		if inv.CreditorSizeAtSigning == "" {
-			inv.CreditorSizeAtSigning = creditor.SizeClass
+			inv.CreditorSizeAtSigning, assumedSize = creditor.SizeClass, true
 		}
 	}
 	v.Merge("invoice.", inv.Normalize(today))
 	if debtor != nil && v.Err() == nil {
 		l.choosePolicy(v, policyName, debtor, &inv)
+		if assumedSize {
+			inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
+		}
 	}
 	inv.ID, inv.CreateTime, inv.UpdateTime = newID(), now, now
 	inv.Credited, inv.Paid, inv.Disputed, inv.CancelledOn, inv.CancelReason, inv.Contested = 0, 0, 0, civil.Date{}, "", 0
 	inv.Derive()
 	return inv, today
+}
+
+// assumedSizeNote completes a policy reason when the supplier's size at
+// signing was not given and its size in the ledger now stood in for it: the
+// Chinese decrees turn on the size at signing, and a supplier that has
+// grown since may have been an SME then.
+func assumedSizeNote(size ledger.SizeClass) string {
+	return fmt.Sprintf(" The supplier's size at signing was not given; its size in the ledger now, %s, was taken for it.", size)
 }

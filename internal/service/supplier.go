@@ -213,6 +213,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			var v ledger.ValidationError
 			v.Merge("invoice.", inv.Normalize(today))
 			l.choosePolicy(&v, "", debtor, inv)
+			inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
 			if err := v.Err(); err != nil {
 				return err
 			}
