@@ -225,7 +225,8 @@ func certFingerprint(path string) (string, error) {
 }
 
 // runSummary is "arrearsd summary rebuild": recount every invoice in the
-// overdue summary's aggregates, after the policy data changed.
+// overdue summary's aggregates, and make its escalation check due, after
+// the policy data changed.
 func runSummary(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] != "rebuild" {
 		return fmt.Errorf("usage: arrearsd summary rebuild [flags]")
@@ -243,6 +244,6 @@ func runSummary(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "recounted %d invoices in the summary aggregates\n", n)
+	fmt.Fprintf(out, "recounted %d invoices in the summary aggregates; their escalation checks are due for the sweeper\n", n)
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/policy"
@@ -165,6 +167,10 @@ func (l *Ledger) PrepareSummaries(ctx context.Context) error {
 // RebuildSummaries recomputes every invoice's profile and corrects the
 // aggregates by the difference: after the policy data changed (a holiday
 // calendar published, a policy file replaced), due dates may have moved.
+// For the same reason it makes every invoice's escalation check due, so
+// the sweeper judges each again under the new data (recording or correcting
+// its levels) and schedules it anew: a row the old data left with no next
+// check would otherwise never be looked at again.
 func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 	q := store.InvoiceQuery{Scope: scope(ctx)}
 	q.Page.Limit = 500
@@ -183,9 +189,32 @@ func (l *Ledger) RebuildSummaries(ctx context.Context) (int, error) {
 		if err := l.recount(ctx, invs); err != nil {
 			return n, err
 		}
+		if err := l.recheckEscalations(ctx, invs); err != nil {
+			return n, err
+		}
 		n += len(invs)
 		q.Page.AfterID = invs[len(invs)-1].ID
 	}
+}
+
+// recheckEscalations makes the invoices' escalation checks due today in
+// every time zone (the earliest date anywhere), unless they already are.
+func (l *Ledger) recheckEscalations(ctx context.Context, invs []*ledger.Invoice) error {
+	earliest := civil.DateOf(l.now(), time.FixedZone("UTC-12", -12*3600))
+	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		escs, err := tx.EscalationsOf(ctx, invoiceIDs(invs))
+		if err != nil {
+			return err
+		}
+		var due []*ledger.Escalation
+		for _, e := range escs {
+			if e.NextCheck.IsZero() || e.NextCheck.After(earliest) {
+				e.NextCheck = earliest
+				due = append(due, e)
+			}
+		}
+		return tx.PutEscalations(ctx, due)
+	})
 }
 
 // fingerprintState names the policy data's fingerprint in the summary

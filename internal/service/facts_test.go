@@ -154,3 +154,43 @@ func TestSummaryTotalsAreExactOrRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuildRechecksEscalations: after policy data changed, "summary
+// rebuild" makes every invoice's escalation check due, so an invoice the
+// old data left with no next check (here: a row reset by hand to level 0
+// and no check, as a clock that never started would leave it) is judged
+// again by the next sweep and gets its levels.
+func TestRebuildRechecksEscalations(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			inv := f.invoice(t, "REB-1", d(2025, 6, 1)) // due 2025-07-01, two months overdue
+			if _, err := f.a.Sweep(admin); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				e, err := tx.GetEscalation(ctx, inv.ID)
+				if err != nil {
+					return err
+				}
+				e.Level, e.NextCheck, e.CheckedOn = 0, civil.Date{}, civil.Date{}
+				return tx.PutEscalations(ctx, []*ledger.Escalation{e})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := f.a.Sweep(admin); err != nil || n != 0 {
+				t.Fatalf("a row with no next check was swept: %d, %v", n, err)
+			}
+			if _, err := f.a.RebuildSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := f.a.Sweep(admin); err != nil || n != 1 {
+				t.Fatalf("sweep after the rebuild: %d, %v; want the invoice judged again", n, err)
+			}
+			e, err := f.sb.GetEscalation(admin, inv.ID)
+			if err != nil || e.Level < 2 || e.NextCheck.IsZero() {
+				t.Errorf("escalation after the rebuild and a sweep: %+v, %v", e, err)
+			}
+		})
+	}
+}
