@@ -74,7 +74,11 @@ var eventWords = map[policy.ClockEvent]string{
 func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	cs := e.pol.ClockStart
 	notStarted := func() (civil.Date, policy.ClockEvent, bool) {
-		e.find(FindingClockNotStarted, "acceptance is a condition of payment but has not passed and no acceptance period is agreed: the payment clock has not started")
+		why := "no acceptance period is agreed"
+		if e.pol.AcceptanceMaxDays > 0 {
+			why = "the delivery date, from which the acceptance period runs, is not recorded"
+		}
+		e.find(FindingClockNotStarted, "acceptance is a condition of payment but has not passed and %s: the payment clock has not started", why)
 		return civil.Date{}, "", false
 	}
 	for _, ev := range cs.Overrides {

@@ -159,7 +159,8 @@ const (
 	// FindingClockNotStarted: no event that starts the clock has happened.
 	FindingClockNotStarted = "CLOCK_NOT_STARTED"
 	// FindingAcceptancePending: acceptance is a condition and not recorded;
-	// the end of the agreed acceptance period stands in for it.
+	// the end of the agreed acceptance period, or of the longest the law
+	// allows without one (the policy's AcceptanceMaxDays), stands in for it.
 	FindingAcceptancePending = "ACCEPTANCE_PENDING"
 	// FindingNoDueDate: nothing is agreed and the law sets no default.
 	FindingNoDueDate = "NO_DUE_DATE"

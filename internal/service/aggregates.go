@@ -96,25 +96,31 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 			}
 		}
 		g := groupOf(groups, key, s.Key.Currency)
+		var sum exactSum
 		for b, name := range names {
 			t := s.M.Bucket(b)
 			if t[summary.Count] != 0 {
 				bt := g.Buckets[name]
-				bt.Count, bt.Amount = bt.Count+t[summary.Count], bt.Amount+t[summary.Amount]
+				bt.Count += t[summary.Count]
+				sum.add(&bt.Amount, t[summary.Amount])
 				g.Buckets[name] = bt
 			}
 			if t[summary.NetCount] != 0 {
 				bt := g.BucketsNet[name]
-				bt.Count, bt.Amount = bt.Count+t[summary.NetCount], bt.Amount+t[summary.NetAmount]
+				bt.Count += t[summary.NetCount]
+				sum.add(&bt.Amount, t[summary.NetAmount])
 				g.BucketsNet[name] = bt
 			}
 			g.Invoices += t[summary.Count]
-			g.Outstanding += t[summary.Amount]
+			sum.add(&g.Outstanding, t[summary.Amount])
 			if b > 0 {
-				g.Overdue += t[summary.Amount]
-				g.OverdueNet += t[summary.NetAmount]
+				sum.add(&g.Overdue, t[summary.Amount])
+				sum.add(&g.OverdueNet, t[summary.NetAmount])
 				g.OverdueInvoices += t[summary.Count]
 			}
+		}
+		if err := sum.err(key, s.Key.Currency); err != nil {
+			return nil, false, err
 		}
 	}
 	return sortedGroups(groups), true, nil

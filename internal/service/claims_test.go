@@ -5,8 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
 )
 
@@ -39,6 +41,44 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			var ve *ledger.ValidationError
 			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "claim.debtor" {
 				t.Errorf("a claim against the claimant itself: %v", err)
+			}
+		})
+	}
+}
+
+// TestNamedPolicyStaysNamed: an invoice recorded under a named policy,
+// without the supplier's size at signing, keeps that policy when the
+// fields that choose the law are corrected; one whose policy the law chose
+// has it chosen again, and says the size was assumed.
+func TestNamedPolicyStaysNamed(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			create := func(ref, pol string) *ledger.Invoice {
+				inv, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Policy: pol, Invoice: &ledger.Invoice{
+					DocumentRef: ref, Amount: money.Money{Minor: 10000000, Currency: "CNY"}, ContractSignedOn: d(2025, 7, 1),
+					DeliveredOn: d(2025, 7, 10), IssuedOn: d(2025, 7, 10), AgreedTermDays: 30}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return inv
+			}
+			named, chosen := create("NAMED-1", "CONTRACT-TERMS-ONLY"), create("CHOSEN-1", "")
+			if strings.Contains(named.PolicyReason, "size at signing") || !strings.Contains(chosen.PolicyReason, "size at signing was not given") {
+				t.Errorf("reasons: named %q, chosen %q", named.PolicyReason, chosen.PolicyReason)
+			}
+			for _, inv := range []*ledger.Invoice{named, chosen} {
+				got, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{ContractSignedOn: d(2020, 1, 1)}, []string{"contract_signed_on"}, "", civil.Date{}, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := inv.PolicyID
+				if inv == chosen {
+					want = "CN-728-LARGE-ENTERPRISE" // signed before 2025-06-01
+				}
+				if got.PolicyID != want {
+					t.Errorf("%s after correcting the signing date: policy %s, want %s", inv.DocumentRef, got.PolicyID, want)
+				}
 			}
 		})
 	}

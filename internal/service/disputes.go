@@ -53,6 +53,9 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if side == "" {
 			return fmt.Errorf("%w: only the debtor or the supplier raises a dispute", ledger.ErrPermissionDenied)
 		}
+		if err := roomForFacts(ctx, tx, inv, factDisputes, 1); err != nil {
+			return err
+		}
 		nd := *d
 		nd.ID, nd.InvoiceID, nd.State, nd.CreateTime, nd.UpdateTime = newID(), inv.ID, ledger.DisputeOpen, now, now
 		nd.OpenedBy = side

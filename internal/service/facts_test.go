@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -17,9 +18,11 @@ import (
 
 // TestFactsBeyondTheLimitAreRefused: an invoice holding as many payments as
 // the judgement takes (ledger.MaxFactsPerKind) refuses one more, by
-// RecordPayment or by a sync, and nothing changes; it stays judged and
-// counted. Without the refusal it could not be judged, and would leave
-// every figure.
+// RecordPayment or by a sync record, and only that record: another record
+// of the same invoice in the chunk that still fits is applied. An invoice
+// already past the limit (recorded before it was enforced) can still be
+// corrected and recounted. Without the refusal an invoice could be made
+// unjudgeable, and would leave every figure.
 func TestFactsBeyondTheLimitAreRefused(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
@@ -28,58 +31,85 @@ func TestFactsBeyondTheLimitAreRefused(t *testing.T) {
 			inv := f.get(t, id)
 			// The payments are loaded straight into the store: through the
 			// API they would take minutes.
-			pays := make([]*ledger.Payment, ledger.MaxFactsPerKind)
-			for i := range pays {
-				pays[i] = &ledger.Payment{ID: uuid.Must(uuid.NewV7()), InvoiceID: id, DebtorID: inv.DebtorID, Amount: 1, Currency: "CNY",
-					PaidOn: d(2025, 7, 1), Reference: fmt.Sprintf("LIM-P-%d", i), Instrument: ledger.InstrumentTransfer,
-					State: ledger.PaymentRecorded, CreateTime: inv.CreateTime, UpdateTime: inv.CreateTime}
+			load := func(from, n int) {
+				t.Helper()
+				pays := make([]*ledger.Payment, n)
+				for i := range pays {
+					pays[i] = &ledger.Payment{ID: uuid.Must(uuid.NewV7()), InvoiceID: id, DebtorID: inv.DebtorID, Amount: 1, Currency: "CNY",
+						PaidOn: d(2025, 7, 1), Reference: fmt.Sprintf("LIM-P-%d", from+i), Instrument: ledger.InstrumentTransfer,
+						State: ledger.PaymentRecorded, CreateTime: inv.CreateTime, UpdateTime: inv.CreateTime}
+				}
+				if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+					return tx.CreatePayments(ctx, pays, map[uuid.UUID]uuid.UUID{id: inv.CreditorID},
+						store.Change{Actor: "system", Debtor: inv.DebtorID, Creditor: inv.CreditorID, EffectiveOn: d(2025, 7, 1), RecordTime: inv.CreateTime, Method: "test"})
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
-				return tx.CreatePayments(ctx, pays, map[uuid.UUID]uuid.UUID{id: inv.CreditorID},
-					store.Change{Actor: "system", Debtor: inv.DebtorID, Creditor: inv.CreditorID, EffectiveOn: d(2025, 7, 1), RecordTime: inv.CreateTime, Method: "test"})
-			}); err != nil {
-				t.Fatal(err)
+			load(0, ledger.MaxFactsPerKind-1) // room for one more
+			pay := func(ref string) service.SyncPayment {
+				return service.SyncPayment{Payment: ledger.Payment{Amount: 1, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: ref}}
 			}
-
-			_, _, err := f.a.RecordPayment(admin, id, &ledger.Payment{Amount: 1, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "LIM-ONE-MORE"})
-			if !errors.Is(err, ledger.ErrFailedPrecondition) {
-				t.Fatalf("payment %d: %v, want a failed precondition", ledger.MaxFactsPerKind+1, err)
-			}
-			// A record that takes a known invoice past the limit, or brings
-			// a new one with too many payments, is rejected alone; the
-			// chunk's other record is applied.
+			// Two records of LIM-1: the first takes the last place, the
+			// second (the same payment and one more) is refused alone. A
+			// new invoice with too many payments is refused; another
+			// record is applied.
 			var many []service.SyncPayment
 			for i := range ledger.MaxFactsPerKind + 1 {
-				many = append(many, service.SyncPayment{Payment: ledger.Payment{Amount: 1, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: fmt.Sprintf("LIM-MANY-%d", i)}})
+				many = append(many, pay(fmt.Sprintf("LIM-MANY-%d", i)))
 			}
 			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "limit", []service.SyncRecord{
-				f.record(2, "LIM-1", 100_000_000, 30, service.SyncPayment{Payment: ledger.Payment{Amount: 1, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "LIM-SYNCED"}}),
-				f.record(3, "LIM-2", 100_000_000, 30),
-				f.record(4, "LIM-3", 100_000_000, 30, many...)})
+				f.record(2, "LIM-1", 100_000_000, 30, pay("LIM-LAST")),
+				f.record(3, "LIM-1", 100_000_000, 30, pay("LIM-LAST"), pay("LIM-OVER")),
+				f.record(4, "LIM-2", 100_000_000, 30),
+				f.record(5, "LIM-3", 100_000_000, 30, many...)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res) != 3 || res[1].Outcome != service.SyncCreated {
-				t.Fatalf("sync: %+v, want the second record created", res)
+			if len(res) != 4 || res[0].Outcome != service.SyncUpdated || res[2].Outcome != service.SyncCreated {
+				t.Fatalf("sync: %+v, want the first and third records applied", res)
 			}
-			for _, r := range []service.SyncResult{res[0], res[2]} {
-				if r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "payments" {
+			for _, r := range []service.SyncResult{res[1], res[3]} {
+				if r.Outcome != service.SyncRejected || len(r.Violations) != 1 || !strings.HasPrefix(r.Violations[0].Field, "payments") {
 					t.Errorf("%s: %+v, want it rejected for its payments", r.DocumentRef, r)
 				}
 			}
-			if sess, err := f.sb.GetSyncSession(admin, f.debtor.ID, "limit"); err != nil || sess.AckedSeq != 4 {
-				t.Errorf("session after the chunk: %+v, %v; want sequence 4 acknowledged", sess, err)
+			if sess, err := f.sb.GetSyncSession(admin, f.debtor.ID, "limit"); err != nil || sess.AckedSeq != 5 {
+				t.Errorf("session after the chunk: %+v, %v; want sequence 5 acknowledged", sess, err)
 			}
 			if _, err := f.sb.GetInvoiceByDocumentRef(admin, inv.DebtorID, "LIM-3"); !errors.Is(err, ledger.ErrNotFound) {
 				t.Errorf("the rejected new invoice was recorded: %v", err)
 			}
-			for _, ref := range []string{"LIM-ONE-MORE", "LIM-SYNCED"} {
+			full := f.get(t, id)
+			if full.Paid != 1 {
+				t.Errorf("LIM-1 paid %d through the sync, want the one payment that fit", full.Paid)
+			}
+
+			// Full: RecordPayment and a chunk of one record are refused.
+			_, _, err = f.a.RecordPayment(admin, id, &ledger.Payment{Amount: 1, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "LIM-ONE-MORE"})
+			if !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Fatalf("payment %d: %v, want a failed precondition", ledger.MaxFactsPerKind+1, err)
+			}
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "limit", []service.SyncRecord{f.record(6, "LIM-1", 100_000_000, 30, pay("LIM-SYNCED"))})
+			if err != nil || res[0].Outcome != service.SyncRejected || res[0].Violations[0].Field != "payments" {
+				t.Fatalf("a record paying a full invoice: %+v, %v", res, err)
+			}
+			for _, ref := range []string{"LIM-OVER", "LIM-ONE-MORE", "LIM-SYNCED"} {
 				if _, err := f.sb.GetPaymentByReference(admin, inv.DebtorID, ref); !errors.Is(err, ledger.ErrNotFound) {
 					t.Errorf("refused payment %s was recorded: %v", ref, err)
 				}
 			}
-			if got := f.get(t, id); got.Version != inv.Version || got.Paid != inv.Paid {
+			if got := f.get(t, id); got.Version != full.Version || got.Paid != full.Paid {
 				t.Errorf("a refused payment changed the invoice: %+v", got)
+			}
+
+			// Past the limit already: still corrected and recounted.
+			load(ledger.MaxFactsPerKind, 1)
+			if _, err := f.a.UpdateInvoice(admin, id, &ledger.Invoice{ContractRef: "C-LIM"}, []string{"contract_ref"}, "", civil.Date{}, ""); err != nil {
+				t.Errorf("correcting an invoice past the limit: %v", err)
+			}
+			if _, err := f.a.RebuildSummaries(admin); err != nil {
+				t.Errorf("rebuilding the summaries with an invoice past the limit: %v", err)
 			}
 		})
 	}

@@ -388,7 +388,8 @@ func (l *Ledger) prepareInvoice(v *ledger.ValidationError, debtor, creditor *led
 	v.Merge("invoice.", inv.Normalize(today))
 	if debtor != nil && v.Err() == nil {
 		l.choosePolicy(v, policyName, debtor, &inv)
-		if assumedSize {
+		if assumedSize && policyName == "" {
+			// Not on a named policy: its reason marks it as named.
 			inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
 		}
 	}

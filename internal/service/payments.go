@@ -88,6 +88,9 @@ func (l *Ledger) recordPaymentTx(ctx context.Context, tx store.Tx, invoiceID uui
 		if inv.Status == ledger.StatusCancelled {
 			return fmt.Errorf("%w: the invoice was cancelled on %s", ledger.ErrFailedPrecondition, inv.CancelledOn)
 		}
+		if err := roomForFacts(ctx, tx, inv, factPayments, 1); err != nil {
+			return err
+		}
 		cand.ID, cand.State, cand.CreateTime, cand.UpdateTime = newID(), ledger.PaymentRecorded, now, now
 		cand.ReversedOn, cand.ReversalReason = civil.Date{}, ""
 		if err := tx.CreatePayment(ctx, &cand, change(ctx, inv, cand.PaidOn, now, "RecordPayment")); err != nil {
@@ -242,6 +245,9 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 
 // applyCredit records a credit note and lowers the invoice by it.
 func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoice, note *ledger.CreditNote, today civil.Date, now time.Time, method string) (*ledger.Invoice, error) {
+	if err := roomForFacts(ctx, tx, inv, factCreditNotes, 1); err != nil {
+		return nil, err
+	}
 	if err := tx.CreateCreditNote(ctx, note, change(ctx, inv, note.IssuedOn, now, method)); err != nil {
 		return nil, err
 	}
@@ -275,4 +281,46 @@ func (l *Ledger) saveDebtorChange(ctx context.Context, tx store.Tx, before, next
 		return err
 	}
 	return l.markCorrected(ctx, tx, next, today, now)
+}
+
+// factKind is one of the kinds of fact an invoice holds, each bounded by
+// ledger.MaxFactsPerKind.
+type factKind string
+
+const (
+	factPayments    factKind = "payments"
+	factCreditNotes factKind = "credit notes"
+	factDisputes    factKind = "disputes"
+)
+
+func (k factKind) count(f *store.Facts) int {
+	if f == nil {
+		return 0
+	}
+	switch k {
+	case factPayments:
+		return len(f.Payments)
+	case factCreditNotes:
+		return len(f.CreditNotes)
+	}
+	return len(f.Disputes)
+}
+
+// roomForFacts refuses to add n facts of a kind to an invoice that would
+// then hold more of them than the judgement takes (ledger.MaxFactsPerKind):
+// it could no longer be judged, and would drop out of every figure. Facts
+// count in any state (a reversed payment, a closed dispute), as the
+// judgement reads them. Only a write that adds facts asks: an invoice
+// already past the limit (recorded before it was enforced) can still be
+// corrected, cancelled and recounted.
+func roomForFacts(ctx context.Context, tx store.Tx, inv *ledger.Invoice, kind factKind, n int) error {
+	facts, err := tx.Facts(ctx, []uuid.UUID{inv.ID})
+	if err != nil {
+		return err
+	}
+	if have := kind.count(facts[inv.ID]); have+n > ledger.MaxFactsPerKind {
+		return fmt.Errorf("%w: invoice %q holds %d %s; the ledger keeps at most %d for one invoice",
+			ledger.ErrFailedPrecondition, inv.DocumentRef, have, kind, ledger.MaxFactsPerKind)
+	}
+	return nil
 }

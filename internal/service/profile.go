@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -221,9 +220,6 @@ func (l *Ledger) profileChanges(ctx context.Context, tx store.Tx, invs []*ledger
 			}
 			debtors[inv.DebtorID] = debtor
 		}
-		if err := withinFactLimits(inv, facts[inv.ID]); err != nil {
-			return profileBatch{}, err
-		}
 		p, err := l.profileOf(inv, revs[inv.ID], debtor, facts[inv.ID])
 		if err != nil {
 			return profileBatch{}, err
@@ -329,39 +325,3 @@ func (l *Ledger) flushSummarizeLater(ctx context.Context, tx store.Tx, s *summar
 	s.latest, s.order, s.log = map[uuid.UUID]*ledger.Invoice{}, nil, nil
 	return l.resummarize(ctx, tx, invs, now)
 }
-
-// withinFactLimits refuses a change that leaves an invoice with more facts
-// of a kind than the judgement takes (ledger.MaxFactsPerKind). Every change
-// to an invoice or its facts passes here, in its transaction, on its way to
-// the summary, so no write path can make an invoice unjudgeable and drop it
-// from every figure.
-func withinFactLimits(inv *ledger.Invoice, f *store.Facts) error {
-	if f == nil {
-		return nil
-	}
-	for _, k := range []struct {
-		what string
-		n    int
-	}{{"payments", len(f.Payments)}, {"credit notes", len(f.CreditNotes)}, {"disputes", len(f.Disputes)}} {
-		if k.n > ledger.MaxFactsPerKind {
-			return &factLimitError{documentRef: inv.DocumentRef, what: k.what, n: k.n}
-		}
-	}
-	return nil
-}
-
-// factLimitError is withinFactLimits' refusal. It names the invoice, so
-// that a sync chunk can reject the record that crossed the limit and apply
-// the others.
-type factLimitError struct {
-	documentRef string
-	what        string
-	n           int
-}
-
-func (e *factLimitError) Error() string {
-	return fmt.Sprintf("%v: invoice %q would have %d %s; the ledger keeps at most %d for one invoice",
-		ledger.ErrFailedPrecondition, e.documentRef, e.n, e.what, ledger.MaxFactsPerKind)
-}
-
-func (e *factLimitError) Unwrap() error { return ledger.ErrFailedPrecondition }

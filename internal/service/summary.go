@@ -207,17 +207,8 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	}
 	g := groupOf(groups, key, inv.Amount.Currency)
 	net := jd.Outstanding - jd.DisputedOpen
-	// Each amount is bounded, but not their sum over a group: a total is
-	// exact or the summary is refused (interest compounds the risk: an
-	// agreed daily rate over centuries reaches the int64 range alone).
-	fits := true
-	add := func(total *int64, v int64) {
-		s := *total + v
-		if (*total^s)&(v^s) < 0 {
-			fits = false
-		}
-		*total = s
-	}
+	var sum exactSum
+	add := sum.add
 	g.Invoices++
 	add(&g.Outstanding, jd.Outstanding)
 	add(&g.Overdue, overdue)
@@ -240,11 +231,30 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 		add(&bn.Amount, net)
 		g.BucketsNet[jd.BucketNet] = bn
 	}
-	if !fits {
-		return fmt.Errorf("%w: a total of the group %s is beyond %d minor units of %s; narrow the summary (group by debtor, or filter)",
-			ledger.ErrFailedPrecondition, groupName(key), int64(math.MaxInt64), inv.Amount.Currency)
+	return sum.err(key, inv.Amount.Currency)
+}
+
+// exactSum adds to totals and remembers whether one left the int64 range.
+// Each amount the ledger holds is bounded, but not their sum over a group:
+// a total is exact or the figure is refused (interest makes it reachable:
+// an agreed daily rate over centuries nears the range on its own).
+type exactSum struct{ overflow bool }
+
+func (e *exactSum) add(total *int64, v int64) {
+	s := *total + v
+	if (*total^s)&(v^s) < 0 {
+		e.overflow = true
 	}
-	return nil
+	*total = s
+}
+
+// err is the refusal of a group's figures whose total overflowed.
+func (e *exactSum) err(key map[string]string, currency string) error {
+	if !e.overflow {
+		return nil
+	}
+	return fmt.Errorf("%w: a total of the group %s is beyond %d minor units of %s; narrow the figures (group by debtor, or filter)",
+		ledger.ErrFailedPrecondition, groupName(key), int64(math.MaxInt64), currency)
 }
 
 // groupName says which group a summary key is, for an error message.
@@ -296,8 +306,9 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 			byCurrency[d.Currency] = d
 		}
 		d.Count++
-		d.Amount += j.Judgement.Outstanding
-		return nil
+		var sum exactSum
+		sum.add(&d.Amount, j.Judgement.Outstanding)
+		return sum.err(map[string]string{"debtor": "parties/" + debtor.ID.String()}, d.Currency)
 	})
 	if err != nil {
 		return nil, err

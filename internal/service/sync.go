@@ -301,11 +301,7 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	var results []SyncResult
 	var acked int64
 	attempt := 0
-	// refused holds the records found, on an earlier run of the chunk, to
-	// take an invoice past the ledger's limit of facts (factLimitError):
-	// the chunk is run again without them, so they fail alone.
-	refused := map[int]string{}
-	run := func(ctx context.Context, tx store.Tx) error {
+	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if attempt++; attempt > 1 {
 			if err := prev.wait(ctx, 0); err != nil {
 				return err
@@ -339,12 +335,6 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			case sess != nil && r.Sequence <= last:
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
-			case refused[i] != "":
-				results[i].Outcome = SyncRejected
-				results[i].Violations = []ledger.FieldViolation{{Field: "payments", Description: refused[i]}}
-				if sess != nil {
-					last = r.Sequence
-				}
 			default:
 				apply = append(apply, i)
 				if sess != nil {
@@ -425,23 +415,8 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		}
 		acked = sess.AckedSeq
 		return nil
-	}
-	for {
-		err := l.store.ReadWriteTx(ctx, run)
-		var fl *factLimitError
-		if !errors.As(err, &fl) {
-			return results, acked, err
-		}
-		n := len(refused)
-		for i := range recs {
-			if refused[i] == "" && strings.TrimSpace(recs[i].Invoice.DocumentRef) == fl.documentRef {
-				refused[i] = fl.Error()
-			}
-		}
-		if len(refused) == n {
-			return results, acked, err
-		}
-	}
+	})
+	return results, acked, err
 }
 
 // writeTurn is a chunk's turn to write after the chunk before it in
@@ -562,6 +537,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		if r.Creditor.ID != uuid.Nil {
 			creditor = byID[r.Creditor.ID]
 		}
+		if n := len(r.Payments); n > ledger.MaxFactsPerKind {
+			res.Outcome = SyncRejected
+			res.Violations = []ledger.FieldViolation{{Field: "payments", Description: fmt.Sprintf("%d payments; the ledger keeps at most %d for one invoice", n, ledger.MaxFactsPerKind)}}
+			continue
+		}
 		cur, known := existing[ref]
 		var fresh []int // a known invoice's payments in the record it does not hold yet
 		plain := true
@@ -621,6 +601,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				for _, k := range fresh {
 					res.Changed = append(res.Changed, fmt.Sprintf("payments[%d]:recorded", k))
 				}
+				for k := range steps {
+					steps[k].rec = i
+				}
 				paid = append(paid, steps...)
 				continue
 			}
@@ -679,6 +662,9 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	// The new invoices' profiles are computed before the writing starts.
 	profiles, err := l.profileChanges(ctx, tx, newInvs, facts, nil)
 	if err != nil {
+		return nil, err
+	}
+	if paid, err = roomForPaid(ctx, tx, paid, results); err != nil {
 		return nil, err
 	}
 	// The rows only this chunk writes, its new and corrected invoices with
@@ -757,6 +743,37 @@ type paidInvoice struct {
 	pay  *ledger.Payment
 	step int
 	last bool
+	rec  int // the record's index in the chunk
+}
+
+// roomForPaid rejects the records whose new payments would take their
+// invoice past ledger.MaxFactsPerKind payments, as RecordPayment refuses
+// the payment that would (roomForFacts), and returns the others' steps.
+// The invoices' payments are counted in one read.
+func roomForPaid(ctx context.Context, tx store.Tx, paid []paidInvoice, results []SyncResult) ([]paidInvoice, error) {
+	adding := map[uuid.UUID]int{}
+	for _, p := range paid {
+		adding[p.inv.ID]++
+	}
+	if len(adding) == 0 {
+		return paid, nil
+	}
+	facts, err := tx.Facts(ctx, slices.Collect(maps.Keys(adding)))
+	if err != nil {
+		return nil, err
+	}
+	kept := paid[:0]
+	for _, p := range paid {
+		have := factPayments.count(facts[p.inv.ID])
+		if have+adding[p.inv.ID] <= ledger.MaxFactsPerKind {
+			kept = append(kept, p)
+			continue
+		}
+		results[p.rec] = SyncResult{Sequence: results[p.rec].Sequence, DocumentRef: results[p.rec].DocumentRef, Outcome: SyncRejected,
+			Violations: []ledger.FieldViolation{{Field: "payments", Description: fmt.Sprintf("invoice %q holds %d payments; %d more would pass the %d the ledger keeps for one invoice",
+				p.inv.DocumentRef, have, adding[p.inv.ID], ledger.MaxFactsPerKind)}}}
+	}
+	return kept, nil
 }
 
 // paymentSteps applies a known invoice's new payments (the indexes fresh
@@ -1072,6 +1089,11 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 // prefixPayment names the payment a violation is about.
 func prefixPayment(err error, i int) error {
 	var ve *ledger.ValidationError
+	if errors.Is(err, ledger.ErrFailedPrecondition) {
+		// The invoice's state refuses this payment (cancelled, or holding
+		// all the payments the ledger keeps): the record says which.
+		return ledger.Invalid(fmt.Sprintf("payments[%d]", i), "%s", strings.TrimPrefix(err.Error(), ledger.ErrFailedPrecondition.Error()+": "))
+	}
 	if !errors.As(err, &ve) {
 		return err
 	}
