@@ -79,7 +79,7 @@ func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
 		if on.IsZero() {
 			on, which = e.inv.IssuedOn, "the invoice date (no contract date is recorded)"
 		}
-		fs, ok := e.in.Tables.RateOn(in.AgreedRateFloor, on)
+		fs, ok := e.rateOn(in.AgreedRateFloor, on)
 		if !ok {
 			return nil, "", fmt.Errorf("%w: rate table %s has no rate for %s", ErrMissingData, in.AgreedRateFloor, on)
 		}
@@ -112,6 +112,16 @@ func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
 	return nil, "no interest: the policy sets no statutory interest and no rate is agreed", nil
 }
 
+// rateOn reads a reference rate in force on a day, reporting when the day
+// is after its table is known to be complete.
+func (e *eval) rateOn(table string, on civil.Date) (string, bool) {
+	pct, ok := e.in.Tables.RateOn(table, on)
+	if ct := e.in.Tables.RateConfirmedThrough(table); ok && !ct.IsZero() && on.After(ct) {
+		e.find(FindingRateUnconfirmed, "%s is confirmed through %s; the %s%% it gives for %s assumes no change since", table, ct, pct, on)
+	}
+	return pct, ok
+}
+
 // referenceRates applies a reference rate plus points. AT_START fixes the
 // rate in force on the 31 December or 30 June strictly before interest
 // starts (UK); HALF_YEARLY applies the rate in force on 1 January to days in
@@ -121,7 +131,7 @@ func (e *eval) referenceRates(start civil.Date) (rateFunc, string, error) {
 	points, _ := policy.ParseDecimal(in.Points)
 	denom := in.DayCount.Days()
 	lookup := func(on civil.Date) (rateSpec, error) {
-		s, ok := e.in.Tables.RateOn(in.Reference, on)
+		s, ok := e.rateOn(in.Reference, on)
 		if !ok {
 			return rateSpec{}, fmt.Errorf("%w: rate table %s has no rate for %s", ErrMissingData, in.Reference, on)
 		}

@@ -26,6 +26,10 @@ var ErrMissingData = errors.New("judgement: reference data missing")
 type Tables interface {
 	// RateOn returns the percent per annum in force on d, as decimal text.
 	RateOn(table string, d civil.Date) (percent string, ok bool)
+	// RateConfirmedThrough is the last day a table is known to be
+	// complete (zero: not stated); a rate for a later day assumes no
+	// change since.
+	RateConfirmedThrough(table string) civil.Date
 	// IsWorkingDay reports whether d is a working day, and whether the
 	// calendar is published for d's year.
 	IsWorkingDay(calendar string, d civil.Date) (working, published bool)
@@ -162,6 +166,9 @@ const (
 	// the end of the agreed acceptance period, or of the longest the law
 	// allows without one (the policy's AcceptanceMaxDays), stands in for it.
 	FindingAcceptancePending = "ACCEPTANCE_PENDING"
+	// FindingRateUnconfirmed: a reference rate was needed for a day after
+	// its table is known to be complete; the last known rate was used.
+	FindingRateUnconfirmed = "RATE_UNCONFIRMED"
 	// FindingNoDueDate: nothing is agreed and the law sets no default.
 	FindingNoDueDate = "NO_DUE_DATE"
 	// FindingProvisionalCalendar: the due date was moved on a calendar year

@@ -20,6 +20,11 @@ type RateTable struct {
 	Source string
 	// Entries are in strictly increasing date order.
 	Entries []RateEntry
+	// ConfirmedThrough, when set, is the last day the table is known to be
+	// complete ("# Confirmed through: 2026-02-05": the publisher's decisions
+	// up to then were checked). The last entry is assumed to hold after it,
+	// and a judgement that relies on that says so. Zero: no such statement.
+	ConfirmedThrough civil.Date
 }
 
 // RateEntry is one change of a reference rate.
@@ -45,6 +50,7 @@ func (t *RateTable) On(d civil.Date) (percent string, ok bool) {
 //
 //	# <title>
 //	# Source: <citation>
+//	# Confirmed through: 2026-02-05   (optional)
 //	# from,percent[,note]
 //	2019-08-20,4.25
 //	2025-12-18,3.75,(verify)
@@ -66,6 +72,13 @@ func ParseRateTable(id, text string) (*RateTable, error) {
 			c = strings.TrimSpace(c)
 			if len(c) > 7 && strings.EqualFold(c[:7], "source:") {
 				sources = append(sources, strings.TrimSpace(c[7:]))
+			}
+			if v, ok := cutFold(c, "confirmed through:"); ok {
+				d, err := civil.Parse(v)
+				if err != nil {
+					return nil, fmt.Errorf("rate table %s line %d: confirmed through: %v", id, n, err)
+				}
+				t.ConfirmedThrough = d
 			}
 			continue
 		}
@@ -99,6 +112,17 @@ func ParseRateTable(id, text string) (*RateTable, error) {
 	if len(t.Entries) == 0 {
 		return nil, fmt.Errorf("rate table %s: no entries", id)
 	}
+	if last := t.Entries[len(t.Entries)-1].From; !t.ConfirmedThrough.IsZero() && t.ConfirmedThrough.Before(last) {
+		return nil, fmt.Errorf("rate table %s: confirmed through %s, before its last entry %s", id, t.ConfirmedThrough, last)
+	}
 	t.Source = strings.Join(sources, "; ")
 	return t, nil
+}
+
+// cutFold cuts a case-insensitive prefix and trims what follows.
+func cutFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(s[len(prefix):]), true
 }

@@ -343,6 +343,17 @@ func (r *Registry) RateOn(table string, d civil.Date) (percent string, ok bool) 
 	return t.On(d)
 }
 
+// RateConfirmedThrough returns the last day a rate table is known to be
+// complete; zero when the table does not say.
+func (r *Registry) RateConfirmedThrough(table string) civil.Date {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if t := r.rates[table]; t != nil {
+		return t.ConfirmedThrough
+	}
+	return civil.Date{}
+}
+
 // RateTable returns a copy of a rate table, for display and audit.
 func (r *Registry) RateTable(id string) (RateTable, bool) {
 	r.mu.RLock()

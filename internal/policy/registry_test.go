@@ -270,6 +270,8 @@ func TestLoadErrors(t *testing.T) {
 		{"rate table out of order", map[string]string{"rates/X.csv": "# Source: t\n2020-01-01,1.0\n2019-01-01,2.0\n"}, "not after"},
 		{"rate table with a bad percent", map[string]string{"rates/X.csv": "# Source: t\n2020-01-01,one\n"}, "not a decimal"},
 		{"rate table with a bad date", map[string]string{"rates/X.csv": "# Source: t\n2020-02-30,1\n"}, "YYYY-MM-DD"},
+		{"rate table confirmed before its last entry", map[string]string{"rates/X.csv": "# Source: t\n# Confirmed through: 2019-12-31\n2020-01-01,1\n"}, "before its last entry"},
+		{"rate table with a bad confirmed-through date", map[string]string{"rates/X.csv": "# Source: t\n# Confirmed through: soon\n2020-01-01,1\n"}, "confirmed through"},
 		{"rate table file name not an id", map[string]string{"rates/x y.csv": "# Source: t\n2020-01-01,1\n"}, "file name"},
 		{"calendar id differs from the file name", map[string]string{"calendars/AA.json": `{"id":"BB","name":"x","source":"t","years":[]}`}, "differs"},
 		{"calendar working day on a weekday", map[string]string{"calendars/AA.json": `{"id":"AA","name":"x","source":"t","years":[{"year":2025,"source":"t","holidays":[],"working_days":[{"date":"2025-03-03","name":"w"}]}]}`}, "not a weekend day"},

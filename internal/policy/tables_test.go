@@ -50,6 +50,25 @@ func TestRateOn(t *testing.T) {
 // TestBasiszinsFollowsECB checks the German base rate against its rule:
 // each half-year it moves by the change in the ECB rate between the last
 // days of the two previous half-years.
+// TestShippedRatesConfirmed: every shipped rate table says how far it was
+// checked, and no later than its last entry.
+func TestShippedRatesConfirmed(t *testing.T) {
+	r := embeddedRegistry(t)
+	for _, id := range []string{"BOE-BASE", "CN-LPR-1Y", "DE-BASISZINS", "ECB-MRO"} {
+		tab, ok := r.RateTable(id)
+		if !ok {
+			t.Fatalf("no table %s", id)
+		}
+		ct := r.RateConfirmedThrough(id)
+		if ct.IsZero() || ct != tab.ConfirmedThrough || ct.Before(tab.Entries[len(tab.Entries)-1].From) {
+			t.Errorf("%s confirmed through %s (table says %s), last entry %s", id, ct, tab.ConfirmedThrough, tab.Entries[len(tab.Entries)-1].From)
+		}
+	}
+	if ct := r.RateConfirmedThrough("NO-TABLE"); !ct.IsZero() {
+		t.Errorf("a missing table is confirmed through %s", ct)
+	}
+}
+
 func TestBasiszinsFollowsECB(t *testing.T) {
 	r := embeddedRegistry(t)
 	for _, tc := range []struct{ on, prevRef, ref string }{
