@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
@@ -307,6 +308,10 @@ func testSync(t *testing.T, cfg config) {
 	if resp.StatusCode != 200 || lines != 4 || created != 30 {
 		t.Errorf("REST NDJSON sync: HTTP %d, %d lines, %d created; want 200, 4, 30", resp.StatusCode, lines, created)
 	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("REST NDJSON sync answered as %q", ct)
+	}
+	restNDJSONErrors(t, f)
 
 	// Everything the sync wrote, in bulk or record by record, is in the
 	// audit trail and verifies.
@@ -570,4 +575,58 @@ func testSyncPipelined(t *testing.T, cfg config) {
 		t.Errorf("the ledger holds %d invoices, want %d", n, 12*40+2+3*30)
 	}
 	verifyAudit(t, f.cfg)
+}
+
+// restNDJSONErrors: a line of the REST stream that is no message ends the
+// upload with an error naming the line, after the chunks before it are
+// answered and applied, and nothing after it is; a bad first line, or one
+// longer than the request limit, is refused outright.
+func restNDJSONErrors(t *testing.T, f *syncFixture) {
+	t.Helper()
+	post := func(body string) (*http.Response, []string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+f.http+"/v1/sync", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+f.erp)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out []string
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			out = append(out, sc.Text())
+		}
+		return resp, out
+	}
+	line := func(m proto.Message) string {
+		b, _ := protojson.Marshal(m)
+		return string(b) + "\n"
+	}
+	chunk := func(recs []*arrearsv1.PayableRecord) string {
+		return line(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs}}})
+	}
+	open := line(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "rest-bad", Debtor: f.debtor}}})
+	before := countInvoices(t, f.conn, f.erp)
+	resp, out := post(open + chunk(records(900, 10, same)) + `{"chunk":{"records":[{"amunt":1}]}}` + "\n" + chunk(records(910, 10, same)))
+	if resp.StatusCode != 200 || len(out) != 3 || !strings.Contains(out[1], `"CREATED"`) ||
+		!strings.HasPrefix(out[2], `{"error":`) || !strings.Contains(out[2], "line 3") || !strings.Contains(out[2], "amunt") {
+		t.Errorf("a bad third line: HTTP %d, lines:\n%s", resp.StatusCode, strings.Join(out, "\n"))
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != before+10 {
+		t.Errorf("after a bad third line the ledger holds %d more invoices, want the first chunk's 10", n-before)
+	}
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/rest-bad"}, &sess)
+	if sess.ResumeAfter != 910 {
+		t.Errorf("after a bad third line the session resumes after %d, want 910", sess.ResumeAfter)
+	}
+	if resp, out := post("{\"opne\":{}}\n" + chunk(records(920, 1, same))); resp.StatusCode != 400 || len(out) != 1 || !strings.Contains(out[0], "line 1") {
+		t.Errorf("a bad first line: HTTP %d, %v", resp.StatusCode, out)
+	}
+	long := strings.Repeat(" ", 64<<10) // the test servers' request limit (startServer)
+	if resp, out := post(open + chunk(records(930, 1, same)) + "{" + long + "}\n"); resp.StatusCode != 200 || len(out) != 3 || !strings.Contains(out[2], "longer than") {
+		t.Errorf("a line over the request limit: HTTP %d, %v", resp.StatusCode, out)
+	}
 }

@@ -172,6 +172,11 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			if chunk == nil {
 				return a.s.fail(ctx, method, "", badField("chunk", "after SyncOpen, every message must be a chunk"))
 			}
+			// Refused before anything is built from it: a message of
+			// empty records converts to far more memory than it takes.
+			if n := len(chunk.Records); n > service.MaxSyncChunk {
+				return a.s.fail(ctx, method, "", badField("chunk.records", "at most %d records per chunk, got %d", service.MaxSyncChunk, n))
+			}
 			recs := make([]service.SyncRecord, len(chunk.Records))
 			for i, r := range chunk.Records {
 				recs[i] = recordFromProto(r)

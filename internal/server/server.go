@@ -153,9 +153,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, cfg.Log))
 	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, cfg.Log))
 	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, cfg.Log))
-	// The NDJSON sync stream is as long as the sync: each message is
-	// bounded by the gRPC limit instead.
-	mux.Handle("POST /v1/sync", requireKey(fullDuplex(gw), cfg.Authn, cfg.Log))
+	// The NDJSON sync stream is as long as the sync: each line is bounded
+	// by the request limit instead.
+	mux.Handle("POST /v1/sync", requireKey(&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}, cfg.Authn, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -256,15 +256,4 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_, _ = w.Write([]byte(`{"status":"ok"}`))
-}
-
-// fullDuplex lets the NDJSON sync stream read records while it writes
-// results: without it Go's HTTP/1.1 server closes the request body once the
-// response starts, and a long upload would be cut after the first result.
-// HTTP/2 clients are full duplex anyway.
-func fullDuplex(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = http.NewResponseController(w).EnableFullDuplex()
-		h.ServeHTTP(w, r)
-	})
 }

@@ -83,3 +83,28 @@ func TestNamedPolicyStaysNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionSequencesStartAtOne: in a session a record without a sequence
+// (0) is refused, naming the field; before, it passed for a record already
+// acknowledged and was reported unchanged without being applied. Without a
+// session, sequences are not used.
+func TestSessionSequencesStartAtOne(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			res, acked, err := f.a.SyncChunk(admin, f.debtor.ID, "seq", []service.SyncRecord{f.record(0, "SEQ-0", 100000, 30), f.record(1, "SEQ-1", 100000, 30)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "sequence" {
+				t.Errorf("sequence 0 in a session: %+v", r)
+			}
+			if res[1].Outcome != service.SyncCreated || acked != 1 {
+				t.Errorf("sequence 1: %+v, acknowledged %d", res[1], acked)
+			}
+			if res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(0, "SEQ-NONE", 100000, 30)}); err != nil || res[0].Outcome != service.SyncCreated {
+				t.Errorf("no session, no sequence: %+v, %v", res, err)
+			}
+		})
+	}
+}

@@ -330,6 +330,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			r := &recs[i]
 			results[i] = SyncResult{Sequence: r.Sequence, DocumentRef: r.Invoice.DocumentRef}
 			switch {
+			case sess != nil && r.Sequence <= 0:
+				// Not a place in the session: without this it would pass for
+				// a record acknowledged already, and never be applied.
+				results[i].Outcome = SyncRejected
+				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("is %d: in a session, records are numbered from 1", r.Sequence)}}
 			case sess != nil && r.Sequence <= sess.AckedSeq:
 				results[i].Outcome = SyncUnchanged // applied in an earlier chunk
 			case sess != nil && r.Sequence <= last:

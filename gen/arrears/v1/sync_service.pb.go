@@ -121,7 +121,7 @@ func (x *PayablePayment) GetReversalReason() string {
 // its payments.
 type PayableRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Strictly increasing within a session.
+	// Strictly increasing within a session, from 1.
 	Sequence    int64  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	DocumentRef string `protobuf:"bytes,2,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
 	// The supplier: "parties/{jurisdiction}:{registration_id}" (or an id).

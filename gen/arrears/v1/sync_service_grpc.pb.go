@@ -37,16 +37,20 @@ type SyncServiceClient interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
 	// each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
-	// most two chunks at once (one while the one before commits) and reads no
-	// further while they are in flight, so a client that sends faster than the
-	// database writes is slowed by flow control, never buffered without limit.
-	// A chunk that fails ends the stream; chunks after it are not applied.
+	// most two chunks at once (one while the one before commits) and reads at
+	// most one further while they are in flight, so a client that sends faster
+	// than the database writes is slowed by flow control, never buffered
+	// without limit. A chunk that fails ends the stream; chunks after it are
+	// not applied.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
-	// SyncPayablesRequest messages and the response newline-delimited JSON of
-	// results. HTTP/1.1 delivers the results after the upload ends.
+	// SyncPayablesRequest messages and the response application/x-ndjson:
+	// {"result": ...} per response message, {"error": ...} last on failure. A
+	// line that is no message ends the upload after the chunks before it are
+	// answered, with an error naming the line. Results are written as chunks
+	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncPayablesRequest, SyncPayablesResponse], error)
-	// One chunk in one call, for portals and scripts: at most 1,000 records.
+	// One chunk in one call, for a debtor's scripts: at most 1,000 records.
 	SyncPayablesBatch(ctx context.Context, in *SyncPayablesBatchRequest, opts ...grpc.CallOption) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(ctx context.Context, in *GetSyncSessionRequest, opts ...grpc.CallOption) (*GetSyncSessionResponse, error)
@@ -106,16 +110,20 @@ type SyncServiceServer interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
 	// each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
-	// most two chunks at once (one while the one before commits) and reads no
-	// further while they are in flight, so a client that sends faster than the
-	// database writes is slowed by flow control, never buffered without limit.
-	// A chunk that fails ends the stream; chunks after it are not applied.
+	// most two chunks at once (one while the one before commits) and reads at
+	// most one further while they are in flight, so a client that sends faster
+	// than the database writes is slowed by flow control, never buffered
+	// without limit. A chunk that fails ends the stream; chunks after it are
+	// not applied.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
-	// SyncPayablesRequest messages and the response newline-delimited JSON of
-	// results. HTTP/1.1 delivers the results after the upload ends.
+	// SyncPayablesRequest messages and the response application/x-ndjson:
+	// {"result": ...} per response message, {"error": ...} last on failure. A
+	// line that is no message ends the upload after the chunks before it are
+	// answered, with an error naming the line. Results are written as chunks
+	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(grpc.BidiStreamingServer[SyncPayablesRequest, SyncPayablesResponse]) error
-	// One chunk in one call, for portals and scripts: at most 1,000 records.
+	// One chunk in one call, for a debtor's scripts: at most 1,000 records.
 	SyncPayablesBatch(context.Context, *SyncPayablesBatchRequest) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(context.Context, *GetSyncSessionRequest) (*GetSyncSessionResponse, error)
