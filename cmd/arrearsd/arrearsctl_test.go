@@ -81,4 +81,29 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	if err != nil || rep3.ResumeAfter != n || len(rep3.Outcomes) != 0 {
 		t.Errorf("third run: resumed after %d, %v, %v", rep3.ResumeAfter, rep3.Outcomes, err)
 	}
+
+	// A shorter file under the same session: refused, not skipped.
+	dir := t.TempDir()
+	head := strings.Join(strings.SplitN(b.String(), "\n", 12)[:11], "\n") + "\n"
+	short := filepath.Join(dir, "short.csv")
+	os.WriteFile(short, []byte(head), 0o600)
+	if _, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: short, Session: rep.Session}); err == nil ||
+		!strings.Contains(err.Error(), "more than the 10") {
+		t.Errorf("a 10-record file under a session that acknowledged %d: %v", n, err)
+	}
+	// File names the server's session rule would refuse as they are.
+	for _, name := range []string{"应付账款.csv", "_export.csv", ".payables.csv"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(head), 0o600)
+		if rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: p}); err != nil {
+			t.Errorf("%s: session %q: %v", name, rep.Session, err)
+		}
+	}
+	// A row in another encoding is named before anything is sent.
+	gbk := filepath.Join(dir, "gbk.csv")
+	os.WriteFile(gbk, []byte(strings.SplitN(head, "\n", 2)[0]+"\nCSV-GBK,CN:x,\xb9\xa9\xd3\xa6,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,\n"), 0o600)
+	if _, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: gbk}); err == nil ||
+		!strings.Contains(err.Error(), "record 1: not UTF-8") {
+		t.Errorf("a GBK row: %v", err)
+	}
 }

@@ -21,10 +21,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/civil"
@@ -86,20 +90,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+o.Token))
 	defer cancel()
+	interrupted := func(err error) error {
+		if parent.Err() != nil {
+			return parent.Err()
+		}
+		return err
+	}
 	stream, err := arrearsv1.NewSyncServiceClient(o.Conn).SyncPayables(ctx)
 	if err != nil {
-		return rep, err
+		return rep, interrupted(err)
 	}
 	if err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{
 		Open: &arrearsv1.SyncOpen{Session: o.Session, Debtor: o.Debtor}}}); err != nil {
-		return rep, err
+		return rep, interrupted(err)
 	}
 	opened, err := stream.Recv()
 	if err != nil {
-		return rep, err
+		return rep, interrupted(err)
 	}
 	rep.ResumeAfter = opened.GetOpened().GetResumeAfter()
 	rep.Acknowledged = rep.ResumeAfter
+	if rep.ResumeAfter > total {
+		// The session is ahead of the file: it was another file (a
+		// session named with -session outlives the file it began with).
+		return rep, fmt.Errorf("session %s has acknowledged %d records, more than the %d in %s: is it the file the session began with?",
+			o.Session, rep.ResumeAfter, total, o.File)
+	}
 
 	start := time.Now()
 	window := make(chan struct{}, o.Window)
@@ -139,10 +155,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer r.Close()
 		var chunk []*arrearsv1.PayableRecord
+		size := 0
 		flush := func() error {
 			if len(chunk) == 0 {
 				return nil
 			}
+			size = 0
 			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
@@ -165,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			rec.Sequence = seq
 			chunk = append(chunk, rec)
-			if len(chunk) == o.Chunk {
+			if size += proto.Size(rec); len(chunk) == o.Chunk || size >= maxChunkBytes {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -173,6 +191,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		if err := flush(); err != nil {
 			return err
+		}
+		// The records sent are those the session was named after: a file
+		// rewritten since the count would resume wrongly on a rerun.
+		if got := hex.EncodeToString(r.hash.Sum(nil)); got != digest {
+			return fmt.Errorf("%s changed while it was being sent; rerun once it is complete", o.File)
 		}
 		return stream.CloseSend()
 	}()
@@ -185,11 +208,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	switch {
 	case parent.Err() != nil:
 		return rep, parent.Err() // interrupted: what was acknowledged stays
+	case sendErr != nil && !errors.Is(sendErr, context.Canceled) && !isStreamEnd(sendErr):
+		return rep, sendErr // a local failure (the file), which cancelled the stream
 	case err != nil:
 		return rep, err
 	}
 	return rep, sendErr
 }
+
+// isStreamEnd reports an error of Send on a stream the server has ended:
+// Recv has the reason.
+func isStreamEnd(err error) bool { return errors.Is(err, io.EOF) || status.Code(err) != codes.Unknown }
 
 // progress draws done/total and records per second until stopped.
 func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
@@ -206,7 +235,7 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 		rate := float64(acked-rep.ResumeAfter) / max(time.Since(start).Seconds(), 1e-9)
 		frac := 1.0
 		if total > 0 {
-			frac = float64(acked) / float64(total)
+			frac = min(max(float64(acked)/float64(total), 0), 1)
 		}
 		const width = 30
 		filled := int(frac * width)
@@ -248,10 +277,11 @@ func sanitize(s string) string {
 			b.WriteByte('_')
 		}
 	}
-	if b.Len() == 0 || b.Len() > 100 {
+	out := strings.TrimLeft(b.String(), "-_.")
+	if out == "" || len(out) > 100 {
 		return "sync"
 	}
-	return b.String()
+	return out // the server wants a letter or digit first
 }
 
 // scan counts the records of a file and digests its content, so the
@@ -297,6 +327,7 @@ func openRecords(path string) (*recordReader, error) {
 	case ".csv":
 		r.csv = csv.NewReader(src)
 		r.csv.ReuseRecord = true
+		r.csv.LazyQuotes = true // a stray quote in a name, as spreadsheets write them
 		header, err := r.csv.Read()
 		if err != nil {
 			f.Close()
@@ -334,9 +365,12 @@ func (r *recordReader) Close() error { return r.f.Close() }
 func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	if r.isJSON {
 		for r.lines.Scan() {
-			line := strings.TrimSpace(r.lines.Text())
+			line := strings.TrimSpace(strings.TrimPrefix(r.lines.Text(), "\ufeff"))
 			if line == "" {
 				continue
+			}
+			if !utf8.ValidString(line) {
+				return nil, errNotUTF8
 			}
 			var rec arrearsv1.PayableRecord
 			if err := protojson.Unmarshal([]byte(line), &rec); err != nil {
@@ -353,8 +387,21 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, cell := range row {
+		if !utf8.ValidString(cell) {
+			return nil, errNotUTF8
+		}
+	}
 	return fromCSV(r.cols, row)
 }
+
+// errNotUTF8 is a record in another encoding: a GBK export, say, which the
+// server could not even be sent.
+var errNotUTF8 = errors.New("not UTF-8 text: save the file as UTF-8")
+
+// maxChunkBytes sends a chunk early when its records grow large (many
+// payments each), well under the server's default 4 MB message limit.
+const maxChunkBytes = 2 << 20
 
 // The CSV columns: one invoice per row, with at most one payment.
 var columnList = []string{"document_ref", "creditor", "creditor_name", "creditor_size_class", "creditor_region_code",
