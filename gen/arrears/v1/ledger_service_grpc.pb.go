@@ -79,7 +79,7 @@ type LedgerServiceClient interface {
 	CancelInvoice(ctx context.Context, in *CancelInvoiceRequest, opts ...grpc.CallOption) (*CancelInvoiceResponse, error)
 	// Records a credit note that reduces what is owed from its date.
 	CreateCreditNote(ctx context.Context, in *CreateCreditNoteRequest, opts ...grpc.CallOption) (*CreateCreditNoteResponse, error)
-	// Lists an invoice's credit notes by date.
+	// Lists an invoice's credit notes in the order they were recorded.
 	ListCreditNotes(ctx context.Context, in *ListCreditNotesRequest, opts ...grpc.CallOption) (*ListCreditNotesResponse, error)
 	// Records a payment. Idempotent on the debtor's payment reference.
 	RecordPayment(ctx context.Context, in *RecordPaymentRequest, opts ...grpc.CallOption) (*RecordPaymentResponse, error)
@@ -370,7 +370,7 @@ type LedgerServiceServer interface {
 	CancelInvoice(context.Context, *CancelInvoiceRequest) (*CancelInvoiceResponse, error)
 	// Records a credit note that reduces what is owed from its date.
 	CreateCreditNote(context.Context, *CreateCreditNoteRequest) (*CreateCreditNoteResponse, error)
-	// Lists an invoice's credit notes by date.
+	// Lists an invoice's credit notes in the order they were recorded.
 	ListCreditNotes(context.Context, *ListCreditNotesRequest) (*ListCreditNotesResponse, error)
 	// Records a payment. Idempotent on the debtor's payment reference.
 	RecordPayment(context.Context, *RecordPaymentRequest) (*RecordPaymentResponse, error)

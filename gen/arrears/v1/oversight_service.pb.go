@@ -33,7 +33,7 @@ type GetOverdueSummaryRequest struct {
 	GroupBy []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
 	// With region: cut region codes to this many characters (2: province).
 	RegionDigits int32 `protobuf:"varint,4,opt,name=region_digits,json=regionDigits,proto3" json:"region_digits,omitempty"`
-	// Filters: debtor kind (LARGE_ENTERPRISE, PUBLIC_BODY), region-code
+	// Filters: debtor kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME, REGULATOR), region-code
 	// prefix, industry code, creditor size at signing, currency, minimum
 	// overdue amount per invoice (minor units), minimum escalation level.
 	DebtorKind           string `protobuf:"bytes,5,opt,name=debtor_kind,json=debtorKind,proto3" json:"debtor_kind,omitempty"`

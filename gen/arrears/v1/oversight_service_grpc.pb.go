@@ -36,15 +36,16 @@ type OversightServiceClient interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
 	// disputes, grouped as asked and totalled per currency.
 	GetOverdueSummary(ctx context.Context, in *GetOverdueSummaryRequest, opts ...grpc.CallOption) (*GetOverdueSummaryResponse, error)
-	// The same summary streamed in chunks of groups, in the same order, for
-	// results too large for one message. GET /v1/overdueSummary:export
-	// serves it as CSV.
+	// The same summary streamed in chunks of 500 groups, in the same order,
+	// for results too large for one message: always with the detail fields
+	// (include_detail is implied), and whole (page_size and page_token are
+	// ignored). GET /v1/overdueSummary:export serves it as CSV.
 	ExportOverdueSummary(ctx context.Context, in *ExportOverdueSummaryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportOverdueSummaryResponse], error)
-	// A large enterprise's or public body's year-end disclosure of overdue
-	// unpaid SME debts (China Decree 802 Art. 18).
 	// The debtors with the most overdue debt, per currency, and how their
 	// figures changed since an earlier date.
 	GetWatchList(ctx context.Context, in *GetWatchListRequest, opts ...grpc.CallOption) (*GetWatchListResponse, error)
+	// A large enterprise's or public body's year-end disclosure of overdue
+	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(ctx context.Context, in *GetAnnualDisclosureRequest, opts ...grpc.CallOption) (*GetAnnualDisclosureResponse, error)
 	// A debtor's payment practice over a period (the UK half-yearly report,
 	// the Australian payment-times report), computed from the ledger.
@@ -128,15 +129,16 @@ type OversightServiceServer interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
 	// disputes, grouped as asked and totalled per currency.
 	GetOverdueSummary(context.Context, *GetOverdueSummaryRequest) (*GetOverdueSummaryResponse, error)
-	// The same summary streamed in chunks of groups, in the same order, for
-	// results too large for one message. GET /v1/overdueSummary:export
-	// serves it as CSV.
+	// The same summary streamed in chunks of 500 groups, in the same order,
+	// for results too large for one message: always with the detail fields
+	// (include_detail is implied), and whole (page_size and page_token are
+	// ignored). GET /v1/overdueSummary:export serves it as CSV.
 	ExportOverdueSummary(*ExportOverdueSummaryRequest, grpc.ServerStreamingServer[ExportOverdueSummaryResponse]) error
-	// A large enterprise's or public body's year-end disclosure of overdue
-	// unpaid SME debts (China Decree 802 Art. 18).
 	// The debtors with the most overdue debt, per currency, and how their
 	// figures changed since an earlier date.
 	GetWatchList(context.Context, *GetWatchListRequest) (*GetWatchListResponse, error)
+	// A large enterprise's or public body's year-end disclosure of overdue
+	// unpaid SME debts (China Decree 802 Art. 18).
 	GetAnnualDisclosure(context.Context, *GetAnnualDisclosureRequest) (*GetAnnualDisclosureResponse, error)
 	// A debtor's payment practice over a period (the UK half-yearly report,
 	// the Australian payment-times report), computed from the ledger.
