@@ -77,7 +77,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
-	total, digest, err := scan(o.File)
+	total, digest, err := scan(ctx, o.File)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +287,7 @@ func sanitize(s string) string {
 // scan counts the records of a file and digests its content, so the
 // default session name follows the file: the same file resumes, another
 // starts afresh.
-func scan(path string) (int64, string, error) {
+func scan(ctx context.Context, path string) (int64, string, error) {
 	r, err := openRecords(path)
 	if err != nil {
 		return 0, "", err
@@ -295,6 +295,9 @@ func scan(path string) (int64, string, error) {
 	defer r.Close()
 	var n int64
 	for {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return 0, "", ctx.Err() // Ctrl-C while a large file is counted
+		}
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {

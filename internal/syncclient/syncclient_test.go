@@ -1,11 +1,14 @@
 package syncclient
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/arrears/arrears/internal/money"
@@ -43,13 +46,13 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(content), 0o600)
-		if _, _, err := scan(p); err == nil {
+		if _, _, err := scan(context.Background(), p); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
 	p := filepath.Join(dir, "ok.ndjson")
 	os.WriteFile(p, []byte(`{"documentRef":"A","creditor":"parties/CN:x"}`+"\n\n"+`{"documentRef":"B"}`+"\n"), 0o600)
-	n, digest, err := scan(p)
+	n, digest, err := scan(context.Background(), p)
 	if err != nil || n != 2 || len(digest) != 64 {
 		t.Errorf("ndjson scan = %d, %q, %v", n, digest, err)
 	}
@@ -86,5 +89,20 @@ func TestParseAmountMatchesRat(t *testing.T) {
 		if (err == nil) != wantOK || (err == nil && (m.MinorUnits != want || m.CurrencyCode != cur)) {
 			t.Fatalf("parseAmount(%s, %q) = %v, %v; big.Rat reads %d, ok=%v", cur, s, m, err, want, wantOK)
 		}
+	}
+}
+
+// TestScanStopsWhenCancelled: Ctrl-C while a file is being counted stops
+// the count, as the interrupted run reports it.
+func TestScanStopsWhenCancelled(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.ndjson")
+	os.WriteFile(p, []byte(strings.Repeat(`{"documentRef":"A"}`+"\n", 10000)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := scan(ctx, p); !errors.Is(err, context.Canceled) {
+		t.Errorf("scan after Ctrl-C: %v", err)
+	}
+	if n, _, err := scan(context.Background(), p); err != nil || n != 10000 {
+		t.Errorf("scan: %d, %v", n, err)
 	}
 }
