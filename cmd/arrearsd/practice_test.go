@@ -37,7 +37,9 @@ func TestPaymentPracticePostgres(t *testing.T) {
 //
 // Payments in the quarter: 4, CNY 125,000.00, days 20+45+96+24 = 185,
 // mean 46.25 -> 46. UK bands: 0-30 2 (45,000.00), 31-60 1 (60,000.00), 61+
-// 1 (20,000.00). Late 2 (80,000.00), one disputed (20,000.00). Unpaid past
+// 1 (20,000.00). AU bands count invoices, each at its last payment in the
+// quarter: I1 at 45 days (100,000.00), I2 at 96 (20,000.00), I5 at 24
+// (5,000.00), a third each by count. Late 2 (80,000.00), one disputed (20,000.00). Unpaid past
 // due: I4. Contracts starting in the quarter: I1, I3, I4, I5; standard term
 // 30, longest 90, one over the cap.
 func paymentPractice(t *testing.T, cfg config) {
@@ -118,7 +120,7 @@ func paymentPractice(t *testing.T, cfg config) {
 	au := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
 	au.Bands = "AU"
 	call(t, admin, "GetPaymentPracticeReport", au, &rep)
-	checkBands(rep.Reports[0].Bands, [][4]int64{{1, 4000000, 2500, 3200}, {1, 500000, 2500, 400}, {1, 6000000, 2500, 4800}, {0, 0, 0, 0}, {1, 2000000, 2500, 1600}, {0, 0, 0, 0}})
+	checkBands(rep.Reports[0].Bands, [][4]int64{{0, 0, 0, 0}, {1, 500000, 3333, 400}, {1, 10000000, 3333, 8000}, {0, 0, 0, 0}, {1, 2000000, 3333, 1600}, {0, 0, 0, 0}})
 
 	// The same report over REST.
 	var viaREST arrearsv1.GetPaymentPracticeReportResponse
@@ -144,7 +146,7 @@ func paymentPractice(t *testing.T, cfg config) {
 		csvRow[name] = rows[1][i]
 	}
 	for name, want := range map[string]string{"debtor": d, "currency": "CNY", "payments": "4", "amount": "125000.00", "average_days_to_pay": "46",
-		"band_0-20_count": "1", "band_91-120_amount": "20000.00", "band_121+_count": "0", "late_value_share_bp": "6400", "terms_over_cap": "1"} {
+		"band_0-20_count": "0", "band_31-60_amount": "100000.00", "band_91-120_amount": "20000.00", "band_121+_count": "0", "late_value_share_bp": "6400", "terms_over_cap": "1"} {
 		if csvRow[name] != want {
 			t.Errorf("CSV %s = %q, want %q", name, csvRow[name], want)
 		}
@@ -166,6 +168,21 @@ func paymentPractice(t *testing.T, cfg config) {
 	call(t, admin, "GetPaymentPracticeReport", then, &rep)
 	if rep.Reports[0].Payments != 4 {
 		t.Errorf("known before the reversal: %d payments, want 4", rep.Reports[0].Payments)
+	}
+
+	// A large supplier's invoice paid in the quarter is in the UK report,
+	// not in the Australian one (small-business suppliers only).
+	l := party("L", "91350121MA0PPR003", "350121", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, arrearsv1.SizeClass_SIZE_CLASS_LARGE)
+	var big arrearsv1.CreateInvoiceResponse
+	call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: l, DocumentRef: "PP-L",
+		Amount: cny(9000000), ContractSignedOn: date(2025, 7, 1), IssuedOn: date(2025, 7, 1), ReceivedOn: date(2025, 7, 1), DeliveredOn: date(2025, 7, 1),
+		AgreedDueDate: date(2025, 7, 31)}}, &big)
+	pay(big.Invoice.Name, "PP-PL", 9000000, date(2025, 7, 11))
+	call(t, admin, "GetPaymentPracticeReport", q3, &rep)
+	uk := rep.Reports[0].Payments
+	call(t, admin, "GetPaymentPracticeReport", au, &rep)
+	if n := rep.Reports[0].Bands[0].Count; uk != 4 || n != 0 {
+		t.Errorf("a large supplier's payment: UK report %d payments (want 4), AU band 0-20 %d (want 0)", uk, n)
 	}
 
 	// Bad input names the field; a regulator outside the remit sees nothing.

@@ -321,9 +321,14 @@ func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1
 			Contracts: r.Contracts, StandardTermDays: int32(r.StandardTermDays), LongestTermDays: int32(r.LongestTermDays),
 			TermsOverCap: r.TermsOverCap,
 		}
+		// Shares of what the bands count: payments (UK), or invoices (AU).
+		var count, amount int64
+		for _, b := range r.Bands {
+			count, amount = count+b.Count, amount+b.Amount
+		}
 		for _, b := range r.Bands {
 			pr.Bands = append(pr.Bands, &arrearsv1.PracticeBand{Band: b.Band.Label, Count: b.Count, Amount: m(b.Amount),
-				CountShareBp: int32(shareOf(b.Count, r.Payments, 10000)), ValueShareBp: int32(shareOf(b.Amount, r.Amount, 10000))})
+				CountShareBp: int32(shareOf(b.Count, count, 10000)), ValueShareBp: int32(shareOf(b.Amount, amount, 10000))})
 		}
 		out.Reports = append(out.Reports, pr)
 	}

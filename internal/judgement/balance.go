@@ -70,8 +70,15 @@ func (tl *timeline) rawOutstandingAt(t civil.Date) int64 {
 // paymentCounts returns the date from which a payment reduces the debt: the
 // day it was paid or, for a bill under a policy where bills settle at
 // maturity, the maturity date.
-func (e *eval) paymentCounts(p *ledger.Payment) civil.Date {
-	if e.pol.BillCounts == policy.BillAtMaturity && p.Instrument.HasMaturity() && !p.MaturityOn.IsZero() {
+func (e *eval) paymentCounts(p *ledger.Payment) civil.Date { return PaymentCounts(e.pol, p) }
+
+// PaymentCounts is the date from which a payment reduces the debt under a
+// policy: the day it was paid or, for a bill where the policy settles bills
+// at maturity, the later of that and the maturity date. Reports that date
+// payments (the payment-practice report) use it, so that they and the
+// judgement agree on when a debt was paid.
+func PaymentCounts(pol *policy.Policy, p *ledger.Payment) civil.Date {
+	if pol.BillCounts == policy.BillAtMaturity && p.Instrument.HasMaturity() && !p.MaturityOn.IsZero() {
 		return civil.Max(p.PaidOn, p.MaturityOn)
 	}
 	return p.PaidOn

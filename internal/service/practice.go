@@ -10,6 +10,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -45,11 +46,19 @@ type BandTotal struct {
 // currency, computed from the ledger rather than declared by the debtor.
 //
 // The unit is the payment: every payment recorded against the debtor's
-// invoices and settled in the period (a commercial bill or receivable
-// certificate settles at its maturity, as Decree 802 counts it; other
-// instruments on the paid-on date), as known at KnownAt; a payment
-// reversed (as known then) does not count. Days to pay run from the invoice's receipt (its issue date when
-// receipt is not recorded); a payment before receipt counts as 0 days.
+// invoices and settled in the period (on the date the invoice's policy
+// counts it, as the judgement does: a bill at its maturity only where the
+// policy says so), as known at KnownAt; a payment reversed (as known then)
+// does not count. Days to pay run from the invoice's receipt (its issue
+// date when receipt is not recorded); a payment before receipt counts as 0
+// days.
+//
+// The Australian report (Bands "AU") is of payment times to small-business
+// suppliers, by invoice: it counts only invoices whose supplier was micro
+// or small at signing (the scheme's small business turns over under AUD 10
+// million; MEDIUM is not counted), and its bands count each invoice once,
+// in the band of its last payment in the period, with the value of its
+// payments in the period.
 type PracticeReport struct {
 	Debtor   *ledger.Party
 	From, To civil.Date
@@ -63,8 +72,9 @@ type PracticeReport struct {
 	DaysToPaySum int64
 	Bands        []BandTotal
 	// Late counts the payments settled after the invoice's due date, and
-	// LateDisputed those of them on an invoice with a dispute opened on or
-	// before the day of payment: paid late because of a dispute.
+	// LateDisputed those of them on an invoice with a dispute open on its
+	// due date (opened by then, not resolved by then): paid late because of
+	// a dispute.
 	LateCount, LateAmount                 int64
 	LateDisputedCount, LateDisputedAmount int64
 	// Unpaid counts the invoices that fell due in the period and were
@@ -74,7 +84,9 @@ type PracticeReport struct {
 
 	// Terms: over the invoices whose payment clock started in the period,
 	// the most common term in days (the shorter on a tie), the longest, and
-	// how many exceeded the statutory cap of their policy.
+	// how many exceeded the statutory cap of their policy. A term is the
+	// agreed one, or the policy's default: not the due date, which a
+	// holiday may have moved.
 	Contracts        int64
 	StandardTermDays int
 	LongestTermDays  int
@@ -124,9 +136,17 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	// Judged as of the period's end: the due dates, and the arrears
 	// outstanding then.
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
+	perInvoice := q.Bands == "AU"
 	err = l.judgeEach(ctx, iq, q.To, q.KnownAt, func(j *Judged) error {
+		if perInvoice && !smallBusiness(j.Invoice.CreditorSizeAtSigning) {
+			return nil
+		}
+		p, err := l.policyOf(j.Invoice)
+		if err != nil {
+			return nil // judged without a policy this server has: no dates to report
+		}
 		r := report(j.Invoice.Amount.Currency)
-		addPractice(r, j.Invoice, j.Facts, j.Judgement, q.From, q.To)
+		addPractice(r, j.Invoice, j.Facts, j.Judgement, &p, q.From, q.To, perInvoice)
 		return nil
 	})
 	if err != nil {
@@ -157,8 +177,12 @@ func invoiceIDs(invs []*ledger.Invoice) []uuid.UUID {
 	return ids
 }
 
-// addPractice adds one invoice's payments, term and arrears to r.
-func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, from, to civil.Date) {
+// smallBusiness is a supplier the Australian report counts.
+func smallBusiness(s ledger.SizeClass) bool { return s == ledger.SizeMicro || s == ledger.SizeSmall }
+
+// addPractice adds one invoice's payments, term and arrears to r; with
+// perInvoice, the bands count the invoice once (see PracticeReport).
+func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, pol *policy.Policy, from, to civil.Date, perInvoice bool) {
 	if f == nil {
 		f = &store.Facts{}
 	}
@@ -167,43 +191,60 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 	if received.IsZero() {
 		received = inv.IssuedOn
 	}
+	daysTo := func(settled civil.Date) int {
+		if !received.IsZero() && settled.After(received) {
+			return settled.DaysSince(received)
+		}
+		return 0
+	}
+	band := func(days int, amount int64) {
+		for i := range r.Bands {
+			if b := r.Bands[i].Band; days >= b.From && (b.To < 0 || days <= b.To) {
+				r.Bands[i].Count++
+				r.Bands[i].Amount += amount
+				return
+			}
+		}
+	}
+	// A dispute open when the invoice fell due is what made a later
+	// payment late because of it.
+	disputedWhenDue := false
+	for _, d := range f.Disputes {
+		if !j.DueDate.IsZero() && !d.OpenedOn.After(j.DueDate) && (d.ResolvedOn.IsZero() || d.ResolvedOn.After(j.DueDate)) {
+			disputedWhenDue = true
+		}
+	}
+	var last civil.Date // perInvoice: the invoice's last payment in the period
+	var paidInPeriod int64
 	for _, p := range f.Payments {
 		if p.State != ledger.PaymentRecorded {
 			continue
 		}
-		settled := p.PaidOn
-		if p.Instrument.HasMaturity() && !p.MaturityOn.IsZero() {
-			settled = p.MaturityOn
-		}
+		settled := judgement.PaymentCounts(pol, &p)
 		if !inPeriod(settled) {
 			continue
 		}
-		days := 0
-		if !received.IsZero() && settled.After(received) {
-			days = settled.DaysSince(received)
-		}
+		days := daysTo(settled)
 		r.Payments++
 		r.Amount += p.Amount
 		r.DaysToPaySum += int64(days)
-		for i := range r.Bands {
-			if b := r.Bands[i].Band; days >= b.From && (b.To < 0 || days <= b.To) {
-				r.Bands[i].Count++
-				r.Bands[i].Amount += p.Amount
-				break
-			}
+		if perInvoice {
+			last, paidInPeriod = civil.Max(last, settled), paidInPeriod+p.Amount
+		} else {
+			band(days, p.Amount)
 		}
 		if j.DueDate.IsZero() || !settled.After(j.DueDate) {
 			continue
 		}
 		r.LateCount++
 		r.LateAmount += p.Amount
-		for _, d := range f.Disputes {
-			if !d.OpenedOn.After(settled) {
-				r.LateDisputedCount++
-				r.LateDisputedAmount += p.Amount
-				break
-			}
+		if disputedWhenDue {
+			r.LateDisputedCount++
+			r.LateDisputedAmount += p.Amount
 		}
+	}
+	if perInvoice && !last.IsZero() {
+		band(daysTo(last), paidInPeriod)
 	}
 	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 {
 		r.UnpaidPastDueCount++
@@ -211,10 +252,13 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 	}
 	if inPeriod(j.ClockStart) && !j.DueDate.IsZero() {
 		term := j.DueDate.DaysSince(j.ClockStart)
-		if !inv.AgreedDueDate.IsZero() {
+		switch {
+		case !inv.AgreedDueDate.IsZero():
 			term = inv.AgreedDueDate.DaysSince(j.ClockStart)
-		} else if inv.AgreedTermDays > 0 {
+		case inv.AgreedTermDays > 0:
 			term = inv.AgreedTermDays
+		case pol.DefaultTermDays > 0:
+			term = pol.DefaultTermDays
 		}
 		r.Contracts++
 		r.terms[term]++

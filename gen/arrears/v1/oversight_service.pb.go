@@ -1064,8 +1064,9 @@ type GetPaymentPracticeReportRequest struct {
 	// The reporting period, both days inclusive, at most a year long.
 	PeriodStart *Date `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   *Date `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
-	// The day bands: UK (0-30, 31-60, 61+; the default) or AU (0-20, 21-30,
-	// 31-60, 61-90, 91-120, 121+).
+	// The day bands: UK (0-30, 31-60, 61+, by payment; the default) or AU
+	// (0-20, 21-30, 31-60, 61-90, 91-120, 121+, by invoice at its last
+	// payment in the period; suppliers micro or small at signing only).
 	Bands string `protobuf:"bytes,4,opt,name=bands,proto3" json:"bands,omitempty"`
 	// Which recorded facts count; default now.
 	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
@@ -1138,14 +1139,14 @@ func (x *GetPaymentPracticeReportRequest) GetKnownAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// The payments settled in one band of days to pay.
+// The payments (for AU, the invoices) settled in one band of days to pay.
 type PracticeBand struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Band   string                 `protobuf:"bytes,1,opt,name=band,proto3" json:"band,omitempty"`
 	Count  int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	Amount *Money                 `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
-	// Shares of all payments in the period, in basis points (1/100 of a
-	// percent), rounded half up.
+	// Shares of what the bands count (payments, or for AU invoices), in basis
+	// points (1/100 of a percent), rounded half up.
 	CountShareBp  int32 `protobuf:"varint,4,opt,name=count_share_bp,json=countShareBp,proto3" json:"count_share_bp,omitempty"`
 	ValueShareBp  int32 `protobuf:"varint,5,opt,name=value_share_bp,json=valueShareBp,proto3" json:"value_share_bp,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1218,8 +1219,9 @@ func (x *PracticeBand) GetValueShareBp() int32 {
 }
 
 // A debtor's payment practice over a period in one currency. The unit is
-// the payment settled in the period (a commercial bill or receivable
-// certificate at its maturity, anything else on its paid-on date); days to
+// the payment settled in the period (on the date its invoice's policy
+// counts it: a commercial bill or receivable certificate at its maturity
+// where the policy says so, anything else on its paid-on date); days to
 // pay run from the invoice's receipt, or its issue when receipt is not
 // recorded.
 type PaymentPracticeReport struct {
@@ -1234,7 +1236,7 @@ type PaymentPracticeReport struct {
 	AverageDaysToPay int32           `protobuf:"varint,7,opt,name=average_days_to_pay,json=averageDaysToPay,proto3" json:"average_days_to_pay,omitempty"`
 	Bands            []*PracticeBand `protobuf:"bytes,8,rep,name=bands,proto3" json:"bands,omitempty"`
 	// Payments settled after the due date, and those of them on an invoice
-	// with a dispute opened by the day of payment.
+	// with a dispute open on its due date.
 	LateCount          int64  `protobuf:"varint,9,opt,name=late_count,json=lateCount,proto3" json:"late_count,omitempty"`
 	LateAmount         *Money `protobuf:"bytes,10,opt,name=late_amount,json=lateAmount,proto3" json:"late_amount,omitempty"`
 	LateCountShareBp   int32  `protobuf:"varint,11,opt,name=late_count_share_bp,json=lateCountShareBp,proto3" json:"late_count_share_bp,omitempty"`

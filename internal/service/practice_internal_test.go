@@ -1,0 +1,62 @@
+package service
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/judgement"
+	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/store"
+)
+
+// TestPracticeLateBecauseOfDispute: a late payment is late because of a
+// dispute only if one was open when the invoice fell due; and a term
+// nothing agreed is the policy's default, not the due date a holiday moved.
+func TestPracticeLateBecauseOfDispute(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := reg.Get(policy.IDCN802LargeEnterprise, 0)
+	d := civil.MustNew
+	// Delivered 2 Aug 2025, 60 days: 1 Oct, in the National Day break, so
+	// due 9 Oct. Paid in full on 20 Oct, late.
+	inv := &ledger.Invoice{ID: uuid.New(), DocumentRef: "P-1", Amount: money.Money{Minor: 100000, Currency: "CNY"},
+		ContractSignedOn: d(2025, 7, 1), IssuedOn: d(2025, 8, 2), ReceivedOn: d(2025, 8, 2), DeliveredOn: d(2025, 8, 2),
+		CreditorSizeAtSigning: ledger.SizeSmall, PolicyID: pol.ID, PolicyVersion: pol.Version}
+	pay := ledger.Payment{ID: uuid.New(), Amount: 100000, Currency: "CNY", PaidOn: d(2025, 10, 20), State: ledger.PaymentRecorded, Instrument: ledger.InstrumentTransfer}
+	for _, tc := range []struct {
+		desc    string
+		dispute ledger.Dispute
+		want    int64
+	}{
+		{"open on the due date", ledger.Dispute{OpenedOn: d(2025, 9, 1)}, 1},
+		{"opened after the due date", ledger.Dispute{OpenedOn: d(2025, 10, 12)}, 0},
+		{"resolved before the due date", ledger.Dispute{OpenedOn: d(2025, 8, 5), ResolvedOn: d(2025, 8, 20), State: ledger.DisputeResolved, Resolution: ledger.ResolutionWithdrawn}, 0},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			dispute := tc.dispute
+			dispute.ID, dispute.Amount = uuid.New(), 1000
+			f := &store.Facts{Payments: []ledger.Payment{pay}, Disputes: []ledger.Dispute{dispute}}
+			j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Payments: f.Payments, Disputes: f.Disputes, Policy: pol, Tables: reg, AsOf: d(2025, 12, 31)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.DueDate != d(2025, 10, 9) {
+				t.Fatalf("due %s, want 2025-10-09", j.DueDate)
+			}
+			r := &PracticeReport{terms: map[int]int64{}}
+			addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false)
+			if r.LateCount != 1 || r.LateDisputedCount != tc.want {
+				t.Errorf("late %d, late because of a dispute %d; want 1, %d", r.LateCount, r.LateDisputedCount, tc.want)
+			}
+			if r.LongestTermDays != 60 {
+				t.Errorf("term %d days, want the statutory 60, not the 68 to the moved due date", r.LongestTermDays)
+			}
+		})
+	}
+}
