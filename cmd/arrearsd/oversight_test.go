@@ -56,7 +56,11 @@ func overdueSummary(t *testing.T, cfg config) {
 	l := party("L", "91350121MA0QWK005", "350121", "C33", arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, 0)
 	inv := func(d, c, ref string, amount int64, due *arrearsv1.Date) string {
 		var r arrearsv1.CreateInvoiceResponse
-		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: c, DocumentRef: ref,
+		contract := "HT-" + ref
+		if ref == "OV-1" || ref == "OV-2" {
+			contract = "HT-A" // two invoices of one contract
+		}
+		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: c, DocumentRef: ref, ContractRef: contract,
 			Amount: cny(amount), ContractSignedOn: date(2025, 6, 2), IssuedOn: date(2025, 6, 3), DeliveredOn: date(2025, 6, 3), AgreedDueDate: due}}, &r)
 		return r.Invoice.Name
 	}
@@ -200,14 +204,18 @@ func overdueSummary(t *testing.T, cfg config) {
 	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{AsOf: date(2025, 11, 20), Since: date(2025, 11, 21)}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "since")
 	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{Limit: 501}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "limit")
 
-	// The year-end disclosure: overdue SME debts on 31 December 2025.
+	// The year-end disclosure: overdue SME debts on 31 December 2025, once
+	// the year has ended (in the debtor's zone); three invoices of two
+	// contracts.
+	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.InvalidArgument, "year")
+	clk.Advance(time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC).Sub(clk.Now())) // 1 January 2026 in Beijing
 	var disc arrearsv1.GetAnnualDisclosureResponse
 	call(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &disc)
-	if len(disc.Disclosures) != 1 || disc.Disclosures[0].Count != 3 || disc.Disclosures[0].Amount.MinorUnits != 17000000 {
+	if len(disc.Disclosures) != 1 || disc.Disclosures[0].Count != 3 || disc.Disclosures[0].ContractCount != 2 || disc.Disclosures[0].Amount.MinorUnits != 17000000 {
 		t.Errorf("disclosure = %v", disc.Disclosures)
 	}
 	if rows := csvGet(t, "http://"+h+"/v1/"+a+"/annualDisclosure:export?year=2025", admin.token); len(rows) != 1 ||
-		rows[0]["count"] != "3" || rows[0]["amount"] != "170000.00" || rows[0]["as_of"] != "2025-12-31" || rows[0]["currency"] != "CNY" {
+		rows[0]["count"] != "3" || rows[0]["contract_count"] != "2" || rows[0]["amount"] != "170000.00" || rows[0]["as_of"] != "2025-12-31" || rows[0]["currency"] != "CNY" {
 		t.Errorf("disclosure CSV = %v", rows)
 	}
 	expect(t, &grpcTransport{conn: conn, token: k.Token}, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: a, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)

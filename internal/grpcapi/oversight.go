@@ -282,7 +282,7 @@ func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetA
 	out := &arrearsv1.GetAnnualDisclosureResponse{}
 	for _, d := range ds {
 		out.Disclosures = append(out.Disclosures, &arrearsv1.AnnualDisclosure{Debtor: partyName(d.Debtor.ID), Year: int32(d.Year),
-			AsOf: dateToProto(d.AsOf), Count: d.Count, Amount: moneyToProto(d.Amount, d.Currency)})
+			AsOf: dateToProto(d.AsOf), Count: d.Count, Amount: moneyToProto(d.Amount, d.Currency), ContractCount: d.Contracts})
 	}
 	return out, nil
 }

@@ -192,10 +192,11 @@ func (c *csvExports) annualDisclosure(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := c.start(w, bom, fmt.Sprintf("annual-disclosure-%d.csv", q.Year))
-	_ = cw.Write([]string{"debtor", "year", "as_of", "currency", "count", "amount"})
+	_ = cw.Write([]string{"debtor", "year", "as_of", "currency", "count", "amount", "contract_count"})
 	for _, d := range resp.Disclosures {
 		cur := d.Amount.GetCurrencyCode()
-		_ = cw.Write([]string{d.Debtor, strconv.Itoa(int(d.Year)), dateString(d.AsOf), cur, strconv.FormatInt(d.Count, 10), decimal(d.Amount, cur)})
+		_ = cw.Write([]string{d.Debtor, strconv.Itoa(int(d.Year)), dateString(d.AsOf), cur, strconv.FormatInt(d.Count, 10), decimal(d.Amount, cur),
+			strconv.FormatInt(d.ContractCount, 10)})
 	}
 	cw.Flush()
 }

@@ -277,8 +277,14 @@ type Disclosure struct {
 	Year     int
 	AsOf     civil.Date
 	Currency string
-	Count    int64
+	Count    int64 // invoices
 	Amount   int64
+	// Contracts counts the distinct contracts of those invoices (an invoice
+	// without a contract reference is its own): Decree 728 Art. 24 and the
+	// annual-report form ask for the number of contracts.
+	Contracts int64
+
+	contracts map[string]bool
 }
 
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
@@ -294,6 +300,9 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 	if err != nil {
 		return nil, ledger.Invalid("year", "%v", err)
 	}
+	if today := l.Today(l.now(), debtor.Jurisdiction); !asOf.Before(today) {
+		return nil, ledger.Invalid("year", "%d has not ended (today is %s): a disclosure is of the position on 31 December", year, today)
+	}
 	byCurrency := map[string]*Disclosure{}
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
 	err = l.judgeEach(ctx, iq, asOf, l.now(), func(j *Judged) error {
@@ -302,10 +311,18 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 		}
 		d, ok := byCurrency[j.Invoice.Amount.Currency]
 		if !ok {
-			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency}
+			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency, contracts: map[string]bool{}}
 			byCurrency[d.Currency] = d
 		}
 		d.Count++
+		contract := "c:" + strings.TrimSpace(j.Invoice.ContractRef)
+		if contract == "c:" {
+			contract = "i:" + j.Invoice.ID.String()
+		}
+		if !d.contracts[contract] {
+			d.contracts[contract] = true
+			d.Contracts++
+		}
 		var sum exactSum
 		sum.add(&d.Amount, j.Judgement.Outstanding)
 		return sum.err(map[string]string{"debtor": "parties/" + debtor.ID.String()}, d.Currency)

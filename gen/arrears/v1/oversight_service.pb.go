@@ -940,9 +940,14 @@ type AnnualDisclosure struct {
 	Debtor string                 `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
 	Year   int32                  `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
 	AsOf   *Date                  `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// Overdue unpaid debts to suppliers that were SMEs at signing, at year end.
-	Count         int64  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
-	Amount        *Money `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
+	// Overdue unpaid debts to suppliers that were SMEs at signing, at year end:
+	// the invoices, and what they still owed.
+	Count  int64  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	Amount *Money `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The contracts those invoices belong to (distinct contract references;
+	// an invoice without one counts as its own): the decrees ask for the
+	// number of contracts (合同数量).
+	ContractCount int64 `protobuf:"varint,6,opt,name=contract_count,json=contractCount,proto3" json:"contract_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1010,6 +1015,13 @@ func (x *AnnualDisclosure) GetAmount() *Money {
 		return x.Amount
 	}
 	return nil
+}
+
+func (x *AnnualDisclosure) GetContractCount() int64 {
+	if x != nil {
+		return x.ContractCount
+	}
+	return 0
 }
 
 type GetAnnualDisclosureResponse struct {
@@ -1564,13 +1576,14 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\aentries\x18\x04 \x03(\v2\x16.arrears.v1.WatchEntryR\aentries\"H\n" +
 	"\x1aGetAnnualDisclosureRequest\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x12\n" +
-	"\x04year\x18\x02 \x01(\x05R\x04year\"\xa6\x01\n" +
+	"\x04year\x18\x02 \x01(\x05R\x04year\"\xcd\x01\n" +
 	"\x10AnnualDisclosure\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12%\n" +
 	"\x05as_of\x18\x03 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12)\n" +
-	"\x06amount\x18\x05 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\"]\n" +
+	"\x06amount\x18\x05 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12%\n" +
+	"\x0econtract_count\x18\x06 \x01(\x03R\rcontractCount\"]\n" +
 	"\x1bGetAnnualDisclosureResponse\x12>\n" +
 	"\vdisclosures\x18\x01 \x03(\v2\x1c.arrears.v1.AnnualDisclosureR\vdisclosures\"\xec\x01\n" +
 	"\x1fGetPaymentPracticeReportRequest\x12\x16\n" +
