@@ -253,13 +253,13 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	day(2025, 10, 10)
 	api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "FORWARD", "handlingRegulator": elsewhere}, http.StatusBadRequest)
 	fwd := move(provinceKey, "FORWARD", obj{"handlingRegulator": city})
-	if ymd(get(fwd, "complaint", "deadline")) != "2025-11-09" {
-		t.Errorf("handling deadline = %s, want 30 days after 10 October", ymd(get(fwd, "complaint", "deadline")))
+	if ymd(get(fwd, "complaint", "deadline")) != "2025-11-10" {
+		t.Errorf("handling deadline = %s, want Monday 10 November (30 days after 10 October end on a Sunday)", ymd(get(fwd, "complaint", "deadline")))
 	}
 	api.refused(provinceKey, "POST", "/v1/"+cn+":move", obj{"action": "START_HANDLING"}, http.StatusForbidden)
 	move(cityKey, "START_HANDLING", nil)
 	ext := move(cityKey, "EXTEND_DEADLINE", obj{"extendDays": 20, "comment": "waiting for the debtor's bank statements"})
-	if ymd(get(ext, "complaint", "deadline")) != "2025-11-29" {
+	if ymd(get(ext, "complaint", "deadline")) != "2025-12-01" { // 29 November is a Saturday
 		t.Errorf("extended deadline = %s", ymd(get(ext, "complaint", "deadline")))
 	}
 	api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "EXTEND_DEADLINE", "extendDays": 41, "comment": "more"}, http.StatusBadRequest)

@@ -143,8 +143,15 @@ func TestCurrentDeadlineAndExtension(t *testing.T) {
 	if err := Extend(c, 30, "still under audit"); err != nil {
 		t.Errorf("extension to exactly 90 days: %v", err)
 	}
-	if dl := CurrentDeadline(c, cal); dl.Due != d(2026, 1, 18) {
-		t.Errorf("extended deadline = %v, want 90 days after 2025-10-20", dl)
+	// 90 days after 2025-10-20 is Sunday 2026-01-18: the period ends on the
+	// next working day (Civil Code Art. 203).
+	if dl := CurrentDeadline(c, cal); dl.Due != d(2026, 1, 19) {
+		t.Errorf("extended deadline = %v, want Monday 2026-01-19, the working day after 90 days from 2025-10-20", dl)
+	}
+	// A handling period ending in the National Day break ends after it.
+	c.HandlerReceivedOn, c.ExtensionDays = d(2025, 9, 1), 0
+	if dl := CurrentDeadline(c, cal); dl.Due != d(2025, 10, 9) {
+		t.Errorf("handling deadline from 2025-09-01 = %v, want 2025-10-09 (30 days end on 1 October, a holiday to the 8th)", dl)
 	}
 	c.State = Closed
 	if dl := CurrentDeadline(c, cal); !dl.Due.IsZero() {

@@ -54,9 +54,25 @@ func CurrentDeadline(c *Complaint, cal Calendar) Deadline {
 		due, p := AddWorkingDays(cal, c.StateSince, ForwardWorkingDays)
 		return Deadline{Due: due, Step: "forward to the handling department", Provisional: p}
 	case Forwarded, InHandling, DebtorResponded:
-		return Deadline{Due: c.HandlerReceivedOn.AddDays(HandlingDays + c.ExtensionDays), Step: "handle and resolve"}
+		due, p := nextWorkingDay(cal, c.HandlerReceivedOn.AddDays(HandlingDays+c.ExtensionDays))
+		return Deadline{Due: due, Step: "handle and resolve", Provisional: p}
 	}
 	return Deadline{}
+}
+
+// nextWorkingDay moves a period's last day off rest days and holidays to
+// the next working day (Civil Code Art. 203): the handling period is
+// counted in calendar days, but it may not end on a holiday.
+func nextWorkingDay(cal Calendar, d civil.Date) (civil.Date, bool) {
+	provisional := false
+	for {
+		working, published := cal.IsWorkingDay(d)
+		provisional = provisional || !published
+		if working {
+			return d, provisional
+		}
+		d = d.AddDays(1)
+	}
 }
 
 // Extend lengthens the handling period by days, with a reason; the total

@@ -2,14 +2,19 @@ package service_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
 )
 
 // TestClaimsThatCanBeAcknowledged: a claim whose reference takes all 128
@@ -104,6 +109,45 @@ func TestSessionSequencesStartAtOne(t *testing.T) {
 			}
 			if res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(0, "SEQ-NONE", 100000, 30)}); err != nil || res[0].Outcome != service.SyncCreated {
 				t.Errorf("no session, no sequence: %+v, %v", res, err)
+			}
+		})
+	}
+}
+
+// TestLateStepCountsAsLate: a complaint accepted after its review deadline,
+// before the sweeper flagged it, gets the missed deadline in its timeline
+// first, dated the day after the deadline.
+func TestLateStepCountsAsLate(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := f.invoice(t, "CMP-1", d(2025, 6, 1))
+			c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
+				ReceivingRegulator: service.PartyRef{ID: reg.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Review is due 10 working days after 1 September: 15 September.
+			f.clk.Advance(20 * 24 * time.Hour)
+			if _, err := f.a.MoveComplaint(admin, c.ID, service.Transition{Action: complaint.Accept}, ""); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := f.a.ListComplaintEvents(admin, c.ID, store.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, e := range evs {
+				kinds = append(kinds, e.Kind+"@"+e.OccurredOn.String())
+			}
+			want := []string{complaint.EventTransition + "@2025-09-01", complaint.EventDeadlineMissed + "@2025-09-16", complaint.EventTransition + "@2025-09-21"}
+			if !slices.Equal(kinds, want) {
+				t.Errorf("timeline %v, want %v", kinds, want)
 			}
 		})
 	}

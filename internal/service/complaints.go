@@ -342,6 +342,18 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 		if err != nil {
 			return err
 		}
+		// A deadline that passed before the sweeper came by is flagged
+		// first, dated the day after it as the sweeper would date it: a step
+		// taken late then counts as late.
+		var missed *complaint.Event
+		if c.State.Open() {
+			dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction))
+			if !dl.Due.IsZero() && dl.Due.Before(today) && c.MissedDue != dl.Due {
+				missed = &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventDeadlineMissed, FromState: c.State, ToState: c.State,
+					Actor: "system", Comment: "deadline to " + dl.Step + " was " + dl.Due.String() + "; escalated", OccurredOn: dl.Due.AddDays(1), RecordTime: now}
+				c.MissedDue = dl.Due
+			}
+		}
 		from := c.State
 		ev := &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventTransition, FromState: from,
 			Actor: actor(ctx), Comment: tr.Comment, OccurredOn: today, RecordTime: now}
@@ -399,6 +411,11 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 		c.NextCheck = l.nextCheck(c, debtor.Jurisdiction)
 		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, now, "MoveComplaint")); err != nil {
 			return err
+		}
+		if missed != nil {
+			if err := tx.AddComplaintEvent(ctx, missed); err != nil {
+				return err
+			}
 		}
 		if err := tx.AddComplaintEvent(ctx, ev); err != nil {
 			return err
