@@ -70,7 +70,11 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 				on := missed.DueOn.AddDays(1)
 				event(complaint.EventInstalmentMissed, complaint.InHandling, "instalment due "+missed.DueOn.String()+" was not paid in full", on)
 				event(complaint.EventTransition, complaint.InHandling, "reopened: a payment-plan instalment was missed", on)
+				// Handling starts over, with its own 30 days: extensions
+				// granted for the earlier handling do not carry over (the
+				// timeline keeps them).
 				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, today, today, civil.Date{}
+				c.ExtensionDays, c.ExtensionReason = 0, ""
 			case !today.Before(last.AddDays(1 + complaint.AutoCloseDays)):
 				event(complaint.EventTransition, complaint.Closed, "closed: the payment plan was met", today)
 				c.State, c.StateSince = complaint.Closed, today
