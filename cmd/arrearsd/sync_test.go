@@ -390,6 +390,13 @@ func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {
 	if _, err := st.Recv(); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("a chunk after the key was revoked: %v, want Unauthenticated", err)
 	}
+
+	// Two keys on one call: refused, rather than running as one and
+	// re-checking the other (which let a revoked key keep a stream).
+	two := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+f.erp, "authorization", "Bearer "+f.admin)
+	if _, err := arrearsv1.NewSyncServiceClient(f.conn).GetSyncSession(two, &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/revoked"}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a call with two keys: %v, want Unauthenticated", err)
+	}
 }
 
 func TestSyncPipelinedSQLite(t *testing.T) { testSyncPipelined(t, config{}) }

@@ -55,7 +55,7 @@ func (a *Access) CreateApiKey(ctx context.Context, req *arrearsv1.CreateApiKeyRe
 	spec := service.KeySpec{
 		Role:        auth.Role(enumName(k.Role.String(), "ROLE_")),
 		Description: strings.TrimSpace(k.Description),
-		Remit:       auth.Remit{Jurisdiction: strings.ToUpper(strings.TrimSpace(k.RemitJurisdiction)), RegionPrefix: strings.TrimSpace(k.RemitRegionPrefix)},
+		Remit:       auth.Remit{Jurisdiction: strings.ToUpper(strings.TrimSpace(k.RemitJurisdiction)), RegionPrefix: strings.ToUpper(strings.TrimSpace(k.RemitRegionPrefix))},
 		Portal:      strings.TrimSpace(k.Portal),
 
 		ClientCertSHA256: strings.ToLower(strings.TrimSpace(k.ClientCertSha256)),

@@ -150,10 +150,15 @@ func callerKey(ctx context.Context) string {
 // is still valid.
 func (s *Server) reauthenticate(ctx context.Context) error {
 	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
-		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-			if _, err := s.svc.Authenticate(ctx, strings.TrimSpace(t)); err != nil {
+	if v := md.Get("authorization"); len(v) == 1 {
+		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			p, err := s.svc.Authenticate(ctx, strings.TrimSpace(t))
+			if err != nil {
 				return s.fail(ctx, "SyncPayables", "", err)
+			}
+			// The key checked must be the one the stream runs as.
+			if cur := auth.FromContext(ctx); cur != nil && cur.KeyID != p.KeyID {
+				return s.fail(ctx, "SyncPayables", "", auth.ErrUnauthenticated)
 			}
 			return nil
 		}

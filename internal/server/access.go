@@ -61,13 +61,14 @@ func (g *gate) admit(ctx context.Context, method string) (context.Context, error
 		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	var token string
-	for _, v := range md.Get("authorization") {
-		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-			token = strings.TrimSpace(t)
-		}
+	auths := md.Get("authorization")
+	if len(auths) != 1 {
+		// None, or several: which one would speak for the call is not
+		// the caller's to leave ambiguous (a stream re-checks its key).
+		return nil, errUnauthenticated
 	}
-	if token == "" {
+	token, ok2 := strings.CutPrefix(auths[0], "Bearer ")
+	if token = strings.TrimSpace(token); !ok2 || token == "" {
 		return nil, errUnauthenticated
 	}
 	p, err := g.authn.Authenticate(ctx, token)

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -85,7 +86,13 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	s.grpcAddr = dialable(s.grpcLis.Addr())
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
-	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes)}
+	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		// Bounds on what one client holds: streams per connection, and
+		// connections idle or kept alive too eagerly.
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
 	dialCreds := insecure.NewCredentials()
 	if cfg.TLS != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
@@ -159,11 +166,24 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
-		TLSConfig:         cfg.TLS,
+		// An idle keep-alive connection is closed; request bodies and
+		// responses are not timed, since the sync and export streams are
+		// as long as their data.
+		IdleTimeout: idleTimeout,
+		ErrorLog:    slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+		TLSConfig:   cfg.TLS,
 	}
 	return s, nil
 }
+
+// Connection bounds: a client opening streams without end, or holding
+// idle connections, ties up goroutines and descriptors. The gateway's own
+// connection carries every REST call, so its stream limit is far above any
+// one client's need.
+const (
+	maxStreamsPerConn = 1000
+	idleTimeout       = 2 * time.Minute
+)
 
 // selfDialCredentials lets the gateway reach the gRPC port over TLS,
 // trusting exactly the server's own certificate.

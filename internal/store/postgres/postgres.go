@@ -45,6 +45,7 @@ var Dialect = sqlstore.Dialect{
 	ID:                func(id uuid.UUID) any { return pgtype.UUID{Bytes: id, Valid: true} },
 	ConcurrentWriters: true,
 	TextArrays:        true,
+	TxOptions:         &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	UniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == "23505" {

@@ -83,7 +83,9 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 	// connection does so itself only past walSafetyPages. Once a write
 	// restarts the WAL from its start, the file is cut back to
 	// walKeepBytes.
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)",
+	// case_sensitive_like makes LIKE (prefix filters, regulators' region
+	// scopes) compare as PostgreSQL's does: SQLite's folds ASCII case.
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)", "case_sensitive_like(ON)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages), fmt.Sprintf("journal_size_limit(%d)", walKeepBytes)}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)

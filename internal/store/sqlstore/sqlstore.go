@@ -62,6 +62,13 @@ type Dialect struct {
 	// ConcurrentWriters says write transactions run side by side rather
 	// than one at a time.
 	ConcurrentWriters bool
+	// TxOptions begin every read-write transaction (nil: the engine's
+	// default). PostgreSQL asks for READ COMMITTED explicitly: the sync
+	// pipeline re-reads, within its transaction, what the chunk before
+	// committed (the session, the audit chain's head), which a snapshot
+	// level (a changed default_transaction_isolation, or CockroachDB's
+	// SERIALIZABLE) would hide, turning each pipelined chunk into a retry.
+	TxOptions *sql.TxOptions
 }
 
 // Store implements store.Store over a database/sql handle.
@@ -151,7 +158,7 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 		return s.wrap("connect", err)
 	}
 	defer conn.Close()
-	sqlTx, err := conn.BeginTx(ctx, nil)
+	sqlTx, err := conn.BeginTx(ctx, s.dialect.TxOptions)
 	if err != nil {
 		return s.wrap("begin", err)
 	}

@@ -226,6 +226,8 @@ func testPartyListFilters(t *testing.T, s store.Store) {
 		{"not jurisdiction", store.PartyQuery{Scope: everything, Jurisdiction: []store.StringCond{{Op: store.OpNe, Value: "CN"}}}, []*ledger.Party{c}},
 		{"region prefix", store.PartyQuery{Scope: everything, RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "3502"}}}, []*ledger.Party{b}},
 		{"prefix wildcard is literal", store.PartyQuery{Scope: everything, RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "35_"}}}, nil},
+		{"prefix is case-sensitive, as on PostgreSQL", store.PartyQuery{Scope: everything, RegionCode: []store.StringCond{{Op: store.OpPrefix, Value: "gb-"}}}, nil},
+		{"remit prefix is case-sensitive", store.PartyQuery{Scope: auth.Scope{Remit: &auth.Remit{Jurisdiction: "GB", RegionPrefix: "gb"}}}, nil},
 		{"kind", store.PartyQuery{Scope: everything, Kind: []store.StringCond{{Op: store.OpEq, Value: "SME"}}}, []*ledger.Party{c}},
 		{"page", store.PartyQuery{Scope: everything, Page: store.Page{AfterID: a.ID, Limit: 1}}, []*ledger.Party{b}},
 	} {
