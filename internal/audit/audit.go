@@ -13,6 +13,7 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -34,7 +35,7 @@ var SystemChain = uuid.Nil
 type Event struct {
 	Chain          uuid.UUID // the debtor (or the party itself, or SystemChain)
 	Seq            int64     // 1, 2, ... within the chain
-	EventID        uuid.UUID // time-ordered; the change feed's cursor
+	EventID        uuid.UUID // ordered by RecordTime (EventIDAt); the change feed's cursor
 	Debtor         uuid.UUID // for scoping; Nil when none
 	Creditor       uuid.UUID
 	RecordTime     time.Time
@@ -47,6 +48,39 @@ type Event struct {
 	Changes        string // JSON {"field": [old, new]}, the record itself for a creation, or InRevision
 	PrevHash       string
 	Hash           string
+}
+
+// EventIDAt is a new event id ordered by the event's record time: a
+// version 7 UUID whose timestamp is t's millisecond, the rest random. The
+// change feed pages by id and hides what is younger than a settling delay;
+// were ids stamped when the event is made, late in a transaction whose
+// record time was read at its start, a slow transaction's event could sort
+// after a later one still hidden, and the cursor would pass that one for
+// good. With ids from record times, hiding and paging use one order.
+func EventIDAt(t time.Time) uuid.UUID {
+	var id uuid.UUID
+	if _, err := rand.Read(id[6:]); err != nil {
+		panic(fmt.Sprintf("audit: event id: %v", err)) // crypto/rand does not fail
+	}
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		id[i], ms = byte(ms), ms>>8
+	}
+	id[6] = 0x70 | id[6]&0x0f // version 7
+	id[8] = 0x80 | id[8]&0x3f // RFC 4122 variant
+	return id
+}
+
+// EventIDFloor is the smallest event id EventIDAt gives at t's millisecond
+// or later: ids below it were recorded before that millisecond.
+func EventIDFloor(t time.Time) uuid.UUID {
+	var id uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		id[i], ms = byte(ms), ms>>8
+	}
+	id[6], id[8] = 0x70, 0x80
+	return id
 }
 
 // InRevision is the Changes stored for the creation of a record whose first

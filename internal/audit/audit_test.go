@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -197,5 +198,27 @@ func TestHashCoversTheCanonicalForm(t *testing.T) {
 	sum := sha256.Sum256([]byte(b.String()))
 	if got, want := e.ComputeHash(), hex.EncodeToString(sum[:]); got != want {
 		t.Fatalf("ComputeHash = %s, want %s, the hash of\n%s", got, want, b.String())
+	}
+}
+
+// TestEventIDAt: ids are version 7 UUIDs ordered by their time's
+// millisecond, and EventIDFloor bounds each millisecond from below.
+func TestEventIDAt(t *testing.T) {
+	t0 := time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
+	prev := EventIDFloor(t0)
+	for i := range 1000 {
+		at := t0.Add(time.Duration(i) * 1700 * time.Microsecond)
+		id := EventIDAt(at)
+		if id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+			t.Fatalf("id %s: version %d, variant %v", id, id.Version(), id.Variant())
+		}
+		if sec, nsec := id.Time().UnixTime(); time.Unix(sec, nsec).UnixMilli() != at.UnixMilli() {
+			t.Fatalf("id %s carries %v, want %v's millisecond", id, time.Unix(sec, nsec), at)
+		}
+		floor, next := EventIDFloor(at), EventIDFloor(at.Add(time.Millisecond))
+		if bytes.Compare(floor[:], id[:]) > 0 || bytes.Compare(id[:], next[:]) >= 0 || bytes.Compare(prev[:], floor[:]) > 0 {
+			t.Fatalf("id %s not within [%s, %s) or floors out of order", id, floor, next)
+		}
+		prev = floor
 	}
 }

@@ -110,7 +110,8 @@ type Reader interface {
 	PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error)
 
 	// ListEvents is the change feed: audit events within q.Scope with
-	// event ids after q.After, recorded at or before q.Until, oldest first.
+	// event ids after q.After, recorded at or before q.Until (to the
+	// millisecond), in event id order, which is record-time order.
 	ListEvents(ctx context.Context, q EventQuery) ([]*audit.Event, error)
 	// ChainHeads returns the last event of every audit chain.
 	ChainHeads(ctx context.Context) ([]audit.Head, error)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -30,7 +31,7 @@ func (t *tx) appendEvent(_ context.Context, typ string, id uuid.UUID, revision i
 // newEvent is the audit event, not yet sealed onto its chain (the
 // debtor's), of a record's revision with snapshot snap.
 func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int64, snap []byte, changes string, c store.Change) *audit.Event {
-	e := &audit.Event{Chain: debtor, EventID: uuid.Must(uuid.NewV7()), Debtor: debtor, Creditor: creditor,
+	e := &audit.Event{Chain: debtor, EventID: audit.EventIDAt(c.RecordTime), Debtor: debtor, Creditor: creditor,
 		RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: typ, ResourceID: id,
 		Revision: revision, SnapshotDigest: audit.Digest(snap), Changes: changes}
 	if e.Actor == "" {
@@ -92,8 +93,11 @@ func (r reader) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Ev
 	if !q.Scope.All {
 		w.add("chain_id <> " + w.arg(audit.SystemChain.String()))
 	}
+	// Events recorded up to Until's millisecond, by the id the feed pages
+	// by (audit.EventIDAt): a bound on record_time instead could hide an
+	// event the cursor then passes.
 	w.add("event_id > " + w.arg(q.After.String()))
-	w.add("record_time <= " + w.arg(r.s.dialect.Timestamp(q.Until)))
+	w.add("event_id < " + w.arg(audit.EventIDFloor(q.Until.Add(time.Millisecond)).String()))
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 100

@@ -222,6 +222,31 @@ func testAuditChain(t *testing.T, s store.Store) {
 		}
 	}
 
+	// Ids follow record times, not the order transactions made them: an
+	// event recorded earlier by a slower transaction still comes before one
+	// the feed hides as too recent, so a cursor never passes it. Here the
+	// later-recorded party is written first.
+	late, early := party("CN", "FEED-LATE", "350100"), party("CN", "FEED-EARLY", "350100")
+	for _, w := range []struct {
+		p  *ledger.Party
+		at time.Time
+	}{{late, t0.Add(10 * time.Second)}, {early, t0.Add(5 * time.Second)}} {
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			c := change("CreateParty")
+			c.RecordTime = w.at
+			return tx.CreateParty(ctx, w.p, c)
+		})
+	}
+	all := auth.Scope{All: true}
+	first, err := s.ListEvents(ctx, store.EventQuery{Scope: all, Until: t0.Add(7 * time.Second), Limit: 100})
+	if err != nil || len(first) == 0 || first[len(first)-1].ResourceID != early.ID {
+		t.Fatalf("feed until t0+7s ends with %v (%v), want the early party's creation", first, err)
+	}
+	rest, err := s.ListEvents(ctx, store.EventQuery{Scope: all, After: first[len(first)-1].EventID, Until: t0.Add(time.Minute), Limit: 100})
+	if err != nil || len(rest) != 1 || rest[0].ResourceID != late.ID {
+		t.Errorf("feed after it: %d events (%v), want the late party's creation", len(rest), err)
+	}
+
 	_, err = s.LatestCheckpoint(ctx)
 	wantErr(t, "LatestCheckpoint(none)", err, ledger.ErrNotFound)
 	cp := audit.Checkpoint{ID: newID(), CreateTime: t0, ChainCount: int64(len(heads)), HeadsDigest: audit.HeadsDigest(heads),
