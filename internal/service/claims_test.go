@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
@@ -148,6 +150,32 @@ func TestLateStepCountsAsLate(t *testing.T) {
 			want := []string{complaint.EventTransition + "@2025-09-01", complaint.EventDeadlineMissed + "@2025-09-16", complaint.EventTransition + "@2025-09-21"}
 			if !slices.Equal(kinds, want) {
 				t.Errorf("timeline %v, want %v", kinds, want)
+			}
+		})
+	}
+}
+
+// TestSupplierKeyDoesNotAnswerForDebtor: a CREDITOR key that also holds the
+// debtor's party cannot acknowledge a claim against that debtor (which
+// would record an invoice in the debtor's payables); a DEBTOR key can.
+func TestSupplierKeyDoesNotAnswerForDebtor(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			c, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+				DocumentRef: "ROLE-1", Amount: 120000, Currency: "CNY", IssuedOn: d(2025, 8, 1), DeliveredOn: d(2025, 7, 28),
+				DueOn: d(2025, 8, 31), Evidence: []string{"contract HT-1"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			both := []uuid.UUID{f.creditor.ID, f.debtor.ID}
+			supplier := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "sup", Role: auth.RoleCreditor, Parties: both})
+			if _, err := f.a.AnswerClaim(supplier, c.ID, complaint.ClaimAcknowledged, "", ""); err == nil {
+				t.Fatal("a CREDITOR key acknowledged a claim for the debtor")
+			}
+			buyer := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "buy", Role: auth.RoleDebtor, Parties: []uuid.UUID{f.debtor.ID}})
+			if _, err := f.a.AnswerClaim(buyer, c.ID, complaint.ClaimAcknowledged, "", ""); err != nil {
+				t.Errorf("the debtor's key acknowledging: %v", err)
 			}
 		})
 	}

@@ -367,6 +367,14 @@ func mayActFor(ctx context.Context, id uuid.UUID) bool {
 	return p != nil && (p.Role == auth.RoleAdmin || p.Acts(id))
 }
 
+// actsAsDebtor is mayActFor on the debtor's side of a claim or contest: a
+// DEBTOR key of the party (or an administrator). A supplier's key that
+// happens to hold the debtor's party too does not answer for the debtor.
+func actsAsDebtor(ctx context.Context, id uuid.UUID) bool {
+	p := auth.FromContext(ctx)
+	return p != nil && (p.Role == auth.RoleAdmin || p.Role == auth.RoleDebtor && p.Acts(id))
+}
+
 // prepareInvoice validates a new invoice of debtor to creditor (either may
 // be nil when it was not found, already reported in v) and fills in what a
 // creation derives: id, times, the creditor's size at signing, the policy,

@@ -181,7 +181,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			} else if ok {
 				by = complaint.ByComplainant
 			}
-		case mayActFor(ctx, c.Debtor):
+		case actsAsDebtor(ctx, c.Debtor):
 			by = complaint.ByDebtor
 		}
 		if to == complaint.ClaimDisputed && strings.TrimSpace(answer) == "" {
@@ -336,7 +336,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 			}
 		case p != nil && p.Role == auth.RoleRegulator:
 			by = complaint.ByRegulator
-		case mayActFor(ctx, inv.DebtorID):
+		case actsAsDebtor(ctx, inv.DebtorID):
 			by = complaint.ByDebtor
 		default:
 			if ok, err := actsForCreditor(ctx, tx, inv.CreditorID); err != nil {
@@ -373,7 +373,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 // markCorrected marks the open contests of an invoice corrected after the
 // debtor changed its record: the supplier then accepts or contests again.
 func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
-	if inv.Contested == 0 || !mayActFor(ctx, inv.DebtorID) {
+	if inv.Contested == 0 || !actsAsDebtor(ctx, inv.DebtorID) {
 		return nil
 	}
 	cs, err := tx.ListContests(ctx, store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
