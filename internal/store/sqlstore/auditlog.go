@@ -93,6 +93,11 @@ func (r reader) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Ev
 	if !q.Scope.All {
 		w.add("chain_id <> " + w.arg(audit.SystemChain.String()))
 	}
+	if q.Scope.Portal != "" && !q.Scope.All {
+		// A supplier's grants name the portals it uses: another portal
+		// serving the same supplier must not learn them.
+		w.add("resource_type <> 'portal_grant'")
+	}
 	// Events recorded up to Until's millisecond, by the id the feed pages
 	// by (audit.EventIDAt): a bound on record_time instead could hide an
 	// event the cursor then passes.

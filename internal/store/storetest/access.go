@@ -77,6 +77,23 @@ func testScopes(t *testing.T, s store.Store) {
 	if ok, _ := s.PortalAuthorized(ctx, "portal-a", c2.ID); ok {
 		t.Error("PortalAuthorized(c2) = true")
 	}
+	// A second portal of the same supplier sees its invoices' events, not
+	// the supplier's grants, which name the portals it uses.
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.AuthorizePortal(ctx, "portal-z", c1.ID, change("AuthorizePortal"))
+	})
+	feed, err := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{Portal: "portal-z"}, Until: t0.Add(time.Hour), Limit: 100})
+	if err != nil || len(feed) == 0 {
+		t.Fatalf("portal-z's feed: %d events, %v", len(feed), err)
+	}
+	for _, e := range feed {
+		if e.ResourceType == "portal_grant" {
+			t.Errorf("portal-z's feed shows a grant: %s", e.Changes)
+		}
+	}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.RevokePortal(ctx, "portal-z", c1.ID, change("RevokePortalAuthorization"))
+	})
 	for _, tc := range []struct {
 		desc    string
 		scope   auth.Scope
@@ -135,7 +152,7 @@ func testScopes(t *testing.T, s store.Store) {
 	if invs, err := s.ListInvoices(ctx, store.InvoiceQuery{Scope: auth.Scope{Portal: "portal-a"}, Page: store.Page{Limit: 10}}); err != nil || len(invs) != 0 {
 		t.Errorf("portal after revocation sees %d invoices, %v", len(invs), err)
 	}
-	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.RevokePortal(ctx, "portal-a", c1.ID, change("RevokePortalAuthorization"))
 	})
 	if !errors.Is(err, ledger.ErrNotFound) {
