@@ -126,10 +126,15 @@ func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
 }
 
 func (t *tx) AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c store.Change) error {
-	_, err := t.w.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
+	res, err := t.w.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
 		ON CONFLICT (portal, creditor_id) DO NOTHING`, portal, creditor.String(), t.s.dialect.Timestamp(c.RecordTime))
 	if err != nil {
 		return t.s.wrap("authorize portal", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return t.s.wrap("authorize portal", err)
+	} else if n == 0 {
+		return nil // authorised already: nothing changed, nothing to audit
 	}
 	c.Debtor, c.Creditor = creditor, creditor
 	snap, _ := json.Marshal(map[string]string{"portal": portal, "creditor": creditor.String()})

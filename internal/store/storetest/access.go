@@ -77,6 +77,28 @@ func testScopes(t *testing.T, s store.Store) {
 	if ok, _ := s.PortalAuthorized(ctx, "portal-a", c2.ID); ok {
 		t.Error("PortalAuthorized(c2) = true")
 	}
+	// Authorising again changes nothing, and records nothing.
+	grants := func() int {
+		t.Helper()
+		evs, err := s.ListChainEvents(ctx, c1.ID, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.ResourceType == "portal_grant" {
+				n++
+			}
+		}
+		return n
+	}
+	before := grants()
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.AuthorizePortal(ctx, "portal-a", c1.ID, change("AuthorizePortal"))
+	})
+	if n := grants(); n != before || n != 1 {
+		t.Errorf("grant events after authorising twice: %d (before %d), want 1", n, before)
+	}
 	// A second portal of the same supplier sees its invoices' events, not
 	// the supplier's grants, which name the portals it uses.
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
