@@ -99,11 +99,24 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 			t.Errorf("%s: session %q: %v", name, rep.Session, err)
 		}
 	}
-	// A row in another encoding is named before anything is sent.
-	gbk := filepath.Join(dir, "gbk.csv")
-	os.WriteFile(gbk, []byte(strings.SplitN(head, "\n", 2)[0]+"\nCSV-GBK,CN:x,\xb9\xa9\xd3\xa6,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,\n"), 0o600)
-	if _, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: gbk}); err == nil ||
-		!strings.Contains(err.Error(), "record 1: not UTF-8") {
-		t.Errorf("a GBK row: %v", err)
+	// Rows that cannot be read (another encoding, a bad date, a short row)
+	// are reported, each with its number, and the others are synced.
+	lines := strings.Split(strings.TrimSuffix(head, "\n"), "\n")
+	bad := []string{lines[0], lines[1],
+		"CSV-GBK,CN:x,\xb9\xa9\xd3\xa6,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,",
+		strings.Replace(lines[2], "2025-07-02", "2025-02-30", 1),
+		"CSV-SHORT,CN:x", lines[3]}
+	mixed := filepath.Join(dir, "mixed.csv")
+	os.WriteFile(mixed, []byte(strings.Join(bad, "\n")+"\n"), 0o600)
+	rep4, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: mixed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejected []int64
+	for _, r := range rep4.Rejected {
+		rejected = append(rejected, r.Sequence)
+	}
+	if rep4.Total != 5 || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || !strings.Contains(rep4.Rejected[0].Problems[0].Description, "not UTF-8") {
+		t.Errorf("a file with three unreadable rows: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
 	}
 }

@@ -175,10 +175,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			if err != nil {
+			var row *rowError
+			if err != nil && !errors.As(err, &row) {
 				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
 			}
 			if seq <= rep.ResumeAfter {
+				continue
+			}
+			if row != nil {
+				// Not sent: the others go on, as the server treats a
+				// bad record; its number is left out of the sequence.
+				mu.Lock()
+				rep.Outcomes["REJECTED"]++
+				if len(rep.Rejected) < 100 {
+					rep.Rejected = append(rep.Rejected, &arrearsv1.RecordResult{Sequence: seq, Outcome: "REJECTED",
+						Problems: []*arrearsv1.RecordProblem{{Field: "record", Description: row.Error()}}})
+				}
+				mu.Unlock()
 				continue
 			}
 			rec.Sequence = seq
@@ -298,12 +311,13 @@ func scan(ctx context.Context, path string) (int64, string, error) {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return 0, "", ctx.Err() // Ctrl-C while a large file is counted
 		}
+		var row *rowError
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
 			break
-		} else if err != nil {
+		} else if err != nil && !errors.As(err, &row) {
 			return 0, "", fmt.Errorf("%s record %d: %w", path, n+1, err)
 		}
-		n++
+		n++ // a record that cannot be read keeps its place (and number)
 	}
 	return n, hex.EncodeToString(r.hash.Sum(nil)), nil
 }
@@ -373,11 +387,11 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 				continue
 			}
 			if !utf8.ValidString(line) {
-				return nil, errNotUTF8
+				return nil, &rowError{errNotUTF8}
 			}
 			var rec arrearsv1.PayableRecord
 			if err := protojson.Unmarshal([]byte(line), &rec); err != nil {
-				return nil, err
+				return nil, &rowError{err}
 			}
 			return &rec, nil
 		}
@@ -387,16 +401,30 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 		return nil, io.EOF
 	}
 	row, err := r.csv.Read()
+	if errors.Is(err, csv.ErrFieldCount) {
+		return nil, &rowError{err} // the reader goes on with the next row
+	}
 	if err != nil {
 		return nil, err
 	}
 	for _, cell := range row {
 		if !utf8.ValidString(cell) {
-			return nil, errNotUTF8
+			return nil, &rowError{errNotUTF8}
 		}
 	}
-	return fromCSV(r.cols, row)
+	rec, err := fromCSV(r.cols, row)
+	if err != nil {
+		return nil, &rowError{err}
+	}
+	return rec, nil
 }
+
+// rowError is one record that cannot be read (a bad date or amount, a short
+// row, another encoding): the run reports it and goes on with the others.
+type rowError struct{ err error }
+
+func (e *rowError) Error() string { return e.err.Error() }
+func (e *rowError) Unwrap() error { return e.err }
 
 // errNotUTF8 is a record in another encoding: a GBK export, say, which the
 // server could not even be sent.
