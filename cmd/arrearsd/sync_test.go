@@ -632,6 +632,28 @@ func restNDJSONErrors(t *testing.T, f *syncFixture) {
 	if resp, out := post("{\"opne\":{}}\n" + chunk(records(920, 1, same))); resp.StatusCode != 400 || len(out) != 1 || !strings.Contains(out[0], "line 1") {
 		t.Errorf("a bad first line: HTTP %d, %v", resp.StatusCode, out)
 	}
+	// A key whose role may not sync is refused before its body is read,
+	// on both routes; two keys on one request are refused.
+	var reg arrearsv1.CreateApiKeyResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.admin}, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_REGULATOR, RemitJurisdiction: "CN"}}, &reg)
+	for _, path := range []string{"/v1/sync", "/v1/sync:batch"} {
+		req, _ := http.NewRequest("POST", "http://"+f.http+path, strings.NewReader(open))
+		req.Header.Set("Authorization", "Bearer "+reg.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a regulator's key on %s: HTTP %d, want 403", path, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("POST", "http://"+f.http+"/v1/sync", strings.NewReader(open))
+	req.Header.Add("Authorization", "Bearer "+f.erp)
+	req.Header.Add("Authorization", "Bearer "+f.admin)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("two keys on one request: %v, %v; want 401", resp.StatusCode, err)
+	}
 	long := strings.Repeat(" ", 64<<10) // the test servers' request limit (startServer)
 	if resp, out := post(open + chunk(records(930, 1, same)) + "{" + long + "}\n"); resp.StatusCode != 200 || len(out) != 3 || !strings.Contains(out[2], "longer than") {
 		t.Errorf("a line over the request limit: HTTP %d, %v", resp.StatusCode, out)

@@ -162,7 +162,10 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, cfg.Log))
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
-	mux.Handle("POST /v1/sync", requireKey(&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}, cfg.Authn, cfg.Log))
+	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
+		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}), cfg.Authn, cfg.Log))
+	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
+		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
