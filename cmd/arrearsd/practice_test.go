@@ -190,6 +190,12 @@ func paymentPractice(t *testing.T, cfg config) {
 	bad.PeriodEnd = date(2025, 6, 30)
 	expect(t, admin, "GetPaymentPracticeReport", bad, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.InvalidArgument, "period_end")
 	bad = proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	bad.PeriodStart, bad.PeriodEnd = date(2025, 1, 1), date(2026, 1, 1) // 366 days in a common year
+	expect(t, admin, "GetPaymentPracticeReport", bad, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.InvalidArgument, "period_end")
+	leap := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	leap.PeriodStart, leap.PeriodEnd = date(2024, 1, 1), date(2024, 12, 31) // 366 days in a leap year: a year
+	expect(t, admin, "GetPaymentPracticeReport", leap, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.OK)
+	bad = proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
 	bad.Bands = "FR"
 	expect(t, admin, "GetPaymentPracticeReport", bad, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.InvalidArgument, "bands")
 	var k arrearsv1.CreateApiKeyResponse

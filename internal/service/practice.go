@@ -111,8 +111,14 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	if q.To.Before(q.From) {
 		return nil, ledger.Invalid("period_end", "%s is before the start %s", q.To, q.From)
 	}
-	if q.To.DaysSince(q.From) > 365 { // 366 days inclusive at most
-		return nil, ledger.Invalid("period_end", "a reporting period is at most a year long")
+	// At most a year: up to the day before the start's anniversary (365
+	// days inclusive, 366 across a 29 February).
+	anniversary, err := civil.New(q.From.Year+1, q.From.Month, q.From.Day)
+	if err != nil { // from 29 February: the anniversary is 1 March
+		anniversary = civil.MustNew(q.From.Year+1, time.March, 1)
+	}
+	if !q.To.Before(anniversary) {
+		return nil, ledger.Invalid("period_end", "a reporting period is at most a year long (to %s)", anniversary.AddDays(-1))
 	}
 	debtor, err := visibleParty(ctx, l.store, q.Debtor)
 	if err != nil {
