@@ -87,8 +87,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
 		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0})
 	if rep != nil {
-		fmt.Fprintf(stdout, "session %s: %d/%d records acknowledged (resumed after %d) in %s: %v\n",
-			rep.Session, rep.Acknowledged, rep.Total, rep.ResumeAfter, rep.Elapsed.Round(1e6), rep.Outcomes)
+		shown, what := rep.Acknowledged, "records acknowledged"
+		if rep.Done {
+			// Every record accounted for: the unreadable ones, listed
+			// below, are not in the acknowledged sequence.
+			shown, what = rep.Total, "records done"
+		}
+		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v\n",
+			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), rep.Outcomes)
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
 		}

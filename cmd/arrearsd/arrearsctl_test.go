@@ -116,7 +116,7 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	for _, r := range rep4.Rejected {
 		rejected = append(rejected, r.Sequence)
 	}
-	if rep4.Total != 5 || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || !strings.Contains(rep4.Rejected[0].Problems[0].Description, "not UTF-8") {
+	if rep4.Total != 5 || !rep4.Done || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || !strings.Contains(rep4.Rejected[0].Problems[0].Description, "not UTF-8") {
 		t.Errorf("a file with three unreadable rows: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
 	}
 }

@@ -57,8 +57,8 @@ func overdueSummary(t *testing.T, cfg config) {
 	inv := func(d, c, ref string, amount int64, due *arrearsv1.Date) string {
 		var r arrearsv1.CreateInvoiceResponse
 		contract := "HT-" + ref
-		if ref == "OV-1" || ref == "OV-2" {
-			contract = "HT-A" // two invoices of one contract
+		if ref == "OV-1" || ref == "OV-2" || ref == "OV-3" {
+			contract = "HT-A" // two invoices of S1's HT-A, one of S2's
 		}
 		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: c, DocumentRef: ref, ContractRef: contract,
 			Amount: cny(amount), ContractSignedOn: date(2025, 6, 2), IssuedOn: date(2025, 6, 3), DeliveredOn: date(2025, 6, 3), AgreedDueDate: due}}, &r)

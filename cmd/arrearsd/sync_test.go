@@ -654,6 +654,36 @@ func restNDJSONErrors(t *testing.T, f *syncFixture) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("two keys on one request: %v, %v; want 401", resp.StatusCode, err)
 	}
+	// A stream the server refuses at once (a debtor the key does not sync)
+	// is answered while the client still holds its upload open, as a
+	// client that waits for the opening answer does; an empty body is 400.
+	pr, pw := io.Pipe()
+	go pw.Write([]byte(line(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "held", Debtor: f.debtor2}}})))
+	held, _ := http.NewRequest("POST", "http://"+f.http+"/v1/sync", pr)
+	held.Header.Set("Authorization", "Bearer "+f.erp)
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(held)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	select {
+	case got := <-answered:
+		if !strings.HasPrefix(got, "404 ") {
+			t.Errorf("a refused stream, upload held open: %s, want 404", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a refused stream with its upload held open got no answer in 10 s")
+	}
+	pw.Close()
+	if resp, out := post(""); resp.StatusCode != 400 || len(out) != 1 || !strings.Contains(out[0], "empty") {
+		t.Errorf("an empty body: HTTP %d, %v", resp.StatusCode, out)
+	}
 	long := strings.Repeat(" ", 64<<10) // the test servers' request limit (startServer)
 	if resp, out := post(open + chunk(records(930, 1, same)) + "{" + long + "}\n"); resp.StatusCode != 200 || len(out) != 3 || !strings.Contains(out[2], "longer than") {
 		t.Errorf("a line over the request limit: HTTP %d, %v", resp.StatusCode, out)

@@ -50,24 +50,31 @@ type Event struct {
 	Hash           string
 }
 
-// EventIDAt is a new event id ordered by the event's record time: a
-// version 7 UUID whose timestamp is t's millisecond, the rest random. The
+// EventIDAt is a new event id ordered by the event's record time, then by
+// n, its place among the events of its transaction: a version 7 UUID whose
+// timestamp is t's millisecond, whose next 26 bits (the 12 of rand_a, and 14
+// after the variant) hold n (a counter, as RFC 9562 allows), and whose last
+// 48 bits are random, to tell transactions of one millisecond apart. The
 // change feed pages by id and hides what is younger than a settling delay;
 // were ids stamped when the event is made, late in a transaction whose
 // record time was read at its start, a slow transaction's event could sort
 // after a later one still hidden, and the cursor would pass that one for
-// good. With ids from record times, hiding and paging use one order.
-func EventIDAt(t time.Time) uuid.UUID {
+// good. With ids from record times, hiding and paging use one order, and a
+// transaction's events keep the order they were made in.
+func EventIDAt(t time.Time, n int) uuid.UUID {
 	var id uuid.UUID
-	if _, err := rand.Read(id[6:]); err != nil {
+	if _, err := rand.Read(id[10:]); err != nil {
 		panic(fmt.Sprintf("audit: event id: %v", err)) // crypto/rand does not fail
 	}
 	ms := uint64(t.UnixMilli())
 	for i := 5; i >= 0; i-- {
 		id[i], ms = byte(ms), ms>>8
 	}
-	id[6] = 0x70 | id[6]&0x0f // version 7
-	id[8] = 0x80 | id[8]&0x3f // RFC 4122 variant
+	c := uint32(n) & (1<<26 - 1)
+	id[6] = 0x70 | byte(c>>22)     // version 7, then the counter's top 4 bits
+	id[7] = byte(c >> 14)          // its next 8
+	id[8] = 0x80 | byte(c>>8)&0x3f // the RFC 4122 variant, then 6 more
+	id[9] = byte(c)                // its last 8
 	return id
 }
 

@@ -202,13 +202,14 @@ func TestHashCoversTheCanonicalForm(t *testing.T) {
 }
 
 // TestEventIDAt: ids are version 7 UUIDs ordered by their time's
-// millisecond, and EventIDFloor bounds each millisecond from below.
+// millisecond, then by their place in a transaction, and EventIDFloor
+// bounds each millisecond from below.
 func TestEventIDAt(t *testing.T) {
 	t0 := time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
 	prev := EventIDFloor(t0)
 	for i := range 1000 {
 		at := t0.Add(time.Duration(i) * 1700 * time.Microsecond)
-		id := EventIDAt(at)
+		id := EventIDAt(at, i)
 		if id.Version() != 7 || id.Variant() != uuid.RFC4122 {
 			t.Fatalf("id %s: version %d, variant %v", id, id.Version(), id.Variant())
 		}
@@ -220,5 +221,19 @@ func TestEventIDAt(t *testing.T) {
 			t.Fatalf("id %s not within [%s, %s) or floors out of order", id, floor, next)
 		}
 		prev = floor
+	}
+}
+
+// TestEventIDAtKeepsTransactionOrder: events of one transaction, all of one
+// record time, sort in the order they were made, past the 12 bits of rand_a.
+func TestEventIDAtKeepsTransactionOrder(t *testing.T) {
+	at := time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
+	prev := EventIDAt(at, 0)
+	for n := 1; n < 20000; n++ {
+		id := EventIDAt(at, n)
+		if bytes.Compare(prev[:], id[:]) >= 0 || id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+			t.Fatalf("event %d: id %s does not follow %s", n, id, prev)
+		}
+		prev = id
 	}
 }

@@ -87,9 +87,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
 	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
-		// Bounds on what one client holds: streams per connection, and
-		// connections idle or kept alive too eagerly.
-		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		// Connections idle, or kept alive too eagerly, are closed. No cap
+		// on streams per connection: the gateway's one connection carries
+		// every REST call of every client.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}
@@ -179,14 +179,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	return s, nil
 }
 
-// Connection bounds: a client opening streams without end, or holding
-// idle connections, ties up goroutines and descriptors. The gateway's own
-// connection carries every REST call, so its stream limit is far above any
-// one client's need.
-const (
-	maxStreamsPerConn = 1000
-	idleTimeout       = 2 * time.Minute
-)
+// idleTimeout closes a connection (gRPC or HTTP) that has carried nothing
+// for that long: idle connections held open tie up descriptors.
+const idleTimeout = 2 * time.Minute
 
 // selfDialCredentials lets the gateway reach the gRPC port over TLS,
 // trusting exactly the server's own certificate.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -99,6 +100,9 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in := newLines(r.Body, h.maxLine)
 	first := &arrearsv1.SyncPayablesRequest{}
 	if err := in.next(first); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = &badLine{1, errors.New("the body is empty: it must start with a SyncOpen message")}
+		}
 		h.failBefore(w, r, err)
 		return
 	}
@@ -106,7 +110,9 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stream, err := arrearsv1.NewSyncServiceClient(h.conn).SyncPayables(ctx)
 	if err == nil {
-		err = stream.Send(first)
+		if err = stream.Send(first); errors.Is(err, io.EOF) {
+			_, err = stream.Recv() // the server ended the stream: this says why
+		}
 	}
 	if err != nil {
 		h.failBefore(w, r, err)
@@ -136,6 +142,14 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}()
+	// stopReading ends the sender, which may be waiting on the body for a
+	// client that waits for us: the read fails at once, and the sender
+	// returns without touching the body again.
+	stopReading := func() error {
+		cancel()
+		_ = rc.SetReadDeadline(time.Now())
+		return <-sent
+	}
 	wrote := false
 	for {
 		resp, err := stream.Recv()
@@ -143,11 +157,10 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			cancel() // a sender blocked on a failed stream returns
-			if sendErr := <-sent; sendErr != nil {
-				err = sendErr
-			}
+			// The stream failed: that is the answer, whatever the body
+			// still held (a bad line after a failed chunk is not news).
 			h.failAfter(w, r, rc, wrote, err)
+			_ = stopReading()
 			return
 		}
 		if !wrote {
@@ -157,6 +170,7 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err := protojson.MarshalOptions{EmitUnpopulated: false}.Marshal(resp)
 		if err != nil {
 			h.failAfter(w, r, rc, wrote, err)
+			_ = stopReading()
 			return
 		}
 		_, _ = fmt.Fprintf(w, "{\"result\":%s}\n", body)

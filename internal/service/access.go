@@ -206,11 +206,11 @@ func (l *Ledger) changePortalGrant(ctx context.Context, creditor PartyRef, porta
 }
 
 // FeedSettle is how old an event must be before the change feed shows it.
-// Events are ordered by a time-based id assigned inside their transaction;
-// a transaction that commits late could otherwise slip an event in behind a
-// cursor that has already passed it. Transactions are bounded by
-// sqlstore.MaxTxDuration (30 s); the settle time adds a margin for clock
-// differences between replicas.
+// Events are ordered by an id carrying their record time (audit.EventIDAt),
+// read before their transaction starts; a transaction that commits late
+// could otherwise slip an event in behind a cursor that has already passed
+// it. Transactions are bounded by sqlstore.MaxTxDuration (30 s); the settle
+// time adds a margin for clock differences between replicas.
 const FeedSettle = 60 * time.Second
 
 // ListEvents returns the caller's change feed after a cursor.

@@ -279,9 +279,10 @@ type Disclosure struct {
 	Currency string
 	Count    int64 // invoices
 	Amount   int64
-	// Contracts counts the distinct contracts of those invoices (an invoice
-	// without a contract reference is its own): Decree 728 Art. 24 and the
-	// annual-report form ask for the number of contracts.
+	// Contracts counts the distinct contracts of those invoices (by supplier
+	// and contract reference; an invoice without one is its own): Decree
+	// 728 Art. 24 and the annual-report form ask for the number of
+	// contracts.
 	Contracts int64
 
 	contracts map[string]bool
@@ -315,8 +316,9 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 			byCurrency[d.Currency] = d
 		}
 		d.Count++
-		contract := "c:" + strings.TrimSpace(j.Invoice.ContractRef)
-		if contract == "c:" {
+		// A contract is the supplier's: two suppliers' "HT-1" are two.
+		contract := "c:" + j.Invoice.CreditorID.String() + ":" + strings.TrimSpace(j.Invoice.ContractRef)
+		if strings.TrimSpace(j.Invoice.ContractRef) == "" {
 			contract = "i:" + j.Invoice.ID.String()
 		}
 		if !d.contracts[contract] {

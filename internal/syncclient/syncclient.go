@@ -56,9 +56,13 @@ type Report struct {
 	Session            string
 	Total, ResumeAfter int64
 	Acknowledged       int64
-	Outcomes           map[string]int64
-	Rejected           []*arrearsv1.RecordResult // the first 100
-	Elapsed            time.Duration
+	// Done is true once every record of the file is accounted for: sent
+	// and acknowledged, or unreadable and reported (the acknowledged
+	// sequence then falls short of Total by the unreadable rows at the end).
+	Done     bool
+	Outcomes map[string]int64
+	Rejected []*arrearsv1.RecordResult // the first 100
+	Elapsed  time.Duration
 }
 
 // Run syncs the file. It returns when the file is done, or with ctx's error
@@ -216,6 +220,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cancel()
 	}
 	err = <-recvErr
+	mu.Lock()
+	rep.Done = err == nil && sendErr == nil && parent.Err() == nil
+	mu.Unlock()
 	stopProgress()
 	rep.Elapsed = time.Since(start)
 	switch {
@@ -244,6 +251,9 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 	draw := func(final bool) {
 		mu.Lock()
 		acked, total := rep.Acknowledged, rep.Total
+		if rep.Done {
+			acked = total
+		}
 		mu.Unlock()
 		rate := float64(acked-rep.ResumeAfter) / max(time.Since(start).Seconds(), 1e-9)
 		frac := 1.0

@@ -944,9 +944,9 @@ type AnnualDisclosure struct {
 	// the invoices, and what they still owed.
 	Count  int64  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	Amount *Money `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
-	// The contracts those invoices belong to (distinct contract references;
-	// an invoice without one counts as its own): the decrees ask for the
-	// number of contracts (合同数量).
+	// The contracts those invoices belong to (distinct contract references
+	// of each supplier; an invoice without one counts as its own): the
+	// decrees ask for the number of contracts (合同数量).
 	ContractCount int64 `protobuf:"varint,6,opt,name=contract_count,json=contractCount,proto3" json:"contract_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -31,7 +31,7 @@ func (t *tx) appendEvent(_ context.Context, typ string, id uuid.UUID, revision i
 // newEvent is the audit event, not yet sealed onto its chain (the
 // debtor's), of a record's revision with snapshot snap.
 func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int64, snap []byte, changes string, c store.Change) *audit.Event {
-	e := &audit.Event{Chain: debtor, EventID: audit.EventIDAt(c.RecordTime), Debtor: debtor, Creditor: creditor,
+	e := &audit.Event{Chain: debtor, Debtor: debtor, Creditor: creditor, // EventID: at flushEvents
 		RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: typ, ResourceID: id,
 		Revision: revision, SnapshotDigest: audit.Digest(snap), Changes: changes}
 	if e.Actor == "" {

@@ -211,6 +211,9 @@ func (t *tx) flushEvents(ctx context.Context) error {
 				return err
 			}
 		}
+		// The id orders the change feed: by record time, then in the
+		// order the transaction made its events.
+		e.EventID = audit.EventIDAt(e.RecordTime, i)
 		e.Seal(head)
 		heads[e.Chain] = &audit.Head{Chain: e.Chain, Seq: e.Seq, Hash: e.Hash}
 		rows[i] = t.eventRow(e)
