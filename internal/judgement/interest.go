@@ -303,7 +303,7 @@ func roundRat(r *big.Rat, mode policy.Rounding) (int64, error) {
 		q.Add(q, big.NewInt(1))
 	}
 	if !q.IsInt64() {
-		return 0, fmt.Errorf("%w: interest %s does not fit in int64 minor units", ErrInvalidInput, r.FloatString(2))
+		return 0, fmt.Errorf("%w: interest %s does not fit in int64 minor units", ErrInterestOverflow, r.FloatString(2))
 	}
 	return q.Int64(), nil
 }

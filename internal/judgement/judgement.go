@@ -21,6 +21,11 @@ var ErrInvalidInput = errors.New("judgement: invalid input")
 // caller must extend the table rather than receive a guess.
 var ErrMissingData = errors.New("judgement: reference data missing")
 
+// ErrInterestOverflow is wrapped when the interest itself is beyond int64
+// minor units (an agreed daily rate over centuries): what is owed and how
+// late can still be judged without it.
+var ErrInterestOverflow = errors.New("judgement: interest beyond int64 minor units")
+
 // Tables gives the reference rates and working-day calendars a policy
 // names. *policy.Registry implements it; tests may use a fake.
 type Tables interface {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -181,6 +182,19 @@ func TestSummaryTotalsAreExactOrRefused(t *testing.T) {
 			if !errors.Is(err, ledger.ErrFailedPrecondition) {
 				t.Fatalf("two invoices: %+v, %v; want the summary refused", groups, err)
 			}
+			// Judged so late that one invoice's interest is beyond an
+			// int64: still judged, without interest, and said so.
+			j, err := f.a.JudgeInvoice(admin, ids(t, f, "HUGE-1"), d(2400, 1, 1), time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, fd := range j.Judgement.Findings {
+				found = found || fd.Code == "INTEREST_UNAVAILABLE"
+			}
+			if !found || j.Judgement.Outstanding != ledger.MaxMinorUnits || j.Judgement.Interest != 0 || j.Judgement.DaysOverdue <= 0 {
+				t.Errorf("judged as of 2400: outstanding %d, interest %d, days overdue %d, findings %v", j.Judgement.Outstanding, j.Judgement.Interest, j.Judgement.DaysOverdue, j.Judgement.Findings)
+			}
 		})
 	}
 }
@@ -223,4 +237,14 @@ func TestRebuildRechecksEscalations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ids finds an invoice of f's debtor by its document reference.
+func ids(t *testing.T, f *fixture, ref string) uuid.UUID {
+	t.Helper()
+	inv, err := f.sb.GetInvoiceByDocumentRef(admin, f.debtor.ID, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.ID
 }

@@ -105,9 +105,11 @@ func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asO
 	in := judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes,
 		Disputes: f.Disputes, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
 	j, err := judgement.Evaluate(in)
-	if errors.Is(err, judgement.ErrMissingData) {
+	if errors.Is(err, judgement.ErrMissingData) || errors.Is(err, judgement.ErrInterestOverflow) {
 		// What is owed and how late does not need the rate that is
-		// missing: judge without interest, and say why there is none.
+		// missing, or the interest too large to count: judge without
+		// interest, and say why there is none, rather than leave the
+		// invoice out of every figure.
 		in.Policy.Interest = policy.Interest{Method: policy.InterestNone, DayCount: p.Interest.DayCount}
 		in.Invoice.AgreedRate = nil
 		if j, err2 := judgement.Evaluate(in); err2 == nil {
