@@ -60,3 +60,43 @@ func TestPracticeLateBecauseOfDispute(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepDueGoesPastUnsweepable: a pass goes past any number of rows it
+// cannot sweep at the head of the due list (invoices of a policy this
+// server lacks, say) to the rows behind them, and ends.
+func TestSweepDueGoesPastUnsweepable(t *testing.T) {
+	var rows []uuid.UUID // the due list, in next-check order
+	stuck := map[uuid.UUID]bool{}
+	for i := range 3*sweepBatch + 7 {
+		id := uuid.New()
+		rows = append(rows, id)
+		stuck[id] = i < 2*sweepBatch+3 // the head cannot be swept
+	}
+	moved := map[uuid.UUID]bool{}
+	list := func(limit int) ([]uuid.UUID, error) {
+		var out []uuid.UUID
+		for _, id := range rows {
+			if !moved[id] && len(out) < limit {
+				out = append(out, id)
+			}
+		}
+		return out, nil
+	}
+	calls := 0
+	many := func(ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+		if calls++; calls > 100 || len(ids) > sweepBatch {
+			t.Fatalf("call %d with %d ids", calls, len(ids))
+		}
+		out := map[uuid.UUID]bool{}
+		for _, id := range ids {
+			if !stuck[id] {
+				out[id], moved[id] = true, true
+			}
+		}
+		return out, nil
+	}
+	done, err := sweepDue(list, many)
+	if err != nil || done != sweepBatch+4 {
+		t.Errorf("swept %d (%v), want the %d rows behind the stuck ones", done, err, sweepBatch+4)
+	}
+}

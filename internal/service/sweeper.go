@@ -83,12 +83,17 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 
 // sweepDue works through the rows a sweep finds due: list returns up to
 // limit ids in next-check order, many handles a batch of them and reports
-// which were due in their own zone. Rows due by the horizon but not yet in
-// their own zone are skipped (and the next query asks for that many more),
-// so a pass ends when a batch makes no progress or the list is exhausted.
+// which were due in their own zone. A row not swept (not yet due in its own
+// zone, judged under a policy this server lacks, losing every race) is
+// skipped, and the next query asks for that many more; a row swept once and
+// listed again is skipped too. So a pass goes on past any number of rows it
+// cannot sweep (it used to stop at the first batch that made no progress:
+// 200 invoices of an unknown policy at the head of the list stopped every
+// pass there), and ends when the list is exhausted.
 func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) (map[uuid.UUID]bool, error)) (int, error) {
 	done := 0
-	skipped := map[uuid.UUID]bool{}
+	skipped := map[uuid.UUID]bool{} // listed and not swept: still due, so listed again
+	swept := map[uuid.UUID]bool{}   // swept: moved on, unless listed again
 	for {
 		limit := sweepBatch + len(skipped)
 		due, err := list(limit)
@@ -97,17 +102,20 @@ func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) 
 		}
 		var todo []uuid.UUID
 		for _, id := range due {
-			if !skipped[id] {
+			switch {
+			case skipped[id]:
+			case swept[id]:
+				skipped[id] = true // due again at once: not again in this pass
+			case len(todo) < sweepBatch:
 				todo = append(todo, id)
 			}
 		}
-		progressed := false
 		if len(todo) > 0 {
-			swept, err := many(todo)
+			res, err := many(todo)
 			for _, id := range todo {
-				if swept[id] {
+				if res[id] {
 					done++
-					progressed = true
+					swept[id] = true
 				} else if err == nil {
 					skipped[id] = true
 				}
@@ -116,7 +124,7 @@ func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) 
 				return done, err
 			}
 		}
-		if !progressed || len(due) < limit {
+		if len(due) < limit {
 			return done, nil
 		}
 	}
