@@ -201,7 +201,12 @@ func (t *tx) PutSummaryProfiles(ctx context.Context, ps []store.ProfileChange, n
 		}
 		ids, debtors, texts = append(ids, p.InvoiceID.String()), append(debtors, p.DebtorID.String()), append(texts, text)
 	}
-	const upsert = ` ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id, change_time = excluded.change_time, profile = excluded.profile`
+	// change_time never moves back: a transaction that read its clock
+	// earlier but committed later would otherwise make the latest change
+	// look older than one already counted, and SummaryChangedAfter miss it.
+	const upsert = ` ON CONFLICT (invoice_id) DO UPDATE SET debtor_id = excluded.debtor_id,
+		change_time = CASE WHEN excluded.change_time > summary_profiles.change_time THEN excluded.change_time ELSE summary_profiles.change_time END,
+		profile = excluded.profile`
 	switch {
 	case len(ids) == 0:
 	case t.s.dialect.TextArrays:

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Revisions", testRevisions},
 		{"BulkCreates", testBulkCreates},
 		{"EscalationsInBulk", testEscalationsInBulk},
+		{"SummaryChangeTimeNeverBack", testSummaryChangeTimeNeverBack},
 		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
 		{"Secret", testSecret},
@@ -1078,5 +1079,24 @@ func testRollback(t *testing.T, s store.Store) {
 	}
 	if revs, _ := s.ListRevisions(ctx, p.ID, 0, 10); len(revs) != 0 {
 		t.Errorf("rolled-back revision is visible: %d", len(revs))
+	}
+}
+
+// testSummaryChangeTimeNeverBack: a profile written by a transaction whose
+// clock read is older than the profile's last change keeps the later time,
+// so SummaryChangedAfter still sees that change.
+func testSummaryChangeTimeNeverBack(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	put := func(at time.Time, isNew bool) {
+		t.Helper()
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutSummaryProfiles(ctx, []store.ProfileChange{{InvoiceID: inv.ID, DebtorID: inv.DebtorID, New: isNew}}, nil, at)
+		})
+	}
+	put(t0.Add(10*time.Second), true)
+	put(t0.Add(5*time.Second), false)
+	if changed, err := s.SummaryChangedAfter(ctx, t0.Add(7*time.Second)); err != nil || !changed {
+		t.Errorf("SummaryChangedAfter(t0+7s) = %v, %v; want true: the change at t0+10s was counted", changed, err)
 	}
 }
