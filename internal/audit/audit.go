@@ -62,13 +62,9 @@ type Event struct {
 // good. With ids from record times, hiding and paging use one order, and a
 // transaction's events keep the order they were made in.
 func EventIDAt(t time.Time, n int) uuid.UUID {
-	var id uuid.UUID
+	id := EventIDFloor(t)
 	if _, err := rand.Read(id[10:]); err != nil {
 		panic(fmt.Sprintf("audit: event id: %v", err)) // crypto/rand does not fail
-	}
-	ms := uint64(t.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		id[i], ms = byte(ms), ms>>8
 	}
 	c := uint32(n) & (1<<26 - 1)
 	id[6] = 0x70 | byte(c>>22)     // version 7, then the counter's top 4 bits

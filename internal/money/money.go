@@ -78,13 +78,21 @@ func (m Money) Add(o Money) (Money, error) {
 	if m.Currency != o.Currency {
 		return Money{}, fmt.Errorf("%w: cannot add %s to %s", ErrCurrencyMismatch, o.Currency, m.Currency)
 	}
-	s := m.Minor + o.Minor
-	// Overflow happened iff both operands have the same sign and the sum's
-	// sign differs from it.
-	if (m.Minor^s)&(o.Minor^s) < 0 {
+	s, ok := AddMinor(m.Minor, o.Minor)
+	if !ok {
 		return Money{}, fmt.Errorf("%w: %s + %s", ErrOverflow, m, o)
 	}
 	return Money{Minor: s, Currency: m.Currency}, nil
+}
+
+// AddMinor adds two amounts in minor units; ok is false when the sum does
+// not fit in an int64 (the sum returned has then wrapped), for totals kept
+// as bare int64s.
+func AddMinor(a, b int64) (sum int64, ok bool) {
+	s := a + b
+	// Overflow happened iff both operands have the same sign and the sum's
+	// sign differs from it.
+	return s, (a^s)&(b^s) >= 0
 }
 
 // Sub returns m - o, with the same errors as [Money.Add] for the same reasons.

@@ -70,8 +70,8 @@ func ParseRateTable(id, text string) (*RateTable, error) {
 		}
 		if c, ok := strings.CutPrefix(line, "#"); ok {
 			c = strings.TrimSpace(c)
-			if len(c) > 7 && strings.EqualFold(c[:7], "source:") {
-				sources = append(sources, strings.TrimSpace(c[7:]))
+			if v, ok := cutFold(c, "source:"); ok && v != "" {
+				sources = append(sources, v)
 			}
 			if v, ok := cutFold(c, "confirmed through:"); ok {
 				d, err := civil.Parse(v)

@@ -108,9 +108,15 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 // writeTooLarge answers 413 with the gateway's error body shape.
 func writeTooLarge(w http.ResponseWriter) {
+	writeStatus(w, http.StatusRequestEntityTooLarge, `{"code":8,"message":"request body is too large","details":[]}`)
+}
+
+// writeStatus answers, before the gateway is reached, with the gateway's
+// error body shape: body is a google.rpc.Status as JSON.
+func writeStatus(w http.ResponseWriter, httpStatus int, body string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_, _ = w.Write([]byte(`{"code":8,"message":"request body is too large","details":[]}`))
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write([]byte(body))
 }
 
 // requireKey answers 401 to a REST request without a valid key before the
@@ -130,16 +136,12 @@ func requireKey(h http.Handler, a Authenticator, log *slog.Logger) http.Handler 
 				return
 			case !errors.Is(err, auth.ErrUnauthenticated):
 				log.ErrorContext(r.Context(), "authentication failed", "err", err)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write([]byte(`{"code":14,"message":"cannot check the API key now; retry later","details":[]}`))
+				writeStatus(w, http.StatusServiceUnavailable, `{"code":14,"message":"cannot check the API key now; retry later","details":[]}`)
 				return
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("WWW-Authenticate", `Bearer realm="arrears"`)
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"code":16,"message":"missing, invalid, expired or revoked API key","details":[]}`))
+		writeStatus(w, http.StatusUnauthorized, `{"code":16,"message":"missing, invalid, expired or revoked API key","details":[]}`)
 	})
 }
 
@@ -151,9 +153,7 @@ func requireRole(method string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := auth.FromContext(r.Context())
 		if rule, ok := auth.Rules[method]; !ok || p == nil || !rule.Allows(p.Role) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`{"code":7,"message":"this key's role may not call this method","details":[]}`))
+			writeStatus(w, http.StatusForbidden, `{"code":7,"message":"this key's role may not call this method","details":[]}`)
 			return
 		}
 		h.ServeHTTP(w, r)

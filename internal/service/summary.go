@@ -14,6 +14,7 @@ import (
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -241,10 +242,8 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 type exactSum struct{ overflow bool }
 
 func (e *exactSum) add(total *int64, v int64) {
-	s := *total + v
-	if (*total^s)&(v^s) < 0 {
-		e.overflow = true
-	}
+	s, ok := money.AddMinor(*total, v)
+	e.overflow = e.overflow || !ok
 	*total = s
 }
 
@@ -285,7 +284,7 @@ type Disclosure struct {
 	// contracts.
 	Contracts int64
 
-	contracts map[string]bool
+	contracts map[string]bool // the keys Contracts counts
 }
 
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
@@ -321,10 +320,8 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 		if strings.TrimSpace(j.Invoice.ContractRef) == "" {
 			contract = "i:" + j.Invoice.ID.String()
 		}
-		if !d.contracts[contract] {
-			d.contracts[contract] = true
-			d.Contracts++
-		}
+		d.contracts[contract] = true
+		d.Contracts = int64(len(d.contracts))
 		var sum exactSum
 		sum.add(&d.Amount, j.Judgement.Outstanding)
 		return sum.err(map[string]string{"debtor": "parties/" + debtor.ID.String()}, d.Currency)

@@ -78,20 +78,7 @@ func testScopes(t *testing.T, s store.Store) {
 		t.Error("PortalAuthorized(c2) = true")
 	}
 	// Authorising again changes nothing, and records nothing.
-	grants := func() int {
-		t.Helper()
-		evs, err := s.ListChainEvents(ctx, c1.ID, 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range evs {
-			if e.ResourceType == "portal_grant" {
-				n++
-			}
-		}
-		return n
-	}
+	grants := func() int { return chainEventsOf(t, s, c1.ID, "portal_grant") }
 	before := grants()
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.AuthorizePortal(ctx, "portal-a", c1.ID, change("AuthorizePortal"))

@@ -825,17 +825,7 @@ func testEscalationsInBulk(t *testing.T, s store.Store) {
 	if got := hist[first.ID]; len(got) != 2 || *got[0] != *changed || *got[1] != *corrected {
 		t.Errorf("events of the first: %+v", got)
 	}
-	evs, err := s.ListChainEvents(ctx, debtor.ID, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audited := 0
-	for _, e := range evs {
-		if e.ResourceType == "escalation" {
-			audited++
-		}
-	}
-	if audited != 3 {
+	if audited := chainEventsOf(t, s, debtor.ID, "escalation"); audited != 3 {
 		t.Errorf("%d escalation events audited, want 3", audited)
 	}
 }
@@ -1099,4 +1089,21 @@ func testSummaryChangeTimeNeverBack(t *testing.T, s store.Store) {
 	if changed, err := s.SummaryChangedAfter(ctx, t0.Add(7*time.Second)); err != nil || !changed {
 		t.Errorf("SummaryChangedAfter(t0+7s) = %v, %v; want true: the change at t0+10s was counted", changed, err)
 	}
+}
+
+// chainEventsOf counts the events about resources of type typ in a chain's
+// first 100.
+func chainEventsOf(t *testing.T, s store.Store, chain uuid.UUID, typ string) int {
+	t.Helper()
+	evs, err := s.ListChainEvents(context.Background(), chain, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.ResourceType == typ {
+			n++
+		}
+	}
+	return n
 }
