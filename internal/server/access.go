@@ -121,14 +121,55 @@ func (g *gate) allow(p *auth.Principal) error {
 	return nil
 }
 
+// unary admits calls of services registered without guard (health).
 func (g *gate) unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if ctx.Value(admittedKey{}) != nil {
+			return handler(ctx, req)
+		}
 		ctx, err := g.admit(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
+}
+
+// admittedKey marks a call guard admitted, so unary does not admit it
+// (and spend its rate budget) twice.
+type admittedKey struct{}
+
+// guard returns desc with each unary method admitting its call before the
+// request is read. gRPC decodes a unary request before any interceptor
+// runs, so a gate that is only an interceptor would let a caller without a
+// key make the server decode (and allocate) a whole request first. A call
+// refused here still passes through the interceptors, with no request, so
+// it is logged like any other.
+func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
+	out := *desc
+	out.Methods = make([]grpc.MethodDesc, len(desc.Methods))
+	for i, m := range desc.Methods {
+		full, handle := "/"+desc.ServiceName+"/"+m.MethodName, m.Handler
+		out.Methods[i] = grpc.MethodDesc{MethodName: m.MethodName, Handler: func(srv any, ctx context.Context, dec func(any) error,
+			chain grpc.UnaryServerInterceptor) (any, error) {
+			actx, err := g.admit(ctx, full)
+			if err != nil {
+				if chain == nil {
+					return nil, err
+				}
+				return chain(context.WithValue(ctx, admittedKey{}, true), nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: full},
+					func(context.Context, any) (any, error) { return nil, err })
+			}
+			decode := func(v any) error {
+				if err := dec(v); err != nil {
+					return err
+				}
+				return takeRefusal(v)
+			}
+			return handle(srv, context.WithValue(actx, admittedKey{}, true), decode, chain)
+		}}
+	}
+	return &out
 }
 
 func (g *gate) stream() grpc.StreamServerInterceptor {
@@ -148,6 +189,14 @@ type principalStream struct {
 }
 
 func (s *principalStream) Context() context.Context { return s.ctx }
+
+// RecvMsg answers a message the codec refused as INVALID_ARGUMENT.
+func (s *principalStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return takeRefusal(m)
+}
 
 // peerCertSHA256 is the hex SHA-256 of the verified client certificate of
 // the call's TLS connection, or "" when there is none.

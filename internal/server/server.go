@@ -102,15 +102,16 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		}
 	}
 	s.grpc = grpc.NewServer(append(grpcOpts,
+		grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
 	)...)
-	arrearsv1.RegisterLedgerServiceServer(s.grpc, ledger)
-	arrearsv1.RegisterAccessServiceServer(s.grpc, access)
-	arrearsv1.RegisterSupplierServiceServer(s.grpc, supplier)
-	arrearsv1.RegisterSyncServiceServer(s.grpc, sync)
-	arrearsv1.RegisterOversightServiceServer(s.grpc, oversight)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.grpc.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
+	s.grpc.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)
+	s.grpc.RegisterService(g.guard(&arrearsv1.SupplierService_ServiceDesc), supplier)
+	s.grpc.RegisterService(g.guard(&arrearsv1.SyncService_ServiceDesc), sync)
+	s.grpc.RegisterService(g.guard(&arrearsv1.OversightService_ServiceDesc), oversight)
+	s.grpc.RegisterService(g.guard(&healthpb.Health_ServiceDesc), s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, name := range []string{arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
@@ -129,10 +130,10 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		return nil, fmt.Errorf("dial own gRPC port: %w", err)
 	}
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &boundedJSON{JSONPb: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}, budget: decodeBudgetFactor * cfg.MaxRequestBytes}),
 		runtime.WithErrorHandler(errorHandler),
 	)
 	if err := arrearsv1.RegisterLedgerServiceHandler(ctx, gw, s.conn); err != nil {

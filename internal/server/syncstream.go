@@ -78,6 +78,9 @@ func (l *lines) next(msg proto.Message) error {
 		if len(text) == 0 {
 			continue
 		}
+		if jsonOverBudget(text, decodeBudgetFactor*l.max) {
+			return &badLine{l.n, errJSONOverBudget}
+		}
 		if err := protojson.Unmarshal(text, msg); err != nil {
 			return &badLine{l.n, err}
 		}

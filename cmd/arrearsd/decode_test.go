@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+)
+
+// rawCodec sends a request's bytes as they are, so a test can send what no
+// well-behaved client would.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+// TestRequestsRefusedBeforeDecoding: a unary call without a key is refused
+// before its request is decoded, and a request that would decode into far
+// more memory than its bytes (thousands of empty elements) is refused,
+// naming the field, on every path; neither changes anything.
+func TestRequestsRefusedBeforeDecoding(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	ctx := context.Background()
+	const batch = "/arrears.v1.SyncService/SyncPayablesBatch"
+	garbage := []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f} // a length past the end
+	var out []byte
+
+	// No key: refused before the bytes are read, so the answer is about
+	// the key, not the bytes.
+	err := f.conn.Invoke(ctx, batch, &garbage, &out, grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("undecodable request without a key: %v, want Unauthenticated", err)
+	}
+	// With a key the bytes are the request's fault.
+	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.erp)
+	err = f.conn.Invoke(authed, batch, &garbage, &out, grpc.ForceCodecV2(rawCodec{}))
+	if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != "request" {
+		t.Errorf("undecodable request: %v (fields %q), want InvalidArgument naming request", err, got)
+	}
+
+	// One record with 15,000 empty payments: 45 KB on the wire, some 1.8 MB
+	// decoded, past the budget of 16 times the 64 KiB request limit.
+	rec := &arrearsv1.PayableRecord{Sequence: 1, DocumentRef: "BOMB-1"}
+	for range 15000 {
+		rec.Payments = append(rec.Payments, &arrearsv1.PayablePayment{})
+	}
+	req := &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{rec}}
+	_, err = arrearsv1.NewSyncServiceClient(f.conn).SyncPayablesBatch(authed, req)
+	if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != "records.payments" {
+		t.Errorf("batch of 15,000 empty payments: %v (fields %q), want InvalidArgument naming records.payments", err, got)
+	}
+	// The same as JSON: 15,000 "{}" are refused before the gateway
+	// decodes them, a 400 naming the body.
+	expect(t, &restTransport{base: "http://" + f.http, token: f.erp}, "SyncPayablesBatch", req, &arrearsv1.SyncPayablesBatchResponse{},
+		codes.InvalidArgument, "body")
+	// And as a line of the NDJSON stream, which names the line.
+	open, _ := protojson.Marshal(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "bomb", Debtor: f.debtor}}})
+	line, _ := protojson.Marshal(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: []*arrearsv1.PayableRecord{rec}}}})
+	hreq, _ := http.NewRequest("POST", "http://"+f.http+"/v1/sync", strings.NewReader(string(open)+"\n"+string(line)+"\n"))
+	hreq.Header.Set("Authorization", "Bearer "+f.erp)
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "line 2") || !strings.Contains(string(body), "too many elements") {
+		t.Errorf("NDJSON line of 15,000 empty payments: HTTP %d %s", resp.StatusCode, body)
+	}
+
+	// And as a chunk of the stream.
+	_, _, err = syncStream(t, ctx, f.conn, f.erp, f.debtor, "bomb", []*arrearsv1.PayableRecord{rec}, 1)
+	if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != "chunk.records.payments" {
+		t.Errorf("chunk of 15,000 empty payments: %v (fields %q), want InvalidArgument naming chunk.records.payments", err, got)
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != 0 {
+		t.Errorf("%d invoices after refused requests, want 0", n)
+	}
+
+	// A real request of the same size still goes through.
+	var ok arrearsv1.SyncPayablesBatchResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "SyncPayablesBatch",
+		&arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: records(0, 200, same)}, &ok)
+	if o := outcomes(ok.Result.Results); o["CREATED"] != 200 {
+		t.Errorf("a 200-record batch: %v", o)
+	}
+}
+
+// fieldsOf lists the BadRequest fields of err, comma-separated.
+func fieldsOf(err error) string {
+	var fields []string
+	for _, v := range violations(status.Convert(err).Proto()) {
+		fields = append(fields, v.Field)
+	}
+	return strings.Join(fields, ",")
+}
