@@ -117,9 +117,12 @@ func (t *tx) CreateKey(ctx context.Context, k *auth.Key, c store.Change) error {
 func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
 	before := *k
 	before.RevokeTime = time.Time{}
-	_, err := t.w.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $1 WHERE id = $2`, t.s.dialect.Timestamp(k.RevokeTime), k.ID.String())
-	if err != nil {
-		return t.s.wrap("revoke key", err)
+	// Only a key not yet revoked: a revocation read before another one
+	// committed is a conflict, and the rerun finds the key revoked.
+	res, err := t.w.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $1 WHERE id = $2 AND revoke_time IS NULL`,
+		t.s.dialect.Timestamp(k.RevokeTime), k.ID.String())
+	if err := t.updated("api key", res, err); err != nil {
+		return err
 	}
 	c.Debtor, c.Creditor = audit.SystemChain, uuid.Nil
 	return t.appendEvent(ctx, "api_key", k.ID, 2, keySnapshot(&before), keySnapshot(k), c)

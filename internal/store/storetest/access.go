@@ -57,6 +57,16 @@ func testKeys(t *testing.T, s store.Store) {
 	if !got.RevokeTime.Equal(t0.Add(time.Minute)) || got.Active(t0.Add(2*time.Minute)) {
 		t.Errorf("revoked key = %+v", got)
 	}
+	// A revocation made on a read from before another's is a conflict (the
+	// transaction reruns and finds the key revoked), not a second
+	// revocation with its own time and audit event.
+	stale := *got
+	stale.RevokeTime = t0.Add(time.Hour)
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.RevokeKey(ctx, &stale, change("RevokeApiKey")) })
+	wantErr(t, "RevokeKey(already revoked)", err, ledger.ErrConflict)
+	if got, _ = s.GetKey(ctx, "abcdefgh"); !got.RevokeTime.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a second revocation moved the revoke time to %v", got.RevokeTime)
+	}
 }
 
 // testScopes checks that visibility is decided in the store for each kind
