@@ -278,11 +278,11 @@ func (e *eval) computeInterest() error {
 	if err != nil {
 		return err
 	}
-	cont, err := roundRat(contingent, e.pol.Rounding)
+	owed, err := roundRat(new(big.Rat).Sub(total, contingent), e.pol.Rounding)
 	if err != nil {
 		return err
 	}
-	j.ContingentInterest, j.Interest = cont, rounded-cont
+	j.Interest, j.ContingentInterest = owed, rounded-owed
 	e.computeCompensation(lateAny, lateOrdinary)
 	return nil
 }

@@ -333,3 +333,19 @@ func TestCompensation(t *testing.T) {
 		})
 	}
 }
+
+// TestInterestOwedRoundedOnce: the interest owed now is the exact interest
+// on the undisputed part rounded once, and the contingent part is the rest
+// of the rounded total. 13.60 overdue 30 days at 0.05% a day bears 0.204,
+// 0.006 of it on the 0.40 disputed: owed 0.198, rounded 0.20 (rounding the
+// contingent 0.006 first to 0.01 would leave 0.19).
+func TestInterestOwedRoundedOnce(t *testing.T) {
+	inv := cnInvoice()
+	inv.Amount.Minor = 1360
+	in := input(t, policy.IDCN802LargeEnterprise, inv, "2025-10-08")
+	in.Disputes = []ledger.Dispute{{ID: uuid.New(), Amount: 40, OpenedOn: d("2025-09-20"), State: ledger.DisputeOpen}}
+	j := evaluate(t, in)
+	if j.Interest != 20 || j.ContingentInterest != 0 {
+		t.Errorf("interest %d contingent %d, want 20 and 0; %+v", j.Interest, j.ContingentInterest, j.Accruals)
+	}
+}

@@ -102,9 +102,11 @@ type Judgement struct {
 
 	// Interest is the late-payment interest owed as of AsOf, and
 	// ContingentInterest the interest on the part in open disputes, owed
-	// only if the dispute is rejected or withdrawn. Their exact sum is
-	// rounded once; ContingentInterest is rounded and Interest is the
-	// rounded sum less it, so the two always add up.
+	// only if the dispute is rejected or withdrawn. Interest, what is owed
+	// now, is its exact amount rounded once; ContingentInterest is the
+	// exact total rounded once less Interest, so the two add up to the
+	// total and the total never falls as interest accrues (rounding the
+	// contingent part first could leave Interest most of a unit short).
 	Interest           int64
 	ContingentInterest int64
 	// InterestRule says in words which rate applied and why.
