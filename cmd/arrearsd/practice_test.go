@@ -81,6 +81,17 @@ func paymentPractice(t *testing.T, cfg config) {
 	q3 := &arrearsv1.GetPaymentPracticeReportRequest{Debtor: d, PeriodStart: date(2025, 7, 1), PeriodEnd: date(2025, 9, 30)}
 	var rep arrearsv1.GetPaymentPracticeReportResponse
 	call(t, admin, "GetPaymentPracticeReport", q3, &rep)
+	// The debtor's own key gets its report; asked for its supplier's, it
+	// finds nothing, rather than a report of the supplier's payables made
+	// from the few invoices it sees (none of which the supplier pays).
+	var dk arrearsv1.CreateApiKeyResponse
+	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{d}}}, &dk)
+	debtorKey := &grpcTransport{conn: conn, token: dk.Token}
+	expect(t, debtorKey, "GetPaymentPracticeReport", q3, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.OK)
+	ofSupplier := proto.Clone(q3).(*arrearsv1.GetPaymentPracticeReportRequest)
+	ofSupplier.Debtor = s
+	expect(t, debtorKey, "GetPaymentPracticeReport", ofSupplier, &arrearsv1.GetPaymentPracticeReportResponse{}, codes.NotFound)
+	expect(t, debtorKey, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s, Year: 2024}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.NotFound)
 	if len(rep.Reports) != 1 {
 		t.Fatalf("reports = %v", rep.Reports)
 	}

@@ -120,7 +120,7 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	if !q.To.Before(anniversary) {
 		return nil, ledger.Invalid("period_end", "a reporting period is at most a year long (to %s)", anniversary.AddDays(-1))
 	}
-	debtor, err := visibleParty(ctx, l.store, q.Debtor)
+	debtor, err := visibleDebtor(ctx, l.store, q.Debtor)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,8 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 	if perInvoice && !last.IsZero() {
 		band(daysTo(last), paidInPeriod)
 	}
-	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 {
+	// As in the overdue summary, an invoice counts from its issue date.
+	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 && !inv.IssuedOn.After(to) {
 		r.UnpaidPastDueCount++
 		r.UnpaidPastDueAmount += j.Outstanding
 	}

@@ -100,3 +100,33 @@ func TestSweepDueGoesPastUnsweepable(t *testing.T) {
 		t.Errorf("swept %d (%v), want the %d rows behind the stuck ones", done, err, sweepBatch+4)
 	}
 }
+
+// TestPracticeUnpaidCountsFromIssue: a debt due in the period and unpaid at
+// its end is in arrears only if its invoice was issued by then, as in the
+// overdue summary.
+func TestPracticeUnpaidCountsFromIssue(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := reg.Get(policy.IDCN802LargeEnterprise, 0)
+	d := civil.MustNew
+	for _, tc := range []struct {
+		issued civil.Date
+		want   int64
+	}{{d(2025, 9, 1), 1}, {d(2026, 1, 10), 0}} {
+		// Delivered 1 Sep 2025, 60 days: due 31 Oct, in the quarter.
+		inv := &ledger.Invoice{ID: uuid.New(), DocumentRef: "P-2", Amount: money.Money{Minor: 100000, Currency: "CNY"},
+			ContractSignedOn: d(2025, 8, 1), IssuedOn: tc.issued, DeliveredOn: d(2025, 9, 1),
+			CreditorSizeAtSigning: ledger.SizeSmall, PolicyID: pol.ID, PolicyVersion: pol.Version}
+		j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Policy: pol, Tables: reg, AsOf: d(2025, 12, 31)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &PracticeReport{terms: map[int]int64{}}
+		addPractice(r, inv, nil, j, &pol, d(2025, 10, 1), d(2025, 12, 31), false)
+		if r.UnpaidPastDueCount != tc.want {
+			t.Errorf("issued %s: unpaid past due %d, want %d (due %s)", tc.issued, r.UnpaidPastDueCount, tc.want, j.DueDate)
+		}
+	}
+}

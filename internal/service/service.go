@@ -161,6 +161,24 @@ func visibleParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Pa
 	return p, nil
 }
 
+// visibleDebtor is visibleParty for a report on a debtor's own payables (a
+// disclosure, a payment-practice report): the caller must see all of them,
+// as the debtor itself, a regulator whose remit covers it, or an operator.
+// A party seen only as another's counterparty is not found, rather than
+// reported on from the few invoices the caller sees, which would read as
+// a debtor with nothing overdue.
+func visibleDebtor(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
+	p, err := visibleParty(ctx, r, ref)
+	if err != nil {
+		return nil, err
+	}
+	sc := scope(ctx)
+	if sc.All || contains(sc.Debtors, p.ID) || (sc.Remit != nil && sc.Remit.Covers(p.Jurisdiction, p.RegionCode)) {
+		return p, nil
+	}
+	return nil, ledger.ErrNotFound
+}
+
 // resolveParty finds a referenced party.
 func resolveParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
 	if ref.ID != uuid.Nil {

@@ -13,8 +13,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -158,6 +160,9 @@ func groupKey(k map[string]string, currency string) string {
 	return strings.Join(parts, "|") + "|" + currency
 }
 
+// summaryEdges are the aging buckets' edges in every summary.
+var summaryEdges = policy.DefaultBucketEdges()
+
 func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j *Judged, party func(uuid.UUID) (*ledger.Party, error)) error {
 	jd, inv := j.Judgement, j.Invoice
 	if jd.Outstanding <= 0 || inv.IssuedOn.After(jd.AsOf) {
@@ -222,15 +227,20 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	}
 	g.OldestDaysOverdue = max(g.OldestDaysOverdue, jd.DaysOverdue)
 	g.MaxLevel = max(g.MaxLevel, jd.EscalationLevel)
-	b := g.Buckets[jd.Bucket]
+	// A summary ages every invoice on the same edges, the default ones the
+	// API's buckets are named for: an invoice under a policy with its own
+	// edges is judged in its own buckets, which the summary does not have.
+	bucket := judgement.BucketOf(summaryEdges, jd.DaysOverdue)
+	b := g.Buckets[bucket]
 	b.Count++
 	add(&b.Amount, jd.Outstanding)
-	g.Buckets[jd.Bucket] = b
+	g.Buckets[bucket] = b
 	if net > 0 {
-		bn := g.BucketsNet[jd.BucketNet]
+		bucketNet := judgement.BucketOf(summaryEdges, jd.DaysOverdueNet)
+		bn := g.BucketsNet[bucketNet]
 		bn.Count++
 		add(&bn.Amount, net)
-		g.BucketsNet[jd.BucketNet] = bn
+		g.BucketsNet[bucketNet] = bn
 	}
 	return sum.err(key, inv.Amount.Currency)
 }
@@ -289,7 +299,7 @@ type Disclosure struct {
 
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
 func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int) ([]*Disclosure, error) {
-	debtor, err := visibleParty(ctx, l.store, debtorRef)
+	debtor, err := visibleDebtor(ctx, l.store, debtorRef)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +316,8 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 	byCurrency := map[string]*Disclosure{}
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
 	err = l.judgeEach(ctx, iq, asOf, l.now(), func(j *Judged) error {
-		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 {
+		// As in the overdue summary, an invoice counts from its issue date.
+		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 || j.Invoice.IssuedOn.After(asOf) {
 			return nil
 		}
 		d, ok := byCurrency[j.Invoice.Amount.Currency]

@@ -425,3 +425,79 @@ func TestSummaryAggregatesNeedTheirPolicyData(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryBucketsOnDefaultEdges: an invoice judged under a policy with
+// its own bucket edges is aged on the default edges in a summary, whose
+// buckets are named for them, so the buckets add up to the totals.
+func TestSummaryBucketsOnDefaultEdges(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, ok := reg.Lookup(policy.IDCN802LargeEnterprise, 1)
+	if !ok {
+		t.Fatal("no CN-802 policy")
+	}
+	custom := *found
+	custom.ID, custom.Version, custom.BucketEdges = "TEST-EDGES", 1, []int{15, 45, 90}
+	b, err := json.Marshal(map[string]any{"policies": []policy.Policy{custom}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "edges.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddPolicyFile(file); err != nil {
+		t.Fatal(err)
+	}
+	l := service.New(f.sb, f.clk, reg, quiet)
+	// Delivered 2025-06-01 on 30 days: due 2025-07-01, 62 days overdue
+	// on 2025-09-01: "46-90" under the custom edges, "61-90" by default.
+	inv, err := l.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Policy: "TEST-EDGES@1",
+		Invoice: &ledger.Invoice{DocumentRef: "EDGES-1", Amount: money.Money{Minor: 500000, Currency: "CNY"},
+			ContractSignedOn: d(2025, 5, 20), DeliveredOn: d(2025, 6, 1), IssuedOn: d(2025, 6, 1), AgreedTermDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.PolicyID != "TEST-EDGES" {
+		t.Fatalf("judged under %s", inv.PolicyID)
+	}
+	groups, _, err := l.OverdueSummary(admin, service.SummaryQuery{AsOf: d(2025, 9, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 {
+		t.Fatalf("%d groups", len(groups))
+	}
+	g := groups[0]
+	if got := g.Buckets["61-90"]; got.Count != 1 || got.Amount != 500000 || len(g.Buckets) != 1 {
+		t.Errorf("buckets %v, want the invoice in 61-90 alone", g.Buckets)
+	}
+	if got := g.BucketsNet["61-90"]; got.Count != 1 || len(g.BucketsNet) != 1 {
+		t.Errorf("net buckets %v, want the invoice in 61-90 alone", g.BucketsNet)
+	}
+}
+
+// TestDisclosureCountsFromIssue: the year-end disclosure, like the overdue
+// summary, counts an invoice from its issue date: a debt overdue on 31
+// December whose invoice came in January is not in that year's figures.
+func TestDisclosureCountsFromIssue(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2026, 2, 1))
+	for ref, issued := range map[string]civil.Date{"DC-1": d(2025, 9, 1), "DC-2": d(2026, 1, 10)} {
+		// Delivered 1 Sep 2025 on 30 days: overdue on 31 December.
+		if _, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+			DocumentRef: ref, Amount: money.Money{Minor: 100000, Currency: "CNY"}, ContractSignedOn: d(2025, 8, 20),
+			DeliveredOn: d(2025, 9, 1), IssuedOn: issued, AgreedTermDays: 30}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := f.a.AnnualDisclosure(admin, f.debtor, 2025)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Count != 1 || ds[0].Amount != 100000 {
+		t.Errorf("disclosure %+v, want the invoice issued in 2025 alone", ds)
+	}
+}
