@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/money"
@@ -142,6 +144,17 @@ func overdueSummary(t *testing.T, cfg config) {
 	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{Currency: "XYZ", MinOverdueMinorUnits: -5, MinEscalationLevel: -1},
 		&arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "currency", "min_overdue_minor_units", "min_escalation_level")
 	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{Currency: "XYZ"}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "currency")
+	// What will be known later is not known yet; a clock a little ahead
+	// of the server's is read as now.
+	later := timestamppb.New(clk.Now().Add(time.Hour))
+	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{KnownAt: later}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "known_at")
+	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{KnownAt: later}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "known_at")
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{KnownAt: later}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "known_at")
+	var ahead arrearsv1.GetOverdueSummaryResponse
+	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{KnownAt: timestamppb.New(clk.Now().Add(30 * time.Second))}, &ahead)
+	if !ahead.KnownAt.AsTime().Equal(clk.Now()) {
+		t.Errorf("known_at 30 s ahead answered as known at %v, want now (%v)", ahead.KnownAt.AsTime(), clk.Now())
+	}
 	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "currency = XYZ"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
 	expect(t, admin, "ListComplaints", &arrearsv1.ListComplaintsRequest{Filter: "state = SUBMITED"}, &arrearsv1.ListComplaintsResponse{}, codes.InvalidArgument, "filter")
 	expect(t, admin, "ListClaims", &arrearsv1.ListClaimsRequest{Filter: "state = IN_HANDLING"}, &arrearsv1.ListClaimsResponse{}, codes.InvalidArgument, "filter")

@@ -41,7 +41,7 @@ func (s *Server) GetInvoice(ctx context.Context, req *arrearsv1.GetInvoiceReques
 	var v ledger.ValidationError
 	id := parseID(&v, "name", req.Name, "invoices")
 	asOf := dateFromProto(&v, "as_of", req.AsOf)
-	knownAt := knownAtFromProto(&v, req.KnownAt)
+	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetInvoice", "", err)
 	}
@@ -61,7 +61,7 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 	q := invoiceQueryBase(conds)
 	judged := judgementFilters(conds)
 	asOf := dateFromProto(&v, "as_of", req.AsOf)
-	knownAt := knownAtFromProto(&v, req.KnownAt)
+	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
 	q.Page = s.page(&v, sc, req.PageToken, size)
 	// Party conditions name parties as clients know them; resolve each.
 	// A name that resolves to nothing matches no invoice.
@@ -138,8 +138,11 @@ func (s *Server) CancelInvoice(ctx context.Context, req *arrearsv1.CancelInvoice
 	return &arrearsv1.CancelInvoiceResponse{Invoice: invoiceToProto(inv)}, nil
 }
 
-// knownAtFromProto reads known_at; unset means now.
-func knownAtFromProto(v *ledger.ValidationError, ts *timestamppb.Timestamp) time.Time {
+// knownAtFromProto reads known_at; unset means now. What will be known
+// later is not known yet: a time past now is refused, beyond a minute's
+// allowance for the client's clock (within it, it is now), so that figures
+// "as known at" a time never change once given.
+func knownAtFromProto(v *ledger.ValidationError, ts *timestamppb.Timestamp, now time.Time) time.Time {
 	if ts == nil {
 		return time.Time{}
 	}
@@ -147,8 +150,19 @@ func knownAtFromProto(v *ledger.ValidationError, ts *timestamppb.Timestamp) time
 		v.Add("known_at", "%v", err)
 		return time.Time{}
 	}
-	return ts.AsTime()
+	t := ts.AsTime()
+	switch {
+	case t.After(now.Add(clockAllowance)):
+		v.Add("known_at", "%s is in the future (now is %s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return time.Time{}
+	case t.After(now):
+		return now
+	}
+	return t
 }
+
+// clockAllowance is how far a client's clock may run ahead of the server's.
+const clockAllowance = time.Minute
 
 func protoDateKey(d *arrearsv1.Date) string {
 	if d == nil {
