@@ -191,6 +191,12 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	if msg := api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED"}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: comment:") {
 		t.Errorf("a dispute without its reason: %q, want the comment named", msg)
 	}
+	// An answer made on a stale read of the claim changes nothing.
+	etag := str(api.ok(debtorKey, "GET", "/v1/"+c3, nil), "claim", "etag")
+	api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED", "comment": "no such order", "etag": etag + "0"}, http.StatusConflict)
+	if got := str(api.ok(debtorKey, "GET", "/v1/"+c3, nil), "claim", "state"); got != "SUBMITTED" || etag == "" {
+		t.Errorf("after an answer with a stale etag (%q) the claim is %s", etag, got)
+	}
 	if str(api.ok(portal, "GET", "/v1/"+str(ack, "claim", "invoice"), nil), "invoice", "documentRef") != "MJ-8802" {
 		t.Error("the acknowledged claim's invoice is not in the ledger")
 	}
@@ -372,6 +378,29 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Errorf("statistics as of 15 October 2025 = %v", g)
 	}
 	api.refused(portal, "GET", "/v1/complaintStatistics", nil, http.StatusForbidden)
+
+	// The change feed names claims and complaints as the API does, so a
+	// portal can follow each event to its resource.
+	clk.Advance(time.Minute) // past the feed's settling delay
+	seen := map[string]bool{}
+	for token := ""; ; {
+		feed := api.ok(admin, "GET", "/v1/events?pageSize=1000&pageToken="+token, nil)
+		events, _ := feed["events"].([]any)
+		for _, e := range events {
+			name := str(e.(map[string]any), "resource")
+			kind, _, _ := strings.Cut(name, "/")
+			if kind == "claims" || kind == "complaints" || strings.Contains(name, "/claims/") || strings.Contains(name, "/complaints/") {
+				api.ok(admin, "GET", "/v1/"+name, nil)
+				seen[kind] = true
+			}
+		}
+		if token, _ = feed["nextPageToken"].(string); token == "" {
+			break
+		}
+	}
+	if !seen["claims"] || !seen["complaints"] {
+		t.Errorf("the change feed named no claim or no complaint as claims/{id}, complaints/{id}: %v", seen)
+	}
 
 	// The supplier withdraws the portal's authorisation: the portal no
 	// longer sees its invoices; the portal cannot withdraw it for itself

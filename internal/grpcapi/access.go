@@ -147,13 +147,18 @@ func eventName(e *audit.Event) string {
 	switch e.ResourceType {
 	case "party", "portal_grant":
 		return partyName(e.ResourceID)
-	case "invoice":
+	case "invoice", "escalation":
+		// An escalation event's resource is its invoice.
 		return invoiceName(e.ResourceID)
+	case "claim":
+		return claimName(e.ResourceID)
+	case "complaint":
+		return complaintName(e.ResourceID)
 	case "api_key":
 		return "apiKeys/" + e.ResourceID.String()
 	}
-	// A payment or dispute: the event carries its own id, not its
-	// invoice's, so the parent is the AIP-159 wildcard "-".
+	// A payment, credit note, dispute or contest: the event carries its
+	// own id, not its invoice's, so the parent is the AIP-159 wildcard "-".
 	return "invoices/-/" + e.ResourceType + "s/" + e.ResourceID.String()
 }
 

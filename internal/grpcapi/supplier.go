@@ -177,7 +177,7 @@ func (a *Supplier) AnswerClaim(ctx context.Context, req *arrearsv1.AnswerClaimRe
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "AnswerClaim", "", err)
 	}
-	c, err := a.s.svc.AnswerClaim(ctx, id, to, strings.TrimSpace(req.Comment), strings.TrimSpace(req.DocumentRef))
+	c, err := a.s.svc.AnswerClaim(ctx, id, to, strings.TrimSpace(req.Comment), strings.TrimSpace(req.DocumentRef), req.Etag)
 	if err != nil {
 		return nil, a.s.fail(ctx, "AnswerClaim", req.Name, err)
 	}

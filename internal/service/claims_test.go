@@ -37,7 +37,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "")
+			ack, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", "")
 			if err != nil {
 				t.Fatalf("acknowledging a claim with a %d-character reference: %v", len(long), err)
 			}
@@ -170,13 +170,105 @@ func TestSupplierKeyDoesNotAnswerForDebtor(t *testing.T) {
 			}
 			both := []uuid.UUID{f.creditor.ID, f.debtor.ID}
 			supplier := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "sup", Role: auth.RoleCreditor, Parties: both})
-			if _, err := f.a.AnswerClaim(supplier, c.ID, complaint.ClaimAcknowledged, "", ""); err == nil {
+			if _, err := f.a.AnswerClaim(supplier, c.ID, complaint.ClaimAcknowledged, "", "", ""); err == nil {
 				t.Fatal("a CREDITOR key acknowledged a claim for the debtor")
 			}
 			buyer := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "buy", Role: auth.RoleDebtor, Parties: []uuid.UUID{f.debtor.ID}})
-			if _, err := f.a.AnswerClaim(buyer, c.ID, complaint.ClaimAcknowledged, "", ""); err != nil {
+			if _, err := f.a.AnswerClaim(buyer, c.ID, complaint.ClaimAcknowledged, "", "", ""); err != nil {
 				t.Errorf("the debtor's key acknowledging: %v", err)
 			}
 		})
+	}
+}
+
+// TestPaymentPlanFollowsTheDebt: a plan is refused for a complaint with
+// nothing a payment could be recorded against; a bill handed over on an
+// instalment's date pays it only at maturity under a policy that settles
+// bills so (the complaint reopens, without its old outcome and plan); and
+// a plan met closes the complaint 30 days after its last instalment.
+func TestPaymentPlanFollowsTheDebt(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+		RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	regRef := service.PartyRef{ID: reg.ID}
+	cny := func(minor int64) money.Money { return money.Money{Minor: minor, Currency: "CNY"} }
+	file := func(in service.ComplaintInput) *complaint.Complaint {
+		t.Helper()
+		in.Complainant, in.Debtor, in.ReceivingRegulator, in.Summary = f.creditor, f.debtor, regRef, "unpaid"
+		c, err := f.a.FileComplaint(admin, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: regRef}, {Action: complaint.Handle}} {
+			if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	plan := func(c *complaint.Complaint, due civil.Date) error {
+		_, err := f.a.MoveComplaint(admin, c.ID, service.Transition{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan,
+			Plan: []service.PlanInstalment{{DueOn: due, Amount: cny(5000000)}}}, "")
+		return err
+	}
+
+	// A claim the debtor disputed has no invoice: no plan can be followed.
+	cl, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+		DocumentRef: "PLAN-C", Amount: 120000, Currency: "CNY", IssuedOn: d(2025, 8, 1), DeliveredOn: d(2025, 7, 28),
+		DueOn: d(2025, 8, 31), Evidence: []string{"contract HT-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimDisputed, "no such order", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	onlyClaim := file(service.ComplaintInput{Claims: []uuid.UUID{cl.ID}})
+	if err := plan(onlyClaim, d(2025, 9, 30)); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("a plan for a complaint naming only a disputed claim: %v, want a failed precondition", err)
+	}
+
+	// A bill handed over on the due date, maturing in 60 days, has not
+	// paid the instalment on its date.
+	billed := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-1", d(2025, 6, 1)).ID}})
+	if err := plan(billed, d(2025, 9, 10)); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(9 * 24 * time.Hour) // 10 September
+	inv := billed.Invoices[0]
+	if _, _, err := f.a.RecordPayment(admin, inv, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "BILL-1",
+		Instrument: ledger.InstrumentCommercialBill, MaturityOn: d(2025, 11, 9)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Paid by transfer: met, and closed 30 days after the instalment.
+	paid := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-2", d(2025, 6, 1)).ID}})
+	if err := plan(paid, d(2025, 9, 12)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, paid.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10),
+		Reference: "TRF-1", Instrument: ledger.InstrumentTransfer}); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clk.Advance(40 * 24 * time.Hour) // 20 October
+	if _, err := f.a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(id uuid.UUID) *complaint.Complaint {
+		t.Helper()
+		v, err := f.a.GetComplaint(admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Complaint
+	}
+	if v := get(billed.ID); v.State != complaint.InHandling || v.Outcome != "" || len(v.Plan) != 0 {
+		t.Errorf("plan paid by a bill maturing later: %s, outcome %q, %d instalments; want IN_HANDLING with neither", v.State, v.Outcome, len(v.Plan))
+	}
+	if v := get(paid.ID); v.State != complaint.Closed || v.StateSince != d(2025, 10, 12) {
+		t.Errorf("plan met: %s since %s, want CLOSED since 2025-10-12", v.State, v.StateSince)
 	}
 }

@@ -397,12 +397,18 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 					v.Add("outcome", "must be PAID, PAYMENT_PLAN or DISMISSED")
 				}
 				c.Outcome = tr.Outcome
+				c.Plan, c.PlanAgreedOn = nil, civil.Date{}
 				if tr.Outcome == complaint.OutcomePaymentPlan {
 					c.Plan, c.PlanAgreedOn = checkPlan(&v, tr.Plan, c.Currency, today), today
 				}
 			}
 			if err := v.Err(); err != nil {
 				return err
+			}
+			if tr.Action == complaint.Resolve && tr.Outcome == complaint.OutcomePaymentPlan {
+				if err := planTrackable(ctx, tx, c); err != nil {
+					return err
+				}
 			}
 			c.State, c.StateSince, c.MissedDue = to, today, civil.Date{}
 			ev.ToState = to
@@ -424,6 +430,27 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 		return err
 	})
 	return out, err
+}
+
+// planTrackable refuses a payment plan the sweeper could never see met: the
+// plan is paid through the complaint's invoices and its acknowledged claims'
+// invoices, and a complaint with none (its claims disputed, withdrawn or
+// unanswered) has nothing a payment could be recorded against.
+func planTrackable(ctx context.Context, tx store.Tx, c *complaint.Complaint) error {
+	if len(c.Invoices) > 0 {
+		return nil
+	}
+	for _, id := range c.Claims {
+		cl, err := tx.GetClaim(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cl.Invoice != uuid.Nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the complaint names no invoice and no acknowledged claim, so payments against a plan could not be followed; "+
+		"record the debt as an invoice and file a complaint naming it, or resolve otherwise", ledger.ErrFailedPrecondition)
 }
 
 // nextCheck is the next date on which the complaint changes by itself or a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -75,9 +76,12 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 				// timeline keeps them).
 				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, today, today, civil.Date{}
 				c.ExtensionDays, c.ExtensionReason = 0, ""
-			case !today.Before(last.AddDays(1 + complaint.AutoCloseDays)):
-				event(complaint.EventTransition, complaint.Closed, "closed: the payment plan was met", today)
-				c.State, c.StateSince = complaint.Closed, today
+				// In handling again, it has no outcome until resolved anew.
+				c.Outcome, c.Plan, c.PlanAgreedOn = "", nil, civil.Date{}
+			case !today.Before(last.AddDays(complaint.AutoCloseDays)):
+				closed := last.AddDays(complaint.AutoCloseDays)
+				event(complaint.EventTransition, complaint.Closed, "closed: the payment plan was met", closed)
+				c.State, c.StateSince = complaint.Closed, closed
 			}
 		case c.State == complaint.Resolved || c.State == complaint.Rejected || c.State == complaint.Withdrawn:
 			if !today.Before(c.StateSince.AddDays(complaint.AutoCloseDays)) {
@@ -95,7 +99,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 			}
 			_, next := complaint.PlanStatus(c.Plan, today, paidBy)
 			if next.IsZero() {
-				next = c.Plan[len(c.Plan)-1].DueOn.AddDays(1 + complaint.AutoCloseDays)
+				next = c.Plan[len(c.Plan)-1].DueOn.AddDays(complaint.AutoCloseDays)
 			}
 			c.NextCheck = next
 		}
@@ -137,14 +141,32 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 	if err != nil {
 		return nil, err
 	}
-	var pays []ledger.Payment
-	for _, f := range facts {
-		pays = append(pays, f.Payments...)
+	// A payment pays an instalment from the day it reduces the debt, as
+	// the judgement counts it: a bill handed over under a policy that
+	// settles bills at maturity, from its maturity.
+	type counted struct {
+		ledger.Payment
+		on civil.Date
+	}
+	var pays []counted
+	for id, f := range facts {
+		inv, err := tx.GetInvoice(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		pol, polErr := l.policyOf(inv)
+		for _, p := range f.Payments {
+			on := p.PaidOn
+			if polErr == nil {
+				on = judgement.PaymentCounts(&pol, &p)
+			}
+			pays = append(pays, counted{p, on})
+		}
 	}
 	return func(by civil.Date) int64 {
 		var sum int64
 		for _, p := range pays {
-			if p.PaidOn.Before(c.PlanAgreedOn) || p.PaidOn.After(by) {
+			if p.PaidOn.Before(c.PlanAgreedOn) || p.on.After(by) {
 				continue
 			}
 			if p.State == ledger.PaymentReversed && !p.ReversedOn.After(by) {

@@ -157,7 +157,7 @@ func (l *Ledger) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*comp
 
 // AnswerClaim acknowledges (the claim joins the ledger as an invoice the
 // debtor confirmed), disputes or withdraws a claim.
-func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef string) (*complaint.Claim, error) {
+func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef, etag string) (*complaint.Claim, error) {
 	if err := optionalText("comment", answer); err != nil {
 		return nil, err
 	}
@@ -166,6 +166,9 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := visibleClaim(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := checkEtag(etag, c.Version); err != nil {
 			return err
 		}
 		debtor, err := tx.GetParty(ctx, c.Debtor)

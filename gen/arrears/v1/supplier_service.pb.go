@@ -510,7 +510,9 @@ type AnswerClaimRequest struct {
 	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	// On acknowledgement: the debtor's own reference for the invoice the claim
 	// becomes; default the supplier's.
-	DocumentRef   string `protobuf:"bytes,4,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
+	DocumentRef string `protobuf:"bytes,4,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
+	// If set, must match the claim's etag.
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -569,6 +571,13 @@ func (x *AnswerClaimRequest) GetComment() string {
 func (x *AnswerClaimRequest) GetDocumentRef() string {
 	if x != nil {
 		return x.DocumentRef
+	}
+	return ""
+}
+
+func (x *AnswerClaimRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -2274,12 +2283,13 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tR\x06filter\"g\n" +
 	"\x12ListClaimsResponse\x12)\n" +
 	"\x06claims\x18\x01 \x03(\v2\x11.arrears.v1.ClaimR\x06claims\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x01\n" +
 	"\x12AnswerClaimRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12!\n" +
-	"\fdocument_ref\x18\x04 \x01(\tR\vdocumentRef\">\n" +
+	"\fdocument_ref\x18\x04 \x01(\tR\vdocumentRef\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\">\n" +
 	"\x13AnswerClaimResponse\x12'\n" +
 	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\x9b\x02\n" +
 	"\aContest\x12\x12\n" +
