@@ -162,8 +162,12 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 	if err != nil {
 		return s.wrap("begin", err)
 	}
+	// Rolled back unless committed: on an error, and on a panic in f,
+	// which would otherwise leave the transaction open (its locks held)
+	// while conn.Close waits for it.
+	committed := false
 	defer func() {
-		if err != nil {
+		if !committed {
 			_ = sqlTx.Rollback()
 		}
 	}()
@@ -181,6 +185,7 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 	if err = t.flushNodes(ctx); err != nil {
 		return err
 	}
+	committed = true // Commit ends the transaction either way
 	if err = sqlTx.Commit(); err != nil {
 		return s.wrap("commit", err)
 	}
