@@ -957,6 +957,12 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
 		inv, err = l.createInvoiceTx(ctx, tx, CreateInvoiceInput{Invoice: r.Invoice, Debtor: PartyRef{ID: debtorID}, Creditor: PartyRef{ID: creditor.ID}}, now)
+		if errors.Is(err, ledger.ErrAlreadyExists) {
+			// Not there when read, there when written: another writer
+			// took the reference meanwhile. The record is not at fault;
+			// the chunk reruns and takes the update path.
+			return fmt.Errorf("invoice %q: %w", r.Invoice.DocumentRef, ledger.ErrConflict)
+		}
 		if err != nil {
 			return err
 		}

@@ -681,3 +681,41 @@ func TestSyncPaymentsMatchRecordPayments(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncRecordLosingARaceIsNotRejected: two sessions syncing the same
+// new records taken one by one (each cancels its invoice) race to create
+// them; the one that finds a reference taken between its read and its
+// write reruns its chunk and takes the update path, rather than rejecting
+// (and acknowledging) a record that only lost the race.
+func TestSyncRecordLosingARaceIsNotRejected(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	for round := range 5 {
+		var recs []service.SyncRecord
+		for i := range 20 {
+			r := f.record(int64(i+1), fmt.Sprintf("RACE-%d-%02d", round, i), 100000, 30)
+			r.CancelledOn, r.CancelReason = d(2025, 8, 20), "raised in error"
+			recs = append(recs, r)
+		}
+		results := make([][]service.SyncResult, 2)
+		var wg sync.WaitGroup
+		for k, l := range []*service.Ledger{f.a, f.b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, _, err := l.SyncChunk(admin, f.debtor.ID, fmt.Sprintf("race-%d-%d", round, k), recs)
+				if err != nil {
+					t.Errorf("session %d: %v", k, err)
+				}
+				results[k] = res
+			}()
+		}
+		wg.Wait()
+		for k, res := range results {
+			for _, r := range res {
+				if r.Outcome == service.SyncRejected {
+					t.Fatalf("round %d, session %d: %s rejected: %v", round, k, r.DocumentRef, r.Violations)
+				}
+			}
+		}
+	}
+}
