@@ -22,6 +22,7 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, inv)
 		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
 			if err == nil {
 				outD, err = tx.GetDispute(ctx, id)
@@ -89,6 +90,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, inv)
 		d, err := tx.GetDispute(ctx, disputeID)
 		if err != nil {
 			return err

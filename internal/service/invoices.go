@@ -136,6 +136,7 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, cur)
 		// The mask is part of the request: check it before the state.
 		next, reselect, err := applyMask(cur, patch, mask)
 		if err != nil {
@@ -299,6 +300,7 @@ func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, cur)
 		if err := checkEtag(etag, cur.Version); err != nil {
 			return err
 		}

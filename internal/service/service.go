@@ -145,6 +145,19 @@ func visibleInvoice(ctx context.Context, r store.Reader, id uuid.UUID, lock func
 	return r.GetInvoice(ctx, id)
 }
 
+// notBefore is now, or the invoice's last change if that is later, for a
+// change made under the invoice's lock: the clock is read before the lock
+// is taken (and another replica's clock may run ahead), and a change
+// committed after another must not carry an earlier record time, or a read
+// as known at a time between the two would see the later change and not
+// the earlier.
+func notBefore(now time.Time, inv *ledger.Invoice) time.Time {
+	if now.Before(inv.UpdateTime) {
+		return inv.UpdateTime
+	}
+	return now
+}
+
 // visibleParty resolves a party reference the caller may see.
 func visibleParty(ctx context.Context, r store.Reader, ref PartyRef) (*ledger.Party, error) {
 	p, err := resolveParty(ctx, r, ref)

@@ -264,6 +264,7 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, inv)
 		var v ledger.ValidationError
 		if !in.Kind.Valid() {
 			v.Add("contest.kind", "must be PAYMENT_NOT_RECEIVED, AMOUNT_DIFFERS, DATES_DIFFER or OTHER")
@@ -321,6 +322,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, inv)
 		c, err := tx.GetContest(ctx, id)
 		if err != nil {
 			return err

@@ -559,3 +559,33 @@ func TestSweepSkipsInvoiceOfUnknownPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordTimesNeverGoBack: a change made on a replica whose clock runs
+// behind (or read its clock before another committed) is recorded no
+// earlier than the invoice's last change, so reads as known at any time see
+// changes in the order they were made.
+func TestRecordTimesNeverGoBack(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "TB-1", d(2025, 7, 1))
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := service.New(f.sb, clock.NewFake(f.clk.Now().Add(-time.Minute)), reg, quiet)
+	_, after, err := behind.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 100, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "TB-P1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UpdateTime.Before(inv.UpdateTime) {
+		t.Errorf("a payment from a clock a minute behind moved the invoice's update time back, %v to %v", inv.UpdateTime, after.UpdateTime)
+	}
+	revs, err := f.a.ListRevisions(admin, ledger.ResourceInvoice, uuid.Nil, inv.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(revs); i++ {
+		if revs[i].RecordTime.Before(revs[i-1].RecordTime) {
+			t.Errorf("revision %d recorded at %v, before revision %d at %v", revs[i].Revision, revs[i].RecordTime, revs[i-1].Revision, revs[i-1].RecordTime)
+		}
+	}
+}

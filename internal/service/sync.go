@@ -466,6 +466,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	existing, err := tx.InvoicesByDocumentRef(ctx, debtorID, refs)
+	for _, inv := range existing {
+		// Updated in bulk under a version check: a change committed since
+		// the read is a conflict and a rerun, which reads it again.
+		now = notBefore(now, inv)
+	}
 	if err != nil {
 		return nil, err
 	}
