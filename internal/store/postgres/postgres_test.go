@@ -54,3 +54,39 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatalf("second migrate applied %v, %v; want nothing", applied, err)
 	}
 }
+
+// TestConcurrentMigrationsApplyEachStepOnce: migrators started together on
+// an empty database (replicas starting after an upgrade) all succeed, and
+// each step is applied once.
+func TestConcurrentMigrationsApplyEachStepOnce(t *testing.T) {
+	url := pgtest.EmptyURL(t)
+	type result struct {
+		applied []int
+		err     error
+	}
+	results := make(chan result, 3)
+	for range 3 {
+		go func() {
+			applied, err := postgres.Migrate(context.Background(), url, time.Now())
+			results <- result{applied, err}
+		}()
+	}
+	seen := map[int]int{}
+	for range 3 {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("migrate: %v", r.err)
+		}
+		for _, v := range r.applied {
+			seen[v]++
+		}
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("migration %d applied %d times", v, n)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("no migration was applied")
+	}
+}

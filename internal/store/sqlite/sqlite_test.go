@@ -89,3 +89,27 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	}
 	s.Close() // a second Close is harmless
 }
+
+// TestConcurrentOpensMigrateOnce: processes opening a new database file at
+// once (a server and a command, say) each apply what is missing; none fails
+// on a step another applied meanwhile.
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	for round := range 3 {
+		path := filepath.Join(t.TempDir(), "ledger.db")
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				s, err := sqlite.Open(context.Background(), path, slog.Default(), time.Now())
+				if err == nil {
+					s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: open: %v", round, err)
+			}
+		}
+	}
+}

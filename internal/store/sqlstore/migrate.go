@@ -65,9 +65,18 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 // Migrate applies every migration above the current version, each in its own
 // transaction with its schema_migrations row, and returns the versions applied.
 func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]int, error) {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	create := func() error {
+		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`)
+		return err
+	}
+	// Two migrators creating the table at once: PostgreSQL's IF NOT EXISTS
+	// can still fail the second on the catalog's key; the table is there
+	// when it is tried again.
+	if err := create(); err != nil {
+		if err := create(); err != nil {
+			return nil, fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	cur, err := SchemaVersion(ctx, db)
 	if err != nil {
@@ -78,25 +87,45 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]
 	}
 	var applied []int
 	for _, m := range ms[cur:] {
-		tx, err := db.BeginTx(ctx, nil)
+		done, err := migrateStep(ctx, db, m, now)
 		if err != nil {
 			return applied, err
 		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			_ = tx.Rollback()
-			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
+		if done {
+			applied = append(applied, m.Version)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			m.Version, m.Name, now.Unix()); err != nil {
-			_ = tx.Rollback()
-			return applied, fmt.Errorf("record migration %s: %w", m.Name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return applied, fmt.Errorf("commit migration %s: %w", m.Name, err)
-		}
-		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// migrateStep applies one migration, unless another process applied it
+// meanwhile (two processes starting on a database one step behind: a
+// server and a command, or replicas): the step's schema_migrations row is
+// claimed first, so a concurrent claim waits on its key while the step
+// runs, then fails, and the version read after it says the step is done.
+// No lock beyond the row's own is taken, so this works on every engine
+// the store supports.
+func migrateStep(ctx context.Context, db *sql.DB, m Migration, now time.Time) (bool, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.Version, m.Name, now.Unix()); err != nil {
+		_ = tx.Rollback()
+		if v, verr := SchemaVersion(ctx, db); verr == nil && v >= m.Version {
+			return false, nil
+		}
+		return false, fmt.Errorf("record migration %s: %w", m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		_ = tx.Rollback()
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit migration %s: %w", m.Name, err)
+	}
+	return true, nil
 }
 
 // CheckVersion refuses a schema that is not exactly the binary's: an
