@@ -301,12 +301,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	var results []SyncResult
 	var acked int64
 	attempt := 0
+	// A rerun waits for the chunk before to commit first, before its
+	// transaction begins.
+	ctx = store.WithBeforeRetry(ctx, func(ctx context.Context) error { return prev.wait(ctx, 0) })
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if attempt++; attempt > 1 {
-			if err := prev.wait(ctx, 0); err != nil {
-				return err
-			}
-		}
+		attempt++
 		results = make([]SyncResult, len(recs))
 		var sess *store.SyncSession
 		if session != "" {

@@ -24,6 +24,23 @@ import (
 	"github.com/arrears/arrears/internal/summary"
 )
 
+// beforeRetryKey carries WithBeforeRetry's function.
+type beforeRetryKey struct{}
+
+// WithBeforeRetry returns ctx carrying f, which ReadWriteTx calls before it
+// runs a transaction again, outside any transaction: a rerun that must
+// wait for something (the sync's chunk before) waits there, holding no
+// connection and no locks. An error from f ends the retries with it.
+func WithBeforeRetry(ctx context.Context, f func(ctx context.Context) error) context.Context {
+	return context.WithValue(ctx, beforeRetryKey{}, f)
+}
+
+// BeforeRetry is the function WithBeforeRetry put in ctx, or nil.
+func BeforeRetry(ctx context.Context) func(ctx context.Context) error {
+	f, _ := ctx.Value(beforeRetryKey{}).(func(ctx context.Context) error)
+	return f
+}
+
 // Store is an open ledger database.
 type Store interface {
 	Reader

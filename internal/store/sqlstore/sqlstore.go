@@ -137,6 +137,11 @@ func (s *Store) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx 
 		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
 		case <-ctx.Done():
 		}
+		if before := store.BeforeRetry(ctx); before != nil && ctx.Err() == nil {
+			if err = before(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if err != nil && s.shouldRetry(err) && !errors.Is(err, ledger.ErrConflict) {
 		// An engine-level race (serialization failure, busy) that never

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"SharedPartyHoldsOffChanges", testShareParty},
 		{"RollbackOnError", testRollback},
 		{"RollbackOnPanic", testRollbackOnPanic},
+		{"BeforeRetryRunsBetweenAttempts", testBeforeRetry},
 		{"Keys", testKeys},
 		{"Scopes", testScopes},
 		{"AuditChain", testAuditChain},
@@ -1102,6 +1103,55 @@ func testRollbackOnPanic(t *testing.T, s store.Store) {
 		t.Errorf("the panicking transaction's party is visible: %v", err)
 	}
 	createParties(t, s, party("CN", "RP2", "350100"))
+}
+
+// testBeforeRetry: the function WithBeforeRetry gives runs once before each
+// rerun, after the lost attempt has ended: a write it makes goes through
+// (on SQLite, one writer at a time, it would wait for the attempt's lock),
+// and the rerun sees it.
+func testBeforeRetry(t *testing.T, s store.Store) {
+	p := party("CN", "BR1", "350100")
+	createParties(t, s, p)
+	attempts, hooks := 0, 0
+	ctx := store.WithBeforeRetry(context.Background(), func(ctx context.Context) error {
+		hooks++
+		if hooks != attempts {
+			t.Errorf("hook %d ran after %d attempts", hooks, attempts)
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return s.ReadWriteTx(hctx, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.GetParty(ctx, p.ID)
+			if err != nil {
+				return err
+			}
+			next := *cur
+			next.DisplayName = "renamed between attempts"
+			return tx.UpdateParty(ctx, &next, change("UpdateParty"))
+		})
+	})
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		attempts++
+		cur, err := tx.GetParty(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if attempts == 1 {
+			next := *cur
+			next.IndustryCode = "C34"
+			if err := tx.UpdateParty(ctx, &next, change("UpdateParty")); err != nil {
+				return err
+			}
+			return ledger.ErrConflict
+		}
+		if cur.DisplayName != "renamed between attempts" {
+			t.Errorf("the rerun read %q, not the hook's write", cur.DisplayName)
+		}
+		return nil
+	})
+	if err != nil || attempts != 2 || hooks != 1 {
+		t.Errorf("ReadWriteTx: %v after %d attempts and %d hooks, want nil, 2 and 1", err, attempts, hooks)
+	}
 }
 
 // testSummaryChangeTimeNeverBack: a profile written by a transaction whose
