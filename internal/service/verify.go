@@ -27,8 +27,21 @@ type AuditReport struct {
 // event's hash is intact and links to its predecessor, that each revision
 // snapshot still has the digest its event recorded, and that every
 // checkpoint is signed by pub and names heads that still exist unchanged.
-// It reads the store directly, not through any caller's scope.
-func VerifyAudit(ctx context.Context, s store.Store, pub ed25519.PublicKey) (*AuditReport, error) {
+// It reads the store directly, not through any caller's scope, and from
+// one snapshot: on a live database, an event or checkpoint committed while
+// it reads, or a row changed after its events were read, would otherwise
+// look like tampering.
+func VerifyAudit(ctx context.Context, st store.Store, pub ed25519.PublicKey) (*AuditReport, error) {
+	var rep *AuditReport
+	err := st.SnapshotRead(ctx, func(ctx context.Context, s store.Reader) error {
+		var err error
+		rep, err = verifyAudit(ctx, s, pub)
+		return err
+	})
+	return rep, err
+}
+
+func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*AuditReport, error) {
 	rep := &AuditReport{}
 	heads, err := s.ChainHeads(ctx)
 	if err != nil {
@@ -117,7 +130,7 @@ type latestState struct {
 // checkLive compares the row the API serves with the newest state the audit
 // trail recorded for it: an edit made directly in the database, which no
 // revision or event knows of, shows here.
-func checkLive(ctx context.Context, s store.Store, k liveKey, st latestState) string {
+func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) string {
 	var v any
 	var err error
 	switch k.typ {
@@ -164,7 +177,7 @@ func checkLive(ctx context.Context, s store.Store, k liveKey, st latestState) st
 
 // checkRevision compares a ledger event's recorded snapshot digest with the
 // revision row, so that editing a revision is detected too.
-func checkRevision(ctx context.Context, s store.Store, e *audit.Event) string {
+func checkRevision(ctx context.Context, s store.Reader, e *audit.Event) string {
 	switch e.ResourceType {
 	case "party", "invoice", "payment", "dispute", "claim", "contest", "complaint":
 	default:

@@ -53,6 +53,14 @@ type Store interface {
 	// reading what it needs through tx each time.
 	ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx Tx) error) error
 
+	// SnapshotRead runs f with a reader that sees one snapshot of the
+	// database throughout, whatever commits meanwhile: for reads that must
+	// agree with each other across many statements (verifying the audit
+	// trail of a live database). It writes nothing and takes no locks that
+	// hold up writers, but a long one holds back the engine's cleanup
+	// (PostgreSQL's vacuum horizon, SQLite's checkpoints) while it runs.
+	SnapshotRead(ctx context.Context, f func(ctx context.Context, r Reader) error) error
+
 	// Secret returns the named server secret (e.g. the page-token key),
 	// creating it from random bytes on first use. Every replica on the same
 	// database gets the same value.

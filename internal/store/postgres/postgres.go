@@ -46,6 +46,7 @@ var Dialect = sqlstore.Dialect{
 	ConcurrentWriters: true,
 	TextArrays:        true,
 	TxOptions:         &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	SnapshotTxOptions: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	UniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == "23505" {

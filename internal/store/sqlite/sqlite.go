@@ -47,6 +47,9 @@ var Dialect = sqlstore.Dialect{
 	Timestamp:       func(t time.Time) any { return t.UTC().UnixMicro() },
 	ID:              func(id uuid.UUID) any { return id.String() },
 	CacheStatements: true,
+	// A read-only transaction begins deferred, a snapshot from its first
+	// read that takes no write lock.
+	SnapshotTxOptions: &sql.TxOptions{ReadOnly: true},
 	UniqueViolation: func(err error) (string, bool) {
 		var e *sqlite.Error
 		if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {

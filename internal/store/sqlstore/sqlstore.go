@@ -69,6 +69,11 @@ type Dialect struct {
 	// level (a changed default_transaction_isolation, or CockroachDB's
 	// SERIALIZABLE) would hide, turning each pipelined chunk into a retry.
 	TxOptions *sql.TxOptions
+	// SnapshotTxOptions begin a read-only transaction that sees one
+	// snapshot throughout (SnapshotRead): REPEATABLE READ on PostgreSQL;
+	// on SQLite in WAL mode, any read transaction (begun deferred, not
+	// IMMEDIATE, so it takes no write lock).
+	SnapshotTxOptions *sql.TxOptions
 }
 
 // Store implements store.Store over a database/sql handle.
@@ -106,6 +111,21 @@ func (s *Store) Close() error {
 		c()
 	}
 	return err
+}
+
+// SnapshotRead implements store.Store.
+func (s *Store) SnapshotRead(ctx context.Context, f func(ctx context.Context, r store.Reader) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return s.wrap("connect", err)
+	}
+	defer conn.Close()
+	sqlTx, err := conn.BeginTx(ctx, s.dialect.SnapshotTxOptions)
+	if err != nil {
+		return s.wrap("begin", err)
+	}
+	defer func() { _ = sqlTx.Rollback() }()
+	return f(ctx, reader{q: sqlTx, s: s})
 }
 
 // maxAttempts bounds how often ReadWriteTx reruns a transaction that lost a

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"RollbackOnError", testRollback},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"BeforeRetryRunsBetweenAttempts", testBeforeRetry},
+		{"SnapshotReadSeesOneSnapshot", testSnapshotRead},
 		{"Keys", testKeys},
 		{"Scopes", testScopes},
 		{"AuditChain", testAuditChain},
@@ -1151,6 +1152,49 @@ func testBeforeRetry(t *testing.T, s store.Store) {
 	})
 	if err != nil || attempts != 2 || hooks != 1 {
 		t.Errorf("ReadWriteTx: %v after %d attempts and %d hooks, want nil, 2 and 1", err, attempts, hooks)
+	}
+}
+
+// testSnapshotRead: a snapshot read sees the database as of its first read,
+// not what commits while it runs, and does not hold up the writer.
+func testSnapshotRead(t *testing.T, s store.Store) {
+	p := party("CN", "SR1", "350100")
+	createParties(t, s, p)
+	err := s.SnapshotRead(context.Background(), func(ctx context.Context, r store.Reader) error {
+		before, err := r.GetParty(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		later := party("CN", "SR2", "350100")
+		if err := s.ReadWriteTx(wctx, func(ctx context.Context, tx store.Tx) error {
+			next := *before
+			next.DisplayName = "renamed meanwhile"
+			if err := tx.UpdateParty(ctx, &next, change("UpdateParty")); err != nil {
+				return err
+			}
+			return tx.CreateParty(ctx, later, change("CreateParty"))
+		}); err != nil {
+			t.Fatalf("a write during a snapshot read: %v", err)
+		}
+		again, err := r.GetParty(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if again.DisplayName != before.DisplayName {
+			t.Errorf("the snapshot saw a rename committed after its first read: %q", again.DisplayName)
+		}
+		if _, err := r.GetParty(ctx, later.ID); !errors.Is(err, ledger.ErrNotFound) {
+			t.Errorf("the snapshot saw a party created after its first read: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetParty(context.Background(), p.ID); got == nil || got.DisplayName != "renamed meanwhile" {
+		t.Errorf("after the snapshot read the party is %+v", got)
 	}
 }
 
