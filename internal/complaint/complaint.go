@@ -205,6 +205,10 @@ type Event struct {
 	Comment     string     `json:"comment"`
 	OccurredOn  civil.Date `json:"occurred_on"`
 	RecordTime  time.Time  `json:"record_time"`
+	// Outcome is a resolution's (a transition to RESOLVED), kept with the
+	// event: the complaint's own outcome is its latest, and a complaint
+	// reopened and resolved again would otherwise rewrite its past.
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 // Event kinds.

@@ -409,7 +409,7 @@ func (a *Supplier) ListComplaintEvents(ctx context.Context, req *arrearsv1.ListC
 	out := &arrearsv1.ListComplaintEventsResponse{NextPageToken: next}
 	for _, e := range rows {
 		out.Events = append(out.Events, &arrearsv1.ComplaintEvent{Kind: e.Kind, FromState: string(e.FromState), ToState: string(e.ToState),
-			Actor: e.Actor, Comment: e.Comment, OccurredOn: dateToProto(e.OccurredOn), RecordTime: timeToProto(e.RecordTime)})
+			Actor: e.Actor, Comment: e.Comment, OccurredOn: dateToProto(e.OccurredOn), RecordTime: timeToProto(e.RecordTime), Outcome: string(e.Outcome)})
 	}
 	return out, nil
 }

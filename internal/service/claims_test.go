@@ -271,4 +271,24 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if v := get(paid.ID); v.State != complaint.Closed || v.StateSince != d(2025, 10, 12) {
 		t.Errorf("plan met: %s since %s, want CLOSED since 2025-10-12", v.State, v.StateSince)
 	}
+
+	// Resolved again, as paid: the statistics as of a day the plan stood
+	// still count a resolution with a plan.
+	if _, err := f.a.MoveComplaint(admin, billed.ID, service.Transition{Action: complaint.Resolve, Outcome: complaint.OutcomePaid}, ""); err != nil {
+		t.Fatal(err)
+	}
+	counts := func(asOf civil.Date) (plan, paid int) {
+		t.Helper()
+		gs, err := f.a.ComplaintStatistics(admin, asOf, service.ByDebtorGroup, 0)
+		if err != nil || len(gs) != 1 {
+			t.Fatalf("statistics as of %s: %v, %d groups", asOf, err, len(gs))
+		}
+		return gs[0].ResolvedPlan, gs[0].ResolvedPaid
+	}
+	if plan, paid := counts(d(2025, 9, 5)); plan != 1 || paid != 0 {
+		t.Errorf("as of 5 September: %d resolved with a plan, %d paid; want 1 and 0", plan, paid)
+	}
+	if plan, paid := counts(d(2025, 10, 20)); plan != 0 || paid != 1 {
+		t.Errorf("as of 20 October: %d resolved with a plan, %d paid; want 0 and 1", plan, paid)
+	}
 }

@@ -110,7 +110,11 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 				case complaint.EventTransition:
 					state = e.ToState
 					if state == complaint.Resolved {
-						outcome = c.Outcome
+						// The resolution's own outcome; events recorded
+						// before it was kept have only the latest.
+						if outcome = e.Outcome; outcome == "" {
+							outcome = c.Outcome
+						}
 					}
 				case complaint.EventDeadlineMissed:
 					late = true

@@ -396,7 +396,7 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 				if !tr.Outcome.Valid() {
 					v.Add("outcome", "must be PAID, PAYMENT_PLAN or DISMISSED")
 				}
-				c.Outcome = tr.Outcome
+				c.Outcome, ev.Outcome = tr.Outcome, tr.Outcome
 				c.Plan, c.PlanAgreedOn = nil, civil.Date{}
 				if tr.Outcome == complaint.OutcomePaymentPlan {
 					c.Plan, c.PlanAgreedOn = checkPlan(&v, tr.Plan, c.Currency, today), today

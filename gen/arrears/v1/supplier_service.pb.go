@@ -1769,10 +1769,13 @@ type ComplaintEvent struct {
 	FromState string `protobuf:"bytes,2,opt,name=from_state,json=fromState,proto3" json:"from_state,omitempty"`
 	ToState   string `protobuf:"bytes,3,opt,name=to_state,json=toState,proto3" json:"to_state,omitempty"`
 	// Who: "{ROLE}:{key prefix}" or "system".
-	Actor         string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	Comment       string                 `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
-	OccurredOn    *Date                  `protobuf:"bytes,6,opt,name=occurred_on,json=occurredOn,proto3" json:"occurred_on,omitempty"`
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	Actor      string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Comment    string                 `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	OccurredOn *Date                  `protobuf:"bytes,6,opt,name=occurred_on,json=occurredOn,proto3" json:"occurred_on,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// A resolution's outcome (on a transition to RESOLVED): PAID,
+	// PAYMENT_PLAN or DISMISSED.
+	Outcome       string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1854,6 +1857,13 @@ func (x *ComplaintEvent) GetRecordTime() *timestamppb.Timestamp {
 		return x.RecordTime
 	}
 	return nil
+}
+
+func (x *ComplaintEvent) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
 }
 
 type ListComplaintEventsRequest struct {
@@ -2378,7 +2388,7 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"extendDays\x12\x12\n" +
 	"\x04etag\x18\b \x01(\tR\x04etag\"L\n" +
 	"\x15MoveComplaintResponse\x123\n" +
-	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"\xfe\x01\n" +
+	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"\x98\x02\n" +
 	"\x0eComplaintEvent\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
 	"\n" +
@@ -2389,7 +2399,8 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\voccurred_on\x18\x06 \x01(\v2\x10.arrears.v1.DateR\n" +
 	"occurredOn\x12;\n" +
 	"\vrecord_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"p\n" +
+	"recordTime\x12\x18\n" +
+	"\aoutcome\x18\b \x01(\tR\aoutcome\"p\n" +
 	"\x1aListComplaintEventsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
