@@ -21,13 +21,13 @@ import (
 // sweep it reads only complaints whose next check has come, and commits
 // each through a versioned update, so replicas never act twice.
 func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civil.Date) (int, error) {
-	return sweepDue(func(limit int) ([]uuid.UUID, error) {
-		due, err := l.store.DueComplaints(ctx, horizon, limit)
-		ids := make([]uuid.UUID, len(due))
+	return sweepDue(func(after store.DueCursor, limit int) ([]store.DueCursor, error) {
+		due, err := l.store.DueComplaints(ctx, horizon, after, limit)
+		rows := make([]store.DueCursor, len(due))
 		for i, c := range due {
-			ids[i] = c.ID
+			rows[i] = store.DueCursor{On: c.NextCheck, ID: c.ID}
 		}
-		return ids, err
+		return rows, err
 	}, oneByOne(func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) }))
 }
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/google/uuid"
@@ -63,23 +64,28 @@ func TestPracticeLateBecauseOfDispute(t *testing.T) {
 
 // TestSweepDueGoesPastUnsweepable: a pass goes past any number of rows it
 // cannot sweep at the head of the due list (invoices of a policy this
-// server lacks, say) to the rows behind them, and ends.
+// server lacks, or not yet due in their own zone) to the rows behind them,
+// reading each row once, and ends.
 func TestSweepDueGoesPastUnsweepable(t *testing.T) {
-	var rows []uuid.UUID // the due list, in next-check order
+	var rows []store.DueCursor // the due list, in next-check order
 	stuck := map[uuid.UUID]bool{}
+	day := civil.MustNew(2025, 9, 1)
 	for i := range 3*sweepBatch + 7 {
-		id := uuid.New()
-		rows = append(rows, id)
+		id, _ := uuid.NewV7()
+		rows = append(rows, store.DueCursor{On: day.AddDays(i / 50), ID: id})
 		stuck[id] = i < 2*sweepBatch+3 // the head cannot be swept
 	}
 	moved := map[uuid.UUID]bool{}
-	list := func(limit int) ([]uuid.UUID, error) {
-		var out []uuid.UUID
-		for _, id := range rows {
-			if !moved[id] && len(out) < limit {
-				out = append(out, id)
+	read := 0
+	list := func(after store.DueCursor, limit int) ([]store.DueCursor, error) {
+		var out []store.DueCursor
+		for _, r := range rows {
+			past := after.On.IsZero() || r.On.After(after.On) || r.On == after.On && bytes.Compare(r.ID[:], after.ID[:]) > 0
+			if !moved[r.ID] && past && len(out) < limit {
+				out = append(out, r)
 			}
 		}
+		read += len(out)
 		return out, nil
 	}
 	calls := 0
@@ -98,6 +104,9 @@ func TestSweepDueGoesPastUnsweepable(t *testing.T) {
 	done, err := sweepDue(list, many)
 	if err != nil || done != sweepBatch+4 {
 		t.Errorf("swept %d (%v), want the %d rows behind the stuck ones", done, err, sweepBatch+4)
+	}
+	if read != len(rows) {
+		t.Errorf("read %d rows for a list of %d: rows passed over were read again", read, len(rows))
 	}
 }
 

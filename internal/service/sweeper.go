@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,32 +46,38 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 	// The latest civil date anywhere on Earth: every invoice whose own
 	// today has come is within it; each is then checked in its own zone.
 	horizon := civil.DateOf(now, time.FixedZone("UTC+14", 14*3600))
-	done, err := sweepDue(func(limit int) ([]uuid.UUID, error) {
-		due, err := l.store.DueEscalations(ctx, horizon, limit)
-		ids := make([]uuid.UUID, len(due))
+	done, err := sweepDue(func(after store.DueCursor, limit int) ([]store.DueCursor, error) {
+		due, err := l.store.DueEscalations(ctx, horizon, after, limit)
+		rows := make([]store.DueCursor, len(due))
 		for i, e := range due {
-			ids[i] = e.InvoiceID
+			rows[i] = store.DueCursor{On: e.NextCheck, ID: e.InvoiceID}
 		}
-		return ids, err
+		return rows, err
 	}, func(ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		swept, err := l.sweepInvoices(ctx, ids, now)
-		if errors.Is(err, ledger.ErrConflict) && len(ids) > 1 {
-			swept = map[uuid.UUID]bool{}
-			for _, id := range ids {
-				one, err := l.sweepInvoices(ctx, []uuid.UUID{id}, now)
-				switch {
-				case errors.Is(err, ledger.ErrConflict):
-					// Still losing: left for the next pass, which
-					// would otherwise stop here again.
-					l.log.Warn("escalation sweep: an invoice kept changing under it", "invoice", id, "err", err)
-				case err != nil:
+		if err == nil || ctx.Err() != nil {
+			return swept, err
+		}
+		// A batch that failed (lost every race, or ran past its time) is
+		// swept again one invoice at a time, and an invoice that still
+		// fails is left for the next pass: stopping the pass there would
+		// stop every pass there, and nothing due after it would be swept.
+		swept = map[uuid.UUID]bool{}
+		for _, id := range ids {
+			one := map[uuid.UUID]bool{}
+			if len(ids) > 1 {
+				one, err = l.sweepInvoices(ctx, []uuid.UUID{id}, now)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
 					return swept, err
 				}
-				swept[id] = one[id]
+				l.log.Warn("escalation sweep: an invoice could not be swept; left for the next pass", "invoice", id, "err", err)
+				continue
 			}
-			return swept, nil
+			swept[id] = one[id]
 		}
-		return swept, err
+		return swept, nil
 	})
 	if err != nil {
 		return done, err
@@ -82,32 +87,27 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 }
 
 // sweepDue works through the rows a sweep finds due: list returns up to
-// limit ids in next-check order, many handles a batch of them and reports
-// which were due in their own zone. A row not swept (not yet due in its own
-// zone, judged under a policy this server lacks, losing every race) is
-// skipped, and the next query asks for that many more; a row swept once and
-// listed again is skipped too. So a pass goes on past any number of rows it
-// cannot sweep (it used to stop at the first batch that made no progress:
-// 200 invoices of an unknown policy at the head of the list stopped every
-// pass there), and ends when the list is exhausted.
-func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) (map[uuid.UUID]bool, error)) (int, error) {
+// limit rows in next-check order after a cursor, many handles a batch of
+// them and reports which were due in their own zone. The cursor moves past
+// every row listed, swept or not (not yet due in its own zone, judged
+// under a policy this server lacks, losing every race), so a pass reads
+// each due row once and goes on past any number it cannot sweep; a row
+// swept and listed again further on (its next check moved to a later date
+// still within the horizon) is left for the next pass.
+func sweepDue(list func(after store.DueCursor, limit int) ([]store.DueCursor, error), many func([]uuid.UUID) (map[uuid.UUID]bool, error)) (int, error) {
 	done := 0
-	skipped := map[uuid.UUID]bool{} // listed and not swept: still due, so listed again
-	swept := map[uuid.UUID]bool{}   // swept: moved on, unless listed again
+	swept := map[uuid.UUID]bool{}
+	var after store.DueCursor
 	for {
-		limit := sweepBatch + len(skipped)
-		due, err := list(limit)
-		if err != nil {
+		due, err := list(after, sweepBatch)
+		if err != nil || len(due) == 0 {
 			return done, err
 		}
+		after = due[len(due)-1]
 		var todo []uuid.UUID
-		for _, id := range due {
-			switch {
-			case skipped[id]:
-			case swept[id]:
-				skipped[id] = true // due again at once: not again in this pass
-			case len(todo) < sweepBatch:
-				todo = append(todo, id)
+		for _, r := range due {
+			if !swept[r.ID] {
+				todo = append(todo, r.ID)
 			}
 		}
 		if len(todo) > 0 {
@@ -116,15 +116,13 @@ func sweepDue(list func(limit int) ([]uuid.UUID, error), many func([]uuid.UUID) 
 				if res[id] {
 					done++
 					swept[id] = true
-				} else if err == nil {
-					skipped[id] = true
 				}
 			}
 			if err != nil {
 				return done, err
 			}
 		}
-		if len(due) < limit {
+		if len(due) < sweepBatch {
 			return done, nil
 		}
 	}
@@ -219,7 +217,7 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 		}
 		var rec recorder
 		for _, j := range jobs {
-			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], j.today, now)
+			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], j.today)
 			swept[j.inv.ID] = true
 		}
 		// The rows move on first: a row another replica moved meanwhile
@@ -251,7 +249,7 @@ func (r *recorder) add(e *ledger.EscalationEvent, c store.Change) {
 // of level its facts now give up to today is recorded once (in rec), dated
 // when it happened; a recorded change they no longer give is marked
 // corrected; the row moves on to the next date the level may change.
-func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, today civil.Date, now time.Time) {
+func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, today civil.Date) {
 	id := inv.ID
 	truth, last := l.timeline(inv, f, p, today)
 	corrected := map[uuid.UUID]bool{}
@@ -264,9 +262,15 @@ func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice
 	// Dates come from the sweep's clock reading; the record time is read
 	// now, so a long sweep stamps its events when it writes them (the
 	// change feed orders by it).
-	c := change(ctx, inv, today, l.now(), "Sweep")
+	c := change(ctx, inv, today, notBefore(l.now(), inv), "Sweep")
 	for _, e := range events {
 		if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
+			continue
+		}
+		if e.ChangedOn.After(today) {
+			// Recorded by a replica whose day had already turned (or whose
+			// clock runs ahead): not this pass's to judge.
+			recorded[transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}] = true
 			continue
 		}
 		t := transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}
@@ -277,14 +281,14 @@ func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice
 		// A backdated fact undid this change: say so, keep the record.
 		rec.add(&ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationCorrected,
 			FromLevel: e.FromLevel, ToLevel: e.ToLevel, ToLevelName: e.ToLevelName, ChangedOn: e.ChangedOn, Corrects: e.ID,
-			RecordTime: now}, c)
+			RecordTime: c.RecordTime}, c)
 	}
 	for _, t := range truth {
 		if recorded[t] {
 			continue
 		}
 		rec.add(&ledger.EscalationEvent{ID: newID(), InvoiceID: id, Kind: ledger.EscalationChanged,
-			FromLevel: t.from, ToLevel: t.to, ToLevelName: t.name, ChangedOn: t.on, RecordTime: now}, c)
+			FromLevel: t.from, ToLevel: t.to, ToLevelName: t.name, ChangedOn: t.on, RecordTime: c.RecordTime}, c)
 	}
 	esc.Level, esc.NextCheck, esc.CheckedOn = last.EscalationLevel, last.NextChange, today
 	rec.rows = append(rec.rows, esc)

@@ -525,6 +525,25 @@ func TestSweepBatchLosingRacesGoesOneByOne(t *testing.T) {
 	}
 }
 
+// TestSweepLoneInvoiceLosingRacesEndsNothing: a batch of one invoice that
+// keeps losing (the last of a pass, or the only one due) is left for the
+// next pass; the pass goes on to the complaints and reports no error.
+func TestSweepLoneInvoiceLosingRacesEndsNothing(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 7, 1))
+	hot := f.invoice(t, "SW-LONE", d(2025, 5, 5))
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swept, err := service.New(&contendedStore{Store: f.sb, hot: hot.ID}, f.clk, reg, quiet).Sweep(admin)
+	if err != nil || swept != 0 {
+		t.Errorf("sweep: %d invoices, %v; want none and no error", swept, err)
+	}
+	if got := events(t, f.a, hot); len(got) != 0 {
+		t.Errorf("the invoice that kept losing has events %v", got)
+	}
+}
+
 // TestSweepSkipsInvoiceOfUnknownPolicy: an invoice judged under a policy
 // this server lacks (written by a newer replica) is left alone, and the
 // invoices due after it are still swept.

@@ -24,6 +24,13 @@ import (
 	"github.com/arrears/arrears/internal/summary"
 )
 
+// DueCursor is where a listing of due rows resumes: after the row checked
+// on On with id ID. The zero cursor starts at the beginning.
+type DueCursor struct {
+	On civil.Date
+	ID uuid.UUID
+}
+
 // beforeRetryKey carries WithBeforeRetry's function.
 type beforeRetryKey struct{}
 
@@ -158,8 +165,9 @@ type Reader interface {
 	// each in the order ListEscalationEvents gives.
 	EscalationEventsOf(ctx context.Context, invoiceIDs []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error)
 	// DueEscalations lists escalation rows with next_check on or before
-	// through, earliest first: the sweeper's work, found by index.
-	DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error)
+	// through, in (next_check, invoice) order after the cursor: the
+	// sweeper's work, found by index and paged by key.
+	DueEscalations(ctx context.Context, through civil.Date, after DueCursor, limit int) ([]*ledger.Escalation, error)
 	// ListEscalationEvents lists an invoice's escalation history.
 	ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p Page) ([]*ledger.EscalationEvent, error)
 
@@ -171,9 +179,10 @@ type Reader interface {
 	ListContests(ctx context.Context, q SupplierQuery) ([]*complaint.Contest, error)
 	GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error)
 	ListComplaints(ctx context.Context, q SupplierQuery) ([]*complaint.Complaint, error)
-	// DueComplaints lists complaints whose next check has come: a deadline
-	// passing, an instalment falling due, the automatic close.
-	DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error)
+	// DueComplaints lists complaints whose next check has come (a deadline
+	// passing, an instalment falling due, the automatic close), in
+	// (next_check, id) order after the cursor.
+	DueComplaints(ctx context.Context, through civil.Date, after DueCursor, limit int) ([]*complaint.Complaint, error)
 	ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p Page) ([]*complaint.Event, error)
 
 	// InvoicesOf reads many invoices by id at once; an unknown id is absent.

@@ -44,9 +44,22 @@ func (r reader) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uu
 	return out, err
 }
 
-func (r reader) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
+func (r reader) DueEscalations(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*ledger.Escalation, error) {
+	w, args := dueAfter("invoice_id", through, after)
 	return list(ctx, r, "escalations", scanEscalation, fmt.Sprintf(`SELECT `+escalationCols+` FROM escalations
-		WHERE next_check <= $1 ORDER BY next_check, invoice_id LIMIT %d`, limit), through.String())
+		WHERE `+w+` ORDER BY next_check, invoice_id LIMIT %d`, limit), args...)
+}
+
+// dueAfter is the condition of a due listing resumed after a cursor: the
+// date bounds the index range on both sides, and the id orders rows of one
+// date. Spelled out rather than as a row comparison, which not every
+// engine plans as a range.
+func dueAfter(idCol string, through civil.Date, after store.DueCursor) (string, []any) {
+	if after.On.IsZero() {
+		return "next_check <= $1", []any{through.String()}
+	}
+	return "next_check <= $1 AND next_check >= $2 AND (next_check > $2 OR " + idCol + " > $3)",
+		[]any{through.String(), after.On.String(), after.ID.String()}
 }
 
 func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {

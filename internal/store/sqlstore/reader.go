@@ -119,8 +119,8 @@ func (s *Store) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uu
 func (s *Store) InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error) {
 	return s.r().InvoicesOf(ctx, ids)
 }
-func (s *Store) DueEscalations(ctx context.Context, through civil.Date, limit int) ([]*ledger.Escalation, error) {
-	return s.r().DueEscalations(ctx, through, limit)
+func (s *Store) DueEscalations(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*ledger.Escalation, error) {
+	return s.r().DueEscalations(ctx, through, after, limit)
 }
 func (s *Store) ListEscalationEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {
 	return s.r().ListEscalationEvents(ctx, id, p)
@@ -144,8 +144,8 @@ func (s *Store) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Comp
 func (s *Store) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*complaint.Complaint, error) {
 	return s.r().ListComplaints(ctx, q)
 }
-func (s *Store) DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error) {
-	return s.r().DueComplaints(ctx, through, limit)
+func (s *Store) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*complaint.Complaint, error) {
+	return s.r().DueComplaints(ctx, through, after, limit)
 }
 func (s *Store) ListComplaintEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*complaint.Event, error) {
 	return s.r().ListComplaintEvents(ctx, id, p)

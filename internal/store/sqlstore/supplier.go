@@ -163,9 +163,10 @@ func (r reader) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*c
 	return listDocs[complaint.Complaint](ctx, r, "complaints", supplierWhere(q), q.Page)
 }
 
-func (r reader) DueComplaints(ctx context.Context, through civil.Date, limit int) ([]*complaint.Complaint, error) {
+func (r reader) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*complaint.Complaint, error) {
+	w, args := dueAfter("id", through, after)
 	return list(ctx, r, "complaints", scanDoc[complaint.Complaint], fmt.Sprintf(
-		"SELECT data FROM complaints WHERE next_check <= $1 ORDER BY next_check, id LIMIT %d", limit), through.String())
+		"SELECT data FROM complaints WHERE "+w+" ORDER BY next_check, id LIMIT %d", limit), args...)
 }
 
 func (t *tx) CreateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {

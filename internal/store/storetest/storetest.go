@@ -6,10 +6,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Revisions", testRevisions},
 		{"BulkCreates", testBulkCreates},
 		{"EscalationsInBulk", testEscalationsInBulk},
+		{"DueEscalationsByKey", testDueEscalations},
 		{"SummaryChangeTimeNeverBack", testSummaryChangeTimeNeverBack},
 		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
@@ -742,6 +745,51 @@ func twoInvoices(t *testing.T, s store.Store) (debtor, creditor *ledger.Party, f
 	second = invoice(debtor, creditor, "INV-2", civil.MustNew(2025, 6, 30))
 	createInvoices(t, s, second)
 	return debtor, creditor, first, second
+}
+
+// testDueEscalations: the due listing pages by (next_check, invoice) from
+// a cursor, in order, each row once; rows with no next check, or one after
+// the horizon, are not listed.
+func testDueEscalations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, _ := fixture(t, s)
+	checks := []civil.Date{civil.MustNew(2025, 7, 2), civil.MustNew(2025, 7, 1), civil.MustNew(2025, 7, 2), {},
+		civil.MustNew(2025, 7, 1), civil.MustNew(2025, 7, 9), civil.MustNew(2025, 7, 2)}
+	var want []store.DueCursor
+	for i, on := range checks {
+		inv := invoice(debtor, creditor, fmt.Sprintf("DUE-%d", i), civil.MustNew(2025, 6, 30))
+		createInvoices(t, s, inv)
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutEscalation(ctx, &ledger.Escalation{InvoiceID: inv.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, NextCheck: on})
+		})
+		if !on.IsZero() && !on.After(civil.MustNew(2025, 7, 5)) {
+			want = append(want, store.DueCursor{On: on, ID: inv.ID})
+		}
+	}
+	slices.SortFunc(want, func(a, b store.DueCursor) int {
+		if c := a.On.Compare(b.On); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	var got []store.DueCursor
+	var after store.DueCursor
+	for page := 0; page < 10; page++ {
+		due, err := s.DueEscalations(ctx, civil.MustNew(2025, 7, 5), after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range due {
+			got = append(got, store.DueCursor{On: e.NextCheck, ID: e.InvoiceID})
+		}
+		if len(due) < 2 {
+			break
+		}
+		after = got[len(got)-1]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("due rows by page of 2:\n got %v\nwant %v", got, want)
+	}
 }
 
 // testEscalationsInBulk: the sweeper's bulk reads return what the single
