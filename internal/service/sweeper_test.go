@@ -608,3 +608,54 @@ func TestRecordTimesNeverGoBack(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepBehindLeavesLaterDaysAlone: a replica whose day has not yet
+// turned (or whose clock runs behind) neither corrects a change another
+// recorded for the day after its today, nor stamps its own events before
+// the invoice's last change.
+func TestSweepBehindLeavesLaterDaysAlone(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 8, 29))
+	// Delivered 1 July on 30 days: overdue from 1 August, 30 days on 30
+	// August.
+	inv := f.invoice(t, "SW-BEHIND", d(2025, 7, 1))
+	if _, err := f.a.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(24 * time.Hour) // 30 August, on the replica ahead
+	if _, err := f.a.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := ladderFromJuly[:2]
+	if diff := cmp.Diff(want, events(t, f.a, inv)); diff != "" {
+		t.Fatalf("after the replica ahead (-want +got):\n%s", diff)
+	}
+	// A payment, recorded at its now, brings the invoice due again; the
+	// replica still on 29 August sweeps it.
+	if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 100, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "SW-B-1"}); err != nil {
+		t.Fatal(err)
+	}
+	paid, err := f.a.GetInvoice(admin, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := service.New(f.sb, clock.NewFake(f.clk.Now().Add(-24*time.Hour)), reg, quiet)
+	if _, err := behind.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, events(t, f.a, inv)); diff != "" {
+		t.Errorf("after the replica behind (-want +got):\n%s", diff)
+	}
+	es, err := f.a.ListEscalationEvents(admin, inv.ID, store.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Kind == ledger.EscalationCorrected && e.RecordTime.Before(paid.UpdateTime) {
+			t.Errorf("a correction stamped %v, before the payment that caused it (%v)", e.RecordTime, paid.UpdateTime)
+		}
+	}
+}
