@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -109,4 +111,26 @@ func fieldsOf(err error) string {
 		fields = append(fields, v.Field)
 	}
 	return strings.Join(fields, ",")
+}
+
+// TestHealthWatchesOnlyServedServices: the public, long-lived health watch
+// answers for the services this server has, and refuses any other name
+// (which the stock service would keep for the life of the stream).
+func TestHealthWatchesOnlyServedServices(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	watch := func(service string) (*healthpb.HealthCheckResponse, error) {
+		st, err := healthpb.NewHealthClient(f.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			return nil, err
+		}
+		return st.Recv()
+	}
+	if r, err := watch("arrears.v1.SyncService"); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("watching a served service: %v, %v", r, err)
+	}
+	if _, err := watch(strings.Repeat("x", 30000)); status.Code(err) != codes.NotFound {
+		t.Errorf("watching an unknown service: %v, want NotFound", err)
+	}
 }

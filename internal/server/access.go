@@ -142,9 +142,10 @@ type admittedKey struct{}
 // guard returns desc with each unary method admitting its call before the
 // request is read. gRPC decodes a unary request before any interceptor
 // runs, so a gate that is only an interceptor would let a caller without a
-// key make the server decode (and allocate) a whole request first. A call
-// refused here still passes through the interceptors, with no request, so
-// it is logged like any other.
+// key make the server decode (and allocate) a whole request first. Here the
+// interceptors run first, with no request (none of them reads it), and
+// inside them the call is admitted, then decoded, then served: every call
+// is logged and recovered from as before, a refused one included.
 func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 	out := *desc
 	out.Methods = make([]grpc.MethodDesc, len(desc.Methods))
@@ -152,21 +153,23 @@ func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 		full, handle := "/"+desc.ServiceName+"/"+m.MethodName, m.Handler
 		out.Methods[i] = grpc.MethodDesc{MethodName: m.MethodName, Handler: func(srv any, ctx context.Context, dec func(any) error,
 			chain grpc.UnaryServerInterceptor) (any, error) {
-			actx, err := g.admit(ctx, full)
-			if err != nil {
-				if chain == nil {
+			serve := func(ctx context.Context, _ any) (any, error) {
+				actx, err := g.admit(ctx, full)
+				if err != nil {
 					return nil, err
 				}
-				return chain(context.WithValue(ctx, admittedKey{}, true), nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: full},
-					func(context.Context, any) (any, error) { return nil, err })
-			}
-			decode := func(v any) error {
-				if err := dec(v); err != nil {
-					return err
+				decode := func(v any) error {
+					if err := dec(v); err != nil {
+						return err
+					}
+					return takeRefusal(v)
 				}
-				return takeRefusal(v)
+				return handle(srv, actx, decode, nil)
 			}
-			return handle(srv, context.WithValue(actx, admittedKey{}, true), decode, chain)
+			if chain == nil {
+				return serve(ctx, nil)
+			}
+			return chain(context.WithValue(ctx, admittedKey{}, true), nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, serve)
 		}}
 	}
 	return &out

@@ -1,8 +1,19 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/arrears/arrears/internal/clock"
 )
 
 func TestJSONOverBudget(t *testing.T) {
@@ -21,5 +32,31 @@ func TestJSONOverBudget(t *testing.T) {
 		if got := jsonOverBudget([]byte(c.body), budget); got != c.over {
 			t.Errorf("jsonOverBudget(%.40q...) = %v, want %v", c.body, got, c.over)
 		}
+	}
+}
+
+// TestGuardRunsEverythingInsideTheInterceptors: a guarded unary call is
+// admitted, decoded and served inside the interceptor chain, so a request
+// the codec refused is answered INVALID_ARGUMENT and still passes through
+// the interceptors (logged, recovered from) like any other call.
+func TestGuardRunsEverythingInsideTheInterceptors(t *testing.T) {
+	g := newGate(nil, RateLimit{}, clock.NewFake(time.Now()), slog.New(slog.DiscardHandler))
+	desc := g.guard(&healthpb.Health_ServiceDesc)
+	var seen []codes.Code
+	chain := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		seen = append(seen, status.Code(err))
+		return resp, err
+	}
+	refuse := func(v any) error {
+		refusals.Store(v, badRequest("service", "too many elements"))
+		return nil
+	}
+	_, err := desc.Methods[0].Handler(health.NewServer(), context.Background(), refuse, chain)
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a refused request: %v, want InvalidArgument", err)
+	}
+	if len(seen) != 1 || seen[0] != codes.InvalidArgument {
+		t.Errorf("the interceptors saw %v, want the one refused call", seen)
 	}
 }

@@ -14,16 +14,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -87,6 +90,11 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
 	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		// A connection holds at most this many calls at once; the
+		// gateway's one connection then queues REST calls beyond it
+		// rather than fail them, and no client holds unbounded streams
+		// (a keyless one can open health watches).
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
 		// Connections idle, or kept alive too eagerly, are closed. No cap
 		// on streams per connection: the gateway's one connection carries
 		// every REST call of every client.
@@ -111,12 +119,12 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	s.grpc.RegisterService(g.guard(&arrearsv1.SupplierService_ServiceDesc), supplier)
 	s.grpc.RegisterService(g.guard(&arrearsv1.SyncService_ServiceDesc), sync)
 	s.grpc.RegisterService(g.guard(&arrearsv1.OversightService_ServiceDesc), oversight)
-	s.grpc.RegisterService(g.guard(&healthpb.Health_ServiceDesc), s.health)
-	reflection.Register(s.grpc)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	for _, name := range []string{arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
+	served := []string{"", arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
 		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName,
-		arrearsv1.OversightService_ServiceDesc.ServiceName} {
+		arrearsv1.OversightService_ServiceDesc.ServiceName}
+	s.grpc.RegisterService(g.guard(&healthpb.Health_ServiceDesc), &knownHealth{Server: s.health, known: served})
+	reflection.Register(s.grpc)
+	for _, name := range served {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
@@ -178,6 +186,25 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		TLSConfig:   cfg.TLS,
 	}
 	return s, nil
+}
+
+// maxStreamsPerConn bounds the calls in flight on one connection.
+const maxStreamsPerConn = 1024
+
+// knownHealth is the health service answering only for the services this
+// server has: Watch is public and long-lived, and the stock server keeps
+// each watched name (a client's text, as long as a request may be) for as
+// long as the stream lasts.
+type knownHealth struct {
+	*health.Server
+	known []string
+}
+
+func (h *knownHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	if !slices.Contains(h.known, req.GetService()) {
+		return status.Error(codes.NotFound, "unknown service")
+	}
+	return h.Server.Watch(req, stream)
 }
 
 // idleTimeout closes a connection (gRPC or HTTP) that has carried nothing
