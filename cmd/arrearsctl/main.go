@@ -44,7 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("arrearsctl sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("ARREARS_SERVER", "127.0.0.1:9090"), "arrearsd gRPC address (ARREARS_SERVER)")
-	token := fs.String("token", os.Getenv("ARREARS_TOKEN"), "a DEBTOR API key (ARREARS_TOKEN)")
+	// No default from the environment: flag usage prints defaults, and
+	// this is a key. The variable is read after parsing.
+	token := fs.String("token", "", "a DEBTOR API key (ARREARS_TOKEN)")
 	debtor := fs.String("debtor", "", "the debtor: parties/{id} or parties/{jurisdiction}:{registration id}")
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")
@@ -53,6 +55,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keyFile := fs.String("tls-key", "", "PEM client key")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = os.Getenv("ARREARS_TOKEN")
 	}
 	if fs.NArg() != 1 || *debtor == "" || *token == "" {
 		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY -token KEY [flags] FILE")

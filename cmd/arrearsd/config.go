@@ -71,7 +71,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", env("ARREARS_GRPC_ADDR", ":9090"), "gRPC listen address (ARREARS_GRPC_ADDR)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("ARREARS_HTTP_ADDR", ":8080"), "REST/HTTP listen address (ARREARS_HTTP_ADDR)")
-	fs.StringVar(&c.DatabaseURL, "database-url", env("ARREARS_DATABASE_URL", ""), "PostgreSQL URL; empty for the embedded SQLite store (ARREARS_DATABASE_URL)")
+	// No default from the environment: flag usage prints defaults, and a
+	// URL carries its password. The variable is read after parsing.
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; empty for the embedded SQLite store (ARREARS_DATABASE_URL)")
 	fs.StringVar(&c.DataDir, "data-dir", env("ARREARS_DATA_DIR", "data"), "directory of the embedded store (ARREARS_DATA_DIR)")
 	level := fs.String("log-level", env("ARREARS_LOG_LEVEL", "info"), "debug, info, warn or error (ARREARS_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ARREARS_LOG_FORMAT", "json"), "json or text (ARREARS_LOG_FORMAT)")
@@ -93,6 +95,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = os.Getenv("ARREARS_DATABASE_URL")
 	}
 	var perr error
 	if c.RateLimit, perr = strconv.ParseFloat(*rateLimit, 64); perr != nil || c.RateLimit < 0 {

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+)
+
+// TestUsageDoesNotPrintTheDatabaseURL: a mistyped flag prints the usage,
+// with every flag's default; the database URL, which carries a password,
+// is not among them, and is still taken from the environment.
+func TestUsageDoesNotPrintTheDatabaseURL(t *testing.T) {
+	const url = "postgres://arrears:s3cret-pw@db.example/arrears"
+	t.Setenv("ARREARS_DATABASE_URL", url)
+	var out bytes.Buffer
+	if _, err := parseConfig("arrearsd", []string{"-grpc-adr", ":9090"}, func(fs *flag.FlagSet) { fs.SetOutput(&out) }); err == nil {
+		t.Fatal("a mistyped flag was accepted")
+	}
+	if strings.Contains(out.String(), "s3cret-pw") || !strings.Contains(out.String(), "-database-url") {
+		t.Errorf("usage:\n%s", out.String())
+	}
+	c, err := parseConfig("arrearsd", nil)
+	if err != nil || c.DatabaseURL != url {
+		t.Errorf("database URL from the environment = %q, %v", c.DatabaseURL, err)
+	}
+	if c, err := parseConfig("arrearsd", []string{"-database-url", "postgres://other"}); err != nil || c.DatabaseURL != "postgres://other" {
+		t.Errorf("database URL from the flag = %q, %v", c.DatabaseURL, err)
+	}
+}
