@@ -383,8 +383,8 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	// portal can follow each event to its resource.
 	clk.Advance(time.Minute) // past the feed's settling delay
 	seen := map[string]bool{}
-	for token := ""; ; {
-		feed := api.ok(admin, "GET", "/v1/events?pageSize=1000&pageToken="+token, nil)
+	for cursor := ""; ; {
+		feed := api.ok(admin, "GET", "/v1/events?pageSize=1000&afterCursor="+cursor, nil)
 		events, _ := feed["events"].([]any)
 		for _, e := range events {
 			name := str(e.(map[string]any), "resource")
@@ -394,9 +394,11 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 				seen[kind] = true
 			}
 		}
-		if token, _ = feed["nextPageToken"].(string); token == "" {
+		next, _ := feed["nextCursor"].(string)
+		if len(events) == 0 || next == cursor {
 			break
 		}
+		cursor = next
 	}
 	if !seen["claims"] || !seen["complaints"] {
 		t.Errorf("the change feed named no claim or no complaint as claims/{id}, complaints/{id}: %v", seen)

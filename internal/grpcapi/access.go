@@ -154,6 +154,8 @@ func eventName(e *audit.Event) string {
 		return claimName(e.ResourceID)
 	case "complaint":
 		return complaintName(e.ResourceID)
+	case "credit_note":
+		return "invoices/-/creditNotes/" + e.ResourceID.String()
 	case "api_key":
 		return "apiKeys/" + e.ResourceID.String()
 	}

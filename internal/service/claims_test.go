@@ -230,6 +230,17 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 		t.Errorf("a plan for a complaint naming only a disputed claim: %v, want a failed precondition", err)
 	}
 
+	// A bill handed over before the plan, maturing after it was agreed and
+	// before its instalment, pays the instalment.
+	early := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-0", d(2025, 6, 1)).ID}})
+	if _, _, err := f.a.RecordPayment(admin, early.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 8, 25),
+		Reference: "BILL-0", Instrument: ledger.InstrumentCommercialBill, MaturityOn: d(2025, 9, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := plan(early, d(2025, 9, 30)); err != nil {
+		t.Fatal(err)
+	}
+
 	// A bill handed over on the due date, maturing in 60 days, has not
 	// paid the instalment on its date.
 	billed := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-1", d(2025, 6, 1)).ID}})
@@ -268,6 +279,9 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if v := get(billed.ID); v.State != complaint.InHandling || v.Outcome != "" || len(v.Plan) != 0 {
 		t.Errorf("plan paid by a bill maturing later: %s, outcome %q, %d instalments; want IN_HANDLING with neither", v.State, v.Outcome, len(v.Plan))
 	}
+	if v := get(early.ID); v.State != complaint.Resolved {
+		t.Errorf("plan paid by a bill handed over before it and maturing in time: %s, want still RESOLVED", v.State)
+	}
 	if v := get(paid.ID); v.State != complaint.Closed || v.StateSince != d(2025, 10, 12) {
 		t.Errorf("plan met: %s since %s, want CLOSED since 2025-10-12", v.State, v.StateSince)
 	}
@@ -285,10 +299,10 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 		}
 		return gs[0].ResolvedPlan, gs[0].ResolvedPaid
 	}
-	if plan, paid := counts(d(2025, 9, 5)); plan != 1 || paid != 0 {
-		t.Errorf("as of 5 September: %d resolved with a plan, %d paid; want 1 and 0", plan, paid)
+	if plan, paid := counts(d(2025, 9, 5)); plan != 2 || paid != 0 {
+		t.Errorf("as of 5 September: %d resolved with a plan, %d paid; want 2 and 0", plan, paid)
 	}
-	if plan, paid := counts(d(2025, 10, 20)); plan != 0 || paid != 1 {
-		t.Errorf("as of 20 October: %d resolved with a plan, %d paid; want 0 and 1", plan, paid)
+	if plan, paid := counts(d(2025, 10, 20)); plan != 1 || paid != 1 {
+		t.Errorf("as of 20 October: %d resolved with a plan, %d paid; want 1 and 1", plan, paid)
 	}
 }

@@ -166,7 +166,7 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 	return func(by civil.Date) int64 {
 		var sum int64
 		for _, p := range pays {
-			if p.PaidOn.Before(c.PlanAgreedOn) || p.on.After(by) {
+			if p.on.Before(c.PlanAgreedOn) || p.on.After(by) {
 				continue
 			}
 			if p.State == ledger.PaymentReversed && !p.ReversedOn.After(by) {

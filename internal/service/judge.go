@@ -279,9 +279,11 @@ func (f JudgementFilter) match(j judgement.Judgement) bool {
 	var n int
 	switch f.Field {
 	case "bucket":
-		return (j.Bucket == f.Value) == (f.Op == "=")
+		gross, _ := apiBuckets(j)
+		return (gross == f.Value) == (f.Op == "=")
 	case "bucket_net":
-		return (j.BucketNet == f.Value) == (f.Op == "=")
+		_, net := apiBuckets(j)
+		return (net == f.Value) == (f.Op == "=")
 	case "escalation_level":
 		n = j.EscalationLevel
 	case "days_overdue":

@@ -160,8 +160,24 @@ func groupKey(k map[string]string, currency string) string {
 	return strings.Join(parts, "|") + "|" + currency
 }
 
-// summaryEdges are the aging buckets' edges in every summary.
+// summaryEdges are the aging buckets' edges in every summary and list
+// filter: the default ones, which the API names buckets by.
 var summaryEdges = policy.DefaultBucketEdges()
+
+// apiBuckets are a judgement's gross and net aging buckets on summaryEdges.
+// An invoice under a policy with its own edges is judged in its own
+// buckets, which summaries and filters do not have: they age every invoice
+// on the same edges.
+func apiBuckets(j judgement.Judgement) (gross, net string) {
+	gross, net = judgement.BucketNone, judgement.BucketNone
+	if j.Outstanding > 0 {
+		gross = judgement.BucketOf(summaryEdges, j.DaysOverdue)
+	}
+	if j.Outstanding-j.DisputedOpen > 0 {
+		net = judgement.BucketOf(summaryEdges, j.DaysOverdueNet)
+	}
+	return gross, net
+}
 
 func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j *Judged, party func(uuid.UUID) (*ledger.Party, error)) error {
 	jd, inv := j.Judgement, j.Invoice
@@ -227,16 +243,12 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	}
 	g.OldestDaysOverdue = max(g.OldestDaysOverdue, jd.DaysOverdue)
 	g.MaxLevel = max(g.MaxLevel, jd.EscalationLevel)
-	// A summary ages every invoice on the same edges, the default ones the
-	// API's buckets are named for: an invoice under a policy with its own
-	// edges is judged in its own buckets, which the summary does not have.
-	bucket := judgement.BucketOf(summaryEdges, jd.DaysOverdue)
+	bucket, bucketNet := apiBuckets(jd)
 	b := g.Buckets[bucket]
 	b.Count++
 	add(&b.Amount, jd.Outstanding)
 	g.Buckets[bucket] = b
 	if net > 0 {
-		bucketNet := judgement.BucketOf(summaryEdges, jd.DaysOverdueNet)
 		bn := g.BucketsNet[bucketNet]
 		bn.Count++
 		add(&bn.Amount, net)

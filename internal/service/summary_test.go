@@ -20,6 +20,7 @@ import (
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/store"
 )
 
 // TestSummaryAggregatesMatchJudgedSummary drives a random history through
@@ -477,6 +478,14 @@ func TestSummaryBucketsOnDefaultEdges(t *testing.T) {
 	}
 	if got := g.BucketsNet["61-90"]; got.Count != 1 || len(g.BucketsNet) != 1 {
 		t.Errorf("net buckets %v, want the invoice in 61-90 alone", g.BucketsNet)
+	}
+	// A list filtered by bucket finds it where the summary counts it.
+	for _, field := range []string{"bucket", "bucket_net"} {
+		page, _, err := l.ListJudged(admin, store.InvoiceQuery{}, 10, d(2025, 9, 1), time.Time{},
+			[]service.JudgementFilter{{Field: field, Op: "=", Value: "61-90"}})
+		if err != nil || len(page) != 1 {
+			t.Errorf("%s = 61-90: %d invoices, %v; want the one", field, len(page), err)
+		}
 	}
 }
 

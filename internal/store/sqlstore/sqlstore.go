@@ -157,7 +157,7 @@ func (s *Store) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx 
 		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
 		case <-ctx.Done():
 		}
-		if before := store.BeforeRetry(ctx); before != nil && ctx.Err() == nil {
+		if before := store.BeforeRetry(ctx); before != nil && ctx.Err() == nil && attempt < maxAttempts {
 			if err = before(ctx); err != nil {
 				return err
 			}
