@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 )
@@ -132,5 +133,30 @@ func TestHealthWatchesOnlyServedServices(t *testing.T) {
 	}
 	if _, err := watch(strings.Repeat("x", 30000)); status.Code(err) != codes.NotFound {
 		t.Errorf("watching an unknown service: %v, want NotFound", err)
+	}
+}
+
+// TestUpdateSentBackAsReadChoosesTheLawAgain: an invoice read and sent back
+// whole with a corrected contract date (the README's PATCH) has its law
+// chosen again; the policy it was read with is not taken as named.
+func TestUpdateSentBackAsReadChoosesTheLawAgain(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	erp := &grpcTransport{conn: f.conn, token: f.erp}
+	var batch arrearsv1.SyncPayablesBatchResponse
+	call(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: records(900, 1, same)}, &batch)
+	var got arrearsv1.GetInvoiceResponse
+	call(t, erp, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: batch.Result.Results[0].Invoice}, &got)
+	if !strings.HasPrefix(got.Invoice.Policy, "CN-802-") {
+		t.Fatalf("signed 15 June 2025: policy %s", got.Invoice.Policy)
+	}
+	inv := got.Invoice
+	inv.ContractSignedOn = date(2025, 3, 1)
+	for _, tr := range []transport{erp, &restTransport{base: "http://" + f.http, token: f.erp}} {
+		var upd arrearsv1.UpdateInvoiceResponse
+		call(t, tr, "UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{Invoice: inv, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"contract_signed_on"}}}, &upd)
+		if !strings.HasPrefix(upd.Invoice.Policy, "CN-728-") {
+			t.Errorf("signed 1 March 2025, sent back as read: policy %s, want Decree 728's", upd.Invoice.Policy)
+		}
+		inv.Etag = upd.Invoice.Etag
 	}
 }

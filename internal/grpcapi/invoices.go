@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,14 @@ func (s *Server) UpdateInvoice(ctx context.Context, req *arrearsv1.UpdateInvoice
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	inv, err := s.svc.UpdateInvoice(ctx, id, patch, req.GetUpdateMask().GetPaths(), req.Invoice.Etag, effective, strings.TrimSpace(req.Invoice.Policy))
+	// The policy is named only when the mask says so: a client sending the
+	// invoice back as read (its policy included) asks for the law to be
+	// chosen again when a field that chooses it changes, not pinned.
+	named := ""
+	if slices.Contains(req.GetUpdateMask().GetPaths(), "policy") {
+		named = strings.TrimSpace(req.Invoice.Policy)
+	}
+	inv, err := s.svc.UpdateInvoice(ctx, id, patch, req.GetUpdateMask().GetPaths(), req.Invoice.Etag, effective, named)
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Invoice.Name, err)
 	}
@@ -131,7 +139,7 @@ func (s *Server) CancelInvoice(ctx context.Context, req *arrearsv1.CancelInvoice
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	inv, err := s.svc.CancelInvoice(ctx, id, on, req.Reason, req.Etag)
+	inv, err := s.svc.CancelInvoice(ctx, id, on, strings.TrimSpace(req.Reason), req.Etag)
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Name, err)
 	}

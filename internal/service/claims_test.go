@@ -15,6 +15,7 @@ import (
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -304,5 +305,60 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	}
 	if plan, paid := counts(d(2025, 10, 20)); plan != 1 || paid != 1 {
 		t.Errorf("as of 20 October: %d resolved with a plan, %d paid; want 1 and 1", plan, paid)
+	}
+}
+
+// TestCorrectionsKeepTheInvoiceConsistent: an invoice whose contract date
+// is unknown has its law chosen again when its invoice date (standing in
+// for it) is corrected; an amount below what is paid, credited and in
+// open disputes is refused, naming the field; and a dispute on an invoice
+// with nothing outstanding cannot be resolved by a credit nothing carries.
+func TestCorrectionsKeepTheInvoiceConsistent(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	create := func(ref string, signed civil.Date) *ledger.Invoice {
+		t.Helper()
+		inv, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+			DocumentRef: ref, Amount: money.Money{Minor: 100000, Currency: "CNY"}, ContractSignedOn: signed,
+			DeliveredOn: d(2025, 6, 10), IssuedOn: d(2025, 6, 10), AgreedTermDays: 30, CreditorSizeAtSigning: ledger.SizeSmall}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	unsigned := create("CK-1", civil.Date{})
+	if unsigned.PolicyID != policy.IDCN802LargeEnterprise {
+		t.Fatalf("issued 10 June 2025 without a contract date: %s", unsigned.PolicyID)
+	}
+	got, err := f.a.UpdateInvoice(admin, unsigned.ID, &ledger.Invoice{IssuedOn: d(2025, 5, 20)}, []string{"issued_on"}, "", civil.Date{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PolicyID != policy.IDCN728LargeEnterprise {
+		t.Errorf("invoice date corrected to 20 May 2025: policy %s, want %s", got.PolicyID, policy.IDCN728LargeEnterprise)
+	}
+
+	disputed := create("CK-2", d(2025, 6, 1))
+	if _, _, err := f.a.OpenDispute(admin, disputed.ID, &ledger.Dispute{Amount: 80000, OpenedOn: d(2025, 8, 1), Reason: "short delivery"}, "CNY", service.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.a.UpdateInvoice(admin, disputed.ID, &ledger.Invoice{Amount: money.Money{Minor: 30000, Currency: "CNY"}}, []string{"amount"}, "", civil.Date{}, "")
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) || ve.Violations[0].Field != "invoice.amount.minor_units" {
+		t.Errorf("amount below what is in dispute: %v", err)
+	}
+
+	settled := create("CK-3", d(2025, 6, 1))
+	dsp, _, err := f.a.OpenDispute(admin, settled.ID, &ledger.Dispute{Amount: 30000, OpenedOn: d(2025, 8, 1), Reason: "short delivery"}, "CNY", service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, settled.ID, &ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "CK-P3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.ResolveDispute(admin, settled.ID, dsp.ID, ledger.ResolutionCredited, d(2025, 8, 25), "", ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("crediting a dispute on a settled invoice: %v, want a failed precondition", err)
+	}
+	if _, _, err := f.a.ResolveDispute(admin, settled.ID, dsp.ID, ledger.ResolutionWithdrawn, d(2025, 8, 25), "", ""); err != nil {
+		t.Errorf("withdrawing it: %v", err)
 	}
 }

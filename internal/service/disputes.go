@@ -123,6 +123,12 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if err := mayResolve(ctx, tx, inv, d, res); err != nil {
 			return err
 		}
+		if res == ledger.ResolutionCredited && (inv.Status != ledger.StatusOpen || inv.Outstanding() <= 0) {
+			// Nothing is left to credit: a dispute resolved so would carry no
+			// credit note, and the judgement would credit it anyway.
+			return fmt.Errorf("%w: the invoice is %s with nothing outstanding to credit; resolve the dispute REJECTED or WITHDRAWN",
+				ledger.ErrFailedPrecondition, inv.Status)
+		}
 		next := *inv
 		next.Disputed -= d.Amount
 		next.UpdateTime = now

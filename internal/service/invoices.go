@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -186,6 +187,11 @@ func applyMask(cur, patch *ledger.Invoice, mask []string) (*ledger.Invoice, bool
 			return nil, false, err
 		}
 	}
+	// Without a contract date the invoice date stands in for it, and
+	// chooses the law the same way.
+	if slices.Contains(mask, "issued_on") && next.ContractSignedOn.IsZero() && cur.PolicyReason != explicitReason {
+		reselect = true
+	}
 	return &next, reselect, nil
 }
 
@@ -219,8 +225,9 @@ func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect bool, debto
 	if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
 		v.Add("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
 	}
-	if next.Amount.Minor < cur.Paid+cur.Credited {
-		v.Add("invoice.amount.minor_units", "%d is less than what is already paid and credited (%d)", next.Amount.Minor, cur.Paid+cur.Credited)
+	if next.Amount.Minor < cur.Paid+cur.Credited+cur.Disputed {
+		v.Add("invoice.amount.minor_units", "%d is less than what is already paid, credited and in open disputes (%d)", next.Amount.Minor,
+			cur.Paid+cur.Credited+cur.Disputed)
 	}
 	if effectiveOn.After(today) {
 		v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
