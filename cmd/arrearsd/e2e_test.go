@@ -33,7 +33,19 @@ import (
 	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// The tests configure their servers themselves: an operator's
+	// ARREARS_* settings (a production database URL, a key file) in the
+	// shell that runs them must not reach them. Only the test harness's
+	// own variables stay.
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "ARREARS_") && !strings.HasPrefix(name, "ARREARS_TEST_") && name != "ARREARS_REQUIRE_POSTGRES" {
+			os.Unsetenv(name)
+		}
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // now is the fake clock's start: 15:00 UTC on 20 November 2025 is
 // 23:00 in Shanghai, the same civil date.

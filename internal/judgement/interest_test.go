@@ -349,3 +349,14 @@ func TestInterestOwedRoundedOnce(t *testing.T) {
 		t.Errorf("interest %d contingent %d, want 20 and 0; %+v", j.Interest, j.ContingentInterest, j.Accruals)
 	}
 }
+
+// TestUKRateBefore2016: a UK debt whose interest was fixed before the cut
+// of August 2016 takes the 0.50% Bank Rate in force since March 2009, plus
+// 8: GBP 10,000.00 received 2016-05-01, due 2016-05-31, interest from 1
+// June at 8.5% (fixed on 2015-12-31) for 30 days is GBP 69.86.
+func TestUKRateBefore2016(t *testing.T) {
+	j := evaluate(t, input(t, policy.IDUKB2B, invoice("GBP 10000.00", "2016-05-01"), "2016-06-30"))
+	if !strings.Contains(j.InterestRule, "in force on 2015-12-31") || j.Interest != 6986 {
+		t.Errorf("interest %d, rule %q; want 6986 at the rate in force on 2015-12-31", j.Interest, j.InterestRule)
+	}
+}

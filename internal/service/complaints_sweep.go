@@ -28,7 +28,7 @@ func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civ
 			rows[i] = store.DueCursor{On: c.NextCheck, ID: c.ID}
 		}
 		return rows, err
-	}, oneByOne(func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) }))
+	}, oneByOne(ctx, l.log, "complaint", func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) }))
 }
 
 func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {

@@ -2,6 +2,9 @@ package service
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"log/slog"
 	"testing"
 
 	"github.com/google/uuid"
@@ -137,5 +140,28 @@ func TestPracticeUnpaidCountsFromIssue(t *testing.T) {
 		if r.UnpaidPastDueCount != tc.want {
 			t.Errorf("issued %s: unpaid past due %d, want %d (due %s)", tc.issued, r.UnpaidPastDueCount, tc.want, j.DueDate)
 		}
+	}
+}
+
+// TestOneByOneLeavesAFailingIDForTheNextPass: a complaint that fails to
+// sweep is left for the next pass, and those after it in the batch are
+// swept; only the context's end stops the batch.
+func TestOneByOneLeavesAFailingIDForTheNextPass(t *testing.T) {
+	bad := uuid.New()
+	ids := []uuid.UUID{uuid.New(), bad, uuid.New()}
+	one := func(id uuid.UUID) (bool, error) {
+		if id == bad {
+			return false, errors.New("boom")
+		}
+		return true, nil
+	}
+	swept, err := oneByOne(context.Background(), slog.New(slog.DiscardHandler), "complaint", one)(ids)
+	if err != nil || !swept[ids[0]] || !swept[ids[2]] || swept[bad] {
+		t.Errorf("swept %v, %v; want all but the failing one, and no error", swept, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := oneByOne(ctx, slog.New(slog.DiscardHandler), "complaint", one)(ids); err == nil {
+		t.Error("a batch after the context ended went on")
 	}
 }

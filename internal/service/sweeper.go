@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -128,14 +129,21 @@ func sweepDue(list func(after store.DueCursor, limit int) ([]store.DueCursor, er
 	}
 }
 
-// oneByOne makes a batch handler of a handler of one id.
-func oneByOne(one func(uuid.UUID) (bool, error)) func([]uuid.UUID) (map[uuid.UUID]bool, error) {
+// oneByOne makes a batch handler of a handler of one id. An id that fails
+// is logged and left for the next pass, as the invoice sweep leaves one:
+// stopping there would stop every pass there. Only the context's end stops
+// the batch.
+func oneByOne(ctx context.Context, log *slog.Logger, what string, one func(uuid.UUID) (bool, error)) func([]uuid.UUID) (map[uuid.UUID]bool, error) {
 	return func(ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 		swept := map[uuid.UUID]bool{}
 		for _, id := range ids {
 			ok, err := one(id)
 			if err != nil {
-				return swept, err
+				if ctx.Err() != nil {
+					return swept, err
+				}
+				log.Warn("sweep: could not sweep; left for the next pass", "what", what, "id", id, "err", err)
+				continue
 			}
 			swept[id] = ok
 		}

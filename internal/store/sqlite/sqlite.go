@@ -77,6 +77,17 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
+	// The ledger is for its owner alone: SQLite would create the file (and
+	// its -wal and -shm, which take the file's mode) readable by all, and a
+	// data directory made beforehand need not be private.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the database file is readable or writable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
+	}
 	q := url.Values{}
 	// WAL lets readers run beside the single writer; busy_timeout makes a
 	// writer wait for the lock instead of failing; IMMEDIATE transactions

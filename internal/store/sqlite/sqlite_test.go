@@ -113,3 +113,30 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestNewDatabaseIsPrivate: a new database file, and the WAL beside it,
+// are readable by their owner alone, even in a directory others may read.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ledger.db")
+	s, err := sqlite.Open(context.Background(), path, slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Secret(context.Background(), "k"); err != nil { // a write, so the WAL exists
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
