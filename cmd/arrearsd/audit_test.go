@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,5 +234,57 @@ func TestAuditKeyOnPostgres(t *testing.T) {
 	}
 	if _, created, err := loadAuditKey(path, false); err != nil || created {
 		t.Errorf("the generated key: created %v, %v", created, err)
+	}
+}
+
+// TestMissingAuditKeyIsNotReplacedUnasked: a ledger whose checkpoints a key
+// signed does not start with a new key because the file went missing (a
+// new key's checkpoints could never verify beside the old); asked with
+// -create-audit-key=true, it does.
+func TestMissingAuditKeyIsNotReplacedUnasked(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit-signing.key")
+	_, _, stop := startStoppable(t, config{DataDir: dir}, clock.NewFake(now))
+	stop()
+	// A checkpoint signed with the key the first start made.
+	key, _, err := loadAuditKey(keyFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(context.Background(), config{DataDir: dir}, slog.New(slog.DiscardHandler), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service.New(st, clock.NewFake(now), reg, slog.New(slog.DiscardHandler)).SignCheckpoint(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig("arrearsd", []string{"-data-dir", dir, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = serve(ctx, cfg, clock.NewFake(now), func(string, string) { t.Error("started with a new key, unasked") })
+	if err == nil || !strings.Contains(err.Error(), "-create-audit-key=true") {
+		t.Fatalf("start without the key file: %v", err)
+	}
+	cfg.CreateAuditKey, cfg.AuditKeyAsked = true, true
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, clock.NewFake(now), func(string, string) { close(started) }) }()
+	select {
+	case <-started:
+		cancel()
+		<-done
+	case err := <-done:
+		t.Fatalf("start asked to create a new key: %v", err)
 	}
 }

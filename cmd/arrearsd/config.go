@@ -31,6 +31,9 @@ type config struct {
 	AdminKeyFile    string        // where the first admin key is written
 	AuditKeyFile    string        // Ed25519 signing key of audit checkpoints; keep it outside the database
 	CreateAuditKey  bool          // create the signing key if missing (default only for the embedded store)
+	// AuditKeyAsked says -create-audit-key was given: only then is a key
+	// created for a ledger that already holds checkpoints signed by another.
+	AuditKeyAsked bool
 	CheckpointEvery time.Duration // how often to sign a checkpoint
 	TLSCertFile     string        // serve TLS on both ports with this certificate
 	TLSKeyFile      string
@@ -122,7 +125,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	case "":
 		c.CreateAuditKey = c.DatabaseURL == ""
 	case "true", "false":
-		c.CreateAuditKey = *createKey == "true"
+		c.CreateAuditKey, c.AuditKeyAsked = *createKey == "true", true
 	default:
 		return c, nil, fmt.Errorf("-create-audit-key must be true or false, got %q", *createKey)
 	}

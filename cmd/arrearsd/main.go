@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/grpcapi"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/server"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
@@ -134,7 +136,20 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if err := ensureAdminKey(ctx, svc, cfg.AdminKeyFile, log); err != nil {
 		return err
 	}
-	auditKey, created, err := loadAuditKey(cfg.AuditKeyFile, cfg.CreateAuditKey)
+	create := cfg.CreateAuditKey
+	if _, err := os.Stat(cfg.AuditKeyFile); errors.Is(err, fs.ErrNotExist) && create && !cfg.AuditKeyAsked {
+		// A missing key for a ledger whose checkpoints another key signed
+		// (a moved file, a forgotten flag) is not replaced unasked: the
+		// new key's checkpoints could never be verified beside the old.
+		switch _, err := svc.LatestCheckpoint(ctx); {
+		case err == nil:
+			return fmt.Errorf("audit signing key %s is missing, but the ledger holds checkpoints signed by a key: give its file with -audit-key-file, "+
+				"or pass -create-audit-key=true to start signing with a new one (audit verify then reports the old checkpoints)", cfg.AuditKeyFile)
+		case !errors.Is(err, ledger.ErrNotFound):
+			return err
+		}
+	}
+	auditKey, created, err := loadAuditKey(cfg.AuditKeyFile, create)
 	if err != nil {
 		return err
 	}
