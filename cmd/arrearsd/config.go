@@ -28,12 +28,12 @@ type config struct {
 	ShutdownTimeout time.Duration
 	RateLimit       float64 // calls per second per key; 0 disables
 	RateBurst       int
-	AdminKeyFile    string        // where the first admin key is written
-	AuditKeyFile    string        // Ed25519 signing key of audit checkpoints; keep it outside the database
-	CreateAuditKey  bool          // create the signing key if missing (default only for the embedded store)
+	AdminKeyFile    string // where the first admin key is written
+	AuditKeyFile    string // Ed25519 signing key of audit checkpoints; keep it outside the database
+	CreateAuditKey  bool   // create the signing key if missing (default only for the embedded store)
 	// AuditKeyAsked says -create-audit-key was given: only then is a key
 	// created for a ledger that already holds checkpoints signed by another.
-	AuditKeyAsked bool
+	AuditKeyAsked   bool
 	CheckpointEvery time.Duration // how often to sign a checkpoint
 	TLSCertFile     string        // serve TLS on both ports with this certificate
 	TLSKeyFile      string
