@@ -275,14 +275,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.cfg.Log.Info("shutting down")
 	s.health.Shutdown()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	// REST first, while the gRPC port still serves the gateway's calls;
+	// then gRPC. Each has its own ShutdownTimeout: a REST stream as long as
+	// the first's budget must not leave the gRPC calls none (they would be
+	// cut at once), and what outlives its budget is closed.
+	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	if s.http.Shutdown(httpCtx) != nil {
+		_ = s.http.Close()
+	}
+	cancel()
+	grpcCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	_ = s.http.Shutdown(shutdownCtx)
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
-	case <-shutdownCtx.Done():
+	case <-grpcCtx.Done():
 		s.grpc.Stop()
 	}
 	s.conn.Close()
