@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,9 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // openService opens the configured store for an operator command, acting
 // as the system principal.
 func openService(ctx context.Context, cfg config) (*service.Ledger, store.Store, context.Context, error) {
+	if err := existingLedger(cfg); err != nil {
+		return nil, nil, nil, err
+	}
 	log := cfg.logger()
 	st, err := openStore(ctx, cfg, log, time.Now())
 	if err != nil {
@@ -43,6 +47,24 @@ func openService(ctx context.Context, cfg config) (*service.Ledger, store.Store,
 		return nil, nil, nil, err
 	}
 	return service.New(st, clock.System{}, reg, log), st, auth.WithPrincipal(ctx, service.System), nil
+}
+
+// existingLedger refuses to let an operator command make a new, empty
+// embedded ledger: -data-dir is relative to the working directory, and a
+// key created (or an audit verified) in a ledger made by mistake there
+// would mean nothing to the server's.
+func existingLedger(cfg config) error {
+	if cfg.DatabaseURL != "" {
+		return nil
+	}
+	path, err := filepath.Abs(cfg.SQLitePath())
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no ledger at %s: run the command with the server's -data-dir (or -database-url)", path)
+	}
+	return nil
 }
 
 // runKeys is `arrearsd keys create|list|revoke`.

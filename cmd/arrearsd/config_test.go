@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -26,5 +29,23 @@ func TestUsageDoesNotPrintTheDatabaseURL(t *testing.T) {
 	}
 	if c, err := parseConfig("arrearsd", []string{"-database-url", "postgres://other"}); err != nil || c.DatabaseURL != "postgres://other" {
 		t.Errorf("database URL from the flag = %q, %v", c.DatabaseURL, err)
+	}
+}
+
+// TestOperatorCommandsNeedAnExistingLedger: run where no ledger is (the
+// default -data-dir is relative), an operator command says so, naming the
+// path, instead of making an empty ledger there.
+func TestOperatorCommandsNeedAnExistingLedger(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := runKeys(context.Background(), []string{"list", "-data-dir", dir}, &out)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "arrears.db")) {
+		t.Errorf("keys list where no ledger is: %v", err)
+	}
+	if err := runMigrate(context.Background(), []string{"-data-dir", dir}); err == nil {
+		t.Error("migrate where no ledger is: no error")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the commands left %d files behind", len(entries))
 	}
 }

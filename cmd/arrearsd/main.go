@@ -72,7 +72,11 @@ func runMigrate(ctx context.Context, args []string) error {
 	}
 	log := cfg.logger()
 	if cfg.DatabaseURL == "" {
-		// The embedded store migrates itself when it opens.
+		// The embedded store migrates itself when it opens; this brings
+		// an existing one up to date without starting the server.
+		if err := existingLedger(cfg); err != nil {
+			return err
+		}
 		s, err := sqlite.Open(ctx, cfg.SQLitePath(), log, time.Now())
 		if err != nil {
 			return err
