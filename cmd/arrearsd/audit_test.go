@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
@@ -286,5 +290,41 @@ func TestMissingAuditKeyIsNotReplacedUnasked(t *testing.T) {
 		<-done
 	case err := <-done:
 		t.Fatalf("start asked to create a new key: %v", err)
+	}
+}
+
+// TestFirstAdminKeyFileMadeFirst: a new ledger whose admin key file cannot
+// be made (one left there by another ledger) does not start, and commits
+// no key it could not hand over; once the file is gone it starts, and the
+// key in the file works.
+func TestFirstAdminKeyFileMadeFirst(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "admin.key")
+	if err := os.WriteFile(stale, []byte("ark_stale_key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig("arrearsd", []string{"-data-dir", dir, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := serve(ctx, cfg, clock.NewFake(now), func(string, string) { t.Error("started") }); err == nil || !strings.Contains(err.Error(), stale) {
+		t.Fatalf("start beside a stale admin key file: %v", err)
+	}
+	if err := os.Remove(stale); err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr, _, stop := startStoppable(t, config{DataDir: dir}, clock.NewFake(now))
+	defer stop()
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var keys arrearsv1.ListApiKeysResponse
+	call(t, &grpcTransport{conn: conn, token: adminToken(t, dir)}, "ListApiKeys", &arrearsv1.ListApiKeysRequest{}, &keys)
+	if len(keys.ApiKeys) != 1 {
+		t.Errorf("%d keys after the first start, want the one admin key", len(keys.ApiKeys))
 	}
 }

@@ -48,10 +48,7 @@ func loadAuditKey(path string, create bool) (ed25519.PrivateKey, bool, error) {
 // writeSecretFile writes content to a new file only its owner can read;
 // an existing file is never overwritten.
 func writeSecretFile(path, content string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createSecretFile(path)
 	if err != nil {
 		return err
 	}
@@ -60,4 +57,13 @@ func writeSecretFile(path, content string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// createSecretFile makes a new file readable only by its owner (and its
+// directory, if missing, private); an existing file is an error.
+func createSecretFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }

@@ -215,17 +215,34 @@ func purgeRequests(ctx context.Context, svc *service.Ledger, log *slog.Logger) {
 // ensureAdminKey gives a new installation its first administrator key, in a
 // file only the owner can read; the key itself never goes to the log.
 func ensureAdminKey(ctx context.Context, svc *service.Ledger, path string, log *slog.Logger) error {
+	if exists, err := svc.AnyKeys(ctx); err != nil || exists {
+		return err
+	}
+	// The file is made before the key, so that a key is never committed
+	// whose token cannot be written (an unwritable directory, a file left
+	// by another ledger): it would be the only admin key, and lost.
+	f, err := createSecretFile(path)
+	if err != nil {
+		return fmt.Errorf("the ledger has no API key, and the first admin key's file %s cannot be made (%w); "+
+			"remove a file left there by another ledger, or give -admin-key-file", path, err)
+	}
 	token, err := svc.EnsureAdminKey(ctx)
+	if err == nil && token != "" {
+		if _, err = f.WriteString(token + "\n"); err == nil {
+			err = f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("write the first admin key to %s: %w", path, err)
+		}
+		log.Warn("no API keys existed: wrote the first admin key to a file readable only by its owner", "path", path)
+		return nil
+	}
+	// Not made here (another replica made it), or not made at all.
+	f.Close()
+	os.Remove(path)
 	if err != nil {
 		return fmt.Errorf("create the first admin key: %w", err)
 	}
-	if token == "" {
-		return nil
-	}
-	if err := writeSecretFile(path, token+"\n"); err != nil {
-		return fmt.Errorf("write the first admin key to %s: %w", path, err)
-	}
-	log.Warn("no API keys existed: wrote the first admin key to a file readable only by its owner", "path", path)
 	return nil
 }
 

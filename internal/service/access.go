@@ -236,6 +236,12 @@ func (l *Ledger) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error
 	return l.store.LatestCheckpoint(ctx)
 }
 
+// AnyKeys reports whether any API key exists, revoked or not.
+func (l *Ledger) AnyKeys(ctx context.Context) (bool, error) {
+	n, err := l.store.CountKeys(ctx)
+	return n > 0, err
+}
+
 // EnsureAdminKey creates the first ADMIN key when there is none, so a new
 // installation can be used at once; it returns "" when keys exist. Of
 // replicas starting together on an empty database, one creates the key.
