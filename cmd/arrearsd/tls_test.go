@@ -134,3 +134,39 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("REST over HTTPS: HTTP %d", resp.StatusCode)
 	}
 }
+
+// TestTLSWithAnIPOnlyCertificate: a server certificate naming only a
+// non-loopback IP address serves REST too: the gateway's own connection to
+// the gRPC port trusts that exact certificate, not a host name in it.
+func TestTLSWithAnIPOnlyCertificate(t *testing.T) {
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial++
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "arrearsd"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.ParseIP("10.0.0.5")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	cfg := config{DataDir: dir,
+		TLSCertFile: write(t, dir, "server.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		TLSKeyFile:  write(t, dir, "server.key", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))}
+	_, h := startServer(t, cfg, clock.NewFake(now))
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	// The test client trusts the certificate as issued to 10.0.0.5.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "10.0.0.5"}}}
+	req, _ := http.NewRequest("GET", "https://"+h+"/v1/parties", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, dir))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("REST over TLS with an IP-only certificate: HTTP %d", resp.StatusCode)
+	}
+}
