@@ -362,3 +362,26 @@ func TestCorrectionsKeepTheInvoiceConsistent(t *testing.T) {
 		t.Errorf("withdrawing it: %v", err)
 	}
 }
+
+// TestCurrencyCorrectionAppliesThroughout: an invoice whose currency was
+// corrected (before any fact) is judged in the new currency on every date,
+// earlier ones included, once facts in that currency are recorded.
+func TestCurrencyCorrectionAppliesThroughout(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "CUR-1", d(2025, 6, 1))
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{Amount: money.Money{Minor: 500000, Currency: "EUR"}}, []string{"amount"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 1000, Currency: "EUR", PaidOn: d(2025, 8, 1), Reference: "CUR-P1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, asOf := range []civil.Date{d(2025, 8, 15), d(2025, 9, 1)} {
+		j, err := f.a.JudgeInvoice(admin, inv.ID, asOf, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Judgement.Currency != "EUR" || j.Judgement.Outstanding != 499000 {
+			t.Errorf("as of %s: %s %d outstanding, findings %v; want EUR 499000", asOf, j.Judgement.Currency, j.Judgement.Outstanding, j.Judgement.Findings)
+		}
+	}
+}

@@ -426,6 +426,15 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 	}
 	out := *inv
 	copyFields(&out, fields)
+	// The currency is not a fact that changes with time: a correction of
+	// it (allowed only before any payment, credit or dispute) mends a
+	// mistake in the whole record, and an earlier date judged in the old
+	// currency would not match the facts recorded since in the new. An
+	// amount in the old currency means nothing in the new, so the amount
+	// corrected with it applies throughout too.
+	if out.Amount.Currency != inv.Amount.Currency {
+		out.Amount = inv.Amount
+	}
 	return &out, nil
 }
 
