@@ -150,6 +150,9 @@ func (e *eval) computeDueDate() {
 	case inv.AgreedTermDays > 0:
 		due, term = start.AddDays(inv.AgreedTermDays), inv.AgreedTermDays
 		rule = e.say("agreed term of %d days from %s: %s", term, from, due)
+	case pol.DefaultTermDays > 0 && pol.DefaultTermIncludesEventDay:
+		due = start.AddDays(pol.DefaultTermDays - 1)
+		rule = e.say("no agreed term; statutory default of %d days beginning with %s (that day counts): %s", pol.DefaultTermDays, from, due)
 	case pol.DefaultTermDays > 0:
 		due = start.AddDays(pol.DefaultTermDays)
 		rule = e.say("no agreed term; statutory default of %d days from %s: %s", pol.DefaultTermDays, from, due)

@@ -113,7 +113,8 @@ func TestFixing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			inv := invoice("GBP 10000.00", "2023-05-01")
+			// Received 2 May: the 30 days beginning with it end on 31 May.
+			inv := invoice("GBP 10000.00", "2023-05-02")
 			in := input(t, policy.IDUKB2B, inv, "2023-07-31")
 			in.Policy.Interest.Fixing = tc.fixing
 			j := evaluate(t, in)
@@ -130,9 +131,10 @@ func TestAtStartFixingDate(t *testing.T) {
 	tests := []struct {
 		desc, received, wantRule string
 	}{
-		{desc: "interest starts 30 June", received: "2023-05-30", wantRule: "in force on 2022-12-31"},   // due 06-29
-		{desc: "interest starts 1 July", received: "2023-05-31", wantRule: "in force on 2023-06-30"},    // due 06-30
-		{desc: "interest starts 1 January", received: "2023-12-01", wantRule: "in force on 2023-12-31"}, // due 12-31, starts 2024-01-01
+		// The 30 days begin with the day of receipt.
+		{desc: "interest starts 30 June", received: "2023-05-31", wantRule: "in force on 2022-12-31"},   // due 06-29
+		{desc: "interest starts 1 July", received: "2023-06-01", wantRule: "in force on 2023-06-30"},    // due 06-30
+		{desc: "interest starts 1 January", received: "2023-12-02", wantRule: "in force on 2023-12-31"}, // due 12-31, starts 2024-01-01
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -184,7 +186,7 @@ func TestAgreedRateOutsideChina(t *testing.T) {
 			desc:   "UK: an agreed rate is reported but the statutory rate applies",
 			policy: policy.IDUKB2B,
 			inv: func() ledger.Invoice {
-				i := invoice("GBP 10000.00", "2023-05-01")
+				i := invoice("GBP 10000.00", "2023-05-02") // due 05-31
 				i.AgreedRate = &ledger.Rate{Percent: "2"}
 				return i
 			}(),
@@ -307,9 +309,11 @@ func TestCompensation(t *testing.T) {
 		{desc: "UK: exactly 1,000 -> GBP 70", policy: policy.IDUKB2B, amount: "GBP 1000.00", asOf: "2024-08-15", want: m("GBP 70.00")},
 		{desc: "UK: just under 10,000 -> GBP 70", policy: policy.IDUKB2B, amount: "GBP 9999.99", asOf: "2024-08-15", want: m("GBP 70.00")},
 		{desc: "UK: exactly 10,000 -> GBP 100", policy: policy.IDUKB2B, amount: "GBP 10000.00", asOf: "2024-08-15", want: m("GBP 100.00")},
-		{desc: "UK: not yet late -> none", policy: policy.IDUKB2B, amount: "GBP 10000.00", asOf: "2024-07-31", want: money.Money{}},
-		{desc: "UK: paid on the due date -> none", policy: policy.IDUKB2B, amount: "GBP 10000.00", payments: []ledger.Payment{payment(1000000, "2024-07-31")}, asOf: "2024-08-15", want: money.Money{}},
-		{desc: "UK: paid the day after the due date -> owed", policy: policy.IDUKB2B, amount: "GBP 5000.00", payments: []ledger.Payment{payment(500000, "2024-08-01")}, asOf: "2024-08-15", want: m("GBP 70.00")},
+		// The UK's 30 days begin with the day of receipt: due 2024-07-30.
+		{desc: "UK: not yet late -> none", policy: policy.IDUKB2B, amount: "GBP 10000.00", asOf: "2024-07-30", want: money.Money{}},
+		{desc: "UK: late from the day after -> owed", policy: policy.IDUKB2B, amount: "GBP 10000.00", asOf: "2024-07-31", want: m("GBP 100.00")},
+		{desc: "UK: paid on the due date -> none", policy: policy.IDUKB2B, amount: "GBP 10000.00", payments: []ledger.Payment{payment(1000000, "2024-07-30")}, asOf: "2024-08-15", want: money.Money{}},
+		{desc: "UK: paid the day after the due date -> owed", policy: policy.IDUKB2B, amount: "GBP 5000.00", payments: []ledger.Payment{payment(500000, "2024-07-31")}, asOf: "2024-08-15", want: m("GBP 70.00")},
 		{desc: "EU: paid the day after the due date -> owed", policy: policy.IDEUB2B, amount: "EUR 5000.00", payments: []ledger.Payment{payment(500000, "2024-08-01")}, asOf: "2024-08-15", want: m("EUR 40.00")},
 		{desc: "UK: a EUR invoice gets the lowest band, reported", policy: policy.IDUKB2B, amount: "EUR 50000.00", asOf: "2024-08-15", want: m("GBP 40.00"), finding: FindingCompensationBand},
 		{desc: "EU: a PLN invoice owes EUR 40, kept apart", policy: policy.IDEUB2B, amount: "PLN 5000.00", asOf: "2024-08-15", want: m("EUR 40.00")},
@@ -318,7 +322,7 @@ func TestCompensation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			in := input(t, tc.policy, invoice(tc.amount, "2024-07-01"), tc.asOf) // due 2024-07-31 (Wednesday)
+			in := input(t, tc.policy, invoice(tc.amount, "2024-07-01"), tc.asOf) // due 2024-07-31 (Wednesday); UK 2024-07-30
 			in.Payments, in.Disputes = tc.payments, tc.disputes
 			j := evaluate(t, in)
 			if j.Compensation != tc.want {
@@ -352,10 +356,10 @@ func TestInterestOwedRoundedOnce(t *testing.T) {
 
 // TestUKRateBefore2016: a UK debt whose interest was fixed before the cut
 // of August 2016 takes the 0.50% Bank Rate in force since March 2009, plus
-// 8: GBP 10,000.00 received 2016-05-01, due 2016-05-31, interest from 1
+// 8: GBP 10,000.00 received 2016-05-02, due 2016-05-31, interest from 1
 // June at 8.5% (fixed on 2015-12-31) for 30 days is GBP 69.86.
 func TestUKRateBefore2016(t *testing.T) {
-	j := evaluate(t, input(t, policy.IDUKB2B, invoice("GBP 10000.00", "2016-05-01"), "2016-06-30"))
+	j := evaluate(t, input(t, policy.IDUKB2B, invoice("GBP 10000.00", "2016-05-02"), "2016-06-30"))
 	if !strings.Contains(j.InterestRule, "in force on 2015-12-31") || j.Interest != 6986 {
 		t.Errorf("interest %d, rule %q; want 6986 at the rate in force on 2015-12-31", j.Interest, j.InterestRule)
 	}

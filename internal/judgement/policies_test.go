@@ -38,8 +38,10 @@ func TestEachShippedPolicy(t *testing.T) {
 		{"Germany public", ledger.KindPublicBody, "DE", true, "", "EUR 1000.00", 0, "DE-BGB-PUBLIC", "2025-07-31", true},
 		{"France B2B", ledger.KindLargeEnterprise, "FR", true, "", "EUR 1000.00", 0, "FR-L441-B2B", "2025-07-31", true},
 		{"France public: EU minimum", ledger.KindPublicBody, "FR", true, "", "EUR 1000.00", 0, policy.IDEUPublic, "2025-07-31", true},
-		{"UK business, large supplier", ledger.KindLargeEnterprise, "GB", false, "", "GBP 1000.00", 0, policy.IDUKB2B, "2025-07-31", true},
-		{"UK public", ledger.KindPublicBody, "GB", true, "", "GBP 1000.00", 0, policy.IDUKPublic, "2025-07-31", true},
+		// The Act's 30 days begin with the day of receipt (s. 4(5)): the
+		// last is 2025-07-30.
+		{"UK business, large supplier", ledger.KindLargeEnterprise, "GB", false, "", "GBP 1000.00", 0, policy.IDUKB2B, "2025-07-30", true},
+		{"UK public", ledger.KindPublicBody, "GB", true, "", "GBP 1000.00", 0, policy.IDUKPublic, "2025-07-30", true},
 		{"US: contract terms", ledger.KindPublicBody, "US", true, "", "USD 1000.00", 45, policy.IDContractTermsOnly, "2025-08-15", false},
 		{"AU: contract terms", ledger.KindLargeEnterprise, "AU", true, "", "AUD 1000.00", 45, policy.IDContractTermsOnly, "2025-08-15", false},
 	}

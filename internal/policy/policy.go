@@ -40,6 +40,12 @@ type Policy struct {
 	// DefaultTermDays applies when the invoice has no agreed term or date;
 	// 0 means the law sets none (the invoice then has no due date).
 	DefaultTermDays int `json:"default_term_days"`
+	// DefaultTermIncludesEventDay counts the statutory default period from
+	// the event's own day: the UK Act's "period of 30 days beginning with"
+	// the relevant day ends on the 29th day after it. Elsewhere (and for an
+	// agreed term, which a contract counts "from" the event) the event's
+	// day is not counted.
+	DefaultTermIncludesEventDay bool `json:"default_term_includes_event_day,omitempty"`
 	// CapDays bounds an agreed term; CapKind says what happens above it.
 	CapDays int     `json:"cap_days"`
 	CapKind CapKind `json:"cap_kind"`
