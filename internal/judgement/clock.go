@@ -110,15 +110,23 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	if !best.IsZero() {
 		return best, bestEv, true
 	}
+	var fb civil.Date
+	var fbEv policy.ClockEvent
 	for _, ev := range cs.Fallback {
-		if d, applicable, _ := e.eventDate(ev); applicable && !d.IsZero() {
-			var want []string
-			for _, p := range preferred {
-				want = append(want, eventWords[p])
+		if d, applicable, _ := e.eventDate(ev); applicable && !d.IsZero() && (fb.IsZero() || d.After(fb)) {
+			fb, fbEv = d, ev
+			if !cs.FallbackLatest {
+				break
 			}
-			e.find(FindingClockStartFallback, "the policy starts the clock at %s, which is not recorded; %s on %s is used instead", strings.Join(want, " or "), eventWords[ev], d)
-			return d, ev, true
 		}
+	}
+	if !fb.IsZero() {
+		var want []string
+		for _, p := range preferred {
+			want = append(want, eventWords[p])
+		}
+		e.find(FindingClockStartFallback, "the policy starts the clock at %s, which is not recorded; %s on %s is used instead", strings.Join(want, " or "), eventWords[fbEv], fb)
+		return fb, fbEv, true
 	}
 	e.find(FindingClockNotStarted, "none of the events that start the payment clock is recorded")
 	return civil.Date{}, "", false

@@ -361,3 +361,26 @@ func TestNotOverdueOnDueDate(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownReceiptFallback: with no recorded receipt of the invoice, the
+// EU Directive starts the clock at receipt of the goods (Art. 3(3)(b)(ii));
+// the UK Act has no such rule, and notice of the amount cannot come before
+// the invoice was issued, so the later of delivery and issue starts it.
+func TestUnknownReceiptFallback(t *testing.T) {
+	for _, tc := range []struct {
+		policy, wantStart, wantDue string
+	}{
+		{policy.IDEUB2B, "2025-07-01", "2025-07-31"},
+		{policy.IDUKB2B, "2025-07-20", "2025-08-18"}, // 30 days beginning with 20 July
+	} {
+		inv := invoice("EUR 1000.00", "2025-07-01")
+		if tc.policy == policy.IDUKB2B {
+			inv.Amount = m("GBP 1000.00")
+		}
+		inv.IssuedOn, inv.ReceivedOn = d("2025-07-20"), civil.Date{}
+		j := evaluate(t, input(t, tc.policy, inv, "2025-08-31"))
+		if j.ClockStart != d(tc.wantStart) || j.DueDate != d(tc.wantDue) || !hasFinding(j, FindingClockStartFallback) {
+			t.Errorf("%s: clock from %s, due %s (%v); want %s, %s and the fallback reported", tc.policy, j.ClockStart, j.DueDate, codes(j.Findings), tc.wantStart, tc.wantDue)
+		}
+	}
+}

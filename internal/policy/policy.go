@@ -126,6 +126,11 @@ type ClockStart struct {
 	Of        []ClockEvent `json:"of,omitempty"`
 	Overrides []ClockEvent `json:"overrides,omitempty"`
 	Fallback  []ClockEvent `json:"fallback,omitempty"`
+	// FallbackLatest takes the latest recorded of the fallback events
+	// rather than the first: the UK Act has no rule for an unknown receipt
+	// of the invoice (unlike the EU Directive's goods receipt), and the
+	// notice of the amount it stands for cannot come before the invoice.
+	FallbackLatest bool `json:"fallback_latest,omitempty"`
 }
 
 // CapKind says what an agreed term longer than the cap does.
