@@ -56,7 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *token == "" {
+	tokenGiven := false
+	fs.Visit(func(f *flag.Flag) { tokenGiven = tokenGiven || f.Name == "token" })
+	if !tokenGiven {
 		*token = os.Getenv("ARREARS_TOKEN")
 	}
 	if fs.NArg() != 1 || *debtor == "" || *token == "" {

@@ -99,7 +99,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
-	if c.DatabaseURL == "" {
+	if !flagGiven(fs, "database-url") {
 		c.DatabaseURL = os.Getenv("ARREARS_DATABASE_URL")
 	}
 	var perr error
@@ -204,4 +204,13 @@ func (c config) policies() (*policy.Registry, error) {
 		}
 	}
 	return reg, nil
+}
+
+// flagGiven reports whether the command line set the flag (to anything,
+// empty included: -database-url "" chooses the embedded store whatever the
+// environment says).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

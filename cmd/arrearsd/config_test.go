@@ -30,6 +30,10 @@ func TestUsageDoesNotPrintTheDatabaseURL(t *testing.T) {
 	if c, err := parseConfig("arrearsd", []string{"-database-url", "postgres://other"}); err != nil || c.DatabaseURL != "postgres://other" {
 		t.Errorf("database URL from the flag = %q, %v", c.DatabaseURL, err)
 	}
+	// The flag wins, empty included: the embedded store.
+	if c, err := parseConfig("arrearsd", []string{"-database-url", ""}); err != nil || c.DatabaseURL != "" {
+		t.Errorf("-database-url \"\" = %q, %v; want the embedded store", c.DatabaseURL, err)
+	}
 }
 
 // TestOperatorCommandsNeedAnExistingLedger: run where no ledger is (the

@@ -342,6 +342,7 @@ func normalizeRegistration(p *ledger.Party) (string, string) {
 func judgementToProto(j *service.Judged) *arrearsv1.Judgement {
 	jd := j.Judgement
 	cur := j.Invoice.Amount.Currency
+	bucket, bucketNet := service.APIBuckets(jd)
 	out := &arrearsv1.Judgement{
 		AsOf:               dateToProto(jd.AsOf),
 		KnownAt:            timeToProto(j.KnownAt),
@@ -354,8 +355,8 @@ func judgementToProto(j *service.Judged) *arrearsv1.Judgement {
 		Disputed:           moneyToProto(jd.DisputedOpen, cur),
 		DaysOverdue:        int32(jd.DaysOverdue),
 		DaysOverdueNet:     int32(jd.DaysOverdueNet),
-		Bucket:             jd.Bucket,
-		BucketNet:          jd.BucketNet,
+		Bucket:             bucket,
+		BucketNet:          bucketNet,
 		Interest:           moneyToProto(jd.Interest, cur),
 		ContingentInterest: moneyToProto(jd.ContingentInterest, cur),
 		InterestRule:       jd.InterestRule,

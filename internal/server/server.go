@@ -1,21 +1,21 @@
 // Package server wires the ledger's gRPC service into a running process:
 // a gRPC listener with logging and panic recovery, health and reflection,
-// and an HTTP listener whose REST gateway dials the gRPC port, so every
+// and an HTTP listener whose REST gateway calls the same services, with the
+// same interceptors, on an in-process gRPC server of its own, so every
 // interceptor applies to REST exactly as to gRPC. It also serves /healthz
 // and the OpenAPI document, and stops gracefully.
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -59,14 +59,16 @@ type Config struct {
 
 // Server is a listening arrearsd.
 type Server struct {
-	cfg      Config
-	grpc     *grpc.Server
-	http     *http.Server
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	health   *health.Server
-	conn     *grpc.ClientConn
-	grpcAddr string
+	cfg     Config
+	grpc    *grpc.Server
+	http    *http.Server
+	grpcLis net.Listener
+	httpLis net.Listener
+	health  *health.Server
+	conn    *grpc.ClientConn
+	// inner serves the REST gateway, in process.
+	inner    *grpc.Server
+	innerLis *pipeListener
 }
 
 // New listens on both addresses and registers the ledger service.
@@ -87,39 +89,38 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		s.grpcLis.Close()
 		return nil, fmt.Errorf("listen HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
-	s.grpcAddr = dialable(s.grpcLis.Addr())
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
-	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
-		// A connection holds at most this many calls at once; the
-		// gateway's one connection then queues REST calls beyond it
-		// rather than fail them, and no client holds unbounded streams
-		// (a keyless one can open health watches).
-		grpc.MaxConcurrentStreams(maxStreamsPerConn),
-		// Connections idle, or kept alive too eagerly, are closed. No cap
-		// on streams per connection: the gateway's one connection carries
-		// every REST call of every client.
-		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	}
-	dialCreds := insecure.NewCredentials()
-	if cfg.TLS != nil {
-		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
-		if dialCreds, err = selfDialCredentials(cfg.TLS); err != nil {
-			s.closeListeners()
-			return nil, err
-		}
-	}
-	s.grpc = grpc.NewServer(append(grpcOpts,
+	common := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 		grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
-	)...)
-	s.grpc.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
-	s.grpc.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)
-	s.grpc.RegisterService(g.guard(&arrearsv1.SupplierService_ServiceDesc), supplier)
-	s.grpc.RegisterService(g.guard(&arrearsv1.SyncService_ServiceDesc), sync)
-	s.grpc.RegisterService(g.guard(&arrearsv1.OversightService_ServiceDesc), oversight)
+	}
+	public := append(common,
+		// A client's connection holds at most this many calls at once, so
+		// none holds unbounded streams (a keyless one can open health
+		// watches). The gateway has its own server, uncapped: its one
+		// connection carries every REST call of every client.
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		// Connections idle, or kept alive too eagerly, are closed.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: idleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	if cfg.TLS != nil {
+		public = append(public, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = grpc.NewServer(public...)
+	// The gateway's server: the same services and interceptors, reached
+	// in process (no socket another process could use), with no cap on
+	// calls per connection.
+	s.inner, s.innerLis = grpc.NewServer(common...), newPipeListener()
+	for _, srv := range []*grpc.Server{s.grpc, s.inner} {
+		srv.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
+		srv.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)
+		srv.RegisterService(g.guard(&arrearsv1.SupplierService_ServiceDesc), supplier)
+		srv.RegisterService(g.guard(&arrearsv1.SyncService_ServiceDesc), sync)
+		srv.RegisterService(g.guard(&arrearsv1.OversightService_ServiceDesc), oversight)
+	}
 	served := []string{"", arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
 		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName,
 		arrearsv1.OversightService_ServiceDesc.ServiceName}
@@ -129,10 +130,11 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
-	// The gateway is a gRPC client of our own port: authentication,
-	// logging and limits then run once, in the interceptors, for both.
-	s.conn, err = grpc.NewClient(s.grpcAddr,
-		grpc.WithTransportCredentials(dialCreds),
+	// The gateway is a gRPC client of the inner server: authentication,
+	// logging and limits then run once, in the same interceptors, for
+	// gRPC and REST alike.
+	s.conn, err = grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(s.innerLis.dial),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
 		s.closeListeners()
@@ -212,37 +214,51 @@ func (h *knownHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.He
 // for that long: idle connections held open tie up descriptors.
 const idleTimeout = 2 * time.Minute
 
-// selfDialCredentials lets the gateway reach the gRPC port over TLS,
-// trusting exactly the server's own certificate.
-func selfDialCredentials(conf *tls.Config) (credentials.TransportCredentials, error) {
-	if len(conf.Certificates) == 0 || len(conf.Certificates[0].Certificate) == 0 {
-		return nil, fmt.Errorf("TLS configuration has no server certificate")
-	}
-	leaf, err := x509.ParseCertificate(conf.Certificates[0].Certificate[0])
-	if err != nil {
-		return nil, fmt.Errorf("parse server certificate: %w", err)
-	}
-	// The gateway dials this very server, by its loopback address, which
-	// the certificate need not name (an IP-only one, a public name): it
-	// trusts exactly this certificate, compared byte for byte, instead of a
-	// chain and a host name.
-	return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, leaf.Raw) {
-				return errors.New("the gateway reached a server that is not this one")
-			}
-			return nil
-		}}), nil
+// pipeListener is an in-process net.Listener: each dial makes a net.Pipe
+// and hands the server its end.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
 }
 
-// dialable turns a listen address into one a local client can dial: an
-// unspecified host (":9090", "[::]:9090") becomes loopback.
-func dialable(a net.Addr) string {
-	if tcp, ok := a.(*net.TCPAddr); ok && (tcp.IP == nil || tcp.IP.IsUnspecified()) {
-		return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
-	}
-	return a.String()
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 }
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	server.Close()
+	client.Close()
+	return nil, net.ErrClosed
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "gateway" }
 
 // GRPCAddr is the address the gRPC listener is bound to.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
@@ -253,14 +269,22 @@ func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 func (s *Server) closeListeners() {
 	s.grpcLis.Close()
 	s.httpLis.Close()
+	if s.innerLis != nil {
+		s.innerLis.Close()
+	}
 }
 
 // Serve answers until ctx is done, then stops gracefully: health turns
 // NOT_SERVING, in-flight requests finish (up to ShutdownTimeout), and the
 // listeners close.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() {
+		if err := s.inner.Serve(s.innerLis); !errors.Is(err, net.ErrClosed) {
+			errc <- err
+		}
+	}()
 	go func() {
 		serve := func() error { return s.http.Serve(s.httpLis) }
 		if s.cfg.TLS != nil {
@@ -292,10 +316,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	grpcCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	stopped := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	go func() { s.inner.GracefulStop(); s.grpc.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-grpcCtx.Done():
+		s.inner.Stop()
 		s.grpc.Stop()
 	}
 	s.conn.Close()

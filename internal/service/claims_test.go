@@ -355,6 +355,10 @@ func TestCorrectionsKeepTheInvoiceConsistent(t *testing.T) {
 	if _, _, err := f.a.RecordPayment(admin, settled.ID, &ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "CK-P3"}); err != nil {
 		t.Fatal(err)
 	}
+	// Paid in full with a dispute still open: other corrections still go.
+	if _, err := f.a.UpdateInvoice(admin, settled.ID, &ledger.Invoice{ContractRef: "HT-9"}, []string{"contract_ref"}, "", civil.Date{}, ""); err != nil {
+		t.Errorf("correcting the contract reference of a settled invoice with an open dispute: %v", err)
+	}
 	if _, _, err := f.a.ResolveDispute(admin, settled.ID, dsp.ID, ledger.ResolutionCredited, d(2025, 8, 25), "", ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
 		t.Errorf("crediting a dispute on a settled invoice: %v, want a failed precondition", err)
 	}
@@ -375,13 +379,19 @@ func TestCurrencyCorrectionAppliesThroughout(t *testing.T) {
 	if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 1000, Currency: "EUR", PaidOn: d(2025, 8, 1), Reference: "CUR-P1"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, asOf := range []civil.Date{d(2025, 8, 15), d(2025, 9, 1)} {
+	// A later correction of the amount alone, from 10 September: before
+	// it, the amount the currency correction set.
+	f.clk.Advance(10 * 24 * time.Hour)
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{Amount: money.Money{Minor: 600000, Currency: "EUR"}}, []string{"amount"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for asOf, want := range map[civil.Date]int64{d(2025, 8, 15): 499000, d(2025, 9, 5): 499000, d(2025, 9, 11): 599000} {
 		j, err := f.a.JudgeInvoice(admin, inv.ID, asOf, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.Judgement.Currency != "EUR" || j.Judgement.Outstanding != 499000 {
-			t.Errorf("as of %s: %s %d outstanding, findings %v; want EUR 499000", asOf, j.Judgement.Currency, j.Judgement.Outstanding, j.Judgement.Findings)
+		if j.Judgement.Currency != "EUR" || j.Judgement.Outstanding != want {
+			t.Errorf("as of %s: %s %d outstanding, findings %v; want EUR %d", asOf, j.Judgement.Currency, j.Judgement.Outstanding, j.Judgement.Findings, want)
 		}
 	}
 }

@@ -225,9 +225,14 @@ func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect bool, debto
 	if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
 		v.Add("invoice.amount.currency_code", "cannot change: payments, credit notes or disputes are recorded in %s", cur.Amount.Currency)
 	}
-	if next.Amount.Minor < cur.Paid+cur.Credited+cur.Disputed {
-		v.Add("invoice.amount.minor_units", "%d is less than what is already paid, credited and in open disputes (%d)", next.Amount.Minor,
-			cur.Paid+cur.Credited+cur.Disputed)
+	switch held := cur.Paid + cur.Credited + cur.Disputed; {
+	case next.Amount.Minor < cur.Paid+cur.Credited:
+		v.Add("invoice.amount.minor_units", "%d is less than what is already paid and credited (%d)", next.Amount.Minor, cur.Paid+cur.Credited)
+	case next.Amount.Minor < cur.Amount.Minor && next.Amount.Minor < held:
+		// Lowered below what open disputes hold as well. (Payments may
+		// pay a disputed part, so an unchanged amount can sit below the
+		// three together: only a lowered one is refused for it.)
+		v.Add("invoice.amount.minor_units", "%d is less than what is already paid, credited and in open disputes (%d)", next.Amount.Minor, held)
 	}
 	if effectiveOn.After(today) {
 		v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)

@@ -15,6 +15,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -279,10 +280,10 @@ func (f JudgementFilter) match(j judgement.Judgement) bool {
 	var n int
 	switch f.Field {
 	case "bucket":
-		gross, _ := apiBuckets(j)
+		gross, _ := APIBuckets(j)
 		return (gross == f.Value) == (f.Op == "=")
 	case "bucket_net":
-		_, net := apiBuckets(j)
+		_, net := APIBuckets(j)
 		return (net == f.Value) == (f.Op == "=")
 	case "escalation_level":
 		n = j.EscalationLevel
@@ -404,6 +405,7 @@ func fieldsAsOf(ctx context.Context, r store.Reader, inv *ledger.Invoice, d civi
 // fieldsFrom is fieldsAsOf on the invoice's revisions, already read.
 func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, knownAt time.Time) (*ledger.Invoice, error) {
 	var fields, prev *ledger.Invoice
+	var inCurrency *money.Money // the amount of the first revision in the invoice's currency
 	for i, rev := range revs {
 		if rev.RecordTime.After(knownAt) {
 			break
@@ -418,6 +420,10 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 			fields = &first
 		case rev.Method == "UpdateInvoice" && !rev.EffectiveOn.After(d):
 			copyChangedFields(fields, prev, &snap)
+		}
+		if inCurrency == nil && snap.Amount.Currency == inv.Amount.Currency {
+			a := snap.Amount
+			inCurrency = &a
 		}
 		prev = &snap
 	}
@@ -434,6 +440,9 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 	// corrected with it applies throughout too.
 	if out.Amount.Currency != inv.Amount.Currency {
 		out.Amount = inv.Amount
+		if inCurrency != nil {
+			out.Amount = *inCurrency // as the currency correction set it
+		}
 	}
 	return &out, nil
 }

@@ -164,11 +164,11 @@ func groupKey(k map[string]string, currency string) string {
 // filter: the default ones, which the API names buckets by.
 var summaryEdges = policy.DefaultBucketEdges()
 
-// apiBuckets are a judgement's gross and net aging buckets on summaryEdges.
-// An invoice under a policy with its own edges is judged in its own
-// buckets, which summaries and filters do not have: they age every invoice
-// on the same edges.
-func apiBuckets(j judgement.Judgement) (gross, net string) {
+// APIBuckets are a judgement's gross and net aging buckets on summaryEdges,
+// the ones the API names: an invoice under a policy with its own edges is
+// judged in its own buckets, but summaries, filters and the judgement the
+// API shows age every invoice on the same edges, so that they agree.
+func APIBuckets(j judgement.Judgement) (gross, net string) {
 	gross, net = judgement.BucketNone, judgement.BucketNone
 	if j.Outstanding > 0 {
 		gross = judgement.BucketOf(summaryEdges, j.DaysOverdue)
@@ -243,7 +243,7 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	}
 	g.OldestDaysOverdue = max(g.OldestDaysOverdue, jd.DaysOverdue)
 	g.MaxLevel = max(g.MaxLevel, jd.EscalationLevel)
-	bucket, bucketNet := apiBuckets(jd)
+	bucket, bucketNet := APIBuckets(jd)
 	b := g.Buckets[bucket]
 	b.Count++
 	add(&b.Amount, jd.Outstanding)

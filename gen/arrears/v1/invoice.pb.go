@@ -423,7 +423,8 @@ type Judgement struct {
 	DaysOverdue    int32 `protobuf:"varint,10,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
 	DaysOverdueNet int32 `protobuf:"varint,11,opt,name=days_overdue_net,json=daysOverdueNet,proto3" json:"days_overdue_net,omitempty"`
 	// Aging bucket of outstanding, gross and net of disputes: NONE (nothing
-	// owed), NOT_DUE, 1-30, 31-60, 61-90, 91-180, 181-365, OVER_365.
+	// owed), NOT_DUE, 1-30, 31-60, 61-90, 91-180, 181-365, OVER_365 (on these
+	// edges whatever the policy's own, as summaries and filters age).
 	Bucket    string `protobuf:"bytes,12,opt,name=bucket,proto3" json:"bucket,omitempty"`
 	BucketNet string `protobuf:"bytes,13,opt,name=bucket_net,json=bucketNet,proto3" json:"bucket_net,omitempty"`
 	// Late-payment interest owed, and the contingent interest on the disputed
