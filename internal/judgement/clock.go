@@ -98,16 +98,18 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	}
 	var best civil.Date
 	var bestEv policy.ClockEvent
+	missing := false // an applicable event without a date
 	for _, ev := range preferred {
 		d, applicable, pending := e.eventDate(ev)
 		if pending {
 			return notStarted()
 		}
+		missing = missing || applicable && d.IsZero()
 		if applicable && !d.IsZero() && (best.IsZero() || d.After(best)) {
 			best, bestEv = d, ev
 		}
 	}
-	if !best.IsZero() {
+	if !best.IsZero() && !(missing && cs.FallbackLatest) {
 		return best, bestEv, true
 	}
 	var fb civil.Date
@@ -119,6 +121,11 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 				break
 			}
 		}
+	}
+	if !best.IsZero() && !fb.After(best) {
+		// With FallbackLatest, a missing event's stand-ins count only
+		// when later than what is recorded: the latest of all starts it.
+		return best, bestEv, true
 	}
 	if !fb.IsZero() {
 		var want []string

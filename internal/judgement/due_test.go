@@ -383,4 +383,19 @@ func TestUnknownReceiptFallback(t *testing.T) {
 			t.Errorf("%s: clock from %s, due %s (%v); want %s, %s and the fallback reported", tc.policy, j.ClockStart, j.DueDate, codes(j.Findings), tc.wantStart, tc.wantDue)
 		}
 	}
+	// UK, with an acceptance recorded (5 July) but not the receipt: the
+	// invoice issued on 20 July still starts the clock, the latest of all.
+	inv := invoice("GBP 1000.00", "2025-07-01")
+	inv.IssuedOn, inv.ReceivedOn = d("2025-07-20"), civil.Date{}
+	inv.AcceptanceRequired, inv.AcceptancePeriodDays, inv.AcceptancePassedOn = true, 10, d("2025-07-05")
+	j := evaluate(t, input(t, policy.IDUKB2B, inv, "2025-08-31"))
+	if j.ClockStart != d("2025-07-20") || j.DueDate != d("2025-08-18") {
+		t.Errorf("UK, accepted 5 July, issued 20 July, receipt unknown: clock from %s, due %s; want 2025-07-20, 2025-08-18", j.ClockStart, j.DueDate)
+	}
+	// Recorded events later than the stand-ins keep their place.
+	inv.AcceptancePassedOn = d("2025-07-10")
+	inv.IssuedOn = d("2025-07-02")
+	if j := evaluate(t, input(t, policy.IDUKB2B, inv, "2025-08-31")); j.ClockStart != d("2025-07-10") {
+		t.Errorf("UK, accepted 10 July, issued 2 July, receipt unknown: clock from %s, want 2025-07-10", j.ClockStart)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -68,7 +69,7 @@ type Server struct {
 	conn    *grpc.ClientConn
 	// inner serves the REST gateway, in process.
 	inner    *grpc.Server
-	innerLis *pipeListener
+	innerLis *bufconn.Listener
 }
 
 // New listens on both addresses and registers the ledger service.
@@ -113,7 +114,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The gateway's server: the same services and interceptors, reached
 	// in process (no socket another process could use), with no cap on
 	// calls per connection.
-	s.inner, s.innerLis = grpc.NewServer(common...), newPipeListener()
+	// A buffered in-memory connection, as a socket's kernel buffers are:
+	// an unbuffered pipe can stall HTTP/2 when both sides write at once.
+	s.inner, s.innerLis = grpc.NewServer(common...), bufconn.Listen(1<<20)
 	for _, srv := range []*grpc.Server{s.grpc, s.inner} {
 		srv.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
 		srv.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)
@@ -133,7 +136,8 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The gateway is a gRPC client of the inner server: authentication,
 	// logging and limits then run once, in the same interceptors, for
 	// gRPC and REST alike.
-	s.conn, err = grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(s.innerLis.dial),
+	s.conn, err = grpc.NewClient("passthrough:///gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.innerLis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
@@ -214,52 +218,6 @@ func (h *knownHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.He
 // for that long: idle connections held open tie up descriptors.
 const idleTimeout = 2 * time.Minute
 
-// pipeListener is an in-process net.Listener: each dial makes a net.Pipe
-// and hands the server its end.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
-	server, client := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-l.done:
-	case <-ctx.Done():
-	}
-	server.Close()
-	client.Close()
-	return nil, net.ErrClosed
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "gateway" }
-
 // GRPCAddr is the address the gRPC listener is bound to.
 func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
@@ -281,8 +239,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() {
-		if err := s.inner.Serve(s.innerLis); !errors.Is(err, net.ErrClosed) {
-			errc <- err
+		// It returns nil once stopped; anything else is a failure.
+		if err := s.inner.Serve(s.innerLis); err != nil {
+			errc <- fmt.Errorf("serve the gateway's gRPC: %w", err)
 		}
 	}()
 	go func() {
@@ -304,8 +263,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.cfg.Log.Info("shutting down")
 	s.health.Shutdown()
-	// REST first, while the gRPC port still serves the gateway's calls;
-	// then gRPC. Each has its own ShutdownTimeout: a REST stream as long as
+	// REST first, while the inner gRPC server still serves the gateway's
+	// calls; then gRPC. Each has its own ShutdownTimeout: a REST stream as long as
 	// the first's budget must not leave the gRPC calls none (they would be
 	// cut at once), and what outlives its budget is closed.
 	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -315,8 +274,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	cancel()
 	grpcCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	// Both at once: the public port stops taking calls as the inner one
+	// drains, and each call in flight has the whole window.
 	stopped := make(chan struct{})
-	go func() { s.inner.GracefulStop(); s.grpc.GracefulStop(); close(stopped) }()
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); s.inner.GracefulStop() }()
+		go func() { defer wg.Done(); s.grpc.GracefulStop() }()
+		wg.Wait()
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-grpcCtx.Done():
