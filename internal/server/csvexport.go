@@ -134,7 +134,8 @@ func (c *csvExports) paymentPractice(w http.ResponseWriter, r *http.Request) {
 	}
 	header = append(header, "late_count", "late_amount", "late_count_share_bp", "late_value_share_bp", "late_disputed_count",
 		"late_disputed_amount", "unpaid_past_due_count", "unpaid_past_due_amount", "contracts", "standard_term_days",
-		"longest_term_days", "terms_over_cap")
+		"longest_term_days", "terms_over_cap", "due_count", "due_amount", "not_within_terms_count", "not_within_terms_amount",
+		"not_within_terms_count_share_bp", "not_within_terms_value_share_bp")
 	_ = cw.Write(header)
 	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
 	for _, p := range resp.Reports {
@@ -146,7 +147,9 @@ func (c *csvExports) paymentPractice(w http.ResponseWriter, r *http.Request) {
 		}
 		row = append(row, i64(p.LateCount), decimal(p.LateAmount, cur), i64(int64(p.LateCountShareBp)), i64(int64(p.LateValueShareBp)),
 			i64(p.LateDisputedCount), decimal(p.LateDisputedAmount, cur), i64(p.UnpaidPastDueCount), decimal(p.UnpaidPastDueAmount, cur),
-			i64(p.Contracts), i64(int64(p.StandardTermDays)), i64(int64(p.LongestTermDays)), i64(p.TermsOverCap))
+			i64(p.Contracts), i64(int64(p.StandardTermDays)), i64(int64(p.LongestTermDays)), i64(p.TermsOverCap),
+			i64(p.DueCount), decimal(p.DueAmount, cur), i64(p.NotWithinTermsCount), decimal(p.NotWithinTermsAmount, cur),
+			i64(int64(p.NotWithinTermsCountShareBp)), i64(int64(p.NotWithinTermsValueShareBp)))
 		_ = cw.Write(row)
 	}
 	cw.Flush()

@@ -81,6 +81,14 @@ type PracticeReport struct {
 	// overdue at its end (due before its last day, so late by then), and
 	// what was outstanding.
 	UnpaidPastDueCount, UnpaidPastDueAmount int64
+	// Due counts the invoices that fell due in the period and what was
+	// owed on them then (their amount less credit notes by the due date);
+	// NotWithinTerms those of them not paid in full by the due date,
+	// whether paid later or still owed, and the part unpaid on it: the UK
+	// report's "not paid within agreed terms" (SI 2017/395), whose
+	// population is the payments due in the period, not those made in it.
+	DueCount, DueAmount                       int64
+	NotWithinTermsCount, NotWithinTermsAmount int64
 
 	// Terms: over the invoices whose payment clock started in the period,
 	// the most common term in days (the shorter on a tie), the longest, and
@@ -256,6 +264,28 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 && !inv.IssuedOn.After(to) {
 		r.UnpaidPastDueCount++
 		r.UnpaidPastDueAmount += j.Outstanding
+	}
+	if inPeriod(j.DueDate) && !inv.IssuedOn.After(to) && (inv.CancelledOn.IsZero() || inv.CancelledOn.After(j.DueDate)) {
+		owed := inv.Amount.Minor
+		for _, c := range f.CreditNotes {
+			if !c.IssuedOn.After(j.DueDate) {
+				owed -= c.Amount
+			}
+		}
+		var paid int64
+		for _, p := range f.Payments {
+			if p.State == ledger.PaymentRecorded && !judgement.PaymentCounts(pol, &p).After(j.DueDate) {
+				paid += p.Amount
+			}
+		}
+		if owed > 0 {
+			r.DueCount++
+			r.DueAmount += owed
+			if paid < owed {
+				r.NotWithinTermsCount++
+				r.NotWithinTermsAmount += owed - paid
+			}
+		}
 	}
 	if inPeriod(j.ClockStart) && !j.DueDate.IsZero() {
 		term := j.DueDate.DaysSince(j.ClockStart)

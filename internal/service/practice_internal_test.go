@@ -165,3 +165,46 @@ func TestOneByOneLeavesAFailingIDForTheNextPass(t *testing.T) {
 		t.Error("a batch after the context ended went on")
 	}
 }
+
+// TestPracticeNotPaidWithinTerms: the share not paid within agreed terms
+// is over the payments due in the period, those still owed included: of
+// two invoices due in the half-year, one unpaid and one paid early, half
+// were not paid within terms, though every payment made was on time; an
+// invoice due before the period and paid late in it is not among them.
+func TestPracticeNotPaidWithinTerms(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := reg.Get(policy.IDUKB2B, 0)
+	d := civil.MustNew
+	r := &PracticeReport{terms: map[int]int64{}}
+	for _, tc := range []struct {
+		received, due civil.Date
+		paidOn        civil.Date
+	}{
+		{d(2025, 3, 1), d(2025, 3, 31), civil.Date{}},    // unpaid
+		{d(2025, 4, 1), d(2025, 5, 1), d(2025, 4, 20)},   // paid early
+		{d(2024, 11, 1), d(2024, 12, 1), d(2025, 1, 15)}, // due before the period, paid late in it
+	} {
+		inv := &ledger.Invoice{ID: uuid.New(), DocumentRef: "NW", Amount: money.Money{Minor: 1000000, Currency: "GBP"},
+			IssuedOn: tc.received, ReceivedOn: tc.received, DeliveredOn: tc.received, AgreedDueDate: tc.due,
+			CreditorSizeAtSigning: ledger.SizeSmall, PolicyID: pol.ID, PolicyVersion: pol.Version}
+		f := &store.Facts{}
+		if !tc.paidOn.IsZero() {
+			f.Payments = []ledger.Payment{{ID: uuid.New(), Amount: 1000000, Currency: "GBP", PaidOn: tc.paidOn, State: ledger.PaymentRecorded,
+				Instrument: ledger.InstrumentTransfer}}
+		}
+		j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Payments: f.Payments, Policy: pol, Tables: reg, AsOf: d(2025, 6, 30)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false)
+	}
+	if r.DueCount != 2 || r.DueAmount != 2000000 || r.NotWithinTermsCount != 1 || r.NotWithinTermsAmount != 1000000 {
+		t.Errorf("due %d (%d), not within terms %d (%d); want 2 (2000000), 1 (1000000)", r.DueCount, r.DueAmount, r.NotWithinTermsCount, r.NotWithinTermsAmount)
+	}
+	if r.LateCount != 1 {
+		t.Errorf("payments made late in the period: %d, want the one", r.LateCount)
+	}
+}

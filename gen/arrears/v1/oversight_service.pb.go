@@ -1265,8 +1265,21 @@ type PaymentPracticeReport struct {
 	StandardTermDays int32 `protobuf:"varint,18,opt,name=standard_term_days,json=standardTermDays,proto3" json:"standard_term_days,omitempty"`
 	LongestTermDays  int32 `protobuf:"varint,19,opt,name=longest_term_days,json=longestTermDays,proto3" json:"longest_term_days,omitempty"`
 	TermsOverCap     int64 `protobuf:"varint,20,opt,name=terms_over_cap,json=termsOverCap,proto3" json:"terms_over_cap,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Payments due in the period: the invoices whose due date falls in it,
+	// and what was owed on them then (less credit notes issued by then).
+	DueCount  int64  `protobuf:"varint,21,opt,name=due_count,json=dueCount,proto3" json:"due_count,omitempty"`
+	DueAmount *Money `protobuf:"bytes,22,opt,name=due_amount,json=dueAmount,proto3" json:"due_amount,omitempty"`
+	// Of those, the ones not paid in full by their due date, whether paid
+	// later or still owed, and the part unpaid on it, with their shares of
+	// due_count and due_amount: the UK report's "not paid within agreed
+	// terms", whose population is the payments due in the period (late_count
+	// above counts payments made in it).
+	NotWithinTermsCount        int64  `protobuf:"varint,23,opt,name=not_within_terms_count,json=notWithinTermsCount,proto3" json:"not_within_terms_count,omitempty"`
+	NotWithinTermsAmount       *Money `protobuf:"bytes,24,opt,name=not_within_terms_amount,json=notWithinTermsAmount,proto3" json:"not_within_terms_amount,omitempty"`
+	NotWithinTermsCountShareBp int32  `protobuf:"varint,25,opt,name=not_within_terms_count_share_bp,json=notWithinTermsCountShareBp,proto3" json:"not_within_terms_count_share_bp,omitempty"`
+	NotWithinTermsValueShareBp int32  `protobuf:"varint,26,opt,name=not_within_terms_value_share_bp,json=notWithinTermsValueShareBp,proto3" json:"not_within_terms_value_share_bp,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
 }
 
 func (x *PaymentPracticeReport) Reset() {
@@ -1439,6 +1452,48 @@ func (x *PaymentPracticeReport) GetTermsOverCap() int64 {
 	return 0
 }
 
+func (x *PaymentPracticeReport) GetDueCount() int64 {
+	if x != nil {
+		return x.DueCount
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetDueAmount() *Money {
+	if x != nil {
+		return x.DueAmount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetNotWithinTermsCount() int64 {
+	if x != nil {
+		return x.NotWithinTermsCount
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetNotWithinTermsAmount() *Money {
+	if x != nil {
+		return x.NotWithinTermsAmount
+	}
+	return nil
+}
+
+func (x *PaymentPracticeReport) GetNotWithinTermsCountShareBp() int32 {
+	if x != nil {
+		return x.NotWithinTermsCountShareBp
+	}
+	return 0
+}
+
+func (x *PaymentPracticeReport) GetNotWithinTermsValueShareBp() int32 {
+	if x != nil {
+		return x.NotWithinTermsValueShareBp
+	}
+	return 0
+}
+
 type GetPaymentPracticeReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One per currency the debtor paid or owed in during the period.
@@ -1598,7 +1653,8 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12)\n" +
 	"\x06amount\x18\x03 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12$\n" +
 	"\x0ecount_share_bp\x18\x04 \x01(\x05R\fcountShareBp\x12$\n" +
-	"\x0evalue_share_bp\x18\x05 \x01(\x05R\fvalueShareBp\"\xb1\a\n" +
+	"\x0evalue_share_bp\x18\x05 \x01(\x05R\fvalueShareBp\"\x89\n" +
+	"\n" +
 	"\x15PaymentPracticeReport\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x123\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x10.arrears.v1.DateR\vperiodStart\x12/\n" +
@@ -1623,7 +1679,14 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\tcontracts\x18\x11 \x01(\x03R\tcontracts\x12,\n" +
 	"\x12standard_term_days\x18\x12 \x01(\x05R\x10standardTermDays\x12*\n" +
 	"\x11longest_term_days\x18\x13 \x01(\x05R\x0flongestTermDays\x12$\n" +
-	"\x0eterms_over_cap\x18\x14 \x01(\x03R\ftermsOverCap\"_\n" +
+	"\x0eterms_over_cap\x18\x14 \x01(\x03R\ftermsOverCap\x12\x1b\n" +
+	"\tdue_count\x18\x15 \x01(\x03R\bdueCount\x120\n" +
+	"\n" +
+	"due_amount\x18\x16 \x01(\v2\x11.arrears.v1.MoneyR\tdueAmount\x123\n" +
+	"\x16not_within_terms_count\x18\x17 \x01(\x03R\x13notWithinTermsCount\x12H\n" +
+	"\x17not_within_terms_amount\x18\x18 \x01(\v2\x11.arrears.v1.MoneyR\x14notWithinTermsAmount\x12C\n" +
+	"\x1fnot_within_terms_count_share_bp\x18\x19 \x01(\x05R\x1anotWithinTermsCountShareBp\x12C\n" +
+	"\x1fnot_within_terms_value_share_bp\x18\x1a \x01(\x05R\x1anotWithinTermsValueShareBp\"_\n" +
 	" GetPaymentPracticeReportResponse\x12;\n" +
 	"\areports\x18\x01 \x03(\v2!.arrears.v1.PaymentPracticeReportR\areports2\x93\x04\n" +
 	"\x10OversightService\x12`\n" +
@@ -1711,22 +1774,24 @@ var file_arrears_v1_oversight_service_proto_depIdxs = []int32{
 	19, // 39: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
 	19, // 40: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
 	19, // 41: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
-	14, // 42: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
-	0,  // 43: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
-	4,  // 44: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
-	6,  // 45: arrears.v1.OversightService.GetWatchList:input_type -> arrears.v1.GetWatchListRequest
-	9,  // 46: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
-	12, // 47: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
-	3,  // 48: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
-	5,  // 49: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
-	8,  // 50: arrears.v1.OversightService.GetWatchList:output_type -> arrears.v1.GetWatchListResponse
-	11, // 51: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
-	15, // 52: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
-	48, // [48:53] is the sub-list for method output_type
-	43, // [43:48] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	19, // 42: arrears.v1.PaymentPracticeReport.due_amount:type_name -> arrears.v1.Money
+	19, // 43: arrears.v1.PaymentPracticeReport.not_within_terms_amount:type_name -> arrears.v1.Money
+	14, // 44: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
+	0,  // 45: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
+	4,  // 46: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
+	6,  // 47: arrears.v1.OversightService.GetWatchList:input_type -> arrears.v1.GetWatchListRequest
+	9,  // 48: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
+	12, // 49: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
+	3,  // 50: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
+	5,  // 51: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
+	8,  // 52: arrears.v1.OversightService.GetWatchList:output_type -> arrears.v1.GetWatchListResponse
+	11, // 53: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
+	15, // 54: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
+	50, // [50:55] is the sub-list for method output_type
+	45, // [45:50] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_oversight_service_proto_init() }
