@@ -383,6 +383,10 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	// portal can follow each event to its resource.
 	clk.Advance(time.Minute) // past the feed's settling delay
 	seen := map[string]bool{}
+	keyNames := map[string]bool{}
+	for _, k := range api.ok(admin, "GET", "/v1/apiKeys?pageSize=1000", nil)["apiKeys"].([]any) {
+		keyNames[str(k.(map[string]any), "name")] = true
+	}
 	for cursor := ""; ; {
 		feed := api.ok(admin, "GET", "/v1/events?pageSize=1000&afterCursor="+cursor, nil)
 		events, _ := feed["events"].([]any)
@@ -393,6 +397,12 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 				api.ok(admin, "GET", "/v1/"+name, nil)
 				seen[kind] = true
 			}
+			if kind == "apiKeys" {
+				seen[kind] = true
+				if !keyNames[name] {
+					t.Errorf("the change feed names a key %s, which is no key's name", name)
+				}
+			}
 		}
 		next, _ := feed["nextCursor"].(string)
 		if len(events) == 0 || next == cursor {
@@ -400,7 +410,7 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		}
 		cursor = next
 	}
-	if !seen["claims"] || !seen["complaints"] {
+	if !seen["claims"] || !seen["complaints"] || !seen["apiKeys"] {
 		t.Errorf("the change feed named no claim or no complaint as claims/{id}, complaints/{id}: %v", seen)
 	}
 

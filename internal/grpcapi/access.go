@@ -156,8 +156,6 @@ func eventName(e *audit.Event) string {
 		return complaintName(e.ResourceID)
 	case "credit_note":
 		return "invoices/-/creditNotes/" + e.ResourceID.String()
-	case "api_key":
-		return "apiKeys/" + e.ResourceID.String()
 	}
 	// A payment, credit note, dispute or contest: the event carries its
 	// own id, not its invoice's, so the parent is the AIP-159 wildcard "-".
@@ -193,11 +191,24 @@ func (a *Access) ListEvents(ctx context.Context, req *arrearsv1.ListEventsReques
 		return nil, a.s.fail(ctx, method, "", err)
 	}
 	out := &arrearsv1.ListEventsResponse{NextCursor: req.AfterCursor}
+	prefixes := map[uuid.UUID]string{} // API keys are named by prefix
 	for _, e := range evs {
 		cursor := a.s.tokens.Encode(sc, e.EventID)
+		name := eventName(e)
+		if e.ResourceType == "api_key" {
+			prefix, seen := prefixes[e.ResourceID]
+			if !seen {
+				var err error
+				if prefix, err = a.s.svc.KeyPrefix(ctx, e.ResourceID); err != nil {
+					return nil, a.s.fail(ctx, method, "", err)
+				}
+				prefixes[e.ResourceID] = prefix
+			}
+			name = "apiKeys/" + prefix
+		}
 		out.Events = append(out.Events, &arrearsv1.Event{
 			Cursor: cursor, RecordTime: timestamppb.New(e.RecordTime), Actor: e.Actor, Method: e.Method,
-			Resource: eventName(e), Revision: e.Revision, ChangesJson: e.Changes, Chain: partyName(e.Chain),
+			Resource: name, Revision: e.Revision, ChangesJson: e.Changes, Chain: partyName(e.Chain),
 			Sequence: e.Seq, Hash: e.Hash,
 		})
 		out.NextCursor = cursor

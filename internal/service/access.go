@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -216,6 +217,20 @@ const FeedSettle = 60 * time.Second
 // ListEvents returns the caller's change feed after a cursor.
 func (l *Ledger) ListEvents(ctx context.Context, after uuid.UUID, limit int) ([]*audit.Event, error) {
 	return l.store.ListEvents(ctx, store.EventQuery{Scope: scope(ctx), After: after, Until: l.now().Add(-FeedSettle), Limit: limit})
+}
+
+// KeyPrefix is the public prefix that names key id (keys are named by
+// prefix; their audit events carry the id).
+func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {
+	snap, err := l.store.KeyAuditSnapshot(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	var k struct{ Prefix string }
+	if err := json.Unmarshal(snap, &k); err != nil {
+		return "", err
+	}
+	return k.Prefix, nil
 }
 
 // SignCheckpoint signs the current head of every audit chain.
