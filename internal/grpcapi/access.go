@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -199,7 +200,12 @@ func (a *Access) ListEvents(ctx context.Context, req *arrearsv1.ListEventsReques
 			prefix, seen := prefixes[e.ResourceID]
 			if !seen {
 				var err error
-				if prefix, err = a.s.svc.KeyPrefix(ctx, e.ResourceID); err != nil {
+				switch prefix, err = a.s.svc.KeyPrefix(ctx, e.ResourceID); {
+				case errors.Is(err, ledger.ErrNotFound):
+					// The key row is gone (audit verify reports it): the
+					// feed names it by its id rather than stop here.
+					prefix = e.ResourceID.String()
+				case err != nil:
 					return nil, a.s.fail(ctx, method, "", err)
 				}
 				prefixes[e.ResourceID] = prefix

@@ -120,11 +120,14 @@ func (e *eval) nextChange(net int64) civil.Date {
 	}
 	days := max(asOf.DaysSince(j.DueDate), 0)
 	// A bucket changes on the day the days overdue pass an edge (0 counts
-	// as the edge of NOT_DUE).
-	for _, edge := range append([]int{0}, e.pol.BucketEdges...) {
-		if edge >= days {
-			consider(j.DueDate.AddDays(edge + 1))
-			break
+	// as the edge of NOT_DUE): the policy's edges, and the default ones,
+	// on which summaries and the API age every invoice.
+	for _, edges := range [][]int{e.pol.BucketEdges, policy.DefaultBucketEdges()} {
+		for _, edge := range append([]int{0}, edges...) {
+			if edge >= days {
+				consider(j.DueDate.AddDays(edge + 1))
+				break
+			}
 		}
 	}
 	if net > 0 {

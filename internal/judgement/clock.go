@@ -98,18 +98,20 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	}
 	var best civil.Date
 	var bestEv policy.ClockEvent
-	missing := false // an applicable event without a date
+	var missing []policy.ClockEvent // applicable events without a date
 	for _, ev := range preferred {
 		d, applicable, pending := e.eventDate(ev)
 		if pending {
 			return notStarted()
 		}
-		missing = missing || applicable && d.IsZero()
+		if applicable && d.IsZero() {
+			missing = append(missing, ev)
+		}
 		if applicable && !d.IsZero() && (best.IsZero() || d.After(best)) {
 			best, bestEv = d, ev
 		}
 	}
-	if !best.IsZero() && !(missing && cs.FallbackLatest) {
+	if !best.IsZero() && !(len(missing) > 0 && cs.FallbackLatest) {
 		return best, bestEv, true
 	}
 	var fb civil.Date
@@ -129,8 +131,13 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	}
 	if !fb.IsZero() {
 		var want []string
-		for _, p := range preferred {
+		for _, p := range missing {
 			want = append(want, eventWords[p])
+		}
+		if len(want) == 0 {
+			for _, p := range preferred {
+				want = append(want, eventWords[p])
+			}
 		}
 		e.find(FindingClockStartFallback, "the policy starts the clock at %s, which is not recorded; %s on %s is used instead", strings.Join(want, " or "), eventWords[fbEv], fb)
 		return fb, fbEv, true

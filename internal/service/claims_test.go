@@ -394,4 +394,21 @@ func TestCurrencyCorrectionAppliesThroughout(t *testing.T) {
 			t.Errorf("as of %s: %s %d outstanding, findings %v; want EUR %d", asOf, j.Judgement.Currency, j.Judgement.Outstanding, j.Judgement.Findings, want)
 		}
 	}
+
+	// Back and forth: CNY, then GBP, then CNY again: an earlier date takes
+	// the amount of the last correction into the current currency.
+	other := f.invoice(t, "CUR-2", d(2025, 6, 1))
+	// In order: GBP from 1 August, CNY again from 1 September; judged on
+	// 15 August, between them.
+	for _, c := range []struct {
+		on civil.Date
+		a  money.Money
+	}{{d(2025, 8, 1), money.Money{Minor: 600000, Currency: "GBP"}}, {d(2025, 9, 1), money.Money{Minor: 499000, Currency: "CNY"}}} {
+		if _, err := f.a.UpdateInvoice(admin, other.ID, &ledger.Invoice{Amount: c.a}, []string{"amount"}, "", c.on, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j, err := f.a.JudgeInvoice(admin, other.ID, d(2025, 8, 15), time.Time{}); err != nil || j.Judgement.Outstanding != 499000 {
+		t.Errorf("CNY, GBP from 1 August, CNY again from 1 September, as of 15 August: %v, %d outstanding; want 499000", err, j.Judgement.Outstanding)
+	}
 }

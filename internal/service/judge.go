@@ -421,7 +421,10 @@ func fieldsFrom(revs []*ledger.Revision, inv *ledger.Invoice, d civil.Date, know
 		case rev.Method == "UpdateInvoice" && !rev.EffectiveOn.After(d):
 			copyChangedFields(fields, prev, &snap)
 		}
-		if inCurrency == nil && snap.Amount.Currency == inv.Amount.Currency {
+		switch {
+		case snap.Amount.Currency != inv.Amount.Currency:
+			inCurrency = nil // the latest run in the current currency counts
+		case inCurrency == nil:
 			a := snap.Amount
 			inCurrency = &a
 		}

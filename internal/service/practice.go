@@ -174,7 +174,7 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 				r.StandardTermDays = days
 			}
 		}
-		if r.Payments == 0 && r.Contracts == 0 && r.UnpaidPastDueCount == 0 {
+		if r.Payments == 0 && r.Contracts == 0 && r.UnpaidPastDueCount == 0 && r.DueCount == 0 {
 			continue
 		}
 		out = append(out, r)
@@ -266,9 +266,18 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 		r.UnpaidPastDueAmount += j.Outstanding
 	}
 	if inPeriod(j.DueDate) && !inv.IssuedOn.After(to) && (inv.CancelledOn.IsZero() || inv.CancelledOn.After(j.DueDate)) {
+		// What was owed: less credit notes issued by the due date, and
+		// those of disputes resolved by credit whenever issued, which the
+		// judgement holds were never owed.
+		credited := map[uuid.UUID]bool{}
+		for _, dsp := range f.Disputes {
+			if dsp.Resolution == ledger.ResolutionCredited && dsp.CreditNoteID != uuid.Nil {
+				credited[dsp.CreditNoteID] = true
+			}
+		}
 		owed := inv.Amount.Minor
 		for _, c := range f.CreditNotes {
-			if !c.IssuedOn.After(j.DueDate) {
+			if !c.IssuedOn.After(j.DueDate) || credited[c.ID] {
 				owed -= c.Amount
 			}
 		}

@@ -208,3 +208,36 @@ func TestPracticeNotPaidWithinTerms(t *testing.T) {
 		t.Errorf("payments made late in the period: %d, want the one", r.LateCount)
 	}
 }
+
+// TestPracticeCreditedDisputeWasNeverOwed: a part disputed before the due
+// date and later credited was never owed, as the judgement holds, so the
+// rest paid on time is within terms, whenever the credit note came.
+func TestPracticeCreditedDisputeWasNeverOwed(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := reg.Get(policy.IDUKB2B, 0)
+	d := civil.MustNew
+	inv := &ledger.Invoice{ID: uuid.New(), DocumentRef: "CR", Amount: money.Money{Minor: 1000000, Currency: "GBP"},
+		IssuedOn: d(2025, 3, 1), ReceivedOn: d(2025, 3, 1), DeliveredOn: d(2025, 3, 1), AgreedDueDate: d(2025, 3, 31),
+		CreditorSizeAtSigning: ledger.SizeSmall, PolicyID: pol.ID, PolicyVersion: pol.Version}
+	note := ledger.CreditNote{ID: uuid.New(), InvoiceID: inv.ID, Amount: 200000, IssuedOn: d(2025, 4, 15)}
+	f := &store.Facts{
+		Payments: []ledger.Payment{{ID: uuid.New(), Amount: 800000, Currency: "GBP", PaidOn: d(2025, 3, 20), State: ledger.PaymentRecorded,
+			Instrument: ledger.InstrumentTransfer}},
+		CreditNotes: []ledger.CreditNote{note},
+		Disputes: []ledger.Dispute{{ID: uuid.New(), InvoiceID: inv.ID, Amount: 200000, OpenedOn: d(2025, 3, 10), State: ledger.DisputeResolved,
+			Resolution: ledger.ResolutionCredited, ResolvedOn: d(2025, 4, 15), CreditNoteID: note.ID}},
+	}
+	j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Payments: f.Payments, CreditNotes: f.CreditNotes, Disputes: f.Disputes,
+		Policy: pol, Tables: reg, AsOf: d(2025, 6, 30)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &PracticeReport{terms: map[int]int64{}}
+	addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false)
+	if r.DueCount != 1 || r.DueAmount != 800000 || r.NotWithinTermsCount != 0 {
+		t.Errorf("due %d (%d), not within terms %d; want 1 (800000), 0", r.DueCount, r.DueAmount, r.NotWithinTermsCount)
+	}
+}
