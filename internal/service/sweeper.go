@@ -223,9 +223,23 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 		if err != nil {
 			return err
 		}
+		// A corrected invoice is judged on each date on the fields that
+		// stood then, as everything else judges it: its revisions say which.
+		var corrected []uuid.UUID
+		for _, j := range jobs {
+			if !j.inv.CorrectedOn.IsZero() {
+				corrected = append(corrected, j.inv.ID)
+			}
+		}
+		revs := map[uuid.UUID][]*ledger.Revision{}
+		if len(corrected) > 0 {
+			if revs, err = tx.RevisionsOf(ctx, corrected); err != nil {
+				return err
+			}
+		}
 		var rec recorder
 		for _, j := range jobs {
-			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], j.today)
+			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today)
 			swept[j.inv.ID] = true
 		}
 		// The rows move on first: a row another replica moved meanwhile
@@ -257,9 +271,9 @@ func (r *recorder) add(e *ledger.EscalationEvent, c store.Change) {
 // of level its facts now give up to today is recorded once (in rec), dated
 // when it happened; a recorded change they no longer give is marked
 // corrected; the row moves on to the next date the level may change.
-func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, today civil.Date) {
+func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, revs []*ledger.Revision, today civil.Date) {
 	id := inv.ID
-	truth, last := l.timeline(inv, f, p, today)
+	truth, last := l.timeline(inv, f, p, revs, today)
 	corrected := map[uuid.UUID]bool{}
 	for _, e := range events {
 		if e.Kind == ledger.EscalationCorrected {
@@ -314,21 +328,62 @@ func contains[T comparable](xs []T, x T) bool {
 // timeline walks an invoice's judgement from its due date to today,
 // jumping from one possible change to the next, and returns every change of
 // escalation level on the facts as now recorded, with the schedule as of
-// today.
-func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, today civil.Date) ([]transition, judgement.Schedule) {
-	now := l.schedule(inv, f, p, today)
-	if now.DueDate.IsZero() || !now.DueDate.Before(today) {
+// today. A corrected invoice is judged on each date on the fields that
+// stood then (revs, its revisions): a correction effective from a date
+// changes the level from that date, as judgements as of any date say, and
+// does not rewrite what came before it.
+func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, revs []*ledger.Revision, today civil.Date) ([]transition, judgement.Schedule) {
+	fieldsOn := func(civil.Date) *ledger.Invoice { return inv }
+	var bounds []civil.Date // where one version of the fields gives way to the next
+	if !inv.CorrectedOn.IsZero() && len(revs) > 0 {
+		if versions, err := fieldVersions(inv, revs); err == nil && len(versions) > 1 {
+			fieldsOn = func(d civil.Date) *ledger.Invoice {
+				v := versions[0]
+				for _, x := range versions[1:] {
+					if !d.Before(x.from) {
+						v = x
+					}
+				}
+				return v.fields
+			}
+			for _, v := range versions[1:] {
+				bounds = append(bounds, v.from)
+			}
+		}
+	}
+	at := func(d civil.Date) judgement.Schedule { return l.schedule(fieldsOn(d), f, p, d) }
+	now := at(today)
+	// The walk starts at the earliest due date of any version.
+	start := now.DueDate
+	for _, b := range append([]civil.Date{{}}, bounds...) {
+		on := b
+		if on.IsZero() {
+			on = today
+			if len(bounds) > 0 {
+				on = bounds[0].AddDays(-1)
+			}
+		}
+		if due := at(on).DueDate; !due.IsZero() && (start.IsZero() || due.Before(start)) {
+			start = due
+		}
+	}
+	if start.IsZero() || !start.Before(today) {
 		return nil, now
 	}
 	var out []transition
-	j := l.schedule(inv, f, p, now.DueDate)
+	d, j := start, at(start)
 	level := j.EscalationLevel
 	for step := 0; step < maxTimelineSteps; step++ {
 		next := j.NextChange
+		for _, b := range bounds {
+			if b.After(d) && (next.IsZero() || b.Before(next)) {
+				next = b
+			}
+		}
 		if next.IsZero() || next.After(today) {
 			break
 		}
-		j = l.schedule(inv, f, p, next)
+		d, j = next, at(next)
 		if j.EscalationLevel != level {
 			out = append(out, transition{from: level, to: j.EscalationLevel, name: j.EscalationName, on: next})
 			level = j.EscalationLevel

@@ -659,3 +659,38 @@ func TestSweepBehindLeavesLaterDaysAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepKeepsHistoryBeforeACorrection: a correction effective from a
+// date changes the level from that date; the levels reached before it
+// stand, as judgements as of those dates say, instead of being marked
+// corrected.
+func TestSweepKeepsHistoryBeforeACorrection(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 7, 1))
+	inv := f.invoice(t, "SW-CORR", d(2025, 5, 5)) // 30 days: due 2025-06-04
+	if _, err := f.a.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(9 * 24 * time.Hour) // 10 July: 36 days overdue
+	if _, err := f.a.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	before := []ev{{"CHANGED", 0, 1, "2025-06-05"}, {"CHANGED", 1, 2, "2025-07-04"}}
+	if diff := cmp.Diff(before, events(t, f.a, inv)); diff != "" {
+		t.Fatalf("before the correction (-want +got):\n%s", diff)
+	}
+	// The term was 90 days, from today on: not overdue from 10 July.
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{AgreedTermDays: 90}, []string{"agreed_term_days"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.Sweep(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := append(before, ev{"CHANGED", 2, 0, "2025-07-10"})
+	if diff := cmp.Diff(want, events(t, f.a, inv)); diff != "" {
+		t.Errorf("after the correction (-want +got):\n%s", diff)
+	}
+	j, err := f.a.JudgeInvoice(admin, inv.ID, d(2025, 7, 5), time.Time{})
+	if err != nil || j.Judgement.EscalationLevel != 2 {
+		t.Errorf("judged as of 5 July: level %d, %v; want 2, as the history says", j.Judgement.EscalationLevel, err)
+	}
+}
