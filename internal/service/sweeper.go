@@ -239,7 +239,9 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 		}
 		var rec recorder
 		for _, j := range jobs {
-			l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today)
+			if err := l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today); err != nil {
+				return err
+			}
 			swept[j.inv.ID] = true
 		}
 		// The rows move on first: a row another replica moved meanwhile
@@ -271,9 +273,12 @@ func (r *recorder) add(e *ledger.EscalationEvent, c store.Change) {
 // of level its facts now give up to today is recorded once (in rec), dated
 // when it happened; a recorded change they no longer give is marked
 // corrected; the row moves on to the next date the level may change.
-func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, revs []*ledger.Revision, today civil.Date) {
+func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice, esc *ledger.Escalation, p policy.Policy, f *store.Facts, events []*ledger.EscalationEvent, revs []*ledger.Revision, today civil.Date) error {
 	id := inv.ID
-	truth, last := l.timeline(inv, f, p, revs, today)
+	truth, last, err := l.timeline(inv, f, p, revs, today)
+	if err != nil {
+		return fmt.Errorf("sweep invoice %s: %w", id, err)
+	}
 	corrected := map[uuid.UUID]bool{}
 	for _, e := range events {
 		if e.Kind == ledger.EscalationCorrected {
@@ -314,6 +319,7 @@ func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice
 	}
 	esc.Level, esc.NextCheck, esc.CheckedOn = last.EscalationLevel, last.NextChange, today
 	rec.rows = append(rec.rows, esc)
+	return nil
 }
 
 func contains[T comparable](xs []T, x T) bool {
@@ -332,11 +338,15 @@ func contains[T comparable](xs []T, x T) bool {
 // stood then (revs, its revisions): a correction effective from a date
 // changes the level from that date, as judgements as of any date say, and
 // does not rewrite what came before it.
-func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, revs []*ledger.Revision, today civil.Date) ([]transition, judgement.Schedule) {
+func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, revs []*ledger.Revision, today civil.Date) ([]transition, judgement.Schedule, error) {
 	fieldsOn := func(civil.Date) *ledger.Invoice { return inv }
 	var bounds []civil.Date // where one version of the fields gives way to the next
 	if !inv.CorrectedOn.IsZero() && len(revs) > 0 {
-		if versions, err := fieldVersions(inv, revs); err == nil && len(versions) > 1 {
+		versions, err := fieldVersions(inv, revs)
+		if err != nil {
+			return nil, judgement.Schedule{}, err
+		}
+		if len(versions) > 1 {
 			fieldsOn = func(d civil.Date) *ledger.Invoice {
 				v := versions[0]
 				for _, x := range versions[1:] {
@@ -351,7 +361,17 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 			}
 		}
 	}
-	at := func(d civil.Date) judgement.Schedule { return l.schedule(fieldsOn(d), f, p, d) }
+	// Each version under its own policy, as judgements as of its dates
+	// take it (a correction may have chosen another).
+	at := func(d civil.Date) judgement.Schedule {
+		fields, pol := fieldsOn(d), p
+		if fields.PolicyID != inv.PolicyID || fields.PolicyVersion != inv.PolicyVersion {
+			if vp, err := l.policyOf(fields); err == nil {
+				pol = vp
+			}
+		}
+		return l.schedule(fields, f, pol, d)
+	}
 	now := at(today)
 	// The walk starts at the earliest due date of any version.
 	start := now.DueDate
@@ -368,7 +388,7 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 		}
 	}
 	if start.IsZero() || !start.Before(today) {
-		return nil, now
+		return nil, now, nil
 	}
 	var out []transition
 	d, j := start, at(start)
@@ -389,7 +409,7 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 			level = j.EscalationLevel
 		}
 	}
-	return out, now
+	return out, now, nil
 }
 
 // firstCheck is the escalation row a new invoice with facts f is written
