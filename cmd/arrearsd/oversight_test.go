@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +26,7 @@ import (
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
@@ -471,4 +475,50 @@ func createParty(t *testing.T, tr transport, p *arrearsv1.Party) string {
 	var r arrearsv1.CreatePartyResponse
 	call(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: p}, &r)
 	return r.Party.Name
+}
+
+// TestBucketsOnTheAPIsEdges: an invoice under a deployment's policy with
+// its own bucket edges is shown, filtered and summarized in the buckets the
+// API names (the default edges), the same bucket everywhere.
+func TestBucketsOnTheAPIsEdges(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ok := reg.Lookup(policy.IDCN802LargeEnterprise, 1)
+	if !ok {
+		t.Fatal("no CN-802 policy")
+	}
+	custom := *base
+	custom.ID, custom.Version, custom.BucketEdges = "TEST-EDGES", 1, []int{15, 45, 90}
+	b, err := json.Marshal(map[string]any{"policies": []policy.Policy{custom}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "edges.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, admin := oversightServer(t, config{DataDir: dir, PolicyFile: file})
+	d := createParty(t, admin, &arrearsv1.Party{DisplayName: "D", Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: "CN",
+		RegistrationId: uscc("91350100MA2EDG001"), RegionCode: "350100"})
+	s := createParty(t, admin, &arrearsv1.Party{DisplayName: "S", Kind: arrearsv1.PartyKind_PARTY_KIND_SME, SizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL,
+		Jurisdiction: "CN", RegistrationId: uscc("92350121MA0EDG002"), RegionCode: "350121"})
+	// Due 2025-09-19, 62 days overdue on 2025-11-20: "46-90" on the
+	// policy's edges, "61-90" on the API's.
+	var created arrearsv1.CreateInvoiceResponse
+	call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: d, Creditor: s, DocumentRef: "EDG-1",
+		Amount: cny(500000), ContractSignedOn: date(2025, 7, 1), IssuedOn: date(2025, 7, 21), DeliveredOn: date(2025, 7, 21),
+		AgreedDueDate: date(2025, 9, 19), Policy: "TEST-EDGES@1"}}, &created)
+	var got arrearsv1.GetInvoiceResponse
+	call(t, admin, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: created.Invoice.Name, AsOf: date(2025, 11, 20)}, &got)
+	if j := got.Invoice.Judgement; j.DaysOverdue != 62 || j.Bucket != "61-90" || j.BucketNet != "61-90" {
+		t.Errorf("shown: %d days overdue, bucket %s / %s; want 62, 61-90", j.DaysOverdue, j.Bucket, j.BucketNet)
+	}
+	var list arrearsv1.ListInvoicesResponse
+	call(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "bucket = 61-90", AsOf: date(2025, 11, 20)}, &list)
+	if len(list.Invoices) != 1 {
+		t.Errorf("filtered by bucket 61-90: %d invoices, want the one", len(list.Invoices))
+	}
 }
