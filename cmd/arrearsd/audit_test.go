@@ -270,16 +270,12 @@ func TestMissingAuditKeyIsNotReplacedUnasked(t *testing.T) {
 	if err := os.Remove(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parseConfig("arrearsd", []string{"-data-dir", dir, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
+	cfg := localConfig(t, dir)
+	if err := refusedStart(t, cfg); !strings.Contains(err.Error(), "-create-audit-key=true") {
+		t.Fatalf("start without the key file: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = serve(ctx, cfg, clock.NewFake(now), func(string, string) { t.Error("started with a new key, unasked") })
-	if err == nil || !strings.Contains(err.Error(), "-create-audit-key=true") {
-		t.Fatalf("start without the key file: %v", err)
-	}
 	cfg.CreateAuditKey, cfg.AuditKeyAsked = true, true
 	started := make(chan struct{})
 	done := make(chan error, 1)
@@ -303,13 +299,7 @@ func TestFirstAdminKeyFileMadeFirst(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("ark_stale_key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := parseConfig("arrearsd", []string{"-data-dir", dir, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := serve(ctx, cfg, clock.NewFake(now), func(string, string) { t.Error("started") }); err == nil || !strings.Contains(err.Error(), stale) {
+	if err := refusedStart(t, localConfig(t, dir)); !strings.Contains(err.Error(), stale) {
 		t.Fatalf("start beside a stale admin key file: %v", err)
 	}
 	if err := os.Remove(stale); err != nil {
@@ -327,4 +317,28 @@ func TestFirstAdminKeyFileMadeFirst(t *testing.T) {
 	if len(keys.ApiKeys) != 1 {
 		t.Errorf("%d keys after the first start, want the one admin key", len(keys.ApiKeys))
 	}
+}
+
+// localConfig is the configuration `arrearsd -data-dir dir` gets, on
+// loopback ports the system picks.
+func localConfig(t *testing.T, dir string) config {
+	t.Helper()
+	cfg, err := parseConfig("arrearsd", []string{"-data-dir", dir, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// refusedStart runs the server on cfg, which must refuse to start, and
+// returns why.
+func refusedStart(t *testing.T, cfg config) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := serve(ctx, cfg, clock.NewFake(now), func(string, string) { t.Error("the server started") })
+	if err == nil {
+		t.Fatal("the server started and stopped without an error")
+	}
+	return err
 }

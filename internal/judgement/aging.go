@@ -2,6 +2,7 @@ package judgement
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/policy"
@@ -99,6 +100,9 @@ func (e *eval) computeAging() {
 	j.NextChange = e.nextChange(net)
 }
 
+// defaultEdges are the edges summaries and the API age every invoice on.
+var defaultEdges = policy.DefaultBucketEdges()
+
 // nextChange is the first date after AsOf on which the gross or net bucket
 // or the escalation level would change by the passing of days alone, or on
 // which a fact already recorded takes effect (a later payment, bill
@@ -122,13 +126,21 @@ func (e *eval) nextChange(net int64) civil.Date {
 	// A bucket changes on the day the days overdue pass an edge (0 counts
 	// as the edge of NOT_DUE): the policy's edges, and the default ones,
 	// on which summaries and the API age every invoice.
-	for _, edges := range [][]int{e.pol.BucketEdges, policy.DefaultBucketEdges()} {
-		for _, edge := range append([]int{0}, edges...) {
+	nextEdge := func(edges []int) {
+		if days == 0 {
+			consider(j.DueDate.AddDays(1))
+			return
+		}
+		for _, edge := range edges {
 			if edge >= days {
 				consider(j.DueDate.AddDays(edge + 1))
-				break
+				return
 			}
 		}
+	}
+	nextEdge(e.pol.BucketEdges)
+	if !slices.Equal(e.pol.BucketEdges, defaultEdges) {
+		nextEdge(defaultEdges)
 	}
 	if net > 0 {
 		for _, l := range e.pol.Escalation {

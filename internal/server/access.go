@@ -121,7 +121,9 @@ func (g *gate) allow(p *auth.Principal) error {
 	return nil
 }
 
-// unary admits calls of services registered without guard (health).
+// unary admits the calls of a service registered without guard. Every
+// unary service is guarded now; this keeps one added without it from
+// running unauthenticated.
 func (g *gate) unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if ctx.Value(admittedKey{}) != nil {

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the codec boundedCodec wraps
@@ -87,12 +86,7 @@ func takeRefusal(v any) error {
 }
 
 func badRequest(field, desc string) error {
-	st := status.New(codes.InvalidArgument, "invalid request: "+field+": "+desc)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-		Field: field, Description: desc}}}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+desc), field, desc).Err()
 }
 
 // maxCostDepth stops the count at a nesting no request of this API has;

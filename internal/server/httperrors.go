@@ -55,12 +55,7 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 				break
 			}
 		}
-		withDetails, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-			Field: field, Description: st.Message(),
-		}}})
-		if derr == nil {
-			err = withDetails.Err()
-		}
+		err = withViolation(st, field, st.Message()).Err()
 	}
 	if ok && st.Code() == codes.ResourceExhausted {
 		for _, d := range st.Details() {
@@ -158,4 +153,15 @@ func requireRole(method string, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// withViolation is st with a google.rpc.BadRequest naming field, the shape
+// every invalid request is answered in; st itself if the detail cannot be
+// attached.
+func withViolation(st *status.Status, field, desc string) *status.Status {
+	d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}}})
+	if err != nil {
+		return st
+	}
+	return d
 }

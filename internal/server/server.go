@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
 	}
-	public := append(common,
+	public := append(slices.Clip(common),
 		// A client's connection holds at most this many calls at once, so
 		// none holds unbounded streams (a keyless one can open health
 		// watches). The gateway has its own server, uncapped: its one
@@ -113,9 +113,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	s.grpc = grpc.NewServer(public...)
 	// The gateway's server: the same services and interceptors, reached
 	// in process (no socket another process could use), with no cap on
-	// calls per connection.
-	// A buffered in-memory connection, as a socket's kernel buffers are:
-	// an unbuffered pipe can stall HTTP/2 when both sides write at once.
+	// calls per connection, over a connection buffered as a socket's kernel
+	// buffers are (an unbuffered pipe can stall HTTP/2 when both sides
+	// write at once).
 	s.inner, s.innerLis = grpc.NewServer(common...), bufconn.Listen(1<<20)
 	for _, srv := range []*grpc.Server{s.grpc, s.inner} {
 		srv.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
 		s.closeListeners()
-		return nil, fmt.Errorf("dial own gRPC port: %w", err)
+		return nil, fmt.Errorf("dial the gateway's gRPC server: %w", err)
 	}
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &boundedJSON{JSONPb: &runtime.JSONPb{

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -49,12 +48,7 @@ type badLine struct {
 func (e *badLine) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
 
 func (e *badLine) status() *status.Status {
-	st := status.New(codes.InvalidArgument, e.Error())
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-		Field: fmt.Sprintf("line %d", e.line), Description: e.err.Error()}}}); err == nil {
-		st = d
-	}
-	return st
+	return withViolation(status.New(codes.InvalidArgument, e.Error()), fmt.Sprintf("line %d", e.line), e.err.Error())
 }
 
 // lines reads the request's non-empty lines, each at most max bytes.

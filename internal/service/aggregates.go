@@ -27,7 +27,7 @@ var aggregateDimensions = []string{"debtor", "debtor_kind", "region", "currency"
 // aggregates hold them; judging the invoices as known then leaves them
 // out), or until every invoice's profile is counted.
 func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*SummaryGroup, bool, error) {
-	if !l.summaryReady.Load() || !l.aggregatesFit || q.Detail || q.MinOverdue > 0 || q.MinLevel > 0 ||
+	if !l.summaryReady.Load() || q.Detail || q.MinOverdue > 0 || q.MinLevel > 0 ||
 		q.Industry != "" || q.CreditorSize != "" || !summary.Covers(q.AsOf) {
 		return nil, false, nil
 	}
@@ -251,16 +251,4 @@ func lockAll(ctx context.Context, tx store.Tx, invs []*ledger.Invoice) ([]*ledge
 		out[i] = cur
 	}
 	return out, nil
-}
-
-// fitsAggregates reports whether every policy ages debts on the edges the
-// aggregates keep.
-func fitsAggregates(reg *policy.Registry) bool {
-	want := policy.DefaultBucketEdges()
-	for _, p := range reg.Policies() {
-		if !slices.Equal(p.BucketEdges, want) {
-			return false
-		}
-	}
-	return true
 }

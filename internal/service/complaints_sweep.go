@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +49,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 			return nil
 		}
 		var events []*complaint.Event
+		var planNext civil.Date // a plan still running: its next instalment's check
 		event := func(kind string, to complaint.State, comment string, on civil.Date) {
 			events = append(events, &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: kind, FromState: c.State, ToState: to,
 				Actor: "system", Comment: comment, OccurredOn: on, RecordTime: now})
@@ -64,7 +66,8 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 			if err != nil {
 				return err
 			}
-			missed, _ := complaint.PlanStatus(c.Plan, today, paidBy)
+			var missed *complaint.Instalment
+			missed, planNext = complaint.PlanStatus(c.Plan, today, paidBy)
 			last := c.Plan[len(c.Plan)-1].DueOn
 			switch {
 			case missed != nil:
@@ -92,16 +95,12 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 		}
 		c.NextCheck = l.nextCheck(c, debtor.Jurisdiction)
 		if c.State == complaint.Resolved && c.Outcome == complaint.OutcomePaymentPlan {
-			// Step to the next instalment, or to the close after the last.
-			paidBy, err := l.paidSince(ctx, tx, c)
-			if err != nil {
-				return err
+			// Still running (read above, in the same transaction): step to
+			// the next instalment, or to the close after the last.
+			if planNext.IsZero() {
+				planNext = c.Plan[len(c.Plan)-1].DueOn.AddDays(complaint.AutoCloseDays)
 			}
-			_, next := complaint.PlanStatus(c.Plan, today, paidBy)
-			if next.IsZero() {
-				next = c.Plan[len(c.Plan)-1].DueOn.AddDays(complaint.AutoCloseDays)
-			}
-			c.NextCheck = next
+			c.NextCheck = planNext
 		}
 		c.UpdateTime = now
 		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, l.now(), "Sweep")); err != nil {
@@ -148,11 +147,15 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 		ledger.Payment
 		on civil.Date
 	}
+	invs, err := tx.InvoicesOf(ctx, invoices)
+	if err != nil {
+		return nil, err
+	}
 	var pays []counted
 	for id, f := range facts {
-		inv, err := tx.GetInvoice(ctx, id)
-		if err != nil {
-			return nil, err
+		inv, ok := invs[id]
+		if !ok {
+			return nil, fmt.Errorf("complaint %s: invoice %s: %w", c.ID, id, ledger.ErrNotFound)
 		}
 		pol, polErr := l.policyOf(inv)
 		for _, p := range f.Payments {

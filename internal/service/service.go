@@ -39,10 +39,10 @@ type Ledger struct {
 	jurisdictions sync.Map
 
 	// summaryReady is set once every invoice is counted in the summary
-	// aggregates (PrepareSummaries); aggregatesFit once it is known that
-	// every policy ages debts on the edges they keep.
-	summaryReady  atomic.Bool
-	aggregatesFit bool
+	// aggregates (PrepareSummaries). (Every summary ages on the default
+	// bucket edges, whatever a policy's own, so the aggregates serve any
+	// policy set.)
+	summaryReady atomic.Bool
 	// fingerprint digests the policy data the profiles are computed under.
 	fingerprint string
 }
@@ -50,7 +50,7 @@ type Ledger struct {
 // New returns the service over an open store, judging debts by the
 // policies of reg.
 func New(s store.Store, c clock.Clock, reg *policy.Registry, log *slog.Logger) *Ledger {
-	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{}, aggregatesFit: fitsAggregates(reg),
+	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{},
 		fingerprint: reg.Fingerprint()}
 }
 

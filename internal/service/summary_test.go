@@ -465,19 +465,26 @@ func TestSummaryBucketsOnDefaultEdges(t *testing.T) {
 	if inv.PolicyID != "TEST-EDGES" {
 		t.Fatalf("judged under %s", inv.PolicyID)
 	}
-	groups, _, err := l.OverdueSummary(admin, service.SummaryQuery{AsOf: d(2025, 9, 1)})
-	if err != nil {
+	// Judged invoice by invoice, and from the aggregates, which therefore
+	// serve a deployment with such a policy too.
+	if err := l.PrepareSummaries(admin); err != nil {
 		t.Fatal(err)
 	}
-	if len(groups) != 1 {
-		t.Fatalf("%d groups", len(groups))
-	}
-	g := groups[0]
-	if got := g.Buckets["61-90"]; got.Count != 1 || got.Amount != 500000 || len(g.Buckets) != 1 {
-		t.Errorf("buckets %v, want the invoice in 61-90 alone", g.Buckets)
-	}
-	if got := g.BucketsNet["61-90"]; got.Count != 1 || len(g.BucketsNet) != 1 {
-		t.Errorf("net buckets %v, want the invoice in 61-90 alone", g.BucketsNet)
+	for _, detail := range []bool{true, false} {
+		groups, detailed, err := l.OverdueSummary(admin, service.SummaryQuery{AsOf: d(2025, 9, 1), Detail: detail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if detailed != detail || len(groups) != 1 {
+			t.Fatalf("detail %v: judged %v, %d groups", detail, detailed, len(groups))
+		}
+		g := groups[0]
+		if got := g.Buckets["61-90"]; got.Count != 1 || got.Amount != 500000 || len(g.Buckets) != 1 {
+			t.Errorf("detail %v: buckets %v, want the invoice in 61-90 alone", detail, g.Buckets)
+		}
+		if got := g.BucketsNet["61-90"]; got.Count != 1 || len(g.BucketsNet) != 1 {
+			t.Errorf("detail %v: net buckets %v, want the invoice in 61-90 alone", detail, g.BucketsNet)
+		}
 	}
 	// A list filtered by bucket finds it where the summary counts it.
 	for _, field := range []string{"bucket", "bucket_net"} {

@@ -61,24 +61,11 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 		}
 		// A batch that failed (lost every race, or ran past its time) is
 		// swept again one invoice at a time, and an invoice that still
-		// fails is left for the next pass: stopping the pass there would
-		// stop every pass there, and nothing due after it would be swept.
-		swept = map[uuid.UUID]bool{}
-		for _, id := range ids {
-			one := map[uuid.UUID]bool{}
-			if len(ids) > 1 {
-				one, err = l.sweepInvoices(ctx, []uuid.UUID{id}, now)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return swept, err
-				}
-				l.log.Warn("escalation sweep: an invoice could not be swept; left for the next pass", "invoice", id, "err", err)
-				continue
-			}
-			swept[id] = one[id]
-		}
-		return swept, nil
+		// fails is left for the next pass (oneByOne).
+		return oneByOne(ctx, l.log, "invoice", func(id uuid.UUID) (bool, error) {
+			one, err := l.sweepInvoices(ctx, []uuid.UUID{id}, now)
+			return one[id], err
+		})(ids)
 	})
 	if err != nil {
 		return done, err
@@ -294,14 +281,11 @@ func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice
 		if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
 			continue
 		}
-		if e.ChangedOn.After(today) {
-			// Recorded by a replica whose day had already turned (or whose
-			// clock runs ahead): not this pass's to judge.
-			recorded[transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}] = true
-			continue
-		}
+		// One dated after today was recorded by a replica whose day had
+		// already turned (or whose clock runs ahead): not this pass's to
+		// judge.
 		t := transition{from: e.FromLevel, to: e.ToLevel, name: e.ToLevelName, on: e.ChangedOn}
-		if contains(truth, t) {
+		if e.ChangedOn.After(today) || contains(truth, t) {
 			recorded[t] = true
 			continue
 		}
@@ -341,6 +325,7 @@ func contains[T comparable](xs []T, x T) bool {
 func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, revs []*ledger.Revision, today civil.Date) ([]transition, judgement.Schedule, error) {
 	fieldsOn := func(civil.Date) *ledger.Invoice { return inv }
 	var bounds []civil.Date // where one version of the fields gives way to the next
+	var probes []civil.Date // a date within each earlier version
 	if !inv.CorrectedOn.IsZero() && len(revs) > 0 {
 		versions, err := fieldVersions(inv, revs)
 		if err != nil {
@@ -356,8 +341,9 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 				}
 				return v.fields
 			}
+			probes = []civil.Date{versions[1].from.AddDays(-1)}
 			for _, v := range versions[1:] {
-				bounds = append(bounds, v.from)
+				bounds, probes = append(bounds, v.from), append(probes, v.from)
 			}
 		}
 	}
@@ -375,14 +361,7 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 	now := at(today)
 	// The walk starts at the earliest due date of any version.
 	start := now.DueDate
-	for _, b := range append([]civil.Date{{}}, bounds...) {
-		on := b
-		if on.IsZero() {
-			on = today
-			if len(bounds) > 0 {
-				on = bounds[0].AddDays(-1)
-			}
-		}
+	for _, on := range probes {
 		if due := at(on).DueDate; !due.IsZero() && (start.IsZero() || due.Before(start)) {
 			start = due
 		}
