@@ -197,6 +197,14 @@ func TestDueDate(t *testing.T) {
 			want: "2024-08-14", wantStart: "2024-07-15", wantEvent: policy.EventSettlement,
 		},
 		{
+			desc:   "CN, Decree 728: a confirmed settlement does not start the clock (no such rule before Decree 802)",
+			policy: policy.IDCN728PublicBody,
+			edit: func(i *ledger.Invoice) {
+				i.SettlementConfirmedOn = d("2024-07-15") // delivered 2024-07-01 + 30 = 2024-07-31, Wednesday
+			},
+			want: "2024-07-31", wantStart: "2024-07-01", wantEvent: policy.EventDelivery,
+		},
+		{
 			desc:   "EU: goods received after the invoice: the clock runs from the goods",
 			policy: policy.IDEUB2B,
 			edit: func(i *ledger.Invoice) {
