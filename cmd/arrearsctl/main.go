@@ -3,8 +3,16 @@
 //	arrearsctl sync [flags] FILE    stream a CSV or NDJSON file of payables
 //
 // The sync shows a progress bar on a terminal (records/s, done/total) and
-// can be interrupted with Ctrl-C at any point: everything acknowledged is
-// committed, and running the same command again resumes after it.
+// can be interrupted at any point: everything acknowledged is committed,
+// and running the same command again resumes after it. The first Ctrl-C
+// (or SIGTERM, SIGHUP) stops sending and waits for the server to answer
+// the chunks in flight, so their results are reported; a second one quits
+// at once. Every rejected record is written, as it is known, to a file of
+// JSON lines (FILE.rejected.ndjson unless -rejects says otherwise).
+//
+// Exit status: 0 when every record was synced, 3 when the file is done
+// but some records were rejected, 130 when interrupted, 1 on any other
+// failure.
 package main
 
 import (
@@ -28,16 +36,45 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-signals
+		fmt.Fprintln(os.Stderr, "\narrearsctl: stopping once the server has answered the chunks in flight (interrupt again to quit at once)")
+		close(stop)
+		<-signals
+		cancel()
+	}()
+	err := run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr)
+	signal.Stop(signals)
+	cancel()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "arrearsctl:", err)
+		var ex exitError
+		if errors.As(err, &ex) {
+			os.Exit(ex.code)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// exitError is a failure with its own exit status.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+// Exit statuses besides 0 and 1 (see the package comment).
+const (
+	exitRejected    = 3
+	exitInterrupted = 130 // as a shell reports a command ended by SIGINT
+)
+
+func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "sync" {
 		return fmt.Errorf("usage: arrearsctl sync [flags] FILE (run arrearsctl sync -h for the flags)")
 	}
@@ -50,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debtor := fs.String("debtor", "", "the debtor: parties/{id} or parties/{jurisdiction}:{registration id}")
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")
+	rejects := fs.String("rejects", "", `file of JSON lines receiving every rejected record (default FILE.rejected.ndjson; "-" for none)`)
 	caFile := fs.String("tls-ca", "", "PEM CA of the server's certificate; TLS when set")
 	certFile := fs.String("tls-cert", "", "PEM client certificate, for mutual TLS")
 	keyFile := fs.String("tls-key", "", "PEM client key")
@@ -89,11 +127,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer conn.Close()
+	switch *rejects {
+	case "":
+		*rejects = fs.Arg(0) + ".rejected.ndjson"
+	case "-":
+		*rejects = ""
+	}
 	fi, _ := os.Stderr.Stat()
 	rep, err := syncclient.Run(ctx, syncclient.Options{Conn: conn, Token: strings.TrimSpace(*token), Debtor: *debtor,
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
-		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0})
-	if rep != nil {
+		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects})
+	if rep == nil {
+		if errors.Is(err, context.Canceled) {
+			return exitError{exitInterrupted, "interrupted while reading the file; nothing was sent"}
+		}
+		return err
+	}
+	if *session != "" && rep.ResumeAfter > 0 && rep.ResumeAfter < rep.Total {
+		// A session named by hand resumes by position, whatever the file
+		// now holds before it.
+		fmt.Fprintf(stderr, "session %s resumes after record %d: records up to it are not read again\n", rep.Session, rep.ResumeAfter)
+	}
+	{
 		shown, what := rep.Acknowledged, "records acknowledged"
 		if rep.Done {
 			// Every record accounted for: the unreadable ones, listed
@@ -105,11 +160,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
 		}
+		if n := rep.Outcomes["REJECTED"]; n > int64(len(rep.Rejected)) {
+			fmt.Fprintf(stdout, "... and %d more rejected records\n", n-int64(len(rep.Rejected)))
+		}
 	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted: run the same command again to resume after record %d", rep.Acknowledged)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return exitError{exitInterrupted, fmt.Sprintf("interrupted: run the same command again to resume after record %d or later", rep.Acknowledged)}
+	case errors.Is(err, syncclient.ErrStopped):
+		return exitError{exitInterrupted, fmt.Sprintf("stopped: run the same command again to resume after record %d", rep.Acknowledged)}
+	case err != nil:
+		return err
 	}
-	return err
+	if n := rep.Outcomes["REJECTED"]; n > 0 {
+		where := ""
+		if *rejects != "" {
+			where = "; all are listed in " + *rejects
+		}
+		return exitError{exitRejected, fmt.Sprintf("%d records rejected%s", n, where)}
+	}
+	return nil
 }
 
 func envOr(name, def string) string {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +122,98 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	}
 	if rep4.Total != 5 || !rep4.Done || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || !strings.Contains(rep4.Rejected[0].Problems[0].Description, "not UTF-8") {
 		t.Errorf("a file with three unreadable rows: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
+	}
+}
+
+// stopAt is a progress writer that asks the run to stop, as a first
+// Ctrl-C does, once the acknowledged count passes a threshold.
+type stopAt struct {
+	n    int64
+	stop chan struct{}
+	once sync.Once
+}
+
+func (s *stopAt) Write(p []byte) (int, error) {
+	if m := ackedRE.FindSubmatch(p); m != nil {
+		if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n >= s.n {
+			s.once.Do(func() { close(s.stop) })
+		}
+	}
+	return len(p), nil
+}
+
+// TestArrearsctlSyncStopsGently stops a run part way as a first Ctrl-C
+// does: the chunks in flight are answered, so the run knows exactly where
+// the server stands, and every rejection, from the server or unreadable
+// here, is in the rejects file once across the stopped run and its rerun.
+func TestArrearsctlSyncStopsGently(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "payables.csv")
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,issued_on,delivered_on,agreed_term_days\n")
+	const n = 3000
+	var wantRejected []string
+	for i := 1; i <= n; i++ {
+		amount := fmt.Sprintf("%d.00", 1000+i)
+		switch {
+		case i%500 == 7:
+			amount = "-1.00" // the server rejects it, naming the field
+			wantRejected = append(wantRejected, fmt.Sprintf("%d:invoice.amount.minor_units", i))
+		case i%700 == 3:
+			amount = "12/5" // unreadable here
+			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount", i))
+		}
+		fmt.Fprintf(&b, "STOP-%05d,CN:%s,Supplier %d,SMALL,CNY,%s,2025-07-02,2025-07-01,60\n",
+			i, uscc(fmt.Sprintf("92350121MA0CW%04d", i%7)), i%7, amount)
+	}
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	rejects := filepath.Join(dir, "rejected.ndjson")
+	// A rejects file left from another file's run is started afresh.
+	os.WriteFile(rejects, []byte(`{"sequence":"1","outcome":"REJECTED"}`+"\n"), 0o600)
+	opts := syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: 100, Window: 3,
+		Terminal: true, Every: time.Millisecond, Rejects: rejects}
+	stop := &stopAt{n: 1000, stop: make(chan struct{})}
+	opts.Progress, opts.Stop = stop, stop.stop
+	rep, err := syncclient.Run(context.Background(), opts)
+	if !errors.Is(err, syncclient.ErrStopped) || rep.Acknowledged >= n || rep.Acknowledged < 1000 || rep.Done {
+		t.Fatalf("stopped run: %v, acknowledged %d of %d, done %v", err, rep.Acknowledged, n, rep.Done)
+	}
+	opts.Progress, opts.Stop = nil, nil
+	rep2, err := syncclient.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.ResumeAfter != rep.Acknowledged || !rep2.Done {
+		t.Errorf("rerun resumed after %d; the stopped run saw %d acknowledged", rep2.ResumeAfter, rep.Acknowledged)
+	}
+	if got := countInvoices(t, f.conn, f.erp); got != n-len(wantRejected) {
+		t.Errorf("ledger holds %d invoices, want %d", got, n-len(wantRejected))
+	}
+	data, err := os.ReadFile(rejects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct {
+			Sequence    string `json:"sequence"`
+			DocumentRef string `json:"document_ref"`
+			Problems    []struct {
+				Field string `json:"field"`
+			} `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || len(r.Problems) == 0 || r.DocumentRef == "" {
+			t.Fatalf("rejects line %q: %v", line, err)
+		}
+		got = append(got, r.Sequence+":"+r.Problems[0].Field)
+	}
+	slices.SortFunc(got, func(a, b string) int {
+		x, _ := strconv.Atoi(strings.Split(a, ":")[0])
+		y, _ := strconv.Atoi(strings.Split(b, ":")[0])
+		return x - y
+	})
+	if fmt.Sprint(got) != fmt.Sprint(wantRejected) {
+		t.Errorf("rejects file lists %v, want %v", got, wantRejected)
 	}
 }

@@ -7,6 +7,7 @@ package syncclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -17,6 +18,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +51,22 @@ type Options struct {
 	Progress io.Writer
 	Terminal bool
 	Every    time.Duration
+	// Stop, when closed, ends the run gently: no more chunks are sent, the
+	// server answers those in flight, and Run returns ErrStopped with
+	// their results counted. Cancelling ctx ends it at once instead, and
+	// the answers to chunks in flight are lost (their records are not: a
+	// rerun reports them unchanged or rejected again).
+	Stop <-chan struct{}
+	// Rejects, when set, names a file that receives every rejected record
+	// as a line of JSON (a RecordResult) as soon as it is known: a fresh
+	// session starts it afresh, a resumed one appends to it, so after a
+	// run interrupted any number of times it lists every rejection.
+	Rejects string
 }
+
+// ErrStopped is a run ended through Options.Stop before the whole file was
+// sent; everything acknowledged is durable and a rerun resumes after it.
+var ErrStopped = errors.New("stopped before the end of the file")
 
 // Report is what a run did.
 type Report struct {
@@ -61,7 +78,7 @@ type Report struct {
 	// sequence then falls short of Total by the unreadable rows at the end).
 	Done     bool
 	Outcomes map[string]int64
-	Rejected []*arrearsv1.RecordResult // the first 100
+	Rejected []*arrearsv1.RecordResult // the first 100; all are in Options.Rejects
 	Elapsed  time.Duration
 }
 
@@ -121,9 +138,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.Session, rep.ResumeAfter, total, o.File)
 	}
 
+	rejects, err := openRejects(o.Rejects, rep.ResumeAfter == 0)
+	if err != nil {
+		return rep, err
+	}
+	defer rejects.close()
+
 	start := time.Now()
 	window := make(chan struct{}, o.Window)
 	var mu sync.Mutex
+	// reject records a rejected record; mu held. A rejection that cannot
+	// be written ends the run: it would be lost, as nothing re-sends it.
+	reject := func(r *arrearsv1.RecordResult) {
+		rep.Outcomes["REJECTED"]++
+		if len(rep.Rejected) < 100 {
+			rep.Rejected = append(rep.Rejected, r)
+		}
+		if err := rejects.write(r); err != nil {
+			cancel()
+		}
+	}
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -141,9 +175,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			mu.Lock()
 			rep.Acknowledged = c.AcknowledgedSequence
 			for _, r := range c.Results {
-				rep.Outcomes[r.Outcome]++
-				if r.Outcome == "REJECTED" && len(rep.Rejected) < 100 {
-					rep.Rejected = append(rep.Rejected, r)
+				if r.Outcome == "REJECTED" {
+					reject(r)
+				} else {
+					rep.Outcomes[r.Outcome]++
 				}
 			}
 			mu.Unlock()
@@ -152,6 +187,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}()
 	stopProgress := o.progress(rep, &mu, start)
 
+	stopped := false
 	sendErr := func() error {
 		r, err := openRecords(o.File)
 		if err != nil {
@@ -166,15 +202,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			size = 0
 			select {
+			case <-o.Stop: // before the window, which may have room too
+				stopped = true
+				return nil
+			default:
+			}
+			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
 				return ctx.Err()
+			case <-o.Stop:
+				stopped = true
+				return nil
 			}
 			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk}}})
 			chunk = nil
 			return err
 		}
-		for seq := int64(1); ; seq++ {
+		for seq := int64(1); !stopped; seq++ {
 			rec, err := r.Next()
 			if errors.Is(err, io.EOF) {
 				break
@@ -186,15 +231,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if seq <= rep.ResumeAfter {
 				continue
 			}
+			if row == nil {
+				if n := proto.Size(rec); n > maxRecordBytes {
+					row = &rowError{field: "record", docRef: rec.GetDocumentRef(),
+						err: fmt.Errorf("%d bytes, over the %d a record may take", n, maxRecordBytes)}
+				}
+			}
 			if row != nil {
 				// Not sent: the others go on, as the server treats a
 				// bad record; its number is left out of the sequence.
-				mu.Lock()
-				rep.Outcomes["REJECTED"]++
-				if len(rep.Rejected) < 100 {
-					rep.Rejected = append(rep.Rejected, &arrearsv1.RecordResult{Sequence: seq, Outcome: "REJECTED",
-						Problems: []*arrearsv1.RecordProblem{{Field: "record", Description: row.Error()}}})
+				field := row.field
+				if field == "" {
+					field = "record"
 				}
+				mu.Lock()
+				reject(&arrearsv1.RecordResult{Sequence: seq, DocumentRef: row.docRef, Outcome: "REJECTED",
+					Problems: []*arrearsv1.RecordProblem{{Field: field, Description: row.err.Error()}}})
 				mu.Unlock()
 				continue
 			}
@@ -209,6 +261,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err := flush(); err != nil {
 			return err
 		}
+		if stopped {
+			// The chunks in flight are answered, then the stream ends.
+			return stream.CloseSend()
+		}
 		// The records sent are those the session was named after: a file
 		// rewritten since the count would resume wrongly on a rerun.
 		if got := hex.EncodeToString(r.hash.Sum(nil)); got != digest {
@@ -221,19 +277,68 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	err = <-recvErr
 	mu.Lock()
-	rep.Done = err == nil && sendErr == nil && parent.Err() == nil
+	rep.Done = err == nil && sendErr == nil && parent.Err() == nil && !stopped
 	mu.Unlock()
 	stopProgress()
 	rep.Elapsed = time.Since(start)
 	switch {
 	case parent.Err() != nil:
 		return rep, parent.Err() // interrupted: what was acknowledged stays
+	case rejects.err != nil:
+		return rep, fmt.Errorf("writing the rejected records: %w", rejects.err)
+	case err == nil && sendErr == nil && stopped:
+		return rep, ErrStopped
 	case sendErr != nil && !errors.Is(sendErr, context.Canceled) && !isStreamEnd(sendErr):
 		return rep, sendErr // a local failure (the file), which cancelled the stream
 	case err != nil:
 		return rep, err
 	}
 	return rep, sendErr
+}
+
+// rejectsFile is where a run writes its rejected records, one JSON line
+// each; the zero value writes nothing.
+type rejectsFile struct {
+	f   *os.File
+	w   *bufio.Writer
+	err error
+}
+
+func openRejects(path string, fresh bool) (*rejectsFile, error) {
+	if path == "" {
+		return &rejectsFile{}, nil
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if fresh {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("the rejected records' file: %w", err)
+	}
+	return &rejectsFile{f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// write appends one rejection and flushes it: a run killed a moment later
+// keeps it.
+func (r *rejectsFile) write(res *arrearsv1.RecordResult) error {
+	if r.f == nil || r.err != nil {
+		return r.err
+	}
+	line, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res)
+	if err == nil {
+		r.w.Write(line)
+		r.w.WriteByte('\n')
+		err = r.w.Flush()
+	}
+	r.err = err
+	return err
+}
+
+func (r *rejectsFile) close() {
+	if r.f != nil {
+		r.f.Close()
+	}
 }
 
 // isStreamEnd reports an error of Send on a stream the server has ended:
@@ -338,7 +443,7 @@ type recordReader struct {
 	hash   interface{ Sum([]byte) []byte }
 	csv    *csv.Reader
 	cols   map[string]int
-	lines  *bufio.Scanner
+	lines  *bufio.Reader
 	isJSON bool
 }
 
@@ -348,7 +453,13 @@ func openRecords(path string) (*recordReader, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	src := io.TeeReader(f, h)
+	// A byte-order mark, as spreadsheets write one, is not part of the
+	// first value: the CSV reader would keep the quotes of a quoted
+	// first column name after it.
+	src := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	if bom, err := src.Peek(3); err == nil && string(bom) == "\ufeff" {
+		src.Discard(3)
+	}
 	r := &recordReader{f: f, hash: h}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
@@ -362,7 +473,7 @@ func openRecords(path string) (*recordReader, error) {
 		}
 		r.cols = map[string]int{}
 		for i, c := range header {
-			c = strings.TrimSpace(strings.TrimPrefix(c, "\ufeff"))
+			c = strings.TrimSpace(c)
 			if !knownColumns[c] {
 				f.Close()
 				return nil, fmt.Errorf("%s: unknown column %q (known: %s)", path, c, strings.Join(columnList, ", "))
@@ -377,8 +488,7 @@ func openRecords(path string) (*recordReader, error) {
 		}
 	case ".ndjson", ".jsonl":
 		r.isJSON = true
-		r.lines = bufio.NewScanner(src)
-		r.lines.Buffer(make([]byte, 1<<20), 1<<24)
+		r.lines = src
 	default:
 		f.Close()
 		return nil, fmt.Errorf("%s: want a .csv or .ndjson file", path)
@@ -391,54 +501,149 @@ func (r *recordReader) Close() error { return r.f.Close() }
 // Next returns the next record, or io.EOF.
 func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	if r.isJSON {
-		for r.lines.Scan() {
-			line := strings.TrimSpace(strings.TrimPrefix(r.lines.Text(), "\ufeff"))
-			if line == "" {
+		for {
+			line, err := r.line()
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			if err != nil {
+				return nil, err
+			}
+			if line == nil {
+				return nil, &rowError{field: "record", err: fmt.Errorf("a line over %d bytes", maxLineBytes)}
+			}
+			if line = bytes.TrimSpace(line); len(line) == 0 {
 				continue
 			}
-			if !utf8.ValidString(line) {
-				return nil, &rowError{errNotUTF8}
+			if !utf8.Valid(line) {
+				return nil, &rowError{err: errNotUTF8}
 			}
 			var rec arrearsv1.PayableRecord
-			if err := protojson.Unmarshal([]byte(line), &rec); err != nil {
-				return nil, &rowError{err}
+			if err := protojson.Unmarshal(line, &rec); err != nil {
+				return nil, &rowError{err: err}
 			}
 			return &rec, nil
 		}
-		if err := r.lines.Err(); err != nil {
-			return nil, err
-		}
-		return nil, io.EOF
 	}
 	row, err := r.csv.Read()
-	if errors.Is(err, csv.ErrFieldCount) {
-		return nil, &rowError{err} // the reader goes on with the next row
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 		return nil, err
 	}
+	// A short or long row (ErrFieldCount) comes with its cells; the
+	// reader goes on with the next row.
 	for _, cell := range row {
 		if !utf8.ValidString(cell) {
-			return nil, &rowError{errNotUTF8}
+			return nil, &rowError{err: errNotUTF8}
 		}
+	}
+	docRef := ""
+	if i, ok := r.cols["document_ref"]; ok && i < len(row) {
+		docRef = strings.TrimSpace(row[i])
+	}
+	for i, cell := range row {
+		if strings.ContainsAny(cell, "\r\n") {
+			// No column holds a line break. One here is a quote opened
+			// and never closed, which took the rows after it into this
+			// value: they are reported with it, not silently lost.
+			line, _ := r.csv.FieldPos(i)
+			end, _ := r.csv.FieldPos(len(row) - 1)
+			end += strings.Count(row[len(row)-1], "\n")
+			return nil, &rowError{field: r.colName(i), docRef: docRef, err: fmt.Errorf(
+				"the value from line %d runs over a line break, to line %d: an unclosed quote?", line, end)}
+		}
+	}
+	if err != nil {
+		return nil, &rowError{docRef: docRef, err: err}
 	}
 	rec, err := fromCSV(r.cols, row)
 	if err != nil {
-		return nil, &rowError{err}
+		row := &rowError{docRef: docRef, err: err}
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			row.field, row.err = fe.field, fe.err
+		}
+		return nil, row
 	}
 	return rec, nil
 }
 
+// maxLineBytes bounds an NDJSON line: one longer is reported as a bad
+// record and skipped, not read whole.
+const maxLineBytes = 16 << 20
+
+// line reads the next NDJSON line without its end; a line over
+// maxLineBytes is skipped and returned as nil, an empty one as empty.
+func (r *recordReader) line() ([]byte, error) {
+	var out []byte
+	long := false
+	for {
+		part, err := r.lines.ReadSlice('\n')
+		if !long {
+			if len(out)+len(part) > maxLineBytes {
+				long, out = true, nil
+			} else {
+				out = append(out, part...)
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && (len(out) > 0 || long):
+			// The last line, with no line end.
+		case err != nil:
+			return nil, err
+		}
+		if long {
+			return nil, nil
+		}
+		if out == nil {
+			out = []byte{}
+		}
+		return out, nil
+	}
+}
+
+// colName is the CSV column at index i.
+func (r *recordReader) colName(i int) string {
+	for name, j := range r.cols {
+		if j == i {
+			return name
+		}
+	}
+	return "record"
+}
+
 // rowError is one record that cannot be read (a bad date or amount, a short
-// row, another encoding): the run reports it and goes on with the others.
-type rowError struct{ err error }
+// row, another encoding): the run reports it, naming the column where it
+// can, and goes on with the others.
+type rowError struct {
+	field, docRef string
+	err           error
+}
 
 func (e *rowError) Error() string { return e.err.Error() }
 func (e *rowError) Unwrap() error { return e.err }
 
+// fieldError is a bad value in one column.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+
 // errNotUTF8 is a record in another encoding: a GBK export, say, which the
 // server could not even be sent.
 var errNotUTF8 = errors.New("not UTF-8 text: save the file as UTF-8")
+
+// decimalRE is the decimal forms parseAmount takes besides the plain one:
+// a sign, a missing integer part, an exponent.
+var decimalRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// maxRecordBytes is the most one record may take: a chunk is sent early
+// once it reaches maxChunkBytes, so a chunk holding it stays under the
+// server's default 4 MB message limit.
+const maxRecordBytes = 1 << 20
 
 // maxChunkBytes sends a chunk early when its records grow large (many
 // payments each), well under the server's default 4 MB message limit.
@@ -472,7 +677,7 @@ func fromCSV(cols map[string]int, row []string) (*arrearsv1.PayableRecord, error
 		}
 		d, e := civil.Parse(s)
 		if e != nil {
-			err = fmt.Errorf("%s: %v", c, e)
+			err = &fieldError{c, e}
 			return nil
 		}
 		return &arrearsv1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
@@ -485,7 +690,7 @@ func fromCSV(cols map[string]int, row []string) (*arrearsv1.PayableRecord, error
 		}
 		m, e := parseAmount(currency, s)
 		if e != nil {
-			err = fmt.Errorf("%s: %v", c, e)
+			err = &fieldError{c, e}
 		}
 		return m
 	}
@@ -496,17 +701,26 @@ func fromCSV(cols map[string]int, row []string) (*arrearsv1.PayableRecord, error
 		DeliveredOn: date("delivered_on"), AgreedDueDate: date("agreed_due_date"),
 	}
 	if s := get("creditor_size_class"); s != "" {
-		rec.CreditorSizeClass = arrearsv1.SizeClass(arrearsv1.SizeClass_value["SIZE_CLASS_"+strings.ToUpper(s)])
+		v, ok := arrearsv1.SizeClass_value["SIZE_CLASS_"+strings.ToUpper(s)]
+		if !ok || v == 0 {
+			// A typo would otherwise make the supplier one of no size.
+			return nil, &fieldError{"creditor_size_class", fmt.Errorf("%q is not one of MICRO, SMALL, MEDIUM, LARGE", s)}
+		}
+		rec.CreditorSizeClass = arrearsv1.SizeClass(v)
 	}
 	if s := get("agreed_term_days"); s != "" {
-		n, e := strconv.Atoi(s)
+		n, e := strconv.ParseInt(s, 10, 32)
 		if e != nil {
-			return nil, fmt.Errorf("agreed_term_days: %q is not a number", s)
+			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is not a whole number of days", s)}
 		}
 		rec.AgreedTermDays = int32(n)
 	}
 	if ref := get("payment_reference"); ref != "" {
 		rec.Payments = []*arrearsv1.PayablePayment{{Reference: ref, Amount: amount("payment_amount"), PaidOn: date("paid_on")}}
+	} else if get("payment_amount") != "" || get("paid_on") != "" {
+		// A payment with no reference cannot be matched on a rerun, and
+		// dropping it would leave the invoice unpaid without a word.
+		return nil, &fieldError{"payment_reference", errors.New("required with payment_amount or paid_on")}
 	}
 	return rec, err
 }
@@ -531,6 +745,10 @@ func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	cur, ok := money.LookupCurrency(currency)
 	if !ok {
 		return nil, fmt.Errorf("unknown currency %q", currency)
+	}
+	if !decimalRE.MatchString(s) {
+		// big.Rat also reads fractions ("10/4") and other bases ("0x1F").
+		return nil, fmt.Errorf("%q is not a decimal amount", s)
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -28,6 +29,9 @@ func TestParseAmount(t *testing.T) {
 		{"BHD", "1.125", 1125, true},
 		{"CNY", "1.005", 0, false},
 		{"CNY", "abc", 0, false},
+		{"CNY", "10/4", 0, false},
+		{"CNY", "0x1F", 0, false},
+		{"CNY", "1e2", 10000, true},
 		{"XYZ", "1", 0, false},
 	} {
 		m, err := parseAmount(tc.cur, tc.in)
@@ -68,6 +72,9 @@ func TestParseAmountMatchesRat(t *testing.T) {
 		if !ok {
 			return 0, false
 		}
+		if strings.Contains(s, "/") {
+			return 0, false // a fraction is not an amount
+		}
 		r, ok := new(big.Rat).SetString(s)
 		if !ok {
 			return 0, false
@@ -104,5 +111,77 @@ func TestScanStopsWhenCancelled(t *testing.T) {
 	}
 	if n, _, err := scan(context.Background(), p); err != nil || n != 10000 {
 		t.Errorf("scan: %d, %v", n, err)
+	}
+}
+
+// readAll reads every record of a file, as the run does: each a record or
+// the reason it cannot be read, naming the column.
+func readAll(t *testing.T, path string) []string {
+	t.Helper()
+	r, err := openRecords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []string
+	for {
+		rec, err := r.Next()
+		var row *rowError
+		switch {
+		case errors.Is(err, io.EOF):
+			return out
+		case errors.As(err, &row):
+			out = append(out, fmt.Sprintf("rejected %s (%s): %v", row.field, row.docRef, row.err))
+		case err != nil:
+			t.Fatal(err)
+		default:
+			out = append(out, rec.DocumentRef)
+		}
+	}
+}
+
+// TestReaderRejectsBadRowsNamingTheColumn: a value the client cannot read
+// is a rejection of that row, naming its column and document reference,
+// never a value silently dropped, replaced or wrapped around; the rows
+// after it are read as before.
+func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "payables.csv")
+	// A byte-order mark before a quoted header, as spreadsheets write it.
+	content := "\ufeff\"document_ref\",\"creditor\",\"currency\",\"amount\",\"issued_on\",\"creditor_size_class\",\"agreed_term_days\",\"payment_reference\",\"payment_amount\",\"paid_on\"\n" +
+		"A1,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
+		"A2,CN:x,CNY,10.00,2025-07-01,SME,60,,,\n" +
+		"A3,CN:x,CNY,10.00,2025-07-01,SMALL,4294967326,,,\n" +
+		"A4,CN:x,CNY,10.00,2025-07-01,SMALL,60,,5.00,2025-08-01\n" +
+		"A5,CN:x,CNY,10/4,2025-07-01,SMALL,60,,,\n" +
+		"A6,\"CN:x\" Ltd,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
+		"A7,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
+		"A8,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n"
+	os.WriteFile(p, []byte(content), 0o600)
+	got := strings.Join(readAll(t, p), "\n")
+	for _, want := range []string{
+		"A1",
+		"rejected creditor_size_class (A2)",
+		"rejected agreed_term_days (A3)",
+		"rejected payment_reference (A4)",
+		"rejected amount (A5)",
+		"rejected creditor (A6): the value from line 7 runs over a line break",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	// The unclosed quote took the rows after it: they are named in the
+	// rejection, not read as records nor lost without a word.
+	if strings.Contains(got, "\nA7") {
+		t.Errorf("rows after an unclosed quote read as records:\n%s", got)
+	}
+
+	// NDJSON: a line too long to read is one bad record; the next is read.
+	j := filepath.Join(dir, "payables.ndjson")
+	long := `{"documentRef":"` + strings.Repeat("x", maxLineBytes) + `"}`
+	os.WriteFile(j, []byte("\ufeff"+`{"documentRef":"J1"}`+"\n"+long+"\n"+`{"documentRef":"J2"}`), 0o600)
+	if got := strings.Join(readAll(t, j), "|"); got != "J1|rejected record (): a line over 16777216 bytes|J2" {
+		t.Errorf("ndjson with an overlong line: %s", got)
 	}
 }
