@@ -138,15 +138,10 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
 		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects})
 	if rep == nil {
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
 			return exitError{exitInterrupted, "interrupted while reading the file; nothing was sent"}
 		}
 		return err
-	}
-	if *session != "" && rep.ResumeAfter > 0 && rep.ResumeAfter < rep.Total {
-		// A session named by hand resumes by position, whatever the file
-		// now holds before it.
-		fmt.Fprintf(stderr, "session %s resumes after record %d: records up to it are not read again\n", rep.Session, rep.ResumeAfter)
 	}
 	{
 		shown, what := rep.Acknowledged, "records acknowledged"
@@ -172,7 +167,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	case err != nil:
 		return err
 	}
-	if n := rep.Outcomes["REJECTED"]; n > 0 {
+	// The file's rejections across the session's runs, when there is a
+	// file; this run's alone otherwise.
+	if n := rep.RejectedBefore + rep.Outcomes["REJECTED"]; n > 0 {
 		where := ""
 		if *rejects != "" {
 			where = "; all are listed in " + *rejects

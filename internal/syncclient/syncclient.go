@@ -53,9 +53,10 @@ type Options struct {
 	Every    time.Duration
 	// Stop, when closed, ends the run gently: no more chunks are sent, the
 	// server answers those in flight, and Run returns ErrStopped with
-	// their results counted. Cancelling ctx ends it at once instead, and
-	// the answers to chunks in flight are lost (their records are not: a
-	// rerun reports them unchanged or rejected again).
+	// their results counted. Cancelling ctx ends it at once instead: the
+	// server may have committed chunks whose answers are lost, and a rerun
+	// resumes after them, so rejections among them go unreported (a new
+	// session re-checks the whole file).
 	Stop <-chan struct{}
 	// Rejects, when set, names a file that receives every rejected record
 	// as a line of JSON (a RecordResult) as soon as it is known: a fresh
@@ -78,8 +79,11 @@ type Report struct {
 	// sequence then falls short of Total by the unreadable rows at the end).
 	Done     bool
 	Outcomes map[string]int64
-	Rejected []*arrearsv1.RecordResult // the first 100; all are in Options.Rejects
-	Elapsed  time.Duration
+	Rejected []*arrearsv1.RecordResult // the first 100 of this run; all are in Options.Rejects
+	// RejectedBefore counts the rejections earlier runs of the session
+	// wrote to Options.Rejects, at or before ResumeAfter.
+	RejectedBefore int64
+	Elapsed        time.Duration
 }
 
 // Run syncs the file. It returns when the file is done, or with ctx's error
@@ -98,7 +102,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
-	total, digest, err := scan(ctx, o.File)
+	total, digest, err := scan(ctx, o.Stop, o.File)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +142,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.Session, rep.ResumeAfter, total, o.File)
 	}
 
-	rejects, err := openRejects(o.Rejects, rep.ResumeAfter == 0)
+	rejects, err := openRejects(o.Rejects, rep.ResumeAfter)
 	if err != nil {
 		return rep, err
 	}
 	defer rejects.close()
+	rep.RejectedBefore = rejects.kept
+	if o.Progress != nil && rep.ResumeAfter > 0 {
+		fmt.Fprintf(o.Progress, "resuming session %s after record %d of %d\n", o.Session, rep.ResumeAfter, total)
+	}
 
 	start := time.Now()
 	window := make(chan struct{}, o.Window)
@@ -299,24 +307,46 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // rejectsFile is where a run writes its rejected records, one JSON line
 // each; the zero value writes nothing.
 type rejectsFile struct {
-	f   *os.File
-	w   *bufio.Writer
-	err error
+	f    *os.File
+	w    *bufio.Writer
+	err  error
+	kept int64 // lines kept from earlier runs
 }
 
-func openRejects(path string, fresh bool) (*rejectsFile, error) {
+func openRejects(path string, resumeAfter int64) (*rejectsFile, error) {
 	if path == "" {
 		return &rejectsFile{}, nil
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if fresh {
-		flags |= os.O_TRUNC
+	// A resumed session keeps the rejections of the records it will not
+	// read again, those at or before resumeAfter, and drops the rest: the
+	// run reads those records again and rejects them again, so each is
+	// listed once. A fresh session starts the file afresh.
+	var keep []byte
+	var kept int64
+	if resumeAfter > 0 {
+		old, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("the rejected records' file: %w", err)
+		}
+		for line := range bytes.Lines(old) {
+			var r arrearsv1.RecordResult
+			if protojson.Unmarshal(line, &r) == nil && r.Sequence > 0 && r.Sequence <= resumeAfter {
+				keep = append(keep, line...)
+				kept++
+			}
+		}
 	}
-	f, err := os.OpenFile(path, flags, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("the rejected records' file: %w", err)
 	}
-	return &rejectsFile{f: f, w: bufio.NewWriter(f)}, nil
+	r := &rejectsFile{f: f, w: bufio.NewWriter(f), kept: kept}
+	r.w.Write(keep)
+	if err := r.w.Flush(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the rejected records' file: %w", err)
+	}
+	return r, nil
 }
 
 // write appends one rejection and flushes it: a run killed a moment later
@@ -415,7 +445,7 @@ func sanitize(s string) string {
 // scan counts the records of a file and digests its content, so the
 // default session name follows the file: the same file resumes, another
 // starts afresh.
-func scan(ctx context.Context, path string) (int64, string, error) {
+func scan(ctx context.Context, stop <-chan struct{}, path string) (int64, string, error) {
 	r, err := openRecords(path)
 	if err != nil {
 		return 0, "", err
@@ -423,8 +453,16 @@ func scan(ctx context.Context, path string) (int64, string, error) {
 	defer r.Close()
 	var n int64
 	for {
-		if n%4096 == 0 && ctx.Err() != nil {
-			return 0, "", ctx.Err() // Ctrl-C while a large file is counted
+		if n%4096 == 0 {
+			// Ctrl-C while a large file is counted.
+			if ctx.Err() != nil {
+				return 0, "", ctx.Err()
+			}
+			select {
+			case <-stop:
+				return 0, "", ErrStopped
+			default:
+			}
 		}
 		var row *rowError
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
@@ -512,7 +550,9 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			if line == nil {
 				return nil, &rowError{field: "record", err: fmt.Errorf("a line over %d bytes", maxLineBytes)}
 			}
-			if line = bytes.TrimSpace(line); len(line) == 0 {
+			// A byte-order mark may start any line of files joined
+			// together (cat a.ndjson b.ndjson).
+			if line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\ufeff"))); len(line) == 0 {
 				continue
 			}
 			if !utf8.Valid(line) {
@@ -531,14 +571,14 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	}
 	// A short or long row (ErrFieldCount) comes with its cells; the
 	// reader goes on with the next row.
-	for _, cell := range row {
-		if !utf8.ValidString(cell) {
-			return nil, &rowError{err: errNotUTF8}
-		}
-	}
 	docRef := ""
-	if i, ok := r.cols["document_ref"]; ok && i < len(row) {
+	if i, ok := r.cols["document_ref"]; ok && i < len(row) && utf8.ValidString(row[i]) {
 		docRef = strings.TrimSpace(row[i])
+	}
+	for i, cell := range row {
+		if !utf8.ValidString(cell) {
+			return nil, &rowError{field: r.colName(i), docRef: docRef, err: errNotUTF8}
+		}
 	}
 	for i, cell := range row {
 		if strings.ContainsAny(cell, "\r\n") {
@@ -546,10 +586,8 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			// and never closed, which took the rows after it into this
 			// value: they are reported with it, not silently lost.
 			line, _ := r.csv.FieldPos(i)
-			end, _ := r.csv.FieldPos(len(row) - 1)
-			end += strings.Count(row[len(row)-1], "\n")
 			return nil, &rowError{field: r.colName(i), docRef: docRef, err: fmt.Errorf(
-				"the value from line %d runs over a line break, to line %d: an unclosed quote?", line, end)}
+				"the value from line %d runs over a line break: an unclosed quote? The lines after it, up to where a quote closes it, were read into it", line)}
 		}
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package syncclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/money"
 )
 
@@ -50,13 +52,13 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(content), 0o600)
-		if _, _, err := scan(context.Background(), p); err == nil {
+		if _, _, err := scan(context.Background(), nil, p); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
 	p := filepath.Join(dir, "ok.ndjson")
 	os.WriteFile(p, []byte(`{"documentRef":"A","creditor":"parties/CN:x"}`+"\n\n"+`{"documentRef":"B"}`+"\n"), 0o600)
-	n, digest, err := scan(context.Background(), p)
+	n, digest, err := scan(context.Background(), nil, p)
 	if err != nil || n != 2 || len(digest) != 64 {
 		t.Errorf("ndjson scan = %d, %q, %v", n, digest, err)
 	}
@@ -106,10 +108,10 @@ func TestScanStopsWhenCancelled(t *testing.T) {
 	os.WriteFile(p, []byte(strings.Repeat(`{"documentRef":"A"}`+"\n", 10000)), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := scan(ctx, p); !errors.Is(err, context.Canceled) {
+	if _, _, err := scan(ctx, nil, p); !errors.Is(err, context.Canceled) {
 		t.Errorf("scan after Ctrl-C: %v", err)
 	}
-	if n, _, err := scan(context.Background(), p); err != nil || n != 10000 {
+	if n, _, err := scan(context.Background(), nil, p); err != nil || n != 10000 {
 		t.Errorf("scan: %d, %v", n, err)
 	}
 }
@@ -180,8 +182,48 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 	// NDJSON: a line too long to read is one bad record; the next is read.
 	j := filepath.Join(dir, "payables.ndjson")
 	long := `{"documentRef":"` + strings.Repeat("x", maxLineBytes) + `"}`
-	os.WriteFile(j, []byte("\ufeff"+`{"documentRef":"J1"}`+"\n"+long+"\n"+`{"documentRef":"J2"}`), 0o600)
+	os.WriteFile(j, []byte("\ufeff"+`{"documentRef":"J1"}`+"\n"+long+"\n\ufeff"+`{"documentRef":"J2"}`), 0o600)
 	if got := strings.Join(readAll(t, j), "|"); got != "J1|rejected record (): a line over 16777216 bytes|J2" {
 		t.Errorf("ndjson with an overlong line: %s", got)
+	}
+}
+
+// TestRejectsFileKeepsWhatIsNotReadAgain: a resumed session keeps the
+// rejections at or before its resume point, which it will not read again,
+// and drops the later ones, which it reads and rejects again: each is
+// listed once. A fresh session starts the file afresh.
+func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rejected.ndjson")
+	var b strings.Builder
+	for seq := 1; seq <= 10; seq++ {
+		fmt.Fprintf(&b, `{"sequence":"%d","outcome":"REJECTED"}`+"\n", seq)
+	}
+	b.WriteString("not json\n")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	r, err := openRejects(path, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.write(&arrearsv1.RecordResult{Sequence: 8, Outcome: "REJECTED"}); err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+	data, _ := os.ReadFile(path)
+	var seqs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var x struct{ Sequence string }
+		json.Unmarshal([]byte(line), &x)
+		seqs = append(seqs, x.Sequence)
+	}
+	if r.kept != 5 || strings.Join(seqs, ",") != "1,2,3,4,5,8" {
+		t.Errorf("resumed after 5: kept %d, file holds %v", r.kept, seqs)
+	}
+	r, err = openRejects(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+	if data, _ := os.ReadFile(path); len(data) != 0 || r.kept != 0 {
+		t.Errorf("a fresh session kept %d: %q", r.kept, data)
 	}
 }
