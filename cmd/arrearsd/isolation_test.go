@@ -354,6 +354,10 @@ func revocationAndExpiry(t *testing.T, trs map[string]transport, w *world, clk *
 	for _, tr := range trs {
 		expect(t, withToken(tr, k.Token), "GetInvoice", get, &arrearsv1.GetInvoiceResponse{}, codes.Unauthenticated)
 	}
+	// A description PostgreSQL could not store as text is refused by name
+	// on every store.
+	expect(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_CREDITOR,
+		Parties: []string{w.c1}, Description: "ERP\x00key"}}, &arrearsv1.CreateApiKeyResponse{}, codes.InvalidArgument, "api_key.description")
 	var k2 arrearsv1.CreateApiKeyResponse
 	call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_CREDITOR, Parties: []string{w.c1}}}, &k2)
 	for _, tr := range trs {

@@ -160,6 +160,8 @@ func overdueSummary(t *testing.T, cfg config) {
 		t.Errorf("known_at 30 s ahead answered as known at %v, want now (%v)", ahead.KnownAt.AsTime(), clk.Now())
 	}
 	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "currency = XYZ"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "document_ref = \"A\x00\""}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: "due_date > 0000-01-01"}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
 	expect(t, admin, "ListComplaints", &arrearsv1.ListComplaintsRequest{Filter: "state = SUBMITED"}, &arrearsv1.ListComplaintsResponse{}, codes.InvalidArgument, "filter")
 	expect(t, admin, "ListClaims", &arrearsv1.ListClaimsRequest{Filter: "state = IN_HANDLING"}, &arrearsv1.ListClaimsResponse{}, codes.InvalidArgument, "filter")
 	var byCurrency arrearsv1.ListInvoicesResponse

@@ -197,6 +197,14 @@ func ParseToken(token string) (prefix string, hash []byte, err error) {
 	if !ok || len(prefix) != 8 || len(secret) != 43 {
 		return "", nil, ErrMalformed
 	}
+	// The prefix is looked up in the store: only the alphabet NewSecret
+	// writes reaches it (other bytes, not valid text to PostgreSQL, were
+	// a store error there and a plain miss on SQLite).
+	for i := 0; i < len(prefix); i++ {
+		if c := prefix[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return "", nil, ErrMalformed
+		}
+	}
 	sum := sha256.Sum256([]byte(secret))
 	return prefix, sum[:], nil
 }

@@ -34,7 +34,8 @@ func TestTokens(t *testing.T) {
 	if k.Matches(h2) {
 		t.Error("a different secret matches")
 	}
-	for _, bad := range []string{"", "ark_", "ark_short_x", "Bearer " + token, strings.Replace(token, "ark_", "akr_", 1)} {
+	for _, bad := range []string{"", "ark_", "ark_short_x", "Bearer " + token, strings.Replace(token, "ark_", "akr_", 1),
+		"ark_" + "abc\xffdefg"[:8] + token[12:], "ark_ABCDEFGH" + token[12:], "ark_abcdefg1" + token[12:]} {
 		if _, _, err := ParseToken(bad); err == nil {
 			t.Errorf("ParseToken(%q) accepted", bad)
 		}

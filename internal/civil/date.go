@@ -63,7 +63,8 @@ func Parse(s string) (Date, error) {
 	if err != nil {
 		return Date{}, fmt.Errorf("%q is not a date in the form YYYY-MM-DD", s)
 	}
-	return Date{t.Year(), t.Month(), t.Day()}, nil
+	// time.Parse takes year 0, which New (and PostgreSQL) refuse.
+	return New(t.Year(), t.Month(), t.Day())
 }
 
 // digits reads s, ASCII digits only, as a number.
@@ -286,6 +287,11 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 func (d Date) Value() (driver.Value, error) {
 	if d.IsZero() {
 		return nil, nil
+	}
+	if !d.real() {
+		// Stored as text in SQLite, "10000-01-01" would sort before every
+		// real date and fail to read back.
+		return nil, fmt.Errorf("civil: %s is not a date of years 1-9999", d)
 	}
 	return d.String(), nil
 }

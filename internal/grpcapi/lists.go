@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -94,6 +95,11 @@ func parseFilter(v *ledger.ValidationError, s string, fields map[string]fieldSpe
 		}
 		if !contains(strings.Fields(spec.ops), c.Op) {
 			v.Add("filter", "%s supports only the operators %s", c.Field, spec.ops)
+			continue
+		}
+		if !utf8.ValidString(c.Value) || strings.ContainsRune(c.Value, 0) {
+			// Not text to PostgreSQL, which would fail the query.
+			v.Add("filter", "%s: the value is not UTF-8 text or holds a NUL character", c.Field)
 			continue
 		}
 		switch spec.kind {

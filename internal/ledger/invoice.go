@@ -283,6 +283,11 @@ func (inv *Invoice) Normalize(today civil.Date) error {
 	if inv.AgreedTermDays > 0 && !inv.AgreedDueDate.IsZero() {
 		v.Add("agreed_due_date", "cannot be set together with agreed_term_days")
 	}
+	if !inv.AgreedDueDate.IsZero() && !inv.IssuedOn.IsZero() && inv.AgreedDueDate.After(inv.IssuedOn.AddDays(2*MaxTermDays)) {
+		// As far as the longest acceptance period and term could take it;
+		// beyond, the dates the engine derives run out of the calendar.
+		v.Add("agreed_due_date", "%s is more than %d days after issued_on %s", inv.AgreedDueDate, 2*MaxTermDays, inv.IssuedOn)
+	}
 	if r := inv.AgreedRate; r != nil {
 		switch {
 		case !rateRE.MatchString(r.Percent):

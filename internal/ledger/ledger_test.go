@@ -137,6 +137,8 @@ func TestInvoiceNormalize(t *testing.T) {
 		{desc: "rate not decimal", edit: func(i *Invoice) { i.AgreedRate.Percent = "5%" }, fields: []string{"agreed_interest_rate.percent"}},
 		{desc: "rate zero", edit: func(i *Invoice) { i.AgreedRate.Percent = "0.000" }, fields: []string{"agreed_interest_rate.percent"}},
 		{desc: "term too long", edit: func(i *Invoice) { i.AgreedTermDays = MaxTermDays + 1 }, fields: []string{"agreed_term_days"}},
+		{desc: "due date at the calendar's end", edit: func(i *Invoice) { i.AgreedTermDays, i.AgreedDueDate = 0, d(9999, 12, 31) }, fields: []string{"agreed_due_date"}},
+		{desc: "due date twenty years on", edit: func(i *Invoice) { i.AgreedTermDays, i.AgreedDueDate = 0, d(2045, 4, 26) }},
 		{desc: "reference with control characters", edit: func(i *Invoice) { i.DocumentRef = "A\x00B" }, fields: []string{"document_ref"}},
 	} {
 		inv := valid()

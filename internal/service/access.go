@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -101,6 +104,8 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 	}
 	if len([]rune(spec.Description)) > 200 {
 		v.Add("api_key.description", "is longer than 200 characters")
+	} else if !utf8.ValidString(spec.Description) || strings.ContainsFunc(spec.Description, unicode.IsControl) {
+		v.Add("api_key.description", "must be UTF-8 text without control characters")
 	}
 	if err := v.Err(); err != nil {
 		return nil, "", err
