@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -176,7 +178,7 @@ type grpcTransport struct {
 // serviceOf names the gRPC service of an RPC.
 func serviceOf(rpc string) string {
 	switch rpc {
-	case "CreateApiKey", "ListApiKeys", "RevokeApiKey", "AuthorizePortal", "ListEvents", "GetAuditCheckpoint":
+	case "CreateApiKey", "ListApiKeys", "RevokeApiKey", "AuthorizePortal", "RevokePortalAuthorization", "ListEvents", "GetAuditCheckpoint":
 		return "AccessService"
 	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "ListContests", "MoveContest", "FileComplaint",
 		"GetComplaint", "ListComplaints", "MoveComplaint", "ListComplaintEvents", "GetComplaintStatistics":
@@ -279,6 +281,8 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/" + r.Name + ":revoke", r
 	case *arrearsv1.AuthorizePortalRequest:
 		return "POST", "/v1/portalAuthorizations", r
+	case *arrearsv1.RevokePortalAuthorizationRequest:
+		return "POST", "/v1/portalAuthorizations:revoke", r
 	case *arrearsv1.ListEventsRequest:
 		return "GET", "/v1/events?" + query("afterCursor", r.AfterCursor, "pageSize", r.PageSize), nil
 	case *arrearsv1.GetAuditCheckpointRequest:
@@ -655,6 +659,14 @@ func scenario(t *testing.T, tr transport, pass string) {
 	if pu.Party.SizeClass != arrearsv1.SizeClass_SIZE_CLASS_MEDIUM || pu.Party.DisplayName != creditor.Party.DisplayName {
 		t.Errorf("updated party = %v", pu.Party)
 	}
+	// The mask in the JSON names' lowerCamelCase, as a REST client writes
+	// it in the query.
+	var pu2 arrearsv1.UpdatePartyResponse
+	expect(t, tr, "UpdateParty", &arrearsv1.UpdatePartyRequest{Party: &arrearsv1.Party{Name: creditor.Party.Name, Etag: pu.Party.Etag,
+		DisplayName: pu.Party.DisplayName + " Ltd"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"displayName"}}}, &pu2, codes.OK)
+	if pu2.Party.DisplayName != pu.Party.DisplayName+" Ltd" || pu2.Party.SizeClass != arrearsv1.SizeClass_SIZE_CLASS_MEDIUM {
+		t.Errorf("party updated with mask displayName = %v", pu2.Party)
+	}
 	var again2 arrearsv1.GetInvoiceResponse
 	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name}, &again2, codes.OK)
 	if again2.Invoice.CreditorSizeClassAtSigning != arrearsv1.SizeClass_SIZE_CLASS_SMALL {
@@ -757,5 +769,22 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		if !found {
 			t.Errorf("%s: no violation of %q in %s", tc.desc, tc.field, raw)
 		}
+	}
+	// A sync stream whose chunked body breaks: a 400 naming the line, not
+	// the transport's own words.
+	c, err := net.Dial("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", token)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), "could not be read") || strings.Contains(string(raw), "chunk") {
+		t.Errorf("a broken chunked sync body: HTTP %d %s", resp.StatusCode, raw)
 	}
 }

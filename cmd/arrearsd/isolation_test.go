@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -119,6 +121,24 @@ func buildWorld(t *testing.T, admin transport) *world {
 	creditor := withToken(admin, w.keys[auth.RoleCreditor])
 	call(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c1, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{})
 	expect(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c2, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{}, codes.NotFound)
+	// A malformed name in a list is named with its index.
+	expect(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{w.d1, "parties/"}}},
+		&arrearsv1.CreateApiKeyResponse{}, codes.InvalidArgument, "api_key.parties[1]")
+	expect(t, admin, "FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c1, Debtor: w.d1,
+		Invoices: []string{w.inv1, "invoices/not-a-uuid"}, Summary: "unpaid"}}, &arrearsv1.FileComplaintResponse{}, codes.InvalidArgument, "complaint.invoices[1]")
+	// A portal authorised and revoked: the second revocation, like one of
+	// a portal never authorised, is not found.
+	call(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c1, Portal: "old-portal.example"}, &arrearsv1.AuthorizePortalResponse{})
+	revoke := &arrearsv1.RevokePortalAuthorizationRequest{Creditor: w.c1, Portal: "old-portal.example"}
+	call(t, creditor, "RevokePortalAuthorization", revoke, &arrearsv1.RevokePortalAuthorizationResponse{})
+	expect(t, creditor, "RevokePortalAuthorization", revoke, &arrearsv1.RevokePortalAuthorizationResponse{}, codes.NotFound)
+	if g, ok := creditor.(*grpcTransport); ok {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+g.token)
+		_, err := arrearsv1.NewAccessServiceClient(g.conn).RevokePortalAuthorization(ctx, &arrearsv1.RevokePortalAuthorizationRequest{Creditor: w.c1, Portal: "never.example"})
+		if msg := status.Convert(err).Message(); !strings.Contains(msg, `portal "never.example"`) {
+			t.Errorf("revoking a portal never authorised: %q, want the authorisation named", msg)
+		}
+	}
 
 	var page arrearsv1.ListInvoicesResponse
 	call(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{PageSize: 1, Filter: "status = OPEN"}, &page)

@@ -234,6 +234,12 @@ func testSync(t *testing.T, cfg config) {
 	time.Sleep(50 * time.Millisecond)
 	var sess arrearsv1.GetSyncSessionResponse
 	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/crash"}, &sess)
+	// A bad session name is named where each request holds it.
+	expect(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/a b"},
+		&arrearsv1.GetSyncSessionResponse{}, codes.InvalidArgument, "name")
+	if _, _, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "a b", recs[:1], 1); fieldsOf(err) != "open.session" {
+		t.Errorf("a stream opened with session \"a b\": %v", err)
+	}
 	if sess.ResumeAfter != 400 && sess.ResumeAfter != 500 {
 		t.Fatalf("resume after %d, want 400 or 500", sess.ResumeAfter)
 	}

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -61,8 +62,8 @@ func (a *Access) CreateApiKey(ctx context.Context, req *arrearsv1.CreateApiKeyRe
 
 		ClientCertSHA256: strings.ToLower(strings.TrimSpace(k.ClientCertSha256)),
 	}
-	for _, p := range k.Parties {
-		spec.Parties = append(spec.Parties, parsePartyName(&v, "api_key.parties", p))
+	for i, p := range k.Parties {
+		spec.Parties = append(spec.Parties, parsePartyName(&v, fmt.Sprintf("api_key.parties[%d]", i), p))
 	}
 	if k.ExpireTime != nil {
 		if err := k.ExpireTime.CheckValid(); err != nil {
@@ -133,7 +134,8 @@ func (a *Access) RevokePortalAuthorization(ctx context.Context, req *arrearsv1.R
 		return nil, a.s.fail(ctx, method, "", err)
 	}
 	if err := a.s.svc.RevokePortal(ctx, ref, strings.TrimSpace(req.Portal)); err != nil {
-		return nil, a.s.fail(ctx, method, req.Creditor, err)
+		// Not found names the authorisation: the supplier may well exist.
+		return nil, a.s.fail(ctx, method, fmt.Sprintf("the authorisation of portal %q for %s", strings.TrimSpace(req.Portal), req.Creditor), err)
 	}
 	return &arrearsv1.RevokePortalAuthorizationResponse{}, nil
 }

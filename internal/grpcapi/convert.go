@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -377,5 +378,27 @@ func judgementToProto(j *service.Judged) *arrearsv1.Judgement {
 func judgedToProto(j *service.Judged) *arrearsv1.Invoice {
 	out := invoiceToProto(j.Invoice)
 	out.Judgement = judgementToProto(j)
+	return out
+}
+
+// maskPaths are an update mask's field paths in the proto's snake_case
+// names. A mask in a JSON body reaches the server converted, but one in a
+// REST query parameter (?updateMask=displayName) arrives as the client
+// wrote it, and the API's JSON names are lowerCamelCase: each is taken in
+// either form. A snake_case path has no upper case and stays as it is.
+func maskPaths(m *fieldmaskpb.FieldMask) []string {
+	paths := m.GetPaths()
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		var b strings.Builder
+		for _, r := range p {
+			if r >= 'A' && r <= 'Z' {
+				b.WriteByte('_')
+				r += 'a' - 'A'
+			}
+			b.WriteRune(r)
+		}
+		out[i] = b.String()
+	}
 	return out
 }

@@ -120,11 +120,12 @@ func (s *Server) UpdateInvoice(ctx context.Context, req *arrearsv1.UpdateInvoice
 	// The policy is named only when the mask says so: a client sending the
 	// invoice back as read (its policy included) asks for the law to be
 	// chosen again when a field that chooses it changes, not pinned.
+	mask := maskPaths(req.GetUpdateMask())
 	named := ""
-	if slices.Contains(req.GetUpdateMask().GetPaths(), "policy") {
+	if slices.Contains(mask, "policy") {
 		named = strings.TrimSpace(req.Invoice.Policy)
 	}
-	inv, err := s.svc.UpdateInvoice(ctx, id, patch, req.GetUpdateMask().GetPaths(), req.Invoice.Etag, effective, named)
+	inv, err := s.svc.UpdateInvoice(ctx, id, patch, mask, req.Invoice.Etag, effective, named)
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Invoice.Name, err)
 	}

@@ -126,7 +126,7 @@ func (s *Server) UpdateParty(ctx context.Context, req *arrearsv1.UpdatePartyRequ
 		return nil, s.fail(ctx, method, "", v.Err())
 	}
 	ref := parsePartyName(&v, "party.name", req.Party.Name)
-	mask := req.GetUpdateMask().GetPaths()
+	mask := maskPaths(req.GetUpdateMask())
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}

@@ -305,11 +305,11 @@ func (a *Supplier) FileComplaint(ctx context.Context, req *arrearsv1.FileComplai
 	if c.ReceivingRegulator != "" {
 		in.ReceivingRegulator = parsePartyName(&v, "complaint.receiving_regulator", c.ReceivingRegulator)
 	}
-	for _, n := range c.Invoices {
-		in.Invoices = append(in.Invoices, parseID(&v, "complaint.invoices", n, "invoices"))
+	for i, n := range c.Invoices {
+		in.Invoices = append(in.Invoices, parseID(&v, fmt.Sprintf("complaint.invoices[%d]", i), n, "invoices"))
 	}
-	for _, n := range c.Claims {
-		in.Claims = append(in.Claims, parseID(&v, "complaint.claims", n, "claims"))
+	for i, n := range c.Claims {
+		in.Claims = append(in.Claims, parseID(&v, fmt.Sprintf("complaint.claims[%d]", i), n, "claims"))
 	}
 	in.Problems = v
 	out, err := a.s.svc.FileComplaint(ctx, in)

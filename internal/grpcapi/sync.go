@@ -91,6 +91,7 @@ func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) err
 	}
 	var v ledger.ValidationError
 	ref := parsePartyName(&v, "open.debtor", open.Debtor)
+	service.CheckSession(&v, "open.session", open.Session)
 	if err := v.Err(); err != nil {
 		return a.s.fail(ctx, method, "", err)
 	}
@@ -259,6 +260,8 @@ func (a *Sync) GetSyncSession(ctx context.Context, req *arrearsv1.GetSyncSession
 	ref := parsePartyName(&v, "name", party)
 	if !ok || session == "" {
 		v.Add("name", "%q is not of the form parties/{debtor}/syncSessions/{session}", req.Name)
+	} else {
+		service.CheckSession(&v, "name", session)
 	}
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "GetSyncSession", "", err)

@@ -84,7 +84,9 @@ func (l *lines) next(msg proto.Message) error {
 	case errors.Is(err, bufio.ErrTooLong):
 		return &badLine{l.n + 1, fmt.Errorf("longer than %d bytes", l.max)}
 	case err != nil:
-		return err
+		// A broken transfer encoding, or a client gone: the reader's own
+		// words are the transport's, not the API's.
+		return &badLine{l.n + 1, errors.New("the request body could not be read")}
 	}
 	return io.EOF
 }

@@ -50,6 +50,33 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "claim.debtor" {
 				t.Errorf("a claim against the claimant itself: %v", err)
 			}
+			// Acknowledged under a reference of the request's: a bad one is
+			// named as the request names it, one the debtor already uses
+			// is a clash, as CreateInvoice reports it.
+			c2, err := claim(f.debtor, "CLAIM-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", "-bad", "")
+			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "document_ref" {
+				t.Errorf("acknowledged under a malformed reference: %v", err)
+			}
+			if _, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", long, ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("acknowledged under a reference the debtor uses: %v", err)
+			}
+			// Free text and dates are bounded where the claim is made.
+			for field, edit := range map[string]func(*complaint.Claim){
+				"claim.description":   func(c *complaint.Claim) { c.Description = strings.Repeat("x", 1001) },
+				"claim.due_on":        func(c *complaint.Claim) { c.DueOn = d(9999, 12, 31) },
+				"claim.evidence_refs": func(c *complaint.Claim) { c.Evidence = slices.Repeat([]string{"doc"}, 101) },
+			} {
+				c := &complaint.Claim{DocumentRef: "CLAIM-3", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}
+				edit(c)
+				_, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: c})
+				if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != field {
+					t.Errorf("%s: %v", field, err)
+				}
+			}
 		})
 	}
 }

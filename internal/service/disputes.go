@@ -136,6 +136,11 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 			amount := min(d.Amount, inv.Outstanding())
 			note := &ledger.CreditNote{ID: newID(), InvoiceID: inv.ID, Amount: amount, IssuedOn: resolvedOn,
 				Reference: "dispute-" + d.ID.String(), Reason: "dispute resolved by credit: " + d.Reason, CreateTime: now}
+			// The note counts against the invoice's credit notes, as one
+			// issued by hand does (applyCredit).
+			if err := roomForFacts(ctx, tx, inv, factCreditNotes, 1); err != nil {
+				return err
+			}
 			if err := tx.CreateCreditNote(ctx, note, change(ctx, inv, resolvedOn, now, "ResolveDispute")); err != nil {
 				return err
 			}

@@ -116,6 +116,48 @@ func TestFactsBeyondTheLimitAreRefused(t *testing.T) {
 	}
 }
 
+// TestCreditedDisputeCountsAsACreditNote: a dispute resolved CREDITED
+// writes a credit note, so on an invoice holding the most credit notes the
+// judgement takes it is refused as a credit note by hand would be, and
+// nothing changes; the dispute can still be resolved otherwise.
+func TestCreditedDisputeCountsAsACreditNote(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			id := f.created(t, "notes", f.record(1, "CN-FULL-1", 100_000_000, 30))[0]
+			dsp, _, err := f.a.OpenDispute(admin, id, &ledger.Dispute{Amount: 50000, OpenedOn: d(2025, 8, 1), Reason: "short delivery"}, "CNY", service.Idempotency{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := f.get(t, id)
+			// Loaded straight into the store: through the API they would
+			// take minutes.
+			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				c := store.Change{Actor: "system", Debtor: inv.DebtorID, Creditor: inv.CreditorID, EffectiveOn: d(2025, 7, 1), RecordTime: inv.UpdateTime, Method: "test"}
+				for i := range ledger.MaxFactsPerKind {
+					if err := tx.CreateCreditNote(ctx, &ledger.CreditNote{ID: uuid.Must(uuid.NewV7()), InvoiceID: id, Amount: 1, IssuedOn: d(2025, 7, 1),
+						Reference: fmt.Sprintf("CN-FULL-N-%d", i), Reason: "test", CreateTime: inv.UpdateTime}, c); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			before := f.get(t, id)
+			if _, _, err := f.a.ResolveDispute(admin, id, dsp.ID, ledger.ResolutionCredited, d(2025, 8, 25), "", ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Fatalf("a credited dispute on an invoice with %d credit notes: %v, want a failed precondition", ledger.MaxFactsPerKind, err)
+			}
+			if got := f.get(t, id); got.Version != before.Version || got.Disputed != before.Disputed {
+				t.Errorf("the refused resolution changed the invoice: %+v", got)
+			}
+			if _, _, err := f.a.ResolveDispute(admin, id, dsp.ID, ledger.ResolutionRejected, d(2025, 8, 25), "", ""); err != nil {
+				t.Errorf("resolving it REJECTED: %v", err)
+			}
+		})
+	}
+}
+
 // TestCurrencyStaysWithFacts: an invoice whose only payment was reversed
 // (its running total back at zero) keeps its currency, by UpdateInvoice or
 // by a sync, since the payment's row is still in the old one; an invoice

@@ -119,6 +119,11 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	if q.To.Before(q.From) {
 		return nil, ledger.Invalid("period_end", "%s is before the start %s", q.To, q.From)
 	}
+	if q.From.Year >= 9999 {
+		// Its anniversary, and the dates the report counts to, would be
+		// past the calendar.
+		return nil, ledger.Invalid("period_start", "must be before 9999-01-01, got %s", q.From)
+	}
 	// At most a year: up to the day before the start's anniversary (365
 	// days inclusive, 366 across a 29 February).
 	anniversary, err := civil.New(q.From.Year+1, q.From.Month, q.From.Day)

@@ -102,9 +102,20 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		if !c.DeliveredOn.IsZero() && c.DeliveredOn.After(today) {
 			v.Add("claim.delivered_on", "%s is in the future (today is %s)", c.DeliveredOn, today)
 		}
-		ledger.ValidateText(&v, "claim.description", c.Description)
-		if len(c.Evidence) == 0 {
+		if n := utf8.RuneCountInString(c.Description); n > 1000 {
+			v.Add("claim.description", "is %d characters long, at most 1000 are allowed", n)
+		} else {
+			ledger.ValidateText(&v, "claim.description", c.Description)
+		}
+		if !c.DueOn.IsZero() && !c.IssuedOn.IsZero() && c.DueOn.After(c.IssuedOn.AddDays(2*ledger.MaxTermDays)) {
+			// As an invoice's agreed due date: the claim becomes one.
+			v.Add("claim.due_on", "%s is more than %d days after issued_on %s", c.DueOn, 2*ledger.MaxTermDays, c.IssuedOn)
+		}
+		switch n := len(c.Evidence); {
+		case n == 0:
 			v.Add("claim.evidence_refs", "name at least one piece of evidence (contract, delivery note, acceptance record)")
+		case n > maxEvidence:
+			v.Add("claim.evidence_refs", "names %d pieces of evidence, at most %d are allowed", n, maxEvidence)
 		}
 		for i, e := range c.Evidence {
 			ledger.ValidateRef(&v, fmt.Sprintf("claim.evidence_refs[%d]", i), e, true)
@@ -213,8 +224,24 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				return err
 			}
 			inv.CreditorSizeAtSigning = creditor.SizeClass
+			// The request names only the reference; the rest is the
+			// claim's, checked when it was made.
 			var v ledger.ValidationError
-			v.Merge("invoice.", inv.Normalize(today))
+			var nv *ledger.ValidationError
+			if err := inv.Normalize(today); errors.As(err, &nv) {
+				for _, f := range nv.Violations {
+					switch f.Field {
+					case "document_ref":
+					case "agreed_due_date":
+						f.Field = "claim.due_on"
+					default:
+						f.Field = "claim." + f.Field
+					}
+					v.Add(f.Field, "%s", f.Description)
+				}
+			} else if err != nil {
+				return err
+			}
 			l.choosePolicy(&v, "", debtor, inv)
 			inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
 			if err := v.Err(); err != nil {
@@ -223,7 +250,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			inv.Derive()
 			if err := tx.CreateInvoice(ctx, inv, change(ctx, inv, c.IssuedOn, now, "AnswerClaim")); err != nil {
 				if errors.Is(err, ledger.ErrAlreadyExists) {
-					return ledger.Invalid("document_ref", "the debtor already has an invoice %q: acknowledge the claim under its own reference", ref)
+					return fmt.Errorf("%w: the debtor already has an invoice %q: acknowledge the claim under its own reference (document_ref)", ledger.ErrAlreadyExists, ref)
 				}
 				return err
 			}
@@ -408,6 +435,10 @@ func (l *Ledger) ListContests(ctx context.Context, q store.SupplierQuery) ([]*co
 	q.Scope = scope(ctx)
 	return l.store.ListContests(ctx, q)
 }
+
+// maxEvidence bounds the evidence a claim names: each is a reference to a
+// document kept elsewhere, and the claim is read whole on every list.
+const maxEvidence = 100
 
 // optionalText checks an optional comment: at most 1000 characters of text.
 func optionalText(field, text string) error {

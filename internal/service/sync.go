@@ -72,12 +72,23 @@ const MaxSyncChunk = 1000
 
 var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// CheckSession checks a sync session's name, reported as field: the
+// request names it in its own place (open.session on the stream, within
+// name for GetSyncSession).
+func CheckSession(v *ledger.ValidationError, field, session string) {
+	if !sessionRE.MatchString(session) {
+		v.Add(field, "the session must be 1-128 letters, digits, dots, dashes or underscores, starting with a letter or digit")
+	}
+}
+
 // OpenSync starts or resumes a named sync session of a debtor the caller
 // acts for, and returns the debtor and the highest sequence already
 // committed: the client resumes after it.
 func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session string) (*ledger.Party, int64, error) {
-	if !sessionRE.MatchString(session) {
-		return nil, 0, ledger.Invalid("session", "must be 1-128 letters, digits, dots, dashes or underscores")
+	var v ledger.ValidationError
+	CheckSession(&v, "session", session)
+	if err := v.Err(); err != nil {
+		return nil, 0, err
 	}
 	debtor, err := visibleParty(ctx, l.store, debtorRef)
 	if err != nil {
@@ -1057,9 +1068,24 @@ func unverifiedParty(r *SyncRecord, now time.Time) (*ledger.Party, error) {
 	}
 	np := &ledger.Party{ID: newID(), DisplayName: r.CreditorName, Kind: kind, SizeClass: size, Jurisdiction: r.Creditor.Jurisdiction,
 		RegistrationID: r.Creditor.RegistrationID, RegionCode: region, Unverified: true, CreateTime: now, UpdateTime: now}
-	var v ledger.ValidationError
-	v.Merge("creditor_", np.Normalize())
-	if err := v.Err(); err != nil {
+	// The party's problems, named as the record holds each value.
+	var pv *ledger.ValidationError
+	if err := np.Normalize(); errors.As(err, &pv) {
+		var v ledger.ValidationError
+		for _, f := range pv.Violations {
+			field := "creditor" // the name: jurisdiction and registration id
+			switch f.Field {
+			case "display_name":
+				field = "creditor_name"
+			case "size_class":
+				field = "creditor_size_class"
+			case "region_code":
+				field = "creditor_region_code"
+			}
+			v.Add(field, "%s", f.Description)
+		}
+		return nil, &v
+	} else if err != nil {
 		return nil, err
 	}
 	return np, nil

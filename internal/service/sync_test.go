@@ -234,6 +234,13 @@ func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
 			if _, err := f.a.GetParty(admin, bad); !errors.Is(err, ledger.ErrNotFound) {
 				t.Fatalf("the supplier of a refused invoice: %v", err)
 			}
+			// A new supplier's problems are named as the record holds them.
+			nameless := rec(6, "NS-6", service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW004")}, 30)
+			nameless.CreditorName = ""
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{nameless})
+			if err != nil || res[0].Outcome != service.SyncRejected || len(res[0].Violations) != 1 || res[0].Violations[0].Field != "creditor_name" {
+				t.Fatalf("a new supplier without a name: %+v, %v", res, err)
+			}
 			checkAudit(t, f.a, f.sb)
 		})
 	}
