@@ -183,6 +183,64 @@ func TestLateStepCountsAsLate(t *testing.T) {
 	}
 }
 
+// TestMissedHandlingDeadlineFlaggedOnce: the handling period runs from the
+// handler's receipt through FORWARDED, IN_HANDLING and DEBTOR_RESPONDED, so
+// once missed it is flagged once, not again on each step taken after it.
+func TestMissedHandlingDeadlineFlaggedOnce(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := f.invoice(t, "CMP-2", d(2025, 6, 1))
+			c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
+				ReceivingRegulator: service.PartyRef{ID: reg.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			move := func(tr service.Transition) {
+				t.Helper()
+				if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			move(service.Transition{Action: complaint.Accept})
+			move(service.Transition{Action: complaint.Forward, HandlingRegulator: service.PartyRef{ID: reg.ID}})
+			// Handling is due 30 days after 1 September: 1 October, a
+			// holiday in China, so the first working day after.
+			sweep := func() {
+				t.Helper()
+				if _, err := f.a.Sweep(admin); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.clk.Advance(45 * 24 * time.Hour)
+			sweep()
+			move(service.Transition{Action: complaint.Handle})
+			f.clk.Advance(24 * time.Hour)
+			sweep()
+			f.clk.Advance(24 * time.Hour)
+			sweep()
+			evs, err := f.a.ListComplaintEvents(admin, c.ID, store.Page{Limit: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			missed := 0
+			for _, e := range evs {
+				if e.Kind == complaint.EventDeadlineMissed {
+					missed++
+				}
+			}
+			if missed != 1 {
+				t.Errorf("the handling deadline was flagged missed %d times, want once: %+v", missed, evs)
+			}
+		})
+	}
+}
+
 // TestSupplierKeyDoesNotAnswerForDebtor: a CREDITOR key that also holds the
 // debtor's party cannot acknowledge a claim against that debtor (which
 // would record an invoice in the debtor's payables); a DEBTOR key can.
@@ -292,7 +350,23 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.clk.Advance(40 * 24 * time.Hour) // 20 October
+	// Paid on time by a transfer reversed after the instalment's date: the
+	// plan was not met after all.
+	bounced := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-3", d(2025, 6, 1)).ID}})
+	if err := plan(bounced, d(2025, 9, 12)); err != nil {
+		t.Fatal(err)
+	}
+	bp, _, err := f.a.RecordPayment(admin, bounced.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10),
+		Reference: "TRF-3", Instrument: ledger.InstrumentTransfer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * 24 * time.Hour) // 15 September
+	if _, _, err := f.a.ReversePayment(admin, bounced.Invoices[0], bp.ID, d(2025, 9, 15), "returned by the bank", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	f.clk.Advance(35 * 24 * time.Hour) // 20 October
 	if _, err := f.a.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -312,6 +386,9 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	}
 	if v := get(paid.ID); v.State != complaint.Closed || v.StateSince != d(2025, 10, 12) {
 		t.Errorf("plan met: %s since %s, want CLOSED since 2025-10-12", v.State, v.StateSince)
+	}
+	if v := get(bounced.ID); v.State != complaint.InHandling {
+		t.Errorf("plan paid by a transfer reversed after the instalment: %s, want IN_HANDLING again", v.State)
 	}
 
 	// Resolved again, as paid: the statistics as of a day the plan stood

@@ -410,7 +410,14 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 					return err
 				}
 			}
-			c.State, c.StateSince, c.MissedDue = to, today, civil.Date{}
+			c.State, c.StateSince = to, today
+			// A deadline already flagged missed stays flagged while the
+			// new state runs to the same deadline (handling runs from the
+			// handler's receipt through FORWARDED, IN_HANDLING and
+			// DEBTOR_RESPONDED): it was missed once, and is reported once.
+			if complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction)).Due != c.MissedDue {
+				c.MissedDue = civil.Date{}
+			}
 			ev.ToState = to
 		}
 		c.UpdateTime = now

@@ -121,8 +121,9 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 }
 
 // paidSince returns, for a complaint's plan, the total paid on its invoices
-// from the day the plan was agreed up to a date (reversals counted from
-// their own date).
+// from the day the plan was agreed up to a date. A payment reversed since
+// pays nothing, whenever the reversal came: an instalment met by a payment
+// that later bounced was not met, and the complaint reopens.
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
 	// The complaint's invoices, and those its claims became when the debtor
 	// acknowledged them.
@@ -172,7 +173,7 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 			if p.on.Before(c.PlanAgreedOn) || p.on.After(by) {
 				continue
 			}
-			if p.State == ledger.PaymentReversed && !p.ReversedOn.After(by) {
+			if p.State == ledger.PaymentReversed {
 				continue
 			}
 			sum += p.Amount
