@@ -69,6 +69,7 @@ func (a *Supplier) CreateClaim(ctx context.Context, req *arrearsv1.CreateClaimRe
 			DeliveredOn: dateFromProto(&v, "claim.delivered_on", c.DeliveredOn), DueOn: dateFromProto(&v, "claim.due_on", c.DueOn),
 			Evidence: c.EvidenceRefs},
 	}
+	in.Idem = idempotency(ctx, &v, method, req.RequestId, req)
 	in.Problems = v
 	out, err := a.s.svc.CreateClaim(ctx, in)
 	if err != nil {
@@ -311,6 +312,7 @@ func (a *Supplier) FileComplaint(ctx context.Context, req *arrearsv1.FileComplai
 	for i, n := range c.Claims {
 		in.Claims = append(in.Claims, parseID(&v, fmt.Sprintf("complaint.claims[%d]", i), n, "claims"))
 	}
+	in.Idem = idempotency(ctx, &v, "FileComplaint", req.RequestId, req)
 	in.Problems = v
 	out, err := a.s.svc.FileComplaint(ctx, in)
 	if err != nil {

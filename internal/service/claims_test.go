@@ -64,6 +64,20 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", long, ""); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("acknowledged under a reference the debtor uses: %v", err)
 			}
+			// A debt the debtor records already is contested, not claimed.
+			if _, err := claim(f.debtor, long); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("a claim for a debt recorded as an invoice: %v", err)
+			}
+			// A retried claim with its request id registers the debt once.
+			retry := func() (*complaint.Claim, error) {
+				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-retry", Hash: "h1"},
+					Claim: &complaint.Claim{DocumentRef: "CLAIM-RETRY", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+			}
+			first, err1 := retry()
+			again, err2 := retry()
+			if err1 != nil || err2 != nil || first.ID != again.ID {
+				t.Errorf("a retried claim: %v, %v; ids %v and %v", err1, err2, first, again)
+			}
 			// Free text and dates are bounded where the claim is made.
 			for field, edit := range map[string]func(*complaint.Claim){
 				"claim.description":   func(c *complaint.Claim) { c.Description = strings.Repeat("x", 1001) },
@@ -196,10 +210,15 @@ func TestMissedHandlingDeadlineFlaggedOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			inv := f.invoice(t, "CMP-2", d(2025, 6, 1))
-			c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
-				ReceivingRegulator: service.PartyRef{ID: reg.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July"})
+			in := service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: service.PartyRef{ID: reg.ID},
+				Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July", Idem: service.Idempotency{Key: "file-once", Hash: "h"}}
+			c, err := f.a.FileComplaint(admin, in)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Filed again with its request id (a retry): the same complaint.
+			if again, err := f.a.FileComplaint(admin, in); err != nil || again.ID != c.ID {
+				t.Fatalf("a retried complaint: %v, %v", again, err)
 			}
 			move := func(tr service.Transition) {
 				t.Helper()

@@ -46,6 +46,7 @@ type ComplaintInput struct {
 	Claims             []uuid.UUID
 	Summary            string
 	Problems           ledger.ValidationError
+	Idem               Idempotency
 }
 
 // FileComplaint files a complaint against a debtor about some of its
@@ -54,6 +55,12 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 	now := l.now()
 	var out *complaint.Complaint
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
+			if err == nil {
+				out, err = tx.GetComplaint(ctx, id)
+			}
+			return err
+		}
 		v := in.Problems
 		complainant, err := lookupParty(ctx, tx, &v, "complaint.complainant", in.Complainant)
 		if err != nil {
@@ -123,7 +130,7 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			return err
 		}
 		out = c
-		return nil
+		return remember(ctx, tx, in.Idem, c.ID, now)
 	})
 	return out, err
 }

@@ -72,6 +72,7 @@ type ClaimInput struct {
 	Creditor PartyRef
 	Debtor   PartyRef
 	Problems ledger.ValidationError
+	Idem     Idempotency
 }
 
 // CreateClaim registers a debt the debtor has not reported.
@@ -79,6 +80,12 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 	now := l.now()
 	var out *complaint.Claim
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
+			if err == nil {
+				out, err = tx.GetClaim(ctx, id)
+			}
+			return err
+		}
 		v := in.Problems
 		creditor, err := lookupParty(ctx, tx, &v, "claim.creditor", in.Creditor)
 		if err != nil {
@@ -129,13 +136,21 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 			}
 			return err
 		}
+		// A debt the debtor already records is not unreported: the
+		// supplier contests the invoice instead. Acknowledging such a
+		// claim would record the debt twice.
+		if inv, err := tx.GetInvoiceByDocumentRef(ctx, debtor.ID, strings.TrimSpace(c.DocumentRef)); err == nil && inv.CreditorID == creditor.ID {
+			return fmt.Errorf("%w: the debtor already records this debt as invoices/%s; contest that invoice instead (claim.document_ref)", ledger.ErrAlreadyExists, inv.ID)
+		} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return err
+		}
 		c.ID, c.Creditor, c.Debtor, c.State, c.SubmittedOn = newID(), creditor.ID, debtor.ID, complaint.ClaimSubmitted, today
 		c.CreateTime, c.UpdateTime = now, now
 		if err := tx.CreateClaim(ctx, &c, partyChange(ctx, today, now, "CreateClaim")); err != nil {
 			return err
 		}
 		out = &c
-		return nil
+		return remember(ctx, tx, in.Idem, c.ID, now)
 	})
 	return out, err
 }

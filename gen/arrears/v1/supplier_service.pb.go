@@ -213,8 +213,11 @@ func (x *Claim) GetCreateTime() *timestamppb.Timestamp {
 }
 
 type CreateClaimRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Claim         *Claim                 `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Claim *Claim                 `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	// Optional idempotency key; see CreatePartyRequest.request_id. A portal
+	// retrying a claim whose answer it lost registers the debt once.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -254,6 +257,13 @@ func (x *CreateClaimRequest) GetClaim() *Claim {
 		return x.Claim
 	}
 	return nil
+}
+
+func (x *CreateClaimRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateClaimResponse struct {
@@ -1320,8 +1330,10 @@ func (x *Complaint) GetEtag() string {
 }
 
 type FileComplaintRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Complaint     *Complaint             `protobuf:"bytes,1,opt,name=complaint,proto3" json:"complaint,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Complaint *Complaint             `protobuf:"bytes,1,opt,name=complaint,proto3" json:"complaint,omitempty"`
+	// Optional idempotency key; see CreatePartyRequest.request_id.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1361,6 +1373,13 @@ func (x *FileComplaintRequest) GetComplaint() *Complaint {
 		return x.Complaint
 	}
 	return nil
+}
+
+func (x *FileComplaintRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type FileComplaintResponse struct {
@@ -2277,9 +2296,11 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\bage_days\x18\x10 \x01(\x05R\aageDays\x12\x12\n" +
 	"\x04etag\x18\x11 \x01(\tR\x04etag\x12;\n" +
 	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"=\n" +
+	"createTime\"\\\n" +
 	"\x12CreateClaimRequest\x12'\n" +
-	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\">\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\">\n" +
 	"\x13CreateClaimResponse\x12'\n" +
 	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"%\n" +
 	"\x0fGetClaimRequest\x12\x12\n" +
@@ -2358,9 +2379,11 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x14deadline_provisional\x18\x10 \x01(\bR\x13deadlineProvisional\x12%\n" +
 	"\x0eextension_days\x18\x11 \x01(\x05R\rextensionDays\x129\n" +
 	"\fpayment_plan\x18\x12 \x03(\v2\x16.arrears.v1.InstalmentR\vpaymentPlan\x12\x12\n" +
-	"\x04etag\x18\x13 \x01(\tR\x04etag\"K\n" +
+	"\x04etag\x18\x13 \x01(\tR\x04etag\"j\n" +
 	"\x14FileComplaintRequest\x123\n" +
-	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"L\n" +
+	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"L\n" +
 	"\x15FileComplaintResponse\x123\n" +
 	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\")\n" +
 	"\x13GetComplaintRequest\x12\x12\n" +
