@@ -163,6 +163,18 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"re-enable a revoked key", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE api_keys SET revoke_time = NULL WHERE description = 'audited key'`)
 		}, "api_key"},
+		{"replace a key's secret hash (take the key over)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE api_keys SET secret_hash = secret_hash || secret_hash WHERE description = 'audited key'`)
+		}, "api_key"},
+		{"INSERT a key", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `INSERT INTO api_keys (id, prefix, secret_hash, role, description, parties, remit_jurisdiction,
+				remit_region_prefix, portal, client_cert_sha256, create_time)
+				SELECT '0190f3a2-7b1c-7000-8000-0000000000ff', 'zzzzzzzz', secret_hash, 'ADMIN', 'forged', parties, remit_jurisdiction,
+				remit_region_prefix, portal, client_cert_sha256, create_time FROM api_keys WHERE description = 'audited key'`)
+		}, "has no audit event"},
+		{"UPDATE a revision's method (which correction counts when)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE revisions SET method = 'Forged' WHERE revision = 1 AND resource_type = 'invoice'`)
+		}, "was altered"},
 		{"DELETE every checkpoint", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `DELETE FROM audit_checkpoints`)
 		}, "no signed checkpoint"},

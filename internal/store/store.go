@@ -11,7 +11,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -134,7 +136,8 @@ type Reader interface {
 	// ListKeys lists keys in creation order.
 	ListKeys(ctx context.Context, p Page) ([]*auth.Key, error)
 	// KeyAuditSnapshot is key id as its audit events record it (never its
-	// secret's hash), for audit verification to compare with the trail.
+	// secret's hash, a digest of it as the last member), for audit
+	// verification to compare with the trail.
 	KeyAuditSnapshot(ctx context.Context, id uuid.UUID) ([]byte, error)
 	// CountKeys counts keys, revoked ones included.
 	CountKeys(ctx context.Context) (int64, error)
@@ -499,4 +502,16 @@ type EventQuery struct {
 	After uuid.UUID
 	Until time.Time
 	Limit int
+}
+
+// LegacyKeySnapshot is a key's audit snapshot as events recorded it before
+// it carried a digest of the key's secret hash: the same bytes without that
+// last member. Verify accepts it for keys audited then, which stay
+// uncovered against a replaced hash until their next event (revocation).
+func LegacyKeySnapshot(snap []byte) ([]byte, bool) {
+	i := bytes.LastIndex(snap, []byte(`,"SecretDigest":`))
+	if i < 0 {
+		return nil, false
+	}
+	return append(slices.Clip(snap[:i]), '}'), true
 }

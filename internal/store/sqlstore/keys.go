@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -82,20 +84,27 @@ func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uu
 	return r.exists(ctx, "portal_grants", w)
 }
 
-// keySnapshot is what the audit trail records of a key: never its hash.
-// No parties is written as [], as the row stores it, so that the state
-// audited at creation equals the state read back.
+// keySnapshot is what the audit trail records of a key: never its hash,
+// but a digest of it, so that a hash replaced in the database (taking the
+// key over) shows in verify. The digest is the last member: a snapshot
+// recorded before it existed is the same bytes without it
+// (store.LegacyKeySnapshot). No parties is written as [], as the row
+// stores it, so that the state audited at creation equals the state read
+// back.
 func keySnapshot(k *auth.Key) []byte {
 	parties := k.Parties
 	if parties == nil {
 		parties = []uuid.UUID{}
 	}
+	secret := sha256.Sum256(k.SecretHash)
 	b, _ := json.Marshal(struct {
 		Prefix, Role, Description, Portal, ClientCertSHA256 string
 		Parties                                             []uuid.UUID
 		Remit                                               auth.Remit
 		ExpireTime, RevokeTime                              time.Time
-	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, parties, k.Remit, k.ExpireTime, k.RevokeTime})
+		SecretDigest                                        string
+	}{k.Prefix, string(k.Role), k.Description, k.Portal, k.ClientCertSHA256, parties, k.Remit, k.ExpireTime, k.RevokeTime,
+		hex.EncodeToString(secret[:])})
 	return b
 }
 
