@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -64,6 +65,12 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 			PaidOn: civil.MustNew(2025, 7, 1+i), Reference: ref}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A complaint about the invoice, received by the regional regulator.
+	regulator := mk("11350000MB0TWE009", "350000", ledger.KindRegulator, "")
+	if _, err := svc.FileComplaint(ctx, service.ComplaintInput{Complainant: service.PartyRef{ID: c.ID}, Debtor: service.PartyRef{ID: d.ID},
+		ReceivingRegulator: service.PartyRef{ID: regulator.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid"}); err != nil {
+		t.Fatal(err)
 	}
 	// A key that expires, then is revoked.
 	k, _, err := svc.CreateKey(ctx, service.KeySpec{Role: auth.RoleAdmin, Description: "audited key", ExpireTime: now.Add(24*time.Hour + time.Nanosecond)})
@@ -175,6 +182,12 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"UPDATE a revision's method (which correction counts when)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE revisions SET method = 'Forged' WHERE revision = 1 AND resource_type = 'invoice'`)
 		}, "was altered"},
+		{"UPDATE a complaint's state column", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE complaints SET state = 'CLOSED'`)
+		}, "its state column"},
+		{"UPDATE a complaint's next check (the sweeper never looks again)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE complaints SET next_check = NULL`)
+		}, "its next_check column"},
 		{"DELETE every checkpoint", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `DELETE FROM audit_checkpoints`)
 		}, "no signed checkpoint"},

@@ -195,6 +195,18 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 	if audit.Digest(snap) != st.digest {
 		return fmt.Sprintf("%s %s was altered: it does not match its last audited state (chain %s event %d)", k.typ, k.id, st.chain, st.seq)
 	}
+	switch k.typ {
+	case "claim", "contest", "complaint":
+		// Kept as a document beside columns that lists, scopes and the
+		// sweeper read: those must say what the document says.
+		col, err := s.DocColumnsDiffer(ctx, ledger.ResourceType(k.typ), k.id)
+		if err != nil {
+			return fmt.Sprintf("%s %s: cannot read: %v", k.typ, k.id, err)
+		}
+		if col != "" {
+			return fmt.Sprintf("%s %s was altered: its %s column does not match its audited state (chain %s event %d)", k.typ, k.id, col, st.chain, st.seq)
+		}
+	}
 	return ""
 }
 

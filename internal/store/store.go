@@ -181,6 +181,11 @@ type Reader interface {
 	GetContest(ctx context.Context, id uuid.UUID) (*complaint.Contest, error)
 	ListContests(ctx context.Context, q SupplierQuery) ([]*complaint.Contest, error)
 	GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error)
+	// DocColumnsDiffer names the first indexed column of a claim, contest
+	// or complaint row that disagrees with the record's document (its
+	// audited form), "" when none does: lists, scopes and the sweeper read
+	// those columns, and an edit of them alone leaves the document intact.
+	DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, id uuid.UUID) (string, error)
 	ListComplaints(ctx context.Context, q SupplierQuery) ([]*complaint.Complaint, error)
 	// DueComplaints lists complaints whose next check has come (a deadline
 	// passing, an instalment falling due, the automatic close), in

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -154,6 +156,71 @@ func (t *tx) UpdateContest(ctx context.Context, c *complaint.Contest, ch store.C
 }
 
 // Complaints.
+
+func (r reader) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, id uuid.UUID) (string, error) {
+	var table, cols string
+	switch typ {
+	case ledger.ResourceClaim:
+		table, cols = "claims", "debtor_id, creditor_id, state, version, data"
+	case ledger.ResourceContest:
+		table, cols = "contests", "debtor_id, creditor_id, state, version, data, invoice_id"
+	case ledger.ResourceComplaint:
+		table, cols = "complaints", "debtor_id, creditor_id, state, version, data, next_check"
+	default:
+		return "", fmt.Errorf("no document table for %s", typ)
+	}
+	var debtor, creditor, invoice uuid.UUID
+	var state, data string
+	var version int64
+	var next civil.Date
+	dest := []any{&debtor, &creditor, &state, &version, &data}
+	switch typ {
+	case ledger.ResourceContest:
+		dest = append(dest, &invoice)
+	case ledger.ResourceComplaint:
+		dest = append(dest, &next)
+	}
+	err := r.q.QueryRowContext(ctx, "SELECT "+cols+" FROM "+table+" WHERE id = $1", id.String()).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ledger.ErrNotFound
+	}
+	if err != nil {
+		return "", r.s.wrap("read "+table, err)
+	}
+	type col struct {
+		name      string
+		row, want any
+	}
+	var cmp []col
+	switch typ {
+	case ledger.ResourceClaim:
+		var c complaint.Claim
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return "", err
+		}
+		cmp = []col{{"debtor_id", debtor, c.Debtor}, {"creditor_id", creditor, c.Creditor}, {"state", state, string(c.State)}, {"version", version, c.Version}}
+	case ledger.ResourceContest:
+		var c complaint.Contest
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return "", err
+		}
+		cmp = []col{{"debtor_id", debtor, c.Debtor}, {"creditor_id", creditor, c.Creditor}, {"state", state, string(c.State)}, {"version", version, c.Version},
+			{"invoice_id", invoice, c.InvoiceID}}
+	case ledger.ResourceComplaint:
+		var c complaint.Complaint
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return "", err
+		}
+		cmp = []col{{"debtor_id", debtor, c.Debtor}, {"creditor_id", creditor, c.Complainant}, {"state", state, string(c.State)}, {"version", version, c.Version},
+			{"next_check", next, c.NextCheck}}
+	}
+	for _, c := range cmp {
+		if c.row != c.want {
+			return c.name, nil
+		}
+	}
+	return "", nil
+}
 
 func (r reader) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error) {
 	return getDoc[complaint.Complaint](ctx, r, "complaints", id)

@@ -22,6 +22,7 @@ import (
 	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/store"
@@ -60,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"Keys", testKeys},
 		{"Scopes", testScopes},
 		{"AuditChain", testAuditChain},
+		{"SupplierDocuments", testSupplierDocuments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -1280,4 +1282,59 @@ func chainEventsOf(t *testing.T, s store.Store, chain uuid.UUID, typ string) int
 		}
 	}
 	return n
+}
+
+// testSupplierDocuments: claims, contests and complaints are kept as
+// documents beside the columns lists and the sweeper read; they read back
+// as written, an update checks the version, and the columns agree with the
+// document (DocColumnsDiffer, which audit verification relies on).
+func testSupplierDocuments(t *testing.T, s store.Store) {
+	debtor, creditor, inv := fixture(t, s)
+	ctx := context.Background()
+	cl := &complaint.Claim{ID: newID(), Creditor: creditor.ID, Debtor: debtor.ID, DocumentRef: "CL-1", Amount: 1000, Currency: "CNY",
+		IssuedOn: t0Date(), Evidence: []string{"contract"}, State: complaint.ClaimSubmitted, SubmittedOn: t0Date(), CreateTime: t0, UpdateTime: t0}
+	ct := &complaint.Contest{ID: newID(), InvoiceID: inv.ID, Creditor: creditor.ID, Debtor: debtor.ID, Kind: "AMOUNT_DIFFERS", Detail: "x",
+		State: complaint.ContestOpen, OpenedOn: t0Date(), CreateTime: t0, UpdateTime: t0}
+	cp := &complaint.Complaint{ID: newID(), Complainant: creditor.ID, Debtor: debtor.ID, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid",
+		State: complaint.Submitted, SubmittedOn: t0Date(), StateSince: t0Date(), Currency: "CNY", NextCheck: t0Date().AddDays(14), CreateTime: t0, UpdateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		c := changeOn(inv, "test")
+		if err := tx.CreateClaim(ctx, cl, c); err != nil {
+			return err
+		}
+		if err := tx.CreateContest(ctx, ct, c); err != nil {
+			return err
+		}
+		return tx.CreateComplaint(ctx, cp, c)
+	})
+	// A complaint moved on, and a stale copy refused.
+	stale := *cp
+	cp.State, cp.NextCheck = complaint.Accepted, t0Date().AddDays(20)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateComplaint(ctx, cp, changeOn(inv, "test"))
+	})
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateComplaint(ctx, &stale, changeOn(inv, "test"))
+	})
+	wantErr(t, "updating a stale complaint", err, ledger.ErrConflict)
+
+	gotCl, err := s.GetClaim(ctx, cl.ID)
+	if err != nil || gotCl.DocumentRef != "CL-1" || gotCl.Version != 1 {
+		t.Errorf("claim read back: %+v, %v", gotCl, err)
+	}
+	gotCt, err := s.GetContest(ctx, ct.ID)
+	if err != nil || gotCt.InvoiceID != inv.ID || gotCt.State != complaint.ContestOpen {
+		t.Errorf("contest read back: %+v, %v", gotCt, err)
+	}
+	gotCp, err := s.GetComplaint(ctx, cp.ID)
+	if err != nil || gotCp.State != complaint.Accepted || gotCp.Version != 2 || gotCp.NextCheck != t0Date().AddDays(20) {
+		t.Errorf("complaint read back: %+v, %v", gotCp, err)
+	}
+	for typ, id := range map[ledger.ResourceType]uuid.UUID{ledger.ResourceClaim: cl.ID, ledger.ResourceContest: ct.ID, ledger.ResourceComplaint: cp.ID} {
+		if col, err := s.DocColumnsDiffer(ctx, typ, id); err != nil || col != "" {
+			t.Errorf("%s columns against its document: %q, %v", typ, col, err)
+		}
+		_, err := s.DocColumnsDiffer(ctx, typ, newID())
+		wantErr(t, "the columns of a "+string(typ)+" that does not exist", err, ledger.ErrNotFound)
+	}
 }
