@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -43,7 +44,9 @@ func (t *tx) load(ctx context.Context, table string, cols []string, rows [][]any
 				if j > 0 {
 					q.WriteString(", ")
 				}
-				q.WriteByte('?')
+				// Numbered, as the rest of the shared SQL: both engines
+				// read $n, where pgx would refuse "?".
+				q.WriteString("$" + strconv.Itoa(i*len(cols)+j+1))
 			}
 			q.WriteByte(')')
 			args = append(args, r...)
