@@ -238,6 +238,10 @@ func TestMissedHandlingDeadlineFlaggedOnce(t *testing.T) {
 			}
 			f.clk.Advance(45 * 24 * time.Hour)
 			sweep()
+			// Too late to extend the period that was missed.
+			if _, err := f.a.MoveComplaint(admin, c.ID, service.Transition{Action: service.ExtendAction, ExtendDays: 30, Comment: "more time"}, ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("extending a missed deadline: %v, want a failed precondition", err)
+			}
 			move(service.Transition{Action: complaint.Handle})
 			f.clk.Advance(24 * time.Hour)
 			sweep()

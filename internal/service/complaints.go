@@ -371,6 +371,11 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			if strings.TrimSpace(tr.Comment) == "" {
 				return ledger.Invalid("comment", "a reason is required to extend the deadline")
 			}
+			// Extended while it runs: granted after the period ended, an
+			// extension would unmake a deadline already missed.
+			if dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction)); !dl.Due.IsZero() && dl.Due.Before(today) {
+				return fmt.Errorf("%w: the handling deadline passed on %s; an extension is granted before the period ends", ledger.ErrFailedPrecondition, dl.Due)
+			}
 			if err := complaint.Extend(c, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {
 				if errors.Is(err, complaint.ErrNotAllowed) {
 					return machineErr(err)
