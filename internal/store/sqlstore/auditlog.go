@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -194,8 +195,25 @@ func scanCheckpoint(sc scanner) (*audit.Checkpoint, error) {
 	return &c, nil
 }
 
+// LatestCheckpoint is the checkpoint of the latest state: of the newest
+// few by time, the one covering the most events. Two replicas signing at
+// once each read the heads, then the clock, so the later time may carry
+// the earlier heads; events are only ever added, so more of them is later.
 func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
-	return getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time DESC, id DESC LIMIT 1`)
+	cps, err := list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time DESC, id DESC LIMIT 10`)
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) == 0 {
+		return nil, ledger.ErrNotFound
+	}
+	best := cps[0]
+	for _, c := range cps[1:] {
+		if c.EventCount > best.EventCount {
+			best = c
+		}
+	}
+	return best, nil
 }
 
 func (r reader) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {

@@ -297,7 +297,22 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(&cp, got); diff != "" {
 		t.Errorf("LatestCheckpoint (-want +got):\n%s", diff)
 	}
-	if all, err := s.ListCheckpoints(ctx); err != nil || len(all) != 1 {
+	// Two replicas signing at once: the one stamped later read the heads
+	// first. The latest is the one covering more events, not the later
+	// stamp.
+	ahead := cp
+	ahead.ID, ahead.CreateTime, ahead.EventCount = newID(), t0.Add(time.Second), cp.EventCount+5
+	behind := cp
+	behind.ID, behind.CreateTime = newID(), t0.Add(2*time.Second)
+	for _, c := range []*audit.Checkpoint{&ahead, &behind} {
+		if err := s.PutCheckpoint(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.LatestCheckpoint(ctx); err != nil || got.ID != ahead.ID {
+		t.Errorf("LatestCheckpoint of two signed at once = %v, %v; want the one covering more events", got, err)
+	}
+	if all, err := s.ListCheckpoints(ctx); err != nil || len(all) != 3 {
 		t.Errorf("ListCheckpoints = %d, %v", len(all), err)
 	}
 }
