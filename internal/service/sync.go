@@ -52,6 +52,11 @@ const (
 	SyncUpdated   SyncOutcome = "UPDATED"
 	SyncUnchanged SyncOutcome = "UNCHANGED"
 	SyncRejected  SyncOutcome = "REJECTED"
+	// SyncDuplicate is a record whose sequence the session acknowledged
+	// already: an earlier chunk took it (applied or rejected it), and it
+	// is neither compared nor applied again. A resumed client sends none;
+	// one that does learns that nothing of it was looked at.
+	SyncDuplicate SyncOutcome = "DUPLICATE"
 )
 
 // SyncResult reports one record.
@@ -346,7 +351,7 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("is %d: in a session, records are numbered from 1", r.Sequence)}}
 			case sess != nil && r.Sequence <= sess.AckedSeq:
-				results[i].Outcome = SyncUnchanged // applied in an earlier chunk
+				results[i].Outcome = SyncDuplicate // taken by an earlier chunk
 			case sess != nil && r.Sequence <= last:
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
@@ -1113,6 +1118,16 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 		return "recorded", nil
 	case err != nil:
 		return "", err
+	}
+	if prev.InvoiceID != inv.ID {
+		// Another invoice holds it: RecordPayment on this one refuses the
+		// reference, and so does its record. Matched silently, this
+		// invoice would stay unpaid while the ERP shows it paid.
+		held, err := tx.GetInvoice(ctx, prev.InvoiceID)
+		if err != nil {
+			return "", err
+		}
+		return "", ledger.Invalid("reference", "%q is a payment of invoice %q; a payment belongs to one invoice", prev.Reference, held.DocumentRef)
 	}
 	// Reusing the first payment's own checks: same content or refused.
 	if _, _, err := l.recordPaymentTx(ctx, tx, prev.InvoiceID, &p, now); err != nil {

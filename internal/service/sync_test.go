@@ -562,12 +562,13 @@ func (f *fixture) sameAsByHand(t *testing.T, synced, byHand uuid.UUID, n int) []
 	return ra
 }
 
-// TestSyncKeepsOrderAcrossRecords: a record that reverses a payment
-// another invoice holds changes that invoice in its turn, so the later
-// record of that invoice, with a new payment (and not the reversed one,
-// which a record may leave out), is applied after it, as record by record:
-// the reversal's revision comes first.
-func TestSyncKeepsOrderAcrossRecords(t *testing.T) {
+// TestSyncRefusesAnotherInvoicesPayment: a payment belongs to one invoice.
+// A record naming a payment another invoice holds, to match it or to
+// reverse it, is rejected naming the payment, as RecordPayment refuses the
+// reference, and changes nothing (matched silently, its own invoice would
+// stay unpaid while the ERP shows it paid); the holder's own record, later
+// in the chunk, is applied.
+func TestSyncRefusesAnotherInvoicesPayment(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
@@ -579,26 +580,20 @@ func TestSyncKeepsOrderAcrossRecords(t *testing.T) {
 			reversing := held
 			reversing.ReversedOn, reversing.ReversalReason = d(2025, 8, 10), "bounced"
 			fresh := service.SyncPayment{Payment: ledger.Payment{Amount: 50000, Currency: "CNY", PaidOn: d(2025, 8, 15), Reference: "KO-PAY-1"}}
-			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{rec(3, "KO-Y", reversing), rec(4, "KO-X", fresh)})
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{rec(3, "KO-Y", held), rec(4, "KO-Y", reversing), rec(5, "KO-X", held, fresh)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res[1].Outcome != service.SyncUpdated || !slices.Equal(res[1].Changed, []string{"payments[0]:recorded"}) {
-				t.Fatalf("results: %+v", res)
+			for _, r := range res[:2] {
+				if r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "payments[0].reference" {
+					t.Errorf("record naming another invoice's payment: %+v", r)
+				}
 			}
-			revs, err := f.sb.RevisionsOf(admin, ids[:1])
-			if err != nil {
-				t.Fatal(err)
+			if r := res[2]; r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, []string{"payments[1]:recorded"}) {
+				t.Fatalf("the holder's own record: %+v", r)
 			}
-			var methods []string
-			for _, r := range revs[ids[0]] {
-				methods = append(methods, r.Method)
-			}
-			if want := []string{"SyncPayables", "ReversePayment", "RecordPayment"}; !slices.Equal(methods, want) {
-				t.Fatalf("revisions of the invoice holding the payment: %v, want %v", methods, want)
-			}
-			if x := f.get(t, ids[0]); x.Paid != 50000 {
-				t.Fatalf("paid %d, want 50000", x.Paid)
+			if x, y := f.get(t, ids[0]), f.get(t, ids[1]); x.Paid != 150000 || y.Paid != 0 || y.Version != 1 {
+				t.Fatalf("paid: KO-X %d (want 150000), KO-Y %d at version %d (want 0 at 1)", x.Paid, y.Paid, y.Version)
 			}
 		})
 	}

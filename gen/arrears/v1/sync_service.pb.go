@@ -585,7 +585,10 @@ type RecordResult struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Sequence    int64                  `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	DocumentRef string                 `protobuf:"bytes,2,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
-	// CREATED, UPDATED, UNCHANGED or REJECTED.
+	// CREATED, UPDATED, UNCHANGED, REJECTED, or DUPLICATE: the sequence is at
+	// or below what the session acknowledged already, so an earlier chunk
+	// took the record (applied or rejected it) and it is neither compared
+	// nor applied again.
 	Outcome string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// The invoice ("invoices/{uuid}"), unless rejected.
 	Invoice string `protobuf:"bytes,4,opt,name=invoice,proto3" json:"invoice,omitempty"`
