@@ -554,6 +554,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			delete(unknown, key)
 		}
 	}
+	// Suppliers new to the ledger with a record taken one by one: their
+	// later records go that way too, in order, so that the supplier is
+	// made from its first record, as record by record (the records taken
+	// one by one run after the bulk writes).
+	slowNew := map[[2]string]bool{}
 	for _, i := range apply {
 		r, res := &recs[i], &results[i]
 		ref := strings.TrimSpace(r.Invoice.DocumentRef)
@@ -575,11 +580,15 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		} else {
 			plain = plainPayments(r.Payments, payRefs, taken, today)
 		}
-		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil || !plain {
+		newSupplier := creditor == nil && r.Creditor.ID == uuid.Nil && !known
+		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil || !plain || (newSupplier && slowNew[key]) {
+			if newSupplier && !created[key] {
+				slowNew[key] = true
+			}
 			slow = append(slow, i)
 			continue
 		}
-		if creditor == nil && r.Creditor.ID == uuid.Nil && !known {
+		if newSupplier {
 			// A supplier new to the ledger, created with the first of its
 			// invoices the chunk accepts (none accepted, none created).
 			if creditor = unknown[key]; creditor == nil {

@@ -234,6 +234,21 @@ func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
 			if _, err := f.a.GetParty(admin, bad); !errors.Is(err, ledger.ErrNotFound) {
 				t.Fatalf("the supplier of a refused invoice: %v", err)
 			}
+			// A supplier's first record taken one by one (a bill, paid at
+			// maturity) comes before its next, plain one: the supplier is
+			// made from the first, as record by record, not the second.
+			who := service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW005")}
+			first, second := rec(7, "NS-7", who, 30), rec(8, "NS-8", who, 30)
+			first.Payments = []service.SyncPayment{{Payment: ledger.Payment{Amount: 1000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "NS-BILL",
+				Instrument: ledger.InstrumentCommercialBill, MaturityOn: d(2025, 10, 1)}}}
+			second.CreditorName, second.CreditorSize = "Renamed", ledger.SizeLarge
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{first, second})
+			if err != nil || res[0].Outcome != service.SyncCreated || res[1].Outcome != service.SyncCreated {
+				t.Fatalf("a new supplier's records, the first one by one: %+v, %v", res, err)
+			}
+			if p, err := f.a.GetParty(admin, who); err != nil || p.DisplayName != "New NS-7" || p.SizeClass != ledger.SizeSmall {
+				t.Fatalf("the supplier made: %+v, %v; want it from the first record", p, err)
+			}
 			// A new supplier's problems are named as the record holds them.
 			nameless := rec(6, "NS-6", service.PartyRef{Jurisdiction: "CN", RegistrationID: uscc(t, "92350102MA0NEW004")}, 30)
 			nameless.CreditorName = ""
