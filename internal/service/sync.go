@@ -641,7 +641,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 				paid = append(paid, steps...)
 				continue
 			}
-			if cur.Status == ledger.StatusCancelled || len(mask) == 0 {
+			if cur.Status == ledger.StatusCancelled && len(mask) > 0 {
+				res.Outcome, res.Violations = SyncRejected, cancelledCorrection(cur, mask)
+				continue
+			}
+			if len(mask) == 0 {
 				res.Outcome, res.InvoiceID = SyncUnchanged, cur.ID
 				continue
 			}
@@ -1002,7 +1006,11 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		if inv.CreditorID != creditor.ID {
 			return ledger.Invalid("creditor", "invoice %q is owed to another supplier in the ledger; cancel it and record a new one", inv.DocumentRef)
 		}
-		if mask := differingFields(inv, r.Invoice); len(mask) > 0 && inv.Status != ledger.StatusCancelled {
+		mask := differingFields(inv, r.Invoice)
+		if len(mask) > 0 && inv.Status == ledger.StatusCancelled {
+			return &ledger.ValidationError{Violations: cancelledCorrection(inv, mask)}
+		}
+		if len(mask) > 0 {
 			if inv, err = l.updateInvoiceTx(ctx, tx, inv.ID, r.Invoice, mask, "", civil.Date{}, "", now); err != nil {
 				return err
 			}
@@ -1149,6 +1157,17 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 		return "reversed", nil
 	}
 	return "", nil
+}
+
+// cancelledCorrection refuses a record correcting a cancelled invoice, as
+// UpdateInvoice refuses it, naming each field the record would change:
+// reported UNCHANGED, the difference would go unseen.
+func cancelledCorrection(inv *ledger.Invoice, mask []string) []ledger.FieldViolation {
+	out := make([]ledger.FieldViolation, len(mask))
+	for i, m := range mask {
+		out[i] = ledger.FieldViolation{Field: "invoice." + m, Description: fmt.Sprintf("invoice %q was cancelled on %s: a cancelled invoice is not corrected", inv.DocumentRef, inv.CancelledOn)}
+	}
+	return out
 }
 
 // prefixPayment names the payment a violation is about.

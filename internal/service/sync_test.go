@@ -577,6 +577,42 @@ func (f *fixture) sameAsByHand(t *testing.T, synced, byHand uuid.UUID, n int) []
 	return ra
 }
 
+// TestSyncRefusesCorrectingACancelledInvoice: a record that would correct
+// a cancelled invoice is rejected naming the fields, as UpdateInvoice
+// refuses the correction, by the bulk way and the record's way (a record
+// carrying the cancellation); the same record as the ledger holds it is
+// UNCHANGED.
+func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			ids := f.created(t, "", f.record(1, "CX-1", 500000, 30))
+			if _, err := f.a.CancelInvoice(admin, ids[0], d(2025, 8, 20), "ordered twice", ""); err != nil {
+				t.Fatal(err)
+			}
+			same := f.record(2, "CX-1", 500000, 30)
+			changed := f.record(3, "CX-1", 400000, 30)
+			cancelling := f.record(4, "CX-1", 400000, 30)
+			cancelling.CancelledOn, cancelling.CancelReason = d(2025, 8, 20), "ordered twice"
+			for _, tc := range []struct {
+				rec  service.SyncRecord
+				want service.SyncOutcome
+			}{{same, service.SyncUnchanged}, {changed, service.SyncRejected}, {cancelling, service.SyncRejected}} {
+				res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{tc.rec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := res[0]; r.Outcome != tc.want || (tc.want == service.SyncRejected && (len(r.Violations) != 1 || r.Violations[0].Field != "invoice.amount")) {
+					t.Errorf("record %d for a cancelled invoice: %+v, want %s", tc.rec.Sequence, r, tc.want)
+				}
+			}
+			if inv := f.get(t, ids[0]); inv.Amount.Minor != 500000 || inv.Version != 2 {
+				t.Errorf("the cancelled invoice: amount %d at version %d, want 500000 at 2", inv.Amount.Minor, inv.Version)
+			}
+		})
+	}
+}
+
 // TestSyncRefusesAnotherInvoicesPayment: a payment belongs to one invoice.
 // A record naming a payment another invoice holds, to match it or to
 // reverse it, is rejected naming the payment, as RecordPayment refuses the
