@@ -120,6 +120,11 @@ func (p *parser) cond() (Cond, error) {
 		case c == '"':
 			return Cond{Field: field, Op: op, Value: b.String()}, nil
 		case c == '\\' && !p.done():
+			// Only the quote and the backslash are escaped: "\n" read as
+			// "n" would match other than the client meant.
+			if e := p.s[p.i]; e != '"' && e != '\\' {
+				return Cond{}, fmt.Errorf("%s: unknown escape \\%c in a quoted value (only \\\" and \\\\)", field, e)
+			}
 			b.WriteByte(p.s[p.i])
 			p.i++
 		default:

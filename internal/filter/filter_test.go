@@ -23,6 +23,7 @@ func TestParse(t *testing.T) {
 		{desc: "missing op", in: "status OPEN", wantErr: true},
 		{desc: "missing value", in: "status =", wantErr: true},
 		{desc: "unterminated", in: `a = "x`, wantErr: true},
+		{desc: "unknown escape", in: `reference = "a\nb"`, wantErr: true},
 		{desc: "bad field", in: `a-b = 1`, wantErr: true},
 		{desc: "trailing AND", in: `a = 1 AND`, wantErr: true},
 	} {

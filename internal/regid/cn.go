@@ -70,9 +70,16 @@ func CNRegionCode(uscc string) string {
 // unified social credit code, for tools that issue test and demo codes.
 // The body must use the code's alphabet; the result is then valid.
 func CompleteUSCC(body string) (string, error) {
+	body = strings.ToUpper(body)
 	if len(body) != 17 {
 		return "", fmt.Errorf("must be 17 characters, got %d", len(body))
 	}
-	code := body + string(usccCheck(strings.ToUpper(body)))
+	for i := 0; i < len(body); i++ {
+		// usccCheck indexes the alphabet by each character.
+		if strings.IndexByte(usccAlphabet, body[i]) < 0 {
+			return "", fmt.Errorf("character %d, %q, is not in the code's alphabet", i+1, body[i])
+		}
+	}
+	code := body + string(usccCheck(body))
 	return normalizeCN(code)
 }

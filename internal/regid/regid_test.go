@@ -529,3 +529,18 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestCompleteUSCC: a body in the code's alphabet gets its check character;
+// one with a character outside it (which used to index the alphabet out of
+// range and panic) is an error.
+func TestCompleteUSCC(t *testing.T) {
+	code, err := CompleteUSCC("91350100M000100Y4")
+	if err != nil || code != "91350100M000100Y43" {
+		t.Errorf("CompleteUSCC = %q, %v; want 91350100M000100Y43", code, err)
+	}
+	for _, bad := range []string{"0000000000000000I", "0000000000000000-", "000000000000000ſ", "short"} {
+		if code, err := CompleteUSCC(bad); err == nil {
+			t.Errorf("CompleteUSCC(%q) = %q, want an error", bad, code)
+		}
+	}
+}
