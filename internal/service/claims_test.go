@@ -78,6 +78,25 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err1 != nil || err2 != nil || first.ID != again.ID {
 				t.Errorf("a retried claim: %v, %v; ids %v and %v", err1, err2, first, again)
 			}
+			// A portal's retry after the supplier withdrew its authority
+			// does not get the claim back.
+			if err := f.a.AuthorizePortal(admin, f.creditor, "portal.example"); err != nil {
+				t.Fatal(err)
+			}
+			portal := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "ptl", Role: auth.RolePortal, Portal: "portal.example"})
+			byPortal := func() (*complaint.Claim, error) {
+				return f.a.CreateClaim(portal, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "portal-retry", Hash: "h1"},
+					Claim: &complaint.Claim{DocumentRef: "CLAIM-PORTAL", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+			}
+			if _, err := byPortal(); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.a.RevokePortal(admin, f.creditor, "portal.example"); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := byPortal(); !errors.Is(err, ledger.ErrPermissionDenied) {
+				t.Errorf("a portal's retry after its authority was withdrawn: %+v, %v; want permission denied", c, err)
+			}
 			// Free text and dates are bounded where the claim is made.
 			for field, edit := range map[string]func(*complaint.Claim){
 				"claim.description":   func(c *complaint.Claim) { c.Description = strings.Repeat("x", 1001) },

@@ -57,7 +57,11 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
 			if err == nil {
-				out, err = tx.GetComplaint(ctx, id)
+				// Seen as a read would see it: a portal whose authority was
+				// revoked since does not get the complaint back.
+				if out, err = visibleComplaint(ctx, tx, id); errors.Is(err, ledger.ErrNotFound) {
+					err = fmt.Errorf("%w: the complaint is not one this key may see", ledger.ErrPermissionDenied)
+				}
 			}
 			return err
 		}
@@ -373,7 +377,8 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			}
 			// Extended while it runs: granted after the period ended, an
 			// extension would unmake a deadline already missed.
-			if dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction)); !dl.Due.IsZero() && dl.Due.Before(today) {
+			handling := c.State == complaint.Forwarded || c.State == complaint.InHandling || c.State == complaint.DebtorResponded
+			if dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction)); handling && !dl.Due.IsZero() && dl.Due.Before(today) {
 				return fmt.Errorf("%w: the handling deadline passed on %s; an extension is granted before the period ends", ledger.ErrFailedPrecondition, dl.Due)
 			}
 			if err := complaint.Extend(c, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {

@@ -82,7 +82,11 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		if id, ok, err := replay(ctx, tx, in.Idem); err != nil || ok {
 			if err == nil {
-				out, err = tx.GetClaim(ctx, id)
+				// Seen as a read would see it: a portal whose authority was
+				// revoked since does not get the claim back.
+				if out, err = visibleClaim(ctx, tx, id); errors.Is(err, ledger.ErrNotFound) {
+					err = fmt.Errorf("%w: claim.creditor is not a supplier this key speaks for", ledger.ErrPermissionDenied)
+				}
 			}
 			return err
 		}
