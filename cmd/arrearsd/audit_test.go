@@ -72,6 +72,15 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 		ReceivingRegulator: service.PartyRef{ID: regulator.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid"}); err != nil {
 		t.Fatal(err)
 	}
+	// A portal authorised, and another authorised then revoked.
+	for _, p := range []string{"portal.example", "gone.example"} {
+		if err := svc.AuthorizePortal(ctx, service.PartyRef{ID: c.ID}, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.RevokePortal(ctx, service.PartyRef{ID: c.ID}, "gone.example"); err != nil {
+		t.Fatal(err)
+	}
 	// A key that expires, then is revoked.
 	k, _, err := svc.CreateKey(ctx, service.KeySpec{Role: auth.RoleAdmin, Description: "audited key", ExpireTime: now.Add(24*time.Hour + time.Nanosecond)})
 	if err != nil {
@@ -188,6 +197,12 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"UPDATE a complaint's next check (the sweeper never looks again)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE complaints SET next_check = NULL`)
 		}, "its next_check column"},
+		{"INSERT a portal authorisation (the portal reads the supplier's ledger)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `INSERT INTO portal_grants (portal, creditor_id, create_time) SELECT 'evil.example', creditor_id, create_time FROM portal_grants`)
+		}, `portal "evil.example" is authorised`},
+		{"DELETE a portal authorisation", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `DELETE FROM portal_grants WHERE portal = 'portal.example'`)
+		}, `portal "portal.example"'s authorisation`},
 		{"DELETE every checkpoint", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `DELETE FROM audit_checkpoints`)
 		}, "no signed checkpoint"},

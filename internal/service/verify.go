@@ -52,6 +52,9 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 	// latest[resource] is the digest of the newest recorded state of each
 	// record, to compare with the live row the API serves.
 	latest := map[liveKey]latestState{}
+	// grants[grant] is whether the trail leaves the portal authorised:
+	// a grant's events are on its supplier's chain, in order.
+	grants := map[store.PortalGrant]bool{}
 	for _, h := range heads {
 		rep.Chains++
 		v := &audit.ChainVerifier{Chain: h.Chain}
@@ -69,6 +72,13 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 				if err := checkRevision(ctx, s, e); err != "" {
 					v.Problems = append(v.Problems, err)
 				}
+				if e.ResourceType == "portal_grant" {
+					if g, on, ok := grantChange(e); ok {
+						grants[g] = on
+					} else {
+						v.Problems = append(v.Problems, fmt.Sprintf("chain %s event %d: a portal authorisation event that does not say which portal", e.Chain, e.Seq))
+					}
+				}
 				k := liveKey{e.ResourceType, e.ResourceID}
 				if cur, ok := latest[k]; !ok || e.Revision >= cur.revision {
 					latest[k] = latestState{revision: e.Revision, digest: e.SnapshotDigest, chain: e.Chain, seq: e.Seq}
@@ -85,6 +95,23 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 	for k, st := range latest {
 		if p := checkLive(ctx, s, k, st); p != "" {
 			rep.Problems = append(rep.Problems, p)
+		}
+	}
+	// Portal authorisations, which let a portal read and act for a
+	// supplier: those live must be those the trail leaves standing.
+	live, err := s.PortalGrants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range live {
+		if !grants[g] {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("portal %q is authorised for supplier %s, but no audit event authorised it", g.Portal, g.Creditor))
+		}
+		delete(grants, g)
+	}
+	for g, on := range grants {
+		if on {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("portal %q's authorisation for supplier %s is gone, though the audit trail never revoked it", g.Portal, g.Creditor))
 		}
 	}
 	// A key the trail never recorded was put in the database behind the
@@ -233,4 +260,29 @@ func checkRevision(ctx context.Context, s store.Reader, e *audit.Event) string {
 		return fmt.Sprintf("chain %s event %d: revision %d of %s %s was altered", e.Chain, e.Seq, e.Revision, e.ResourceType, e.ResourceID)
 	}
 	return ""
+}
+
+// grantChange reads a portal authorisation event: which grant, and whether
+// it is authorised (true) or revoked after it. An authorisation's changes
+// are the grant itself, {"creditor": ..., "portal": ...}; a revocation's
+// say each field went to nothing, {"portal": [old, null], ...}.
+func grantChange(e *audit.Event) (store.PortalGrant, bool, bool) {
+	g := store.PortalGrant{Creditor: e.ResourceID}
+	switch e.Method {
+	case "AuthorizePortal":
+		var c struct{ Portal string }
+		if json.Unmarshal([]byte(e.Changes), &c) != nil || c.Portal == "" {
+			return g, false, false
+		}
+		g.Portal = c.Portal
+		return g, true, true
+	case "RevokePortalAuthorization":
+		var c struct{ Portal []*string }
+		if json.Unmarshal([]byte(e.Changes), &c) != nil || len(c.Portal) == 0 || c.Portal[0] == nil {
+			return g, false, false
+		}
+		g.Portal = *c.Portal[0]
+		return g, false, true
+	}
+	return g, false, false
 }

@@ -143,6 +143,9 @@ type Reader interface {
 	CountKeys(ctx context.Context) (int64, error)
 	// PortalAuthorized reports whether creditor has authorised portal.
 	PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error)
+	// PortalGrants lists every portal authorisation, for audit
+	// verification to compare with the trail.
+	PortalGrants(ctx context.Context) ([]PortalGrant, error)
 
 	// ListEvents is the change feed: audit events within q.Scope with
 	// event ids after q.After, recorded at or before q.Until (to the
@@ -519,4 +522,10 @@ func LegacyKeySnapshot(snap []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return append(slices.Clip(snap[:i]), '}'), true
+}
+
+// PortalGrant is a supplier's authorisation of a complaint portal.
+type PortalGrant struct {
+	Portal   string
+	Creditor uuid.UUID
 }

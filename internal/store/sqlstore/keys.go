@@ -84,6 +84,23 @@ func (r reader) PortalAuthorized(ctx context.Context, portal string, creditor uu
 	return r.exists(ctx, "portal_grants", w)
 }
 
+func (r reader) PortalGrants(ctx context.Context) ([]store.PortalGrant, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT portal, creditor_id FROM portal_grants ORDER BY creditor_id, portal`)
+	if err != nil {
+		return nil, r.s.wrap("list portal grants", err)
+	}
+	defer rows.Close()
+	var out []store.PortalGrant
+	for rows.Next() {
+		var g store.PortalGrant
+		if err := rows.Scan(&g.Portal, &g.Creditor); err != nil {
+			return nil, r.s.wrap("scan portal grant", err)
+		}
+		out = append(out, g)
+	}
+	return out, r.s.wrap("list portal grants", rows.Err())
+}
+
 // keySnapshot is what the audit trail records of a key: never its hash,
 // but a digest of it, so that a hash replaced in the database (taking the
 // key over) shows in verify. The digest is the last member: a snapshot

@@ -87,6 +87,9 @@ func (s *Store) ListKeys(ctx context.Context, p store.Page) ([]*auth.Key, error)
 	return s.r().ListKeys(ctx, p)
 }
 func (s *Store) CountKeys(ctx context.Context) (int64, error) { return s.r().CountKeys(ctx) }
+func (s *Store) PortalGrants(ctx context.Context) ([]store.PortalGrant, error) {
+	return s.r().PortalGrants(ctx)
+}
 func (s *Store) PortalAuthorized(ctx context.Context, portal string, creditor uuid.UUID) (bool, error) {
 	return s.r().PortalAuthorized(ctx, portal, creditor)
 }

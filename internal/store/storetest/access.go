@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,6 +102,10 @@ func testScopes(t *testing.T, s store.Store) {
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.AuthorizePortal(ctx, "portal-z", c1.ID, change("AuthorizePortal"))
 	})
+	if gs, err := s.PortalGrants(ctx); err != nil || len(gs) != 2 || gs[0] != (store.PortalGrant{Portal: "portal-a", Creditor: c1.ID}) ||
+		gs[1] != (store.PortalGrant{Portal: "portal-z", Creditor: c1.ID}) {
+		t.Errorf("PortalGrants = %+v, %v; want portal-a and portal-z for c1", gs, err)
+	}
 	feed, err := s.ListEvents(ctx, store.EventQuery{Scope: auth.Scope{Portal: "portal-z"}, Until: t0.Add(time.Hour), Limit: 100})
 	if err != nil || len(feed) == 0 {
 		t.Fatalf("portal-z's feed: %d events, %v", len(feed), err)
@@ -167,6 +172,9 @@ func testScopes(t *testing.T, s store.Store) {
 	})
 	if ok, err := s.PortalAuthorized(ctx, "portal-a", c1.ID); ok || err != nil {
 		t.Errorf("PortalAuthorized after revocation = %v, %v", ok, err)
+	}
+	if gs, err := s.PortalGrants(ctx); err != nil || slices.Contains(gs, store.PortalGrant{Portal: "portal-a", Creditor: c1.ID}) {
+		t.Errorf("PortalGrants after revocation = %+v, %v; want no portal-a for c1", gs, err)
 	}
 	if invs, err := s.ListInvoices(ctx, store.InvoiceQuery{Scope: auth.Scope{Portal: "portal-a"}, Page: store.Page{Limit: 10}}); err != nil || len(invs) != 0 {
 		t.Errorf("portal after revocation sees %d invoices, %v", len(invs), err)
