@@ -228,7 +228,17 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 		}
 		p, err := l.policyOf(cur)
 		if err != nil {
-			return nil, err
+			// A policy this server lacks (a newer replica's, during an
+			// upgrade): this invoice is shown unjudged, saying why, and the
+			// others of the page are judged, as the sweeper and the
+			// summaries skip it rather than fail.
+			if d.IsZero() {
+				d = l.TodayUTC()
+			}
+			out = append(out, &Judged{Invoice: cur, KnownAt: knownAt, Facts: f, Judgement: judgement.Judgement{PolicyID: cur.PolicyID,
+				PolicyVersion: cur.PolicyVersion, AsOf: d, Currency: cur.Amount.Currency,
+				Findings: []judgement.Finding{{Code: "JUDGEMENT_UNAVAILABLE", Message: err.Error()}}}})
+			continue
 		}
 		if d.IsZero() {
 			j, ok := zones[cur.DebtorID]
