@@ -124,7 +124,7 @@ func benchSync(ctx context.Context, n, chunk, suppliers int, bin string, setting
 		return err
 	}
 	defer cluster.Stop()
-	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d%s, PostgreSQL throwaway cluster with fsync, synchronous_commit and full_page_writes off for the baseline and the sync alike (VACUUM ANALYZE between sync passes, untimed), arrearsd %s\n", n, suppliers, chunk, workload(), bin)
+	fmt.Printf("sync benchmark: N=%d invoices, %d suppliers, chunks of %d%s, PostgreSQL throwaway cluster with fsync, synchronous_commit and full_page_writes off%s for the baseline and the sync alike (VACUUM ANALYZE between sync passes, untimed), arrearsd %s\n", n, suppliers, chunk, workload(), overrides(settings), bin)
 
 	// 1. The physical limit.
 	rawURL, err := cluster.CreateDatabase(ctx, "raw")
@@ -619,4 +619,13 @@ func vacuum(ctx context.Context, url string) error {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "VACUUM ANALYZE")
 	return err
+}
+
+// overrides names the -pg settings, which the cluster applies after its
+// own and so may undo them.
+func overrides(settings []string) string {
+	if len(settings) == 0 {
+		return ""
+	}
+	return " (then -pg " + strings.Join(settings, ",") + ")"
 }

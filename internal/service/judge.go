@@ -287,6 +287,12 @@ type JudgementFilter struct {
 }
 
 func (f JudgementFilter) match(j judgement.Judgement) bool {
+	for _, fd := range j.Findings {
+		if fd.Code == "JUDGEMENT_UNAVAILABLE" {
+			// No figures to compare: not "NONE" or "0 days", unknown.
+			return false
+		}
+	}
 	var n int
 	switch f.Field {
 	case "bucket":

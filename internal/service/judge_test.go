@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -45,6 +46,13 @@ func TestUnknownPolicyLeavesTheOthersJudged(t *testing.T) {
 			}
 			if len(found) != 2 || found["UP-1"] != "JUDGEMENT_UNAVAILABLE" || found["UP-2"] != "" {
 				t.Errorf("judged: %v; want UP-1 unavailable and UP-2 judged", found)
+			}
+			// Without figures it matches no filter on them, not even one
+			// every judged invoice meets.
+			js, _, err = f.a.ListJudged(admin, store.InvoiceQuery{Page: store.Page{Limit: 10}}, 10, civil.Date{}, time.Time{},
+				[]service.JudgementFilter{{Field: "days_overdue", Op: ">=", Value: "0"}})
+			if err != nil || len(js) != 1 || js[0].Invoice.DocumentRef != "UP-2" {
+				t.Errorf("days_overdue >= 0 lists %d invoices (%v), want UP-2 alone", len(js), err)
 			}
 		})
 	}

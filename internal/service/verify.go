@@ -271,10 +271,17 @@ func grantChange(e *audit.Event) (store.PortalGrant, bool, bool) {
 	switch e.Method {
 	case "AuthorizePortal":
 		var c struct{ Portal string }
-		if json.Unmarshal([]byte(e.Changes), &c) != nil || c.Portal == "" {
+		if json.Unmarshal([]byte(e.Changes), &c) == nil && c.Portal != "" {
+			g.Portal = c.Portal
+			return g, true, true
+		}
+		// Written by versions whose creations were a diff from nothing:
+		// {"portal": [null, "p"], ...}.
+		var old struct{ Portal []*string }
+		if json.Unmarshal([]byte(e.Changes), &old) != nil || len(old.Portal) != 2 || old.Portal[1] == nil {
 			return g, false, false
 		}
-		g.Portal = c.Portal
+		g.Portal = *old.Portal[1]
 		return g, true, true
 	case "RevokePortalAuthorization":
 		var c struct{ Portal []*string }
