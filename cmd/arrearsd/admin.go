@@ -100,7 +100,11 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	switch args[0] {
 	case "create":
 		spec := service.KeySpec{Role: auth.Role(strings.ToUpper(role)), Description: description,
-			Remit: auth.Remit{Jurisdiction: strings.ToUpper(remitJ), RegionPrefix: remitR}, Portal: portal}
+			// Normalised as the API normalises them: region codes are
+			// upper case, and SQLite's LIKE would match a lower-case
+			// prefix that Remit.Covers refuses.
+			Remit:  auth.Remit{Jurisdiction: strings.ToUpper(strings.TrimSpace(remitJ)), RegionPrefix: strings.ToUpper(strings.TrimSpace(remitR))},
+			Portal: strings.TrimSpace(portal)}
 		if expires > 0 {
 			spec.ExpireTime = time.Now().Add(expires)
 		}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,18 @@ func TestMutualTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("REST over HTTPS: HTTP %d", resp.StatusCode)
+	}
+	// A key bound to a client certificate is refused over REST before its
+	// request is read: a malformed body gets 401, not 400.
+	req, _ = http.NewRequest("POST", "https://"+h+"/v1/invoices", strings.NewReader("{"))
+	req.Header.Set("Authorization", "Bearer "+bound.Token)
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a bound key over REST: HTTP %d, want 401", resp.StatusCode)
 	}
 }
 

@@ -124,6 +124,13 @@ func requireKey(h http.Handler, a Authenticator, log *slog.Logger) http.Handler 
 		if ok && len(r.Header.Values("Authorization")) == 1 {
 			p, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
 			switch {
+			case err == nil && p.RequireCert != "":
+				// A key bound to a client certificate works only on the gRPC
+				// port over mutual TLS: refused here, before anything of the
+				// request is read, as any key that cannot authenticate is.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="arrears"`)
+				writeStatus(w, http.StatusUnauthorized, `{"code":16,"message":"this key is bound to a client certificate: use it on the gRPC port over mutual TLS","details":[]}`)
+				return
 			case err == nil:
 				// For the handler's own checks only: the gRPC call it makes
 				// carries the header and is authenticated again.

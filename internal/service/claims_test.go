@@ -223,6 +223,15 @@ func TestMissedHandlingDeadlineFlaggedOnce(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
+			// About no debt of its own, a complaint is refused for that,
+			// before a regulator is sought (whose absence would tell the
+			// debtor's region).
+			_, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
+				Invoices: []uuid.UUID{uuid.Must(uuid.NewV7())}, Summary: "unpaid"})
+			var ve *ledger.ValidationError
+			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "complaint.invoices[0]" {
+				t.Errorf("a complaint about no debt of the supplier's: %v", err)
+			}
 			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
 				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
 			if err != nil {

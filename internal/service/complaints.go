@@ -114,6 +114,12 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			}
 			currency = c.Currency
 		}
+		// Only a complaint about this supplier's own debts with the debtor
+		// goes on to choose a regulator: answered before that, the choice
+		// would tell any supplier the region of any registered party.
+		if err := v.Err(); err != nil {
+			return err
+		}
 		receiver, err := l.receivingRegulator(ctx, tx, &v, in.ReceivingRegulator, debtor)
 		if err != nil {
 			return err
