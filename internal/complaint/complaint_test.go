@@ -131,22 +131,31 @@ func TestCurrentDeadlineAndExtension(t *testing.T) {
 	if dl := CurrentDeadline(c, cal); dl.Due != d(2025, 11, 19) {
 		t.Errorf("handling deadline = %v, want 30 calendar days later, 2025-11-19", dl)
 	}
-	if err := Extend(c, 30, "debtor's accounts under audit"); err != nil {
+	if err := Extend(c, cal, d(2025, 11, 1), 30, "debtor's accounts under audit"); err != nil {
 		t.Fatal(err)
 	}
-	if err := Extend(c, 31, "more"); !errors.Is(err, ErrNotAllowed) {
+	if err := Extend(c, cal, d(2025, 11, 1), 31, "more"); !errors.Is(err, ErrNotAllowed) {
 		t.Errorf("extension past 90 days in total: %v", err)
 	}
-	if err := Extend(c, 30, ""); err == nil {
+	if err := Extend(c, cal, d(2025, 11, 1), 30, ""); err == nil {
 		t.Error("extension without a reason accepted")
 	}
-	if err := Extend(c, 30, "still under audit"); err != nil {
+	if err := Extend(c, cal, d(2025, 11, 1), 30, "still under audit"); err != nil {
 		t.Errorf("extension to exactly 90 days: %v", err)
 	}
 	// 90 days after 2025-10-20 is Sunday 2026-01-18: the period ends on the
 	// next working day (Civil Code Art. 203).
 	if dl := CurrentDeadline(c, cal); dl.Due != d(2026, 1, 19) {
 		t.Errorf("extended deadline = %v, want Monday 2026-01-19, the working day after 90 days from 2025-10-20", dl)
+	}
+	// Granted only while the period runs: after it ended, the deadline
+	// stays missed.
+	late := &Complaint{State: InHandling, HandlerReceivedOn: d(2025, 10, 20)}
+	if err := Extend(late, cal, d(2025, 11, 20), 10, "too late"); !errors.Is(err, ErrNotAllowed) || late.ExtensionDays != 0 {
+		t.Errorf("extension the day after the deadline: %v, %d days", err, late.ExtensionDays)
+	}
+	if err := Extend(late, cal, d(2025, 11, 19), 10, "on the last day"); err != nil {
+		t.Errorf("extension on the deadline's day: %v", err)
 	}
 	// A handling period ending in the National Day break ends after it.
 	c.HandlerReceivedOn, c.ExtensionDays = d(2025, 9, 1), 0

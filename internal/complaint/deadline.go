@@ -75,12 +75,16 @@ func nextWorkingDay(cal Calendar, d civil.Date) (civil.Date, bool) {
 	}
 }
 
-// Extend lengthens the handling period by days, with a reason; the total
-// may not pass MaxHandlingDays.
-func Extend(c *Complaint, days int, reason string) error {
+// Extend lengthens the handling period by days, with a reason, on today,
+// while the period runs (granted after it ended, an extension would unmake
+// a deadline already missed); the total may not pass MaxHandlingDays.
+func Extend(c *Complaint, cal Calendar, today civil.Date, days int, reason string) error {
+	due := CurrentDeadline(c, cal).Due
 	switch {
 	case c.State != Forwarded && c.State != InHandling && c.State != DebtorResponded:
 		return fmt.Errorf("%w: only a complaint being handled can have its deadline extended, and it is %s", ErrNotAllowed, c.State)
+	case due.Before(today):
+		return fmt.Errorf("%w: the handling deadline passed on %s; an extension is granted before the period ends", ErrNotAllowed, due)
 	case days <= 0:
 		return fmt.Errorf("days must be positive")
 	case reason == "":

@@ -185,6 +185,16 @@ func ValidateText(v *ValidationError, field, text string) {
 	}
 }
 
+// ValidateAgreedDueDate bounds an agreed due date (field) by the invoice
+// date: at most as far as the longest acceptance period and term could
+// take it, 2 × MaxTermDays. Beyond, the dates the engine derives from it
+// run out of the calendar.
+func ValidateAgreedDueDate(v *ValidationError, field string, due, issued civil.Date) {
+	if !due.IsZero() && !issued.IsZero() && due.After(issued.AddDays(2*MaxTermDays)) {
+		v.Add(field, "%s is more than %d days after issued_on %s", due, 2*MaxTermDays, issued)
+	}
+}
+
 // MaxRefLength bounds a reference, in characters.
 const MaxRefLength = 128
 
@@ -283,11 +293,7 @@ func (inv *Invoice) Normalize(today civil.Date) error {
 	if inv.AgreedTermDays > 0 && !inv.AgreedDueDate.IsZero() {
 		v.Add("agreed_due_date", "cannot be set together with agreed_term_days")
 	}
-	if !inv.AgreedDueDate.IsZero() && !inv.IssuedOn.IsZero() && inv.AgreedDueDate.After(inv.IssuedOn.AddDays(2*MaxTermDays)) {
-		// As far as the longest acceptance period and term could take it;
-		// beyond, the dates the engine derives run out of the calendar.
-		v.Add("agreed_due_date", "%s is more than %d days after issued_on %s", inv.AgreedDueDate, 2*MaxTermDays, inv.IssuedOn)
-	}
+	ValidateAgreedDueDate(&v, "agreed_due_date", inv.AgreedDueDate, inv.IssuedOn)
 	if r := inv.AgreedRate; r != nil {
 		switch {
 		case !rateRE.MatchString(r.Percent):

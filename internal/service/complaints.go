@@ -381,13 +381,7 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			if strings.TrimSpace(tr.Comment) == "" {
 				return ledger.Invalid("comment", "a reason is required to extend the deadline")
 			}
-			// Extended while it runs: granted after the period ended, an
-			// extension would unmake a deadline already missed.
-			handling := c.State == complaint.Forwarded || c.State == complaint.InHandling || c.State == complaint.DebtorResponded
-			if dl := complaint.CurrentDeadline(c, l.calendarOf(debtor.Jurisdiction)); handling && !dl.Due.IsZero() && dl.Due.Before(today) {
-				return fmt.Errorf("%w: the handling deadline passed on %s; an extension is granted before the period ends", ledger.ErrFailedPrecondition, dl.Due)
-			}
-			if err := complaint.Extend(c, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {
+			if err := complaint.Extend(c, l.calendarOf(debtor.Jurisdiction), today, tr.ExtendDays, strings.TrimSpace(tr.Comment)); err != nil {
 				if errors.Is(err, complaint.ErrNotAllowed) {
 					return machineErr(err)
 				}

@@ -96,6 +96,10 @@ func (l *Ledger) loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// findingUnavailable marks an invoice the server could not judge: its
+// policy is not loaded, or the judgement failed. It has no figures.
+const findingUnavailable = "JUDGEMENT_UNAVAILABLE"
+
 // judge evaluates one invoice. A judgement that cannot be made (a rate
 // table that does not reach the dates needed) is reported as a finding, so
 // that reading an invoice never fails on it.
@@ -121,7 +125,7 @@ func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asO
 	}
 	if err != nil {
 		return judgement.Judgement{PolicyID: p.ID, PolicyVersion: p.Version, AsOf: asOf, Currency: inv.Amount.Currency,
-			Findings: []judgement.Finding{{Code: "JUDGEMENT_UNAVAILABLE", Message: err.Error()}}}
+			Findings: []judgement.Finding{{Code: findingUnavailable, Message: err.Error()}}}
 	}
 	return j
 }
@@ -226,20 +230,7 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 				return nil, err
 			}
 		}
-		p, err := l.policyOf(cur)
-		if err != nil {
-			// A policy this server lacks (a newer replica's, during an
-			// upgrade): this invoice is shown unjudged, saying why, and the
-			// others of the page are judged, as the sweeper and the
-			// summaries skip it rather than fail.
-			if d.IsZero() {
-				d = l.TodayUTC()
-			}
-			out = append(out, &Judged{Invoice: cur, KnownAt: knownAt, Facts: f, Judgement: judgement.Judgement{PolicyID: cur.PolicyID,
-				PolicyVersion: cur.PolicyVersion, AsOf: d, Currency: cur.Amount.Currency,
-				Findings: []judgement.Finding{{Code: "JUDGEMENT_UNAVAILABLE", Message: err.Error()}}}})
-			continue
-		}
+		p, perr := l.policyOf(cur)
 		if d.IsZero() {
 			j, ok := zones[cur.DebtorID]
 			if !ok {
@@ -250,9 +241,19 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 				j = debtor.Jurisdiction
 				zones[cur.DebtorID] = j
 			}
-			// Today in the policy's zone, whatever known_at says: "as of
-			// today, as known then".
+			// Today in the policy's zone (the debtor's without one),
+			// whatever known_at says: "as of today, as known then".
 			d = civil.DateOf(l.now(), l.zoneOf(p, j))
+		}
+		if perr != nil {
+			// A policy this server lacks (a newer replica's, during an
+			// upgrade): this invoice is shown unjudged, saying why, and the
+			// others of the page are judged, as the sweeper and the
+			// summaries skip it rather than fail.
+			out = append(out, &Judged{Invoice: cur, KnownAt: knownAt, Facts: f, Judgement: judgement.Judgement{PolicyID: cur.PolicyID,
+				PolicyVersion: cur.PolicyVersion, AsOf: d, Currency: cur.Amount.Currency,
+				Findings: []judgement.Finding{{Code: findingUnavailable, Message: perr.Error()}}}})
+			continue
 		}
 		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt, Facts: f})
 	}
@@ -288,7 +289,7 @@ type JudgementFilter struct {
 
 func (f JudgementFilter) match(j judgement.Judgement) bool {
 	for _, fd := range j.Findings {
-		if fd.Code == "JUDGEMENT_UNAVAILABLE" {
+		if fd.Code == findingUnavailable {
 			// No figures to compare: not "NONE" or "0 days", unknown.
 			return false
 		}

@@ -118,10 +118,8 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		} else {
 			ledger.ValidateText(&v, "claim.description", c.Description)
 		}
-		if !c.DueOn.IsZero() && !c.IssuedOn.IsZero() && c.DueOn.After(c.IssuedOn.AddDays(2*ledger.MaxTermDays)) {
-			// As an invoice's agreed due date: the claim becomes one.
-			v.Add("claim.due_on", "%s is more than %d days after issued_on %s", c.DueOn, 2*ledger.MaxTermDays, c.IssuedOn)
-		}
+		// As an invoice's agreed due date: the claim becomes one.
+		ledger.ValidateAgreedDueDate(&v, "claim.due_on", c.DueOn, c.IssuedOn)
 		switch n := len(c.Evidence); {
 		case n == 0:
 			v.Add("claim.evidence_refs", "name at least one piece of evidence (contract, delivery note, acceptance record)")
