@@ -338,13 +338,19 @@ const maxJudgedScan = 2000
 // (Nil at the end of the list).
 func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int, asOf civil.Date, knownAt time.Time, filters []JudgementFilter) ([]*Judged, uuid.UUID, error) {
 	q.Scope = scope(ctx)
+	// Filters on stored fields select on the invoices as shown, as known
+	// at knownAt. (As of a date before a correction, the invoice shown
+	// keeps its stored status, currency and due date; the judgement has
+	// the due date then.)
+	q.ChangedAfter = knownAt
+	rechecked := len(q.Status)+len(q.Currency)+len(q.DueDate) > 0 && !knownAt.IsZero()
 	if knownAt.IsZero() {
 		knownAt = l.now()
 	}
 	var out []*Judged
 	scanned := 0
 	batch := want + 1
-	if len(filters) > 0 {
+	if len(filters) > 0 || rechecked {
 		batch = min(max(4*want, 100), 500)
 	}
 	for {
@@ -365,6 +371,9 @@ func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int,
 			scanned++
 			q.Page.AfterID = row.ID
 			j, ok := byID[row.ID]
+			if ok && q.Unsettled(row) && !q.MatchStored(j.Invoice) {
+				ok = false
+			}
 			if ok && matchAll(filters, j.Judgement) {
 				out = append(out, j)
 				if len(out) == want {

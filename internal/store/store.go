@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -486,6 +487,73 @@ type InvoiceQuery struct {
 	Currency    []StringCond
 	DocumentRef []StringCond
 	DueDate     []DateCond
+	// Status, Currency and DueDate select on the row as it stands now. A
+	// caller showing invoices as they stood at an earlier instant sets
+	// ChangedAfter to it: a row updated since then passes those three
+	// conditions whatever its current values, and the caller checks them
+	// on the invoice as it shows it (MatchStored).
+	ChangedAfter time.Time
+}
+
+// Unsettled reports whether inv may be shown with other stored fields than
+// its row's now (see ChangedAfter), so that the stored-field conditions
+// were not applied to it by the store.
+func (q *InvoiceQuery) Unsettled(inv *ledger.Invoice) bool {
+	return !q.ChangedAfter.IsZero() && inv.UpdateTime.After(q.ChangedAfter)
+}
+
+// MatchStored reports whether inv, as the caller shows it, meets the
+// query's Status, Currency and DueDate conditions as the stores apply
+// them: a missing due date meets no condition, and text compares by byte,
+// which for these values (capital letters only) is every collation's order.
+func (q *InvoiceQuery) MatchStored(inv *ledger.Invoice) bool {
+	return matchStrings(q.Status, string(inv.Status)) && matchStrings(q.Currency, inv.Amount.Currency) &&
+		matchDates(q.DueDate, inv.DueDate)
+}
+
+func matchStrings(cs []StringCond, v string) bool {
+	for _, c := range cs {
+		var ok bool
+		switch c.Op {
+		case OpPrefix:
+			ok = strings.HasPrefix(v, c.Value)
+		default:
+			ok = c.Op.holds(strings.Compare(v, c.Value))
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func matchDates(cs []DateCond, v civil.Date) bool {
+	for _, c := range cs {
+		if v.IsZero() || !c.Op.holds(v.Compare(c.Value)) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether a comparison's result (as from strings.Compare)
+// satisfies the operator.
+func (op Op) holds(cmp int) bool {
+	switch op {
+	case OpEq:
+		return cmp == 0
+	case OpNe:
+		return cmp != 0
+	case OpLt:
+		return cmp < 0
+	case OpLe:
+		return cmp <= 0
+	case OpGt:
+		return cmp > 0
+	case OpGe:
+		return cmp >= 0
+	}
+	return false
 }
 
 // PaymentQuery selects one invoice's payments.

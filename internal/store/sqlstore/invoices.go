@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -56,10 +57,18 @@ func (r reader) ListInvoices(ctx context.Context, q store.InvoiceQuery) ([]*ledg
 	w.scope(q.Scope, "debtor_id", "creditor_id")
 	w.eqUUID("debtor_id", q.DebtorID)
 	w.eqUUID("creditor_id", q.CreditorID)
+	w.strings("document_ref", q.DocumentRef)
+	stored := len(w.conds)
 	w.strings("status", q.Status)
 	w.strings("currency", q.Currency)
-	w.strings("document_ref", q.DocumentRef)
 	w.dates("due_date", q.DueDate)
+	if len(w.conds) > stored && !q.ChangedAfter.IsZero() {
+		// Rows the caller shows as they stood earlier pass the stored-field
+		// conditions here and are checked on what is shown (see
+		// store.InvoiceQuery.ChangedAfter).
+		now := "(" + strings.Join(w.conds[stored:], " AND ") + ")"
+		w.conds = append(w.conds[:stored], "("+now+" OR update_time > "+w.arg(r.s.dialect.Timestamp(q.ChangedAfter))+")")
+	}
 	order := w.page(q.Page)
 	return list(ctx, r, "invoices", scanInvoice, `SELECT `+invoiceCols+` FROM invoices`+w.sql()+order, w.args...)
 }

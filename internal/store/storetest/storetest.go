@@ -355,6 +355,14 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 		{"status not", store.InvoiceQuery{Scope: everything, DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpNe, Value: "OPEN"}}}, []string{"INV-6"}},
 		{"currency", store.InvoiceQuery{Scope: everything, Currency: []store.StringCond{{Op: store.OpEq, Value: "EUR"}}}, []string{"INV-6"}},
 		{"document_ref", store.InvoiceQuery{Scope: everything, DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "INV-3"}}}, []string{"INV-3"}},
+		// Rows changed after ChangedAfter pass the stored-field conditions
+		// (their caller checks them on what it shows); others do not.
+		{"status, changed since", store.InvoiceQuery{Scope: everything, DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}},
+			ChangedAfter: t0.Add(-time.Microsecond)}, []string{"INV-0", "INV-2", "INV-4", "INV-6"}},
+		{"status, unchanged since", store.InvoiceQuery{Scope: everything, DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}},
+			ChangedAfter: t0}, []string{"INV-6"}},
+		{"document_ref, changed since", store.InvoiceQuery{Scope: everything, DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "INV-3"}},
+			ChangedAfter: t0.Add(-time.Microsecond)}, []string{"INV-3"}},
 	} {
 		got, err := s.ListInvoices(ctx, tc.q)
 		if err != nil {
