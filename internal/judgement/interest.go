@@ -225,8 +225,10 @@ func (e *eval) computeInterest() error {
 	// next day: no interest accrues then (the base falls from the payment's
 	// own date), but the fixed compensation is owed once interest starts,
 	// and it started.
+	// The largest sum late at any time sizes the fixed compensation.
+	var lateDebt int64
 	if base := tl.interestBaseAt(j.DueDate); base > 0 {
-		lateAny, lateOrdinary = true, base > min(base, tl.openDisputed)
+		lateAny, lateOrdinary, lateDebt = true, base > min(base, tl.openDisputed), base
 	}
 	var prev *rateSpec
 	var exact []*big.Rat // each accrual's exact amount, for merging runs
@@ -241,7 +243,7 @@ func (e *eval) computeInterest() error {
 			continue
 		}
 		disputed := min(base, tl.openDisputed)
-		lateAny = true
+		lateAny, lateDebt = true, max(lateDebt, base)
 		lateOrdinary = lateOrdinary || base > disputed
 		if rateOf == nil {
 			continue
@@ -283,7 +285,7 @@ func (e *eval) computeInterest() error {
 		return err
 	}
 	j.Interest, j.ContingentInterest = owed, rounded-owed
-	e.computeCompensation(lateAny, lateOrdinary)
+	e.computeCompensation(lateAny, lateOrdinary, lateDebt)
 	return nil
 }
 
@@ -309,12 +311,14 @@ func roundRat(r *big.Rat, mode policy.Rounding) (int64, error) {
 }
 
 // computeCompensation owes the policy's fixed sum once interest has started
-// to run on some part of the debt. The band is chosen by the invoice amount
-// when it is in the compensation's currency; otherwise the lowest band is
+// to run on some part of the debt. The band is chosen by the debt that was
+// late (the largest sum interest ran on: the invoice less what credit notes
+// and payments had taken off by then, as the UK Act sizes "the debt"), when
+// it is in the compensation's currency; otherwise the lowest band is
 // assumed and reported, since no exchange rate is applied here. If only a
 // disputed part was ever late, the sum is shown with a finding that it is
 // contingent on the dispute.
-func (e *eval) computeCompensation(lateAny, lateOrdinary bool) {
+func (e *eval) computeCompensation(lateAny, lateOrdinary bool, lateDebt int64) {
 	c := e.pol.Compensation
 	if len(c.Bands) == 0 || !lateAny {
 		return
@@ -322,7 +326,7 @@ func (e *eval) computeCompensation(lateAny, lateOrdinary bool) {
 	band := c.Bands[0]
 	if e.inv.Amount.Currency == c.Currency {
 		for _, b := range c.Bands {
-			if e.inv.Amount.Minor >= b.FromDebtMinor {
+			if lateDebt >= b.FromDebtMinor {
 				band = b
 			}
 		}

@@ -314,6 +314,10 @@ func TestCompensation(t *testing.T) {
 		{desc: "UK: late from the day after -> owed", policy: policy.IDUKB2B, amount: "GBP 10000.00", asOf: "2024-07-31", want: m("GBP 100.00")},
 		{desc: "UK: paid on the due date -> none", policy: policy.IDUKB2B, amount: "GBP 10000.00", payments: []ledger.Payment{payment(1000000, "2024-07-30")}, asOf: "2024-08-15", want: money.Money{}},
 		{desc: "UK: paid the day after the due date -> owed", policy: policy.IDUKB2B, amount: "GBP 5000.00", payments: []ledger.Payment{payment(500000, "2024-07-31")}, asOf: "2024-08-15", want: m("GBP 70.00")},
+		// The band is sized by the debt that was late, not the invoice's
+		// face: GBP 1,200.00 less GBP 300.00 paid before the due date.
+		{desc: "UK: part paid on time, 900 late -> GBP 40", policy: policy.IDUKB2B, amount: "GBP 1200.00", payments: []ledger.Payment{payment(30000, "2024-07-20")}, asOf: "2024-08-15", want: m("GBP 40.00")},
+		{desc: "UK: part paid late, 1,200 late -> GBP 70", policy: policy.IDUKB2B, amount: "GBP 1200.00", payments: []ledger.Payment{payment(30000, "2024-08-01")}, asOf: "2024-08-15", want: m("GBP 70.00")},
 		{desc: "EU: paid the day after the due date -> owed", policy: policy.IDEUB2B, amount: "EUR 5000.00", payments: []ledger.Payment{payment(500000, "2024-08-01")}, asOf: "2024-08-15", want: m("EUR 40.00")},
 		{desc: "UK: a EUR invoice gets the lowest band, reported", policy: policy.IDUKB2B, amount: "EUR 50000.00", asOf: "2024-08-15", want: m("GBP 40.00"), finding: FindingCompensationBand},
 		{desc: "EU: a PLN invoice owes EUR 40, kept apart", policy: policy.IDEUB2B, amount: "PLN 5000.00", asOf: "2024-08-15", want: m("EUR 40.00")},

@@ -226,7 +226,8 @@ type Compensation struct {
 	// policy has no compensation.
 	Currency string `json:"currency,omitempty"`
 	// Bands are ordered by FromDebtMinor, the first starting at 0; the band
-	// is chosen by the invoice amount in Currency.
+	// is chosen by the debt that was late (the largest sum interest ran
+	// on), in Currency.
 	Bands []CompensationBand `json:"bands,omitempty"`
 }
 

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -101,6 +103,7 @@ type PracticeReport struct {
 	TermsOverCap     int64
 
 	terms map[int]int64 // contracts by term in days, for StandardTermDays
+	sum   exactSum      // whether an amount total left the int64 range
 }
 
 // PaymentPractice computes a debtor's payment-practice report for a
@@ -179,6 +182,10 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 				r.StandardTermDays = days
 			}
 		}
+		if r.sum.overflow {
+			return nil, fmt.Errorf("%w: a total of the report in %s is beyond %d minor units; report a shorter period",
+				ledger.ErrFailedPrecondition, r.Currency, int64(math.MaxInt64))
+		}
 		if r.Payments == 0 && r.Contracts == 0 && r.UnpaidPastDueCount == 0 && r.DueCount == 0 {
 			continue
 		}
@@ -220,7 +227,7 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 		for i := range r.Bands {
 			if b := r.Bands[i].Band; days >= b.From && (b.To < 0 || days <= b.To) {
 				r.Bands[i].Count++
-				r.Bands[i].Amount += amount
+				r.sum.add(&r.Bands[i].Amount, amount)
 				return
 			}
 		}
@@ -245,10 +252,11 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 		}
 		days := daysTo(settled)
 		r.Payments++
-		r.Amount += p.Amount
+		r.sum.add(&r.Amount, p.Amount)
 		r.DaysToPaySum += int64(days)
 		if perInvoice {
-			last, paidInPeriod = civil.Max(last, settled), paidInPeriod+p.Amount
+			last = civil.Max(last, settled)
+			r.sum.add(&paidInPeriod, p.Amount)
 		} else {
 			band(days, p.Amount)
 		}
@@ -256,10 +264,10 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 			continue
 		}
 		r.LateCount++
-		r.LateAmount += p.Amount
+		r.sum.add(&r.LateAmount, p.Amount)
 		if disputedWhenDue {
 			r.LateDisputedCount++
-			r.LateDisputedAmount += p.Amount
+			r.sum.add(&r.LateDisputedAmount, p.Amount)
 		}
 	}
 	if perInvoice && !last.IsZero() {
@@ -268,7 +276,7 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 	// As in the overdue summary, an invoice counts from its issue date.
 	if inPeriod(j.DueDate) && j.DueDate.Before(to) && j.Outstanding > 0 && !inv.IssuedOn.After(to) {
 		r.UnpaidPastDueCount++
-		r.UnpaidPastDueAmount += j.Outstanding
+		r.sum.add(&r.UnpaidPastDueAmount, j.Outstanding)
 	}
 	if inPeriod(j.DueDate) && !inv.IssuedOn.After(to) && (inv.CancelledOn.IsZero() || inv.CancelledOn.After(j.DueDate)) {
 		// What was owed: less credit notes issued by the due date, and
@@ -289,15 +297,15 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 		var paid int64
 		for _, p := range f.Payments {
 			if p.State == ledger.PaymentRecorded && !judgement.PaymentCounts(pol, &p).After(j.DueDate) {
-				paid += p.Amount
+				r.sum.add(&paid, p.Amount)
 			}
 		}
 		if owed > 0 {
 			r.DueCount++
-			r.DueAmount += owed
+			r.sum.add(&r.DueAmount, owed)
 			if paid < owed {
 				r.NotWithinTermsCount++
-				r.NotWithinTermsAmount += owed - paid
+				r.sum.add(&r.NotWithinTermsAmount, owed-paid)
 			}
 		}
 	}

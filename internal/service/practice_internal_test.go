@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"testing"
 
 	"github.com/google/uuid"
@@ -239,5 +240,35 @@ func TestPracticeCreditedDisputeWasNeverOwed(t *testing.T) {
 	addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false)
 	if r.DueCount != 1 || r.DueAmount != 800000 || r.NotWithinTermsCount != 0 {
 		t.Errorf("due %d (%d), not within terms %d; want 1 (800000), 0", r.DueCount, r.DueAmount, r.NotWithinTermsCount)
+	}
+}
+
+// TestPracticeTotalsRefuseOverflow: amounts summed past the int64 range mark
+// the report (PaymentPractice then refuses it) instead of wrapping round to
+// a negative total: 92,234 payments of the largest amount the ledger takes
+// reach it.
+func TestPracticeTotalsRefuseOverflow(t *testing.T) {
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := reg.Get(policy.IDCN802LargeEnterprise, 0)
+	d := civil.MustNew
+	inv := &ledger.Invoice{ID: uuid.New(), DocumentRef: "P-MAX", Amount: money.Money{Minor: ledger.MaxMinorUnits, Currency: "CNY"},
+		ContractSignedOn: d(2025, 8, 1), IssuedOn: d(2025, 9, 1), DeliveredOn: d(2025, 9, 1),
+		CreditorSizeAtSigning: ledger.SizeSmall, PolicyID: pol.ID, PolicyVersion: pol.Version}
+	j, err := judgement.Evaluate(judgement.Input{Invoice: *inv, Policy: pol, Tables: reg, AsOf: d(2025, 12, 31)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := math.MaxInt64/ledger.MaxMinorUnits + 1
+	f := &store.Facts{Payments: make([]ledger.Payment, n)}
+	for i := range f.Payments {
+		f.Payments[i] = ledger.Payment{Amount: ledger.MaxMinorUnits, Currency: "CNY", PaidOn: d(2025, 10, 1), State: ledger.PaymentRecorded}
+	}
+	r := &PracticeReport{terms: map[int]int64{}}
+	addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false)
+	if !r.sum.overflow {
+		t.Errorf("%d payments of %d summed to %d without an overflow", n, int64(ledger.MaxMinorUnits), r.Amount)
 	}
 }
