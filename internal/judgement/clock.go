@@ -183,10 +183,22 @@ func (e *eval) computeDueDate() {
 		e.j.DueDateRule = "no due date: nothing agreed and no statutory default"
 		return
 	}
+	// The cap counts from the clock's start, or from the event the policy
+	// names (its day not counted either).
+	capStart, capFrom := start, from
+	if pol.CapFrom != "" {
+		if d, _, _ := e.eventDate(pol.CapFrom); !d.IsZero() && d != start {
+			capStart, capFrom = d, e.say("%s on %s", eventWords[pol.CapFrom], d)
+			if term >= 0 {
+				term = due.DaysSince(capStart)
+				rule += e.say(" (%d days from %s)", term, capFrom)
+			}
+		}
+	}
 	if pol.CapKind != policy.CapNone && term > pol.CapDays {
 		switch pol.CapKind {
 		case policy.CapHard:
-			capped := start.AddDays(pol.CapDays)
+			capped := capStart.AddDays(pol.CapDays)
 			e.find(FindingTermExceedsCap, "the agreed term of %d days exceeds the statutory cap of %d days and is void beyond it: the debt is due on %s, not %s", term, pol.CapDays, capped, due)
 			due = capped
 			rule += e.say("; over the hard cap of %d days, so the cap applies: %s", pol.CapDays, due)

@@ -299,6 +299,25 @@ func TestDueDate(t *testing.T) {
 			want: "2024-09-29", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
 			findings: []string{FindingTermExceedsCap},
 		},
+		// France measures its 60 days from the invoice date, whatever
+		// starts the clock (delivery here).
+		{
+			desc:   "France: 75 days from delivery but 56 from the invoice date is within the cap",
+			policy: "FR-L441-B2B",
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.IssuedOn, i.AgreedDueDate = d("2025-03-01"), d("2025-03-20"), d("2025-05-15")
+			},
+			want: "2025-05-15", wantStart: "2025-03-01", wantEvent: policy.EventDelivery,
+		},
+		{
+			desc:   "France: 61 days from the invoice date is over the cap, reported",
+			policy: "FR-L441-B2B",
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.IssuedOn, i.AgreedDueDate = d("2025-03-01"), d("2025-03-20"), d("2025-05-20")
+			},
+			want: "2025-05-20", wantStart: "2025-03-01", wantEvent: policy.EventDelivery,
+			findings: []string{FindingTermExceedsCap},
+		},
 		{
 			desc:   "contract terms only: no agreed term means no due date",
 			policy: policy.IDContractTermsOnly,

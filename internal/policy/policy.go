@@ -49,6 +49,12 @@ type Policy struct {
 	// CapDays bounds an agreed term; CapKind says what happens above it.
 	CapDays int     `json:"cap_days"`
 	CapKind CapKind `json:"cap_kind"`
+	// CapFrom, when set, is the event the cap counts from where the law
+	// measures it from another day than the payment clock (France's 60
+	// days run from the invoice date, L441-10, whatever starts the
+	// clock). Empty: from the clock's start. An invoice without that
+	// event's date is measured from the clock's start.
+	CapFrom ClockEvent `json:"cap_from,omitempty"`
 	// Adjust says whether a due date on a non-working day of Calendar moves.
 	Adjust Adjustment `json:"adjust"`
 	// AcceptanceMaxDays, when positive, is how long an acceptance the
@@ -386,6 +392,15 @@ func (p *Policy) Validate() error {
 		v.Add("cap_days", "is set but cap_kind is NONE")
 	case p.CapKind != CapNone && (p.CapDays < 1 || p.CapDays > ledger.MaxTermDays):
 		v.Add("cap_days", "must be between 1 and %d for a %s cap", ledger.MaxTermDays, p.CapKind)
+	}
+	switch p.CapFrom {
+	case "":
+	case EventIssue, EventDelivery, EventReceipt:
+		if p.CapKind == CapNone {
+			v.Add("cap_from", "is set but cap_kind is NONE")
+		}
+	default:
+		v.Add("cap_from", "%q must be ISSUE, DELIVERY or RECEIPT", p.CapFrom)
 	}
 	switch p.Adjust {
 	case AdjustNone:
