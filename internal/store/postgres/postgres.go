@@ -38,8 +38,12 @@ func Migrations() ([]sqlstore.Migration, error) {
 // Dialect is PostgreSQL's flavour of the shared SQL. Open adds CopyFrom,
 // the bulk load, with a copier of its own.
 var Dialect = sqlstore.Dialect{
-	Name:              "postgres",
-	ForUpdate:         " FOR UPDATE",
+	Name: "postgres",
+	// NO KEY: rows are never re-keyed or deleted, and a plain FOR UPDATE
+	// would also hold off foreign-key checks of rows referring to the one
+	// locked (an escalation event of an invoice a payment holds), a wait
+	// that closed a deadlock with the sweeper.
+	ForUpdate:         " FOR NO KEY UPDATE",
 	ForShare:          " FOR SHARE",
 	Timestamp:         func(t time.Time) any { return t.UTC() },
 	ID:                func(id uuid.UUID) any { return pgtype.UUID{Bytes: id, Valid: true} },

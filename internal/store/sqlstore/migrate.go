@@ -53,8 +53,13 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	if err != nil {
 		// No schema_migrations table: nothing was ever applied. Engines
 		// word this error differently, so check for the table directly.
+		// The table is missing if reading it fails while the database
+		// answers otherwise; any other failure is the error.
 		var n int
 		if qerr := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); qerr != nil {
+			if perr := db.QueryRowContext(ctx, `SELECT 1`).Scan(&n); perr != nil {
+				return 0, perr
+			}
 			return 0, nil
 		}
 		return 0, err

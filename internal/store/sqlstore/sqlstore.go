@@ -212,6 +212,11 @@ func (s *Store) runTx(ctx context.Context, f func(ctx context.Context, tx store.
 	}
 	committed = true // Commit ends the transaction either way
 	if err = sqlTx.Commit(); err != nil {
+		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+			// The context ended after the last statement: database/sql
+			// rolled the transaction back, and the cause is the context's.
+			return ctx.Err()
+		}
 		return s.wrap("commit", err)
 	}
 	return nil

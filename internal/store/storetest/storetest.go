@@ -54,6 +54,8 @@ func Run(t *testing.T, open Opener) {
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"SharedPartyHoldsOffChanges", testShareParty},
+		{"LockedInvoiceTakesNewFacts", testLockedInvoiceTakesNewFacts},
+		{"ContextEndingBeforeCommit", testContextEndingBeforeCommit},
 		{"RollbackOnError", testRollback},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"BeforeRetryRunsBetweenAttempts", testBeforeRetry},
@@ -1063,6 +1065,89 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	revs, _ := s.ListRevisions(ctx, inv.ID, 0, 100)
 	if len(revs) != n+1 {
 		t.Errorf("revisions = %d, want %d", len(revs), n+1)
+	}
+}
+
+// testLockedInvoiceTakesNewFacts: where writers run concurrently, a locked
+// invoice does not hold off rows that merely refer to it (their foreign key
+// checks): the sweeper records escalation events while a payment holds the
+// invoice, and then waits on the escalation row the sweeper holds. Locking
+// the invoice against key changes too made that a deadlock.
+func testLockedInvoiceTakesNewFacts(t *testing.T, s store.Store) {
+	if !s.ConcurrentWriters() {
+		t.Skip("writers are serialized: nothing runs beside a lock")
+	}
+	ctx := context.Background()
+	_, _, inv := fixture(t, s)
+	locked, recorded := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-locked
+		recorded <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			ev := &ledger.EscalationEvent{ID: uuid.New(), InvoiceID: inv.ID, Kind: ledger.EscalationChanged, FromLevel: 0, ToLevel: 1,
+				ToLevelName: "OVERDUE", ChangedOn: civil.MustNew(2025, 7, 1), RecordTime: t0}
+			return tx.AddEscalationEvents(ctx, []*ledger.EscalationEvent{ev}, []store.Change{changeOn(inv, "Sweep")})
+		})
+	}()
+	var during bool
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.LockInvoice(ctx, inv.ID); err != nil {
+			return err
+		}
+		close(locked)
+		select {
+		case err := <-recorded:
+			during = true
+			recorded <- err
+		case <-time.After(5 * time.Second):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !during {
+		t.Error("an escalation event of a locked invoice waited for the lock")
+	}
+	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testContextEndingBeforeCommit: a transaction whose context ends after its
+// last statement is not committed, and says why with the context's error
+// (the API's CANCELLED), not as an internal failure: whether the end is
+// met by a write the store makes at commit (the audit events) or by the
+// commit itself.
+func testContextEndingBeforeCommit(t *testing.T, s store.Store) {
+	_, _, inv := fixture(t, s)
+	for _, write := range []bool{true, false} {
+		ctx, cancel := context.WithCancel(context.Background())
+		err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.LockInvoice(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			if write {
+				cur.ContractRef = "HT-CANCELLED"
+				if err := tx.UpdateInvoice(ctx, cur, change("UpdateInvoice")); err != nil {
+					return err
+				}
+			}
+			cancel()
+			time.Sleep(20 * time.Millisecond) // database/sql notices and rolls back
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("write %v: err = %v, want %v", write, err, context.Canceled)
+		}
+	}
+	got, err := s.GetInvoice(context.Background(), inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContractRef == "HT-CANCELLED" {
+		t.Error("the change was committed")
 	}
 }
 
