@@ -159,7 +159,7 @@ func TestArrearsctlSyncStopsGently(t *testing.T) {
 		switch {
 		case i%500 == 7:
 			amount = "-1.00" // the server rejects it, naming the field
-			wantRejected = append(wantRejected, fmt.Sprintf("%d:invoice.amount.minor_units", i))
+			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount.minor_units", i))
 		case i%700 == 3:
 			amount = "12/5" // unreadable here
 			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount", i))

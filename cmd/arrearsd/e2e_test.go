@@ -510,6 +510,17 @@ func scenario(t *testing.T, tr transport, pass string) {
 	expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: broken}, &arrearsv1.CreateInvoiceResponse{}, codes.InvalidArgument,
 		"invoice.amount.currency_code", "invoice.amount.minor_units", "invoice.acceptance_passed_on", "invoice.received_on", "invoice.creditor")
 
+	// A malformed or missing party name is one violation of its field, not
+	// also a failed lookup of what was left of it.
+	for _, name := range []string{"parties/CN:bogus", ""} {
+		unnamed := proto.Clone(invoice).(*arrearsv1.Invoice)
+		unnamed.DocumentRef, unnamed.Creditor = "FZ-UNNAMED", name
+		code, vs := tr.call(t, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: unnamed}, &arrearsv1.CreateInvoiceResponse{})
+		if code != codes.InvalidArgument || len(vs) != 1 || vs[0].Field != "invoice.creditor" {
+			t.Errorf("creditor %q: %v %v, want one violation of invoice.creditor", name, code, vs)
+		}
+	}
+
 	// Payments: the reference is the idempotency key.
 	pay := &arrearsv1.Payment{Amount: cny(250000), PaidOn: date(2025, 3, 1), Reference: "PAY-" + pass + "-1"}
 	var p1 arrearsv1.RecordPaymentResponse

@@ -209,7 +209,7 @@ func testSync(t *testing.T, cfg config) {
 	if o := outcomes(res); o["CREATED"] != 3 || o["REJECTED"] != 2 {
 		t.Errorf("partial rejection outcomes %v", o)
 	}
-	if len(res[2].Problems) == 0 || res[2].Problems[0].Field != "invoice.amount.currency_code" || res[3].Invoice != "" {
+	if len(res[2].Problems) == 0 || res[2].Problems[0].Field != "amount.currency_code" || res[3].Invoice != "" {
 		t.Errorf("rejections: %v / %v", res[2], res[3])
 	}
 	if n := countInvoices(t, f.conn, f.erp); n != 253 {

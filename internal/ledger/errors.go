@@ -56,6 +56,16 @@ func (e *ValidationError) Add(field, format string, args ...any) {
 	e.Violations = append(e.Violations, FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 
+// Has reports whether field is refused already.
+func (e *ValidationError) Has(field string) bool {
+	for _, v := range e.Violations {
+		if v.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // Merge adds o's violations with each field prefixed by prefix (e.g.
 // "invoice."), so domain checks that know only their own field names can be
 // reported by their path in the request.

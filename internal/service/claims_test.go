@@ -68,6 +68,21 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := claim(f.debtor, long); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("a claim for a debt recorded as an invoice: %v", err)
 			}
+			// Nor is one claimed already: pending, or acknowledged under
+			// another reference of the debtor's.
+			if _, err := claim(f.debtor, "CLAIM-2"); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("a second claim for a pending claim's debt: %v", err)
+			}
+			c3, err := claim(f.debtor, "CLAIM-3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.a.AnswerClaim(admin, c3.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3", ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := claim(f.debtor, "CLAIM-3"); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("a second claim for an acknowledged claim's debt: %v", err)
+			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {
 				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-retry", Hash: "h1"},

@@ -187,7 +187,7 @@ func TestCurrencyStaysWithFacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "invoice.amount.currency_code" {
+			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "amount.currency_code" {
 				t.Fatalf("sync to USD after a reversed payment: %+v", r)
 			}
 			if got := f.get(t, ids[0]); got.Version != before.Version || got.Amount.Currency != "CNY" {

@@ -99,6 +99,13 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 // lookupParty resolves a party named in a request; a name that resolves to
 // nothing is a violation of that field rather than a missing resource.
 func lookupParty(ctx context.Context, r store.Reader, v *ledger.ValidationError, field string, ref PartyRef) (*ledger.Party, error) {
+	switch {
+	case v.Has(field):
+		return nil, nil // the name itself was refused: nothing to look up
+	case ref.ID == uuid.Nil && ref.RegistrationID == "":
+		v.Add(field, "is required")
+		return nil, nil
+	}
 	p, err := resolveParty(ctx, r, ref)
 	if errors.Is(err, ledger.ErrNotFound) {
 		v.Add(field, "no party %s is registered", ref)

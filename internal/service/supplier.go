@@ -146,6 +146,13 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 			return err
 		}
+		// Nor is a debt the supplier has claimed already, pending or
+		// acknowledged: a second acknowledgement would record it twice.
+		if prior, err := pendingClaim(ctx, tx, debtor.ID, creditor.ID, strings.TrimSpace(c.DocumentRef)); err != nil {
+			return err
+		} else if prior != nil {
+			return fmt.Errorf("%w: claims/%s (%s) already claims this debt (claim.document_ref)", ledger.ErrAlreadyExists, prior.ID, prior.State)
+		}
 		c.ID, c.Creditor, c.Debtor, c.State, c.SubmittedOn = newID(), creditor.ID, debtor.ID, complaint.ClaimSubmitted, today
 		c.CreateTime, c.UpdateTime = now, now
 		if err := tx.CreateClaim(ctx, &c, partyChange(ctx, today, now, "CreateClaim")); err != nil {
@@ -155,6 +162,30 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		return remember(ctx, tx, in.Idem, c.ID, now)
 	})
 	return out, err
+}
+
+// pendingClaim finds the supplier's claim on the debtor under ref that is
+// submitted or acknowledged, if any. A pair has few claims (each is a debt
+// the debtor did not report), so they are read and compared here.
+func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUID, ref string) (*complaint.Claim, error) {
+	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: debtor, CreditorID: creditor, State: []store.StringCond{
+		{Op: store.OpNe, Value: string(complaint.ClaimDisputed)}, {Op: store.OpNe, Value: string(complaint.ClaimWithdrawn)}}}
+	q.Limit = 500
+	for {
+		cs, err := r.ListClaims(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.DocumentRef == ref {
+				return c, nil
+			}
+		}
+		if len(cs) < q.Limit {
+			return nil, nil
+		}
+		q.AfterID = cs[len(cs)-1].ID
+	}
 }
 
 // visibleClaim reads a claim the caller may see.

@@ -969,12 +969,25 @@ func rejectable(err error) bool {
 		errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrPermissionDenied) || errors.Is(err, ledger.ErrStale)
 }
 
+// violationsOf names a rejected record's problems by the record's own
+// fields (a PayableRecord's): the checks it shares with CreateInvoice and
+// CancelInvoice name theirs as those requests hold them.
 func violationsOf(err error) []ledger.FieldViolation {
 	var ve *ledger.ValidationError
-	if errors.As(err, &ve) {
-		return ve.Violations
+	if !errors.As(err, &ve) {
+		return []ledger.FieldViolation{{Field: "record", Description: err.Error()}}
 	}
-	return []ledger.FieldViolation{{Field: "record", Description: err.Error()}}
+	out := make([]ledger.FieldViolation, len(ve.Violations))
+	for i, v := range ve.Violations {
+		out[i] = v
+		switch f := strings.TrimPrefix(v.Field, "invoice."); f {
+		case "reason": // CancelInvoice's
+			out[i].Field = "cancel_reason"
+		default:
+			out[i].Field = f
+		}
+	}
+	return out
 }
 
 // syncRecord creates or updates one invoice and its payments.
@@ -1165,7 +1178,7 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 func cancelledCorrection(inv *ledger.Invoice, mask []string) []ledger.FieldViolation {
 	out := make([]ledger.FieldViolation, len(mask))
 	for i, m := range mask {
-		out[i] = ledger.FieldViolation{Field: "invoice." + m, Description: fmt.Sprintf("invoice %q was cancelled on %s: a cancelled invoice is not corrected", inv.DocumentRef, inv.CancelledOn)}
+		out[i] = ledger.FieldViolation{Field: m, Description: fmt.Sprintf("invoice %q was cancelled on %s: a cancelled invoice is not corrected", inv.DocumentRef, inv.CancelledOn)}
 	}
 	return out
 }

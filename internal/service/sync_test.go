@@ -47,7 +47,7 @@ func TestSyncCorrectionMatchesUpdateInvoice(t *testing.T) {
 			if r := res[0]; r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, []string{"amount", "agreed_term_days"}) || r.InvoiceID != ids[0] {
 				t.Fatalf("correction: %+v", r)
 			}
-			if r := res[1]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "invoice.amount.minor_units" {
+			if r := res[1]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "amount.minor_units" {
 				t.Fatalf("amount below what is paid: %+v", r)
 			}
 			synced, byHand := f.get(t, ids[0]), f.get(t, ids[1])
@@ -216,7 +216,7 @@ func TestSyncCreatesNewSuppliersWithTheirFirstInvoice(t *testing.T) {
 			if p, err := f.a.GetParty(admin, third); err != nil || p.DisplayName != "New NS-5" {
 				t.Fatalf("supplier of a refused then an accepted record: %+v, %v", p, err)
 			}
-			if len(res[2].Violations) == 0 || res[2].Violations[0].Field != "invoice.agreed_term_days" {
+			if len(res[2].Violations) == 0 || res[2].Violations[0].Field != "agreed_term_days" {
 				t.Fatalf("rejected record's violations: %+v", res[2].Violations)
 			}
 			p, err := f.a.GetParty(admin, good)
@@ -602,12 +602,23 @@ func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r := res[0]; r.Outcome != tc.want || (tc.want == service.SyncRejected && (len(r.Violations) != 1 || r.Violations[0].Field != "invoice.amount")) {
+				if r := res[0]; r.Outcome != tc.want || (tc.want == service.SyncRejected && (len(r.Violations) != 1 || r.Violations[0].Field != "amount")) {
 					t.Errorf("record %d for a cancelled invoice: %+v, want %s", tc.rec.Sequence, r, tc.want)
 				}
 			}
 			if inv := f.get(t, ids[0]); inv.Amount.Minor != 500000 || inv.Version != 2 {
 				t.Errorf("the cancelled invoice: amount %d at version %d, want 500000 at 2", inv.Amount.Minor, inv.Version)
+			}
+			// A cancellation without its reason is rejected naming the
+			// record's field, not CancelInvoice's.
+			unexplained := f.record(5, "CX-2", 500000, 30)
+			unexplained.CancelledOn = d(2025, 8, 20)
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{unexplained})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "cancel_reason" {
+				t.Errorf("a cancellation without a reason: %+v", r)
 			}
 		})
 	}

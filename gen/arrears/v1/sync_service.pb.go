@@ -529,9 +529,12 @@ func (*SyncPayablesRequest_Chunk) isSyncPayablesRequest_Kind() {}
 
 // A record's problem.
 type RecordProblem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's field at fault, as PayableRecord names it (e.g.
+	// "amount.minor_units", "payments[0].reference", "cancel_reason"), or
+	// "record" for the record as a whole.
+	Field         string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
