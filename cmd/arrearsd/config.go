@@ -92,7 +92,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json replacing the embedded data (ARREARS_POLICY_DIR)")
 	fs.StringVar(&c.PolicyFile, "policy-file", env("ARREARS_POLICY_FILE", ""), "JSON file of custom payment policies (ARREARS_POLICY_FILE)")
 	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
-	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "load a demo ledger if the ledger is empty (ARREARS_DEMO=1)")
+	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "add the demo ledger's parties and invoices not already there (ARREARS_DEMO=1)")
 	createKey := fs.String("create-audit-key", env("ARREARS_CREATE_AUDIT_KEY", ""), "create the audit signing key if missing: true or false; default true on the embedded store, false on PostgreSQL, where every replica must be given the same key (ARREARS_CREATE_AUDIT_KEY)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ARREARS_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it off public networks (ARREARS_DEBUG_ADDR)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")

@@ -8,7 +8,7 @@ import (
 	"github.com/arrears/arrears/internal/service"
 )
 
-// loadDemo fills an empty ledger with the demo data set.
+// loadDemo adds the demo data set's parties and invoices not already there.
 func loadDemo(ctx context.Context, svc *service.Ledger, log *slog.Logger) error {
 	n, err := demo.Load(ctx, svc)
 	if err != nil {

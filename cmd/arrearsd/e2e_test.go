@@ -649,6 +649,13 @@ func scenario(t *testing.T, tr transport, pass string) {
 	if strings.Join(methods, " ") != want {
 		t.Errorf("revision methods = %v, want %s", methods, want)
 	}
+	// A party's history by its natural key, as GetParty takes it, names the
+	// revisions by the party's id.
+	var partyRevs arrearsv1.ListRevisionsResponse
+	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: "parties/CN:" + debtorReg}, &partyRevs, codes.OK)
+	if len(partyRevs.Revisions) == 0 || partyRevs.Revisions[0].Method != "CreateParty" || partyRevs.Revisions[0].Resource != debtor.Party.Name {
+		t.Errorf("the debtor's revisions by natural key: %v", partyRevs.Revisions)
+	}
 	var revPage arrearsv1.ListRevisionsResponse
 	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: inv.Invoice.Name, PageSize: 3, PageToken: ""}, &revPage, codes.OK)
 	var revPage2 arrearsv1.ListRevisionsResponse

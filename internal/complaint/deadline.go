@@ -90,8 +90,10 @@ func Extend(c *Complaint, cal Calendar, today civil.Date, days int, reason strin
 	case reason == "":
 		return fmt.Errorf("a reason is required")
 	case HandlingDays+c.ExtensionDays+days > MaxHandlingDays:
-		return fmt.Errorf("%w: handling may take at most %d days in total; %d are already allowed", ErrNotAllowed,
-			MaxHandlingDays, HandlingDays+c.ExtensionDays)
+		// A refusal of the number asked for, not of the step: a shorter
+		// extension may still be granted.
+		return fmt.Errorf("handling may take at most %d days in total; %d are already allowed, so at most %d more",
+			MaxHandlingDays, HandlingDays+c.ExtensionDays, MaxHandlingDays-HandlingDays-c.ExtensionDays)
 	}
 	c.ExtensionDays += days
 	if c.ExtensionReason != "" {

@@ -121,10 +121,10 @@ func Load(ctx context.Context, svc *service.Ledger) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("invoice %s: %w", spec.ref, err)
 		}
-		n++
-		if inv.Version > 1 {
-			continue // replayed: its facts were recorded the first time
+		if inv.CreateTime.Before(now) {
+			continue // replayed: it and its facts were recorded before
 		}
+		n++
 		if err := facts(ctx, svc, inv, spec, delivered); err != nil {
 			return n, fmt.Errorf("invoice %s: %w", spec.ref, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/service"
 )
 
 func (s *Server) CreateCreditNote(ctx context.Context, req *arrearsv1.CreateCreditNoteRequest) (*arrearsv1.CreateCreditNoteResponse, error) {
@@ -234,9 +235,12 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 	var v ledger.ValidationError
 	var typ ledger.ResourceType
 	var parent, id uuid.UUID
+	var party service.PartyRef
 	switch parts := strings.Split(req.Parent, "/"); {
 	case len(parts) == 2 && parts[0] == "parties":
-		typ, id = ledger.ResourceParty, parseID(&v, "parent", req.Parent, "parties")
+		// By id or by natural key, as GetParty takes it.
+		typ, party = ledger.ResourceParty, parsePartyName(&v, "parent", req.Parent)
+		id = party.ID
 	case len(parts) == 2:
 		typ, id = ledger.ResourceInvoice, parseID(&v, "parent", req.Parent, "invoices")
 	case len(parts) == 4 && parts[2] == "payments":
@@ -263,6 +267,14 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
+	name := req.Parent
+	if typ == ledger.ResourceParty && id == uuid.Nil {
+		p, err := s.svc.GetParty(ctx, party)
+		if err != nil {
+			return nil, s.fail(ctx, method, req.Parent, err)
+		}
+		id, name = p.ID, partyName(p.ID)
+	}
 	rows, err := s.svc.ListRevisions(ctx, typ, parent, id, after, size+1)
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Parent, err)
@@ -276,7 +288,7 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 	})
 	out := &arrearsv1.ListRevisionsResponse{NextPageToken: next}
 	for _, r := range rows {
-		out.Revisions = append(out.Revisions, revisionToProto(req.Parent, r))
+		out.Revisions = append(out.Revisions, revisionToProto(name, r))
 	}
 	return out, nil
 }

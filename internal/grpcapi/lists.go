@@ -175,7 +175,7 @@ func dateCond(c filter.Cond) store.DateCond {
 var (
 	partyFields = map[string]fieldSpec{
 		"jurisdiction":    {ops: "= !=", kind: "text"},
-		"kind":            {ops: "= !=", kind: "enum", enums: []string{"LARGE_ENTERPRISE", "PUBLIC_BODY", "SME"}},
+		"kind":            {ops: "= !=", kind: "enum", enums: []string{"LARGE_ENTERPRISE", "PUBLIC_BODY", "SME", "REGULATOR"}},
 		"size_class":      {ops: "= !=", kind: "enum", enums: []string{"MICRO", "SMALL", "MEDIUM", "LARGE"}},
 		"region_code":     {ops: "=", kind: "prefix"},
 		"industry_code":   {ops: "= !=", kind: "text"},

@@ -68,6 +68,15 @@ var eventWords = map[policy.ClockEvent]string{
 	policy.EventAcceptance: "acceptance",
 }
 
+// startWords names the event that started the clock. Receipt is of the
+// invoice, or of the goods when they came later: say which.
+func (e *eval) startWords(ev policy.ClockEvent) string {
+	if ev == policy.EventReceipt && e.inv.DeliveredOn.After(e.inv.ReceivedOn) {
+		return "receipt of the goods (after the invoice's)"
+	}
+	return eventWords[ev]
+}
+
 // clockStart applies the policy's ClockStart: an applicable override wins,
 // then the preferred event (or the latest of several), then the fallback
 // chain, which is reported. ok is false when the clock has not started.
@@ -160,7 +169,7 @@ func (e *eval) computeDueDate() {
 	}
 	e.j.ClockStart, e.j.ClockStartEvent = start, ev
 	inv, pol := e.inv, e.pol
-	from := e.say("%s on %s", eventWords[ev], start)
+	from := e.say("%s on %s", e.startWords(ev), start)
 
 	var due civil.Date
 	var rule string

@@ -2,6 +2,7 @@ package judgement
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/arrears/arrears/internal/civil"
@@ -424,5 +425,21 @@ func TestUnknownReceiptFallback(t *testing.T) {
 	inv.IssuedOn = d("2025-07-02")
 	if j := evaluate(t, input(t, policy.IDUKB2B, inv, "2025-08-31")); j.ClockStart != d("2025-07-10") {
 		t.Errorf("UK, accepted 10 July, issued 2 July, receipt unknown: clock from %s, want 2025-07-10", j.ClockStart)
+	}
+}
+
+// TestReceiptNamesWhatCameLater: the EU clock runs from receipt of the
+// invoice, or of the goods if they came later; the due-date rule says
+// which it was.
+func TestReceiptNamesWhatCameLater(t *testing.T) {
+	for _, tc := range []struct {
+		delivered, want string
+	}{{"2024-07-05", "receipt of the goods (after the invoice's) on 2024-07-05"}, {"2024-06-28", "receipt of the invoice on 2024-07-01"}} {
+		inv := invoice("EUR 1000.00", "2024-07-01")
+		inv.ReceivedOn, inv.DeliveredOn = d("2024-07-01"), d(tc.delivered)
+		j := evaluate(t, input(t, policy.IDEUB2B, inv, "2024-07-01"))
+		if j.ClockStartEvent != policy.EventReceipt || !strings.Contains(j.DueDateRule, tc.want) {
+			t.Errorf("delivered %s: %s, rule %q; want it to name %q", tc.delivered, j.ClockStartEvent, j.DueDateRule, tc.want)
+		}
 	}
 }

@@ -297,7 +297,7 @@ func (inv *Invoice) Normalize(today civil.Date) error {
 	if r := inv.AgreedRate; r != nil {
 		switch {
 		case !rateRE.MatchString(r.Percent):
-			v.Add("agreed_interest_rate.percent", "%q must be a decimal number of percent with at most 6 decimal places", r.Percent)
+			v.Add("agreed_interest_rate.percent", "%q must be a decimal number of percent, at most 100, with at most 6 decimal places", r.Percent)
 		case strings.Trim(r.Percent, "0.") == "":
 			v.Add("agreed_interest_rate.percent", "must be positive")
 		case rateOver100(r.Percent):

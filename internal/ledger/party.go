@@ -138,10 +138,10 @@ func (p *Party) Normalize() error {
 	case p.Jurisdiction == "CN" && !cnRegionRE.MatchString(p.RegionCode):
 		v.Add("region_code", "must be a 6-digit administrative division code in CN")
 	case !regionRE.MatchString(p.RegionCode):
-		v.Add("region_code", "must be 1-20 letters, digits, dots or dashes")
+		v.Add("region_code", "must be 1-20 letters, digits, dots or dashes, starting with a letter or digit")
 	}
 	if p.IndustryCode != "" && !industryRE.MatchString(p.IndustryCode) {
-		v.Add("industry_code", "must be 1-16 letters, digits, dots or dashes")
+		v.Add("industry_code", "must be 1-16 letters, digits, dots or dashes, starting with a letter or digit")
 	}
 	return v.Err()
 }

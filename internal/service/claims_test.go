@@ -582,3 +582,36 @@ func TestCurrencyCorrectionAppliesThroughout(t *testing.T) {
 		t.Errorf("CNY, GBP from 1 August, CNY again from 1 September, as of 15 August: %v, %d outstanding; want 499000", err, j.Judgement.Outstanding)
 	}
 }
+
+// TestRegulatorIsNoPartyToADebt: a regulator handles complaints; an
+// invoice or a claim naming one as debtor or creditor is refused by name.
+func TestRegulatorIsNoPartyToADebt(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			regulator := service.PartyRef{ID: reg.ID}
+			refused := func(what, field string, err error) {
+				t.Helper()
+				var ve *ledger.ValidationError
+				if !errors.As(err, &ve) || !ve.Has(field) {
+					t.Errorf("%s: %v, want a violation of %s", what, err, field)
+				}
+			}
+			invoice := func(debtor, creditor service.PartyRef) error {
+				_, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: debtor, Creditor: creditor, Invoice: &ledger.Invoice{
+					DocumentRef: "REG-1", Amount: money.Money{Minor: 100000, Currency: "CNY"}, IssuedOn: d(2025, 8, 1), AgreedTermDays: 30}})
+				return err
+			}
+			refused("an invoice a regulator owes", "invoice.debtor", invoice(regulator, f.creditor))
+			refused("an invoice owed to a regulator", "invoice.creditor", invoice(f.debtor, regulator))
+			_, err = f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: regulator, Claim: &complaint.Claim{
+				DocumentRef: "REG-C1", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+			refused("a claim on a regulator", "claim.debtor", err)
+		})
+	}
+}

@@ -407,6 +407,13 @@ func (l *Ledger) prepareInvoice(v *ledger.ValidationError, debtor, creditor *led
 		inv.DebtorID = debtor.ID
 		today = l.Today(now, debtor.Jurisdiction)
 	}
+	// A regulator handles complaints; it is no party to a debt.
+	if debtor != nil && debtor.Kind == ledger.KindRegulator {
+		v.Add("invoice.debtor", "%s is a regulator: it owes nothing in this ledger", debtor.DisplayName)
+	}
+	if creditor != nil && creditor.Kind == ledger.KindRegulator {
+		v.Add("invoice.creditor", "%s is a regulator: it is owed nothing in this ledger", creditor.DisplayName)
+	}
 	assumedSize := false
 	if creditor != nil {
 		inv.CreditorID = creditor.ID

@@ -119,6 +119,7 @@ func (l *Ledger) judge(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asO
 		in.Invoice.AgreedRate = nil
 		if j, err2 := judgement.Evaluate(in); err2 == nil {
 			j.PolicyID, j.PolicyVersion = p.ID, p.Version
+			j.InterestRule = "interest not computed: " + err.Error()
 			j.Findings = append(j.Findings, judgement.Finding{Code: "INTEREST_UNAVAILABLE", Message: err.Error()})
 			return j
 		}

@@ -107,6 +107,12 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		if creditor != nil && debtor != nil && creditor.ID == debtor.ID {
 			v.Add("claim.debtor", "is the claiming supplier itself")
 		}
+		if debtor != nil && debtor.Kind == ledger.KindRegulator {
+			v.Add("claim.debtor", "%s is a regulator: it owes nothing in this ledger", debtor.DisplayName)
+		}
+		if creditor != nil && creditor.Kind == ledger.KindRegulator {
+			v.Add("claim.creditor", "%s is a regulator: it is owed nothing in this ledger", creditor.DisplayName)
+		}
 		ledger.ValidateRef(&v, "claim.document_ref", c.DocumentRef, true)
 		ledger.ValidateAmount(&v, "claim.amount", money.Money{Minor: c.Amount, Currency: c.Currency})
 		checkFactDate(&v, "claim.issued_on", c.IssuedOn, today)

@@ -219,7 +219,7 @@ type ListPartiesRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From the previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Fields: jurisdiction, kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME),
+	// Fields: jurisdiction, kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME, REGULATOR),
 	// size_class, region_code (= exact, or a prefix with a trailing *),
 	// industry_code, registration_id. Operators: = and != (region_code: = only).
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -2121,9 +2121,10 @@ func (x *ResolveDisputeResponse) GetInvoice() *Invoice {
 
 type ListRevisionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The resource whose history to list: "parties/{uuid}",
+	// The resource whose history to list: "parties/{uuid}" (or the party's
+	// natural key, "parties/{jurisdiction}:{registration_id}"),
 	// "invoices/{uuid}", "invoices/{uuid}/payments/{uuid}" or
-	// "invoices/{uuid}/disputes/{uuid}".
+	// "invoices/{uuid}/disputes/{uuid}". Revisions name the resource by id.
 	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`

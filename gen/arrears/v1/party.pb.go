@@ -34,7 +34,8 @@ type Party struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Legal name.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// Large enterprise, public body or SME.
+	// Large enterprise, public body, SME, or a regulator (which handles
+	// complaints and owes or is owed nothing).
 	Kind PartyKind `protobuf:"varint,3,opt,name=kind,proto3,enum=arrears.v1.PartyKind" json:"kind,omitempty"`
 	// For an SME, micro, small or medium; for any other kind, LARGE or unset.
 	SizeClass SizeClass `protobuf:"varint,4,opt,name=size_class,json=sizeClass,proto3,enum=arrears.v1.SizeClass" json:"size_class,omitempty"`
