@@ -742,13 +742,15 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		chunked                  bool // no Content-Length: the body's reader meets the limit
 	}{
 		{"broken JSON", "POST", "/v1/parties", `{"party": {`, 400, "body", false},
-		{"unknown field", "POST", "/v1/parties", `{"party": {"colour": "red"}}`, 400, "colour", false},
-		{"unknown enum", "POST", "/v1/parties", `{"party": {"kind": "PARTY_KIND_GIANT"}}`, 400, "kind", false},
-		{"amount not a number", "POST", "/v1/invoices", `{"invoice": {"amount": {"minorUnits": "lots"}}}`, 400, "minorUnits", false},
+		{"unknown field", "POST", "/v1/parties", `{"party": {"colour": "red"}}`, 400, "party.colour", false},
+		{"unknown enum", "POST", "/v1/parties", `{"party": {"kind": "PARTY_KIND_GIANT"}}`, 400, "party.kind", false},
+		{"amount not a number", "POST", "/v1/invoices", `{"invoice": {"amount": {"minorUnits": "lots"}}}`, 400, "invoice.amount.minor_units", false},
 		{"oversized", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "", false},
 		{"oversized, chunked", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "", true},
-		{"the words of a 413 in a value", "POST", "/v1/parties", `{"party": {"kind": "request body too large"}}`, 400, "kind", true},
+		{"the words of a 413 in a value", "POST", "/v1/parties", `{"party": {"kind": "request body too large"}}`, 400, "party.kind", true},
 		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size", false},
+		{"bad date part", "GET", "/v1/invoices?asOf.year=abc", "", 400, "as_of.year", false},
+		{"bad timestamp", "GET", "/v1/invoices?knownAt=yesterday", "", 400, "known_at", false},
 	} {
 		var in io.Reader = strings.NewReader(tc.body)
 		if tc.chunked {
@@ -786,6 +788,9 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		}
 		if !found {
 			t.Errorf("%s: no violation of %q in %s", tc.desc, tc.field, raw)
+		}
+		if strings.Contains(string(raw), "strconv.") || strings.Contains(string(raw), "proto:") || strings.Contains(string(raw), "2006-01-02") {
+			t.Errorf("%s: a library's words in %s", tc.desc, raw)
 		}
 	}
 	// A sync stream whose chunked body breaks: a 400 naming the line, not

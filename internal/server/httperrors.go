@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -37,7 +38,8 @@ var fieldInMessage = []*regexp.Regexp{
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	st, ok := status.FromError(err)
 	var tooLarge *http.MaxBytesError
-	if hit, _ := r.Context().Value(bodyLimitKey{}).(*bool); errors.As(err, &tooLarge) || (hit != nil && *hit) {
+	body, _ := r.Context().Value(bodyLimitKey{}).(*bodyState)
+	if errors.As(err, &tooLarge) || (body != nil && body.hit) {
 		// The generated handler flattens the MaxBytesError into an
 		// InvalidArgument with its text, which a client's own text could
 		// imitate: the body's reader says whether the limit was reached.
@@ -45,17 +47,29 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		return
 	}
 	if ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
-		field := "body"
+		field, msg := "body", st.Message()
 		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
 			field = "query"
 		}
 		for _, re := range fieldInMessage {
-			if m := re.FindStringSubmatch(st.Message()); m != nil {
+			if m := re.FindStringSubmatch(msg); m != nil {
 				field = m[1]
 				break
 			}
 		}
-		err = withViolation(st, field, st.Message()).Err()
+		// The whole path and plain words, where the request shows them.
+		if leaf, bad, text, isQuery := plainQueryError(msg); isQuery {
+			field, msg = leaf, text
+			if path, found := queryFieldPath(r.URL.Query(), snake(leaf), bad); found {
+				field = path
+			}
+		} else if body != nil {
+			if path, found := bodyFieldPath(body.buf.Bytes(), msg); found {
+				field = path
+			}
+			msg = plainBodyError(msg)
+		}
+		err = withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+msg), field, msg).Err()
 	}
 	if ok && st.Code() == codes.ResourceExhausted {
 		for _, d := range st.Details() {
@@ -75,28 +89,37 @@ func limitBody(h http.Handler, max int64) http.Handler {
 			writeTooLarge(w)
 			return
 		}
-		hit := new(bool)
-		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, hit))
-		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, max), hit: hit}
+		state := &bodyState{}
+		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, state))
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, max), state: state}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// bodyLimitKey holds, in a request's context, whether its body reached the
-// limit.
+// bodyLimitKey holds, in a request's context, its *bodyState.
 type bodyLimitKey struct{}
+
+// bodyState is what a request's body reader saw: whether the body reached
+// the limit, and its bytes, so that a refusal of the body can name the
+// field at the position the decoder gives. The copy is bounded by the
+// limit, and the decoder holds the whole body anyway.
+type bodyState struct {
+	hit bool
+	buf bytes.Buffer
+}
 
 // limitedBody notes when its reader refuses to read past the limit.
 type limitedBody struct {
 	io.ReadCloser
-	hit *bool
+	state *bodyState
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	b.state.buf.Write(p[:n])
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		*b.hit = true
+		b.state.hit = true
 	}
 	return n, err
 }

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// at writes protojson's message for a refusal at the first byte of mark in
+// body: its line and column, the column counted in characters.
+func at(body, mark string) string {
+	i := strings.Index(body, mark)
+	line := strings.Count(body[:i], "\n") + 1
+	col := utf8.RuneCountInString(body[strings.LastIndex(body[:i], "\n")+1:i]) + 1
+	return fmt.Sprintf("proto: (line %d:%d): invalid value", line, col)
+}
+
+func TestBodyFieldPath(t *testing.T) {
+	for _, tc := range []struct {
+		body, mark, want string
+	}{
+		{`{"party": {"colour": "red"}}`, `"colour"`, "party.colour"},
+		{`{"party": {"kind": "PARTY_KIND_GIANT"}}`, `"PARTY_KIND_GIANT"`, "party.kind"},
+		{`{"invoice": {"documentRef": "A", "amount": {"currencyCode": "CNY", "minorUnits": "lots"}}}`, `"lots"`, "invoice.amount.minor_units"},
+		{`{"records": [{"sequence": 1}, {"sequence": 2, "issued_on": {"year": "x"}}]}`, `"x"`, "records[1].issued_on.year"},
+		{"{\n  \"party\": {\n    \"displayName\": \"Åsa Örn\",\n    \"kind\": 7.5\n  }\n}", `7.5`, "party.kind"},
+		{`{"records": [[1, 2], [3, "four"]]}`, `"four"`, "records[1][1]"},
+	} {
+		got, ok := bodyFieldPath([]byte(tc.body), at(tc.body, tc.mark))
+		if !ok || got != tc.want {
+			t.Errorf("%s at %s: %q, %v; want %q", tc.body, tc.mark, got, ok, tc.want)
+		}
+	}
+	if _, ok := bodyFieldPath([]byte(`{"a": 1}`), "unexpected EOF"); ok {
+		t.Error("a message without a position gave a path")
+	}
+	if _, ok := bodyFieldPath([]byte(`{"a": 1}`), "proto: (line 9:1): x"); ok {
+		t.Error("a position past the body gave a path")
+	}
+}
+
+func TestPlainQueryError(t *testing.T) {
+	q := url.Values{"asOf.year": {"abc"}, "knownAt": {"yesterday"}, "pageSize": {"many"}, "periodStart.year": {"2025"}}
+	for _, tc := range []struct {
+		msg, field, text string
+	}{
+		{`parsing field "year": strconv.ParseInt: parsing "abc": invalid syntax`, "as_of.year", `"abc" is not a whole number`},
+		{`parsing field "known_at": parsing time "yesterday" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "yesterday" as "2006"`,
+			"known_at", `"yesterday" is not an RFC 3339 timestamp (e.g. 2025-09-30T00:00:00Z)`},
+		{`parsing field "page_size": strconv.ParseInt: parsing "many": invalid syntax`, "page_size", `"many" is not a whole number`},
+	} {
+		leaf, bad, text, ok := plainQueryError(tc.msg)
+		if !ok || text != tc.text {
+			t.Errorf("%s: %q, %v; want %q", tc.msg, text, ok, tc.text)
+		}
+		if field, _ := queryFieldPath(q, snake(leaf), bad); field != tc.field {
+			t.Errorf("%s: field %q, want %q", tc.msg, field, tc.field)
+		}
+	}
+	if _, _, _, ok := plainQueryError(`proto: (line 1:2): unknown field "x"`); ok {
+		t.Error("a body's refusal read as a query's")
+	}
+}
