@@ -462,19 +462,20 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if _, err := f.a.MoveComplaint(admin, billed.ID, service.Transition{Action: complaint.Resolve, Outcome: complaint.OutcomePaid}, ""); err != nil {
 		t.Fatal(err)
 	}
-	counts := func(asOf civil.Date) (plan, paid int) {
+	counts := func(asOf civil.Date) (plan, paid, closed int) {
 		t.Helper()
 		gs, err := f.a.ComplaintStatistics(admin, asOf, service.ByDebtorGroup, 0)
 		if err != nil || len(gs) != 1 {
 			t.Fatalf("statistics as of %s: %v, %d groups", asOf, err, len(gs))
 		}
-		return gs[0].ResolvedPlan, gs[0].ResolvedPaid
+		return gs[0].ResolvedPlan, gs[0].ResolvedPaid, gs[0].Closed
 	}
-	if plan, paid := counts(d(2025, 9, 5)); plan != 2 || paid != 0 {
-		t.Errorf("as of 5 September: %d resolved with a plan, %d paid; want 2 and 0", plan, paid)
+	if plan, paid, closed := counts(d(2025, 9, 5)); plan != 2 || paid != 0 || closed != 0 {
+		t.Errorf("as of 5 September: %d resolved with a plan, %d paid, %d closed; want 2, 0 and 0", plan, paid, closed)
 	}
-	if plan, paid := counts(d(2025, 10, 20)); plan != 1 || paid != 1 {
-		t.Errorf("as of 20 October: %d resolved with a plan, %d paid; want 1 and 1", plan, paid)
+	// The plan met and closed on 12 October still counts as a plan.
+	if plan, paid, closed := counts(d(2025, 10, 20)); plan != 2 || paid != 1 || closed != 1 {
+		t.Errorf("as of 20 October: %d resolved with a plan, %d paid, %d closed; want 2, 1 and 1", plan, paid, closed)
 	}
 }
 

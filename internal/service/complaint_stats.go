@@ -100,7 +100,7 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 				return nil, err
 			}
 			g.Received++
-			state, late := complaint.Submitted, false
+			state, late, closed := complaint.Submitted, false, false
 			var outcome complaint.Outcome
 			for _, e := range evs {
 				if e.OccurredOn.After(asOf) {
@@ -108,6 +108,12 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 				}
 				switch e.Kind {
 				case complaint.EventTransition:
+					if e.ToState == complaint.Closed {
+						// Closing shuts the file; the complaint still
+						// counts by how it ended.
+						closed = true
+						continue
+					}
 					state = e.ToState
 					if state == complaint.Resolved {
 						// The resolution's own outcome; events recorded
@@ -138,7 +144,8 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 				g.Rejected++
 			case state == complaint.Withdrawn:
 				g.Withdrawn++
-			case state == complaint.Closed:
+			}
+			if closed {
 				g.Closed++
 			}
 		}

@@ -2071,14 +2071,19 @@ type ComplaintCounts struct {
 	Received int32  `protobuf:"varint,2,opt,name=received,proto3" json:"received,omitempty"`
 	Open     int32  `protobuf:"varint,3,opt,name=open,proto3" json:"open,omitempty"`
 	// Complaints whose deadlines were all met so far, and those with one missed.
-	InTime              int32 `protobuf:"varint,4,opt,name=in_time,json=inTime,proto3" json:"in_time,omitempty"`
-	Late                int32 `protobuf:"varint,5,opt,name=late,proto3" json:"late,omitempty"`
+	InTime int32 `protobuf:"varint,4,opt,name=in_time,json=inTime,proto3" json:"in_time,omitempty"`
+	Late   int32 `protobuf:"varint,5,opt,name=late,proto3" json:"late,omitempty"`
+	// How the complaints that are not open ended: resolved (paid, by a
+	// payment plan, or dismissed), rejected or withdrawn. A complaint closed
+	// afterwards counts by how it ended.
 	ResolvedPaid        int32 `protobuf:"varint,6,opt,name=resolved_paid,json=resolvedPaid,proto3" json:"resolved_paid,omitempty"`
 	ResolvedPaymentPlan int32 `protobuf:"varint,7,opt,name=resolved_payment_plan,json=resolvedPaymentPlan,proto3" json:"resolved_payment_plan,omitempty"`
 	Dismissed           int32 `protobuf:"varint,8,opt,name=dismissed,proto3" json:"dismissed,omitempty"`
 	Rejected            int32 `protobuf:"varint,9,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	Withdrawn           int32 `protobuf:"varint,10,opt,name=withdrawn,proto3" json:"withdrawn,omitempty"`
-	Closed              int32 `protobuf:"varint,11,opt,name=closed,proto3" json:"closed,omitempty"`
+	// Of the ended complaints, those closed (the file shut, after the period
+	// for any follow-up).
+	Closed int32 `protobuf:"varint,11,opt,name=closed,proto3" json:"closed,omitempty"`
 	// Claims the debtors have not answered (unconfirmed debts), kept apart
 	// from confirmed debts, with their amounts per currency.
 	UnconfirmedClaims  int32    `protobuf:"varint,12,opt,name=unconfirmed_claims,json=unconfirmedClaims,proto3" json:"unconfirmed_claims,omitempty"`
