@@ -497,6 +497,11 @@ func TestCorrectionsKeepTheInvoiceConsistent(t *testing.T) {
 		return inv
 	}
 	unsigned := create("CK-1", civil.Date{})
+	// Nor is an invoice cancelled before it was issued.
+	_, err := f.a.CancelInvoice(admin, unsigned.ID, d(2025, 6, 1), "raised in error", "")
+	if ve := (*ledger.ValidationError)(nil); !errors.As(err, &ve) || !ve.Has("cancelled_on") {
+		t.Errorf("cancelled before its issue date: %v, want cancelled_on named", err)
+	}
 	if unsigned.PolicyID != policy.IDCN802LargeEnterprise {
 		t.Fatalf("issued 10 June 2025 without a contract date: %s", unsigned.PolicyID)
 	}

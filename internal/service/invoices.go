@@ -326,6 +326,9 @@ func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		today := l.Today(now, debtor.Jurisdiction)
 		var v ledger.ValidationError
 		checkFactDate(&v, "cancelled_on", cancelledOn, today)
+		if !cancelledOn.IsZero() && cancelledOn.Before(cur.IssuedOn) {
+			v.Add("cancelled_on", "%s is before the invoice's issued_on %s", cancelledOn, cur.IssuedOn)
+		}
 		checkReason(&v, "reason", reason)
 		if err := v.Err(); err != nil {
 			return err
