@@ -164,6 +164,11 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	provinceKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{province}, "remitJurisdiction": "CN", "remitRegionPrefix": "35"})
 	cityKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{city}, "remitJurisdiction": "CN", "remitRegionPrefix": "3501"})
 	otherKey := key(obj{"role": "ROLE_REGULATOR", "parties": []string{elsewhere}, "remitJurisdiction": "CN", "remitRegionPrefix": "44"})
+	// A regulator key speaks for an office within its remit.
+	if msg := api.refused(admin, "POST", "/v1/apiKeys", obj{"role": "ROLE_REGULATOR", "parties": []string{city}, "remitJurisdiction": "CN", "remitRegionPrefix": "44"},
+		http.StatusBadRequest); !strings.Contains(msg, "api_key.parties[0]") {
+		t.Errorf("a regulator key for an office outside its remit: %q, want api_key.parties[0] named", msg)
+	}
 	api.ok(supplierKey, "POST", "/v1/portalAuthorizations", obj{"creditor": supplier, "portal": "sme-portal.example"})
 
 	// The debtor reported one invoice, and a payment the supplier never got.

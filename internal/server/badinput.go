@@ -18,7 +18,9 @@ import (
 // ("party.kind", "as_of.year"), and plain words.
 
 // jsonPosition reads protojson's "(line L:C)", and its "syntax error".
-var jsonPosition = regexp.MustCompile(`^proto: (syntax error )?\(line (\d+):(\d+)\): `)
+// The protobuf module spaces its prefix with a space or a no-break space,
+// chosen per binary, so that no one relies on its text: both are read.
+var jsonPosition = regexp.MustCompile(`^proto:[ \x{a0}](syntax error[ \x{a0}])?\(line (\d+):(\d+)\):[ \x{a0}]`)
 
 // bodyFieldPath finds, in a JSON body the decoder refused with msg, the path
 // of the field at the position msg gives, in snake_case with list indexes

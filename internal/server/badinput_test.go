@@ -14,7 +14,7 @@ func at(body, mark string) string {
 	i := strings.Index(body, mark)
 	line := strings.Count(body[:i], "\n") + 1
 	col := utf8.RuneCountInString(body[strings.LastIndex(body[:i], "\n")+1:i]) + 1
-	return fmt.Sprintf("proto: (line %d:%d): invalid value", line, col)
+	return fmt.Sprintf("proto:\u00a0(line %d:%d): invalid value", line, col)
 }
 
 func TestBodyFieldPath(t *testing.T) {
@@ -35,6 +35,16 @@ func TestBodyFieldPath(t *testing.T) {
 	}
 	if _, ok := bodyFieldPath([]byte(`{"a": 1}`), "unexpected EOF"); ok {
 		t.Error("a message without a position gave a path")
+	}
+	if _, ok := bodyFieldPath([]byte(`{"a": 1}`), "proto: (line 9:1): x"); ok {
+		t.Error("a position past the body gave a path")
+	}
+	// Either spacing of the prefix, as the protobuf module picks per binary.
+	if p, ok := bodyFieldPath([]byte(`{"a": "b"}`), "proto: (line 1:7): x"); !ok || p != "a" {
+		t.Errorf("a space after the prefix: %q, %v", p, ok)
+	}
+	if plainBodyError("proto:\u00a0syntax error\u00a0(line 1:2): unexpected token") != "syntax error: unexpected token" {
+		t.Error("a syntax error's words kept the prefix")
 	}
 	if _, ok := bodyFieldPath([]byte(`{"a": 1}`), "proto: (line 9:1): x"); ok {
 		t.Error("a position past the body gave a path")

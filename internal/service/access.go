@@ -131,8 +131,13 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 			if err != nil {
 				return err
 			}
-			if spec.Role == auth.RoleRegulator && p.Kind != ledger.KindRegulator {
+			switch {
+			case spec.Role == auth.RoleRegulator && p.Kind != ledger.KindRegulator:
 				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "a REGULATOR key acts only for regulator parties")
+			case spec.Role == auth.RoleRegulator && !spec.Remit.Covers(p.Jurisdiction, p.RegionCode):
+				// The office the key speaks for is one of those its remit
+				// covers: complaints sent to it are then within the remit.
+				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "regulator %s (%s, region %s) is outside the key's remit", p.DisplayName, p.Jurisdiction, p.RegionCode)
 			}
 			k.Parties = append(k.Parties, p.ID)
 		}
