@@ -272,17 +272,19 @@ func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetA
 	if req.Year < 2000 || req.Year > 9999 {
 		v.Add("year", "must be a year from 2000, got %d", req.Year)
 	}
+	knownAt := knownAtFromProto(&v, req.KnownAt, o.s.svc.Now())
 	if err := v.Err(); err != nil {
 		return nil, o.s.fail(ctx, "GetAnnualDisclosure", "", err)
 	}
-	ds, err := o.s.svc.AnnualDisclosure(ctx, ref, int(req.Year))
+	ds, err := o.s.svc.AnnualDisclosure(ctx, ref, int(req.Year), knownAt)
 	if err != nil {
 		return nil, o.s.fail(ctx, "GetAnnualDisclosure", req.Debtor, err)
 	}
 	out := &arrearsv1.GetAnnualDisclosureResponse{}
 	for _, d := range ds {
 		out.Disclosures = append(out.Disclosures, &arrearsv1.AnnualDisclosure{Debtor: partyName(d.Debtor.ID), Year: int32(d.Year),
-			AsOf: dateToProto(d.AsOf), Count: d.Count, Amount: moneyToProto(d.Amount, d.Currency), ContractCount: d.Contracts})
+			AsOf: dateToProto(d.AsOf), Count: d.Count, Amount: moneyToProto(d.Amount, d.Currency), ContractCount: d.Contracts,
+			KnownAt: timestamppb.New(d.KnownAt)})
 	}
 	return out, nil
 }

@@ -294,9 +294,13 @@ func groupName(key map[string]string) string {
 // its late payments to SMEs (China Decree 802 Art. 18): overdue unpaid SME
 // debts at the end of the year, per currency.
 type Disclosure struct {
-	Debtor   *ledger.Party
-	Year     int
-	AsOf     civil.Date
+	Debtor *ledger.Party
+	Year   int
+	AsOf   civil.Date
+	// KnownAt is the instant whose knowledge counted: a disclosure as
+	// published, before later corrections and reversals, is the one
+	// computed as known at its publication.
+	KnownAt  time.Time
 	Currency string
 	Count    int64 // invoices
 	Amount   int64
@@ -310,7 +314,7 @@ type Disclosure struct {
 }
 
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
-func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int) ([]*Disclosure, error) {
+func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int, knownAt time.Time) ([]*Disclosure, error) {
 	debtor, err := visibleDebtor(ctx, l.store, debtorRef)
 	if err != nil {
 		return nil, err
@@ -325,16 +329,19 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 	if today := l.Today(l.now(), debtor.Jurisdiction); !asOf.Before(today) {
 		return nil, ledger.Invalid("year", "%d has not ended (today is %s): a disclosure is of the position on 31 December", year, today)
 	}
+	if knownAt.IsZero() {
+		knownAt = l.now()
+	}
 	byCurrency := map[string]*Disclosure{}
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
-	err = l.judgeEach(ctx, iq, asOf, l.now(), func(j *Judged) error {
+	err = l.judgeEach(ctx, iq, asOf, knownAt, func(j *Judged) error {
 		// As in the overdue summary, an invoice counts from its issue date.
 		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 || j.Invoice.IssuedOn.After(asOf) {
 			return nil
 		}
 		d, ok := byCurrency[j.Invoice.Amount.Currency]
 		if !ok {
-			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, Currency: j.Invoice.Amount.Currency, contracts: map[string]bool{}}
+			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, KnownAt: knownAt, Currency: j.Invoice.Amount.Currency, contracts: map[string]bool{}}
 			byCurrency[d.Currency] = d
 		}
 		d.Count++

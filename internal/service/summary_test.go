@@ -509,11 +509,30 @@ func TestDisclosureCountsFromIssue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ds, err := f.a.AnnualDisclosure(admin, f.debtor, 2025)
+	ds, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ds) != 1 || ds[0].Count != 1 || ds[0].Amount != 100000 {
 		t.Errorf("disclosure %+v, want the invoice issued in 2025 alone", ds)
+	}
+	// A payment dated in December but recorded after the disclosure was
+	// published: the disclosure as known then still counts the debt.
+	published := f.clk.Now()
+	f.clk.Advance(24 * time.Hour)
+	js, _, err := f.a.ListJudged(admin, store.InvoiceQuery{DocumentRef: []store.StringCond{{Op: store.OpEq, Value: "DC-1"}}}, 1, civil.Date{}, time.Time{}, nil)
+	if err != nil || len(js) != 1 {
+		t.Fatalf("DC-1: %v", err)
+	}
+	dc1 := js[0].Invoice.ID
+	if _, _, err := f.a.RecordPayment(admin, dc1, &ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 12, 20), Reference: "DC-P1"}); err != nil {
+		t.Fatal(err)
+	}
+	if now, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); err != nil || len(now) != 0 {
+		t.Errorf("disclosure now: %+v, %v; want nothing overdue", now, err)
+	}
+	then, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, published)
+	if err != nil || len(then) != 1 || then[0].Amount != 100000 || !then[0].KnownAt.Equal(published) {
+		t.Errorf("disclosure as published: %+v, %v; want the debt, known at %s", then, err, published)
 	}
 }

@@ -885,8 +885,12 @@ func (x *GetWatchListResponse) GetEntries() []*WatchEntry {
 type GetAnnualDisclosureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The debtor, in either party name form.
-	Debtor        string `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
-	Year          int32  `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
+	Debtor string `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
+	Year   int32  `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
+	// Count only what was recorded by this instant (default now): the
+	// disclosure as it stood when published, before later corrections,
+	// payments recorded late and reversals.
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -935,6 +939,13 @@ func (x *GetAnnualDisclosureRequest) GetYear() int32 {
 	return 0
 }
 
+func (x *GetAnnualDisclosureRequest) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
+}
+
 type AnnualDisclosure struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Debtor string                 `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
@@ -948,6 +959,8 @@ type AnnualDisclosure struct {
 	// of each supplier; an invoice without one counts as its own): the
 	// decrees ask for the number of contracts (合同数量).
 	ContractCount int64 `protobuf:"varint,6,opt,name=contract_count,json=contractCount,proto3" json:"contract_count,omitempty"`
+	// The instant whose knowledge counted.
+	KnownAt       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1022,6 +1035,13 @@ func (x *AnnualDisclosure) GetContractCount() int64 {
 		return x.ContractCount
 	}
 	return 0
+}
+
+func (x *AnnualDisclosure) GetKnownAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KnownAt
+	}
+	return nil
 }
 
 type GetAnnualDisclosureResponse struct {
@@ -1628,17 +1648,19 @@ const file_arrears_v1_oversight_service_proto_rawDesc = "" +
 	"\x05as_of\x18\x01 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12&\n" +
 	"\x05since\x18\x02 \x01(\v2\x10.arrears.v1.DateR\x05since\x125\n" +
 	"\bknown_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\x120\n" +
-	"\aentries\x18\x04 \x03(\v2\x16.arrears.v1.WatchEntryR\aentries\"H\n" +
+	"\aentries\x18\x04 \x03(\v2\x16.arrears.v1.WatchEntryR\aentries\"\x7f\n" +
 	"\x1aGetAnnualDisclosureRequest\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x12\n" +
-	"\x04year\x18\x02 \x01(\x05R\x04year\"\xcd\x01\n" +
+	"\x04year\x18\x02 \x01(\x05R\x04year\x125\n" +
+	"\bknown_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\"\x84\x02\n" +
 	"\x10AnnualDisclosure\x12\x16\n" +
 	"\x06debtor\x18\x01 \x01(\tR\x06debtor\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12%\n" +
 	"\x05as_of\x18\x03 \x01(\v2\x10.arrears.v1.DateR\x04asOf\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12)\n" +
 	"\x06amount\x18\x05 \x01(\v2\x11.arrears.v1.MoneyR\x06amount\x12%\n" +
-	"\x0econtract_count\x18\x06 \x01(\x03R\rcontractCount\"]\n" +
+	"\x0econtract_count\x18\x06 \x01(\x03R\rcontractCount\x125\n" +
+	"\bknown_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aknownAt\"]\n" +
 	"\x1bGetAnnualDisclosureResponse\x12>\n" +
 	"\vdisclosures\x18\x01 \x03(\v2\x1c.arrears.v1.AnnualDisclosureR\vdisclosures\"\xec\x01\n" +
 	"\x1fGetPaymentPracticeReportRequest\x12\x16\n" +
@@ -1759,39 +1781,41 @@ var file_arrears_v1_oversight_service_proto_depIdxs = []int32{
 	17, // 24: arrears.v1.GetWatchListResponse.since:type_name -> arrears.v1.Date
 	18, // 25: arrears.v1.GetWatchListResponse.known_at:type_name -> google.protobuf.Timestamp
 	7,  // 26: arrears.v1.GetWatchListResponse.entries:type_name -> arrears.v1.WatchEntry
-	17, // 27: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
-	19, // 28: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
-	10, // 29: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
-	17, // 30: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
-	17, // 31: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
-	18, // 32: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
-	19, // 33: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
-	17, // 34: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
-	17, // 35: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
-	18, // 36: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
-	19, // 37: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
-	13, // 38: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
-	19, // 39: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
-	19, // 40: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
-	19, // 41: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
-	19, // 42: arrears.v1.PaymentPracticeReport.due_amount:type_name -> arrears.v1.Money
-	19, // 43: arrears.v1.PaymentPracticeReport.not_within_terms_amount:type_name -> arrears.v1.Money
-	14, // 44: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
-	0,  // 45: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
-	4,  // 46: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
-	6,  // 47: arrears.v1.OversightService.GetWatchList:input_type -> arrears.v1.GetWatchListRequest
-	9,  // 48: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
-	12, // 49: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
-	3,  // 50: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
-	5,  // 51: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
-	8,  // 52: arrears.v1.OversightService.GetWatchList:output_type -> arrears.v1.GetWatchListResponse
-	11, // 53: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
-	15, // 54: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
-	50, // [50:55] is the sub-list for method output_type
-	45, // [45:50] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	18, // 27: arrears.v1.GetAnnualDisclosureRequest.known_at:type_name -> google.protobuf.Timestamp
+	17, // 28: arrears.v1.AnnualDisclosure.as_of:type_name -> arrears.v1.Date
+	19, // 29: arrears.v1.AnnualDisclosure.amount:type_name -> arrears.v1.Money
+	18, // 30: arrears.v1.AnnualDisclosure.known_at:type_name -> google.protobuf.Timestamp
+	10, // 31: arrears.v1.GetAnnualDisclosureResponse.disclosures:type_name -> arrears.v1.AnnualDisclosure
+	17, // 32: arrears.v1.GetPaymentPracticeReportRequest.period_start:type_name -> arrears.v1.Date
+	17, // 33: arrears.v1.GetPaymentPracticeReportRequest.period_end:type_name -> arrears.v1.Date
+	18, // 34: arrears.v1.GetPaymentPracticeReportRequest.known_at:type_name -> google.protobuf.Timestamp
+	19, // 35: arrears.v1.PracticeBand.amount:type_name -> arrears.v1.Money
+	17, // 36: arrears.v1.PaymentPracticeReport.period_start:type_name -> arrears.v1.Date
+	17, // 37: arrears.v1.PaymentPracticeReport.period_end:type_name -> arrears.v1.Date
+	18, // 38: arrears.v1.PaymentPracticeReport.known_at:type_name -> google.protobuf.Timestamp
+	19, // 39: arrears.v1.PaymentPracticeReport.amount:type_name -> arrears.v1.Money
+	13, // 40: arrears.v1.PaymentPracticeReport.bands:type_name -> arrears.v1.PracticeBand
+	19, // 41: arrears.v1.PaymentPracticeReport.late_amount:type_name -> arrears.v1.Money
+	19, // 42: arrears.v1.PaymentPracticeReport.late_disputed_amount:type_name -> arrears.v1.Money
+	19, // 43: arrears.v1.PaymentPracticeReport.unpaid_past_due_amount:type_name -> arrears.v1.Money
+	19, // 44: arrears.v1.PaymentPracticeReport.due_amount:type_name -> arrears.v1.Money
+	19, // 45: arrears.v1.PaymentPracticeReport.not_within_terms_amount:type_name -> arrears.v1.Money
+	14, // 46: arrears.v1.GetPaymentPracticeReportResponse.reports:type_name -> arrears.v1.PaymentPracticeReport
+	0,  // 47: arrears.v1.OversightService.GetOverdueSummary:input_type -> arrears.v1.GetOverdueSummaryRequest
+	4,  // 48: arrears.v1.OversightService.ExportOverdueSummary:input_type -> arrears.v1.ExportOverdueSummaryRequest
+	6,  // 49: arrears.v1.OversightService.GetWatchList:input_type -> arrears.v1.GetWatchListRequest
+	9,  // 50: arrears.v1.OversightService.GetAnnualDisclosure:input_type -> arrears.v1.GetAnnualDisclosureRequest
+	12, // 51: arrears.v1.OversightService.GetPaymentPracticeReport:input_type -> arrears.v1.GetPaymentPracticeReportRequest
+	3,  // 52: arrears.v1.OversightService.GetOverdueSummary:output_type -> arrears.v1.GetOverdueSummaryResponse
+	5,  // 53: arrears.v1.OversightService.ExportOverdueSummary:output_type -> arrears.v1.ExportOverdueSummaryResponse
+	8,  // 54: arrears.v1.OversightService.GetWatchList:output_type -> arrears.v1.GetWatchListResponse
+	11, // 55: arrears.v1.OversightService.GetAnnualDisclosure:output_type -> arrears.v1.GetAnnualDisclosureResponse
+	15, // 56: arrears.v1.OversightService.GetPaymentPracticeReport:output_type -> arrears.v1.GetPaymentPracticeReportResponse
+	52, // [52:57] is the sub-list for method output_type
+	47, // [47:52] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_oversight_service_proto_init() }
