@@ -749,6 +749,8 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		{"oversized, chunked", "POST", "/v1/parties", `{"party": {"displayName": "` + strings.Repeat("x", 70<<10) + `"}}`, 413, "", true},
 		{"the words of a 413 in a value", "POST", "/v1/parties", `{"party": {"kind": "request body too large"}}`, 400, "party.kind", true},
 		{"bad page size", "GET", "/v1/parties?pageSize=many", "", 400, "page_size", false},
+		{"a payment's bad amount", "POST", "/v1/invoices/01a21d2e-0097-7eb7-905f-000000000000/payments", `{"amount": {"minorUnits": "lots"}}`, 400, "payment.amount.minor_units", false},
+		{"white space before the body", "POST", "/v1/parties", "\n\n  {\"party\": {\"kind\": 7}}", 400, "party.kind", false},
 		{"bad date part", "GET", "/v1/invoices?asOf.year=abc", "", 400, "as_of.year", false},
 		{"bad timestamp", "GET", "/v1/invoices?knownAt=yesterday", "", 400, "known_at", false},
 	} {

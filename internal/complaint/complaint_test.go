@@ -143,6 +143,11 @@ func TestCurrentDeadlineAndExtension(t *testing.T) {
 	if err := Extend(c, cal, d(2025, 11, 1), 30, "still under audit"); err != nil {
 		t.Errorf("extension to exactly 90 days: %v", err)
 	}
+	// With the 90 days used up, no number of days is granted: the step
+	// itself is refused.
+	if err := Extend(c, cal, d(2025, 11, 1), 1, "more"); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("extension past 90 days used up: %v", err)
+	}
 	// 90 days after 2025-10-20 is Sunday 2026-01-18: the period ends on the
 	// next working day (Civil Code Art. 203).
 	if dl := CurrentDeadline(c, cal); dl.Due != d(2026, 1, 19) {

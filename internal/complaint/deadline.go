@@ -89,6 +89,8 @@ func Extend(c *Complaint, cal Calendar, today civil.Date, days int, reason strin
 		return fmt.Errorf("days must be positive")
 	case reason == "":
 		return fmt.Errorf("a reason is required")
+	case HandlingDays+c.ExtensionDays >= MaxHandlingDays:
+		return fmt.Errorf("%w: handling has its %d days in total already; no further extension is granted", ErrNotAllowed, MaxHandlingDays)
 	case HandlingDays+c.ExtensionDays+days > MaxHandlingDays:
 		// A refusal of the number asked for, not of the step: a shorter
 		// extension may still be granted.

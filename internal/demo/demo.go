@@ -121,10 +121,12 @@ func Load(ctx context.Context, svc *service.Ledger) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("invoice %s: %w", spec.ref, err)
 		}
-		if inv.CreateTime.Before(now) {
-			continue // replayed: it and its facts were recorded before
+		if !inv.CreateTime.Before(now) {
+			n++ // not a replay of an earlier load's
 		}
-		n++
+		if inv.Version > 1 {
+			continue // its facts were recorded before
+		}
 		if err := facts(ctx, svc, inv, spec, delivered); err != nil {
 			return n, fmt.Errorf("invoice %s: %w", spec.ref, err)
 		}

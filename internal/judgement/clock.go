@@ -68,7 +68,7 @@ var eventWords = map[policy.ClockEvent]string{
 	policy.EventAcceptance: "acceptance",
 }
 
-// startWords names the event that started the clock. Receipt is of the
+// startWords names an event as the judgement dated it. Receipt is of the
 // invoice, or of the goods when they came later: say which.
 func (e *eval) startWords(ev policy.ClockEvent) string {
 	if ev == policy.EventReceipt && e.inv.DeliveredOn.After(e.inv.ReceivedOn) {
@@ -197,7 +197,7 @@ func (e *eval) computeDueDate() {
 	capStart, capFrom := start, from
 	if pol.CapFrom != "" {
 		if d, _, _ := e.eventDate(pol.CapFrom); !d.IsZero() && d != start {
-			capStart, capFrom = d, e.say("%s on %s", eventWords[pol.CapFrom], d)
+			capStart, capFrom = d, e.say("%s on %s", e.startWords(pol.CapFrom), d)
 			if term >= 0 {
 				term = due.DaysSince(capStart)
 				rule += e.say(" (%d days from %s)", term, capFrom)

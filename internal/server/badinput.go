@@ -2,13 +2,17 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 )
 
 // The gateway's decoders name only the last segment of a field they refuse
@@ -22,40 +26,62 @@ import (
 // chosen per binary, so that no one relies on its text: both are read.
 var jsonPosition = regexp.MustCompile(`^proto:[ \x{a0}](syntax error[ \x{a0}])?\(line (\d+):(\d+)\):[ \x{a0}]`)
 
-// bodyFieldPath finds, in a JSON body the decoder refused with msg, the path
-// of the field at the position msg gives, in snake_case with list indexes
-// ("invoice.amount.minor_units", "records[2].issued_on"). ok is false when
-// msg gives no position or the body does not reach it.
-func bodyFieldPath(body []byte, msg string) (path string, ok bool) {
+// fieldError is a JSON message protojson refused, named by the path of the
+// field at fault. Its text is what the gateway passes on as the status
+// message, which errorHandler reads back (badField).
+type fieldError struct{ path, text string }
+
+func (e *fieldError) Error() string { return "bad field " + strconv.Quote(e.path) + ": " + e.text }
+
+// badField reads a fieldError's text back.
+var badField = regexp.MustCompile(`^bad field ("(?:[^"\\]|\\.)*"): (.*)$`)
+
+// describeJSONError names the field of data (the JSON protojson was given)
+// that err, protojson's refusal, is about, in snake_case with list indexes
+// ("invoice.amount.minor_units", "records[2].issued_on"), and says what is
+// wrong in plain words. It returns err unchanged when the message gives no
+// position inside data.
+func describeJSONError(data []byte, err error) error {
+	path, ok := bodyFieldPath(data, err.Error())
+	if !ok {
+		return err
+	}
+	return &fieldError{path: path, text: plainBodyError(err.Error())}
+}
+
+// bodyFieldPath finds, in JSON data refused with msg, the path of the field
+// at the position msg gives. ok is false when msg gives no position or data
+// does not reach it.
+func bodyFieldPath(data []byte, msg string) (path string, ok bool) {
 	m := jsonPosition.FindStringSubmatch(msg)
 	if m == nil {
 		return "", false
 	}
 	line, _ := strconv.Atoi(m[2])
 	col, _ := strconv.Atoi(m[3])
-	off, ok := byteOffset(body, line, col)
+	off, ok := byteOffset(data, line, col)
 	if !ok {
 		return "", false
 	}
-	return pathAt(body, off)
+	return pathAt(data, off)
 }
 
 // byteOffset turns a 1-based line and column (in characters) into a byte
-// offset.
-func byteOffset(body []byte, line, col int) (int64, bool) {
+// offset; ok is false when data has no such place.
+func byteOffset(data []byte, line, col int) (int64, bool) {
 	off := 0
 	for l := 1; l < line; l++ {
-		i := bytes.IndexByte(body[off:], '\n')
+		i := bytes.IndexByte(data[off:], '\n')
 		if i < 0 {
 			return 0, false
 		}
 		off += i + 1
 	}
 	for c := 1; c < col; c++ {
-		if off >= len(body) {
+		if off >= len(data) || data[off] == '\n' {
 			return 0, false
 		}
-		_, n := utf8.DecodeRune(body[off:])
+		_, n := utf8.DecodeRune(data[off:])
 		off += n
 	}
 	return int64(off), true
@@ -154,7 +180,13 @@ func snake(s string) string {
 // apart parameters ending alike.
 func queryFieldPath(q url.Values, leaf, bad string) (string, bool) {
 	found := ""
-	for key, vals := range q {
+	keys := make([]string, 0, len(q))
+	for key := range q {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys) // the same answer every time when several end alike
+	for _, key := range keys {
+		vals := q[key]
 		path := snakePath(key)
 		if path != leaf && !strings.HasSuffix(path, "."+leaf) {
 			continue
@@ -164,7 +196,9 @@ func queryFieldPath(q url.Values, leaf, bad string) (string, bool) {
 				return path, true
 			}
 		}
-		found = path
+		if found == "" {
+			found = path
+		}
 	}
 	return found, found != ""
 }
@@ -224,4 +258,22 @@ func plainBodyError(msg string) string {
 		return "syntax error: " + msg[len(m[0]):]
 	}
 	return msg[len(m[0]):]
+}
+
+// bodySelector is, for each method whose REST body is one field of its
+// request (a body other than "*" in arrears_gateway.yaml), that field: a
+// refusal of the body names its fields below it, as the method's own
+// checks do ("payment.amount.minor_units").
+var bodySelector = map[string]string{
+	"/arrears.v1.LedgerService/UpdateParty":   "party",
+	"/arrears.v1.LedgerService/UpdateInvoice": "invoice",
+	"/arrears.v1.LedgerService/RecordPayment": "payment",
+	"/arrears.v1.AccessService/CreateApiKey":  "api_key",
+	"/arrears.v1.SupplierService/OpenContest": "contest",
+}
+
+// runtimeMethod is the gRPC method the gateway was calling.
+func runtimeMethod(ctx context.Context) string {
+	m, _ := runtime.RPCMethod(ctx)
+	return m
 }

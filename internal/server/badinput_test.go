@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -51,6 +53,27 @@ func TestBodyFieldPath(t *testing.T) {
 	}
 }
 
+func TestDescribeJSONError(t *testing.T) {
+	body := `{"records": [{"amount": {"minorUnits": "x"}}]}`
+	err := describeJSONError([]byte(body), fmt.Errorf("%s", at(body, `"x"`)))
+	if err.Error() != `bad field "records[0].amount.minor_units": invalid value` {
+		t.Errorf("%v", err)
+	}
+	m := badField.FindStringSubmatch(err.Error())
+	if m == nil || m[1] != `"records[0].amount.minor_units"` || m[2] != "invalid value" {
+		t.Errorf("read back: %q", m)
+	}
+	// Without a position, the error is kept as it is.
+	plain := fmt.Errorf("unexpected EOF")
+	if describeJSONError([]byte(body), plain) != plain {
+		t.Error("an error without a position was rewritten")
+	}
+	// A column past the end of its line is no place.
+	if _, ok := byteOffset([]byte("{\n}"), 1, 5); ok {
+		t.Error("a column past the line's end gave an offset")
+	}
+}
+
 func TestPlainQueryError(t *testing.T) {
 	q := url.Values{"asOf.year": {"abc"}, "knownAt": {"yesterday"}, "pageSize": {"many"}, "periodStart.year": {"2025"}}
 	for _, tc := range []struct {
@@ -71,5 +94,29 @@ func TestPlainQueryError(t *testing.T) {
 	}
 	if _, _, _, ok := plainQueryError(`proto: (line 1:2): unknown field "x"`); ok {
 		t.Error("a body's refusal read as a query's")
+	}
+}
+
+// TestBodySelectorsMatchTheGateway: every route whose body is one field of
+// its request is in bodySelector, with that field, and no other.
+func TestBodySelectorsMatchTheGateway(t *testing.T) {
+	raw, err := os.ReadFile("../../proto/arrears/v1/arrears_gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	selector := ""
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if s, ok := strings.CutPrefix(line, "- selector: "); ok {
+			i := strings.LastIndex(s, ".")
+			selector = "/" + s[:i] + "/" + s[i+1:]
+		}
+		if b, ok := strings.CutPrefix(line, "body: "); ok && strings.Trim(b, `"`) != "*" {
+			want[selector] = b
+		}
+	}
+	if len(want) == 0 || !maps.Equal(want, bodySelector) {
+		t.Errorf("bodySelector %v, the gateway's %v", bodySelector, want)
 	}
 }

@@ -215,7 +215,11 @@ func (j *boundedJSON) Unmarshal(data []byte, v any) error {
 	if jsonOverBudget(data, j.budget) {
 		return errJSONOverBudget
 	}
-	return j.JSONPb.Unmarshal(data, v)
+	if err := j.JSONPb.Unmarshal(data, v); err != nil {
+		// Named here, where the bytes the position counts in are at hand.
+		return describeJSONError(data, err)
+	}
+	return nil
 }
 
 func (j *boundedJSON) NewDecoder(r io.Reader) runtime.Decoder {

@@ -195,11 +195,12 @@ func (c *csvExports) annualDisclosure(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := c.start(w, bom, fmt.Sprintf("annual-disclosure-%d.csv", q.Year))
-	_ = cw.Write([]string{"debtor", "year", "as_of", "known_at", "currency", "count", "amount", "contract_count"})
+	// known_at last: columns are only ever appended.
+	_ = cw.Write([]string{"debtor", "year", "as_of", "currency", "count", "amount", "contract_count", "known_at"})
 	for _, d := range resp.Disclosures {
 		cur := d.Amount.GetCurrencyCode()
-		_ = cw.Write([]string{d.Debtor, strconv.Itoa(int(d.Year)), dateString(d.AsOf), d.KnownAt.AsTime().UTC().Format(time.RFC3339Nano),
-			cur, strconv.FormatInt(d.Count, 10), decimal(d.Amount, cur), strconv.FormatInt(d.ContractCount, 10)})
+		_ = cw.Write([]string{d.Debtor, strconv.Itoa(int(d.Year)), dateString(d.AsOf), cur, strconv.FormatInt(d.Count, 10), decimal(d.Amount, cur),
+			strconv.FormatInt(d.ContractCount, 10), d.KnownAt.AsTime().UTC().Format(time.RFC3339Nano)})
 	}
 	cw.Flush()
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -58,15 +57,19 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 			}
 		}
 		// The whole path and plain words, where the request shows them.
-		if leaf, bad, text, isQuery := plainQueryError(msg); isQuery {
+		if m := badField.FindStringSubmatch(msg); m != nil {
+			field, _ = strconv.Unquote(m[1])
+			msg = m[2]
+			if sel := bodySelector[runtimeMethod(ctx)]; sel != "" {
+				// The body is that field of the request.
+				field = sel + "." + field
+			}
+		} else if leaf, bad, text, isQuery := plainQueryError(msg); isQuery {
 			field, msg = leaf, text
 			if path, found := queryFieldPath(r.URL.Query(), snake(leaf), bad); found {
 				field = path
 			}
-		} else if body != nil {
-			if path, found := bodyFieldPath(body.buf.Bytes(), msg); found {
-				field = path
-			}
+		} else {
 			msg = plainBodyError(msg)
 		}
 		err = withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+msg), field, msg).Err()
@@ -100,12 +103,9 @@ func limitBody(h http.Handler, max int64) http.Handler {
 type bodyLimitKey struct{}
 
 // bodyState is what a request's body reader saw: whether the body reached
-// the limit, and its bytes, so that a refusal of the body can name the
-// field at the position the decoder gives. The copy is bounded by the
-// limit, and the decoder holds the whole body anyway.
+// the limit.
 type bodyState struct {
 	hit bool
-	buf bytes.Buffer
 }
 
 // limitedBody notes when its reader refuses to read past the limit.
@@ -116,7 +116,6 @@ type limitedBody struct {
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.state.buf.Write(p[:n])
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		b.state.hit = true

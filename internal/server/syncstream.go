@@ -48,7 +48,12 @@ type badLine struct {
 func (e *badLine) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
 
 func (e *badLine) status() *status.Status {
-	return withViolation(status.New(codes.InvalidArgument, e.Error()), fmt.Sprintf("line %d", e.line), e.err.Error())
+	desc := e.err.Error()
+	var fe *fieldError
+	if errors.As(e.err, &fe) {
+		desc = fe.path + ": " + fe.text // the line's field, in plain words
+	}
+	return withViolation(status.New(codes.InvalidArgument, fmt.Sprintf("line %d: %s", e.line, desc)), fmt.Sprintf("line %d", e.line), desc)
 }
 
 // lines reads the request's non-empty lines, each at most max bytes.
@@ -76,7 +81,7 @@ func (l *lines) next(msg proto.Message) error {
 			return &badLine{l.n, errJSONOverBudget}
 		}
 		if err := protojson.Unmarshal(text, msg); err != nil {
-			return &badLine{l.n, err}
+			return &badLine{l.n, describeJSONError(text, err)}
 		}
 		return nil
 	}

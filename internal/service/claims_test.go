@@ -83,6 +83,18 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := claim(f.debtor, "CLAIM-3"); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("a second claim for an acknowledged claim's debt: %v", err)
 			}
+			// A twin made before claims were checked (written here to the
+			// store directly) is not acknowledged a second time.
+			twin := *c3
+			twin.ID, twin.State, twin.Invoice, twin.AnsweredOn, twin.Answer = uuid.New(), complaint.ClaimSubmitted, uuid.Nil, civil.Date{}, ""
+			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				return tx.CreateClaim(ctx, &twin, store.Change{Actor: "system", Debtor: twin.Debtor, Creditor: twin.Creditor, EffectiveOn: d(2025, 9, 1), RecordTime: f.clk.Now(), Method: "test"})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.a.AnswerClaim(admin, twin.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3B", ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("acknowledging a twin of an acknowledged claim: %v", err)
+			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {
 				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-retry", Hash: "h1"},
@@ -618,6 +630,11 @@ func TestRegulatorIsNoPartyToADebt(t *testing.T) {
 			_, err = f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: regulator, Claim: &complaint.Claim{
 				DocumentRef: "REG-C1", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
 			refused("a claim on a regulator", "claim.debtor", err)
+			// Nor does a firm become a regulator, or a regulator a firm.
+			_, err = f.a.UpdateParty(admin, f.debtor, &ledger.Party{Kind: ledger.KindRegulator}, []string{"kind"}, "")
+			refused("a debtor made a regulator", "party.kind", err)
+			_, err = f.a.UpdateParty(admin, regulator, &ledger.Party{Kind: ledger.KindSME, SizeClass: ledger.SizeSmall}, []string{"kind", "size_class"}, "")
+			refused("a regulator made an SME", "party.kind", err)
 		})
 	}
 }

@@ -89,6 +89,15 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		if err := checkEtag(etag, cur.Version); err != nil {
 			return err
 		}
+		if (next.Kind == ledger.KindRegulator) != (cur.Kind == ledger.KindRegulator) {
+			// A regulator handles complaints and keys act for it as one; a
+			// firm owes and is owed. Neither turns into the other.
+			what := "firm or public body"
+			if next.Kind == ledger.KindRegulator {
+				what = "regulator"
+			}
+			return ledger.Invalid("party.kind", "a party is a regulator or not from its registration: register the %s as a new party", what)
+		}
 		if next.Kind != ledger.KindSME && cur.Kind == ledger.KindSME && !contains(mask, "size_class") {
 			next.SizeClass = "" // Normalize sets LARGE for a non-SME
 		}

@@ -154,7 +154,7 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		}
 		// Nor is a debt the supplier has claimed already, pending or
 		// acknowledged: a second acknowledgement would record it twice.
-		if prior, err := pendingClaim(ctx, tx, debtor.ID, creditor.ID, strings.TrimSpace(c.DocumentRef)); err != nil {
+		if prior, err := pendingClaim(ctx, tx, debtor.ID, creditor.ID, strings.TrimSpace(c.DocumentRef), uuid.Nil); err != nil {
 			return err
 		} else if prior != nil {
 			return fmt.Errorf("%w: claims/%s (%s) already claims this debt (claim.document_ref)", ledger.ErrAlreadyExists, prior.ID, prior.State)
@@ -170,10 +170,11 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 	return out, err
 }
 
-// pendingClaim finds the supplier's claim on the debtor under ref that is
-// submitted or acknowledged, if any. A pair has few claims (each is a debt
-// the debtor did not report), so they are read and compared here.
-func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUID, ref string) (*complaint.Claim, error) {
+// pendingClaim finds the supplier's claim on the debtor under ref, other
+// than except, that is submitted or acknowledged, if any. A pair has few
+// claims (each is a debt the debtor did not report), so they are read and
+// compared here.
+func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUID, ref string, except uuid.UUID) (*complaint.Claim, error) {
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: debtor, CreditorID: creditor, State: []store.StringCond{
 		{Op: store.OpNe, Value: string(complaint.ClaimDisputed)}, {Op: store.OpNe, Value: string(complaint.ClaimWithdrawn)}}}
 	q.Limit = 500
@@ -183,7 +184,7 @@ func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUI
 			return nil, err
 		}
 		for _, c := range cs {
-			if c.DocumentRef == ref {
+			if c.DocumentRef == ref && c.ID != except {
 				return c, nil
 			}
 		}
@@ -260,6 +261,14 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 		}
 		c.AnsweredOn, c.Answer, c.UpdateTime = today, answer, now
 		if to == complaint.ClaimAcknowledged {
+			// A twin claim of the same debt acknowledged already (made
+			// before claims were checked for one, or racing this one's
+			// making) recorded it: a second invoice would record it twice.
+			if twin, err := pendingClaim(ctx, tx, c.Debtor, c.Creditor, c.DocumentRef, c.ID); err != nil {
+				return err
+			} else if twin != nil && twin.State == complaint.ClaimAcknowledged {
+				return fmt.Errorf("%w: claims/%s acknowledged this debt already as invoices/%s", ledger.ErrAlreadyExists, twin.ID, twin.Invoice)
+			}
 			ref := documentRef
 			if ref == "" {
 				ref = c.DocumentRef

@@ -1196,8 +1196,11 @@ func prefixPayment(err error, i int) error {
 	}
 	out := &ledger.ValidationError{}
 	for _, v := range ve.Violations {
-		out.Violations = append(out.Violations, ledger.FieldViolation{
-			Field: fmt.Sprintf("payments[%d].", i) + strings.TrimPrefix(strings.TrimPrefix(v.Field, "payment."), "payments."), Description: v.Description})
+		f := strings.TrimPrefix(strings.TrimPrefix(v.Field, "payment."), "payments.")
+		if f == "reason" { // ReversePayment's
+			f = "reversal_reason"
+		}
+		out.Violations = append(out.Violations, ledger.FieldViolation{Field: fmt.Sprintf("payments[%d].", i) + f, Description: v.Description})
 	}
 	return out
 }

@@ -620,6 +620,17 @@ func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
 			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "cancel_reason" {
 				t.Errorf("a cancellation without a reason: %+v", r)
 			}
+			// So is a payment's reversal without its reason.
+			pay := service.SyncPayment{Payment: ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "CX-PAY-1"}}
+			f.created(t, "", f.record(6, "CX-3", 500000, 30, pay))
+			pay.ReversedOn = d(2025, 8, 20)
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(7, "CX-3", 500000, 30, pay)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "payments[0].reversal_reason" {
+				t.Errorf("a reversal without a reason: %+v", r)
+			}
 		})
 	}
 }

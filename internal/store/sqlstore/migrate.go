@@ -53,13 +53,12 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	if err != nil {
 		// No schema_migrations table: nothing was ever applied. Engines
 		// word this error differently, so check for the table directly.
-		// The table is missing if reading it fails while the database
-		// answers otherwise; any other failure is the error.
-		var n int
-		if qerr := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); qerr != nil {
-			if perr := db.QueryRowContext(ctx, `SELECT 1`).Scan(&n); perr != nil {
-				return 0, perr
-			}
+		// Only a missing table means nothing was applied: SQLite says "no
+		// such table", PostgreSQL and its kin that the relation "does not
+		// exist". Any other failure (permissions, a timeout, a lost
+		// connection) is the error, not an empty database to migrate from
+		// the start.
+		if msg := err.Error(); strings.Contains(msg, "no such table") || strings.Contains(msg, "does not exist") {
 			return 0, nil
 		}
 		return 0, err
