@@ -154,6 +154,11 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		}
 		// Nor is a debt the supplier has claimed already, pending or
 		// acknowledged: a second acknowledgement would record it twice.
+		// The supplier's claims are made one at a time, so two made at
+		// once cannot both miss each other.
+		if _, err := tx.LockParty(ctx, creditor.ID); err != nil {
+			return err
+		}
 		if prior, err := pendingClaim(ctx, tx, debtor.ID, creditor.ID, strings.TrimSpace(c.DocumentRef), uuid.Nil); err != nil {
 			return err
 		} else if prior != nil {
@@ -264,6 +269,9 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			// A twin claim of the same debt acknowledged already (made
 			// before claims were checked for one, or racing this one's
 			// making) recorded it: a second invoice would record it twice.
+			if _, err := tx.LockParty(ctx, c.Creditor); err != nil {
+				return err
+			}
 			if twin, err := pendingClaim(ctx, tx, c.Debtor, c.Creditor, c.DocumentRef, c.ID); err != nil {
 				return err
 			} else if twin != nil && twin.State == complaint.ClaimAcknowledged {

@@ -303,6 +303,11 @@ type Tx interface {
 	// kind; a change to them must wait until the profiles computed from
 	// the old ones are committed, and then recounts them.
 	ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error)
+	// LockParty reads a party locked until the transaction ends against
+	// others locking or changing it: the writers of what must be unique
+	// among a party's records and has no key to say so (a supplier's
+	// claims under one reference) take it in turn.
+	LockParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error)
 
 	CreateParty(ctx context.Context, p *ledger.Party, rev Change) error
 	UpdateParty(ctx context.Context, p *ledger.Party, rev Change) error

@@ -31,6 +31,10 @@ func (t *tx) ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error
 	return t.reader.party(ctx, id, t.s.dialect.ForShare)
 }
 
+func (t *tx) LockParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
+	return t.reader.party(ctx, id, t.s.dialect.ForUpdate)
+}
+
 // party reads a party by id, lock (empty, or a dialect lock clause) appended.
 func (r reader) party(ctx context.Context, id uuid.UUID, lock string) (*ledger.Party, error) {
 	return getOne(ctx, r, "party", scanParty, `SELECT `+partyCols+` FROM parties WHERE id = $1`+lock, id.String())

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"SharedPartyHoldsOffChanges", testShareParty},
 		{"LockedInvoiceTakesNewFacts", testLockedInvoiceTakesNewFacts},
+		{"LockedPartyTakesTurns", testLockedPartyTakesTurns},
 		{"ContextEndingBeforeCommit", testContextEndingBeforeCommit},
 		{"RollbackOnError", testRollback},
 		{"RollbackOnPanic", testRollbackOnPanic},
@@ -1109,6 +1110,48 @@ func testLockedInvoiceTakesNewFacts(t *testing.T, s store.Store) {
 		t.Error("an escalation event of a locked invoice waited for the lock")
 	}
 	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testLockedPartyTakesTurns: a party locked with LockParty is not locked
+// by another transaction until the first ends (writers serialized anyway
+// take turns by themselves).
+func testLockedPartyTakesTurns(t *testing.T, s store.Store) {
+	if !s.ConcurrentWriters() {
+		t.Skip("writers are serialized: each has the store to itself")
+	}
+	ctx := context.Background()
+	_, creditor, _ := fixture(t, s)
+	locked, second := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-locked
+		second <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.LockParty(ctx, creditor.ID)
+			return err
+		})
+	}()
+	var early bool
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.LockParty(ctx, creditor.ID); err != nil {
+			return err
+		}
+		close(locked)
+		select {
+		case err := <-second:
+			early = true
+			second <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early {
+		t.Error("a party locked by one transaction was locked by another before the first ended")
+	}
+	if err := <-second; err != nil {
 		t.Fatal(err)
 	}
 }
