@@ -225,6 +225,27 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") != true {
 		t.Error("after the accepted correction both sides do not agree")
 	}
+	// A contest a regulator upholds leaves the record found wrong until the
+	// debtor corrects it and the supplier accepts the correction.
+	upheld := str(api.ok(portal, "POST", "/v1/"+inv+"/contests", obj{"kind": "OTHER", "detail": "the contract is HT-8801, not none"}), "contest", "name")
+	api.ok(provinceKey, "POST", "/v1/"+upheld+":move", obj{"action": "DECIDE_UPHELD", "comment": "the contract shows it"})
+	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") == true {
+		t.Error("an invoice whose contest was upheld, uncorrected, says both sides agree")
+	}
+	api.ok(debtorKey, "PATCH", "/v1/"+inv+"?updateMask=contractRef", obj{"contractRef": "HT-8801"})
+	upheldState := ""
+	for _, c := range api.ok(portal, "GET", "/v1/"+inv+"/contests", nil)["contests"].([]any) {
+		if c := c.(map[string]any); c["name"] == upheld {
+			upheldState = str(c, "state")
+		}
+	}
+	if upheldState != "CORRECTED" {
+		t.Errorf("the upheld contest after the debtor's correction = %q, want CORRECTED", upheldState)
+	}
+	api.ok(portal, "POST", "/v1/"+upheld+":move", obj{"action": "ACCEPT"})
+	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") != true {
+		t.Error("after the upheld contest's correction was accepted both sides do not agree")
+	}
 
 	// The complaint, filed on Friday 26 September 2025 with the provincial
 	// office; its review deadline runs across National Day: 10 working

@@ -84,7 +84,8 @@ const (
 // ContestStates are all of a contest's states.
 var ContestStates = []ContestState{ContestOpen, ContestCorrected, ContestAccepted, ContestWithdrawn, ContestDecided}
 
-// Unresolved reports whether the two sides still disagree.
+// Unresolved reports whether the two sides still disagree, by the state
+// alone (see Contest.Disagreed).
 func (s ContestState) Unresolved() bool { return s == ContestOpen || s == ContestCorrected }
 
 // ContestKind says what the supplier disputes in the debtor's record.
@@ -105,21 +106,37 @@ func (k ContestKind) Valid() bool {
 // Contest is a supplier's objection to the debtor's record of an invoice
 // (or one of its payments).
 type Contest struct {
-	ID         uuid.UUID    `json:"id"`
-	InvoiceID  uuid.UUID    `json:"invoice_id"`
-	Creditor   uuid.UUID    `json:"creditor"`
-	Debtor     uuid.UUID    `json:"debtor"`
-	Payment    uuid.UUID    `json:"payment"`
-	Kind       ContestKind  `json:"kind"`
-	Detail     string       `json:"detail"`
-	State      ContestState `json:"state"`
-	Decision   string       `json:"decision"` // UPHELD or REJECTED, by a regulator
-	Comment    string       `json:"comment"`
-	OpenedOn   civil.Date   `json:"opened_on"`
-	Version    int64        `json:"version"`
-	CreateTime time.Time    `json:"create_time"`
-	UpdateTime time.Time    `json:"update_time"`
+	ID        uuid.UUID    `json:"id"`
+	InvoiceID uuid.UUID    `json:"invoice_id"`
+	Creditor  uuid.UUID    `json:"creditor"`
+	Debtor    uuid.UUID    `json:"debtor"`
+	Payment   uuid.UUID    `json:"payment"`
+	Kind      ContestKind  `json:"kind"`
+	Detail    string       `json:"detail"`
+	State     ContestState `json:"state"`
+	Decision  string       `json:"decision"` // UPHELD or REJECTED, by a regulator
+	// Uncorrected: upheld, and the debtor has not changed its record since.
+	// (Contests upheld before 28 November 2026 lack it: their invoices
+	// stopped counting them when they were decided.)
+	Uncorrected bool       `json:"uncorrected,omitempty"`
+	Comment     string     `json:"comment"`
+	OpenedOn    civil.Date `json:"opened_on"`
+	Version     int64      `json:"version"`
+	CreateTime  time.Time  `json:"create_time"`
+	UpdateTime  time.Time  `json:"update_time"`
 }
+
+// AwaitsCorrection reports whether a regulator upheld the contest and the
+// debtor has not yet changed its record since: the record stands found
+// wrong.
+func (c *Contest) AwaitsCorrection() bool {
+	return c.State == ContestDecided && c.Decision == "UPHELD" && c.Uncorrected
+}
+
+// Disagreed reports whether the debtor's record is in question: the two
+// sides disagree, or a regulator found the record wrong and it has not
+// been corrected.
+func (c *Contest) Disagreed() bool { return c.State.Unresolved() || c.AwaitsCorrection() }
 
 // ContestAction moves a contest.
 type ContestAction string
@@ -144,7 +161,10 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 		by   Actor
 	}
 	rules := map[ContestAction]rule{
-		ContestCorrect:      {[]ContestState{ContestOpen}, ContestCorrected, ByDebtor},
+		// From DECIDED only when upheld (checked below): the debtor
+		// corrects a record a regulator found wrong, and the supplier
+		// accepts the correction or contests it again.
+		ContestCorrect:      {[]ContestState{ContestOpen, ContestDecided}, ContestCorrected, ByDebtor},
 		ContestAccept:       {[]ContestState{ContestCorrected}, ContestAccepted, ByComplainant},
 		ContestAgain:        {[]ContestState{ContestCorrected}, ContestOpen, ByComplainant},
 		ContestWithdraw:     {[]ContestState{ContestOpen, ContestCorrected}, ContestWithdrawn, ByComplainant},
@@ -159,6 +179,9 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	for _, s := range r.from {
 		from = from || s == c.State
 	}
+	if a == ContestCorrect && c.State == ContestDecided && !c.AwaitsCorrection() {
+		from = false // a rejected contest leaves nothing to correct
+	}
 	if !from {
 		return fmt.Errorf("%w: %s is possible only from %v, and the contest is %s", ErrNotAllowed, a, r.from, c.State)
 	}
@@ -168,9 +191,11 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	c.State = r.to
 	switch a {
 	case ContestDecideUphold:
-		c.Decision = "UPHELD"
+		c.Decision, c.Uncorrected = "UPHELD", true
 	case ContestDecideReject:
-		c.Decision = "REJECTED"
+		c.Decision, c.Uncorrected = "REJECTED", false
+	case ContestCorrect:
+		c.Uncorrected = false
 	}
 	return nil
 }

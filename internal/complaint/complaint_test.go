@@ -241,6 +241,18 @@ func TestContestMachine(t *testing.T) {
 	if err := MoveContest(r, ContestDecideReject, ByRegulator); err != nil || r.State != ContestDecided || r.Decision != "REJECTED" {
 		t.Errorf("regulator decision: %+v, %v", r, err)
 	}
+	// A rejected contest is over; an upheld one waits for the debtor's
+	// correction, which the supplier then accepts or contests again.
+	if r.Disagreed() || !errors.Is(MoveContest(r, ContestCorrect, ByDebtor), ErrNotAllowed) {
+		t.Errorf("rejected contest: disagreed %v, or corrected", r.Disagreed())
+	}
+	u := &Contest{State: ContestOpen}
+	if err := MoveContest(u, ContestDecideUphold, ByRegulator); err != nil || !u.AwaitsCorrection() || !u.Disagreed() {
+		t.Errorf("upheld contest: %+v, %v", u, err)
+	}
+	if err := MoveContest(u, ContestCorrect, ByDebtor); err != nil || u.State != ContestCorrected || u.AwaitsCorrection() || !u.Disagreed() {
+		t.Errorf("upheld contest corrected: %+v, %v", u, err)
+	}
 }
 
 func TestClaimAnswers(t *testing.T) {

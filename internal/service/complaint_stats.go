@@ -201,7 +201,7 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 				return nil, err
 			}
 			settledBy := civil.DateOf(c.UpdateTime, l.location(debtor.Jurisdiction))
-			if c.OpenedOn.After(asOf) || (!c.State.Unresolved() && !settledBy.After(asOf)) {
+			if c.OpenedOn.After(asOf) || (!c.Disagreed() && !settledBy.After(asOf)) {
 				continue
 			}
 			g, err := groupOf(c.Debtor)

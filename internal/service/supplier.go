@@ -448,7 +448,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 				by = complaint.ByComplainant
 			}
 		}
-		wasOpen := c.State.Unresolved()
+		wasOpen := c.Disagreed()
 		if err := complaint.MoveContest(c, a, by); err != nil {
 			return machineErr(err)
 		}
@@ -458,7 +458,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 			return err
 		}
 		next := inv
-		if wasOpen && !c.State.Unresolved() {
+		if wasOpen && !c.Disagreed() {
 			n := *inv
 			n.Contested--
 			n.UpdateTime = now
@@ -479,12 +479,17 @@ func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Inv
 	if inv.Contested == 0 || !actsAsDebtor(ctx, inv.DebtorID) {
 		return nil
 	}
+	// Open contests, and those a regulator upheld, which await this.
 	cs, err := tx.ListContests(ctx, store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
-		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.ContestOpen)}}, Page: store.Page{Limit: 1000}})
+		State: []store.StringCond{{Op: store.OpNe, Value: string(complaint.ContestCorrected)}, {Op: store.OpNe, Value: string(complaint.ContestAccepted)},
+			{Op: store.OpNe, Value: string(complaint.ContestWithdrawn)}}, Page: store.Page{Limit: 1000}})
 	if err != nil {
 		return err
 	}
 	for _, c := range cs {
+		if c.State != complaint.ContestOpen && !c.AwaitsCorrection() {
+			continue
+		}
 		if err := complaint.MoveContest(c, complaint.ContestCorrect, complaint.ByDebtor); err != nil {
 			return err
 		}

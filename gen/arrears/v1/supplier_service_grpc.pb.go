@@ -55,7 +55,9 @@ type SupplierServiceClient interface {
 	ListContests(ctx context.Context, in *ListContestsRequest, opts ...grpc.CallOption) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
-	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator).
+	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator). An
+	// upheld contest awaits the debtor's correction (the invoice still counts
+	// it open) and then the supplier's answer; a rejected one is over.
 	MoveContest(ctx context.Context, in *MoveContestRequest, opts ...grpc.CallOption) (*MoveContestResponse, error)
 	// A supplier (or its portal) files a complaint against a debtor.
 	FileComplaint(ctx context.Context, in *FileComplaintRequest, opts ...grpc.CallOption) (*FileComplaintResponse, error)
@@ -231,7 +233,9 @@ type SupplierServiceServer interface {
 	ListContests(context.Context, *ListContestsRequest) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
-	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator).
+	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator). An
+	// upheld contest awaits the debtor's correction (the invoice still counts
+	// it open) and then the supplier's answer; a rejected one is over.
 	MoveContest(context.Context, *MoveContestRequest) (*MoveContestResponse, error)
 	// A supplier (or its portal) files a complaint against a debtor.
 	FileComplaint(context.Context, *FileComplaintRequest) (*FileComplaintResponse, error)
