@@ -66,7 +66,7 @@ func moneyFromProto(m *arrearsv1.Money) money.Money {
 	if m == nil {
 		return money.Money{}
 	}
-	return money.Money{Minor: m.MinorUnits, Currency: strings.ToUpper(strings.TrimSpace(m.CurrencyCode))}
+	return money.Money{Minor: m.MinorUnits, Currency: money.CodeUpper(strings.TrimSpace(m.CurrencyCode))}
 }
 
 func moneyToProto(minor int64, currency string) *arrearsv1.Money {

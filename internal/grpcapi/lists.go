@@ -110,7 +110,7 @@ func parseFilter(v *ledger.ValidationError, s string, fields map[string]fieldSpe
 				continue
 			}
 		case "currency":
-			if c.Value = strings.ToUpper(c.Value); !money.IsCurrency(c.Value) {
+			if c.Value = money.CodeUpper(c.Value); !money.IsCurrency(c.Value) {
 				v.Add("filter", "%s: %q is not an ISO 4217 currency", c.Field, c.Value)
 				continue
 			}

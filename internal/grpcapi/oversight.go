@@ -47,7 +47,7 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt(), o.s.svc.Now()), GroupBy: splitList(req.GetGroupBy()),
 		RegionDigits: int(req.GetRegionDigits()), DebtorKind: debtorKindFrom(&v, f("debtor_kind"), req.GetDebtorKind()),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
-		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: strings.ToUpper(req.GetCurrency()),
+		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: money.CodeUpper(req.GetCurrency()),
 		MinOverdue: req.GetMinOverdueMinorUnits(), MinLevel: int(req.GetMinEscalationLevel()), Detail: req.GetIncludeDetail(),
 	}
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
@@ -227,7 +227,7 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 	q := service.WatchQuery{
 		AsOf: dateFromProto(&v, "as_of", req.AsOf), Since: dateFromProto(&v, "since", req.Since), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
 		Limit: int(req.Limit), DebtorKind: debtorKindFrom(&v, "debtor_kind", req.DebtorKind),
-		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: strings.ToUpper(req.Currency),
+		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: money.CodeUpper(req.Currency),
 	}
 	checkCurrency(&v, "currency", q.Currency)
 	switch {

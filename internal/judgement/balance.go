@@ -8,6 +8,7 @@ import (
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
 )
 
@@ -142,7 +143,7 @@ func (e *eval) buildTimeline() timeline {
 		// amount from the resolution date, and report the gap.
 		tl.owed = append(tl.owed, step{d.ResolvedOn, -d.Amount})
 		tl.neverOwed += d.Amount
-		e.find(FindingCreditedWithoutNote, "the dispute resolved as CREDITED on %s has no credit note among the facts; its amount %d is treated as credited on that date", d.ResolvedOn, d.Amount)
+		e.find(FindingCreditedWithoutNote, "the dispute resolved as CREDITED on %s has no credit note among the facts; its amount %s is treated as credited on that date", d.ResolvedOn, e.money(d.Amount))
 	}
 	for i := range e.in.CreditNotes {
 		c := &e.in.CreditNotes[i]
@@ -185,19 +186,25 @@ func addMonths(d civil.Date, n int) civil.Date {
 	return civil.Date{Year: t.Year(), Month: t.Month(), Day: min(d.Day, last)}
 }
 
+// money is an amount of the invoice's currency as a finding shows it
+// ("CNY 5.00").
+func (e *eval) money(minor int64) string {
+	return money.Money{Minor: minor, Currency: e.inv.Amount.Currency}.String()
+}
+
 // computeBalances fills Outstanding and DisputedOpen as of AsOf.
 func (e *eval) computeBalances() {
 	tl, asOf := &e.timeline, e.asOf
 	if !tl.cancelledOn.IsZero() && !tl.cancelledOn.After(asOf) {
 		e.find(FindingCancelled, "the invoice was cancelled on %s and owes nothing from that day", tl.cancelledOn)
 	} else if raw := tl.rawOutstandingAt(asOf); raw < 0 {
-		e.find(FindingOverpaid, "payments and credits exceed the invoice by %d", -raw)
+		e.find(FindingOverpaid, "payments and credits exceed the invoice by %s", e.money(-raw))
 	}
 	out := tl.outstandingAt(asOf)
 	e.j.Outstanding = out
 	e.j.DisputedOpen = min(tl.openDisputed, out)
 	if tl.openDisputed > out && out > 0 {
-		e.find(FindingDisputeExceeds, "open disputes total %d but only %d is outstanding", tl.openDisputed, out)
+		e.find(FindingDisputeExceeds, "open disputes total %s but only %s is outstanding", e.money(tl.openDisputed), e.money(out))
 	}
 }
 

@@ -39,8 +39,10 @@ func constantRate(r rateSpec) rateFunc {
 	return func(civil.Date) (rateSpec, error) { return r, nil }
 }
 
+// pctText writes a rate as policies and agreed rates give it, up to the 8
+// decimals they may have.
 func pctText(r *big.Rat) string {
-	s := r.FloatString(6)
+	s := r.FloatString(8)
 	for s[len(s)-1] == '0' {
 		s = s[:len(s)-1]
 	}

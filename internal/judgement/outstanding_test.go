@@ -2,6 +2,8 @@ package judgement
 
 import (
 	"errors"
+	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -74,6 +76,31 @@ func TestOutstanding(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFindingsShowAmounts: a finding names amounts in the invoice's
+// currency, not in minor units.
+func TestFindingsShowAmounts(t *testing.T) {
+	in := input(t, policy.IDCN802LargeEnterprise, invoice("CNY 1000.00", "2025-07-10"), "2025-09-01")
+	in.Payments = []ledger.Payment{payment(60000, "2025-08-01"), payment(60000, "2025-08-02")}
+	j := evaluate(t, in)
+	for _, f := range j.Findings {
+		if f.Code == FindingOverpaid && !strings.Contains(f.Message, "by CNY 200.00") {
+			t.Errorf("overpayment finding %q does not say CNY 200.00", f.Message)
+		}
+	}
+}
+
+// TestRatesShownAsGiven: an accrual's rate reads as the rate was given, to
+// its eighth decimal.
+func TestRatesShownAsGiven(t *testing.T) {
+	r, _ := new(big.Rat).SetString("0.0328767")
+	if got := pctText(r); got != "0.0328767" {
+		t.Errorf("pctText(0.0328767) = %s", got)
+	}
+	if got := pctText(big.NewRat(8, 1)); got != "8.00" {
+		t.Errorf("pctText(8) = %s", got)
 	}
 }
 

@@ -64,6 +64,20 @@ func LookupCurrency(code string) (Currency, bool) {
 	return c, ok
 }
 
+// CodeUpper is a currency code as a client typed it, its ASCII letters in
+// upper case ("cny" is CNY). Other letters stay as they are, so that one
+// Unicode case-folds to an ASCII capital ("uſd") is refused as unknown
+// rather than read as a currency.
+func CodeUpper(code string) string {
+	b := []byte(code)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
 // IsCurrency reports whether code is accepted by [LookupCurrency]; use it to
 // validate a currency field before an amount is recorded in it.
 func IsCurrency(code string) bool {

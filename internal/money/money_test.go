@@ -306,3 +306,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCodeUpper: a code typed in lower case is read in upper case; a letter
+// that Unicode folds to an ASCII capital is not, so the code stays unknown.
+func TestCodeUpper(t *testing.T) {
+	for in, want := range map[string]bool{"cny": true, "Eur": true, "USD": true, "u\u017fd": false, "\u0131nr": false} {
+		if got := IsCurrency(CodeUpper(in)); got != want {
+			t.Errorf("IsCurrency(CodeUpper(%q)) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -720,7 +720,7 @@ func fromCSV(cols map[string]int, row []string) (*arrearsv1.PayableRecord, error
 		}
 		return &arrearsv1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
 	}
-	currency := strings.ToUpper(get("currency"))
+	currency := money.CodeUpper(get("currency"))
 	amount := func(c string) *arrearsv1.Money {
 		s := get(c)
 		if s == "" || err != nil {
