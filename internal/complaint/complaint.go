@@ -222,3 +222,12 @@ const (
 // AutoCloseDays is how long a resolved, rejected or withdrawn complaint
 // stays before it closes by itself.
 const AutoCloseDays = 30
+
+// PlanGraceDays is how long after an instalment's due date the sweeper
+// waits before it finds the instalment missed. A payment made on the day
+// reaches the ledger later (the debtor's ERP and bank runs), and a plan
+// found missed reopens the complaint for good: so an instalment counts as
+// missed only when, this many days on, no payment dated by its due date
+// has been recorded. The reopening is still dated the day after the due
+// date.
+const PlanGraceDays = 5

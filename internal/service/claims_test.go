@@ -468,6 +468,11 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if v := get(bounced.ID); v.State != complaint.InHandling {
 		t.Errorf("plan paid by a transfer reversed after the instalment: %s, want IN_HANDLING again", v.State)
 	}
+	// Reopened on the day after the instalment, though swept weeks later:
+	// handling runs from then.
+	if v := get(billed.ID); v.StateSince != d(2025, 9, 11) || v.HandlerReceivedOn != d(2025, 9, 11) {
+		t.Errorf("reopened plan: in handling since %s, received %s; want both 2025-09-11", v.StateSince, v.HandlerReceivedOn)
+	}
 
 	// Resolved again, as paid: the statistics as of a day the plan stood
 	// still count a resolution with a plan.
@@ -488,6 +493,29 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	// The plan met and closed on 12 October still counts as a plan.
 	if plan, paid, closed := counts(d(2025, 10, 20)); plan != 2 || paid != 1 || closed != 1 {
 		t.Errorf("as of 20 October: %d resolved with a plan, %d paid, %d closed; want 2, 1 and 1", plan, paid, closed)
+	}
+
+	// A payment made on the instalment's day but recorded days later (the
+	// debtor's bank run) meets it: the sweep waits PlanGraceDays first.
+	lagged := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-4", d(2025, 6, 1)).ID}})
+	if err := plan(lagged, d(2025, 10, 21)); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(2 * 24 * time.Hour) // 22 October
+	if _, err := f.a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(24 * time.Hour) // 23 October
+	if _, _, err := f.a.RecordPayment(admin, lagged.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 10, 21),
+		Reference: "TRF-4", Instrument: ledger.InstrumentTransfer}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * 24 * time.Hour) // 28 October
+	if _, err := f.a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(lagged.ID); v.State != complaint.Resolved {
+		t.Errorf("plan paid on its day, recorded two days later: %s, want RESOLVED", v.State)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -21,7 +20,7 @@ import (
 // rejected or withdrawn complaint closes after 30 days. Like the invoice
 // sweep it reads only complaints whose next check has come, and commits
 // each through a versioned update, so replicas never act twice.
-func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civil.Date) (int, error) {
+func (l *Ledger) sweepComplaints(ctx context.Context, horizon civil.Date) (int, error) {
 	return sweepDue(func(after store.DueCursor, limit int) ([]store.DueCursor, error) {
 		due, err := l.store.DueComplaints(ctx, horizon, after, limit)
 		rows := make([]store.DueCursor, len(due))
@@ -29,20 +28,32 @@ func (l *Ledger) sweepComplaints(ctx context.Context, now time.Time, horizon civ
 			rows[i] = store.DueCursor{On: c.NextCheck, ID: c.ID}
 		}
 		return rows, err
-	}, oneByOne(ctx, l.log, "complaint", func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id, now) }))
+	}, oneByOne(ctx, l.log, "complaint", func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id) }))
 }
 
-func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time) (bool, error) {
-	swept := false
+func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error) {
+	swept, gone := false, false
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		swept = false
+		swept, gone = false, false
 		c, err := tx.GetComplaint(ctx, id)
+		if errors.Is(err, ledger.ErrNotFound) {
+			gone = true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		// The clock now, not at the pass's start (a pass may take long, or
+		// cross midnight), and never before the complaint's last change.
+		now := l.now()
+		if now.Before(c.UpdateTime) {
+			now = c.UpdateTime
+		}
 		debtor, err := tx.GetParty(ctx, c.Debtor)
 		if err != nil {
-			return err
+			// Not "gone": a complaint whose debtor cannot be read is an
+			// error to see in the log, not one to skip in silence.
+			return fmt.Errorf("complaint %s, debtor %s: %v", c.ID, c.Debtor, err)
 		}
 		today := l.Today(now, debtor.Jurisdiction)
 		if c.NextCheck.IsZero() || c.NextCheck.After(today) {
@@ -67,7 +78,10 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 				return err
 			}
 			var missed *complaint.Instalment
-			missed, planNext = complaint.PlanStatus(c.Plan, today, paidBy)
+			missed, planNext = complaint.PlanStatus(c.Plan, today.AddDays(-complaint.PlanGraceDays), paidBy)
+			if !planNext.IsZero() {
+				planNext = planNext.AddDays(complaint.PlanGraceDays)
+			}
 			last := c.Plan[len(c.Plan)-1].DueOn
 			switch {
 			case missed != nil:
@@ -77,7 +91,8 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 				// Handling starts over, with its own 30 days: extensions
 				// granted for the earlier handling do not carry over (the
 				// timeline keeps them).
-				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, today, today, civil.Date{}
+				// From the day it reopened, however late the sweep came.
+				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, on, civil.Date{}
 				c.ExtensionDays, c.ExtensionReason = 0, ""
 				// In handling again, it has no outcome until resolved anew.
 				c.Outcome, c.Plan, c.PlanAgreedOn = "", nil, civil.Date{}
@@ -103,7 +118,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 			c.NextCheck = planNext
 		}
 		c.UpdateTime = now
-		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, l.now(), "Sweep")); err != nil {
+		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, now, "Sweep")); err != nil {
 			return err
 		}
 		for _, e := range events {
@@ -114,7 +129,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID, now time.Time
 		swept = true
 		return nil
 	})
-	if errors.Is(err, ledger.ErrNotFound) {
+	if gone {
 		return false, nil
 	}
 	return swept, err

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -67,11 +68,10 @@ func (l *Ledger) Sweep(ctx context.Context) (int, error) {
 			return one[id], err
 		})(ids)
 	})
-	if err != nil {
-		return done, err
-	}
-	n, err := l.sweepComplaints(ctx, now, horizon)
-	return done + n, err
+	// Complaints are swept whether or not the invoices' pass went through:
+	// their deadlines do not wait for it.
+	n, cerr := l.sweepComplaints(ctx, horizon)
+	return done + n, errors.Join(err, cerr)
 }
 
 // sweepDue works through the rows a sweep finds due: list returns up to
