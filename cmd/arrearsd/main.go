@@ -251,11 +251,11 @@ func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.Priva
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if cp, err := svc.SignCheckpoint(ctx, key); err != nil {
+		if cp, signed, err := svc.SignCheckpoint(ctx, key); err != nil {
 			if ctx.Err() == nil {
 				log.Warn("sign audit checkpoint", "err", err)
 			}
-		} else {
+		} else if signed {
 			log.Debug("signed audit checkpoint", "chains", cp.ChainCount, "events", cp.EventCount)
 		}
 		select {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,17 +244,28 @@ func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {
 	return k.Prefix, nil
 }
 
-// SignCheckpoint signs the current head of every audit chain.
-func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey) (*audit.Checkpoint, error) {
+// SignCheckpoint signs the current head of every audit chain. When nothing
+// was recorded since the latest checkpoint (the heads are the same), it
+// returns that one instead and signed is false: a checkpoint holds every
+// chain's head, and replicas signing every few minutes would otherwise
+// store the same heads again and again.
+func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey) (cp *audit.Checkpoint, signed bool, err error) {
 	heads, err := l.store.ChainHeads(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	cp := audit.Sign(key, newID(), l.now(), heads)
-	if err := l.store.PutCheckpoint(ctx, &cp); err != nil {
-		return nil, err
+	latest, err := l.store.LatestCheckpoint(ctx)
+	switch {
+	case err == nil && latest.HeadsDigest == audit.HeadsDigest(heads) && latest.PublicKey == base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)):
+		return latest, false, nil
+	case err != nil && !errors.Is(err, ledger.ErrNotFound):
+		return nil, false, err
 	}
-	return &cp, nil
+	c := audit.Sign(key, newID(), l.now(), heads)
+	if err := l.store.PutCheckpoint(ctx, &c); err != nil {
+		return nil, false, err
+	}
+	return &c, true, nil
 }
 
 // LatestCheckpoint returns the newest signed checkpoint.

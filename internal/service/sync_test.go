@@ -153,7 +153,7 @@ func checkAudit(t *testing.T, l *service.Ledger, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.SignCheckpoint(admin, key); err != nil {
+	if _, _, err := l.SignCheckpoint(admin, key); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := service.VerifyAudit(admin, s, pub)

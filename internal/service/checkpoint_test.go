@@ -1,0 +1,36 @@
+package service_test
+
+import (
+	"crypto/ed25519"
+	"testing"
+)
+
+// TestCheckpointOnlyWhenChanged: a checkpoint is signed only when something
+// was recorded since the latest: every replica signs on a timer, and each
+// checkpoint holds every chain's head.
+func TestCheckpointOnlyWhenChanged(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, signed, err := f.a.SignCheckpoint(admin, key)
+	if err != nil || !signed {
+		t.Fatalf("first checkpoint: %v, signed %v", err, signed)
+	}
+	again, signed, err := f.a.SignCheckpoint(admin, key)
+	if err != nil || signed || again.ID != first.ID {
+		t.Errorf("nothing recorded since: signed %v, %v; want the first one back", signed, err)
+	}
+	f.invoice(t, "CP-1", d(2025, 8, 1))
+	next, signed, err := f.a.SignCheckpoint(admin, key)
+	if err != nil || !signed || next.EventCount <= first.EventCount {
+		t.Errorf("after an invoice: signed %v, %v, events %d then %d", signed, err, first.EventCount, next.EventCount)
+	}
+	// Another key signs anew even with the same heads: its checkpoint is
+	// the one its holders can verify.
+	_, other, _ := ed25519.GenerateKey(nil)
+	if _, signed, err := f.a.SignCheckpoint(admin, other); err != nil || !signed {
+		t.Errorf("another key: signed %v, %v", signed, err)
+	}
+}
