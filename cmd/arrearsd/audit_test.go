@@ -197,6 +197,12 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"UPDATE a complaint's next check (the sweeper never looks again)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE complaints SET next_check = NULL`)
 		}, "its next_check column"},
+		{"UPDATE a line of a complaint's timeline", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE complaint_events SET data = replace(data, '"SUBMITTED"', '"WITHDRAWN"')`)
+		}, "complaint_event"},
+		{"DELETE a line of a complaint's timeline", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `DELETE FROM complaint_events`)
+		}, "is gone"},
 		{"INSERT a portal authorisation (the portal reads the supplier's ledger)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `INSERT INTO portal_grants (portal, creditor_id, create_time) SELECT 'evil.example', creditor_id, create_time FROM portal_grants`)
 		}, `portal "evil.example" is authorised`},

@@ -136,7 +136,7 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			return err
 		}
 		if err := tx.AddComplaintEvent(ctx, &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventTransition,
-			ToState: complaint.Submitted, Actor: actor(ctx), Comment: in.Summary, OccurredOn: today, RecordTime: now}); err != nil {
+			ToState: complaint.Submitted, Actor: actor(ctx), Comment: in.Summary, OccurredOn: today, RecordTime: now}, timelineChange(ctx, c, today, now, "FileComplaint")); err != nil {
 			return err
 		}
 		out = c
@@ -443,11 +443,11 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			return err
 		}
 		if missed != nil {
-			if err := tx.AddComplaintEvent(ctx, missed); err != nil {
+			if err := tx.AddComplaintEvent(ctx, missed, timelineChange(ctx, c, today, now, "MoveComplaint")); err != nil {
 				return err
 			}
 		}
-		if err := tx.AddComplaintEvent(ctx, ev); err != nil {
+		if err := tx.AddComplaintEvent(ctx, ev, timelineChange(ctx, c, today, now, "MoveComplaint")); err != nil {
 			return err
 		}
 		out, err = l.view(ctx, tx, c, now)

@@ -122,7 +122,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 			return err
 		}
 		for _, e := range events {
-			if err := tx.AddComplaintEvent(ctx, e); err != nil {
+			if err := tx.AddComplaintEvent(ctx, e, timelineChange(ctx, c, today, now, "Sweep")); err != nil {
 				return err
 			}
 		}

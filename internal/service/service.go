@@ -19,6 +19,7 @@ import (
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/regid"
@@ -295,6 +296,14 @@ func change(ctx context.Context, inv *ledger.Invoice, eff civil.Date, now time.T
 // party itself.
 func partyChange(ctx context.Context, eff civil.Date, now time.Time, method string) store.Change {
 	return store.Change{EffectiveOn: eff, RecordTime: now, Method: method, Actor: actor(ctx)}
+}
+
+// timelineChange is the audit record of a line added to complaint c's
+// timeline, on the debtor's chain like the complaint's own changes.
+func timelineChange(ctx context.Context, c *complaint.Complaint, eff civil.Date, now time.Time, method string) store.Change {
+	ch := partyChange(ctx, eff, now, method)
+	ch.Debtor, ch.Creditor = c.Debtor, c.Complainant
+	return ch
 }
 
 // actor names the caller for the audit trail.

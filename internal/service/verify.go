@@ -206,6 +206,8 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 		v, err = s.GetContest(ctx, k.id)
 	case "complaint":
 		v, err = s.GetComplaint(ctx, k.id)
+	case "complaint_event":
+		v, err = s.GetComplaintEvent(ctx, k.id)
 	default:
 		return ""
 	}

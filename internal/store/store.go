@@ -185,6 +185,8 @@ type Reader interface {
 	GetContest(ctx context.Context, id uuid.UUID) (*complaint.Contest, error)
 	ListContests(ctx context.Context, q SupplierQuery) ([]*complaint.Contest, error)
 	GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error)
+	// GetComplaintEvent reads one line of a complaint's timeline.
+	GetComplaintEvent(ctx context.Context, id uuid.UUID) (*complaint.Event, error)
 	// DocColumnsDiffer names the first indexed column of a claim, contest
 	// or complaint row that disagrees with the record's document (its
 	// audited form), "" when none does: lists, scopes and the sweeper read
@@ -358,8 +360,10 @@ type Tx interface {
 	UpdateContest(ctx context.Context, c *complaint.Contest, ch Change) error
 	CreateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
 	UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch Change) error
-	// AddComplaintEvent appends a line to a complaint's timeline.
-	AddComplaintEvent(ctx context.Context, e *complaint.Event) error
+	// AddComplaintEvent appends a line to a complaint's timeline, audited
+	// on the debtor's chain as ch says (the complaint's debtor and
+	// complainant).
+	AddComplaintEvent(ctx context.Context, e *complaint.Event, ch Change) error
 
 	// CreateInvoices records many new invoices with everything CreateInvoice
 	// writes for each (revision, audit event, and checks[i] as the

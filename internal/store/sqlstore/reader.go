@@ -144,6 +144,9 @@ func (s *Store) ListContests(ctx context.Context, q store.SupplierQuery) ([]*com
 func (s *Store) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Complaint, error) {
 	return s.r().GetComplaint(ctx, id)
 }
+func (s *Store) GetComplaintEvent(ctx context.Context, id uuid.UUID) (*complaint.Event, error) {
+	return s.r().GetComplaintEvent(ctx, id)
+}
 func (s *Store) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, id uuid.UUID) (string, error) {
 	return s.r().DocColumnsDiffer(ctx, typ, id)
 }

@@ -257,14 +257,22 @@ func (t *tx) UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch sto
 	return t.appendRevision(ctx, ledger.ResourceComplaint, c.ID, c.Version, c, ch)
 }
 
-func (t *tx) AddComplaintEvent(ctx context.Context, e *complaint.Event) error {
+func (t *tx) AddComplaintEvent(ctx context.Context, e *complaint.Event, ch store.Change) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
 	_, err = t.w.ExecContext(ctx, `INSERT INTO complaint_events (id, complaint_id, data) VALUES ($1, $2, $3)`,
 		e.ID.String(), e.ComplaintID.String(), string(data))
-	return t.insertErr("complaint event", err)
+	if err := t.insertErr("complaint event", err); err != nil {
+		return err
+	}
+	// A timeline line is written once: its audit event records it whole.
+	return t.appendEvent(ctx, "complaint_event", e.ID, 1, nil, data, ch)
+}
+
+func (r reader) GetComplaintEvent(ctx context.Context, id uuid.UUID) (*complaint.Event, error) {
+	return getDoc[complaint.Event](ctx, r, "complaint_events", id)
 }
 
 func (r reader) ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p store.Page) ([]*complaint.Event, error) {
