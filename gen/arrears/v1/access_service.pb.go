@@ -96,7 +96,8 @@ type ApiKey struct {
 	Role   Role   `protobuf:"varint,3,opt,name=role,proto3,enum=arrears.v1.Role" json:"role,omitempty"`
 	// What the key is for.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	// DEBTOR and CREDITOR: the parties the key acts for (either name form).
+	// DEBTOR and CREDITOR (required), REGULATOR (optional: regulator parties
+	// within its remit): the parties the key acts for (either name form).
 	Parties []string `protobuf:"bytes,5,rep,name=parties,proto3" json:"parties,omitempty"`
 	// REGULATOR: the debtors' jurisdiction.
 	RemitJurisdiction string `protobuf:"bytes,6,opt,name=remit_jurisdiction,json=remitJurisdiction,proto3" json:"remit_jurisdiction,omitempty"`
@@ -718,7 +719,9 @@ type Event struct {
 	// What changed: for an update a JSON object {"field": [old, new]}; for a
 	// creation the created record itself.
 	ChangesJson string `protobuf:"bytes,7,opt,name=changes_json,json=changesJson,proto3" json:"changes_json,omitempty"`
-	// The debtor whose audit chain holds the event ("parties/{id}").
+	// The audit chain holding the event ("parties/{id}"): the debtor's; the
+	// party's own for a change to a party; for API keys the system chain,
+	// parties/00000000-0000-0000-0000-000000000000.
 	Chain string `protobuf:"bytes,8,opt,name=chain,proto3" json:"chain,omitempty"`
 	// Position in that chain, and the chain hash after this event (hex).
 	Sequence      int64  `protobuf:"varint,9,opt,name=sequence,proto3" json:"sequence,omitempty"`

@@ -34,7 +34,8 @@ const (
 //
 // Who may do what, and the tamper-evident record of what was done.
 //
-// Every RPC and REST route except health needs an API key, sent as
+// Every RPC and REST route except the health checks and GET /openapi.json
+// needs an API key, sent as
 // "Authorization: Bearer ark_..." over REST and as "authorization" metadata
 // over gRPC.
 type AccessServiceClient interface {
@@ -143,7 +144,8 @@ func (c *accessServiceClient) GetAuditCheckpoint(ctx context.Context, in *GetAud
 //
 // Who may do what, and the tamper-evident record of what was done.
 //
-// Every RPC and REST route except health needs an API key, sent as
+// Every RPC and REST route except the health checks and GET /openapi.json
+// needs an API key, sent as
 // "Authorization: Bearer ark_..." over REST and as "authorization" metadata
 // over gRPC.
 type AccessServiceServer interface {

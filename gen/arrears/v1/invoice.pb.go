@@ -73,8 +73,9 @@ type Invoice struct {
 	Status InvoiceStatus `protobuf:"varint,19,opt,name=status,proto3,enum=arrears.v1.InvoiceStatus" json:"status,omitempty"`
 	// Output only. The contractual due date: agreed_due_date, or
 	// agreed_term_days counted from the clock-start event (acceptance where
-	// required, else delivery, else receipt, else issue; the event's day is
-	// not counted). Unset when the invoice carries no term.
+	// required, else a confirmed settlement, else delivery, else receipt,
+	// else issue; the event's day is not counted). Unset when the invoice
+	// carries no term.
 	DueDate *Date `protobuf:"bytes,20,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	// Output only. Sum of credit notes.
 	Credited *Money `protobuf:"bytes,21,opt,name=credited,proto3" json:"credited,omitempty"`
@@ -685,7 +686,7 @@ func (x *Finding) GetMessage() string {
 // dated when the level was reached.
 type EscalationEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Output only. "invoices/{uuid}/escalations/{uuid}".
+	// Output only. "invoices/{uuid}/escalationEvents/{uuid}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// CHANGED: the level moved from from_level to to_level on changed_on.
 	// CORRECTED: a backdated fact showed that the CHANGED event named in

@@ -28,7 +28,8 @@ type CreatePartyRequest struct {
 	// The party to create. name, etag, times and verification_state are
 	// output only.
 	Party *Party `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
-	// Optional idempotency key (at most 128 characters): a retry with the same
+	// Optional idempotency key (at most 128 bytes of printable characters, no
+	// spaces): a retry with the same
 	// id and request returns the first result; the same id with a different
 	// request is ALREADY_EXISTS. Kept for at least 24 hours.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -221,7 +222,8 @@ type ListPartiesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Fields: jurisdiction, kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME, REGULATOR),
 	// size_class, region_code (= exact, or a prefix with a trailing *),
-	// industry_code, registration_id. Operators: = and != (region_code: = only).
+	// industry_code, registration_id. Operators: = and != (region_code and
+	// registration_id: = only).
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -780,8 +782,9 @@ type UpdateInvoiceRequest struct {
 	// Fields to change: contract_ref, amount, contract_signed_on, issued_on,
 	// received_on, delivered_on, acceptance_required, acceptance_period_days,
 	// acceptance_passed_on, settlement_confirmed_on, agreed_term_days,
-	// agreed_due_date, agreed_interest_rate, creditor_size_class_at_signing.
-	// debtor, creditor and document_ref are immutable.
+	// agreed_due_date, agreed_interest_rate, creditor_size_class_at_signing,
+	// policy (see Invoice.policy). debtor, creditor and document_ref are
+	// immutable.
 	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	// The business date from which the correction takes effect; default today
 	// in the debtor's jurisdiction.
