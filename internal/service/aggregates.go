@@ -227,6 +227,11 @@ func (l *Ledger) recheckEscalations(ctx context.Context, invs []*ledger.Invoice)
 // state.
 const fingerprintState = "policy_fingerprint"
 
+// mixedFingerprint stands for the fingerprint when profiles were counted
+// under two servers' policy data: it is no server's, so none reads the
+// aggregates until a rebuild claims them.
+const mixedFingerprint = "mixed"
+
 // recount recomputes the profiles of a batch of invoices in a transaction
 // of its own, each locked and read again first.
 func (l *Ledger) recount(ctx context.Context, invs []*ledger.Invoice) error {

@@ -169,7 +169,7 @@ func (l *Ledger) putProfiles(ctx context.Context, tx store.Tx, invs []*ledger.In
 	if err != nil {
 		return err
 	}
-	return pc.put(ctx, tx, now)
+	return l.putBatch(ctx, tx, pc, now)
 }
 
 // profileBatch is computed profiles and their change to the aggregates,
@@ -180,9 +180,23 @@ type profileBatch struct {
 	nodes   []summary.NodeChange
 }
 
-func (pc profileBatch) put(ctx context.Context, tx store.Tx, now time.Time) error {
+// putBatch stores computed profiles and their change to the aggregates.
+// Profiles counted under other policy data than the aggregates' (replicas
+// of two versions side by side during an upgrade) make the aggregates no
+// one data's: they are then marked so, and every server judges summaries
+// invoice by invoice until "arrearsd summary rebuild" runs.
+func (l *Ledger) putBatch(ctx context.Context, tx store.Tx, pc profileBatch, now time.Time) error {
 	if len(pc.changes) == 0 {
 		return nil
+	}
+	stored, err := tx.SummaryState(ctx, fingerprintState)
+	if err != nil {
+		return err
+	}
+	if stored != "" && stored != l.fingerprint && stored != mixedFingerprint {
+		if err := tx.PutSummaryState(ctx, fingerprintState, mixedFingerprint, true); err != nil {
+			return err
+		}
 	}
 	return tx.PutSummaryProfiles(ctx, pc.changes, pc.nodes, now)
 }

@@ -423,6 +423,19 @@ func TestSummaryAggregatesNeedTheirPolicyData(t *testing.T) {
 			if !detailed(f.a) || detailed(other) {
 				t.Fatalf("after the rebuild: first judged %v, other judged %v", detailed(f.a), detailed(other))
 			}
+			// The first server, still running on its old data, records an
+			// invoice: the aggregates now hold profiles of both data, and
+			// neither server reads them until they are rebuilt again.
+			f.invoice(t, "FP-2", d(2025, 7, 1))
+			if !detailed(f.a) || !detailed(other) {
+				t.Fatalf("after a write under other data: first judged %v, other judged %v", detailed(f.a), detailed(other))
+			}
+			if _, err := other.RebuildSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			if detailed(other) {
+				t.Error("after the second rebuild the other server still judges every invoice")
+			}
 		})
 	}
 }

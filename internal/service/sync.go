@@ -764,7 +764,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if err := l.recordPaid(ctx, tx, paid, now); err != nil {
 		return nil, err
 	}
-	if err := profiles.put(ctx, tx, now); err != nil {
+	if err := l.putBatch(ctx, tx, profiles, now); err != nil {
 		return nil, err
 	}
 	if err := l.resummarize(ctx, tx, touched, now); err != nil {
