@@ -168,7 +168,19 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 			return nil // judged without a policy this server has: no dates to report
 		}
 		r := report(j.Invoice.Amount.Currency)
-		addPractice(r, j.Invoice, j.Facts, j.Judgement, &p, q.From, q.To, perInvoice)
+		// What was owed on the due date is the amount that stood then: a
+		// correction effective later does not make a late payment timely.
+		dueAmount := j.Invoice.Amount.Minor
+		if d := j.Judgement.DueDate; !d.IsZero() && j.Invoice.CorrectedOn.After(d) {
+			then, err := fieldsAsOf(ctx, l.store, j.Invoice, d, q.KnownAt)
+			if err != nil {
+				return err
+			}
+			if then.Amount.Currency == j.Invoice.Amount.Currency {
+				dueAmount = then.Amount.Minor
+			}
+		}
+		addPractice(r, j.Invoice, j.Facts, j.Judgement, &p, q.From, q.To, perInvoice, dueAmount)
 		return nil
 	})
 	if err != nil {
@@ -208,7 +220,7 @@ func smallBusiness(s ledger.SizeClass) bool { return s == ledger.SizeMicro || s 
 
 // addPractice adds one invoice's payments, term and arrears to r; with
 // perInvoice, the bands count the invoice once (see PracticeReport).
-func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, pol *policy.Policy, from, to civil.Date, perInvoice bool) {
+func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judgement.Judgement, pol *policy.Policy, from, to civil.Date, perInvoice bool, dueAmount int64) {
 	if f == nil {
 		f = &store.Facts{}
 	}
@@ -288,7 +300,7 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 				credited[dsp.CreditNoteID] = true
 			}
 		}
-		owed := inv.Amount.Minor
+		owed := dueAmount
 		for _, c := range f.CreditNotes {
 			if !c.IssuedOn.After(j.DueDate) || credited[c.ID] {
 				owed -= c.Amount

@@ -55,7 +55,7 @@ func TestPracticeLateBecauseOfDispute(t *testing.T) {
 				t.Fatalf("due %s, want 2025-10-09", j.DueDate)
 			}
 			r := &PracticeReport{terms: map[int]int64{}}
-			addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false)
+			addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false, inv.Amount.Minor)
 			if r.LateCount != 1 || r.LateDisputedCount != tc.want {
 				t.Errorf("late %d, late because of a dispute %d; want 1, %d", r.LateCount, r.LateDisputedCount, tc.want)
 			}
@@ -137,7 +137,7 @@ func TestPracticeUnpaidCountsFromIssue(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &PracticeReport{terms: map[int]int64{}}
-		addPractice(r, inv, nil, j, &pol, d(2025, 10, 1), d(2025, 12, 31), false)
+		addPractice(r, inv, nil, j, &pol, d(2025, 10, 1), d(2025, 12, 31), false, inv.Amount.Minor)
 		if r.UnpaidPastDueCount != tc.want {
 			t.Errorf("issued %s: unpaid past due %d, want %d (due %s)", tc.issued, r.UnpaidPastDueCount, tc.want, j.DueDate)
 		}
@@ -200,7 +200,7 @@ func TestPracticeNotPaidWithinTerms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false)
+		addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false, inv.Amount.Minor)
 	}
 	if r.DueCount != 2 || r.DueAmount != 2000000 || r.NotWithinTermsCount != 1 || r.NotWithinTermsAmount != 1000000 {
 		t.Errorf("due %d (%d), not within terms %d (%d); want 2 (2000000), 1 (1000000)", r.DueCount, r.DueAmount, r.NotWithinTermsCount, r.NotWithinTermsAmount)
@@ -237,7 +237,7 @@ func TestPracticeCreditedDisputeWasNeverOwed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &PracticeReport{terms: map[int]int64{}}
-	addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false)
+	addPractice(r, inv, f, j, &pol, d(2025, 1, 1), d(2025, 6, 30), false, inv.Amount.Minor)
 	if r.DueCount != 1 || r.DueAmount != 800000 || r.NotWithinTermsCount != 0 {
 		t.Errorf("due %d (%d), not within terms %d; want 1 (800000), 0", r.DueCount, r.DueAmount, r.NotWithinTermsCount)
 	}
@@ -267,7 +267,7 @@ func TestPracticeTotalsRefuseOverflow(t *testing.T) {
 		f.Payments[i] = ledger.Payment{Amount: ledger.MaxMinorUnits, Currency: "CNY", PaidOn: d(2025, 10, 1), State: ledger.PaymentRecorded}
 	}
 	r := &PracticeReport{terms: map[int]int64{}}
-	addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false)
+	addPractice(r, inv, f, j, &pol, d(2025, 7, 1), d(2025, 12, 31), false, inv.Amount.Minor)
 	if !r.sum.overflow {
 		t.Errorf("%d payments of %d summed to %d without an overflow", n, int64(ledger.MaxMinorUnits), r.Amount)
 	}
