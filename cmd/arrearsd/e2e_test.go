@@ -669,6 +669,7 @@ func scenario(t *testing.T, tr transport, pass string) {
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + uscc("91350100MA2Y99999")}, &arrearsv1.GetPartyResponse{}, codes.NotFound)
 	expect(t, tr, "GetPayment", &arrearsv1.GetPaymentRequest{Name: second.Invoice.Name + "/payments/" + strings.TrimPrefix(p1.Payment.Name, inv.Invoice.Name+"/payments/")}, &arrearsv1.GetPaymentResponse{}, codes.NotFound)
 	expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{PageSize: -1}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "page_size")
+	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name, AsOf: date(9999, 12, 31)}, &arrearsv1.GetInvoiceResponse{}, codes.InvalidArgument, "as_of")
 
 	// Party update with a mask.
 	var pu arrearsv1.UpdatePartyResponse

@@ -55,6 +55,23 @@ func dateFromProto(v *ledger.ValidationError, field string, d *arrearsv1.Date) c
 	return out
 }
 
+// maxYearsAhead bounds a date a judgement is asked for (as_of, a report's
+// period end) after today. Judging is linear in the half-years to that
+// date and the findings they raise; the year 9999 made one invoice's
+// judgement cost seconds.
+const maxYearsAhead = 100
+
+// judgedDateFromProto is dateFromProto for a date invoices are judged as
+// of: at most maxYearsAhead years after now.
+func judgedDateFromProto(v *ledger.ValidationError, field string, d *arrearsv1.Date, now time.Time) civil.Date {
+	out := dateFromProto(v, field, d)
+	if !out.IsZero() && out.Year > now.UTC().Year()+maxYearsAhead {
+		v.Add(field, "%s is more than %d years ahead", out, maxYearsAhead)
+		return civil.Date{}
+	}
+	return out
+}
+
 func dateToProto(d civil.Date) *arrearsv1.Date {
 	if d.IsZero() {
 		return nil

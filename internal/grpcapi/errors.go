@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -77,6 +78,10 @@ func invalid(ve *ledger.ValidationError) error {
 	br := &errdetails.BadRequest{}
 	for _, v := range ve.Violations {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+	}
+	if ve.Omitted > 0 {
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: "request",
+			Description: fmt.Sprintf("%d more violations, not listed", ve.Omitted)})
 	}
 	st, err := status.New(codes.InvalidArgument, ve.Error()).WithDetails(br)
 	if err != nil {

@@ -41,7 +41,7 @@ func (s *Server) CreateInvoice(ctx context.Context, req *arrearsv1.CreateInvoice
 func (s *Server) GetInvoice(ctx context.Context, req *arrearsv1.GetInvoiceRequest) (*arrearsv1.GetInvoiceResponse, error) {
 	var v ledger.ValidationError
 	id := parseID(&v, "name", req.Name, "invoices")
-	asOf := dateFromProto(&v, "as_of", req.AsOf)
+	asOf := judgedDateFromProto(&v, "as_of", req.AsOf, s.svc.Now())
 	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetInvoice", "", err)
@@ -61,7 +61,7 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 	conds := parseFilter(&v, req.Filter, invoiceFields)
 	q := invoiceQueryBase(conds)
 	judged := judgementFilters(conds)
-	asOf := dateFromProto(&v, "as_of", req.AsOf)
+	asOf := judgedDateFromProto(&v, "as_of", req.AsOf, s.svc.Now())
 	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
 	q.Page = s.page(&v, sc, req.PageToken, size)
 	// Party conditions name parties as clients know them; resolve each.

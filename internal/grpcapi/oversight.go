@@ -44,7 +44,7 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	var v ledger.ValidationError
 	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
-		AsOf: dateFromProto(&v, f("as_of"), req.GetAsOf()), KnownAt: knownAtFromProto(&v, req.GetKnownAt(), o.s.svc.Now()), GroupBy: splitList(req.GetGroupBy()),
+		AsOf: judgedDateFromProto(&v, f("as_of"), req.GetAsOf(), o.s.svc.Now()), KnownAt: knownAtFromProto(&v, req.GetKnownAt(), o.s.svc.Now()), GroupBy: splitList(req.GetGroupBy()),
 		RegionDigits: int(req.GetRegionDigits()), DebtorKind: debtorKindFrom(&v, f("debtor_kind"), req.GetDebtorKind()),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
 		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: money.CodeUpper(req.GetCurrency()),
@@ -225,7 +225,7 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 	const method = "GetWatchList"
 	var v ledger.ValidationError
 	q := service.WatchQuery{
-		AsOf: dateFromProto(&v, "as_of", req.AsOf), Since: dateFromProto(&v, "since", req.Since), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
+		AsOf: judgedDateFromProto(&v, "as_of", req.AsOf, o.s.svc.Now()), Since: judgedDateFromProto(&v, "since", req.Since, o.s.svc.Now()), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
 		Limit: int(req.Limit), DebtorKind: debtorKindFrom(&v, "debtor_kind", req.DebtorKind),
 		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: money.CodeUpper(req.Currency),
 	}
@@ -294,7 +294,7 @@ func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1
 	var v ledger.ValidationError
 	q := service.PracticeQuery{
 		Debtor: parsePartyName(&v, "debtor", req.Debtor), From: dateFromProto(&v, "period_start", req.PeriodStart),
-		To: dateFromProto(&v, "period_end", req.PeriodEnd), Bands: strings.ToUpper(req.Bands), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
+		To: judgedDateFromProto(&v, "period_end", req.PeriodEnd, o.s.svc.Now()), Bands: strings.ToUpper(req.Bands), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
 	}
 	if req.PeriodStart == nil {
 		v.Add("period_start", "is required")

@@ -118,8 +118,13 @@ func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
 // is after its table is known to be complete.
 func (e *eval) rateOn(table string, on civil.Date) (string, bool) {
 	pct, ok := e.in.Tables.RateOn(table, on)
-	if ct := e.in.Tables.RateConfirmedThrough(table); ok && !ct.IsZero() && on.After(ct) {
-		e.find(FindingRateUnconfirmed, "%s is confirmed through %s; the %s%% it gives for %s assumes no change since", table, ct, pct, on)
+	if ct := e.in.Tables.RateConfirmedThrough(table); ok && !ct.IsZero() && on.After(ct) && !e.unconfirmed[table] {
+		// Once per table: a long delay reads it for every half-year since.
+		if e.unconfirmed == nil {
+			e.unconfirmed = map[string]bool{}
+		}
+		e.unconfirmed[table] = true
+		e.find(FindingRateUnconfirmed, "%s is confirmed through %s; the %s%% it gives for %s, and any rate it gives for later days, assumes no change since", table, ct, pct, on)
 	}
 	return pct, ok
 }

@@ -70,10 +70,6 @@ func TestInterestCN(t *testing.T) {
 	}
 }
 
-// TestFixing compares the UK rule (the rate before interest starts, fixed)
-// with half-yearly re-fixing on the same debt across the 2023 rise in Bank
-// Rate: GBP 10,000.00 received 2023-05-01, due 2023-05-31, judged on
-// 2023-07-31 (61 days late).
 // TestRateUnconfirmed: a reference rate needed for a day after its table
 // is known to be complete is the last one known, and the judgement says so;
 // within it, nothing is said.
@@ -85,12 +81,16 @@ func TestRateUnconfirmed(t *testing.T) {
 	}{
 		{"EU: interest within the confirmed half-years", "2026-02-05", false},
 		{"EU: interest into a half-year the ECB table is not confirmed for", "2026-07-15", true},
+		{"EU: forty years into unconfirmed half-years, said once", "2066-07-15", true},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			in := input(t, policy.IDEUB2B, invoice("EUR 10000.00", "2025-11-03"), tc.asOf) // due 2025-12-03
 			j := evaluate(t, in)
 			if got := hasFinding(j, FindingRateUnconfirmed); got != tc.want {
 				t.Errorf("RATE_UNCONFIRMED %v, want %v (ECB confirmed through %s); findings %v", got, tc.want, reg.RateConfirmedThrough("ECB-MRO"), codes(j.Findings))
+			}
+			if n := strings.Count(strings.Join(codes(j.Findings), " "), FindingRateUnconfirmed); n > 1 {
+				t.Errorf("RATE_UNCONFIRMED %d times, want once", n)
 			}
 			if j.Interest <= 0 {
 				t.Errorf("interest %d, want some either way", j.Interest)
@@ -99,6 +99,10 @@ func TestRateUnconfirmed(t *testing.T) {
 	}
 }
 
+// TestFixing compares the UK rule (the rate before interest starts, fixed)
+// with half-yearly re-fixing on the same debt across the 2023 rise in Bank
+// Rate: GBP 10,000.00 received 2023-05-01, due 2023-05-31, judged on
+// 2023-07-31 (61 days late).
 func TestFixing(t *testing.T) {
 	tests := []struct {
 		desc   string

@@ -3,7 +3,6 @@ package judgement
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
@@ -230,6 +229,11 @@ type eval struct {
 	// the figures, such as Balances, which the summaries call for every
 	// version of every invoice they count.
 	quiet bool
+	// found holds the findings made, to record each once.
+	found map[Finding]bool
+	// unconfirmed holds the rate tables already reported as read past
+	// their confirmed date: one finding per table, not one per day read.
+	unconfirmed map[string]bool
 }
 
 // say formats words for a rule, or returns "" when e is quiet.
@@ -246,7 +250,11 @@ func (e *eval) find(code, format string, args ...any) {
 		return
 	}
 	f := Finding{Code: code, Message: fmt.Sprintf(format, args...)}
-	if !slices.Contains(e.j.Findings, f) {
+	if e.found == nil {
+		e.found = map[Finding]bool{}
+	}
+	if !e.found[f] {
+		e.found[f] = true
 		e.j.Findings = append(e.j.Findings, f)
 	}
 }

@@ -41,18 +41,32 @@ type FieldViolation struct {
 // them all in one round trip instead of one per call.
 type ValidationError struct {
 	Violations []FieldViolation
+	// Omitted counts violations past MaxViolations, not listed.
+	Omitted int
 }
 
+// MaxViolations bounds the violations listed: a request of a million bad
+// entries would otherwise be answered with a message a hundred times its
+// size.
+const MaxViolations = 100
+
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Violations))
+	parts := make([]string, len(e.Violations), len(e.Violations)+1)
 	for i, v := range e.Violations {
 		parts[i] = v.Field + ": " + v.Description
+	}
+	if e.Omitted > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", e.Omitted))
 	}
 	return "invalid request: " + strings.Join(parts, "; ")
 }
 
 // Add records a violation of field.
 func (e *ValidationError) Add(field, format string, args ...any) {
+	if len(e.Violations) >= MaxViolations {
+		e.Omitted++
+		return
+	}
 	e.Violations = append(e.Violations, FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 
@@ -79,8 +93,9 @@ func (e *ValidationError) Merge(prefix string, o error) {
 		return
 	}
 	for _, v := range ve.Violations {
-		e.Violations = append(e.Violations, FieldViolation{Field: prefix + v.Field, Description: v.Description})
+		e.Add(prefix+v.Field, "%s", v.Description)
 	}
+	e.Omitted += ve.Omitted
 }
 
 // Err returns e if it holds any violation, nil otherwise.

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	stdtime "time"
@@ -150,5 +151,22 @@ func TestInvoiceNormalize(t *testing.T) {
 		if err == nil && (inv.DocumentRef != "INV-1" || inv.Amount.Currency != "CNY") {
 			t.Errorf("%s: not normalised: %q %q", tc.desc, inv.DocumentRef, inv.Amount.Currency)
 		}
+	}
+}
+
+// TestViolationsBounded: past MaxViolations, violations are counted, not
+// listed, and the message says how many more there were.
+func TestViolationsBounded(t *testing.T) {
+	var v ValidationError
+	for i := range MaxViolations + 5 {
+		v.Add(fmt.Sprintf("f[%d]", i), "bad")
+	}
+	var w ValidationError
+	w.Merge("x.", &v)
+	if len(v.Violations) != MaxViolations || v.Omitted != 5 || !strings.HasSuffix(v.Error(), "; and 5 more") {
+		t.Errorf("%d listed, %d omitted, %q", len(v.Violations), v.Omitted, v.Error()[len(v.Error())-20:])
+	}
+	if len(w.Violations) != MaxViolations || w.Omitted != 5 {
+		t.Errorf("merged: %d listed, %d omitted", len(w.Violations), w.Omitted)
 	}
 }

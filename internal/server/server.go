@@ -92,7 +92,11 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	}
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
+	const maxResponseBytes = 64 << 20
 	common := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		// An answer past this is refused, not sent (gRPC's own bound is 2
+		// GB); lists and reports are paged well below it.
+		grpc.MaxSendMsgSize(maxResponseBytes),
 		grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
 		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),

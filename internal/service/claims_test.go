@@ -666,3 +666,34 @@ func TestRegulatorIsNoPartyToADebt(t *testing.T) {
 		})
 	}
 }
+
+// TestComplaintNamesEachDebtOnce: a complaint naming an invoice twice, or
+// more invoices than MaxComplaintDebts, is refused naming the field.
+func TestComplaintNamesEachDebtOnce(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+		RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := f.invoice(t, "CMP-TWICE", d(2025, 6, 1))
+	file := func(ids []uuid.UUID) error {
+		_, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
+			ReceivingRegulator: service.PartyRef{ID: reg.ID}, Invoices: ids, Summary: "unpaid"})
+		return err
+	}
+	var ve *ledger.ValidationError
+	if err := file([]uuid.UUID{inv.ID, inv.ID}); !errors.As(err, &ve) || !ve.Has("complaint.invoices[1]") {
+		t.Errorf("an invoice named twice: %v", err)
+	}
+	many := make([]uuid.UUID, service.MaxComplaintDebts+1)
+	for i := range many {
+		many[i] = uuid.New()
+	}
+	if err := file(many); !errors.As(err, &ve) || !ve.Has("complaint.invoices") {
+		t.Errorf("%d invoices: %v", len(many), err)
+	}
+	if err := file([]uuid.UUID{inv.ID}); err != nil {
+		t.Errorf("the invoice once: %v", err)
+	}
+}

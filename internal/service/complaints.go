@@ -49,6 +49,23 @@ type ComplaintInput struct {
 	Idem               Idempotency
 }
 
+// MaxComplaintDebts bounds the invoices, and apart the claims, one
+// complaint names: each is read when it is filed and whenever its plan is
+// checked, and the complaint is kept as one document.
+const MaxComplaintDebts = 1000
+
+// dupes refuses an id named twice in a list.
+func dupes(v *ledger.ValidationError, field string, ids []uuid.UUID) {
+	seen := make(map[uuid.UUID]int, len(ids))
+	for i, id := range ids {
+		if j, ok := seen[id]; ok {
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "names the same as %s[%d]", field, j)
+			continue
+		}
+		seen[id] = i
+	}
+}
+
 // FileComplaint files a complaint against a debtor about some of its
 // invoices or claims, with the regulator that receives it.
 func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complaint.Complaint, error) {
@@ -75,8 +92,16 @@ func (l *Ledger) FileComplaint(ctx context.Context, in ComplaintInput) (*complai
 			return err
 		}
 		checkReason(&v, "complaint.summary", in.Summary)
-		if len(in.Invoices)+len(in.Claims) == 0 {
+		switch {
+		case len(in.Invoices)+len(in.Claims) == 0:
 			v.Add("complaint.invoices", "name at least one invoice or claim the complaint is about")
+		case len(in.Invoices) > MaxComplaintDebts:
+			v.Add("complaint.invoices", "names %d invoices, at most %d are allowed: file several complaints", len(in.Invoices), MaxComplaintDebts)
+		case len(in.Claims) > MaxComplaintDebts:
+			v.Add("complaint.claims", "names %d claims, at most %d are allowed: file several complaints", len(in.Claims), MaxComplaintDebts)
+		default:
+			dupes(&v, "complaint.invoices", in.Invoices)
+			dupes(&v, "complaint.claims", in.Claims)
 		}
 		if err := v.Err(); err != nil {
 			return err

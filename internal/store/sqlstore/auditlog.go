@@ -199,21 +199,33 @@ func scanCheckpoint(sc scanner) (*audit.Checkpoint, error) {
 // few by time, the one covering the most events. Two replicas signing at
 // once each read the heads, then the clock, so the later time may carry
 // the earlier heads; events are only ever added, so more of them is later.
+//
+// The few are compared by their counts alone, and only the one chosen is
+// read whole: a checkpoint holds every chain's head, megabytes of them on
+// a large ledger.
 func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
-	cps, err := list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time DESC, id DESC LIMIT 10`)
+	type brief struct {
+		id     string
+		events int64
+	}
+	scan := func(sc scanner) (*brief, error) {
+		var b brief
+		return &b, sc.Scan(&b.id, &b.events)
+	}
+	bs, err := list(ctx, r, "checkpoints", scan, `SELECT id, event_count FROM audit_checkpoints ORDER BY create_time DESC, id DESC LIMIT 10`)
 	if err != nil {
 		return nil, err
 	}
-	if len(cps) == 0 {
+	if len(bs) == 0 {
 		return nil, ledger.ErrNotFound
 	}
-	best := cps[0]
-	for _, c := range cps[1:] {
-		if c.EventCount > best.EventCount {
-			best = c
+	best := bs[0]
+	for _, b := range bs[1:] {
+		if b.events > best.events {
+			best = b
 		}
 	}
-	return best, nil
+	return getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, best.id)
 }
 
 func (r reader) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
