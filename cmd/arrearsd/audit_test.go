@@ -66,11 +66,13 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 			t.Fatal(err)
 		}
 	}
-	// A complaint about the invoice, received by the regional regulator.
+	// Two complaints about the invoice, received by the regional regulator.
 	regulator := mk("11350000MB0TWE009", "350000", ledger.KindRegulator, "")
-	if _, err := svc.FileComplaint(ctx, service.ComplaintInput{Complainant: service.PartyRef{ID: c.ID}, Debtor: service.PartyRef{ID: d.ID},
-		ReceivingRegulator: service.PartyRef{ID: regulator.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid"}); err != nil {
-		t.Fatal(err)
+	for _, summary := range []string{"unpaid", "still unpaid"} {
+		if _, err := svc.FileComplaint(ctx, service.ComplaintInput{Complainant: service.PartyRef{ID: c.ID}, Debtor: service.PartyRef{ID: d.ID},
+			ReceivingRegulator: service.PartyRef{ID: regulator.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: summary}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A portal authorised, and another authorised then revoked.
 	for _, p := range []string{"portal.example", "gone.example"} {
@@ -203,6 +205,9 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"DELETE a line of a complaint's timeline", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `DELETE FROM complaint_events`)
 		}, "is gone"},
+		{"move a line to another complaint's timeline", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE complaint_events SET complaint_id = (SELECT id FROM complaints ORDER BY id DESC LIMIT 1)`)
+		}, "complaint_event"},
 		{"INSERT a portal authorisation (the portal reads the supplier's ledger)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `INSERT INTO portal_grants (portal, creditor_id, create_time) SELECT 'evil.example', creditor_id, create_time FROM portal_grants`)
 		}, `portal "evil.example" is authorised`},

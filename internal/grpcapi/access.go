@@ -214,6 +214,15 @@ func (a *Access) ListEvents(ctx context.Context, req *arrearsv1.ListEventsReques
 			}
 			name = "apiKeys/" + prefix
 		}
+		if e.ResourceType == "complaint_event" {
+			// A line of a complaint's timeline, which its event names by
+			// the line's id: named by the timeline it is on, which lists.
+			cid, err := a.s.svc.TimelineOf(ctx, e.ResourceID)
+			if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+				return nil, a.s.fail(ctx, method, "", err)
+			}
+			name = complaintName(cid) + "/events"
+		}
 		out.Events = append(out.Events, &arrearsv1.Event{
 			Cursor: cursor, RecordTime: timestamppb.New(e.RecordTime), Actor: e.Actor, Method: e.Method,
 			Resource: name, Revision: e.Revision, ChangesJson: e.Changes, Chain: partyName(e.Chain),

@@ -189,7 +189,7 @@ func contestToProto(c *complaint.Contest) *arrearsv1.Contest {
 	out := &arrearsv1.Contest{
 		Name: invoiceName(c.InvoiceID) + "/contests/" + c.ID.String(), Kind: string(c.Kind), Detail: c.Detail,
 		State: string(c.State), Decision: c.Decision, Comment: c.Comment, OpenedOn: dateToProto(c.OpenedOn),
-		UpdateTime: timeToProto(c.UpdateTime),
+		UpdateTime: timeToProto(c.UpdateTime), AwaitingCorrection: c.AwaitsCorrection(),
 	}
 	if c.Payment != uuid.Nil {
 		out.Payment = paymentName(c.InvoiceID, c.Payment)

@@ -247,7 +247,7 @@ func (inv *Invoice) Normalize(today civil.Date) error {
 	var v ValidationError
 	inv.DocumentRef = strings.TrimSpace(inv.DocumentRef)
 	inv.ContractRef = strings.TrimSpace(inv.ContractRef)
-	inv.Amount.Currency = strings.ToUpper(strings.TrimSpace(inv.Amount.Currency))
+	inv.Amount.Currency = money.CodeUpper(strings.TrimSpace(inv.Amount.Currency))
 
 	ValidateRef(&v, "document_ref", inv.DocumentRef, true)
 	ValidateRef(&v, "contract_ref", inv.ContractRef, false)

@@ -170,3 +170,18 @@ func TestViolationsBounded(t *testing.T) {
 		t.Errorf("merged: %d listed, %d omitted", len(w.Violations), w.Omitted)
 	}
 }
+
+// TestCurrencyFoldedInASCIIOnly: an invoice's currency typed in lower case
+// is read in upper case, but a Unicode letter that folds to an ASCII
+// capital does not make a currency of it.
+func TestCurrencyFoldedInASCIIOnly(t *testing.T) {
+	for code, ok := range map[string]bool{"cny": true, "u\u017fd": false} {
+		inv := Invoice{DocumentRef: "CUR-1", Amount: money.Money{Minor: 100, Currency: code}, IssuedOn: civil.MustNew(2025, 7, 1)}
+		err := inv.Normalize(civil.MustNew(2025, 9, 1))
+		var ve *ValidationError
+		refused := errors.As(err, &ve) && ve.Has("amount.currency_code")
+		if refused == ok {
+			t.Errorf("currency %q: %v", code, err)
+		}
+	}
+}

@@ -230,6 +230,16 @@ func (l *Ledger) ListEvents(ctx context.Context, after uuid.UUID, limit int) ([]
 	return l.store.ListEvents(ctx, store.EventQuery{Scope: scope(ctx), After: after, Until: l.now().Add(-FeedSettle), Limit: limit})
 }
 
+// TimelineOf is the complaint whose timeline holds line id (the change
+// feed names a line's event by it).
+func (l *Ledger) TimelineOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	e, err := l.store.GetComplaintEvent(ctx, id)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return e.ComplaintID, nil
+}
+
 // KeyPrefix is the public prefix that names key id (keys are named by
 // prefix; their audit events carry the id).
 func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {
@@ -244,22 +254,22 @@ func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {
 	return k.Prefix, nil
 }
 
-// SignCheckpoint signs the current head of every audit chain. When nothing
-// was recorded since the latest checkpoint (the heads are the same), it
-// returns that one instead and signed is false: a checkpoint holds every
-// chain's head, and replicas signing every few minutes would otherwise
-// store the same heads again and again.
+// SignCheckpoint signs the current head of every audit chain. When a
+// checkpoint by the same key covers these heads already (nothing was
+// recorded since), it signs nothing and returns nil and signed false: a
+// checkpoint holds every chain's head, and replicas signing every few
+// minutes would otherwise store the same heads again and again.
 func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey) (cp *audit.Checkpoint, signed bool, err error) {
 	heads, err := l.store.ChainHeads(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	latest, err := l.store.LatestCheckpoint(ctx)
-	switch {
-	case err == nil && latest.HeadsDigest == audit.HeadsDigest(heads) && latest.PublicKey == base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)):
-		return latest, false, nil
-	case err != nil && !errors.Is(err, ledger.ErrNotFound):
+	covered, err := l.store.CheckpointCovers(ctx, audit.HeadsDigest(heads), base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
+	if err != nil {
 		return nil, false, err
+	}
+	if covered {
+		return nil, false, nil
 	}
 	c := audit.Sign(key, newID(), l.now(), heads)
 	if err := l.store.PutCheckpoint(ctx, &c); err != nil {

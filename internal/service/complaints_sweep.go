@@ -53,7 +53,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 		if err != nil {
 			// Not "gone": a complaint whose debtor cannot be read is an
 			// error to see in the log, not one to skip in silence.
-			return fmt.Errorf("complaint %s, debtor %s: %v", c.ID, c.Debtor, err)
+			return fmt.Errorf("complaint %s, debtor %s: %w", c.ID, c.Debtor, err)
 		}
 		today := l.Today(now, debtor.Jurisdiction)
 		if c.NextCheck.IsZero() || c.NextCheck.After(today) {
@@ -91,8 +91,11 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 				// Handling starts over, with its own 30 days: extensions
 				// granted for the earlier handling do not carry over (the
 				// timeline keeps them).
-				// From the day it reopened, however late the sweep came.
-				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, on, civil.Date{}
+				// Reopened the day after the instalment, however late the
+				// sweep came; the handler's 30 days run from the day the miss
+				// could first be found (PlanGraceDays on), not into the days
+				// the plan still stood.
+				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, on.AddDays(complaint.PlanGraceDays), civil.Date{}
 				c.ExtensionDays, c.ExtensionReason = 0, ""
 				// In handling again, it has no outcome until resolved anew.
 				c.Outcome, c.Plan, c.PlanAgreedOn = "", nil, civil.Date{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/regid"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -987,6 +988,9 @@ func violationsOf(err error) []ledger.FieldViolation {
 			out[i].Field = f
 		}
 	}
+	if ve.Omitted > 0 {
+		out = append(out, ledger.FieldViolation{Field: "record", Description: fmt.Sprintf("%d more problems, not listed", ve.Omitted)})
+	}
 	return out
 }
 
@@ -1194,7 +1198,7 @@ func prefixPayment(err error, i int) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	out := &ledger.ValidationError{}
+	out := &ledger.ValidationError{Omitted: ve.Omitted}
 	for _, v := range ve.Violations {
 		f := strings.TrimPrefix(strings.TrimPrefix(v.Field, "payment."), "payments.")
 		if f == "reason" { // ReversePayment's
@@ -1215,7 +1219,7 @@ func differingFields(cur, rec *ledger.Invoice) []string {
 		}
 	}
 	add("contract_ref", strings.TrimSpace(rec.ContractRef) != cur.ContractRef)
-	add("amount", rec.Amount.Minor != cur.Amount.Minor || !strings.EqualFold(strings.TrimSpace(rec.Amount.Currency), cur.Amount.Currency))
+	add("amount", rec.Amount.Minor != cur.Amount.Minor || money.CodeUpper(strings.TrimSpace(rec.Amount.Currency)) != cur.Amount.Currency)
 	add("contract_signed_on", rec.ContractSignedOn != cur.ContractSignedOn)
 	add("issued_on", rec.IssuedOn != cur.IssuedOn)
 	add("received_on", rec.ReceivedOn != cur.ReceivedOn)

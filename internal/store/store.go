@@ -158,6 +158,10 @@ type Reader interface {
 	ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error)
 	// LatestCheckpoint returns the newest signed checkpoint.
 	LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
+	// CheckpointCovers reports whether a checkpoint signed by publicKey
+	// (base64) covers chain heads of this digest: events are only ever
+	// added, so one that does is of the state now.
+	CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error)
 	// ListCheckpoints returns every checkpoint, oldest first.
 	ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error)
 

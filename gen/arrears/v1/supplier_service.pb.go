@@ -652,11 +652,16 @@ type Contest struct {
 	// Output only. UPHELD or REJECTED, when a regulator decided.
 	Decision string `protobuf:"bytes,6,opt,name=decision,proto3" json:"decision,omitempty"`
 	// Output only. The last comment.
-	Comment       string                 `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
-	OpenedOn      *Date                  `protobuf:"bytes,8,opt,name=opened_on,json=openedOn,proto3" json:"opened_on,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Comment    string                 `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
+	OpenedOn   *Date                  `protobuf:"bytes,8,opt,name=opened_on,json=openedOn,proto3" json:"opened_on,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. DECIDED with UPHELD, and the debtor has not changed its
+	// record since: the record stands found wrong, and the invoice counts the
+	// contest open until the debtor corrects it (then CORRECTED) and the
+	// supplier accepts.
+	AwaitingCorrection bool `protobuf:"varint,10,opt,name=awaiting_correction,json=awaitingCorrection,proto3" json:"awaiting_correction,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Contest) Reset() {
@@ -750,6 +755,13 @@ func (x *Contest) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Contest) GetAwaitingCorrection() bool {
+	if x != nil {
+		return x.AwaitingCorrection
+	}
+	return false
 }
 
 type OpenContestRequest struct {
@@ -1141,7 +1153,8 @@ type Complaint struct {
 	ReceivingRegulator string `protobuf:"bytes,4,opt,name=receiving_regulator,json=receivingRegulator,proto3" json:"receiving_regulator,omitempty"`
 	// Output only. Set when forwarded.
 	HandlingRegulator string `protobuf:"bytes,5,opt,name=handling_regulator,json=handlingRegulator,proto3" json:"handling_regulator,omitempty"`
-	// The invoices and claims it is about (of this debtor to this supplier).
+	// The invoices and claims it is about (of this debtor to this supplier):
+	// at most 1,000 of each, each named once.
 	Invoices []string `protobuf:"bytes,6,rep,name=invoices,proto3" json:"invoices,omitempty"`
 	Claims   []string `protobuf:"bytes,7,rep,name=claims,proto3" json:"claims,omitempty"`
 	Summary  string   `protobuf:"bytes,8,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -2327,7 +2340,7 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\fdocument_ref\x18\x04 \x01(\tR\vdocumentRef\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\">\n" +
 	"\x13AnswerClaimResponse\x12'\n" +
-	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\x9b\x02\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\xcc\x02\n" +
 	"\aContest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -2338,7 +2351,9 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\acomment\x18\a \x01(\tR\acomment\x12-\n" +
 	"\topened_on\x18\b \x01(\v2\x10.arrears.v1.DateR\bopenedOn\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"[\n" +
+	"updateTime\x12/\n" +
+	"\x13awaiting_correction\x18\n" +
+	" \x01(\bR\x12awaitingCorrection\"[\n" +
 	"\x12OpenContestRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12-\n" +
 	"\acontest\x18\x02 \x01(\v2\x13.arrears.v1.ContestR\acontest\"D\n" +

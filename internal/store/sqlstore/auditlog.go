@@ -228,6 +228,13 @@ func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 	return getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, best.id)
 }
 
+func (r reader) CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error) {
+	// Two small columns: the heads themselves are not read.
+	var n int
+	err := r.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_checkpoints WHERE heads_digest = $1 AND public_key = $2`, digest, publicKey).Scan(&n)
+	return n > 0, r.s.wrap("find checkpoint", err)
+}
+
 func (r reader) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
 	return list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time, id`)
 }
