@@ -417,6 +417,15 @@ func TestRateLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("REST over the limit: HTTP %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// Refused before its body is read: a body that would not decode gets
+	// the 429 too, not a 400 from decoding it.
+	breq, _ := http.NewRequest("POST", "http://"+h+"/v1/parties", strings.NewReader(`{"party": {`))
+	breq.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(breq); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("REST over the limit with a broken body: HTTP %d, want 429", resp.StatusCode)
+	}
 	clk.Advance(2 * time.Second)
 	expect(t, tr, "ListParties", req, &arrearsv1.ListPartiesResponse{}, codes.OK)
 	_ = fmt.Sprint()

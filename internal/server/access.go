@@ -41,17 +41,28 @@ type RateLimit struct {
 // limit, and puts the principal in the context. It is the one place where
 // "who may call what" is enforced for gRPC and, through the gateway, REST.
 type gate struct {
-	authn  Authenticator
+	authn Authenticator
+	log   *slog.Logger
+	// limits is the keys' buckets, nil where calls come charged already:
+	// the gateway's server, whose REST calls requireKey charged before
+	// their bodies were read.
+	limits *limiter
+}
+
+// limiter holds each key's token bucket, per replica.
+type limiter struct {
 	clock  clock.Clock
 	limit  RateLimit
-	log    *slog.Logger
 	mu     sync.Mutex
 	bucket map[string]*rate.Limiter
 }
 
 func newGate(a Authenticator, l RateLimit, c clock.Clock, log *slog.Logger) *gate {
-	return &gate{authn: a, limit: l, clock: c, log: log, bucket: map[string]*rate.Limiter{}}
+	return &gate{authn: a, log: log, limits: &limiter{limit: l, clock: c, bucket: map[string]*rate.Limiter{}}}
 }
+
+// charged is g for calls charged before they reach it.
+func (g *gate) charged() *gate { return &gate{authn: g.authn, log: g.log} }
 
 var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
 
@@ -86,15 +97,16 @@ func (g *gate) admit(ctx context.Context, method string) (context.Context, error
 	if !ok || !rule.Allows(p.Role) {
 		return nil, status.Errorf(codes.PermissionDenied, "a %s key may not call %s", p.Role, method)
 	}
-	if err := g.allow(p); err != nil {
+	if err := g.limits.allow(p); err != nil {
 		return nil, err
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
 
-// allow spends one token from the key's bucket, or says how long to wait.
-func (g *gate) allow(p *auth.Principal) error {
-	if g.limit.PerSecond <= 0 {
+// allow spends one token from the key's bucket, or says how long to wait;
+// a nil limiter allows everything.
+func (g *limiter) allow(p *auth.Principal) error {
+	if g == nil || g.limit.PerSecond <= 0 {
 		return nil
 	}
 	g.mu.Lock()

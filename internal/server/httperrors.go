@@ -140,7 +140,7 @@ func writeStatus(w http.ResponseWriter, httpStatus int, body string) {
 // gateway reads its body, so that no route answers anything, not even a
 // parse error, to an unauthenticated caller. The gRPC interceptor checks the
 // key again (with the access table and rate limit) when the gateway calls.
-func requireKey(h http.Handler, a Authenticator, log *slog.Logger) http.Handler {
+func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if ok && len(r.Header.Values("Authorization")) == 1 {
@@ -154,6 +154,18 @@ func requireKey(h http.Handler, a Authenticator, log *slog.Logger) http.Handler 
 				writeStatus(w, http.StatusUnauthorized, `{"code":16,"message":"this key is bound to a client certificate: use it on the gRPC port over mutual TLS","details":[]}`)
 				return
 			case err == nil:
+				// Charged here, before the body is read and decoded: the
+				// gateway's server, which the handler calls, charges nothing.
+				if err := lim.allow(p); err != nil {
+					st, _ := status.FromError(err)
+					for _, d := range st.Details() {
+						if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {
+							w.Header().Set("Retry-After", strconv.Itoa(int(ri.GetRetryDelay().AsDuration().Seconds())))
+						}
+					}
+					writeStatus(w, http.StatusTooManyRequests, `{"code":8,"message":"rate limit of this API key exceeded; retry later","details":[]}`)
+					return
+				}
 				// For the handler's own checks only: the gRPC call it makes
 				// carries the header and is authenticated again.
 				h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))

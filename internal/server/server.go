@@ -93,15 +93,20 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
 	const maxResponseBytes = 64 << 20
-	common := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
-		// An answer past this is refused, not sent (gRPC's own bound is 2
-		// GB); lists and reports are paged well below it.
-		grpc.MaxSendMsgSize(maxResponseBytes),
-		grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
-		grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
-		grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
+	// The gateway's server admits calls as the public one does, but does not
+	// charge them: requireKey charged each REST call before reading it.
+	gi := g.charged()
+	common := func(g *gate) []grpc.ServerOption {
+		return []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+			// An answer past this is refused, not sent (gRPC's own bound is
+			// 2 GB); lists and reports are paged well below it.
+			grpc.MaxSendMsgSize(maxResponseBytes),
+			grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
+			grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
+			grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
+		}
 	}
-	public := append(slices.Clip(common),
+	public := append(common(g),
 		// A client's connection holds at most this many calls at once, so
 		// none holds unbounded streams (a keyless one can open health
 		// watches). The gateway has its own server, uncapped: its one
@@ -120,8 +125,8 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// calls per connection, over a connection buffered as a socket's kernel
 	// buffers are (an unbuffered pipe can stall HTTP/2 when both sides
 	// write at once).
-	s.inner, s.innerLis = grpc.NewServer(common...), bufconn.Listen(1<<20)
-	for _, srv := range []*grpc.Server{s.grpc, s.inner} {
+	s.inner, s.innerLis = grpc.NewServer(common(gi)...), bufconn.Listen(1<<20)
+	for srv, g := range map[*grpc.Server]*gate{s.grpc: g, s.inner: gi} {
 		srv.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
 		srv.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)
 		srv.RegisterService(g.guard(&arrearsv1.SupplierService_ServiceDesc), supplier)
@@ -174,18 +179,18 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, cfg.Log))
+	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, g.limits, cfg.Log))
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
-	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, cfg.Log))
-	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, cfg.Log))
+	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, g.limits, cfg.Log))
+	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, g.limits, cfg.Log))
+	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, g.limits, cfg.Log))
+	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, g.limits, cfg.Log))
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
-		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}), cfg.Authn, cfg.Log))
+		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}), cfg.Authn, g.limits, cfg.Log))
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
-		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, cfg.Log))
+		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
