@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -216,12 +217,16 @@ func (a *Access) ListEvents(ctx context.Context, req *arrearsv1.ListEventsReques
 		}
 		if e.ResourceType == "complaint_event" {
 			// A line of a complaint's timeline, which its event names by
-			// the line's id: named by the timeline it is on, which lists.
-			cid, err := a.s.svc.TimelineOf(ctx, e.ResourceID)
-			if err != nil && !errors.Is(err, ledger.ErrNotFound) {
-				return nil, a.s.fail(ctx, method, "", err)
+			// the line's id: named by the timeline it is on (which lists),
+			// as the audited line itself says.
+			var line struct {
+				ComplaintID uuid.UUID `json:"complaint_id"`
 			}
-			name = complaintName(cid) + "/events"
+			if json.Unmarshal([]byte(e.Changes), &line) == nil && line.ComplaintID != uuid.Nil {
+				name = complaintName(line.ComplaintID) + "/events"
+			} else {
+				name = "complaints/-/events/" + e.ResourceID.String()
+			}
 		}
 		out.Events = append(out.Events, &arrearsv1.Event{
 			Cursor: cursor, RecordTime: timestamppb.New(e.RecordTime), Actor: e.Actor, Method: e.Method,

@@ -136,10 +136,12 @@ func writeStatus(w http.ResponseWriter, httpStatus int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
-// requireKey answers 401 to a REST request without a valid key before the
-// gateway reads its body, so that no route answers anything, not even a
-// parse error, to an unauthenticated caller. The gRPC interceptor checks the
-// key again (with the access table and rate limit) when the gateway calls.
+// requireKey answers 401 to a REST request without a valid key, and 429 to
+// one over its key's rate limit, before the gateway reads its body, so that
+// no route answers anything, not even a parse error, to an unauthenticated
+// caller, nor decodes a body it would refuse. The gRPC interceptor of the
+// gateway's server checks the key again (with the access table, not the
+// rate limit, already charged here) when the gateway calls.
 func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -157,6 +159,7 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger)
 				// Charged here, before the body is read and decoded: the
 				// gateway's server, which the handler calls, charges nothing.
 				if err := lim.allow(p); err != nil {
+					log.InfoContext(r.Context(), "call", "path", r.URL.Path, "key", p.Prefix, "code", codes.ResourceExhausted.String())
 					st, _ := status.FromError(err)
 					for _, d := range st.Details() {
 						if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {

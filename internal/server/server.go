@@ -2,8 +2,9 @@
 // a gRPC listener with logging and panic recovery, health and reflection,
 // and an HTTP listener whose REST gateway calls the same services, with the
 // same interceptors, on an in-process gRPC server of its own, so every
-// interceptor applies to REST exactly as to gRPC. It also serves /healthz
-// and the OpenAPI document, and stops gracefully.
+// check applies to REST as to gRPC (the rate limit is charged in front of
+// the gateway, before a body is read). It also serves /healthz and the
+// OpenAPI document, and stops gracefully.
 package server
 
 import (
@@ -143,8 +144,9 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	}
 
 	// The gateway is a gRPC client of the inner server: authentication,
-	// logging and limits then run once, in the same interceptors, for
-	// gRPC and REST alike.
+	// the access table, logging and the decode limits then run once, in
+	// the same interceptors, for gRPC and REST alike (the rate limit in
+	// front of the gateway, in requireKey).
 	s.conn, err = grpc.NewClient("passthrough:///gateway",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.innerLis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -230,16 +230,6 @@ func (l *Ledger) ListEvents(ctx context.Context, after uuid.UUID, limit int) ([]
 	return l.store.ListEvents(ctx, store.EventQuery{Scope: scope(ctx), After: after, Until: l.now().Add(-FeedSettle), Limit: limit})
 }
 
-// TimelineOf is the complaint whose timeline holds line id (the change
-// feed names a line's event by it).
-func (l *Ledger) TimelineOf(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
-	e, err := l.store.GetComplaintEvent(ctx, id)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return e.ComplaintID, nil
-}
-
 // KeyPrefix is the public prefix that names key id (keys are named by
 // prefix; their audit events carry the id).
 func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {

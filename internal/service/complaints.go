@@ -58,6 +58,9 @@ const MaxComplaintDebts = 1000
 func dupes(v *ledger.ValidationError, field string, ids []uuid.UUID) {
 	seen := make(map[uuid.UUID]int, len(ids))
 	for i, id := range ids {
+		if id == uuid.Nil {
+			continue // a name that did not parse, refused as such
+		}
 		if j, ok := seen[id]; ok {
 			v.Add(fmt.Sprintf("%s[%d]", field, i), "names the same as %s[%d]", field, j)
 			continue

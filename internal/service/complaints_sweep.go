@@ -93,9 +93,9 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 				// timeline keeps them).
 				// Reopened the day after the instalment, however late the
 				// sweep came; the handler's 30 days run from the day the miss
-				// could first be found (PlanGraceDays on), not into the days
-				// the plan still stood.
-				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, on.AddDays(complaint.PlanGraceDays), civil.Date{}
+				// was found (PlanGraceDays on, or later if the payment's
+				// reversal was recorded later), when it came back to them.
+				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, today, civil.Date{}
 				c.ExtensionDays, c.ExtensionReason = 0, ""
 				// In handling again, it has no outcome until resolved anew.
 				c.Outcome, c.Plan, c.PlanAgreedOn = "", nil, civil.Date{}
