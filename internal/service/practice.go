@@ -159,6 +159,39 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	// outstanding then.
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
 	perInvoice := q.Bands == "AU"
+	type judged struct {
+		j *Judged
+		p policy.Policy
+	}
+	// What was owed on a due date in the period is the amount that stood
+	// then: a correction effective later does not make a late payment
+	// timely. The invoices corrected since their due date wait here to have
+	// their revisions read together.
+	var later []judged
+	flush := func() error {
+		ids := make([]uuid.UUID, len(later))
+		for i, x := range later {
+			ids[i] = x.j.Invoice.ID
+		}
+		revs, err := l.store.RevisionsOf(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, x := range later {
+			inv := x.j.Invoice
+			dueAmount := inv.Amount.Minor
+			then, err := fieldsFrom(revs[inv.ID], inv, x.j.Judgement.DueDate, q.KnownAt)
+			if err != nil {
+				return err
+			}
+			if then.Amount.Currency == inv.Amount.Currency {
+				dueAmount = then.Amount.Minor
+			}
+			addPractice(report(inv.Amount.Currency), inv, x.j.Facts, x.j.Judgement, &x.p, q.From, q.To, perInvoice, dueAmount)
+		}
+		later = later[:0]
+		return nil
+	}
 	err = l.judgeEach(ctx, iq, q.To, q.KnownAt, func(j *Judged) error {
 		if perInvoice && !smallBusiness(j.Invoice.CreditorSizeAtSigning) {
 			return nil
@@ -167,22 +200,18 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 		if err != nil {
 			return nil // judged without a policy this server has: no dates to report
 		}
-		r := report(j.Invoice.Amount.Currency)
-		// What was owed on the due date is the amount that stood then: a
-		// correction effective later does not make a late payment timely.
-		dueAmount := j.Invoice.Amount.Minor
-		if d := j.Judgement.DueDate; !d.IsZero() && j.Invoice.CorrectedOn.After(d) {
-			then, err := fieldsAsOf(ctx, l.store, j.Invoice, d, q.KnownAt)
-			if err != nil {
-				return err
+		if d := j.Judgement.DueDate; !d.IsZero() && !d.Before(q.From) && !d.After(q.To) && j.Invoice.CorrectedOn.After(d) {
+			if later = append(later, judged{j, p}); len(later) == 200 {
+				return flush()
 			}
-			if then.Amount.Currency == j.Invoice.Amount.Currency {
-				dueAmount = then.Amount.Minor
-			}
+			return nil
 		}
-		addPractice(r, j.Invoice, j.Facts, j.Judgement, &p, q.From, q.To, perInvoice, dueAmount)
+		addPractice(report(j.Invoice.Amount.Currency), j.Invoice, j.Facts, j.Judgement, &p, q.From, q.To, perInvoice, j.Invoice.Amount.Minor)
 		return nil
 	})
+	if err == nil && len(later) > 0 {
+		err = flush()
+	}
 	if err != nil {
 		return nil, err
 	}
