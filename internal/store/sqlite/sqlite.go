@@ -99,7 +99,11 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 	// walKeepBytes.
 	// case_sensitive_like makes LIKE (prefix filters, regulators' region
 	// scopes) compare as PostgreSQL's does: SQLite's folds ASCII case.
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(NORMAL)", "case_sensitive_like(ON)",
+	// synchronous FULL syncs the WAL at every commit: a change the API
+	// acknowledged (a sync's acknowledged sequence among them) survives a
+	// power cut or an operating system crash, not only a crash of arrearsd,
+	// as NORMAL's would.
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(FULL)", "case_sensitive_like(ON)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages), fmt.Sprintf("journal_size_limit(%d)", walKeepBytes)}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
