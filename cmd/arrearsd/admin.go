@@ -92,6 +92,14 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Flags stop at the first other word: what follows it (a mistyped
+	// "-expires" after a stray word, say) would be dropped unseen.
+	if args[0] != "revoke" && len(rest) > 0 {
+		return fmt.Errorf("arrearsd keys %s: unexpected %q (flags after it were not read)", args[0], rest[0])
+	}
+	if expires < 0 {
+		return fmt.Errorf("arrearsd keys create: -expires must not be negative, got %s", expires)
+	}
 	svc, st, ctx, err := openService(ctx, cfg)
 	if err != nil {
 		return err

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/arrears/arrears/internal/policy"
@@ -48,8 +50,21 @@ type config struct {
 // SQLitePath is where the embedded store lives.
 func (c config) SQLitePath() string { return filepath.Join(c.DataDir, "arrears.db") }
 
+// demoFromEnv reads ARREARS_DEMO: 1 or true turns the demo on.
+func demoFromEnv() bool {
+	switch strings.ToLower(os.Getenv("ARREARS_DEMO")) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
+// env is a variable's value, or def when it is unset or empty: a templated
+// environment file that leaves one blank means "the default", not an
+// empty address (a random port on every interface) or an empty data
+// directory (a new ledger in the working directory).
 func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
+	if v := os.Getenv(name); v != "" {
 		return v
 	}
 	return def
@@ -85,14 +100,14 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
 	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
-	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("ARREARS_AUDIT_KEY_FILE", ""), "Ed25519 key that signs audit checkpoints, created if missing; default <data-dir>/audit-signing.key (ARREARS_AUDIT_KEY_FILE)")
+	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("ARREARS_AUDIT_KEY_FILE", ""), "Ed25519 key that signs audit checkpoints (created if missing as -create-audit-key says); default <data-dir>/audit-signing.key (ARREARS_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert", env("ARREARS_TLS_CERT", ""), "PEM certificate: serve TLS on both ports (ARREARS_TLS_CERT)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", env("ARREARS_TLS_KEY", ""), "PEM private key of -tls-cert (ARREARS_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCAFile, "tls-client-ca", env("ARREARS_TLS_CLIENT_CA", ""), "PEM CA bundle: verify client certificates for mutual TLS (ARREARS_TLS_CLIENT_CA)")
-	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json replacing the embedded data (ARREARS_POLICY_DIR)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json laid over the embedded data, a file replacing the one of its name (ARREARS_POLICY_DIR)")
 	fs.StringVar(&c.PolicyFile, "policy-file", env("ARREARS_POLICY_FILE", ""), "JSON file of custom payment policies (ARREARS_POLICY_FILE)")
 	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
-	fs.BoolVar(&c.Demo, "demo", env("ARREARS_DEMO", "") == "1", "add the demo ledger's parties and invoices not already there (ARREARS_DEMO=1)")
+	fs.BoolVar(&c.Demo, "demo", demoFromEnv(), "add the demo ledger's parties and invoices not already there (ARREARS_DEMO=1)")
 	createKey := fs.String("create-audit-key", env("ARREARS_CREATE_AUDIT_KEY", ""), "create the audit signing key if missing: true or false; default true on the embedded store, false on PostgreSQL, where every replica must be given the same key (ARREARS_CREATE_AUDIT_KEY)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ARREARS_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it off public networks (ARREARS_DEBUG_ADDR)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
@@ -103,7 +118,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 		c.DatabaseURL = os.Getenv("ARREARS_DATABASE_URL")
 	}
 	var perr error
-	if c.RateLimit, perr = strconv.ParseFloat(*rateLimit, 64); perr != nil || c.RateLimit < 0 {
+	if c.RateLimit, perr = strconv.ParseFloat(*rateLimit, 64); perr != nil || !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) {
 		return c, nil, fmt.Errorf("-rate-limit must be a non-negative number, got %q", *rateLimit)
 	}
 	if c.RateBurst, perr = strconv.Atoi(*rateBurst); perr != nil || c.RateBurst < 1 {
@@ -146,8 +161,8 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 		return c, nil, fmt.Errorf("-max-request-bytes must be an integer of at least 1024, got %q", *maxBytes)
 	}
 	c.MaxRequestBytes = n
-	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil {
-		return c, nil, fmt.Errorf("-shutdown-timeout: %w", err)
+	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		return c, nil, fmt.Errorf("-shutdown-timeout must be a positive duration, got %q", *shutdown)
 	}
 	return c, fs.Args(), nil
 }

@@ -53,3 +53,39 @@ func TestOperatorCommandsNeedAnExistingLedger(t *testing.T) {
 		t.Errorf("the commands left %d files behind", len(entries))
 	}
 }
+
+// TestConfigRefusesWhatItCannotHonour: a blank environment variable is the
+// default, not an empty address or directory; a rate limit that is no
+// number, and a shutdown timeout that is not positive, are refused.
+func TestConfigRefusesWhatItCannotHonour(t *testing.T) {
+	t.Setenv("ARREARS_GRPC_ADDR", "")
+	t.Setenv("ARREARS_DATA_DIR", "")
+	c, err := parseConfig("arrearsd", nil)
+	if err != nil || c.GRPCAddr != ":9090" || c.DataDir != "data" {
+		t.Errorf("blank variables: grpc %q, data dir %q, %v; want the defaults", c.GRPCAddr, c.DataDir, err)
+	}
+	for _, args := range [][]string{{"-rate-limit", "NaN"}, {"-rate-limit", "Inf"}, {"-shutdown-timeout", "0s"}, {"-shutdown-timeout", "-5s"}} {
+		if _, err := parseConfig("arrearsd", args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// TestKeysCreateReadsEveryFlag: flags after a stray word would be dropped
+// unread (an ADMIN key meant to expire that never does): refused, as is a
+// negative lifetime.
+func TestKeysCreateReadsEveryFlag(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "arrears.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, args := range [][]string{
+		{"create", "-data-dir", dir, "-role", "ADMIN", "extra", "-expires", "1h"},
+		{"create", "-data-dir", dir, "-role", "ADMIN", "-expires", "-24h"},
+	} {
+		if err := runKeys(context.Background(), args, &out); err == nil || !strings.Contains(err.Error(), "arrearsd keys create") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

@@ -36,7 +36,14 @@ import (
 
 func main() {
 	setGCDefault()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (a closed terminal) stops gracefully as SIGTERM does. Once a
+	// signal came, the next one is the default's: it ends the process at
+	// once, for an operator who will not wait for the graceful stop.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := realMain(ctx, os.Args[1:])
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
