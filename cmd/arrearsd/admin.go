@@ -22,6 +22,7 @@ import (
 	"github.com/arrears/arrears/internal/regid"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/sqlite"
 )
 
 // multiFlag collects a repeated flag.
@@ -37,7 +38,14 @@ func openService(ctx context.Context, cfg config) (*service.Ledger, store.Store,
 		return nil, nil, nil, err
 	}
 	log := cfg.logger()
-	st, err := openStore(ctx, cfg, log, time.Now())
+	var st store.Store
+	var err error
+	if cfg.DatabaseURL == "" {
+		// As it is: only migrate (and the server) change the schema.
+		st, err = sqlite.OpenCurrent(ctx, cfg.SQLitePath(), log)
+	} else {
+		st, err = openStore(ctx, cfg, log, time.Now())
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/arrears/arrears/internal/store/sqlite"
+	"github.com/arrears/arrears/internal/store/sqlstore"
 )
 
 // TestUsageDoesNotPrintTheDatabaseURL: a mistyped flag prints the usage,
@@ -88,4 +93,31 @@ func TestKeysCreateReadsEveryFlag(t *testing.T) {
 			t.Errorf("%v: %v", args, err)
 		}
 	}
+}
+
+// TestOperatorCommandsLeaveTheSchema: an operator's command run against an
+// embedded ledger of an older schema refuses, saying to migrate, and does
+// not migrate it under the server that still serves it.
+func TestOperatorCommandsLeaveTheSchema(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "arrears.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.Migrate(context.Background(), db, ms[:3], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runKeys(context.Background(), []string{"list", "-data-dir", dir}, &out); err == nil || !strings.Contains(err.Error(), "arrearsd migrate") {
+		t.Errorf("keys list on an older schema: %v", err)
+	}
+	if v, err := sqlstore.SchemaVersion(context.Background(), db); err != nil || v != 3 {
+		t.Errorf("schema version after the command: %d, %v; want 3, untouched", v, err)
+	}
+	db.Close()
 }

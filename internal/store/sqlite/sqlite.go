@@ -72,6 +72,19 @@ var Dialect = sqlstore.Dialect{
 // Open opens (creating if needed) the database file at path, brings its
 // schema up to date and returns the store.
 func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*sqlstore.Store, error) {
+	return open(ctx, path, log, now, true)
+}
+
+// OpenCurrent opens the database file at path as it is, refusing one whose
+// schema is not this binary's, as the PostgreSQL store does: an operator's
+// command (a key listed, an audit verified) run with a newer binary must
+// not migrate a ledger an older server still serves, which could then not
+// start again.
+func OpenCurrent(ctx context.Context, path string, log *slog.Logger) (*sqlstore.Store, error) {
+	return open(ctx, path, log, time.Time{}, false)
+}
+
+func open(ctx context.Context, path string, log *slog.Logger, now time.Time, migrate bool) (*sqlstore.Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
@@ -118,9 +131,14 @@ func Open(ctx context.Context, path string, log *slog.Logger, now time.Time) (*s
 		db.Close()
 		return nil, err
 	}
-	if _, err := sqlstore.Migrate(ctx, db, ms, now); err != nil {
+	if migrate {
+		if _, err := sqlstore.Migrate(ctx, db, ms, now); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+	} else if err := sqlstore.CheckVersion(ctx, db, ms); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	stop := checkpointer(db, log)
 	return sqlstore.New(db, Dialect, log, stop), nil
