@@ -88,7 +88,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")
 	rejects := fs.String("rejects", "", `file of JSON lines receiving every rejected record (default FILE.rejected.ndjson; "-" for none)`)
-	caFile := fs.String("tls-ca", "", "PEM CA of the server's certificate; TLS when set")
+	caFile := fs.String("tls-ca", "", "PEM CA of the server's certificate; TLS when set (or with -tls-cert, against the system's roots)")
 	certFile := fs.String("tls-cert", "", "PEM client certificate, for mutual TLS")
 	keyFile := fs.String("tls-key", "", "PEM client key")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -102,17 +102,26 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if fs.NArg() != 1 || *debtor == "" || *token == "" {
 		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY -token KEY [flags] FILE")
 	}
+	if (*certFile == "") != (*keyFile == "") {
+		return fmt.Errorf("-tls-cert and -tls-key go together")
+	}
 	creds := insecure.NewCredentials()
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return err
+	// A client certificate means TLS: without -tls-ca the system's roots
+	// check the server (the key bound to the certificate is not sent in
+	// the clear).
+	if *caFile != "" || *certFile != "" {
+		conf := &tls.Config{MinVersion: tls.VersionTLS12}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("%s holds no PEM certificate", *caFile)
+			}
+			conf.RootCAs = pool
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("%s holds no PEM certificate", *caFile)
-		}
-		conf := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		if *certFile != "" {
 			pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 			if err != nil {
