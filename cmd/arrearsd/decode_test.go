@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/clock"
 )
 
 // rawCodec sends a request's bytes as they are, so a test can send what no
@@ -158,5 +160,29 @@ func TestUpdateSentBackAsReadChoosesTheLawAgain(t *testing.T) {
 			t.Errorf("signed 1 March 2025, sent back as read: policy %s, want Decree 728's", upd.Invoice.Policy)
 		}
 		inv.Etag = upd.Invoice.Etag
+	}
+}
+
+// TestStopEndsHealthWatches: a client watching health does not hold the
+// graceful stop to its timeout: the watch sees NOT_SERVING and ends, and
+// the server stops at once.
+func TestStopEndsHealthWatches(t *testing.T) {
+	g, _, stop := startStoppable(t, config{}, clock.NewFake(now))
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("watch: %v, %v", r, err)
+	}
+	start := time.Now()
+	stop() // the shutdown timeout is 5 s
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the stop took %s with a health watch open", d)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -71,7 +70,18 @@ type Server struct {
 	// inner serves the REST gateway, in process.
 	inner    *grpc.Server
 	innerLis *bufconn.Listener
+	// watching is closed when the server stops, ending health watches.
+	watching chan struct{}
 }
+
+// watchStream is a health watch with a context of its own, which the
+// server's stop ends.
+type watchStream struct {
+	healthpb.Health_WatchServer
+	ctx context.Context
+}
+
+func (w watchStream) Context() context.Context { return w.ctx }
 
 // New listens on both addresses and registers the ledger service.
 func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, access arrearsv1.AccessServiceServer,
@@ -137,7 +147,8 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	served := []string{"", arrearsv1.LedgerService_ServiceDesc.ServiceName, arrearsv1.AccessService_ServiceDesc.ServiceName,
 		arrearsv1.SupplierService_ServiceDesc.ServiceName, arrearsv1.SyncService_ServiceDesc.ServiceName,
 		arrearsv1.OversightService_ServiceDesc.ServiceName}
-	s.grpc.RegisterService(g.guard(&healthpb.Health_ServiceDesc), &knownHealth{Server: s.health, known: served})
+	s.watching = make(chan struct{})
+	s.grpc.RegisterService(g.guard(&healthpb.Health_ServiceDesc), &knownHealth{Server: s.health, known: served, closing: s.watching})
 	reflection.Register(s.grpc)
 	for _, name := range served {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
@@ -216,13 +227,25 @@ const maxStreamsPerConn = 1024
 type knownHealth struct {
 	*health.Server
 	known []string
+	// closing ends the watches when the server stops: a watch lasts as
+	// long as its client likes, and a graceful stop waits for every call.
+	closing chan struct{}
 }
 
 func (h *knownHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
 	if !slices.Contains(h.known, req.GetService()) {
 		return status.Error(codes.NotFound, "unknown service")
 	}
-	return h.Server.Watch(req, stream)
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return h.Server.Watch(req, watchStream{stream, ctx})
 }
 
 // idleTimeout closes a connection (gRPC or HTTP) that has carried nothing
@@ -274,10 +297,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.cfg.Log.Info("shutting down")
 	s.health.Shutdown()
-	// REST first, while the inner gRPC server still serves the gateway's
-	// calls; then gRPC. Each has its own ShutdownTimeout: a REST stream as long as
-	// the first's budget must not leave the gRPC calls none (they would be
-	// cut at once), and what outlives its budget is closed.
+	close(s.watching)
+	// The public port stops taking calls at once, and its calls in flight
+	// drain beside REST's. REST first, while the inner gRPC server still
+	// serves the gateway's calls; then the inner one. Each window is
+	// ShutdownTimeout: a REST stream as long as the first must not leave
+	// the gRPC calls none (they would be cut at once), and what outlives
+	// both is closed.
+	publicStopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(publicStopped) }()
 	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	if s.http.Shutdown(httpCtx) != nil {
 		_ = s.http.Close()
@@ -285,15 +313,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	cancel()
 	grpcCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	// Both at once: the public port stops taking calls as the inner one
-	// drains, and each call in flight has the whole window.
 	stopped := make(chan struct{})
 	go func() {
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); s.inner.GracefulStop() }()
-		go func() { defer wg.Done(); s.grpc.GracefulStop() }()
-		wg.Wait()
+		s.inner.GracefulStop()
+		<-publicStopped
 		close(stopped)
 	}()
 	select {
