@@ -46,17 +46,42 @@ func loadAuditKey(path string, create bool) (ed25519.PrivateKey, bool, error) {
 }
 
 // writeSecretFile writes content to a new file only its owner can read;
-// an existing file is never overwritten.
+// an existing file is never overwritten. It is on disk when this returns
+// (the file and its directory entry synced), as the database's commits
+// are: a signing key lost to a power cut after its first checkpoint was
+// committed would leave the ledger unverifiable.
 func writeSecretFile(path, content string) error {
 	f, err := createSecretFile(path)
 	if err != nil {
 		return err
 	}
+	if err := writeSynced(f, content); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeSynced writes content to f, syncs and closes it.
+func writeSynced(f *os.File, content string) error {
 	if _, err := f.WriteString(content); err != nil {
 		f.Close()
 		return err
 	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
 	return f.Close()
+}
+
+// syncDir makes a new directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // createSecretFile makes a new file readable only by its owner (and its

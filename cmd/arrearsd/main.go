@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 	_ "time/tzdata" // business dates need every jurisdiction's zone, on any host
@@ -235,8 +236,8 @@ func ensureAdminKey(ctx context.Context, svc *service.Ledger, path string, log *
 	}
 	token, err := svc.EnsureAdminKey(ctx)
 	if err == nil && token != "" {
-		if _, err = f.WriteString(token + "\n"); err == nil {
-			err = f.Close()
+		if err = writeSynced(f, token+"\n"); err == nil {
+			err = syncDir(filepath.Dir(path))
 		}
 		if err != nil {
 			return fmt.Errorf("write the first admin key to %s: %w", path, err)
