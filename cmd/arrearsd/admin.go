@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"flag"
@@ -212,31 +213,48 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, created, err := loadAuditKey(cfg.AuditKeyFile, true); err != nil {
+		key, created, err := loadAuditKey(cfg.AuditKeyFile, true)
+		if err != nil {
 			return err
 		} else if !created {
 			return fmt.Errorf("%s exists already: it is never overwritten", cfg.AuditKeyFile)
 		}
 		fmt.Fprintf(out, "created the audit signing key %s (readable only by its owner): give every replica the same file and keep it away from the database\n", cfg.AuditKeyFile)
+		// The public half is no secret: whoever should check the trail
+		// (a regulator) is given it, and verifies without the signing key.
+		fmt.Fprintf(out, "public key: %s\n", base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
 		return nil
 	}
 	if len(args) == 0 || args[0] != "verify" {
 		return fmt.Errorf("usage: arrearsd audit verify|keygen [flags]")
 	}
-	cfg, err := parseConfig("arrearsd audit verify", args[1:])
+	var publicKey string
+	cfg, err := parseConfig("arrearsd audit verify", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&publicKey, "public-key", "", "the signing key's public half, base64 (as audit keygen prints it): verify without the signing key")
+	})
 	if err != nil {
 		return err
 	}
-	key, _, err := loadAuditKey(cfg.AuditKeyFile, false)
-	if err != nil {
-		return err
+	var pub ed25519.PublicKey
+	if publicKey != "" {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(publicKey))
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return fmt.Errorf("-public-key is not a base64 Ed25519 public key")
+		}
+		pub = b
+	} else {
+		key, _, err := loadAuditKey(cfg.AuditKeyFile, false)
+		if err != nil {
+			return err
+		}
+		pub = key.Public().(ed25519.PublicKey)
 	}
 	_, st, ctx, err := openService(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := service.VerifyAudit(ctx, st, key.Public().(ed25519.PublicKey))
+	rep, err := service.VerifyAudit(ctx, st, pub)
 	if err != nil {
 		return err
 	}

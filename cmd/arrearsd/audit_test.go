@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
+	"encoding/base64"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -392,4 +394,36 @@ func refusedStart(t *testing.T, cfg config) error {
 		t.Fatal("the server started and stopped without an error")
 	}
 	return err
+}
+
+// TestVerifyWithThePublicKey: audit keygen prints the key's public half, and
+// verify checks the trail with it alone, without the signing key (which
+// can forge checkpoints); a wrong public key fails the checkpoints.
+func TestVerifyWithThePublicKey(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "keys", "audit.key")
+	var out strings.Builder
+	if err := runAudit(context.Background(), []string{"keygen", "-audit-key-file", keyFile}, &out); err != nil {
+		t.Fatal(err)
+	}
+	_, pub, ok := strings.Cut(out.String(), "public key: ")
+	if !ok {
+		t.Fatalf("keygen printed no public key:\n%s", out.String())
+	}
+	pub = strings.TrimSpace(pub)
+	cfg := config{DataDir: dir, AuditKeyFile: keyFile}
+	auditLedger(t, cfg).Close()
+	check := func(pub string) (string, error) {
+		var out bytes.Buffer
+		err := runAudit(context.Background(), []string{"verify", "-data-dir", dir, "-audit-key-file", filepath.Join(dir, "absent.key"),
+			"-public-key", pub, "-log-level", "error"}, &out)
+		return out.String(), err
+	}
+	if out, err := check(pub); err != nil {
+		t.Errorf("verify with the public key: %v\n%s", err, out)
+	}
+	other, _, _ := ed25519.GenerateKey(nil)
+	if out, err := check(base64.StdEncoding.EncodeToString(other)); err == nil || !strings.Contains(out, "checkpoint") {
+		t.Errorf("verify with another public key: %v\n%s", err, out)
+	}
 }
