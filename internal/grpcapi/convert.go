@@ -11,6 +11,7 @@ import (
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/jsonenc"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/regid"
@@ -407,15 +408,7 @@ func maskPaths(m *fieldmaskpb.FieldMask) []string {
 	paths := m.GetPaths()
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		var b strings.Builder
-		for _, r := range p {
-			if r >= 'A' && r <= 'Z' {
-				b.WriteByte('_')
-				r += 'a' - 'A'
-			}
-			b.WriteRune(r)
-		}
-		out[i] = b.String()
+		out[i] = jsonenc.FieldName(p)
 	}
 	return out
 }

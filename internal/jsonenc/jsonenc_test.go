@@ -28,3 +28,12 @@ func TestAppendStringIsMarshal(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldName(t *testing.T) {
+	for in, want := range map[string]string{"minorUnits": "minor_units", "minor_units": "minor_units", "asOf": "as_of",
+		"creditorSizeClassAtSigning": "creditor_size_class_at_signing", "kind": "kind", "": ""} {
+		if got := FieldName(in); got != want {
+			t.Errorf("FieldName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

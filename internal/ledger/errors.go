@@ -80,6 +80,17 @@ func (e *ValidationError) Has(field string) bool {
 	return false
 }
 
+// Renamed is e with each field renamed by name: the same problems, named
+// as another request holds the values (a sync record's fields for
+// CreateInvoice's checks, say). The count of those omitted is kept.
+func (e *ValidationError) Renamed(name func(field string) string) *ValidationError {
+	out := &ValidationError{Violations: make([]FieldViolation, len(e.Violations)), Omitted: e.Omitted}
+	for i, v := range e.Violations {
+		out.Violations[i] = FieldViolation{Field: name(v.Field), Description: v.Description}
+	}
+	return out
+}
+
 // Merge adds o's violations with each field prefixed by prefix (e.g.
 // "invoice."), so domain checks that know only their own field names can be
 // reported by their path in the request.

@@ -185,3 +185,16 @@ func TestCurrencyFoldedInASCIIOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRenamedKeepsTheProblems: renaming fields keeps each description and
+// the count of those not listed.
+func TestRenamedKeepsTheProblems(t *testing.T) {
+	v := ValidationError{Violations: []FieldViolation{{Field: "amount", Description: "bad"}}, Omitted: 3}
+	r := v.Renamed(func(f string) string { return "invoice." + f })
+	if len(r.Violations) != 1 || r.Violations[0] != (FieldViolation{Field: "invoice.amount", Description: "bad"}) || r.Omitted != 3 {
+		t.Errorf("renamed: %+v", r)
+	}
+	if v.Violations[0].Field != "amount" {
+		t.Error("renaming changed the original")
+	}
+}

@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	"github.com/arrears/arrears/internal/jsonenc"
 )
 
 // The gateway's decoders name only the last segment of a field they refuse
@@ -104,7 +105,7 @@ func pathAt(body []byte, off int64) (string, bool) {
 				if b.Len() > 0 {
 					b.WriteByte('.')
 				}
-				b.WriteString(snake(f.key))
+				b.WriteString(jsonenc.FieldName(f.key))
 			case !f.object && f.index >= 0:
 				b.WriteString("[" + strconv.Itoa(f.index) + "]")
 			}
@@ -158,22 +159,6 @@ func pathAt(body []byte, off int64) (string, bool) {
 	}
 }
 
-// snake turns a JSON name (lowerCamelCase or snake_case) into the proto
-// field's name.
-func snake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // queryFieldPath finds the query parameter a refusal of leaf (the last
 // segment the gateway names, e.g. "year") is about, and names it in
 // snake_case ("as_of.year"); bad is the value refused, when known, to tell
@@ -206,7 +191,7 @@ func queryFieldPath(q url.Values, leaf, bad string) (string, bool) {
 func snakePath(key string) string {
 	parts := strings.Split(key, ".")
 	for i, p := range parts {
-		parts[i] = snake(p)
+		parts[i] = jsonenc.FieldName(p)
 	}
 	return strings.Join(parts, ".")
 }

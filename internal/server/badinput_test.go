@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/arrears/arrears/internal/jsonenc"
 )
 
 // at writes protojson's message for a refusal at the first byte of mark in
@@ -88,7 +90,7 @@ func TestPlainQueryError(t *testing.T) {
 		if !ok || text != tc.text {
 			t.Errorf("%s: %q, %v; want %q", tc.msg, text, ok, tc.text)
 		}
-		if field, _ := queryFieldPath(q, snake(leaf), bad); field != tc.field {
+		if field, _ := queryFieldPath(q, jsonenc.FieldName(leaf), bad); field != tc.field {
 			t.Errorf("%s: field %q, want %q", tc.msg, field, tc.field)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/jsonenc"
 )
 
 // Patterns in the JSON decoder's and query parser's messages that name the
@@ -66,7 +67,7 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 			}
 		} else if leaf, bad, text, isQuery := plainQueryError(msg); isQuery {
 			field, msg = leaf, text
-			if path, found := queryFieldPath(r.URL.Query(), snake(leaf), bad); found {
+			if path, found := queryFieldPath(r.URL.Query(), jsonenc.FieldName(leaf), bad); found {
 				field = path
 			}
 		} else {
@@ -75,13 +76,19 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		err = withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+msg), field, msg).Err()
 	}
 	if ok && st.Code() == codes.ResourceExhausted {
-		for _, d := range st.Details() {
-			if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {
-				w.Header().Set("Retry-After", strconv.Itoa(int(ri.GetRetryDelay().AsDuration().Seconds())))
-			}
-		}
+		setRetryAfter(w, st)
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// setRetryAfter says over HTTP how long a refusal's google.rpc.RetryInfo
+// asks a client to wait.
+func setRetryAfter(w http.ResponseWriter, st *status.Status) {
+	for _, d := range st.Details() {
+		if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {
+			w.Header().Set("Retry-After", strconv.Itoa(int(ri.GetRetryDelay().AsDuration().Seconds())))
+		}
+	}
 }
 
 // limitBody caps request bodies; the gateway's read then fails with a
@@ -161,11 +168,7 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger)
 				if err := lim.allow(p); err != nil {
 					log.InfoContext(r.Context(), "call", "path", r.URL.Path, "key", p.Prefix, "code", codes.ResourceExhausted.String())
 					st, _ := status.FromError(err)
-					for _, d := range st.Details() {
-						if ri, isRetry := d.(*errdetails.RetryInfo); isRetry {
-							w.Header().Set("Retry-After", strconv.Itoa(int(ri.GetRetryDelay().AsDuration().Seconds())))
-						}
-					}
+					setRetryAfter(w, st)
 					writeStatus(w, http.StatusTooManyRequests, `{"code":8,"message":"rate limit of this API key exceeded; retry later","details":[]}`)
 					return
 				}

@@ -211,11 +211,7 @@ func TestLateStepCountsAsLate(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
-			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
-				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			reg := f.regulator(t)
 			inv := f.invoice(t, "CMP-1", d(2025, 6, 1))
 			c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,
 				ReceivingRegulator: service.PartyRef{ID: reg.ID}, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July"})
@@ -259,11 +255,7 @@ func TestMissedHandlingDeadlineFlaggedOnce(t *testing.T) {
 			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "complaint.invoices[0]" {
 				t.Errorf("a complaint about no debt of the supplier's: %v", err)
 			}
-			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
-				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			reg := f.regulator(t)
 			inv := f.invoice(t, "CMP-2", d(2025, 6, 1))
 			in := service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: service.PartyRef{ID: reg.ID},
 				Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid since July", Idem: service.Idempotency{Key: "file-once", Hash: "h"}}
@@ -352,11 +344,7 @@ func TestSupplierKeyDoesNotAnswerForDebtor(t *testing.T) {
 // a plan met closes the complaint 30 days after its last instalment.
 func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
-	reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
-		RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := f.regulator(t)
 	regRef := service.PartyRef{ID: reg.ID}
 	cny := func(minor int64) money.Money { return money.Money{Minor: minor, Currency: "CNY"} }
 	file := func(in service.ComplaintInput) *complaint.Complaint {
@@ -636,11 +624,7 @@ func TestRegulatorIsNoPartyToADebt(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
-			reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
-				RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			reg := f.regulator(t)
 			regulator := service.PartyRef{ID: reg.ID}
 			refused := func(what, field string, err error) {
 				t.Helper()
@@ -656,7 +640,7 @@ func TestRegulatorIsNoPartyToADebt(t *testing.T) {
 			}
 			refused("an invoice a regulator owes", "invoice.debtor", invoice(regulator, f.creditor))
 			refused("an invoice owed to a regulator", "invoice.creditor", invoice(f.debtor, regulator))
-			_, err = f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: regulator, Claim: &complaint.Claim{
+			_, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: regulator, Claim: &complaint.Claim{
 				DocumentRef: "REG-C1", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
 			refused("a claim on a regulator", "claim.debtor", err)
 			// Nor does a firm become a regulator, or a regulator a firm.
@@ -672,11 +656,7 @@ func TestRegulatorIsNoPartyToADebt(t *testing.T) {
 // more invoices than MaxComplaintDebts, is refused naming the field.
 func TestComplaintNamesEachDebtOnce(t *testing.T) {
 	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
-	reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
-		RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := f.regulator(t)
 	inv := f.invoice(t, "CMP-TWICE", d(2025, 6, 1))
 	file := func(ids []uuid.UUID) error {
 		_, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor,

@@ -45,10 +45,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 		}
 		// The clock now, not at the pass's start (a pass may take long, or
 		// cross midnight), and never before the complaint's last change.
-		now := l.now()
-		if now.Before(c.UpdateTime) {
-			now = c.UpdateTime
-		}
+		now := notBefore(l.now(), c.UpdateTime)
 		debtor, err := tx.GetParty(ctx, c.Debtor)
 		if err != nil {
 			// Not "gone": a complaint whose debtor cannot be read is an

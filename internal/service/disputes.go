@@ -22,7 +22,7 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
 			if err == nil {
 				outD, err = tx.GetDispute(ctx, id)
@@ -90,7 +90,7 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		d, err := tx.GetDispute(ctx, disputeID)
 		if err != nil {
 			return err

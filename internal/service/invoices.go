@@ -96,6 +96,18 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 	return out, err
 }
 
+// noRegulator refuses a regulator named as the debtor or creditor of a
+// debt (prefix + "debtor", prefix + "creditor"): a regulator handles
+// complaints, and owes and is owed nothing.
+func noRegulator(v *ledger.ValidationError, prefix string, debtor, creditor *ledger.Party) {
+	if debtor != nil && debtor.Kind == ledger.KindRegulator {
+		v.Add(prefix+"debtor", "%s is a regulator: it owes nothing in this ledger", debtor.DisplayName)
+	}
+	if creditor != nil && creditor.Kind == ledger.KindRegulator {
+		v.Add(prefix+"creditor", "%s is a regulator: it is owed nothing in this ledger", creditor.DisplayName)
+	}
+}
+
 // lookupParty resolves a party named in a request; a name that resolves to
 // nothing is a violation of that field rather than a missing resource.
 func lookupParty(ctx context.Context, r store.Reader, v *ledger.ValidationError, field string, ref PartyRef) (*ledger.Party, error) {
@@ -144,7 +156,7 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, cur)
+		now = notBefore(now, cur.UpdateTime)
 		// The mask is part of the request: check it before the state.
 		next, reselect, err := applyMask(cur, patch, mask)
 		if err != nil {
@@ -319,7 +331,7 @@ func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, cur)
+		now = notBefore(now, cur.UpdateTime)
 		if err := checkEtag(etag, cur.Version); err != nil {
 			return err
 		}
@@ -410,13 +422,7 @@ func (l *Ledger) prepareInvoice(v *ledger.ValidationError, debtor, creditor *led
 		inv.DebtorID = debtor.ID
 		today = l.Today(now, debtor.Jurisdiction)
 	}
-	// A regulator handles complaints; it is no party to a debt.
-	if debtor != nil && debtor.Kind == ledger.KindRegulator {
-		v.Add("invoice.debtor", "%s is a regulator: it owes nothing in this ledger", debtor.DisplayName)
-	}
-	if creditor != nil && creditor.Kind == ledger.KindRegulator {
-		v.Add("invoice.creditor", "%s is a regulator: it is owed nothing in this ledger", creditor.DisplayName)
-	}
+	noRegulator(v, "invoice.", debtor, creditor)
 	assumedSize := false
 	if creditor != nil {
 		inv.CreditorID = creditor.ID

@@ -38,7 +38,7 @@ func (l *Ledger) recordPaymentTx(ctx context.Context, tx store.Tx, invoiceID uui
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		today := l.Today(now, debtor.Jurisdiction)
 		cand := *p
 		cand.InvoiceID, cand.DebtorID = inv.ID, inv.DebtorID
@@ -159,7 +159,7 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		p, err := tx.GetPayment(ctx, paymentID)
 		if err != nil {
 			return err
@@ -208,7 +208,7 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		if id, ok, err := replay(ctx, tx, idem); err != nil || ok {
 			if err == nil {
 				outCN, err = tx.GetCreditNote(ctx, id)

@@ -146,15 +146,15 @@ func visibleInvoice(ctx context.Context, r store.Reader, id uuid.UUID, lock func
 	return r.GetInvoice(ctx, id)
 }
 
-// notBefore is now, or the invoice's last change if that is later, for a
-// change made under the invoice's lock: the clock is read before the lock
+// notBefore is now, or a record's last change if that is later, for a
+// change made under the record's lock: the clock is read before the lock
 // is taken (and another replica's clock may run ahead), and a change
 // committed after another must not carry an earlier record time, or a read
 // as known at a time between the two would see the later change and not
 // the earlier.
-func notBefore(now time.Time, inv *ledger.Invoice) time.Time {
-	if now.Before(inv.UpdateTime) {
-		return inv.UpdateTime
+func notBefore(now, last time.Time) time.Time {
+	if now.Before(last) {
+		return last
 	}
 	return now
 }

@@ -107,12 +107,7 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		if creditor != nil && debtor != nil && creditor.ID == debtor.ID {
 			v.Add("claim.debtor", "is the claiming supplier itself")
 		}
-		if debtor != nil && debtor.Kind == ledger.KindRegulator {
-			v.Add("claim.debtor", "%s is a regulator: it owes nothing in this ledger", debtor.DisplayName)
-		}
-		if creditor != nil && creditor.Kind == ledger.KindRegulator {
-			v.Add("claim.creditor", "%s is a regulator: it is owed nothing in this ledger", creditor.DisplayName)
-		}
+		noRegulator(&v, "claim.", debtor, creditor)
 		ledger.ValidateRef(&v, "claim.document_ref", c.DocumentRef, true)
 		ledger.ValidateAmount(&v, "claim.amount", money.Money{Minor: c.Amount, Currency: c.Currency})
 		checkFactDate(&v, "claim.issued_on", c.IssuedOn, today)
@@ -300,16 +295,15 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			var v ledger.ValidationError
 			var nv *ledger.ValidationError
 			if err := inv.Normalize(today); errors.As(err, &nv) {
-				for _, f := range nv.Violations {
-					switch f.Field {
+				v = *nv.Renamed(func(f string) string {
+					switch f {
 					case "document_ref":
+						return f
 					case "agreed_due_date":
-						f.Field = "claim.due_on"
-					default:
-						f.Field = "claim." + f.Field
+						return "claim.due_on"
 					}
-					v.Add(f.Field, "%s", f.Description)
-				}
+					return "claim." + f
+				})
 			} else if err != nil {
 				return err
 			}
@@ -362,7 +356,7 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		var v ledger.ValidationError
 		if !in.Kind.Valid() {
 			v.Add("contest.kind", "must be PAYMENT_NOT_RECEIVED, AMOUNT_DIFFERS, DATES_DIFFER or OTHER")
@@ -420,7 +414,7 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 		if err != nil {
 			return err
 		}
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 		c, err := tx.GetContest(ctx, id)
 		if err != nil {
 			return err

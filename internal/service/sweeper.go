@@ -276,7 +276,7 @@ func (l *Ledger) rejudge(ctx context.Context, rec *recorder, inv *ledger.Invoice
 	// Dates come from the sweep's clock reading; the record time is read
 	// now, so a long sweep stamps its events when it writes them (the
 	// change feed orders by it).
-	c := change(ctx, inv, today, notBefore(l.now(), inv), "Sweep")
+	c := change(ctx, inv, today, notBefore(l.now(), inv.UpdateTime), "Sweep")
 	for _, e := range events {
 		if e.Kind != ledger.EscalationChanged || corrected[e.ID] {
 			continue

@@ -111,6 +111,18 @@ func newFixture(t *testing.T, open func(t *testing.T) (store.Store, store.Store)
 	return f
 }
 
+// regulator registers the Fujian SME office, a regulator whose remit
+// covers the fixture's parties.
+func (f *fixture) regulator(t *testing.T) *ledger.Party {
+	t.Helper()
+	reg, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Fujian SME office", Kind: ledger.KindRegulator, Jurisdiction: "CN",
+		RegistrationID: uscc(t, "11350000MB0TWE009"), RegionCode: "350000"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
 // invoice records a CNY 100,000.00 invoice delivered on delivered with a
 // 30-day term.
 func (f *fixture) invoice(t *testing.T, ref string, delivered civil.Date) *ledger.Invoice {

@@ -485,7 +485,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	for _, inv := range existing {
 		// Updated in bulk under a version check: a change committed since
 		// the read is a conflict and a rerun, which reads it again.
-		now = notBefore(now, inv)
+		now = notBefore(now, inv.UpdateTime)
 	}
 	if err != nil {
 		return nil, err
@@ -978,16 +978,12 @@ func violationsOf(err error) []ledger.FieldViolation {
 	if !errors.As(err, &ve) {
 		return []ledger.FieldViolation{{Field: "record", Description: err.Error()}}
 	}
-	out := make([]ledger.FieldViolation, len(ve.Violations))
-	for i, v := range ve.Violations {
-		out[i] = v
-		switch f := strings.TrimPrefix(v.Field, "invoice."); f {
-		case "reason": // CancelInvoice's
-			out[i].Field = "cancel_reason"
-		default:
-			out[i].Field = f
+	out := ve.Renamed(func(f string) string {
+		if f = strings.TrimPrefix(f, "invoice."); f == "reason" { // CancelInvoice's
+			return "cancel_reason"
 		}
-	}
+		return f
+	}).Violations
 	if ve.Omitted > 0 {
 		out = append(out, ledger.FieldViolation{Field: "record", Description: fmt.Sprintf("%d more problems, not listed", ve.Omitted)})
 	}
@@ -1110,20 +1106,17 @@ func unverifiedParty(r *SyncRecord, now time.Time) (*ledger.Party, error) {
 	// The party's problems, named as the record holds each value.
 	var pv *ledger.ValidationError
 	if err := np.Normalize(); errors.As(err, &pv) {
-		var v ledger.ValidationError
-		for _, f := range pv.Violations {
-			field := "creditor" // the name: jurisdiction and registration id
-			switch f.Field {
+		return nil, pv.Renamed(func(f string) string {
+			switch f {
 			case "display_name":
-				field = "creditor_name"
+				return "creditor_name"
 			case "size_class":
-				field = "creditor_size_class"
+				return "creditor_size_class"
 			case "region_code":
-				field = "creditor_region_code"
+				return "creditor_region_code"
 			}
-			v.Add(field, "%s", f.Description)
-		}
-		return nil, &v
+			return "creditor" // the name: jurisdiction and registration id
+		})
 	} else if err != nil {
 		return nil, err
 	}
@@ -1198,15 +1191,13 @@ func prefixPayment(err error, i int) error {
 	if !errors.As(err, &ve) {
 		return err
 	}
-	out := &ledger.ValidationError{Omitted: ve.Omitted}
-	for _, v := range ve.Violations {
-		f := strings.TrimPrefix(strings.TrimPrefix(v.Field, "payment."), "payments.")
+	return ve.Renamed(func(f string) string {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "payment."), "payments.")
 		if f == "reason" { // ReversePayment's
 			f = "reversal_reason"
 		}
-		out.Violations = append(out.Violations, ledger.FieldViolation{Field: fmt.Sprintf("payments[%d].", i) + f, Description: v.Description})
-	}
-	return out
+		return fmt.Sprintf("payments[%d].", i) + f
+	})
 }
 
 // differingFields lists the correctable fields where the record differs

@@ -1069,6 +1069,41 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	}
 }
 
+// whileHeld runs hold in a transaction and, once hold has returned,
+// other in a second one, and reports whether other ended while the first
+// transaction was still open (it is kept open 300 ms, or 5 s when other is
+// expected to get through), and other's error.
+func whileHeld(t *testing.T, s store.Store, wait time.Duration, hold, other func(ctx context.Context, tx store.Tx) error) (during bool, otherErr error) {
+	t.Helper()
+	ctx := context.Background()
+	held, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		<-held
+		done <- s.ReadWriteTx(ctx, other)
+	}()
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := hold(ctx, tx); err != nil {
+			return err
+		}
+		select {
+		case <-held:
+		default:
+			close(held)
+		}
+		select {
+		case err := <-done:
+			during = true
+			done <- err
+		case <-time.After(wait):
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return during, <-done
+}
+
 // testLockedInvoiceTakesNewFacts: where writers run concurrently, a locked
 // invoice does not hold off rows that merely refer to it (their foreign key
 // checks): the sweeper records escalation events while a payment holds the
@@ -1078,38 +1113,19 @@ func testLockedInvoiceTakesNewFacts(t *testing.T, s store.Store) {
 	if !s.ConcurrentWriters() {
 		t.Skip("writers are serialized: nothing runs beside a lock")
 	}
-	ctx := context.Background()
 	_, _, inv := fixture(t, s)
-	locked, recorded := make(chan struct{}), make(chan error, 1)
-	go func() {
-		<-locked
-		recorded <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			ev := &ledger.EscalationEvent{ID: uuid.New(), InvoiceID: inv.ID, Kind: ledger.EscalationChanged, FromLevel: 0, ToLevel: 1,
-				ToLevelName: "OVERDUE", ChangedOn: civil.MustNew(2025, 7, 1), RecordTime: t0}
-			return tx.AddEscalationEvents(ctx, []*ledger.EscalationEvent{ev}, []store.Change{changeOn(inv, "Sweep")})
-		})
-	}()
-	var during bool
-	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.LockInvoice(ctx, inv.ID); err != nil {
-			return err
-		}
-		close(locked)
-		select {
-		case err := <-recorded:
-			during = true
-			recorded <- err
-		case <-time.After(5 * time.Second):
-		}
-		return nil
+	during, err := whileHeld(t, s, 5*time.Second, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.LockInvoice(ctx, inv.ID)
+		return err
+	}, func(ctx context.Context, tx store.Tx) error {
+		ev := &ledger.EscalationEvent{ID: uuid.New(), InvoiceID: inv.ID, Kind: ledger.EscalationChanged, FromLevel: 0, ToLevel: 1,
+			ToLevelName: "OVERDUE", ChangedOn: civil.MustNew(2025, 7, 1), RecordTime: t0}
+		return tx.AddEscalationEvents(ctx, []*ledger.EscalationEvent{ev}, []store.Change{changeOn(inv, "Sweep")})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !during {
 		t.Error("an escalation event of a locked invoice waited for the lock")
 	}
-	if err := <-recorded; err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1121,37 +1137,16 @@ func testLockedPartyTakesTurns(t *testing.T, s store.Store) {
 	if !s.ConcurrentWriters() {
 		t.Skip("writers are serialized: each has the store to itself")
 	}
-	ctx := context.Background()
 	_, creditor, _ := fixture(t, s)
-	locked, second := make(chan struct{}), make(chan error, 1)
-	go func() {
-		<-locked
-		second <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			_, err := tx.LockParty(ctx, creditor.ID)
-			return err
-		})
-	}()
-	var early bool
-	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.LockParty(ctx, creditor.ID); err != nil {
-			return err
-		}
-		close(locked)
-		select {
-		case err := <-second:
-			early = true
-			second <- err
-		case <-time.After(300 * time.Millisecond):
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	lock := func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.LockParty(ctx, creditor.ID)
+		return err
 	}
-	if early {
+	during, err := whileHeld(t, s, 300*time.Millisecond, lock, lock)
+	if during {
 		t.Error("a party locked by one transaction was locked by another before the first ended")
 	}
-	if err := <-second; err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1197,45 +1192,22 @@ func testContextEndingBeforeCommit(t *testing.T, s store.Store) {
 // testShareParty: a party read with ShareParty cannot be changed by another
 // transaction until the reader's transaction ends.
 func testShareParty(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	debtor, _, _ := fixture(t, s)
-	read, changed := make(chan struct{}), make(chan error, 1)
-	go func() {
-		<-read
-		changed <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-			p, err := tx.GetParty(ctx, debtor.ID)
-			if err != nil {
-				return err
-			}
-			p.RegionCode = "110000"
-			return tx.UpdateParty(ctx, p, change("UpdateParty"))
-		})
-	}()
-	var changedEarly bool
-	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.ShareParty(ctx, debtor.ID); err != nil {
+	during, err := whileHeld(t, s, 300*time.Millisecond, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.ShareParty(ctx, debtor.ID)
+		return err
+	}, func(ctx context.Context, tx store.Tx) error {
+		p, err := tx.GetParty(ctx, debtor.ID)
+		if err != nil {
 			return err
 		}
-		select {
-		case <-read:
-		default:
-			close(read)
-		}
-		select {
-		case err := <-changed:
-			changedEarly = true
-			changed <- err
-		case <-time.After(300 * time.Millisecond):
-		}
-		return nil
+		p.RegionCode = "110000"
+		return tx.UpdateParty(ctx, p, change("UpdateParty"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changedEarly {
+	if during {
 		t.Error("a party read with ShareParty was changed before the reader's transaction ended")
 	}
-	if err := <-changed; err != nil {
+	if err != nil {
 		t.Errorf("the change after the reader ended: %v", err)
 	}
 }
