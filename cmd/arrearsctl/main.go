@@ -131,7 +131,8 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		creds = credentials.NewTLS(conf)
 	}
-	conn, err := grpc.NewClient(*server, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(*server, grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(syncclient.MaxAnswerBytes)))
 	if err != nil {
 		return err
 	}

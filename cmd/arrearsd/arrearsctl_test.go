@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/syncclient"
 )
 
@@ -216,4 +219,86 @@ func TestArrearsctlSyncStopsGently(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(wantRejected) {
 		t.Errorf("rejects file lists %v, want %v", got, wantRejected)
 	}
+}
+
+// TestArrearsctlSyncTakesLargeAnswers: a chunk of records each carrying a
+// hundred problems is answered in one message far past gRPC's default 4 MB
+// receive bound; the client takes it as the server sends it (up to 64 MB),
+// so the rejections are reported, not lost to a receive error after the
+// server committed the chunk.
+func TestArrearsctlSyncTakesLargeAnswers(t *testing.T) {
+	f := newSyncFixture(t, config{MaxRequestBytes: 4 << 20}) // the default: one chunk of 1000 such records
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	bad := &arrearsv1.Date{Year: 2025, Month: 13, Day: 1}
+	var b strings.Builder
+	const n = 1000
+	for i := range n {
+		rec := &arrearsv1.PayableRecord{DocumentRef: fmt.Sprintf("BIG-%04d", i), Creditor: "parties/CN:" + uscc("92350121MA0CW0001"),
+			CreditorName: "Supplier", Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 100000},
+			IssuedOn: &arrearsv1.Date{Year: 2025, Month: 7, Day: 2}}
+		for j := range 34 {
+			rec.Payments = append(rec.Payments, &arrearsv1.PayablePayment{Reference: fmt.Sprintf("BIG-P-%04d-%02d", i, j),
+				Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 100}, PaidOn: bad, MaturityOn: bad, ReversedOn: bad})
+		}
+		line, err := protojson.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Outcomes["REJECTED"] != n || len(rep.Rejected) == 0 || len(rep.Rejected[0].Problems) < 100 {
+		t.Errorf("outcomes %v, %d rejected", rep.Outcomes, len(rep.Rejected))
+	}
+}
+
+// TestArrearsctlSyncStopsAmidUnreadableRows: a stop is heard between
+// records, not only as a chunk is sent, so a long stretch of rows that
+// send nothing (acknowledged before, or unreadable here) does not hold it
+// off until the file ends.
+func TestArrearsctlSyncStopsAmidUnreadableRows(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,currency,amount,issued_on\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "OK-%03d,CN:%s,CNY,10.00,2025-07-02\n", i, uscc("92350121MA0CW0001"))
+	}
+	first := filepath.Join(dir, "first.csv")
+	os.WriteFile(first, []byte(b.String()), 0o600)
+	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: first})
+	if err != nil || !rep.Done {
+		t.Fatalf("first run: %v", err)
+	}
+	// The same rows and a tail of rows in another encoding, resumed under
+	// the first run's session; the stop comes as the run says it resumes.
+	for i := range 100 {
+		fmt.Fprintf(&b, "GBK-%03d,CN:x,CNY,\xb9\xa9.00,2025-07-02\n", i)
+	}
+	path := filepath.Join(dir, "payables.csv")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	stop := &stopOnWrite{stop: make(chan struct{})}
+	rep, err = syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path,
+		Session: rep.Session, Progress: stop, Stop: stop.stop})
+	if !errors.Is(err, syncclient.ErrStopped) || rep.ResumeAfter != 10 || rep.Outcomes["REJECTED"] != 0 || rep.Done {
+		t.Errorf("stopped as it resumed: %v, resumed after %d, outcomes %v, done %v", err, rep.ResumeAfter, rep.Outcomes, rep.Done)
+	}
+}
+
+// stopOnWrite asks the run to stop at the first line it writes.
+type stopOnWrite struct {
+	stop chan struct{}
+	once sync.Once
+}
+
+func (s *stopOnWrite) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.stop) })
+	return len(p), nil
 }

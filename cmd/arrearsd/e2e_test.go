@@ -67,7 +67,10 @@ func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr 
 func startStoppable(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr string, stop func()) {
 	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.LogLevel, cfg.LogFormat, cfg.MaxRequestBytes, cfg.ShutdownTimeout = 8, "json", 64<<10, 5*time.Second
+	cfg.LogLevel, cfg.LogFormat, cfg.ShutdownTimeout = 8, "json", 5*time.Second
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = 64 << 10
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}

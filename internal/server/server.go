@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	}
 
 	g := newGate(cfg.Authn, cfg.RateLimit, cfg.Clock, cfg.Log)
-	const maxResponseBytes = 64 << 20
+	const maxResponseBytes = 64 << 20 // syncclient.MaxAnswerBytes takes as much
 	// The gateway's server admits calls as the public one does, but does not
 	// charge them: requireKey charged each REST call before reading it.
 	gi := g.charged()

@@ -156,6 +156,10 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"A3,CN:x,CNY,10.00,2025-07-01,SMALL,4294967326,,,\n" +
 		"A4,CN:x,CNY,10.00,2025-07-01,SMALL,60,,5.00,2025-08-01\n" +
 		"A5,CN:x,CNY,10/4,2025-07-01,SMALL,60,,,\n" +
+		",,,,,,,,,\n" + // rows of empty cells, as spreadsheets leave them: skipped
+		"   \n" +
+		"A9,CN:x,RMB,10.00,2025-07-01,SMALL,60,,,\n" +
+		"A10,CN:x,,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A6,\"CN:x\" Ltd,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A7,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A8,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n"
@@ -167,7 +171,8 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected agreed_term_days (A3)",
 		"rejected payment_reference (A4)",
 		"rejected amount (A5)",
-		"rejected creditor (A6): the value from line 7 runs over a line break",
+		"A5): \"10/4\" is not a decimal amount\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
+		"rejected creditor (A6): the value from line 11 runs over a line break",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -225,5 +230,19 @@ func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
 	r.close()
 	if data, _ := os.ReadFile(path); len(data) != 0 || r.kept != 0 {
 		t.Errorf("a fresh session kept %d: %q", r.kept, data)
+	}
+}
+
+func TestRedrawCoversTheLongerLine(t *testing.T) {
+	drawn := 0
+	for _, step := range []struct{ line, want string }{
+		{"10234 records/s", "\r10234 records/s"},
+		{"9876 records/s", "\r9876 records/s "},
+		{"12 records/s", "\r12 records/s  "},
+		{"123456 records/s", "\r123456 records/s"},
+	} {
+		if got := redraw(step.line, &drawn); got != step.want {
+			t.Errorf("redraw(%q) = %q, want %q", step.line, got, step.want)
+		}
 	}
 }
