@@ -1023,6 +1023,9 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		if len(mask) > 0 && inv.Status == ledger.StatusCancelled {
 			return &ledger.ValidationError{Violations: cancelledCorrection(inv, mask)}
 		}
+		if err := recancelled(inv, r); err != nil {
+			return err
+		}
 		if len(mask) > 0 {
 			if inv, err = l.updateInvoiceTx(ctx, tx, inv.ID, r.Invoice, mask, "", civil.Date{}, "", now); err != nil {
 				return err
@@ -1178,6 +1181,24 @@ func cancelledCorrection(inv *ledger.Invoice, mask []string) []ledger.FieldViola
 		out[i] = ledger.FieldViolation{Field: m, Description: fmt.Sprintf("invoice %q was cancelled on %s: a cancelled invoice is not corrected", inv.DocumentRef, inv.CancelledOn)}
 	}
 	return out
+}
+
+// recancelled refuses a record that cancels an invoice cancelled before
+// on another date or for another reason: a cancellation is not re-dated
+// or re-argued, and reporting the record unchanged would hide that the
+// ERP and the ledger disagree.
+func recancelled(inv *ledger.Invoice, r *SyncRecord) error {
+	if inv.Status != ledger.StatusCancelled || r.CancelledOn.IsZero() {
+		return nil
+	}
+	var v ledger.ValidationError
+	if r.CancelledOn != inv.CancelledOn {
+		v.Add("cancelled_on", "invoice %q was cancelled on %s, not %s: a cancellation is not re-dated", inv.DocumentRef, inv.CancelledOn, r.CancelledOn)
+	}
+	if reason := r.CancelReason; reason != "" && reason != inv.CancelReason {
+		v.Add("cancel_reason", "invoice %q was cancelled for %q: a cancellation is not re-argued", inv.DocumentRef, inv.CancelReason)
+	}
+	return v.Err()
 }
 
 // prefixPayment names the payment a violation is about.

@@ -606,6 +606,25 @@ func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
 					t.Errorf("record %d for a cancelled invoice: %+v, want %s", tc.rec.Sequence, r, tc.want)
 				}
 			}
+			// The cancellation as the ledger holds it is UNCHANGED; on
+			// another date or for another reason it is rejected naming
+			// the field, not passed over.
+			for i, tc := range []struct {
+				on     civil.Date
+				reason string
+				want   string
+			}{{d(2025, 8, 20), "ordered twice", ""}, {d(2025, 8, 20), "", ""}, {d(2025, 8, 21), "ordered twice", "cancelled_on"}, {d(2025, 8, 20), "wrong goods", "cancel_reason"}} {
+				rec := f.record(int64(10+i), "CX-1", 500000, 30)
+				rec.CancelledOn, rec.CancelReason = tc.on, tc.reason
+				res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{rec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := res[0]
+				if tc.want == "" && r.Outcome != service.SyncUnchanged || tc.want != "" && (r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != tc.want) {
+					t.Errorf("cancelled on %s for %q again: %+v, want %q named", tc.on, tc.reason, r, tc.want)
+				}
+			}
 			if inv := f.get(t, ids[0]); inv.Amount.Minor != 500000 || inv.Version != 2 {
 				t.Errorf("the cancelled invoice: amount %d at version %d, want 500000 at 2", inv.Amount.Minor, inv.Version)
 			}
