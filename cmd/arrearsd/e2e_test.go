@@ -299,7 +299,7 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 	case *arrearsv1.AnswerClaimRequest:
 		return "POST", "/v1/" + r.Name + ":answer", r
 	case *arrearsv1.OpenContestRequest:
-		return "POST", "/v1/" + r.Parent + "/contests", r.Contest
+		return "POST", "/v1/" + r.Parent + "/contests?" + query("requestId", r.RequestId), r.Contest
 	case *arrearsv1.ListContestsRequest:
 		return "GET", "/v1/" + r.Parent + "/contests", nil
 	case *arrearsv1.MoveContestRequest:

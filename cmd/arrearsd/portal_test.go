@@ -208,8 +208,15 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 
 	// Contest: the payment never arrived. The debtor reverses it, which
 	// marks the contest corrected; the supplier accepts; both sides agree.
-	contest := str(api.ok(portal, "POST", "/v1/"+inv+"/contests", obj{"kind": "PAYMENT_NOT_RECEIVED", "payment": pay,
-		"detail": "no transfer MJ-PAY-1 reached our account"}), "contest", "name")
+	// Sent twice with its request id (the answer lost): opened once.
+	openContest := func() string {
+		return str(api.ok(portal, "POST", "/v1/"+inv+"/contests?requestId=portal-contest-1", obj{"kind": "PAYMENT_NOT_RECEIVED", "payment": pay,
+			"detail": "no transfer MJ-PAY-1 reached our account"}), "contest", "name")
+	}
+	contest := openContest()
+	if again := openContest(); again != contest {
+		t.Errorf("a contest sent again with its request id: %s, then %s", contest, again)
+	}
 	if get(api.ok(portal, "GET", "/v1/"+inv, nil), "invoice", "bothSidesAgree") == true {
 		t.Error("a contested invoice says both sides agree")
 	}

@@ -205,7 +205,8 @@ func (a *Supplier) OpenContest(ctx context.Context, req *arrearsv1.OpenContestRe
 		v.Add("contest", "is required")
 		return nil, a.s.fail(ctx, "OpenContest", "", v.Err())
 	}
-	in := service.ContestInput{InvoiceID: inv, Kind: complaint.ContestKind(strings.ToUpper(c.Kind)), Detail: strings.TrimSpace(c.Detail)}
+	in := service.ContestInput{InvoiceID: inv, Kind: complaint.ContestKind(strings.ToUpper(c.Kind)), Detail: strings.TrimSpace(c.Detail),
+		Idem: idempotency(ctx, &v, "OpenContest", req.RequestId, req)}
 	if c.Payment != "" {
 		pinv, pid := parseChildName(&v, "contest.payment", c.Payment, "payments")
 		if pinv != inv && v.Err() == nil {

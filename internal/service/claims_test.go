@@ -95,6 +95,23 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := f.a.AnswerClaim(admin, twin.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3B", ""); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("acknowledging a twin of an acknowledged claim: %v", err)
 			}
+			// A claim whose debt the debtor then records itself, to this
+			// supplier under the claim's reference, is acknowledged as that
+			// invoice: refused under another reference, joined without one.
+			c4, err := claim(f.debtor, "CLAIM-4")
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := f.invoice(t, "CLAIM-4", d(2025, 7, 28))
+			if _, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "CLAIM-4B", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), own.ID.String()) {
+				t.Errorf("acknowledged under another reference when the debtor records the debt: %v", err)
+			}
+			if ack, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "", ""); err != nil || ack.Invoice != own.ID {
+				t.Errorf("acknowledged when the debtor records the debt: %+v, %v; want invoices/%s", ack, err, own.ID)
+			}
+			if _, err := f.sb.GetInvoiceByDocumentRef(admin, own.DebtorID, "CLAIM-4B"); !errors.Is(err, ledger.ErrNotFound) {
+				t.Errorf("a second invoice of the debt: %v", err)
+			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {
 				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-retry", Hash: "h1"},
@@ -676,5 +693,79 @@ func TestComplaintNamesEachDebtOnce(t *testing.T) {
 	}
 	if err := file([]uuid.UUID{inv.ID}); err != nil {
 		t.Errorf("the invoice once: %v", err)
+	}
+}
+
+// TestClaimRetriedWhileTheFirstRuns: a portal's retry of a claim, sent
+// while the first request still runs, waits for it and gets its claim
+// back, not a refusal as a second claim of the debt.
+func TestClaimRetriedWhileTheFirstRuns(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			if !f.sb.ConcurrentWriters() {
+				t.Skip("writers are serialized: the retry runs after the first")
+			}
+			held, release := make(chan struct{}), make(chan struct{})
+			holder := make(chan error, 1)
+			go func() {
+				holder <- f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+					if _, err := tx.LockParty(ctx, f.creditor.ID); err != nil {
+						return err
+					}
+					close(held)
+					<-release
+					return nil
+				})
+			}()
+			<-held
+			type result struct {
+				c   *complaint.Claim
+				err error
+			}
+			results := make(chan result, 2)
+			for range 2 {
+				go func() {
+					c, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-r1", Hash: "h1"},
+						Claim: &complaint.Claim{DocumentRef: "CLAIM-R1", Amount: 1000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+					results <- result{c, err}
+				}()
+			}
+			// Both have read that the request is new and wait on the lock.
+			time.Sleep(300 * time.Millisecond)
+			close(release)
+			if err := <-holder; err != nil {
+				t.Fatal(err)
+			}
+			r1, r2 := <-results, <-results
+			if r1.err != nil || r2.err != nil || r1.c.ID != r2.c.ID {
+				t.Errorf("a claim and its retry: %v, %v", r1, r2)
+			}
+		})
+	}
+}
+
+// TestContestRetriedOpensOnce: a contest sent again with its request id
+// (a portal that lost the answer) is opened once.
+func TestContestRetriedOpensOnce(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			inv := f.invoice(t, "CONTESTED-1", d(2025, 7, 1))
+			in := service.ContestInput{InvoiceID: inv.ID, Kind: complaint.OtherDifference, Detail: "the goods were returned",
+				Idem: service.Idempotency{Key: "contest-r1", Hash: "h1"}}
+			c1, _, err1 := f.a.OpenContest(admin, in)
+			c2, inv2, err2 := f.a.OpenContest(admin, in)
+			if err1 != nil || err2 != nil || c1.ID != c2.ID || inv2.Contested != 1 {
+				t.Fatalf("a contest and its retry: %v, %v; %v and %v; the invoice has %d open", err1, err2, c1, c2, inv2.Contested)
+			}
+			if got := f.get(t, inv.ID); got.Contested != 1 {
+				t.Errorf("the invoice has %d open contests, want 1", got.Contested)
+			}
+			in.Idem.Hash = "h2"
+			if _, _, err := f.a.OpenContest(admin, in); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("the request id again for another contest: %v", err)
+			}
+		})
 	}
 }

@@ -154,6 +154,16 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		if _, err := tx.LockParty(ctx, creditor.ID); err != nil {
 			return err
 		}
+		// A retry of this very request, sent while the first was still
+		// running, waited for the lock above and now sees the claim the
+		// first made: it is answered with that claim, not refused as a
+		// second claim of the debt.
+		if id, ok, err := replay(ctx, tx, in.Idem); err != nil {
+			return err
+		} else if ok {
+			out, err = visibleClaim(ctx, tx, id)
+			return err
+		}
 		if prior, err := pendingClaim(ctx, tx, debtor.ID, creditor.ID, strings.TrimSpace(c.DocumentRef), uuid.Nil); err != nil {
 			return err
 		} else if prior != nil {
@@ -272,61 +282,76 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			} else if twin != nil && twin.State == complaint.ClaimAcknowledged {
 				return fmt.Errorf("%w: claims/%s acknowledged this debt already as invoices/%s", ledger.ErrAlreadyExists, twin.ID, twin.Invoice)
 			}
-			ref := documentRef
-			if ref == "" {
-				ref = c.DocumentRef
-			}
-			// The contract reference says where the invoice came from, if
-			// the claim's own reference leaves room for the prefix.
-			contract := "claim " + c.DocumentRef
-			if utf8.RuneCountInString(contract) > ledger.MaxRefLength {
-				contract = c.DocumentRef
-			}
-			inv := &ledger.Invoice{ID: newID(), DebtorID: c.Debtor, CreditorID: c.Creditor, DocumentRef: ref,
-				ContractRef: contract, Amount: money.Money{Minor: c.Amount, Currency: c.Currency},
-				IssuedOn: c.IssuedOn, DeliveredOn: c.DeliveredOn, AgreedDueDate: c.DueOn, CreateTime: now, UpdateTime: now}
-			creditor, err := tx.GetParty(ctx, c.Creditor)
-			if err != nil {
-				return err
-			}
-			inv.CreditorSizeAtSigning = creditor.SizeClass
-			// The request names only the reference; the rest is the
-			// claim's, checked when it was made.
-			var v ledger.ValidationError
-			var nv *ledger.ValidationError
-			if err := inv.Normalize(today); errors.As(err, &nv) {
-				v = *nv.Renamed(func(f string) string {
-					switch f {
-					case "document_ref":
-						return f
-					case "agreed_due_date":
-						return "claim.due_on"
-					}
-					return "claim." + f
-				})
-			} else if err != nil {
-				return err
-			}
-			l.choosePolicy(&v, "", debtor, inv)
-			inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
-			if err := v.Err(); err != nil {
-				return err
-			}
-			inv.Derive()
-			if err := tx.CreateInvoice(ctx, inv, change(ctx, inv, c.IssuedOn, now, "AnswerClaim")); err != nil {
-				if errors.Is(err, ledger.ErrAlreadyExists) {
-					return fmt.Errorf("%w: the debtor already has an invoice %q: acknowledge the claim under its own reference (document_ref)", ledger.ErrAlreadyExists, ref)
+			// The debtor recorded the debt itself since the claim was made
+			// (an invoice to this supplier under the claim's reference,
+			// not cancelled): the claim is acknowledged as that invoice,
+			// not recorded a second time.
+			if inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, c.DocumentRef); err == nil && inv.CreditorID == c.Creditor && inv.Status != ledger.StatusCancelled {
+				if documentRef != "" && documentRef != c.DocumentRef {
+					return fmt.Errorf("%w: invoices/%s records this debt under the claim's reference %q; acknowledge without document_ref to join the claim to it",
+						ledger.ErrAlreadyExists, inv.ID, c.DocumentRef)
 				}
+				c.Invoice = inv.ID
+			} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 				return err
 			}
-			esc := l.firstCheck(inv, nil, debtor.Jurisdiction, now)
-			if err := tx.PutEscalation(ctx, &esc); err != nil {
-				return err
+			if c.Invoice == uuid.Nil {
+				ref := documentRef
+				if ref == "" {
+					ref = c.DocumentRef
+				}
+				// The contract reference says where the invoice came from, if
+				// the claim's own reference leaves room for the prefix.
+				contract := "claim " + c.DocumentRef
+				if utf8.RuneCountInString(contract) > ledger.MaxRefLength {
+					contract = c.DocumentRef
+				}
+				inv := &ledger.Invoice{ID: newID(), DebtorID: c.Debtor, CreditorID: c.Creditor, DocumentRef: ref,
+					ContractRef: contract, Amount: money.Money{Minor: c.Amount, Currency: c.Currency},
+					IssuedOn: c.IssuedOn, DeliveredOn: c.DeliveredOn, AgreedDueDate: c.DueOn, CreateTime: now, UpdateTime: now}
+				creditor, err := tx.GetParty(ctx, c.Creditor)
+				if err != nil {
+					return err
+				}
+				inv.CreditorSizeAtSigning = creditor.SizeClass
+				// The request names only the reference; the rest is the
+				// claim's, checked when it was made.
+				var v ledger.ValidationError
+				var nv *ledger.ValidationError
+				if err := inv.Normalize(today); errors.As(err, &nv) {
+					v = *nv.Renamed(func(f string) string {
+						switch f {
+						case "document_ref":
+							return f
+						case "agreed_due_date":
+							return "claim.due_on"
+						}
+						return "claim." + f
+					})
+				} else if err != nil {
+					return err
+				}
+				l.choosePolicy(&v, "", debtor, inv)
+				inv.PolicyReason += assumedSizeNote(inv.CreditorSizeAtSigning)
+				if err := v.Err(); err != nil {
+					return err
+				}
+				inv.Derive()
+				if err := tx.CreateInvoice(ctx, inv, change(ctx, inv, c.IssuedOn, now, "AnswerClaim")); err != nil {
+					if errors.Is(err, ledger.ErrAlreadyExists) {
+						return fmt.Errorf("%w: the debtor already has an invoice %q: acknowledge the claim under its own reference (document_ref)", ledger.ErrAlreadyExists, ref)
+					}
+					return err
+				}
+				esc := l.firstCheck(inv, nil, debtor.Jurisdiction, now)
+				if err := tx.PutEscalation(ctx, &esc); err != nil {
+					return err
+				}
+				if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{inv}, nil, now); err != nil {
+					return err
+				}
+				c.Invoice = inv.ID
 			}
-			if err := l.resummarizeNew(ctx, tx, []*ledger.Invoice{inv}, nil, now); err != nil {
-				return err
-			}
-			c.Invoice = inv.ID
 		}
 		if err := tx.UpdateClaim(ctx, c, partyChange(ctx, today, now, "AnswerClaim")); err != nil {
 			return err
@@ -343,6 +368,7 @@ type ContestInput struct {
 	PaymentID uuid.UUID
 	Kind      complaint.ContestKind
 	Detail    string
+	Idem      Idempotency
 }
 
 // OpenContest contests a debtor's record of an invoice (or of one of its
@@ -355,6 +381,25 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 		inv, debtor, err := lockWithDebtor(ctx, tx, in.InvoiceID)
 		if err != nil {
 			return err
+		}
+		// A retry waits on the invoice's lock for the first to end, then
+		// finds its contest.
+		if id, ok, err := replay(ctx, tx, in.Idem); err != nil {
+			return err
+		} else if ok {
+			// As a read would see it: a key that no longer speaks for
+			// the supplier does not get the contest back.
+			if ok, err := actsForCreditor(ctx, tx, inv.CreditorID); err != nil || !ok {
+				if err == nil {
+					err = fmt.Errorf("%w: only the supplier contests the debtor's record", ledger.ErrPermissionDenied)
+				}
+				return err
+			}
+			if outC, err = tx.GetContest(ctx, id); err != nil {
+				return err
+			}
+			outInv = inv
+			return nil
 		}
 		now = notBefore(now, inv.UpdateTime)
 		var v ledger.ValidationError
@@ -395,7 +440,7 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 			return err
 		}
 		outC, outInv = c, &next
-		return nil
+		return remember(ctx, tx, in.Idem, c.ID, now)
 	})
 	return outC, outInv, err
 }

@@ -519,7 +519,9 @@ type AnswerClaimRequest struct {
 	// The debtor's reason (required to dispute).
 	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
 	// On acknowledgement: the debtor's own reference for the invoice the claim
-	// becomes; default the supplier's.
+	// becomes; default the supplier's. Left empty where the debtor has since
+	// recorded the debt under the claim's reference: the claim joins that
+	// invoice.
 	DocumentRef string `protobuf:"bytes,4,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
 	// If set, must match the claim's etag.
 	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -767,8 +769,11 @@ func (x *Contest) GetAwaitingCorrection() bool {
 type OpenContestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "invoices/{uuid}".
-	Parent        string   `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	Contest       *Contest `protobuf:"bytes,2,opt,name=contest,proto3" json:"contest,omitempty"`
+	Parent  string   `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Contest *Contest `protobuf:"bytes,2,opt,name=contest,proto3" json:"contest,omitempty"`
+	// Optional idempotency key; see CreatePartyRequest.request_id. A portal
+	// retrying a contest whose answer it lost opens it once.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -815,6 +820,13 @@ func (x *OpenContestRequest) GetContest() *Contest {
 		return x.Contest
 	}
 	return nil
+}
+
+func (x *OpenContestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type OpenContestResponse struct {
@@ -2353,10 +2365,12 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12/\n" +
 	"\x13awaiting_correction\x18\n" +
-	" \x01(\bR\x12awaitingCorrection\"[\n" +
+	" \x01(\bR\x12awaitingCorrection\"z\n" +
 	"\x12OpenContestRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12-\n" +
-	"\acontest\x18\x02 \x01(\v2\x13.arrears.v1.ContestR\acontest\"D\n" +
+	"\acontest\x18\x02 \x01(\v2\x13.arrears.v1.ContestR\acontest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"D\n" +
 	"\x13OpenContestResponse\x12-\n" +
 	"\acontest\x18\x01 \x01(\v2\x13.arrears.v1.ContestR\acontest\"\x81\x01\n" +
 	"\x13ListContestsRequest\x12\x16\n" +
