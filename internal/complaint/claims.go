@@ -164,10 +164,12 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 		// From DECIDED only when upheld (checked below): the debtor
 		// corrects a record a regulator found wrong, and the supplier
 		// accepts the correction or contests it again.
-		ContestCorrect:      {[]ContestState{ContestOpen, ContestDecided}, ContestCorrected, ByDebtor},
-		ContestAccept:       {[]ContestState{ContestCorrected}, ContestAccepted, ByComplainant},
-		ContestAgain:        {[]ContestState{ContestCorrected}, ContestOpen, ByComplainant},
-		ContestWithdraw:     {[]ContestState{ContestOpen, ContestCorrected}, ContestWithdrawn, ByComplainant},
+		ContestCorrect: {[]ContestState{ContestOpen, ContestDecided}, ContestCorrected, ByDebtor},
+		ContestAccept:  {[]ContestState{ContestCorrected}, ContestAccepted, ByComplainant},
+		ContestAgain:   {[]ContestState{ContestCorrected}, ContestOpen, ByComplainant},
+		// From DECIDED only when upheld and uncorrected: the supplier
+		// drops a finding in its favour (the two sides settled).
+		ContestWithdraw:     {[]ContestState{ContestOpen, ContestCorrected, ContestDecided}, ContestWithdrawn, ByComplainant},
 		ContestDecideUphold: {[]ContestState{ContestOpen, ContestCorrected}, ContestDecided, ByRegulator},
 		ContestDecideReject: {[]ContestState{ContestOpen, ContestCorrected}, ContestDecided, ByRegulator},
 	}
@@ -179,8 +181,8 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	for _, s := range r.from {
 		from = from || s == c.State
 	}
-	if a == ContestCorrect && c.State == ContestDecided && !c.AwaitsCorrection() {
-		from = false // a rejected contest leaves nothing to correct
+	if (a == ContestCorrect || a == ContestWithdraw) && c.State == ContestDecided && !c.AwaitsCorrection() {
+		from = false // a rejected contest leaves nothing to correct or drop
 	}
 	if !from {
 		return fmt.Errorf("%w: %s is possible only from %v, and the contest is %s", ErrNotAllowed, a, r.from, c.State)
@@ -194,7 +196,7 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 		c.Decision, c.Uncorrected = "UPHELD", true
 	case ContestDecideReject:
 		c.Decision, c.Uncorrected = "REJECTED", false
-	case ContestCorrect:
+	case ContestCorrect, ContestWithdraw:
 		c.Uncorrected = false
 	}
 	return nil

@@ -253,6 +253,17 @@ func TestContestMachine(t *testing.T) {
 	if err := MoveContest(u, ContestCorrect, ByDebtor); err != nil || u.State != ContestCorrected || u.AwaitsCorrection() || !u.Disagreed() {
 		t.Errorf("upheld contest corrected: %+v, %v", u, err)
 	}
+	// The supplier may drop a finding in its favour, not a rejected one.
+	w := &Contest{State: ContestOpen}
+	if err := MoveContest(w, ContestDecideUphold, ByRegulator); err != nil {
+		t.Fatal(err)
+	}
+	if err := MoveContest(w, ContestWithdraw, ByComplainant); err != nil || w.State != ContestWithdrawn || w.Disagreed() {
+		t.Errorf("upheld contest withdrawn: %+v, %v", w, err)
+	}
+	if err := MoveContest(r, ContestWithdraw, ByComplainant); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("rejected contest withdrawn: %+v, %v", r, err)
+	}
 }
 
 func TestClaimAnswers(t *testing.T) {

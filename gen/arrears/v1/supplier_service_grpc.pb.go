@@ -57,7 +57,8 @@ type SupplierServiceClient interface {
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
 	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator). An
 	// upheld contest awaits the debtor's correction (the invoice still counts
-	// it open) and then the supplier's answer; a rejected one is over.
+	// it open) and then the supplier's answer, unless the supplier withdraws
+	// it; a rejected one is over.
 	MoveContest(ctx context.Context, in *MoveContestRequest, opts ...grpc.CallOption) (*MoveContestResponse, error)
 	// A supplier (or its portal) files a complaint against a debtor.
 	FileComplaint(ctx context.Context, in *FileComplaintRequest, opts ...grpc.CallOption) (*FileComplaintResponse, error)
@@ -235,7 +236,8 @@ type SupplierServiceServer interface {
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
 	// WITHDRAW (supplier), DECIDE_UPHELD or DECIDE_REJECTED (regulator). An
 	// upheld contest awaits the debtor's correction (the invoice still counts
-	// it open) and then the supplier's answer; a rejected one is over.
+	// it open) and then the supplier's answer, unless the supplier withdraws
+	// it; a rejected one is over.
 	MoveContest(context.Context, *MoveContestRequest) (*MoveContestResponse, error)
 	// A supplier (or its portal) files a complaint against a debtor.
 	FileComplaint(context.Context, *FileComplaintRequest) (*FileComplaintResponse, error)
