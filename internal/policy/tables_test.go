@@ -4,6 +4,9 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/arrears/arrears/internal/civil"
 )
 
 func TestRateOn(t *testing.T) {
@@ -130,6 +133,9 @@ func TestIsWorkingDay(t *testing.T) {
 		{"DE Tag der Deutschen Einheit", "DE", "2024-10-03", false, true},
 		{"DE ordinary Friday", "DE", "2024-10-04", true, true},
 		{"FR 14 juillet 2025 (Monday)", "FR", "2025-07-14", false, true},
+		{"DE Tag der Deutschen Einheit 2023, before the first calendar year shipped", "DE", "2023-10-03", false, true},
+		{"FR 14 juillet 2023 (Friday)", "FR", "2023-07-14", false, true},
+		{"DE 2031: not covered", "DE", "2031-10-03", true, false},
 		{"WEEKENDS Saturday", CalendarWeekends, "2031-05-03", false, true},
 		{"WEEKENDS Monday", CalendarWeekends, "2031-05-05", true, true},
 		{"unknown calendar", "XX", "2025-05-05", true, false},
@@ -163,4 +169,56 @@ func TestParseDecimal(t *testing.T) {
 			t.Errorf("ParseDecimal(%q) = %v, %v; want %s ok %v", tc.in, r, err, tc.want, tc.ok)
 		}
 	}
+}
+
+// TestStatutoryCalendarsFollowEaster: Germany's and France's nationwide
+// holidays are fixed by statute (fixed dates, and feasts a set number of
+// days from Easter), so each year the calendars list is checked day by day
+// against the holidays computed here, the years before and after the
+// current one included: a debt of any year the rate tables cover moves
+// off a holiday of its year.
+func TestStatutoryCalendarsFollowEaster(t *testing.T) {
+	r := embeddedRegistry(t)
+	for _, cal := range []struct {
+		id     string
+		fixed  [][2]int // month, day
+		easter []int    // days from Easter Sunday
+	}{
+		{"DE", [][2]int{{1, 1}, {5, 1}, {10, 3}, {12, 25}, {12, 26}}, []int{-2, 1, 39, 50}},
+		{"FR", [][2]int{{1, 1}, {5, 1}, {5, 8}, {7, 14}, {8, 15}, {11, 1}, {11, 11}, {12, 25}}, []int{1, 39, 50}},
+	} {
+		for year := 2015; year <= 2030; year++ {
+			want := map[civil.Date]bool{}
+			for _, md := range cal.fixed {
+				want[civil.MustNew(year, time.Month(md[0]), md[1])] = true
+			}
+			for _, n := range cal.easter {
+				want[easterSunday(year).AddDays(n)] = true
+			}
+			if cal.id == "DE" && year == 2017 {
+				want[civil.MustNew(2017, 10, 31)] = true // the Reformation's 500th year, once in every Land
+			}
+			for day := civil.MustNew(year, 1, 1); day.Year == year; day = day.AddDays(1) {
+				wd := day.Weekday()
+				expect := wd != time.Saturday && wd != time.Sunday && !want[day]
+				if working, published := r.IsWorkingDay(cal.id, day); working != expect || !published {
+					t.Errorf("%s %s: working %v published %v, want working %v", cal.id, day, working, published, expect)
+				}
+			}
+		}
+	}
+}
+
+// easterSunday is the Gregorian Easter Sunday of year (the anonymous
+// Gregorian algorithm, as Meeus gives it).
+func easterSunday(year int) civil.Date {
+	a, b, c := year%19, year/100, year%100
+	d, e := b/4, b%4
+	f := (b + 8) / 25
+	g := (b - f + 1) / 3
+	h := (19*a + b - d - g + 15) % 30
+	i, k := c/4, c%4
+	l := (32 + 2*e + 2*i - h - k) % 7
+	m := (a + 11*h + 22*l) / 451
+	return civil.MustNew(year, time.Month((h+l-7*m+114)/31), (h+l-7*m+114)%31+1)
 }
