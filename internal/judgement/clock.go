@@ -39,7 +39,7 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 			period, statutory = e.pol.AcceptanceMaxDays, true
 		}
 		if !inv.DeliveredOn.IsZero() && period > 0 {
-			periodEnd = inv.DeliveredOn.AddDays(period)
+			periodEnd = e.acceptanceEnd(inv.DeliveredOn, period)
 		}
 		switch {
 		case !inv.AcceptancePassedOn.IsZero() && !periodEnd.IsZero() && inv.AcceptancePassedOn.After(periodEnd):
@@ -58,6 +58,24 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 		return civil.Date{}, true, true
 	}
 	return civil.Date{}, false, false
+}
+
+// acceptanceEnd is the last day of an acceptance period of n days from
+// delivery. It is a period like the term (Civil Code Art. 203; Reg.
+// 1182/71), so where the policy moves a due date off a non-working day it
+// moves this last day too: a period ending on 1 October in China ends
+// after the National Day holiday, and a buyer accepting then is not late.
+func (e *eval) acceptanceEnd(delivered civil.Date, n int) civil.Date {
+	end := delivered.AddDays(n)
+	if e.pol.Adjust != policy.AdjustNextWorkingDay {
+		return end
+	}
+	adjusted, provisional := e.nextWorkingDay(end)
+	if provisional {
+		e.j.Provisional = true
+		e.find(FindingProvisionalCalendar, "calendar %s is not published for %d: the acceptance period's end %s counts weekends only and may move when holidays are announced", e.pol.Calendar, adjusted.Year, adjusted)
+	}
+	return adjusted
 }
 
 var eventWords = map[policy.ClockEvent]string{

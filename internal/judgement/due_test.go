@@ -181,6 +181,42 @@ func TestDueDate(t *testing.T) {
 			findings: []string{FindingAcceptancePending},
 		},
 		{
+			desc:   "CN: an acceptance period ending in the National Day holiday ends after it, so acceptance then is not late",
+			policy: policy.IDCN802PublicBody,
+			edit: func(i *ledger.Invoice) {
+				// delivered 2025-09-01 + 30 = 2025-10-01, in the holiday to 10-08; accepted on 10-09.
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays, i.AcceptancePassedOn = d("2025-09-01"), true, 30, d("2025-10-09")
+			},
+			want: "2025-11-10", wantStart: "2025-10-09", wantEvent: policy.EventAcceptance, // + 30 = Saturday 11-08
+		},
+		{
+			desc:   "CN: accepted late after a period ending in the holiday: the clock runs from the holiday's end",
+			policy: policy.IDCN802PublicBody,
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays, i.AcceptancePassedOn = d("2025-09-01"), true, 30, d("2025-10-20")
+			},
+			want: "2025-11-10", wantStart: "2025-10-09", wantEvent: policy.EventAcceptance,
+		},
+		{
+			desc:   "EU: a statutory acceptance period ending on a Saturday ends on Monday",
+			policy: policy.IDEUB2B,
+			edit: func(i *ledger.Invoice) {
+				// delivered 2024-08-02 + 30 = Sunday 09-01; pending: the clock runs from Monday 09-02.
+				i.DeliveredOn, i.AcceptanceRequired = d("2024-08-02"), true
+			},
+			want: "2024-10-02", wantStart: "2024-09-02", wantEvent: policy.EventAcceptance,
+			findings: []string{FindingAcceptancePending},
+		},
+		{
+			desc:   "UK: no rule moves a period's end, the acceptance period's neither",
+			policy: policy.IDUKB2B,
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays = d("2024-08-02"), true, 30 // Sunday 09-01
+			},
+			want: "2024-09-30", wantStart: "2024-09-01", wantEvent: policy.EventAcceptance, // 30 days beginning with it
+			findings: []string{FindingAcceptancePending},
+		},
+		{
 			desc:   "CN: acceptance pending with no agreed period: the clock has not started",
 			policy: policy.IDCN802LargeEnterprise,
 			edit: func(i *ledger.Invoice) {

@@ -10,6 +10,14 @@ import (
 	"github.com/arrears/arrears/internal/policy"
 )
 
+// RulesVersion numbers the judging rules' code, as the policy data's
+// fingerprint stands for their data. Raise it with a change that judges an
+// existing invoice differently (its due date, balances or aging): the
+// summary aggregates counted under the old rules are then known stale, and
+// summaries judge invoice by invoice until `arrearsd summary rebuild`.
+// 1: an acceptance period's last day moves off a non-working day.
+const RulesVersion = 1
+
 // ErrInvalidInput is wrapped by Evaluate's error when the facts cannot be
 // judged as given (a missing issue date, a payment in another currency);
 // the caller has a data problem, not a legal question.

@@ -20,6 +20,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/judgement"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/regid"
@@ -44,7 +45,8 @@ type Ledger struct {
 	// bucket edges, whatever a policy's own, so the aggregates serve any
 	// policy set.)
 	summaryReady atomic.Bool
-	// fingerprint digests the policy data the profiles are computed under.
+	// fingerprint stands for the policy data and the rules' code
+	// (judgement.RulesVersion) the profiles are computed under.
 	fingerprint string
 }
 
@@ -52,7 +54,7 @@ type Ledger struct {
 // policies of reg.
 func New(s store.Store, c clock.Clock, reg *policy.Registry, log *slog.Logger) *Ledger {
 	return &Ledger{store: s, clock: c, policies: reg, log: log, zones: map[string]*time.Location{},
-		fingerprint: reg.Fingerprint()}
+		fingerprint: reg.Fingerprint() + "+rules." + strconv.Itoa(judgement.RulesVersion)}
 }
 
 // RequestRetention is how long idempotency keys are honoured at least; the
