@@ -60,7 +60,9 @@ type Invoice struct {
 	// settlement amount.
 	SettlementConfirmedOn *Date `protobuf:"bytes,14,opt,name=settlement_confirmed_on,json=settlementConfirmedOn,proto3" json:"settlement_confirmed_on,omitempty"`
 	// The agreed payment term in days from the day the clock starts. At most one
-	// of agreed_term_days and agreed_due_date.
+	// of agreed_term_days and agreed_due_date. 0 is no agreed term (the
+	// policy's default applies): payment due on the day the clock starts
+	// (cash on delivery, on receipt) is agreed_due_date set to that day.
 	AgreedTermDays int32 `protobuf:"varint,15,opt,name=agreed_term_days,json=agreedTermDays,proto3" json:"agreed_term_days,omitempty"`
 	// The agreed due date, where the contract names a date instead of a term.
 	AgreedDueDate *Date `protobuf:"bytes,16,opt,name=agreed_due_date,json=agreedDueDate,proto3" json:"agreed_due_date,omitempty"`

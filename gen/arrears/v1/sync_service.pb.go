@@ -129,19 +129,20 @@ type PayableRecord struct {
 	// For a supplier not yet in the ledger, created unverified: its name,
 	// size class and region code (for CN derived from the credit code when
 	// unset).
-	CreditorName               string        `protobuf:"bytes,4,opt,name=creditor_name,json=creditorName,proto3" json:"creditor_name,omitempty"`
-	CreditorSizeClass          SizeClass     `protobuf:"varint,5,opt,name=creditor_size_class,json=creditorSizeClass,proto3,enum=arrears.v1.SizeClass" json:"creditor_size_class,omitempty"`
-	CreditorRegionCode         string        `protobuf:"bytes,6,opt,name=creditor_region_code,json=creditorRegionCode,proto3" json:"creditor_region_code,omitempty"`
-	ContractRef                string        `protobuf:"bytes,7,opt,name=contract_ref,json=contractRef,proto3" json:"contract_ref,omitempty"`
-	Amount                     *Money        `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
-	ContractSignedOn           *Date         `protobuf:"bytes,9,opt,name=contract_signed_on,json=contractSignedOn,proto3" json:"contract_signed_on,omitempty"`
-	IssuedOn                   *Date         `protobuf:"bytes,10,opt,name=issued_on,json=issuedOn,proto3" json:"issued_on,omitempty"`
-	ReceivedOn                 *Date         `protobuf:"bytes,11,opt,name=received_on,json=receivedOn,proto3" json:"received_on,omitempty"`
-	DeliveredOn                *Date         `protobuf:"bytes,12,opt,name=delivered_on,json=deliveredOn,proto3" json:"delivered_on,omitempty"`
-	AcceptanceRequired         bool          `protobuf:"varint,13,opt,name=acceptance_required,json=acceptanceRequired,proto3" json:"acceptance_required,omitempty"`
-	AcceptancePeriodDays       int32         `protobuf:"varint,14,opt,name=acceptance_period_days,json=acceptancePeriodDays,proto3" json:"acceptance_period_days,omitempty"`
-	AcceptancePassedOn         *Date         `protobuf:"bytes,15,opt,name=acceptance_passed_on,json=acceptancePassedOn,proto3" json:"acceptance_passed_on,omitempty"`
-	SettlementConfirmedOn      *Date         `protobuf:"bytes,16,opt,name=settlement_confirmed_on,json=settlementConfirmedOn,proto3" json:"settlement_confirmed_on,omitempty"`
+	CreditorName          string    `protobuf:"bytes,4,opt,name=creditor_name,json=creditorName,proto3" json:"creditor_name,omitempty"`
+	CreditorSizeClass     SizeClass `protobuf:"varint,5,opt,name=creditor_size_class,json=creditorSizeClass,proto3,enum=arrears.v1.SizeClass" json:"creditor_size_class,omitempty"`
+	CreditorRegionCode    string    `protobuf:"bytes,6,opt,name=creditor_region_code,json=creditorRegionCode,proto3" json:"creditor_region_code,omitempty"`
+	ContractRef           string    `protobuf:"bytes,7,opt,name=contract_ref,json=contractRef,proto3" json:"contract_ref,omitempty"`
+	Amount                *Money    `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
+	ContractSignedOn      *Date     `protobuf:"bytes,9,opt,name=contract_signed_on,json=contractSignedOn,proto3" json:"contract_signed_on,omitempty"`
+	IssuedOn              *Date     `protobuf:"bytes,10,opt,name=issued_on,json=issuedOn,proto3" json:"issued_on,omitempty"`
+	ReceivedOn            *Date     `protobuf:"bytes,11,opt,name=received_on,json=receivedOn,proto3" json:"received_on,omitempty"`
+	DeliveredOn           *Date     `protobuf:"bytes,12,opt,name=delivered_on,json=deliveredOn,proto3" json:"delivered_on,omitempty"`
+	AcceptanceRequired    bool      `protobuf:"varint,13,opt,name=acceptance_required,json=acceptanceRequired,proto3" json:"acceptance_required,omitempty"`
+	AcceptancePeriodDays  int32     `protobuf:"varint,14,opt,name=acceptance_period_days,json=acceptancePeriodDays,proto3" json:"acceptance_period_days,omitempty"`
+	AcceptancePassedOn    *Date     `protobuf:"bytes,15,opt,name=acceptance_passed_on,json=acceptancePassedOn,proto3" json:"acceptance_passed_on,omitempty"`
+	SettlementConfirmedOn *Date     `protobuf:"bytes,16,opt,name=settlement_confirmed_on,json=settlementConfirmedOn,proto3" json:"settlement_confirmed_on,omitempty"`
+	// As Invoice.agreed_term_days: 0 is no agreed term.
 	AgreedTermDays             int32         `protobuf:"varint,17,opt,name=agreed_term_days,json=agreedTermDays,proto3" json:"agreed_term_days,omitempty"`
 	AgreedDueDate              *Date         `protobuf:"bytes,18,opt,name=agreed_due_date,json=agreedDueDate,proto3" json:"agreed_due_date,omitempty"`
 	AgreedInterestRate         *InterestRate `protobuf:"bytes,19,opt,name=agreed_interest_rate,json=agreedInterestRate,proto3" json:"agreed_interest_rate,omitempty"`
