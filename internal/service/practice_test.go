@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
@@ -27,5 +28,31 @@ func TestPracticeOwedOnTheDueDate(t *testing.T) {
 	}
 	if r := rs[0]; r.DueCount != 1 || r.DueAmount != 10000000 || r.NotWithinTermsCount != 1 || r.NotWithinTermsAmount != 2000000 {
 		t.Errorf("due %d (%d), not within terms %d (%d); want 1 (10000000) and 1 (2000000)", r.DueCount, r.DueAmount, r.NotWithinTermsCount, r.NotWithinTermsAmount)
+	}
+}
+
+// TestPracticeReversedPaymentNeverPaid: a payment reversed after the
+// period (a cheque that bounced) did not pay the invoice, for every figure
+// of the report alike: not among the payments, not paid within terms, and
+// unpaid at the period's end.
+func TestPracticeReversedPaymentNeverPaid(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "PR-2", d(2025, 7, 1)) // CNY 100,000.00 due 31 July
+	pay, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 10000000, Currency: "CNY", PaidOn: d(2025, 7, 20), Reference: "PR-P2",
+		Instrument: ledger.InstrumentCheque})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * 24 * time.Hour)
+	if _, _, err := f.a.ReversePayment(admin, inv.ID, pay.ID, d(2025, 9, 5), "the cheque bounced", ""); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 7, 1), To: d(2025, 8, 31)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("report: %v, %d currencies", err, len(rs))
+	}
+	if r := rs[0]; r.Payments != 0 || r.NotWithinTermsCount != 1 || r.NotWithinTermsAmount != 10000000 || r.UnpaidPastDueCount != 1 || r.UnpaidPastDueAmount != 10000000 {
+		t.Errorf("payments %d, not within terms %d (%d), unpaid past due %d (%d); want 0, 1 (10000000), 1 (10000000)",
+			r.Payments, r.NotWithinTermsCount, r.NotWithinTermsAmount, r.UnpaidPastDueCount, r.UnpaidPastDueAmount)
 	}
 }
