@@ -112,6 +112,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
 
+	rejects, err := lockRejects(o.Rejects)
+	if err != nil {
+		return rep, err
+	}
+	defer rejects.close()
+
 	parent := ctx
 	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+o.Token))
 	defer cancel()
@@ -142,11 +148,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.Session, rep.ResumeAfter, total, o.File)
 	}
 
-	rejects, err := openRejects(o.Rejects, rep.ResumeAfter)
-	if err != nil {
+	if err := rejects.start(rep.ResumeAfter); err != nil {
 		return rep, err
 	}
-	defer rejects.close()
 	rep.RejectedBefore = rejects.kept
 	if o.Progress != nil && rep.ResumeAfter > 0 {
 		fmt.Fprintf(o.Progress, "resuming session %s after record %d of %d\n", o.Session, rep.ResumeAfter, total)
@@ -322,40 +326,68 @@ type rejectsFile struct {
 	kept int64 // lines kept from earlier runs
 }
 
-func openRejects(path string, resumeAfter int64) (*rejectsFile, error) {
+// errLocked is the rejects file held by another run.
+var errLocked = errors.New("locked")
+
+// lockRejects opens the rejects file and locks it for the run: a second
+// run of the same file at once (an overlapping nightly job) would resume
+// from the same point, truncate the file under the first and write over
+// its lines, and is refused instead. The lock is taken before the session
+// is opened, so the run holding it is the only one to read the resume
+// point and rewrite the file after it.
+func lockRejects(path string) (*rejectsFile, error) {
 	if path == "" {
 		return &rejectsFile{}, nil
 	}
-	// A resumed session keeps the rejections of the records it will not
-	// read again, those at or before resumeAfter, and drops the rest: the
-	// run reads those records again and rejects them again, so each is
-	// listed once. A fresh session starts the file afresh.
-	var keep []byte
-	var kept int64
-	if resumeAfter > 0 {
-		old, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("the rejected records' file: %w", err)
-		}
-		for line := range bytes.Lines(old) {
-			var r arrearsv1.RecordResult
-			if protojson.Unmarshal(line, &r) == nil && r.Sequence > 0 && r.Sequence <= resumeAfter {
-				keep = append(keep, line...)
-				kept++
-			}
-		}
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("the rejected records' file: %w", err)
 	}
-	r := &rejectsFile{f: f, w: bufio.NewWriter(f), kept: kept}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("%s is in use by another run of this sync; wait for it to end, or name another file with -rejects", path)
+		}
+		return nil, fmt.Errorf("locking the rejected records' file: %w", err)
+	}
+	return &rejectsFile{f: f}, nil
+}
+
+// start readies the locked file for a run resumed after resumeAfter (0: a
+// fresh session). A resumed session keeps the rejections of the records
+// it will not read again, those at or before resumeAfter, and drops the
+// rest: the run reads those records again and rejects them again, so each
+// is listed once. A fresh session starts the file afresh.
+func (r *rejectsFile) start(resumeAfter int64) error {
+	if r.f == nil {
+		return nil
+	}
+	var keep []byte
+	if resumeAfter > 0 {
+		old, err := io.ReadAll(r.f)
+		if err != nil {
+			return fmt.Errorf("the rejected records' file: %w", err)
+		}
+		for line := range bytes.Lines(old) {
+			var res arrearsv1.RecordResult
+			if protojson.Unmarshal(line, &res) == nil && res.Sequence > 0 && res.Sequence <= resumeAfter {
+				keep = append(keep, line...)
+				r.kept++
+			}
+		}
+	}
+	if err := r.f.Truncate(0); err != nil {
+		return fmt.Errorf("the rejected records' file: %w", err)
+	}
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("the rejected records' file: %w", err)
+	}
+	r.w = bufio.NewWriter(r.f)
 	r.w.Write(keep)
 	if err := r.w.Flush(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("the rejected records' file: %w", err)
+		return fmt.Errorf("the rejected records' file: %w", err)
 	}
-	return r, nil
+	return nil
 }
 
 // write appends one rejection and flushes it: a run killed a moment later

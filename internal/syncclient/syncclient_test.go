@@ -209,6 +209,11 @@ func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second run of the file meanwhile is refused: it would write over
+	// this one's lines.
+	if _, err := lockRejects(path); err == nil || !strings.Contains(err.Error(), "in use by another run") {
+		t.Errorf("a second run's rejects file while the first holds it: %v", err)
+	}
 	if err := r.write(&arrearsv1.RecordResult{Sequence: 8, Outcome: "REJECTED"}); err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +236,19 @@ func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
 	if data, _ := os.ReadFile(path); len(data) != 0 || r.kept != 0 {
 		t.Errorf("a fresh session kept %d: %q", r.kept, data)
 	}
+}
+
+// openRejects locks the rejects file and readies it as a run does.
+func openRejects(path string, resumeAfter int64) (*rejectsFile, error) {
+	r, err := lockRejects(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.start(resumeAfter); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
 }
 
 func TestRedrawCoversTheLongerLine(t *testing.T) {
