@@ -72,8 +72,7 @@ func (e *eval) acceptanceEnd(delivered civil.Date, n int) civil.Date {
 	}
 	adjusted, provisional := e.nextWorkingDay(end)
 	if provisional {
-		e.j.Provisional = true
-		e.find(FindingProvisionalCalendar, "calendar %s is not published for %d: the acceptance period's end %s counts weekends only and may move when holidays are announced", e.pol.Calendar, adjusted.Year, adjusted)
+		e.provisionalEnd = adjusted // said if the clock starts on it
 	}
 	return adjusted
 }
@@ -187,6 +186,10 @@ func (e *eval) computeDueDate() {
 	}
 	e.j.ClockStart, e.j.ClockStartEvent = start, ev
 	inv, pol := e.inv, e.pol
+	if ev == policy.EventAcceptance && start == e.provisionalEnd && inv.AgreedDueDate.IsZero() {
+		e.j.Provisional = true
+		e.find(FindingProvisionalCalendar, "calendar %s is not published for %d: the acceptance period's end %s, from which the clock runs, counts weekends only and may move when holidays are announced", pol.Calendar, start.Year, start)
+	}
 	from := e.say("%s on %s", e.startWords(ev), start)
 
 	var due civil.Date

@@ -198,7 +198,7 @@ func TestDueDate(t *testing.T) {
 			want: "2025-11-10", wantStart: "2025-10-09", wantEvent: policy.EventAcceptance,
 		},
 		{
-			desc:   "EU: a statutory acceptance period ending on a Saturday ends on Monday",
+			desc:   "EU: a statutory acceptance period ending on a Sunday ends on Monday",
 			policy: policy.IDEUB2B,
 			edit: func(i *ledger.Invoice) {
 				// delivered 2024-08-02 + 30 = Sunday 09-01; pending: the clock runs from Monday 09-02.
@@ -215,6 +215,26 @@ func TestDueDate(t *testing.T) {
 			},
 			want: "2024-09-30", wantStart: "2024-09-01", wantEvent: policy.EventAcceptance, // 30 days beginning with it
 			findings: []string{FindingAcceptancePending},
+		},
+		{
+			desc:   "CN: an acceptance period ending in a year the calendar does not cover: provisional when the clock starts on its end",
+			policy: policy.IDCN728LargeEnterprise,
+			edit: func(i *ledger.Invoice) {
+				// delivered 2019-11-20 + 30 = Friday 2019-12-20, on weekends only (2019 is not covered);
+				// + 60 = Tuesday 2020-02-18, a working day of the published 2020.
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays, i.AgreedTermDays = d("2019-11-20"), true, 30, 60
+			},
+			want: "2020-02-18", wantStart: "2019-12-20", wantEvent: policy.EventAcceptance,
+			provisional: true, findings: []string{FindingAcceptancePending, FindingProvisionalCalendar},
+		},
+		{
+			desc:   "CN: accepted within a period ending on an unpublished year, with an agreed due date: nothing provisional",
+			policy: policy.IDCN802LargeEnterprise,
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays, i.AcceptancePassedOn = d("2026-12-10"), true, 30, d("2026-12-15")
+				i.AgreedDueDate = d("2026-12-31")
+			},
+			want: "2026-12-31", wantStart: "2026-12-15", wantEvent: policy.EventAcceptance,
 		},
 		{
 			desc:   "CN: acceptance pending with no agreed period: the clock has not started",

@@ -185,8 +185,9 @@ const (
 	FindingRateUnconfirmed = "RATE_UNCONFIRMED"
 	// FindingNoDueDate: nothing is agreed and the law sets no default.
 	FindingNoDueDate = "NO_DUE_DATE"
-	// FindingProvisionalCalendar: the due date was moved on a calendar year
-	// not yet published, and may change.
+	// FindingProvisionalCalendar: the due date, or the acceptance period's
+	// end the clock started on, was moved on a calendar year not yet
+	// published, and may change.
 	FindingProvisionalCalendar = "PROVISIONAL_CALENDAR"
 	// FindingBillMaturesAfterDue: a bill or receivable certificate matures
 	// after the due date, stretching the term.
@@ -242,6 +243,10 @@ type eval struct {
 	// unconfirmed holds the rate tables already reported as read past
 	// their confirmed date: one finding per table, not one per day read.
 	unconfirmed map[string]bool
+	// provisionalEnd is an acceptance period's last day found on a
+	// calendar year not yet published: provisional only if the clock
+	// starts on it.
+	provisionalEnd civil.Date
 }
 
 // say formats words for a rule, or returns "" when e is quiet.

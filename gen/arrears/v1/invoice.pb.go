@@ -77,7 +77,8 @@ type Invoice struct {
 	// agreed_term_days counted from the clock-start event (acceptance where
 	// required, else a confirmed settlement, else delivery, else receipt,
 	// else issue; the event's day is not counted). Unset when the invoice
-	// carries no term.
+	// carries no term. The contract's own reading: no policy, cap or
+	// working-day move applies (the judgement's due_date applies them).
 	DueDate *Date `protobuf:"bytes,20,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	// Output only. Sum of credit notes.
 	Credited *Money `protobuf:"bytes,21,opt,name=credited,proto3" json:"credited,omitempty"`
@@ -412,8 +413,9 @@ type Judgement struct {
 	// The last day for payment under the policy; overdue from the day after.
 	// Unset when there is none.
 	DueDate *Date `protobuf:"bytes,5,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
-	// True when due_date fell in a year whose holiday calendar is not
-	// published yet: it may move.
+	// True when due_date, or the end of an acceptance period the clock
+	// started on, fell in a year whose holiday calendar is not published
+	// yet: it may move.
 	Provisional bool `protobuf:"varint,6,opt,name=provisional,proto3" json:"provisional,omitempty"`
 	// How due_date was computed, in words.
 	DueDateRule string `protobuf:"bytes,7,opt,name=due_date_rule,json=dueDateRule,proto3" json:"due_date_rule,omitempty"`
