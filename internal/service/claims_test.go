@@ -112,6 +112,16 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := f.sb.GetInvoiceByDocumentRef(admin, own.DebtorID, "CLAIM-4B"); !errors.Is(err, ledger.ErrNotFound) {
 				t.Errorf("a second invoice of the debt: %v", err)
 			}
+			// Recorded in another currency than claimed: not joined.
+			c5, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+				DocumentRef: "CLAIM-5", Amount: 120000, Currency: "USD", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.invoice(t, "CLAIM-5", d(2025, 7, 28)) // in CNY
+			if _, err := f.a.AnswerClaim(admin, c5.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("acknowledged when the debtor records the debt in another currency: %v", err)
+			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {
 				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Idem: service.Idempotency{Key: "claim-retry", Hash: "h1"},

@@ -286,10 +286,22 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			// (an invoice to this supplier under the claim's reference,
 			// not cancelled): the claim is acknowledged as that invoice,
 			// not recorded a second time.
-			if inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, c.DocumentRef); err == nil && inv.CreditorID == c.Creditor && inv.Status != ledger.StatusCancelled {
-				if documentRef != "" && documentRef != c.DocumentRef {
+			// Locked, so it is not cancelled before the claim joins it.
+			inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, c.DocumentRef)
+			if err == nil {
+				inv, err = tx.LockInvoice(ctx, inv.ID)
+			}
+			if err == nil && inv.CreditorID == c.Creditor && inv.Status != ledger.StatusCancelled {
+				switch {
+				case documentRef != "" && documentRef != c.DocumentRef:
 					return fmt.Errorf("%w: invoices/%s records this debt under the claim's reference %q; acknowledge without document_ref to join the claim to it",
 						ledger.ErrAlreadyExists, inv.ID, c.DocumentRef)
+				case inv.Amount.Currency != c.Currency:
+					// Not the same debt as claimed, or not in the same
+					// money: a complaint's plan on the claim would be paid
+					// in the invoice's.
+					return fmt.Errorf("%w: invoices/%s, under the claim's reference, is in %s and the claim in %s: dispute the claim naming it, or the supplier contests the invoice",
+						ledger.ErrFailedPrecondition, inv.ID, inv.Amount.Currency, c.Currency)
 				}
 				c.Invoice = inv.ID
 			} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
