@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// locks says whether lockFile locks.
+const locks = true
+
 // lockFile takes an exclusive lock on f, held until f is closed (or the
 // process ends, killed or not: the kernel drops it), without waiting.
 func lockFile(f *os.File) error {

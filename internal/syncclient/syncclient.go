@@ -102,19 +102,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
-	total, digest, err := scan(ctx, o.Stop, o.File)
+	total, digest, blankRows, err := scan(ctx, o.Stop, o.File)
 	if err != nil {
 		return nil, err
 	}
 	if o.Session == "" {
 		base := strings.TrimSuffix(filepath.Base(o.File), filepath.Ext(o.File))
-		o.Session = sanitize(base) + "-" + digest[:12]
+		named := digest
+		if blankRows {
+			// arrearsctl before 28 November 2026 numbered rows of empty
+			// cells as records; a session it began on such a file would
+			// resume at a number that now means a later row. Another
+			// name starts afresh: records already synced come back
+			// UNCHANGED.
+			sum := sha256.Sum256([]byte(digest + "/blank rows skipped"))
+			named = hex.EncodeToString(sum[:])
+		}
+		o.Session = sanitize(base) + "-" + named[:12]
 	}
 	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
 
 	rejects, err := lockRejects(o.Rejects)
 	if err != nil {
-		return rep, err
+		return nil, err // before the session was opened: nothing to report
 	}
 	defer rejects.close()
 
@@ -320,10 +330,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // rejectsFile is where a run writes its rejected records, one JSON line
 // each; the zero value writes nothing.
 type rejectsFile struct {
-	f    *os.File
-	w    *bufio.Writer
-	err  error
-	kept int64 // lines kept from earlier runs
+	f      *os.File
+	w      *bufio.Writer
+	err    error
+	kept   int64 // lines kept from earlier runs
+	stream bool  // not a regular file: only written
 }
 
 // errLocked is the rejects file held by another run.
@@ -343,6 +354,11 @@ func lockRejects(path string) (*rejectsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the rejected records' file: %w", err)
 	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		// A device or a pipe (-rejects /dev/stderr): written as it is,
+		// neither locked (all runs share /dev/null) nor truncated.
+		return &rejectsFile{f: f, w: bufio.NewWriter(f), stream: true}, nil
+	}
 	if err := lockFile(f); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
@@ -359,7 +375,7 @@ func lockRejects(path string) (*rejectsFile, error) {
 // rest: the run reads those records again and rejects them again, so each
 // is listed once. A fresh session starts the file afresh.
 func (r *rejectsFile) start(resumeAfter int64) error {
-	if r.f == nil {
+	if r.f == nil || r.stream {
 		return nil
 	}
 	var keep []byte
@@ -496,23 +512,22 @@ func sanitize(s string) string {
 
 // scan counts the records of a file and digests its content, so the
 // default session name follows the file: the same file resumes, another
-// starts afresh.
-func scan(ctx context.Context, stop <-chan struct{}, path string) (int64, string, error) {
+// starts afresh. blankRows says whether rows of empty cells were skipped.
+func scan(ctx context.Context, stop <-chan struct{}, path string) (n int64, digest string, blankRows bool, err error) {
 	r, err := openRecords(path)
 	if err != nil {
-		return 0, "", err
+		return 0, "", false, err
 	}
 	defer r.Close()
-	var n int64
 	for {
 		if n%4096 == 0 {
 			// Ctrl-C while a large file is counted.
 			if ctx.Err() != nil {
-				return 0, "", ctx.Err()
+				return 0, "", false, ctx.Err()
 			}
 			select {
 			case <-stop:
-				return 0, "", ErrStopped
+				return 0, "", false, ErrStopped
 			default:
 			}
 		}
@@ -520,11 +535,11 @@ func scan(ctx context.Context, stop <-chan struct{}, path string) (int64, string
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil && !errors.As(err, &row) {
-			return 0, "", fmt.Errorf("%s record %d: %w", path, n+1, err)
+			return 0, "", false, fmt.Errorf("%s record %d: %w", path, n+1, err)
 		}
 		n++ // a record that cannot be read keeps its place (and number)
 	}
-	return n, hex.EncodeToString(r.hash.Sum(nil)), nil
+	return n, hex.EncodeToString(r.hash.Sum(nil)), r.blankRows > 0, nil
 }
 
 // recordReader reads PayableRecords from CSV (with a header row) or NDJSON.
@@ -535,6 +550,8 @@ type recordReader struct {
 	cols   map[string]int
 	lines  *bufio.Reader
 	isJSON bool
+	// blankRows counts the rows of empty cells skipped.
+	blankRows int64
 }
 
 func openRecords(path string) (*recordReader, error) {
@@ -622,6 +639,7 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	// or a line of spaces) are skipped as blank lines are: they are no
 	// payable, and sending them would reject one for each.
 	for (err == nil || errors.Is(err, csv.ErrFieldCount)) && blank(row) {
+		r.blankRows++
 		row, err = r.csv.Read()
 	}
 	if err != nil && !errors.Is(err, csv.ErrFieldCount) {

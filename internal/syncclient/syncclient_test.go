@@ -52,13 +52,13 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(content), 0o600)
-		if _, _, err := scan(context.Background(), nil, p); err == nil {
+		if _, _, _, err := scan(context.Background(), nil, p); err == nil {
 			t.Errorf("%s accepted", name)
 		}
 	}
 	p := filepath.Join(dir, "ok.ndjson")
 	os.WriteFile(p, []byte(`{"documentRef":"A","creditor":"parties/CN:x"}`+"\n\n"+`{"documentRef":"B"}`+"\n"), 0o600)
-	n, digest, err := scan(context.Background(), nil, p)
+	n, digest, _, err := scan(context.Background(), nil, p)
 	if err != nil || n != 2 || len(digest) != 64 {
 		t.Errorf("ndjson scan = %d, %q, %v", n, digest, err)
 	}
@@ -108,10 +108,10 @@ func TestScanStopsWhenCancelled(t *testing.T) {
 	os.WriteFile(p, []byte(strings.Repeat(`{"documentRef":"A"}`+"\n", 10000)), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := scan(ctx, nil, p); !errors.Is(err, context.Canceled) {
+	if _, _, _, err := scan(ctx, nil, p); !errors.Is(err, context.Canceled) {
 		t.Errorf("scan after Ctrl-C: %v", err)
 	}
-	if n, _, err := scan(context.Background(), nil, p); err != nil || n != 10000 {
+	if n, _, _, err := scan(context.Background(), nil, p); err != nil || n != 10000 {
 		t.Errorf("scan: %d, %v", n, err)
 	}
 }
@@ -211,8 +211,10 @@ func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
 	}
 	// A second run of the file meanwhile is refused: it would write over
 	// this one's lines.
-	if _, err := lockRejects(path); err == nil || !strings.Contains(err.Error(), "in use by another run") {
+	if second, err := lockRejects(path); locks && (err == nil || !strings.Contains(err.Error(), "in use by another run")) {
 		t.Errorf("a second run's rejects file while the first holds it: %v", err)
+	} else if err == nil {
+		second.close()
 	}
 	if err := r.write(&arrearsv1.RecordResult{Sequence: 8, Outcome: "REJECTED"}); err != nil {
 		t.Fatal(err)
@@ -235,6 +237,20 @@ func TestRejectsFileKeepsWhatIsNotReadAgain(t *testing.T) {
 	r.close()
 	if data, _ := os.ReadFile(path); len(data) != 0 || r.kept != 0 {
 		t.Errorf("a fresh session kept %d: %q", r.kept, data)
+	}
+	// A device is written, not truncated nor locked: two runs may both
+	// send their rejections to /dev/null.
+	if os.PathSeparator == '/' {
+		a, errA := openRejects(os.DevNull, 5)
+		b, errB := openRejects(os.DevNull, 0)
+		if errA != nil || errB != nil {
+			t.Fatalf("rejections to %s: %v, %v", os.DevNull, errA, errB)
+		}
+		if err := a.write(&arrearsv1.RecordResult{Sequence: 8, Outcome: "REJECTED"}); err != nil {
+			t.Error(err)
+		}
+		a.close()
+		b.close()
 	}
 }
 
@@ -261,6 +277,30 @@ func TestRedrawCoversTheLongerLine(t *testing.T) {
 	} {
 		if got := redraw(step.line, &drawn); got != step.want {
 			t.Errorf("redraw(%q) = %q, want %q", step.line, got, step.want)
+		}
+	}
+}
+
+// TestScanSaysWhenBlankRowsWereSkipped: rows of empty cells are not
+// counted, and scan says it skipped some, so the default session name of
+// such a file differs from the one an older client, which numbered them,
+// gave it.
+func TestScanSaysWhenBlankRowsWereSkipped(t *testing.T) {
+	dir := t.TempDir()
+	head := "document_ref,creditor,currency,amount,issued_on\n"
+	for name, tc := range map[string]struct {
+		body  string
+		n     int64
+		blank bool
+	}{
+		"plain.csv": {"A,CN:x,CNY,1.00,2025-07-01\nB,CN:x,CNY,1.00,2025-07-01\n", 2, false},
+		"blank.csv": {"A,CN:x,CNY,1.00,2025-07-01\n,,,,\nB,CN:x,CNY,1.00,2025-07-01\n,,,,\n", 2, true},
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(head+tc.body), 0o600)
+		n, _, blank, err := scan(context.Background(), nil, p)
+		if err != nil || n != tc.n || blank != tc.blank {
+			t.Errorf("%s: %d records, blank rows %v, %v; want %d, %v", name, n, blank, err, tc.n, tc.blank)
 		}
 	}
 }
