@@ -225,11 +225,26 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 			}
 		}
 		var rec recorder
+		var unjudgeable []uuid.UUID
+		var why error
 		for _, j := range jobs {
+			// An invoice whose facts cannot be judged as they stand (more
+			// facts of a kind than the ledger now keeps, from before the
+			// bound) has no schedule: its recorded levels stand, rather
+			// than each being marked corrected, as judge reports it
+			// unavailable rather than settled.
+			if err := l.schedulable(j.inv, facts[j.inv.ID], j.pol, j.today); err != nil {
+				unjudgeable, why = append(unjudgeable, j.inv.ID), err
+				continue
+			}
 			if err := l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today); err != nil {
 				return err
 			}
 			swept[j.inv.ID] = true
+		}
+		if len(unjudgeable) > 0 {
+			l.log.Warn("escalation sweep leaves invoices that cannot be judged as they stand; their levels stand",
+				"invoices", len(unjudgeable), "first", unjudgeable[0], "reason", why)
 		}
 		// The rows move on first: a row another replica moved meanwhile
 		// fails the batch before any of its events is written.
@@ -415,6 +430,17 @@ func (l *Ledger) firstCheck(inv *ledger.Invoice, f *store.Facts, debtorJurisdict
 	}
 	esc.Level, esc.NextCheck, esc.CheckedOn = s.EscalationLevel, s.NextChange, today
 	return esc
+}
+
+// schedulable reports why the invoice cannot be judged on asOf, if it
+// cannot.
+func (l *Ledger) schedulable(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) error {
+	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
+	if f != nil {
+		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
+	}
+	_, err := judgement.ScheduleOf(in)
+	return err
 }
 
 // schedule is an invoice's due date, escalation level and next change on

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -704,5 +705,49 @@ func TestSweepKeepsHistoryBeforeACorrection(t *testing.T) {
 	j, err := f.a.JudgeInvoice(admin, inv.ID, d(2025, 7, 5), time.Time{})
 	if err != nil || j.Judgement.EscalationLevel != 2 {
 		t.Errorf("judged as of 5 July: level %d, %v; want 2, as the history says", j.Judgement.EscalationLevel, err)
+	}
+}
+
+// TestSweepLeavesAnUnjudgeableInvoiceAlone: an invoice whose facts cannot
+// be judged as they stand (here a payment in another currency, written
+// past the service's checks) keeps its recorded levels: the sweep does not
+// mark each corrected as though the debt were never overdue.
+func TestSweepLeavesAnUnjudgeableInvoiceAlone(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 10))
+			inv := f.invoice(t, "SW-BAD", d(2025, 7, 1)) // due 31 July: two levels by 10 September
+			if _, err := f.a.Sweep(admin); err != nil {
+				t.Fatal(err)
+			}
+			before := events(t, f.a, inv)
+			if len(before) != 2 {
+				t.Fatalf("levels before: %v", before)
+			}
+			err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				p := &ledger.Payment{ID: uuid.Must(uuid.NewV7()), InvoiceID: inv.ID, DebtorID: inv.DebtorID, Amount: 100, Currency: "USD",
+					PaidOn: d(2025, 8, 5), Reference: "SW-BAD-USD", Instrument: ledger.InstrumentTransfer, State: ledger.PaymentRecorded,
+					CreateTime: f.clk.Now(), UpdateTime: f.clk.Now()}
+				c := store.Change{RecordTime: f.clk.Now(), Method: "test", Actor: "test", Debtor: inv.DebtorID, Creditor: inv.CreditorID}
+				if err := tx.CreatePayment(ctx, p, c); err != nil {
+					return err
+				}
+				e, err := tx.GetEscalation(ctx, inv.ID)
+				if err != nil {
+					return err
+				}
+				e.NextCheck = d(2025, 8, 5)
+				return tx.PutEscalation(ctx, e)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.a.Sweep(admin); err != nil {
+				t.Fatal(err)
+			}
+			if after := events(t, f.a, inv); !slices.Equal(after, before) {
+				t.Errorf("levels of an invoice that cannot be judged: %v, were %v", after, before)
+			}
+		})
 	}
 }
