@@ -22,12 +22,7 @@ import (
 // each through a versioned update, so replicas never act twice.
 func (l *Ledger) sweepComplaints(ctx context.Context, horizon civil.Date) (int, error) {
 	return sweepDue(func(after store.DueCursor, limit int) ([]store.DueCursor, error) {
-		due, err := l.store.DueComplaints(ctx, horizon, after, limit)
-		rows := make([]store.DueCursor, len(due))
-		for i, c := range due {
-			rows[i] = store.DueCursor{On: c.NextCheck, ID: c.ID}
-		}
-		return rows, err
+		return l.store.DueComplaints(ctx, horizon, after, limit)
 	}, oneByOne(ctx, l.log, "complaint", func(id uuid.UUID) (bool, error) { return l.sweepComplaint(ctx, id) }))
 }
 

@@ -200,7 +200,7 @@ type Reader interface {
 	// DueComplaints lists complaints whose next check has come (a deadline
 	// passing, an instalment falling due, the automatic close), in
 	// (next_check, id) order after the cursor.
-	DueComplaints(ctx context.Context, through civil.Date, after DueCursor, limit int) ([]*complaint.Complaint, error)
+	DueComplaints(ctx context.Context, through civil.Date, after DueCursor, limit int) ([]DueCursor, error)
 	ListComplaintEvents(ctx context.Context, complaintID uuid.UUID, p Page) ([]*complaint.Event, error)
 
 	// InvoicesOf reads many invoices by id at once; an unknown id is absent.

@@ -156,7 +156,7 @@ func (s *Store) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, i
 func (s *Store) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*complaint.Complaint, error) {
 	return s.r().ListComplaints(ctx, q)
 }
-func (s *Store) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*complaint.Complaint, error) {
+func (s *Store) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]store.DueCursor, error) {
 	return s.r().DueComplaints(ctx, through, after, limit)
 }
 func (s *Store) ListComplaintEvents(ctx context.Context, id uuid.UUID, p store.Page) ([]*complaint.Event, error) {

@@ -230,10 +230,21 @@ func (r reader) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*c
 	return listDocs[complaint.Complaint](ctx, r, "complaints", supplierWhere(q), q.Page)
 }
 
-func (r reader) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]*complaint.Complaint, error) {
+// DueComplaints reads the due complaints' keys only, from the columns the
+// listing orders by: the sweep reads each document again as it handles it,
+// and one it cannot decode (damaged, or a newer release's) then fails
+// alone instead of the page of every complaint due after it.
+func (r reader) DueComplaints(ctx context.Context, through civil.Date, after store.DueCursor, limit int) ([]store.DueCursor, error) {
 	w, args := dueAfter("id", through, after)
-	return list(ctx, r, "complaints", scanDoc[complaint.Complaint], fmt.Sprintf(
-		"SELECT data FROM complaints WHERE "+w+" ORDER BY next_check, id LIMIT %d", limit), args...)
+	due, err := list(ctx, r, "complaints", func(sc scanner) (*store.DueCursor, error) {
+		var c store.DueCursor
+		return &c, sc.Scan(&c.On, &c.ID)
+	}, fmt.Sprintf("SELECT next_check, id FROM complaints WHERE "+w+" ORDER BY next_check, id LIMIT %d", limit), args...)
+	out := make([]store.DueCursor, len(due))
+	for i, c := range due {
+		out[i] = *c
+	}
+	return out, err
 }
 
 func (t *tx) CreateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {

@@ -8,6 +8,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"reflect"
@@ -48,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"BulkCreates", testBulkCreates},
 		{"EscalationsInBulk", testEscalationsInBulk},
 		{"DueEscalationsByKey", testDueEscalations},
+		{"DueComplaintsByKeyOnly", testDueComplaints},
 		{"SummaryChangeTimeNeverBack", testSummaryChangeTimeNeverBack},
 		{"BulkUpdates", testBulkUpdates},
 		{"Requests", testRequests},
@@ -802,6 +804,38 @@ func testDueEscalations(t *testing.T, s store.Store) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("due rows by page of 2:\n got %v\nwant %v", got, want)
+	}
+}
+
+// testDueComplaints: the due complaints are listed by key, from the
+// columns, so one whose document cannot be decoded (damaged, or a newer
+// release's) does not hide those due after it from the sweep.
+func testDueComplaints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, inv := fixture(t, s)
+	var want []store.DueCursor
+	for i := range 3 {
+		cp := &complaint.Complaint{ID: newID(), Complainant: creditor.ID, Debtor: debtor.ID, Invoices: []uuid.UUID{inv.ID}, Summary: "unpaid",
+			State: complaint.Submitted, SubmittedOn: t0Date(), StateSince: t0Date(), Currency: "CNY", NextCheck: t0Date().AddDays(10 - i),
+			CreateTime: t0, UpdateTime: t0}
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateComplaint(ctx, cp, changeOn(inv, "test"))
+		})
+		want = append([]store.DueCursor{{On: cp.NextCheck, ID: cp.ID}}, want...)
+	}
+	db, ok := s.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Skip("no SQL handle to damage a document with")
+	}
+	if _, err := db.DB().ExecContext(ctx, `UPDATE complaints SET data = '{"state": 7}' WHERE id = $1`, want[0].ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetComplaint(ctx, want[0].ID); err == nil {
+		t.Fatal("the damaged document was read")
+	}
+	got, err := s.DueComplaints(ctx, t0Date().AddDays(30), store.DueCursor{}, 10)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("due complaints: %v, %v; want %v", got, err, want)
 	}
 }
 
