@@ -5,15 +5,20 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/jsonenc"
@@ -172,6 +177,10 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger)
 					writeStatus(w, http.StatusTooManyRequests, `{"code":8,"message":"rate limit of this API key exceeded; retry later","details":[]}`)
 					return
 				}
+				if field := notUTF8(r.URL); field != "" {
+					writeInvalid(w, field, "is not UTF-8 text")
+					return
+				}
 				// For the handler's own checks only: the gRPC call it makes
 				// carries the header and is authenticated again.
 				h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
@@ -185,6 +194,47 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="arrears"`)
 		writeStatus(w, http.StatusUnauthorized, `{"code":16,"message":"missing, invalid, expired or revoked API key","details":[]}`)
 	})
+}
+
+// notUTF8 names the first query parameter (as a field path) or the path
+// whose decoded value is not UTF-8, or returns "". The gateway copies them
+// into string fields unchecked, and a request holding such a string cannot
+// be encoded for the gRPC call: that answered 500 with the library's words.
+func notUTF8(u *url.URL) string {
+	if !utf8.ValidString(u.Path) {
+		return "path"
+	}
+	q := u.Query()
+	keys := slices.Sorted(maps.Keys(q))
+	for _, k := range keys {
+		bad := !utf8.ValidString(k)
+		for _, v := range q[k] {
+			bad = bad || !utf8.ValidString(v)
+		}
+		if !bad {
+			continue
+		}
+		if !utf8.ValidString(k) {
+			return "query"
+		}
+		parts := strings.Split(k, ".")
+		for i, part := range parts {
+			parts[i] = jsonenc.FieldName(part)
+		}
+		return strings.Join(parts, ".")
+	}
+	return ""
+}
+
+// writeInvalid answers 400 naming field, as an invalid request's body is
+// shaped (a google.rpc.Status with a BadRequest).
+func writeInvalid(w http.ResponseWriter, field, desc string) {
+	st := withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+desc), field, desc)
+	body, err := protojson.Marshal(st.Proto())
+	if err != nil {
+		body = []byte(`{"code":3,"message":"invalid request","details":[]}`)
+	}
+	writeStatus(w, http.StatusBadRequest, string(body))
 }
 
 // requireRole refuses, before the body is read, a caller whose role may not
