@@ -757,6 +757,14 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		{"white space before the body", "POST", "/v1/parties", "\n\n  {\"party\": {\"kind\": 7}}", 400, "party.kind", false},
 		{"bad date part", "GET", "/v1/invoices?asOf.year=abc", "", 400, "as_of.year", false},
 		{"bad timestamp", "GET", "/v1/invoices?knownAt=yesterday", "", 400, "known_at", false},
+		{"a query value not UTF-8", "GET", "/v1/invoices?filter=%FF", "", 400, "filter", false},
+		{"a nested query value not UTF-8", "GET", "/v1/overdueSummary?regionPrefix=%FF", "", 400, "region_prefix", false},
+		{"a path not UTF-8", "GET", "/v1/invoices/%FF", "", 400, "path", false},
+		{"a CSV export's query not UTF-8", "GET", "/v1/watchList:export?regionPrefix=%FF", "", 400, "region_prefix", false},
+		// A NUL is UTF-8 but no text to PostgreSQL: checked before any query.
+		{"a NUL in a region prefix", "GET", "/v1/overdueSummary?regionPrefix=%00", "", 400, "region_prefix", false},
+		{"a NUL in a key's name", "POST", "/v1/apiKeys/%00:revoke", "{}", 400, "name", false},
+		{"a NUL in a remit", "POST", "/v1/apiKeys", `{"role": "ROLE_REGULATOR", "remitJurisdiction": "CN", "remitRegionPrefix": "35\u0000"}`, 400, "api_key.remit_region_prefix", false},
 	} {
 		var in io.Reader = strings.NewReader(tc.body)
 		if tc.chunked {

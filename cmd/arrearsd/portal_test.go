@@ -315,8 +315,9 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	// refused naming the instalment's field.
 	msg := api.refused(cityKey, "POST", "/v1/"+cn+":move", obj{"action": "RESOLVE", "outcome": "PAYMENT_PLAN", "paymentPlan": []obj{
 		{"dueOn": dateJSON(civil.MustNew(2025, 11, 30)), "amount": obj{"currencyCode": "USD", "minorUnits": "100"}},
-		{"dueOn": dateJSON(civil.MustNew(2025, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "9223372036854775807"}}}}, http.StatusBadRequest)
-	for _, f := range []string{"payment_plan[0].amount.currency_code", "payment_plan[1].amount.minor_units"} {
+		{"dueOn": dateJSON(civil.MustNew(2025, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "9223372036854775807"}},
+		{"dueOn": dateJSON(civil.MustNew(9999, 12, 31)), "amount": obj{"currencyCode": "CNY", "minorUnits": "100"}}}}, http.StatusBadRequest)
+	for _, f := range []string{"payment_plan[0].amount.currency_code", "payment_plan[1].amount.minor_units", "payment_plan[2].due_on"} {
 		if !strings.Contains(msg, f) {
 			t.Errorf("refused plan: %q does not name %s", msg, f)
 		}

@@ -197,16 +197,24 @@ func ParseToken(token string) (prefix string, hash []byte, err error) {
 	if !ok || len(prefix) != 8 || len(secret) != 43 {
 		return "", nil, ErrMalformed
 	}
-	// The prefix is looked up in the store: only the alphabet NewSecret
-	// writes reaches it (other bytes, not valid text to PostgreSQL, were
-	// a store error there and a plain miss on SQLite).
-	for i := 0; i < len(prefix); i++ {
-		if c := prefix[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
-			return "", nil, ErrMalformed
-		}
+	if len(prefix) != 8 || !ValidPrefix(prefix) {
+		return "", nil, ErrMalformed
 	}
 	sum := sha256.Sum256([]byte(secret))
 	return prefix, sum[:], nil
+}
+
+// ValidPrefix reports whether s is made of the alphabet NewSecret writes
+// prefixes in. A prefix is looked up in the store: only that alphabet
+// reaches it (other bytes, a NUL not valid text to PostgreSQL, were a
+// store error there and a plain miss on SQLite).
+func ValidPrefix(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Matches compares a presented hash with the stored one in constant time.

@@ -105,7 +105,7 @@ func (a *Access) ListApiKeys(ctx context.Context, req *arrearsv1.ListApiKeysRequ
 
 func (a *Access) RevokeApiKey(ctx context.Context, req *arrearsv1.RevokeApiKeyRequest) (*arrearsv1.RevokeApiKeyResponse, error) {
 	prefix, ok := strings.CutPrefix(req.Name, "apiKeys/")
-	if !ok || prefix == "" {
+	if !ok || !auth.ValidPrefix(prefix) {
 		return nil, a.s.fail(ctx, "RevokeApiKey", "", badField("name", "%q is not of the form apiKeys/{prefix}", req.Name))
 	}
 	k, err := a.s.svc.RevokeKey(ctx, prefix)

@@ -53,6 +53,7 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	if q.CreditorSize != "" && !q.CreditorSize.Valid() {
 		v.Add(f("creditor_size"), "must be MICRO, SMALL, MEDIUM or LARGE")
 	}
+	ledger.ValidateRegionPrefix(&v, f("region_prefix"), q.RegionPrefix)
 	checkCurrency(&v, f("currency"), q.Currency)
 	if q.MinOverdue < 0 {
 		v.Add(f("min_overdue_minor_units"), "must not be negative, got %d", q.MinOverdue)
@@ -230,6 +231,7 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: money.CodeUpper(req.Currency),
 	}
 	checkCurrency(&v, "currency", q.Currency)
+	ledger.ValidateRegionPrefix(&v, "region_prefix", q.RegionPrefix)
 	switch {
 	case req.Limit < 0 || req.Limit > 500:
 		v.Add("limit", "must be from 1 to 500, got %d", req.Limit)

@@ -94,6 +94,15 @@ var (
 	maxNameRunes = 300
 )
 
+// ValidateRegionPrefix checks a region prefix (a filter, a regulator's
+// remit): empty, or the start of a region code, in its alphabet. Anything
+// else matches no party, and a NUL is not even text to PostgreSQL.
+func ValidateRegionPrefix(v *ValidationError, field, s string) {
+	if s != "" && !regionRE.MatchString(s) {
+		v.Add(field, "must be the start of a region code: 1-20 letters, digits, dots or dashes, starting with a letter or digit")
+	}
+}
+
 // Normalize puts the fields in canonical form (trimmed, upper-case codes,
 // canonical registration id; an SME's default size; LARGE for other kinds)
 // and validates them. Field names in the error are the party's own.

@@ -89,6 +89,7 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 		if !regid.IsJurisdiction(spec.Remit.Jurisdiction) {
 			v.Add("api_key.remit_jurisdiction", "a REGULATOR key needs the jurisdiction of its remit")
 		}
+		ledger.ValidateRegionPrefix(&v, "api_key.remit_region_prefix", spec.Remit.RegionPrefix)
 	} else if spec.Remit != (auth.Remit{}) {
 		v.Add("api_key.remit_jurisdiction", "only REGULATOR keys have a remit")
 	}

@@ -358,6 +358,10 @@ type PlanInstalment struct {
 // running total stays far inside an int64.
 const MaxPlanInstalments = 360
 
+// maxPlanDays bounds how far ahead an instalment may fall due: thirty
+// years, the instalments' count allowing monthly ones for that long.
+const maxPlanDays = 30 * 366
+
 // ExtendAction lengthens the handling deadline; it is not a state change.
 const ExtendAction complaint.Action = "EXTEND_DEADLINE"
 
@@ -542,8 +546,13 @@ func checkPlan(v *ledger.ValidationError, plan []PlanInstalment, currency string
 		if currency != "" && in.Amount.Currency != "" && in.Amount.Currency != currency {
 			v.Add(f+"amount.currency_code", "is %s but the complaint is in %s", in.Amount.Currency, currency)
 		}
-		if in.DueOn.IsZero() || in.DueOn.Before(today) {
+		switch {
+		case in.DueOn.IsZero() || in.DueOn.Before(today):
 			v.Add(f+"due_on", "must be today or later")
+		case in.DueOn.After(today.AddDays(maxPlanDays)):
+			// A plan is a debt's settlement, not a lease; and the day
+			// after its last instalment must still be a date.
+			v.Add(f+"due_on", "%s is more than %d days after today (%s)", in.DueOn, maxPlanDays, today)
 		}
 		out = append(out, complaint.Instalment{DueOn: in.DueOn, Amount: in.Amount.Minor})
 	}
