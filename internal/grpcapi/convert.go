@@ -395,6 +395,7 @@ func judgementToProto(j *service.Judged) *arrearsv1.Judgement {
 // judgedToProto is an invoice with its judgement.
 func judgedToProto(j *service.Judged) *arrearsv1.Invoice {
 	out := invoiceToProto(j.Invoice)
+	out.Outstanding = moneyToProto(j.Outstanding, j.Invoice.Amount.Currency)
 	out.Judgement = judgementToProto(j)
 	return out
 }

@@ -28,6 +28,12 @@ type Judged struct {
 	// Facts are the payments, credit notes and disputes the judgement
 	// counted, as known at KnownAt.
 	Facts *store.Facts
+	// Outstanding is what the invoice shown leaves owed as known at
+	// KnownAt: its amount as known then, less what was paid and credited.
+	// Shown with fields as they stood before a later correction, the
+	// amount is the older one, and the difference would not be what is
+	// owed (negative, for an amount raised and then paid beyond the old).
+	Outstanding int64
 }
 
 // explicitReason marks a policy the creator named, so that later
@@ -223,6 +229,7 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 		if err != nil {
 			return nil, err
 		}
+		owed := cur.Outstanding()
 		d := asOf
 		if !d.IsZero() && cur.CorrectedOn.After(d) {
 			// A correction takes effect after the date judged: judge the
@@ -251,12 +258,12 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 			// upgrade): this invoice is shown unjudged, saying why, and the
 			// others of the page are judged, as the sweeper and the
 			// summaries skip it rather than fail.
-			out = append(out, &Judged{Invoice: cur, KnownAt: knownAt, Facts: f, Judgement: judgement.Judgement{PolicyID: cur.PolicyID,
+			out = append(out, &Judged{Invoice: cur, KnownAt: knownAt, Facts: f, Outstanding: owed, Judgement: judgement.Judgement{PolicyID: cur.PolicyID,
 				PolicyVersion: cur.PolicyVersion, AsOf: d, Currency: cur.Amount.Currency,
 				Findings: []judgement.Finding{{Code: findingUnavailable, Message: perr.Error()}}}})
 			continue
 		}
-		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt, Facts: f})
+		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt, Facts: f, Outstanding: owed})
 	}
 	return out, nil
 }
