@@ -301,6 +301,12 @@ func applyInvoiceField(inv, patch *ledger.Invoice, field string) error {
 	case "agreed_interest_rate":
 		inv.AgreedRate = patch.AgreedRate
 	case "creditor_size_class_at_signing":
+		if patch.CreditorSizeAtSigning == "" {
+			// "Not given" everywhere else (a new invoice takes the
+			// supplier's size): here it would make the supplier no SME
+			// and choose another law without a word.
+			return ledger.Invalid("invoice.creditor_size_class_at_signing", "name the supplier's size when the contract was signed: MICRO, SMALL, MEDIUM or LARGE")
+		}
 		inv.CreditorSizeAtSigning = patch.CreditorSizeAtSigning
 	case "debtor", "creditor", "document_ref":
 		return ledger.Invalid("update_mask", "%s is immutable: cancel the invoice and record a new one", field)
