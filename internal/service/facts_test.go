@@ -291,3 +291,41 @@ func ids(t *testing.T, f *fixture, ref string) uuid.UUID {
 	}
 	return inv.ID
 }
+
+// TestAsOfBeforeACorrectionOwesAsKnown: an invoice shown as of a date
+// before its amount was raised shows the amount that stood then, and
+// leaves owed what is owed as known: the raised amount less what was
+// paid, not the older amount less it (which would be negative here).
+func TestAsOfBeforeACorrectionOwesAsKnown(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "ASOF-1", d(2025, 7, 1)) // CNY 100,000.00
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{Amount: money.Money{Minor: 20000000, Currency: "CNY"}}, []string{"amount"}, "", d(2025, 8, 15), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 15000000, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "ASOF-P1"}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := f.a.JudgeInvoice(admin, inv.ID, d(2025, 8, 14), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Invoice.Amount.Minor != 10000000 || j.Outstanding != 5000000 {
+		t.Errorf("as of the day before the raise: amount %d, outstanding %d; want 10000000 and 5000000", j.Invoice.Amount.Minor, j.Outstanding)
+	}
+}
+
+// TestSizeAtSigningIsNotCleared: a correction naming the supplier's size
+// at signing must give one; sent empty it is refused, rather than making
+// the supplier no SME and the invoice another law's.
+func TestSizeAtSigningIsNotCleared(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "SIZE-1", d(2025, 7, 1))
+	_, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{}, []string{"creditor_size_class_at_signing"}, "", civil.Date{}, "")
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "invoice.creditor_size_class_at_signing" {
+		t.Errorf("the size at signing cleared: %v", err)
+	}
+	if got := f.get(t, inv.ID); got.PolicyID != inv.PolicyID || got.CreditorSizeAtSigning != inv.CreditorSizeAtSigning {
+		t.Errorf("the invoice changed: %s %s, was %s %s", got.PolicyID, got.CreditorSizeAtSigning, inv.PolicyID, inv.CreditorSizeAtSigning)
+	}
+}

@@ -935,7 +935,8 @@ func knownPayments(ps []SyncPayment, inv *ledger.Invoice, refs map[string]int, t
 		if p.Instrument == "" {
 			p.Instrument = ledger.InstrumentTransfer
 		}
-		if held.InvoiceID != inv.ID || !held.SameContent(&p) || (!sp.ReversedOn.IsZero() && held.State != ledger.PaymentReversed) {
+		if held.InvoiceID != inv.ID || !held.SameContent(&p) || (!sp.ReversedOn.IsZero() && held.State != ledger.PaymentReversed) ||
+			rereversed(held, sp) != nil {
 			return nil, false
 		}
 	}
@@ -1169,7 +1170,25 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 		}
 		return "reversed", nil
 	}
-	return "", nil
+	return "", rereversed(prev, sp)
+}
+
+// rereversed refuses a record reversing a payment reversed before on
+// another date or for another reason, as recancelled refuses an invoice's
+// cancellation re-dated: reported UNCHANGED, the ERP and the ledger would
+// disagree unseen.
+func rereversed(prev *ledger.Payment, sp SyncPayment) error {
+	if prev.State != ledger.PaymentReversed || sp.ReversedOn.IsZero() {
+		return nil
+	}
+	var v ledger.ValidationError
+	if sp.ReversedOn != prev.ReversedOn {
+		v.Add("reversed_on", "payment %q was reversed on %s, not %s: a reversal is not re-dated", prev.Reference, prev.ReversedOn, sp.ReversedOn)
+	}
+	if r := sp.ReversalReason; r != "" && r != prev.ReversalReason {
+		v.Add("reversal_reason", "payment %q was reversed for %q: a reversal is not re-argued", prev.Reference, prev.ReversalReason)
+	}
+	return v.Err()
 }
 
 // cancelledCorrection refuses a record correcting a cancelled invoice, as

@@ -650,6 +650,30 @@ func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
 			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "payments[0].reversal_reason" {
 				t.Errorf("a reversal without a reason: %+v", r)
 			}
+			// Reversed with its reason; then the same reversal again is
+			// UNCHANGED, and one re-dated or re-argued is rejected naming
+			// the field.
+			for i, tc := range []struct {
+				on     civil.Date
+				reason string
+				want   service.SyncOutcome
+				field  string
+			}{
+				{d(2025, 8, 20), "the transfer was returned", service.SyncUpdated, ""},
+				{d(2025, 8, 20), "the transfer was returned", service.SyncUnchanged, ""},
+				{d(2025, 8, 20), "", service.SyncUnchanged, ""},
+				{d(2025, 8, 21), "the transfer was returned", service.SyncRejected, "payments[0].reversed_on"},
+				{d(2025, 8, 20), "a cheque bounced", service.SyncRejected, "payments[0].reversal_reason"},
+			} {
+				pay.ReversedOn, pay.ReversalReason = tc.on, tc.reason
+				res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(int64(20+i), "CX-3", 500000, 30, pay)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := res[0]; r.Outcome != tc.want || (tc.field != "" && (len(r.Violations) != 1 || r.Violations[0].Field != tc.field)) {
+					t.Errorf("reversed on %s for %q: %+v, want %s %s", tc.on, tc.reason, r, tc.want, tc.field)
+				}
+			}
 		})
 	}
 }
