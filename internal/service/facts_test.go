@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -327,5 +329,64 @@ func TestSizeAtSigningIsNotCleared(t *testing.T) {
 	}
 	if got := f.get(t, inv.ID); got.PolicyID != inv.PolicyID || got.CreditorSizeAtSigning != inv.CreditorSizeAtSigning {
 		t.Errorf("the invoice changed: %s %s, was %s %s", got.PolicyID, got.CreditorSizeAtSigning, inv.PolicyID, inv.CreditorSizeAtSigning)
+	}
+}
+
+// hookStore runs before once, just before the first read of facts: a
+// write committing between a judged read's statements.
+type hookStore struct {
+	store.Store
+	before func()
+	once   sync.Once
+}
+
+func (h *hookStore) Facts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*store.Facts, error) {
+	h.once.Do(h.before)
+	return h.Store.Facts(ctx, ids)
+}
+
+func (h *hookStore) SnapshotRead(ctx context.Context, f func(context.Context, store.Reader) error) error {
+	return h.Store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
+		return f(ctx, &hookReader{Reader: r, h: h})
+	})
+}
+
+type hookReader struct {
+	store.Reader
+	h *hookStore
+}
+
+func (r *hookReader) Facts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*store.Facts, error) {
+	r.h.once.Do(r.h.before)
+	return r.Reader.Facts(ctx, ids)
+}
+
+// TestJudgedInvoiceReadInOneSnapshot: a payment committed while an invoice
+// is read and judged counts in both the invoice's paid total and its
+// judgement, or in neither: the two agree on what is owed.
+func TestJudgedInvoiceReadInOneSnapshot(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			inv := f.invoice(t, "SNAP-1", d(2025, 7, 1))
+			h := &hookStore{Store: f.sb}
+			h.before = func() {
+				if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 4000000, Currency: "CNY", PaidOn: d(2025, 8, 20), Reference: "SNAP-P1"}); err != nil {
+					t.Error(err)
+				}
+			}
+			reg, err := policy.Embedded()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := service.New(h, f.clk, reg, quiet)
+			j, err := l.JudgeInvoice(admin, inv.ID, civil.Date{}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shown := j.Invoice.Amount.Minor - j.Invoice.Paid; j.Judgement.Outstanding != shown {
+				t.Errorf("the invoice shows %d owed (paid %d), its judgement %d", shown, j.Invoice.Paid, j.Judgement.Outstanding)
+			}
+		})
 	}
 }

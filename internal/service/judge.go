@@ -270,22 +270,31 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 
 // JudgeInvoice returns an invoice the caller may see, as known at knownAt
 // (zero: now), judged as of asOf (zero: today in its policy's zone).
+//
+// The invoice and its facts are read in one snapshot: a payment committed
+// between two separate reads, recorded before knownAt, would count in the
+// judgement but not in the invoice's paid total read before it.
 func (l *Ledger) JudgeInvoice(ctx context.Context, id uuid.UUID, asOf civil.Date, knownAt time.Time) (*Judged, error) {
-	inv, err := visibleInvoice(ctx, l.store, id, nil)
-	if err != nil {
-		return nil, err
-	}
 	if knownAt.IsZero() {
 		knownAt = l.now()
 	}
-	js, err := l.judgeAll(ctx, l.store, []*ledger.Invoice{inv}, asOf, knownAt)
-	if err != nil {
-		return nil, err
-	}
-	if len(js) == 0 {
-		return nil, ledger.ErrNotFound
-	}
-	return js[0], nil
+	var out *Judged
+	err := l.store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
+		inv, err := visibleInvoice(ctx, r, id, nil)
+		if err != nil {
+			return err
+		}
+		js, err := l.judgeAll(ctx, r, []*ledger.Invoice{inv}, asOf, knownAt)
+		if err != nil {
+			return err
+		}
+		if len(js) == 0 {
+			return ledger.ErrNotFound
+		}
+		out = js[0]
+		return nil
+	})
+	return out, err
 }
 
 // JudgementFilter is a condition on the judgement of a listed invoice.
@@ -363,11 +372,17 @@ func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int,
 	}
 	for {
 		q.Page.Limit = batch
-		rows, err := l.store.ListInvoices(ctx, q)
-		if err != nil {
-			return nil, uuid.Nil, err
-		}
-		js, err := l.judgeAll(ctx, l.store, rows, asOf, knownAt)
+		// A batch and its facts in one snapshot, as JudgeInvoice reads.
+		var rows []*ledger.Invoice
+		var js []*Judged
+		err := l.store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
+			var err error
+			if rows, err = r.ListInvoices(ctx, q); err != nil {
+				return err
+			}
+			js, err = l.judgeAll(ctx, r, rows, asOf, knownAt)
+			return err
+		})
 		if err != nil {
 			return nil, uuid.Nil, err
 		}
