@@ -390,3 +390,19 @@ func TestJudgedInvoiceReadInOneSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestCreditNoteNotBeforeTheInvoice: a credit note is issued against an
+// invoice, so not before the invoice's own issue date (as its
+// cancellation is not).
+func TestCreditNoteNotBeforeTheInvoice(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "CNDATE-1", d(2025, 7, 1)) // issued 1 July
+	_, _, err := f.a.CreateCreditNote(admin, inv.ID, &ledger.CreditNote{Amount: 1000, IssuedOn: d(2025, 6, 30), Reference: "CN-EARLY", Reason: "discount"}, "CNY", service.Idempotency{})
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "credit_note.issued_on" {
+		t.Errorf("a credit note dated before its invoice: %v", err)
+	}
+	if _, _, err := f.a.CreateCreditNote(admin, inv.ID, &ledger.CreditNote{Amount: 1000, IssuedOn: d(2025, 7, 1), Reference: "CN-SAME-DAY", Reason: "discount"}, "CNY", service.Idempotency{}); err != nil {
+		t.Errorf("a credit note on its invoice's issue date: %v", err)
+	}
+}

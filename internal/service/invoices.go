@@ -344,9 +344,7 @@ func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		today := l.Today(now, debtor.Jurisdiction)
 		var v ledger.ValidationError
 		checkFactDate(&v, "cancelled_on", cancelledOn, today)
-		if !cancelledOn.IsZero() && cancelledOn.Before(cur.IssuedOn) {
-			v.Add("cancelled_on", "%s is before the invoice's issued_on %s", cancelledOn, cur.IssuedOn)
-		}
+		notBeforeIssue(&v, "cancelled_on", cancelledOn, cur)
 		checkReason(&v, "reason", reason)
 		if err := v.Err(); err != nil {
 			return err
@@ -387,6 +385,14 @@ func checkFactDate(v *ledger.ValidationError, field string, d, today civil.Date)
 		v.Add(field, "is required")
 	case d.After(today):
 		v.Add(field, "%s is in the future (today is %s)", d, today)
+	}
+}
+
+// notBeforeIssue refuses a date of something done to an issued invoice
+// (its cancellation, a credit note against it) before its issue date.
+func notBeforeIssue(v *ledger.ValidationError, field string, d civil.Date, inv *ledger.Invoice) {
+	if !d.IsZero() && d.Before(inv.IssuedOn) {
+		v.Add(field, "%s is before the invoice's issued_on %s", d, inv.IssuedOn)
 	}
 }
 

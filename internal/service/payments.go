@@ -223,6 +223,7 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 			v.Add("credit_note.amount.currency_code", "is %s but the invoice is in %s", currency, inv.Amount.Currency)
 		}
 		checkFactDate(&v, "credit_note.issued_on", cn.IssuedOn, today)
+		notBeforeIssue(&v, "credit_note.issued_on", cn.IssuedOn, inv)
 		ledger.ValidateRef(&v, "credit_note.reference", cn.Reference, true)
 		checkReason(&v, "credit_note.reason", cn.Reason)
 		if inv.Status != ledger.StatusCancelled && cn.Amount > inv.Outstanding() {
