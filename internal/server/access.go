@@ -207,12 +207,18 @@ type principalStream struct {
 
 func (s *principalStream) Context() context.Context { return s.ctx }
 
-// RecvMsg answers a message the codec refused as INVALID_ARGUMENT.
+// RecvMsg answers a message the codec refused as INVALID_ARGUMENT. The
+// refusal is taken whatever the read returns: gRPC decodes a second
+// message into the same one to check a client sends no more than one, and
+// fails the read after the codec has refused it, which left the refusal
+// in the map for good (a keyless health watch could grow it without end).
 func (s *principalStream) RecvMsg(m any) error {
-	if err := s.ServerStream.RecvMsg(m); err != nil {
+	err := s.ServerStream.RecvMsg(m)
+	refused := takeRefusal(m)
+	if err != nil {
 		return err
 	}
-	return takeRefusal(m)
+	return refused
 }
 
 // peerCertSHA256 is the hex SHA-256 of the verified client certificate of

@@ -60,3 +60,26 @@ func TestGuardRunsEverythingInsideTheInterceptors(t *testing.T) {
 		t.Errorf("the interceptors saw %v, want the one refused call", seen)
 	}
 }
+
+// refusingStream is a stream whose read has the codec refuse the message
+// and then fails, as gRPC's check that a client sent only one message
+// fails after decoding a second one into the same message.
+type refusingStream struct{ grpc.ServerStream }
+
+func (refusingStream) RecvMsg(m any) error {
+	refusals.Store(m, badRequest("request", "not a protobuf encoding of the method's request message"))
+	return status.Error(codes.Internal, "grpc: client streaming cardinality violation")
+}
+
+// TestFailedReadLeavesNoRefusal: a read that fails after the codec refused
+// the message forgets the refusal, so no entry is left in the map.
+func TestFailedReadLeavesNoRefusal(t *testing.T) {
+	s := &principalStream{ServerStream: refusingStream{}, ctx: context.Background()}
+	m := &healthpb.HealthCheckRequest{}
+	if err := s.RecvMsg(m); status.Code(err) != codes.Internal {
+		t.Fatalf("read: %v, want the stream's own error", err)
+	}
+	if _, left := refusals.Load(m); left {
+		t.Error("the refusal of a failed read was left behind")
+	}
+}
