@@ -3,7 +3,9 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -106,6 +108,12 @@ func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) err
 	return a.syncChunks(stream, a.s.svc.NewSyncStream(debtor.ID, open.Session))
 }
 
+// panicked is a panic recovered in a goroutine of a stream, as an internal
+// error carrying where it happened and its stack for the log.
+func panicked(where string, r any) error {
+	return fmt.Errorf("panic %s: %v\n%s", where, r, debug.Stack())
+}
+
 // syncChunks applies the stream's chunks as they arrive, up to SyncDepth of
 // them at once, and answers each in order as it commits. The receiving
 // stops while that many wait for an answer, so a client that sends faster
@@ -133,6 +141,19 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 		// chunks still in flight are waited for (they fail too) but not
 		// answered.
 		var first error
+		defer func() {
+			// No interceptor recovers this goroutine: a panic would end
+			// the process, not the stream.
+			if r := recover(); r != nil {
+				first = a.s.fail(ctx, method, "", panicked("answering a sync chunk", r))
+				select {
+				case failed <- first:
+				default:
+				}
+				cancel()
+				sent <- first
+			}
+		}()
 		for p := range queue {
 			<-p.done
 			<-slots
@@ -200,9 +221,18 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 	}
 	received := make(chan error, 1)
 	go func() {
-		err := receive()
-		close(queue)
-		received <- err
+		var err error
+		defer func() {
+			close(queue)
+			received <- err
+		}()
+		// As the answering goroutine: a panic fails the stream only.
+		defer func() {
+			if r := recover(); r != nil {
+				err = a.s.fail(ctx, method, "", panicked("reading a sync chunk", r))
+			}
+		}()
+		err = receive()
 	}()
 	select {
 	case err := <-failed:

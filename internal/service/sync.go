@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -267,8 +268,18 @@ func (s *SyncStream) Reserve(recs []SyncRecord) *SyncChunkCall {
 }
 
 // Run applies the chunk as SyncChunk does.
-func (c *SyncChunkCall) Run(ctx context.Context) ([]SyncResult, int64, error) {
+func (c *SyncChunkCall) Run(ctx context.Context) (_ []SyncResult, _ int64, err error) {
 	prev, me := c.prev, c.me
+	// A stream runs its chunks in goroutines of their own, which no
+	// interceptor recovers: a panic here would end the process. It fails
+	// this chunk instead (its transaction was rolled back), and through
+	// its ticket the chunks after it.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic applying a sync chunk: %v\n%s", r, debug.Stack())
+			me.finish(err)
+		}
+	}()
 	if c.waitBefore {
 		if err := prev.wait(ctx, 0); err != nil {
 			me.finish(err)

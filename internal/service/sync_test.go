@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -835,5 +837,35 @@ func TestSyncRecordLosingARaceIsNotRejected(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// panickyStore panics in every write transaction.
+type panickyStore struct{ store.Store }
+
+func (panickyStore) ReadWriteTx(context.Context, func(context.Context, store.Tx) error) error {
+	panic("a bug in the write path")
+}
+
+// TestSyncChunkPanicFailsTheChunk: a panic while a stream's chunk is
+// applied (in a goroutine no interceptor recovers) fails that chunk, and
+// the chunk after it, instead of ending the process or leaving the next
+// chunk waiting for ever.
+func TestSyncChunkPanicFailsTheChunk(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := service.New(panickyStore{f.sb}, f.clk, reg, quiet)
+	s := l.NewSyncStream(f.debtor.ID, "panics")
+	first, second := s.Reserve([]service.SyncRecord{f.record(1, "PANIC-1", 100000, 30)}), s.Reserve([]service.SyncRecord{f.record(2, "PANIC-2", 100000, 30)})
+	if _, _, err := first.Run(admin); err == nil || !strings.Contains(err.Error(), "panic") {
+		t.Errorf("the chunk that panicked: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(admin, 10*time.Second)
+	defer cancel()
+	if _, _, err := second.Run(ctx); err == nil || ctx.Err() != nil {
+		t.Errorf("the chunk after it: %v (context %v)", err, ctx.Err())
 	}
 }
