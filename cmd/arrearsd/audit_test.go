@@ -195,6 +195,9 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 		{"UPDATE a revision's method (which correction counts when)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE revisions SET method = 'Forged' WHERE revision = 1 AND resource_type = 'invoice'`)
 		}, "was altered"},
+		{"UPDATE a revision's effective date (a correction counts from another day)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `UPDATE revisions SET effective_on = '2020-01-01' WHERE revision = 1 AND resource_type = 'invoice'`)
+		}, "was altered"},
 		{"UPDATE a complaint's state column", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE complaints SET state = 'CLOSED'`)
 		}, "its state column"},

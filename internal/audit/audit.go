@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
 )
 
 // SystemChain holds events that belong to no debtor (API keys).
@@ -45,8 +47,13 @@ type Event struct {
 	Revision       int64
 	SnapshotDigest string // SHA-256 of the revision's snapshot: revisions are covered too
 	Changes        string // JSON {"field": [old, new]}, the record itself for a creation, or InRevision
-	PrevHash       string
-	Hash           string
+	// EffectiveOn is the business date the revision it records takes
+	// effect, which decides which correction counts on a past date; zero
+	// for a change with no revision, and in events written before 28
+	// November 2026 (their hash left it out).
+	EffectiveOn civil.Date
+	PrevHash    string
+	Hash        string
 }
 
 // EventIDAt is a new event id ordered by the event's record time, then by
@@ -113,7 +120,13 @@ func (e *Event) appendCanonical(b []byte) []byte {
 	b = appendField(b, strconv.AppendInt(tmp[:0], e.Revision, 10))
 	b = appendStringField(b, e.SnapshotDigest)
 	b = appendStringField(b, e.Changes)
-	return appendStringField(b, e.PrevHash)
+	b = appendStringField(b, e.PrevHash)
+	if !e.EffectiveOn.IsZero() {
+		// Last, and only when set: an event without it hashes as events
+		// did before it was covered.
+		b = appendStringField(b, e.EffectiveOn.String())
+	}
+	return b
 }
 
 // appendField appends one length-prefixed field of the canonical form.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/civil"
 )
 
 func chain(n int) []*Event {
@@ -198,6 +200,14 @@ func TestHashCoversTheCanonicalForm(t *testing.T) {
 	sum := sha256.Sum256([]byte(b.String()))
 	if got, want := e.ComputeHash(), hex.EncodeToString(sum[:]); got != want {
 		t.Fatalf("ComputeHash = %s, want %s, the hash of\n%s", got, want, b.String())
+	}
+	// An effective date, where the event has one, comes last; without
+	// one the form is as above, as events before it was covered hashed.
+	e.EffectiveOn = civil.MustNew(2026, 3, 1)
+	b.WriteString("10:2026-03-01;")
+	sum = sha256.Sum256([]byte(b.String()))
+	if got, want := e.ComputeHash(), hex.EncodeToString(sum[:]); got != want {
+		t.Fatalf("with an effective date: ComputeHash = %s, want %s, the hash of\n%s", got, want, b.String())
 	}
 }
 

@@ -256,9 +256,11 @@ func checkRevision(ctx context.Context, s store.Reader, e *audit.Event) string {
 	}
 	r := revs[0]
 	// The event covers the snapshot through its digest, and the
-	// revision's own columns through its method and time: which revision
-	// counts on a past date turns on them.
-	if audit.Digest(r.Snapshot) != e.SnapshotDigest || r.Method != e.Method || !r.RecordTime.Equal(e.RecordTime) || string(r.ResourceType) != e.ResourceType {
+	// revision's own columns through its method, time and (events from
+	// 28 November 2026) effective date: which revision counts on a past
+	// date turns on them.
+	if audit.Digest(r.Snapshot) != e.SnapshotDigest || r.Method != e.Method || !r.RecordTime.Equal(e.RecordTime) || string(r.ResourceType) != e.ResourceType ||
+		(!e.EffectiveOn.IsZero() && r.EffectiveOn != e.EffectiveOn) {
 		return fmt.Sprintf("chain %s event %d: revision %d of %s %s was altered", e.Chain, e.Seq, e.Revision, e.ResourceType, e.ResourceID)
 	}
 	return ""

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -25,16 +26,19 @@ func (t *tx) appendEvent(_ context.Context, typ string, id uuid.UUID, revision i
 	if err != nil {
 		return fmt.Errorf("audit diff: %w", err)
 	}
-	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, typ, id, revision, after, changes, c))
+	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, typ, id, revision, after, changes, civil.Date{}, c))
 	return nil
 }
 
 // newEvent is the audit event, not yet sealed onto its chain (the
 // debtor's), of a record's revision with snapshot snap.
-func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int64, snap []byte, changes string, c store.Change) *audit.Event {
+// newEvent makes an event; effective is the business date of the revision
+// it records (zero where the change writes none), which the event's hash
+// covers, so verify sees the revision's date altered as its snapshot.
+func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int64, snap []byte, changes string, effective civil.Date, c store.Change) *audit.Event {
 	e := &audit.Event{Chain: debtor, Debtor: debtor, Creditor: creditor, // EventID: at flushEvents
 		RecordTime: c.RecordTime.UTC(), Actor: c.Actor, Method: c.Method, ResourceType: typ, ResourceID: id,
-		Revision: revision, SnapshotDigest: audit.Digest(snap), Changes: changes}
+		Revision: revision, SnapshotDigest: audit.Digest(snap), Changes: changes, EffectiveOn: effective}
 	if e.Actor == "" {
 		e.Actor = "system"
 	}
@@ -61,17 +65,17 @@ func (t *tx) eventRow(e *audit.Event) []any {
 	id := t.s.dialect.ID
 	return []any{id(e.Chain), e.Seq, id(e.EventID), t.idOrNull(e.Debtor), t.idOrNull(e.Creditor),
 		t.s.dialect.Timestamp(e.RecordTime), e.Actor, e.Method, e.ResourceType, id(e.ResourceID), e.Revision,
-		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash}
+		e.SnapshotDigest, e.Changes, e.PrevHash, e.Hash, e.EffectiveOn}
 }
 
 const eventCols = `chain_id, seq, event_id, debtor_id, creditor_id, record_time, actor, method, resource_type,
-	resource_id, revision, snapshot_digest, changes, prev_hash, hash`
+	resource_id, revision, snapshot_digest, changes, prev_hash, hash, effective_on`
 
 func scanEvent(sc scanner) (*audit.Event, error) {
 	var e audit.Event
 	var debtor, creditor *string
 	err := sc.Scan(&e.Chain, &e.Seq, &e.EventID, &debtor, &creditor, tsScan{&e.RecordTime}, &e.Actor, &e.Method,
-		&e.ResourceType, &e.ResourceID, &e.Revision, &e.SnapshotDigest, &e.Changes, &e.PrevHash, &e.Hash)
+		&e.ResourceType, &e.ResourceID, &e.Revision, &e.SnapshotDigest, &e.Changes, &e.PrevHash, &e.Hash, &e.EffectiveOn)
 	if err != nil {
 		return nil, err
 	}

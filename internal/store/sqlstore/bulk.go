@@ -111,7 +111,7 @@ func (t *tx) CreateInvoices(ctx context.Context, invs []*ledger.Invoice, checks 
 		e := &checks[i]
 		e.InvoiceID, e.DebtorID, e.CreditorID, e.Version = inv.ID, inv.DebtorID, inv.CreditorID, 1
 		escRows[i] = []any{t.s.dialect.ID(inv.ID), t.s.dialect.ID(inv.DebtorID), t.s.dialect.ID(inv.CreditorID), e.Level, e.NextCheck, e.CheckedOn, e.Version}
-		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, audit.InRevision, c)
+		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, 1, snap, audit.InRevision, inv.IssuedOn, c)
 	}
 	if err := t.load(ctx, "invoices", splitCols(invoiceCols), invRows); err != nil {
 		return err
@@ -151,7 +151,7 @@ func (t *tx) CreatePayments(ctx context.Context, payments []*ledger.Payment, cre
 			return err
 		}
 		revRows[i] = t.revisionRow(ledger.ResourcePayment, p.ID, 1, p.PaidOn, c, snap)
-		events[i] = newEvent(p.DebtorID, creditors[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, audit.InRevision, c)
+		events[i] = newEvent(p.DebtorID, creditors[p.InvoiceID], string(ledger.ResourcePayment), p.ID, 1, snap, audit.InRevision, p.PaidOn, c)
 	}
 	if err := t.load(ctx, "payments", splitCols(paymentCols), payRows); err != nil {
 		return err
@@ -397,7 +397,7 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 			return fmt.Errorf("audit diff: %w", err)
 		}
 		revRows[i] = t.revisionRow(ledger.ResourceInvoice, inv.ID, inv.Version, c.EffectiveOn, c, snap)
-		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, inv.Version, snap, changes, c)
+		events[i] = newEvent(inv.DebtorID, inv.CreditorID, string(ledger.ResourceInvoice), inv.ID, inv.Version, snap, changes, c.EffectiveOn, c)
 	}
 	if err := t.load(ctx, "revisions", revisionCols, revRows); err != nil {
 		return err

@@ -136,7 +136,7 @@ func (t *tx) appendRevision(ctx context.Context, typ ledger.ResourceType, id uui
 	if err != nil {
 		return t.s.wrap("insert revision", err)
 	}
-	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, string(typ), id, version, snap, changes, c))
+	t.events = append(t.events, newEvent(c.Debtor, c.Creditor, string(typ), id, version, snap, changes, c.EffectiveOn, c))
 	return nil
 }
 
