@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 
 	"github.com/google/uuid"
 
@@ -173,6 +174,39 @@ type latestState struct {
 	seq      int64
 }
 
+// addedMembers are the members a record's snapshot gained after records
+// were first audited, as they read in a record audited before then: with
+// its default (the column added with it), or, for corrected_on, any value
+// (migration 0008 filled it in from the revisions, writing no event).
+var addedMembers = map[string][]*regexp.Regexp{
+	"invoice": {regexp.MustCompile(`,"contested":0\b`), regexp.MustCompile(`,"corrected_on":(null|"[0-9-]{10}")`)},
+	"dispute": {regexp.MustCompile(`,"opened_by":""`)},
+}
+
+// auditedBefore reports whether snap, without the members added since,
+// is the state digest recorded: a record whose last event came before its
+// snapshot grew them, untouched since.
+func auditedBefore(typ string, snap []byte, digest string) bool {
+	res := addedMembers[typ]
+	if len(res) == 0 {
+		return false
+	}
+	// Each member may be missing or not, as the record's last event
+	// predates one, both or neither.
+	for mask := 1; mask < 1<<len(res); mask++ {
+		old := snap
+		for i, re := range res {
+			if mask&(1<<i) != 0 {
+				old = re.ReplaceAll(old, nil)
+			}
+		}
+		if audit.Digest(old) == digest {
+			return true
+		}
+	}
+	return false
+}
+
 // checkLive compares the row the API serves with the newest state the audit
 // trail recorded for it: an edit made directly in the database, which no
 // revision or event knows of, shows here.
@@ -221,7 +255,7 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 	if err != nil {
 		return fmt.Sprintf("%s %s: %v", k.typ, k.id, err)
 	}
-	if audit.Digest(snap) != st.digest {
+	if audit.Digest(snap) != st.digest && !auditedBefore(k.typ, snap, st.digest) {
 		return fmt.Sprintf("%s %s was altered: it does not match its last audited state (chain %s event %d)", k.typ, k.id, st.chain, st.seq)
 	}
 	switch k.typ {
