@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
@@ -162,6 +163,18 @@ func testSync(t *testing.T, cfg config) {
 	call(t, &grpcTransport{conn: f.conn, token: f.admin}, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + uscc("92350121MA0TY0003")}, &sup)
 	if sup.Party.VerificationState != arrearsv1.VerificationState_VERIFICATION_STATE_UNVERIFIED || sup.Party.RegionCode != "350121" {
 		t.Errorf("supplier created from the records = %v", sup.Party)
+	}
+	// An administrator confirms it, over REST as over gRPC; a state that is
+	// neither is refused naming the field.
+	adminREST := &restTransport{base: "http://" + f.http, token: f.admin}
+	expect(t, adminREST, "UpdateParty", &arrearsv1.UpdatePartyRequest{Party: &arrearsv1.Party{Name: sup.Party.Name},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"verification_state"}}}, &arrearsv1.UpdatePartyResponse{}, codes.InvalidArgument, "party.verification_state")
+	var confirmed arrearsv1.UpdatePartyResponse
+	call(t, adminREST, "UpdateParty", &arrearsv1.UpdatePartyRequest{Party: &arrearsv1.Party{Name: sup.Party.Name, Etag: sup.Party.Etag,
+		VerificationState: arrearsv1.VerificationState_VERIFICATION_STATE_VERIFIED},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"verification_state"}}}, &confirmed)
+	if confirmed.Party.VerificationState != arrearsv1.VerificationState_VERIFICATION_STATE_VERIFIED || confirmed.Party.DisplayName != sup.Party.DisplayName {
+		t.Errorf("the supplier confirmed = %v", confirmed.Party)
 	}
 
 	// The same records again, in a new session: nothing changes.

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -127,10 +128,20 @@ func (s *Server) UpdateParty(ctx context.Context, req *arrearsv1.UpdatePartyRequ
 	}
 	ref := parsePartyName(&v, "party.name", req.Party.Name)
 	mask := maskPaths(req.GetUpdateMask())
+	patch := partyFromProto(req.Party)
+	if slices.Contains(mask, "verification_state") {
+		switch req.Party.VerificationState {
+		case arrearsv1.VerificationState_VERIFICATION_STATE_VERIFIED:
+		case arrearsv1.VerificationState_VERIFICATION_STATE_UNVERIFIED:
+			patch.Unverified = true
+		default:
+			v.Add("party.verification_state", "must be VERIFICATION_STATE_VERIFIED or VERIFICATION_STATE_UNVERIFIED")
+		}
+	}
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
 	}
-	p, err := s.svc.UpdateParty(ctx, ref, partyFromProto(req.Party), mask, req.Party.Etag)
+	p, err := s.svc.UpdateParty(ctx, ref, patch, mask, req.Party.Etag)
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Party.Name, err)
 	}

@@ -80,6 +80,11 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 				next.RegionCode = patch.RegionCode
 			case "industry_code":
 				next.IndustryCode = patch.IndustryCode
+			case "verification_state":
+				// An administrator confirms a supplier a debtor's sync
+				// created from its records (or withdraws a confirmation
+				// given in error): nothing else makes it verified.
+				next.Unverified = patch.Unverified
 			case "jurisdiction", "registration_id":
 				return ledger.Invalid("update_mask", "%s is immutable: it is the party's natural key", f)
 			default:

@@ -337,7 +337,9 @@ type UpdatePartyRequest struct {
 	// The party with its name and, to guard against lost updates, its etag.
 	Party *Party `protobuf:"bytes,1,opt,name=party,proto3" json:"party,omitempty"`
 	// Fields to change: display_name, kind, size_class, region_code,
-	// industry_code. jurisdiction and registration_id are immutable.
+	// industry_code, verification_state (an administrator confirming a
+	// supplier a sync created from a debtor's records, after checking its
+	// registration). jurisdiction and registration_id are immutable.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -53,7 +53,8 @@ type Party struct {
 	// Industry code in the jurisdiction's classification (GB/T 4754, NACE,
 	// SIC, ANZSIC, NAICS).
 	IndustryCode string `protobuf:"bytes,8,opt,name=industry_code,json=industryCode,proto3" json:"industry_code,omitempty"`
-	// Output only.
+	// Output only, except that UpdateParty may set it (update_mask
+	// verification_state): how an unverified supplier is confirmed.
 	VerificationState VerificationState `protobuf:"varint,9,opt,name=verification_state,json=verificationState,proto3,enum=arrears.v1.VerificationState" json:"verification_state,omitempty"`
 	// Output only. Changes on every update; send it back to update safely.
 	Etag string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
