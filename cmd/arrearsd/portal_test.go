@@ -367,7 +367,7 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		kinds = append(kinds, fmt.Sprintf("%s>%s", m["kind"], m["toState"]))
 	}
 	want := "TRANSITION>SUBMITTED TRANSITION>ACCEPTED TRANSITION>FORWARDED TRANSITION>IN_HANDLING EXTENDED>IN_HANDLING " +
-		"TRANSITION>DEBTOR_RESPONDED TRANSITION>RESOLVED INSTALMENT_MISSED>IN_HANDLING TRANSITION>IN_HANDLING " +
+		"TRANSITION>DEBTOR_RESPONDED TRANSITION>RESOLVED INSTALMENT_MISSED>RESOLVED TRANSITION>IN_HANDLING " +
 		"TRANSITION>RESOLVED TRANSITION>CLOSED"
 	if strings.Join(kinds, " ") != want {
 		t.Errorf("timeline:\n %s\nwant\n %s", strings.Join(kinds, " "), want)

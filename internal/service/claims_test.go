@@ -533,6 +533,27 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if v := get(lagged.ID); v.State != complaint.Resolved {
 		t.Errorf("plan paid on its day, recorded two days later: %s, want RESOLVED", v.State)
 	}
+
+	// A plan in yuan is not paid in dollars: the invoice's currency
+	// corrected (nothing recorded on it yet) and a dollar payment made.
+	foreign := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-5", d(2025, 6, 1)).ID}})
+	if err := plan(foreign, d(2025, 10, 30)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.UpdateInvoice(admin, foreign.Invoices[0], &ledger.Invoice{Amount: money.Money{Minor: 10000000, Currency: "USD"}}, []string{"amount"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, foreign.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "USD", PaidOn: d(2025, 10, 28),
+		Reference: "USD-5", Instrument: ledger.InstrumentTransfer}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(8 * 24 * time.Hour) // 5 November
+	if _, err := f.a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := get(foreign.ID); v.State != complaint.InHandling {
+		t.Errorf("a yuan plan paid in dollars: %s, want IN_HANDLING again", v.State)
+	}
 }
 
 // TestCorrectionsKeepTheInvoiceConsistent: an invoice whose contract date

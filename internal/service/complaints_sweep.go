@@ -78,7 +78,9 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 			switch {
 			case missed != nil:
 				on := missed.DueOn.AddDays(1)
-				event(complaint.EventInstalmentMissed, complaint.InHandling, "instalment due "+missed.DueOn.String()+" was not paid in full", on)
+				// The miss changes nothing by itself (as a missed deadline):
+				// the transition after it reopens, once.
+				event(complaint.EventInstalmentMissed, c.State, "instalment due "+missed.DueOn.String()+" was not paid in full", on)
 				event(complaint.EventTransition, complaint.InHandling, "reopened: a payment-plan instalment was missed", on)
 				// Handling starts over, with its own 30 days: extensions
 				// granted for the earlier handling do not carry over (the
@@ -183,7 +185,10 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 			if p.on.Before(c.PlanAgreedOn) || p.on.After(by) {
 				continue
 			}
-			if p.State == ledger.PaymentReversed {
+			// Money of another currency pays nothing of the plan's (an
+			// invoice's currency may change while no payment is recorded
+			// on it), and amounts of two currencies are never added.
+			if p.State == ledger.PaymentReversed || p.Currency != c.Currency {
 				continue
 			}
 			sum += p.Amount
