@@ -800,3 +800,26 @@ func TestContestRetriedOpensOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRegulatorStaysWithinItsKeysRemit: a regulator is not moved to a
+// region outside the remit of a key acting for it (complaints routed to it
+// there would be outside what its key may see); within it, it moves.
+func TestRegulatorStaysWithinItsKeysRemit(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	reg := f.regulator(t) // region 350000
+	if _, _, err := f.a.CreateKey(admin, service.KeySpec{Role: auth.RoleRegulator, Parties: []service.PartyRef{{ID: reg.ID}},
+		Remit: auth.Remit{Jurisdiction: "CN", RegionPrefix: "35"}}); err != nil {
+		t.Fatal(err)
+	}
+	move := func(region string) error {
+		_, err := f.a.UpdateParty(admin, service.PartyRef{ID: reg.ID}, &ledger.Party{RegionCode: region}, []string{"region_code"}, "")
+		return err
+	}
+	var ve *ledger.ValidationError
+	if err := move("360100"); !errors.As(err, &ve) || !ve.Has("party.region_code") {
+		t.Errorf("a regulator moved out of its key's remit: %v", err)
+	}
+	if err := move("350100"); err != nil {
+		t.Errorf("a regulator moved within its key's remit: %v", err)
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -111,6 +114,11 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if next.Kind == ledger.KindRegulator && next.RegionCode != cur.RegionCode {
+			if err := remitsCover(ctx, tx, &next, now); err != nil {
+				return err
+			}
+		}
 		next.UpdateTime = now
 		if err := tx.UpdateParty(ctx, &next, partyChange(ctx, l.Today(now, next.Jurisdiction), now, "UpdateParty")); err != nil {
 			return err
@@ -126,4 +134,28 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		return nil
 	})
 	return out, err
+}
+
+// remitsCover refuses to move a regulator out of the remit of a key that
+// acts for it, as such a key is refused when made: complaints routed to
+// the office in its new region would be outside what the only keys acting
+// for it may see, and would sit unanswered while their deadlines pass.
+func remitsCover(ctx context.Context, tx store.Tx, reg *ledger.Party, now time.Time) error {
+	page := store.Page{Limit: 500}
+	for {
+		keys, err := tx.ListKeys(ctx, page)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Role == auth.RoleRegulator && k.Active(now) && slices.Contains(k.Parties, reg.ID) && !k.Remit.Covers(reg.Jurisdiction, reg.RegionCode) {
+				return ledger.Invalid("party.region_code", "API key %s acts for this regulator with a remit (%s %s) that does not cover region %s: revoke it or give the regulator a key for its new remit first",
+					k.Prefix, k.Remit.Jurisdiction, k.Remit.RegionPrefix, reg.RegionCode)
+			}
+		}
+		if len(keys) < page.Limit {
+			return nil
+		}
+		page.AfterID = keys[len(keys)-1].ID
+	}
 }
