@@ -122,7 +122,10 @@ func open(ctx context.Context, path string, log *slog.Logger, now time.Time, mig
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The name is a URI to SQLite: escaped, so a "#", "?" or "%41" in the
+	// data directory's name is part of the path, as the file made above
+	// is, not the URI's fragment or an escape (the ledger went elsewhere).
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}

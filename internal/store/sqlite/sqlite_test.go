@@ -140,3 +140,27 @@ func TestNewDatabaseIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenWhereThePathLooksLikeAURI: a data directory whose name holds
+// characters a SQLite URI reads otherwise ("#" ends the path, "%41" is
+// "A") still holds the ledger, at the path as written.
+func TestOpenWhereThePathLooksLikeAURI(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "odd #1 %41 dir")
+	path := filepath.Join(dir, "arrears.db")
+	s, err := sqlite.Open(context.Background(), path, slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Secret(context.Background(), "probe"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		t.Errorf("the ledger is not at %s: %v", path, err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Errorf("files beside the data directory: %v", entries)
+	}
+}
