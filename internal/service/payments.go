@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -192,10 +195,43 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 		if err := l.saveDebtorChange(ctx, tx, inv, &next, reversedOn, today, now, "ReversePayment"); err != nil {
 			return err
 		}
+		if err := recheckPlans(ctx, tx, inv, today, now); err != nil {
+			return err
+		}
 		outP, outInv = p, &next
 		return nil
 	}()
 	return outP, outInv, err
+}
+
+// recheckPlans brings forward to today the next check of the debtor's
+// complaints resolved with a payment plan on the invoice: an instalment
+// found met on a payment now reversed was not, and the sweep judged it
+// only at the plan's next date, weeks on, while the regulator saw the plan
+// running. (Plans on an acknowledged claim's invoice wait for that date.)
+func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
+	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: inv.DebtorID,
+		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.Resolved)}}}
+	q.Limit = 500
+	for {
+		cs, err := tx.ListComplaints(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Outcome != complaint.OutcomePaymentPlan || !slices.Contains(c.Invoices, inv.ID) || !c.NextCheck.After(today) {
+				continue
+			}
+			c.NextCheck, c.UpdateTime = today, notBefore(now, c.UpdateTime)
+			if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, c.UpdateTime, "ReversePayment")); err != nil {
+				return err
+			}
+		}
+		if len(cs) < q.Limit {
+			return nil
+		}
+		q.AfterID = cs[len(cs)-1].ID
+	}
 }
 
 // CreateCreditNote reduces what is owed on an invoice from the note's date.
