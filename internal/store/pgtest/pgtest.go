@@ -11,6 +11,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -207,9 +208,11 @@ func NewCluster(settings ...string) (*Cluster, error) {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
+			os.RemoveAll(dir)
 			return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
 		}
 		if out, err := exec.Command("chown", u.Username, dir).CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
 			return nil, fmt.Errorf("chown %s: %v: %s", dir, err, out)
 		}
 		c.asUser = []string{"runuser", "-u", "postgres", "--"}
@@ -218,19 +221,32 @@ func NewCluster(settings ...string) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if c.port, err = freePort(); err != nil {
-		return nil, err
+	// The port is free when chosen but not held: another process (a test
+	// package beside this one, a client's own port) may take it before
+	// the server binds it. That start is tried again on another port.
+	var startErr error
+	for range 3 {
+		if c.port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		// Durability is pointless for a throwaway cluster; speed is not.
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
+		for _, s := range settings {
+			opts += " -c " + s
+		}
+		if startErr = c.run(pgctl, "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); startErr == nil {
+			return c, nil
+		}
+		// A server that came up after pg_ctl stopped waiting is stopped
+		// before its directory goes: nothing could find it after.
+		_ = c.run(pgctl, "-D", c.data, "-m", "immediate", "stop")
+		if log, _ := os.ReadFile(filepath.Join(dir, "log")); !bytes.Contains(log, []byte("Address already in use")) {
+			break
+		}
 	}
-	// Durability is pointless for a throwaway cluster; speed is not.
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
-	for _, s := range settings {
-		opts += " -c " + s
-	}
-	if err := c.run(pgctl, "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return c, nil
+	os.RemoveAll(dir)
+	return nil, startErr
 }
 
 const (
@@ -327,7 +343,9 @@ func (c *Cluster) Stop() {
 	os.RemoveAll(c.dir)
 }
 
-func freePort() (int, error) {
+// freePort is a port no socket holds now; a variable so that a test can
+// hand out one already taken.
+var freePort = func() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

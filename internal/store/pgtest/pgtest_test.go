@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,5 +49,37 @@ func TestReapStraysStopsOrphanedClusters(t *testing.T) {
 	}
 	if processAlive(pid) {
 		t.Fatalf("the orphaned cluster's server (pid %d) is still running", pid)
+	}
+}
+
+// TestStartTakesAnotherPortWhenOneIsTaken: a port another socket took
+// between its choice and the server's bind fails that start, and the
+// cluster starts on another port.
+func TestStartTakesAnotherPortWhenOneIsTaken(t *testing.T) {
+	if _, err := findBin("pg_ctl"); err != nil && os.Getenv("ARREARS_REQUIRE_POSTGRES") != "1" {
+		t.Skipf("no PostgreSQL to start: %v", err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	real := freePort
+	calls := 0
+	freePort = func() (int, error) {
+		calls++
+		if calls == 1 {
+			return taken.Addr().(*net.TCPAddr).Port, nil
+		}
+		return real()
+	}
+	defer func() { freePort = real }()
+	c, err := NewCluster()
+	if err != nil {
+		t.Fatalf("start after a taken port: %v (%d ports tried)", err, calls)
+	}
+	defer c.Stop()
+	if calls != 2 || c.port == taken.Addr().(*net.TCPAddr).Port {
+		t.Errorf("started on port %d after %d choices", c.port, calls)
 	}
 }
