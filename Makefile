@@ -80,11 +80,13 @@ $(BIN)/.grpc-gateway-$(GRPC_GATEWAY_VERSION):
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	@touch $@
 
-# Generated files are removed first so that a deleted .proto leaves nothing
-# behind; gen/openapi/openapi.go is hand-written and stays.
+# Generated files are removed first so that a deleted .proto (of any
+# package) leaves nothing behind; gen/openapi/openapi.go is hand-written and
+# stays.
 generate: tools
 	buf lint
-	rm -rf gen/arrears gen/openapi/*.json
+	find gen -type f ! -path gen/openapi/openapi.go -delete
+	find gen -mindepth 1 -type d -empty -delete
 	buf generate
 
 generate-check: generate

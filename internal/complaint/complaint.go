@@ -227,7 +227,8 @@ const AutoCloseDays = 30
 // waits before it finds the instalment missed. A payment made on the day
 // reaches the ledger later (the debtor's ERP and bank runs), and a plan
 // found missed reopens the complaint for good: so an instalment counts as
-// missed only when, this many days on, no payment dated by its due date
-// has been recorded. The reopening is still dated the day after the due
+// missed only when, this many days having passed (it is judged on the day
+// after them, the sixth after the due date), no payment dated by its due
+// date has been recorded. The reopening is still dated the day after the due
 // date.
 const PlanGraceDays = 5
