@@ -233,11 +233,10 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 			// bound) has no schedule: its recorded levels stand, rather
 			// than each being marked corrected, as judge reports it
 			// unavailable rather than settled.
-			if err := l.schedulable(j.inv, facts[j.inv.ID], j.pol, j.today); err != nil {
+			if err := l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today); errors.Is(err, errUnjudgeable) {
 				unjudgeable, why = append(unjudgeable, j.inv.ID), err
 				continue
-			}
-			if err := l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today); err != nil {
+			} else if err != nil {
 				return err
 			}
 			swept[j.inv.ID] = true
@@ -364,16 +363,25 @@ func (l *Ledger) timeline(inv *ledger.Invoice, f *store.Facts, p policy.Policy, 
 	}
 	// Each version under its own policy, as judgements as of its dates
 	// take it (a correction may have chosen another).
-	at := func(d civil.Date) judgement.Schedule {
+	atErr := func(d civil.Date) (judgement.Schedule, error) {
 		fields, pol := fieldsOn(d), p
 		if fields.PolicyID != inv.PolicyID || fields.PolicyVersion != inv.PolicyVersion {
 			if vp, err := l.policyOf(fields); err == nil {
 				pol = vp
 			}
 		}
-		return l.schedule(fields, f, pol, d)
+		return l.scheduleOf(fields, f, pol, d)
 	}
-	now := at(today)
+	at := func(d civil.Date) judgement.Schedule {
+		s, _ := atErr(d)
+		return s
+	}
+	now, err := atErr(today)
+	if err != nil {
+		// No schedule, and no timeline: its recorded levels stand,
+		// rather than each being marked corrected by an empty one.
+		return nil, judgement.Schedule{}, fmt.Errorf("%w: %v", errUnjudgeable, err)
+	}
 	// The walk starts at the earliest due date of any version.
 	start := now.DueDate
 	for _, on := range probes {
@@ -432,16 +440,8 @@ func (l *Ledger) firstCheck(inv *ledger.Invoice, f *store.Facts, debtorJurisdict
 	return esc
 }
 
-// schedulable reports why the invoice cannot be judged on asOf, if it
-// cannot.
-func (l *Ledger) schedulable(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) error {
-	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
-	if f != nil {
-		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
-	}
-	_, err := judgement.ScheduleOf(in)
-	return err
-}
+// errUnjudgeable is an invoice the sweep cannot judge as its facts stand.
+var errUnjudgeable = errors.New("cannot be judged as its facts stand")
 
 // schedule is an invoice's due date, escalation level and next change on
 // asOf (judgement.ScheduleOf), as judge gives them for every invoice whose
@@ -450,13 +450,18 @@ func (l *Ledger) schedulable(inv *ledger.Invoice, f *store.Facts, p policy.Polic
 // interest overflows is judged nothing by judge but gets its schedule
 // here: the sweeper still escalates it.)
 func (l *Ledger) schedule(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) judgement.Schedule {
-	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
-	if f != nil {
-		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
-	}
-	s, err := judgement.ScheduleOf(in)
+	s, err := l.scheduleOf(inv, f, p, asOf)
 	if err != nil {
 		return judgement.Schedule{}
 	}
 	return s
+}
+
+// scheduleOf is schedule with the reason an invoice cannot be judged.
+func (l *Ledger) scheduleOf(inv *ledger.Invoice, f *store.Facts, p policy.Policy, asOf civil.Date) (judgement.Schedule, error) {
+	in := judgement.Input{Invoice: *inv, Policy: p, PolicyValidated: true, Tables: l.policies, AsOf: asOf}
+	if f != nil {
+		in.Payments, in.CreditNotes, in.Disputes = f.Payments, f.CreditNotes, f.Disputes
+	}
+	return judgement.ScheduleOf(in)
 }
