@@ -196,7 +196,10 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 			return err
 		}
 		if err := recheckPlans(ctx, tx, inv, today, now); err != nil {
-			return err
+			// A complaint that cannot be read (damaged, or a newer
+			// release's) does not stop the reversal: its plan is judged
+			// on its own date, as before.
+			l.log.WarnContext(ctx, "reversal: complaints' plans not brought forward", "invoice", inv.ID, "err", err)
 		}
 		outP, outInv = p, &next
 		return nil
