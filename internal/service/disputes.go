@@ -110,6 +110,11 @@ func (l *Ledger) ResolveDispute(ctx context.Context, invoiceID, disputeID uuid.U
 		if !resolvedOn.IsZero() && resolvedOn.Before(d.OpenedOn) {
 			v.Add("resolved_on", "%s is before the dispute was opened on %s", resolvedOn, d.OpenedOn)
 		}
+		if res == ledger.ResolutionCredited {
+			// Resolved by a credit note dated then, which is no earlier
+			// than the invoice it credits (as one issued by hand).
+			notBeforeIssue(&v, "resolved_on", resolvedOn, inv)
+		}
 		if len([]rune(comment)) > 1000 {
 			v.Add("comment", "is longer than 1000 characters")
 		}

@@ -406,3 +406,23 @@ func TestCreditNoteNotBeforeTheInvoice(t *testing.T) {
 		t.Errorf("a credit note on its invoice's issue date: %v", err)
 	}
 }
+
+// TestCreditedDisputeNotBeforeTheInvoice: a dispute resolved by credit
+// issues a credit note dated on its resolution, which may not be before
+// the invoice's issue date, as a credit note issued by hand may not.
+func TestCreditedDisputeNotBeforeTheInvoice(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "DSDATE-1", d(2025, 7, 1)) // issued 1 July
+	dp, _, err := f.a.OpenDispute(admin, inv.ID, &ledger.Dispute{Amount: 1000, Reason: "quality", OpenedOn: d(2025, 6, 20)}, "CNY", service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.a.ResolveDispute(admin, inv.ID, dp.ID, ledger.ResolutionCredited, d(2025, 6, 25), "settled", "")
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) || !ve.Has("resolved_on") {
+		t.Errorf("credited before the invoice was issued: %v", err)
+	}
+	if _, _, err := f.a.ResolveDispute(admin, inv.ID, dp.ID, ledger.ResolutionCredited, d(2025, 7, 2), "settled", ""); err != nil {
+		t.Errorf("credited after the invoice was issued: %v", err)
+	}
+}
