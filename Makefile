@@ -80,12 +80,12 @@ $(BIN)/.grpc-gateway-$(GRPC_GATEWAY_VERSION):
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	@touch $@
 
-# Generated files are removed first so that a deleted .proto (of any
-# package) leaves nothing behind; gen/openapi/openapi.go is hand-written and
-# stays.
+# Generated files (by their suffixes) are removed first so that a deleted
+# .proto of any package leaves nothing behind; hand-written files such as
+# gen/openapi/openapi.go stay.
 generate: tools
 	buf lint
-	find gen -type f ! -path gen/openapi/openapi.go -delete
+	find gen -type f \( -name '*.pb.go' -o -name '*.pb.gw.go' -o -name '*.swagger.json' \) -delete
 	find gen -mindepth 1 -type d -empty -delete
 	buf generate
 

@@ -235,13 +235,18 @@ func NewCluster(settings ...string) (*Cluster, error) {
 		for _, s := range settings {
 			opts += " -c " + s
 		}
-		if startErr = c.run(pgctl, "-D", c.data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); startErr == nil {
+		logPath := filepath.Join(dir, "log")
+		var seen int64 // the log is appended to: only this attempt's lines count
+		if fi, err := os.Stat(logPath); err == nil {
+			seen = fi.Size()
+		}
+		if startErr = c.run(pgctl, "-D", c.data, "-o", opts, "-l", logPath, "-w", "-t", "60", "start"); startErr == nil {
 			return c, nil
 		}
 		// A server that came up after pg_ctl stopped waiting is stopped
 		// before its directory goes: nothing could find it after.
 		_ = c.run(pgctl, "-D", c.data, "-m", "immediate", "stop")
-		if log, _ := os.ReadFile(filepath.Join(dir, "log")); !bytes.Contains(log, []byte("Address already in use")) {
+		if log, _ := os.ReadFile(logPath); int64(len(log)) < seen || !bytes.Contains(log[seen:], []byte("Address already in use")) {
 			break
 		}
 	}
