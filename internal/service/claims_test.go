@@ -828,42 +828,61 @@ func TestRegulatorStaysWithinItsKeysRemit(t *testing.T) {
 // after the sweep found the instalment met, reopens the complaint at the
 // next sweep, not only at the plan's next instalment weeks on.
 func TestReversalRechecksAPlan(t *testing.T) {
-	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
-	reg := service.PartyRef{ID: f.regulator(t).ID}
-	inv := f.invoice(t, "RECHECK-1", d(2025, 6, 1))
-	c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg,
-		Summary: "unpaid", Invoices: []uuid.UUID{inv.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cny := money.Money{Minor: 5000000, Currency: "CNY"}
-	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
-		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
-		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+	// The plan's debt named by the complaint, or through a claim the
+	// debtor acknowledged as an invoice.
+	for _, viaClaim := range []bool{false, true} {
+		f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+		reg := service.PartyRef{ID: f.regulator(t).ID}
+		in := service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid"}
+		var invID uuid.UUID
+		if viaClaim {
+			cl, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+				DocumentRef: "RECHECK-C", Amount: 20000000, Currency: "CNY", IssuedOn: d(2025, 6, 1), DueOn: d(2025, 7, 1), Evidence: []string{"contract HT-1"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimAcknowledged, "", "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Claims, invID = []uuid.UUID{cl.ID}, ack.Invoice
+		} else {
+			invID = f.invoice(t, "RECHECK-1", d(2025, 6, 1)).ID
+			in.Invoices = []uuid.UUID{invID}
+		}
+		c, err := f.a.FileComplaint(admin, in)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	p, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "RECHECK-P1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.clk.Advance(8 * 24 * time.Hour) // 18 September: the first instalment found met
-	if _, err := f.a.Sweep(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f.clk.Advance(4 * 24 * time.Hour) // 22 September: the payment bounces
-	if _, _, err := f.a.ReversePayment(admin, inv.ID, p.ID, d(2025, 9, 22), "returned by the bank", ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.a.Sweep(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	v, err := f.a.GetComplaint(admin, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Complaint.State != complaint.InHandling || v.Complaint.HandlerReceivedOn != d(2025, 9, 22) {
-		t.Errorf("after the payment meeting the first instalment bounced: %s, handler received %s; want IN_HANDLING from 2025-09-22",
-			v.Complaint.State, v.Complaint.HandlerReceivedOn)
+		cny := money.Money{Minor: 5000000, Currency: "CNY"}
+		for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
+			{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
+			if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "RECHECK-P1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(8 * 24 * time.Hour) // 18 September: the first instalment found met
+		if _, err := f.a.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(4 * 24 * time.Hour) // 22 September: the payment bounces
+		if _, _, err := f.a.ReversePayment(admin, invID, p.ID, d(2025, 9, 22), "returned by the bank", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.a.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.a.GetComplaint(admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Complaint.State != complaint.InHandling || v.Complaint.HandlerReceivedOn != d(2025, 9, 22) {
+			t.Errorf("through a claim %v: after the payment meeting the first instalment bounced: %s, handler received %s; want IN_HANDLING from 2025-09-22",
+				viaClaim, v.Complaint.State, v.Complaint.HandlerReceivedOn)
+		}
 	}
 }

@@ -208,11 +208,26 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 }
 
 // recheckPlans brings forward to today the next check of the debtor's
-// complaints resolved with a payment plan on the invoice: an instalment
-// found met on a payment now reversed was not, and the sweep judged it
-// only at the plan's next date, weeks on, while the regulator saw the plan
-// running. (Plans on an acknowledged claim's invoice wait for that date.)
+// complaints resolved with a payment plan on the invoice, named by the
+// complaint or through a claim acknowledged as it: an instalment found met
+// on a payment now reversed was not, and the sweep judged it only at the
+// plan's next date, weeks on, while the regulator saw the plan running.
 func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
+	names := func(c *complaint.Complaint) (bool, error) {
+		if slices.Contains(c.Invoices, inv.ID) {
+			return true, nil
+		}
+		for _, id := range c.Claims {
+			cl, err := tx.GetClaim(ctx, id)
+			if err != nil {
+				return false, err
+			}
+			if cl.Invoice == inv.ID {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: inv.DebtorID,
 		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.Resolved)}}}
 	q.Limit = 500
@@ -222,7 +237,13 @@ func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today c
 			return err
 		}
 		for _, c := range cs {
-			if c.Outcome != complaint.OutcomePaymentPlan || !slices.Contains(c.Invoices, inv.ID) || !c.NextCheck.After(today) {
+			if c.Outcome != complaint.OutcomePaymentPlan || !c.NextCheck.After(today) {
+				continue
+			}
+			if ok, err := names(c); err != nil || !ok {
+				if err != nil {
+					return err
+				}
 				continue
 			}
 			c.NextCheck, c.UpdateTime = today, notBefore(now, c.UpdateTime)
