@@ -81,139 +81,115 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 	}
 
 	q := store.SupplierQuery{Scope: scope(ctx)}
-	for {
-		q.Limit = 500
-		cs, err := l.store.ListComplaints(ctx, q)
+	for c, err := range listed(&q.Page, func() ([]*complaint.Complaint, error) { return l.store.ListComplaints(ctx, q) }, complaintID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range cs {
-			if c.SubmittedOn.After(asOf) {
+		if c.SubmittedOn.After(asOf) {
+			continue
+		}
+		evs, err := l.store.ListComplaintEvents(ctx, c.ID, store.Page{Limit: 10000})
+		if err != nil {
+			return nil, err
+		}
+		g, err := groupOf(c.Debtor)
+		if err != nil {
+			return nil, err
+		}
+		g.Received++
+		state, late, closed := complaint.Submitted, false, false
+		var outcome complaint.Outcome
+		for _, e := range evs {
+			if e.OccurredOn.After(asOf) {
 				continue
 			}
-			evs, err := l.store.ListComplaintEvents(ctx, c.ID, store.Page{Limit: 10000})
-			if err != nil {
-				return nil, err
-			}
-			g, err := groupOf(c.Debtor)
-			if err != nil {
-				return nil, err
-			}
-			g.Received++
-			state, late, closed := complaint.Submitted, false, false
-			var outcome complaint.Outcome
-			for _, e := range evs {
-				if e.OccurredOn.After(asOf) {
+			switch e.Kind {
+			case complaint.EventTransition:
+				if e.ToState == complaint.Closed {
+					// Closing shuts the file; the complaint still
+					// counts by how it ended.
+					closed = true
 					continue
 				}
-				switch e.Kind {
-				case complaint.EventTransition:
-					if e.ToState == complaint.Closed {
-						// Closing shuts the file; the complaint still
-						// counts by how it ended.
-						closed = true
-						continue
+				state = e.ToState
+				if state == complaint.Resolved {
+					// The resolution's own outcome; events recorded
+					// before it was kept have only the latest.
+					if outcome = e.Outcome; outcome == "" {
+						outcome = c.Outcome
 					}
-					state = e.ToState
-					if state == complaint.Resolved {
-						// The resolution's own outcome; events recorded
-						// before it was kept have only the latest.
-						if outcome = e.Outcome; outcome == "" {
-							outcome = c.Outcome
-						}
-					}
-				case complaint.EventDeadlineMissed:
-					late = true
 				}
-			}
-			if late {
-				g.Late++
-			} else {
-				g.InTime++
-			}
-			switch {
-			case state.Open():
-				g.Open++
-			case state == complaint.Resolved && outcome == complaint.OutcomePaid:
-				g.ResolvedPaid++
-			case state == complaint.Resolved && outcome == complaint.OutcomePaymentPlan:
-				g.ResolvedPlan++
-			case state == complaint.Resolved:
-				g.Dismissed++
-			case state == complaint.Rejected:
-				g.Rejected++
-			case state == complaint.Withdrawn:
-				g.Withdrawn++
-			}
-			if closed {
-				g.Closed++
+			case complaint.EventDeadlineMissed:
+				late = true
 			}
 		}
-		if len(cs) < q.Limit {
-			break
+		if late {
+			g.Late++
+		} else {
+			g.InTime++
 		}
-		q.AfterID = cs[len(cs)-1].ID
+		switch {
+		case state.Open():
+			g.Open++
+		case state == complaint.Resolved && outcome == complaint.OutcomePaid:
+			g.ResolvedPaid++
+		case state == complaint.Resolved && outcome == complaint.OutcomePaymentPlan:
+			g.ResolvedPlan++
+		case state == complaint.Resolved:
+			g.Dismissed++
+		case state == complaint.Rejected:
+			g.Rejected++
+		case state == complaint.Withdrawn:
+			g.Withdrawn++
+		}
+		if closed {
+			g.Closed++
+		}
 	}
 
 	cq := store.SupplierQuery{Scope: scope(ctx)}
-	for {
-		cq.Limit = 500
-		claims, err := l.store.ListClaims(ctx, cq)
+	for c, err := range listed(&cq.Page, func() ([]*complaint.Claim, error) { return l.store.ListClaims(ctx, cq) }, claimID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range claims {
-			if c.SubmittedOn.After(asOf) {
-				continue
-			}
-			answered := c.State != complaint.ClaimSubmitted && !c.AnsweredOn.After(asOf)
-			if answered && c.State != complaint.ClaimDisputed {
-				continue
-			}
-			g, err := groupOf(c.Debtor)
-			if err != nil {
-				return nil, err
-			}
-			if answered {
-				g.DisputedClaims++
-				continue
-			}
-			g.UnconfirmedClaims++
-			g.UnconfirmedAmounts[c.Currency] += c.Amount
+		if c.SubmittedOn.After(asOf) {
+			continue
 		}
-		if len(claims) < cq.Limit {
-			break
+		answered := c.State != complaint.ClaimSubmitted && !c.AnsweredOn.After(asOf)
+		if answered && c.State != complaint.ClaimDisputed {
+			continue
 		}
-		cq.AfterID = claims[len(claims)-1].ID
+		g, err := groupOf(c.Debtor)
+		if err != nil {
+			return nil, err
+		}
+		if answered {
+			g.DisputedClaims++
+			continue
+		}
+		g.UnconfirmedClaims++
+		g.UnconfirmedAmounts[c.Currency] += c.Amount
 	}
 	tq := store.SupplierQuery{Scope: scope(ctx)}
-	for {
-		tq.Limit = 500
-		contests, err := l.store.ListContests(ctx, tq)
+	for c, err := range listed(&tq.Page, func() ([]*complaint.Contest, error) { return l.store.ListContests(ctx, tq) }, contestID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range contests {
-			// The day it was settled, in the debtor's jurisdiction, where
-			// as_of and the contest's own dates are counted.
-			debtor, err := partyOf(c.Debtor)
-			if err != nil {
-				return nil, err
-			}
-			settledBy := civil.DateOf(c.UpdateTime, l.location(debtor.Jurisdiction))
-			if c.OpenedOn.After(asOf) || (!c.Disagreed() && !settledBy.After(asOf)) {
-				continue
-			}
-			g, err := groupOf(c.Debtor)
-			if err != nil {
-				return nil, err
-			}
-			g.ContestedRecords++
+		// The day it was settled, in the debtor's jurisdiction, where
+		// as_of and the contest's own dates are counted.
+		debtor, err := partyOf(c.Debtor)
+		if err != nil {
+			return nil, err
 		}
-		if len(contests) < tq.Limit {
-			break
+		settledBy := civil.DateOf(c.UpdateTime, l.location(debtor.Jurisdiction))
+		if c.OpenedOn.After(asOf) || (!c.Disagreed() && !settledBy.After(asOf)) {
+			continue
 		}
-		tq.AfterID = contests[len(contests)-1].ID
+		g, err := groupOf(c.Debtor)
+		if err != nil {
+			return nil, err
+		}
+		g.ContestedRecords++
 	}
 	out := make([]*ComplaintCounts, 0, len(groups))
 	for _, g := range groups {

@@ -192,21 +192,13 @@ func (l *Ledger) receivingRegulator(ctx context.Context, tx store.Tx, v *ledger.
 	var best *ledger.Party
 	page := store.PartyQuery{Scope: auth.Scope{All: true}, Kind: []store.StringCond{{Op: store.OpEq, Value: string(ledger.KindRegulator)}},
 		Jurisdiction: []store.StringCond{{Op: store.OpEq, Value: debtor.Jurisdiction}}}
-	for {
-		page.Limit = 500
-		rs, err := tx.ListParties(ctx, page)
+	for r, err := range listed(&page.Page, func() ([]*ledger.Party, error) { return tx.ListParties(ctx, page) }, partyID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rs {
-			if r.Covers(debtor) && (best == nil || len(r.RemitPrefix()) > len(best.RemitPrefix())) {
-				best = r
-			}
+		if r.Covers(debtor) && (best == nil || len(r.RemitPrefix()) > len(best.RemitPrefix())) {
+			best = r
 		}
-		if len(rs) < page.Limit {
-			break
-		}
-		page.AfterID = rs[len(rs)-1].ID
 	}
 	if best == nil {
 		return nil, fmt.Errorf("%w: no regulator is registered for the debtor's region %s in %s", ledger.ErrFailedPrecondition, debtor.RegionCode, debtor.Jurisdiction)

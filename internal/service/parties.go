@@ -141,21 +141,15 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 // the office in its new region would be outside what the only keys acting
 // for it may see, and would sit unanswered while their deadlines pass.
 func remitsCover(ctx context.Context, tx store.Tx, reg *ledger.Party, now time.Time) error {
-	page := store.Page{Limit: 500}
-	for {
-		keys, err := tx.ListKeys(ctx, page)
+	var page store.Page
+	for k, err := range listed(&page, func() ([]*auth.Key, error) { return tx.ListKeys(ctx, page) }, keyID) {
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			if k.Role == auth.RoleRegulator && k.Active(now) && slices.Contains(k.Parties, reg.ID) && !k.Remit.Covers(reg.Jurisdiction, reg.RegionCode) {
-				return ledger.Invalid("party.region_code", "API key %s acts for this regulator with a remit (%s %s) that does not cover region %s: revoke it or give the regulator a key for its new remit first",
-					k.Prefix, k.Remit.Jurisdiction, k.Remit.RegionPrefix, reg.RegionCode)
-			}
+		if k.Role == auth.RoleRegulator && k.Active(now) && slices.Contains(k.Parties, reg.ID) && !k.Remit.Covers(reg.Jurisdiction, reg.RegionCode) {
+			return ledger.Invalid("party.region_code", "API key %s acts for this regulator with a remit (%s %s) that does not cover region %s: revoke it or give the regulator a key for its new remit first",
+				k.Prefix, k.Remit.Jurisdiction, k.Remit.RegionPrefix, reg.RegionCode)
 		}
-		if len(keys) < page.Limit {
-			return nil
-		}
-		page.AfterID = keys[len(keys)-1].ID
 	}
+	return nil
 }

@@ -230,32 +230,26 @@ func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today c
 	}
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: inv.DebtorID,
 		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.Resolved)}}}
-	q.Limit = 500
-	for {
-		cs, err := tx.ListComplaints(ctx, q)
+	for c, err := range listed(&q.Page, func() ([]*complaint.Complaint, error) { return tx.ListComplaints(ctx, q) }, complaintID) {
 		if err != nil {
 			return err
 		}
-		for _, c := range cs {
-			if c.Outcome != complaint.OutcomePaymentPlan || !c.NextCheck.After(today) {
-				continue
-			}
-			if ok, err := names(c); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			c.NextCheck, c.UpdateTime = today, notBefore(now, c.UpdateTime)
-			if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, c.UpdateTime, "ReversePayment")); err != nil {
-				return err
-			}
+		if c.Outcome != complaint.OutcomePaymentPlan || !c.NextCheck.After(today) {
+			continue
 		}
-		if len(cs) < q.Limit {
-			return nil
+		ok, err := names(c)
+		if err != nil {
+			return err
 		}
-		q.AfterID = cs[len(cs)-1].ID
+		if !ok {
+			continue
+		}
+		c.NextCheck, c.UpdateTime = today, notBefore(now, c.UpdateTime)
+		if err := tx.UpdateComplaint(ctx, c, partyChange(ctx, today, c.UpdateTime, "ReversePayment")); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // CreateCreditNote reduces what is owed on an invoice from the note's date.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -242,6 +243,44 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// listPage is how many rows a walk through a whole listing reads at once.
+const listPage = 500
+
+// listed yields every row of a listing, read a page of listPage rows at a
+// time: list reads the page p holds (p is the query's own Page, which the
+// walk moves past each page read), and id names a row, for the next page
+// to start after. A read that fails is yielded as its error, and the walk
+// ends there.
+func listed[T any](p *store.Page, list func() ([]T, error), id func(T) uuid.UUID) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		p.Limit = listPage
+		for {
+			rows, err := list()
+			if err != nil {
+				var none T
+				yield(none, err)
+				return
+			}
+			for _, r := range rows {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(rows) < p.Limit {
+				return
+			}
+			p.AfterID = id(rows[len(rows)-1])
+		}
+	}
+}
+
+// The ids that page listings, for listed.
+func claimID(c *complaint.Claim) uuid.UUID         { return c.ID }
+func complaintID(c *complaint.Complaint) uuid.UUID { return c.ID }
+func contestID(c *complaint.Contest) uuid.UUID     { return c.ID }
+func partyID(p *ledger.Party) uuid.UUID            { return p.ID }
+func keyID(k *auth.Key) uuid.UUID                  { return k.ID }
 
 // TodayUTC is today's date in UTC, for defaults that belong to no
 // jurisdiction (an operator's view across all of them).

@@ -187,22 +187,15 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUID, ref string, except uuid.UUID) (*complaint.Claim, error) {
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: debtor, CreditorID: creditor, State: []store.StringCond{
 		{Op: store.OpNe, Value: string(complaint.ClaimDisputed)}, {Op: store.OpNe, Value: string(complaint.ClaimWithdrawn)}}}
-	q.Limit = 500
-	for {
-		cs, err := r.ListClaims(ctx, q)
+	for c, err := range listed(&q.Page, func() ([]*complaint.Claim, error) { return r.ListClaims(ctx, q) }, claimID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range cs {
-			if c.DocumentRef == ref && c.ID != except {
-				return c, nil
-			}
+		if c.DocumentRef == ref && c.ID != except {
+			return c, nil
 		}
-		if len(cs) < q.Limit {
-			return nil, nil
-		}
-		q.AfterID = cs[len(cs)-1].ID
 	}
+	return nil, nil
 }
 
 // visibleClaim reads a claim the caller may see.

@@ -13,6 +13,7 @@ import (
 	"github.com/arrears/arrears/internal/ledger"
 
 	"github.com/arrears/arrears/internal/audit"
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -118,21 +119,13 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 	// A key the trail never recorded was put in the database behind the
 	// service's back: an administrator's key, perhaps.
 	var page store.Page
-	page.Limit = 500
-	for {
-		keys, err := s.ListKeys(ctx, page)
+	for key, err := range listed(&page, func() ([]*auth.Key, error) { return s.ListKeys(ctx, page) }, keyID) {
 		if err != nil {
 			return nil, err
 		}
-		for _, key := range keys {
-			if _, ok := latest[liveKey{"api_key", key.ID}]; !ok {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("api_key %s (prefix %s) has no audit event: it was not made by the service", key.ID, key.Prefix))
-			}
+		if _, ok := latest[liveKey{"api_key", key.ID}]; !ok {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("api_key %s (prefix %s) has no audit event: it was not made by the service", key.ID, key.Prefix))
 		}
-		if len(keys) < page.Limit {
-			break
-		}
-		page.AfterID = keys[len(keys)-1].ID
 	}
 	cps, err := s.ListCheckpoints(ctx)
 	if err != nil {
