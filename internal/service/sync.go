@@ -1185,21 +1185,13 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 }
 
 // rereversed refuses a record reversing a payment reversed before on
-// another date or for another reason, as recancelled refuses an invoice's
-// cancellation re-dated: reported UNCHANGED, the ERP and the ledger would
-// disagree unseen.
+// another date or for another reason (restated).
 func rereversed(prev *ledger.Payment, sp SyncPayment) error {
 	if prev.State != ledger.PaymentReversed || sp.ReversedOn.IsZero() {
 		return nil
 	}
-	var v ledger.ValidationError
-	if sp.ReversedOn != prev.ReversedOn {
-		v.Add("reversed_on", "payment %q was reversed on %s, not %s: a reversal is not re-dated", prev.Reference, prev.ReversedOn, sp.ReversedOn)
-	}
-	if r := sp.ReversalReason; r != "" && r != prev.ReversalReason {
-		v.Add("reversal_reason", "payment %q was reversed for %q: a reversal is not re-argued", prev.Reference, prev.ReversalReason)
-	}
-	return v.Err()
+	return restated(fact{"payment", prev.Reference, "reversed", "a reversal", "reversed_on", "reversal_reason"},
+		prev.ReversedOn, sp.ReversedOn, prev.ReversalReason, sp.ReversalReason)
 }
 
 // cancelledCorrection refuses a record correcting a cancelled invoice, as
@@ -1214,19 +1206,30 @@ func cancelledCorrection(inv *ledger.Invoice, mask []string) []ledger.FieldViola
 }
 
 // recancelled refuses a record that cancels an invoice cancelled before
-// on another date or for another reason: a cancellation is not re-dated
-// or re-argued, and reporting the record unchanged would hide that the
-// ERP and the ledger disagree.
+// on another date or for another reason (restated).
 func recancelled(inv *ledger.Invoice, r *SyncRecord) error {
 	if inv.Status != ledger.StatusCancelled || r.CancelledOn.IsZero() {
 		return nil
 	}
+	return restated(fact{"invoice", inv.DocumentRef, "cancelled", "a cancellation", "cancelled_on", "cancel_reason"},
+		inv.CancelledOn, r.CancelledOn, inv.CancelReason, r.CancelReason)
+}
+
+// fact names an act done once to a record (a cancellation, a reversal),
+// and the record's fields for its date and reason, for restated.
+type fact struct{ what, ref, done, act, onField, reasonField string }
+
+// restated refuses a record stating again an act the ledger holds, on
+// another date (sent, held) or for another reason (an empty one is the
+// same): an act is not re-dated or re-argued, and reporting the record
+// UNCHANGED would hide that the ERP and the ledger disagree.
+func restated(f fact, held, sent civil.Date, heldReason, sentReason string) error {
 	var v ledger.ValidationError
-	if r.CancelledOn != inv.CancelledOn {
-		v.Add("cancelled_on", "invoice %q was cancelled on %s, not %s: a cancellation is not re-dated", inv.DocumentRef, inv.CancelledOn, r.CancelledOn)
+	if sent != held {
+		v.Add(f.onField, "%s %q was %s on %s, not %s: %s is not re-dated", f.what, f.ref, f.done, held, sent, f.act)
 	}
-	if reason := r.CancelReason; reason != "" && reason != inv.CancelReason {
-		v.Add("cancel_reason", "invoice %q was cancelled for %q: a cancellation is not re-argued", inv.DocumentRef, inv.CancelReason)
+	if sentReason != "" && sentReason != heldReason {
+		v.Add(f.reasonField, "%s %q was %s for %q: %s is not re-argued", f.what, f.ref, f.done, heldReason, f.act)
 	}
 	return v.Err()
 }
