@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -243,20 +244,12 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 // payment bounced after the period would be neither paid nor unpaid at its
 // end. Judged again only for the few invoices holding a reversed payment.
 func (l *Ledger) unreversed(j *Judged, p policy.Policy, asOf civil.Date) judgement.Judgement {
-	if j.Facts == nil {
-		return j.Judgement
-	}
-	kept := make([]ledger.Payment, 0, len(j.Facts.Payments))
-	for _, pay := range j.Facts.Payments {
-		if pay.State == ledger.PaymentRecorded {
-			kept = append(kept, pay)
-		}
-	}
-	if len(kept) == len(j.Facts.Payments) {
+	reversed := func(p ledger.Payment) bool { return p.State != ledger.PaymentRecorded }
+	if j.Facts == nil || !slices.ContainsFunc(j.Facts.Payments, reversed) {
 		return j.Judgement
 	}
 	f := *j.Facts
-	f.Payments = kept
+	f.Payments = slices.DeleteFunc(slices.Clone(f.Payments), reversed)
 	return l.judge(j.Invoice, &f, p, asOf)
 }
 
