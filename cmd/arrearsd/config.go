@@ -28,7 +28,8 @@ type config struct {
 	LogFormat       string
 	MaxRequestBytes int
 	ShutdownTimeout time.Duration
-	RateLimit       float64 // calls per second per key; 0 disables
+	CallTimeout     time.Duration // bounds each unary call; 0: unbounded
+	RateLimit       float64       // calls per second per key; 0 disables
 	RateBurst       int
 	AdminKeyFile    string // where the first admin key is written
 	AuditKeyFile    string // Ed25519 signing key of audit checkpoints; keep it outside the database
@@ -97,6 +98,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.StringVar(&c.LogFormat, "log-format", env("ARREARS_LOG_FORMAT", "json"), "json or text (ARREARS_LOG_FORMAT)")
 	maxBytes := fs.String("max-request-bytes", env("ARREARS_MAX_REQUEST_BYTES", strconv.Itoa(4<<20)), "largest request message or body (ARREARS_MAX_REQUEST_BYTES)")
 	shutdown := fs.String("shutdown-timeout", env("ARREARS_SHUTDOWN_TIMEOUT", "20s"), "graceful stop limit (ARREARS_SHUTDOWN_TIMEOUT)")
+	callTimeout := fs.String("call-timeout", env("ARREARS_CALL_TIMEOUT", "2m"), "longest a unary call, REST ones included, may run; a client's shorter deadline stands; 0 leaves calls unbounded (ARREARS_CALL_TIMEOUT)")
 	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
 	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
@@ -126,6 +128,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.SweepEvery, perr = time.ParseDuration(*sweep); perr != nil || c.SweepEvery <= 0 {
 		return c, nil, fmt.Errorf("-sweep-interval must be a positive duration, got %q", *sweep)
+	}
+	if c.CallTimeout, perr = time.ParseDuration(*callTimeout); perr != nil || c.CallTimeout < 0 {
+		return c, nil, fmt.Errorf("-call-timeout must be a duration, 0 or more, got %q", *callTimeout)
 	}
 	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
 		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)

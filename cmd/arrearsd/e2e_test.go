@@ -86,6 +86,9 @@ func startStoppable(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAd
 	if cfg.RateBurst == 0 {
 		cfg.RateBurst = 1000
 	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = time.Minute // every test's calls run under a bound
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
@@ -117,6 +120,39 @@ func TestEndToEndSQLite(t *testing.T) {
 		t.Fatalf("embedded store file: %v", err)
 	}
 	runTransports(t, g, h, adminToken(t, dir))
+}
+
+// TestCallTimeoutBoundsUnaryCalls: a call whose client sets no deadline
+// still ends at the server's -call-timeout, over gRPC and REST alike, as
+// DEADLINE_EXCEEDED (HTTP 504), with nothing of the store's error in it.
+func TestCallTimeoutBoundsUnaryCalls(t *testing.T) {
+	dir := t.TempDir()
+	g, h := startServer(t, config{DataDir: dir, CallTimeout: time.Nanosecond}, clock.NewFake(now))
+	token := adminToken(t, dir)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for name, tr := range map[string]transport{"gRPC": &grpcTransport{conn: conn, token: token}, "REST": &restTransport{base: "http://" + h, token: token}} {
+		if code, _ := tr.call(t, "ListInvoices", &arrearsv1.ListInvoicesRequest{}, &arrearsv1.ListInvoicesResponse{}); code != codes.DeadlineExceeded {
+			t.Errorf("%s: ListInvoices under a 1 ns bound: %v, want DeadlineExceeded", name, code)
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+h+"/v1/invoices", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "deadline exceeded") || strings.Contains(string(body), "context") {
+		t.Errorf("REST: %d %s; want 504 saying the deadline was exceeded, no driver text", resp.StatusCode, body)
+	}
 }
 
 // adminToken reads the first admin key that the server wrote at start, and

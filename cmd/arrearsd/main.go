@@ -178,6 +178,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		HTTPAddr:        cfg.HTTPAddr,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		CallTimeout:     cfg.CallTimeout,
 		Ready:           st.Ping,
 		Authn:           svc,
 		RateLimit:       server.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},

@@ -87,6 +87,15 @@ func (g *gate) admit(ctx context.Context, method string) (context.Context, error
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			return nil, errUnauthenticated
 		}
+		if ctx.Err() != nil {
+			// The call's own deadline (the client's, or -call-timeout)
+			// ran out, or the client left: the key store is not at
+			// fault, and a retry later would not help.
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, status.Error(codes.DeadlineExceeded, "deadline exceeded")
+			}
+			return nil, status.Error(codes.Canceled, "request canceled")
+		}
 		g.log.ErrorContext(ctx, "authentication failed", "err", err)
 		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
 	}

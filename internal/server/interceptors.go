@@ -42,6 +42,23 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	log.Log(ctx, level, "rpc", "method", method, "code", code.String(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
 }
 
+// boundUnary gives a unary call at most d to run. A client that sets no
+// deadline (curl and most REST clients, many gRPC ones) or a later one
+// would otherwise hold a database connection, and perhaps a transaction's
+// locks, for as long as a slow query takes. A shorter deadline of the
+// client's own stands. Streams are not bounded here: a sync runs as long as
+// its records last, bounded per chunk by the store's transaction limit.
+func boundUnary(d time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if d <= 0 {
+			return handler(ctx, req)
+		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return handler(ctx, req)
+	}
+}
+
 // recoverUnary turns a panic in a handler into INTERNAL for that call
 // instead of killing the process, and logs the stack.
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {

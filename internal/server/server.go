@@ -45,6 +45,9 @@ type Config struct {
 	MaxRequestBytes int
 	// ShutdownTimeout bounds the graceful stop before connections are cut.
 	ShutdownTimeout time.Duration
+	// CallTimeout bounds each unary call, REST ones included (a client's
+	// shorter deadline stands); 0 leaves calls unbounded.
+	CallTimeout time.Duration
 	// Ready reports whether the server can answer (the store is reachable).
 	Ready func(ctx context.Context) error
 	// Authn checks API keys; RateLimit bounds each key's calls.
@@ -113,7 +116,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 			// 2 GB); lists and reports are paged well below it.
 			grpc.MaxSendMsgSize(maxResponseBytes),
 			grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
-			grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary()),
+			grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary(), boundUnary(cfg.CallTimeout)),
 			grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
 		}
 	}
