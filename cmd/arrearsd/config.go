@@ -29,6 +29,7 @@ type config struct {
 	MaxRequestBytes int
 	ShutdownTimeout time.Duration
 	CallTimeout     time.Duration // bounds each unary call; 0: unbounded
+	SyncIdleTimeout time.Duration // ends a sync stream whose client fell silent
 	RateLimit       float64       // calls per second per key; 0 disables
 	RateBurst       int
 	AdminKeyFile    string // where the first admin key is written
@@ -99,6 +100,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	maxBytes := fs.String("max-request-bytes", env("ARREARS_MAX_REQUEST_BYTES", strconv.Itoa(4<<20)), "largest request message or body (ARREARS_MAX_REQUEST_BYTES)")
 	shutdown := fs.String("shutdown-timeout", env("ARREARS_SHUTDOWN_TIMEOUT", "20s"), "graceful stop limit (ARREARS_SHUTDOWN_TIMEOUT)")
 	callTimeout := fs.String("call-timeout", env("ARREARS_CALL_TIMEOUT", "2m"), "longest a unary call, REST ones included, may run; a client's shorter deadline stands; 0 leaves calls unbounded (ARREARS_CALL_TIMEOUT)")
+	syncIdle := fs.String("sync-idle-timeout", env("ARREARS_SYNC_IDLE_TIMEOUT", "10m"), "how long a sync stream waits for a silent client with nothing in flight before it is closed (ARREARS_SYNC_IDLE_TIMEOUT)")
 	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
 	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
@@ -131,6 +133,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.CallTimeout, perr = time.ParseDuration(*callTimeout); perr != nil || c.CallTimeout < 0 {
 		return c, nil, fmt.Errorf("-call-timeout must be a duration, 0 or more, got %q", *callTimeout)
+	}
+	if c.SyncIdleTimeout, perr = time.ParseDuration(*syncIdle); perr != nil || c.SyncIdleTimeout <= 0 {
+		return c, nil, fmt.Errorf("-sync-idle-timeout must be a positive duration, got %q", *syncIdle)
 	}
 	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
 		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)

@@ -173,6 +173,8 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		return err
 	}
 	api := grpcapi.New(svc, secret, log)
+	syncAPI := grpcapi.NewSync(api)
+	syncAPI.IdleTimeout = cfg.SyncIdleTimeout
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,
@@ -185,7 +187,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		Clock:           clk,
 		TLS:             tlsConf,
 		Log:             log,
-	}, api, grpcapi.NewAccess(api), grpcapi.NewSupplier(api), grpcapi.NewSync(api), grpcapi.NewOversight(api))
+	}, api, grpcapi.NewAccess(api), grpcapi.NewSupplier(api), syncAPI, grpcapi.NewOversight(api))
 	if err != nil {
 		return err
 	}

@@ -424,6 +424,62 @@ func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {
 	}
 }
 
+// TestSyncStreamIdleIsClosed: a stream whose client falls silent, before
+// its SyncOpen or between chunks, is closed as DEADLINE_EXCEEDED once the
+// idle timeout passes; its committed chunk stays acknowledged, and a client
+// that keeps sending is not cut off however long the stream lives.
+func TestSyncStreamIdleIsClosed(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	f := newSyncFixture(t, config{SyncIdleTimeout: idle})
+	// The client's own deadline, far past the server's bound, only keeps
+	// a failing test from hanging; the closing must come well before it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*idle)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.erp)
+	client := arrearsv1.NewSyncServiceClient(f.conn)
+	closedSoon := func(what string, recv func() error) {
+		t.Helper()
+		start := time.Now()
+		if err := recv(); status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "no message") {
+			t.Errorf("%s: %v, want DeadlineExceeded saying no message came", what, err)
+		}
+		if waited := time.Since(start); waited > 10*idle {
+			t.Errorf("%s: closed after %v; the idle timeout is %v", what, waited, idle)
+		}
+	}
+
+	silentFromStart, err := client.SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedSoon("a stream with no SyncOpen", func() error { _, err := silentFromStart.Recv(); return err })
+
+	st, err := client.SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "idle", Debtor: f.debtor}}})
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(0, 40, same)
+	// Chunks sent at half the idle timeout apart, for three times it:
+	// never idle.
+	for i := range 6 {
+		st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[i*5 : i*5+5]}}})
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("chunk %d of a client that keeps sending: %v", i, err)
+		}
+		time.Sleep(idle / 2)
+	}
+	closedSoon("a silent client after its chunks", func() error { _, err := st.Recv(); return err })
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/idle"}, &sess)
+	if got := sess.ResumeAfter; got != recs[29].Sequence {
+		t.Errorf("acknowledged after the idle stream closed: %d, want %d", got, recs[29].Sequence)
+	}
+}
+
 func TestSyncPipelinedSQLite(t *testing.T) { testSyncPipelined(t, config{}) }
 func TestSyncPipelinedPostgres(t *testing.T) {
 	testSyncPipelined(t, config{DatabaseURL: pgtest.URL(t)})

@@ -8,8 +8,12 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/ledger"
@@ -20,10 +24,71 @@ import (
 type Sync struct {
 	arrearsv1.UnimplementedSyncServiceServer
 	s *Server
+	// IdleTimeout ends a SyncPayables stream that has waited this long for
+	// its client with nothing of its own in flight (DefaultSyncIdle if 0):
+	// a client that went away without closing would otherwise hold the
+	// stream, its goroutines and a slot of its connection for good.
+	IdleTimeout time.Duration
 }
+
+// DefaultSyncIdle is how long a sync stream waits for a silent client.
+const DefaultSyncIdle = 10 * time.Minute
 
 // NewSync returns the bulk sync service.
 func NewSync(s *Server) *Sync { return &Sync{s: s} }
+
+// idleTimeout is the stream's bound on a silent client.
+func (a *Sync) idleTimeout() time.Duration {
+	if a.IdleTimeout > 0 {
+		return a.IdleTimeout
+	}
+	return DefaultSyncIdle
+}
+
+// errIdle ends a stream whose client fell silent.
+func errIdle(d time.Duration) error {
+	return status.Errorf(codes.DeadlineExceeded, "no message for %v with nothing in flight: the stream is closed; open the session again to resume", d)
+}
+
+// idleWatch tells when a stream's client has been silent too long: it
+// counts only the time spent waiting for a message while nothing of the
+// stream is in flight (a client waiting for its answers is not idle).
+type idleWatch struct {
+	waiting atomic.Bool
+	busy    atomic.Int64 // chunks taken and not yet answered
+	since   atomic.Int64 // UnixNano of the last message or answer
+}
+
+func (w *idleWatch) heard() { w.since.Store(time.Now().UnixNano()) }
+
+// silent reports whether the stream has waited for its client for at
+// least d with none of its chunks in flight.
+func (w *idleWatch) silent(d time.Duration) bool {
+	return w.waiting.Load() && w.busy.Load() == 0 && time.Since(time.Unix(0, w.since.Load())) >= d
+}
+
+// recvOpen is the stream's first Recv, which ends with errIdle once the
+// client has been silent for the stream's idle timeout.
+func (a *Sync) recvOpen(stream arrearsv1.SyncService_SyncPayablesServer) (*arrearsv1.SyncPayablesRequest, error) {
+	type got struct {
+		msg *arrearsv1.SyncPayablesRequest
+		err error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		msg, err := stream.Recv()
+		ch <- got{msg, err}
+	}()
+	t := time.NewTimer(a.idleTimeout())
+	defer t.Stop()
+	select {
+	case g := <-ch:
+		return g.msg, g.err
+	case <-t.C:
+		// Returning ends the stream, which ends the Recv above.
+		return nil, errIdle(a.idleTimeout())
+	}
+}
 
 func sessionName(debtor uuid.UUID, session string) string {
 	return partyName(debtor) + "/syncSessions/" + session
@@ -80,7 +145,7 @@ func resultsToProto(rs []service.SyncResult, acked int64) *arrearsv1.ChunkResult
 func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
 	const method = "SyncPayables"
 	ctx := stream.Context()
-	first, err := stream.Recv()
+	first, err := a.recvOpen(stream)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return a.s.fail(ctx, method, "", badField("open", "the stream must start with a SyncOpen message"))
@@ -136,6 +201,8 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 	// failed has the first failure as it happens; sent, the outcome once
 	// every chunk taken is answered.
 	failed, sent := make(chan error, 1), make(chan error, 1)
+	var idle idleWatch
+	idle.heard()
 	go func() {
 		// The answers, in the order the chunks came; after a failure, the
 		// chunks still in flight are waited for (they fail too) but not
@@ -170,12 +237,17 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 					cancel()
 				}
 			}
+			idle.heard()
+			idle.busy.Add(-1)
 		}
 		sent <- first
 	}()
 	receive := func() error {
 		for {
+			idle.waiting.Store(true)
 			msg, err := stream.Recv()
+			idle.waiting.Store(false)
+			idle.heard()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -205,6 +277,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			}
 			select {
 			case slots <- struct{}{}:
+				idle.busy.Add(1)
 			case <-ctx.Done():
 				return nil
 			}
@@ -234,18 +307,31 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 		}()
 		err = receive()
 	}()
-	select {
-	case err := <-failed:
-		// Returning ends the stream, which unblocks a receive waiting on
-		// a client that waits for this answer.
-		return err
-	case recvErr := <-received:
-		// The chunks already taken are answered (or fail) before the
-		// stream ends, whatever ended the receiving.
-		if err := <-sent; err != nil {
+	d := a.idleTimeout()
+	tick := time.NewTicker(d / 8)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-failed:
+			// Returning ends the stream, which unblocks a receive waiting
+			// on a client that waits for this answer.
 			return err
+		case recvErr := <-received:
+			// The chunks already taken are answered (or fail) before the
+			// stream ends, whatever ended the receiving.
+			if err := <-sent; err != nil {
+				return err
+			}
+			return recvErr
+		case <-tick.C:
+			// Every chunk taken is answered, so returning loses
+			// nothing: the session's acknowledgement says where to
+			// resume.
+			if idle.silent(d) {
+				cancel()
+				return errIdle(d)
+			}
 		}
-		return recvErr
 	}
 }
 
