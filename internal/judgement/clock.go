@@ -48,11 +48,10 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 			return periodEnd, true, false
 		case !inv.AcceptancePassedOn.IsZero():
 			return inv.AcceptancePassedOn, true, false
-		case !periodEnd.IsZero() && statutory:
-			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded, and no period is agreed; the clock runs from the end of the %d days the law allows for it, %s", period, periodEnd)
-			return periodEnd, true, false
 		case !periodEnd.IsZero():
-			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded; the clock runs from the end of the agreed %d-day acceptance period, %s", period, periodEnd)
+			// Said only if the clock starts on it (computeDueDate): of
+			// the latest of several events, a later receipt may win.
+			e.pendingEnd = pendingAcceptance{periodEnd, period, statutory}
 			return periodEnd, true, false
 		}
 		return civil.Date{}, true, true
@@ -101,7 +100,7 @@ func (e *eval) clockStart() (civil.Date, policy.ClockEvent, bool) {
 	cs := e.pol.ClockStart
 	notStarted := func() (civil.Date, policy.ClockEvent, bool) {
 		why := "no acceptance period is agreed"
-		if e.pol.AcceptanceMaxDays > 0 {
+		if e.inv.AcceptancePeriodDays > 0 || e.pol.AcceptanceMaxDays > 0 {
 			why = "the delivery date, from which the acceptance period runs, is not recorded"
 		}
 		e.find(FindingClockNotStarted, "acceptance is a condition of payment but has not passed and %s: the payment clock has not started", why)
@@ -186,6 +185,13 @@ func (e *eval) computeDueDate() {
 	}
 	e.j.ClockStart, e.j.ClockStartEvent = start, ev
 	inv, pol := e.inv, e.pol
+	if p := e.pendingEnd; ev == policy.EventAcceptance && start == p.end {
+		if p.statutory {
+			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded, and no period is agreed; the clock runs from the end of the %d days the law allows for it, %s", p.days, p.end)
+		} else {
+			e.find(FindingAcceptancePending, "acceptance is a condition of payment and is not recorded; the clock runs from the end of the agreed %d-day acceptance period, %s", p.days, p.end)
+		}
+	}
 	if ev == policy.EventAcceptance && start == e.provisionalEnd && inv.AgreedDueDate.IsZero() {
 		e.j.Provisional = true
 		e.find(FindingProvisionalCalendar, "calendar %s is not published for %d: the acceptance period's end %s, from which the clock runs, counts weekends only and may move when holidays are announced", pol.Calendar, start.Year, start)

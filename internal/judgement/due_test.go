@@ -20,6 +20,7 @@ func TestDueDate(t *testing.T) {
 		wantEvent   policy.ClockEvent
 		provisional bool
 		findings    []string
+		says        string // in a finding's message, when given
 	}{
 		{
 			desc:   "60 days from delivery on 10 January ends on 11 March in a non-leap year",
@@ -237,6 +238,25 @@ func TestDueDate(t *testing.T) {
 			want: "2026-12-31", wantStart: "2026-12-15", wantEvent: policy.EventAcceptance,
 		},
 		{
+			desc:   "EU: acceptance pending, but the invoice received later: the clock runs from receipt, and nothing says it runs from the period's end",
+			policy: policy.IDEUB2B,
+			edit: func(i *ledger.Invoice) {
+				// delivered 2024-08-02 + 30 = Sunday 09-01, so Monday 09-02;
+				// received 09-20, later: + 30 = Sunday 10-20, so 10-21.
+				i.DeliveredOn, i.AcceptanceRequired, i.ReceivedOn = d("2024-08-02"), true, d("2024-09-20")
+			},
+			want: "2024-10-21", wantStart: "2024-09-20", wantEvent: policy.EventReceipt,
+		},
+		{
+			desc:   "CN: an agreed acceptance period, but no delivery recorded: the clock has not started for want of the delivery date",
+			policy: policy.IDCN802LargeEnterprise,
+			edit: func(i *ledger.Invoice) {
+				i.DeliveredOn, i.AcceptanceRequired, i.AcceptancePeriodDays = civil.Date{}, true, 15
+			},
+			want: "", wantStart: "", wantEvent: "",
+			findings: []string{FindingClockNotStarted}, says: "the delivery date, from which the acceptance period runs, is not recorded",
+		},
+		{
 			desc:   "CN: acceptance pending with no agreed period: the clock has not started",
 			policy: policy.IDCN802LargeEnterprise,
 			edit: func(i *ledger.Invoice) {
@@ -402,6 +422,9 @@ func TestDueDate(t *testing.T) {
 				if !slices.Contains(got, f) {
 					t.Errorf("findings %v lack %s", got, f)
 				}
+			}
+			if tc.says != "" && !slices.ContainsFunc(j.Findings, func(f Finding) bool { return strings.Contains(f.Message, tc.says) }) {
+				t.Errorf("no finding says %q: %+v", tc.says, j.Findings)
 			}
 			if len(tc.findings) == 0 && len(got) > 0 {
 				t.Errorf("unexpected findings %+v", j.Findings)

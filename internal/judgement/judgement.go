@@ -247,6 +247,17 @@ type eval struct {
 	// calendar year not yet published: provisional only if the clock
 	// starts on it.
 	provisionalEnd civil.Date
+	// pendingEnd is the end of an acceptance period that bounds a
+	// pending acceptance: reported only if the clock starts on it.
+	pendingEnd pendingAcceptance
+}
+
+// pendingAcceptance is an acceptance period standing in for an acceptance
+// not recorded: its last day, its length, and whether the law set it.
+type pendingAcceptance struct {
+	end       civil.Date
+	days      int
+	statutory bool
 }
 
 // say formats words for a rule, or returns "" when e is quiet.

@@ -143,10 +143,20 @@ func TestInvalidInput(t *testing.T) {
 }
 
 func TestMissingRate(t *testing.T) {
-	// The ECB table starts in 2016: a debt overdue in 2015 cannot be judged.
-	inv := invoice("EUR 1000.00", "2015-03-02")
-	_, err := Evaluate(input(t, policy.IDEUB2B, inv, "2015-06-30"))
+	// The ECB table starts in May 2013: a debt overdue in 2012 cannot be
+	// judged.
+	inv := invoice("EUR 1000.00", "2012-03-02")
+	_, err := Evaluate(input(t, policy.IDEUB2B, inv, "2012-06-30"))
 	if !errors.Is(err, ErrMissingData) {
 		t.Errorf("Evaluate error = %v, want ErrMissingData", err)
+	}
+	// One overdue in 2015 is judged at the ECB rate of 31 December 2014
+	// (0.05) plus 8 points.
+	j, err := Evaluate(input(t, policy.IDEUB2B, invoice("EUR 1000.00", "2015-03-02"), "2015-06-30"))
+	if err != nil {
+		t.Fatalf("a debt overdue in 2015: %v", err)
+	}
+	if len(j.Accruals) == 0 || j.Accruals[0].Percent != "8.05" {
+		t.Errorf("a debt overdue in 2015 accrues %+v, want 8.05%% a year", j.Accruals)
 	}
 }

@@ -20,7 +20,9 @@ func TestRateOn(t *testing.T) {
 	}{
 		{"LPR on its first day", "CN-LPR-1Y", "2019-08-20", "4.25", true},
 		{"LPR the day before the reform: the benchmark rate", "CN-LPR-1Y", "2019-08-19", "4.35", true},
-		{"LPR before any entry", "CN-LPR-1Y", "2015-01-01", "", false},
+		{"LPR before any entry", "CN-LPR-1Y", "2012-07-05", "", false},
+		{"LPR on 2015-01-01: the benchmark rate", "CN-LPR-1Y", "2015-01-01", "5.60", true},
+		{"ECB on 1 January 2015", "ECB-MRO", "2015-01-01", "0.05", true},
 		{"LPR on 2023-03-01", "CN-LPR-1Y", "2023-03-01", "3.65", true},
 		{"LPR the day before a change", "CN-LPR-1Y", "2025-05-19", "3.10", true},
 		{"LPR on a change", "CN-LPR-1Y", "2025-05-20", "3.00", true},
@@ -72,9 +74,44 @@ func TestShippedRatesConfirmed(t *testing.T) {
 	}
 }
 
+// TestShippedRatesReachBackToTheCalendars: the calendars publish years
+// from 2015, so a debt overdue on their first day has its interest fixed
+// in 2014 (the rate in force on 31 December or 30 June before, or on 1
+// January): every shipped table has a rate from the start of 2014. The
+// rate tables once began in 2016, and such debts could not be judged at
+// all.
+func TestShippedRatesReachBackToTheCalendars(t *testing.T) {
+	r := embeddedRegistry(t)
+	first := 0
+	for _, id := range []string{"CN", "DE", "FR"} {
+		y := 1990
+		for ; y < 2100; y++ {
+			if _, published := r.IsWorkingDay(id, civil.Date{Year: y, Month: 6, Day: 1}); published {
+				break
+			}
+		}
+		if y == 2100 {
+			t.Fatalf("calendar %s publishes no year", id)
+		}
+		if first == 0 || y < first {
+			first = y
+		}
+	}
+	from := civil.Date{Year: first - 1, Month: 1, Day: 1}
+	for _, id := range []string{"BOE-BASE", "CN-LPR-1Y", "DE-BASISZINS", "ECB-MRO"} {
+		if _, ok := r.RateOn(id, from); !ok {
+			t.Errorf("%s has no rate on %s, the year before the first calendar year (%d)", id, from, first)
+		}
+	}
+}
+
 func TestBasiszinsFollowsECB(t *testing.T) {
 	r := embeddedRegistry(t)
 	for _, tc := range []struct{ on, prevRef, ref string }{
+		{"2014-01-01", "2013-06-30", "2013-12-31"},
+		{"2014-07-01", "2013-12-31", "2014-06-30"},
+		{"2015-01-01", "2014-06-30", "2014-12-31"},
+		{"2016-07-01", "2015-12-31", "2016-06-30"},
 		{"2023-01-01", "2022-06-30", "2022-12-31"},
 		{"2023-07-01", "2022-12-31", "2023-06-30"},
 		{"2024-01-01", "2023-06-30", "2023-12-31"},
