@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/store/sqlite"
 )
 
 // TestClaimsThatCanBeAcknowledged: a claim whose reference takes all 128
@@ -801,6 +804,55 @@ func TestContestRetriedOpensOnce(t *testing.T) {
 	}
 }
 
+// TestOpenContestsAreBounded: an invoice holds at most MaxOpenContests
+// unresolved contests; one more is refused as a failed precondition. The
+// debtor's correction marks every one of them corrected, and the
+// supplier's accepting one makes room again.
+func TestOpenContestsAreBounded(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "CONTESTED-MANY", d(2025, 7, 1))
+	open := func() error {
+		_, _, err := f.a.OpenContest(admin, service.ContestInput{InvoiceID: inv.ID, Kind: complaint.OtherDifference, Detail: "the goods were returned"})
+		return err
+	}
+	for i := range service.MaxOpenContests {
+		if err := open(); err != nil {
+			t.Fatalf("contest %d: %v", i+1, err)
+		}
+	}
+	if err := open(); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("contest %d: %v, want a failed precondition", service.MaxOpenContests+1, err)
+	}
+	if got := f.get(t, inv.ID); got.Contested != service.MaxOpenContests {
+		t.Fatalf("the invoice has %d open contests, want %d", got.Contested, service.MaxOpenContests)
+	}
+	got, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{ContractRef: "HT-CORRECTED"}, []string{"contract_ref"}, "", civil.Date{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Contested != service.MaxOpenContests {
+		t.Errorf("after the debtor's correction the invoice has %d unresolved contests, want %d (each awaits the supplier)", got.Contested, service.MaxOpenContests)
+	}
+	cs, err := f.a.ListContests(admin, store.SupplierQuery{InvoiceID: inv.ID, Page: store.Page{Limit: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.State != complaint.ContestCorrected {
+			t.Errorf("contest %s is %s after the correction, want CORRECTED", c.ID, c.State)
+		}
+	}
+	if len(cs) != service.MaxOpenContests {
+		t.Errorf("%d contests listed, want %d", len(cs), service.MaxOpenContests)
+	}
+	if _, _, err := f.a.MoveContest(admin, inv.ID, cs[0].ID, complaint.ContestAccept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(); err != nil {
+		t.Errorf("a contest after the supplier accepted one: %v", err)
+	}
+}
+
 // TestRegulatorStaysWithinItsKeysRemit: a regulator is not moved to a
 // region outside the remit of a key acting for it (complaints routed to it
 // there would be outside what its key may see); within it, it moves.
@@ -821,6 +873,63 @@ func TestRegulatorStaysWithinItsKeysRemit(t *testing.T) {
 	}
 	if err := move("350100"); err != nil {
 		t.Errorf("a regulator moved within its key's remit: %v", err)
+	}
+}
+
+// planPaid files the complaint in, resolves it with a plan of two
+// instalments of CNY 50,000.00 (12 September and 12 October 2025), and
+// records a payment of the first on invoice invID on 10 September.
+func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.PartyRef, invID uuid.UUID) (*complaint.Complaint, *ledger.Payment) {
+	t.Helper()
+	c, err := f.a.FileComplaint(admin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cny := money.Money{Minor: 5000000, Currency: "CNY"}
+	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
+		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
+		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "RECHECK-P1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p
+}
+
+// TestReversalNotStoppedByADamagedComplaint: a complaint of the debtor's
+// that does not decode (damaged, or a newer release's) leaves the plans
+// unchecked but does not stop a reversal, on a real SQLite file whose
+// complaint row is damaged in place.
+func TestReversalNotStoppedByADamagedComplaint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	f := newFixture(t, func(t *testing.T) (store.Store, store.Store) {
+		var ss [2]store.Store
+		for i := range ss {
+			s, err := sqlite.Open(context.Background(), path, quiet, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ss[i] = s
+		}
+		return ss[0], ss[1]
+	}, d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "DAMAGED-1", d(2025, 6, 1)).ID
+	c, p := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE complaints SET data = '{"id": ' WHERE id = ?`, c.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.ReversePayment(admin, invID, p.ID, d(2025, 9, 10), "returned by the bank", ""); err != nil {
+		t.Errorf("a reversal beside a damaged complaint: %v", err)
 	}
 }
 
@@ -850,21 +959,7 @@ func TestReversalRechecksAPlan(t *testing.T) {
 			invID = f.invoice(t, "RECHECK-1", d(2025, 6, 1)).ID
 			in.Invoices = []uuid.UUID{invID}
 		}
-		c, err := f.a.FileComplaint(admin, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cny := money.Money{Minor: 5000000, Currency: "CNY"}
-		for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
-			{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
-			if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "RECHECK-P1"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, p := f.planPaid(t, in, reg, invID)
 		f.clk.Advance(8 * 24 * time.Hour) // 18 September: the first instalment found met
 		if _, err := f.a.Sweep(context.Background()); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -195,16 +196,30 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 		if err := l.saveDebtorChange(ctx, tx, inv, &next, reversedOn, today, now, "ReversePayment"); err != nil {
 			return err
 		}
-		if err := recheckPlans(ctx, tx, inv, today, now); err != nil {
+		if err := recheckPlans(ctx, tx, inv, today, now); undecodable(err) {
 			// A complaint that cannot be read (damaged, or a newer
 			// release's) does not stop the reversal: its plan is judged
 			// on its own date, as before.
 			l.log.WarnContext(ctx, "reversal: complaints' plans not brought forward", "invoice", inv.ID, "err", err)
+		} else if err != nil {
+			// Anything else fails the reversal with it: a plan changed
+			// meanwhile (a conflict) reruns the two together, and on
+			// PostgreSQL a failed statement has aborted the transaction
+			// anyway.
+			return err
 		}
 		outP, outInv = p, &next
 		return nil
 	}()
 	return outP, outInv, err
+}
+
+// undecodable reports whether err is a stored document that does not
+// decode (damaged, or written by a newer release).
+func undecodable(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 // recheckPlans brings forward to today the next check of the debtor's

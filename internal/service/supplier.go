@@ -367,6 +367,12 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 	return out, err
 }
 
+// MaxOpenContests bounds the unresolved contests of one invoice (those its
+// Contested counts): each is moved in the transaction of the debtor's
+// correction, and one supplier's objections to one record need not be
+// more.
+const MaxOpenContests = 100
+
 // ContestInput is a supplier's objection to the debtor's record.
 type ContestInput struct {
 	InvoiceID uuid.UUID
@@ -431,6 +437,9 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 				err = fmt.Errorf("%w: only the supplier contests the debtor's record", ledger.ErrPermissionDenied)
 			}
 			return err
+		}
+		if inv.Contested >= MaxOpenContests {
+			return fmt.Errorf("%w: the invoice has %d contests unresolved; settle some (accept, withdraw) before opening more", ledger.ErrFailedPrecondition, inv.Contested)
 		}
 		today := l.Today(now, debtor.Jurisdiction)
 		c := &complaint.Contest{ID: newID(), InvoiceID: inv.ID, Creditor: inv.CreditorID, Debtor: inv.DebtorID, Payment: in.PaymentID,
@@ -523,14 +532,16 @@ func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Inv
 	if inv.Contested == 0 || !actsAsDebtor(ctx, inv.DebtorID) {
 		return nil
 	}
-	// Open contests, and those a regulator upheld, which await this.
-	cs, err := tx.ListContests(ctx, store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
+	// Open contests, and those a regulator upheld, which await this: all
+	// of them, page by page (the decided ones a regulator rejected stay
+	// in the listing for good).
+	q := store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
 		State: []store.StringCond{{Op: store.OpNe, Value: string(complaint.ContestCorrected)}, {Op: store.OpNe, Value: string(complaint.ContestAccepted)},
-			{Op: store.OpNe, Value: string(complaint.ContestWithdrawn)}}, Page: store.Page{Limit: 1000}})
-	if err != nil {
-		return err
-	}
-	for _, c := range cs {
+			{Op: store.OpNe, Value: string(complaint.ContestWithdrawn)}}}
+	for c, err := range listed(&q.Page, func() ([]*complaint.Contest, error) { return tx.ListContests(ctx, q) }, contestID) {
+		if err != nil {
+			return err
+		}
 		if c.State != complaint.ContestOpen && !c.AwaitsCorrection() {
 			continue
 		}
