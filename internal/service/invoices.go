@@ -152,7 +152,7 @@ func (l *Ledger) UpdateInvoice(ctx context.Context, id uuid.UUID, patch *ledger.
 // bulk sync runs many in one).
 func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID, patch *ledger.Invoice, mask []string, etag string, effectiveOn civil.Date, namedPolicy string, now time.Time) (out *ledger.Invoice, err error) {
 	err = func() error {
-		cur, err := visibleInvoice(ctx, tx, id, tx.LockInvoice)
+		cur, debtor, err := lockWithDebtor(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -167,10 +167,6 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 		}
 		if cur.Status == ledger.StatusCancelled {
 			return fmt.Errorf("%w: the invoice was cancelled on %s", ledger.ErrFailedPrecondition, cur.CancelledOn)
-		}
-		debtor, err := tx.GetParty(ctx, cur.DebtorID)
-		if err != nil {
-			return err
 		}
 		today := l.Today(now, debtor.Jurisdiction)
 		if effectiveOn, err = l.checkCorrection(cur, next, reselect, debtor, effectiveOn, today, namedPolicy); err != nil {
@@ -364,15 +360,27 @@ func (l *Ledger) cancelInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 }
 
 // lockWithDebtor locks an invoice and reads its debtor, whose jurisdiction
-// says what "today" is.
+// says what "today" is, keeping the debtor from changing until tx ends.
 func lockWithDebtor(ctx context.Context, tx store.Tx, id uuid.UUID) (*ledger.Invoice, *ledger.Party, error) {
-	inv, err := visibleInvoice(ctx, tx, id, tx.LockInvoice)
+	// The debtor's row is shared before the invoice is locked. A change of
+	// the debtor (its region, its kind) locks the party's row, then each of
+	// its invoices (resummarizeDebtor); a change of an invoice, which
+	// shares the party's row to count the invoice in the summaries, took
+	// the two the other way round, and on PostgreSQL the two deadlocked.
+	seen, err := visibleInvoice(ctx, tx, id, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	debtor, err := tx.GetParty(ctx, inv.DebtorID)
+	debtor, err := tx.ShareParty(ctx, seen.DebtorID)
 	if err != nil {
 		return nil, nil, err
+	}
+	inv, err := tx.LockInvoice(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if inv.DebtorID != debtor.ID {
+		return nil, nil, fmt.Errorf("invoice %s: %w: its debtor changed while it was being locked", id, ledger.ErrConflict)
 	}
 	return inv, debtor, nil
 }
