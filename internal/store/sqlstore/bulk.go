@@ -359,9 +359,15 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 			inv.Version++
 		}
 	} else {
-		// An embedded engine answers each statement in-process.
-		for _, inv := range invs {
+		// An embedded engine answers each statement in-process. The
+		// versions read stay as they were unless every row moved, as in
+		// one statement: a rerun of the transaction with the same
+		// invoices then conflicts only where another writer came first.
+		for i, inv := range invs {
 			if err := t.updateInvoiceRow(ctx, inv); err != nil {
+				for _, done := range invs[:i] {
+					done.Version--
+				}
 				return err
 			}
 		}

@@ -64,13 +64,18 @@ func dueAfter(idCol string, through civil.Date, after store.DueCursor) (string, 
 
 func (t *tx) PutEscalation(ctx context.Context, e *ledger.Escalation) error {
 	if e.Version == 0 {
-		e.Version = 1
 		_, err := t.w.ExecContext(ctx, `INSERT INTO escalations (`+escalationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			e.InvoiceID.String(), e.DebtorID.String(), e.CreditorID.String(), e.Level, e.NextCheck, e.CheckedOn, e.Version)
+			e.InvoiceID.String(), e.DebtorID.String(), e.CreditorID.String(), e.Level, e.NextCheck, e.CheckedOn, 1)
 		if _, ok := t.s.dialect.UniqueViolation(err); ok {
+			// e stays new: a rerun with it inserts again (and conflicts
+			// again), never updating the row another writer made.
 			return fmt.Errorf("escalation %s: %w", e.InvoiceID, ledger.ErrConflict)
 		}
-		return t.s.wrap("insert escalation", err)
+		if err != nil {
+			return t.s.wrap("insert escalation", err)
+		}
+		e.Version = 1
+		return nil
 	}
 	res, err := t.w.ExecContext(ctx, `UPDATE escalations SET level = $1, next_check = $2, checked_on = $3, version = version + 1
 		WHERE invoice_id = $4 AND version = $5`, e.Level, e.NextCheck, e.CheckedOn, e.InvoiceID.String(), e.Version)

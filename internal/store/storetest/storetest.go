@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"DueComplaintsByKeyOnly", testDueComplaints},
 		{"SummaryChangeTimeNeverBack", testSummaryChangeTimeNeverBack},
 		{"BulkUpdates", testBulkUpdates},
+		{"LookupsInBatches", testLookupsInBatches},
 		{"Requests", testRequests},
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
@@ -855,6 +856,15 @@ func testEscalationsInBulk(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// A new row for an invoice that has one already is a conflict, and
+	// leaves the copy new: rerun, it inserts (and conflicts) again rather
+	// than updating the row another writer made.
+	again := &ledger.Escalation{InvoiceID: first.ID, DebtorID: debtor.ID, CreditorID: creditor.ID, Level: 3, NextCheck: civil.MustNew(2025, 7, 9)}
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutEscalation(ctx, again) })
+	wantErr(t, "a second new escalation row", err, ledger.ErrConflict)
+	if again.Version != 0 {
+		t.Errorf("a new escalation row that conflicted is at version %d, want 0 (still new)", again.Version)
+	}
 	ids := []uuid.UUID{first.ID, second.ID, newID()}
 	invs, err := s.InvoicesOf(ctx, ids)
 	if err != nil || len(invs) != 2 {
@@ -1003,6 +1013,83 @@ func testBulkUpdates(t *testing.T, s store.Store) {
 	wantErr(t, "stale bulk update", err, ledger.ErrConflict)
 	if got, err := s.GetInvoice(ctx, second.ID); err != nil || got.Version != 2 || got.ContractRef != want[1].ContractRef {
 		t.Errorf("a failed bulk update changed an invoice: %+v, %v", got, err)
+	}
+	// Nor the copies it was given: the transaction rerun with them would
+	// otherwise conflict on the fresh one too, on one engine and not the
+	// other.
+	if fresh.Version != 2 {
+		t.Errorf("a failed bulk update left the fresh copy at version %d, want 2 as read", fresh.Version)
+	}
+}
+
+// testLookupsInBatches: the bulk reads of a sync chunk or a sweep batch
+// (a thousand records and more) return every row asked for, however the
+// engine splits them (SQLite binds at most a few hundred values to one
+// statement; PostgreSQL takes an array); unknown keys are absent.
+func testLookupsInBatches(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, creditor, _ := fixture(t, s)
+	const n, suppliers = 1100, 450
+	invs := make([]*ledger.Invoice, n)
+	checks := make([]ledger.Escalation, n)
+	var pays []*ledger.Payment
+	ids := make([]uuid.UUID, 0, n+1)
+	refs, payRefs := make([]string, 0, n+1), make([]string, 0, n+1)
+	for i := range invs {
+		invs[i] = invoice(debtor, creditor, fmt.Sprintf("BATCH-%04d", i), civil.MustNew(2025, 6, 30))
+		checks[i] = ledger.Escalation{NextCheck: civil.MustNew(2025, 7, 1)}
+		pays = append(pays, payment(invs[i], fmt.Sprintf("BATCH-P%04d", i), 100, civil.MustNew(2025, 6, 1)))
+		ids, refs, payRefs = append(ids, invs[i].ID), append(refs, invs[i].DocumentRef), append(payRefs, pays[i].Reference)
+	}
+	ids, refs, payRefs = append(ids, newID()), append(refs, "BATCH-NONE"), append(payRefs, "BATCH-PNONE")
+	parties := make([]*ledger.Party, suppliers)
+	keys := make([][2]string, 0, n)
+	for i := range parties {
+		parties[i] = party("CN", fmt.Sprintf("BATCHREG%06d", i), "350100")
+		keys = append(keys, [2]string{"CN", parties[i].RegistrationID})
+	}
+	for i := suppliers; i < n; i++ {
+		keys = append(keys, [2]string{"CN", fmt.Sprintf("BATCHREG%06d", i)}) // none such
+	}
+	createParties(t, s, parties...)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateInvoices(ctx, invs, checks, pays, change("SyncPayables"))
+	})
+
+	byRef, err := s.InvoicesByDocumentRef(ctx, debtor.ID, refs)
+	if err != nil || len(byRef) != n || byRef["BATCH-1099"] == nil || byRef["BATCH-1099"].ID != invs[n-1].ID {
+		t.Errorf("InvoicesByDocumentRef of %d references: %d found, %v", len(refs), len(byRef), err)
+	}
+	byPay, err := s.PaymentsByReference(ctx, debtor.ID, payRefs)
+	if err != nil || len(byPay) != n || byPay["BATCH-P1099"] == nil || byPay["BATCH-P1099"].InvoiceID != invs[n-1].ID {
+		t.Errorf("PaymentsByReference of %d references: %d found, %v", len(payRefs), len(byPay), err)
+	}
+	byReg, err := s.PartiesByRegistration(ctx, keys)
+	if err != nil || len(byReg) != suppliers || byReg[keys[suppliers-1]] == nil || byReg[keys[suppliers-1]].ID != parties[suppliers-1].ID {
+		t.Errorf("PartiesByRegistration of %d keys: %d found, want %d; %v", len(keys), len(byReg), suppliers, err)
+	}
+	byID, err := s.InvoicesOf(ctx, ids)
+	if err != nil || len(byID) != n || byID[invs[n-1].ID] == nil {
+		t.Errorf("InvoicesOf %d ids: %d found, %v", len(ids), len(byID), err)
+	}
+	escs, err := s.EscalationsOf(ctx, ids)
+	if err != nil || len(escs) != n || escs[invs[n-1].ID] == nil {
+		t.Errorf("EscalationsOf %d ids: %d found, %v", len(ids), len(escs), err)
+	}
+	revs, err := s.RevisionsOf(ctx, ids)
+	if err != nil || len(revs) != n || len(revs[invs[n-1].ID]) != 1 {
+		t.Errorf("RevisionsOf %d ids: %d found, %v", len(ids), len(revs), err)
+	}
+	facts, err := s.Facts(ctx, ids)
+	if err != nil || facts[invs[n-1].ID] == nil || len(facts[invs[n-1].ID].Payments) != 1 {
+		t.Errorf("Facts of %d ids: %v", len(ids), err)
+	}
+	paid := 0
+	for _, f := range facts {
+		paid += len(f.Payments)
+	}
+	if paid != n {
+		t.Errorf("Facts of %d ids hold %d payments, want %d", len(ids), paid, n)
 	}
 }
 
