@@ -104,29 +104,41 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]
 
 // migrateStep applies one migration, unless another process applied it
 // meanwhile (two processes starting on a database one step behind: a
-// server and a command, or replicas): the step's schema_migrations row is
-// claimed first, so a concurrent claim waits on its key while the step
-// runs, then fails, and the version read after it says the step is done.
-// No lock beyond the row's own is taken, so this works on every engine
-// the store supports.
+// server and a command, or replicas). The step's statements run first and
+// its schema_migrations row is written last: CockroachDB refuses a schema
+// change after a write in the same transaction. A concurrent migrator's
+// step then fails on the first's objects or on the version's key, and the
+// version read after it says whether the step is done. No lock beyond
+// what the statements take is used, so this works on every engine the
+// store supports.
 func migrateStep(ctx context.Context, db *sql.DB, m Migration, now time.Time) (bool, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
+	// done reports whether a failed step was another process's to apply.
+	done := func() bool {
+		_ = tx.Rollback()
+		v, verr := SchemaVersion(ctx, db)
+		return verr == nil && v >= m.Version
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		if done() {
+			return false, nil
+		}
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.Version, m.Name, now.Unix()); err != nil {
-		_ = tx.Rollback()
-		if v, verr := SchemaVersion(ctx, db); verr == nil && v >= m.Version {
+		if done() {
 			return false, nil
 		}
 		return false, fmt.Errorf("record migration %s: %w", m.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-		_ = tx.Rollback()
-		return false, fmt.Errorf("migration %s: %w", m.Name, err)
-	}
 	if err := tx.Commit(); err != nil {
+		if done() {
+			return false, nil
+		}
 		return false, fmt.Errorf("commit migration %s: %w", m.Name, err)
 	}
 	return true, nil
