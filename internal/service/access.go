@@ -136,10 +136,14 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 			switch {
 			case spec.Role == auth.RoleRegulator && p.Kind != ledger.KindRegulator:
 				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "a REGULATOR key acts only for regulator parties")
-			case spec.Role == auth.RoleRegulator && !spec.Remit.Covers(p.Jurisdiction, p.RegionCode):
-				// The office the key speaks for is one of those its remit
-				// covers: complaints sent to it are then within the remit.
-				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "regulator %s (%s, region %s) is outside the key's remit", p.DisplayName, p.Jurisdiction, p.RegionCode)
+			case spec.Role == auth.RoleRegulator && !spec.Remit.Covers(p.Jurisdiction, p.RemitPrefix()):
+				// The key's remit holds the whole of the office's: every
+				// complaint sent to the office (about a debtor anywhere in
+				// its remit) is then within the key's. A key for Fuzhou
+				// (350100, remit 3501) limited to 350100 could not see a
+				// complaint about a debtor of 350102 routed to Fuzhou.
+				v.Add(fmt.Sprintf("api_key.parties[%d]", i), "regulator %s (%s, region %s) covers regions %s*, which the key's remit (%s %s*) does not hold whole",
+					p.DisplayName, p.Jurisdiction, p.RegionCode, p.RemitPrefix(), spec.Remit.Jurisdiction, spec.Remit.RegionPrefix)
 			}
 			k.Parties = append(k.Parties, p.ID)
 		}

@@ -874,6 +874,36 @@ func TestRegulatorStaysWithinItsKeysRemit(t *testing.T) {
 	if err := move("350100"); err != nil {
 		t.Errorf("a regulator moved within its key's remit: %v", err)
 	}
+	// Fuzhou (350100) covers 3501*: a key limited to 350100* could not
+	// see a complaint about a debtor of 350102 routed there.
+	key := func(prefix string) error {
+		_, _, err := f.a.CreateKey(admin, service.KeySpec{Role: auth.RoleRegulator, Parties: []service.PartyRef{{ID: reg.ID}},
+			Remit: auth.Remit{Jurisdiction: "CN", RegionPrefix: prefix}})
+		return err
+	}
+	if err := key("350100"); !errors.As(err, &ve) || !ve.Has("api_key.parties[0]") {
+		t.Errorf("a key for Fuzhou limited to 350100*: %v, want refused", err)
+	}
+	if err := key("3501"); err != nil {
+		t.Errorf("a key for Fuzhou over 3501*: %v", err)
+	}
+	// With that key acting for it, Fuzhou's office cannot become the
+	// province's (35*), which the key does not hold whole.
+	if err := move("350000"); !errors.As(err, &ve) || !ve.Has("party.region_code") {
+		t.Errorf("a regulator moved to a remit wider than its key's: %v", err)
+	}
+	// A district office (350102) with a key over 35010*: made city-wide
+	// (350100, 3501*), its remit would outgrow the key's, though the
+	// region code itself starts with the key's prefix.
+	if err := move("350102"); err != nil {
+		t.Fatalf("a regulator moved to a district within its keys' remits: %v", err)
+	}
+	if err := key("35010"); err != nil {
+		t.Fatalf("a key for the district office over 35010*: %v", err)
+	}
+	if err := move("350100"); !errors.As(err, &ve) || !ve.Has("party.region_code") {
+		t.Errorf("a district office made city-wide beyond its key's remit: %v", err)
+	}
 }
 
 // planPaid files the complaint in, resolves it with a plan of two

@@ -146,9 +146,9 @@ func remitsCover(ctx context.Context, tx store.Tx, reg *ledger.Party, now time.T
 		if err != nil {
 			return err
 		}
-		if k.Role == auth.RoleRegulator && k.Active(now) && slices.Contains(k.Parties, reg.ID) && !k.Remit.Covers(reg.Jurisdiction, reg.RegionCode) {
-			return ledger.Invalid("party.region_code", "API key %s acts for this regulator with a remit (%s %s) that does not cover region %s: revoke it or give the regulator a key for its new remit first",
-				k.Prefix, k.Remit.Jurisdiction, k.Remit.RegionPrefix, reg.RegionCode)
+		if k.Role == auth.RoleRegulator && k.Active(now) && slices.Contains(k.Parties, reg.ID) && !k.Remit.Covers(reg.Jurisdiction, reg.RemitPrefix()) {
+			return ledger.Invalid("party.region_code", "API key %s acts for this regulator with a remit (%s %s*) that does not hold the whole of region %s (%s*): revoke it or give the regulator a key for its new remit first",
+				k.Prefix, k.Remit.Jurisdiction, k.Remit.RegionPrefix, reg.RegionCode, reg.RemitPrefix())
 		}
 	}
 	return nil
