@@ -929,13 +929,16 @@ func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.
 	return c, p
 }
 
-// TestReversalNotStoppedByADamagedComplaint: a complaint of the debtor's
-// that does not decode (damaged, or a newer release's) leaves the plans
-// unchecked but does not stop a reversal, on a real SQLite file whose
-// complaint row is damaged in place.
-func TestReversalNotStoppedByADamagedComplaint(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	f := newFixture(t, func(t *testing.T) (store.Store, store.Store) {
+// sqliteAt opens the fixture's two stores on one SQLite file at path, and
+// returns it with a plain connection to it, to change rows in place as an
+// older release (or damage) left them.
+func sqliteAt(t *testing.T, path string) (func(t *testing.T) (store.Store, store.Store), *sql.DB) {
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return func(t *testing.T) (store.Store, store.Store) {
 		var ss [2]store.Store
 		for i := range ss {
 			s, err := sqlite.Open(context.Background(), path, quiet, time.Now())
@@ -946,15 +949,40 @@ func TestReversalNotStoppedByADamagedComplaint(t *testing.T) {
 			ss[i] = s
 		}
 		return ss[0], ss[1]
-	}, d(2025, 9, 10))
-	reg := service.PartyRef{ID: f.regulator(t).ID}
-	invID := f.invoice(t, "DAMAGED-1", d(2025, 6, 1)).ID
-	c, p := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
-	db, err := sql.Open("sqlite", path)
+	}, db
+}
+
+// TestLegacyDisputeWithdrawnByEitherSide: a dispute from before the ledger
+// kept who raised it is withdrawn by either side, as one an operator
+// raised; the debtor could not, nor the supplier, and it stood until a
+// regulator ruled.
+func TestLegacyDisputeWithdrawnByEitherSide(t *testing.T) {
+	open, db := sqliteAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+	f := newFixture(t, open, d(2025, 9, 10))
+	inv := f.invoice(t, "LEGACY-DISPUTE", d(2025, 6, 1))
+	buyer := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "buy", Role: auth.RoleDebtor, Parties: []uuid.UUID{f.debtor.ID}})
+	dsp, _, err := f.a.OpenDispute(buyer, inv.ID, &ledger.Dispute{Amount: 30000, OpenedOn: d(2025, 8, 1), Reason: "short delivery"}, "CNY", service.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	if _, err := db.Exec(`UPDATE disputes SET opened_by = '' WHERE id = ?`, dsp.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.ResolveDispute(buyer, inv.ID, dsp.ID, ledger.ResolutionWithdrawn, d(2025, 9, 10), "delivered after all", ""); err != nil {
+		t.Errorf("the debtor withdrawing a dispute from before sides were kept: %v", err)
+	}
+}
+
+// TestReversalNotStoppedByADamagedComplaint: a complaint of the debtor's
+// that does not decode (damaged, or a newer release's) leaves the plans
+// unchecked but does not stop a reversal, on a real SQLite file whose
+// complaint row is damaged in place.
+func TestReversalNotStoppedByADamagedComplaint(t *testing.T) {
+	open, db := sqliteAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+	f := newFixture(t, open, d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "DAMAGED-1", d(2025, 6, 1)).ID
+	c, p := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
 	if _, err := db.Exec(`UPDATE complaints SET data = '{"id": ' WHERE id = ?`, c.ID.String()); err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,10 @@ func mayResolve(ctx context.Context, r store.Reader, inv *ledger.Invoice, d *led
 	}
 	switch res {
 	case ledger.ResolutionWithdrawn:
-		if side != "" && (side == d.OpenedBy || d.OpenedBy == "ADMIN") {
+		// One an operator raised, or one from before the ledger kept who
+		// raised it (OpenedBy empty), either side may withdraw: else none
+		// could, and the dispute would stand until a regulator's ruling.
+		if side != "" && (side == d.OpenedBy || d.OpenedBy == "ADMIN" || d.OpenedBy == "") {
 			return nil
 		}
 		return fmt.Errorf("%w: only the side that raised the dispute (%s) withdraws it", ledger.ErrPermissionDenied, d.OpenedBy)
