@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -154,11 +155,20 @@ func writeStatus(w http.ResponseWriter, httpStatus int, body string) {
 // caller, nor decodes a body it would refuse. The gRPC interceptor of the
 // gateway's server checks the key again (with the access table, not the
 // rate limit, already charged here) when the gateway calls.
-func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger) http.Handler {
+//
+// The key check is bounded by bound (the call timeout; 0: none), as the
+// gateway's calls are.
+func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Duration, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if ok && len(r.Header.Values("Authorization")) == 1 {
-			p, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
+			ctx, cancel := r.Context(), context.CancelFunc(func() {})
+			if bound > 0 {
+				ctx, cancel = context.WithTimeout(ctx, bound)
+			}
+			p, err := a.Authenticate(ctx, strings.TrimSpace(token))
+			ended := ctx.Err()
+			cancel()
 			switch {
 			case err == nil && p.RequireCert != "":
 				// A key bound to a client certificate works only on the gRPC
@@ -184,6 +194,11 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, log *slog.Logger)
 				// For the handler's own checks only: the gRPC call it makes
 				// carries the header and is authenticated again.
 				h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+				return
+			case !errors.Is(err, auth.ErrUnauthenticated) && ended != nil:
+				// The bound ran out, or the client left: the key store is
+				// not at fault.
+				writeStatus(w, http.StatusGatewayTimeout, `{"code":4,"message":"deadline exceeded","details":[]}`)
 				return
 			case !errors.Is(err, auth.ErrUnauthenticated):
 				log.ErrorContext(r.Context(), "authentication failed", "err", err)
