@@ -115,6 +115,24 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := f.sb.GetInvoiceByDocumentRef(admin, own.DebtorID, "CLAIM-4B"); !errors.Is(err, ledger.ErrNotFound) {
 				t.Errorf("a second invoice of the debt: %v", err)
 			}
+			// Recorded by the debtor under its own reference: joined when
+			// acknowledged naming it, rather than refused as a clash.
+			c6, err := claim(f.debtor, "CLAIM-6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine := f.invoice(t, "DEBTOR-OWN-6", d(2025, 7, 28))
+			if ack, err := f.a.AnswerClaim(admin, c6.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", ""); err != nil || ack.Invoice != mine.ID {
+				t.Errorf("acknowledged naming the debtor's own invoice of the debt: %+v, %v; want invoices/%s", ack, err, mine.ID)
+			}
+			// But not one another claim was acknowledged as.
+			c7, err := claim(f.debtor, "CLAIM-7")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.a.AnswerClaim(admin, c7.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c6.ID.String()) {
+				t.Errorf("acknowledged naming another claim's invoice: %v", err)
+			}
 			// Recorded in another currency than claimed: not joined.
 			c5, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
 				DocumentRef: "CLAIM-5", Amount: 120000, Currency: "USD", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})

@@ -198,6 +198,22 @@ func pendingClaim(ctx context.Context, r store.Reader, debtor, creditor uuid.UUI
 	return nil, nil
 }
 
+// claimedAs returns another claim between c's parties acknowledged as
+// invoice inv, or nil.
+func claimedAs(ctx context.Context, r store.Reader, c *complaint.Claim, inv uuid.UUID) (*complaint.Claim, error) {
+	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: c.Debtor, CreditorID: c.Creditor,
+		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.ClaimAcknowledged)}}}
+	for other, err := range listed(&q.Page, func() ([]*complaint.Claim, error) { return r.ListClaims(ctx, q) }, claimID) {
+		if err != nil {
+			return nil, err
+		}
+		if other.Invoice == inv && other.ID != c.ID {
+			return other, nil
+		}
+	}
+	return nil, nil
+}
+
 // visibleClaim reads a claim the caller may see.
 func visibleClaim(ctx context.Context, r store.Reader, id uuid.UUID) (*complaint.Claim, error) {
 	c, err := r.GetClaim(ctx, id)
@@ -275,30 +291,51 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			} else if twin != nil && twin.State == complaint.ClaimAcknowledged {
 				return fmt.Errorf("%w: claims/%s acknowledged this debt already as invoices/%s", ledger.ErrAlreadyExists, twin.ID, twin.Invoice)
 			}
-			// The debtor recorded the debt itself since the claim was made
-			// (an invoice to this supplier under the claim's reference,
-			// not cancelled): the claim is acknowledged as that invoice,
-			// not recorded a second time.
-			// Locked, so it is not cancelled before the claim joins it.
-			inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, c.DocumentRef)
-			if err == nil {
-				inv, err = tx.LockInvoice(ctx, inv.ID)
+			// The debtor recorded the debt itself (an invoice to this
+			// supplier, not cancelled, under the claim's reference, or
+			// under its own one named in document_ref): the claim is
+			// acknowledged as that invoice, not recorded a second time.
+			refs := []string{c.DocumentRef}
+			if documentRef != "" && documentRef != c.DocumentRef {
+				refs = append(refs, documentRef)
 			}
-			if err == nil && inv.CreditorID == c.Creditor && inv.Status != ledger.StatusCancelled {
+			for _, ref := range refs {
+				// Locked, so it is not cancelled before the claim joins it.
+				inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, ref)
+				if err == nil {
+					inv, err = tx.LockInvoice(ctx, inv.ID)
+				}
+				if errors.Is(err, ledger.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				if inv.CreditorID != c.Creditor || inv.Status == ledger.StatusCancelled {
+					continue // not this debt: making the invoice says why
+				}
+				if ref != c.DocumentRef {
+					// The debtor's own reference: not an invoice another
+					// claim (another debt) was acknowledged as.
+					if other, err := claimedAs(ctx, tx, c, inv.ID); err != nil {
+						return err
+					} else if other != nil {
+						return fmt.Errorf("%w: invoices/%s under %q is claims/%s's debt already: acknowledge this claim under a new reference, or dispute it",
+							ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
+					}
+				}
 				switch {
-				case documentRef != "" && documentRef != c.DocumentRef:
+				case ref == c.DocumentRef && len(refs) > 1:
 					return fmt.Errorf("%w: invoices/%s records this debt under the claim's reference %q; acknowledge without document_ref to join the claim to it",
 						ledger.ErrAlreadyExists, inv.ID, c.DocumentRef)
 				case inv.Amount.Currency != c.Currency:
 					// Not the same debt as claimed, or not in the same
 					// money: a complaint's plan on the claim would be paid
 					// in the invoice's.
-					return fmt.Errorf("%w: invoices/%s, under the claim's reference, is in %s and the claim in %s: dispute the claim naming it, or the supplier contests the invoice",
-						ledger.ErrFailedPrecondition, inv.ID, inv.Amount.Currency, c.Currency)
+					return fmt.Errorf("%w: invoices/%s, under reference %q, is in %s and the claim in %s: dispute the claim naming it, or the supplier contests the invoice",
+						ledger.ErrFailedPrecondition, inv.ID, ref, inv.Amount.Currency, c.Currency)
 				}
 				c.Invoice = inv.ID
-			} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
-				return err
+				break
 			}
 			if c.Invoice == uuid.Nil {
 				ref := documentRef
