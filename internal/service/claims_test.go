@@ -947,6 +947,40 @@ func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.
 	return c, p
 }
 
+// TestPlanMetWithACredit: a plan of two instalments of CNY 50,000.00 on an
+// invoice of CNY 100,000.00; the first is paid, then the supplier credits
+// CNY 20,000.00 and the debtor pays the CNY 30,000.00 left (a payment of
+// the full instalment would be refused as more than owed). The debt is
+// settled: the plan is met and the complaint closes, not reopened for an
+// instalment missed.
+func TestPlanMetWithACredit(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "PLAN-CREDIT", d(2025, 6, 1)).ID
+	c, _ := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
+	f.clk.Advance(20 * 24 * time.Hour) // 30 September
+	if _, _, err := f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 30), Reference: "PLAN-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(10 * 24 * time.Hour) // 10 October
+	if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 3000000, Currency: "CNY", PaidOn: d(2025, 10, 10), Reference: "PLAN-P2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, days := range []int{10, 40} { // 20 October (the second instalment checked), 29 November
+		f.clk.Advance(time.Duration(days) * 24 * time.Hour)
+		if _, err := f.a.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := f.a.GetComplaint(admin, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Complaint.State != complaint.Closed {
+		t.Errorf("a plan met with a credit and the rest paid: %s (outcome %q), want CLOSED", v.Complaint.State, v.Complaint.Outcome)
+	}
+}
+
 // sqliteAt opens the fixture's two stores on one SQLite file at path, and
 // returns it with a plain connection to it, to change rows in place as an
 // older release (or damage) left them.

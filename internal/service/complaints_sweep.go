@@ -135,7 +135,11 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 // paidSince returns, for a complaint's plan, the total paid on its invoices
 // from the day the plan was agreed up to a date. A payment reversed since
 // pays nothing, whenever the reversal came: an instalment met by a payment
-// that later bounced was not met, and the complaint reopens.
+// that later bounced was not met, and the complaint reopens. A credit the
+// supplier grants meanwhile (a credit note, a dispute resolved with one)
+// counts as paid from its date: it takes that much off the debt the plan
+// settles, and a debtor who paid the rest has met the plan, not missed it
+// (a payment of the full instalment would be refused as more than owed).
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
 	// The complaint's invoices, and those its claims became when the debtor
 	// acknowledged them.
@@ -177,6 +181,10 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 				on = judgement.PaymentCounts(&pol, &p)
 			}
 			pays = append(pays, counted{p, on})
+		}
+		for _, cn := range f.CreditNotes {
+			credit := ledger.Payment{Amount: cn.Amount, Currency: inv.Amount.Currency, State: ledger.PaymentRecorded}
+			pays = append(pays, counted{credit, cn.IssuedOn})
 		}
 	}
 	return func(by civil.Date) int64 {
