@@ -384,6 +384,7 @@ func (a *Supplier) MoveComplaint(ctx context.Context, req *arrearsv1.MoveComplai
 			DueOn:  dateFromProto(&v, fmt.Sprintf("payment_plan[%d].due_on", i), in.DueOn),
 			Amount: moneyFromProto(in.Amount)})
 	}
+	tr.Idem = idempotency(ctx, &v, "MoveComplaint", req.RequestId, req)
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "MoveComplaint", "", err)
 	}

@@ -947,6 +947,53 @@ func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.
 	return c, p
 }
 
+// TestExtensionRetriedAppliesOnce: a handler's EXTEND_DEADLINE sent again
+// with its request id (the answer lost) extends the handling once, with one
+// line on the timeline; the id again for another move is refused.
+func TestExtensionRetriedAppliesOnce(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "EXTEND-ONCE", d(2025, 6, 1)).ID
+	c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle}} {
+		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extend := service.Transition{Action: service.ExtendAction, ExtendDays: 30, Comment: "expert opinion awaited",
+		Idem: service.Idempotency{Key: "extend-1", Hash: "h1"}}
+	for range 2 {
+		v, err := f.a.MoveComplaint(admin, c.ID, extend, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Complaint.ExtensionDays != 30 {
+			t.Errorf("an extension of 30 days and its retry: extended by %d", v.Complaint.ExtensionDays)
+		}
+	}
+	events, err := f.a.ListComplaintEvents(admin, c.ID, store.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extended := 0
+	for _, e := range events {
+		if e.Kind == complaint.EventExtended {
+			extended++
+		}
+	}
+	if extended != 1 {
+		t.Errorf("%d EXTENDED lines on the timeline, want 1", extended)
+	}
+	other := extend
+	other.ExtendDays, other.Idem.Hash = 10, "h2"
+	if _, err := f.a.MoveComplaint(admin, c.ID, other, ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+		t.Errorf("the request id again for another move: %v", err)
+	}
+}
+
 // TestPlanMetWithACredit: a plan of two instalments of CNY 50,000.00 on an
 // invoice of CNY 100,000.00; the first is paid, then the supplier credits
 // CNY 20,000.00 and the debtor pays the CNY 30,000.00 left (a payment of

@@ -336,6 +336,7 @@ type Transition struct {
 	Outcome           complaint.Outcome
 	Plan              []PlanInstalment // RESOLVE with PAYMENT_PLAN
 	ExtendDays        int              // EXTEND
+	Idem              Idempotency      // a retry with it changes nothing
 }
 
 // PlanInstalment is an instalment of a payment plan as a regulator agrees
@@ -369,6 +370,18 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := visibleComplaint(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		// A retry answers the complaint as it stands (a move made since
+		// included). Two at once: both change the complaint, the second's
+		// write conflicts, and its rerun finds the first's key here.
+		if moved, ok, err := replay(ctx, tx, tr.Idem); err != nil {
+			return err
+		} else if ok {
+			if moved != c.ID {
+				return fmt.Errorf("%w: request_id was already used for another complaint", ledger.ErrAlreadyExists)
+			}
+			out, err = l.view(ctx, tx, c, now)
 			return err
 		}
 		if err := checkEtag(etag, c.Version); err != nil {
@@ -472,6 +485,9 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 			}
 		}
 		if err := tx.AddComplaintEvent(ctx, ev, timelineChange(ctx, c, today, now, "MoveComplaint")); err != nil {
+			return err
+		}
+		if err := remember(ctx, tx, tr.Idem, c.ID, now); err != nil {
 			return err
 		}
 		out, err = l.view(ctx, tx, c, now)

@@ -1670,7 +1670,12 @@ type MoveComplaintRequest struct {
 	// EXTEND_DEADLINE: days to add (handling at most 90 days in total).
 	ExtendDays int32 `protobuf:"varint,7,opt,name=extend_days,json=extendDays,proto3" json:"extend_days,omitempty"`
 	// If set, must match the complaint's etag.
-	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Optional idempotency key; see CreatePartyRequest.request_id. A move
+	// sent again with it (a handler that lost the answer) answers the
+	// complaint as it stands and changes nothing: EXTEND_DEADLINE, which
+	// adds to the extension, is not applied twice.
+	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1757,6 +1762,13 @@ func (x *MoveComplaintRequest) GetExtendDays() int32 {
 func (x *MoveComplaintRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *MoveComplaintRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2433,7 +2445,7 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\n" +
 	"complaints\x18\x01 \x03(\v2\x15.arrears.v1.ComplaintR\n" +
 	"complaints\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x95\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb4\x02\n" +
 	"\x14MoveComplaintRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
@@ -2443,7 +2455,9 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\fpayment_plan\x18\x06 \x03(\v2\x16.arrears.v1.InstalmentR\vpaymentPlan\x12\x1f\n" +
 	"\vextend_days\x18\a \x01(\x05R\n" +
 	"extendDays\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"L\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\t \x01(\tR\trequestId\"L\n" +
 	"\x15MoveComplaintResponse\x123\n" +
 	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"\x98\x02\n" +
 	"\x0eComplaintEvent\x12\x12\n" +
