@@ -109,7 +109,7 @@ func TestOperatorCommandsLeaveTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlstore.Migrate(context.Background(), db, ms[:3], time.Now()); err != nil {
+	if _, err := sqlstore.Migrate(context.Background(), db, ms[:3], time.Now(), sqlite.Dialect.Retryable); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -106,7 +106,7 @@ func Migrate(ctx context.Context, url string, now time.Time) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlstore.Migrate(ctx, db, ms, now)
+	return sqlstore.Migrate(ctx, db, ms, now, Dialect.Retryable)
 }
 
 // Open connects to a migrated database.

@@ -135,7 +135,7 @@ func open(ctx context.Context, path string, log *slog.Logger, now time.Time, mig
 		return nil, err
 	}
 	if migrate {
-		if _, err := sqlstore.Migrate(ctx, db, ms, now); err != nil {
+		if _, err := sqlstore.Migrate(ctx, db, ms, now, Dialect.Retryable); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
 		}

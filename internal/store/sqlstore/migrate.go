@@ -68,7 +68,11 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 
 // Migrate applies every migration above the current version, each in its own
 // transaction with its schema_migrations row, and returns the versions applied.
-func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]int, error) {
+// retryable (nil: none) names the engine's errors of a race between
+// transactions: a step that loses one to another migrator's (a deadlock
+// between two running the same DDL) is run again, and then waits for the
+// other's step to end and finds it applied.
+func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time, retryable func(error) bool) ([]int, error) {
 	create := func() error {
 		_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`)
@@ -92,6 +96,14 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time) ([]
 	var applied []int
 	for _, m := range ms[cur:] {
 		done, err := migrateStep(ctx, db, m, now)
+		for attempt := 1; err != nil && retryable != nil && retryable(err) && attempt < maxAttempts; attempt++ {
+			select {
+			case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+			case <-ctx.Done():
+				return applied, ctx.Err()
+			}
+			done, err = migrateStep(ctx, db, m, now)
+		}
 		if err != nil {
 			return applied, err
 		}

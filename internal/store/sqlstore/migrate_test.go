@@ -24,7 +24,7 @@ func TestMigrationRowFollowsItsStatements(t *testing.T) {
 		{Version: 1, Name: "0001_first", SQL: `CREATE TABLE first (x integer)`},
 		{Version: 2, Name: "0002_seen", SQL: `CREATE TABLE seen AS SELECT count(*) AS own FROM schema_migrations WHERE version = 2`},
 	}
-	applied, err := Migrate(context.Background(), db, ms, time.Unix(0, 0))
+	applied, err := Migrate(context.Background(), db, ms, time.Unix(0, 0), nil)
 	if err != nil || len(applied) != 2 {
 		t.Fatalf("migrate: %v, %v", applied, err)
 	}
@@ -40,7 +40,7 @@ func TestMigrationRowFollowsItsStatements(t *testing.T) {
 	}
 	// A failing step leaves neither its objects nor its row.
 	ms = append(ms, Migration{Version: 3, Name: "0003_bad", SQL: `CREATE TABLE third (x integer); INSERT INTO nowhere VALUES (1)`})
-	if _, err := Migrate(context.Background(), db, ms, time.Unix(0, 0)); err == nil {
+	if _, err := Migrate(context.Background(), db, ms, time.Unix(0, 0), nil); err == nil {
 		t.Fatal("a failing migration reported applied")
 	}
 	if v, _ := SchemaVersion(context.Background(), db); v != 2 {
