@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -236,6 +237,22 @@ const mixedFingerprint = "mixed"
 // of its own, each locked and read again first.
 func (l *Ledger) recount(ctx context.Context, invs []*ledger.Invoice) error {
 	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		// The debtors' rows are shared before their invoices are locked,
+		// as every writer of an invoice takes them (lockWithDebtor).
+		debtors := map[uuid.UUID]bool{}
+		var ids []uuid.UUID
+		for _, inv := range invs {
+			if !debtors[inv.DebtorID] {
+				debtors[inv.DebtorID] = true
+				ids = append(ids, inv.DebtorID)
+			}
+		}
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		for _, id := range ids {
+			if _, err := tx.ShareParty(ctx, id); err != nil {
+				return err
+			}
+		}
 		locked, err := lockAll(ctx, tx, invs)
 		if err != nil {
 			return err

@@ -472,7 +472,11 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 	if len(apply) == 0 {
 		return nil, turn.wait()
 	}
-	debtor, err := tx.GetParty(ctx, debtorID)
+	// Shared before any invoice is written, as every writer of an invoice
+	// takes the two (lockWithDebtor): a chunk that only corrects or pays
+	// known invoices otherwise shared it after writing them, at the
+	// summaries, and deadlocked with a region move of the debtor.
+	debtor, err := tx.ShareParty(ctx, debtorID)
 	if err != nil {
 		return nil, err
 	}
