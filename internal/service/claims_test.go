@@ -1082,11 +1082,21 @@ func TestReversalNotStoppedByADamagedComplaint(t *testing.T) {
 	reg := service.PartyRef{ID: f.regulator(t).ID}
 	invID := f.invoice(t, "DAMAGED-1", d(2025, 6, 1)).ID
 	c, p := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
-	if _, err := db.Exec(`UPDATE complaints SET data = '{"id": ' WHERE id = ?`, c.ID.String()); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.a.ReversePayment(admin, invID, p.ID, d(2025, 9, 10), "returned by the bank", ""); err != nil {
-		t.Errorf("a reversal beside a damaged complaint: %v", err)
+	// Cut short, or whole but with a date no release writes.
+	for i, damaged := range []string{`{"id": `, `{"submitted_on": "2025-13-45"}`} {
+		if _, err := db.Exec(`UPDATE complaints SET data = ? WHERE id = ?`, damaged, c.ID.String()); err != nil {
+			t.Fatal(err)
+		}
+		pay := p
+		if i == 1 {
+			var err error
+			if pay, _, err = f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 1000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "DAMAGED-P2"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := f.a.ReversePayment(admin, invID, pay.ID, d(2025, 9, 10), "returned by the bank", ""); err != nil {
+			t.Errorf("a reversal beside a complaint damaged as %s: %v", damaged, err)
+		}
 	}
 }
 

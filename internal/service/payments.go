@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -196,7 +195,7 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 		if err := l.saveDebtorChange(ctx, tx, inv, &next, reversedOn, today, now, "ReversePayment"); err != nil {
 			return err
 		}
-		if err := recheckPlans(ctx, tx, inv, today, now); undecodable(err) {
+		if err := recheckPlans(ctx, tx, inv, today, now); errors.Is(err, store.ErrUndecodable) {
 			// A complaint that cannot be read (damaged, or a newer
 			// release's) does not stop the reversal: its plan is judged
 			// on its own date, as before.
@@ -212,14 +211,6 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 		return nil
 	}()
 	return outP, outInv, err
-}
-
-// undecodable reports whether err is a stored document that does not
-// decode (damaged, or written by a newer release).
-func undecodable(err error) bool {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 // recheckPlans brings forward to today the next check of the debtor's

@@ -6,13 +6,15 @@
 // Errors are the ledger package's sentinels: ledger.ErrNotFound for a missing
 // row, ledger.ErrAlreadyExists for a taken unique key, ledger.ErrConflict when
 // a concurrent transaction changed a row being updated, ledger.ErrUnavailable
-// when the database cannot serve. Anything else is an internal failure whose
-// text must not reach a client.
+// when the database cannot serve; ErrUndecodable for a stored document that
+// does not decode. Anything else is an internal failure whose text must not
+// reach a client.
 package store
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +28,12 @@ import (
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/summary"
 )
+
+// ErrUndecodable is a stored document (a claim, contest, complaint or its
+// event) that does not decode: damaged, or written by a newer release. A
+// reader that can do without it (a recheck beside the change it serves)
+// passes over it; everything else fails on it as on any internal error.
+var ErrUndecodable = errors.New("stored document does not decode")
 
 // DueCursor is where a listing of due rows resumes: after the row checked
 // on On with id ID. The zero cursor starts at the beginning.

@@ -68,7 +68,7 @@ func scanDoc[T any](sc scanner) (*T, error) {
 	}
 	v := new(T)
 	if err := json.Unmarshal([]byte(data), v); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", store.ErrUndecodable, err)
 	}
 	return v, nil
 }
@@ -297,7 +297,7 @@ func (r reader) GetComplaintEvent(ctx context.Context, id uuid.UUID) (*complaint
 	}
 	var e complaint.Event
 	if err := json.Unmarshal([]byte(data), &e); err != nil {
-		return nil, fmt.Errorf("complaint event %s: %w", id, err)
+		return nil, fmt.Errorf("complaint event %s: %w: %v", id, store.ErrUndecodable, err)
 	}
 	e.ComplaintID = cid
 	return &e, nil
