@@ -181,6 +181,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		CallTimeout:     cfg.CallTimeout,
+		SyncIdleTimeout: cfg.SyncIdleTimeout,
 		Ready:           st.Ping,
 		Authn:           svc,
 		RateLimit:       server.RateLimit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst},

@@ -473,6 +473,30 @@ func TestSyncStreamIdleIsClosed(t *testing.T) {
 		time.Sleep(idle / 2)
 	}
 	closedSoon("a silent client after its chunks", func() error { _, err := st.Recv(); return err })
+	// REST: an upload whose client sent its headers and no line.
+	body, w := io.Pipe()
+	defer w.Close()
+	go func() {
+		<-ctx.Done() // a failing test ends here, not at its timeout
+		w.CloseWithError(ctx.Err())
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+f.http+"/v1/sync", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.erp)
+	closedSoon("a REST upload with no line", func() error {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			return fmt.Errorf("HTTP %d %s", resp.StatusCode, b)
+		}
+		return status.Error(codes.DeadlineExceeded, string(b))
+	})
 	var sess arrearsv1.GetSyncSessionResponse
 	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/idle"}, &sess)
 	if got := sess.ResumeAfter; got != recs[29].Sequence {

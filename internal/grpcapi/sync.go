@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,19 +52,62 @@ func errIdle(d time.Duration) error {
 
 // idleWatch tells when a stream's client has been silent too long: it
 // counts only the time spent waiting for a message while nothing of the
-// stream is in flight (a client waiting for its answers is not idle).
+// stream is in flight (a client waiting for its answers is not idle). Its
+// state moves under one lock, so that closing the stream and taking a
+// message are one or the other: a message that arrives as the stream is
+// closed is not applied (the client resumes from the acknowledgement).
 type idleWatch struct {
-	waiting atomic.Bool
-	busy    atomic.Int64 // chunks taken and not yet answered
-	since   atomic.Int64 // UnixNano of the last message or answer
+	mu      sync.Mutex
+	waiting bool      // the stream waits for a message
+	busy    int       // chunks taken and not yet answered
+	since   time.Time // the last message or answer
+	closed  bool      // the stream was closed as idle
 }
 
-func (w *idleWatch) heard() { w.since.Store(time.Now().UnixNano()) }
+// wait marks the stream waiting for its client.
+func (w *idleWatch) wait() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiting = true
+}
 
-// silent reports whether the stream has waited for its client for at
-// least d with none of its chunks in flight.
-func (w *idleWatch) silent(d time.Duration) bool {
-	return w.waiting.Load() && w.busy.Load() == 0 && time.Since(time.Unix(0, w.since.Load())) >= d
+// got marks a message received; false if the stream was closed as idle
+// meanwhile, and the message is not to be applied.
+func (w *idleWatch) got() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiting, w.since = false, time.Now()
+	return !w.closed
+}
+
+// take counts a chunk in flight; false if the stream was closed as idle.
+func (w *idleWatch) take() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	w.busy++
+	return true
+}
+
+// answered counts a chunk answered (or given up).
+func (w *idleWatch) answered() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.busy--
+	w.since = time.Now()
+}
+
+// close closes the stream as idle if it has waited for its client for at
+// least d with none of its chunks in flight, and reports whether it did.
+func (w *idleWatch) close(d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.waiting && w.busy == 0 && time.Since(w.since) >= d {
+		w.closed = true
+	}
+	return w.closed
 }
 
 // recvOpen is the stream's first Recv, which ends with errIdle once the
@@ -201,8 +244,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 	// failed has the first failure as it happens; sent, the outcome once
 	// every chunk taken is answered.
 	failed, sent := make(chan error, 1), make(chan error, 1)
-	var idle idleWatch
-	idle.heard()
+	idle := idleWatch{since: time.Now()}
 	go func() {
 		// The answers, in the order the chunks came; after a failure, the
 		// chunks still in flight are waited for (they fail too) but not
@@ -237,17 +279,17 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 					cancel()
 				}
 			}
-			idle.heard()
-			idle.busy.Add(-1)
+			idle.answered()
 		}
 		sent <- first
 	}()
 	receive := func() error {
 		for {
-			idle.waiting.Store(true)
+			idle.wait()
 			msg, err := stream.Recv()
-			idle.waiting.Store(false)
-			idle.heard()
+			if !idle.got() {
+				return nil // closed as idle: the closing answers the client
+			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -275,10 +317,13 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			for i, r := range chunk.Records {
 				recs[i] = recordFromProto(r)
 			}
+			if !idle.take() {
+				return nil // closed as idle as it came: not applied
+			}
 			select {
 			case slots <- struct{}{}:
-				idle.busy.Add(1)
 			case <-ctx.Done():
+				idle.answered()
 				return nil
 			}
 			// The chunk takes its place in the order here, in the order
@@ -327,7 +372,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			// Every chunk taken is answered, so returning loses
 			// nothing: the session's acknowledgement says where to
 			// resume.
-			if idle.silent(d) {
+			if idle.close(d) {
 				cancel()
 				return errIdle(d)
 			}

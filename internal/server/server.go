@@ -8,6 +8,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -48,6 +49,9 @@ type Config struct {
 	// CallTimeout bounds each unary call, REST ones included (a client's
 	// shorter deadline stands); 0 leaves calls unbounded.
 	CallTimeout time.Duration
+	// SyncIdleTimeout is how long POST /v1/sync awaits its first line (10
+	// minutes if 0), as the SyncPayables stream awaits its SyncOpen.
+	SyncIdleTimeout time.Duration
 	// Ready reports whether the server can answer (the store is reachable).
 	Ready func(ctx context.Context) error
 	// Authn checks API keys; RateLimit bounds each key's calls.
@@ -204,7 +208,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
-		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
 		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
 	s.http = &http.Server{

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -36,6 +37,7 @@ type syncNDJSON struct {
 	conn    *grpc.ClientConn
 	gw      *runtime.ServeMux
 	maxLine int
+	idle    time.Duration // how long the first line is awaited
 	log     *slog.Logger
 }
 
@@ -88,6 +90,8 @@ func (l *lines) next(msg proto.Message) error {
 	switch err := l.sc.Err(); {
 	case errors.Is(err, bufio.ErrTooLong):
 		return &badLine{l.n + 1, fmt.Errorf("longer than %d bytes", l.max)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return err // the handler's own deadline: it says why
 	case err != nil:
 		// A broken transfer encoding, or a client gone: the reader's own
 		// words are the transport's, not the API's.
@@ -103,9 +107,18 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.EnableFullDuplex()
 	in := newLines(r.Body, h.maxLine)
 	first := &arrearsv1.SyncPayablesRequest{}
-	if err := in.next(first); err != nil {
-		if errors.Is(err, io.EOF) {
+	// The first line is awaited as the stream awaits its SyncOpen, no
+	// longer than its idle timeout: a client that sent its headers and
+	// fell silent would otherwise hold the handler and its connection.
+	_ = rc.SetReadDeadline(time.Now().Add(h.idle))
+	err := in.next(first)
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		switch {
+		case errors.Is(err, io.EOF):
 			err = &badLine{1, errors.New("the body is empty: it must start with a SyncOpen message")}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = status.Errorf(codes.DeadlineExceeded, "no message for %v: the upload is closed; its first line must be the SyncOpen", h.idle)
 		}
 		h.failBefore(w, r, err)
 		return
