@@ -181,11 +181,15 @@ type Complaint struct {
 	ExtensionDays      int         `json:"extension_days"`
 	// MissedDue is the deadline of the current state already recorded as
 	// missed, so a missed deadline is flagged once.
-	MissedDue       civil.Date   `json:"missed_due"`
-	ExtensionReason string       `json:"extension_reason"`
-	Currency        string       `json:"currency"`
-	PlanAgreedOn    civil.Date   `json:"plan_agreed_on"`
-	Plan            []Instalment `json:"plan"`
+	MissedDue       civil.Date `json:"missed_due"`
+	ExtensionReason string     `json:"extension_reason"`
+	Currency        string     `json:"currency"`
+	PlanAgreedOn    civil.Date `json:"plan_agreed_on"`
+	// PlanAgreedAt is when the plan was agreed (recorded): the credits
+	// recorded after it count towards its instalments. Zero for a plan
+	// agreed before 28 November 2026, whose credits count by their date.
+	PlanAgreedAt time.Time    `json:"plan_agreed_at,omitzero"`
+	Plan         []Instalment `json:"plan"`
 	// NextCheck is the next date on which something happens by itself: a
 	// deadline passes, an instalment falls due, the automatic close.
 	NextCheck  civil.Date `json:"next_check"`

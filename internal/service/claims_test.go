@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -996,7 +997,8 @@ func TestExtensionRetriedAppliesOnce(t *testing.T) {
 
 // TestPlanMetWithACredit: a plan of two instalments of CNY 50,000.00 on an
 // invoice of CNY 100,000.00; the first is paid, then the supplier credits
-// CNY 20,000.00 and the debtor pays the CNY 30,000.00 left (a payment of
+// CNY 20,000.00 (recorded on 30 September, dated back to 1 September,
+// before the plan) and the debtor pays the CNY 30,000.00 left (a payment of
 // the full instalment would be refused as more than owed). The debt is
 // settled: the plan is met and the complaint closes, not reopened for an
 // instalment missed.
@@ -1006,7 +1008,7 @@ func TestPlanMetWithACredit(t *testing.T) {
 	invID := f.invoice(t, "PLAN-CREDIT", d(2025, 6, 1)).ID
 	c, _ := f.planPaid(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}, reg, invID)
 	f.clk.Advance(20 * 24 * time.Hour) // 30 September
-	if _, _, err := f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 30), Reference: "PLAN-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{}); err != nil {
+	if _, _, err := f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 1), Reference: "PLAN-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{}); err != nil {
 		t.Fatal(err)
 	}
 	f.clk.Advance(10 * 24 * time.Hour) // 10 October
@@ -1025,6 +1027,50 @@ func TestPlanMetWithACredit(t *testing.T) {
 	}
 	if v.Complaint.State != complaint.Closed {
 		t.Errorf("a plan met with a credit and the rest paid: %s (outcome %q), want CLOSED", v.Complaint.State, v.Complaint.Outcome)
+	}
+}
+
+// TestPlanCountsOnlyLaterCredits: a credit recorded before the plan was
+// agreed, on the same day, is in the debt the plan was agreed on (CNY
+// 80,000.00 in two instalments of 40,000.00): paying 40,000.00 and then
+// 20,000.00 misses the second instalment, the credit not counting again.
+func TestPlanCountsOnlyLaterCredits(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "PLAN-EARLY-CREDIT", d(2025, 6, 1)).ID
+	if _, _, err := f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 10), Reference: "EARLY-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cny := money.Money{Minor: 4000000, Currency: "CNY"}
+	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
+		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
+		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []struct {
+		on     civil.Date
+		amount int64
+	}{{d(2025, 9, 11), 4000000}, {d(2025, 10, 10), 2000000}} {
+		f.clk.Set(noonShanghai(p.on))
+		if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: p.amount, Currency: "CNY", PaidOn: p.on, Reference: fmt.Sprint("EARLY-P", p.on)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Set(noonShanghai(d(2025, 10, 20)))
+	if _, err := f.a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.a.GetComplaint(admin, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Complaint.State != complaint.InHandling {
+		t.Errorf("a plan short by the credit agreed into it: %s, want IN_HANDLING (the second instalment missed)", v.Complaint.State)
 	}
 }
 

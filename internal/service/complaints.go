@@ -451,9 +451,9 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 					v.Add("outcome", "must be PAID, PAYMENT_PLAN or DISMISSED")
 				}
 				c.Outcome, ev.Outcome = tr.Outcome, tr.Outcome
-				c.Plan, c.PlanAgreedOn = nil, civil.Date{}
+				c.Plan, c.PlanAgreedOn, c.PlanAgreedAt = nil, civil.Date{}, time.Time{}
 				if tr.Outcome == complaint.OutcomePaymentPlan {
-					c.Plan, c.PlanAgreedOn = checkPlan(&v, tr.Plan, c.Currency, today), today
+					c.Plan, c.PlanAgreedOn, c.PlanAgreedAt = checkPlan(&v, tr.Plan, c.Currency, today), today, now
 				}
 			}
 			if err := v.Err(); err != nil {

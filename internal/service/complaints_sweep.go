@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -92,7 +93,7 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 				c.State, c.StateSince, c.HandlerReceivedOn, c.MissedDue = complaint.InHandling, on, today, civil.Date{}
 				c.ExtensionDays, c.ExtensionReason = 0, ""
 				// In handling again, it has no outcome until resolved anew.
-				c.Outcome, c.Plan, c.PlanAgreedOn = "", nil, civil.Date{}
+				c.Outcome, c.Plan, c.PlanAgreedOn, c.PlanAgreedAt = "", nil, civil.Date{}, time.Time{}
 			case !today.Before(last.AddDays(complaint.AutoCloseDays)):
 				closed := last.AddDays(complaint.AutoCloseDays)
 				event(complaint.EventTransition, complaint.Closed, "closed: the payment plan was met", closed)
@@ -136,10 +137,14 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 // from the day the plan was agreed up to a date. A payment reversed since
 // pays nothing, whenever the reversal came: an instalment met by a payment
 // that later bounced was not met, and the complaint reopens. A credit the
-// supplier grants meanwhile (a credit note, a dispute resolved with one)
-// counts as paid from its date: it takes that much off the debt the plan
-// settles, and a debtor who paid the rest has met the plan, not missed it
-// (a payment of the full instalment would be refused as more than owed).
+// supplier grants after the plan was agreed (a credit note, a dispute
+// resolved with one) counts as paid from its date, or from the plan's if
+// backdated: it takes that much off the debt the plan settles, and a
+// debtor who paid the rest has met the plan, not missed it (a payment of
+// the full instalment would be refused as more than owed). One recorded
+// before the plan was agreed was in the debt the plan was agreed on, even
+// on the same day. (Plans agreed before their time was kept count credits
+// dated on or after the plan's day.)
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
 	// The complaint's invoices, and those its claims became when the debtor
 	// acknowledged them.
@@ -183,8 +188,15 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 			pays = append(pays, counted{p, on})
 		}
 		for _, cn := range f.CreditNotes {
+			on := cn.IssuedOn
+			if !c.PlanAgreedAt.IsZero() {
+				if !cn.CreateTime.After(c.PlanAgreedAt) {
+					continue // in the debt the plan was agreed on
+				}
+				on = civil.Max(on, c.PlanAgreedOn)
+			}
 			credit := ledger.Payment{Amount: cn.Amount, Currency: inv.Amount.Currency, State: ledger.PaymentRecorded}
-			pays = append(pays, counted{credit, cn.IssuedOn})
+			pays = append(pays, counted{credit, on})
 		}
 	}
 	return func(by civil.Date) int64 {
