@@ -195,9 +195,10 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Durati
 				// carries the header and is authenticated again.
 				h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 				return
+			case !errors.Is(err, auth.ErrUnauthenticated) && errors.Is(ended, context.Canceled):
+				return // the client left: no one reads an answer
 			case !errors.Is(err, auth.ErrUnauthenticated) && ended != nil:
-				// The bound ran out, or the client left: the key store is
-				// not at fault.
+				// The bound ran out: the key store is not at fault.
 				writeStatus(w, http.StatusGatewayTimeout, `{"code":4,"message":"deadline exceeded","details":[]}`)
 				return
 			case !errors.Is(err, auth.ErrUnauthenticated):

@@ -830,6 +830,21 @@ func TestContestRetriedOpensOnce(t *testing.T) {
 func TestOpenContestsAreBounded(t *testing.T) {
 	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
 	inv := f.invoice(t, "CONTESTED-MANY", d(2025, 7, 1))
+	// A history of 1,000 contests a regulator rejected, which stay in the
+	// invoice's listing (written to the store directly, as decided): the
+	// correction must page past them to the open ones.
+	if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+		for range 1000 {
+			c := &complaint.Contest{ID: uuid.Must(uuid.NewV7()), InvoiceID: inv.ID, Creditor: inv.CreditorID, Debtor: inv.DebtorID, Kind: complaint.OtherDifference,
+				Detail: "rejected", State: complaint.ContestDecided, Decision: "REJECTED", OpenedOn: d(2025, 8, 1), CreateTime: f.clk.Now(), UpdateTime: f.clk.Now()}
+			if err := tx.CreateContest(ctx, c, store.Change{Actor: "system", Debtor: inv.DebtorID, Creditor: inv.CreditorID, EffectiveOn: d(2025, 8, 1), RecordTime: f.clk.Now(), Method: "test"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	open := func() error {
 		_, _, err := f.a.OpenContest(admin, service.ContestInput{InvoiceID: inv.ID, Kind: complaint.OtherDifference, Detail: "the goods were returned"})
 		return err
@@ -852,17 +867,19 @@ func TestOpenContestsAreBounded(t *testing.T) {
 	if got.Contested != service.MaxOpenContests {
 		t.Errorf("after the debtor's correction the invoice has %d unresolved contests, want %d (each awaits the supplier)", got.Contested, service.MaxOpenContests)
 	}
-	cs, err := f.a.ListContests(admin, store.SupplierQuery{InvoiceID: inv.ID, Page: store.Page{Limit: 1000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.State != complaint.ContestCorrected {
-			t.Errorf("contest %s is %s after the correction, want CORRECTED", c.ID, c.State)
+	byState := func(st complaint.ContestState) []*complaint.Contest {
+		cs, err := f.a.ListContests(admin, store.SupplierQuery{InvoiceID: inv.ID, State: []store.StringCond{{Op: store.OpEq, Value: string(st)}}, Page: store.Page{Limit: 1000}})
+		if err != nil {
+			t.Fatal(err)
 		}
+		return cs
 	}
+	if open := byState(complaint.ContestOpen); len(open) != 0 {
+		t.Errorf("%d contests still open after the correction, the first %s", len(open), open[0].ID)
+	}
+	cs := byState(complaint.ContestCorrected)
 	if len(cs) != service.MaxOpenContests {
-		t.Errorf("%d contests listed, want %d", len(cs), service.MaxOpenContests)
+		t.Errorf("%d contests corrected, want %d", len(cs), service.MaxOpenContests)
 	}
 	if _, _, err := f.a.MoveContest(admin, inv.ID, cs[0].ID, complaint.ContestAccept, ""); err != nil {
 		t.Fatal(err)
