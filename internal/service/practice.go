@@ -367,7 +367,10 @@ func addPractice(r *PracticeReport, inv *ledger.Invoice, f *store.Facts, j judge
 			}
 		}
 	}
-	if inPeriod(j.ClockStart) && !j.DueDate.IsZero() {
+	// A contract whose invoice was cancelled within the period (recorded in
+	// error, or withdrawn) agreed no term the period's figures hold, as it
+	// is no debt of the other figures either.
+	if inPeriod(j.ClockStart) && !j.DueDate.IsZero() && (inv.CancelledOn.IsZero() || inv.CancelledOn.After(to)) {
 		term := j.DueDate.DaysSince(j.ClockStart)
 		switch {
 		case !inv.AgreedDueDate.IsZero():

@@ -56,3 +56,27 @@ func TestPracticeReversedPaymentNeverPaid(t *testing.T) {
 			r.Payments, r.NotWithinTermsCount, r.NotWithinTermsAmount, r.UnpaidPastDueCount, r.UnpaidPastDueAmount)
 	}
 }
+
+// TestPracticeTermsLeaveCancelledInvoicesOut: an invoice cancelled within
+// the period (recorded in error) is no contract of the period's term
+// figures: not counted, not the longest term, not over the cap.
+func TestPracticeTermsLeaveCancelledInvoicesOut(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	f.invoice(t, "PR-3", d(2025, 7, 1)) // a 30-day term
+	wrong, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+		DocumentRef: "PR-4", Amount: money.Money{Minor: 10000000, Currency: "CNY"}, ContractSignedOn: d(2025, 6, 20),
+		DeliveredOn: d(2025, 7, 1), IssuedOn: d(2025, 7, 1), AgreedTermDays: 180}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.CancelInvoice(admin, wrong.ID, d(2025, 7, 2), "recorded in error", ""); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 7, 1), To: d(2025, 8, 31)})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("report: %v, %d currencies", err, len(rs))
+	}
+	if r := rs[0]; r.Contracts != 1 || r.LongestTermDays != 30 || r.TermsOverCap != 0 {
+		t.Errorf("contracts %d, longest term %d, over the cap %d; want 1, 30, 0", r.Contracts, r.LongestTermDays, r.TermsOverCap)
+	}
+}
