@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -313,13 +314,44 @@ type Disclosure struct {
 	contracts map[string]bool // the keys Contracts counts
 }
 
+// partyKindAt is a party's kind as its revisions knew it at an instant:
+// that of the latest revision recorded by then (its kind now if none was).
+func (l *Ledger) partyKindAt(ctx context.Context, p *ledger.Party, at time.Time) (ledger.PartyKind, error) {
+	revs, err := l.store.RevisionsOf(ctx, []uuid.UUID{p.ID})
+	if err != nil {
+		return "", err
+	}
+	var latest *ledger.Revision
+	for _, r := range revs[p.ID] {
+		if !r.RecordTime.After(at) && (latest == nil || r.Revision > latest.Revision) {
+			latest = r
+		}
+	}
+	if latest == nil {
+		return p.Kind, nil
+	}
+	var then ledger.Party
+	if err := json.Unmarshal(latest.Snapshot, &then); err != nil {
+		return "", fmt.Errorf("party %s revision %d: %w", p.ID, latest.Revision, err)
+	}
+	return then.Kind, nil
+}
+
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
 func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int, knownAt time.Time) ([]*Disclosure, error) {
 	debtor, err := visibleDebtor(ctx, l.store, debtorRef)
 	if err != nil {
 		return nil, err
 	}
-	if debtor.Kind != ledger.KindLargeEnterprise && debtor.Kind != ledger.KindPublicBody {
+	// The debtor's kind as known then: a disclosure as published is had
+	// again after the debtor was reclassified since.
+	kind := debtor.Kind
+	if !knownAt.IsZero() {
+		if kind, err = l.partyKindAt(ctx, debtor, knownAt); err != nil {
+			return nil, err
+		}
+	}
+	if kind != ledger.KindLargeEnterprise && kind != ledger.KindPublicBody {
 		return nil, fmt.Errorf("%w: only large enterprises and public bodies disclose overdue SME debts", ledger.ErrFailedPrecondition)
 	}
 	asOf, err := civil.New(year, 12, 31)

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -547,5 +548,17 @@ func TestDisclosureCountsFromIssue(t *testing.T) {
 	then, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, published)
 	if err != nil || len(then) != 1 || then[0].Amount != 100000 || !then[0].KnownAt.Equal(published) {
 		t.Errorf("disclosure as published: %+v, %v; want the debt, known at %s", then, err, published)
+	}
+	// The debtor reclassified since as an SME: it discloses nothing now,
+	// but the disclosure as published is had again.
+	f.clk.Advance(time.Hour)
+	if _, err := f.a.UpdateParty(admin, f.debtor, &ledger.Party{Kind: ledger.KindSME, SizeClass: ledger.SizeMedium}, []string{"kind", "size_class"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("a disclosure of a debtor now an SME: %v", err)
+	}
+	if again, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, published); err != nil || len(again) != 1 || again[0].Amount != 100000 {
+		t.Errorf("the disclosure as published, after the debtor was reclassified: %+v, %v", again, err)
 	}
 }
