@@ -1,12 +1,15 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -61,7 +64,10 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 		rep.Chains++
 		v := &audit.ChainVerifier{Chain: h.Chain}
 		seen := map[int64]string{}
-		var after int64
+		// From the lowest sequence stored, not from 1: an event slipped in
+		// at 0 or below, which the change feed would serve, is checked
+		// (and reported out of sequence) like any other.
+		after := int64(math.MinInt64)
 		for {
 			evs, err := s.ListChainEvents(ctx, h.Chain, after, 1000)
 			if err != nil {
@@ -99,6 +105,11 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 			rep.Problems = append(rep.Problems, p)
 		}
 	}
+	ps, err := revisionsPastTrail(ctx, s, latest)
+	if err != nil {
+		return nil, err
+	}
+	rep.Problems = append(rep.Problems, ps...)
 	// Portal authorisations, which let a portal read and act for a
 	// supplier: those live must be those the trail leaves standing.
 	live, err := s.PortalGrants(ctx)
@@ -153,6 +164,40 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 		}
 	}
 	return rep, nil
+}
+
+// revisionsPastTrail reports revisions of audited records above the last
+// revision their trail records: one inserted behind the service's back
+// changes what the ledger says on past dates (a correction effective then),
+// though the live row and every audited revision are untouched.
+func revisionsPastTrail(ctx context.Context, s store.Reader, latest map[liveKey]latestState) ([]string, error) {
+	// Ids, once each: a supplier's portal grants share its id.
+	seen := make(map[uuid.UUID]bool, len(latest))
+	ids := make([]uuid.UUID, 0, len(latest))
+	for k := range latest {
+		if !seen[k.id] {
+			seen[k.id] = true
+			ids = append(ids, k.id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	var problems []string
+	for batch := range slices.Chunk(ids, 1000) {
+		revs, err := s.RevisionsOf(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range batch {
+			for _, r := range revs[id] {
+				k := liveKey{string(r.ResourceType), id}
+				if st, ok := latest[k]; ok && r.Revision > st.revision {
+					problems = append(problems, fmt.Sprintf("%s %s has revision %d, which no audit event records (its trail ends at revision %d): it was written behind the service's back",
+						k.typ, id, r.Revision, st.revision))
+				}
+			}
+		}
+	}
+	return problems, nil
 }
 
 type liveKey struct {
