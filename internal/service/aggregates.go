@@ -238,10 +238,20 @@ const mixedFingerprint = "mixed"
 func (l *Ledger) recount(ctx context.Context, invs []*ledger.Invoice) error {
 	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		// The debtors' rows are shared before their invoices are locked,
-		// as every writer of an invoice takes them (lockWithDebtor).
+		// as every writer of an invoice takes them (lockWithDebtor). The
+		// invoices are read for their debtors first: callers may know
+		// them by id alone (PrepareSummaries).
+		invIDs := make([]uuid.UUID, len(invs))
+		for i, inv := range invs {
+			invIDs[i] = inv.ID
+		}
+		read, err := tx.InvoicesOf(ctx, invIDs)
+		if err != nil {
+			return err
+		}
 		debtors := map[uuid.UUID]bool{}
 		var ids []uuid.UUID
-		for _, inv := range invs {
+		for _, inv := range read {
 			if !debtors[inv.DebtorID] {
 				debtors[inv.DebtorID] = true
 				ids = append(ids, inv.DebtorID)

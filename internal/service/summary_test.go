@@ -562,3 +562,25 @@ func TestDisclosureCountsFromIssue(t *testing.T) {
 		t.Errorf("the disclosure as published, after the debtor was reclassified: %+v, %v", again, err)
 	}
 }
+
+// TestPrepareSummariesCountsInvoicesWithoutProfile: invoices with no
+// summary profile (written before the aggregates, or by an older replica)
+// are counted at start, on a real SQLite file whose profile rows are gone:
+// the start once failed on them ("not found"), the batch knowing them by
+// id alone.
+func TestPrepareSummariesCountsInvoicesWithoutProfile(t *testing.T) {
+	open, db := sqliteAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+	f := newFixture(t, open, d(2025, 9, 1))
+	f.invoice(t, "NO-PROFILE-1", d(2025, 7, 1))
+	f.invoice(t, "NO-PROFILE-2", d(2025, 7, 2))
+	if _, err := db.Exec(`DELETE FROM summary_profiles`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.PrepareSummaries(admin); err != nil {
+		t.Fatalf("preparing the aggregates over invoices without a profile: %v", err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM summary_profiles`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("%d profiles after preparing, %v; want 2", n, err)
+	}
+}
