@@ -548,6 +548,7 @@ type recordReader struct {
 	hash   interface{ Sum([]byte) []byte }
 	csv    *csv.Reader
 	cols   map[string]int
+	width  int // the header's cells, named or not
 	lines  *bufio.Reader
 	isJSON bool
 	// blankRows counts the rows of empty cells skipped.
@@ -581,12 +582,26 @@ func openRecords(path string) (*recordReader, error) {
 		r.cols = map[string]int{}
 		for i, c := range header {
 			c = strings.TrimSpace(c)
-			if !knownColumns[c] {
+			switch {
+			case c == "":
+				// A column with no name, as a spreadsheet's used range
+				// leaves past the last one: its cells must be blank.
+				continue
+			case !knownColumns[c]:
 				f.Close()
 				return nil, fmt.Errorf("%s: unknown column %q (known: %s)", path, c, strings.Join(columnList, ", "))
 			}
+			if _, twice := r.cols[c]; twice {
+				f.Close()
+				return nil, fmt.Errorf("%s: column %q appears twice in the header: which one holds the value?", path, c)
+			}
 			r.cols[c] = i
 		}
+		r.width = len(header)
+		// Rows wider than the header are read whole and checked below:
+		// cells past it must be blank (a trailing delimiter), a value
+		// there is refused with the row.
+		r.csv.FieldsPerRecord = -1
 		for _, need := range []string{"document_ref", "creditor", "currency", "amount", "issued_on"} {
 			if _, ok := r.cols[need]; !ok {
 				f.Close()
@@ -645,6 +660,9 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 		return nil, err
 	}
+	if err == nil && len(row) < r.width {
+		err = fmt.Errorf("%d cells, the header has %d", len(row), r.width)
+	}
 	// A short or long row (ErrFieldCount) comes with its cells; the
 	// reader goes on with the next row.
 	docRef := ""
@@ -668,6 +686,15 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	}
 	if err != nil {
 		return nil, &rowError{docRef: docRef, err: err}
+	}
+	named := make(map[int]bool, len(r.cols))
+	for _, i := range r.cols {
+		named[i] = true
+	}
+	for i, cell := range row {
+		if !named[i] && strings.TrimSpace(cell) != "" {
+			return nil, &rowError{docRef: docRef, err: fmt.Errorf("%q in column %d, which the header does not name", cell, i+1)}
+		}
 	}
 	rec, err := fromCSV(r.cols, row)
 	if err != nil {
@@ -761,8 +788,10 @@ func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
 var errNotUTF8 = errors.New("not UTF-8 text: save the file as UTF-8")
 
 // decimalRE is the decimal forms parseAmount takes besides the plain one:
-// a sign, a missing integer part, an exponent.
-var decimalRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+// a sign, a missing integer part. Not an exponent: "1.23457E+11" is how a
+// spreadsheet shows 123,456,789,012.34 in a narrow column, rounded, and
+// read as written it would record 123,457,000,000.00.
+var decimalRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$`)
 
 // MaxAnswerBytes is the largest message arrearsd sends, and so the largest
 // a client must take: a chunk's answer names up to a hundred problems of
@@ -877,8 +906,8 @@ func creditorName(s string) string {
 // into minor units of the currency.
 func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	// The plain form ("1234.50") through money.Parse's integer arithmetic:
-	// big.Rat was a quarter of the client's CPU in a large sync. Anything
-	// else big.Rat reads (a plus sign, ".5", an exponent) as before.
+	// big.Rat was a quarter of the client's CPU in a large sync. A plus
+	// sign or ".5" is read by big.Rat as before.
 	if m, err := money.Parse(currency + " " + s); err == nil {
 		return &arrearsv1.Money{CurrencyCode: m.Currency, MinorUnits: m.Minor}, nil
 	}
@@ -888,7 +917,7 @@ func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	}
 	if !decimalRE.MatchString(s) {
 		// big.Rat also reads fractions ("10/4") and other bases ("0x1F").
-		return nil, fmt.Errorf("%q is not a decimal amount", s)
+		return nil, fmt.Errorf("%q is not a decimal amount written in full (no exponent, no fraction)", s)
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {

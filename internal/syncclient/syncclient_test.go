@@ -33,7 +33,9 @@ func TestParseAmount(t *testing.T) {
 		{"CNY", "abc", 0, false},
 		{"CNY", "10/4", 0, false},
 		{"CNY", "0x1F", 0, false},
-		{"CNY", "1e2", 10000, true},
+		{"CNY", "1e2", 0, false},
+		{"IDR", "1.23457E+11", 0, false}, // 123,456,789,012.34 as a narrow spreadsheet column shows it
+		{"CNY", "+.5", 50, true},
 		{"XYZ", "1", 0, false},
 	} {
 		m, err := parseAmount(tc.cur, tc.in)
@@ -56,6 +58,31 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 			t.Errorf("%s accepted", name)
 		}
 	}
+	// A column named twice: which holds the value is anyone's guess.
+	twice := filepath.Join(dir, "twice.csv")
+	os.WriteFile(twice, []byte("document_ref,creditor,currency,amount,issued_on,amount\nA,CN:x,CNY,1.00,2025-07-01,2.00\n"), 0o600)
+	if _, _, _, err := scan(context.Background(), nil, twice); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("a header naming amount twice: %v", err)
+	}
+	// A trailing delimiter, as a spreadsheet's used range leaves it, on
+	// every line or on the data rows only: the cells past the named
+	// columns are blank and read as nothing; a value there is refused with
+	// its row.
+	for name, content := range map[string]string{
+		"trailing-everywhere.csv": "document_ref,creditor,currency,amount,issued_on,\nT1,CN:x,CNY,1.00,2025-07-01,\nT2,CN:x,CNY,2.00,2025-07-01,\n",
+		"trailing-rows.csv":       "document_ref,creditor,currency,amount,issued_on\nT1,CN:x,CNY,1.00,2025-07-01,\nT2,CN:x,CNY,2.00,2025-07-01, ,\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		if got := strings.Join(readAll(t, p), ","); got != "T1,T2" {
+			t.Errorf("%s read as %s, want T1,T2", name, got)
+		}
+	}
+	stray := filepath.Join(dir, "stray.csv")
+	os.WriteFile(stray, []byte("document_ref,creditor,currency,amount,issued_on\nS1,CN:x,CNY,1.00,2025-07-01,oops\nS2,CN:x,CNY,1.00,2025-07-01\n"), 0o600)
+	if got := strings.Join(readAll(t, stray), "\n"); !strings.Contains(got, `rejected  (S1): "oops" in column 6`) || !strings.HasSuffix(got, "S2") {
+		t.Errorf("a value past the named columns read as:\n%s", got)
+	}
 	p := filepath.Join(dir, "ok.ndjson")
 	os.WriteFile(p, []byte(`{"documentRef":"A","creditor":"parties/CN:x"}`+"\n\n"+`{"documentRef":"B"}`+"\n"), 0o600)
 	n, digest, _, err := scan(context.Background(), nil, p)
@@ -66,16 +93,17 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 
 // TestParseAmountMatchesRat compares parseAmount with the exact big.Rat
 // reading it used alone before, on random amounts in the plain form and in
-// the others big.Rat reads (a plus sign, ".5", "5.", an exponent, a
-// fraction), for currencies of 0, 2 and 3 decimals.
+// the others big.Rat reads (a plus sign, ".5", "5."), and refuses as
+// big.Rat would not (an exponent, a fraction), for currencies of 0, 2 and 3
+// decimals.
 func TestParseAmountMatchesRat(t *testing.T) {
 	byRat := func(currency, s string) (int64, bool) {
 		cur, ok := money.LookupCurrency(currency)
 		if !ok {
 			return 0, false
 		}
-		if strings.Contains(s, "/") {
-			return 0, false // a fraction is not an amount
+		if strings.ContainsAny(s, "/eE") {
+			return 0, false // a fraction or an exponent is not an amount written in full
 		}
 		r, ok := new(big.Rat).SetString(s)
 		if !ok {
@@ -88,7 +116,7 @@ func TestParseAmountMatchesRat(t *testing.T) {
 		return r.Num().Int64(), true
 	}
 	r := rand.New(rand.NewPCG(11, 12))
-	forms := []string{"%d", "%d.%d", "-%d.%d", "+%d.%d", ".%[2]d", "%d.", "%de2", "%d/%d", "%d.%02d", "%d.%03d", "%d.%04d", " %d", "0%d.%d"}
+	forms := []string{"%d", "%d.%d", "-%d.%d", "+%d.%d", ".%[2]d", "%d.", "%[1]de2", "%d/%d", "%d.%02d", "%d.%03d", "%d.%04d", " %d", "0%d.%d"}
 	for range 100_000 {
 		cur := []string{"CNY", "JPY", "BHD", "EUR"}[r.IntN(4)]
 		whole := r.Int64N(1 << uint(r.IntN(63)))
@@ -171,7 +199,7 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected agreed_term_days (A3)",
 		"rejected payment_reference (A4)",
 		"rejected amount (A5)",
-		"A5): \"10/4\" is not a decimal amount\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
+		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction)\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
 		"rejected creditor (A6): the value from line 11 runs over a line break",
 	} {
 		if !strings.Contains(got, want) {
