@@ -1047,17 +1047,34 @@ func TestPlanMetWithACredit(t *testing.T) {
 	}
 }
 
-// TestPlanCountsOnlyLaterCredits: a credit recorded before the plan was
-// agreed, on the same day, is in the debt the plan was agreed on (CNY
-// 80,000.00 in two instalments of 40,000.00): paying 40,000.00 and then
-// 20,000.00 misses the second instalment, the credit not counting again.
+// TestPlanCountsOnlyLaterCredits: a credit (or a payment) recorded before
+// the plan was agreed, on the same day, is in the debt the plan was agreed
+// on (CNY 80,000.00 in two instalments of 40,000.00): paying 40,000.00 and
+// then 20,000.00 misses the second instalment, the credit or payment not
+// counting again.
 func TestPlanCountsOnlyLaterCredits(t *testing.T) {
+	for _, early := range []string{"credit", "payment"} {
+		t.Run(early, func(t *testing.T) { testPlanAfterEarlyReduction(t, early) })
+	}
+}
+
+// testPlanAfterEarlyReduction is TestPlanCountsOnlyLaterCredits with the
+// debt reduced on the plan's day, before it was agreed, by a credit note or
+// a payment.
+func testPlanAfterEarlyReduction(t *testing.T, early string) {
 	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
 	reg := service.PartyRef{ID: f.regulator(t).ID}
-	invID := f.invoice(t, "PLAN-EARLY-CREDIT", d(2025, 6, 1)).ID
-	if _, _, err := f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 10), Reference: "EARLY-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{}); err != nil {
+	invID := f.invoice(t, "PLAN-EARLY-"+early, d(2025, 6, 1)).ID
+	var err error
+	if early == "credit" {
+		_, _, err = f.a.CreateCreditNote(admin, invID, &ledger.CreditNote{Amount: 2000000, IssuedOn: d(2025, 9, 10), Reference: "EARLY-CN", Reason: "damaged goods"}, "CNY", service.Idempotency{})
+	} else {
+		_, _, err = f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 2000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "EARLY-PAY"})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
+	f.clk.Advance(time.Hour) // the plan is agreed later that day
 	c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}})
 	if err != nil {
 		t.Fatal(err)

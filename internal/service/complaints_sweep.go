@@ -143,8 +143,8 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 // debtor who paid the rest has met the plan, not missed it (a payment of
 // the full instalment would be refused as more than owed). One recorded
 // before the plan was agreed was in the debt the plan was agreed on, even
-// on the same day. (Plans agreed before their time was kept count credits
-// dated on or after the plan's day.)
+// on the same day. Payments count alike. (Plans agreed before their time
+// was kept count what is dated on or after the plan's day.)
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
 	// The complaint's invoices, and those its claims became when the debtor
 	// acknowledged them.
@@ -185,12 +185,21 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 			if polErr == nil {
 				on = judgement.PaymentCounts(&pol, &p)
 			}
+			if !c.PlanAgreedAt.IsZero() {
+				// As credits: one recorded by the plan's agreement was in
+				// the debt it was agreed on, even paid that day; one
+				// recorded after it pays it, even if dated before.
+				if p.CreateTime.Before(c.PlanAgreedAt) {
+					continue
+				}
+				on = civil.Max(on, c.PlanAgreedOn)
+			}
 			pays = append(pays, counted{p, on})
 		}
 		for _, cn := range f.CreditNotes {
 			on := cn.IssuedOn
 			if !c.PlanAgreedAt.IsZero() {
-				if !cn.CreateTime.After(c.PlanAgreedAt) {
+				if cn.CreateTime.Before(c.PlanAgreedAt) {
 					continue // in the debt the plan was agreed on
 				}
 				on = civil.Max(on, c.PlanAgreedOn)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -282,8 +283,22 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 		if to == complaint.ClaimAcknowledged {
 			// A twin claim of the same debt acknowledged already (made
 			// before claims were checked for one, or racing this one's
-			// making) recorded it: a second invoice would record it twice.
-			if _, err := tx.LockParty(ctx, c.Creditor); err != nil {
+			// making) recorded it: a second invoice would record it twice;
+			// the supplier's row, locked, keeps twins apart. The debtor's
+			// is shared before any invoice is locked, as every writer of
+			// an invoice takes them; the two parties' rows in the order
+			// of their ids, so that two firms acknowledging each other's
+			// claims at once do not each hold the row the other waits for.
+			lockSupplier := func() error { _, err := tx.LockParty(ctx, c.Creditor); return err }
+			shareDebtor := func() error { _, err := tx.ShareParty(ctx, c.Debtor); return err }
+			first, second := lockSupplier, shareDebtor
+			if bytes.Compare(c.Debtor[:], c.Creditor[:]) < 0 {
+				first, second = shareDebtor, lockSupplier
+			}
+			if err := first(); err != nil {
+				return err
+			}
+			if err := second(); err != nil {
 				return err
 			}
 			if twin, err := pendingClaim(ctx, tx, c.Debtor, c.Creditor, c.DocumentRef, c.ID); err != nil {

@@ -330,8 +330,16 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	var acked int64
 	attempt := 0
 	// A rerun waits for the chunk before to commit first, before its
-	// transaction begins.
-	ctx = store.WithBeforeRetry(ctx, func(ctx context.Context) error { return prev.wait(ctx, 0) })
+	// transaction begins (after whatever the caller asked to run then).
+	outer := store.BeforeRetry(ctx)
+	ctx = store.WithBeforeRetry(ctx, func(ctx context.Context) error {
+		if outer != nil {
+			if err := outer(ctx); err != nil {
+				return err
+			}
+		}
+		return prev.wait(ctx, 0)
+	})
 	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		attempt++
 		results = make([]SyncResult, len(recs))
