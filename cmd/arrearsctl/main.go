@@ -83,7 +83,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	server := fs.String("server", envOr("ARREARS_SERVER", "127.0.0.1:9090"), "arrearsd gRPC address (ARREARS_SERVER)")
 	// No default from the environment: flag usage prints defaults, and
 	// this is a key. The variable is read after parsing.
-	token := fs.String("token", "", "a DEBTOR API key (ARREARS_TOKEN)")
+	token := fs.String("token", "", "a DEBTOR API key; better given as ARREARS_TOKEN, since a flag is visible to every local user (ps)")
 	debtor := fs.String("debtor", "", "the debtor: parties/{id} or parties/{jurisdiction}:{registration id}")
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")

@@ -92,3 +92,13 @@ func createSecretFile(path string) (*os.File, error) {
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }
+
+// readableByOthers reports whether a file (of a secret) grants any access
+// to its group or to others; false for no file or none given.
+func readableByOthers(path string) bool {
+	if path == "" {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().Perm()&0o077 != 0
+}

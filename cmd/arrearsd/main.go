@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -168,9 +169,21 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if created {
 		log.Info("created the audit signing key; back it up and keep it away from the database", "path", cfg.AuditKeyFile)
 	}
+	for _, f := range []string{cfg.AuditKeyFile, cfg.TLSKeyFile} {
+		if readableByOthers(f) {
+			log.Warn("a secret key file is readable by others than its owner: whoever reads it can forge checkpoints or impersonate the server; chmod 600 it", "path", f)
+		}
+	}
 	tlsConf, err := cfg.tlsConfig()
 	if err != nil {
 		return err
+	}
+	if tlsConf == nil {
+		for _, addr := range []string{cfg.GRPCAddr, cfg.HTTPAddr} {
+			if !loopback(addr) {
+				log.Warn("serving without TLS on an address other hosts can reach: API keys cross the network in clear text; give -tls-cert and -tls-key, or listen on 127.0.0.1 behind a proxy that terminates TLS", "addr", addr)
+			}
+		}
 	}
 	api := grpcapi.New(svc, secret, log)
 	syncAPI := grpcapi.NewSync(api)
@@ -297,4 +310,19 @@ func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, log *s
 		case <-t.C:
 		}
 	}
+}
+
+// loopback reports whether a listen address takes connections from this
+// host only: 127.0.0.1, ::1 or localhost (an empty host is every
+// interface).
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
