@@ -942,22 +942,33 @@ func TestRegulatorStaysWithinItsKeysRemit(t *testing.T) {
 	}
 }
 
-// planPaid files the complaint in, resolves it with a plan of two
-// instalments of CNY 50,000.00 (12 September and 12 October 2025), and
-// records a payment of the first on invoice invID on 10 September.
-func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.PartyRef, invID uuid.UUID) (*complaint.Complaint, *ledger.Payment) {
+// resolvedWithPlan files the complaint in and resolves it with a plan of
+// instalments of amount (CNY minor units) due on the dates given.
+func (f *fixture) resolvedWithPlan(t *testing.T, in service.ComplaintInput, reg service.PartyRef, amount int64, due ...civil.Date) *complaint.Complaint {
 	t.Helper()
 	c, err := f.a.FileComplaint(admin, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cny := money.Money{Minor: 5000000, Currency: "CNY"}
+	var plan []service.PlanInstalment
+	for _, on := range due {
+		plan = append(plan, service.PlanInstalment{DueOn: on, Amount: money.Money{Minor: amount, Currency: "CNY"}})
+	}
 	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
-		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
+		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: plan}} {
 		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return c
+}
+
+// planPaid files the complaint in, resolves it with a plan of two
+// instalments of CNY 50,000.00 (12 September and 12 October 2025), and
+// records a payment of the first on invoice invID on 10 September.
+func (f *fixture) planPaid(t *testing.T, in service.ComplaintInput, reg service.PartyRef, invID uuid.UUID) (*complaint.Complaint, *ledger.Payment) {
+	t.Helper()
+	c := f.resolvedWithPlan(t, in, reg, 5000000, d(2025, 9, 12), d(2025, 10, 12))
 	p, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "RECHECK-P1"})
 	if err != nil {
 		t.Fatal(err)
@@ -1075,17 +1086,8 @@ func testPlanAfterEarlyReduction(t *testing.T, early string) {
 		t.Fatal(err)
 	}
 	f.clk.Advance(time.Hour) // the plan is agreed later that day
-	c, err := f.a.FileComplaint(admin, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cny := money.Money{Minor: 4000000, Currency: "CNY"}
-	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle},
-		{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: []service.PlanInstalment{{DueOn: d(2025, 9, 12), Amount: cny}, {DueOn: d(2025, 10, 12), Amount: cny}}}} {
-		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c := f.resolvedWithPlan(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}},
+		reg, 4000000, d(2025, 9, 12), d(2025, 10, 12))
 	for _, p := range []struct {
 		on     civil.Date
 		amount int64
@@ -1095,16 +1097,49 @@ func testPlanAfterEarlyReduction(t *testing.T, early string) {
 			t.Fatal(err)
 		}
 	}
-	f.clk.Set(noonShanghai(d(2025, 10, 20)))
-	if _, err := f.a.Sweep(context.Background()); err != nil {
-		t.Fatal(err)
+	if st := f.stateAfterSweeps(t, c.ID, d(2025, 10, 20)); st != complaint.InHandling {
+		t.Errorf("a plan short by the credit agreed into it: %s, want IN_HANDLING (the second instalment missed)", st)
 	}
-	v, err := f.a.GetComplaint(admin, c.ID)
+}
+
+// stateAfterSweeps sweeps at noon in Shanghai on each date and returns the
+// complaint's state after the last.
+func (f *fixture) stateAfterSweeps(t *testing.T, id uuid.UUID, on ...civil.Date) complaint.State {
+	t.Helper()
+	for _, day := range on {
+		f.clk.Set(noonShanghai(day))
+		if _, err := f.a.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := f.a.GetComplaint(admin, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Complaint.State != complaint.InHandling {
-		t.Errorf("a plan short by the credit agreed into it: %s, want IN_HANDLING (the second instalment missed)", v.Complaint.State)
+	return v.Complaint.State
+}
+
+// TestPlanCountsABillAtItsMaturity: a commercial bill handed over and
+// recorded before the plan was agreed, maturing after it, had not reduced
+// the debt the plan settles (a bill counts from its maturity in China): it
+// pays the plan's first instalment at maturity, and the plan is met.
+func TestPlanCountsABillAtItsMaturity(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "PLAN-BILL", d(2025, 6, 1)).ID
+	if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "PLAN-BILL-1",
+		Instrument: ledger.InstrumentCommercialBill, MaturityOn: d(2025, 10, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Hour) // the plan is agreed later that day
+	c := f.resolvedWithPlan(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}},
+		reg, 5000000, d(2025, 10, 5), d(2025, 11, 5))
+	f.clk.Set(noonShanghai(d(2025, 11, 1)))
+	if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 11, 1), Reference: "PLAN-BILL-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.stateAfterSweeps(t, c.ID, d(2025, 11, 12), d(2025, 12, 10)); st != complaint.Closed {
+		t.Errorf("a plan paid by a bill maturing after it and a transfer: %s, want CLOSED", st)
 	}
 }
 

@@ -142,9 +142,11 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 // backdated: it takes that much off the debt the plan settles, and a
 // debtor who paid the rest has met the plan, not missed it (a payment of
 // the full instalment would be refused as more than owed). One recorded
-// before the plan was agreed was in the debt the plan was agreed on, even
-// on the same day. Payments count alike. (Plans agreed before their time
-// was kept count what is dated on or after the plan's day.)
+// before the plan was agreed, dated by its day, was in the debt the plan
+// was agreed on, even on the same day. Payments count alike. Times are the
+// recording replicas' clocks: a fact recorded in the same moment as the
+// plan counts towards it. (Plans agreed before their time was kept count
+// what is dated on or after the plan's day.)
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
 	// The complaint's invoices, and those its claims became when the debtor
 	// acknowledged them.
@@ -186,10 +188,12 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 				on = judgement.PaymentCounts(&pol, &p)
 			}
 			if !c.PlanAgreedAt.IsZero() {
-				// As credits: one recorded by the plan's agreement was in
-				// the debt it was agreed on, even paid that day; one
-				// recorded after it pays it, even if dated before.
-				if p.CreateTime.Before(c.PlanAgreedAt) {
+				// As credits: one recorded before the plan was agreed that
+				// had reduced the debt by the plan's day was in the debt it
+				// was agreed on, even paid that day (a bill recorded before
+				// but counting from its maturity after the plan pays it
+				// then); one recorded after pays it, even if dated before.
+				if p.CreateTime.Before(c.PlanAgreedAt) && !on.After(c.PlanAgreedOn) {
 					continue
 				}
 				on = civil.Max(on, c.PlanAgreedOn)
@@ -199,7 +203,7 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 		for _, cn := range f.CreditNotes {
 			on := cn.IssuedOn
 			if !c.PlanAgreedAt.IsZero() {
-				if cn.CreateTime.Before(c.PlanAgreedAt) {
+				if cn.CreateTime.Before(c.PlanAgreedAt) && !on.After(c.PlanAgreedOn) {
 					continue // in the debt the plan was agreed on
 				}
 				on = civil.Max(on, c.PlanAgreedOn)

@@ -290,7 +290,16 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			// of their ids, so that two firms acknowledging each other's
 			// claims at once do not each hold the row the other waits for.
 			lockSupplier := func() error { _, err := tx.LockParty(ctx, c.Creditor); return err }
-			shareDebtor := func() error { _, err := tx.ShareParty(ctx, c.Debtor); return err }
+			shareDebtor := func() error {
+				// The debtor as it stands once shared: a change of its
+				// kind or region committed meanwhile decides the new
+				// invoice's policy and today.
+				shared, err := tx.ShareParty(ctx, c.Debtor)
+				if err == nil {
+					debtor, today = shared, l.Today(now, shared.Jurisdiction)
+				}
+				return err
+			}
 			first, second := lockSupplier, shareDebtor
 			if bytes.Compare(c.Debtor[:], c.Creditor[:]) < 0 {
 				first, second = shareDebtor, lockSupplier

@@ -548,7 +548,7 @@ type recordReader struct {
 	hash   interface{ Sum([]byte) []byte }
 	csv    *csv.Reader
 	cols   map[string]int
-	width  int // the header's cells, named or not
+	width  int // the cells a row must have: up to the last named column
 	lines  *bufio.Reader
 	isJSON bool
 	// blankRows counts the rows of empty cells skipped.
@@ -597,7 +597,11 @@ func openRecords(path string) (*recordReader, error) {
 			}
 			r.cols[c] = i
 		}
-		r.width = len(header)
+		// A row must reach the last named column; cells past it, in a
+		// column with no name or none at all, may be missing or blank.
+		for _, i := range r.cols {
+			r.width = max(r.width, i+1)
+		}
 		// Rows wider than the header are read whole and checked below:
 		// cells past it must be blank (a trailing delimiter), a value
 		// there is refused with the row.
@@ -661,7 +665,7 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 		return nil, err
 	}
 	if err == nil && len(row) < r.width {
-		err = fmt.Errorf("%d cells, the header has %d", len(row), r.width)
+		err = fmt.Errorf("%d cells, the header names columns up to the %dth", len(row), r.width)
 	}
 	// A short or long row (ErrFieldCount) comes with its cells; the
 	// reader goes on with the next row.

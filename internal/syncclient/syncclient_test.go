@@ -71,6 +71,7 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	for name, content := range map[string]string{
 		"trailing-everywhere.csv": "document_ref,creditor,currency,amount,issued_on,\nT1,CN:x,CNY,1.00,2025-07-01,\nT2,CN:x,CNY,2.00,2025-07-01,\n",
 		"trailing-rows.csv":       "document_ref,creditor,currency,amount,issued_on\nT1,CN:x,CNY,1.00,2025-07-01,\nT2,CN:x,CNY,2.00,2025-07-01, ,\n",
+		"trailing-header.csv":     "document_ref,creditor,currency,amount,issued_on,,\nT1,CN:x,CNY,1.00,2025-07-01\nT2,CN:x,CNY,2.00,2025-07-01,\n",
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(content), 0o600)
@@ -79,8 +80,8 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 		}
 	}
 	stray := filepath.Join(dir, "stray.csv")
-	os.WriteFile(stray, []byte("document_ref,creditor,currency,amount,issued_on\nS1,CN:x,CNY,1.00,2025-07-01,oops\nS2,CN:x,CNY,1.00,2025-07-01\n"), 0o600)
-	if got := strings.Join(readAll(t, stray), "\n"); !strings.Contains(got, `rejected  (S1): "oops" in column 6`) || !strings.HasSuffix(got, "S2") {
+	os.WriteFile(stray, []byte("document_ref,creditor,currency,amount,issued_on\nS1,CN:x,CNY,1.00,2025-07-01,oops\nS3,CN:x,CNY\nS2,CN:x,CNY,1.00,2025-07-01\n"), 0o600)
+	if got := strings.Join(readAll(t, stray), "\n"); !strings.Contains(got, `rejected  (S1): "oops" in column 6`) || !strings.Contains(got, "rejected  (S3): 3 cells") || !strings.HasSuffix(got, "S2") {
 		t.Errorf("a value past the named columns read as:\n%s", got)
 	}
 	p := filepath.Join(dir, "ok.ndjson")
