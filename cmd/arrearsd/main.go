@@ -185,6 +185,9 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 			}
 		}
 	}
+	if cfg.DebugAddr != "" && !loopback(cfg.DebugAddr) {
+		log.Warn("the profiler listens on an address other hosts can reach, without authentication or TLS: give -debug-addr a loopback address", "addr", cfg.DebugAddr)
+	}
 	api := grpcapi.New(svc, secret, log)
 	syncAPI := grpcapi.NewSync(api)
 	syncAPI.IdleTimeout = cfg.SyncIdleTimeout

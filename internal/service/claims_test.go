@@ -1119,11 +1119,13 @@ func (f *fixture) stateAfterSweeps(t *testing.T, id uuid.UUID, on ...civil.Date)
 	return v.Complaint.State
 }
 
-// TestPlanCountsABillAtItsMaturity: a commercial bill handed over and
-// recorded before the plan was agreed, maturing after it, had not reduced
-// the debt the plan settles (a bill counts from its maturity in China): it
-// pays the plan's first instalment at maturity, and the plan is met.
-func TestPlanCountsABillAtItsMaturity(t *testing.T) {
+// TestPlanIsAgreedOnTheLedgersOutstanding: a commercial bill handed over
+// and recorded before the plan counts as paid in the ledger's outstanding
+// (CNY 50,000.00 of 100,000.00 left), whenever it matures: a plan of
+// 100,000.00 is refused, as payments beyond what is owed would be; one of
+// 50,000.00 is missed if nothing is paid after it, the bill not counting
+// again at its maturity.
+func TestPlanIsAgreedOnTheLedgersOutstanding(t *testing.T) {
 	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
 	reg := service.PartyRef{ID: f.regulator(t).ID}
 	invID := f.invoice(t, "PLAN-BILL", d(2025, 6, 1)).ID
@@ -1132,14 +1134,32 @@ func TestPlanCountsABillAtItsMaturity(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clk.Advance(time.Hour) // the plan is agreed later that day
-	c := f.resolvedWithPlan(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}},
-		reg, 5000000, d(2025, 10, 5), d(2025, 11, 5))
-	f.clk.Set(noonShanghai(d(2025, 11, 1)))
-	if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 11, 1), Reference: "PLAN-BILL-2"}); err != nil {
+	in := service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}}
+	c, err := f.a.FileComplaint(admin, in)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if st := f.stateAfterSweeps(t, c.ID, d(2025, 11, 12), d(2025, 12, 10)); st != complaint.Closed {
-		t.Errorf("a plan paid by a bill maturing after it and a transfer: %s, want CLOSED", st)
+	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle}} {
+		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cny := money.Money{Minor: 5000000, Currency: "CNY"}
+	resolve := func(plan ...service.PlanInstalment) error {
+		_, err := f.a.MoveComplaint(admin, c.ID, service.Transition{Action: complaint.Resolve, Outcome: complaint.OutcomePaymentPlan, Plan: plan}, "")
+		return err
+	}
+	var ve *ledger.ValidationError
+	if err := resolve(service.PlanInstalment{DueOn: d(2025, 10, 5), Amount: cny}, service.PlanInstalment{DueOn: d(2025, 11, 5), Amount: cny}); !errors.As(err, &ve) || !ve.Has("payment_plan") {
+		t.Errorf("a plan of more than the ledger's outstanding: %v, want refused naming payment_plan", err)
+	}
+	if err := resolve(service.PlanInstalment{DueOn: d(2025, 11, 5), Amount: cny}); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing paid after the plan: its instalment is missed, the bill
+	// maturing meanwhile paying nothing of it.
+	if st := f.stateAfterSweeps(t, c.ID, d(2025, 11, 12)); st != complaint.InHandling {
+		t.Errorf("a plan of the outstanding, nothing paid after it: %s, want IN_HANDLING", st)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -499,22 +500,43 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 // planTrackable refuses a payment plan the sweeper could never see met: the
 // plan is paid through the complaint's invoices and its acknowledged claims'
 // invoices, and a complaint with none (its claims disputed, withdrawn or
-// unanswered) has nothing a payment could be recorded against.
+// unanswered) has nothing a payment could be recorded against. Nor may the
+// instalments total more than those invoices still owe in the complaint's
+// currency, as the ledger records it (a bill handed over counting as paid):
+// payments beyond it are refused, and such a plan could only be missed.
 func planTrackable(ctx context.Context, tx store.Tx, c *complaint.Complaint) error {
-	if len(c.Invoices) > 0 {
-		return nil
-	}
+	ids := slices.Clone(c.Invoices)
 	for _, id := range c.Claims {
 		cl, err := tx.GetClaim(ctx, id)
 		if err != nil {
 			return err
 		}
 		if cl.Invoice != uuid.Nil {
-			return nil
+			ids = append(ids, cl.Invoice)
 		}
 	}
-	return fmt.Errorf("%w: the complaint names no invoice and no acknowledged claim, so payments against a plan could not be followed; "+
-		"record the debt as an invoice and file a complaint naming it, or resolve otherwise", ledger.ErrFailedPrecondition)
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: the complaint names no invoice and no acknowledged claim, so payments against a plan could not be followed; "+
+			"record the debt as an invoice and file a complaint naming it, or resolve otherwise", ledger.ErrFailedPrecondition)
+	}
+	invs, err := tx.InvoicesOf(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var owed, total int64
+	for _, inv := range invs {
+		if inv.Amount.Currency == c.Currency {
+			owed += inv.Outstanding()
+		}
+	}
+	for _, in := range c.Plan {
+		total += in.Amount
+	}
+	if total > owed {
+		return ledger.Invalid("payment_plan", "the instalments total %s, more than the %s the complaint's invoices still owe: a plan settles the debt as the ledger records it",
+			money.Money{Minor: total, Currency: c.Currency}, money.Money{Minor: owed, Currency: c.Currency})
+	}
+	return nil
 }
 
 // nextCheck is the next date on which the complaint changes by itself or a

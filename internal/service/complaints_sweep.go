@@ -188,12 +188,12 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 				on = judgement.PaymentCounts(&pol, &p)
 			}
 			if !c.PlanAgreedAt.IsZero() {
-				// As credits: one recorded before the plan was agreed that
-				// had reduced the debt by the plan's day was in the debt it
-				// was agreed on, even paid that day (a bill recorded before
-				// but counting from its maturity after the plan pays it
-				// then); one recorded after pays it, even if dated before.
-				if p.CreateTime.Before(c.PlanAgreedAt) && !on.After(c.PlanAgreedOn) {
+				// As credits: one recorded before the plan was agreed was
+				// in the debt it was agreed on, even paid that day (a bill
+				// too, whenever it matures: the ledger's outstanding, on
+				// which plans are agreed, counts it paid when recorded);
+				// one recorded after pays it, even if dated before.
+				if p.CreateTime.Before(c.PlanAgreedAt) {
 					continue
 				}
 				on = civil.Max(on, c.PlanAgreedOn)
@@ -203,7 +203,7 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 		for _, cn := range f.CreditNotes {
 			on := cn.IssuedOn
 			if !c.PlanAgreedAt.IsZero() {
-				if cn.CreateTime.Before(c.PlanAgreedAt) && !on.After(c.PlanAgreedOn) {
+				if cn.CreateTime.Before(c.PlanAgreedAt) {
 					continue // in the debt the plan was agreed on
 				}
 				on = civil.Max(on, c.PlanAgreedOn)
