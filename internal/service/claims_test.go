@@ -432,12 +432,15 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	}
 
 	// A bill handed over before the plan, maturing after it was agreed and
-	// before its instalment, pays the instalment.
+	// before its instalment, was in the debt the plan settles (the
+	// ledger's outstanding counts it paid): it does not pay the instalment
+	// again, and with nothing paid after the plan, the plan is missed.
 	early := file(service.ComplaintInput{Invoices: []uuid.UUID{f.invoice(t, "PLAN-0", d(2025, 6, 1)).ID}})
 	if _, _, err := f.a.RecordPayment(admin, early.Invoices[0], &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 8, 25),
 		Reference: "BILL-0", Instrument: ledger.InstrumentCommercialBill, MaturityOn: d(2025, 9, 5)}); err != nil {
 		t.Fatal(err)
 	}
+	f.clk.Advance(time.Minute) // the plan is agreed after the bill was recorded
 	if err := plan(early, d(2025, 9, 30)); err != nil {
 		t.Fatal(err)
 	}
@@ -496,8 +499,8 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if v := get(billed.ID); v.State != complaint.InHandling || v.Outcome != "" || len(v.Plan) != 0 {
 		t.Errorf("plan paid by a bill maturing later: %s, outcome %q, %d instalments; want IN_HANDLING with neither", v.State, v.Outcome, len(v.Plan))
 	}
-	if v := get(early.ID); v.State != complaint.Resolved {
-		t.Errorf("plan paid by a bill handed over before it and maturing in time: %s, want still RESOLVED", v.State)
+	if v := get(early.ID); v.State != complaint.InHandling {
+		t.Errorf("plan of the debt left after a bill handed over before it, nothing paid since: %s, want IN_HANDLING", v.State)
 	}
 	if v := get(paid.ID); v.State != complaint.Closed || v.StateSince != d(2025, 10, 12) {
 		t.Errorf("plan met: %s since %s, want CLOSED since 2025-10-12", v.State, v.StateSince)
@@ -528,9 +531,10 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if plan, paid, closed := counts(d(2025, 9, 5)); plan != 2 || paid != 0 || closed != 0 {
 		t.Errorf("as of 5 September: %d resolved with a plan, %d paid, %d closed; want 2, 0 and 0", plan, paid, closed)
 	}
-	// The plan met and closed on 12 October still counts as a plan.
-	if plan, paid, closed := counts(d(2025, 10, 20)); plan != 2 || paid != 1 || closed != 1 {
-		t.Errorf("as of 20 October: %d resolved with a plan, %d paid, %d closed; want 2, 1 and 1", plan, paid, closed)
+	// The plan met and closed on 12 October still counts as a plan; the
+	// one missed (early), in handling again, no longer does.
+	if plan, paid, closed := counts(d(2025, 10, 20)); plan != 1 || paid != 1 || closed != 1 {
+		t.Errorf("as of 20 October: %d resolved with a plan, %d paid, %d closed; want 1, 1 and 1", plan, paid, closed)
 	}
 
 	// A payment made on the instalment's day but recorded days later (the
@@ -1160,6 +1164,34 @@ func TestPlanIsAgreedOnTheLedgersOutstanding(t *testing.T) {
 	// maturing meanwhile paying nothing of it.
 	if st := f.stateAfterSweeps(t, c.ID, d(2025, 11, 12)); st != complaint.InHandling {
 		t.Errorf("a plan of the outstanding, nothing paid after it: %s, want IN_HANDLING", st)
+	}
+}
+
+// TestPlanSeesAnEarlierPaymentReversed: a transfer recorded before the
+// plan was in the debt it settles; returned by the bank after the plan was
+// agreed, it is owed again, and the plan's instalment paid since does not
+// meet the plan any more.
+func TestPlanSeesAnEarlierPaymentReversed(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 10))
+	reg := service.PartyRef{ID: f.regulator(t).ID}
+	invID := f.invoice(t, "PLAN-EARLY-BOUNCE", d(2025, 6, 1)).ID
+	early, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 9, 10), Reference: "EARLY-TRF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Hour) // the plan is agreed later that day
+	c := f.resolvedWithPlan(t, service.ComplaintInput{Complainant: f.creditor, Debtor: f.debtor, ReceivingRegulator: reg, Summary: "unpaid", Invoices: []uuid.UUID{invID}},
+		reg, 5000000, d(2025, 10, 10))
+	f.clk.Set(noonShanghai(d(2025, 10, 1)))
+	if _, _, err := f.a.RecordPayment(admin, invID, &ledger.Payment{Amount: 5000000, Currency: "CNY", PaidOn: d(2025, 10, 1), Reference: "PLAN-TRF"}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Set(noonShanghai(d(2025, 10, 3)))
+	if _, _, err := f.a.ReversePayment(admin, invID, early.ID, d(2025, 10, 3), "returned by the bank", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.stateAfterSweeps(t, c.ID, d(2025, 10, 20)); st != complaint.InHandling {
+		t.Errorf("a plan whose earlier payment bounced after it: %s, want IN_HANDLING", st)
 	}
 }
 

@@ -194,6 +194,13 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 				// which plans are agreed, counts it paid when recorded);
 				// one recorded after pays it, even if dated before.
 				if p.CreateTime.Before(c.PlanAgreedAt) {
+					if p.State == ledger.PaymentReversed && !p.UpdateTime.Before(c.PlanAgreedAt) {
+						// Reversed since (a bill dishonoured, a transfer
+						// returned): the debt the plan settles grew by it,
+						// and what was paid towards the plan shrinks.
+						undo := ledger.Payment{Amount: -p.Amount, Currency: p.Currency, State: ledger.PaymentRecorded}
+						pays = append(pays, counted{undo, civil.Max(p.ReversedOn, c.PlanAgreedOn)})
+					}
 					continue
 				}
 				on = civil.Max(on, c.PlanAgreedOn)
