@@ -505,15 +505,9 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 // currency, as the ledger records it (a bill handed over counting as paid):
 // payments beyond it are refused, and such a plan could only be missed.
 func planTrackable(ctx context.Context, tx store.Tx, c *complaint.Complaint) error {
-	ids := slices.Clone(c.Invoices)
-	for _, id := range c.Claims {
-		cl, err := tx.GetClaim(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cl.Invoice != uuid.Nil {
-			ids = append(ids, cl.Invoice)
-		}
+	ids, err := planInvoices(ctx, tx, c)
+	if err != nil {
+		return err
 	}
 	if len(ids) == 0 {
 		return fmt.Errorf("%w: the complaint names no invoice and no acknowledged claim, so payments against a plan could not be followed; "+
@@ -537,6 +531,22 @@ func planTrackable(ctx context.Context, tx store.Tx, c *complaint.Complaint) err
 			money.Money{Minor: total, Currency: c.Currency}, money.Money{Minor: owed, Currency: c.Currency})
 	}
 	return nil
+}
+
+// planInvoices lists the invoices a complaint's plan is paid through: those
+// it names, and those its claims became when the debtor acknowledged them.
+func planInvoices(ctx context.Context, r store.Reader, c *complaint.Complaint) ([]uuid.UUID, error) {
+	ids := slices.Clone(c.Invoices)
+	for _, id := range c.Claims {
+		cl, err := r.GetClaim(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cl.Invoice != uuid.Nil {
+			ids = append(ids, cl.Invoice)
+		}
+	}
+	return ids, nil
 }
 
 // nextCheck is the next date on which the complaint changes by itself or a

@@ -133,6 +133,17 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 	return swept, err
 }
 
+// sincePlan places a payment or credit recorded at recorded and counting
+// from on against c's plan: whether it was recorded once the plan was agreed
+// (always, for a plan agreed before that time was kept, which counts by
+// dates alone), and the day it counts from, never before the plan's.
+func sincePlan(c *complaint.Complaint, recorded time.Time, on civil.Date) (civil.Date, bool) {
+	if c.PlanAgreedAt.IsZero() {
+		return on, true
+	}
+	return civil.Max(on, c.PlanAgreedOn), !recorded.Before(c.PlanAgreedAt)
+}
+
 // paidSince returns, for a complaint's plan, the total paid on its invoices
 // from the day the plan was agreed up to a date. A payment reversed since
 // pays nothing, whenever the reversal came: an instalment met by a payment
@@ -148,17 +159,9 @@ func (l *Ledger) sweepComplaint(ctx context.Context, id uuid.UUID) (bool, error)
 // plan counts towards it. (Plans agreed before their time was kept count
 // what is dated on or after the plan's day.)
 func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Complaint) (func(civil.Date) int64, error) {
-	// The complaint's invoices, and those its claims became when the debtor
-	// acknowledged them.
-	invoices := append([]uuid.UUID{}, c.Invoices...)
-	for _, id := range c.Claims {
-		cl, err := tx.GetClaim(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if cl.Invoice != uuid.Nil {
-			invoices = append(invoices, cl.Invoice)
-		}
+	invoices, err := planInvoices(ctx, tx, c)
+	if err != nil {
+		return nil, err
 	}
 	facts, err := tx.Facts(ctx, invoices)
 	if err != nil {
@@ -187,36 +190,27 @@ func (l *Ledger) paidSince(ctx context.Context, tx store.Tx, c *complaint.Compla
 			if polErr == nil {
 				on = judgement.PaymentCounts(&pol, &p)
 			}
-			if !c.PlanAgreedAt.IsZero() {
-				// As credits: one recorded before the plan was agreed was
-				// in the debt it was agreed on, even paid that day (a bill
-				// too, whenever it matures: the ledger's outstanding, on
-				// which plans are agreed, counts it paid when recorded);
-				// one recorded after pays it, even if dated before.
-				if p.CreateTime.Before(c.PlanAgreedAt) {
-					if p.State == ledger.PaymentReversed && !p.UpdateTime.Before(c.PlanAgreedAt) {
-						// Reversed since (a bill dishonoured, a transfer
-						// returned): the debt the plan settles grew by it,
-						// and what was paid towards the plan shrinks.
-						undo := ledger.Payment{Amount: -p.Amount, Currency: p.Currency, State: ledger.PaymentRecorded}
-						pays = append(pays, counted{undo, civil.Max(p.ReversedOn, c.PlanAgreedOn)})
-					}
-					continue
+			on, after := sincePlan(c, p.CreateTime, on)
+			if !after {
+				// In the debt the plan was agreed on (a bill too, whenever
+				// it matures: the ledger's outstanding, on which plans are
+				// agreed, counts it paid when recorded), unless reversed
+				// since (a bill dishonoured, a transfer returned): then the
+				// debt grew by it, and what was paid towards the plan
+				// shrinks.
+				if p.State == ledger.PaymentReversed && !p.UpdateTime.Before(c.PlanAgreedAt) {
+					undo := ledger.Payment{Amount: -p.Amount, Currency: p.Currency, State: ledger.PaymentRecorded}
+					pays = append(pays, counted{undo, civil.Max(p.ReversedOn, c.PlanAgreedOn)})
 				}
-				on = civil.Max(on, c.PlanAgreedOn)
+				continue
 			}
 			pays = append(pays, counted{p, on})
 		}
 		for _, cn := range f.CreditNotes {
-			on := cn.IssuedOn
-			if !c.PlanAgreedAt.IsZero() {
-				if cn.CreateTime.Before(c.PlanAgreedAt) {
-					continue // in the debt the plan was agreed on
-				}
-				on = civil.Max(on, c.PlanAgreedOn)
+			if on, after := sincePlan(c, cn.CreateTime, cn.IssuedOn); after {
+				credit := ledger.Payment{Amount: cn.Amount, Currency: inv.Amount.Currency, State: ledger.PaymentRecorded}
+				pays = append(pays, counted{credit, on})
 			}
-			credit := ledger.Payment{Amount: cn.Amount, Currency: inv.Amount.Currency, State: ledger.PaymentRecorded}
-			pays = append(pays, counted{credit, on})
 		}
 	}
 	return func(by civil.Date) int64 {

@@ -219,21 +219,6 @@ func (l *Ledger) reversePaymentTx(ctx context.Context, tx store.Tx, invoiceID, p
 // on a payment now reversed was not, and the sweep judged it only at the
 // plan's next date, weeks on, while the regulator saw the plan running.
 func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
-	names := func(c *complaint.Complaint) (bool, error) {
-		if slices.Contains(c.Invoices, inv.ID) {
-			return true, nil
-		}
-		for _, id := range c.Claims {
-			cl, err := tx.GetClaim(ctx, id)
-			if err != nil {
-				return false, err
-			}
-			if cl.Invoice == inv.ID {
-				return true, nil
-			}
-		}
-		return false, nil
-	}
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, DebtorID: inv.DebtorID,
 		State: []store.StringCond{{Op: store.OpEq, Value: string(complaint.Resolved)}}}
 	for c, err := range listed(&q.Page, func() ([]*complaint.Complaint, error) { return tx.ListComplaints(ctx, q) }, complaintID) {
@@ -243,11 +228,11 @@ func recheckPlans(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today c
 		if c.Outcome != complaint.OutcomePaymentPlan || !c.NextCheck.After(today) {
 			continue
 		}
-		ok, err := names(c)
+		ids, err := planInvoices(ctx, tx, c)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if !slices.Contains(ids, inv.ID) {
 			continue
 		}
 		c.NextCheck, c.UpdateTime = today, notBefore(now, c.UpdateTime)
