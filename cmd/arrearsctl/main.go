@@ -162,6 +162,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v\n",
 			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), rep.Outcomes)
+		if rep.Recovered > 0 {
+			where := ""
+			if *rejects != "" {
+				where = ", now listed in " + *rejects
+			}
+			fmt.Fprintf(stdout, "%d records were rejected in answers an earlier run did not receive (the server kept them%s)\n", rep.Recovered, where)
+		}
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -301,4 +302,95 @@ type stopOnWrite struct {
 func (s *stopOnWrite) Write(p []byte) (int, error) {
 	s.once.Do(func() { close(s.stop) })
 	return len(p), nil
+}
+
+// TestArrearsctlSyncRecoversLostRejections: a run whose answers never
+// reached the rejects file (as when a client is killed after the server
+// committed) leaves its rejections with the session; the rerun resumes
+// after those records, takes their rejections from the server into the
+// file, and counts them, so the file is done "with rejections", not clean.
+func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,issued_on\n")
+	for i := range 10 {
+		amount := "10.00"
+		if i == 3 || i == 7 {
+			amount = "0.00" // read, sent, and refused by the server
+		}
+		fmt.Fprintf(&b, "LOST-%03d,CN:%s,Supplier,SMALL,CNY,%s,2025-07-02\n", i, uscc("92350121MA0CW0001"), amount)
+	}
+	all := b.String()
+	head := strings.Join(strings.SplitAfter(all, "\n")[:7], "") // the header and six records
+	first, path := filepath.Join(dir, "first.csv"), filepath.Join(dir, "payables.csv")
+	os.WriteFile(first, []byte(head), 0o600)
+	os.WriteFile(path, []byte(all), 0o600)
+	// The first six records under the session, their answers kept nowhere.
+	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: first, Session: "nightly"})
+	if err != nil || rep.Outcomes["REJECTED"] != 1 {
+		t.Fatalf("first run: %v, %v, %v", rep.Outcomes, rep.Rejected, err)
+	}
+	rejects := filepath.Join(dir, "rejected.ndjson")
+	fileSeqs := func() []int64 {
+		var seqs []int64
+		b, _ := os.ReadFile(rejects)
+		for line := range strings.Lines(string(b)) {
+			var r arrearsv1.RecordResult
+			if err := protojson.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("rejects file line %q: %v", line, err)
+			}
+			if r.Outcome != "REJECTED" || len(r.Problems) == 0 {
+				t.Errorf("rejects file line %q: not a rejection with its problems", line)
+			}
+			seqs = append(seqs, r.Sequence)
+		}
+		return seqs
+	}
+	opts := syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Session: "nightly", Rejects: rejects}
+	rep, err = syncclient.Run(context.Background(), opts)
+	if err != nil || !rep.Done || rep.ResumeAfter != 6 || rep.Recovered != 1 || rep.RejectedBefore != 1 || rep.Outcomes["REJECTED"] != 1 {
+		t.Errorf("resumed run: %v, done %v, resumed after %d, recovered %d, rejected before %d, outcomes %v",
+			err, rep.Done, rep.ResumeAfter, rep.Recovered, rep.RejectedBefore, rep.Outcomes)
+	}
+	if got := fileSeqs(); fmt.Sprint(got) != "[4 8]" {
+		t.Errorf("rejects file lists records %v, want [4 8]", got)
+	}
+	// Once more: the file holds both; nothing is recovered twice.
+	rep, err = syncclient.Run(context.Background(), opts)
+	if err != nil || rep.Recovered != 0 || rep.RejectedBefore != 2 {
+		t.Errorf("third run: %v, recovered %d, rejected before %d", err, rep.Recovered, rep.RejectedBefore)
+	}
+	if got := fileSeqs(); fmt.Sprint(got) != "[4 8]" {
+		t.Errorf("after the third run the rejects file lists records %v, want [4 8]", got)
+	}
+	// With no file, the server's list is what counts.
+	opts.Rejects = ""
+	if rep, err = syncclient.Run(context.Background(), opts); err != nil || rep.RejectedBefore != 2 {
+		t.Errorf("a run without a rejects file: %v, rejected before %d, want 2", err, rep.RejectedBefore)
+	}
+
+	// The session and its rejections as a portal or script reads them, over
+	// gRPC and REST alike, a page at a time.
+	name := f.debtor + "/syncSessions/nightly"
+	for _, tr := range []transport{&grpcTransport{conn: f.conn, token: f.erp}, &restTransport{base: "http://" + f.http, token: f.erp}} {
+		var sess arrearsv1.GetSyncSessionResponse
+		call(t, tr, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: name}, &sess)
+		if sess.ResumeAfter != 10 || sess.RejectedRecords != 2 {
+			t.Errorf("%T: GetSyncSession = resume after %d, %d rejected; want 10, 2", tr, sess.ResumeAfter, sess.RejectedRecords)
+		}
+		var page1, page2 arrearsv1.ListSyncRejectionsResponse
+		call(t, tr, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: name, PageSize: 1}, &page1)
+		if len(page1.Rejections) != 1 || page1.Rejections[0].Sequence != 4 || page1.Rejections[0].DocumentRef != "LOST-003" ||
+			page1.Rejections[0].Problems[0].Field != "amount.minor_units" || page1.NextPageToken == "" {
+			t.Fatalf("%T: first page %v", tr, &page1)
+		}
+		call(t, tr, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: name, PageSize: 1, PageToken: page1.NextPageToken}, &page2)
+		if len(page2.Rejections) != 1 || page2.Rejections[0].Sequence != 8 {
+			t.Errorf("%T: second page %v", tr, &page2)
+		}
+		// Another debtor's key sees no such session.
+		expect(t, &grpcTransport{conn: f.conn, token: f.other}, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: name}, &arrearsv1.ListSyncRejectionsResponse{}, codes.NotFound)
+		expect(t, tr, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: f.debtor + "/syncSessions/-nightly"}, &arrearsv1.ListSyncRejectionsResponse{}, codes.InvalidArgument)
+	}
 }

@@ -222,7 +222,7 @@ func serviceOf(rpc string) string {
 	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "ListContests", "MoveContest", "FileComplaint",
 		"GetComplaint", "ListComplaints", "MoveComplaint", "ListComplaintEvents", "GetComplaintStatistics":
 		return "SupplierService"
-	case "SyncPayablesBatch", "GetSyncSession":
+	case "SyncPayablesBatch", "GetSyncSession", "ListSyncRejections":
 		return "SyncService"
 	case "GetOverdueSummary", "GetAnnualDisclosure", "GetPaymentPracticeReport", "GetWatchList":
 		return "OversightService"
@@ -354,6 +354,8 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/sync:batch", r
 	case *arrearsv1.GetSyncSessionRequest:
 		return "GET", "/v1/" + r.Name, nil
+	case *arrearsv1.ListSyncRejectionsRequest:
+		return "GET", "/v1/" + r.Parent + "/rejections?" + query("pageSize", r.PageSize, "pageToken", r.PageToken), nil
 	case *arrearsv1.GetOverdueSummaryRequest:
 		q := query("groupBy", strings.Join(r.GroupBy, ","), "pageSize", r.PageSize, "pageToken", r.PageToken)
 		if r.AsOf != nil {

@@ -75,6 +75,7 @@ var Rules = map[string]Rule{
 	"/arrears.v1.SyncService/SyncPayables":                           {Roles: debtors},
 	"/arrears.v1.SyncService/SyncPayablesBatch":                      {Roles: debtors},
 	"/arrears.v1.SyncService/GetSyncSession":                         {Roles: debtors},
+	"/arrears.v1.SyncService/ListSyncRejections":                     {Roles: debtors},
 	"/arrears.v1.OversightService/GetOverdueSummary":                 {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/arrears.v1.OversightService/GetAnnualDisclosure":               {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},
 	"/arrears.v1.OversightService/GetWatchList":                      {Roles: []Role{RoleRegulator, RoleDebtor, RoleAdmin}},

@@ -228,8 +228,7 @@ func (s *Server) ResolveDispute(ctx context.Context, req *arrearsv1.ResolveDispu
 	return &arrearsv1.ResolveDisputeResponse{Dispute: disputeToProto(d, invoice.Amount.Currency), Invoice: invoiceToProto(invoice)}, nil
 }
 
-// ListRevisions pages by revision number; the token carries it in the
-// position's last 8 bytes.
+// ListRevisions pages by revision number (seqPosition in the token).
 func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisionsRequest) (*arrearsv1.ListRevisionsResponse, error) {
 	const method = "ListRevisions"
 	var v ledger.ValidationError
@@ -260,9 +259,7 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 		if err != nil {
 			v.Add("page_token", "%s", err)
 		}
-		for _, b := range pos[8:] {
-			after = after<<8 | int64(b)
-		}
+		after = positionSeq(pos)
 	}
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, method, "", err)
@@ -279,13 +276,7 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Parent, err)
 	}
-	rows, next := nextToken(s, sc, rows, size, func(r *ledger.Revision) uuid.UUID {
-		var pos uuid.UUID
-		for i := 0; i < 8; i++ {
-			pos[15-i] = byte(r.Revision >> (8 * i))
-		}
-		return pos
-	})
+	rows, next := nextToken(s, sc, rows, size, func(r *ledger.Revision) uuid.UUID { return seqPosition(r.Revision) })
 	out := &arrearsv1.ListRevisionsResponse{NextPageToken: next}
 	for _, r := range rows {
 		out.Revisions = append(out.Revisions, revisionToProto(name, r))

@@ -64,6 +64,25 @@ func nextToken[T any](s *Server, scope string, rows []*T, size int, id func(*T) 
 	return rows, s.tokens.Encode(scope, id(rows[len(rows)-1]))
 }
 
+// seqPosition is a page position holding a number (a revision, a
+// sequence) in its last 8 bytes, as lists paged by number carry it in
+// their tokens; positionSeq reads it back.
+func seqPosition(n int64) uuid.UUID {
+	var pos uuid.UUID
+	for i := 0; i < 8; i++ {
+		pos[15-i] = byte(n >> (8 * i))
+	}
+	return pos
+}
+
+func positionSeq(pos uuid.UUID) int64 {
+	var n int64
+	for _, b := range pos[8:] {
+		n = n<<8 | int64(b)
+	}
+	return n
+}
+
 // scope binds a page token to the caller, the method, the parent and the
 // filter: a token handed to someone else, or replayed with a wider filter,
 // is refused.

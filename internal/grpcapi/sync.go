@@ -173,16 +173,20 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func resultsToProto(rs []service.SyncResult, acked int64) *arrearsv1.ChunkResult {
 	out := &arrearsv1.ChunkResult{AcknowledgedSequence: acked}
 	for _, r := range rs {
-		pr := &arrearsv1.RecordResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: string(r.Outcome), Changed: r.Changed}
-		if r.InvoiceID != uuid.Nil {
-			pr.Invoice = invoiceName(r.InvoiceID)
-		}
-		for _, v := range r.Violations {
-			pr.Problems = append(pr.Problems, &arrearsv1.RecordProblem{Field: v.Field, Description: v.Description})
-		}
-		out.Results = append(out.Results, pr)
+		out.Results = append(out.Results, resultToProto(r))
 	}
 	return out
+}
+
+func resultToProto(r service.SyncResult) *arrearsv1.RecordResult {
+	pr := &arrearsv1.RecordResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: string(r.Outcome), Changed: r.Changed}
+	if r.InvoiceID != uuid.Nil {
+		pr.Invoice = invoiceName(r.InvoiceID)
+	}
+	for _, v := range r.Violations {
+		pr.Problems = append(pr.Problems, &arrearsv1.RecordProblem{Field: v.Field, Description: v.Description})
+	}
+	return pr
 }
 
 func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
@@ -416,20 +420,67 @@ func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayable
 }
 
 func (a *Sync) GetSyncSession(ctx context.Context, req *arrearsv1.GetSyncSessionRequest) (*arrearsv1.GetSyncSessionResponse, error) {
+	const method = "GetSyncSession"
 	var v ledger.ValidationError
-	party, session, ok := strings.Cut(req.Name, "/syncSessions/")
-	ref := parsePartyName(&v, "name", party)
-	if !ok || session == "" {
-		v.Add("name", "%q is not of the form parties/{debtor}/syncSessions/{session}", req.Name)
-	} else {
-		service.CheckSession(&v, "name", session)
-	}
+	ref, session := parseSessionName(&v, "name", req.Name)
 	if err := v.Err(); err != nil {
-		return nil, a.s.fail(ctx, "GetSyncSession", "", err)
+		return nil, a.s.fail(ctx, method, "", err)
 	}
 	debtor, resume, err := a.s.svc.OpenSync(ctx, ref, session)
 	if err != nil {
-		return nil, a.s.fail(ctx, "GetSyncSession", req.Name, err)
+		return nil, a.s.fail(ctx, method, req.Name, err)
 	}
-	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume}, nil
+	rejected, err := a.s.svc.SyncRejectedCount(ctx, debtor.ID, session)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, req.Name, err)
+	}
+	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume, RejectedRecords: rejected}, nil
+}
+
+// parseSessionName reads "parties/{debtor}/syncSessions/{session}", the
+// debtor in either form.
+func parseSessionName(v *ledger.ValidationError, field, name string) (service.PartyRef, string) {
+	party, session, ok := strings.Cut(name, "/syncSessions/")
+	ref := parsePartyName(v, field, party)
+	if !ok || session == "" {
+		v.Add(field, "%q is not of the form parties/{debtor}/syncSessions/{session}", name)
+	} else {
+		service.CheckSession(v, field, session)
+	}
+	return ref, session
+}
+
+// ListSyncRejections pages by sequence, carried in the token as
+// ListRevisions carries a revision number (seqPosition).
+func (a *Sync) ListSyncRejections(ctx context.Context, req *arrearsv1.ListSyncRejectionsRequest) (*arrearsv1.ListSyncRejectionsResponse, error) {
+	const method = "ListSyncRejections"
+	var v ledger.ValidationError
+	ref, session := parseSessionName(&v, "parent", req.Parent)
+	size := pageSize(&v, req.PageSize)
+	sc := scope(ctx, method, req.Parent, "")
+	var after int64
+	if req.PageToken != "" {
+		pos, err := a.s.tokens.Decode(sc, req.PageToken)
+		if err != nil {
+			v.Add("page_token", "%s", err)
+		}
+		after = positionSeq(pos)
+	}
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	results, err := a.s.svc.SyncRejections(ctx, ref, session, after, size+1)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, req.Parent, err)
+	}
+	rows := make([]*service.SyncResult, len(results))
+	for i := range results {
+		rows[i] = &results[i]
+	}
+	rows, next := nextToken(a.s, sc, rows, size, func(r *service.SyncResult) uuid.UUID { return seqPosition(r.Sequence) })
+	out := &arrearsv1.ListSyncRejectionsResponse{NextPageToken: next}
+	for _, r := range rows {
+		out.Rejections = append(out.Rejections, resultToProto(*r))
+	}
+	return out, nil
 }

@@ -116,6 +116,29 @@ func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session strin
 	return debtor, s.AckedSeq, nil
 }
 
+// SyncRejections lists up to limit of the records a session of a debtor
+// the caller acts for rejected, after sequence after.
+func (l *Ledger) SyncRejections(ctx context.Context, debtorRef PartyRef, session string, after int64, limit int) ([]SyncResult, error) {
+	debtor, _, err := l.OpenSync(ctx, debtorRef, session)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := l.store.ListSyncRejections(ctx, debtor.ID, session, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SyncResult, len(rs))
+	for i, r := range rs {
+		out[i] = SyncResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: SyncRejected, Violations: r.Problems}
+	}
+	return out, nil
+}
+
+// SyncRejectedCount counts the records a session of a debtor rejected.
+func (l *Ledger) SyncRejectedCount(ctx context.Context, debtorID uuid.UUID, session string) (int64, error) {
+	return l.store.CountSyncRejections(ctx, debtorID, session)
+}
+
 // SyncChunk applies a chunk of records in one transaction and returns a
 // result per record and the session's acknowledged sequence. A record that
 // fails is rolled back alone (a savepoint) and reported with its reasons;
@@ -451,6 +474,17 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		}
 		sess.AckedSeq, sess.Records, sess.UpdateTime = max(last, sess.AckedSeq), sess.Records+int64(len(recs)), now
 		if err := tx.PutSyncSession(ctx, sess); err != nil {
+			return err
+		}
+		// The rejections of the records the session now acknowledges, kept
+		// with it: a client whose answer is lost resumes after them.
+		var rejected []*store.SyncRejection
+		for _, i := range apply {
+			if res := &results[i]; res.Outcome == SyncRejected {
+				rejected = append(rejected, &store.SyncRejection{Sequence: res.Sequence, DocumentRef: res.DocumentRef, Problems: res.Violations})
+			}
+		}
+		if err := tx.PutSyncRejections(ctx, debtorID, session, rejected); err != nil {
 			return err
 		}
 		acked = sess.AckedSeq

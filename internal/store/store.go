@@ -224,6 +224,11 @@ type Reader interface {
 	PartiesByRegistration(ctx context.Context, keys [][2]string) (map[[2]string]*ledger.Party, error)
 	// GetSyncSession reads a debtor's named sync session.
 	GetSyncSession(ctx context.Context, debtorID uuid.UUID, session string) (*SyncSession, error)
+	// ListSyncRejections lists up to limit of the records a session
+	// rejected with sequence > after, in sequence order.
+	ListSyncRejections(ctx context.Context, debtorID uuid.UUID, session string, after int64, limit int) ([]*SyncRejection, error)
+	// CountSyncRejections counts the records a session rejected.
+	CountSyncRejections(ctx context.Context, debtorID uuid.UUID, session string) (int64, error)
 
 	// SummaryNodes sums the summary aggregates over the given nodes, per
 	// group matching q.
@@ -277,6 +282,14 @@ type SyncSession struct {
 	Version    int64
 	CreateTime time.Time
 	UpdateTime time.Time
+}
+
+// SyncRejection is a record a sync session rejected: its sequence, its
+// document reference as sent, and why.
+type SyncRejection struct {
+	Sequence    int64
+	DocumentRef string
+	Problems    []ledger.FieldViolation
 }
 
 // SupplierQuery selects claims, contests or complaints; nil uuids mean any.
@@ -416,6 +429,10 @@ type Tx interface {
 	// PutSyncSession inserts (Version 0) or moves on (at the Version read,
 	// else ledger.ErrConflict) a sync session.
 	PutSyncSession(ctx context.Context, s *SyncSession) error
+	// PutSyncRejections keeps the records of a chunk of a session that were
+	// rejected, with the chunk: each sequence once in a session, else
+	// ledger.ErrConflict.
+	PutSyncRejections(ctx context.Context, debtorID uuid.UUID, session string, rs []*SyncRejection) error
 	// Savepoint, RollbackTo and Release isolate one record of a bulk write
 	// inside the transaction: a failed record is rolled back alone.
 	Savepoint(ctx context.Context, name string) error

@@ -54,9 +54,9 @@ type Options struct {
 	// Stop, when closed, ends the run gently: no more chunks are sent, the
 	// server answers those in flight, and Run returns ErrStopped with
 	// their results counted. Cancelling ctx ends it at once instead: the
-	// server may have committed chunks whose answers are lost, and a rerun
-	// resumes after them, so rejections among them go unreported (a new
-	// session re-checks the whole file).
+	// server may have committed chunks whose answers are lost; a rerun
+	// resumes after them and takes their rejections from the server
+	// (Report.Recovered).
 	Stop <-chan struct{}
 	// Rejects, when set, names a file that receives every rejected record
 	// as a line of JSON (a RecordResult) as soon as it is known: a fresh
@@ -80,9 +80,12 @@ type Report struct {
 	Done     bool
 	Outcomes map[string]int64
 	Rejected []*arrearsv1.RecordResult // the first 100 of this run; all are in Options.Rejects
-	// RejectedBefore counts the rejections earlier runs of the session
-	// wrote to Options.Rejects, at or before ResumeAfter.
+	// RejectedBefore counts the rejections of the records at or before
+	// ResumeAfter: those earlier runs of the session wrote to
+	// Options.Rejects, and those the server kept whose answers no run
+	// received (Recovered, written there now).
 	RejectedBefore int64
+	Recovered      int64
 	Elapsed        time.Duration
 }
 
@@ -162,6 +165,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, err
 	}
 	rep.RejectedBefore = rejects.kept
+	if rep.ResumeAfter > 0 {
+		n, err := recoverRejections(ctx, arrearsv1.NewSyncServiceClient(o.Conn), o.Debtor+"/syncSessions/"+o.Session, rep.ResumeAfter, rejects)
+		switch {
+		case errors.Is(err, errNoRejectionList):
+			if o.Progress != nil {
+				fmt.Fprintln(o.Progress, "the server keeps no rejected records: rejections in answers an earlier run did not receive cannot be listed")
+			}
+		case err != nil:
+			return rep, interrupted(err)
+		}
+		rep.Recovered = n
+		rep.RejectedBefore += n
+	}
 	if o.Progress != nil && rep.ResumeAfter > 0 {
 		fmt.Fprintf(o.Progress, "resuming session %s after record %d of %d\n", o.Session, rep.ResumeAfter, total)
 	}
@@ -333,8 +349,9 @@ type rejectsFile struct {
 	f      *os.File
 	w      *bufio.Writer
 	err    error
-	kept   int64 // lines kept from earlier runs
-	stream bool  // not a regular file: only written
+	kept   int64          // lines kept from earlier runs
+	held   map[int64]bool // their sequences
+	stream bool           // not a regular file: only written
 }
 
 // errLocked is the rejects file held by another run.
@@ -389,6 +406,10 @@ func (r *rejectsFile) start(resumeAfter int64) error {
 			if protojson.Unmarshal(line, &res) == nil && res.Sequence > 0 && res.Sequence <= resumeAfter {
 				keep = append(keep, line...)
 				r.kept++
+				if r.held == nil {
+					r.held = map[int64]bool{}
+				}
+				r.held[res.Sequence] = true
 			}
 		}
 	}
@@ -404,6 +425,41 @@ func (r *rejectsFile) start(resumeAfter int64) error {
 		return fmt.Errorf("the rejected records' file: %w", err)
 	}
 	return nil
+}
+
+// errNoRejectionList is a server that keeps no rejections.
+var errNoRejectionList = errors.New("the server keeps no rejected records")
+
+// recoverRejections asks the server for the session's rejections at or
+// before resumeAfter and writes to the file those it does not hold: the
+// rejections in answers an earlier run never received (killed, or cut off
+// after the server committed), which the session has moved past. It
+// returns how many it found; with no file, every one the server lists is
+// counted, as no earlier run's report can be read back.
+func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, session string, resumeAfter int64, rejects *rejectsFile) (int64, error) {
+	var found int64
+	token := ""
+	for {
+		resp, err := client.ListSyncRejections(ctx, &arrearsv1.ListSyncRejectionsRequest{Parent: session, PageSize: 500, PageToken: token})
+		if status.Code(err) == codes.Unimplemented {
+			return found, errNoRejectionList // a server older than this client
+		}
+		if err != nil {
+			return found, fmt.Errorf("listing the session's rejected records: %w", err)
+		}
+		for _, r := range resp.Rejections {
+			if r.Sequence > resumeAfter || rejects.held[r.Sequence] {
+				continue
+			}
+			if err := rejects.write(r); err != nil {
+				return found, fmt.Errorf("writing the rejected records: %w", err)
+			}
+			found++
+		}
+		if token = resp.NextPageToken; token == "" {
+			return found, nil
+		}
+	}
 }
 
 // write appends one rejection and flushes it: a run killed a moment later

@@ -1017,11 +1017,14 @@ func (x *GetSyncSessionRequest) GetName() string {
 }
 
 type GetSyncSessionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	ResumeAfter   int64                  `protobuf:"varint,2,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ResumeAfter int64                  `protobuf:"varint,2,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
+	// How many records the session has rejected (ListSyncRejections lists
+	// them).
+	RejectedRecords int64 `protobuf:"varint,3,opt,name=rejected_records,json=rejectedRecords,proto3" json:"rejected_records,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetSyncSessionResponse) Reset() {
@@ -1066,6 +1069,128 @@ func (x *GetSyncSessionResponse) GetResumeAfter() int64 {
 		return x.ResumeAfter
 	}
 	return 0
+}
+
+func (x *GetSyncSessionResponse) GetRejectedRecords() int64 {
+	if x != nil {
+		return x.RejectedRecords
+	}
+	return 0
+}
+
+type ListSyncRejectionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session: "parties/{debtor}/syncSessions/{session}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// As every list: default 50, values over 500 cut to 500.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSyncRejectionsRequest) Reset() {
+	*x = ListSyncRejectionsRequest{}
+	mi := &file_arrears_v1_sync_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSyncRejectionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSyncRejectionsRequest) ProtoMessage() {}
+
+func (x *ListSyncRejectionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_sync_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSyncRejectionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSyncRejectionsRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_sync_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListSyncRejectionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListSyncRejectionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSyncRejectionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSyncRejectionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each as its chunk answered it: outcome REJECTED, with its problems.
+	Rejections    []*RecordResult `protobuf:"bytes,1,rep,name=rejections,proto3" json:"rejections,omitempty"`
+	NextPageToken string          `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSyncRejectionsResponse) Reset() {
+	*x = ListSyncRejectionsResponse{}
+	mi := &file_arrears_v1_sync_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSyncRejectionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSyncRejectionsResponse) ProtoMessage() {}
+
+func (x *ListSyncRejectionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_sync_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSyncRejectionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSyncRejectionsResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_sync_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListSyncRejectionsResponse) GetRejections() []*RecordResult {
+	if x != nil {
+		return x.Rejections
+	}
+	return nil
+}
+
+func (x *ListSyncRejectionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_arrears_v1_sync_service_proto protoreflect.FileDescriptor
@@ -1149,14 +1274,26 @@ const file_arrears_v1_sync_service_proto_rawDesc = "" +
 	"\x19SyncPayablesBatchResponse\x12/\n" +
 	"\x06result\x18\x01 \x01(\v2\x17.arrears.v1.ChunkResultR\x06result\"+\n" +
 	"\x15GetSyncSessionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"O\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"z\n" +
 	"\x16GetSyncSessionResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\fresume_after\x18\x02 \x01(\x03R\vresumeAfter2\x9f\x02\n" +
+	"\fresume_after\x18\x02 \x01(\x03R\vresumeAfter\x12)\n" +
+	"\x10rejected_records\x18\x03 \x01(\x03R\x0frejectedRecords\"o\n" +
+	"\x19ListSyncRejectionsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"~\n" +
+	"\x1aListSyncRejectionsResponse\x128\n" +
+	"\n" +
+	"rejections\x18\x01 \x03(\v2\x18.arrears.v1.RecordResultR\n" +
+	"rejections\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x84\x03\n" +
 	"\vSyncService\x12U\n" +
 	"\fSyncPayables\x12\x1f.arrears.v1.SyncPayablesRequest\x1a .arrears.v1.SyncPayablesResponse(\x010\x01\x12`\n" +
 	"\x11SyncPayablesBatch\x12$.arrears.v1.SyncPayablesBatchRequest\x1a%.arrears.v1.SyncPayablesBatchResponse\x12W\n" +
-	"\x0eGetSyncSession\x12!.arrears.v1.GetSyncSessionRequest\x1a\".arrears.v1.GetSyncSessionResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
+	"\x0eGetSyncSession\x12!.arrears.v1.GetSyncSessionRequest\x1a\".arrears.v1.GetSyncSessionResponse\x12c\n" +
+	"\x12ListSyncRejections\x12%.arrears.v1.ListSyncRejectionsRequest\x1a&.arrears.v1.ListSyncRejectionsResponseB5Z3github.com/arrears/arrears/gen/arrears/v1;arrearsv1b\x06proto3"
 
 var (
 	file_arrears_v1_sync_service_proto_rawDescOnce sync.Once
@@ -1170,46 +1307,48 @@ func file_arrears_v1_sync_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_sync_service_proto_rawDescData
 }
 
-var file_arrears_v1_sync_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_arrears_v1_sync_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_arrears_v1_sync_service_proto_goTypes = []any{
-	(*PayablePayment)(nil),            // 0: arrears.v1.PayablePayment
-	(*PayableRecord)(nil),             // 1: arrears.v1.PayableRecord
-	(*SyncOpen)(nil),                  // 2: arrears.v1.SyncOpen
-	(*PayableChunk)(nil),              // 3: arrears.v1.PayableChunk
-	(*SyncPayablesRequest)(nil),       // 4: arrears.v1.SyncPayablesRequest
-	(*RecordProblem)(nil),             // 5: arrears.v1.RecordProblem
-	(*RecordResult)(nil),              // 6: arrears.v1.RecordResult
-	(*SyncOpened)(nil),                // 7: arrears.v1.SyncOpened
-	(*ChunkResult)(nil),               // 8: arrears.v1.ChunkResult
-	(*SyncPayablesResponse)(nil),      // 9: arrears.v1.SyncPayablesResponse
-	(*SyncPayablesBatchRequest)(nil),  // 10: arrears.v1.SyncPayablesBatchRequest
-	(*SyncPayablesBatchResponse)(nil), // 11: arrears.v1.SyncPayablesBatchResponse
-	(*GetSyncSessionRequest)(nil),     // 12: arrears.v1.GetSyncSessionRequest
-	(*GetSyncSessionResponse)(nil),    // 13: arrears.v1.GetSyncSessionResponse
-	(*Money)(nil),                     // 14: arrears.v1.Money
-	(*Date)(nil),                      // 15: arrears.v1.Date
-	(PaymentInstrument)(0),            // 16: arrears.v1.PaymentInstrument
-	(SizeClass)(0),                    // 17: arrears.v1.SizeClass
-	(*InterestRate)(nil),              // 18: arrears.v1.InterestRate
+	(*PayablePayment)(nil),             // 0: arrears.v1.PayablePayment
+	(*PayableRecord)(nil),              // 1: arrears.v1.PayableRecord
+	(*SyncOpen)(nil),                   // 2: arrears.v1.SyncOpen
+	(*PayableChunk)(nil),               // 3: arrears.v1.PayableChunk
+	(*SyncPayablesRequest)(nil),        // 4: arrears.v1.SyncPayablesRequest
+	(*RecordProblem)(nil),              // 5: arrears.v1.RecordProblem
+	(*RecordResult)(nil),               // 6: arrears.v1.RecordResult
+	(*SyncOpened)(nil),                 // 7: arrears.v1.SyncOpened
+	(*ChunkResult)(nil),                // 8: arrears.v1.ChunkResult
+	(*SyncPayablesResponse)(nil),       // 9: arrears.v1.SyncPayablesResponse
+	(*SyncPayablesBatchRequest)(nil),   // 10: arrears.v1.SyncPayablesBatchRequest
+	(*SyncPayablesBatchResponse)(nil),  // 11: arrears.v1.SyncPayablesBatchResponse
+	(*GetSyncSessionRequest)(nil),      // 12: arrears.v1.GetSyncSessionRequest
+	(*GetSyncSessionResponse)(nil),     // 13: arrears.v1.GetSyncSessionResponse
+	(*ListSyncRejectionsRequest)(nil),  // 14: arrears.v1.ListSyncRejectionsRequest
+	(*ListSyncRejectionsResponse)(nil), // 15: arrears.v1.ListSyncRejectionsResponse
+	(*Money)(nil),                      // 16: arrears.v1.Money
+	(*Date)(nil),                       // 17: arrears.v1.Date
+	(PaymentInstrument)(0),             // 18: arrears.v1.PaymentInstrument
+	(SizeClass)(0),                     // 19: arrears.v1.SizeClass
+	(*InterestRate)(nil),               // 20: arrears.v1.InterestRate
 }
 var file_arrears_v1_sync_service_proto_depIdxs = []int32{
-	14, // 0: arrears.v1.PayablePayment.amount:type_name -> arrears.v1.Money
-	15, // 1: arrears.v1.PayablePayment.paid_on:type_name -> arrears.v1.Date
-	16, // 2: arrears.v1.PayablePayment.instrument:type_name -> arrears.v1.PaymentInstrument
-	15, // 3: arrears.v1.PayablePayment.maturity_on:type_name -> arrears.v1.Date
-	15, // 4: arrears.v1.PayablePayment.reversed_on:type_name -> arrears.v1.Date
-	17, // 5: arrears.v1.PayableRecord.creditor_size_class:type_name -> arrears.v1.SizeClass
-	14, // 6: arrears.v1.PayableRecord.amount:type_name -> arrears.v1.Money
-	15, // 7: arrears.v1.PayableRecord.contract_signed_on:type_name -> arrears.v1.Date
-	15, // 8: arrears.v1.PayableRecord.issued_on:type_name -> arrears.v1.Date
-	15, // 9: arrears.v1.PayableRecord.received_on:type_name -> arrears.v1.Date
-	15, // 10: arrears.v1.PayableRecord.delivered_on:type_name -> arrears.v1.Date
-	15, // 11: arrears.v1.PayableRecord.acceptance_passed_on:type_name -> arrears.v1.Date
-	15, // 12: arrears.v1.PayableRecord.settlement_confirmed_on:type_name -> arrears.v1.Date
-	15, // 13: arrears.v1.PayableRecord.agreed_due_date:type_name -> arrears.v1.Date
-	18, // 14: arrears.v1.PayableRecord.agreed_interest_rate:type_name -> arrears.v1.InterestRate
-	17, // 15: arrears.v1.PayableRecord.creditor_size_class_at_signing:type_name -> arrears.v1.SizeClass
-	15, // 16: arrears.v1.PayableRecord.cancelled_on:type_name -> arrears.v1.Date
+	16, // 0: arrears.v1.PayablePayment.amount:type_name -> arrears.v1.Money
+	17, // 1: arrears.v1.PayablePayment.paid_on:type_name -> arrears.v1.Date
+	18, // 2: arrears.v1.PayablePayment.instrument:type_name -> arrears.v1.PaymentInstrument
+	17, // 3: arrears.v1.PayablePayment.maturity_on:type_name -> arrears.v1.Date
+	17, // 4: arrears.v1.PayablePayment.reversed_on:type_name -> arrears.v1.Date
+	19, // 5: arrears.v1.PayableRecord.creditor_size_class:type_name -> arrears.v1.SizeClass
+	16, // 6: arrears.v1.PayableRecord.amount:type_name -> arrears.v1.Money
+	17, // 7: arrears.v1.PayableRecord.contract_signed_on:type_name -> arrears.v1.Date
+	17, // 8: arrears.v1.PayableRecord.issued_on:type_name -> arrears.v1.Date
+	17, // 9: arrears.v1.PayableRecord.received_on:type_name -> arrears.v1.Date
+	17, // 10: arrears.v1.PayableRecord.delivered_on:type_name -> arrears.v1.Date
+	17, // 11: arrears.v1.PayableRecord.acceptance_passed_on:type_name -> arrears.v1.Date
+	17, // 12: arrears.v1.PayableRecord.settlement_confirmed_on:type_name -> arrears.v1.Date
+	17, // 13: arrears.v1.PayableRecord.agreed_due_date:type_name -> arrears.v1.Date
+	20, // 14: arrears.v1.PayableRecord.agreed_interest_rate:type_name -> arrears.v1.InterestRate
+	19, // 15: arrears.v1.PayableRecord.creditor_size_class_at_signing:type_name -> arrears.v1.SizeClass
+	17, // 16: arrears.v1.PayableRecord.cancelled_on:type_name -> arrears.v1.Date
 	0,  // 17: arrears.v1.PayableRecord.payments:type_name -> arrears.v1.PayablePayment
 	1,  // 18: arrears.v1.PayableChunk.records:type_name -> arrears.v1.PayableRecord
 	2,  // 19: arrears.v1.SyncPayablesRequest.open:type_name -> arrears.v1.SyncOpen
@@ -1220,17 +1359,20 @@ var file_arrears_v1_sync_service_proto_depIdxs = []int32{
 	8,  // 24: arrears.v1.SyncPayablesResponse.chunk:type_name -> arrears.v1.ChunkResult
 	1,  // 25: arrears.v1.SyncPayablesBatchRequest.records:type_name -> arrears.v1.PayableRecord
 	8,  // 26: arrears.v1.SyncPayablesBatchResponse.result:type_name -> arrears.v1.ChunkResult
-	4,  // 27: arrears.v1.SyncService.SyncPayables:input_type -> arrears.v1.SyncPayablesRequest
-	10, // 28: arrears.v1.SyncService.SyncPayablesBatch:input_type -> arrears.v1.SyncPayablesBatchRequest
-	12, // 29: arrears.v1.SyncService.GetSyncSession:input_type -> arrears.v1.GetSyncSessionRequest
-	9,  // 30: arrears.v1.SyncService.SyncPayables:output_type -> arrears.v1.SyncPayablesResponse
-	11, // 31: arrears.v1.SyncService.SyncPayablesBatch:output_type -> arrears.v1.SyncPayablesBatchResponse
-	13, // 32: arrears.v1.SyncService.GetSyncSession:output_type -> arrears.v1.GetSyncSessionResponse
-	30, // [30:33] is the sub-list for method output_type
-	27, // [27:30] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	6,  // 27: arrears.v1.ListSyncRejectionsResponse.rejections:type_name -> arrears.v1.RecordResult
+	4,  // 28: arrears.v1.SyncService.SyncPayables:input_type -> arrears.v1.SyncPayablesRequest
+	10, // 29: arrears.v1.SyncService.SyncPayablesBatch:input_type -> arrears.v1.SyncPayablesBatchRequest
+	12, // 30: arrears.v1.SyncService.GetSyncSession:input_type -> arrears.v1.GetSyncSessionRequest
+	14, // 31: arrears.v1.SyncService.ListSyncRejections:input_type -> arrears.v1.ListSyncRejectionsRequest
+	9,  // 32: arrears.v1.SyncService.SyncPayables:output_type -> arrears.v1.SyncPayablesResponse
+	11, // 33: arrears.v1.SyncService.SyncPayablesBatch:output_type -> arrears.v1.SyncPayablesBatchResponse
+	13, // 34: arrears.v1.SyncService.GetSyncSession:output_type -> arrears.v1.GetSyncSessionResponse
+	15, // 35: arrears.v1.SyncService.ListSyncRejections:output_type -> arrears.v1.ListSyncRejectionsResponse
+	32, // [32:36] is the sub-list for method output_type
+	28, // [28:32] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_sync_service_proto_init() }
@@ -1253,7 +1395,7 @@ func file_arrears_v1_sync_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_sync_service_proto_rawDesc), len(file_arrears_v1_sync_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SyncService_SyncPayables_FullMethodName      = "/arrears.v1.SyncService/SyncPayables"
-	SyncService_SyncPayablesBatch_FullMethodName = "/arrears.v1.SyncService/SyncPayablesBatch"
-	SyncService_GetSyncSession_FullMethodName    = "/arrears.v1.SyncService/GetSyncSession"
+	SyncService_SyncPayables_FullMethodName       = "/arrears.v1.SyncService/SyncPayables"
+	SyncService_SyncPayablesBatch_FullMethodName  = "/arrears.v1.SyncService/SyncPayablesBatch"
+	SyncService_GetSyncSession_FullMethodName     = "/arrears.v1.SyncService/GetSyncSession"
+	SyncService_ListSyncRejections_FullMethodName = "/arrears.v1.SyncService/ListSyncRejections"
 )
 
 // SyncServiceClient is the client API for SyncService service.
@@ -54,6 +55,14 @@ type SyncServiceClient interface {
 	SyncPayablesBatch(ctx context.Context, in *SyncPayablesBatchRequest, opts ...grpc.CallOption) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(ctx context.Context, in *GetSyncSessionRequest, opts ...grpc.CallOption) (*GetSyncSessionResponse, error)
+	// The records a session rejected, in sequence order, as their chunks
+	// answered them. They are kept with the session because an answer can be
+	// lost (the client killed, the connection dropped) after its chunk
+	// committed: the session then resumes after those records, and this is
+	// where a client finds what it missed. Records rejected before the
+	// server kept rejections (28 November 2026) are not listed. A one-off
+	// batch with no session keeps none: its answer is the call's.
+	ListSyncRejections(ctx context.Context, in *ListSyncRejectionsRequest, opts ...grpc.CallOption) (*ListSyncRejectionsResponse, error)
 }
 
 type syncServiceClient struct {
@@ -97,6 +106,16 @@ func (c *syncServiceClient) GetSyncSession(ctx context.Context, in *GetSyncSessi
 	return out, nil
 }
 
+func (c *syncServiceClient) ListSyncRejections(ctx context.Context, in *ListSyncRejectionsRequest, opts ...grpc.CallOption) (*ListSyncRejectionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSyncRejectionsResponse)
+	err := c.cc.Invoke(ctx, SyncService_ListSyncRejections_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SyncServiceServer is the server API for SyncService service.
 // All implementations must embed UnimplementedSyncServiceServer
 // for forward compatibility.
@@ -127,6 +146,14 @@ type SyncServiceServer interface {
 	SyncPayablesBatch(context.Context, *SyncPayablesBatchRequest) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(context.Context, *GetSyncSessionRequest) (*GetSyncSessionResponse, error)
+	// The records a session rejected, in sequence order, as their chunks
+	// answered them. They are kept with the session because an answer can be
+	// lost (the client killed, the connection dropped) after its chunk
+	// committed: the session then resumes after those records, and this is
+	// where a client finds what it missed. Records rejected before the
+	// server kept rejections (28 November 2026) are not listed. A one-off
+	// batch with no session keeps none: its answer is the call's.
+	ListSyncRejections(context.Context, *ListSyncRejectionsRequest) (*ListSyncRejectionsResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
 
@@ -145,6 +172,9 @@ func (UnimplementedSyncServiceServer) SyncPayablesBatch(context.Context, *SyncPa
 }
 func (UnimplementedSyncServiceServer) GetSyncSession(context.Context, *GetSyncSessionRequest) (*GetSyncSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSyncSession not implemented")
+}
+func (UnimplementedSyncServiceServer) ListSyncRejections(context.Context, *ListSyncRejectionsRequest) (*ListSyncRejectionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSyncRejections not implemented")
 }
 func (UnimplementedSyncServiceServer) mustEmbedUnimplementedSyncServiceServer() {}
 func (UnimplementedSyncServiceServer) testEmbeddedByValue()                     {}
@@ -210,6 +240,24 @@ func _SyncService_GetSyncSession_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SyncService_ListSyncRejections_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSyncRejectionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SyncServiceServer).ListSyncRejections(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SyncService_ListSyncRejections_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SyncServiceServer).ListSyncRejections(ctx, req.(*ListSyncRejectionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SyncService_ServiceDesc is the grpc.ServiceDesc for SyncService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -224,6 +272,10 @@ var SyncService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSyncSession",
 			Handler:    _SyncService_GetSyncSession_Handler,
+		},
+		{
+			MethodName: "ListSyncRejections",
+			Handler:    _SyncService_ListSyncRejections_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -169,6 +169,12 @@ func (s *Store) GetInvoiceByDocumentRef(ctx context.Context, debtor uuid.UUID, r
 func (s *Store) GetSyncSession(ctx context.Context, debtor uuid.UUID, session string) (*store.SyncSession, error) {
 	return s.r().GetSyncSession(ctx, debtor, session)
 }
+func (s *Store) ListSyncRejections(ctx context.Context, debtor uuid.UUID, session string, after int64, limit int) ([]*store.SyncRejection, error) {
+	return s.r().ListSyncRejections(ctx, debtor, session, after, limit)
+}
+func (s *Store) CountSyncRejections(ctx context.Context, debtor uuid.UUID, session string) (int64, error) {
+	return s.r().CountSyncRejections(ctx, debtor, session)
+}
 
 func (s *Store) InvoicesByDocumentRef(ctx context.Context, debtor uuid.UUID, refs []string) (map[string]*ledger.Invoice, error) {
 	return s.r().InvoicesByDocumentRef(ctx, debtor, refs)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -42,6 +43,58 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 	}
 	s.Version++
 	return nil
+}
+
+// PutSyncRejections loads the rejections as one bulk write (COPY on
+// PostgreSQL); their problems are kept as a JSON array.
+func (t *tx) PutSyncRejections(ctx context.Context, debtor uuid.UUID, session string, rs []*store.SyncRejection) error {
+	rows := make([][]any, len(rs))
+	for i, r := range rs {
+		ps := make([]storedProblem, len(r.Problems))
+		for k, p := range r.Problems {
+			ps[k] = storedProblem(p)
+		}
+		problems, err := json.Marshal(ps)
+		if err != nil {
+			return err
+		}
+		rows[i] = []any{t.s.dialect.ID(debtor), session, r.Sequence, r.DocumentRef, string(problems)}
+	}
+	return t.load(ctx, "sync_rejections", []string{"debtor_id", "session", "sequence", "document_ref", "problems"}, rows)
+}
+
+// storedProblem is a rejection's problem as the table keeps it, named
+// apart from the Go field names.
+type storedProblem struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+func scanRejection(sc scanner) (*store.SyncRejection, error) {
+	var r store.SyncRejection
+	var problems string
+	if err := sc.Scan(&r.Sequence, &r.DocumentRef, &problems); err != nil {
+		return nil, err
+	}
+	var ps []storedProblem
+	if err := json.Unmarshal([]byte(problems), &ps); err != nil {
+		return nil, fmt.Errorf("sync rejection %d: %w", r.Sequence, store.ErrUndecodable)
+	}
+	for _, p := range ps {
+		r.Problems = append(r.Problems, ledger.FieldViolation(p))
+	}
+	return &r, nil
+}
+
+func (r reader) ListSyncRejections(ctx context.Context, debtor uuid.UUID, session string, after int64, limit int) ([]*store.SyncRejection, error) {
+	return list(ctx, r, "sync rejections", scanRejection, fmt.Sprintf(`SELECT sequence, document_ref, problems FROM sync_rejections
+		WHERE debtor_id = $1 AND session = $2 AND sequence > $3 ORDER BY sequence LIMIT %d`, limit), debtor.String(), session, after)
+}
+
+func (r reader) CountSyncRejections(ctx context.Context, debtor uuid.UUID, session string) (int64, error) {
+	var n int64
+	err := r.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sync_rejections WHERE debtor_id = $1 AND session = $2`, debtor.String(), session).Scan(&n)
+	return n, r.s.wrap("count sync rejections", err)
 }
 
 func (r reader) GetInvoiceByDocumentRef(ctx context.Context, debtor uuid.UUID, ref string) (*ledger.Invoice, error) {

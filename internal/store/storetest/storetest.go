@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"BulkUpdates", testBulkUpdates},
 		{"LookupsInBatches", testLookupsInBatches},
 		{"Requests", testRequests},
+		{"SyncSessions", testSyncSessions},
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"SharedPartyHoldsOffChanges", testShareParty},
@@ -1126,6 +1127,85 @@ func testRequests(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetRequest(ctx, r.Key)
 	wantErr(t, "GetRequest(purged)", err, ledger.ErrNotFound)
+}
+
+// testSyncSessions: a session moves on only from the version read, and its
+// rejections are kept per session, listed in sequence order after a given
+// one, and each sequence once.
+func testSyncSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, other := party("CN", "91350100M000100Y43", "350100"), party("CN", "91350100M000200Y45", "350100")
+	createParties(t, s, debtor, other)
+	sess := &store.SyncSession{DebtorID: debtor.ID, Session: "nightly", CreateTime: t0, UpdateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, sess) })
+	stale := *sess
+	sess.AckedSeq, sess.Records, sess.UpdateTime = 40, 40, t0.Add(time.Minute)
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, sess) })
+	got, err := s.GetSyncSession(ctx, debtor.ID, "nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sess, got); diff != "" {
+		t.Errorf("GetSyncSession (-want +got):\n%s", diff)
+	}
+	stale.AckedSeq = 20
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, &stale) })
+	wantErr(t, "PutSyncSession(stale version)", err, ledger.ErrConflict)
+	_, err = s.GetSyncSession(ctx, other.ID, "nightly")
+	wantErr(t, "GetSyncSession(another debtor's)", err, ledger.ErrNotFound)
+
+	rej := func(seq int64) *store.SyncRejection {
+		return &store.SyncRejection{Sequence: seq, DocumentRef: fmt.Sprintf("INV-%d", seq),
+			Problems: []ledger.FieldViolation{{Field: "amount.minor_units", Description: "must be positive"}, {Field: "issued_on", Description: `"2025-13-01" is no date`}}}
+	}
+	var want []*store.SyncRejection
+	for _, chunk := range [][]int64{{3, 7}, {12, 18, 25}} {
+		var rs []*store.SyncRejection
+		for _, seq := range chunk {
+			rs = append(rs, rej(seq))
+		}
+		want = append(want, rs...)
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutSyncRejections(ctx, debtor.ID, "nightly", rs)
+		})
+	}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		// The same sequence in another session, and another debtor's.
+		if err := tx.PutSyncRejections(ctx, debtor.ID, "weekly", []*store.SyncRejection{rej(7)}); err != nil {
+			return err
+		}
+		return tx.PutSyncRejections(ctx, other.ID, "nightly", []*store.SyncRejection{rej(7), rej(8)})
+	})
+	all, err := s.ListSyncRejections(ctx, debtor.ID, "nightly", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, all); diff != "" {
+		t.Errorf("ListSyncRejections (-want +got):\n%s", diff)
+	}
+	page, err := s.ListSyncRejections(ctx, debtor.ID, "nightly", 7, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want[2:4], page); diff != "" {
+		t.Errorf("ListSyncRejections(after 7, 2) (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		debtor  uuid.UUID
+		session string
+		want    int64
+	}{{debtor.ID, "nightly", 5}, {debtor.ID, "weekly", 1}, {other.ID, "nightly", 2}, {other.ID, "weekly", 0}} {
+		if n, err := s.CountSyncRejections(ctx, c.debtor, c.session); err != nil || n != c.want {
+			t.Errorf("CountSyncRejections(%s) = %d, %v; want %d", c.session, n, err, c.want)
+		}
+	}
+	err = s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSyncRejections(ctx, debtor.ID, "nightly", []*store.SyncRejection{rej(30), rej(12)})
+	})
+	wantErr(t, "PutSyncRejections(sequence kept already)", err, ledger.ErrConflict)
+	if n, err := s.CountSyncRejections(ctx, debtor.ID, "nightly"); err != nil || n != 5 {
+		t.Errorf("after the refused write, CountSyncRejections = %d, %v; want 5 (nothing of it kept)", n, err)
+	}
 }
 
 func testSecret(t *testing.T, s store.Store) {
