@@ -10,6 +10,10 @@
 // at once. Every rejected record is written, as it is known, to a file of
 // JSON lines (FILE.rejected.ndjson unless -rejects says otherwise).
 //
+// A server that becomes unavailable during the run (stopping, restarting,
+// out of reach) is waited for and the run resumes by itself, -retries
+// times (8 unless told otherwise).
+//
 // Exit status: 0 when every record was synced, 3 when the file is done
 // but some records were rejected, 130 when interrupted, 1 on any other
 // failure.
@@ -27,10 +31,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/arrears/arrears/internal/syncclient"
 )
@@ -87,6 +93,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	debtor := fs.String("debtor", "", "the debtor: parties/{id} or parties/{jurisdiction}:{registration id}")
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")
+	retries := fs.Int("retries", 8, "times to resume by itself while the server is unavailable (waiting 1s, then twice as long each time, up to a minute)")
 	rejects := fs.String("rejects", "", `file of JSON lines receiving every rejected record (default FILE.rejected.ndjson; "-" for none)`)
 	caFile := fs.String("tls-ca", "", "PEM CA of the server's certificate; TLS when set (or with -tls-cert, against the system's roots)")
 	certFile := fs.String("tls-cert", "", "PEM client certificate, for mutual TLS")
@@ -144,9 +151,15 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		*rejects = ""
 	}
 	fi, _ := os.Stderr.Stat()
-	rep, err := syncclient.Run(ctx, syncclient.Options{Conn: conn, Token: strings.TrimSpace(*token), Debtor: *debtor,
+	if *retries < 0 {
+		return fmt.Errorf("-retries must not be negative")
+	}
+	rep, err := syncclient.RunRetrying(ctx, syncclient.Options{Conn: conn, Token: strings.TrimSpace(*token), Debtor: *debtor,
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
-		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects})
+		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects},
+		syncclient.Retry{Attempts: *retries, Wait: time.Second, Notify: func(err error, wait time.Duration) {
+			fmt.Fprintf(stderr, "arrearsctl: the server is unavailable (%v); resuming in %v\n", status.Convert(err).Message(), wait)
+		}})
 	if rep == nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
 			return exitError{exitInterrupted, "interrupted while reading the file; nothing was sent"}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
@@ -129,8 +133,9 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	}
 }
 
-// stopAt is a progress writer that asks the run to stop, as a first
-// Ctrl-C does, once the acknowledged count passes a threshold.
+// stopAt is a progress writer that closes stop once the acknowledged
+// count passes a threshold: given to the run as Options.Stop, it asks the
+// run to stop as a first Ctrl-C does.
 type stopAt struct {
 	n    int64
 	stop chan struct{}
@@ -392,5 +397,66 @@ func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
 		// Another debtor's key sees no such session.
 		expect(t, &grpcTransport{conn: f.conn, token: f.other}, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: name}, &arrearsv1.ListSyncRejectionsResponse{}, codes.NotFound)
 		expect(t, tr, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: f.debtor + "/syncSessions/-nightly"}, &arrearsv1.ListSyncRejectionsResponse{}, codes.InvalidArgument)
+	}
+}
+
+// TestArrearsctlSyncRidesOutServerRestart: the server restarts in the
+// middle of a sync (as a replica does in a rolling deploy); the stream
+// ends UNAVAILABLE with its chunks answered, and the run waits, resumes the
+// session by itself and finishes, every record once.
+func TestArrearsctlSyncRidesOutServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	f := newSyncFixture(t, config{DataDir: dir})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String() // the address both servers take in turn
+	l.Close()
+	_, _, stop := startStoppable(t, config{DataDir: dir, GRPCAddr: addr}, f.clk)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const n = 4000
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,issued_on\n")
+	for i := range n {
+		fmt.Fprintf(&b, "RST-%05d,CN:%s,Supplier,SMALL,CNY,%d.00,2025-07-02\n", i, uscc("92350121MA0CW0002"), 10+i)
+	}
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	restart := &stopAt{n: 1000, stop: make(chan struct{})} // asks for the restart
+	var retried []error
+	type outcome struct {
+		rep *syncclient.Report
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		rep, err := syncclient.RunRetrying(context.Background(),
+			syncclient.Options{Conn: conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: 100, Window: 2, Progress: restart, Terminal: true, Every: time.Millisecond},
+			syncclient.Retry{Attempts: 5, Wait: 100 * time.Millisecond, Notify: func(err error, _ time.Duration) { retried = append(retried, err) }})
+		done <- outcome{rep, err}
+	}()
+	var got outcome
+	select {
+	case <-restart.stop:
+		stop()
+		_, _, stop2 := startStoppable(t, config{DataDir: dir, GRPCAddr: addr}, f.clk)
+		defer stop2()
+		got = <-done
+	case got = <-done:
+		t.Fatalf("the run ended before the restart: %v", got.err)
+	}
+	if got.err != nil || !got.rep.Done || got.rep.Acknowledged != n || got.rep.ResumeAfter < 1000 || len(retried) == 0 {
+		t.Fatalf("run across the restart: %v; done %v, acknowledged %d, last resumed after %d, retries %v", got.err, got.rep.Done, got.rep.Acknowledged, got.rep.ResumeAfter, retried)
+	}
+	if s := status.Convert(retried[0]); s.Code() != codes.Unavailable {
+		t.Errorf("first retry after %v, want UNAVAILABLE", retried[0])
+	}
+	if c := countInvoices(t, f.conn, f.erp); c != n {
+		t.Errorf("ledger holds %d invoices, want %d", c, n)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,7 +67,7 @@ func startServer(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr 
 // and restart the server.
 func startStoppable(t *testing.T, cfg config, clk *clock.Fake) (grpcAddr, httpAddr string, stop func()) {
 	t.Helper()
-	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.GRPCAddr, cfg.HTTPAddr = cmp.Or(cfg.GRPCAddr, "127.0.0.1:0"), "127.0.0.1:0"
 	cfg.LogLevel, cfg.LogFormat, cfg.ShutdownTimeout = 8, "json", 5*time.Second
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = 64 << 10

@@ -191,6 +191,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	api := grpcapi.New(svc, secret, log)
 	syncAPI := grpcapi.NewSync(api)
 	syncAPI.IdleTimeout = cfg.SyncIdleTimeout
+	syncAPI.Stopping = ctx.Done() // Serve stops gracefully once ctx is done
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,

@@ -389,6 +389,54 @@ func TestSyncResumesAfterServerCrash(t *testing.T) {
 	}
 }
 
+// TestSyncStreamsDrainAsServerStops: a server told to stop ends its sync
+// streams itself, with UNAVAILABLE once every chunk it took is answered,
+// rather than holding them until the graceful stop's time is up and
+// cutting them; a stream still waiting for its SyncOpen ends too. The
+// acknowledged chunk stands, and the session resumes after it.
+func TestSyncStreamsDrainAsServerStops(t *testing.T) {
+	dir := t.TempDir()
+	f := newSyncFixture(t, config{DataDir: dir})
+	g, _, stop := startStoppable(t, config{DataDir: dir}, f.clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+f.erp)
+	client := arrearsv1.NewSyncServiceClient(conn)
+	running, err := client.SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "drain", Debtor: f.debtor}}})
+	if _, err := running.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	running.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: records(0, 100, same)}}})
+	if resp, err := running.Recv(); err != nil || resp.GetChunk().AcknowledgedSequence != 100 {
+		t.Fatalf("first chunk: %v, %v", resp, err)
+	}
+	unopened, err := client.SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	for name, st := range map[string]arrearsv1.SyncService_SyncPayablesClient{"a running stream": running, "a stream not yet opened": unopened} {
+		_, err := st.Recv()
+		if s := status.Convert(err); s.Code() != codes.Unavailable || !strings.Contains(s.Message(), "the server is stopping") {
+			t.Errorf("%s as the server stops: %v; want UNAVAILABLE saying the server is stopping", name, err)
+		}
+	}
+	<-stopped
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/drain"}, &sess)
+	if sess.ResumeAfter != 100 {
+		t.Errorf("the session resumes after %d, want 100", sess.ResumeAfter)
+	}
+}
+
 // TestSyncStreamStopsWhenKeyRevoked: a key revoked during a long sync stops
 // the stream at the next chunk.
 func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {

@@ -29,7 +29,20 @@ type Sync struct {
 	// a client that went away without closing would otherwise hold the
 	// stream, its goroutines and a slot of its connection for good.
 	IdleTimeout time.Duration
+	// Stopping, closed as the server begins to stop, drains the streams:
+	// each takes no further chunk, answers those it took, and ends with
+	// UNAVAILABLE, so its client resumes the session (on another replica,
+	// or this one restarted) instead of being cut at the graceful stop's
+	// end with a chunk half done and its answer lost.
+	Stopping <-chan struct{}
 }
+
+// errClosed is a message that came as its stream was closed (idle or
+// draining): not applied, and answered by the closing's own error.
+var errClosed = errors.New("stream closed")
+
+// errStopping ends a stream drained as the server stops.
+var errStopping = status.Error(codes.Unavailable, "the server is stopping: every chunk it took was answered; open the session again to resume")
 
 // DefaultSyncIdle is how long a sync stream waits for a silent client.
 const DefaultSyncIdle = 10 * time.Minute
@@ -61,7 +74,9 @@ type idleWatch struct {
 	waiting bool      // the stream waits for a message
 	busy    int       // chunks taken and not yet answered
 	since   time.Time // the last message or answer
-	closed  bool      // the stream was closed as idle
+	closed  bool      // the stream was closed as idle, or is draining
+	// settled is closed once a draining stream has no chunk in flight.
+	settled chan struct{}
 }
 
 // wait marks the stream waiting for its client.
@@ -97,6 +112,25 @@ func (w *idleWatch) answered() {
 	defer w.mu.Unlock()
 	w.busy--
 	w.since = time.Now()
+	if w.busy == 0 && w.settled != nil {
+		close(w.settled)
+		w.settled = nil
+	}
+}
+
+// drain takes no further message (got and take then refuse it) and
+// returns a channel closed once the chunks in flight are answered.
+func (w *idleWatch) drain() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	ch := make(chan struct{})
+	if w.busy == 0 {
+		close(ch)
+	} else {
+		w.settled = ch
+	}
+	return ch
 }
 
 // close closes the stream as idle if it has waited for its client for at
@@ -111,7 +145,8 @@ func (w *idleWatch) close(d time.Duration) bool {
 }
 
 // recvOpen is the stream's first Recv, which ends with errIdle once the
-// client has been silent for the stream's idle timeout.
+// client has been silent for the stream's idle timeout, and with
+// errStopping as the server stops.
 func (a *Sync) recvOpen(stream arrearsv1.SyncService_SyncPayablesServer) (*arrearsv1.SyncPayablesRequest, error) {
 	type got struct {
 		msg *arrearsv1.SyncPayablesRequest
@@ -130,6 +165,8 @@ func (a *Sync) recvOpen(stream arrearsv1.SyncService_SyncPayablesServer) (*arrea
 	case <-t.C:
 		// Returning ends the stream, which ends the Recv above.
 		return nil, errIdle(a.idleTimeout())
+	case <-a.Stopping:
+		return nil, errStopping
 	}
 }
 
@@ -292,7 +329,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			idle.wait()
 			msg, err := stream.Recv()
 			if !idle.got() {
-				return nil // closed as idle: the closing answers the client
+				return errClosed // closed as idle or draining: the closing answers the client
 			}
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -322,7 +359,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 				recs[i] = recordFromProto(r)
 			}
 			if !idle.take() {
-				return nil // closed as idle as it came: not applied
+				return errClosed // closed as it came: not applied
 			}
 			select {
 			case slots <- struct{}{}:
@@ -359,6 +396,8 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 	d := a.idleTimeout()
 	tick := time.NewTicker(d / 8)
 	defer tick.Stop()
+	stopping := a.Stopping
+	var settled <-chan struct{} // once draining
 	for {
 		select {
 		case err := <-failed:
@@ -371,12 +410,25 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			if err := <-sent; err != nil {
 				return err
 			}
+			switch {
+			case errors.Is(recvErr, errClosed) && settled != nil:
+				return errStopping
+			case errors.Is(recvErr, errClosed):
+				return errIdle(d)
+			}
 			return recvErr
+		case <-stopping:
+			stopping, settled = nil, idle.drain()
+		case <-settled:
+			// Every chunk taken is answered: returning ends the stream
+			// and the receive waiting on the client.
+			cancel()
+			return errStopping
 		case <-tick.C:
 			// Every chunk taken is answered, so returning loses
 			// nothing: the session's acknowledgement says where to
 			// resume.
-			if idle.close(d) {
+			if settled == nil && idle.close(d) {
 				cancel()
 				return errIdle(d)
 			}

@@ -89,6 +89,46 @@ type Report struct {
 	Elapsed        time.Duration
 }
 
+// Retry says how a run resumes by itself when the server becomes
+// unavailable (it stopped, a replica restarts, the network failed): up to
+// Attempts further runs, the first after Wait, each wait twice the one
+// before up to a minute. Each is a rerun: it resumes the session after
+// its acknowledged records.
+type Retry struct {
+	Attempts int
+	Wait     time.Duration
+	// Notify, when set, hears of each retry before its wait.
+	Notify func(err error, wait time.Duration)
+}
+
+// RunRetrying is Run, run again as r says while the server is
+// unavailable; it returns the last run's report, which counts the earlier
+// runs' rejections as a rerun does (Report.RejectedBefore). The first
+// Ctrl-C (o.Stop) or ctx ends a wait as it ends a run.
+func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
+	wait := r.Wait
+	for attempt := 0; ; attempt++ {
+		rep, err := Run(ctx, o)
+		if rep == nil || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+			return rep, err
+		}
+		if r.Notify != nil {
+			r.Notify(err, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return rep, ctx.Err()
+		case <-o.Stop:
+			t.Stop()
+			return rep, ErrStopped
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
+
 // Run syncs the file. It returns when the file is done, or with ctx's error
 // when interrupted: everything acknowledged so far is durable, and a rerun
 // with the same file resumes after it.

@@ -42,7 +42,9 @@ type SyncServiceClient interface {
 	// most one further while they are in flight, so a client that sends faster
 	// than the database writes is slowed by flow control, never buffered
 	// without limit. A chunk that fails ends the stream; chunks after it are
-	// not applied.
+	// not applied. A server that is stopping takes no further chunk, answers
+	// those it took and ends the stream UNAVAILABLE: open the session again
+	// to resume.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
 	// SyncPayablesRequest messages and the response application/x-ndjson:
@@ -133,7 +135,9 @@ type SyncServiceServer interface {
 	// most one further while they are in flight, so a client that sends faster
 	// than the database writes is slowed by flow control, never buffered
 	// without limit. A chunk that fails ends the stream; chunks after it are
-	// not applied.
+	// not applied. A server that is stopping takes no further chunk, answers
+	// those it took and ends the stream UNAVAILABLE: open the session again
+	// to resume.
 	//
 	// Over REST (POST /v1/sync) the request body is newline-delimited JSON of
 	// SyncPayablesRequest messages and the response application/x-ndjson:
