@@ -644,7 +644,8 @@ type recordReader struct {
 	hash   interface{ Sum([]byte) []byte }
 	csv    *csv.Reader
 	cols   map[string]int
-	width  int // the cells a row must have: up to the last named column
+	width  int       // the cells a row must have: up to the last named column
+	limit  *rowLimit // beneath csv
 	lines  *bufio.Reader
 	isJSON bool
 	// blankRows counts the rows of empty cells skipped.
@@ -667,7 +668,8 @@ func openRecords(path string) (*recordReader, error) {
 	r := &recordReader{f: f, hash: h}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".csv":
-		r.csv = csv.NewReader(src)
+		r.limit = &rowLimit{src: src}
+		r.csv = csv.NewReader(r.limit)
 		r.csv.ReuseRecord = true
 		r.csv.LazyQuotes = true // a stray quote in a name, as spreadsheets write them
 		header, err := r.csv.Read()
@@ -749,13 +751,17 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			return &rec, nil
 		}
 	}
-	row, err := r.csv.Read()
+	read := func() ([]string, error) {
+		r.limit.start = r.csv.InputOffset()
+		return r.csv.Read()
+	}
+	row, err := read()
 	// Rows of empty cells (",,,," as spreadsheets leave below the data,
 	// or a line of spaces) are skipped as blank lines are: they are no
 	// payable, and sending them would reject one for each.
 	for (err == nil || errors.Is(err, csv.ErrFieldCount)) && blank(row) {
 		r.blankRows++
-		row, err = r.csv.Read()
+		row, err = read()
 	}
 	if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 		return nil, err
@@ -816,6 +822,30 @@ func blank(row []string) bool {
 		}
 	}
 	return true
+}
+
+// rowLimit is the CSV reader's source, which fails once one row has taken
+// more than maxLineBytes: a quote opened and never closed makes every line
+// after it part of one value, which the reader holds whole, so a large
+// file would be read into memory. Nothing after such a row can be told
+// apart, so the error ends the run (in the count, before anything is
+// sent). start is the row's offset, set before each row is read; the
+// reader's own buffer reads ahead of it by a few kilobytes at most.
+type rowLimit struct {
+	src         io.Reader
+	read, start int64
+}
+
+// errRunOn is a CSV row over maxLineBytes.
+var errRunOn = fmt.Errorf("a row runs on for over %d MB: a quote opened and never closed? Nothing after it can be read; close the quote and run again", maxLineBytes>>20)
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.read-l.start > maxLineBytes {
+		return 0, errRunOn
+	}
+	n, err := l.src.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // maxLineBytes bounds an NDJSON line: one longer is reported as a bad

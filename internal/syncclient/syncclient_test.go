@@ -333,3 +333,27 @@ func TestScanSaysWhenBlankRowsWereSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestUnclosedQuoteStopsAtTheBound: a quote opened and never closed in a
+// large CSV file takes every line after it into one value; the reader
+// stops once that row passes maxLineBytes, rather than reading the file
+// into memory, and the run ends before anything is sent.
+func TestUnclosedQuoteStopsAtTheBound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "document_ref,creditor,currency,amount,issued_on")
+	fmt.Fprintln(f, "A-1,CN:x,CNY,1.00,2025-07-01")
+	fmt.Fprintln(f, `A-2,"CN:x,CNY,1.00,2025-07-01`)
+	row := "A-n,CN:x,CNY,1.00,2025-07-01\n"
+	for written := 0; written <= maxLineBytes+len(row); written += len(row) {
+		f.WriteString(row)
+	}
+	f.Close()
+	_, _, _, err = scan(context.Background(), nil, path)
+	if !errors.Is(err, errRunOn) || !strings.Contains(err.Error(), "record 2") {
+		t.Errorf("a quote left open before %d MB of rows: %v", maxLineBytes>>20, err)
+	}
+}
