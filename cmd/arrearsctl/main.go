@@ -180,7 +180,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			if *rejects != "" {
 				where = ", now listed in " + *rejects
 			}
-			fmt.Fprintf(stdout, "%d records were rejected in answers an earlier run did not receive (the server kept them%s)\n", rep.Recovered, where)
+			fmt.Fprintf(stdout, "%d records rejected by earlier runs of the session were taken from the server's list of its rejections%s\n", rep.Recovered, where)
 		}
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
@@ -197,8 +197,8 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	case err != nil:
 		return err
 	}
-	// The file's rejections across the session's runs, when there is a
-	// file; this run's alone otherwise.
+	// The rejections across the session's runs: the rejects file's and
+	// the server's (without a file, the server's and this run's).
 	if n := rep.RejectedBefore + rep.Outcomes["REJECTED"]; n > 0 {
 		where := ""
 		if *rejects != "" {

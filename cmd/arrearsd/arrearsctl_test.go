@@ -398,6 +398,17 @@ func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
 		expect(t, &grpcTransport{conn: f.conn, token: f.other}, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: name}, &arrearsv1.ListSyncRejectionsResponse{}, codes.NotFound)
 		expect(t, tr, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: f.debtor + "/syncSessions/-nightly"}, &arrearsv1.ListSyncRejectionsResponse{}, codes.InvalidArgument)
 	}
+	// A record out of order is rejected and acknowledged with the chunk
+	// (the session moves past it), so it is kept too.
+	erp := &grpcTransport{conn: f.conn, token: f.erp}
+	var batch arrearsv1.SyncPayablesBatchResponse
+	call(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Session: "scripted",
+		Records: []*arrearsv1.PayableRecord{record(1, 9001, 0), record(3, 9003, 0), record(2, 9002, 0)}}, &batch)
+	var listed arrearsv1.ListSyncRejectionsResponse
+	call(t, erp, "ListSyncRejections", &arrearsv1.ListSyncRejectionsRequest{Parent: f.debtor + "/syncSessions/scripted"}, &listed)
+	if batch.Result.AcknowledgedSequence != 3 || len(listed.Rejections) != 1 || listed.Rejections[0].Sequence != 2 || listed.Rejections[0].Problems[0].Field != "sequence" {
+		t.Errorf("a batch with record 2 after 3: acknowledged %d, listed %v", batch.Result.AcknowledgedSequence, &listed)
+	}
 }
 
 // TestArrearsctlSyncRidesOutServerRestart: the server restarts in the
@@ -437,7 +448,7 @@ func TestArrearsctlSyncRidesOutServerRestart(t *testing.T) {
 	go func() {
 		rep, err := syncclient.RunRetrying(context.Background(),
 			syncclient.Options{Conn: conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: 100, Window: 2, Progress: restart, Terminal: true, Every: time.Millisecond},
-			syncclient.Retry{Attempts: 5, Wait: 100 * time.Millisecond, Notify: func(err error, _ time.Duration) { retried = append(retried, err) }})
+			syncclient.Retry{Attempts: 10, Wait: 100 * time.Millisecond, Notify: func(err error, _ time.Duration) { retried = append(retried, err) }})
 		done <- outcome{rep, err}
 	}()
 	var got outcome

@@ -191,7 +191,6 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	api := grpcapi.New(svc, secret, log)
 	syncAPI := grpcapi.NewSync(api)
 	syncAPI.IdleTimeout = cfg.SyncIdleTimeout
-	syncAPI.Stopping = ctx.Done() // Serve stops gracefully once ctx is done
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,
@@ -209,6 +208,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if err != nil {
 		return err
 	}
+	syncAPI.Stopping = srv.Stopping()
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, log); err != nil {
 			return err

@@ -328,11 +328,11 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 		for {
 			idle.wait()
 			msg, err := stream.Recv()
-			if !idle.got() {
+			if !idle.got() && !errors.Is(err, io.EOF) {
 				return errClosed // closed as idle or draining: the closing answers the client
 			}
 			if errors.Is(err, io.EOF) {
-				return nil
+				return nil // the client has finished: a clean end, even as the stream closes
 			}
 			if err != nil {
 				return err
@@ -398,6 +398,20 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 	defer tick.Stop()
 	stopping := a.Stopping
 	var settled <-chan struct{} // once draining
+	// ended is the stream's end once the receiving has ended: the chunks
+	// already taken are answered (or fail) first, whatever ended it.
+	ended := func(recvErr error) error {
+		if err := <-sent; err != nil {
+			return err
+		}
+		switch {
+		case errors.Is(recvErr, errClosed) && settled != nil:
+			return errStopping
+		case errors.Is(recvErr, errClosed):
+			return errIdle(d)
+		}
+		return recvErr
+	}
 	for {
 		select {
 		case err := <-failed:
@@ -405,23 +419,21 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			// on a client that waits for this answer.
 			return err
 		case recvErr := <-received:
-			// The chunks already taken are answered (or fail) before the
-			// stream ends, whatever ended the receiving.
-			if err := <-sent; err != nil {
-				return err
-			}
-			switch {
-			case errors.Is(recvErr, errClosed) && settled != nil:
-				return errStopping
-			case errors.Is(recvErr, errClosed):
-				return errIdle(d)
-			}
-			return recvErr
+			return ended(recvErr)
 		case <-stopping:
 			stopping, settled = nil, idle.drain()
 		case <-settled:
-			// Every chunk taken is answered: returning ends the stream
-			// and the receive waiting on the client.
+			// Every chunk taken is answered. A chunk that failed, or a
+			// client that finished, as it drained says how the stream
+			// ends; else returning ends it, and the receive waiting on
+			// the client.
+			select {
+			case err := <-failed:
+				return err
+			case recvErr := <-received:
+				return ended(recvErr)
+			default:
+			}
 			cancel()
 			return errStopping
 		case <-tick.C:

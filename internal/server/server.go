@@ -77,9 +77,15 @@ type Server struct {
 	// inner serves the REST gateway, in process.
 	inner    *grpc.Server
 	innerLis *bufconn.Listener
-	// watching is closed when the server stops, ending health watches.
+	// watching is closed when the server begins to stop, ending health
+	// watches and draining sync streams (Stopping).
 	watching chan struct{}
 }
+
+// Stopping is closed when the server begins to stop, whatever stops it:
+// long calls that would hold the graceful stop (sync streams) end
+// themselves on it.
+func (s *Server) Stopping() <-chan struct{} { return s.watching }
 
 // watchStream is a health watch with a context of its own, which the
 // server's stop ends.
@@ -208,7 +214,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
-		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), stopping: s.watching, log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
 		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
 	s.http = &http.Server{

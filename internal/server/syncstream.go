@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -38,7 +39,10 @@ type syncNDJSON struct {
 	gw      *runtime.ServeMux
 	maxLine int
 	idle    time.Duration // how long the first line is awaited
-	log     *slog.Logger
+	// stopping ends the wait for the first line as the server stops; the
+	// stream after it drains on its own.
+	stopping <-chan struct{}
+	log      *slog.Logger
 }
 
 // badLine is a request line that is not a message.
@@ -111,12 +115,34 @@ func (h *syncNDJSON) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// longer than its idle timeout: a client that sent its headers and
 	// fell silent would otherwise hold the handler and its connection.
 	_ = rc.SetReadDeadline(time.Now().Add(h.idle))
+	read, stopped := make(chan struct{}), false
+	var mu sync.Mutex
+	go func() {
+		select {
+		case <-h.stopping:
+			mu.Lock()
+			defer mu.Unlock()
+			select {
+			case <-read:
+			default:
+				stopped = true
+				_ = rc.SetReadDeadline(time.Now())
+			}
+		case <-read:
+		}
+	}()
 	err := in.next(first)
+	mu.Lock()
+	close(read)
+	cut := stopped
+	mu.Unlock()
 	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		switch {
 		case errors.Is(err, io.EOF):
 			err = &badLine{1, errors.New("the body is empty: it must start with a SyncOpen message")}
+		case cut && errors.Is(err, os.ErrDeadlineExceeded):
+			err = status.Error(codes.Unavailable, "the server is stopping: send the upload again to resume the session")
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			err = status.Errorf(codes.DeadlineExceeded, "no message for %v: the upload is closed; its first line must be the SyncOpen", h.idle)
 		}

@@ -477,10 +477,15 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			return err
 		}
 		// The rejections of the records the session now acknowledges, kept
-		// with it: a client whose answer is lost resumes after them.
+		// with it: a client whose answer is lost resumes after them. That
+		// is every rejected record numbered from 1 (one out of order
+		// too: it is at or below the acknowledged sequence), each number
+		// once, as the first record holding it was answered.
 		var rejected []*store.SyncRejection
-		for _, i := range apply {
-			if res := &results[i]; res.Outcome == SyncRejected {
+		kept := map[int64]bool{}
+		for i := range results {
+			if res := &results[i]; res.Outcome == SyncRejected && res.Sequence > 0 && !kept[res.Sequence] {
+				kept[res.Sequence] = true
 				rejected = append(rejected, &store.SyncRejection{Sequence: res.Sequence, DocumentRef: res.DocumentRef, Problems: res.Violations})
 			}
 		}

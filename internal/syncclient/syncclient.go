@@ -63,6 +63,10 @@ type Options struct {
 	// session starts it afresh, a resumed one appends to it, so after a
 	// run interrupted any number of times it lists every rejection.
 	Rejects string
+
+	// held are the sequences of the rejections this invocation knows,
+	// shared by RunRetrying's attempts (nil: Run's own).
+	held map[int64]bool
 }
 
 // ErrStopped is a run ended through Options.Stop before the whole file was
@@ -82,8 +86,12 @@ type Report struct {
 	Rejected []*arrearsv1.RecordResult // the first 100 of this run; all are in Options.Rejects
 	// RejectedBefore counts the rejections of the records at or before
 	// ResumeAfter: those earlier runs of the session wrote to
-	// Options.Rejects, and those the server kept whose answers no run
-	// received (Recovered, written there now).
+	// Options.Rejects or RunRetrying's earlier attempts reported, and
+	// those the server lists beyond them (Recovered, written there now):
+	// with a regular rejects file, the rejections in answers no run
+	// received; without one, every rejection the server kept. Recovered
+	// also counts rejections of records this run found DUPLICATE: a chunk
+	// of an earlier connection, committed as this run began.
 	RejectedBefore int64
 	Recovered      int64
 	Elapsed        time.Duration
@@ -107,6 +115,9 @@ type Retry struct {
 // Ctrl-C (o.Stop) or ctx ends a wait as it ends a run.
 func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 	wait := r.Wait
+	if o.held == nil {
+		o.held = map[int64]bool{}
+	}
 	for attempt := 0; ; attempt++ {
 		rep, err := Run(ctx, o)
 		if rep == nil || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
@@ -169,6 +180,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err // before the session was opened: nothing to report
 	}
+	if o.held != nil {
+		rejects.held = o.held
+	}
 	defer rejects.close()
 
 	parent := ctx
@@ -204,19 +218,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := rejects.start(rep.ResumeAfter); err != nil {
 		return rep, err
 	}
-	rep.RejectedBefore = rejects.kept
-	if rep.ResumeAfter > 0 {
-		n, err := recoverRejections(ctx, arrearsv1.NewSyncServiceClient(o.Conn), o.Debtor+"/syncSessions/"+o.Session, rep.ResumeAfter, rejects)
+	rep.RejectedBefore = int64(len(rejects.held))
+	// listKept adds the server's rejections up to through that the run
+	// does not hold yet.
+	listKept := func(through int64) error {
+		n, err := recoverRejections(ctx, arrearsv1.NewSyncServiceClient(o.Conn), o.Debtor+"/syncSessions/"+o.Session, through, rejects)
 		switch {
 		case errors.Is(err, errNoRejectionList):
 			if o.Progress != nil {
 				fmt.Fprintln(o.Progress, "the server keeps no rejected records: rejections in answers an earlier run did not receive cannot be listed")
 			}
 		case err != nil:
+			return err
+		}
+		rep.Recovered += n
+		rep.RejectedBefore += n
+		return nil
+	}
+	if rep.ResumeAfter > 0 {
+		if err := listKept(rep.ResumeAfter); err != nil {
 			return rep, interrupted(err)
 		}
-		rep.Recovered = n
-		rep.RejectedBefore += n
 	}
 	if o.Progress != nil && rep.ResumeAfter > 0 {
 		fmt.Fprintf(o.Progress, "resuming session %s after record %d of %d\n", o.Session, rep.ResumeAfter, total)
@@ -368,6 +390,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	mu.Unlock()
 	stopProgress()
 	rep.Elapsed = time.Since(start)
+	if rep.Outcomes["DUPLICATE"] > 0 && parent.Err() == nil && rejects.err == nil {
+		// Records an earlier connection's chunk took as this run began:
+		// their answers went to that connection.
+		if rerr := listKept(rep.Acknowledged); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	switch {
 	case parent.Err() != nil:
 		return rep, parent.Err() // interrupted: what was acknowledged stays
@@ -384,14 +413,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // rejectsFile is where a run writes its rejected records, one JSON line
-// each; the zero value writes nothing.
+// each; without a file it writes nothing, and only keeps count.
 type rejectsFile struct {
-	f      *os.File
-	w      *bufio.Writer
-	err    error
-	kept   int64          // lines kept from earlier runs
-	held   map[int64]bool // their sequences
-	stream bool           // not a regular file: only written
+	f   *os.File
+	w   *bufio.Writer
+	err error
+	// held are the sequences of the rejections known: kept from
+	// earlier runs, listed by the server, or written by this run.
+	held   map[int64]bool
+	stream bool // not a regular file: only written
 }
 
 // errLocked is the rejects file held by another run.
@@ -405,7 +435,7 @@ var errLocked = errors.New("locked")
 // point and rewrite the file after it.
 func lockRejects(path string) (*rejectsFile, error) {
 	if path == "" {
-		return &rejectsFile{}, nil
+		return &rejectsFile{held: map[int64]bool{}}, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -414,7 +444,7 @@ func lockRejects(path string) (*rejectsFile, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		// A device or a pipe (-rejects /dev/stderr): written as it is,
 		// neither locked (all runs share /dev/null) nor truncated.
-		return &rejectsFile{f: f, w: bufio.NewWriter(f), stream: true}, nil
+		return &rejectsFile{f: f, w: bufio.NewWriter(f), stream: true, held: map[int64]bool{}}, nil
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
@@ -423,7 +453,7 @@ func lockRejects(path string) (*rejectsFile, error) {
 		}
 		return nil, fmt.Errorf("locking the rejected records' file: %w", err)
 	}
-	return &rejectsFile{f: f}, nil
+	return &rejectsFile{f: f, held: map[int64]bool{}}, nil
 }
 
 // start readies the locked file for a run resumed after resumeAfter (0: a
@@ -432,6 +462,13 @@ func lockRejects(path string) (*rejectsFile, error) {
 // rest: the run reads those records again and rejects them again, so each
 // is listed once. A fresh session starts the file afresh.
 func (r *rejectsFile) start(resumeAfter int64) error {
+	// The records after the resume point are read, sent and answered
+	// again: their rejections are this run's.
+	for seq := range r.held {
+		if seq > resumeAfter {
+			delete(r.held, seq)
+		}
+	}
 	if r.f == nil || r.stream {
 		return nil
 	}
@@ -445,10 +482,6 @@ func (r *rejectsFile) start(resumeAfter int64) error {
 			var res arrearsv1.RecordResult
 			if protojson.Unmarshal(line, &res) == nil && res.Sequence > 0 && res.Sequence <= resumeAfter {
 				keep = append(keep, line...)
-				r.kept++
-				if r.held == nil {
-					r.held = map[int64]bool{}
-				}
 				r.held[res.Sequence] = true
 			}
 		}
@@ -505,6 +538,9 @@ func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, 
 // write appends one rejection and flushes it: a run killed a moment later
 // keeps it.
 func (r *rejectsFile) write(res *arrearsv1.RecordResult) error {
+	if res.Sequence > 0 {
+		r.held[res.Sequence] = true
+	}
 	if r.f == nil || r.err != nil {
 		return r.err
 	}
