@@ -507,6 +507,18 @@ func scenario(t *testing.T, tr transport, pass string) {
 	}}, &arrearsv1.CreatePartyResponse{}, codes.InvalidArgument,
 		"party.registration_id", "party.display_name", "party.size_class", "party.region_code")
 
+	// A registration id filter takes the id as a party name does: in
+	// either case, with spaces.
+	for _, f := range []string{
+		`registration_id = "` + strings.ToLower(creditorReg) + `"`,
+		`jurisdiction = "cn" AND registration_id = "` + strings.ToLower(creditorReg[:9]+" "+creditorReg[9:]) + `"`,
+	} {
+		var found arrearsv1.ListPartiesResponse
+		expect(t, tr, "ListParties", &arrearsv1.ListPartiesRequest{Filter: f}, &found, codes.OK)
+		if len(found.Parties) != 1 || found.Parties[0].Name != creditor.Party.Name {
+			t.Errorf("ListParties(%s) = %v, want the creditor", f, found.Parties)
+		}
+	}
 	var got arrearsv1.GetPartyResponse
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + debtorReg}, &got, codes.OK)
 	if got.Party.Name != debtor.Party.Name {

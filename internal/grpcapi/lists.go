@@ -15,6 +15,7 @@ import (
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/policy"
+	"github.com/arrears/arrears/internal/regid"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -244,12 +245,29 @@ func partyQuery(conds []filter.Cond) store.PartyQuery {
 			sc.Value = strings.ToUpper(sc.Value)
 			q.IndustryCode = append(q.IndustryCode, sc)
 		case "registration_id":
-			q.RegistrationID = append(q.RegistrationID, store.StringCond{Op: store.OpEq, Value: c.Value})
+			q.RegistrationID = append(q.RegistrationID, store.StringCond{Op: store.OpEq, Value: registrationFilter(conds, c.Value)})
 		default:
 			panic(fmt.Sprintf("unmapped party filter field %q", c.Field))
 		}
 	}
 	return q
+}
+
+// registrationFilter puts a registration_id filter value in the form
+// parties are stored in (regid.Normalize), as a party name's is: for the
+// jurisdiction the filter names (jurisdiction = X), else upper case
+// without white space, which every scheme's canonical form is. A value the
+// scheme refuses is left as given: it matches nothing.
+func registrationFilter(conds []filter.Cond, v string) string {
+	for _, c := range conds {
+		if c.Field == "jurisdiction" && c.Op == "=" {
+			if n, err := regid.Normalize(strings.ToUpper(c.Value), v); err == nil {
+				return n
+			}
+			return v
+		}
+	}
+	return strings.ToUpper(strings.Join(strings.Fields(v), ""))
 }
 
 // bucketNames are the default aging buckets (judgement.BucketNames) plus
