@@ -47,6 +47,7 @@ type config struct {
 	SweepEvery      time.Duration // how often the escalation sweeper runs
 	Demo            bool          // load the demo ledger when the ledger is empty
 	DebugAddr       string        // serves net/http/pprof; empty (the default) for none
+	MetricsAddr     string        // serves /metrics for Prometheus; empty (the default) for none
 }
 
 // SQLitePath is where the embedded store lives.
@@ -114,6 +115,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.BoolVar(&c.Demo, "demo", demoFromEnv(), "add the demo ledger's parties and invoices not already there (ARREARS_DEMO=1)")
 	createKey := fs.String("create-audit-key", env("ARREARS_CREATE_AUDIT_KEY", ""), "create the audit signing key if missing: true or false; default true on the embedded store, false on PostgreSQL, where every replica must be given the same key (ARREARS_CREATE_AUDIT_KEY)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ARREARS_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; keep it off public networks (ARREARS_DEBUG_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("ARREARS_METRICS_ADDR", ""), "serve metrics for Prometheus (/metrics) on this address, e.g. 127.0.0.1:9464 (ARREARS_METRICS_ADDR)")
 	checkpoint := fs.String("checkpoint-interval", env("ARREARS_CHECKPOINT_INTERVAL", "5m"), "how often to sign an audit checkpoint (ARREARS_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err

@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/arrears/arrears/internal/clock"
 	"github.com/arrears/arrears/internal/grpcapi"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/metrics"
 	"github.com/arrears/arrears/internal/server"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
@@ -188,14 +190,26 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if cfg.DebugAddr != "" && !loopback(cfg.DebugAddr) {
 		log.Warn("the profiler listens on an address other hosts can reach, without authentication or TLS: give -debug-addr a loopback address", "addr", cfg.DebugAddr)
 	}
+	var m *metrics.Registry // nil: metrics off
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+		if db, ok := st.(interface{ DB() *sql.DB }); ok {
+			m.WatchDB("arrears", db.DB())
+		}
+		if err := serveMetrics(ctx, cfg.MetricsAddr, m, log); err != nil {
+			return err
+		}
+	}
 	api := grpcapi.New(svc, secret, log)
 	syncAPI := grpcapi.NewSync(api)
 	syncAPI.IdleTimeout = cfg.SyncIdleTimeout
+	syncAPI.Metrics = m
 	srv, err := server.New(ctx, server.Config{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         m,
 		CallTimeout:     cfg.CallTimeout,
 		SyncIdleTimeout: cfg.SyncIdleTimeout,
 		Ready:           st.Ping,
@@ -214,9 +228,9 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 			return err
 		}
 	}
-	go purgeRequests(ctx, svc, log)
-	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, log)
-	go sweep(ctx, svc, cfg.SweepEvery, log)
+	go purgeRequests(ctx, svc, m, log)
+	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, m, log)
+	go sweep(ctx, svc, cfg.SweepEvery, m, log)
 	if ready != nil {
 		ready(srv.GRPCAddr(), srv.HTTPAddr())
 	}
@@ -224,11 +238,16 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 }
 
 // purgeRequests drops expired idempotency keys every hour.
-func purgeRequests(ctx context.Context, svc *service.Ledger, log *slog.Logger) {
+func purgeRequests(ctx context.Context, svc *service.Ledger, m *metrics.Registry, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := svc.PurgeRequests(ctx); err != nil {
+		start := time.Now()
+		n, err := svc.PurgeRequests(ctx)
+		if ctx.Err() == nil {
+			m.Job("purge", time.Since(start), err, time.Now())
+		}
+		if err != nil {
 			log.Warn("purge idempotency keys", "err", err)
 		} else if n > 0 {
 			log.Info("purged idempotency keys", "count", n)
@@ -276,11 +295,16 @@ func ensureAdminKey(ctx context.Context, svc *service.Ledger, path string, log *
 }
 
 // signCheckpoints signs the audit chain heads now and then every interval.
-func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.PrivateKey, every time.Duration, log *slog.Logger) {
+func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.PrivateKey, every time.Duration, m *metrics.Registry, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if cp, signed, err := svc.SignCheckpoint(ctx, key); err != nil {
+		start := time.Now()
+		cp, signed, err := svc.SignCheckpoint(ctx, key)
+		if ctx.Err() == nil {
+			m.Job("checkpoint", time.Since(start), err, time.Now())
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("sign audit checkpoint", "err", err)
 			}
@@ -296,12 +320,17 @@ func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.Priva
 }
 
 // sweep records escalation changes as they come due.
-func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, log *slog.Logger) {
+func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, m *metrics.Registry, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		start := time.Now()
-		if n, err := svc.Sweep(ctx); err != nil {
+		n, err := svc.Sweep(ctx)
+		if ctx.Err() == nil {
+			m.Job("sweep", time.Since(start), err, time.Now())
+			m.Swept(n)
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("escalation sweep", "err", err, "took", time.Since(start))
 			}

@@ -17,6 +17,7 @@ import (
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/metrics"
 	"github.com/arrears/arrears/internal/service"
 )
 
@@ -35,6 +36,21 @@ type Sync struct {
 	// or this one restarted) instead of being cut at the graceful stop's
 	// end with a chunk half done and its answer lost.
 	Stopping <-chan struct{}
+	// Metrics, when set, counts the chunks answered and their records'
+	// outcomes.
+	Metrics *metrics.Registry
+}
+
+// counted reports a chunk answered to the metrics.
+func (a *Sync) counted(rs []service.SyncResult) {
+	if a.Metrics == nil {
+		return
+	}
+	outcomes := make([]string, len(rs))
+	for i, r := range rs {
+		outcomes[i] = string(r.Outcome)
+	}
+	a.Metrics.SyncChunk(outcomes)
 }
 
 // errClosed is a message that came as its stream was closed (idle or
@@ -318,6 +334,8 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 				if first != nil {
 					failed <- first
 					cancel()
+				} else {
+					a.counted(p.results)
 				}
 			}
 			idle.answered()
@@ -480,6 +498,7 @@ func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayable
 	if err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
+	a.counted(results)
 	return &arrearsv1.SyncPayablesBatchResponse{Result: resultsToProto(results, acked)}, nil
 }
 

@@ -9,29 +9,35 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/arrears/arrears/internal/metrics"
 )
 
 // logUnary writes one structured line per call: method, code, duration.
-func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+// logUnary and logStream log every call and count it in the metrics (m,
+// nil for none) under transport: "grpc" for the public server, "rest" for
+// the gateway's.
+func logUnary(log *slog.Logger, m *metrics.Registry, transport string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		logCall(ctx, log, info.FullMethod, start, err)
+		logCall(ctx, log, m, transport, info.FullMethod, start, err)
 		return resp, err
 	}
 }
 
-func logStream(log *slog.Logger) grpc.StreamServerInterceptor {
+func logStream(log *slog.Logger, m *metrics.Registry, transport string) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		err := handler(srv, ss)
-		logCall(ss.Context(), log, info.FullMethod, start, err)
+		logCall(ss.Context(), log, m, transport, info.FullMethod, start, err)
 		return err
 	}
 }
 
-func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+func logCall(ctx context.Context, log *slog.Logger, m *metrics.Registry, transport, method string, start time.Time, err error) {
 	code := status.Code(err)
+	m.Call(transport, method, code, time.Since(start))
 	level := slog.LevelInfo
 	switch code {
 	case codes.Internal, codes.Unknown, codes.DataLoss:

@@ -35,6 +35,7 @@ import (
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/gen/openapi"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/metrics"
 )
 
 // Config is what the server needs from the process.
@@ -46,6 +47,8 @@ type Config struct {
 	MaxRequestBytes int
 	// ShutdownTimeout bounds the graceful stop before connections are cut.
 	ShutdownTimeout time.Duration
+	// Metrics, when set, counts every call and its duration.
+	Metrics *metrics.Registry
 	// CallTimeout bounds each unary call, REST ones included (a client's
 	// shorter deadline stands); 0 leaves calls unbounded.
 	CallTimeout time.Duration
@@ -120,17 +123,17 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// The gateway's server admits calls as the public one does, but does not
 	// charge them: requireKey charged each REST call before reading it.
 	gi := g.charged()
-	common := func(g *gate) []grpc.ServerOption {
+	common := func(g *gate, transport string) []grpc.ServerOption {
 		return []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
 			// An answer past this is refused, not sent (gRPC's own bound is
 			// 2 GB); lists and reports are paged well below it.
 			grpc.MaxSendMsgSize(maxResponseBytes),
 			grpc.ForceServerCodecV2(newBoundedCodec(cfg.MaxRequestBytes)),
-			grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log), g.unary(), boundUnary(cfg.CallTimeout)),
-			grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log), g.stream()),
+			grpc.ChainUnaryInterceptor(recoverUnary(cfg.Log), logUnary(cfg.Log, cfg.Metrics, transport), g.unary(), boundUnary(cfg.CallTimeout)),
+			grpc.ChainStreamInterceptor(recoverStream(cfg.Log), logStream(cfg.Log, cfg.Metrics, transport), g.stream()),
 		}
 	}
-	public := append(common(g),
+	public := append(common(g, "grpc"),
 		// A client's connection holds at most this many calls at once, so
 		// none holds unbounded streams (a keyless one can open health
 		// watches). The gateway has its own server, uncapped: its one
@@ -149,7 +152,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	// calls per connection, over a connection buffered as a socket's kernel
 	// buffers are (an unbuffered pipe can stall HTTP/2 when both sides
 	// write at once).
-	s.inner, s.innerLis = grpc.NewServer(common(gi)...), bufconn.Listen(1<<20)
+	s.inner, s.innerLis = grpc.NewServer(common(gi, "rest")...), bufconn.Listen(1<<20)
 	for srv, g := range map[*grpc.Server]*gate{s.grpc: g, s.inner: gi} {
 		srv.RegisterService(g.guard(&arrearsv1.LedgerService_ServiceDesc), ledger)
 		srv.RegisterService(g.guard(&arrearsv1.AccessService_ServiceDesc), access)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+)
+
+// TestMetrics: with -metrics-addr, /metrics there counts the calls by
+// transport, method and code, the synced records by outcome, the
+// background jobs, and the database pool.
+func TestMetrics(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	f := newSyncFixture(t, config{DataDir: dir, MetricsAddr: addr})
+	var batch arrearsv1.SyncPayablesBatchResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor,
+		Records: []*arrearsv1.PayableRecord{record(0, 1, 0), record(0, 2, 0)}}, &batch)
+	expect(t, &restTransport{base: "http://" + f.http, token: f.erp}, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:00000000000000000X"}, &arrearsv1.GetPartyResponse{}, codes.InvalidArgument)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`arrears_calls_total{code="OK",method="/arrears.v1.LedgerService/CreateParty",transport="grpc"} 2`,
+		`arrears_calls_total{code="OK",method="/arrears.v1.SyncService/SyncPayablesBatch",transport="grpc"} 1`,
+		`arrears_calls_total{code="InvalidArgument",method="/arrears.v1.LedgerService/GetParty",transport="rest"} 1`,
+		`arrears_call_duration_seconds_count{method="/arrears.v1.SyncService/SyncPayablesBatch",transport="grpc"} 1`,
+		`arrears_sync_records_total{outcome="CREATED"} 2`,
+		`arrears_sync_chunks_total 1`,
+		`arrears_job_runs_total{job="sweep",result="ok"}`,
+		`arrears_job_last_success_timestamp_seconds{job="checkpoint"}`,
+		`go_sql_open_connections{db_name="arrears"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+}
