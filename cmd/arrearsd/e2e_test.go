@@ -519,6 +519,18 @@ func scenario(t *testing.T, tr transport, pass string) {
 			t.Errorf("ListParties(%s) = %v, want the creditor", f, found.Parties)
 		}
 	}
+	// Other schemes' forms, with no jurisdiction named: a US EIN without
+	// its dash, a UK company number without its leading zeros.
+	for _, p := range []struct{ jur, reg, typed string }{{"US", "12-345671" + pass, "12345671" + pass}, {"GB", "0044579" + pass, "44579" + pass}} {
+		var made arrearsv1.CreatePartyResponse
+		expect(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: "Buyer " + p.jur + pass,
+			Kind: arrearsv1.PartyKind_PARTY_KIND_LARGE_ENTERPRISE, Jurisdiction: p.jur, RegistrationId: p.reg, RegionCode: "X1"}}, &made, codes.OK)
+		var found arrearsv1.ListPartiesResponse
+		expect(t, tr, "ListParties", &arrearsv1.ListPartiesRequest{Filter: `registration_id = "` + p.typed + `"`}, &found, codes.OK)
+		if len(found.Parties) != 1 || found.Parties[0].Name != made.Party.Name {
+			t.Errorf("ListParties(registration_id = %s) = %v, want the %s party %s", p.typed, found.Parties, p.jur, p.reg)
+		}
+	}
 	var got arrearsv1.GetPartyResponse
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:" + debtorReg}, &got, codes.OK)
 	if got.Party.Name != debtor.Party.Name {

@@ -27,13 +27,24 @@ func TestMetrics(t *testing.T) {
 	var batch arrearsv1.SyncPayablesBatchResponse
 	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor,
 		Records: []*arrearsv1.PayableRecord{record(0, 1, 0), record(0, 2, 0)}}, &batch)
+	expect(t, &restTransport{base: "http://" + f.http, token: "ark_nobody_0000"}, "GetParty", &arrearsv1.GetPartyRequest{Name: f.debtor}, &arrearsv1.GetPartyResponse{}, codes.Unauthenticated)
 	expect(t, &restTransport{base: "http://" + f.http, token: f.erp}, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:00000000000000000X"}, &arrearsv1.GetPartyResponse{}, codes.InvalidArgument)
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	scrape := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The first sweep and checkpoint run as the server starts, beside the
+	// calls above.
+	eventually(t, "the first sweep and checkpoint to be counted", func() bool {
+		b := scrape()
+		return strings.Contains(b, `arrears_job_runs_total{job="sweep"`) && strings.Contains(b, `arrears_job_runs_total{job="checkpoint"`)
+	})
+	body := scrape()
 	for _, want := range []string{
 		`arrears_calls_total{code="OK",method="/arrears.v1.LedgerService/CreateParty",transport="grpc"} 2`,
 		`arrears_calls_total{code="OK",method="/arrears.v1.SyncService/SyncPayablesBatch",transport="grpc"} 1`,
@@ -43,10 +54,12 @@ func TestMetrics(t *testing.T) {
 		`arrears_sync_chunks_total 1`,
 		`arrears_job_runs_total{job="sweep",result="ok"}`,
 		`arrears_job_last_success_timestamp_seconds{job="checkpoint"}`,
+		`arrears_job_last_success_timestamp_seconds{job="purge"}`,
+		`arrears_calls_total{code="Unauthenticated",method="/",transport="rest"} 1`,
 		`go_sql_open_connections{db_name="arrears"}`,
 		`go_goroutines`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -245,7 +246,7 @@ func partyQuery(conds []filter.Cond) store.PartyQuery {
 			sc.Value = strings.ToUpper(sc.Value)
 			q.IndustryCode = append(q.IndustryCode, sc)
 		case "registration_id":
-			q.RegistrationID = append(q.RegistrationID, store.StringCond{Op: store.OpEq, Value: registrationFilter(conds, c.Value)})
+			q.RegistrationID = append(q.RegistrationID, registrationForms(conds, c.Value))
 		default:
 			panic(fmt.Sprintf("unmapped party filter field %q", c.Field))
 		}
@@ -253,21 +254,30 @@ func partyQuery(conds []filter.Cond) store.PartyQuery {
 	return q
 }
 
-// registrationFilter puts a registration_id filter value in the form
-// parties are stored in (regid.Normalize), as a party name's is: for the
-// jurisdiction the filter names (jurisdiction = X), else upper case
-// without white space, which every scheme's canonical form is. A value the
-// scheme refuses is left as given: it matches nothing.
-func registrationFilter(conds []filter.Cond, v string) string {
-	for _, c := range conds {
-		if c.Field == "jurisdiction" && c.Op == "=" {
-			if n, err := regid.Normalize(strings.ToUpper(c.Value), v); err == nil {
-				return n
-			}
-			return v
+// registrationForms are the forms a registration_id filter value may be
+// stored in (regid.Normalize), as a party name's is taken: in the scheme of
+// the filter's jurisdiction (jurisdiction = X), else in each scheme that
+// accepts it, and always upper case without white space (every scheme's
+// canonical form but the US's, and that of ids stored before a scheme's
+// rules changed).
+func registrationForms(conds []filter.Cond, v string) []string {
+	plain := strings.ToUpper(strings.Join(strings.Fields(v), ""))
+	forms := []string{plain}
+	add := func(j string) {
+		if n, err := regid.Normalize(j, v); err == nil && !slices.Contains(forms, n) {
+			forms = append(forms, n)
 		}
 	}
-	return strings.ToUpper(strings.Join(strings.Fields(v), ""))
+	for _, c := range conds {
+		if c.Field == "jurisdiction" && c.Op == "=" {
+			add(strings.ToUpper(c.Value))
+			return forms
+		}
+	}
+	for _, j := range regid.Jurisdictions() {
+		add(j)
+	}
+	return forms
 }
 
 // bucketNames are the default aging buckets (judgement.BucketNames) plus

@@ -76,8 +76,16 @@ func New() *Registry {
 	}
 	r.reg.MustRegister(r.calls, r.callSeconds, r.syncRecords, r.syncChunks, r.jobRuns, r.jobSeconds, r.jobLastOK, r.swept,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Each job's last success is 0 until it has one: a job failing from
+	// the start trips a "fell behind" alert instead of having no series.
+	for _, job := range Jobs {
+		r.jobLastOK.WithLabelValues(job)
+	}
 	return r
 }
+
+// Jobs are the background jobs' names, as Job takes them.
+var Jobs = []string{"sweep", "checkpoint", "purge"}
 
 // Handler serves the metrics in Prometheus's text format.
 func (r *Registry) Handler() http.Handler {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/jsonenc"
+	"github.com/arrears/arrears/internal/metrics"
 )
 
 // Patterns in the JSON decoder's and query parser's messages that name the
@@ -157,9 +158,21 @@ func writeStatus(w http.ResponseWriter, httpStatus int, body string) {
 // rate limit, already charged here) when the gateway calls.
 //
 // The key check is bounded by bound (the call timeout; 0: none), as the
-// gateway's calls are.
-func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Duration, log *slog.Logger) http.Handler {
+// gateway's calls are. A request refused here reaches no gRPC server, so it
+// is counted in m here, under its route's pattern.
+func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Duration, m *metrics.Registry, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next := h
+		if m != nil {
+			rec := &refusal{ResponseWriter: w}
+			start := time.Now()
+			defer func() {
+				if !rec.passed {
+					m.Call("rest", r.Pattern, rec.code(), time.Since(start))
+				}
+			}()
+			w, next = rec, rec.pass(h)
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if ok && len(r.Header.Values("Authorization")) == 1 {
 			ctx, cancel := r.Context(), context.CancelFunc(func() {})
@@ -193,7 +206,7 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Durati
 				}
 				// For the handler's own checks only: the gRPC call it makes
 				// carries the header and is authenticated again.
-				h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+				next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 				return
 			case !errors.Is(err, auth.ErrUnauthenticated) && errors.Is(ended, context.Canceled):
 				return // the client left: no one reads an answer
@@ -210,6 +223,46 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Durati
 		w.Header().Set("WWW-Authenticate", `Bearer realm="arrears"`)
 		writeStatus(w, http.StatusUnauthorized, `{"code":16,"message":"missing, invalid, expired or revoked API key","details":[]}`)
 	})
+}
+
+// refusal records what requireKey answered a request it refused; passed
+// says it let the request through (to the handler, on the writer beneath).
+type refusal struct {
+	http.ResponseWriter
+	status int
+	passed bool
+}
+
+func (f *refusal) WriteHeader(code int) {
+	f.status = code
+	f.ResponseWriter.WriteHeader(code)
+}
+
+// pass is h, called on the writer beneath, the request marked passed.
+func (f *refusal) pass(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		f.passed = true
+		h.ServeHTTP(f.ResponseWriter, r)
+	})
+}
+
+// code is the gRPC code of the refusal's HTTP status.
+func (f *refusal) code() codes.Code {
+	switch f.status {
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusBadRequest:
+		return codes.InvalidArgument
+	case http.StatusGatewayTimeout:
+		return codes.DeadlineExceeded
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	case 0:
+		return codes.Canceled // the client left before an answer
+	}
+	return codes.Unknown
 }
 
 // notUTF8 names the first query parameter (as a field path) or the path

@@ -31,7 +31,7 @@ func TestRESTKeyCheckIsBounded(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g := newGate(stalledKeys{}, RateLimit{}, clock.NewFake(time.Unix(0, 0)), log)
 	reached := false
-	h := requireKey(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }), stalledKeys{}, g.limits, 50*time.Millisecond, log)
+	h := requireKey(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }), stalledKeys{}, g.limits, 50*time.Millisecond, nil, log)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/invoices", nil)

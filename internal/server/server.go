@@ -208,18 +208,18 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
-	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
-	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
-		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), stopping: s.watching, log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), stopping: s.watching, log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
-		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Log))
+		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -464,9 +464,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			case err != nil:
 				return err
 			default:
-				for _, i := range apply {
-					if recs[i].Sequence <= s.AckedSeq {
-						return fmt.Errorf("%w: sequence %d was acknowledged meanwhile", ledger.ErrConflict, recs[i].Sequence)
+				// A record rejected out of order counts too: it would be
+				// kept as rejected though that chunk took its sequence.
+				for i := range recs {
+					if seq := recs[i].Sequence; seq > 0 && seq <= s.AckedSeq && results[i].Outcome != SyncDuplicate {
+						return fmt.Errorf("%w: sequence %d was acknowledged meanwhile", ledger.ErrConflict, seq)
 					}
 				}
 				sess.AckedSeq, sess.Records, sess.Version, sess.CreateTime = s.AckedSeq, s.Records, s.Version, s.CreateTime

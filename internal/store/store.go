@@ -506,13 +506,15 @@ type DateCond struct {
 // PartyQuery selects parties; every condition must hold.
 type PartyQuery struct {
 	Page
-	Scope          auth.Scope
-	Jurisdiction   []StringCond
-	Kind           []StringCond
-	SizeClass      []StringCond
-	RegionCode     []StringCond
-	IndustryCode   []StringCond
-	RegistrationID []StringCond
+	Scope        auth.Scope
+	Jurisdiction []StringCond
+	Kind         []StringCond
+	SizeClass    []StringCond
+	RegionCode   []StringCond
+	IndustryCode []StringCond
+	// RegistrationID holds, per condition, the forms the identifier may be
+	// stored in: each condition matches a party whose id is one of them.
+	RegistrationID [][]string
 }
 
 // InvoiceQuery selects invoices; a nil uuid means any.

@@ -222,9 +222,10 @@ type ListPartiesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Fields: jurisdiction, kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME, REGULATOR),
 	// size_class, region_code (= exact, or a prefix with a trailing *),
-	// industry_code, registration_id (in either case, with spaces, as a party
-	// name takes it; in the scheme of jurisdiction = X when the filter has
-	// one). Operators: = and != (region_code and registration_id: = only).
+	// industry_code, registration_id (as a party name takes it: in either
+	// case, with spaces or a scheme's punctuation, in the scheme of
+	// jurisdiction = X when the filter names one, else in any scheme's).
+	// Operators: = and != (region_code and registration_id: = only).
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

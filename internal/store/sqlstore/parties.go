@@ -53,7 +53,9 @@ func (r reader) ListParties(ctx context.Context, q store.PartyQuery) ([]*ledger.
 	w.strings("size_class", q.SizeClass)
 	w.strings("region_code", q.RegionCode)
 	w.strings("industry_code", q.IndustryCode)
-	w.strings("registration_id", q.RegistrationID)
+	for _, forms := range q.RegistrationID {
+		w.oneOf("registration_id", forms, false, "")
+	}
 	order := w.page(q.Page)
 	return list(ctx, r, "parties", scanParty, `SELECT `+partyCols+` FROM parties`+w.sql()+order, w.args...)
 }
