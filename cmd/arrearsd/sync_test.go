@@ -427,9 +427,9 @@ func TestSyncStreamsDrainAsServerStops(t *testing.T) {
 		t.Fatalf("first chunk: %v, %v", resp, err)
 	}
 	acked := resp.GetChunk().AcknowledgedSequence
-	// A large chunk, and the stop on its heels: it is in flight, or not
-	// yet taken, as the drain begins.
-	running.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: records(100, 1000, same)}}})
+	// A chunk near the test server's 64 KB message limit, and the stop on
+	// its heels: it is in flight, or not yet taken, as the drain begins.
+	running.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: records(100, 400, same)}}})
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
 	for {
