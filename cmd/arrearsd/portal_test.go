@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -468,6 +469,18 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	api.refused(portal, "GET", "/v1/"+inv, nil, http.StatusNotFound)
 	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "sme-portal.example"}, http.StatusNotFound)
 	api.refused(supplierKey, "POST", "/v1/portalAuthorizations:revoke", obj{"creditor": supplier, "portal": "NOT A PORTAL"}, http.StatusBadRequest)
+
+	// The debtor moves to Shenzhen: the Fuzhou bureau, receiving the late
+	// complaint, still sees and works on it (and lists it), though the
+	// debtor has left its remit; Shenzhen's bureau now sees it by remit.
+	api.ok(admin, "PATCH", "/v1/"+debtor+"?updateMask=regionCode", obj{"regionCode": "440300"})
+	api.ok(cityKey, "GET", "/v1/"+late, nil)
+	api.ok(cityKey, "GET", "/v1/"+late+"/events", nil)
+	if cs, _ := api.ok(cityKey, "GET", "/v1/complaints", nil)["complaints"].([]any); !slices.ContainsFunc(cs, func(c any) bool { return c.(map[string]any)["name"] == late }) {
+		t.Errorf("the receiving regulator's list after the debtor moved: %v", cs)
+	}
+	api.ok(cityKey, "POST", "/v1/"+late+":move", obj{"action": "ACCEPT"})
+	api.ok(otherKey, "GET", "/v1/"+late, nil)
 }
 
 // TestContestSettledAfterMidnightInBeijing: a contest withdrawn at 01:00 on

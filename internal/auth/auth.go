@@ -123,6 +123,9 @@ type Scope struct {
 	Creditors []uuid.UUID // invoices owed to these creditors
 	Portal    string      // invoices owed to creditors that authorised this portal
 	Remit     *Remit      // invoices of debtors in this remit
+	// Regulators are the regulator parties the caller acts for: it sees
+	// the complaints they receive or handle, wherever the debtor is.
+	Regulators []uuid.UUID
 }
 
 // Scope derives the visibility of p.
@@ -138,7 +141,7 @@ func (p *Principal) Scope() Scope {
 		return Scope{Portal: p.Portal}
 	case RoleRegulator:
 		r := p.Remit
-		return Scope{Remit: &r}
+		return Scope{Remit: &r, Regulators: p.Parties}
 	}
 	return Scope{}
 }

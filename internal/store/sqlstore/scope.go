@@ -12,11 +12,14 @@ import (
 // and creditor are in debtorCol and creditorCol. The scope comes from the
 // caller's identity; this is the one place it becomes SQL, so no list can
 // forget it.
-func (w *where) scope(s auth.Scope, debtorCol, creditorCol string) {
+//
+// more are conditions that also make a row visible (a complaint's
+// regulators).
+func (w *where) scope(s auth.Scope, debtorCol, creditorCol string, more ...string) {
 	if s.All {
 		return
 	}
-	var or []string
+	or := more
 	if len(s.Debtors) > 0 {
 		or = append(or, debtorCol+" IN ("+w.uuidList(s.Debtors)+")")
 	}
@@ -35,6 +38,17 @@ func (w *where) scope(s auth.Scope, debtorCol, creditorCol string) {
 		return
 	}
 	w.add("(" + strings.Join(or, " OR ") + ")")
+}
+
+// complaintScope is scope for complaints: a regulator also sees those its
+// regulator parties receive or handle, wherever their debtor is now.
+func (w *where) complaintScope(s auth.Scope) {
+	var regs []string
+	if !s.All && len(s.Regulators) > 0 {
+		in := w.uuidList(s.Regulators)
+		regs = []string{"receiving_regulator IN (" + in + ")", "handling_regulator IN (" + in + ")"}
+	}
+	w.scope(s, "debtor_id", "creditor_id", regs...)
 }
 
 // partyScope is the visibility of a party row (column id): the caller's own

@@ -95,10 +95,15 @@ func (r reader) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*compl
 func supplierWhere(q store.SupplierQuery) where {
 	var w where
 	w.scope(q.Scope, "debtor_id", "creditor_id")
+	supplierConds(&w, q)
+	return w
+}
+
+// supplierConds adds the query's own conditions, beside the scope.
+func supplierConds(w *where, q store.SupplierQuery) {
 	w.eqUUID("debtor_id", q.DebtorID)
 	w.eqUUID("creditor_id", q.CreditorID)
 	w.strings("state", q.State)
-	return w
 }
 
 func (t *tx) CreateClaim(ctx context.Context, c *complaint.Claim, ch store.Change) error {
@@ -165,7 +170,7 @@ func (r reader) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, i
 	case ledger.ResourceContest:
 		table, cols = "contests", "debtor_id, creditor_id, state, version, data, invoice_id"
 	case ledger.ResourceComplaint:
-		table, cols = "complaints", "debtor_id, creditor_id, state, version, data, next_check"
+		table, cols = "complaints", "debtor_id, creditor_id, state, version, data, next_check, receiving_regulator, handling_regulator"
 	default:
 		return "", fmt.Errorf("no document table for %s", typ)
 	}
@@ -173,12 +178,13 @@ func (r reader) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, i
 	var state, data string
 	var version int64
 	var next civil.Date
+	var receiving, handling uuid.NullUUID
 	dest := []any{&debtor, &creditor, &state, &version, &data}
 	switch typ {
 	case ledger.ResourceContest:
 		dest = append(dest, &invoice)
 	case ledger.ResourceComplaint:
-		dest = append(dest, &next)
+		dest = append(dest, &next, &receiving, &handling)
 	}
 	err := r.q.QueryRowContext(ctx, "SELECT "+cols+" FROM "+table+" WHERE id = $1", id.String()).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -212,7 +218,7 @@ func (r reader) DocColumnsDiffer(ctx context.Context, typ ledger.ResourceType, i
 			return "", err
 		}
 		cmp = []col{{"debtor_id", debtor, c.Debtor}, {"creditor_id", creditor, c.Complainant}, {"state", state, string(c.State)}, {"version", version, c.Version},
-			{"next_check", next, c.NextCheck}}
+			{"next_check", next, c.NextCheck}, {"receiving_regulator", receiving.UUID, c.ReceivingRegulator}, {"handling_regulator", handling.UUID, c.HandlingRegulator}}
 	}
 	for _, c := range cmp {
 		if c.row != c.want {
@@ -227,7 +233,18 @@ func (r reader) GetComplaint(ctx context.Context, id uuid.UUID) (*complaint.Comp
 }
 
 func (r reader) ListComplaints(ctx context.Context, q store.SupplierQuery) ([]*complaint.Complaint, error) {
-	return listDocs[complaint.Complaint](ctx, r, "complaints", supplierWhere(q), q.Page)
+	var w where
+	w.complaintScope(q.Scope)
+	supplierConds(&w, q)
+	return listDocs[complaint.Complaint](ctx, r, "complaints", w, q.Page)
+}
+
+// nullID is a uuid column's value, NULL for none.
+func nullID(id uuid.UUID) any {
+	if id == uuid.Nil {
+		return nil
+	}
+	return id.String()
 }
 
 // DueComplaints reads the due complaints' keys only, from the columns the
@@ -249,8 +266,8 @@ func (r reader) DueComplaints(ctx context.Context, through civil.Date, after sto
 
 func (t *tx) CreateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {
 	c.Version = 1
-	if err := t.insertDoc(ctx, "complaints", []string{"id", "debtor_id", "creditor_id", "state", "next_check"},
-		[]any{c.ID.String(), c.Debtor.String(), c.Complainant.String(), string(c.State), c.NextCheck}, c); err != nil {
+	if err := t.insertDoc(ctx, "complaints", []string{"id", "debtor_id", "creditor_id", "state", "next_check", "receiving_regulator", "handling_regulator"},
+		[]any{c.ID.String(), c.Debtor.String(), c.Complainant.String(), string(c.State), c.NextCheck, nullID(c.ReceivingRegulator), nullID(c.HandlingRegulator)}, c); err != nil {
 		return err
 	}
 	ch.Debtor, ch.Creditor = c.Debtor, c.Complainant
@@ -260,7 +277,8 @@ func (t *tx) CreateComplaint(ctx context.Context, c *complaint.Complaint, ch sto
 func (t *tx) UpdateComplaint(ctx context.Context, c *complaint.Complaint, ch store.Change) error {
 	prev := c.Version
 	c.Version++
-	if err := t.updateDoc(ctx, "complaints", c.ID, prev, []string{"state", "next_check"}, []any{string(c.State), c.NextCheck}, c); err != nil {
+	if err := t.updateDoc(ctx, "complaints", c.ID, prev, []string{"state", "next_check", "receiving_regulator", "handling_regulator"},
+		[]any{string(c.State), c.NextCheck, nullID(c.ReceivingRegulator), nullID(c.HandlingRegulator)}, c); err != nil {
 		c.Version = prev
 		return err
 	}

@@ -1639,6 +1639,30 @@ func testSupplierDocuments(t *testing.T, s store.Store) {
 	if err != nil || gotCp.State != complaint.Accepted || gotCp.Version != 2 || gotCp.NextCheck != t0Date().AddDays(20) {
 		t.Errorf("complaint read back: %+v, %v", gotCp, err)
 	}
+	// A regulator sees the complaints its parties receive or handle,
+	// wherever the debtor is (a remit elsewhere), and follows a handover.
+	receiver, handler, successor := newID(), newID(), newID()
+	cp.ReceivingRegulator, cp.HandlingRegulator = receiver, handler
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateComplaint(ctx, cp, changeOn(inv, "test"))
+	})
+	listed := func(regs ...uuid.UUID) bool {
+		cs, err := s.ListComplaints(ctx, store.SupplierQuery{Scope: auth.Scope{Remit: &auth.Remit{Jurisdiction: "GB"}, Regulators: regs}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs) == 1 && cs[0].ID == cp.ID
+	}
+	if !listed(receiver) || !listed(handler) || listed(successor) || listed() {
+		t.Errorf("complaint received by r1, handled by r2: listed for r1 %v, r2 %v, another %v, none %v", listed(receiver), listed(handler), listed(successor), listed())
+	}
+	cp.HandlingRegulator = successor
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateComplaint(ctx, cp, changeOn(inv, "test"))
+	})
+	if !listed(successor) || listed(handler) {
+		t.Errorf("after the handover: listed for the new handler %v, the old %v", listed(successor), listed(handler))
+	}
 	for typ, id := range map[ledger.ResourceType]uuid.UUID{ledger.ResourceClaim: cl.ID, ledger.ResourceContest: ct.ID, ledger.ResourceComplaint: cp.ID} {
 		if col, err := s.DocColumnsDiffer(ctx, typ, id); err != nil || col != "" {
 			t.Errorf("%s columns against its document: %q, %v", typ, col, err)
