@@ -2,12 +2,18 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/store/pgtest"
 	"github.com/arrears/arrears/internal/store/postgres"
@@ -88,5 +94,52 @@ func TestConcurrentMigrationsApplyEachStepOnce(t *testing.T) {
 	}
 	if len(seen) == 0 {
 		t.Error("no migration was applied")
+	}
+}
+
+// TestComplaintRegulatorsFilledIn: migration 0021 gives a complaint filed
+// before 0020 (its regulator columns NULL) the regulators of its document.
+func TestComplaintRegulatorsFilledIn(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	db := pgtest.DB(t, url)
+	debtor, creditor, receiver := uuid.New(), uuid.New(), uuid.New()
+	for i, id := range []uuid.UUID{debtor, creditor} {
+		if _, err := db.Exec(`INSERT INTO parties (id, display_name, kind, size_class, jurisdiction, registration_id, region_code, industry_code, unverified, version, create_time, update_time)
+			VALUES ($1, 'p', 'SME', 'SMALL', 'CN', $2, '350100', '', false, 1, now(), now())`, id, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := complaint.Complaint{ID: uuid.New(), Debtor: debtor, Complainant: creditor, ReceivingRegulator: receiver, State: complaint.Submitted, Version: 1}
+	doc, _ := json.Marshal(c)
+	if _, err := db.Exec(`INSERT INTO complaints (id, debtor_id, creditor_id, state, version, data) VALUES ($1, $2, $3, $4, 1, $5)`,
+		c.ID, debtor, creditor, string(c.State), string(doc)); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version == 21 {
+			if _, err := db.Exec(m.SQL); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var got, none uuid.NullUUID
+	if err := db.QueryRow(`SELECT receiving_regulator, handling_regulator FROM complaints WHERE id = $1`, c.ID).Scan(&got, &none); err != nil {
+		t.Fatal(err)
+	}
+	if got.UUID != receiver || none.Valid {
+		t.Errorf("after 0021: receiving %v, handling %v; want %s and NULL (none yet)", got, none, receiver)
+	}
+	s, err := postgres.Open(ctx, url, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if col, err := s.DocColumnsDiffer(ctx, ledger.ResourceComplaint, c.ID); err != nil || col != "" {
+		t.Errorf("columns against the document after 0021: %q, %v", col, err)
 	}
 }

@@ -2,14 +2,23 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/complaint"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/store/sqlite"
+	"github.com/arrears/arrears/internal/store/sqlstore"
 	"github.com/arrears/arrears/internal/store/storetest"
 )
 
@@ -162,5 +171,59 @@ func TestOpenWhereThePathLooksLikeAURI(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 1 {
 		t.Errorf("files beside the data directory: %v", entries)
+	}
+}
+
+// TestComplaintRegulatorsFilledIn: a complaint filed before its regulators
+// had columns gets them from its document when the schema moves on, and is
+// listed for its handling regulator.
+func TestComplaintRegulatorsFilledIn(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []sqlstore.Migration
+	for _, m := range ms {
+		if m.Version < 18 {
+			before = append(before, m)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.Migrate(ctx, db, before, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	debtor, creditor, receiver, handler := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	for i, id := range []uuid.UUID{debtor, creditor} {
+		if _, err := db.Exec(`INSERT INTO parties (id, display_name, kind, size_class, jurisdiction, registration_id, region_code, industry_code, unverified, version, create_time, update_time)
+			VALUES (?, 'p', 'SME', 'SMALL', 'CN', ?, '350100', '', 0, 1, 0, 0)`, id.String(), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := complaint.Complaint{ID: uuid.New(), Debtor: debtor, Complainant: creditor, ReceivingRegulator: receiver, HandlingRegulator: handler,
+		State: complaint.InHandling, Version: 1}
+	doc, _ := json.Marshal(c)
+	if _, err := db.Exec(`INSERT INTO complaints (id, debtor_id, creditor_id, state, next_check, version, data) VALUES (?, ?, ?, ?, NULL, 1, ?)`,
+		c.ID.String(), debtor.String(), creditor.String(), string(c.State), string(doc)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := sqlite.Open(ctx, path, slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, reg := range []uuid.UUID{receiver, handler} {
+		cs, err := s.ListComplaints(ctx, store.SupplierQuery{Scope: auth.Scope{Regulators: []uuid.UUID{reg}}})
+		if err != nil || len(cs) != 1 || cs[0].ID != c.ID {
+			t.Errorf("complaints of regulator %s after the migration: %v, %v", reg, cs, err)
+		}
+	}
+	if col, err := s.DocColumnsDiffer(ctx, ledger.ResourceComplaint, c.ID); err != nil || col != "" {
+		t.Errorf("columns against the document after the migration: %q, %v", col, err)
 	}
 }

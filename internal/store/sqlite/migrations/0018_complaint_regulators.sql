@@ -2,12 +2,8 @@
 -- A complaint's receiving and handling regulators, as columns beside its
 -- document: a regulator sees the complaints it receives or handles, not
 -- only those of debtors in its remit, so one whose debtor moved to another
--- region stays with the regulator working on it. Filled in from the
--- documents of the complaints already filed.
+-- region stays with the regulator working on it. Filled in by 0019.
 ALTER TABLE complaints ADD COLUMN receiving_regulator TEXT;
 ALTER TABLE complaints ADD COLUMN handling_regulator TEXT;
-UPDATE complaints SET
-    receiving_regulator = NULLIF(json_extract(data, '$.receiving_regulator'), '00000000-0000-0000-0000-000000000000'),
-    handling_regulator = NULLIF(json_extract(data, '$.handling_regulator'), '00000000-0000-0000-0000-000000000000');
 CREATE INDEX complaints_receiving_idx ON complaints (receiving_regulator, id);
 CREATE INDEX complaints_handling_idx ON complaints (handling_regulator, id);
