@@ -481,6 +481,12 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	}
 	api.ok(cityKey, "POST", "/v1/"+late+":move", obj{"action": "ACCEPT"})
 	api.ok(otherKey, "GET", "/v1/"+late, nil)
+	// The figures follow the remit: the moved debtor's complaints make no
+	// group of its new region in Fuzhou's figures.
+	moved := api.ok(cityKey, "GET", "/v1/complaintStatistics?groupBy=REGION&regionDigits=2&asOf.year=2026&asOf.month=3&asOf.day=10", nil)
+	if groups, _ := moved["groups"].([]any); len(groups) != 0 {
+		t.Errorf("Fuzhou's figures after the debtor moved to Shenzhen: %v, want no group", groups)
+	}
 }
 
 // TestContestSettledAfterMidnightInBeijing: a contest withdrawn at 01:00 on

@@ -80,7 +80,13 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 		return g, nil
 	}
 
-	q := store.SupplierQuery{Scope: scope(ctx)}
+	// The figures count by the remit alone, claims and contests as
+	// complaints: a regulator's own complaints of a debtor that has moved
+	// out of its remit (which it still reads one by one) would otherwise
+	// make a group of a region it does not see.
+	remit := scope(ctx)
+	remit.Regulators = nil
+	q := store.SupplierQuery{Scope: remit}
 	for c, err := range listed(&q.Page, func() ([]*complaint.Complaint, error) { return l.store.ListComplaints(ctx, q) }, complaintID) {
 		if err != nil {
 			return nil, err
