@@ -233,8 +233,15 @@ func (l *Ledger) sweepInvoices(ctx context.Context, ids []uuid.UUID, now time.Ti
 			// bound) has no schedule: its recorded levels stand, rather
 			// than each being marked corrected, as judge reports it
 			// unavailable rather than settled.
+			//
+			// Its check moves to tomorrow, its level and last check as they
+			// were: every pass today (one a minute) read it and warned
+			// again. A new fact of it brings the check forward, as any
+			// change of an invoice does.
 			if err := l.rejudge(ctx, &rec, j.inv, j.esc, j.pol, facts[j.inv.ID], history[j.inv.ID], revs[j.inv.ID], j.today); errors.Is(err, errUnjudgeable) {
 				unjudgeable, why = append(unjudgeable, j.inv.ID), err
+				j.esc.NextCheck = j.today.AddDays(1)
+				rec.rows = append(rec.rows, j.esc)
 				continue
 			} else if err != nil {
 				return err

@@ -748,6 +748,14 @@ func TestSweepLeavesAnUnjudgeableInvoiceAlone(t *testing.T) {
 			if after := events(t, f.a, inv); !slices.Equal(after, before) {
 				t.Errorf("levels of an invoice that cannot be judged: %v, were %v", after, before)
 			}
+			// Looked at again tomorrow, not at every pass today.
+			e, err := f.sb.GetEscalation(admin, inv.ID)
+			if err != nil || e.NextCheck != d(2025, 9, 11) || e.Level != 2 {
+				t.Errorf("the unjudgeable invoice's check: next %s, level %d, %v; want 2025-09-11, level 2", e.NextCheck, e.Level, err)
+			}
+			if n, err := f.a.Sweep(admin); err != nil || n != 0 {
+				t.Errorf("a second pass the same day swept %d, %v; want none", n, err)
+			}
 		})
 	}
 }
