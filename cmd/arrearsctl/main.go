@@ -38,6 +38,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/arrears/arrears/internal/netaddr"
 	"github.com/arrears/arrears/internal/syncclient"
 )
 
@@ -113,6 +114,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return fmt.Errorf("-tls-cert and -tls-key go together")
 	}
 	creds := insecure.NewCredentials()
+	if *caFile == "" && *certFile == "" && !netaddr.Loopback(*server) {
+		fmt.Fprintf(stderr, "arrearsctl: warning: connecting to %s without TLS: the API key and the payables cross the network in clear text; give -tls-ca (or -tls-cert and -tls-key)\n", *server)
+	}
 	// A client certificate means TLS: without -tls-ca the system's roots
 	// check the server (the key bound to the certificate is not sent in
 	// the clear).

@@ -36,3 +36,20 @@ func TestInterruptedWhileCounting(t *testing.T) {
 		t.Errorf("interrupted while counting: %v", err)
 	}
 }
+
+// TestPlaintextToAnotherHostIsWarned: without TLS to a server beyond this
+// host, the key crosses the network in clear text, and arrearsctl says so;
+// to a loopback server it says nothing.
+func TestPlaintextToAnotherHostIsWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	os.WriteFile(path, []byte(`{"documentRef":"A"}`+"\n"), 0o600)
+	for server, warned := range map[string]bool{"127.0.0.1:1": false, "192.0.2.1:9090": true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // ends the run before it connects: only the warning counts
+		var stdout, stderr bytes.Buffer
+		_ = run(ctx, nil, []string{"sync", "-server", server, "-token", "k", "-debtor", "parties/CN:x", path}, &stdout, &stderr)
+		if got := strings.Contains(stderr.String(), "without TLS"); got != warned {
+			t.Errorf("-server %s: warned %v, want %v (stderr %q)", server, got, warned, stderr.String())
+		}
+	}
+}

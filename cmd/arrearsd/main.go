@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +30,7 @@ import (
 	"github.com/arrears/arrears/internal/grpcapi"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/metrics"
+	"github.com/arrears/arrears/internal/netaddr"
 	"github.com/arrears/arrears/internal/server"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
@@ -182,12 +182,12 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	}
 	if tlsConf == nil {
 		for _, addr := range []string{cfg.GRPCAddr, cfg.HTTPAddr} {
-			if !loopback(addr) {
+			if !netaddr.Loopback(addr) {
 				log.Warn("serving without TLS on an address other hosts can reach: API keys cross the network in clear text; give -tls-cert and -tls-key, or listen on 127.0.0.1 behind a proxy that terminates TLS", "addr", addr)
 			}
 		}
 	}
-	if cfg.DebugAddr != "" && !loopback(cfg.DebugAddr) {
+	if cfg.DebugAddr != "" && !netaddr.Loopback(cfg.DebugAddr) {
 		log.Warn("the profiler listens on an address other hosts can reach, without authentication or TLS: give -debug-addr a loopback address", "addr", cfg.DebugAddr)
 	}
 	var m *metrics.Registry // nil: metrics off
@@ -343,19 +343,4 @@ func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, m *met
 		case <-t.C:
 		}
 	}
-}
-
-// loopback reports whether a listen address takes connections from this
-// host only: 127.0.0.1, ::1 or localhost (an empty host is every
-// interface).
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
