@@ -2,17 +2,20 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/audit"
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
@@ -225,5 +228,40 @@ func TestComplaintRegulatorsFilledIn(t *testing.T) {
 	}
 	if col, err := s.DocColumnsDiffer(ctx, ledger.ResourceComplaint, c.ID); err != nil || col != "" {
 		t.Errorf("columns against the document after the migration: %q, %v", col, err)
+	}
+}
+
+// TestCheckpointKeptAsChanges: a checkpoint after a whole one keeps only
+// the heads that moved, naming the whole one as its base.
+func TestCheckpointKeptAsChanges(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	heads := make([]audit.Head, 100)
+	for i := range heads {
+		heads[i] = audit.Head{Chain: uuid.New(), Seq: 1, Hash: fmt.Sprintf("%064d", i)}
+	}
+	whole := audit.Sign(key, uuid.New(), time.Unix(1e9, 0), heads)
+	moved := slices.Clone(heads)
+	moved[7].Seq, moved[7].Hash = 2, fmt.Sprintf("%064d", 700)
+	next := audit.Sign(key, uuid.New(), time.Unix(1e9+300, 0), moved)
+	for _, c := range []*audit.Checkpoint{&whole, &next} {
+		if err := s.PutCheckpoint(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var base sql.NullString
+	var kept string
+	if err := s.DB().QueryRow(`SELECT base_id, heads FROM audit_checkpoints WHERE id = ?`, next.ID.String()).Scan(&base, &kept); err != nil {
+		t.Fatal(err)
+	}
+	var hs []audit.Head
+	json.Unmarshal([]byte(kept), &hs)
+	if base.String != whole.ID.String() || len(hs) != 1 || hs[0] != moved[7] {
+		t.Errorf("the second checkpoint keeps base %q and heads %v; want base %s and the one head that moved", base.String, hs, whole.ID)
 	}
 }

@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,12 +186,19 @@ func (r reader) ListChainEvents(ctx context.Context, chain uuid.UUID, after int6
 		WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT %d`, limit), chain.String(), after)
 }
 
-const checkpointCols = `id, create_time, chain_count, event_count, heads_digest, heads, statement, signature, public_key`
+const checkpointCols = `id, create_time, chain_count, event_count, heads_digest, heads, statement, signature, public_key, base_id`
 
-func scanCheckpoint(sc scanner) (*audit.Checkpoint, error) {
-	var c audit.Checkpoint
+// storedCheckpoint is a checkpoint as its row holds it: with a base, its
+// heads are only those that differ from the base's (see PutCheckpoint).
+type storedCheckpoint struct {
+	audit.Checkpoint
+	base uuid.NullUUID
+}
+
+func scanCheckpoint(sc scanner) (*storedCheckpoint, error) {
+	var c storedCheckpoint
 	var heads string
-	err := sc.Scan(&c.ID, tsScan{&c.CreateTime}, &c.ChainCount, &c.EventCount, &c.HeadsDigest, &heads, &c.Statement, &c.Signature, &c.PublicKey)
+	err := sc.Scan(&c.ID, tsScan{&c.CreateTime}, &c.ChainCount, &c.EventCount, &c.HeadsDigest, &heads, &c.Statement, &c.Signature, &c.PublicKey, &c.base)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +206,56 @@ func scanCheckpoint(sc scanner) (*audit.Checkpoint, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// resolve gives stored checkpoints their whole heads: a base's with the
+// checkpoint's own laid over them. bases holds the full checkpoints read
+// so far, by id; one not there is read. A base that is gone leaves the
+// checkpoint its own heads only, which then fail its digest: verify says
+// so, rather than failing.
+func (r reader) resolve(ctx context.Context, cs []*storedCheckpoint, bases map[uuid.UUID][]audit.Head) ([]*audit.Checkpoint, error) {
+	out := make([]*audit.Checkpoint, len(cs))
+	for i, c := range cs {
+		out[i] = &c.Checkpoint
+		if !c.base.Valid {
+			bases[c.ID] = c.Heads
+			continue
+		}
+		base, ok := bases[c.base.UUID]
+		if !ok {
+			b, err := getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, c.base.UUID.String())
+			switch {
+			case errors.Is(err, ledger.ErrNotFound):
+				continue
+			case err != nil:
+				return nil, err
+			}
+			base = b.Heads
+			if b.base.Valid {
+				base = nil // a base is full: one that is not fails its delta's digest
+			}
+			bases[c.base.UUID] = base
+		}
+		out[i].Heads = mergeHeads(base, c.Heads)
+	}
+	return out, nil
+}
+
+// mergeHeads is base with over laid on it, in chain order.
+func mergeHeads(base, over []audit.Head) []audit.Head {
+	byChain := make(map[uuid.UUID]audit.Head, len(base)+len(over))
+	for _, h := range base {
+		byChain[h.Chain] = h
+	}
+	for _, h := range over {
+		byChain[h.Chain] = h
+	}
+	out := make([]audit.Head, 0, len(byChain))
+	for _, h := range byChain {
+		out = append(out, h)
+	}
+	slices.SortFunc(out, func(a, b audit.Head) int { return bytes.Compare(a.Chain[:], b.Chain[:]) })
+	return out
 }
 
 // LatestCheckpoint is the checkpoint of the latest state: of the newest
@@ -229,7 +288,15 @@ func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 			best = b
 		}
 	}
-	return getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, best.id)
+	c, err := getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, best.id)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := r.resolve(ctx, []*storedCheckpoint{c}, map[uuid.UUID][]audit.Head{})
+	if err != nil {
+		return nil, err
+	}
+	return cs[0], nil
 }
 
 func (r reader) CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error) {
@@ -242,16 +309,67 @@ func (r reader) CheckpointCovers(ctx context.Context, digest, publicKey string) 
 }
 
 func (r reader) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
-	return list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time, id`)
+	cs, err := list(ctx, r, "checkpoints", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY create_time, id`)
+	if err != nil {
+		return nil, err
+	}
+	return r.resolve(ctx, cs, map[uuid.UUID][]audit.Head{})
 }
+
+// A checkpoint names every chain's head: megabytes on a ledger of many
+// debtors, signed every few minutes, most of it as the one before. So a
+// checkpoint is stored whole now and then (its base_id NULL), and in
+// between as the heads that differ from the newest whole one by the same
+// key (its base): a whole one is written when there is none yet, when the
+// newest is a day old, or when a quarter of the chains or more have moved
+// since (the difference would cost nearly as much). Chains are never
+// removed; should one be missing from the heads (a trail truncated behind
+// the service's back), the checkpoint is stored whole, as signed.
+const (
+	wholeCheckpointEvery = 24 * time.Hour
+	wholeCheckpointShare = 4 // a whole one once 1/4 of the chains moved
+)
 
 // PutCheckpoint implements store.Store.
 func (s *Store) PutCheckpoint(ctx context.Context, c *audit.Checkpoint) error {
-	heads, err := json.Marshal(c.Heads)
+	stored, base := c.Heads, any(nil)
+	whole, err := getOne(ctx, s.r(), "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints
+		WHERE base_id IS NULL AND public_key = $1 ORDER BY create_time DESC, id DESC LIMIT 1`, c.PublicKey)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+	case err != nil:
+		return err
+	case c.CreateTime.Sub(whole.CreateTime) < wholeCheckpointEvery:
+		if moved, ok := headsMoved(whole.Heads, c.Heads); ok && len(moved)*wholeCheckpointShare < len(c.Heads) {
+			stored, base = moved, whole.ID.String()
+		}
+	}
+	heads, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (`+checkpointCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID.String(), s.dialect.Timestamp(c.CreateTime), c.ChainCount, c.EventCount, c.HeadsDigest, string(heads), c.Statement, c.Signature, c.PublicKey)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO audit_checkpoints (`+checkpointCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.ID.String(), s.dialect.Timestamp(c.CreateTime), c.ChainCount, c.EventCount, c.HeadsDigest, string(heads), c.Statement, c.Signature, c.PublicKey, base)
 	return s.wrap("insert checkpoint", err)
+}
+
+// headsMoved lists the heads of now that differ from base's; false if a
+// chain of base is not in now.
+func headsMoved(base, now []audit.Head) ([]audit.Head, bool) {
+	was := make(map[uuid.UUID]audit.Head, len(base))
+	for _, h := range base {
+		was[h.Chain] = h
+	}
+	moved := []audit.Head{}
+	seen := 0
+	for _, h := range now {
+		old, ok := was[h.Chain]
+		if ok {
+			seen++
+		}
+		if !ok || old != h {
+			moved = append(moved, h)
+		}
+	}
+	return moved, seen == len(base)
 }

@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -322,5 +325,70 @@ func testAuditChain(t *testing.T, s store.Store) {
 	}
 	if all, err := s.ListCheckpoints(ctx); err != nil || len(all) != 3 {
 		t.Errorf("ListCheckpoints = %d, %v", len(all), err)
+	}
+}
+
+// testCheckpointHeads: however a checkpoint is kept (whole, or as what
+// moved since a whole one), it reads back with every head it was signed
+// over, and verifies: after one chain moved, a chain was added, most
+// chains moved, a chain went missing, and under another key.
+func testCheckpointHeads(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	_, other, _ := ed25519.GenerateKey(nil)
+	heads := make([]audit.Head, 8)
+	for i := range heads {
+		heads[i] = audit.Head{Chain: newID(), Seq: int64(i + 1), Hash: fmt.Sprintf("%064d", i)}
+	}
+	move := func(hs []audit.Head, n int) []audit.Head {
+		out := slices.Clone(hs)
+		for i := 0; i < n; i++ {
+			out[i].Seq++
+			out[i].Hash = fmt.Sprintf("%064d", out[i].Seq*100+int64(i))
+		}
+		return out
+	}
+	steps := []struct {
+		what  string
+		key   ed25519.PrivateKey
+		heads []audit.Head
+	}{
+		{"the first", key, heads},
+		{"one chain moved", key, move(heads, 1)},
+		{"a chain added", key, append(move(heads, 1), audit.Head{Chain: newID(), Seq: 1, Hash: fmt.Sprintf("%064d", 99)})},
+		{"most chains moved", key, move(heads, 6)},
+		{"a chain missing", key, move(heads, 2)[1:]},
+		{"another key", other, move(heads, 3)},
+		{"back to the first key", key, move(heads, 3)},
+	}
+	byID := map[uuid.UUID]int{}
+	for i, st := range steps {
+		c := audit.Sign(st.key, newID(), t0.Add(time.Duration(i)*time.Minute), st.heads)
+		if err := s.PutCheckpoint(ctx, &c); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		byID[c.ID] = i
+	}
+	all, err := s.ListCheckpoints(ctx)
+	if err != nil || len(all) != len(steps) {
+		t.Fatalf("ListCheckpoints = %d, %v; want %d", len(all), err, len(steps))
+	}
+	sorted := func(hs []audit.Head) []audit.Head {
+		out := slices.Clone(hs)
+		slices.SortFunc(out, func(a, b audit.Head) int { return bytes.Compare(a.Chain[:], b.Chain[:]) })
+		return out
+	}
+	for _, c := range all {
+		st := steps[byID[c.ID]]
+		if diff := cmp.Diff(sorted(st.heads), sorted(c.Heads)); diff != "" {
+			t.Errorf("%s: heads read back (-signed +read):\n%s", st.what, diff)
+		}
+		if err := c.Verify(st.key.Public().(ed25519.PublicKey)); err != nil {
+			t.Errorf("%s: %v", st.what, err)
+		}
+	}
+	latest, err := s.LatestCheckpoint(ctx)
+	if err != nil || len(latest.Heads) != len(heads) || latest.Verify(key.Public().(ed25519.PublicKey)) != nil {
+		t.Errorf("LatestCheckpoint: %v, %v", latest, err)
 	}
 }

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"Keys", testKeys},
 		{"Scopes", testScopes},
 		{"AuditChain", testAuditChain},
+		{"CheckpointHeads", testCheckpointHeads},
 		{"SupplierDocuments", testSupplierDocuments},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
