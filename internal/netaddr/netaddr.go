@@ -8,11 +8,16 @@ import (
 )
 
 // Loopback reports whether an address (host:port, or a gRPC target such as
-// dns:///host:port) reaches this host only: 127.0.0.1, ::1 or localhost.
-// An empty host, every interface to a listener, is not.
+// dns:///host:port or unix:/path) reaches this host only: 127.0.0.1, ::1,
+// localhost or a Unix socket. An empty host, every interface to a
+// listener, is not; nor is a target it cannot read (it errs towards a
+// warning).
 func Loopback(addr string) bool {
-	if i := strings.LastIndex(addr, ":///"); i >= 0 {
-		addr = addr[i+len(":///"):]
+	switch {
+	case strings.HasPrefix(addr, "unix:"), strings.HasPrefix(addr, "unix-abstract:"):
+		return true
+	case strings.HasPrefix(addr, "dns:///"), strings.HasPrefix(addr, "passthrough:///"):
+		_, addr, _ = strings.Cut(addr, ":///")
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -15,6 +15,9 @@ func TestLoopback(t *testing.T) {
 		"10.0.0.5:9090":                 false,
 		"127.0.0.1":                     false, // no port: not an address
 		"passthrough:///127.0.0.1:9090": true,
+		"unix:/run/arrears.sock":        true,
+		"unix:///run/arrears.sock":      true,
+		"other:///127.0.0.1:9090":       false, // a scheme it does not read
 	} {
 		if got := Loopback(addr); got != want {
 			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)

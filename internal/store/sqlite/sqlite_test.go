@@ -264,4 +264,21 @@ func TestCheckpointKeptAsChanges(t *testing.T) {
 	if base.String != whole.ID.String() || len(hs) != 1 || hs[0] != moved[7] {
 		t.Errorf("the second checkpoint keeps base %q and heads %v; want base %s and the one head that moved", base.String, hs, whole.ID)
 	}
+	// A whole row under the key that does not verify (written by someone
+	// without the key) is no base: the next checkpoint is kept whole.
+	if _, err := s.DB().Exec(`INSERT INTO audit_checkpoints (id, create_time, chain_count, event_count, heads_digest, heads, statement, signature, public_key)
+		SELECT ?, create_time + 600000000, chain_count, event_count, heads_digest, heads, statement, 'Zm9yZ2Vk', public_key FROM audit_checkpoints WHERE id = ?`,
+		uuid.New().String(), whole.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	third := audit.Sign(key, uuid.New(), time.Unix(1e9+900, 0), moved)
+	if err := s.PutCheckpoint(ctx, &third); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().QueryRow(`SELECT base_id FROM audit_checkpoints WHERE id = ?`, third.ID.String()).Scan(&base); err != nil {
+		t.Fatal(err)
+	}
+	if base.Valid {
+		t.Errorf("after a forged whole row, the next checkpoint's base is %q, want none (kept whole)", base.String)
+	}
 }

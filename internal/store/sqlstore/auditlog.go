@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,13 +228,11 @@ func (r reader) resolve(ctx context.Context, cs []*storedCheckpoint, bases map[u
 			b, err := getOne(ctx, r, "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE id = $1`, c.base.UUID.String())
 			switch {
 			case errors.Is(err, ledger.ErrNotFound):
-				continue
+				// Gone: its deltas keep their own heads, and fail.
 			case err != nil:
 				return nil, err
-			}
-			base = b.Heads
-			if b.base.Valid {
-				base = nil // a base is full: one that is not fails its delta's digest
+			case !b.base.Valid:
+				base = b.Heads // a base is whole: one that is not fails its deltas too
 			}
 			bases[c.base.UUID] = base
 		}
@@ -333,13 +333,15 @@ const (
 // PutCheckpoint implements store.Store.
 func (s *Store) PutCheckpoint(ctx context.Context, c *audit.Checkpoint) error {
 	stored, base := c.Heads, any(nil)
+	// The base is the newest whole one by the key, not after this one, and
+	// only one that verifies: a row that does not (damaged, or forged by
+	// someone without the key) would make every checkpoint after it fail
+	// with it. Any trouble reading it, and this one is stored whole.
 	whole, err := getOne(ctx, s.r(), "checkpoint", scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints
-		WHERE base_id IS NULL AND public_key = $1 ORDER BY create_time DESC, id DESC LIMIT 1`, c.PublicKey)
-	switch {
-	case errors.Is(err, ledger.ErrNotFound):
-	case err != nil:
-		return err
-	case c.CreateTime.Sub(whole.CreateTime) < wholeCheckpointEvery:
+		WHERE base_id IS NULL AND public_key = $1 AND create_time <= $2 ORDER BY create_time DESC, id DESC LIMIT 1`,
+		c.PublicKey, s.dialect.Timestamp(c.CreateTime))
+	if pub, kerr := base64.StdEncoding.DecodeString(c.PublicKey); err == nil && kerr == nil && len(pub) == ed25519.PublicKeySize &&
+		c.CreateTime.Sub(whole.CreateTime) < wholeCheckpointEvery && whole.Verify(pub) == nil {
 		if moved, ok := headsMoved(whole.Heads, c.Heads); ok && len(moved)*wholeCheckpointShare < len(c.Heads) {
 			stored, base = moved, whole.ID.String()
 		}
