@@ -228,7 +228,7 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 			return err
 		}
 	}
-	go purgeRequests(ctx, svc, m, log)
+	go purgeRequests(ctx, svc, cfg.SyncRetention, m, log)
 	go signCheckpoints(ctx, svc, auditKey, cfg.CheckpointEvery, m, log)
 	go sweep(ctx, svc, cfg.SweepEvery, m, log)
 	if ready != nil {
@@ -237,20 +237,30 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	return srv.Serve(ctx)
 }
 
-// purgeRequests drops expired idempotency keys every hour.
-func purgeRequests(ctx context.Context, svc *service.Ledger, m *metrics.Registry, log *slog.Logger) {
+// purgeRequests drops expired idempotency keys, and sync sessions idle past
+// their retention, every hour.
+func purgeRequests(ctx context.Context, svc *service.Ledger, syncRetention time.Duration, m *metrics.Registry, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		start := time.Now()
 		n, err := svc.PurgeRequests(ctx)
-		if ctx.Err() == nil {
-			m.Job("purge", time.Since(start), err, time.Now())
-		}
 		if err != nil {
 			log.Warn("purge idempotency keys", "err", err)
 		} else if n > 0 {
 			log.Info("purged idempotency keys", "count", n)
+		}
+		if syncRetention > 0 {
+			n, serr := svc.PurgeSyncSessions(ctx, syncRetention)
+			if serr != nil {
+				log.Warn("purge sync sessions", "err", serr)
+			} else if n > 0 {
+				log.Info("purged sync sessions idle past their retention", "count", n)
+			}
+			err = errors.Join(err, serr)
+		}
+		if ctx.Err() == nil {
+			m.Job("purge", time.Since(start), err, time.Now())
 		}
 		select {
 		case <-ctx.Done():

@@ -242,6 +242,13 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 	return l.store.PurgeRequests(ctx, l.clock.Now().Add(-2*RequestRetention))
 }
 
+// PurgeSyncSessions drops the sync sessions that have not moved for
+// retention, with their rejections: a client resuming one after that
+// starts it afresh, its records synced already coming back UNCHANGED.
+func (l *Ledger) PurgeSyncSessions(ctx context.Context, retention time.Duration) (int64, error) {
+	return l.store.PurgeSyncSessions(ctx, l.clock.Now().Add(-retention))
+}
+
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 // listPage is how many rows a walk through a whole listing reads at once.

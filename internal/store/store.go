@@ -90,6 +90,9 @@ type Store interface {
 	// PurgeRequests deletes idempotency records created before cutoff and
 	// returns how many it deleted.
 	PurgeRequests(ctx context.Context, cutoff time.Time) (int64, error)
+	// PurgeSyncSessions deletes the sync sessions last moved before cutoff,
+	// with their rejections, and returns how many sessions went.
+	PurgeSyncSessions(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// ConcurrentWriters says whether write transactions run side by side
 	// (PostgreSQL and its kin) or one at a time (SQLite): a bulk sync

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,6 +44,27 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 	}
 	s.Version++
 	return nil
+}
+
+// PurgeSyncSessions deletes the old sessions and their rejections in one
+// transaction: a session moved meanwhile keeps both.
+func (s *Store) PurgeSyncSessions(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.ReadWriteTx(ctx, func(ctx context.Context, stx store.Tx) error {
+		t := stx.(*tx)
+		at := s.dialect.Timestamp(cutoff)
+		if _, err := t.w.ExecContext(ctx, `DELETE FROM sync_rejections WHERE EXISTS (SELECT 1 FROM sync_sessions s
+			WHERE s.debtor_id = sync_rejections.debtor_id AND s.session = sync_rejections.session AND s.update_time < $1)`, at); err != nil {
+			return s.wrap("purge sync rejections", err)
+		}
+		res, err := t.w.ExecContext(ctx, `DELETE FROM sync_sessions WHERE update_time < $1`, at)
+		if err != nil {
+			return s.wrap("purge sync sessions", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
 }
 
 // PutSyncRejections loads the rejections as one bulk write (COPY on

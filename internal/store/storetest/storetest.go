@@ -1207,6 +1207,28 @@ func testSyncSessions(t *testing.T, s store.Store) {
 	if n, err := s.CountSyncRejections(ctx, debtor.ID, "nightly"); err != nil || n != 5 {
 		t.Errorf("after the refused write, CountSyncRejections = %d, %v; want 5 (nothing of it kept)", n, err)
 	}
+
+	// Sessions idle past a cutoff go with their rejections; those moved
+	// since stay, with theirs.
+	idle := &store.SyncSession{DebtorID: other.ID, Session: "nightly", CreateTime: t0, UpdateTime: t0}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, idle) })
+	if n, err := s.PurgeSyncSessions(ctx, t0.Add(30*time.Second)); err != nil || n != 1 {
+		t.Errorf("PurgeSyncSessions = %d, %v; want the idle session", n, err)
+	}
+	_, err = s.GetSyncSession(ctx, other.ID, "nightly")
+	wantErr(t, "GetSyncSession(purged)", err, ledger.ErrNotFound)
+	for _, c := range []struct {
+		debtor  uuid.UUID
+		session string
+		want    int64
+	}{{other.ID, "nightly", 0}, {debtor.ID, "nightly", 5}, {debtor.ID, "weekly", 1}} {
+		if n, err := s.CountSyncRejections(ctx, c.debtor, c.session); err != nil || n != c.want {
+			t.Errorf("after the purge, CountSyncRejections(%s) = %d, %v; want %d", c.session, n, err, c.want)
+		}
+	}
+	if _, err := s.GetSyncSession(ctx, debtor.ID, "nightly"); err != nil {
+		t.Errorf("the session moved since the cutoff: %v", err)
+	}
 }
 
 func testSecret(t *testing.T, s store.Store) {
