@@ -103,7 +103,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	shutdown := fs.String("shutdown-timeout", env("ARREARS_SHUTDOWN_TIMEOUT", "20s"), "graceful stop limit (ARREARS_SHUTDOWN_TIMEOUT)")
 	callTimeout := fs.String("call-timeout", env("ARREARS_CALL_TIMEOUT", "2m"), "longest a unary call, REST ones included, may run; a client's shorter deadline stands; 0 leaves calls unbounded (ARREARS_CALL_TIMEOUT)")
 	syncIdle := fs.String("sync-idle-timeout", env("ARREARS_SYNC_IDLE_TIMEOUT", "10m"), "how long a sync stream waits for a silent client with nothing in flight before it is closed (ARREARS_SYNC_IDLE_TIMEOUT)")
-	syncRetention := fs.String("sync-session-retention", env("ARREARS_SYNC_SESSION_RETENTION", "2160h"), "drop sync sessions, and the rejections they keep, that have not moved for this long (90 days); 0 keeps them (ARREARS_SYNC_SESSION_RETENTION)")
+	syncRetention := fs.String("sync-session-retention", env("ARREARS_SYNC_SESSION_RETENTION", "2160h"), "drop sync sessions, and the rejections they keep, that have not moved for this long (90 days; at least 24h); 0 keeps them (ARREARS_SYNC_SESSION_RETENTION)")
 	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")
 	fs.StringVar(&c.AdminKeyFile, "admin-key-file", env("ARREARS_ADMIN_KEY_FILE", ""), "where the first admin key is written; default <data-dir>/admin.key (ARREARS_ADMIN_KEY_FILE)")
@@ -141,8 +141,10 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	if c.SyncIdleTimeout, perr = time.ParseDuration(*syncIdle); perr != nil || c.SyncIdleTimeout <= 0 {
 		return c, nil, fmt.Errorf("-sync-idle-timeout must be a positive duration, got %q", *syncIdle)
 	}
-	if c.SyncRetention, perr = time.ParseDuration(*syncRetention); perr != nil || c.SyncRetention < 0 {
-		return c, nil, fmt.Errorf("-sync-session-retention must be a duration, 0 or more, got %q", *syncRetention)
+	// A day at least: a session is kept far longer than a stream may sit
+	// idle, so no running sync loses its place between chunks.
+	if c.SyncRetention, perr = time.ParseDuration(*syncRetention); perr != nil || c.SyncRetention < 0 || (c.SyncRetention > 0 && c.SyncRetention < 24*time.Hour) {
+		return c, nil, fmt.Errorf("-sync-session-retention must be 0 (keep) or a duration of at least 24h, got %q", *syncRetention)
 	}
 	if c.CheckpointEvery, perr = time.ParseDuration(*checkpoint); perr != nil || c.CheckpointEvery <= 0 {
 		return c, nil, fmt.Errorf("-checkpoint-interval must be a positive duration, got %q", *checkpoint)

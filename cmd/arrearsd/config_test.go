@@ -69,9 +69,15 @@ func TestConfigRefusesWhatItCannotHonour(t *testing.T) {
 	if err != nil || c.GRPCAddr != ":9090" || c.DataDir != "data" {
 		t.Errorf("blank variables: grpc %q, data dir %q, %v; want the defaults", c.GRPCAddr, c.DataDir, err)
 	}
-	for _, args := range [][]string{{"-rate-limit", "NaN"}, {"-rate-limit", "Inf"}, {"-shutdown-timeout", "0s"}, {"-shutdown-timeout", "-5s"}, {"-call-timeout", "-1s"}, {"-call-timeout", "soon"}, {"-sync-idle-timeout", "0s"}} {
+	for _, args := range [][]string{{"-rate-limit", "NaN"}, {"-rate-limit", "Inf"}, {"-shutdown-timeout", "0s"}, {"-shutdown-timeout", "-5s"}, {"-call-timeout", "-1s"}, {"-call-timeout", "soon"}, {"-sync-idle-timeout", "0s"},
+		{"-sync-session-retention", "1m"}, {"-sync-session-retention", "-24h"}} {
 		if _, err := parseConfig("arrearsd", args); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+	for _, v := range []string{"0", "24h"} {
+		if _, err := parseConfig("arrearsd", []string{"-sync-session-retention", v}); err != nil {
+			t.Errorf("-sync-session-retention %s: %v", v, err)
 		}
 	}
 }

@@ -244,7 +244,8 @@ func (l *Ledger) PurgeRequests(ctx context.Context) (int64, error) {
 
 // PurgeSyncSessions drops the sync sessions that have not moved for
 // retention, with their rejections: a client resuming one after that
-// starts it afresh, its records synced already coming back UNCHANGED.
+// starts it afresh, its records compared with the ledger again (UNCHANGED
+// where it still holds them so, updated where it does not).
 func (l *Ledger) PurgeSyncSessions(ctx context.Context, retention time.Duration) (int64, error) {
 	return l.store.PurgeSyncSessions(ctx, l.clock.Now().Add(-retention))
 }

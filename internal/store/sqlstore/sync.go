@@ -46,22 +46,36 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 	return nil
 }
 
-// PurgeSyncSessions deletes the old sessions and their rejections in one
-// transaction: a session moved meanwhile keeps both.
+// PurgeSyncSessions deletes the old sessions, then the rejections of
+// exactly those, in one transaction: a session a chunk moved meanwhile is
+// not deleted, and keeps its rejections.
 func (s *Store) PurgeSyncSessions(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := s.ReadWriteTx(ctx, func(ctx context.Context, stx store.Tx) error {
 		t := stx.(*tx)
-		at := s.dialect.Timestamp(cutoff)
-		if _, err := t.w.ExecContext(ctx, `DELETE FROM sync_rejections WHERE EXISTS (SELECT 1 FROM sync_sessions s
-			WHERE s.debtor_id = sync_rejections.debtor_id AND s.session = sync_rejections.session AND s.update_time < $1)`, at); err != nil {
-			return s.wrap("purge sync rejections", err)
-		}
-		res, err := t.w.ExecContext(ctx, `DELETE FROM sync_sessions WHERE update_time < $1`, at)
+		rows, err := t.w.QueryContext(ctx, `DELETE FROM sync_sessions WHERE update_time < $1 RETURNING debtor_id, session`, s.dialect.Timestamp(cutoff))
 		if err != nil {
 			return s.wrap("purge sync sessions", err)
 		}
-		n, _ = res.RowsAffected()
+		type key struct{ debtor, session string }
+		var gone []key
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.debtor, &k.session); err != nil {
+				rows.Close()
+				return s.wrap("purge sync sessions", err)
+			}
+			gone = append(gone, k)
+		}
+		if err := rows.Err(); err != nil {
+			return s.wrap("purge sync sessions", err)
+		}
+		for _, k := range gone {
+			if _, err := t.w.ExecContext(ctx, `DELETE FROM sync_rejections WHERE debtor_id = $1 AND session = $2`, k.debtor, k.session); err != nil {
+				return s.wrap("purge sync rejections", err)
+			}
+		}
+		n = int64(len(gone))
 		return nil
 	})
 	return n, err

@@ -3,5 +3,3 @@
 -- megabytes on a large ledger, every few minutes. NULL: this one is whole,
 -- as every checkpoint before this migration is.
 ALTER TABLE audit_checkpoints ADD COLUMN base_id uuid;
--- The newest whole checkpoint by a key, which a new one is stored against.
-CREATE INDEX audit_checkpoints_whole_idx ON audit_checkpoints (public_key, create_time, id) WHERE base_id IS NULL;
