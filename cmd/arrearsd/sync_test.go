@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -451,6 +452,40 @@ func TestSyncStreamsDrainAsServerStops(t *testing.T) {
 	if sess.ResumeAfter != acked {
 		t.Errorf("the session resumes after %d, but the last answer the client received acknowledged %d", sess.ResumeAfter, acked)
 	}
+}
+
+// TestRESTSyncUploadDrainsAsServerStops: a POST /v1/sync whose client has
+// sent its headers but not the first line is answered 503 as the server
+// stops, rather than held until the graceful stop's time is up. The
+// server asks for the body (100 Continue) once the handler reads it, so
+// the stop comes while it waits for the first line.
+func TestRESTSyncUploadDrainsAsServerStops(t *testing.T) {
+	dir := t.TempDir()
+	f := newSyncFixture(t, config{DataDir: dir})
+	_, h, stop := startStoppable(t, config{DataDir: dir}, f.clk)
+	c, err := net.Dial("tcp", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/sync HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\n"+
+		"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", h, f.erp)
+	r := bufio.NewReader(c)
+	if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("waiting for the handler to read: %q, %v", line, err)
+	}
+	r.ReadString('\n') // the blank line after the interim response
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the server is stopping") {
+		t.Errorf("an upload awaiting its first line as the server stops: %d %s; want 503 saying the server is stopping", resp.StatusCode, body)
+	}
+	<-stopped
 }
 
 // TestSyncStreamStopsWhenKeyRevoked: a key revoked during a long sync stops
