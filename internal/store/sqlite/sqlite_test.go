@@ -281,4 +281,21 @@ func TestCheckpointKeptAsChanges(t *testing.T) {
 	if base.Valid {
 		t.Errorf("after a forged whole row, the next checkpoint's base is %q, want none (kept whole)", base.String)
 	}
+	// The base deleted behind the service's back: its delta still lists,
+	// and fails to verify, which audit verify reports.
+	if _, err := s.DB().Exec(`DELETE FROM audit_checkpoints WHERE id = ?`, whole.ID.String()); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := s.ListCheckpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cps {
+		if c.ID == next.ID && c.Verify(key.Public().(ed25519.PublicKey)) == nil {
+			t.Error("a checkpoint whose base is gone still verifies")
+		}
+		if c.ID == third.ID && c.Verify(key.Public().(ed25519.PublicKey)) != nil {
+			t.Error("the whole checkpoint after the deleted base no longer verifies")
+		}
+	}
 }
