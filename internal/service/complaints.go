@@ -215,7 +215,7 @@ func visibleComplaint(ctx context.Context, r store.Reader, id uuid.UUID) (*compl
 	}
 	// A regulator sees the complaints it receives or handles wherever the
 	// debtor is now, as ListComplaints lists them.
-	if regs := scope(ctx).Regulators; contains(regs, c.ReceivingRegulator) || (c.HandlingRegulator != uuid.Nil && contains(regs, c.HandlingRegulator)) {
+	if regs := scope(ctx).Regulators; contains(regs, c.ReceivingRegulator) || contains(regs, c.HandlingRegulator) {
 		return c, nil
 	}
 	if ok, err := sees(ctx, r, c.Debtor, c.Complainant); err != nil || !ok {

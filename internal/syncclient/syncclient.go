@@ -504,12 +504,13 @@ func (r *rejectsFile) start(resumeAfter int64) error {
 var errNoRejectionList = errors.New("the server keeps no rejected records")
 
 // recoverRejections asks the server for the session's rejections at or
-// before resumeAfter and writes to the file those it does not hold: the
-// rejections in answers an earlier run never received (killed, or cut off
-// after the server committed), which the session has moved past. It
-// returns how many it found; with no file, every one the server lists is
-// counted, as no earlier run's report can be read back.
-func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, session string, resumeAfter int64, rejects *rejectsFile) (int64, error) {
+// before through (the resume point, or the run's last acknowledgement) and
+// writes to the file those it does not hold: the rejections in answers no
+// run received (killed, or cut off after the server committed), which the
+// session has moved past. It returns how many it found; with no file,
+// every one the server lists is counted, as no earlier run's report can be
+// read back.
+func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, session string, through int64, rejects *rejectsFile) (int64, error) {
 	var found int64
 	token := ""
 	for {
@@ -521,7 +522,7 @@ func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, 
 			return found, fmt.Errorf("listing the session's rejected records: %w", err)
 		}
 		for _, r := range resp.Rejections {
-			if r.Sequence > resumeAfter || rejects.held[r.Sequence] {
+			if r.Sequence > through || rejects.held[r.Sequence] {
 				continue
 			}
 			if err := rejects.write(r); err != nil {
