@@ -62,6 +62,12 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second invoice, so that invoices are read (and checked) together.
+	if _, err := svc.CreateInvoice(ctx, service.CreateInvoiceInput{Debtor: service.PartyRef{ID: d.ID}, Creditor: service.PartyRef{ID: c.ID},
+		Invoice: &ledger.Invoice{DocumentRef: "AUD-2", Amount: money.Money{Minor: 50000, Currency: "CNY"},
+			IssuedOn: civil.MustNew(2025, 6, 2), AgreedTermDays: 30}}); err != nil {
+		t.Fatal(err)
+	}
 	for i, ref := range []string{"AUD-P1", "AUD-P2"} {
 		if _, _, err := svc.RecordPayment(ctx, inv.ID, &ledger.Payment{Amount: 1000, Currency: "CNY",
 			PaidOn: civil.MustNew(2025, 7, 1+i), Reference: ref}); err != nil {
@@ -281,6 +287,39 @@ func TestAuditTamperingPostgres(t *testing.T) {
 		dir := t.TempDir()
 		return config{DatabaseURL: pgtest.URL(t), DataDir: dir, AuditKeyFile: filepath.Join(dir, "audit.key")}
 	})
+}
+
+// TestAuditVerifyReadsPastUnreadableRows: verify reads revisions and
+// invoices in batches; a row tampered past what the store can read (text
+// in a date column, which SQLite keeps) fails its batch's read, and is then
+// named while the rows read with it are still checked.
+func TestAuditVerifyReadsPastUnreadableRows(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config{DataDir: dir, AuditKeyFile: filepath.Join(dir, "audit.key")}
+	db := auditLedger(t, cfg)
+	mustExec(t, db, `UPDATE revisions SET effective_on = 'not a date'
+		WHERE revision = 1 AND resource_id = (SELECT id FROM invoices WHERE document_ref = 'AUD-1')`)
+	mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"paid":1000', '"paid":9000')`)
+	mustExec(t, db, `UPDATE invoices SET due_date = 'not a date' WHERE document_ref = 'AUD-1'`)
+	mustExec(t, db, `UPDATE invoices SET amount = amount - 1 WHERE document_ref = 'AUD-2'`)
+	var aud1, aud2 string
+	if err := db.QueryRow(`SELECT (SELECT id FROM invoices WHERE document_ref = 'AUD-1'), (SELECT id FROM invoices WHERE document_ref = 'AUD-2')`).Scan(&aud1, &aud2); err != nil {
+		t.Fatal(err)
+	}
+	out, err := verify(t, cfg)
+	if err == nil {
+		t.Fatalf("verify passed a tampered ledger:\n%s", out)
+	}
+	for _, want := range []string{
+		"cannot read revision",                           // the invoice's first revision
+		"revision 2 of invoice " + aud1 + " was altered", // read in the same batch: still checked
+		"invoice " + aud1 + ": cannot read",              // the invoice row
+		"invoice " + aud2 + " was altered",               // read with it: still checked
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %q (err %v):\n%s", want, err, out)
+		}
+	}
 }
 
 // TestAuditKeyOnPostgres: replicas on a shared database must share one

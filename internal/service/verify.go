@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,22 +50,38 @@ func VerifyAudit(ctx context.Context, st store.Store, pub ed25519.PublicKey) (*A
 
 func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*AuditReport, error) {
 	rep := &AuditReport{}
+	// The checkpoints first, so that of the events only the hashes some
+	// checkpoint signed are kept for the comparison at the end: keeping
+	// every event's hash grew verify's memory with the trail (a gigabyte
+	// or so for ten million events).
+	cps, err := s.ListCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	signedOK := make([]error, len(cps))
+	hashes := map[headKey]signedHead{}
+	for i, cp := range cps {
+		if signedOK[i] = cp.Verify(pub); signedOK[i] != nil {
+			continue
+		}
+		for _, h := range cp.Heads {
+			hashes[headKey{h.Chain, h.Seq}] = signedHead{}
+		}
+	}
 	heads, err := s.ChainHeads(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// hashes[chain][seq] for the checkpoint comparison.
-	hashes := map[string]map[int64]string{}
 	// latest[resource] is the digest of the newest recorded state of each
 	// record, to compare with the live row the API serves.
 	latest := map[liveKey]latestState{}
 	// grants[grant] is whether the trail leaves the portal authorised:
 	// a grant's events are on its supplier's chain, in order.
 	grants := map[store.PortalGrant]bool{}
+	types := map[string]string{}
 	for _, h := range heads {
 		rep.Chains++
 		v := &audit.ChainVerifier{Chain: h.Chain}
-		seen := map[int64]string{}
 		// From the lowest sequence stored, not from 1: an event slipped in
 		// at 0 or below, which the change feed would serve, is checked
 		// (and reported out of sequence) like any other.
@@ -73,13 +91,14 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 			if err != nil {
 				return nil, err
 			}
+			v.Problems = append(v.Problems, checkRevisions(ctx, s, evs)...)
 			for _, e := range evs {
 				v.Add(e)
-				seen[e.Seq] = e.Hash
-				rep.Events++
-				if err := checkRevision(ctx, s, e); err != "" {
-					v.Problems = append(v.Problems, err)
+				k := headKey{e.Chain, e.Seq}
+				if _, signed := hashes[k]; signed {
+					hashes[k] = signedHead{hash: e.Hash, found: true}
 				}
+				rep.Events++
 				if e.ResourceType == "portal_grant" {
 					if g, on, ok := grantChange(e); ok {
 						grants[g] = on
@@ -87,9 +106,15 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 						v.Problems = append(v.Problems, fmt.Sprintf("chain %s event %d: a portal authorisation event that does not say which portal", e.Chain, e.Seq))
 					}
 				}
-				k := liveKey{e.ResourceType, e.ResourceID}
-				if cur, ok := latest[k]; !ok || e.Revision >= cur.revision {
-					latest[k] = latestState{revision: e.Revision, digest: e.SnapshotDigest, chain: e.Chain, seq: e.Seq}
+				// One copy of each type's name, not one per record.
+				typ, ok := types[e.ResourceType]
+				if !ok {
+					typ = e.ResourceType
+					types[typ] = typ
+				}
+				k2 := liveKey{typ, e.ResourceID}
+				if cur, ok := latest[k2]; !ok || e.Revision >= cur.revision {
+					latest[k2] = newLatestState(e)
 				}
 			}
 			if len(evs) < 1000 {
@@ -97,15 +122,14 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 			}
 			after = evs[len(evs)-1].Seq
 		}
-		hashes[h.Chain.String()] = seen
 		rep.Problems = append(rep.Problems, v.Problems...)
 	}
-	for k, st := range latest {
-		if p := checkLive(ctx, s, k, st); p != "" {
-			rep.Problems = append(rep.Problems, p)
-		}
+	ps, err := checkLiveAll(ctx, s, latest)
+	if err != nil {
+		return nil, err
 	}
-	ps, err := revisionsPastTrail(ctx, s, latest)
+	rep.Problems = append(rep.Problems, ps...)
+	ps, err = revisionsPastTrail(ctx, s, latest)
 	if err != nil {
 		return nil, err
 	}
@@ -138,32 +162,40 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 			rep.Problems = append(rep.Problems, fmt.Sprintf("api_key %s (prefix %s) has no audit event: it was not made by the service", key.ID, key.Prefix))
 		}
 	}
-	cps, err := s.ListCheckpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if len(cps) == 0 && rep.Events > 0 {
 		// Without a signed checkpoint, chains recomputed end to end would
 		// verify: say so rather than pass.
 		rep.Problems = append(rep.Problems, "no signed checkpoint exists: history could have been recomputed unseen (were checkpoints deleted?)")
 	}
-	for _, cp := range cps {
+	for i, cp := range cps {
 		rep.Checkpoints++
-		if err := cp.Verify(pub); err != nil {
-			rep.Problems = append(rep.Problems, err.Error())
+		if signedOK[i] != nil {
+			rep.Problems = append(rep.Problems, signedOK[i].Error())
 			continue
 		}
 		for _, h := range cp.Heads {
-			got, ok := hashes[h.Chain.String()][h.Seq]
-			switch {
-			case !ok:
+			switch got := hashes[headKey{h.Chain, h.Seq}]; {
+			case !got.found:
 				rep.Problems = append(rep.Problems, fmt.Sprintf("checkpoint %s: chain %s event %d is gone", cp.ID, h.Chain, h.Seq))
-			case got != h.Hash:
+			case got.hash != h.Hash:
 				rep.Problems = append(rep.Problems, fmt.Sprintf("checkpoint %s: chain %s event %d was rewritten since it was signed", cp.ID, h.Chain, h.Seq))
 			}
 		}
 	}
 	return rep, nil
+}
+
+// headKey names an event by its chain and place in it.
+type headKey struct {
+	chain uuid.UUID
+	seq   int64
+}
+
+// signedHead is the hash of an event a checkpoint signed, once the scan
+// of its chain found it.
+type signedHead struct {
+	hash  string
+	found bool
 }
 
 // revisionsPastTrail reports revisions of audited records above the last
@@ -185,7 +217,20 @@ func revisionsPastTrail(ctx context.Context, s store.Reader, latest map[liveKey]
 	for batch := range slices.Chunk(ids, 1000) {
 		revs, err := s.RevisionsOf(ctx, batch)
 		if err != nil {
-			return nil, err
+			// A row the store cannot read fails its batch: read each
+			// record's alone, so that the others are still checked.
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			revs = map[uuid.UUID][]*ledger.Revision{}
+			for _, id := range batch {
+				one, err := s.RevisionsOf(ctx, []uuid.UUID{id})
+				if err != nil {
+					problems = append(problems, fmt.Sprintf("%s: cannot read its revisions: %v", id, err))
+					continue
+				}
+				revs[id] = one[id]
+			}
 		}
 		for _, id := range batch {
 			for _, r := range revs[id] {
@@ -205,11 +250,38 @@ type liveKey struct {
 	id  uuid.UUID
 }
 
+// latestState is the newest audited state of a record: verify keeps one
+// for every record in the ledger, so it is kept small (the digest as its
+// 32 bytes, not 64 of hex in a string of its own).
 type latestState struct {
 	revision int64
-	digest   string
-	chain    uuid.UUID
 	seq      int64
+	chain    uuid.UUID
+	digest   [sha256.Size]byte
+	// odd is set where the event's digest is not the lowercase hex
+	// that audit.Digest writes: it then matches no state.
+	odd bool
+}
+
+func newLatestState(e *audit.Event) latestState {
+	st := latestState{revision: e.Revision, seq: e.Seq, chain: e.Chain}
+	// The length first: hex.Decode writes as far as its input reaches.
+	if len(e.SnapshotDigest) != 2*sha256.Size {
+		st.odd = true
+		return st
+	}
+	_, err := hex.Decode(st.digest[:], []byte(e.SnapshotDigest))
+	st.odd = err != nil || hex.EncodeToString(st.digest[:]) != e.SnapshotDigest
+	return st
+}
+
+// digestHex is the digest as audit.Digest writes it, or "" (which no
+// digest equals) if the event's was odd.
+func (st latestState) digestHex() string {
+	if st.odd {
+		return ""
+	}
+	return hex.EncodeToString(st.digest[:])
 }
 
 // addedMembers are the members a record's snapshot gained after records
@@ -245,6 +317,48 @@ func auditedBefore(typ string, snap []byte, digest string) bool {
 	return false
 }
 
+// checkLiveAll runs checkLive on every record the trail names. Invoices,
+// most of a ledger, are read a thousand at a time; where such a read
+// fails, each is read alone.
+func checkLiveAll(ctx context.Context, s store.Reader, latest map[liveKey]latestState) ([]string, error) {
+	var problems []string
+	var invoices []uuid.UUID
+	for k, st := range latest {
+		if k.typ == "invoice" {
+			invoices = append(invoices, k.id)
+			continue
+		}
+		if p := checkLive(ctx, s, k, st); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	slices.SortFunc(invoices, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for batch := range slices.Chunk(invoices, 1000) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rows, err := s.InvoicesOf(ctx, batch)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, id := range batch {
+			k := liveKey{"invoice", id}
+			var p string
+			if err != nil {
+				p = checkLive(ctx, s, k, latest[k])
+			} else if inv, ok := rows[id]; ok {
+				p = liveProblem(ctx, s, k, latest[k], inv, nil)
+			} else {
+				p = liveProblem(ctx, s, k, latest[k], nil, ledger.ErrNotFound)
+			}
+			if p != "" {
+				problems = append(problems, p)
+			}
+		}
+	}
+	return problems, nil
+}
+
 // checkLive compares the row the API serves with the newest state the audit
 // trail recorded for it: an edit made directly in the database, which no
 // revision or event knows of, shows here.
@@ -258,7 +372,7 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 		// hash, in the database shows here.
 		var snap []byte
 		snap, err = s.KeyAuditSnapshot(ctx, k.id)
-		if legacy, ok := store.LegacyKeySnapshot(snap); err == nil && ok && audit.Digest(legacy) == st.digest {
+		if legacy, ok := store.LegacyKeySnapshot(snap); err == nil && ok && audit.Digest(legacy) == st.digestHex() {
 			return "" // audited before snapshots covered the secret
 		}
 		v = json.RawMessage(snap)
@@ -283,6 +397,12 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 	default:
 		return ""
 	}
+	return liveProblem(ctx, s, k, st, v, err)
+}
+
+// liveProblem says how v, the live row of k as read (err the read's
+// error), departs from st, its last audited state, or "".
+func liveProblem(ctx context.Context, s store.Reader, k liveKey, st latestState, v any, err error) string {
 	if errors.Is(err, ledger.ErrNotFound) {
 		return fmt.Sprintf("%s %s is gone, though the audit trail records it (chain %s event %d)", k.typ, k.id, st.chain, st.seq)
 	}
@@ -293,7 +413,7 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 	if err != nil {
 		return fmt.Sprintf("%s %s: %v", k.typ, k.id, err)
 	}
-	if audit.Digest(snap) != st.digest && !auditedBefore(k.typ, snap, st.digest) {
+	if digest := st.digestHex(); audit.Digest(snap) != digest && !auditedBefore(k.typ, snap, digest) {
 		return fmt.Sprintf("%s %s was altered: it does not match its last audited state (chain %s event %d)", k.typ, k.id, st.chain, st.seq)
 	}
 	switch k.typ {
@@ -311,22 +431,73 @@ func checkLive(ctx context.Context, s store.Reader, k liveKey, st latestState) s
 	return ""
 }
 
-// checkRevision compares a ledger event's recorded snapshot digest with the
-// revision row, so that editing a revision is detected too.
-func checkRevision(ctx context.Context, s store.Reader, e *audit.Event) string {
-	switch e.ResourceType {
+// revisioned are the resource types whose events each record a revision
+// row.
+func revisioned(typ string) bool {
+	switch typ {
 	case "party", "invoice", "payment", "dispute", "claim", "contest", "complaint":
-	default:
-		return ""
+		return true
 	}
+	return false
+}
+
+// checkRevisions compares each ledger event's recorded snapshot digest
+// with its revision row, so that editing a revision is detected too: one
+// read of the revisions a batch of events records, not one per event (a
+// million-event trail took a million queries). Where the batch's read
+// fails (a row tampered past what the store can scan, say), each event is
+// read alone, so that the rest are still checked and the bad one named.
+func checkRevisions(ctx context.Context, s store.Reader, evs []*audit.Event) []string {
+	var keys []store.RevisionKey
+	for _, e := range evs {
+		if revisioned(e.ResourceType) {
+			keys = append(keys, store.RevisionKey{ResourceID: e.ResourceID, Revision: e.Revision})
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	revs, err := s.RevisionsAt(ctx, keys)
+	if err != nil && ctx.Err() != nil {
+		return nil // the scan ends with the context's error
+	}
+	var problems []string
+	for _, e := range evs {
+		if !revisioned(e.ResourceType) {
+			continue
+		}
+		var p string
+		if err != nil {
+			p = checkRevision(ctx, s, e)
+		} else {
+			p = revisionProblem(e, revs[store.RevisionKey{ResourceID: e.ResourceID, Revision: e.Revision}])
+		}
+		if p != "" {
+			problems = append(problems, p)
+		}
+	}
+	return problems
+}
+
+// checkRevision is checkRevisions for one event, read alone.
+func checkRevision(ctx context.Context, s store.Reader, e *audit.Event) string {
 	revs, err := s.ListRevisions(ctx, e.ResourceID, e.Revision-1, 1)
 	if err != nil {
 		return fmt.Sprintf("chain %s event %d: cannot read revision: %v", e.Chain, e.Seq, err)
 	}
-	if len(revs) != 1 || revs[0].Revision != e.Revision {
+	var r *ledger.Revision
+	if len(revs) == 1 && revs[0].Revision == e.Revision {
+		r = revs[0]
+	}
+	return revisionProblem(e, r)
+}
+
+// revisionProblem says what is wrong with r, the revision event e records
+// (nil if there is none), or "".
+func revisionProblem(e *audit.Event, r *ledger.Revision) string {
+	if r == nil {
 		return fmt.Sprintf("chain %s event %d: revision %d of %s %s is gone", e.Chain, e.Seq, e.Revision, e.ResourceType, e.ResourceID)
 	}
-	r := revs[0]
 	// The event covers the snapshot through its digest, and the
 	// revision's own columns through its method, time and (events from
 	// 28 November 2026) effective date: which revision counts on a past

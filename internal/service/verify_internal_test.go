@@ -62,3 +62,18 @@ func TestAuditedBeforeMembersWereAdded(t *testing.T) {
 		t.Error("a dispute audited before opened_by existed is reported altered")
 	}
 }
+
+// TestLatestStateOfOddDigests: an event's digest that is not the lowercase
+// hex audit.Digest writes (too long, too short, upper case, not hex)
+// matches no state, and reading it does not panic.
+func TestLatestStateOfOddDigests(t *testing.T) {
+	good := audit.Digest([]byte(`{"a":1}`))
+	if st := newLatestState(&audit.Event{SnapshotDigest: good}); st.digestHex() != good {
+		t.Errorf("digest %s read back as %q", good, st.digestHex())
+	}
+	for _, d := range []string{good + "00", good + good, good[:62], strings.ToUpper(good), "zz" + good[2:], ""} {
+		if st := newLatestState(&audit.Event{SnapshotDigest: d}); st.digestHex() != "" {
+			t.Errorf("digest %q read back as %q, want none", d, st.digestHex())
+		}
+	}
+}

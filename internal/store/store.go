@@ -133,6 +133,9 @@ type Reader interface {
 	// RevisionsOf reads all revisions of many resources at once, each
 	// resource's oldest first.
 	RevisionsOf(ctx context.Context, resourceIDs []uuid.UUID) (map[uuid.UUID][]*ledger.Revision, error)
+	// RevisionsAt reads the named revisions of many resources at once;
+	// one not stored is absent from the map.
+	RevisionsAt(ctx context.Context, keys []RevisionKey) (map[RevisionKey]*ledger.Revision, error)
 
 	// GetRequest returns the idempotency record for key.
 	GetRequest(ctx context.Context, key string) (*Request, error)
@@ -636,6 +639,12 @@ func LegacyKeySnapshot(snap []byte) ([]byte, bool) {
 }
 
 // PortalGrant is a supplier's authorisation of a complaint portal.
+// RevisionKey names one revision of a resource.
+type RevisionKey struct {
+	ResourceID uuid.UUID
+	Revision   int64
+}
+
 type PortalGrant struct {
 	Portal   string
 	Creditor uuid.UUID

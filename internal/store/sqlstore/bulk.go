@@ -438,3 +438,46 @@ func (r reader) RevisionsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 	}
 	return out, nil
 }
+
+// RevisionsAt reads the named revisions in one query (400 a query where
+// the driver has no array parameters): a record with many revisions is read
+// for those asked, not whole.
+func (r reader) RevisionsAt(ctx context.Context, keys []store.RevisionKey) (map[store.RevisionKey]*ledger.Revision, error) {
+	out := make(map[store.RevisionKey]*ledger.Revision, len(keys))
+	const cols = `SELECT resource_id, revision, resource_type, effective_on, record_time, method, snapshot FROM revisions`
+	keep := func(revs []*ledger.Revision) {
+		for _, rev := range revs {
+			out[store.RevisionKey{ResourceID: rev.ResourceID, Revision: rev.Revision}] = rev
+		}
+	}
+	if r.s.dialect.TextArrays {
+		if len(keys) == 0 {
+			return out, nil
+		}
+		ids, nums := make([]string, len(keys)), make([]int64, len(keys))
+		for i, k := range keys {
+			ids[i], nums[i] = k.ResourceID.String(), k.Revision
+		}
+		revs, err := list(ctx, r, "revisions", scanRevision, cols+`
+			WHERE (resource_id, revision) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))`, ids, nums)
+		if err != nil {
+			return nil, err
+		}
+		keep(revs)
+		return out, nil
+	}
+	for part := range slices.Chunk(keys, 400) {
+		var w where
+		ph := make([]string, len(part))
+		for i, k := range part {
+			ph[i] = "(" + w.arg(k.ResourceID.String()) + ", " + w.arg(k.Revision) + ")"
+		}
+		w.add("(resource_id, revision) IN (" + strings.Join(ph, ", ") + ")")
+		revs, err := list(ctx, r, "revisions", scanRevision, cols+w.sql(), w.args...)
+		if err != nil {
+			return nil, err
+		}
+		keep(revs)
+	}
+	return out, nil
+}

@@ -67,6 +67,9 @@ func (s *Store) ListRevisions(ctx context.Context, id uuid.UUID, after int64, li
 func (s *Store) RevisionsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.Revision, error) {
 	return s.r().RevisionsOf(ctx, ids)
 }
+func (s *Store) RevisionsAt(ctx context.Context, keys []store.RevisionKey) (map[store.RevisionKey]*ledger.Revision, error) {
+	return s.r().RevisionsAt(ctx, keys)
+}
 func (s *Store) GetRequest(ctx context.Context, key string) (*store.Request, error) {
 	return s.r().GetRequest(ctx, key)
 }

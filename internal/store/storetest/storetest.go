@@ -644,6 +644,18 @@ func testRevisions(t *testing.T, s store.Store) {
 	if err != nil || len(later) != 1 || later[0].Revision != 3 {
 		t.Errorf("ListRevisions after 2 = %v, %v", later, err)
 	}
+	// RevisionsAt reads those named, as ListRevisions has them, and no
+	// others; one not stored is absent.
+	k := func(id uuid.UUID, rev int64) store.RevisionKey {
+		return store.RevisionKey{ResourceID: id, Revision: rev}
+	}
+	at, err := s.RevisionsAt(ctx, []store.RevisionKey{k(inv.ID, 2), k(inv.ID, 4), k(newID(), 1)})
+	if err != nil || len(at) != 1 || at[k(inv.ID, 2)] == nil || !reflect.DeepEqual(at[k(inv.ID, 2)], revs[1]) {
+		t.Errorf("RevisionsAt revision 2, 4 and an unknown record's 1 = %v, %v; want revision 2 alone, as %+v", at, err, revs[1])
+	}
+	if at, err := s.RevisionsAt(ctx, nil); err != nil || len(at) != 0 {
+		t.Errorf("RevisionsAt nothing = %v, %v", at, err)
+	}
 }
 
 // testBulkCreates: CreateInvoices writes the invoices, each with its
@@ -1081,6 +1093,14 @@ func testLookupsInBatches(t *testing.T, s store.Store) {
 	revs, err := s.RevisionsOf(ctx, ids)
 	if err != nil || len(revs) != n || len(revs[invs[n-1].ID]) != 1 {
 		t.Errorf("RevisionsOf %d ids: %d found, %v", len(ids), len(revs), err)
+	}
+	revKeys := make([]store.RevisionKey, len(ids))
+	for i, id := range ids {
+		revKeys[i] = store.RevisionKey{ResourceID: id, Revision: 1}
+	}
+	at, err := s.RevisionsAt(ctx, revKeys)
+	if last := (store.RevisionKey{ResourceID: invs[n-1].ID, Revision: 1}); err != nil || len(at) != n || at[last] == nil || at[last].Method != revs[invs[n-1].ID][0].Method {
+		t.Errorf("RevisionsAt %d keys: %d found, %v", len(revKeys), len(at), err)
 	}
 	facts, err := s.Facts(ctx, ids)
 	if err != nil || facts[invs[n-1].ID] == nil || len(facts[invs[n-1].ID].Payments) != 1 {
