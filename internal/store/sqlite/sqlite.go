@@ -116,7 +116,14 @@ func open(ctx context.Context, path string, log *slog.Logger, now time.Time, mig
 	// acknowledged (a sync's acknowledged sequence among them) survives a
 	// power cut or an operating system crash, not only a crash of arrearsd,
 	// as NORMAL's would.
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(FULL)", "case_sensitive_like(ON)",
+	// temp_store MEMORY keeps statement journals (what undoes one
+	// statement inside a transaction, as a bulk INSERT of 32 rows that
+	// fails a constraint half way) in memory: on file, each page of them
+	// took two write calls, 15% of the server's CPU in a bulk sync of new
+	// invoices. It holds temporary sorts and groupings in memory too; the
+	// store's queries sort only pages and lists of ids, so those stay
+	// small.
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "synchronous(FULL)", "case_sensitive_like(ON)", "temp_store(MEMORY)",
 		fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages), fmt.Sprintf("journal_size_limit(%d)", walKeepBytes)}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
