@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	clist "container/list"
 	"context"
 	"database/sql"
 	"sync"
@@ -10,43 +11,60 @@ import (
 // driver does not cache them (modernc.org/sqlite) parses each statement
 // once instead of on every call: the bulk sync runs the same few statements
 // hundreds of thousands of times. Queries built with a varying number of
-// conditions are many; the cache stops growing at maxStatements.
+// conditions or values are many, so the cache holds the maxStatements
+// used most recently: when it stopped growing instead, a server whose first
+// hours filled it with one-off list queries ran its bulk sync unprepared
+// for good.
 type stmtCache struct {
 	db    *sql.DB
 	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	stmts map[string]*clist.Element // of *cachedStmt, most recently used first
+	order *clist.List
+}
+
+type cachedStmt struct {
+	query string
+	st    *sql.Stmt
 }
 
 const maxStatements = 512
 
-func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}} }
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*clist.Element{}, order: clist.New()}
+}
 
-// get returns the prepared statement of query, or nil when the cache is full
-// or preparing fails (the caller then runs the text directly).
+// get returns the prepared statement of query, or nil when preparing fails
+// (the caller then runs the text directly). Past maxStatements it closes
+// the least recently used: database/sql keeps it open under the
+// transactions still using it, and closes it once they end.
 func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.stmts[query]; ok {
-		return st
-	}
-	if len(c.stmts) >= maxStatements {
-		return nil
+	if e, ok := c.stmts[query]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cachedStmt).st
 	}
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
-	c.stmts[query] = st
+	for c.order.Len() >= maxStatements {
+		old := c.order.Remove(c.order.Back()).(*cachedStmt)
+		delete(c.stmts, old.query)
+		old.st.Close()
+	}
+	c.stmts[query] = c.order.PushFront(&cachedStmt{query, st})
 	return st
 }
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, st := range c.stmts {
-		st.Close()
+	for _, e := range c.stmts {
+		e.Value.(*cachedStmt).st.Close()
 	}
-	c.stmts = map[string]*sql.Stmt{}
+	c.stmts = map[string]*clist.Element{}
+	c.order.Init()
 }
 
 // cachedTx runs a transaction's statements through the cache.
