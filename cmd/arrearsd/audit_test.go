@@ -289,8 +289,8 @@ func TestAuditTamperingPostgres(t *testing.T) {
 	})
 }
 
-// TestAuditVerifyReadsPastUnreadableRows: verify reads revisions and
-// invoices in batches; a row tampered past what the store can read (text
+// TestAuditVerifyReadsPastUnreadableRows: verify reads revisions,
+// invoices and payments in batches; a row tampered past what the store can read (text
 // in a date column, which SQLite keeps) fails its batch's read, and is then
 // named while the rows read with it are still checked.
 func TestAuditVerifyReadsPastUnreadableRows(t *testing.T) {
@@ -302,8 +302,11 @@ func TestAuditVerifyReadsPastUnreadableRows(t *testing.T) {
 	mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"paid":1000', '"paid":9000')`)
 	mustExec(t, db, `UPDATE invoices SET due_date = 'not a date' WHERE document_ref = 'AUD-1'`)
 	mustExec(t, db, `UPDATE invoices SET amount = amount - 1 WHERE document_ref = 'AUD-2'`)
-	var aud1, aud2 string
-	if err := db.QueryRow(`SELECT (SELECT id FROM invoices WHERE document_ref = 'AUD-1'), (SELECT id FROM invoices WHERE document_ref = 'AUD-2')`).Scan(&aud1, &aud2); err != nil {
+	mustExec(t, db, `UPDATE payments SET paid_on = 'not a date' WHERE reference = 'AUD-P1'`)
+	mustExec(t, db, `UPDATE payments SET amount = amount - 1 WHERE reference = 'AUD-P2'`)
+	var aud1, aud2, p1, p2 string
+	if err := db.QueryRow(`SELECT (SELECT id FROM invoices WHERE document_ref = 'AUD-1'), (SELECT id FROM invoices WHERE document_ref = 'AUD-2'),
+		(SELECT id FROM payments WHERE reference = 'AUD-P1'), (SELECT id FROM payments WHERE reference = 'AUD-P2')`).Scan(&aud1, &aud2, &p1, &p2); err != nil {
 		t.Fatal(err)
 	}
 	out, err := verify(t, cfg)
@@ -315,6 +318,8 @@ func TestAuditVerifyReadsPastUnreadableRows(t *testing.T) {
 		"revision 2 of invoice " + aud1 + " was altered", // read in the same batch: still checked
 		"invoice " + aud1 + ": cannot read",              // the invoice row
 		"invoice " + aud2 + " was altered",               // read with it: still checked
+		"payment " + p1 + ": cannot read",                // so for payments
+		"payment " + p2 + " was altered",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q (err %v):\n%s", want, err, out)

@@ -317,46 +317,62 @@ func auditedBefore(typ string, snap []byte, digest string) bool {
 	return false
 }
 
-// checkLiveAll runs checkLive on every record the trail names. Invoices,
-// most of a ledger, are read a thousand at a time; where such a read
-// fails, each is read alone.
+// checkLiveAll runs checkLive on every record the trail names. Invoices
+// and payments, most of a ledger, are read a thousand at a time; where
+// such a read fails, each is read alone.
 func checkLiveAll(ctx context.Context, s store.Reader, latest map[liveKey]latestState) ([]string, error) {
 	var problems []string
-	var invoices []uuid.UUID
+	batched := map[string][]uuid.UUID{"invoice": nil, "payment": nil}
 	for k, st := range latest {
-		if k.typ == "invoice" {
-			invoices = append(invoices, k.id)
+		if ids, ok := batched[k.typ]; ok {
+			batched[k.typ] = append(ids, k.id)
 			continue
 		}
 		if p := checkLive(ctx, s, k, st); p != "" {
 			problems = append(problems, p)
 		}
 	}
-	slices.SortFunc(invoices, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	for batch := range slices.Chunk(invoices, 1000) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rows, err := s.InvoicesOf(ctx, batch)
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		for _, id := range batch {
-			k := liveKey{"invoice", id}
-			var p string
-			if err != nil {
-				p = checkLive(ctx, s, k, latest[k])
-			} else if inv, ok := rows[id]; ok {
-				p = liveProblem(ctx, s, k, latest[k], inv, nil)
-			} else {
-				p = liveProblem(ctx, s, k, latest[k], nil, ledger.ErrNotFound)
+	read := map[string]func([]uuid.UUID) (map[uuid.UUID]any, error){
+		"invoice": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.InvoicesOf(ctx, ids)) },
+		"payment": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.PaymentsOf(ctx, ids)) },
+	}
+	for _, typ := range []string{"invoice", "payment"} {
+		ids := batched[typ]
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		for batch := range slices.Chunk(ids, 1000) {
+			rows, err := read[typ](batch)
+			if err != nil && ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			if p != "" {
-				problems = append(problems, p)
+			for _, id := range batch {
+				k := liveKey{typ, id}
+				var p string
+				if err != nil {
+					p = checkLive(ctx, s, k, latest[k])
+				} else if v, ok := rows[id]; ok {
+					p = liveProblem(ctx, s, k, latest[k], v, nil)
+				} else {
+					p = liveProblem(ctx, s, k, latest[k], nil, ledger.ErrNotFound)
+				}
+				if p != "" {
+					problems = append(problems, p)
+				}
 			}
 		}
 	}
 	return problems, nil
+}
+
+// anyValues is a batch read's rows as checkLive reads them.
+func anyValues[T any](m map[uuid.UUID]*T, err error) (map[uuid.UUID]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]any, len(m))
+	for id, v := range m {
+		out[id] = v
+	}
+	return out, nil
 }
 
 // checkLive compares the row the API serves with the newest state the audit

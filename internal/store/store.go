@@ -219,6 +219,8 @@ type Reader interface {
 
 	// InvoicesOf reads many invoices by id at once; an unknown id is absent.
 	InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error)
+	// PaymentsOf reads many payments by id at once; an unknown id is absent.
+	PaymentsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Payment, error)
 	// GetInvoiceByDocumentRef finds a debtor's invoice by its reference.
 	GetInvoiceByDocumentRef(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Invoice, error)
 	// InvoicesByDocumentRef reads a debtor's invoices by reference, in bulk.

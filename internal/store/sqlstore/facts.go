@@ -65,6 +65,11 @@ func (r reader) GetPayment(ctx context.Context, id uuid.UUID) (*ledger.Payment, 
 	return getOne(ctx, r, "payment", scanPayment, `SELECT `+paymentCols+` FROM payments WHERE id = $1`, id.String())
 }
 
+func (r reader) PaymentsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Payment, error) {
+	return one(ofIDs(ctx, r, "payments", scanPayment, `SELECT `+paymentCols+` FROM payments`, "id", ids,
+		func(p *ledger.Payment) uuid.UUID { return p.ID }))
+}
+
 func (r reader) GetPaymentByReference(ctx context.Context, debtorID uuid.UUID, ref string) (*ledger.Payment, error) {
 	return getOne(ctx, r, "payment", scanPayment,
 		`SELECT `+paymentCols+` FROM payments WHERE debtor_id = $1 AND reference = $2`, debtorID.String(), ref)

@@ -125,6 +125,9 @@ func (s *Store) EscalationsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 func (s *Store) EscalationEventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*ledger.EscalationEvent, error) {
 	return s.r().EscalationEventsOf(ctx, ids)
 }
+func (s *Store) PaymentsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Payment, error) {
+	return s.r().PaymentsOf(ctx, ids)
+}
 func (s *Store) InvoicesOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]*ledger.Invoice, error) {
 	return s.r().InvoicesOf(ctx, ids)
 }

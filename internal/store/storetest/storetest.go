@@ -1086,6 +1086,14 @@ func testLookupsInBatches(t *testing.T, s store.Store) {
 	if err != nil || len(byID) != n || byID[invs[n-1].ID] == nil {
 		t.Errorf("InvoicesOf %d ids: %d found, %v", len(ids), len(byID), err)
 	}
+	payIDs := []uuid.UUID{newID()}
+	for _, p := range pays {
+		payIDs = append(payIDs, p.ID)
+	}
+	byPayID, err := s.PaymentsOf(ctx, payIDs)
+	if err != nil || len(byPayID) != n || byPayID[pays[n-1].ID] == nil || byPayID[pays[n-1].ID].Reference != pays[n-1].Reference {
+		t.Errorf("PaymentsOf %d ids: %d found, %v", len(payIDs), len(byPayID), err)
+	}
 	escs, err := s.EscalationsOf(ctx, ids)
 	if err != nil || len(escs) != n || escs[invs[n-1].ID] == nil {
 		t.Errorf("EscalationsOf %d ids: %d found, %v", len(ids), len(escs), err)
