@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sort"
 
 	"github.com/google/uuid"
@@ -9,6 +11,7 @@ import (
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/store"
 )
 
@@ -174,7 +177,9 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 			continue
 		}
 		g.UnconfirmedClaims++
-		g.UnconfirmedAmounts[c.Currency] += c.Amount
+		if err := g.addUnconfirmed(c.Currency, c.Amount); err != nil {
+			return nil, err
+		}
 	}
 	tq := store.SupplierQuery{Scope: scope(ctx)}
 	for c, err := range listed(&tq.Page, func() ([]*complaint.Contest, error) { return l.store.ListContests(ctx, tq) }, contestID) {
@@ -203,4 +208,18 @@ func (l *Ledger) ComplaintStatistics(ctx context.Context, asOf civil.Date, group
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out, nil
+}
+
+// addUnconfirmed adds a claim's amount to the group's total in its
+// currency. Each claim is bounded, not how many a group has: a total past
+// the int64 range is refused, as the overdue summary refuses one, not
+// wrapped to a negative figure.
+func (g *ComplaintCounts) addUnconfirmed(currency string, amount int64) error {
+	total, ok := money.AddMinor(g.UnconfirmedAmounts[currency], amount)
+	if !ok {
+		return fmt.Errorf("%w: the unconfirmed claims of group %s total beyond %d minor units of %s; group them more narrowly",
+			ledger.ErrFailedPrecondition, g.Group, int64(math.MaxInt64), currency)
+	}
+	g.UnconfirmedAmounts[currency] = total
+	return nil
 }
