@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/money"
 )
@@ -355,5 +357,49 @@ func TestUnclosedQuoteStopsAtTheBound(t *testing.T) {
 	_, _, _, err = scan(context.Background(), nil, path)
 	if !errors.Is(err, errRunOn) || !strings.Contains(err.Error(), "record 2") {
 		t.Errorf("a quote left open before %d MB of rows: %v", maxLineBytes>>20, err)
+	}
+}
+
+// TestCSVColumnsReachTheirFields: each column of a full row, whatever the
+// header's order, lands in its field of the record.
+func TestCSVColumnsReachTheirFields(t *testing.T) {
+	dir := t.TempDir()
+	cells := map[string]string{
+		"document_ref": "INV-7", "creditor": "CN:92350121MA0DEM101D", "creditor_name": "Minhou Castings",
+		"creditor_size_class": "small", "creditor_region_code": "350121", "contract_ref": "C-9",
+		"currency": "cny", "amount": "1234.50", "contract_signed_on": "2025-05-02", "issued_on": "2025-06-03",
+		"received_on": "2025-06-04", "delivered_on": "2025-06-05", "agreed_term_days": "45",
+		"agreed_due_date": "2025-07-20", "payment_reference": "PAY-1", "payment_amount": "100.25", "paid_on": "2025-07-01",
+	}
+	// The header backwards, with a column of no name in the middle.
+	var header, row []string
+	for i := len(columnList) - 1; i >= 0; i-- {
+		header, row = append(header, columnList[i]), append(row, cells[columnList[i]])
+		if i == 8 {
+			header, row = append(header, ""), append(row, "")
+		}
+	}
+	p := filepath.Join(dir, "one.csv")
+	os.WriteFile(p, []byte(strings.Join(header, ",")+"\n"+strings.Join(row, ",")+"\n"), 0o600)
+	r, err := openRecords(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, err := r.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := func(y, m, d int32) *arrearsv1.Date { return &arrearsv1.Date{Year: y, Month: m, Day: d} }
+	want := &arrearsv1.PayableRecord{
+		DocumentRef: "INV-7", Creditor: "parties/CN:92350121MA0DEM101D", CreditorName: "Minhou Castings",
+		CreditorSizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL, CreditorRegionCode: "350121", ContractRef: "C-9",
+		Amount:           &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 123450},
+		ContractSignedOn: date(2025, 5, 2), IssuedOn: date(2025, 6, 3), ReceivedOn: date(2025, 6, 4), DeliveredOn: date(2025, 6, 5),
+		AgreedTermDays: 45, AgreedDueDate: date(2025, 7, 20),
+		Payments: []*arrearsv1.PayablePayment{{Reference: "PAY-1", Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 10025}, PaidOn: date(2025, 7, 1)}},
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("row read as\n%v\nwant\n%v", got, want)
 	}
 }
