@@ -359,11 +359,14 @@ func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int,
 	// at knownAt. (As of a date before a correction, the invoice shown
 	// keeps its stored status, currency and due date; the judgement has
 	// the due date then.)
-	q.ChangedAfter = knownAt
+	// Unset, it is now as the call begins: batches read after it, and rows
+	// written by a replica whose clock runs ahead, are shown as known then,
+	// and so are selected on that too.
 	rechecked := len(q.Status)+len(q.Currency)+len(q.DueDate) > 0 && !knownAt.IsZero()
 	if knownAt.IsZero() {
 		knownAt = l.now()
 	}
+	q.ChangedAfter = knownAt
 	var out []*Judged
 	scanned := 0
 	batch := want + 1

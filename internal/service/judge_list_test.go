@@ -76,6 +76,16 @@ func TestListFiltersStoredFieldsAsShown(t *testing.T) {
 					t.Errorf("%s: listed %v, want %v", tc.desc, got, tc.want)
 				}
 			}
+			// Read by a replica whose clock is an hour behind the one that
+			// wrote the payment and the correction: with no known_at, the
+			// list is as known at its own now, and selects on that too.
+			f.clk.Set(before)
+			if got := list(status(ledger.StatusOpen), civil.Date{}, time.Time{}); !sameIDs(got, []uuid.UUID{paid.ID, moved.ID}) {
+				t.Errorf("open, now on a clock behind the writer's: listed %v, want both", got)
+			}
+			if got := list(status(ledger.StatusSettled), civil.Date{}, time.Time{}); len(got) != 0 {
+				t.Errorf("settled, now on a clock behind the writer's: listed %v, want none", got)
+			}
 		})
 	}
 }
