@@ -97,7 +97,9 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 			}
 		}
 		g := groupOf(groups, key, s.Key.Currency)
-		var sum exactSum
+		// A stored figure that a change would have taken past the range
+		// kept its value: the group's totals are not exact either.
+		sum := exactSum{overflow: s.Overflow}
 		for b, name := range names {
 			t := s.M.Bucket(b)
 			if t[summary.Count] != 0 {

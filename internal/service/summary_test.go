@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"github.com/arrears/arrears/internal/policy"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
 )
 
 // TestSummaryAggregatesMatchJudgedSummary drives a random history through
@@ -582,5 +585,38 @@ func TestPrepareSummariesCountsInvoicesWithoutProfile(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM summary_profiles`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("%d profiles after preparing, %v; want 2", n, err)
+	}
+}
+
+// TestSummaryRefusesAnOverflowedGroup: a change that would take a group's
+// aggregate past the int64 range leaves the write standing, and the
+// group's summary is refused as a total beyond the range is, not read
+// wrong or failed as an internal error; invoice writes go on.
+func TestSummaryRefusesAnOverflowedGroup(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			if err := f.a.PrepareSummaries(admin); err != nil {
+				t.Fatal(err)
+			}
+			inv := f.invoice(t, "OVF-1", d(2025, 7, 1))
+			q := service.SummaryQuery{AsOf: d(2025, 9, 1), GroupBy: []string{"region"}}
+			if _, detailed, err := f.a.OverdueSummary(admin, q); err != nil || detailed {
+				t.Fatalf("before: detailed %v, %v", detailed, err)
+			}
+			// What a debtor's ledger of extreme amounts adds to the group.
+			c := summary.NodeChange{Key: summary.Key{Debtor: inv.DebtorID.String(), Jurisdiction: "CN", Region: "350100",
+				Kind: string(ledger.KindLargeEnterprise), Currency: "CNY"}, Node: summary.Path(d(2025, 9, 1))[0]}
+			c.M[summary.Levels-1][summary.Amount] = math.MaxInt64
+			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+				return tx.PutSummaryProfiles(ctx, nil, []summary.NodeChange{c}, f.clk.Now())
+			}); err != nil {
+				t.Fatalf("a change past the range failed the write: %v", err)
+			}
+			if _, _, err := f.a.OverdueSummary(admin, q); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("summary of the overflowed group: %v, want FAILED_PRECONDITION", err)
+			}
+			f.invoice(t, "OVF-2", d(2025, 7, 2))
+		})
 	}
 }

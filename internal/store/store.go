@@ -270,6 +270,9 @@ type NodeQuery struct {
 type NodeSum struct {
 	Key summary.Key
 	M   summary.Measures
+	// Overflow is set where a figure of the group left the int64 range:
+	// M is then not its total.
+	Overflow bool
 }
 
 // ProfileChange replaces an invoice's summary profile.

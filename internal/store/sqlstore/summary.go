@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -101,29 +102,50 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	if q.Currency != "" {
 		w.add("currency = " + w.arg(q.Currency))
 	}
-	sums := make([]string, len(nodeMeasureCols))
-	for i, c := range nodeMeasureCols {
-		sums[i] = "SUM(" + c + ")"
+	// Each figure is summed in two halves, its multiples of 2^32 and the
+	// rest (both engines divide toward zero and keep the dividend's sign
+	// in the rest), each far inside the int64 range, and put together
+	// here: a sum past the range then marks the group overflowed, where
+	// SUM failed the read (PostgreSQL's numeric scans into no int64;
+	// SQLite reports the overflow).
+	sums := make([]string, 0, 2*len(nodeMeasureCols))
+	for _, c := range nodeMeasureCols {
+		sums = append(sums, "SUM("+c+" / 4294967296)", "SUM("+c+" % 4294967296)")
 	}
-	rows, err := r.q.QueryContext(ctx, "SELECT "+cols+", "+strings.Join(sums, ", ")+" FROM "+table+w.sql()+" GROUP BY "+cols, w.args...)
+	rows, err := r.q.QueryContext(ctx, "SELECT "+cols+", MAX(overflow), "+strings.Join(sums, ", ")+" FROM "+table+w.sql()+" GROUP BY "+cols, w.args...)
 	if err != nil {
 		return nil, r.s.wrap("sum summary nodes", err)
 	}
 	defer rows.Close()
 	var out []store.NodeSum
+	halves := make([]int64, len(sums))
 	for rows.Next() {
 		var s store.NodeSum
-		dest := []any{&s.Key.Jurisdiction, &s.Key.Region, &s.Key.Kind, &s.Key.Currency}
+		var overflow int64
+		dest := []any{&s.Key.Jurisdiction, &s.Key.Region, &s.Key.Kind, &s.Key.Currency, &overflow}
 		if q.ByDebtor {
 			dest = append([]any{&s.Key.Debtor}, dest...)
 		}
-		for l := range s.M {
-			for k := range s.M[l] {
-				dest = append(dest, &s.M[l][k])
-			}
+		for i := range halves {
+			dest = append(dest, &halves[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, r.s.wrap("scan summary nodes", err)
+		}
+		s.Overflow = overflow != 0
+		i := 0
+		var v, lo big.Int
+		for l := range s.M {
+			for k := range s.M[l] {
+				v.Lsh(v.SetInt64(halves[i]), 32)
+				v.Add(&v, lo.SetInt64(halves[i+1]))
+				if v.IsInt64() {
+					s.M[l][k] = v.Int64()
+				} else {
+					s.Overflow = true
+				}
+				i += 2
+			}
 		}
 		out = append(out, s)
 	}
@@ -258,10 +280,20 @@ func (t *tx) addNodes(ctx context.Context, table string, nodes []summary.NodeCha
 		keyCols = "node, debtor_id, jurisdiction, region_code, debtor_kind, currency"
 	}
 	cols := append(splitCols(keyCols), nodeMeasureCols...)
+	// A figure the change would take past the int64 range keeps its value
+	// and marks the row (overflow), in every engine alike: PostgreSQL
+	// failed the write, SQLite turned the figure into a rounded float.
+	// Each test subtracts the change from the bound on its side, which
+	// cannot overflow; CASE, unlike AND, runs only the branch that holds.
 	sets := make([]string, len(nodeMeasureCols))
+	beyond := make([]string, len(nodeMeasureCols))
 	for i, c := range nodeMeasureCols {
-		sets[i] = c + " = " + table + "." + c + " + excluded." + c
+		old, add := table+"."+c, "excluded."+c
+		beyond[i] = "(CASE WHEN " + add + " > 0 THEN " + old + " > 9223372036854775807 - " + add +
+			" WHEN " + add + " < 0 THEN " + old + " < (-9223372036854775807 - 1) - " + add + " ELSE false END)"
+		sets[i] = c + " = CASE WHEN " + beyond[i] + " THEN " + old + " ELSE " + old + " + " + add + " END"
 	}
+	sets = append(sets, "overflow = CASE WHEN "+strings.Join(beyond, " OR ")+" THEN 1 ELSE "+table+".overflow END")
 	conflict := " ON CONFLICT (" + keyCols + ") DO UPDATE SET " + strings.Join(sets, ", ")
 	byDebtor := table == "summary_debtor_nodes"
 	keyOf := func(n *summary.NodeChange) []string {

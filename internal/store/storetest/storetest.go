@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/store"
+	"github.com/arrears/arrears/internal/summary"
 )
 
 // Opener returns a fresh, empty, migrated store for one test.
@@ -51,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"DueEscalationsByKey", testDueEscalations},
 		{"DueComplaintsByKeyOnly", testDueComplaints},
 		{"SummaryChangeTimeNeverBack", testSummaryChangeTimeNeverBack},
+		{"SummaryNodesMarkOverflow", testSummaryNodesMarkOverflow},
 		{"BulkUpdates", testBulkUpdates},
 		{"LookupsInBatches", testLookupsInBatches},
 		{"Requests", testRequests},
@@ -1624,6 +1627,50 @@ func testSummaryChangeTimeNeverBack(t *testing.T, s store.Store) {
 	put(t0.Add(5*time.Second), false)
 	if changed, err := s.SummaryChangedAfter(ctx, t0.Add(7*time.Second)); err != nil || !changed {
 		t.Errorf("SummaryChangedAfter(t0+7s) = %v, %v; want true: the change at t0+10s was counted", changed, err)
+	}
+}
+
+// testSummaryNodesMarkOverflow: a change that would take an aggregate
+// figure past the int64 range (either way) is not added, and marks the
+// group's rows instead of failing the write or rounding the figure; the
+// figures it does not take past the range are added; other groups are
+// untouched.
+func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	debtor, _, _ := fixture(t, s)
+	key := func(region string) summary.Key {
+		return summary.Key{Debtor: debtor.ID.String(), Jurisdiction: "CN", Region: region, Kind: "LARGE_ENTERPRISE", Currency: "CNY"}
+	}
+	change := func(region string, count, amount int64) summary.NodeChange {
+		c := summary.NodeChange{Key: key(region), Node: 1}
+		c.M[0][summary.Count], c.M[0][summary.Amount] = count, amount
+		return c
+	}
+	add := func(cs ...summary.NodeChange) {
+		t.Helper()
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSummaryProfiles(ctx, nil, cs, t0) })
+	}
+	add(change("OVF-UP", 1, math.MaxInt64-10), change("OVF-DOWN", 1, math.MinInt64+10), change("OVF-NONE", 1, 100))
+	add(change("OVF-UP", 1, 20), change("OVF-DOWN", 1, -20), change("OVF-NONE", 1, 100))
+	for _, byDebtor := range []bool{false, true} {
+		sums, err := s.SummaryNodes(ctx, store.NodeQuery{Nodes: []int32{1}, Jurisdiction: "CN", ByDebtor: byDebtor})
+		if err != nil {
+			t.Fatalf("by debtor %v: %v", byDebtor, err)
+		}
+		got := map[string]store.NodeSum{}
+		for _, n := range sums {
+			got[n.Key.Region] = n
+		}
+		for region, want := range map[string]struct {
+			count, amount int64
+			overflow      bool
+		}{"OVF-UP": {2, math.MaxInt64 - 10, true}, "OVF-DOWN": {2, math.MinInt64 + 10, true}, "OVF-NONE": {2, 200, false}} {
+			n, ok := got[region]
+			if !ok || n.M[0][summary.Count] != want.count || n.M[0][summary.Amount] != want.amount || n.Overflow != want.overflow {
+				t.Errorf("by debtor %v, %s: count %d, amount %d, overflow %v (found %v); want %d, %d, %v", byDebtor, region,
+					n.M[0][summary.Count], n.M[0][summary.Amount], n.Overflow, ok, want.count, want.amount, want.overflow)
+			}
+		}
 	}
 }
 
