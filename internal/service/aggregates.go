@@ -73,6 +73,14 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 	if changed, err := l.store.SummaryChangedAfter(ctx, q.KnownAt); err != nil || changed {
 		return nil, false, err
 	}
+	// A change left out of a stored figure (it would have passed the int64
+	// range) leaves the aggregates without the group's total for good:
+	// the invoices give it, or say it is beyond the range.
+	for _, s := range sums {
+		if s.Marked {
+			return nil, false, nil
+		}
+	}
 	names := judgement.BucketNames(policy.DefaultBucketEdges())
 	groups := map[string]*SummaryGroup{}
 	for _, s := range sums {
@@ -97,8 +105,6 @@ func (l *Ledger) fromAggregates(ctx context.Context, q SummaryQuery) ([]*Summary
 			}
 		}
 		g := groupOf(groups, key, s.Key.Currency)
-		// A stored figure that a change would have taken past the range
-		// kept its value: the group's totals are not exact either.
 		sum := exactSum{overflow: s.Overflow}
 		for b, name := range names {
 			t := s.M.Bucket(b)

@@ -589,9 +589,10 @@ func TestPrepareSummariesCountsInvoicesWithoutProfile(t *testing.T) {
 }
 
 // TestSummaryRefusesAnOverflowedGroup: a change that would take a group's
-// aggregate past the int64 range leaves the write standing, and the
-// group's summary is refused as a total beyond the range is, not read
-// wrong or failed as an internal error; invoice writes go on.
+// aggregate past the int64 range leaves the write standing; a group whose
+// nodes sum past the range is refused as a total beyond it is, not read
+// wrong or failed as an internal error; one whose stored figure a change
+// was left out of is judged invoice by invoice; invoice writes go on.
 func TestSummaryRefusesAnOverflowedGroup(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
@@ -601,21 +602,32 @@ func TestSummaryRefusesAnOverflowedGroup(t *testing.T) {
 			}
 			inv := f.invoice(t, "OVF-1", d(2025, 7, 1))
 			q := service.SummaryQuery{AsOf: d(2025, 9, 1), GroupBy: []string{"region"}}
-			if _, detailed, err := f.a.OverdueSummary(admin, q); err != nil || detailed {
-				t.Fatalf("before: detailed %v, %v", detailed, err)
+			before, detailed, err := f.a.OverdueSummary(admin, q)
+			if err != nil || detailed || len(before) != 1 {
+				t.Fatalf("before: %d groups, detailed %v, %v", len(before), detailed, err)
 			}
 			// What a debtor's ledger of extreme amounts adds to the group.
 			c := summary.NodeChange{Key: summary.Key{Debtor: inv.DebtorID.String(), Jurisdiction: "CN", Region: "350100",
 				Kind: string(ledger.KindLargeEnterprise), Currency: "CNY"}, Node: summary.Path(d(2025, 9, 1))[0]}
 			c.M[summary.Levels-1][summary.Amount] = math.MaxInt64
-			if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
-				return tx.PutSummaryProfiles(ctx, nil, []summary.NodeChange{c}, f.clk.Now())
-			}); err != nil {
-				t.Fatalf("a change past the range failed the write: %v", err)
+			extreme := func() {
+				t.Helper()
+				if err := f.sb.ReadWriteTx(admin, func(ctx context.Context, tx store.Tx) error {
+					return tx.PutSummaryProfiles(ctx, nil, []summary.NodeChange{c}, f.clk.Now())
+				}); err != nil {
+					t.Fatalf("a change past the range failed the write: %v", err)
+				}
 			}
+			extreme()
 			if _, _, err := f.a.OverdueSummary(admin, q); !errors.Is(err, ledger.ErrFailedPrecondition) {
-				t.Errorf("summary of the overflowed group: %v, want FAILED_PRECONDITION", err)
+				t.Errorf("summary of a group whose nodes sum past the range: %v, want FAILED_PRECONDITION", err)
 			}
+			extreme() // now past the range in the row itself: not added, marked
+			after, detailed, err := f.a.OverdueSummary(admin, q)
+			if err != nil || !detailed {
+				t.Fatalf("summary of a marked group: detailed %v, %v; want judged invoice by invoice", detailed, err)
+			}
+			sameGroups(t, "a marked group judged", before, after)
 			f.invoice(t, "OVF-2", d(2025, 7, 2))
 		})
 	}

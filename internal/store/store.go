@@ -270,9 +270,13 @@ type NodeQuery struct {
 type NodeSum struct {
 	Key summary.Key
 	M   summary.Measures
-	// Overflow is set where a figure of the group left the int64 range:
-	// M is then not its total.
+	// Overflow is set where a figure's total is beyond the int64 range
+	// (M then holds no total of it).
 	Overflow bool
+	// Marked is set where a change was not added to one of the group's
+	// stored figures, as it would have left the range: M is then not the
+	// group's total, which only the invoices give.
+	Marked bool
 }
 
 // ProfileChange replaces an invoice's summary profile.

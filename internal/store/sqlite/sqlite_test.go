@@ -299,3 +299,65 @@ func TestCheckpointKeptAsChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatFiguresMarked: aggregate rows an earlier version added a figure
+// past the int64 range to (SQLite made it a float) are marked by the
+// migration, so summaries judge their invoices; other rows are not.
+func TestFloatFiguresMarked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []sqlstore.Migration
+	for _, m := range ms {
+		if m.Version < 22 {
+			before = append(before, m)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.Migrate(ctx, db, before, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var cols, zeros string
+	for l := range 7 {
+		for _, m := range []string{"count", "amount", "net_count", "net_amount"} {
+			cols += fmt.Sprintf(", l%d_%s", l, m)
+			zeros += ", 0"
+		}
+	}
+	for _, region := range []string{"350100", "350200"} {
+		if _, err := db.Exec(`INSERT INTO summary_nodes (node, jurisdiction, region_code, debtor_kind, currency`+cols+`)
+			VALUES (1, 'CN', ?, 'LARGE_ENTERPRISE', 'CNY'`+zeros+`)`, region); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the version before added a change past the range.
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(`UPDATE summary_nodes SET l6_amount = 9223372036854775807 WHERE region_code = '350100'`)
+	mustExec(`UPDATE summary_nodes SET l6_amount = l6_amount + 10 WHERE region_code = '350100'`)
+	db.Close()
+	s, err := sqlite.Open(ctx, path, slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sums, err := s.SummaryNodes(ctx, store.NodeQuery{Nodes: []int32{1}, Jurisdiction: "CN"})
+	if err != nil || len(sums) != 2 {
+		t.Fatalf("%d groups, %v", len(sums), err)
+	}
+	for _, n := range sums {
+		if n.Marked != (n.Key.Region == "350100") {
+			t.Errorf("region %s marked %v", n.Key.Region, n.Marked)
+		}
+	}
+}

@@ -102,15 +102,15 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	if q.Currency != "" {
 		w.add("currency = " + w.arg(q.Currency))
 	}
-	// Each figure is summed in two halves, its multiples of 2^32 and the
-	// rest (both engines divide toward zero and keep the dividend's sign
-	// in the rest), each far inside the int64 range, and put together
-	// here: a sum past the range then marks the group overflowed, where
-	// SUM failed the read (PostgreSQL's numeric scans into no int64;
-	// SQLite reports the overflow).
+	// Each figure is summed in two halves, its high 32 bits (shifted
+	// keeping the sign) and its low 32 (0 to 2^32-1), each sum far inside
+	// the int64 range, and put together here: a total past the range is
+	// then reported (Overflow), where SUM failed the read (PostgreSQL's
+	// numeric scans into no int64; SQLite reports the overflow). Shifts
+	// and masks, not division: CockroachDB divides integers into decimals.
 	sums := make([]string, 0, 2*len(nodeMeasureCols))
 	for _, c := range nodeMeasureCols {
-		sums = append(sums, "SUM("+c+" / 4294967296)", "SUM("+c+" % 4294967296)")
+		sums = append(sums, "SUM("+c+" >> 32)", "SUM("+c+" & 4294967295)")
 	}
 	rows, err := r.q.QueryContext(ctx, "SELECT "+cols+", MAX(overflow), "+strings.Join(sums, ", ")+" FROM "+table+w.sql()+" GROUP BY "+cols, w.args...)
 	if err != nil {
@@ -132,7 +132,7 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 		if err := rows.Scan(dest...); err != nil {
 			return nil, r.s.wrap("scan summary nodes", err)
 		}
-		s.Overflow = overflow != 0
+		s.Marked = overflow != 0
 		i := 0
 		var v, lo big.Int
 		for l := range s.M {

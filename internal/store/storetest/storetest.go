@@ -1634,15 +1634,15 @@ func testSummaryChangeTimeNeverBack(t *testing.T, s store.Store) {
 // figure past the int64 range (either way) is not added, and marks the
 // group's rows instead of failing the write or rounding the figure; the
 // figures it does not take past the range are added; other groups are
-// untouched.
+// untouched. Rows whose figures sum past the range on reading say so.
 func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	debtor, _, _ := fixture(t, s)
 	key := func(region string) summary.Key {
 		return summary.Key{Debtor: debtor.ID.String(), Jurisdiction: "CN", Region: region, Kind: "LARGE_ENTERPRISE", Currency: "CNY"}
 	}
-	change := func(region string, count, amount int64) summary.NodeChange {
-		c := summary.NodeChange{Key: key(region), Node: 1}
+	change := func(region string, node int32, count, amount int64) summary.NodeChange {
+		c := summary.NodeChange{Key: key(region), Node: node}
 		c.M[0][summary.Count], c.M[0][summary.Amount] = count, amount
 		return c
 	}
@@ -1650,10 +1650,12 @@ func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
 		t.Helper()
 		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSummaryProfiles(ctx, nil, cs, t0) })
 	}
-	add(change("OVF-UP", 1, math.MaxInt64-10), change("OVF-DOWN", 1, math.MinInt64+10), change("OVF-NONE", 1, 100))
-	add(change("OVF-UP", 1, 20), change("OVF-DOWN", 1, -20), change("OVF-NONE", 1, 100))
+	add(change("OVF-UP", 1, 1, math.MaxInt64-10), change("OVF-DOWN", 1, 1, math.MinInt64+10), change("OVF-NONE", 1, 1, 100),
+		change("OVF-SUM", 1, 1, math.MaxInt64-10), change("OVF-SUM", 2, 1, math.MaxInt64-10),
+		change("OVF-NEG", 1, 1, -7), change("OVF-NEG", 2, 1, math.MinInt64+10))
+	add(change("OVF-UP", 1, 1, 20), change("OVF-DOWN", 1, 1, -20), change("OVF-NONE", 1, 1, 100))
 	for _, byDebtor := range []bool{false, true} {
-		sums, err := s.SummaryNodes(ctx, store.NodeQuery{Nodes: []int32{1}, Jurisdiction: "CN", ByDebtor: byDebtor})
+		sums, err := s.SummaryNodes(ctx, store.NodeQuery{Nodes: []int32{1, 2}, Jurisdiction: "CN", ByDebtor: byDebtor})
 		if err != nil {
 			t.Fatalf("by debtor %v: %v", byDebtor, err)
 		}
@@ -1662,13 +1664,20 @@ func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
 			got[n.Key.Region] = n
 		}
 		for region, want := range map[string]struct {
-			count, amount int64
-			overflow      bool
-		}{"OVF-UP": {2, math.MaxInt64 - 10, true}, "OVF-DOWN": {2, math.MinInt64 + 10, true}, "OVF-NONE": {2, 200, false}} {
+			count, amount    int64
+			marked, overflow bool
+		}{
+			"OVF-UP":   {2, math.MaxInt64 - 10, true, false},
+			"OVF-DOWN": {2, math.MinInt64 + 10, true, false},
+			"OVF-NONE": {2, 200, false, false},
+			"OVF-SUM":  {2, 0, false, true}, // the amount has no total
+			"OVF-NEG":  {2, math.MinInt64 + 3, false, false},
+		} {
 			n, ok := got[region]
-			if !ok || n.M[0][summary.Count] != want.count || n.M[0][summary.Amount] != want.amount || n.Overflow != want.overflow {
-				t.Errorf("by debtor %v, %s: count %d, amount %d, overflow %v (found %v); want %d, %d, %v", byDebtor, region,
-					n.M[0][summary.Count], n.M[0][summary.Amount], n.Overflow, ok, want.count, want.amount, want.overflow)
+			if !ok || n.M[0][summary.Count] != want.count || (!want.overflow && n.M[0][summary.Amount] != want.amount) ||
+				n.Marked != want.marked || n.Overflow != want.overflow {
+				t.Errorf("by debtor %v, %s: count %d, amount %d, marked %v, overflow %v (found %v); want %d, %d, %v, %v", byDebtor, region,
+					n.M[0][summary.Count], n.M[0][summary.Amount], n.Marked, n.Overflow, ok, want.count, want.amount, want.marked, want.overflow)
 			}
 		}
 	}
