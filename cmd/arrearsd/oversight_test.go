@@ -241,37 +241,45 @@ func overdueSummary(t *testing.T, cfg config) {
 	expect(t, admin, "GetAnnualDisclosure", &arrearsv1.GetAnnualDisclosureRequest{Debtor: s1, Year: 2025}, &arrearsv1.GetAnnualDisclosureResponse{}, codes.FailedPrecondition)
 
 	// Pages of one summary are one snapshot: a payment recorded between
-	// them does not show on the second page, nor shift the groups.
+	// them does not show on the second page, nor shift the groups. By
+	// debtor alone, from the aggregates: the later pages are cut from the
+	// first's groups, not judged invoice by invoice for the changes
+	// recorded since (detail_included stays as the first page had it).
 	for _, tr := range []transport{admin, &restTransport{base: "http://" + h, token: admin.token}} {
-		var whole, page arrearsv1.GetOverdueSummaryResponse
-		req := &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor", "creditor_size"}}
-		call(t, tr, "GetOverdueSummary", req, &whole)
-		if len(whole.Groups) < 3 || whole.NextPageToken != "" {
-			t.Fatalf("whole summary: %d groups, token %q", len(whole.Groups), whole.NextPageToken)
-		}
-		req.PageSize = 2
-		call(t, tr, "GetOverdueSummary", req, &page)
-		got := page.Groups
-		clk.Advance(time.Minute)
-		call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: b1, Payment: &arrearsv1.Payment{Amount: cny(100000),
-			PaidOn: date(2025, 11, 20), Reference: "OV-PAGE-" + fmt.Sprint(clk.Now().Unix())}}, &arrearsv1.RecordPaymentResponse{})
-		for page.NextPageToken != "" {
-			req.PageToken = page.NextPageToken
-			page.Reset()
-			call(t, tr, "GetOverdueSummary", req, &page)
-			got = append(got, page.Groups...)
-		}
-		if len(got) != len(whole.Groups) {
-			t.Fatalf("paged %d groups, whole %d", len(got), len(whole.Groups))
-		}
-		for i := range got {
-			if !proto.Equal(got[i], whole.Groups[i]) {
-				t.Errorf("page group %d = %v, want %v", i, got[i], whole.Groups[i])
+		for _, groupBy := range [][]string{{"debtor", "creditor_size"}, {"debtor"}} {
+			var whole, page arrearsv1.GetOverdueSummaryResponse
+			req := &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: groupBy}
+			call(t, tr, "GetOverdueSummary", req, &whole)
+			if len(whole.Groups) < 2 || whole.NextPageToken != "" {
+				t.Fatalf("whole summary by %v: %d groups, token %q", groupBy, len(whole.Groups), whole.NextPageToken)
 			}
+			req.PageSize = int32(len(whole.Groups) - 1)
+			call(t, tr, "GetOverdueSummary", req, &page)
+			got, detailed := page.Groups, page.DetailIncluded
+			clk.Advance(time.Minute)
+			call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: b1, Payment: &arrearsv1.Payment{Amount: cny(100000),
+				PaidOn: date(2025, 11, 20), Reference: "OV-PAGE-" + fmt.Sprint(clk.Now().Unix())}}, &arrearsv1.RecordPaymentResponse{})
+			for page.NextPageToken != "" {
+				req.PageToken = page.NextPageToken
+				page.Reset()
+				call(t, tr, "GetOverdueSummary", req, &page)
+				got = append(got, page.Groups...)
+				if page.DetailIncluded != detailed {
+					t.Errorf("by %v: a later page has detail_included %v, the first %v", groupBy, page.DetailIncluded, detailed)
+				}
+			}
+			if len(got) != len(whole.Groups) {
+				t.Fatalf("paged %d groups, whole %d", len(got), len(whole.Groups))
+			}
+			for i := range got {
+				if !proto.Equal(got[i], whole.Groups[i]) {
+					t.Errorf("page group %d = %v, want %v", i, got[i], whole.Groups[i])
+				}
+			}
+			// The token is bound to its query.
+			req.GroupBy = []string{"region"}
+			expect(t, tr, "GetOverdueSummary", req, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "page_token")
 		}
-		// The token is bound to its query.
-		req.GroupBy = []string{"debtor"}
-		expect(t, tr, "GetOverdueSummary", req, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "page_token")
 	}
 
 	// "Today" is the caller's: at 01:00 in Beijing on 21 November, a

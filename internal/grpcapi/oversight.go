@@ -22,11 +22,12 @@ import (
 // Oversight implements arrearsv1.OversightServiceServer.
 type Oversight struct {
 	arrearsv1.UnimplementedOversightServiceServer
-	s *Server
+	s         *Server
+	summaries *summaryCache
 }
 
 // NewOversight returns the regulators' figures service.
-func NewOversight(s *Server) *Oversight { return &Oversight{s: s} }
+func NewOversight(s *Server) *Oversight { return &Oversight{s: s, summaries: newSummaryCache()} }
 
 func bucketsToProto(m map[string]service.BucketTotal, currency string) []*arrearsv1.BucketTotal {
 	var out []*arrearsv1.BucketTotal
@@ -149,9 +150,18 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	if req.PageToken != "" {
 		q.AsOf, q.KnownAt = pos.asOf, pos.knownAt
 	}
-	groups, detailed, err := o.s.svc.OverdueSummary(ctx, q)
-	if err != nil {
-		return nil, o.s.fail(ctx, method, "", err)
+	// The groups of one request, caller, as_of and known_at never change.
+	cacheKey := scope + "|" + summaryPos{asOf: q.AsOf, knownAt: q.KnownAt}.encode().String()
+	now := o.s.svc.Now()
+	groups, detailed, ok := o.summaries.get(cacheKey, now)
+	if !ok {
+		groups, detailed, err = o.s.svc.OverdueSummary(ctx, q)
+		if err != nil {
+			return nil, o.s.fail(ctx, method, "", err)
+		}
+		if len(groups) > size {
+			o.summaries.put(cacheKey, groups, detailed, now)
+		}
 	}
 	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt), DetailIncluded: detailed}
 	start := min(pos.offset, len(groups))
