@@ -282,6 +282,24 @@ func overdueSummary(t *testing.T, cfg config) {
 		}
 	}
 
+	// A first page is computed afresh, not cut from the groups an earlier
+	// request with the same as_of and known_at kept for its later pages.
+	first := func() *arrearsv1.SummaryGroup {
+		t.Helper()
+		var page arrearsv1.GetOverdueSummaryResponse
+		call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor"}, PageSize: 1}, &page)
+		if len(page.Groups) != 1 || page.NextPageToken == "" {
+			t.Fatalf("first page by debtor: %d groups, token %q", len(page.Groups), page.NextPageToken)
+		}
+		return page.Groups[0]
+	}
+	before := first()
+	call(t, admin, "RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: a3, Payment: &arrearsv1.Payment{Amount: cny(100000),
+		PaidOn: date(2025, 11, 20), Reference: "OV-FRESH"}}, &arrearsv1.RecordPaymentResponse{})
+	if after := first(); proto.Equal(after, before) {
+		t.Errorf("a first page after a payment, at the same instant, shows the groups from before it: %v", after)
+	}
+
 	// "Today" is the caller's: at 01:00 in Beijing on 21 November, a
 	// regulator of Chinese debtors judges as of the 21st, an operator (UTC)
 	// as of the 20th.

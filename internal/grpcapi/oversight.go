@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"math/big"
 	"slices"
@@ -150,17 +151,20 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	if req.PageToken != "" {
 		q.AsOf, q.KnownAt = pos.asOf, pos.knownAt
 	}
-	// The groups of one request, caller, as_of and known_at never change.
-	cacheKey := scope + "|" + summaryPos{asOf: q.AsOf, knownAt: q.KnownAt}.encode().String()
-	now := o.s.svc.Now()
-	groups, detailed, ok := o.summaries.get(cacheKey, now)
-	if !ok {
-		groups, detailed, err = o.s.svc.OverdueSummary(ctx, q)
-		if err != nil {
+	// The groups of one request, caller, as_of and known_at never change:
+	// a later page is cut from those its first page computed. A first
+	// page always computes them (a transaction in flight then may have
+	// committed since). Keyed by a digest: the request is the client's.
+	sum := sha256.Sum256([]byte(scope + "|" + summaryPos{asOf: q.AsOf, knownAt: q.KnownAt}.encode().String()))
+	cacheKey, now := string(sum[:]), o.s.svc.Now()
+	var groups []*service.SummaryGroup
+	var detailed, cached bool
+	if req.PageToken != "" {
+		groups, detailed, cached = o.summaries.get(cacheKey, now)
+	}
+	if !cached {
+		if groups, detailed, err = o.s.svc.OverdueSummary(ctx, q); err != nil {
 			return nil, o.s.fail(ctx, method, "", err)
-		}
-		if len(groups) > size {
-			o.summaries.put(cacheKey, groups, detailed, now)
 		}
 	}
 	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt), DetailIncluded: detailed}
@@ -171,6 +175,9 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	}
 	if end < len(groups) {
 		out.NextPageToken = o.s.tokens.Encode(scope, summaryPos{asOf: q.AsOf, knownAt: q.KnownAt, offset: end}.encode())
+		if !cached {
+			o.summaries.put(cacheKey, groups, detailed, now)
+		}
 	}
 	return out, nil
 }

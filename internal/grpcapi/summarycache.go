@@ -16,8 +16,9 @@ import (
 // computation; worse, on a live ledger every later page found changes
 // recorded after its known_at, and judged every invoice in scope. Another
 // replica, or a page read after summaryCacheTTL, computes them again, with
-// the same result. Entries are bounded by their groups in all
-// (summaryCacheGroups); a summary larger than that is not kept.
+// the same result. Only summaries with a page still to read are kept, by a
+// digest of their key, bounded by their groups in all (summaryCacheGroups);
+// one larger than that is not kept.
 type summaryCache struct {
 	mu      sync.Mutex
 	entries map[string]*clist.Element // of *cachedSummary, most recent first
