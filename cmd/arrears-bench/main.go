@@ -61,6 +61,7 @@ func main() {
 		fs.StringVar(&p.bin, "arrearsd", "bin/arrearsd", "the arrearsd binary to measure")
 		fs.Uint64Var(&p.seed, "seed", 1, "the ledger's random seed")
 		fs.BoolVar(&p.explain, "explain", false, "print PostgreSQL's plans of the aggregate reads")
+		fs.StringVar(&profileDir, "profile", "", "write CPU profiles of arrearsd during the by-debtor summaries to this directory")
 		pg := fs.String("pg", "shared_buffers=4GB,effective_cache_size=12GB", "PostgreSQL settings, comma-separated name=value")
 		_ = fs.Parse(os.Args[2:])
 		if *pg != "" {

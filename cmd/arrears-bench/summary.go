@@ -136,8 +136,10 @@ func benchSummary(ctx context.Context, p summaryParams) error {
 	// By debtor: not kept in the aggregates, so judged invoice by invoice.
 	var dfast, dnaive []time.Duration
 	dmatch := true
+	stopProfile := srv.profile(ctx, "by-debtor")
+	defer stopProfile()
 	for _, d := range dates {
-		f, fastTotals, err := timeSummary(actx, srv, d, "debtor", 1)
+		f, fastTotals, err := timeSummary(actx, srv, d, "debtor", 3)
 		if err != nil {
 			return err
 		}
