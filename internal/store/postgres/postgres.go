@@ -63,6 +63,10 @@ var Dialect = sqlstore.Dialect{
 		// serialization_failure, deadlock_detected
 		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
 	},
+	OutOfRange: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "22003" // numeric_value_out_of_range
+	},
 	Unavailable: func(err error) bool {
 		var e *pgconn.PgError
 		if errors.As(err, &e) {

@@ -48,6 +48,9 @@ type Dialect struct {
 	Retryable func(err error) bool
 	// Unavailable reports whether err means the database cannot be reached.
 	Unavailable func(err error) bool
+	// OutOfRange reports whether err is an integer result past the int64
+	// range (a SUM of bigints).
+	OutOfRange func(err error) bool
 	// CacheStatements prepares each statement once per handle, for drivers
 	// that do not (pgx caches its own).
 	CacheStatements bool

@@ -111,15 +111,19 @@ func (r reader) SummaryNodes(ctx context.Context, q store.NodeQuery) ([]store.No
 	// are far inside the range, and put together here, so that the group
 	// past it is reported (Overflow) and the others read. Shifts and
 	// masks, not division: CockroachDB divides integers into decimals.
-	// The halves cost the engine twice the sums, so they are the fallback.
+	// The halves cost the engine twice the sums, so they are the fallback,
+	// except inside a transaction, which PostgreSQL ends at the first
+	// error: there they are read at once.
 	from := " FROM " + table + w.sql() + " GROUP BY " + cols
-	sums := make([]string, len(nodeMeasureCols))
-	for i, c := range nodeMeasureCols {
-		sums[i] = "CAST(SUM(" + c + ") AS BIGINT)"
-	}
-	out, err := r.summaryRows(ctx, "SELECT "+cols+", MAX(overflow), "+strings.Join(sums, ", ")+from, w.args, q.ByDebtor, false)
-	if err == nil || ctx.Err() != nil {
-		return out, err
+	if r.q == querier(r.s.db) {
+		sums := make([]string, len(nodeMeasureCols))
+		for i, c := range nodeMeasureCols {
+			sums[i] = "CAST(SUM(" + c + ") AS BIGINT)"
+		}
+		out, err := r.summaryRows(ctx, "SELECT "+cols+", MAX(overflow), "+strings.Join(sums, ", ")+from, w.args, q.ByDebtor, false)
+		if err == nil || !r.s.dialect.OutOfRange(err) {
+			return out, err
+		}
 	}
 	halves := make([]string, 0, 2*len(nodeMeasureCols))
 	for _, c := range nodeMeasureCols {
@@ -183,7 +187,10 @@ func joinHalves(hi, lo int64) (int64, bool) {
 	if hi >= math.MinInt32 && hi <= math.MaxInt32 {
 		v := hi << 32
 		s := v + lo
-		return s, (v^s)&(lo^s) >= 0
+		if (v^s)&(lo^s) < 0 {
+			return 0, false
+		}
+		return s, true
 	}
 	// A high sum past 2^31 in either way: a low sum of many rows may still
 	// bring it back (below) or not (above).

@@ -14,6 +14,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1655,9 +1656,20 @@ func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
 		change("OVF-NEG", 1, 1, -7), change("OVF-NEG", 2, 1, math.MinInt64+10))
 	add(change("OVF-UP", 1, 1, 20), change("OVF-DOWN", 1, 1, -20), change("OVF-NONE", 1, 1, 100))
 	for _, byDebtor := range []bool{false, true} {
-		sums, err := s.SummaryNodes(ctx, store.NodeQuery{Nodes: []int32{1, 2}, Jurisdiction: "CN", ByDebtor: byDebtor})
+		nq := store.NodeQuery{Nodes: []int32{1, 2}, Jurisdiction: "CN", ByDebtor: byDebtor}
+		sums, err := s.SummaryNodes(ctx, nq)
 		if err != nil {
 			t.Fatalf("by debtor %v: %v", byDebtor, err)
+		}
+		// The same read inside a transaction (which PostgreSQL ends at an
+		// error) gives the same groups.
+		var inTx []store.NodeSum
+		if err := s.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
+			var err error
+			inTx, err = r.SummaryNodes(ctx, nq)
+			return err
+		}); err != nil || !reflect.DeepEqual(sortedSums(inTx), sortedSums(sums)) {
+			t.Errorf("by debtor %v, in a snapshot read: %v, %v; want %v", byDebtor, inTx, err, sums)
 		}
 		got := map[string]store.NodeSum{}
 		for _, n := range sums {
@@ -1681,6 +1693,15 @@ func testSummaryNodesMarkOverflow(t *testing.T, s store.Store) {
 			}
 		}
 	}
+}
+
+// sortedSums orders summary groups by key, as engines return them in any.
+func sortedSums(ns []store.NodeSum) []store.NodeSum {
+	ns = slices.Clone(ns)
+	slices.SortFunc(ns, func(a, b store.NodeSum) int {
+		return strings.Compare(a.Key.Debtor+"|"+a.Key.Region+"|"+a.Key.Currency, b.Key.Debtor+"|"+b.Key.Region+"|"+b.Key.Currency)
+	})
+	return ns
 }
 
 // chainEventsOf counts the events about resources of type typ in a chain's
