@@ -52,8 +52,7 @@ func verifyAudit(ctx context.Context, s store.Reader, pub ed25519.PublicKey) (*A
 	rep := &AuditReport{}
 	// The checkpoints first, so that of the events only the hashes some
 	// checkpoint signed are kept for the comparison at the end: keeping
-	// every event's hash grew verify's memory with the trail (a gigabyte
-	// or so for ten million events).
+	// every event's hash grew verify's memory with the trail.
 	cps, err := s.ListCheckpoints(ctx)
 	if err != nil {
 		return nil, err
@@ -321,23 +320,22 @@ func auditedBefore(typ string, snap []byte, digest string) bool {
 // and payments, most of a ledger, are read a thousand at a time; where
 // such a read fails, each is read alone.
 func checkLiveAll(ctx context.Context, s store.Reader, latest map[liveKey]latestState) ([]string, error) {
+	read := map[string]func([]uuid.UUID) (map[uuid.UUID]any, error){
+		"invoice": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.InvoicesOf(ctx, ids)) },
+		"payment": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.PaymentsOf(ctx, ids)) },
+	}
 	var problems []string
-	batched := map[string][]uuid.UUID{"invoice": nil, "payment": nil}
+	batched := map[string][]uuid.UUID{}
 	for k, st := range latest {
-		if ids, ok := batched[k.typ]; ok {
-			batched[k.typ] = append(ids, k.id)
+		if read[k.typ] != nil {
+			batched[k.typ] = append(batched[k.typ], k.id)
 			continue
 		}
 		if p := checkLive(ctx, s, k, st); p != "" {
 			problems = append(problems, p)
 		}
 	}
-	read := map[string]func([]uuid.UUID) (map[uuid.UUID]any, error){
-		"invoice": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.InvoicesOf(ctx, ids)) },
-		"payment": func(ids []uuid.UUID) (map[uuid.UUID]any, error) { return anyValues(s.PaymentsOf(ctx, ids)) },
-	}
-	for _, typ := range []string{"invoice", "payment"} {
-		ids := batched[typ]
+	for typ, ids := range batched {
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 		for batch := range slices.Chunk(ids, 1000) {
 			rows, err := read[typ](batch)

@@ -182,24 +182,7 @@ func TestOpenWhereThePathLooksLikeAURI(t *testing.T) {
 // listed for its handling regulator.
 func TestComplaintRegulatorsFilledIn(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	ms, err := sqlite.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before []sqlstore.Migration
-	for _, m := range ms {
-		if m.Version < 18 {
-			before = append(before, m)
-		}
-	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlstore.Migrate(ctx, db, before, time.Now(), nil); err != nil {
-		t.Fatal(err)
-	}
+	path, db := migratedBefore(t, 18)
 	debtor, creditor, receiver, handler := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	for i, id := range []uuid.UUID{debtor, creditor} {
 		if _, err := db.Exec(`INSERT INTO parties (id, display_name, kind, size_class, jurisdiction, registration_id, region_code, industry_code, unverified, version, create_time, update_time)
@@ -305,24 +288,7 @@ func TestCheckpointKeptAsChanges(t *testing.T) {
 // migration, so summaries judge their invoices; other rows are not.
 func TestFloatFiguresMarked(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	ms, err := sqlite.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before []sqlstore.Migration
-	for _, m := range ms {
-		if m.Version < 22 {
-			before = append(before, m)
-		}
-	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlstore.Migrate(ctx, db, before, time.Now(), nil); err != nil {
-		t.Fatal(err)
-	}
+	path, db := migratedBefore(t, 22)
 	var cols, zeros string
 	for l := range 7 {
 		for _, m := range []string{"count", "amount", "net_count", "net_amount"} {
@@ -360,4 +326,30 @@ func TestFloatFiguresMarked(t *testing.T) {
 			t.Errorf("region %s marked %v", n.Key.Region, n.Marked)
 		}
 	}
+}
+
+// migratedBefore makes a database file whose schema stops before
+// migration version, for a test to write rows as an earlier version did
+// before opening it (which runs the rest).
+func migratedBefore(t *testing.T, version int) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []sqlstore.Migration
+	for _, m := range ms {
+		if m.Version < version {
+			before = append(before, m)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlstore.Migrate(context.Background(), db, before, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return path, db
 }
