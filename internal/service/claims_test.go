@@ -134,6 +134,26 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if _, err := f.a.AnswerClaim(admin, c7.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c6.ID.String()) {
 				t.Errorf("acknowledged naming another claim's invoice: %v", err)
 			}
+			// Nor one another claim was acknowledged as under this claim's
+			// own reference: that invoice records the other debt.
+			c8, err := claim(f.debtor, "CLAIM-8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c9, err := claim(f.debtor, "CLAIM-9")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ack8, err := f.a.AnswerClaim(admin, c8.ID, complaint.ClaimAcknowledged, "", "CLAIM-9", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c8.ID.String()) {
+				t.Errorf("acknowledged as the invoice another claim was acknowledged as under this claim's reference: %+v, %v", ack, err)
+			}
+			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-9", ""); err != nil || ack.Invoice == ack8.Invoice {
+				t.Errorf("acknowledged under a new reference: %+v, %v", ack, err)
+			}
 			// Recorded in another currency than claimed: not joined.
 			c5, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
 				DocumentRef: "CLAIM-5", Amount: 120000, Currency: "USD", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})

@@ -337,15 +337,20 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				if inv.CreditorID != c.Creditor || inv.Status == ledger.StatusCancelled {
 					continue // not this debt: making the invoice says why
 				}
-				if ref != c.DocumentRef {
-					// The debtor's own reference: not an invoice another
-					// claim (another debt) was acknowledged as.
-					if other, err := claimedAs(ctx, tx, c, inv.ID); err != nil {
-						return err
-					} else if other != nil {
-						return fmt.Errorf("%w: invoices/%s under %q is claims/%s's debt already: acknowledge this claim under a new reference, or dispute it",
-							ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
-					}
+				// Not an invoice another claim (another debt) was
+				// acknowledged as, under whichever reference: one
+				// acknowledged under a debtor's reference that happens to
+				// be this claim's own records that other claim's debt, and
+				// joining this claim to it would lose this one. Passed
+				// over when the request names the debtor's reference for
+				// this debt, tried next.
+				if other, err := claimedAs(ctx, tx, c, inv.ID); err != nil {
+					return err
+				} else if other != nil && ref == c.DocumentRef && len(refs) > 1 {
+					continue
+				} else if other != nil {
+					return fmt.Errorf("%w: invoices/%s under %q is claims/%s's debt already: acknowledge this claim under a new reference, or dispute it",
+						ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
 				}
 				switch {
 				case ref == c.DocumentRef && len(refs) > 1:
