@@ -16,10 +16,12 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
 // rawCodec sends a request's bytes as they are, so a test can send what no
@@ -184,5 +186,40 @@ func TestStopEndsHealthWatches(t *testing.T) {
 	stop() // the shutdown timeout is 5 s
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the stop took %s with a health watch open", d)
+	}
+}
+
+// TestNULRefusedNamingTheField: PostgreSQL's text cannot hold U+0000, and a
+// query that binds one fails whole. A request carrying one is refused as
+// the caller's mistake, naming the field, over gRPC and REST; a sync
+// record carrying one is rejected alone, the rest of its batch applied.
+func TestNULRefusedNamingTheField(t *testing.T) {
+	f := newSyncFixture(t, config{DatabaseURL: pgtest.URL(t)})
+	erp := &grpcTransport{conn: f.conn, token: f.erp}
+	erpREST := &restTransport{base: "http://" + f.http, token: f.erp}
+
+	recs := records(0, 3, same)
+	recs[1].DocumentRef += "\x00"
+	var synced arrearsv1.SyncPayablesBatchResponse
+	call(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: recs}, &synced)
+	res := synced.GetResult().GetResults()
+	if o := outcomes(res); o["CREATED"] != 2 || o["REJECTED"] != 1 || len(res[1].Problems) != 1 || res[1].Problems[0].Field != "document_ref" {
+		t.Errorf("a batch with a NUL in one record's reference: %v", res)
+	}
+
+	inv := &arrearsv1.Invoice{Debtor: f.debtor, Creditor: recs[0].Creditor, DocumentRef: "NUL-1", Amount: cny(100000),
+		ContractSignedOn: date(2025, 6, 15), DeliveredOn: date(2025, 7, 1), IssuedOn: date(2025, 7, 1), AgreedTermDays: 60}
+	for _, tr := range []transport{erp, erpREST} {
+		expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: inv, RequestId: "retry-\x00"},
+			&arrearsv1.CreateInvoiceResponse{}, codes.InvalidArgument, "request_id")
+		bad := proto.Clone(inv).(*arrearsv1.Invoice)
+		bad.ContractRef = "HT\x00"
+		expect(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: bad},
+			&arrearsv1.CreateInvoiceResponse{}, codes.InvalidArgument, "invoice.contract_ref")
+		expect(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: `document_ref = "ERP-000000\x00"`},
+			&arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "filter")
+	}
+	if n := countInvoices(t, f.conn, f.erp); n != 2 {
+		t.Errorf("%d invoices after the refused requests, want 2", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/metrics"
+	"github.com/arrears/arrears/internal/protocheck"
 	"github.com/arrears/arrears/internal/service"
 )
 
@@ -216,6 +217,9 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 				Instrument: ledger.PaymentInstrument(enumName(p.Instrument.String(), "PAYMENT_INSTRUMENT_"))},
 			ReversedOn: dateFromProto(&v, field("reversed_on"), p.ReversedOn), ReversalReason: strings.TrimSpace(p.ReversalReason),
 		})
+	}
+	if field := protocheck.NUL(r.ProtoReflect()); field != "" {
+		v.Add(field, "contains a NUL character (U+0000), which the ledger does not store")
 	}
 	rec.Problems = v
 	return rec

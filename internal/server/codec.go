@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/arrears/arrears/internal/protocheck"
 )
 
 // boundedCodec is the server's protobuf codec: before a request is decoded
@@ -67,8 +69,26 @@ func (c *boundedCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err := proto.Unmarshal(b, m); err != nil {
 		proto.Reset(m)
 		refusals.Store(v, badRequest("request", "not a protobuf encoding of the method's request message"))
+		return nil
+	}
+	if _, own := checksOwnRecords[m.ProtoReflect().Descriptor().FullName()]; !own {
+		if field := protocheck.NUL(m.ProtoReflect()); field != "" {
+			proto.Reset(m)
+			refusals.Store(v, badRequest(field, nulRefusal))
+		}
 	}
 	return nil
+}
+
+// nulRefusal says why a value with U+0000 is refused (see protocheck.NUL).
+const nulRefusal = "contains a NUL character (U+0000), which the ledger does not store"
+
+// checksOwnRecords are the messages whose records the sync service checks
+// one by one (a record with a NUL is rejected alone, its chunk applied):
+// refusing the whole message here would fail every other record with it.
+var checksOwnRecords = map[protoreflect.FullName]struct{}{
+	"arrears.v1.SyncPayablesRequest":      {},
+	"arrears.v1.SyncPayablesBatchRequest": {},
 }
 
 // refusals holds, by the message a read was decoding into, why the codec

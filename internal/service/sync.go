@@ -398,6 +398,15 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			case sess != nil && r.Sequence <= last:
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
+			case r.Problems.Err() != nil:
+				// Rejected before the chunk's bulk reads: a value no store
+				// holds (a NUL in a reference) would fail them, and with
+				// them every record of the chunk. Its sequence is taken.
+				results[i].Outcome = SyncRejected
+				results[i].Violations = violationsOf(r.Problems.Err())
+				if sess != nil {
+					last = r.Sequence
+				}
 			default:
 				apply = append(apply, i)
 				if sess != nil {
@@ -488,7 +497,10 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		for i := range results {
 			if res := &results[i]; res.Outcome == SyncRejected && res.Sequence > 0 && !kept[res.Sequence] {
 				kept[res.Sequence] = true
-				rejected = append(rejected, &store.SyncRejection{Sequence: res.Sequence, DocumentRef: res.DocumentRef, Problems: res.Violations})
+				// A reference refused for its NUL is kept with U+FFFD in
+				// its place: no store holds the NUL.
+				ref := strings.ReplaceAll(res.DocumentRef, "\x00", "\uFFFD")
+				rejected = append(rejected, &store.SyncRejection{Sequence: res.Sequence, DocumentRef: ref, Problems: res.Violations})
 			}
 		}
 		if err := tx.PutSyncRejections(ctx, debtorID, session, rejected); err != nil {
