@@ -870,6 +870,30 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 			t.Errorf("%s: a library's words in %s", tc.desc, raw)
 		}
 	}
+	// A route is its method and path: a form-encoded POST to a GET route,
+	// or a POST overriding its method, is not served by the GET handler
+	// with the form as its query (which answered 500 for a bad byte).
+	for _, tc := range []struct {
+		desc, path, header, value, body string
+		status                          int
+	}{
+		{"a form POST to a GET route", "/v1/overdueSummary", "Content-Type", "application/x-www-form-urlencoded", "regionPrefix=%FF", 405},
+		// CreateInvoice's, whose body this is not.
+		{"a POST overriding its method", "/v1/invoices", "X-HTTP-Method-Override", "GET", "filter=%FF", 400},
+	} {
+		req, _ := http.NewRequest("POST", "http://"+httpAddr+tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set(tc.header, tc.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, resp.StatusCode, tc.status, raw)
+		}
+	}
 	// A sync stream whose chunked body breaks: a 400 naming the line, not
 	// the transport's own words.
 	c, err := net.Dial("tcp", httpAddr)

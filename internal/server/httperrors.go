@@ -142,6 +142,19 @@ func writeTooLarge(w http.ResponseWriter) {
 	writeStatus(w, http.StatusRequestEntityTooLarge, `{"code":8,"message":"request body is too large","details":[]}`)
 }
 
+// routingError answers a request no route takes. A path served for other
+// methods answers 405 with its gRPC code, UNIMPLEMENTED (the gateway's own
+// handler sends 501 Not Implemented for it, which says the server cannot do
+// such a thing at all); the rest as the gateway does (404 for an unknown
+// path).
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		writeStatus(w, http.StatusMethodNotAllowed, `{"code":12,"message":"method not allowed: the path is served for another HTTP method","details":[]}`)
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+}
+
 // writeStatus answers, before the gateway is reached, with the gateway's
 // error body shape: body is a google.rpc.Status as JSON.
 func writeStatus(w http.ResponseWriter, httpStatus int, body string) {

@@ -188,6 +188,14 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}, budget: decodeBudgetFactor * cfg.MaxRequestBytes}),
 		runtime.WithErrorHandler(errorHandler),
+		// A route is taken by its method and path only: with the
+		// fallbacks, a form-encoded POST to a GET route (or a POST saying
+		// X-HTTP-Method-Override: GET) was served by the GET handler with
+		// the form body as its query, past the checks the server makes of
+		// a query (notUTF8), so a bad byte there answered 500.
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	if err := arrearsv1.RegisterLedgerServiceHandler(ctx, gw, s.conn); err != nil {
 		s.closeListeners()
