@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -181,6 +182,16 @@ func overdueSummary(t *testing.T, cfg config) {
 	// The export streams the same groups over gRPC and as CSV.
 	exportMatches(t, conn, admin.token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"debtor", "creditor_size"}})
 	exportMatches(t, conn, k.Token, "http://"+h, &arrearsv1.GetOverdueSummaryRequest{AsOf: date(2025, 11, 20), GroupBy: []string{"region"}})
+	// The export names a bad field by its path in the export's request.
+	sctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+admin.token)
+	bad, err := arrearsv1.NewOversightServiceClient(conn).ExportOverdueSummary(sctx, &arrearsv1.ExportOverdueSummaryRequest{Query: &arrearsv1.GetOverdueSummaryRequest{
+		KnownAt: timestamppb.New(clk.Now().Add(time.Hour))}})
+	if err == nil {
+		_, err = bad.Recv()
+	}
+	if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != "query.known_at" {
+		t.Errorf("an export known at an hour ahead: %v (fields %q), want query.known_at", err, got)
+	}
 
 	// The watch list, against 21 October (30 days back): A then owed
 	// 200,000.00 overdue on 3 invoices (the 10,000.00 payment came on

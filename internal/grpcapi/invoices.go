@@ -42,7 +42,7 @@ func (s *Server) GetInvoice(ctx context.Context, req *arrearsv1.GetInvoiceReques
 	var v ledger.ValidationError
 	id := parseID(&v, "name", req.Name, "invoices")
 	asOf := judgedDateFromProto(&v, "as_of", req.AsOf, s.svc.Now())
-	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
+	knownAt := knownAtFromProto(&v, "known_at", req.KnownAt, s.svc.Now())
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetInvoice", "", err)
 	}
@@ -62,7 +62,7 @@ func (s *Server) ListInvoices(ctx context.Context, req *arrearsv1.ListInvoicesRe
 	q := invoiceQueryBase(conds)
 	judged := judgementFilters(conds)
 	asOf := judgedDateFromProto(&v, "as_of", req.AsOf, s.svc.Now())
-	knownAt := knownAtFromProto(&v, req.KnownAt, s.svc.Now())
+	knownAt := knownAtFromProto(&v, "known_at", req.KnownAt, s.svc.Now())
 	q.Page = s.page(&v, sc, req.PageToken, size)
 	// Party conditions name parties as clients know them; resolve each.
 	// A name that resolves to nothing matches no invoice.
@@ -151,18 +151,18 @@ func (s *Server) CancelInvoice(ctx context.Context, req *arrearsv1.CancelInvoice
 // later is not known yet: a time past now is refused, beyond a minute's
 // allowance for the client's clock (within it, it is now), so that figures
 // "as known at" a time never change once given.
-func knownAtFromProto(v *ledger.ValidationError, ts *timestamppb.Timestamp, now time.Time) time.Time {
+func knownAtFromProto(v *ledger.ValidationError, field string, ts *timestamppb.Timestamp, now time.Time) time.Time {
 	if ts == nil {
 		return time.Time{}
 	}
 	if err := ts.CheckValid(); err != nil {
-		v.Add("known_at", "%v", err)
+		v.Add(field, "%v", err)
 		return time.Time{}
 	}
 	t := ts.AsTime()
 	switch {
 	case t.After(now.Add(clockAllowance)):
-		v.Add("known_at", "%s is in the future (now is %s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		v.Add(field, "%s is in the future (now is %s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		return time.Time{}
 	case t.After(now):
 		return now

@@ -46,7 +46,7 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	var v ledger.ValidationError
 	f := func(name string) string { return prefix + name }
 	q := service.SummaryQuery{
-		AsOf: judgedDateFromProto(&v, f("as_of"), req.GetAsOf(), o.s.svc.Now()), KnownAt: knownAtFromProto(&v, req.GetKnownAt(), o.s.svc.Now()), GroupBy: splitList(req.GetGroupBy()),
+		AsOf: judgedDateFromProto(&v, f("as_of"), req.GetAsOf(), o.s.svc.Now()), KnownAt: knownAtFromProto(&v, f("known_at"), req.GetKnownAt(), o.s.svc.Now()), GroupBy: splitList(req.GetGroupBy()),
 		RegionDigits: int(req.GetRegionDigits()), DebtorKind: debtorKindFrom(&v, f("debtor_kind"), req.GetDebtorKind()),
 		RegionPrefix: strings.ToUpper(req.GetRegionPrefix()), Industry: strings.ToUpper(req.GetIndustry()),
 		CreditorSize: ledger.SizeClass(strings.ToUpper(req.GetCreditorSize())), Currency: money.CodeUpper(req.GetCurrency()),
@@ -243,7 +243,7 @@ func (o *Oversight) GetWatchList(ctx context.Context, req *arrearsv1.GetWatchLis
 	const method = "GetWatchList"
 	var v ledger.ValidationError
 	q := service.WatchQuery{
-		AsOf: judgedDateFromProto(&v, "as_of", req.AsOf, o.s.svc.Now()), Since: judgedDateFromProto(&v, "since", req.Since, o.s.svc.Now()), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
+		AsOf: judgedDateFromProto(&v, "as_of", req.AsOf, o.s.svc.Now()), Since: judgedDateFromProto(&v, "since", req.Since, o.s.svc.Now()), KnownAt: knownAtFromProto(&v, "known_at", req.KnownAt, o.s.svc.Now()),
 		Limit: int(req.Limit), DebtorKind: debtorKindFrom(&v, "debtor_kind", req.DebtorKind),
 		RegionPrefix: strings.ToUpper(req.RegionPrefix), Currency: money.CodeUpper(req.Currency),
 	}
@@ -291,7 +291,7 @@ func (o *Oversight) GetAnnualDisclosure(ctx context.Context, req *arrearsv1.GetA
 	if req.Year < 2000 || req.Year > 9999 {
 		v.Add("year", "must be a year from 2000, got %d", req.Year)
 	}
-	knownAt := knownAtFromProto(&v, req.KnownAt, o.s.svc.Now())
+	knownAt := knownAtFromProto(&v, "known_at", req.KnownAt, o.s.svc.Now())
 	if err := v.Err(); err != nil {
 		return nil, o.s.fail(ctx, "GetAnnualDisclosure", "", err)
 	}
@@ -313,7 +313,7 @@ func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1
 	var v ledger.ValidationError
 	q := service.PracticeQuery{
 		Debtor: parsePartyName(&v, "debtor", req.Debtor), From: dateFromProto(&v, "period_start", req.PeriodStart),
-		To: judgedDateFromProto(&v, "period_end", req.PeriodEnd, o.s.svc.Now()), Bands: strings.ToUpper(req.Bands), KnownAt: knownAtFromProto(&v, req.KnownAt, o.s.svc.Now()),
+		To: judgedDateFromProto(&v, "period_end", req.PeriodEnd, o.s.svc.Now()), Bands: strings.ToUpper(req.Bands), KnownAt: knownAtFromProto(&v, "known_at", req.KnownAt, o.s.svc.Now()),
 	}
 	if req.PeriodStart == nil {
 		v.Add("period_start", "is required")
@@ -350,9 +350,14 @@ func (o *Oversight) GetPaymentPracticeReport(ctx context.Context, req *arrearsv1
 		for _, b := range r.Bands {
 			count, amount = count+b.Count, amount+b.Amount
 		}
-		for _, b := range r.Bands {
+		counts, amounts := make([]int64, len(r.Bands)), make([]int64, len(r.Bands))
+		for i, b := range r.Bands {
+			counts[i], amounts[i] = b.Count, b.Amount
+		}
+		countShares, valueShares := apportion(counts, count, 10000), apportion(amounts, amount, 10000)
+		for i, b := range r.Bands {
 			pr.Bands = append(pr.Bands, &arrearsv1.PracticeBand{Band: b.Band.Label, Count: b.Count, Amount: m(b.Amount),
-				CountShareBp: int32(shareOf(b.Count, count, 10000)), ValueShareBp: int32(shareOf(b.Amount, amount, 10000))})
+				CountShareBp: int32(countShares[i]), ValueShareBp: int32(valueShares[i])})
 		}
 		out.Reports = append(out.Reports, pr)
 	}
@@ -368,6 +373,36 @@ func shareOf(n, of, unit int64) int64 {
 	num := new(big.Int).Mul(big.NewInt(n), big.NewInt(2*unit))
 	num.Add(num, big.NewInt(of))
 	return num.Quo(num, new(big.Int).Mul(big.NewInt(of), big.NewInt(2))).Int64()
+}
+
+// apportion shares unit among parts (which sum to total) in proportion,
+// by largest remainder: each part gets its share rounded down, and what
+// that leaves of unit goes one each to the parts with the largest
+// remainders (the earlier part on a tie). The shares sum to unit exactly
+// whenever total is positive, as a report's bands must (rounding each
+// half up gave 9,999 for three equal bands and 10,001 for 4:1:1); all are
+// 0 when it is not.
+func apportion(parts []int64, total, unit int64) []int64 {
+	out := make([]int64, len(parts))
+	if total <= 0 {
+		return out
+	}
+	rems := make([]*big.Int, len(parts))
+	left := unit
+	for i, n := range parts {
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(big.NewInt(n), big.NewInt(unit)), big.NewInt(total), new(big.Int))
+		out[i], rems[i] = q.Int64(), r
+		left -= out[i]
+	}
+	order := make([]int, len(parts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rems[b].Cmp(rems[a]) })
+	for _, i := range order[:min(int(left), len(order))] {
+		out[i]++
+	}
+	return out
 }
 
 // splitList reads a repeated string field whose values may also be

@@ -117,8 +117,15 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	if !ok {
 		return nil, ledger.Invalid("bands", "must be UK or AU, got %q", q.Bands)
 	}
-	if q.From.IsZero() || q.To.IsZero() {
-		return nil, ledger.Invalid("period_start", "the period start and end are required")
+	var v ledger.ValidationError
+	if q.From.IsZero() {
+		v.Add("period_start", "is required")
+	}
+	if q.To.IsZero() {
+		v.Add("period_end", "is required")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	if q.To.Before(q.From) {
 		return nil, ledger.Invalid("period_end", "%s is before the start %s", q.To, q.From)
@@ -143,6 +150,13 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 	}
 	if q.KnownAt.IsZero() {
 		q.KnownAt = l.now()
+	}
+	// A period that has not ended, as the facts are known, is not
+	// reported: a payment cannot be dated after the day it is known, so
+	// every invoice falling due between then and the period's end would
+	// count as not paid within its terms, and as unpaid past its due date.
+	if known := l.Today(q.KnownAt, debtor.Jurisdiction); !q.To.Before(known) {
+		return nil, ledger.Invalid("period_end", "%s has not passed (as known at %s it is %s): a report covers a period that has ended", q.To, q.KnownAt.UTC().Format(time.RFC3339), known)
 	}
 	reports := map[string]*PracticeReport{}
 	report := func(currency string) *PracticeReport {

@@ -1,9 +1,11 @@
 package service_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
@@ -78,5 +80,35 @@ func TestPracticeTermsLeaveCancelledInvoicesOut(t *testing.T) {
 	}
 	if r := rs[0]; r.Contracts != 1 || r.LongestTermDays != 30 || r.TermsOverCap != 0 {
 		t.Errorf("contracts %d, longest term %d, over the cap %d; want 1, 30, 0", r.Contracts, r.LongestTermDays, r.TermsOverCap)
+	}
+}
+
+// TestPracticeCoversEndedPeriods: a period that has not ended, as the facts
+// are known, is refused naming period_end: its invoices falling due after
+// that day could not have been paid yet, and would count as paid late.
+func TestPracticeCoversEndedPeriods(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	f.invoice(t, "PR-4", d(2025, 8, 20)) // due 19 September
+	for _, c := range []struct {
+		to      civil.Date
+		knownAt time.Time
+	}{
+		{d(2025, 9, 1), time.Time{}},                            // ends today
+		{d(2025, 12, 31), time.Time{}},                          // the current half-year
+		{d(2025, 8, 31), f.clk.Now().Add(-15 * 24 * time.Hour)}, // ended, but not as known mid-August
+	} {
+		_, err := f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 7, 1), To: c.to, KnownAt: c.knownAt})
+		var ve *ledger.ValidationError
+		if !errors.As(err, &ve) || ve.Violations[0].Field != "period_end" {
+			t.Errorf("a period to %s, known at %v: %v; want refused naming period_end", c.to, c.knownAt, err)
+		}
+	}
+	if _, err := f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 7, 1), To: d(2025, 8, 31)}); err != nil {
+		t.Errorf("a period that ended yesterday: %v", err)
+	}
+	// A missing end is named as the end.
+	_, err := f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 7, 1)})
+	if ve := (*ledger.ValidationError)(nil); !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "period_end" {
+		t.Errorf("a period without an end: %v; want period_end named", err)
 	}
 }

@@ -1093,7 +1093,9 @@ type GetPaymentPracticeReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The debtor, in either party name form.
 	Debtor string `protobuf:"bytes,1,opt,name=debtor,proto3" json:"debtor,omitempty"`
-	// The reporting period, both days inclusive, at most a year long.
+	// The reporting period, both days inclusive, at most a year long, and
+	// ended: period_end before the day known_at falls on (today by default),
+	// as invoices falling due after that day could not have been paid yet.
 	PeriodStart *Date `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	PeriodEnd   *Date `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// The day bands: UK (0-30, 31-60, 61+, by payment; the default) or AU
@@ -1178,7 +1180,9 @@ type PracticeBand struct {
 	Count  int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	Amount *Money                 `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
 	// Shares of what the bands count (payments, or for AU invoices), in basis
-	// points (1/100 of a percent), rounded half up.
+	// points (1/100 of a percent). The bands' shares sum to exactly 10,000
+	// (when anything is counted): each is rounded down, and what is left goes
+	// a point each to the largest remainders, the earlier band on a tie.
 	CountShareBp  int32 `protobuf:"varint,4,opt,name=count_share_bp,json=countShareBp,proto3" json:"count_share_bp,omitempty"`
 	ValueShareBp  int32 `protobuf:"varint,5,opt,name=value_share_bp,json=valueShareBp,proto3" json:"value_share_bp,omitempty"`
 	unknownFields protoimpl.UnknownFields
