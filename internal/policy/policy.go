@@ -421,8 +421,8 @@ func (p *Policy) Validate() error {
 	}
 	p.validateEscalation(&v)
 	for i, e := range p.BucketEdges {
-		if e < 1 || (i > 0 && e <= p.BucketEdges[i-1]) {
-			v.Add("bucket_edges", "must be positive and strictly increasing, got %v", p.BucketEdges)
+		if e < 1 || e > MaxLadderDays || (i > 0 && e <= p.BucketEdges[i-1]) {
+			v.Add("bucket_edges", "must be between 1 and %d and strictly increasing, got %v", MaxLadderDays, p.BucketEdges)
 			break
 		}
 	}
@@ -514,6 +514,12 @@ func (p *Policy) validateCompensation(v *ledger.ValidationError) {
 	}
 }
 
+// MaxLadderDays bounds the days overdue at which an aging bucket ends or an
+// escalation level is reached: a hundred years. The engine dates the next
+// change of bucket or level by adding such a count to the due date; past
+// the int range that addition wrapped, and the date it gave meant nothing.
+const MaxLadderDays = 36500
+
 func (p *Policy) validateEscalation(v *ledger.ValidationError) {
 	var names []string
 	var lastMin *Amount
@@ -526,8 +532,8 @@ func (p *Policy) validateEscalation(v *ledger.ValidationError) {
 			v.Add(f+".name", "%q is used twice", l.Name)
 		}
 		names = append(names, l.Name)
-		if l.Days < 1 || (i > 0 && l.Days <= p.Escalation[i-1].Days) {
-			v.Add(f+".days", "must be positive and greater than the level before")
+		if l.Days < 1 || l.Days > MaxLadderDays || (i > 0 && l.Days <= p.Escalation[i-1].Days) {
+			v.Add(f+".days", "must be between 1 and %d and greater than the level before", MaxLadderDays)
 		}
 		// Thresholds must not fall as levels rise, so that the levels reached
 		// are always a prefix of the ladder and a level is never skipped.

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -331,6 +333,8 @@ func TestValidate(t *testing.T) {
 			p.Escalation[1].MinNetOverdue = &Amount{Minor: 100, Currency: "GBP"}
 		}, "escalation[2].min_net_overdue"},
 		{"bucket edges not increasing", func(p *Policy) { p.BucketEdges = []int{30, 30} }, "bucket_edges"},
+		{"a bucket edge past the calendar", func(p *Policy) { p.BucketEdges = []int{30, math.MaxInt} }, "bucket_edges"},
+		{"escalation days past the calendar", func(p *Policy) { p.Escalation[len(p.Escalation)-1].Days = math.MaxInt }, fmt.Sprintf("escalation[%d].days", len(base.Escalation)-1)},
 		{"bad rounding", func(p *Policy) { p.Rounding = "BANKERS" }, "rounding"},
 		{"bad time zone", func(p *Policy) { p.TimeZone = "London time" }, "time_zone"},
 		{"bad bill counting", func(p *Policy) { p.BillCounts = "NEVER" }, "bill_counts"},
