@@ -124,6 +124,9 @@ func buildWorld(t *testing.T, admin transport) *world {
 	// A malformed name in a list is named with its index.
 	expect(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{w.d1, "parties/"}}},
 		&arrearsv1.CreateApiKeyResponse{}, codes.InvalidArgument, "api_key.parties[1]")
+	// A remit on another role's key is named by the field that was set.
+	expect(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{w.d1}, RemitRegionPrefix: "35"}},
+		&arrearsv1.CreateApiKeyResponse{}, codes.InvalidArgument, "api_key.remit_region_prefix")
 	expect(t, admin, "FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c1, Debtor: w.d1,
 		Invoices: []string{w.inv1, "invoices/not-a-uuid"}, Summary: "unpaid"}}, &arrearsv1.FileComplaintResponse{}, codes.InvalidArgument, "complaint.invoices[1]")
 	// A portal authorised and revoked: the second revocation, like one of

@@ -90,8 +90,13 @@ func (l *Ledger) CreateKey(ctx context.Context, spec KeySpec) (*auth.Key, string
 			v.Add("api_key.remit_jurisdiction", "a REGULATOR key needs the jurisdiction of its remit")
 		}
 		ledger.ValidateRegionPrefix(&v, "api_key.remit_region_prefix", spec.Remit.RegionPrefix)
-	} else if spec.Remit != (auth.Remit{}) {
-		v.Add("api_key.remit_jurisdiction", "only REGULATOR keys have a remit")
+	} else {
+		if spec.Remit.Jurisdiction != "" {
+			v.Add("api_key.remit_jurisdiction", "only REGULATOR keys have a remit")
+		}
+		if spec.Remit.RegionPrefix != "" {
+			v.Add("api_key.remit_region_prefix", "only REGULATOR keys have a remit")
+		}
 	}
 	if spec.Role == auth.RolePortal && !portalNameRE.MatchString(spec.Portal) {
 		v.Add("api_key.portal", "a PORTAL key needs a portal name of 2-63 lower-case letters, digits, dots or dashes")
