@@ -303,6 +303,13 @@ func testSync(t *testing.T, cfg config) {
 	if _, _, err := syncStream(t, ctx, f.conn, f.other, f.debtor, "foreign", records(0, 1, same), 1); status.Code(err) != codes.NotFound {
 		t.Errorf("syncing with another debtor's key: %v", err)
 	}
+	// A supplier the key sees (its own) is no debtor it syncs for: the
+	// batch answers as the stream does, with a session or without.
+	supplier := "parties/CN:" + uscc("92350121MA0TY0000")
+	for _, session := range []string{"", "as-supplier"} {
+		expect(t, &grpcTransport{conn: f.conn, token: f.erp}, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: supplier, Session: session,
+			Records: records(0, 1, same)}, &arrearsv1.SyncPayablesBatchResponse{}, codes.NotFound)
+	}
 	mctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.erp)
 	st, _ = arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(mctx)
 	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{}}})

@@ -488,7 +488,7 @@ func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayable
 		}
 		debtorID = debtor.ID
 	} else {
-		debtor, err := a.s.svc.GetParty(ctx, ref)
+		debtor, err := a.s.svc.SyncDebtor(ctx, ref)
 		if err != nil {
 			return nil, a.s.fail(ctx, method, req.Debtor, err)
 		}

@@ -88,6 +88,22 @@ func CheckSession(v *ledger.ValidationError, field, session string) {
 	}
 }
 
+// SyncDebtor resolves the debtor a sync names: one the caller acts for.
+// Seeing a party (a counterparty, say) is not syncing for it, and is
+// answered as for a party not seen, NOT_FOUND, so that a batch with a
+// session and one without answer alike and another debtor's existence
+// does not leak.
+func (l *Ledger) SyncDebtor(ctx context.Context, debtorRef PartyRef) (*ledger.Party, error) {
+	debtor, err := visibleParty(ctx, l.store, debtorRef)
+	if err != nil {
+		return nil, err
+	}
+	if !mayActFor(ctx, debtor.ID) {
+		return nil, ledger.ErrNotFound
+	}
+	return debtor, nil
+}
+
 // OpenSync starts or resumes a named sync session of a debtor the caller
 // acts for, and returns the debtor and the highest sequence already
 // committed: the client resumes after it.
@@ -97,14 +113,9 @@ func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session strin
 	if err := v.Err(); err != nil {
 		return nil, 0, err
 	}
-	debtor, err := visibleParty(ctx, l.store, debtorRef)
+	debtor, err := l.SyncDebtor(ctx, debtorRef)
 	if err != nil {
 		return nil, 0, err
-	}
-	if !mayActFor(ctx, debtor.ID) {
-		// Seeing a party (a counterparty, say) is not syncing for it; and
-		// for another debtor, existence does not leak.
-		return nil, 0, ledger.ErrNotFound
 	}
 	s, err := l.store.GetSyncSession(ctx, debtor.ID, session)
 	if errors.Is(err, ledger.ErrNotFound) {
