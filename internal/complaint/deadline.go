@@ -75,14 +75,24 @@ func nextWorkingDay(cal Calendar, d civil.Date) (civil.Date, bool) {
 	}
 }
 
+// Extendable says whether a complaint in state st is being handled, the
+// only time its handling deadline can be extended (ErrNotAllowed if not).
+func Extendable(st State) error {
+	if st != Forwarded && st != InHandling && st != DebtorResponded {
+		return fmt.Errorf("%w: only a complaint being handled can have its deadline extended, and it is %s", ErrNotAllowed, st)
+	}
+	return nil
+}
+
 // Extend lengthens the handling period by days, with a reason, on today,
 // while the period runs (granted after it ended, an extension would unmake
 // a deadline already missed); the total may not pass MaxHandlingDays.
 func Extend(c *Complaint, cal Calendar, today civil.Date, days int, reason string) error {
+	if err := Extendable(c.State); err != nil {
+		return err
+	}
 	due := CurrentDeadline(c, cal).Due
 	switch {
-	case c.State != Forwarded && c.State != InHandling && c.State != DebtorResponded:
-		return fmt.Errorf("%w: only a complaint being handled can have its deadline extended, and it is %s", ErrNotAllowed, c.State)
 	case due.Before(today):
 		return fmt.Errorf("%w: the handling deadline passed on %s; an extension is granted before the period ends", ErrNotAllowed, due)
 	case days <= 0:

@@ -1011,13 +1011,23 @@ func TestExtensionRetriedAppliesOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []service.Transition{{Action: complaint.Accept}, {Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle}} {
+	extend := service.Transition{Action: service.ExtendAction, ExtendDays: 30, Comment: "expert opinion awaited",
+		Idem: service.Idempotency{Key: "extend-1", Hash: "h1"}}
+	// Before it is forwarded there is no handler to extend anything: the
+	// state answers, to the receiving regulator as to anyone.
+	regulator := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "reg", Role: auth.RoleRegulator, Parties: []uuid.UUID{reg.ID},
+		Remit: auth.Remit{Jurisdiction: "CN", RegionPrefix: "35"}})
+	if _, err := f.a.MoveComplaint(admin, c.ID, service.Transition{Action: complaint.Accept}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.MoveComplaint(regulator, c.ID, extend, ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("the receiving regulator extending an accepted complaint: %v, want failed precondition", err)
+	}
+	for _, tr := range []service.Transition{{Action: complaint.Forward, HandlingRegulator: reg}, {Action: complaint.Handle}} {
 		if _, err := f.a.MoveComplaint(admin, c.ID, tr, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	extend := service.Transition{Action: service.ExtendAction, ExtendDays: 30, Comment: "expert opinion awaited",
-		Idem: service.Idempotency{Key: "extend-1", Hash: "h1"}}
 	for range 2 {
 		v, err := f.a.MoveComplaint(admin, c.ID, extend, "")
 		if err != nil {

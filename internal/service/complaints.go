@@ -418,6 +418,11 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 		ev := &complaint.Event{ID: newID(), ComplaintID: c.ID, Kind: complaint.EventTransition, FromState: from,
 			Actor: actor(ctx), Comment: tr.Comment, OccurredOn: today, RecordTime: now}
 		if tr.Action == ExtendAction {
+			// The state first: before forwarding there is no handler, and
+			// the answer is the state's, whoever asks.
+			if err := complaint.Extendable(c.State); err != nil {
+				return machineErr(err)
+			}
 			if !contains(actors, complaint.ByHandler) {
 				return fmt.Errorf("%w: the handling regulator extends the handling deadline", ledger.ErrPermissionDenied)
 			}
