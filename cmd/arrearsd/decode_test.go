@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -59,6 +60,27 @@ func TestRequestsRefusedBeforeDecoding(t *testing.T) {
 	err = f.conn.Invoke(authed, batch, &garbage, &out, grpc.ForceCodecV2(rawCodec{}))
 	if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != "request" {
 		t.Errorf("undecodable request: %v (fields %q), want InvalidArgument naming request", err, got)
+	}
+
+	// A string that is not UTF-8, which protobuf refuses to decode, is
+	// named by its path.
+	asAdmin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.admin)
+	for _, c := range []struct {
+		ctx    context.Context
+		method string
+		req    proto.Message
+		field  string
+	}{
+		{asAdmin, "/arrears.v1.LedgerService/CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: "Mark_XX"}}, "party.display_name"},
+		{authed, batch, &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{{DocumentRef: "A-1"}, {DocumentRef: "B-1",
+			Payments: []*arrearsv1.PayablePayment{{Reference: "P-1"}, {Reference: "Mark_XX"}}}}}, "records[1].payments[1].reference"},
+	} {
+		raw, _ := proto.Marshal(c.req)
+		raw = bytes.Replace(raw, []byte("Mark_XX"), []byte("Mark_\xff\xfe"), 1)
+		err = f.conn.Invoke(c.ctx, c.method, &raw, &out, grpc.ForceCodecV2(rawCodec{}))
+		if got := fieldsOf(err); status.Code(err) != codes.InvalidArgument || got != c.field {
+			t.Errorf("%s with a string not UTF-8: %v (fields %q), want InvalidArgument naming %s", c.method, err, got, c.field)
+		}
 	}
 
 	// One record with 15,000 empty payments: 45 KB on the wire, some 1.8 MB

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -68,7 +70,11 @@ func (c *boundedCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	if err := proto.Unmarshal(b, m); err != nil {
 		proto.Reset(m)
-		refusals.Store(v, badRequest("request", "not a protobuf encoding of the method's request message"))
+		if field := badUTF8(b, m.ProtoReflect().Descriptor(), 0); field != "" {
+			refusals.Store(v, badRequest(field, "is not valid UTF-8"))
+		} else {
+			refusals.Store(v, badRequest("request", "not a protobuf encoding of the method's request message"))
+		}
 		return nil
 	}
 	if _, own := checksOwnRecords[m.ProtoReflect().Descriptor().FullName()]; !own {
@@ -162,6 +168,49 @@ func decodeCost(b []byte, md protoreflect.MessageDescriptor, depth int, left *in
 		}
 	}
 	return "", false
+}
+
+// badUTF8 returns the path of the first string field of b (decoded as md)
+// that is not valid UTF-8, which proto.Unmarshal refuses with no field
+// named, or "" if there is none (or the bytes are malformed before one).
+// Elements of repeated fields are named by their index.
+func badUTF8(b []byte, md protoreflect.MessageDescriptor, depth int) string {
+	fields := md.Fields()
+	seen := map[protowire.Number]int{} // elements of each repeated field so far
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		fd := fields.ByNumber(num)
+		if typ != protowire.BytesType || fd == nil {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return ""
+			}
+			b = b[n:]
+			continue
+		}
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		name := string(fd.Name())
+		if fd.IsList() {
+			name += "[" + strconv.Itoa(seen[num]) + "]"
+			seen[num]++
+		}
+		switch {
+		case fd.Message() != nil && depth < maxCostDepth:
+			if path := badUTF8(v, fd.Message(), depth+1); path != "" {
+				return name + "." + path
+			}
+		case fd.Kind() == protoreflect.StringKind && !utf8.Valid(v):
+			return name
+		}
+	}
+	return ""
 }
 
 // goSizes caches the size of each message type's generated struct.
