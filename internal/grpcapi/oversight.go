@@ -167,11 +167,21 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 			return nil, o.s.fail(ctx, method, "", err)
 		}
 	}
-	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt), DetailIncluded: detailed}
+	// The detail is given as asked, though the groups were judged (which
+	// gives it): so that one request answers alike however its groups
+	// were computed, and the pages of one summary alike (a later page
+	// computed again, on another replica or once the first page's groups
+	// expired, is judged when the ledger changed meanwhile).
+	withDetail := detailed && q.Detail
+	out := &arrearsv1.GetOverdueSummaryResponse{AsOf: dateToProto(q.AsOf), KnownAt: timestamppb.New(q.KnownAt), DetailIncluded: withDetail}
 	start := min(pos.offset, len(groups))
 	end := min(start+size, len(groups))
 	for _, g := range groups[start:end] {
-		out.Groups = append(out.Groups, summaryGroupToProto(g))
+		pg := summaryGroupToProto(g)
+		if !withDetail {
+			pg.Interest.MinorUnits, pg.OldestDaysOverdue, pg.MaxEscalationLevel = 0, 0, 0
+		}
+		out.Groups = append(out.Groups, pg)
 	}
 	if end < len(groups) {
 		out.NextPageToken = o.s.tokens.Encode(scope, summaryPos{asOf: q.AsOf, knownAt: q.KnownAt, offset: end}.encode())
