@@ -154,6 +154,27 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-9", ""); err != nil || ack.Invoice == ack8.Invoice {
 				t.Errorf("acknowledged under a new reference: %+v, %v", ack, err)
 			}
+			// A debt the debtor recorded and then cancelled is no longer
+			// recorded: not contested (no correction could answer), but
+			// claimed, and acknowledged under a new reference of the
+			// debtor's (the cancelled invoice keeps its own).
+			gone := f.invoice(t, "CLAIM-10", d(2025, 7, 28))
+			if _, err := f.a.CancelInvoice(admin, gone.ID, d(2025, 8, 5), "raised in error", ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.a.OpenContest(admin, service.ContestInput{InvoiceID: gone.ID, Kind: complaint.OtherDifference, Detail: "still owed"}); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("a contest of a cancelled invoice: %v, want failed precondition", err)
+			}
+			c10, err := claim(f.debtor, "CLAIM-10")
+			if err != nil {
+				t.Fatalf("a claim of a debt the debtor cancelled: %v", err)
+			}
+			if _, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("acknowledged under the cancelled invoice's reference: %v", err)
+			}
+			if ack, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "CLAIM-10-R", ""); err != nil || ack.Invoice == gone.ID || ack.Invoice == uuid.Nil {
+				t.Errorf("acknowledged under a new reference: %+v, %v", ack, err)
+			}
 			// Recorded in another currency than claimed: not joined.
 			c5, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
 				DocumentRef: "CLAIM-5", Amount: 120000, Currency: "USD", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})

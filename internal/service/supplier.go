@@ -142,8 +142,10 @@ func (l *Ledger) CreateClaim(ctx context.Context, in ClaimInput) (*complaint.Cla
 		}
 		// A debt the debtor already records is not unreported: the
 		// supplier contests the invoice instead. Acknowledging such a
-		// claim would record the debt twice.
-		if inv, err := tx.GetInvoiceByDocumentRef(ctx, debtor.ID, strings.TrimSpace(c.DocumentRef)); err == nil && inv.CreditorID == creditor.ID {
+		// claim would record the debt twice. One it cancelled it no
+		// longer records, and a contest cannot restore it (a cancelled
+		// invoice is corrected no more): that debt is claimed.
+		if inv, err := tx.GetInvoiceByDocumentRef(ctx, debtor.ID, strings.TrimSpace(c.DocumentRef)); err == nil && inv.CreditorID == creditor.ID && inv.Status != ledger.StatusCancelled {
 			return fmt.Errorf("%w: the debtor already records this debt as invoices/%s; contest that invoice instead (claim.document_ref)", ledger.ErrAlreadyExists, inv.ID)
 		} else if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 			return err
@@ -503,6 +505,11 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 				err = fmt.Errorf("%w: only the supplier contests the debtor's record", ledger.ErrPermissionDenied)
 			}
 			return err
+		}
+		if inv.Status == ledger.StatusCancelled {
+			// No correction can answer it: a cancelled invoice is not
+			// changed again. The debt is registered as a claim instead.
+			return fmt.Errorf("%w: invoices/%s was cancelled by the debtor on %s; register the debt as a claim", ledger.ErrFailedPrecondition, inv.ID, inv.CancelledOn)
 		}
 		if inv.Contested >= MaxOpenContests {
 			return fmt.Errorf("%w: the invoice has %d contests unresolved; settle some (accept, withdraw) before opening more", ledger.ErrFailedPrecondition, inv.Contested)

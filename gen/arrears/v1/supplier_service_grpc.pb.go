@@ -50,7 +50,9 @@ type SupplierServiceClient interface {
 	// The debtor acknowledges (the claim joins the ledger as an invoice) or
 	// disputes a claim; the supplier may withdraw it.
 	AnswerClaim(ctx context.Context, in *AnswerClaimRequest, opts ...grpc.CallOption) (*AnswerClaimResponse, error)
-	// A supplier contests the debtor's record of an invoice or payment.
+	// A supplier contests the debtor's record of an invoice or payment. A
+	// cancelled invoice, which is corrected no more, is not contested
+	// (FAILED_PRECONDITION): its debt is claimed with CreateClaim.
 	OpenContest(ctx context.Context, in *OpenContestRequest, opts ...grpc.CallOption) (*OpenContestResponse, error)
 	ListContests(ctx context.Context, in *ListContestsRequest, opts ...grpc.CallOption) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
@@ -229,7 +231,9 @@ type SupplierServiceServer interface {
 	// The debtor acknowledges (the claim joins the ledger as an invoice) or
 	// disputes a claim; the supplier may withdraw it.
 	AnswerClaim(context.Context, *AnswerClaimRequest) (*AnswerClaimResponse, error)
-	// A supplier contests the debtor's record of an invoice or payment.
+	// A supplier contests the debtor's record of an invoice or payment. A
+	// cancelled invoice, which is corrected no more, is not contested
+	// (FAILED_PRECONDITION): its debt is claimed with CreateClaim.
 	OpenContest(context.Context, *OpenContestRequest) (*OpenContestResponse, error)
 	ListContests(context.Context, *ListContestsRequest) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
