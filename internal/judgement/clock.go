@@ -201,12 +201,15 @@ func (e *eval) computeDueDate() {
 	var due civil.Date
 	var rule string
 	term := -1 // the agreed term in days, for the cap; -1 when none is agreed
+	agreed := false
 	switch {
 	case !inv.AgreedDueDate.IsZero():
-		due, term = inv.AgreedDueDate, inv.AgreedDueDate.DaysSince(start)
+		// Before the clock's start the term is negative: agreed all the
+		// same, and measured from the cap's own event where there is one.
+		due, term, agreed = inv.AgreedDueDate, inv.AgreedDueDate.DaysSince(start), true
 		rule = e.say("agreed due date %s (%d days from %s)", due, term, from)
 	case inv.AgreedTermDays > 0:
-		due, term = start.AddDays(inv.AgreedTermDays), inv.AgreedTermDays
+		due, term, agreed = start.AddDays(inv.AgreedTermDays), inv.AgreedTermDays, true
 		rule = e.say("agreed term of %d days from %s: %s", term, from, due)
 	case pol.DefaultTermDays > 0 && pol.DefaultTermIncludesEventDay:
 		due = start.AddDays(pol.DefaultTermDays - 1)
@@ -225,7 +228,7 @@ func (e *eval) computeDueDate() {
 	if pol.CapFrom != "" {
 		if d, _, _ := e.eventDate(pol.CapFrom); !d.IsZero() && d != start {
 			capStart, capFrom = d, e.say("%s on %s", e.startWords(pol.CapFrom), d)
-			if term >= 0 {
+			if agreed {
 				term = due.DaysSince(capStart)
 				rule += e.say(" (%d days from %s)", term, capFrom)
 			}

@@ -396,6 +396,17 @@ func TestDueDate(t *testing.T) {
 			findings: []string{FindingTermExceedsCap},
 		},
 		{
+			// Agreed before the delivery that starts the clock (a term
+			// negative from it), still 98 days after the invoice date.
+			desc:   "France: a date agreed before delivery is still measured from the invoice date",
+			policy: "FR-L441-B2B",
+			edit: func(i *ledger.Invoice) {
+				i.IssuedOn, i.DeliveredOn, i.AgreedDueDate = d("2025-01-02"), d("2025-04-15"), d("2025-04-10")
+			},
+			want: "2025-04-10", wantStart: "2025-04-15", wantEvent: policy.EventDelivery,
+			findings: []string{FindingTermExceedsCap},
+		},
+		{
 			desc:   "contract terms only: no agreed term means no due date",
 			policy: policy.IDContractTermsOnly,
 			edit:   func(i *ledger.Invoice) {},
