@@ -189,7 +189,7 @@ func contestToProto(c *complaint.Contest) *arrearsv1.Contest {
 	out := &arrearsv1.Contest{
 		Name: invoiceName(c.InvoiceID) + "/contests/" + c.ID.String(), Kind: string(c.Kind), Detail: c.Detail,
 		State: string(c.State), Decision: c.Decision, Comment: c.Comment, OpenedOn: dateToProto(c.OpenedOn),
-		UpdateTime: timeToProto(c.UpdateTime), AwaitingCorrection: c.AwaitsCorrection(),
+		UpdateTime: timeToProto(c.UpdateTime), AwaitingCorrection: c.AwaitsCorrection(), Etag: service.Etag(c.Version),
 	}
 	if c.Payment != uuid.Nil {
 		out.Payment = paymentName(c.InvoiceID, c.Payment)
@@ -261,7 +261,7 @@ func (a *Supplier) MoveContest(ctx context.Context, req *arrearsv1.MoveContestRe
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "MoveContest", "", err)
 	}
-	c, _, err := a.s.svc.MoveContest(ctx, inv, id, action, strings.TrimSpace(req.Comment))
+	c, _, err := a.s.svc.MoveContest(ctx, inv, id, action, strings.TrimSpace(req.Comment), req.Etag)
 	if err != nil {
 		return nil, a.s.fail(ctx, "MoveContest", req.Name, err)
 	}

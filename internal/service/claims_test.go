@@ -926,11 +926,38 @@ func TestOpenContestsAreBounded(t *testing.T) {
 	if len(cs) != service.MaxOpenContests {
 		t.Errorf("%d contests corrected, want %d", len(cs), service.MaxOpenContests)
 	}
-	if _, _, err := f.a.MoveContest(admin, inv.ID, cs[0].ID, complaint.ContestAccept, ""); err != nil {
+	if _, _, err := f.a.MoveContest(admin, inv.ID, cs[0].ID, complaint.ContestAccept, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := open(); err != nil {
 		t.Errorf("a contest after the supplier accepted one: %v", err)
+	}
+}
+
+// TestContestMovedAsRead: a move sent with the contest's etag is refused
+// once the contest changed since it was read: a regulator deciding on a
+// contest the debtor has meanwhile corrected decides on what it has not
+// seen.
+func TestContestMovedAsRead(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "CONTEST-ETAG", d(2025, 7, 1))
+	c, _, err := f.a.OpenContest(admin, service.ContestInput{InvoiceID: inv.ID, Kind: complaint.AmountDiffers, Detail: "the amount is 120,000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := service.Etag(c.Version)
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{ContractRef: "HT-CORRECTED"}, []string{"contract_ref"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.MoveContest(admin, inv.ID, c.ID, complaint.ContestDecideReject, "", read); !errors.Is(err, ledger.ErrStale) {
+		t.Errorf("a decision on the contest as read before the correction: %v, want stale", err)
+	}
+	now, err := f.a.ListContests(admin, store.SupplierQuery{InvoiceID: inv.ID, Page: store.Page{Limit: 10}})
+	if err != nil || len(now) != 1 || now[0].State != complaint.ContestCorrected {
+		t.Fatalf("the contest after the correction: %v, %v", now, err)
+	}
+	if _, _, err := f.a.MoveContest(admin, inv.ID, c.ID, complaint.ContestAccept, "", service.Etag(now[0].Version)); err != nil {
+		t.Errorf("accepted as read after the correction: %v", err)
 	}
 }
 

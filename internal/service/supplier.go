@@ -534,7 +534,7 @@ func (l *Ledger) OpenContest(ctx context.Context, in ContestInput) (*complaint.C
 
 // MoveContest applies an action to a contest: the debtor corrects, the
 // supplier accepts, contests again or withdraws, a regulator decides.
-func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a complaint.ContestAction, comment string) (*complaint.Contest, *ledger.Invoice, error) {
+func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a complaint.ContestAction, comment, etag string) (*complaint.Contest, *ledger.Invoice, error) {
 	if err := optionalText("comment", comment); err != nil {
 		return nil, nil, err
 	}
@@ -553,6 +553,9 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 		}
 		if c.InvoiceID != inv.ID {
 			return ledger.ErrNotFound
+		}
+		if err := checkEtag(etag, c.Version); err != nil {
+			return err
 		}
 		by := complaint.Actor("")
 		p := auth.FromContext(ctx)

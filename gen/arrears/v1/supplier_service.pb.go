@@ -662,8 +662,12 @@ type Contest struct {
 	// contest open until the debtor corrects it (then CORRECTED) and the
 	// supplier accepts.
 	AwaitingCorrection bool `protobuf:"varint,10,opt,name=awaiting_correction,json=awaitingCorrection,proto3" json:"awaiting_correction,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Output only. Changes whenever the contest does (a move, or the debtor
+	// changing its record, which marks it CORRECTED); send it back with a
+	// move to have the move refused (ABORTED) if it changed since it was read.
+	Etag          string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Contest) Reset() {
@@ -764,6 +768,13 @@ func (x *Contest) GetAwaitingCorrection() bool {
 		return x.AwaitingCorrection
 	}
 	return false
+}
+
+func (x *Contest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 type OpenContestRequest struct {
@@ -996,10 +1007,14 @@ func (x *ListContestsResponse) GetNextPageToken() string {
 }
 
 type MoveContestRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Action        string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
-	Comment       string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Action  string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Comment string                 `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The contest's etag as read: if it changed since (a correction the
+	// caller has not seen, another side's move), the move is refused with
+	// ABORTED. Empty: no check.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1051,6 +1066,13 @@ func (x *MoveContestRequest) GetAction() string {
 func (x *MoveContestRequest) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *MoveContestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -2364,7 +2386,7 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\fdocument_ref\x18\x04 \x01(\tR\vdocumentRef\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\">\n" +
 	"\x13AnswerClaimResponse\x12'\n" +
-	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\xcc\x02\n" +
+	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\xe0\x02\n" +
 	"\aContest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -2377,7 +2399,8 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12/\n" +
 	"\x13awaiting_correction\x18\n" +
-	" \x01(\bR\x12awaitingCorrection\"z\n" +
+	" \x01(\bR\x12awaitingCorrection\x12\x12\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\"z\n" +
 	"\x12OpenContestRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12-\n" +
 	"\acontest\x18\x02 \x01(\v2\x13.arrears.v1.ContestR\acontest\x12\x1d\n" +
@@ -2393,11 +2416,12 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x06filter\x18\x04 \x01(\tR\x06filter\"o\n" +
 	"\x14ListContestsResponse\x12/\n" +
 	"\bcontests\x18\x01 \x03(\v2\x13.arrears.v1.ContestR\bcontests\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +
 	"\x12MoveContestRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment\"D\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"D\n" +
 	"\x13MoveContestResponse\x12-\n" +
 	"\acontest\x18\x01 \x01(\v2\x13.arrears.v1.ContestR\acontest\"`\n" +
 	"\n" +
