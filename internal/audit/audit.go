@@ -80,6 +80,40 @@ func EventIDAt(t time.Time, n int) uuid.UUID {
 	return id
 }
 
+// EventIDAfter is id, or if that does not sort after prev (the newest
+// event id of the same chain; uuid.Nil for none) the next id after prev.
+//
+// Ids order by the millisecond of their record time and then by their
+// place in their transaction, so two transactions of one chain in the same
+// millisecond (two quick changes of one invoice; or a replica whose clock
+// lags, whose record time is pinned to the record's last change) had the
+// later one's first event sort before the earlier one's second: a feed
+// reader saw an invoice's revision 3 before its revision 2. The chain's
+// sequence is commit order; ids kept increasing along it keep the feed in
+// that order. Such an id may be later than its record time, never
+// earlier, so it is hidden no sooner by the feed's settling delay.
+func EventIDAfter(id, prev uuid.UUID) uuid.UUID {
+	if bytes.Compare(id[:], prev[:]) > 0 {
+		return id
+	}
+	next := prev
+	// Add one to the 48 random bits; should they be all ones, to the
+	// counter (26 bits, around the version and variant), and past that to
+	// the millisecond.
+	for i := 15; i >= 10; i-- {
+		if next[i]++; next[i] != 0 {
+			return next
+		}
+	}
+	c := uint32(next[6]&0x0f)<<22 | uint32(next[7])<<14 | uint32(next[8]&0x3f)<<8 | uint32(next[9])
+	if c++; c < 1<<26 {
+		next[6], next[7], next[8], next[9] = 0x70|byte(c>>22), byte(c>>14), 0x80|byte(c>>8)&0x3f, byte(c)
+		return next
+	}
+	ms := uint64(next[0])<<40 | uint64(next[1])<<32 | uint64(next[2])<<24 | uint64(next[3])<<16 | uint64(next[4])<<8 | uint64(next[5])
+	return EventIDAt(time.UnixMilli(int64(ms+1)), 0)
+}
+
 // EventIDFloor is the smallest event id EventIDAt gives at t's millisecond
 // or later: ids below it were recorded before that millisecond.
 func EventIDFloor(t time.Time) uuid.UUID {

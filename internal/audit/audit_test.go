@@ -247,3 +247,47 @@ func TestEventIDAtKeepsTransactionOrder(t *testing.T) {
 		prev = id
 	}
 }
+
+// TestEventIDAfterFollowsItsChain: an id that already sorts after the
+// chain's newest stands; one that does not becomes the next id after it,
+// carrying from the random bits into the counter and on into the
+// millisecond, a version 7 RFC 4122 id each time.
+func TestEventIDAfterFollowsItsChain(t *testing.T) {
+	at := time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)
+	early, late := EventIDAt(at, 0), EventIDAt(at, 1)
+	if got := EventIDAfter(late, early); got != late {
+		t.Errorf("an id after the chain's newest: %s, want it unchanged %s", got, late)
+	}
+	if got := EventIDAfter(early, uuid.Nil); got != early {
+		t.Errorf("the first id of a chain: %s, want %s", got, early)
+	}
+	withTail := func(id uuid.UUID, tail byte) uuid.UUID {
+		for i := 10; i < 16; i++ {
+			id[i] = tail
+		}
+		return id
+	}
+	maxCounter := EventIDAt(at, 1<<26-1)
+	for _, c := range []struct {
+		desc        string
+		prev        uuid.UUID
+		wantCounter bool // carried into the counter
+		wantMilli   bool // carried into the millisecond
+	}{
+		{"the random bits", withTail(late, 0x00), false, false},
+		{"the random bits all ones", withTail(late, 0xff), true, false},
+		{"random bits and counter all ones", withTail(maxCounter, 0xff), true, true},
+	} {
+		got := EventIDAfter(early, c.prev)
+		if bytes.Compare(got[:], c.prev[:]) <= 0 || got.Version() != 7 || got.Variant() != uuid.RFC4122 {
+			t.Errorf("%s: %s does not follow %s as a version 7 id", c.desc, got, c.prev)
+		}
+		sameCounter := bytes.Equal(got[6:10], c.prev[6:10])
+		if sameCounter == c.wantCounter && !c.wantMilli {
+			t.Errorf("%s: %s from %s: counter carried %v, want %v", c.desc, got, c.prev, !sameCounter, c.wantCounter)
+		}
+		if milli := !bytes.Equal(got[:6], c.prev[:6]); milli != c.wantMilli {
+			t.Errorf("%s: %s from %s: millisecond carried %v, want %v", c.desc, got, c.prev, milli, c.wantMilli)
+		}
+	}
+}

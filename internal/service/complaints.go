@@ -378,6 +378,7 @@ func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition,
 		if err != nil {
 			return err
 		}
+		now = notBefore(now, c.UpdateTime)
 		// A retry answers the complaint as it stands (a move made since
 		// included). Two at once: both change the complaint, the second's
 		// write conflicts, and its rerun finds the first's key here.

@@ -70,6 +70,9 @@ func (l *Ledger) UpdateParty(ctx context.Context, ref PartyRef, patch *ledger.Pa
 		if err != nil {
 			return err
 		}
+		// Written under the row's version check: a change committed since
+		// the read fails it and reruns the transaction.
+		now = notBefore(now, cur.UpdateTime)
 		next := *cur
 		for _, f := range mask {
 			switch f {

@@ -259,6 +259,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 		if err := checkEtag(etag, c.Version); err != nil {
 			return err
 		}
+		now = notBefore(now, c.UpdateTime)
 		debtor, err := tx.GetParty(ctx, c.Debtor)
 		if err != nil {
 			return err

@@ -49,19 +49,25 @@ func newEvent(debtor, creditor uuid.UUID, typ string, id uuid.UUID, revision int
 	return e
 }
 
-// chainHead reads the newest event of a chain; nil for an empty chain.
-func (t *tx) chainHead(ctx context.Context, chain uuid.UUID) (*audit.Head, error) {
+// chainHead reads the newest event of a chain, and its id; nil for an
+// empty chain.
+func (t *tx) chainHead(ctx context.Context, chain uuid.UUID) (*audit.Head, uuid.UUID, error) {
 	var h audit.Head
-	err := t.w.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
-		chain.String()).Scan(&h.Seq, &h.Hash)
+	var id string
+	err := t.w.QueryRowContext(ctx, `SELECT seq, hash, event_id FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1`,
+		chain.String()).Scan(&h.Seq, &h.Hash, &id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
+		return nil, uuid.Nil, nil
 	case err != nil:
-		return nil, t.s.wrap("read audit head", err)
+		return nil, uuid.Nil, t.s.wrap("read audit head", err)
+	}
+	last, err := uuid.Parse(id)
+	if err != nil {
+		return nil, uuid.Nil, fmt.Errorf("audit head of chain %s: event id %q: %w", chain, id, err)
 	}
 	h.Chain = chain
-	return &h, nil
+	return &h, last, nil
 }
 
 // eventRow is a sealed event's values in eventCols order.

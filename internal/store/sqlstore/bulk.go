@@ -212,18 +212,24 @@ func (t *tx) flushEvents(ctx context.Context) error {
 	events := t.events
 	t.events = nil
 	heads := map[uuid.UUID]*audit.Head{}
+	lastIDs := map[uuid.UUID]uuid.UUID{} // the newest event id of each chain
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		head, seen := heads[e.Chain]
 		if !seen {
 			var err error
-			if head, err = t.chainHead(ctx, e.Chain); err != nil {
+			var last uuid.UUID
+			if head, last, err = t.chainHead(ctx, e.Chain); err != nil {
 				return err
 			}
+			lastIDs[e.Chain] = last
 		}
 		// The id orders the change feed: by record time, then in the
-		// order the transaction made its events.
-		e.EventID = audit.EventIDAt(e.RecordTime, i)
+		// order the transaction made its events; and after every event
+		// of the chain before it (audit.EventIDAfter), as the chain's
+		// sequence orders them.
+		e.EventID = audit.EventIDAfter(audit.EventIDAt(e.RecordTime, i), lastIDs[e.Chain])
+		lastIDs[e.Chain] = e.EventID
 		e.Seal(head)
 		heads[e.Chain] = &audit.Head{Chain: e.Chain, Seq: e.Seq, Hash: e.Hash}
 		rows[i] = t.eventRow(e)
