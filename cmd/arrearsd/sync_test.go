@@ -303,6 +303,43 @@ func testSync(t *testing.T, cfg config) {
 	if _, _, err := syncStream(t, ctx, f.conn, f.other, f.debtor, "foreign", records(0, 1, same), 1); status.Code(err) != codes.NotFound {
 		t.Errorf("syncing with another debtor's key: %v", err)
 	}
+	// A record is accepted or not whatever chunk it comes in: one naming a
+	// supplier new to the ledger without its name is rejected, though a
+	// later record of its chunk names the supplier (and creates it).
+	erpT := &grpcTransport{conn: f.conn, token: f.erp}
+	nameless, named := record(1, 950, 0), record(2, 951, 0)
+	nameless.Creditor = "parties/CN:" + uscc("92350121MA0TY0950")
+	named.Creditor, nameless.CreditorName = nameless.Creditor, ""
+	var sb arrearsv1.SyncPayablesBatchResponse
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{nameless, named}}, &sb)
+	if rs := sb.Result.Results; rs[0].Outcome != "REJECTED" || rs[1].Outcome != "CREATED" || len(rs[0].Problems) == 0 || rs[0].Problems[0].Field != "creditor_name" {
+		t.Errorf("a new supplier's nameless record before a named one: %v", rs)
+	}
+	// A reason without its date is no reversal or cancellation: refused,
+	// not answered UNCHANGED.
+	reason := record(1, 3, 0) // synced above, with a payment
+	reason.Payments[0].ReversalReason = "bounced"
+	cancelled := record(2, 6, 0)
+	cancelled.CancelReason = "raised in error"
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{reason, cancelled}}, &sb)
+	for i, field := range []string{"payments[0].reversal_reason", "cancel_reason"} {
+		if r := sb.Result.Results[i]; r.Outcome != "REJECTED" || len(r.Problems) != 1 || r.Problems[0].Field != field {
+			t.Errorf("a record with %s and no date: %v", field, r)
+		}
+	}
+	// A sequence repeated in a chunk is kept as the first record holding
+	// it was answered: applied, so not among the rejections.
+	first, again := record(5, 952, 0), record(5, 953, 0)
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Session: "repeated", Records: []*arrearsv1.PayableRecord{first, again}}, &sb)
+	if rs := sb.Result.Results; rs[0].Outcome != "CREATED" || rs[1].Outcome != "REJECTED" {
+		t.Errorf("a sequence given twice: %v", rs)
+	}
+	var rep arrearsv1.GetSyncSessionResponse
+	call(t, erpT, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/repeated"}, &rep)
+	if rep.RejectedRecords != 0 {
+		t.Errorf("the session keeps %d rejections, want 0: sequence 5 was applied", rep.RejectedRecords)
+	}
+
 	// A supplier the key sees (its own) is no debtor it syncs for: the
 	// batch answers as the stream does, with a session or without.
 	supplier := "parties/CN:" + uscc("92350121MA0TY0000")

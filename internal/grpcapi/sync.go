@@ -208,9 +208,18 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 		CreditorSize: ledger.SizeClass(enumName(r.CreditorSizeClass.String(), "SIZE_CLASS_")),
 		CancelledOn:  dateFromProto(&v, "cancelled_on", r.CancelledOn), CancelReason: strings.TrimSpace(r.CancelReason),
 	}
+	// A reason is for a date: sent alone, it would be read as no reversal or
+	// cancellation at all, and the record answered UNCHANGED (or CREATED)
+	// though the ERP meant one.
+	if rec.CancelReason != "" && r.CancelledOn == nil {
+		v.Add("cancel_reason", "is given without cancelled_on: send both to cancel the invoice")
+	}
 	for i, p := range r.Payments {
 		amount := moneyFromProto(p.Amount)
 		field := func(f string) string { return "payments[" + itoa(i) + "]." + f }
+		if strings.TrimSpace(p.ReversalReason) != "" && p.ReversedOn == nil {
+			v.Add(field("reversal_reason"), "is given without reversed_on: send both to reverse the payment")
+		}
 		rec.Payments = append(rec.Payments, service.SyncPayment{
 			Payment: ledger.Payment{Amount: amount.Minor, Currency: amount.Currency, PaidOn: dateFromProto(&v, field("paid_on"), p.PaidOn),
 				Reference: strings.TrimSpace(p.Reference), MaturityOn: dateFromProto(&v, field("maturity_on"), p.MaturityOn),

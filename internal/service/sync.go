@@ -504,10 +504,12 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		// too: it is at or below the acknowledged sequence), each number
 		// once, as the first record holding it was answered.
 		var rejected []*store.SyncRejection
-		kept := map[int64]bool{}
+		kept := map[int64]bool{} // sequences answered, rejected or not
 		for i := range results {
-			if res := &results[i]; res.Outcome == SyncRejected && res.Sequence > 0 && !kept[res.Sequence] {
-				kept[res.Sequence] = true
+			res := &results[i]
+			first := !kept[res.Sequence]
+			kept[res.Sequence] = true
+			if res.Outcome == SyncRejected && res.Sequence > 0 && first {
 				// A reference refused for its NUL is kept with U+FFFD in
 				// its place: no store holds the NUL.
 				ref := strings.ReplaceAll(res.DocumentRef, "\x00", "\uFFFD")
@@ -682,7 +684,14 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			if creditor = unknown[key]; creditor == nil {
 				np, err := unverifiedParty(r, now)
 				if err != nil {
-					slow = append(slow, i) // refused there, naming the field
+					// Refused there, naming the field; and the supplier is
+					// left to that path, as for any record sent there
+					// first, so that a later record of the chunk does not
+					// create it in bulk before this one is taken (which
+					// would then find it, and be accepted only because of
+					// where the chunk's boundary fell).
+					slowNew[key] = true
+					slow = append(slow, i)
 					continue
 				}
 				unknown[key], creditor = np, np
