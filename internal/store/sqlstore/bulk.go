@@ -383,8 +383,15 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 			return err
 		}
 	}
-	// The audit events say what changed against each previous revision.
-	revs, err := t.RevisionsOf(ctx, ids)
+	// The audit events say what changed against each previous revision,
+	// read alone: an invoice may hold thousands (a revision per payment),
+	// and a chunk paying a thousand such invoices step by step read them
+	// all at every step.
+	keys := make([]store.RevisionKey, len(invs))
+	for i, inv := range invs {
+		keys[i] = store.RevisionKey{ResourceID: inv.ID, Revision: inv.Version - 1}
+	}
+	revs, err := t.RevisionsAt(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -392,10 +399,8 @@ func (t *tx) UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c store
 	events := make([]*audit.Event, len(invs))
 	for i, inv := range invs {
 		var before []byte
-		for _, r := range revs[inv.ID] {
-			if r.Revision == inv.Version-1 {
-				before = r.Snapshot
-			}
+		if r := revs[keys[i]]; r != nil {
+			before = r.Snapshot
 		}
 		if before == nil {
 			return fmt.Errorf("invoice %s has no revision %d", inv.ID, inv.Version-1)
