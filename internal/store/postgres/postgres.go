@@ -60,8 +60,9 @@ var Dialect = sqlstore.Dialect{
 	},
 	Retryable: func(err error) bool {
 		var e *pgconn.PgError
-		// serialization_failure, deadlock_detected
-		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+		// serialization_failure, deadlock_detected, lock_not_available (a
+		// lock_timeout the operator set: the lock was held, as in a race)
+		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01" || e.Code == "55P03")
 	},
 	OutOfRange: func(err error) bool {
 		var e *pgconn.PgError
@@ -71,8 +72,14 @@ var Dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		if errors.As(err, &e) {
 			// Class 08 connection exceptions, 53 insufficient resources,
-			// 57P0x operator intervention (shutdown, cannot connect now).
-			return e.Code[:2] == "08" || e.Code[:2] == "53" || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03"
+			// 57P0x operator intervention (shutdown, cannot connect now,
+			// database dropped), 57014 a statement cancelled (its
+			// statement_timeout), and 25006 a write on a read-only
+			// server (after a failover, the address reaching a standby):
+			// the database cannot serve the call now, which is no fault
+			// of the call.
+			return e.Code[:2] == "08" || e.Code[:2] == "53" || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" ||
+				e.Code == "57P04" || e.Code == "57014" || e.Code == "25006"
 		}
 		var ne net.Error
 		var ce *pgconn.ConnectError

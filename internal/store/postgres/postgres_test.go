@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -141,5 +142,28 @@ func TestComplaintRegulatorsFilledIn(t *testing.T) {
 	defer s.Close()
 	if col, err := s.DocColumnsDiffer(ctx, ledger.ResourceComplaint, c.ID); err != nil || col != "" {
 		t.Errorf("columns against the document after 0021: %q, %v", col, err)
+	}
+}
+
+// TestReadOnlyServerIsUnavailable: a server that takes no writes (a standby
+// reached after a failover) answers a write as unavailable, which clients
+// retry, not as an internal error.
+func TestReadOnlyServerIsUnavailable(t *testing.T) {
+	url := pgtest.URL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s, err := postgres.Open(context.Background(), url+sep+"default_transaction_read_only=on", slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.ReadWriteTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.LockParty(ctx, uuid.New())
+		return err
+	})
+	if !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("a write on a read-only server: %v, want unavailable", err)
 	}
 }

@@ -70,7 +70,10 @@ var Dialect = sqlstore.Dialect{
 	},
 	Unavailable: func(err error) bool {
 		var e *sqlite.Error
-		return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_CANTOPEN || e.Code()&0xff == sqlite3.SQLITE_IOERR || e.Code()&0xff == sqlite3.SQLITE_FULL)
+		// READONLY: the file or its file system turned read-only (a disk
+		// remounted after an I/O error), or the file was replaced.
+		return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_CANTOPEN || e.Code()&0xff == sqlite3.SQLITE_IOERR ||
+			e.Code()&0xff == sqlite3.SQLITE_FULL || e.Code()&0xff == sqlite3.SQLITE_READONLY)
 	},
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -352,4 +353,26 @@ func migratedBefore(t *testing.T, version int) (string, *sql.DB) {
 		t.Fatal(err)
 	}
 	return path, db
+}
+
+// TestReadOnlyFileIsUnavailable: a database that takes no writes (its file
+// system remounted read-only; query_only stands in for it here, as root
+// can write any file) answers a write as unavailable, not as an internal
+// error.
+func TestReadOnlyFileIsUnavailable(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), slog.Default(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.DB().SetMaxOpenConns(1) // the pragma is the connection's
+	if _, err := s.DB().Exec(`PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	err = s.ReadWriteTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSyncSession(ctx, &store.SyncSession{DebtorID: uuid.New(), Session: "s", CreateTime: time.Now(), UpdateTime: time.Now()})
+	})
+	if !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("a write on a read-only database: %v, want unavailable", err)
+	}
 }
