@@ -47,39 +47,58 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 }
 
 // PurgeSyncSessions deletes the old sessions, then the rejections of
-// exactly those, in one transaction: a session a chunk moved meanwhile is
-// not deleted, and keeps its rejections.
+// exactly those, purgeBatch sessions to a transaction: a session a chunk
+// moved meanwhile is not deleted, and keeps its rejections. In batches,
+// because a first purge after months of nightly sessions (retention is on
+// by default) could not finish within one transaction's time limit, and
+// rolled back and started over every hour; on SQLite it held the one
+// write lock all that while. A batch that fails leaves the earlier ones
+// done.
 func (s *Store) PurgeSyncSessions(ctx context.Context, cutoff time.Time) (int64, error) {
-	var n int64
-	err := s.ReadWriteTx(ctx, func(ctx context.Context, stx store.Tx) error {
-		t := stx.(*tx)
-		rows, err := t.w.QueryContext(ctx, `DELETE FROM sync_sessions WHERE update_time < $1 RETURNING debtor_id, session`, s.dialect.Timestamp(cutoff))
-		if err != nil {
-			return s.wrap("purge sync sessions", err)
-		}
-		type key struct{ debtor, session string }
-		var gone []key
-		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.debtor, &k.session); err != nil {
-				rows.Close()
+	var total int64
+	for {
+		var n int64
+		err := s.ReadWriteTx(ctx, func(ctx context.Context, stx store.Tx) error {
+			t := stx.(*tx)
+			rows, err := t.w.QueryContext(ctx, `DELETE FROM sync_sessions WHERE (debtor_id, session) IN (
+				SELECT debtor_id, session FROM sync_sessions WHERE update_time < $1 LIMIT $2) RETURNING debtor_id, session`,
+				s.dialect.Timestamp(cutoff), purgeBatch)
+			if err != nil {
 				return s.wrap("purge sync sessions", err)
 			}
-			gone = append(gone, k)
-		}
-		if err := rows.Err(); err != nil {
-			return s.wrap("purge sync sessions", err)
-		}
-		for _, k := range gone {
-			if _, err := t.w.ExecContext(ctx, `DELETE FROM sync_rejections WHERE debtor_id = $1 AND session = $2`, k.debtor, k.session); err != nil {
-				return s.wrap("purge sync rejections", err)
+			type key struct{ debtor, session string }
+			var gone []key
+			for rows.Next() {
+				var k key
+				if err := rows.Scan(&k.debtor, &k.session); err != nil {
+					rows.Close()
+					return s.wrap("purge sync sessions", err)
+				}
+				gone = append(gone, k)
 			}
+			if err := rows.Err(); err != nil {
+				return s.wrap("purge sync sessions", err)
+			}
+			for _, k := range gone {
+				if _, err := t.w.ExecContext(ctx, `DELETE FROM sync_rejections WHERE debtor_id = $1 AND session = $2`, k.debtor, k.session); err != nil {
+					return s.wrap("purge sync rejections", err)
+				}
+			}
+			n = int64(len(gone))
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
-		n = int64(len(gone))
-		return nil
-	})
-	return n, err
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
 }
+
+// purgeBatch is how many sync sessions one transaction of a purge deletes.
+const purgeBatch = 500
 
 // PutSyncRejections loads the rejections as one bulk write (COPY on
 // PostgreSQL); their problems are kept as a JSON array.

@@ -1261,6 +1261,26 @@ func testSyncSessions(t *testing.T, s store.Store) {
 	if _, err := s.GetSyncSession(ctx, debtor.ID, "nightly"); err != nil {
 		t.Errorf("the session moved since the cutoff: %v", err)
 	}
+	// Many more than one transaction of the purge takes: all go, and are
+	// counted.
+	const many = 1234
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i := range many {
+			if err := tx.PutSyncSession(ctx, &store.SyncSession{DebtorID: other.ID, Session: fmt.Sprintf("old-%d", i), CreateTime: t0, UpdateTime: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if n, err := s.PurgeSyncSessions(ctx, t0.Add(30*time.Second)); err != nil || n != many {
+		t.Errorf("PurgeSyncSessions of %d idle sessions = %d, %v", many, n, err)
+	}
+	if _, err := s.GetSyncSession(ctx, other.ID, fmt.Sprintf("old-%d", many-1)); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("the last idle session after the purge: %v", err)
+	}
+	if _, err := s.GetSyncSession(ctx, debtor.ID, "nightly"); err != nil {
+		t.Errorf("the session moved since the cutoff, after a second purge: %v", err)
+	}
 }
 
 func testSecret(t *testing.T, s store.Store) {
