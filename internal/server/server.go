@@ -57,6 +57,9 @@ type Config struct {
 	SyncIdleTimeout time.Duration
 	// Ready reports whether the server can answer (the store is reachable).
 	Ready func(ctx context.Context) error
+	// HealthInterval is how often the gRPC health service asks Ready
+	// (5 seconds if 0).
+	HealthInterval time.Duration
 	// Authn checks API keys; RateLimit bounds each key's calls.
 	Authn     Authenticator
 	RateLimit RateLimit
@@ -83,6 +86,7 @@ type Server struct {
 	// watching is closed when the server begins to stop, ending health
 	// watches and draining sync streams (Stopping).
 	watching chan struct{}
+	served   []string // the names the health service answers for
 }
 
 // Stopping is closed when the server begins to stop, whatever stops it:
@@ -169,6 +173,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	for _, name := range served {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
+	s.served = served
 
 	// The gateway is a gRPC client of the inner server: authentication,
 	// the access table, logging and the decode limits then run once, in
@@ -313,6 +318,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		errc <- nil
 	}()
+	go s.watchReady()
 	s.cfg.Log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 	var err error
 	select {
@@ -351,6 +357,46 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.conn.Close()
 	return err
+}
+
+// watchReady asks Ready every HealthInterval until the server stops, and
+// sets the gRPC health service's answer by it: NOT_SERVING while the
+// database cannot be reached, so that an orchestrator or load balancer
+// probing gRPC health stops sending calls, as one probing /healthz does.
+func (s *Server) watchReady() {
+	if s.cfg.Ready == nil {
+		return
+	}
+	every := s.cfg.HealthInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	serving := true
+	for {
+		select {
+		case <-s.watching:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(every, 2*time.Second))
+		err := s.cfg.Ready(ctx)
+		cancel()
+		if ok := err == nil; ok != serving {
+			serving = ok
+			st := healthpb.HealthCheckResponse_SERVING
+			if !ok {
+				st = healthpb.HealthCheckResponse_NOT_SERVING
+				s.cfg.Log.Warn("not serving: the database cannot be reached", "err", err)
+			} else {
+				s.cfg.Log.Info("serving again: the database answers")
+			}
+			for _, name := range s.served {
+				s.health.SetServingStatus(name, st)
+			}
+		}
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
