@@ -174,11 +174,26 @@ func testTampering(t *testing.T, fresh func(t *testing.T) config) {
 				SELECT chain_id, 0, '0190f3a2-7b1c-7000-8000-0000000000fe', debtor_id, creditor_id, record_time, actor, 'Forged', resource_type,
 				resource_id, revision, snapshot_digest, changes, prev_hash, hash, effective_on FROM audit_events WHERE seq = 1 AND debtor_id IS NOT NULL LIMIT 1`)
 		}, "events are missing"},
+		{"INSERT an event at the lowest sequence there is", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `INSERT INTO audit_events (`+eventColumns+`)
+				SELECT chain_id, -9223372036854775808, '0190f3a2-7b1c-7000-8000-0000000000fd', debtor_id, creditor_id, record_time, actor, 'Forged', resource_type,
+				resource_id, revision, snapshot_digest, changes, prev_hash, hash, effective_on FROM audit_events WHERE seq = 1 AND debtor_id IS NOT NULL LIMIT 1`)
+		}, "events are missing"},
 		{"INSERT a revision above an invoice's last (a correction the judgement would apply to past dates)", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `INSERT INTO revisions (resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
 				SELECT resource_id, revision + 100, resource_type, '2020-01-01', record_time, 'UpdateInvoice', snapshot FROM revisions
 				WHERE resource_type = 'invoice' AND revision = 1 LIMIT 1`)
 		}, "which no audit event records"},
+		{"INSERT a revision below an invoice's first (the base the payment report starts from)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `INSERT INTO revisions (resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
+				SELECT resource_id, 0, resource_type, '2020-01-01', record_time, 'UpdateInvoice', snapshot FROM revisions
+				WHERE resource_type = 'invoice' AND revision = 1 LIMIT 1`)
+		}, "below the first"},
+		{"INSERT a revision of an invoice under another type (which the readers take all the same)", func(t *testing.T, db *sql.DB, _ config) {
+			mustExec(t, db, `INSERT INTO revisions (resource_id, revision, resource_type, effective_on, record_time, method, snapshot)
+				SELECT resource_id, revision + 100, 'x', '2020-01-01', record_time, 'UpdateInvoice', snapshot FROM revisions
+				WHERE resource_type = 'invoice' AND revision = 1 LIMIT 1`)
+		}, "which its audit trail does not record it as"},
 		{"UPDATE a revision snapshot", func(t *testing.T, db *sql.DB, _ config) {
 			mustExec(t, db, `UPDATE revisions SET snapshot = replace(snapshot, '"paid":1000', '"paid":9000')`)
 		}, "was altered"},

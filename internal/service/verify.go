@@ -12,6 +12,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -202,14 +203,27 @@ type signedHead struct {
 // changes what the ledger says on past dates (a correction effective then),
 // though the live row and every audited revision are untouched.
 func revisionsPastTrail(ctx context.Context, s store.Reader, latest map[liveKey]latestState) ([]string, error) {
-	// Ids, once each: a supplier's portal grants share its id.
+	// Ids, once each (a supplier's portal grants share its id), and the
+	// few types records have, to name those the trail records an id as.
 	seen := make(map[uuid.UUID]bool, len(latest))
 	ids := make([]uuid.UUID, 0, len(latest))
+	types := map[string]bool{}
 	for k := range latest {
 		if !seen[k.id] {
 			seen[k.id] = true
 			ids = append(ids, k.id)
 		}
+		types[k.typ] = true
+	}
+	trailTypes := func(id uuid.UUID) string {
+		var as []string
+		for typ := range types {
+			if _, ok := latest[liveKey{typ, id}]; ok {
+				as = append(as, typ)
+			}
+		}
+		slices.Sort(as)
+		return strings.Join(as, ", ")
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	var problems []string
@@ -234,7 +248,17 @@ func revisionsPastTrail(ctx context.Context, s store.Reader, latest map[liveKey]
 		for _, id := range batch {
 			for _, r := range revs[id] {
 				k := liveKey{string(r.ResourceType), id}
-				if st, ok := latest[k]; ok && r.Revision > st.revision {
+				st, ok := latest[k]
+				switch {
+				case r.Revision < 1:
+					// Revisions count from 1; the readers of a record's
+					// history take every row of its id all the same.
+					problems = append(problems, fmt.Sprintf("%s %s has revision %d, below the first: it was written behind the service's back",
+						k.typ, id, r.Revision))
+				case !ok:
+					problems = append(problems, fmt.Sprintf("%s has a revision %d of type %q, which its audit trail does not record it as (%s): it was written behind the service's back",
+						id, r.Revision, k.typ, trailTypes(id)))
+				case r.Revision > st.revision:
 					problems = append(problems, fmt.Sprintf("%s %s has revision %d, which no audit event records (its trail ends at revision %d): it was written behind the service's back",
 						k.typ, id, r.Revision, st.revision))
 				}

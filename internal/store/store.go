@@ -168,7 +168,8 @@ type Reader interface {
 	ListEvents(ctx context.Context, q EventQuery) ([]*audit.Event, error)
 	// ChainHeads returns the last event of every audit chain.
 	ChainHeads(ctx context.Context) ([]audit.Head, error)
-	// ListChainEvents returns a chain's events with seq > after, in order.
+	// ListChainEvents returns a chain's events with seq > after (from
+	// math.MinInt64: every event, that one included), in order.
 	ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error)
 	// LatestCheckpoint returns the newest signed checkpoint.
 	LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -190,8 +191,15 @@ func (r reader) ChainHeads(ctx context.Context) ([]audit.Head, error) {
 }
 
 func (r reader) ListChainEvents(ctx context.Context, chain uuid.UUID, after int64, limit int) ([]*audit.Event, error) {
+	// From math.MinInt64, every event: none can come after nothing in
+	// "seq > after", and one stored at the lowest sequence (behind the
+	// service's back: it starts at 1) would go unread by verify.
+	op := ">"
+	if after == math.MinInt64 {
+		op = ">="
+	}
 	return list(ctx, r, "chain events", scanEvent, fmt.Sprintf(`SELECT `+eventCols+` FROM audit_events
-		WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT %d`, limit), chain.String(), after)
+		WHERE chain_id = $1 AND seq %s $2 ORDER BY seq LIMIT %d`, op, limit), chain.String(), after)
 }
 
 const checkpointCols = `id, create_time, chain_count, event_count, heads_digest, heads, statement, signature, public_key, base_id`
