@@ -332,6 +332,19 @@ func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult
 }
 
 // wait waits for the chunk to end, at most limit (0: no limit).
+// running reports whether the chunk has not ended yet (false for none).
+func (c *chunkTicket) running() bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
 func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
 	if c == nil {
 		return nil
@@ -364,17 +377,26 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 	var acked int64
 	attempt := 0
 	// A rerun waits for the chunk before to commit first, before its
-	// transaction begins (after whatever the caller asked to run then).
+	// transaction begins (after whatever the caller asked to run then), and
+	// outside the transaction's time limit (store.MaxTxDuration), which
+	// bounds the whole ReadWriteTx call, reruns included: a wait inside it
+	// for a chunk slower by half the limit left the rerun too little time,
+	// and two heavy chunks in a row ended the stream DEADLINE_EXCEEDED.
 	outer := store.BeforeRetry(ctx)
+	streamCtx := ctx
 	ctx = store.WithBeforeRetry(ctx, func(ctx context.Context) error {
 		if outer != nil {
 			if err := outer(ctx); err != nil {
 				return err
 			}
 		}
+		if prev.running() {
+			return errPrevRunning
+		}
 		return prev.wait(ctx, 0)
 	})
-	err := l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	var err error
+	body := func(ctx context.Context, tx store.Tx) error {
 		attempt++
 		results = make([]SyncResult, len(recs))
 		var sess *store.SyncSession
@@ -521,9 +543,24 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 		}
 		acked = sess.AckedSeq
 		return nil
-	})
+	}
+	err = l.store.ReadWriteTx(ctx, body)
+	if errors.Is(err, errPrevRunning) {
+		if err = prev.wait(streamCtx, 0); err == nil {
+			// A new transaction, its record time read anew: the change
+			// feed counts on a record time read at most MaxTxDuration
+			// before its commit.
+			now = l.now()
+			err = l.store.ReadWriteTx(ctx, body)
+		}
+	}
 	return results, acked, err
 }
+
+// errPrevRunning ends a chunk's transaction that must run again after the
+// chunk before it, still running: the chunk waits for it outside any
+// transaction, then runs again.
+var errPrevRunning = errors.New("sync: the chunk before is still running")
 
 // writeTurn is a chunk's turn to write after the chunk before it in
 // flight (before; nil if none): wait returns once that one has written.

@@ -869,3 +869,40 @@ func TestSyncChunkPanicFailsTheChunk(t *testing.T) {
 		t.Errorf("the chunk after it: %v (context %v)", err, ctx.Err())
 	}
 }
+
+// TestSyncChunkWaitsForTheOneBeforeOutsideItsTransaction: a chunk whose
+// first attempt gave up waiting for the chunk before it (still running)
+// waits for it outside any transaction, then runs in a new one, its record
+// time read anew: the wait no longer counts against the transaction's
+// time limit (store.MaxTxDuration), which two heavy chunks in a row ran
+// out of.
+func TestSyncChunkWaitsForTheOneBeforeOutsideItsTransaction(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	if f.a.SyncDepth() < 2 {
+		t.Skip("chunks run one at a time on this store")
+	}
+	s := f.a.NewSyncStream(f.debtor.ID, "slow-before")
+	first, second := s.Reserve([]service.SyncRecord{f.record(1, "SLOW-1", 100000, 30)}), s.Reserve([]service.SyncRecord{f.record(2, "SLOW-2", 100000, 30)})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := second.Run(admin)
+		done <- err
+	}()
+	// The second gives up on the first after its wait limit (2 s), while
+	// the first has not even started; an hour passes before it runs.
+	time.Sleep(3 * time.Second)
+	f.clk.Advance(time.Hour)
+	if _, _, err := first.Run(admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the second chunk: %v", err)
+	}
+	inv, err := f.sb.GetInvoiceByDocumentRef(admin, f.debtor.ID, "SLOW-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inv.CreateTime.Equal(f.clk.Now()) {
+		t.Errorf("the second chunk's invoice recorded at %s, want %s: the time its own transaction ran", inv.CreateTime, f.clk.Now())
+	}
+}
