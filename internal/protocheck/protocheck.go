@@ -6,6 +6,7 @@ package protocheck
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -30,46 +31,57 @@ func NUL(m protoreflect.Message) string {
 // maxDepth stops the walk at a nesting no request of this API has.
 const maxDepth = 32
 
+// nulIn walks m's set fields by index (every sync record passes through
+// here: no closure per message, and the field's name made only on the way
+// back from a NUL), skipping messages that hold no text.
 func nulIn(m protoreflect.Message, path *[]string, depth int) bool {
-	if depth > maxDepth {
+	if depth > maxDepth || !holdsText(m.Descriptor()) {
 		return false
 	}
-	found := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		name := string(fd.Name())
-		if depth > 0 {
-			name = "." + name
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
 		}
+		v := m.Get(fd)
 		switch {
 		case fd.IsList():
 			l := v.List()
-			for i := range l.Len() {
-				if hasNUL(fd, l.Get(i), path, depth) {
-					*path = append([]string{name + "[" + strconv.Itoa(i) + "]"}, *path...)
-					found = true
-					return false
+			for k := range l.Len() {
+				if hasNUL(fd, l.Get(k), path, depth) {
+					*path = append([]string{fieldName(fd, depth) + "[" + strconv.Itoa(k) + "]"}, *path...)
+					return true
 				}
 			}
 		case fd.IsMap():
+			found := false
 			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
 				key := k.String()
 				if strings.IndexByte(key, 0) >= 0 || hasNUL(fd.MapValue(), mv, path, depth) {
-					*path = append([]string{name + "[" + strconv.Quote(key) + "]"}, *path...)
+					*path = append([]string{fieldName(fd, depth) + "[" + strconv.Quote(key) + "]"}, *path...)
 					found = true
 				}
 				return !found
 			})
 			if found {
-				return false
+				return true
 			}
 		case hasNUL(fd, v, path, depth):
-			*path = append([]string{name}, *path...)
-			found = true
-			return false
+			*path = append([]string{fieldName(fd, depth)}, *path...)
+			return true
 		}
-		return true
-	})
-	return found
+	}
+	return false
+}
+
+// fieldName is fd's name in a path, made only on the way back from a NUL:
+// most requests hold none.
+func fieldName(fd protoreflect.FieldDescriptor, depth int) string {
+	if depth > 0 {
+		return "." + string(fd.Name())
+	}
+	return string(fd.Name())
 }
 
 // hasNUL reports whether one value of field fd holds a NUL: a string that
@@ -83,4 +95,31 @@ func hasNUL(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *[]strin
 		return nulIn(v.Message(), path, depth+1)
 	}
 	return false
+}
+
+// texts caches, by message type, whether it can hold a string at all
+// (itself, or a message it holds); a Date or a Timestamp cannot.
+var texts sync.Map // protoreflect.FullName -> bool
+
+func holdsText(md protoreflect.MessageDescriptor) bool {
+	if v, ok := texts.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	texts.Store(md.FullName(), true) // a type that holds itself: assume text while it is looked at
+	holds := false
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			holds = true // a key or value may be text; maps are rare
+			break
+		}
+		if fd.Kind() == protoreflect.StringKind ||
+			(fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind) && holdsText(fd.Message()) {
+			holds = true
+			break
+		}
+	}
+	texts.Store(md.FullName(), holds)
+	return holds
 }
