@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store"
@@ -165,5 +166,63 @@ func TestReadOnlyServerIsUnavailable(t *testing.T) {
 	})
 	if !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("a write on a read-only server: %v, want unavailable", err)
+	}
+}
+
+// TestPurgeKeepsASessionMovedMeanwhile: a session a chunk moves while the
+// purge waits for its row stays, with its rejections: PostgreSQL rechecks
+// only the outer condition of the purge's DELETE on such a row.
+func TestPurgeKeepsASessionMovedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(t), slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	debtor := &ledger.Party{ID: uuid.New(), DisplayName: "Buyer", Kind: ledger.KindLargeEnterprise, SizeClass: ledger.SizeLarge,
+		Jurisdiction: "GB", RegistrationID: "PURGE001", RegionCode: "UKI", CreateTime: old, UpdateTime: old}
+	sess := &store.SyncSession{DebtorID: debtor.ID, Session: "nightly", CreateTime: old, UpdateTime: old}
+	if err := s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateParty(ctx, debtor, store.Change{Actor: "test", EffectiveOn: civil.MustNew(2025, 1, 1), RecordTime: old, Method: "CreateParty"}); err != nil {
+			return err
+		}
+		return tx.PutSyncSession(ctx, sess)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	moving, release := make(chan struct{}), make(chan struct{})
+	moved := make(chan error, 1)
+	go func() {
+		moved <- s.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			cur, err := tx.GetSyncSession(ctx, sess.DebtorID, sess.Session)
+			if err != nil {
+				return err
+			}
+			cur.AckedSeq, cur.UpdateTime = 10, time.Now()
+			if err := tx.PutSyncSession(ctx, cur); err != nil {
+				return err
+			}
+			close(moving)
+			<-release // the purge meets the row locked
+			return nil
+		})
+	}()
+	<-moving
+	purged := make(chan error, 1)
+	go func() {
+		_, err := s.PurgeSyncSessions(ctx, time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC))
+		purged <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the purge waits on the row
+	close(release)
+	if err := <-moved; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-purged; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetSyncSession(ctx, sess.DebtorID, sess.Session); err != nil || got.AckedSeq != 10 {
+		t.Errorf("the session moved while the purge waited: %+v, %v; want it kept", got, err)
 	}
 }

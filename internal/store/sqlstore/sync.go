@@ -60,7 +60,11 @@ func (s *Store) PurgeSyncSessions(ctx context.Context, cutoff time.Time) (int64,
 		var n int64
 		err := s.ReadWriteTx(ctx, func(ctx context.Context, stx store.Tx) error {
 			t := stx.(*tx)
-			rows, err := t.w.QueryContext(ctx, `DELETE FROM sync_sessions WHERE (debtor_id, session) IN (
+			// The cutoff is tested again on the row deleted: at READ
+			// COMMITTED, PostgreSQL rechecks only the outer condition on a
+			// row a chunk moved while the purge waited for it, and a
+			// session moved since must stay.
+			rows, err := t.w.QueryContext(ctx, `DELETE FROM sync_sessions WHERE update_time < $1 AND (debtor_id, session) IN (
 				SELECT debtor_id, session FROM sync_sessions WHERE update_time < $1 LIMIT $2) RETURNING debtor_id, session`,
 				s.dialect.Timestamp(cutoff), purgeBatch)
 			if err != nil {
