@@ -327,6 +327,14 @@ func testSync(t *testing.T, cfg config) {
 			t.Errorf("a record with %s and no date: %v", field, r)
 		}
 	}
+	// An empty date is no date either.
+	reason.Payments[0].ReversedOn, cancelled.CancelledOn = &arrearsv1.Date{}, &arrearsv1.Date{}
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{reason, cancelled}}, &sb)
+	for i, field := range []string{"payments[0].reversal_reason", "cancel_reason"} {
+		if r := sb.Result.Results[i]; r.Outcome != "REJECTED" || len(r.Problems) != 1 || r.Problems[0].Field != field {
+			t.Errorf("a record with %s and an empty date: %v", field, r)
+		}
+	}
 	// A sequence repeated in a chunk is kept as the first record holding
 	// it was answered: applied, so not among the rejections.
 	first, again := record(5, 952, 0), record(5, 953, 0)

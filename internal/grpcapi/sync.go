@@ -211,21 +211,23 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 	// A reason is for a date: sent alone, it would be read as no reversal or
 	// cancellation at all, and the record answered UNCHANGED (or CREATED)
 	// though the ERP meant one.
-	if rec.CancelReason != "" && r.CancelledOn == nil {
+	if rec.CancelReason != "" && rec.CancelledOn.IsZero() && !v.Has("cancelled_on") {
 		v.Add("cancel_reason", "is given without cancelled_on: send both to cancel the invoice")
 	}
 	for i, p := range r.Payments {
 		amount := moneyFromProto(p.Amount)
 		field := func(f string) string { return "payments[" + itoa(i) + "]." + f }
-		if strings.TrimSpace(p.ReversalReason) != "" && p.ReversedOn == nil {
-			v.Add(field("reversal_reason"), "is given without reversed_on: send both to reverse the payment")
-		}
+
 		rec.Payments = append(rec.Payments, service.SyncPayment{
 			Payment: ledger.Payment{Amount: amount.Minor, Currency: amount.Currency, PaidOn: dateFromProto(&v, field("paid_on"), p.PaidOn),
 				Reference: strings.TrimSpace(p.Reference), MaturityOn: dateFromProto(&v, field("maturity_on"), p.MaturityOn),
 				Instrument: ledger.PaymentInstrument(enumName(p.Instrument.String(), "PAYMENT_INSTRUMENT_"))},
 			ReversedOn: dateFromProto(&v, field("reversed_on"), p.ReversedOn), ReversalReason: strings.TrimSpace(p.ReversalReason),
 		})
+		// An empty date ({}) is no date, as a missing one.
+		if sp := rec.Payments[i]; sp.ReversalReason != "" && sp.ReversedOn.IsZero() && !v.Has(field("reversed_on")) {
+			v.Add(field("reversal_reason"), "is given without reversed_on: send both to reverse the payment")
+		}
 	}
 	if field := protocheck.NUL(r.ProtoReflect()); field != "" {
 		v.Add(field, "contains a NUL character (U+0000), which the ledger does not store")
