@@ -92,8 +92,14 @@ func EventIDAt(t time.Time, n int) uuid.UUID {
 // sequence is commit order; ids kept increasing along it keep the feed in
 // that order. Such an id may be later than its record time, never
 // earlier, so it is hidden no sooner by the feed's settling delay.
+//
+// A chain's newest id more than maxCarry ahead of id is a clock gone wrong
+// (a replica's running fast, or one stepped back), not a transaction of the
+// same moment: followed, every later event of the chain (a whole debtor's)
+// would carry that future time, and the feed hide them all until it
+// passed. id stands then, out of order only against that one.
 func EventIDAfter(id, prev uuid.UUID) uuid.UUID {
-	if bytes.Compare(id[:], prev[:]) > 0 {
+	if bytes.Compare(id[:], prev[:]) > 0 || idMilli(prev) > idMilli(id)+maxCarry.Milliseconds() {
 		return id
 	}
 	next := prev
@@ -110,8 +116,16 @@ func EventIDAfter(id, prev uuid.UUID) uuid.UUID {
 		next[6], next[7], next[8], next[9] = 0x70|byte(c>>22), byte(c>>14), 0x80|byte(c>>8)&0x3f, byte(c)
 		return next
 	}
-	ms := uint64(next[0])<<40 | uint64(next[1])<<32 | uint64(next[2])<<24 | uint64(next[3])<<16 | uint64(next[4])<<8 | uint64(next[5])
-	return EventIDAt(time.UnixMilli(int64(ms+1)), 0)
+	return EventIDAt(time.UnixMilli(idMilli(next)+1), 0)
+}
+
+// maxCarry is how far ahead of an event's own time EventIDAfter follows its
+// chain: beyond it, the chain's newest id is a clock's fault.
+const maxCarry = time.Second
+
+// idMilli is the millisecond an event id carries.
+func idMilli(id uuid.UUID) int64 {
+	return int64(uint64(id[0])<<40 | uint64(id[1])<<32 | uint64(id[2])<<24 | uint64(id[3])<<16 | uint64(id[4])<<8 | uint64(id[5]))
 }
 
 // EventIDFloor is the smallest event id EventIDAt gives at t's millisecond

@@ -261,6 +261,14 @@ func TestEventIDAfterFollowsItsChain(t *testing.T) {
 	if got := EventIDAfter(early, uuid.Nil); got != early {
 		t.Errorf("the first id of a chain: %s, want %s", got, early)
 	}
+	// A chain's newest id an hour ahead is a clock's fault, not followed.
+	if ahead := EventIDAt(at.Add(time.Hour), 0); EventIDAfter(early, ahead) != early {
+		t.Errorf("after an id an hour ahead: %s, want %s unchanged", EventIDAfter(early, ahead), early)
+	}
+	near := EventIDAt(at.Add(500*time.Millisecond), 0)
+	if got := EventIDAfter(early, near); bytes.Compare(got[:], near[:]) <= 0 {
+		t.Errorf("after an id half a second ahead: %s does not follow %s", got, near)
+	}
 	withTail := func(id uuid.UUID, tail byte) uuid.UUID {
 		for i := 10; i < 16; i++ {
 			id[i] = tail
