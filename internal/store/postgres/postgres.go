@@ -73,13 +73,13 @@ var Dialect = sqlstore.Dialect{
 		if errors.As(err, &e) {
 			// Class 08 connection exceptions, 53 insufficient resources,
 			// 57P0x operator intervention (shutdown, cannot connect now,
-			// database dropped), 57014 a statement cancelled (its
-			// statement_timeout), and 25006 a write on a read-only
-			// server (after a failover, the address reaching a standby):
-			// the database cannot serve the call now, which is no fault
-			// of the call.
+			// database dropped), and 25006 a write on a read-only server
+			// (after a failover, the address reaching a standby): the
+			// database cannot serve the call now, which is no fault of the
+			// call. Not 57014, a statement past its statement_timeout: the
+			// same call would run as long again.
 			return e.Code[:2] == "08" || e.Code[:2] == "53" || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" ||
-				e.Code == "57P04" || e.Code == "57014" || e.Code == "25006"
+				e.Code == "57P04" || e.Code == "25006"
 		}
 		var ne net.Error
 		var ce *pgconn.ConnectError
