@@ -1142,7 +1142,8 @@ func (x *ListSyncRejectionsRequest) GetPageToken() string {
 
 type ListSyncRejectionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Each as its chunk answered it: outcome REJECTED, with its problems.
+	// Each as its chunk answered it: outcome REJECTED, with its problems (a
+	// NUL in its document_ref, for which it was rejected, kept as U+FFFD).
 	Rejections    []*RecordResult `protobuf:"bytes,1,rep,name=rejections,proto3" json:"rejections,omitempty"`
 	NextPageToken string          `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
