@@ -103,7 +103,7 @@ func auditLedger(t *testing.T, cfg config) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.SignCheckpoint(ctx, key); err != nil {
+	if _, _, err := svc.SignCheckpoint(ctx, key, 0); err != nil {
 		t.Fatal(err)
 	}
 	return st.(*sqlstore.Store).DB()
@@ -392,7 +392,7 @@ func TestMissingAuditKeyIsNotReplacedUnasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := service.New(st, clock.NewFake(now), reg, slog.New(slog.DiscardHandler)).SignCheckpoint(context.Background(), key); err != nil {
+	if _, _, err := service.New(st, clock.NewFake(now), reg, slog.New(slog.DiscardHandler)).SignCheckpoint(context.Background(), key, 0); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

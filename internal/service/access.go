@@ -256,15 +256,21 @@ func (l *Ledger) KeyPrefix(ctx context.Context, id uuid.UUID) (string, error) {
 
 // SignCheckpoint signs the current head of every audit chain. When a
 // checkpoint by the same key covers these heads already (nothing was
-// recorded since), it signs nothing and returns nil and signed false: a
-// checkpoint holds every chain's head, and replicas signing every few
-// minutes would otherwise store the same heads again and again.
-func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey) (cp *audit.Checkpoint, signed bool, err error) {
+// recorded since), or one was signed within the last gap (0: no gap), it
+// signs nothing and returns nil and signed false: a checkpoint holds every
+// chain's head, and replicas each signing every few minutes would
+// otherwise store the same heads again and again, or, under steady writes,
+// as many checkpoints as there are replicas.
+func (l *Ledger) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey, gap time.Duration) (cp *audit.Checkpoint, signed bool, err error) {
 	heads, err := l.store.ChainHeads(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	covered, err := l.store.CheckpointCovers(ctx, audit.HeadsDigest(heads), base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)))
+	var since time.Time
+	if gap > 0 {
+		since = l.now().Add(-gap)
+	}
+	covered, err := l.store.CheckpointCovers(ctx, audit.HeadsDigest(heads), base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), since)
 	if err != nil {
 		return nil, false, err
 	}

@@ -155,7 +155,7 @@ func checkAudit(t *testing.T, l *service.Ledger, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.SignCheckpoint(admin, key); err != nil {
+	if _, _, err := l.SignCheckpoint(admin, key, 0); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := service.VerifyAudit(admin, s, pub)

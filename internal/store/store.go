@@ -174,9 +174,10 @@ type Reader interface {
 	// LatestCheckpoint returns the newest signed checkpoint.
 	LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 	// CheckpointCovers reports whether a checkpoint signed by publicKey
-	// (base64) covers chain heads of this digest: events are only ever
-	// added, so one that does is of the state now.
-	CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error)
+	// (base64) covers chain heads of this digest (events are only ever
+	// added, so one that does is of the state now), or, with since set,
+	// was signed at or after since.
+	CheckpointCovers(ctx context.Context, digest, publicKey string, since time.Time) (bool, error)
 	// ListCheckpoints returns every checkpoint, oldest first.
 	ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error)
 

@@ -313,12 +313,18 @@ func (r reader) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 	return cs[0], nil
 }
 
-func (r reader) CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error) {
+func (r reader) CheckpointCovers(ctx context.Context, digest, publicKey string, since time.Time) (bool, error) {
 	// Among the newest few, as LatestCheckpoint picks (found through the
-	// create_time index), and by two small columns: no heads are read.
+	// create_time index), and by small columns: no heads are read.
+	q := `SELECT COUNT(*) FROM (SELECT heads_digest, public_key, create_time FROM audit_checkpoints
+		ORDER BY create_time DESC, id DESC LIMIT 10) c WHERE public_key = $2 AND (heads_digest = $1`
+	args := []any{digest, publicKey}
+	if !since.IsZero() {
+		q += ` OR create_time >= $3`
+		args = append(args, r.s.dialect.Timestamp(since))
+	}
 	var n int
-	err := r.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT heads_digest, public_key FROM audit_checkpoints
-		ORDER BY create_time DESC, id DESC LIMIT 10) c WHERE heads_digest = $1 AND public_key = $2`, digest, publicKey).Scan(&n)
+	err := r.q.QueryRowContext(ctx, q+`)`, args...).Scan(&n)
 	return n > 0, r.s.wrap("find checkpoint", err)
 }
 

@@ -106,8 +106,8 @@ func (s *Store) ListChainEvents(ctx context.Context, chain uuid.UUID, after int6
 func (s *Store) LatestCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
 	return s.r().LatestCheckpoint(ctx)
 }
-func (s *Store) CheckpointCovers(ctx context.Context, digest, publicKey string) (bool, error) {
-	return s.r().CheckpointCovers(ctx, digest, publicKey)
+func (s *Store) CheckpointCovers(ctx context.Context, digest, publicKey string, since time.Time) (bool, error) {
+	return s.r().CheckpointCovers(ctx, digest, publicKey, since)
 }
 func (s *Store) ListCheckpoints(ctx context.Context) ([]*audit.Checkpoint, error) {
 	return s.r().ListCheckpoints(ctx)

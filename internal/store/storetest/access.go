@@ -326,6 +326,24 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if all, err := s.ListCheckpoints(ctx); err != nil || len(all) != 3 {
 		t.Errorf("ListCheckpoints = %d, %v", len(all), err)
 	}
+	// Covered: the same heads by the same key, or, with a time, any
+	// checkpoint of the key signed since.
+	for _, c := range []struct {
+		desc, digest, key string
+		since             time.Time
+		want              bool
+	}{
+		{"the same heads", cp.HeadsDigest, "pk", time.Time{}, true},
+		{"other heads", "other", "pk", time.Time{}, false},
+		{"the same heads, another key", cp.HeadsDigest, "other", time.Time{}, false},
+		{"other heads, signed since", "other", "pk", t0.Add(2 * time.Second), true},
+		{"other heads, none signed since", "other", "pk", t0.Add(3 * time.Second), false},
+		{"another key signed since", "other", "other", t0, false},
+	} {
+		if got, err := s.CheckpointCovers(ctx, c.digest, c.key, c.since); err != nil || got != c.want {
+			t.Errorf("CheckpointCovers(%s) = %v, %v; want %v", c.desc, got, err, c.want)
+		}
+	}
 }
 
 // testCheckpointHeads: however a checkpoint is kept (whole, or as what
