@@ -175,10 +175,11 @@ func (a *Supplier) AnswerClaim(ctx context.Context, req *arrearsv1.AnswerClaimRe
 	if to != complaint.ClaimAcknowledged && to != complaint.ClaimDisputed && to != complaint.ClaimWithdrawn {
 		v.Add("answer", "must be ACKNOWLEDGED, DISPUTED or WITHDRAWN")
 	}
+	idem := idempotency(ctx, &v, "AnswerClaim", req.RequestId, req)
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, "AnswerClaim", "", err)
 	}
-	c, err := a.s.svc.AnswerClaim(ctx, id, to, strings.TrimSpace(req.Comment), strings.TrimSpace(req.DocumentRef), req.Etag)
+	c, err := a.s.svc.AnswerClaim(ctx, id, to, strings.TrimSpace(req.Comment), strings.TrimSpace(req.DocumentRef), req.Etag, idem)
 	if err != nil {
 		return nil, a.s.fail(ctx, "AnswerClaim", req.Name, err)
 	}

@@ -42,7 +42,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", "")
+			ack, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{})
 			if err != nil {
 				t.Fatalf("acknowledging a claim with a %d-character reference: %v", len(long), err)
 			}
@@ -61,11 +61,11 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", "-bad", "")
+			_, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", "-bad", "", service.Idempotency{})
 			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "document_ref" {
 				t.Errorf("acknowledged under a malformed reference: %v", err)
 			}
-			if _, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", long, ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+			if _, err = f.a.AnswerClaim(admin, c2.ID, complaint.ClaimAcknowledged, "", long, "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("acknowledged under a reference the debtor uses: %v", err)
 			}
 			// A debt the debtor records already is contested, not claimed.
@@ -81,7 +81,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.a.AnswerClaim(admin, c3.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3", ""); err != nil {
+			if _, err := f.a.AnswerClaim(admin, c3.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3", "", service.Idempotency{}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := claim(f.debtor, "CLAIM-3"); !errors.Is(err, ledger.ErrAlreadyExists) {
@@ -96,7 +96,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.a.AnswerClaim(admin, twin.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3B", ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+			if _, err := f.a.AnswerClaim(admin, twin.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-3B", "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("acknowledging a twin of an acknowledged claim: %v", err)
 			}
 			// A claim whose debt the debtor then records itself, to this
@@ -107,10 +107,10 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 				t.Fatal(err)
 			}
 			own := f.invoice(t, "CLAIM-4", d(2025, 7, 28))
-			if _, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "CLAIM-4B", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), own.ID.String()) {
+			if _, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "CLAIM-4B", "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), own.ID.String()) {
 				t.Errorf("acknowledged under another reference when the debtor records the debt: %v", err)
 			}
-			if ack, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "", ""); err != nil || ack.Invoice != own.ID {
+			if ack, err := f.a.AnswerClaim(admin, c4.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); err != nil || ack.Invoice != own.ID {
 				t.Errorf("acknowledged when the debtor records the debt: %+v, %v; want invoices/%s", ack, err, own.ID)
 			}
 			if _, err := f.sb.GetInvoiceByDocumentRef(admin, own.DebtorID, "CLAIM-4B"); !errors.Is(err, ledger.ErrNotFound) {
@@ -123,7 +123,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 				t.Fatal(err)
 			}
 			mine := f.invoice(t, "DEBTOR-OWN-6", d(2025, 7, 28))
-			if ack, err := f.a.AnswerClaim(admin, c6.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", ""); err != nil || ack.Invoice != mine.ID {
+			if ack, err := f.a.AnswerClaim(admin, c6.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", "", service.Idempotency{}); err != nil || ack.Invoice != mine.ID {
 				t.Errorf("acknowledged naming the debtor's own invoice of the debt: %+v, %v; want invoices/%s", ack, err, mine.ID)
 			}
 			// But not one another claim was acknowledged as.
@@ -131,7 +131,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.a.AnswerClaim(admin, c7.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c6.ID.String()) {
+			if _, err := f.a.AnswerClaim(admin, c7.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-6", "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c6.ID.String()) {
 				t.Errorf("acknowledged naming another claim's invoice: %v", err)
 			}
 			// Nor one another claim was acknowledged as under this claim's
@@ -144,14 +144,14 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack8, err := f.a.AnswerClaim(admin, c8.ID, complaint.ClaimAcknowledged, "", "CLAIM-9", "")
+			ack8, err := f.a.AnswerClaim(admin, c8.ID, complaint.ClaimAcknowledged, "", "CLAIM-9", "", service.Idempotency{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c8.ID.String()) {
+			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) || !strings.Contains(err.Error(), c8.ID.String()) {
 				t.Errorf("acknowledged as the invoice another claim was acknowledged as under this claim's reference: %+v, %v", ack, err)
 			}
-			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-9", ""); err != nil || ack.Invoice == ack8.Invoice {
+			if ack, err := f.a.AnswerClaim(admin, c9.ID, complaint.ClaimAcknowledged, "", "DEBTOR-REF-9", "", service.Idempotency{}); err != nil || ack.Invoice == ack8.Invoice {
 				t.Errorf("acknowledged under a new reference: %+v, %v", ack, err)
 			}
 			// A debt the debtor recorded and then cancelled is no longer
@@ -169,10 +169,10 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a claim of a debt the debtor cancelled: %v", err)
 			}
-			if _, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrAlreadyExists) {
+			if _, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) {
 				t.Errorf("acknowledged under the cancelled invoice's reference: %v", err)
 			}
-			if ack, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "CLAIM-10-R", ""); err != nil || ack.Invoice == gone.ID || ack.Invoice == uuid.Nil {
+			if ack, err := f.a.AnswerClaim(admin, c10.ID, complaint.ClaimAcknowledged, "", "CLAIM-10-R", "", service.Idempotency{}); err != nil || ack.Invoice == gone.ID || ack.Invoice == uuid.Nil {
 				t.Errorf("acknowledged under a new reference: %+v, %v", ack, err)
 			}
 			// Recorded in another currency than claimed: not joined.
@@ -182,7 +182,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.invoice(t, "CLAIM-5", d(2025, 7, 28)) // in CNY
-			if _, err := f.a.AnswerClaim(admin, c5.ID, complaint.ClaimAcknowledged, "", "", ""); !errors.Is(err, ledger.ErrFailedPrecondition) {
+			if _, err := f.a.AnswerClaim(admin, c5.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); !errors.Is(err, ledger.ErrFailedPrecondition) {
 				t.Errorf("acknowledged when the debtor records the debt in another currency: %v", err)
 			}
 			// A retried claim with its request id registers the debt once.
@@ -416,11 +416,11 @@ func TestSupplierKeyDoesNotAnswerForDebtor(t *testing.T) {
 			}
 			both := []uuid.UUID{f.creditor.ID, f.debtor.ID}
 			supplier := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "sup", Role: auth.RoleCreditor, Parties: both})
-			if _, err := f.a.AnswerClaim(supplier, c.ID, complaint.ClaimAcknowledged, "", "", ""); err == nil {
+			if _, err := f.a.AnswerClaim(supplier, c.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); err == nil {
 				t.Fatal("a CREDITOR key acknowledged a claim for the debtor")
 			}
 			buyer := auth.WithPrincipal(context.Background(), &auth.Principal{Prefix: "buy", Role: auth.RoleDebtor, Parties: []uuid.UUID{f.debtor.ID}})
-			if _, err := f.a.AnswerClaim(buyer, c.ID, complaint.ClaimAcknowledged, "", "", ""); err != nil {
+			if _, err := f.a.AnswerClaim(buyer, c.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); err != nil {
 				t.Errorf("the debtor's key acknowledging: %v", err)
 			}
 		})
@@ -464,7 +464,7 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimDisputed, "no such order", "", ""); err != nil {
+	if _, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimDisputed, "no such order", "", "", service.Idempotency{}); err != nil {
 		t.Fatal(err)
 	}
 	onlyClaim := file(service.ComplaintInput{Claims: []uuid.UUID{cl.ID}})
@@ -1362,7 +1362,7 @@ func TestReversalRechecksAPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ack, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimAcknowledged, "", "", "")
+			ack, err := f.a.AnswerClaim(admin, cl.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1391,5 +1391,32 @@ func TestReversalRechecksAPlan(t *testing.T) {
 			t.Errorf("through a claim %v: after the payment meeting the first instalment bounced: %s, handler received %s; want IN_HANDLING from 2025-09-22",
 				viaClaim, v.Complaint.State, v.Complaint.HandlerReceivedOn)
 		}
+	}
+}
+
+// TestAnswerClaimRetriedAnswersOnce: an acknowledgement sent again with its
+// request id (a debtor's system that lost the reply) gets the claim back,
+// acknowledged as the first made it, and records the debt once; where the
+// etag alone was stale by then.
+func TestAnswerClaimRetriedAnswersOnce(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	c, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+		DocumentRef: "ANSWER-ONCE", Amount: 120000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idem := service.Idempotency{Key: "answer-1", Hash: "h1"}
+	first, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", service.Etag(c.Version), idem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", service.Etag(c.Version), idem)
+	if err != nil || again.State != complaint.ClaimAcknowledged || again.Invoice != first.Invoice {
+		t.Errorf("the answer retried: %+v, %v; want the claim acknowledged as invoices/%s", again, err, first.Invoice)
+	}
+	other := idem
+	other.Hash = "h2"
+	if _, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimDisputed, "not ours", "", "", other); !errors.Is(err, ledger.ErrAlreadyExists) {
+		t.Errorf("the request id again for another answer: %v", err)
 	}
 }

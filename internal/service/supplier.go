@@ -244,8 +244,9 @@ func (l *Ledger) ListClaims(ctx context.Context, q store.SupplierQuery) ([]*comp
 }
 
 // AnswerClaim acknowledges (the claim joins the ledger as an invoice the
-// debtor confirmed), disputes or withdraws a claim.
-func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef, etag string) (*complaint.Claim, error) {
+// debtor confirmed), disputes or withdraws a claim. A retry with the same
+// request id answers the claim as it stands and changes nothing.
+func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.ClaimState, answer, documentRef, etag string, idem Idempotency) (*complaint.Claim, error) {
 	if err := optionalText("comment", answer); err != nil {
 		return nil, err
 	}
@@ -255,6 +256,17 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 		c, err := visibleClaim(ctx, tx, id)
 		if err != nil {
 			return err
+		}
+		// A retry (a debtor's system that lost the answer) gets the claim
+		// as it stands: its etag, and its state, moved with the first.
+		if answered, ok, err := replay(ctx, tx, idem); err != nil {
+			return err
+		} else if ok {
+			if answered != c.ID {
+				return fmt.Errorf("%w: request_id was already used for another claim", ledger.ErrAlreadyExists)
+			}
+			out = c
+			return nil
 		}
 		if err := checkEtag(etag, c.Version); err != nil {
 			return err
@@ -428,6 +440,9 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			}
 		}
 		if err := tx.UpdateClaim(ctx, c, partyChange(ctx, today, now, "AnswerClaim")); err != nil {
+			return err
+		}
+		if err := remember(ctx, tx, idem, c.ID, now); err != nil {
 			return err
 		}
 		out = c

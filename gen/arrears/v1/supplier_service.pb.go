@@ -524,7 +524,12 @@ type AnswerClaimRequest struct {
 	// invoice.
 	DocumentRef string `protobuf:"bytes,4,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
 	// If set, must match the claim's etag.
-	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Optional idempotency key; see CreatePartyRequest.request_id. An answer
+	// sent again with it (a debtor's system that lost the reply) returns the
+	// claim as it stands and changes nothing, where a retry with the etag
+	// alone would be refused as stale.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,6 +595,13 @@ func (x *AnswerClaimRequest) GetDocumentRef() string {
 func (x *AnswerClaimRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *AnswerClaimRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -2378,13 +2390,15 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tR\x06filter\"g\n" +
 	"\x12ListClaimsResponse\x12)\n" +
 	"\x06claims\x18\x01 \x03(\v2\x11.arrears.v1.ClaimR\x06claims\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb0\x01\n" +
 	"\x12AnswerClaimRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12!\n" +
 	"\fdocument_ref\x18\x04 \x01(\tR\vdocumentRef\x12\x12\n" +
-	"\x04etag\x18\x05 \x01(\tR\x04etag\">\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\">\n" +
 	"\x13AnswerClaimResponse\x12'\n" +
 	"\x05claim\x18\x01 \x01(\v2\x11.arrears.v1.ClaimR\x05claim\"\xe0\x02\n" +
 	"\aContest\x12\x12\n" +
