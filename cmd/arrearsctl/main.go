@@ -30,7 +30,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -39,6 +38,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/arrears/arrears/internal/netaddr"
+	"github.com/arrears/arrears/internal/shutdown"
 	"github.com/arrears/arrears/internal/syncclient"
 )
 
@@ -46,7 +46,7 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(signals, shutdown.Signals()...)
 	go func() {
 		<-signals
 		fmt.Fprintln(os.Stderr, "\narrearsctl: stopping once the server has answered the chunks in flight (interrupt again to quit at once)")

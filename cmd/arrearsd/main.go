@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 	_ "time/tzdata" // business dates need every jurisdiction's zone, on any host
 
@@ -33,16 +32,18 @@ import (
 	"github.com/arrears/arrears/internal/netaddr"
 	"github.com/arrears/arrears/internal/server"
 	"github.com/arrears/arrears/internal/service"
+	"github.com/arrears/arrears/internal/shutdown"
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/store/postgres"
 	"github.com/arrears/arrears/internal/store/sqlite"
 )
 
 func main() {
-	// SIGHUP (a closed terminal) stops gracefully as SIGTERM does. Once a
-	// signal came, the next one is the default's: it ends the process at
-	// once, for an operator who will not wait for the graceful stop.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGHUP (a closed terminal) stops gracefully as SIGTERM does, unless
+	// ignored (nohup). Once a signal came, the next one is the default's:
+	// it ends the process at once, for an operator who will not wait for
+	// the graceful stop.
+	ctx, stop := signal.NotifyContext(context.Background(), shutdown.Signals()...)
 	go func() {
 		<-ctx.Done()
 		stop()
