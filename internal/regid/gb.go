@@ -12,14 +12,20 @@ const gbLen = 8
 // gbPrefixes are the two-character prefixes Companies House puts in front of
 // six digits for registers other than the plain England and Wales companies
 // register (SC Scotland, NI Northern Ireland, OC LLPs, LP limited
-// partnerships, FC overseas companies, and so on; R0 is the old Northern
-// Ireland form).
+// partnerships, FC overseas companies, OE overseas entities, and so on; R0
+// is the old Northern Ireland form), with each register's siblings in the
+// other nations (AC, SZ, NZ assurance companies; NL Northern Ireland
+// limited partnerships; GN Northern Ireland EEIGs; NA, NR, SR, SI and ES,
+// EN other Scottish, Northern Ireland and England registers; BR, RC, FE
+// branches and royal charters). A prefix left out refused real companies.
 var gbPrefixes = map[string]bool{
 	"SC": true, "NI": true, "OC": true, "SO": true, "NC": true, "LP": true,
 	"SL": true, "SF": true, "NF": true, "GS": true, "GE": true, "FC": true,
 	"SE": true, "SG": true, "SA": true, "ZC": true, "IP": true, "SP": true,
 	"RS": true, "NP": true, "NO": true, "R0": true, "IC": true, "CE": true,
-	"CS": true,
+	"CS": true, "AC": true, "SZ": true, "NZ": true, "NL": true, "GN": true,
+	"NA": true, "NR": true, "SR": true, "SI": true, "ES": true, "EN": true,
+	"BR": true, "RC": true, "FE": true, "OE": true,
 }
 
 func normalizeGB(id string) (string, error) {
