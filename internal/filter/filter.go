@@ -57,13 +57,20 @@ type parser struct {
 func (p *parser) done() bool { return p.i >= len(p.s) }
 
 func (p *parser) space() {
-	for !p.done() && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n') {
+	for !p.done() && isSpace(p.s[p.i]) {
 		p.i++
 	}
 }
 
+// isSpace is ASCII white space: a filter written on lines with CRLF
+// endings (or a form feed) separates its terms as one with LF does, not
+// with a carriage return kept in a bare value, which then matched nothing.
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v'
+}
+
 func isWordByte(b byte) bool {
-	return b != ' ' && b != '\t' && b != '\n' && b != '=' && b != '!' && b != '<' && b != '>' && b != '"'
+	return !isSpace(b) && b != '=' && b != '!' && b != '<' && b != '>' && b != '"'
 }
 
 func (p *parser) word() string {

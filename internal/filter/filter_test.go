@@ -19,6 +19,8 @@ func TestParse(t *testing.T) {
 		{desc: "and, case-insensitive", in: `due_date >= 2025-01-01 and due_date<2025-02-01`,
 			want: []Cond{{"due_date", ">=", "2025-01-01"}, {"due_date", "<", "2025-02-01"}}},
 		{desc: "quoted with escapes", in: `debtor = "parties/CN:9135 \"x\" \\"`, want: []Cond{{"debtor", "=", `parties/CN:9135 "x" \`}}},
+		{desc: "CRLF line breaks", in: "document_ref = INV-1\r\nAND status = OPEN\r\n",
+			want: []Cond{{"document_ref", "=", "INV-1"}, {"status", "=", "OPEN"}}},
 		{desc: "OR refused", in: "a = 1 OR b = 2", wantErr: true},
 		{desc: "missing op", in: "status OPEN", wantErr: true},
 		{desc: "missing value", in: "status =", wantErr: true},
