@@ -153,13 +153,14 @@ var rateRE = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{1,6})?$`)
 const refPunct = " ._/#:()-"
 
 // isRef reports whether ref starts with a letter or digit (Unicode
-// categories L and N) and holds only letters, digits and refPunct. It is
-// written out rather than a regular expression because every document and
-// payment reference of a bulk sync passes here; the expression took a few
-// percent of the sync's CPU.
+// categories L and N) and holds only letters, digits, combining marks
+// (category M: the vowel signs of Devanagari or Thai, an accent sent
+// decomposed) and refPunct. It is written out rather than a regular
+// expression because every document and payment reference of a bulk sync
+// passes here; the expression took a few percent of the sync's CPU.
 func isRef(ref string) bool {
 	for i, r := range ref {
-		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && (i == 0 || !strings.ContainsRune(refPunct, r)) {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && (i == 0 || !unicode.IsMark(r) && !strings.ContainsRune(refPunct, r)) {
 			return false
 		}
 	}
@@ -207,7 +208,7 @@ func ValidateRef(v *ValidationError, field, ref string, required bool) {
 	case n > MaxRefLength:
 		v.Add(field, "is %d characters long, at most %d are allowed", n, MaxRefLength)
 	case !isRef(ref):
-		v.Add(field, "must start with a letter or digit and contain only letters, digits, spaces and . _ / # : ( ) -")
+		v.Add(field, "must start with a letter or digit and contain only letters (with their combining marks), digits, spaces and . _ / # : ( ) -")
 	}
 }
 
