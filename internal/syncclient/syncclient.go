@@ -110,18 +110,30 @@ type Retry struct {
 }
 
 // RunRetrying is Run, run again as r says while the server is
-// unavailable; it returns the last run's report, which counts the earlier
-// runs' rejections as a rerun does (Report.RejectedBefore). The first
-// Ctrl-C (o.Stop) or ctx ends a wait as it ends a run.
+// unavailable; it returns the last run's report (or, when the last run
+// ended before it had one, the one before: what was sent stays reported),
+// which counts the earlier runs' rejections as a rerun does
+// (Report.RejectedBefore). A run that moved the session on starts the
+// count of attempts and the waits afresh: a long sync rides out any number
+// of restarts far apart. The first Ctrl-C (o.Stop) or ctx ends a wait as
+// it ends a run.
 func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 	wait := r.Wait
 	if o.held == nil {
 		o.held = map[int64]bool{}
 	}
+	var last *Report
 	for attempt := 0; ; attempt++ {
 		rep, err := Run(ctx, o)
-		if rep == nil || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		if rep == nil {
+			return last, err
+		}
+		last = rep
+		if attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
 			return rep, err
+		}
+		if rep.Acknowledged > rep.ResumeAfter {
+			attempt, wait = -1, r.Wait
 		}
 		if r.Notify != nil {
 			r.Notify(err, wait)
@@ -137,6 +149,12 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 			return rep, ErrStopped
 		}
 		wait = min(2*wait, time.Minute)
+		if o.Conn != nil {
+			// The server may be back: without this the connection kept
+			// failing calls at once with the old error until gRPC's own
+			// reconnect backoff (up to two minutes) ran out.
+			o.Conn.ResetConnectBackoff()
+		}
 	}
 }
 
