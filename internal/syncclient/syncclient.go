@@ -604,10 +604,14 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 		if total > 0 {
 			frac = min(max(float64(acked)/float64(total), 0), 1)
 		}
-		const width = 30
-		filled := int(frac * width)
+		// The bar takes what the figures leave of 79 columns (at least 10):
+		// a line wider than an 80-column terminal wraps, and each redraw
+		// (\r) then left a new line behind, five a second.
+		figures := fmt.Sprintf(" %5.1f%%  %d/%d records  %.0f records/s", 100*frac, acked, total, rate)
+		width := max(79-2-len(figures), 10)
+		filled := int(frac * float64(width))
 		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-		line := fmt.Sprintf("[%s] %5.1f%%  %d/%d records  %.0f records/s", bar, 100*frac, acked, total, rate)
+		line := "[" + bar + "]" + figures
 		switch {
 		case o.Terminal:
 			io.WriteString(o.Progress, redraw(line, &drawn))

@@ -11,7 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -401,5 +404,20 @@ func TestCSVColumnsReachTheirFields(t *testing.T) {
 	}
 	if !proto.Equal(got, want) {
 		t.Errorf("row read as\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestProgressFitsEightyColumns: the progress line of a file of ten
+// million records, all acknowledged at a high rate, fits an 80-column
+// terminal, where a wider one wraps and each redraw leaves a line behind.
+func TestProgressFitsEightyColumns(t *testing.T) {
+	var out strings.Builder
+	rep := &Report{Total: 10_000_000, Acknowledged: 10_000_000}
+	var mu sync.Mutex
+	stop := Options{Progress: &out, Every: time.Hour}.progress(rep, &mu, time.Now().Add(-time.Millisecond))
+	stop()
+	line := strings.TrimSpace(out.String())
+	if n := utf8.RuneCountInString(line); n > 79 || !strings.Contains(line, "10000000/10000000 records") {
+		t.Errorf("the progress line is %d columns: %q", n, line)
 	}
 }
