@@ -802,6 +802,21 @@ func operations(t *testing.T, conn *grpc.ClientConn, httpAddr, token string) {
 // malformedHTTP sends bodies no gRPC client could: each gets a 4xx with a
 // status body, and BadRequest details naming the field where there is one.
 func malformedHTTP(t *testing.T, httpAddr, token string) {
+	// send makes one request with the key, and headers as name, value pairs.
+	send := func(method, path string, body io.Reader, header ...string) (int, []byte) {
+		req, _ := http.NewRequest(method, "http://"+httpAddr+path, body)
+		req.Header.Set("Authorization", "Bearer "+token)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
 	for _, tc := range []struct {
 		desc, method, path, body string
 		status                   int
@@ -833,16 +848,9 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		if tc.chunked {
 			in = io.MultiReader(in)
 		}
-		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, in)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.status {
-			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, resp.StatusCode, tc.status, raw)
+		code, raw := send(tc.method, tc.path, in)
+		if code != tc.status {
+			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, code, tc.status, raw)
 			continue
 		}
 		var body struct {
@@ -881,17 +889,8 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		// CreateInvoice's, whose body this is not.
 		{"a POST overriding its method", "/v1/invoices", "X-HTTP-Method-Override", "GET", "filter=%FF", 400},
 	} {
-		req, _ := http.NewRequest("POST", "http://"+httpAddr+tc.path, strings.NewReader(tc.body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set(tc.header, tc.value)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.status {
-			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, resp.StatusCode, tc.status, raw)
+		if code, raw := send("POST", tc.path, strings.NewReader(tc.body), tc.header, tc.value); code != tc.status {
+			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, code, tc.status, raw)
 		}
 	}
 	// A sync stream whose chunked body breaks: a 400 naming the line, not
