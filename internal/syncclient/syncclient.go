@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -531,8 +532,17 @@ var errNoRejectionList = errors.New("the server keeps no rejected records")
 func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, session string, through int64, rejects *rejectsFile) (int64, error) {
 	var found int64
 	token := ""
-	for {
+	for limited := 0; ; {
 		resp, err := client.ListSyncRejections(ctx, &arrearsv1.ListSyncRejectionsRequest{Parent: session, PageSize: 500, PageToken: token})
+		if status.Code(err) == codes.ResourceExhausted && limited < 20 {
+			// Over the key's rate limit: wait as the server says, and ask
+			// for the same page again.
+			limited++
+			if err := sleep(ctx, retryDelay(err)); err != nil {
+				return found, err
+			}
+			continue
+		}
 		if status.Code(err) == codes.Unimplemented {
 			return found, errNoRejectionList // a server older than this client
 		}
@@ -551,6 +561,29 @@ func recoverRejections(ctx context.Context, client arrearsv1.SyncServiceClient, 
 		if token = resp.NextPageToken; token == "" {
 			return found, nil
 		}
+	}
+}
+
+// retryDelay is the wait a RESOURCE_EXHAUSTED answer asks for (its
+// RetryInfo), a second without one.
+func retryDelay(err error) time.Duration {
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+			return min(ri.GetRetryDelay().AsDuration(), time.Minute)
+		}
+	}
+	return time.Second
+}
+
+// sleep waits d, or less if ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -16,7 +16,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/money"
@@ -419,5 +424,36 @@ func TestProgressFitsEightyColumns(t *testing.T) {
 	line := strings.TrimSpace(out.String())
 	if n := utf8.RuneCountInString(line); n > 79 || !strings.Contains(line, "10000000/10000000 records") {
 		t.Errorf("the progress line is %d columns: %q", n, line)
+	}
+}
+
+// limitedClient answers ListSyncRejections over the rate limit the first
+// times it is asked, as a server does to a key past its budget, then with
+// the rejections.
+type limitedClient struct {
+	arrearsv1.SyncServiceClient
+	refusals int
+	asked    int
+}
+
+func (c *limitedClient) ListSyncRejections(ctx context.Context, in *arrearsv1.ListSyncRejectionsRequest, _ ...grpc.CallOption) (*arrearsv1.ListSyncRejectionsResponse, error) {
+	c.asked++
+	if c.asked <= c.refusals {
+		st, _ := status.New(codes.ResourceExhausted, "rate limit").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
+		return nil, st.Err()
+	}
+	return &arrearsv1.ListSyncRejectionsResponse{Rejections: []*arrearsv1.RecordResult{{Sequence: 2, Outcome: "REJECTED"}, {Sequence: 5, Outcome: "REJECTED"}}}, nil
+}
+
+// TestRejectionsListedPastTheRateLimit: a resume lists the session's kept
+// rejections a page at a time, each page one of the key's rate-limited
+// calls; a page refused over the limit is asked for again after the wait
+// the server gives, rather than ending the run (which every rerun then
+// met again).
+func TestRejectionsListedPastTheRateLimit(t *testing.T) {
+	c := &limitedClient{refusals: 3}
+	n, err := recoverRejections(context.Background(), c, "parties/x/syncSessions/s", 10, &rejectsFile{held: map[int64]bool{}})
+	if err != nil || n != 2 || c.asked != 4 {
+		t.Errorf("listed past the rate limit: %d found, %v, asked %d times; want 2 found on the fourth", n, err, c.asked)
 	}
 }
