@@ -96,6 +96,8 @@ type Report struct {
 	RejectedBefore int64
 	Recovered      int64
 	Elapsed        time.Duration
+
+	opened bool // the server opened the session
 }
 
 // Retry says how a run resumes by itself when the server becomes
@@ -130,7 +132,12 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 			return last, err
 		}
 		last = rep
-		if attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		// Only a server that was reached and then went away is waited for:
+		// one never reached (a wrong host, a CA that does not match,
+		// plaintext against TLS) answers UNAVAILABLE too, and would be
+		// retried for three minutes, the file read again each time.
+		reached := rep.opened || attempt > 0
+		if !reached || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
 			return rep, err
 		}
 		if rep.Acknowledged > rep.ResumeAfter {
@@ -225,6 +232,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return rep, interrupted(err)
 	}
+	rep.opened = true
 	rep.ResumeAfter = opened.GetOpened().GetResumeAfter()
 	rep.Acknowledged = rep.ResumeAfter
 	if rep.ResumeAfter > total {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/big"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -455,5 +457,30 @@ func TestRejectionsListedPastTheRateLimit(t *testing.T) {
 	n, err := recoverRejections(context.Background(), c, "parties/x/syncSessions/s", 10, &rejectsFile{held: map[int64]bool{}})
 	if err != nil || n != 2 || c.asked != 4 {
 		t.Errorf("listed past the rate limit: %d found, %v, asked %d times; want 2 found on the fourth", n, err, c.asked)
+	}
+}
+
+// TestServerNeverReachedIsNotWaitedFor: a server the run never reached (no
+// one listening, as for a wrong host or port) is reported at once, not
+// retried as one that went away mid-run.
+func TestServerNeverReachedIsNotWaitedFor(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	os.WriteFile(path, []byte("document_ref,creditor,creditor_name,currency,amount,issued_on\nA-1,CN:x,Supplier,CNY,10.00,2025-07-02\n"), 0o600)
+	retried := 0
+	_, err = RunRetrying(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path},
+		Retry{Attempts: 3, Wait: 10 * time.Millisecond, Notify: func(error, time.Duration) { retried++ }})
+	if status.Code(err) != codes.Unavailable || retried != 0 {
+		t.Errorf("a server never reached: %v, retried %d times; want UNAVAILABLE at once", err, retried)
 	}
 }
