@@ -68,6 +68,10 @@ var Dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "22003" // numeric_value_out_of_range
 	},
+	TimedOut: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "57014" // query_canceled: statement_timeout
+	},
 	Unavailable: func(err error) bool {
 		var e *pgconn.PgError
 		if errors.As(err, &e) {

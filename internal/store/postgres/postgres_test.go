@@ -226,3 +226,24 @@ func TestPurgeKeepsASessionMovedMeanwhile(t *testing.T) {
 		t.Errorf("the session moved while the purge waited: %+v, %v; want it kept", got, err)
 	}
 }
+
+// TestStatementTimeoutIsDeadlineExceeded: a statement past the server's
+// statement_timeout (an operator's setting) is classed as timed out, which
+// answers DEADLINE_EXCEEDED: not retried as unavailable (it would run as
+// long again), nor retried as a race.
+func TestStatementTimeoutIsDeadlineExceeded(t *testing.T) {
+	db := pgtest.DB(t, pgtest.URL(t))
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `SET statement_timeout = 10`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.ExecContext(context.Background(), `SELECT pg_sleep(1)`)
+	if err == nil || !postgres.Dialect.TimedOut(err) || postgres.Dialect.Unavailable(err) || postgres.Dialect.Retryable(err) {
+		t.Errorf("a statement past statement_timeout: %v; timed out %v, unavailable %v, retryable %v", err,
+			err != nil && postgres.Dialect.TimedOut(err), err != nil && postgres.Dialect.Unavailable(err), err != nil && postgres.Dialect.Retryable(err))
+	}
+}

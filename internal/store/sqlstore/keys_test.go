@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -32,5 +34,20 @@ func TestLegacyKeySnapshot(t *testing.T) {
 	other.SecretHash = []byte{1, 2, 4}
 	if string(keySnapshot(&other)) == string(now) {
 		t.Error("the snapshot does not change with the secret's hash")
+	}
+}
+
+// TestWrapTimedOutIsDeadlineExceeded: an error the dialect classes as
+// timed out is wrapped as context.DeadlineExceeded (DEADLINE_EXCEEDED to
+// clients), not as internal.
+func TestWrapTimedOutIsDeadlineExceeded(t *testing.T) {
+	never := func(error) bool { return false }
+	s := &Store{dialect: Dialect{Name: "test", Retryable: never, Unavailable: never, TimedOut: func(error) bool { return true }}}
+	if err := s.wrap("read", errors.New("canceling statement due to statement timeout")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wrap of a timed-out statement: %v, want deadline exceeded", err)
+	}
+	s.dialect.TimedOut = nil // an engine without a time limit of its own
+	if err := s.wrap("read", errors.New("x")); errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wrap without TimedOut: %v", err)
 	}
 }

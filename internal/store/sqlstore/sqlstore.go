@@ -51,6 +51,11 @@ type Dialect struct {
 	// OutOfRange reports whether err is an integer result past the int64
 	// range (a SUM of bigints).
 	OutOfRange func(err error) bool
+	// TimedOut reports whether err is a statement the database ended at
+	// its own time limit (nil: the engine has none). The call answers
+	// DEADLINE_EXCEEDED, as one past its own deadline does: not retried
+	// as unavailable (it would run as long again), nor internal.
+	TimedOut func(err error) bool
 	// CacheStatements prepares each statement once per handle, for drivers
 	// that do not (pgx caches its own).
 	CacheStatements bool
@@ -240,6 +245,8 @@ func (s *Store) wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w: %v", op, ledger.ErrConflict, err)
 	case s.dialect.Unavailable(err):
 		return fmt.Errorf("%s: %w: %v", op, ledger.ErrUnavailable, err)
+	case s.dialect.TimedOut != nil && s.dialect.TimedOut(err):
+		return fmt.Errorf("%s: %w: %v", op, context.DeadlineExceeded, err)
 	}
 	return fmt.Errorf("%s %s: %w", s.dialect.Name, op, err)
 }
