@@ -111,10 +111,10 @@ func EventIDAfter(id, prev uuid.UUID) uuid.UUID {
 			return next
 		}
 	}
-	c := uint32(next[6]&0x0f)<<22 | uint32(next[7])<<14 | uint32(next[8]&0x3f)<<8 | uint32(next[9])
-	if c++; c < 1<<26 {
-		next[6], next[7], next[8], next[9] = 0x70|byte(c>>22), byte(c>>14), 0x80|byte(c>>8)&0x3f, byte(c)
-		return next
+	// The counter as EventIDAt lays it out, read back.
+	c := int(next[6]&0x0f)<<22 | int(next[7])<<14 | int(next[8]&0x3f)<<8 | int(next[9])
+	if c+1 < 1<<26 {
+		return EventIDAt(time.UnixMilli(idMilli(next)), c+1)
 	}
 	return EventIDAt(time.UnixMilli(idMilli(next)+1), 0)
 }

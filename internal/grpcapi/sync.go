@@ -217,7 +217,6 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 	for i, p := range r.Payments {
 		amount := moneyFromProto(p.Amount)
 		field := func(f string) string { return "payments[" + itoa(i) + "]." + f }
-
 		rec.Payments = append(rec.Payments, service.SyncPayment{
 			Payment: ledger.Payment{Amount: amount.Minor, Currency: amount.Currency, PaidOn: dateFromProto(&v, field("paid_on"), p.PaidOn),
 				Reference: strings.TrimSpace(p.Reference), MaturityOn: dateFromProto(&v, field("maturity_on"), p.MaturityOn),
@@ -230,7 +229,7 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 		}
 	}
 	if field := protocheck.NUL(r.ProtoReflect()); field != "" {
-		v.Add(field, "contains a NUL character (U+0000), which the ledger does not store")
+		v.Add(field, "%s", protocheck.NULProblem)
 	}
 	rec.Problems = v
 	return rec

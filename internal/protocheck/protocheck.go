@@ -28,6 +28,9 @@ func NUL(m protoreflect.Message) string {
 	return ""
 }
 
+// NULProblem is what a field violation says of a value NUL found.
+const NULProblem = "contains a NUL character (U+0000), which the ledger does not store"
+
 // maxDepth stops the walk at a nesting no request of this API has.
 const maxDepth = 32
 

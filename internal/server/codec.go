@@ -80,14 +80,11 @@ func (c *boundedCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if _, own := checksOwnRecords[m.ProtoReflect().Descriptor().FullName()]; !own {
 		if field := protocheck.NUL(m.ProtoReflect()); field != "" {
 			proto.Reset(m)
-			refusals.Store(v, badRequest(field, nulRefusal))
+			refusals.Store(v, badRequest(field, protocheck.NULProblem))
 		}
 	}
 	return nil
 }
-
-// nulRefusal says why a value with U+0000 is refused (see protocheck.NUL).
-const nulRefusal = "contains a NUL character (U+0000), which the ledger does not store"
 
 // checksOwnRecords are the messages whose records the sync service checks
 // one by one (a record with a NUL is rejected alone, its chunk applied):

@@ -211,6 +211,22 @@ func factsAfter(f *store.Facts, k time.Time) bool {
 	return false
 }
 
+// judgePage reads a page of invoices and judges them, the page and its
+// facts in one snapshot, as JudgeInvoice reads one: read statement by
+// statement, a dispute resolved with a credit note between the reads of
+// credit notes and of disputes showed as credited without its note.
+func (l *Ledger) judgePage(ctx context.Context, q store.InvoiceQuery, asOf civil.Date, knownAt time.Time) (rows []*ledger.Invoice, js []*Judged, err error) {
+	err = l.store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
+		var err error
+		if rows, err = r.ListInvoices(ctx, q); err != nil {
+			return err
+		}
+		js, err = l.judgeAll(ctx, r, rows, asOf, knownAt)
+		return err
+	})
+	return rows, js, err
+}
+
 // judgeAll judges a batch of invoices as of asOf (zero: each one's today)
 // on the facts known at knownAt; invoices that did not exist then are
 // dropped.
@@ -375,17 +391,7 @@ func (l *Ledger) ListJudged(ctx context.Context, q store.InvoiceQuery, want int,
 	}
 	for {
 		q.Page.Limit = batch
-		// A batch and its facts in one snapshot, as JudgeInvoice reads.
-		var rows []*ledger.Invoice
-		var js []*Judged
-		err := l.store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
-			var err error
-			if rows, err = r.ListInvoices(ctx, q); err != nil {
-				return err
-			}
-			js, err = l.judgeAll(ctx, r, rows, asOf, knownAt)
-			return err
-		})
+		rows, js, err := l.judgePage(ctx, q, asOf, knownAt)
 		if err != nil {
 			return nil, uuid.Nil, err
 		}

@@ -490,20 +490,7 @@ func (l *Ledger) WatchList(ctx context.Context, q WatchQuery) ([]*WatchEntry, er
 func (l *Ledger) judgeEach(ctx context.Context, iq store.InvoiceQuery, asOf civil.Date, knownAt time.Time, fn func(*Judged) error) error {
 	iq.Page.Limit = 500
 	for {
-		// A page and its facts in one snapshot, as ListJudged reads them:
-		// read statement by statement, a dispute resolved with a credit
-		// note between the reads of credit notes and of disputes showed as
-		// credited without its note.
-		var rows []*ledger.Invoice
-		var js []*Judged
-		err := l.store.SnapshotRead(ctx, func(ctx context.Context, r store.Reader) error {
-			var err error
-			if rows, err = r.ListInvoices(ctx, iq); err != nil {
-				return err
-			}
-			js, err = l.judgeAll(ctx, r, rows, asOf, knownAt)
-			return err
-		})
+		rows, js, err := l.judgePage(ctx, iq, asOf, knownAt)
 		if err != nil {
 			return err
 		}

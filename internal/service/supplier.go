@@ -361,9 +361,10 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				// this debt, tried next.
 				if other, err := claimedAs(ctx, tx, c, inv.ID); err != nil {
 					return err
-				} else if other != nil && ref == c.DocumentRef && len(refs) > 1 {
-					continue
 				} else if other != nil {
+					if ref == c.DocumentRef && len(refs) > 1 {
+						continue
+					}
 					return fmt.Errorf("%w: invoices/%s under %q is claims/%s's debt already: acknowledge this claim under a new reference, or dispute it",
 						ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
 				}

@@ -331,7 +331,6 @@ func (s *SyncStream) Chunk(ctx context.Context, recs []SyncRecord) ([]SyncResult
 	return s.Reserve(recs).Run(ctx)
 }
 
-// wait waits for the chunk to end, at most limit (0: no limit).
 // running reports whether the chunk has not ended yet (false for none).
 func (c *chunkTicket) running() bool {
 	if c == nil {
@@ -345,6 +344,7 @@ func (c *chunkTicket) running() bool {
 	}
 }
 
+// wait waits for the chunk to end, at most limit (0: no limit).
 func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
 	if c == nil {
 		return nil
@@ -431,10 +431,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			case sess != nil && r.Sequence <= last:
 				results[i].Outcome = SyncRejected
 				results[i].Violations = []ledger.FieldViolation{{Field: "sequence", Description: fmt.Sprintf("%d does not follow %d: sequences must increase", r.Sequence, last)}}
-			case r.Problems.Err() != nil:
+			case len(r.Problems.Violations) > 0:
 				// Rejected before the chunk's bulk reads: a value no store
 				// holds (a NUL in a reference) would fail them, and with
 				// them every record of the chunk. Its sequence is taken.
+				// Neither syncFast nor syncRecord sees such a record.
 				results[i].Outcome = SyncRejected
 				results[i].Violations = violationsOf(r.Problems.Err())
 				if sess != nil {
@@ -708,7 +709,7 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			plain = plainPayments(r.Payments, payRefs, taken, today)
 		}
 		newSupplier := creditor == nil && r.Creditor.ID == uuid.Nil && !known
-		if !r.CancelledOn.IsZero() || count[ref] > 1 || r.Problems.Err() != nil || !plain || (newSupplier && slowNew[key]) {
+		if !r.CancelledOn.IsZero() || count[ref] > 1 || !plain || (newSupplier && slowNew[key]) {
 			if newSupplier && !created[key] {
 				slowNew[key] = true
 			}
@@ -1126,9 +1127,6 @@ func violationsOf(err error) []ledger.FieldViolation {
 
 // syncRecord creates or updates one invoice and its payments.
 func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID, r *SyncRecord, res *SyncResult, now time.Time) error {
-	if err := r.Problems.Err(); err != nil {
-		return err
-	}
 	creditor, err := l.syncCreditor(ctx, tx, r, now)
 	if err != nil {
 		return err
