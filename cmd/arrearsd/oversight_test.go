@@ -155,6 +155,11 @@ func overdueSummary(t *testing.T, cfg config) {
 	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{KnownAt: later}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "known_at")
 	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{KnownAt: later}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "known_at")
 	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{KnownAt: later}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "known_at")
+	// The zero time (0001-01-01T00:00:00Z) is not read as now.
+	epoch0 := timestamppb.New(time.Time{})
+	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{KnownAt: epoch0}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "known_at")
+	expect(t, admin, "ListInvoices", &arrearsv1.ListInvoicesRequest{KnownAt: epoch0}, &arrearsv1.ListInvoicesResponse{}, codes.InvalidArgument, "known_at")
+	expect(t, admin, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: list.Invoices[0].Name, KnownAt: epoch0}, &arrearsv1.GetInvoiceResponse{}, codes.InvalidArgument, "known_at")
 	var ahead arrearsv1.GetOverdueSummaryResponse
 	call(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{KnownAt: timestamppb.New(clk.Now().Add(30 * time.Second))}, &ahead)
 	if !ahead.KnownAt.AsTime().Equal(clk.Now()) {

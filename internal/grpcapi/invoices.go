@@ -161,6 +161,12 @@ func knownAtFromProto(v *ledger.ValidationError, field string, ts *timestamppb.T
 	}
 	t := ts.AsTime()
 	switch {
+	case ts.GetSeconds() < 0:
+		// Nothing was recorded before 1970, and 0001-01-01T00:00:00Z is
+		// the zero time, which the service reads as now: a query for
+		// what was known then answered with what is known today.
+		v.Add(field, "%s is before 1970-01-01T00:00:00Z", t.Format(time.RFC3339Nano))
+		return time.Time{}
 	case t.After(now.Add(clockAllowance)):
 		v.Add(field, "%s is in the future (now is %s)", t.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		return time.Time{}
