@@ -61,14 +61,24 @@ func (e *ValidationError) Error() string {
 	return "invalid request: " + strings.Join(parts, "; ")
 }
 
-// Add records a violation of field.
+// Add records a violation of field. "is required" of a field refused
+// already is dropped: a date the transport could not read reaches the
+// domain's checks empty, and "is required" beside "2024-02 has no day 30"
+// is false.
 func (e *ValidationError) Add(field, format string, args ...any) {
+	desc := fmt.Sprintf(format, args...)
+	if desc == Required && e.Has(field) {
+		return
+	}
 	if len(e.Violations) >= MaxViolations {
 		e.Omitted++
 		return
 	}
-	e.Violations = append(e.Violations, FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+	e.Violations = append(e.Violations, FieldViolation{Field: field, Description: desc})
 }
+
+// Required is the violation of a field left empty.
+const Required = "is required"
 
 // Has reports whether field is refused already.
 func (e *ValidationError) Has(field string) bool {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	stdtime "time"
@@ -168,6 +169,27 @@ func TestViolationsBounded(t *testing.T) {
 	}
 	if len(w.Violations) != MaxViolations || w.Omitted != 5 {
 		t.Errorf("merged: %d listed, %d omitted", len(w.Violations), w.Omitted)
+	}
+}
+
+// TestRequiredOnlyOfUnrefusedFields: a field refused already (a date the
+// transport could not read) is not also "required", by Add or by Merge;
+// a field with no other problem is.
+func TestRequiredOnlyOfUnrefusedFields(t *testing.T) {
+	var v ValidationError
+	v.Add("invoice.issued_on", "is not a valid date: %s", "2024-02 has no day 30")
+	v.Add("invoice.issued_on", Required)
+	var domain ValidationError
+	domain.Add("issued_on", Required)
+	domain.Add("amount", Required)
+	v.Merge("invoice.", &domain)
+	var got []string
+	for _, f := range v.Violations {
+		got = append(got, f.Field+": "+f.Description)
+	}
+	want := []string{"invoice.issued_on: is not a valid date: 2024-02 has no day 30", "invoice.amount: is required"}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations %q, want %q", got, want)
 	}
 }
 
