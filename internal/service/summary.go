@@ -238,7 +238,12 @@ func (l *Ledger) addToSummary(groups map[string]*SummaryGroup, q SummaryQuery, j
 	if jd.DaysOverdueNet > 0 {
 		add(&g.OverdueNet, net)
 	}
-	add(&g.Interest, jd.Interest)
+	// The interest is shown only with the detail: past the range, it
+	// refuses only the figures that show it (an agreed daily rate over
+	// years reaches the range where the amounts owed are far from it).
+	var interest exactSum
+	interest.add(&g.Interest, jd.Interest)
+	sum.overflow = sum.overflow || interest.overflow && q.Detail
 	if jd.DaysOverdue > 0 {
 		g.OverdueInvoices++
 	}

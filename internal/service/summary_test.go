@@ -632,3 +632,34 @@ func TestSummaryRefusesAnOverflowedGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryInterestBeyondRangeOnlyRefusedWhenShown: a group whose
+// interest sums past the int64 range is refused only where the interest is
+// shown (the detail); the counts and amounts, well in range, are given
+// without it.
+func TestSummaryInterestBeyondRangeOnlyRefusedWhenShown(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			const n, amount = 25, 100_000_000_000_000
+			for i := range n {
+				_, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+					DocumentRef: fmt.Sprintf("RATE-%d", i), Amount: money.Money{Minor: amount, Currency: "CNY"},
+					ContractSignedOn: d(2013, 1, 1), DeliveredOn: d(2013, 1, 4), IssuedOn: d(2013, 1, 4), AgreedTermDays: 30,
+					AgreedRate: &ledger.Rate{Percent: "100", PerDay: true}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			q := service.SummaryQuery{AsOf: d(2025, 9, 1), GroupBy: []string{"industry"}}
+			groups, _, err := f.a.OverdueSummary(admin, q)
+			if err != nil || len(groups) != 1 || groups[0].Invoices != n || groups[0].Overdue != n*amount {
+				t.Fatalf("without the detail: %v, %v; want %d invoices overdue %d", groups, err, n, n*amount)
+			}
+			q.Detail = true
+			if _, _, err := f.a.OverdueSummary(admin, q); !errors.Is(err, ledger.ErrFailedPrecondition) {
+				t.Errorf("with the detail, interest past the range: %v, want FAILED_PRECONDITION", err)
+			}
+		})
+	}
+}
