@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -120,5 +121,33 @@ func TestBodySelectorsMatchTheGateway(t *testing.T) {
 	}
 	if len(want) == 0 || !maps.Equal(want, bodySelector) {
 		t.Errorf("bodySelector %v, the gateway's %v", bodySelector, want)
+	}
+}
+
+// TestPostVerbsMatchTheGateway: verbsPostOnly knows every custom method
+// the gateway routes, and each is served for POST only.
+func TestPostVerbsMatchTheGateway(t *testing.T) {
+	raw, err := os.ReadFile("../../proto/arrears/v1/arrears_gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verbs := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		method, path, ok := strings.Cut(strings.TrimSpace(line), ": /v1/")
+		if !ok {
+			continue
+		}
+		last := path[strings.LastIndexByte(path, '/')+1:]
+		if i := strings.LastIndexByte(last, ':'); i >= 0 && !strings.Contains(last[i:], "}") {
+			if method != "post" && last[i+1:] != "export" {
+				t.Errorf("%s /v1/%s: a custom method not served for POST", method, path)
+			}
+			if method == "post" {
+				verbs[last[i+1:]] = true
+			}
+		}
+	}
+	if got := slices.Sorted(maps.Keys(verbs)); !slices.Equal(got, postVerbs) {
+		t.Errorf("postVerbs %v, the gateway's %v", postVerbs, got)
 	}
 }

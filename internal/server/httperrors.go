@@ -149,11 +149,43 @@ func writeTooLarge(w http.ResponseWriter) {
 // path).
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		writeStatus(w, http.StatusMethodNotAllowed, `{"code":12,"message":"method not allowed: the path is served for another HTTP method","details":[]}`)
+		writeStatus(w, http.StatusMethodNotAllowed, methodNotAllowedBody)
 		return
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
+
+// postVerbs are the custom methods the gateway serves for POST only
+// (proto/arrears/v1/arrears_gateway.yaml): "/v1/invoices/{id}:cancel" and
+// the like.
+var postVerbs = []string{"answer", "batch", "cancel", "move", "resolve", "reverse", "revoke"}
+
+// verbsPostOnly answers 405 to a request of another method for a custom
+// method's path. The gateway would otherwise take "GET
+// /v1/invoices/{id}:cancel" as GetInvoice of the name "{id}:cancel" and
+// answer 400, that it is no invoice name. No name the API gives ends in
+// one of these verbs after a colon: ids are UUIDs, and a party's natural
+// key ends in its registration id.
+func verbsPostOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			last := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+			if i := strings.LastIndexByte(last, ':'); i >= 0 && slices.Contains(postVerbs, last[i+1:]) {
+				methodNotAllowed(w, http.MethodPost)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// methodNotAllowed answers 405 with the methods the path is served for.
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeStatus(w, http.StatusMethodNotAllowed, methodNotAllowedBody)
+}
+
+const methodNotAllowedBody = `{"code":12,"message":"method not allowed: the path is served for another HTTP method","details":[]}`
 
 // writeStatus answers, before the gateway is reached, with the gateway's
 // error body shape: body is a google.rpc.Status as JSON.

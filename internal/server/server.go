@@ -221,12 +221,19 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", requireKey(limitBody(gw, int64(cfg.MaxRequestBytes)), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("/", requireKey(verbsPostOnly(limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
-	mux.Handle("GET /v1/overdueSummary:export", requireKey(http.HandlerFunc(exports.overdueSummary), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/paymentPracticeReport:export", requireKey(http.HandlerFunc(exports.paymentPractice), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
-	mux.Handle("GET /v1/watchList:export", requireKey(http.HandlerFunc(exports.watchList), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
-	mux.Handle("GET /v1/parties/{party}/annualDisclosure:export", requireKey(http.HandlerFunc(exports.annualDisclosure), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	for path, h := range map[string]http.HandlerFunc{
+		"/v1/overdueSummary:export":                        exports.overdueSummary,
+		"/v1/parties/{party}/paymentPracticeReport:export": exports.paymentPractice,
+		"/v1/watchList:export":                             exports.watchList,
+		"/v1/parties/{party}/annualDisclosure:export":      exports.annualDisclosure,
+	} {
+		mux.Handle("GET "+path, requireKey(h, cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+		// Other methods: 405, not the gateway's 404 for a path it lacks.
+		mux.Handle(path, requireKey(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w, "GET, HEAD") }),
+			cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	}
 	// The NDJSON sync stream is as long as the sync: each line is bounded
 	// by the request limit instead.
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
