@@ -43,13 +43,15 @@ type Claim struct {
 	// Output only. SUBMITTED (unconfirmed), ACKNOWLEDGED, DISPUTED, WITHDRAWN.
 	State string `protobuf:"bytes,11,opt,name=state,proto3" json:"state,omitempty"`
 	// Output only.
-	SubmittedOn *Date  `protobuf:"bytes,12,opt,name=submitted_on,json=submittedOn,proto3" json:"submitted_on,omitempty"`
-	AnsweredOn  *Date  `protobuf:"bytes,13,opt,name=answered_on,json=answeredOn,proto3" json:"answered_on,omitempty"`
-	Answer      string `protobuf:"bytes,14,opt,name=answer,proto3" json:"answer,omitempty"`
+	SubmittedOn *Date `protobuf:"bytes,12,opt,name=submitted_on,json=submittedOn,proto3" json:"submitted_on,omitempty"`
+	// Output only. When and how the debtor answered (AnswerClaim).
+	AnsweredOn *Date  `protobuf:"bytes,13,opt,name=answered_on,json=answeredOn,proto3" json:"answered_on,omitempty"`
+	Answer     string `protobuf:"bytes,14,opt,name=answer,proto3" json:"answer,omitempty"`
 	// Output only. The invoice an acknowledged claim became.
 	Invoice string `protobuf:"bytes,15,opt,name=invoice,proto3" json:"invoice,omitempty"`
 	// Output only. Days since submission, while unanswered.
-	AgeDays       int32                  `protobuf:"varint,16,opt,name=age_days,json=ageDays,proto3" json:"age_days,omitempty"`
+	AgeDays int32 `protobuf:"varint,16,opt,name=age_days,json=ageDays,proto3" json:"age_days,omitempty"`
+	// Output only.
 	Etag          string                 `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -666,7 +668,9 @@ type Contest struct {
 	// Output only. UPHELD or REJECTED, when a regulator decided.
 	Decision string `protobuf:"bytes,6,opt,name=decision,proto3" json:"decision,omitempty"`
 	// Output only. The last comment.
-	Comment    string                 `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
+	Comment string `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Output only. The debtor's business date it was opened on, and when it
+	// last changed.
 	OpenedOn   *Date                  `protobuf:"bytes,8,opt,name=opened_on,json=openedOn,proto3" json:"opened_on,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only. DECIDED with UPHELD, and the debtor has not changed its
@@ -1208,21 +1212,25 @@ type Complaint struct {
 	// DEBTOR_RESPONDED, RESOLVED, WITHDRAWN, CLOSED.
 	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
 	// Output only. PAID, PAYMENT_PLAN or DISMISSED, once resolved.
-	Outcome     string `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	SubmittedOn *Date  `protobuf:"bytes,11,opt,name=submitted_on,json=submittedOn,proto3" json:"submitted_on,omitempty"`
-	StateSince  *Date  `protobuf:"bytes,12,opt,name=state_since,json=stateSince,proto3" json:"state_since,omitempty"`
+	Outcome string `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Output only. The business dates it was filed on and reached its state
+	// on.
+	SubmittedOn *Date `protobuf:"bytes,11,opt,name=submitted_on,json=submittedOn,proto3" json:"submitted_on,omitempty"`
+	StateSince  *Date `protobuf:"bytes,12,opt,name=state_since,json=stateSince,proto3" json:"state_since,omitempty"`
 	// Output only. The deadline of the current step (review 10 working days,
 	// forwarding 10 working days, handling 30 days extendable to 90), what it
 	// is for, and whether it has passed.
-	Deadline            *Date         `protobuf:"bytes,13,opt,name=deadline,proto3" json:"deadline,omitempty"`
-	DeadlineStep        string        `protobuf:"bytes,14,opt,name=deadline_step,json=deadlineStep,proto3" json:"deadline_step,omitempty"`
-	DeadlineMissed      bool          `protobuf:"varint,15,opt,name=deadline_missed,json=deadlineMissed,proto3" json:"deadline_missed,omitempty"`
-	DeadlineProvisional bool          `protobuf:"varint,16,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
-	ExtensionDays       int32         `protobuf:"varint,17,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`
-	PaymentPlan         []*Instalment `protobuf:"bytes,18,rep,name=payment_plan,json=paymentPlan,proto3" json:"payment_plan,omitempty"`
-	Etag                string        `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	Deadline            *Date  `protobuf:"bytes,13,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	DeadlineStep        string `protobuf:"bytes,14,opt,name=deadline_step,json=deadlineStep,proto3" json:"deadline_step,omitempty"`
+	DeadlineMissed      bool   `protobuf:"varint,15,opt,name=deadline_missed,json=deadlineMissed,proto3" json:"deadline_missed,omitempty"`
+	DeadlineProvisional bool   `protobuf:"varint,16,opt,name=deadline_provisional,json=deadlineProvisional,proto3" json:"deadline_provisional,omitempty"`
+	// Output only. The days the handling deadline was extended by, the plan
+	// agreed on RESOLVED with PAYMENT_PLAN (MoveComplaint), and the etag.
+	ExtensionDays int32         `protobuf:"varint,17,opt,name=extension_days,json=extensionDays,proto3" json:"extension_days,omitempty"`
+	PaymentPlan   []*Instalment `protobuf:"bytes,18,rep,name=payment_plan,json=paymentPlan,proto3" json:"payment_plan,omitempty"`
+	Etag          string        `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Complaint) Reset() {
