@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/google/uuid"
 	"io"
 	"net"
 	"net/http"
@@ -587,6 +588,14 @@ func scenario(t *testing.T, tr transport, pass string) {
 		}
 	}
 
+	// A date that is no date is one violation of its field, not also a
+	// missing one.
+	undated := proto.Clone(invoice).(*arrearsv1.Invoice)
+	undated.DocumentRef, undated.IssuedOn = "FZ-UNDATED", date(2024, 2, 30)
+	if code, vs := tr.call(t, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: undated}, &arrearsv1.CreateInvoiceResponse{}); code != codes.InvalidArgument || len(vs) != 1 || vs[0].Field != "invoice.issued_on" {
+		t.Errorf("issued_on 2024-02-30: %v %v, want one violation of invoice.issued_on", code, vs)
+	}
+
 	// Payments: the reference is the idempotency key.
 	pay := &arrearsv1.Payment{Amount: cny(250000), PaidOn: date(2025, 3, 1), Reference: "PAY-" + pass + "-1"}
 	var p1 arrearsv1.RecordPaymentResponse
@@ -891,6 +900,27 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 	} {
 		if code, raw := send("POST", tc.path, strings.NewReader(tc.body), tc.header, tc.value); code != tc.status {
 			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, code, tc.status, raw)
+		}
+	}
+	// A path served for other methods answers 405 saying which: a custom
+	// method's path is not read as a name by a GET route, and an export's
+	// path is not unknown to a POST.
+	for _, tc := range []struct{ method, path, allow string }{
+		{"GET", "/v1/invoices/" + uuid.NewString() + ":cancel", "POST"},
+		{"DELETE", "/v1/claims/" + uuid.NewString() + ":answer", "POST"},
+		{"POST", "/v1/overdueSummary:export", "GET, HEAD"},
+		{"PUT", "/v1/parties/" + uuid.NewString() + "/annualDisclosure:export", "GET, HEAD"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+httpAddr+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tc.allow || !strings.Contains(string(raw), `"code":12`) {
+			t.Errorf("%s %s: HTTP %d, Allow %q: %s; want 405, Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), raw, tc.allow)
 		}
 	}
 	// A sync stream whose chunked body breaks: a 400 naming the line, not
