@@ -222,14 +222,17 @@ func allRPCs(w *world) []rpcCase {
 		{"ListCreditNotes", &arrearsv1.ListCreditNotesRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListCreditNotesResponse{} }},
 		{"RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: w.inv2, Payment: &arrearsv1.Payment{Amount: cny(1), PaidOn: date(2025, 8, 1), Reference: "ISO-X"}}, func() proto.Message { return &arrearsv1.RecordPaymentResponse{} }},
 		{"GetPayment", &arrearsv1.GetPaymentRequest{Name: w.pay2}, func() proto.Message { return &arrearsv1.GetPaymentResponse{} }},
+		{"GetPayment", &arrearsv1.GetPaymentRequest{Name: anyInvoice(w.pay2)}, func() proto.Message { return &arrearsv1.GetPaymentResponse{} }},
 		{"ListPayments", &arrearsv1.ListPaymentsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListPaymentsResponse{} }},
 		{"ReversePayment", &arrearsv1.ReversePaymentRequest{Name: w.pay2, ReversedOn: date(2025, 8, 1), Reason: "x"}, func() proto.Message { return &arrearsv1.ReversePaymentResponse{} }},
 		{"OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: w.inv2, Dispute: &arrearsv1.Dispute{Amount: cny(1), Reason: "x", OpenedOn: date(2025, 8, 1)}}, func() proto.Message { return &arrearsv1.OpenDisputeResponse{} }},
 		{"GetDispute", &arrearsv1.GetDisputeRequest{Name: w.dsp2}, func() proto.Message { return &arrearsv1.GetDisputeResponse{} }},
+		{"GetDispute", &arrearsv1.GetDisputeRequest{Name: anyInvoice(w.dsp2)}, func() proto.Message { return &arrearsv1.GetDisputeResponse{} }},
 		{"ListDisputes", &arrearsv1.ListDisputesRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListDisputesResponse{} }},
 		{"ResolveDispute", &arrearsv1.ResolveDisputeRequest{Name: w.dsp2, Resolution: arrearsv1.DisputeResolution_DISPUTE_RESOLUTION_WITHDRAWN, ResolvedOn: date(2025, 8, 1)}, func() proto.Message { return &arrearsv1.ResolveDisputeResponse{} }},
 		{"ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListRevisionsResponse{} }},
 		{"ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: w.pay2}, func() proto.Message { return &arrearsv1.ListRevisionsResponse{} }},
+		{"ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: anyInvoice(w.dsp2)}, func() proto.Message { return &arrearsv1.ListRevisionsResponse{} }},
 		{"ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: w.d2}, func() proto.Message { return &arrearsv1.ListRevisionsResponse{} }},
 		{"CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_ADMIN}}, func() proto.Message { return &arrearsv1.CreateApiKeyResponse{} }},
 		{"ListApiKeys", &arrearsv1.ListApiKeysRequest{}, func() proto.Message { return &arrearsv1.ListApiKeysResponse{} }},
@@ -266,6 +269,14 @@ func allRPCs(w *world) []rpcCase {
 // attack tries every method against the other side's resources with a key
 // of one role, and checks that nothing of the other side leaks, while the
 // key's own side stays readable.
+// anyInvoice is a payment's or dispute's name with the wildcard invoice
+// "-", as the change feed names it.
+func anyInvoice(name string) string {
+	parts := strings.Split(name, "/")
+	parts[1] = "-"
+	return strings.Join(parts, "/")
+}
+
 func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	for _, rpc := range allRPCs(w) {
 		rule := auth.Rules["/arrears.v1."+serviceOf(rpc.name)+"/"+rpc.name]
@@ -295,6 +306,22 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	var inv arrearsv1.GetInvoiceResponse
 	expect(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: w.inv1}, &inv, codes.OK)
 	expect(t, tr, "GetPayment", &arrearsv1.GetPaymentRequest{Name: w.pay1}, &arrearsv1.GetPaymentResponse{}, codes.OK)
+	// By the name the change feed gives it, with the wildcard invoice.
+	var pay arrearsv1.GetPaymentResponse
+	expect(t, tr, "GetPayment", &arrearsv1.GetPaymentRequest{Name: anyInvoice(w.pay1)}, &pay, codes.OK)
+	if pay.Payment.Name != w.pay1 {
+		t.Errorf("GetPayment(%s) answered %s, want %s", anyInvoice(w.pay1), pay.Payment.Name, w.pay1)
+	}
+	var dsp arrearsv1.GetDisputeResponse
+	expect(t, tr, "GetDispute", &arrearsv1.GetDisputeRequest{Name: anyInvoice(w.dsp1)}, &dsp, codes.OK)
+	if dsp.Dispute.Name != w.dsp1 {
+		t.Errorf("GetDispute(%s) answered %s, want %s", anyInvoice(w.dsp1), dsp.Dispute.Name, w.dsp1)
+	}
+	var revs arrearsv1.ListRevisionsResponse
+	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: anyInvoice(w.pay1)}, &revs, codes.OK)
+	if len(revs.Revisions) == 0 {
+		t.Errorf("ListRevisions(%s) found none", anyInvoice(w.pay1))
+	}
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: w.c1}, &arrearsv1.GetPartyResponse{}, codes.OK)
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: w.d1}, &arrearsv1.GetPartyResponse{}, codes.OK)
 

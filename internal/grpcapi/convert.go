@@ -148,6 +148,19 @@ func parseID(v *ledger.ValidationError, field, name, collection string) uuid.UUI
 }
 
 // parseChildName reads "invoices/{uuid}/{collection}/{uuid}".
+// parseChildRead is parseChildName for a read, which also takes the
+// AIP-159 wildcard "-" for the invoice (returned as uuid.Nil): the change
+// feed names a payment or dispute so, its event carrying the record's id
+// but not its invoice's.
+func parseChildRead(v *ledger.ValidationError, field, name, collection string) (uuid.UUID, uuid.UUID) {
+	if rest, ok := strings.CutPrefix(name, "invoices/-/"+collection+"/"); ok && len(rest) == 36 {
+		if id, err := uuid.Parse(rest); err == nil {
+			return uuid.Nil, id
+		}
+	}
+	return parseChildName(v, field, name, collection)
+}
+
 func parseChildName(v *ledger.ValidationError, field, name, collection string) (uuid.UUID, uuid.UUID) {
 	parts := strings.Split(name, "/")
 	if len(parts) == 4 && parts[0] == "invoices" && parts[2] == collection && len(parts[1]) == 36 && len(parts[3]) == 36 {

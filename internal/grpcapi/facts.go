@@ -92,7 +92,7 @@ func (s *Server) RecordPayment(ctx context.Context, req *arrearsv1.RecordPayment
 
 func (s *Server) GetPayment(ctx context.Context, req *arrearsv1.GetPaymentRequest) (*arrearsv1.GetPaymentResponse, error) {
 	var v ledger.ValidationError
-	inv, id := parseChildName(&v, "name", req.Name, "payments")
+	inv, id := parseChildRead(&v, "name", req.Name, "payments")
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetPayment", "", err)
 	}
@@ -169,7 +169,7 @@ func (s *Server) OpenDispute(ctx context.Context, req *arrearsv1.OpenDisputeRequ
 
 func (s *Server) GetDispute(ctx context.Context, req *arrearsv1.GetDisputeRequest) (*arrearsv1.GetDisputeResponse, error) {
 	var v ledger.ValidationError
-	inv, id := parseChildName(&v, "name", req.Name, "disputes")
+	inv, id := parseChildRead(&v, "name", req.Name, "disputes")
 	if err := v.Err(); err != nil {
 		return nil, s.fail(ctx, "GetDispute", "", err)
 	}
@@ -177,7 +177,7 @@ func (s *Server) GetDispute(ctx context.Context, req *arrearsv1.GetDisputeReques
 	if err != nil {
 		return nil, s.fail(ctx, "GetDispute", req.Name, err)
 	}
-	invoice, err := s.svc.GetInvoice(ctx, inv)
+	invoice, err := s.svc.GetInvoice(ctx, d.InvoiceID)
 	if err != nil {
 		return nil, s.fail(ctx, "GetDispute", req.Name, err)
 	}
@@ -244,10 +244,10 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 		typ, id = ledger.ResourceInvoice, parseID(&v, "parent", req.Parent, "invoices")
 	case len(parts) == 4 && parts[2] == "payments":
 		typ = ledger.ResourcePayment
-		parent, id = parseChildName(&v, "parent", req.Parent, "payments")
+		parent, id = parseChildRead(&v, "parent", req.Parent, "payments")
 	case len(parts) == 4 && parts[2] == "disputes":
 		typ = ledger.ResourceDispute
-		parent, id = parseChildName(&v, "parent", req.Parent, "disputes")
+		parent, id = parseChildRead(&v, "parent", req.Parent, "disputes")
 	default:
 		v.Add("parent", "%q is not a party, invoice, payment or dispute name", req.Parent)
 	}

@@ -117,8 +117,20 @@ func (l *Ledger) GetPayment(ctx context.Context, invoiceID, paymentID uuid.UUID)
 }
 
 // childOf reads a record that belongs to an invoice the caller may see; a
-// record of another invoice is not found, whatever its id.
+// record of another invoice is not found, whatever its id. invoiceID
+// uuid.Nil is any invoice (the wildcard of "invoices/-/payments/{id}"):
+// the record's own invoice must then be one the caller may see.
 func childOf[T any](ctx context.Context, l *Ledger, invoiceID, id uuid.UUID, get func(context.Context, uuid.UUID) (*T, error), parent func(*T) uuid.UUID) (*T, error) {
+	if invoiceID == uuid.Nil {
+		v, err := get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := visibleInvoice(ctx, l.store, parent(v), nil); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {
 		return nil, err
 	}

@@ -1342,7 +1342,8 @@ func (x *RecordPaymentResponse) GetInvoice() *Invoice {
 
 type GetPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "invoices/{uuid}/payments/{uuid}".
+	// "invoices/{uuid}/payments/{uuid}", or "invoices/-/payments/{uuid}" (the
+	// AIP-159 wildcard, as the change feed names a payment).
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1788,8 +1789,9 @@ func (x *OpenDisputeResponse) GetInvoice() *Invoice {
 }
 
 type GetDisputeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "invoices/{uuid}/disputes/{uuid}", or "invoices/-/disputes/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2131,7 +2133,8 @@ type ListRevisionsRequest struct {
 	// The resource whose history to list: "parties/{uuid}" (or the party's
 	// natural key, "parties/{jurisdiction}:{registration_id}"),
 	// "invoices/{uuid}", "invoices/{uuid}/payments/{uuid}" or
-	// "invoices/{uuid}/disputes/{uuid}". Revisions name the resource by id.
+	// "invoices/{uuid}/disputes/{uuid}" (either with "-" for the invoice, as
+	// the change feed names them). Revisions name the resource by id.
 	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
