@@ -440,6 +440,7 @@ func TestArrearsctlSyncRidesOutServerRestart(t *testing.T) {
 	os.WriteFile(path, []byte(b.String()), 0o600)
 	restart := &stopAt{n: 1000, stop: make(chan struct{})} // asks for the restart
 	var retried []error
+	notified := make(chan struct{}, 100)
 	type outcome struct {
 		rep *syncclient.Report
 		err error
@@ -448,13 +449,26 @@ func TestArrearsctlSyncRidesOutServerRestart(t *testing.T) {
 	go func() {
 		rep, err := syncclient.RunRetrying(context.Background(),
 			syncclient.Options{Conn: conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: 100, Window: 2, Progress: restart, Terminal: true, Every: time.Millisecond},
-			syncclient.Retry{Attempts: 10, Wait: 100 * time.Millisecond, Notify: func(err error, _ time.Duration) { retried = append(retried, err) }})
+			syncclient.Retry{Attempts: 10, Wait: 100 * time.Millisecond, Notify: func(err error, _ time.Duration) {
+				retried = append(retried, err)
+				notified <- struct{}{}
+			}})
 		done <- outcome{rep, err}
 	}()
 	var got outcome
 	select {
 	case <-restart.stop:
 		stop()
+		// The server stays down for a retry or two after the one the end
+		// of its stream asked for: a run that had made progress still
+		// waits for a server it cannot reach for the moment.
+		for range 3 {
+			select {
+			case <-notified:
+			case got = <-done:
+				t.Fatalf("the run ended while the server was down: %v; acknowledged %d", got.err, got.rep.Acknowledged)
+			}
+		}
 		_, _, stop2 := startStoppable(t, config{DataDir: dir, GRPCAddr: addr}, f.clk)
 		defer stop2()
 		got = <-done

@@ -126,21 +126,30 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 		o.held = map[int64]bool{}
 	}
 	var last *Report
+	reached := false
 	for attempt := 0; ; attempt++ {
 		rep, err := Run(ctx, o)
 		if rep == nil {
 			return last, err
 		}
-		last = rep
+		// A run that did not open the session learned nothing: the last
+		// one that did says how far the session is (an attempt that met
+		// the server still down reported 0 acknowledged).
+		if rep.opened || last == nil {
+			last = rep
+		}
 		// Only a server that was reached and then went away is waited for:
 		// one never reached (a wrong host, a CA that does not match,
 		// plaintext against TLS) answers UNAVAILABLE too, and would be
-		// retried for three minutes, the file read again each time.
-		reached := rep.opened || attempt > 0
+		// retried for three minutes, the file read again each time. Once
+		// reached, it is waited for however many attempts ago that was:
+		// the attempts start again after progress, and the first of them
+		// may find the server still restarting.
+		reached = reached || rep.opened
 		if !reached || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
-			return rep, err
+			return last, err
 		}
-		if rep.Acknowledged > rep.ResumeAfter {
+		if rep.opened && rep.Acknowledged > rep.ResumeAfter {
 			attempt, wait = -1, r.Wait
 		}
 		if r.Notify != nil {
@@ -151,10 +160,10 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return rep, ctx.Err()
+			return last, ctx.Err()
 		case <-o.Stop:
 			t.Stop()
-			return rep, ErrStopped
+			return last, ErrStopped
 		}
 		wait = min(2*wait, time.Minute)
 		if o.Conn != nil {
