@@ -211,6 +211,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
 
+	if err := notTheInput(o.Rejects, o.File); err != nil {
+		return nil, err
+	}
 	rejects, err := lockRejects(o.Rejects)
 	if err != nil {
 		return nil, err // before the session was opened: nothing to report
@@ -458,6 +461,23 @@ type rejectsFile struct {
 	// earlier runs, listed by the server, or written by this run.
 	held   map[int64]bool
 	stream bool // not a regular file: only written
+}
+
+// notTheInput refuses a rejects file that is the file being synced (by
+// name or through a link): the run would truncate it, and with it every
+// record not yet sent.
+func notTheInput(rejects, input string) error {
+	if rejects == "" {
+		return nil
+	}
+	rf, err := os.Stat(rejects)
+	if err != nil {
+		return nil // not there yet: created, so not the input
+	}
+	if in, err := os.Stat(input); err == nil && os.SameFile(rf, in) {
+		return fmt.Errorf("the rejected records' file %s is the file being synced; name another with -rejects", rejects)
+	}
+	return nil
 }
 
 // errLocked is the rejects file held by another run.

@@ -484,3 +484,26 @@ func TestServerNeverReachedIsNotWaitedFor(t *testing.T) {
 		t.Errorf("a server never reached: %v, retried %d times; want UNAVAILABLE at once", err, retried)
 	}
 }
+
+// TestRejectsFileIsNotTheInput: a rejects file that is the file being
+// synced, by its name or through a link, is refused before anything is
+// written, and the file is left whole.
+func TestRejectsFileIsNotTheInput(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "payables.csv")
+	const content = "document_ref,creditor,creditor_name,currency,amount,issued_on\nA-1,CN:x,Supplier,CNY,10.00,2025-07-02\n"
+	os.WriteFile(path, []byte(content), 0o600)
+	link := filepath.Join(dir, "link.ndjson")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, rejects := range []string{path, link} {
+		_, err := Run(context.Background(), Options{Token: "t", Debtor: "parties/x", File: path, Rejects: rejects})
+		if err == nil || !strings.Contains(err.Error(), "is the file being synced") {
+			t.Errorf("-rejects %s: %v, want refused", rejects, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != content {
+			t.Fatalf("-rejects %s: the input now holds %q", rejects, b)
+		}
+	}
+}
