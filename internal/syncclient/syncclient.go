@@ -759,7 +759,7 @@ func scan(ctx context.Context, stop <-chan struct{}, path string) (n int64, dige
 		var row *rowError
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
 			break
-		} else if err != nil && !errors.As(err, &row) {
+		} else if err != nil && (!errors.As(err, &row) || errors.Is(err, errLineBreak)) {
 			return 0, "", false, fmt.Errorf("%s record %d: %w", path, n+1, err)
 		}
 		n++ // a record that cannot be read keeps its place (and number)
@@ -918,12 +918,21 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	}
 	for i, cell := range row {
 		if strings.ContainsAny(cell, "\r\n") {
-			// No column holds a line break. One here is a quote opened
-			// and never closed, which took the rows after it into this
-			// value: they are reported with it, not silently lost.
+			// No column holds a line break. One here is most likely a
+			// quote opened and never closed, which took the rows after
+			// it into this value: scan stops the run on it, before
+			// anything is sent, rather than sync the file less those
+			// rows under one rejection.
 			line, _ := r.csv.FieldPos(i)
+			// Counted up to its last line: a quote left open to the end
+			// takes in the file's last line break too.
+			in := strings.TrimRight(cell, "\r\n")
+			breaks := strings.Count(in, "\n")
+			if breaks == 0 {
+				breaks = strings.Count(in, "\r")
+			}
 			return nil, &rowError{field: r.colName(i), docRef: docRef, err: fmt.Errorf(
-				"the value from line %d runs over a line break: an unclosed quote? The lines after it, up to where a quote closes it, were read into it", line)}
+				"the value from line %d runs over %d line break(s), to line %d: %w", line, breaks, line+breaks, errLineBreak)}
 		}
 	}
 	if err != nil {
@@ -967,6 +976,9 @@ type rowLimit struct {
 	src         io.Reader
 	read, start int64
 }
+
+// errLineBreak is a CSV value holding a line break.
+var errLineBreak = errors.New("a quote opened and never closed? No column holds a line break, and the lines it took in would go unsent; nothing was sent: close the quote (or remove the line breaks) and run again")
 
 // errRunOn is a CSV row over maxLineBytes.
 var errRunOn = fmt.Errorf("a row runs on for over %d MB: a quote opened and never closed? Nothing after it can be read; close the quote and run again", maxLineBytes>>20)

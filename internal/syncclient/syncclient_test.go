@@ -213,7 +213,7 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected payment_reference (A4)",
 		"rejected amount (A5)",
 		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction)\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
-		"rejected creditor (A6): the value from line 11 runs over a line break",
+		"rejected creditor (A6): the value from line 11 runs over 2 line break(s), to line 13",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -367,6 +367,22 @@ func TestUnclosedQuoteStopsAtTheBound(t *testing.T) {
 	_, _, _, err = scan(context.Background(), nil, path)
 	if !errors.Is(err, errRunOn) || !strings.Contains(err.Error(), "record 2") {
 		t.Errorf("a quote left open before %d MB of rows: %v", maxLineBytes>>20, err)
+	}
+}
+
+// TestUnclosedQuoteStopsASmallFile: a value running over a line break
+// stops the run before anything is sent, however small the file: synced,
+// the file would lose the rows the quote took in under one rejection.
+func TestUnclosedQuoteStopsASmallFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	rows := "document_ref,creditor,currency,amount,issued_on\nA-1,CN:x,CNY,1.00,2025-07-01\nA-2,\"CN:x,CNY,1.00,2025-07-01\n"
+	for i := range 50 {
+		rows += fmt.Sprintf("A-%d,CN:x,CNY,1.00,2025-07-01\n", i+3)
+	}
+	os.WriteFile(path, []byte(rows), 0o600)
+	_, _, _, err := scan(context.Background(), nil, path)
+	if !errors.Is(err, errLineBreak) || !strings.Contains(err.Error(), "record 2") || !strings.Contains(err.Error(), "from line 3 runs over 50 line break(s), to line 53") {
+		t.Errorf("a quote left open in a small file: %v", err)
 	}
 }
 
