@@ -186,6 +186,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			}
 			fmt.Fprintf(stdout, "%d records rejected by earlier runs of the session were taken from the server's list of its rejections%s\n", rep.Recovered, where)
 		}
+		if rep.Reread > 0 {
+			where := ""
+			if *rejects != "" {
+				where = ", now listed in " + *rejects
+			}
+			fmt.Fprintf(stdout, "%d records the file itself refused in earlier runs of the session were read again%s\n", rep.Reread, where)
+		}
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
 		}

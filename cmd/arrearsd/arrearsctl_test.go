@@ -324,6 +324,9 @@ func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
 		if i == 3 || i == 7 {
 			amount = "0.00" // read, sent, and refused by the server
 		}
+		if i == 1 {
+			amount = "10/4" // refused by arrearsctl, never sent
+		}
 		fmt.Fprintf(&b, "LOST-%03d,CN:%s,Supplier,SMALL,CNY,%s,2025-07-02\n", i, uscc("92350121MA0CW0001"), amount)
 	}
 	all := b.String()
@@ -333,7 +336,7 @@ func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
 	os.WriteFile(path, []byte(all), 0o600)
 	// The first six records under the session, their answers kept nowhere.
 	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: first, Session: "nightly"})
-	if err != nil || rep.Outcomes["REJECTED"] != 1 {
+	if err != nil || rep.Outcomes["REJECTED"] != 2 {
 		t.Fatalf("first run: %v, %v, %v", rep.Outcomes, rep.Rejected, err)
 	}
 	rejects := filepath.Join(dir, "rejected.ndjson")
@@ -354,25 +357,27 @@ func TestArrearsctlSyncRecoversLostRejections(t *testing.T) {
 	}
 	opts := syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Session: "nightly", Rejects: rejects}
 	rep, err = syncclient.Run(context.Background(), opts)
-	if err != nil || !rep.Done || rep.ResumeAfter != 6 || rep.Recovered != 1 || rep.RejectedBefore != 1 || rep.Outcomes["REJECTED"] != 1 {
-		t.Errorf("resumed run: %v, done %v, resumed after %d, recovered %d, rejected before %d, outcomes %v",
-			err, rep.Done, rep.ResumeAfter, rep.Recovered, rep.RejectedBefore, rep.Outcomes)
+	// The file's own refusal of record 2 is read again from the file: the
+	// server never saw it.
+	if err != nil || !rep.Done || rep.ResumeAfter != 6 || rep.Recovered != 1 || rep.Reread != 1 || rep.RejectedBefore != 2 || rep.Outcomes["REJECTED"] != 1 {
+		t.Errorf("resumed run: %v, done %v, resumed after %d, recovered %d, read again %d, rejected before %d, outcomes %v",
+			err, rep.Done, rep.ResumeAfter, rep.Recovered, rep.Reread, rep.RejectedBefore, rep.Outcomes)
 	}
-	if got := fileSeqs(); fmt.Sprint(got) != "[4 8]" {
-		t.Errorf("rejects file lists records %v, want [4 8]", got)
+	if got := fileSeqs(); fmt.Sprint(got) != "[4 2 8]" {
+		t.Errorf("rejects file lists records %v, want [4 2 8]", got)
 	}
 	// Once more: the file holds both; nothing is recovered twice.
 	rep, err = syncclient.Run(context.Background(), opts)
-	if err != nil || rep.Recovered != 0 || rep.RejectedBefore != 2 {
-		t.Errorf("third run: %v, recovered %d, rejected before %d", err, rep.Recovered, rep.RejectedBefore)
+	if err != nil || rep.Recovered != 0 || rep.Reread != 0 || rep.RejectedBefore != 3 {
+		t.Errorf("third run: %v, recovered %d, read again %d, rejected before %d", err, rep.Recovered, rep.Reread, rep.RejectedBefore)
 	}
-	if got := fileSeqs(); fmt.Sprint(got) != "[4 8]" {
-		t.Errorf("after the third run the rejects file lists records %v, want [4 8]", got)
+	if got := fileSeqs(); fmt.Sprint(got) != "[4 2 8]" {
+		t.Errorf("after the third run the rejects file lists records %v, want [4 2 8]", got)
 	}
-	// With no file, the server's list is what counts.
+	// With no file, the server's list and the file's own refusals count.
 	opts.Rejects = ""
-	if rep, err = syncclient.Run(context.Background(), opts); err != nil || rep.RejectedBefore != 2 {
-		t.Errorf("a run without a rejects file: %v, rejected before %d, want 2", err, rep.RejectedBefore)
+	if rep, err = syncclient.Run(context.Background(), opts); err != nil || rep.RejectedBefore != 3 {
+		t.Errorf("a run without a rejects file: %v, rejected before %d, want 3", err, rep.RejectedBefore)
 	}
 
 	// The session and its rejections as a portal or script reads them, over

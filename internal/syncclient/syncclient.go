@@ -95,7 +95,11 @@ type Report struct {
 	// of an earlier connection, committed as this run began.
 	RejectedBefore int64
 	Recovered      int64
-	Elapsed        time.Duration
+	// Reread counts the rejections at or before ResumeAfter that the file
+	// itself refused (never sent, so not in the server's list) and that no
+	// rejects file held: read again from the file and written there now.
+	Reread  int64
+	Elapsed time.Duration
 
 	opened bool // the server opened the session
 }
@@ -376,9 +380,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if err != nil && !errors.As(err, &row) {
 				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
 			}
-			if seq <= rep.ResumeAfter {
-				continue
-			}
 			if row == nil {
 				if n := proto.Size(rec); n > maxRecordBytes {
 					row = &rowError{field: "record", docRef: rec.GetDocumentRef(),
@@ -392,10 +393,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				if field == "" {
 					field = "record"
 				}
+				res := &arrearsv1.RecordResult{Sequence: seq, DocumentRef: row.docRef, Outcome: "REJECTED",
+					Problems: []*arrearsv1.RecordProblem{{Field: field, Description: row.err.Error()}}}
 				mu.Lock()
-				reject(&arrearsv1.RecordResult{Sequence: seq, DocumentRef: row.docRef, Outcome: "REJECTED",
-					Problems: []*arrearsv1.RecordProblem{{Field: field, Description: row.err.Error()}}})
+				switch {
+				case seq > rep.ResumeAfter:
+					reject(res)
+				case !rejects.held[seq]:
+					// An earlier run's, its line lost (the rejects file
+					// removed, or none kept): never sent, so the server
+					// cannot list it, but the file says it again.
+					if err := rejects.write(res); err != nil {
+						cancel()
+					}
+					rep.Reread++
+					rep.RejectedBefore++
+				}
 				mu.Unlock()
+				continue
+			}
+			if seq <= rep.ResumeAfter {
 				continue
 			}
 			rec.Sequence = seq
