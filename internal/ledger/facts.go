@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/civil"
+	"github.com/arrears/arrears/internal/money"
 )
 
 // CreditNote reduces what is owed on an invoice from IssuedOn. It is a fact:
@@ -71,6 +73,34 @@ func (p *Payment) SameContent(o *Payment) bool {
 	return p.InvoiceID == o.InvoiceID && p.Amount == o.Amount && p.Currency == o.Currency &&
 		p.PaidOn == o.PaidOn && p.Reference == o.Reference && p.Instrument == o.Instrument &&
 		p.MaturityOn == o.MaturityOn
+}
+
+// ContentDiffers lists, as RecordPayment's request names them, the fields
+// in which o records another payment than p under the same reference: what
+// a caller must be told it cannot change.
+func (p *Payment) ContentDiffers(o *Payment) []FieldViolation {
+	var out []FieldViolation
+	add := func(field string, differs bool, held, sent any) {
+		if differs {
+			out = append(out, FieldViolation{Field: field, Description: fmt.Sprintf(
+				"payment %q is recorded with %s %s, not %s: a recorded payment is not changed; reverse it and record the right one under a new reference",
+				p.Reference, field, shown(held), shown(sent))})
+		}
+	}
+	add("amount", p.Amount != o.Amount || p.Currency != o.Currency,
+		money.Money{Minor: p.Amount, Currency: p.Currency}, money.Money{Minor: o.Amount, Currency: o.Currency})
+	add("paid_on", p.PaidOn != o.PaidOn, p.PaidOn, o.PaidOn)
+	add("instrument", p.Instrument != o.Instrument, p.Instrument, o.Instrument)
+	add("maturity_on", p.MaturityOn != o.MaturityOn, p.MaturityOn, o.MaturityOn)
+	return out
+}
+
+// shown is a value as a message gives it: "none" when unset.
+func shown(v any) string {
+	if s := fmt.Sprint(v); s != "" {
+		return s
+	}
+	return "none"
 }
 
 // DisputeState is open or resolved.

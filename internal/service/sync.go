@@ -1166,7 +1166,19 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		}
 	}
 	res.InvoiceID = inv.ID
+	listed := make(map[string]int, len(r.Payments))
 	for i, p := range r.Payments {
+		// A reference listed twice in a record: the same payment is one,
+		// another is refused as such (recorded from the first, the second
+		// was refused as differing from a payment the rejection undid).
+		ref := strings.TrimSpace(p.Payment.Reference)
+		if j, ok := listed[ref]; ok {
+			if r.Payments[j] == p {
+				continue
+			}
+			return ledger.Invalid(fmt.Sprintf("payments[%d].reference", i), "%q is the reference of payments[%d] too, with other content: a payment is listed once", ref, j)
+		}
+		listed[ref] = i
 		changed, err := l.syncPayment(ctx, tx, inv, p, now)
 		if err != nil {
 			return prefixPayment(err, i)
@@ -1291,7 +1303,17 @@ func (l *Ledger) syncPayment(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 		}
 		return "", ledger.Invalid("reference", "%q is a payment of invoice %q; a payment belongs to one invoice", prev.Reference, held.DocumentRef)
 	}
-	// Reusing the first payment's own checks: same content or refused.
+	// Same content, or refused naming what differs (recordPaymentTx would
+	// answer ALREADY_EXISTS about the whole record).
+	cand := p
+	cand.InvoiceID, cand.Reference, cand.Currency = prev.InvoiceID, prev.Reference, money.CodeUpper(strings.TrimSpace(p.Currency))
+	if cand.Instrument == "" {
+		cand.Instrument = ledger.InstrumentTransfer
+	}
+	if d := prev.ContentDiffers(&cand); len(d) > 0 {
+		return "", &ledger.ValidationError{Violations: d}
+	}
+	// Reusing the first payment's own checks.
 	if _, _, err := l.recordPaymentTx(ctx, tx, prev.InvoiceID, &p, now); err != nil {
 		return "", err
 	}

@@ -717,6 +717,53 @@ func TestSyncRefusesAnotherInvoicesPayment(t *testing.T) {
 	}
 }
 
+// TestSyncNamesWhatDiffersInAPayment: a record whose payment differs from
+// the one recorded under its reference is rejected naming each field that
+// differs, not the whole record with the name of a payment; one listing a
+// reference twice with other content is rejected naming the second, not as
+// differing from the first, which its rejection undid; the same payment
+// listed twice is one.
+func TestSyncNamesWhatDiffersInAPayment(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			paid := service.SyncPayment{Payment: ledger.Payment{Amount: 2500, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "ND-PAY-0"}}
+			ids := f.created(t, "", f.record(1, "ND-X", 500000, 30, paid))
+			changed := paid
+			changed.Payment.Amount, changed.Payment.PaidOn = 2525, d(2025, 8, 2)
+			other := service.SyncPayment{Payment: ledger.Payment{Amount: 100, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "ND-PAY-1"}}
+			twice := other
+			twice.Payment.Amount = 200
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{
+				f.record(2, "ND-X", 500000, 30, changed),
+				f.record(3, "ND-Y", 500000, 30, other, twice),
+				f.record(4, "ND-Z", 500000, 30, other, other),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields []string
+			for _, v := range res[0].Violations {
+				fields = append(fields, v.Field)
+			}
+			if res[0].Outcome != service.SyncRejected || !slices.Equal(fields, []string{"payments[0].amount", "payments[0].paid_on"}) ||
+				!strings.Contains(res[0].Violations[0].Description, "recorded with amount CNY 25.00, not CNY 25.25") {
+				t.Errorf("a changed payment: %+v", res[0])
+			}
+			if r := res[1]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "payments[1].reference" ||
+				strings.Contains(r.Violations[0].Description, "payments/") {
+				t.Errorf("a reference listed twice with other content: %+v", r)
+			}
+			if r := res[2]; r.Outcome != service.SyncCreated {
+				t.Errorf("the same payment listed twice: %+v", r)
+			}
+			if x := f.get(t, ids[0]); x.Paid != 2500 || x.Version != 1 {
+				t.Errorf("ND-X paid %d at version %d, want 2500 at 1", x.Paid, x.Version)
+			}
+		})
+	}
+}
+
 // TestSyncPaymentsMatchRecordPayments: a record bringing three new payments
 // of a known invoice, on two days and out of date order, leaves what three
 // RecordPayment calls in the record's order leave: the invoice, a revision
