@@ -191,7 +191,8 @@ type Revision struct {
 	EffectiveOn *Date `protobuf:"bytes,3,opt,name=effective_on,json=effectiveOn,proto3" json:"effective_on,omitempty"`
 	// When the change was recorded.
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
-	// The API method that made the change.
+	// The operation that made the change, as Event.method names it (a sync's
+	// correction is "UpdateInvoice").
 	Method string `protobuf:"bytes,5,opt,name=method,proto3" json:"method,omitempty"`
 	// The resource as it stood after the change, as JSON.
 	SnapshotJson  string `protobuf:"bytes,6,opt,name=snapshot_json,json=snapshotJson,proto3" json:"snapshot_json,omitempty"`
