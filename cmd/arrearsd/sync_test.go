@@ -315,6 +315,18 @@ func testSync(t *testing.T, cfg config) {
 	if rs := sb.Result.Results; rs[0].Outcome != "REJECTED" || rs[1].Outcome != "CREATED" || len(rs[0].Problems) == 0 || rs[0].Problems[0].Field != "creditor_name" {
 		t.Errorf("a new supplier's nameless record before a named one: %v", rs)
 	}
+	// A record refused for its supplier's name lists its other problems
+	// too, as a request does.
+	unnamed := record(1, 952, 0)
+	unnamed.Creditor, unnamed.DocumentRef, unnamed.Amount = "bogus", "", &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: -1}
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{unnamed}}, &sb)
+	var fields []string
+	for _, p := range sb.Result.Results[0].Problems {
+		fields = append(fields, p.Field)
+	}
+	if got := strings.Join(fields, ","); got != "creditor,document_ref,amount.minor_units" {
+		t.Errorf("a record with a bad creditor, no reference and a negative amount names %s", got)
+	}
 	// A reason without its date is no reversal or cancellation: refused,
 	// not answered UNCHANGED.
 	reason := record(1, 3, 0) // synced above, with a payment

@@ -417,6 +417,7 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 			last = sess.AckedSeq
 		}
 		var apply []int
+		jurisdiction := "" // the debtor's, read for the first record refused early
 		for i := range recs {
 			r := &recs[i]
 			results[i] = SyncResult{Sequence: r.Sequence, DocumentRef: r.Invoice.DocumentRef}
@@ -437,7 +438,11 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				// them every record of the chunk. Its sequence is taken.
 				// Neither syncFast nor syncRecord sees such a record.
 				results[i].Outcome = SyncRejected
-				results[i].Violations = violationsOf(r.Problems.Err())
+				all, err := l.recordChecks(ctx, tx, debtorID, r, now, &jurisdiction)
+				if err != nil {
+					return err
+				}
+				results[i].Violations = violationsOf(all.Err())
 				if sess != nil {
 					last = r.Sequence
 				}
@@ -1103,6 +1108,38 @@ func rejectable(err error) bool {
 	var ve *ledger.ValidationError
 	return errors.As(err, &ve) || errors.Is(err, ledger.ErrAlreadyExists) || errors.Is(err, ledger.ErrFailedPrecondition) ||
 		errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrPermissionDenied) || errors.Is(err, ledger.ErrStale)
+}
+
+// recordChecks adds to the problems found in decoding a record those the
+// invoice's own checks find (its store-free ones: references, amounts,
+// dates), so that a record refused early, say for its creditor's name,
+// lists every problem, as a request does. jurisdiction caches the
+// debtor's, which dates the checks.
+func (l *Ledger) recordChecks(ctx context.Context, tx store.Tx, debtorID uuid.UUID, r *SyncRecord, now time.Time, jurisdiction *string) (ledger.ValidationError, error) {
+	v := r.Problems
+	if r.Invoice == nil {
+		return v, nil
+	}
+	if *jurisdiction == "" {
+		d, err := tx.GetParty(ctx, debtorID)
+		if err != nil {
+			return v, err
+		}
+		*jurisdiction = d.Jurisdiction
+	}
+	inv := *r.Invoice
+	var checks *ledger.ValidationError
+	if !errors.As(inv.Normalize(l.Today(now, *jurisdiction)), &checks) {
+		return v, nil
+	}
+	// A field refused in decoding is not judged again: a reference with a
+	// NUL would also be one "with control characters".
+	for _, c := range checks.Violations {
+		if !r.Problems.Has(c.Field) {
+			v.Add(c.Field, "%s", c.Description)
+		}
+	}
+	return v, nil
 }
 
 // violationsOf names a rejected record's problems by the record's own
