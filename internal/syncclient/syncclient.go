@@ -1179,6 +1179,14 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		return &arrearsv1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
 	}
 	currency := money.CodeUpper(get(colCurrency))
+	// Blank, an amount would reach the server as none, refused there as a
+	// currency and an amount missing from a row that has its currency.
+	if get(colAmount) == "" {
+		return nil, &fieldError{"amount", errors.New("required: the invoice's amount")}
+	}
+	if get(colPaymentReference) != "" && get(colPaymentAmount) == "" {
+		return nil, &fieldError{"payment_amount", errors.New("required with payment_reference")}
+	}
 	if get(colAmount) != "" || get(colPaymentAmount) != "" {
 		// Named here, not as the amount that could not be read in it.
 		if currency == "" {
@@ -1215,7 +1223,10 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 	}
 	if s := get(colAgreedTermDays); s != "" {
 		n, e := strconv.ParseInt(s, 10, 32)
-		if e != nil {
+		switch {
+		case errors.Is(e, strconv.ErrRange):
+			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is too many days", s)}
+		case e != nil:
 			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is not a whole number of days", s)}
 		}
 		rec.AgreedTermDays = int32(n)
