@@ -54,9 +54,13 @@ func Parse(s string) (Date, error) {
 		m, okM := digits(s[5:7])
 		d, okD := digits(s[8:10])
 		if okY && okM && okD {
-			if dt, err := New(y, time.Month(m), d); err == nil {
+			dt, err := New(y, time.Month(m), d)
+			if err == nil {
 				return dt, nil
 			}
+			// In the form, but no day of the calendar (2025-02-30):
+			// said so, not that the form is wrong.
+			return Date{}, fmt.Errorf("%q is no date: %w", s, err)
 		}
 	}
 	t, err := time.Parse(time.DateOnly, s)

@@ -190,3 +190,17 @@ func TestParseMatchesTimeParse(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSaysWhatIsWrong: a string in the form but not on the calendar
+// is said to be no date, with why; one not in the form is said to be so.
+func TestParseSaysWhatIsWrong(t *testing.T) {
+	for s, want := range map[string]string{
+		"2025-02-30": `"2025-02-30" is no date: 2025-02 has no day 30`,
+		"2025-13-01": `"2025-13-01" is no date: month 13 is out of range 1-12`,
+		"30/02/2025": `"30/02/2025" is not a date in the form YYYY-MM-DD`,
+	} {
+		if _, err := Parse(s); err == nil || err.Error() != want {
+			t.Errorf("Parse(%q): %v, want %s", s, err, want)
+		}
+	}
+}

@@ -271,7 +271,7 @@ func TestLoadErrors(t *testing.T) {
 		{"rate table without a source", map[string]string{"rates/X.csv": "2020-01-01,1.0\n"}, "Source"},
 		{"rate table out of order", map[string]string{"rates/X.csv": "# Source: t\n2020-01-01,1.0\n2019-01-01,2.0\n"}, "not after"},
 		{"rate table with a bad percent", map[string]string{"rates/X.csv": "# Source: t\n2020-01-01,one\n"}, "not a decimal"},
-		{"rate table with a bad date", map[string]string{"rates/X.csv": "# Source: t\n2020-02-30,1\n"}, "YYYY-MM-DD"},
+		{"rate table with a bad date", map[string]string{"rates/X.csv": "# Source: t\n2020-02-30,1\n"}, "2020-02 has no day 30"},
 		{"rate table confirmed before its last entry", map[string]string{"rates/X.csv": "# Source: t\n# Confirmed through: 2019-12-31\n2020-01-01,1\n"}, "before its last entry"},
 		{"rate table with a bad confirmed-through date", map[string]string{"rates/X.csv": "# Source: t\n# Confirmed through: soon\n2020-01-01,1\n"}, "confirmed through"},
 		{"rate table file name not an id", map[string]string{"rates/x y.csv": "# Source: t\n2020-01-01,1\n"}, "file name"},
