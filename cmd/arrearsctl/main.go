@@ -20,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -27,8 +28,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +40,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/netaddr"
 	"github.com/arrears/arrears/internal/shutdown"
 	"github.com/arrears/arrears/internal/syncclient"
@@ -178,7 +182,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			shown, what = rep.Total, "records done"
 		}
 		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v\n",
-			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), rep.Outcomes)
+			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), outcomes(rep.Outcomes))
 		if rep.Recovered > 0 {
 			where := ""
 			if *rejects != "" {
@@ -193,8 +197,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			}
 			fmt.Fprintf(stdout, "%d records the file itself refused in earlier runs of the session were read again%s\n", rep.Reread, where)
 		}
+		// By sequence: the file's own refusals are known at once, the
+		// server's as their chunks are answered.
+		slices.SortFunc(rep.Rejected, func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
 		for _, r := range rep.Rejected {
-			fmt.Fprintf(stdout, "rejected record %d (%s): %v\n", r.Sequence, r.DocumentRef, r.Problems)
+			fmt.Fprintf(stdout, "rejected record %d (%s): %s\n", r.Sequence, r.DocumentRef, problems(r.Problems))
 		}
 		if n := rep.Outcomes["REJECTED"]; n > int64(len(rep.Rejected)) {
 			fmt.Fprintf(stdout, "... and %d more rejected records\n", n-int64(len(rep.Rejected)))
@@ -218,6 +225,33 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitError{exitRejected, fmt.Sprintf("%d records rejected%s", n, where)}
 	}
 	return nil
+}
+
+// outcomes says how many records came out each way, in a fixed order:
+// "12 created, 3 unchanged, 1 rejected".
+func outcomes(n map[string]int64) string {
+	known := []string{"CREATED", "UPDATED", "UNCHANGED", "DUPLICATE", "REJECTED"}
+	order := append(known, slices.Sorted(maps.Keys(n))...) // then any a newer server adds
+	var parts []string
+	for i, o := range order {
+		if n[o] > 0 && (i < len(known) || !slices.Contains(known, o)) {
+			parts = append(parts, fmt.Sprintf("%d %s", n[o], strings.ToLower(o)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no records sent"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// problems says a rejected record's problems as "field: description",
+// joined by "; ".
+func problems(ps []*arrearsv1.RecordProblem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Field + ": " + p.Description
+	}
+	return strings.Join(parts, "; ")
 }
 
 func envOr(name, def string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,5 +52,20 @@ func TestPlaintextToAnotherHostIsWarned(t *testing.T) {
 		if got := strings.Contains(stderr.String(), "without TLS"); got != warned {
 			t.Errorf("-server %s: warned %v, want %v (stderr %q)", server, got, warned, stderr.String())
 		}
+	}
+}
+
+// TestSummaryIsPlainWords: outcomes and problems are said in words, not as
+// Go maps and protobuf text.
+func TestSummaryIsPlainWords(t *testing.T) {
+	if got := outcomes(map[string]int64{"REJECTED": 1, "CREATED": 12, "UNCHANGED": 3, "LATER": 2}); got != "12 created, 3 unchanged, 1 rejected, 2 later" {
+		t.Errorf("outcomes: %q", got)
+	}
+	if got := outcomes(nil); got != "no records sent" {
+		t.Errorf("no outcomes: %q", got)
+	}
+	ps := []*arrearsv1.RecordProblem{{Field: "amount", Description: "must be positive"}, {Field: "issued_on", Description: "is required"}}
+	if got := problems(ps); got != "amount: must be positive; issued_on: is required" {
+		t.Errorf("problems: %q", got)
 	}
 }
