@@ -1,19 +1,17 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	"github.com/arrears/arrears/internal/jsonenc"
+	"github.com/arrears/arrears/internal/protojsonerr"
 )
 
 // The gateway's decoders name only the last segment of a field they refuse
@@ -21,11 +19,6 @@ import (
 // 1:20): ...", "strconv.ParseInt: ..."). These helpers give such a refusal
 // the field's whole path, as the API's own checks name fields
 // ("party.kind", "as_of.year"), and plain words.
-
-// jsonPosition reads protojson's "(line L:C)", and its "syntax error".
-// The protobuf module spaces its prefix with a space or a no-break space,
-// chosen per binary, so that no one relies on its text: both are read.
-var jsonPosition = regexp.MustCompile(`^proto:[ \x{a0}](syntax error[ \x{a0}])?\(line (\d+):(\d+)\):[ \x{a0}]`)
 
 // fieldError is a JSON message protojson refused, named by the path of the
 // field at fault. Its text is what the gateway passes on as the status
@@ -43,120 +36,11 @@ var badField = regexp.MustCompile(`^bad field ("(?:[^"\\]|\\.)*"): (.*)$`)
 // wrong in plain words. It returns err unchanged when the message gives no
 // position inside data.
 func describeJSONError(data []byte, err error) error {
-	path, ok := bodyFieldPath(data, err.Error())
+	path, ok := protojsonerr.FieldPath(data, err.Error())
 	if !ok {
 		return err
 	}
-	return &fieldError{path: path, text: plainBodyError(err.Error())}
-}
-
-// bodyFieldPath finds, in JSON data refused with msg, the path of the field
-// at the position msg gives. ok is false when msg gives no position or data
-// does not reach it.
-func bodyFieldPath(data []byte, msg string) (path string, ok bool) {
-	m := jsonPosition.FindStringSubmatch(msg)
-	if m == nil {
-		return "", false
-	}
-	line, _ := strconv.Atoi(m[2])
-	col, _ := strconv.Atoi(m[3])
-	off, ok := byteOffset(data, line, col)
-	if !ok {
-		return "", false
-	}
-	return pathAt(data, off)
-}
-
-// byteOffset turns a 1-based line and column (in characters) into a byte
-// offset; ok is false when data has no such place.
-func byteOffset(data []byte, line, col int) (int64, bool) {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := bytes.IndexByte(data[off:], '\n')
-		if i < 0 {
-			return 0, false
-		}
-		off += i + 1
-	}
-	for c := 1; c < col; c++ {
-		if off >= len(data) || data[off] == '\n' {
-			return 0, false
-		}
-		_, n := utf8.DecodeRune(data[off:])
-		off += n
-	}
-	return int64(off), true
-}
-
-// pathAt walks body's tokens to the one spanning off and names its place.
-func pathAt(body []byte, off int64) (string, bool) {
-	type frame struct {
-		object  bool
-		key     string
-		index   int
-		wantKey bool
-	}
-	var stack []frame
-	name := func() string {
-		var b strings.Builder
-		for _, f := range stack {
-			switch {
-			case f.object && f.key != "":
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(jsonenc.FieldName(f.key))
-			case !f.object && f.index >= 0:
-				b.WriteString("[" + strconv.Itoa(f.index) + "]")
-			}
-		}
-		return b.String()
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	for {
-		tok, err := dec.Token()
-		end := dec.InputOffset()
-		if err != nil {
-			// Broken JSON at the position: the place reached so far.
-			p := name()
-			return p, p != ""
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		if s, isString := tok.(string); isString && top != nil && top.object && top.wantKey {
-			top.key, top.wantKey = s, false
-			if off < end {
-				return name(), true
-			}
-			continue
-		}
-		if d, isDelim := tok.(json.Delim); isDelim && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].object {
-				stack[len(stack)-1].wantKey = true
-			}
-			continue
-		}
-		if top != nil && !top.object {
-			top.index++
-		}
-		if off < end {
-			p := name()
-			return p, p != ""
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, frame{object: true, wantKey: true})
-		case json.Delim('['):
-			stack = append(stack, frame{index: -1})
-		default:
-			if top != nil && top.object {
-				top.wantKey = true
-			}
-		}
-	}
+	return &fieldError{path: path, text: protojsonerr.Plain(err.Error())}
 }
 
 // queryFieldPath finds the query parameter a refusal of leaf (the last
@@ -231,18 +115,6 @@ func plainQueryError(msg string) (leaf, bad, text string, ok bool) {
 		return leaf, bad, strconv.Quote(bad) + " is not an RFC 3339 timestamp (e.g. 2025-09-30T00:00:00Z)", true
 	}
 	return leaf, "", cause, true
-}
-
-// plainBodyError drops protojson's prefix and position from its message.
-func plainBodyError(msg string) string {
-	m := jsonPosition.FindStringSubmatch(msg)
-	switch {
-	case m == nil:
-		return msg
-	case m[1] != "":
-		return "syntax error: " + msg[len(m[0]):]
-	}
-	return msg[len(m[0]):]
 }
 
 // bodySelector is, for each method whose REST body is one field of its

@@ -24,6 +24,7 @@ import (
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/jsonenc"
 	"github.com/arrears/arrears/internal/metrics"
+	"github.com/arrears/arrears/internal/protojsonerr"
 )
 
 // Patterns in the JSON decoder's and query parser's messages that name the
@@ -78,7 +79,7 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 				field = path
 			}
 		} else {
-			msg = plainBodyError(msg)
+			msg = protojsonerr.Plain(msg)
 		}
 		err = withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+msg), field, msg).Err()
 	}
