@@ -8,10 +8,12 @@ package syncclient
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +38,7 @@ import (
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/money"
+	"github.com/arrears/arrears/internal/protojsonerr"
 )
 
 // Options configure a run.
@@ -795,6 +798,7 @@ type recordReader struct {
 	named  []bool    // whether the header names each column, up to width
 	limit  *rowLimit // beneath csv
 	lines  *bufio.Reader
+	lineNo int // the NDJSON lines read, blank ones too
 	isJSON bool
 	// blankRows counts the rows of empty cells skipped.
 	blankRows int64
@@ -868,12 +872,25 @@ func openRecords(path string) (*recordReader, error) {
 		r.lines = src
 	default:
 		f.Close()
-		return nil, fmt.Errorf("%s: want a .csv or .ndjson file", path)
+		return nil, fmt.Errorf("%s: want a .csv, .ndjson or .jsonl file", path)
 	}
 	return r, nil
 }
 
 func (r *recordReader) Close() error { return r.f.Close() }
+
+// documentRefOf is the document reference of an NDJSON line protojson
+// refused, if plain JSON can read it there, for the rejection to name it.
+func documentRefOf(line []byte) string {
+	var rec struct {
+		Camel string `json:"documentRef"`
+		Snake string `json:"document_ref"`
+	}
+	if json.Unmarshal(line, &rec) != nil {
+		return ""
+	}
+	return strings.TrimSpace(cmp.Or(rec.Camel, rec.Snake))
+}
 
 // Next returns the next record, or io.EOF.
 func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
@@ -886,8 +903,9 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			if err != nil {
 				return nil, err
 			}
+			r.lineNo++
 			if line == nil {
-				return nil, &rowError{field: "record", err: fmt.Errorf("a line over %d bytes", maxLineBytes)}
+				return nil, &rowError{field: "record", err: fmt.Errorf("line %d: over %d bytes", r.lineNo, maxLineBytes)}
 			}
 			// A byte-order mark may start any line of files joined
 			// together (cat a.ndjson b.ndjson).
@@ -895,11 +913,18 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 				continue
 			}
 			if !utf8.Valid(line) {
-				return nil, &rowError{err: errNotUTF8}
+				return nil, &rowError{err: fmt.Errorf("line %d: %w", r.lineNo, errNotUTF8)}
 			}
 			var rec arrearsv1.PayableRecord
 			if err := protojson.Unmarshal(line, &rec); err != nil {
-				return nil, &rowError{err: err}
+				// Named as the server names a record's fields, by the
+				// file's line, in plain words; protojson's own counts
+				// lines within this one.
+				row := &rowError{docRef: documentRefOf(line), err: fmt.Errorf("line %d: %s", r.lineNo, protojsonerr.Plain(err.Error()))}
+				if path, ok := protojsonerr.FieldPath(line, err.Error()); ok {
+					row.field = path
+				}
+				return nil, row
 			}
 			return &rec, nil
 		}

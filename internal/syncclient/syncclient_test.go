@@ -234,8 +234,15 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 	j := filepath.Join(dir, "payables.ndjson")
 	long := `{"documentRef":"` + strings.Repeat("x", maxLineBytes) + `"}`
 	os.WriteFile(j, []byte("\ufeff"+`{"documentRef":"J1"}`+"\n"+long+"\n\ufeff"+`{"documentRef":"J2"}`), 0o600)
-	if got := strings.Join(readAll(t, j), "|"); got != "J1|rejected record (): a line over 16777216 bytes|J2" {
+	if got := strings.Join(readAll(t, j), "|"); got != "J1|rejected record (): line 2: over 16777216 bytes|J2" {
 		t.Errorf("ndjson with an overlong line: %s", got)
+	}
+	// A line protojson refuses is named by the file's line (blank lines
+	// counted), its field as the server names it, and its reference.
+	os.WriteFile(j, []byte(`{"documentRef":"J1"}`+"\n\n\n"+`{"documentRef":"J4","amount2":1}`+"\n"+`{"documentRef":"J5","issuedOn":"2025-08-01"}`+"\n"), 0o600)
+	want := `J1|rejected amount2 (J4): line 4: unknown field "amount2"|rejected issued_on (J5): line 5: syntax error: unexpected token "2025-08-01"`
+	if got := strings.Join(readAll(t, j), "|"); got != want {
+		t.Errorf("ndjson refused by protojson:\n%s\nwant\n%s", got, want)
 	}
 }
 
