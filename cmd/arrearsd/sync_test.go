@@ -389,6 +389,7 @@ func testSync(t *testing.T, cfg config) {
 	}
 	var body strings.Builder
 	open, _ := protojson.Marshal(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "rest", Debtor: f.debtor}}})
+	body.WriteString("\ufeff") // a byte-order mark, as Windows editors write one
 	body.Write(open)
 	body.WriteString("\n")
 	for i := 0; i < 3; i++ {

@@ -79,7 +79,9 @@ func newLines(r io.Reader, max int) *lines {
 func (l *lines) next(msg proto.Message) error {
 	for l.sc.Scan() {
 		l.n++
-		text := bytes.TrimSpace(l.sc.Bytes())
+		// A byte-order mark, as Windows editors start a file (or each of
+		// files joined), is no part of the JSON.
+		text := bytes.TrimSpace(bytes.TrimPrefix(l.sc.Bytes(), []byte("\ufeff")))
 		if len(text) == 0 {
 			continue
 		}
