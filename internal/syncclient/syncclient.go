@@ -1232,6 +1232,11 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		}
 		return m
 	}
+	if c := get(colCreditor); c != "" && !strings.HasPrefix(c, "parties/") && !strings.Contains(c, ":") {
+		// The server would quote "parties/" and this, words the file
+		// never held.
+		return nil, &fieldError{"creditor", fmt.Errorf("%q is not JURISDICTION:REGISTRATION_ID (as CN: and the unified social credit code) nor a party name", c)}
+	}
 	rec := &arrearsv1.PayableRecord{
 		DocumentRef: get(colDocumentRef), Creditor: creditorName(get(colCreditor)), CreditorName: get(colCreditorName),
 		CreditorRegionCode: get(colCreditorRegionCode), ContractRef: get(colContractRef), Amount: amount(colAmount),
