@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -923,6 +924,46 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 			t.Errorf("%s %s: HTTP %d, Allow %q: %s; want 405, Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), raw, tc.allow)
 		}
 	}
+	// If-Match guards an update as the etag in the body does, and ETag
+	// gives the etag to send.
+	do := func(method, path, body string, header ...string) (int, http.Header, []byte) {
+		req, _ := http.NewRequest(method, "http://"+httpAddr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, raw
+	}
+	code, h, raw := do("POST", "/v1/parties", `{"party": {"displayName": "Etag Ltd", "kind": "PARTY_KIND_LARGE_ENTERPRISE", "jurisdiction": "CN", "registrationId": "`+
+		uscc("91350100MA2YETAG0")+`", "regionCode": "350100"}}`)
+	var created struct{ Party struct{ Name, Etag string } }
+	if err := json.Unmarshal(raw, &created); code != 200 || err != nil || h.Get("ETag") != strconv.Quote(created.Party.Etag) {
+		t.Fatalf("create a party: HTTP %d, ETag %q: %s", code, h.Get("ETag"), raw)
+	}
+	rename := func(ifMatch string) (int, http.Header, []byte) {
+		return do("PATCH", "/v1/"+created.Party.Name+"?updateMask=displayName", `{"displayName": "Etag Holdings"}`, "If-Match", ifMatch)
+	}
+	if code, _, raw := rename(`"99"`); code != 409 {
+		t.Errorf("an update under a stale If-Match: HTTP %d %s, want 409", code, raw)
+	}
+	for _, bad := range []string{`W/"1"`, `1`, `"1", "2"`} {
+		if code, _, raw := rename(bad); code != 400 || !strings.Contains(string(raw), `"field":"etag"`) {
+			t.Errorf("If-Match %s: HTTP %d %s, want 400 naming etag", bad, code, raw)
+		}
+	}
+	if code, h, raw := rename(h.Get("ETag")); code != 200 || h.Get("ETag") == "" || h.Get("ETag") == strconv.Quote(created.Party.Etag) {
+		t.Errorf("an update under the ETag read: HTTP %d, ETag %q: %s", code, h.Get("ETag"), raw)
+	}
+	if code, _, raw := do("POST", "/v1/invoices", `{"invoice": {}}`, "If-Match", `"1"`); code != 400 || !strings.Contains(string(raw), "takes no etag") {
+		t.Errorf("If-Match on a create: HTTP %d %s, want 400", code, raw)
+	}
+
 	// A sync stream whose chunked body breaks: a 400 naming the line, not
 	// the transport's own words.
 	c, err := net.Dial("tcp", httpAddr)
@@ -935,7 +976,7 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := io.ReadAll(resp.Body)
+	raw, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 400 || !strings.Contains(string(raw), "could not be read") || strings.Contains(string(raw), "chunk") {
 		t.Errorf("a broken chunked sync body: HTTP %d %s", resp.StatusCode, raw)

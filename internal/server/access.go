@@ -47,6 +47,9 @@ type gate struct {
 	// the gateway's server, whose REST calls requireKey charged before
 	// their bodies were read.
 	limits *limiter
+	// rest is the gateway's server's gate: an If-Match header the gateway
+	// passes on is read into the request (applyIfMatch).
+	rest bool
 }
 
 // limiter holds each key's token bucket, per replica.
@@ -62,7 +65,7 @@ func newGate(a Authenticator, l RateLimit, c clock.Clock, log *slog.Logger) *gat
 }
 
 // charged is g for calls charged before they reach it.
-func (g *gate) charged() *gate { return &gate{authn: g.authn, log: g.log} }
+func (g *gate) charged() *gate { return &gate{authn: g.authn, log: g.log, rest: true} }
 
 var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
 
@@ -185,7 +188,13 @@ func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 					if err := dec(v); err != nil {
 						return err
 					}
-					return takeRefusal(v)
+					if err := takeRefusal(v); err != nil {
+						return err
+					}
+					if g.rest {
+						return applyIfMatch(ctx, full, v)
+					}
+					return nil
 				}
 				return handle(srv, actx, decode, nil)
 			}

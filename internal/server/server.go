@@ -201,6 +201,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithForwardResponseOption(etagHeader),
 	)
 	if err := arrearsv1.RegisterLedgerServiceHandler(ctx, gw, s.conn); err != nil {
 		s.closeListeners()
