@@ -407,6 +407,41 @@ func TestCreditNoteNotBeforeTheInvoice(t *testing.T) {
 	}
 }
 
+// TestCreditNoteReferenceIsItsKey: the issuer's reference names one credit
+// note of an invoice: the same note again, with no request id, is the first
+// and credits once; other content under it is ALREADY_EXISTS; another
+// invoice may use it.
+func TestCreditNoteReferenceIsItsKey(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			inv, other := f.invoice(t, "CNREF-1", d(2025, 7, 1)), f.invoice(t, "CNREF-2", d(2025, 7, 1))
+			note := func() *ledger.CreditNote {
+				return &ledger.CreditNote{Amount: 1000, IssuedOn: d(2025, 8, 1), Reference: "CN-7", Reason: "discount"}
+			}
+			first, _, err := f.a.CreateCreditNote(admin, inv.ID, note(), "CNY", service.Idempotency{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, after, err := f.a.CreateCreditNote(admin, inv.ID, note(), "CNY", service.Idempotency{})
+			if err != nil || again.ID != first.ID || after.Credited != 1000 {
+				t.Fatalf("the same credit note again: %v, %v; credited %d, want the first and 1000", again, err, after.Credited)
+			}
+			changed := note()
+			changed.Amount = 2000
+			if _, _, err := f.a.CreateCreditNote(admin, inv.ID, changed, "CNY", service.Idempotency{}); !errors.Is(err, ledger.ErrAlreadyExists) {
+				t.Errorf("another credit note under the same reference: %v, want ALREADY_EXISTS", err)
+			}
+			if _, _, err := f.a.CreateCreditNote(admin, other.ID, note(), "CNY", service.Idempotency{}); err != nil {
+				t.Errorf("the reference on another invoice: %v", err)
+			}
+			if got := f.get(t, inv.ID); got.Credited != 1000 {
+				t.Errorf("credited %d, want 1000", got.Credited)
+			}
+		})
+	}
+}
+
 // TestCreditedDisputeNotBeforeTheInvoice: a dispute resolved by credit
 // issues a credit note dated on its resolution, which may not be before
 // the invoice's issue date, as a credit note issued by hand may not.

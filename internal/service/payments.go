@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -274,6 +275,21 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 			return err
 		}
 		today := l.Today(now, debtor.Jurisdiction)
+		// The issuer's reference names one credit note of the invoice, as
+		// a payment's names one payment: the same note again (a retry
+		// without a request id) is the first, whatever happened since,
+		// and not a second credit of the same amount.
+		if prev, err := creditNoteByReference(ctx, tx, inv.ID, cn.Reference); err != nil {
+			return err
+		} else if prev != nil {
+			if prev.Amount != cn.Amount || prev.IssuedOn != cn.IssuedOn || prev.Reason != strings.TrimSpace(cn.Reason) ||
+				(currency != "" && currency != inv.Amount.Currency) {
+				return fmt.Errorf("%w: credit note reference %q is already recorded on this invoice with other content (%s)",
+					ledger.ErrAlreadyExists, prev.Reference, "invoices/"+inv.ID.String()+"/creditNotes/"+prev.ID.String())
+			}
+			outCN, outInv = prev, inv
+			return nil
+		}
 		var v ledger.ValidationError
 		ledger.ValidateAmount(&v, "credit_note.amount", ledger.MoneyOf(cn.Amount, currency))
 		if currency != "" && currency != inv.Amount.Currency {
@@ -302,6 +318,27 @@ func (l *Ledger) CreateCreditNote(ctx context.Context, invoiceID uuid.UUID, cn *
 		return remember(ctx, tx, idem, note.ID, now)
 	})
 	return outCN, outInv, err
+}
+
+// creditNoteByReference is the invoice's credit note under ref (as
+// stored: trimmed), nil if none.
+func creditNoteByReference(ctx context.Context, tx store.Tx, invoiceID uuid.UUID, ref string) (*ledger.CreditNote, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, nil
+	}
+	facts, err := tx.Facts(ctx, []uuid.UUID{invoiceID})
+	if err != nil {
+		return nil, err
+	}
+	if f := facts[invoiceID]; f != nil {
+		for i := range f.CreditNotes {
+			if f.CreditNotes[i].Reference == ref {
+				return &f.CreditNotes[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // applyCredit records a credit note and lowers the invoice by it.

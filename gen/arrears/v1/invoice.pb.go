@@ -875,7 +875,10 @@ type CreditNote struct {
 	Amount *Money `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
 	// The day the credit note takes effect.
 	IssuedOn *Date `protobuf:"bytes,3,opt,name=issued_on,json=issuedOn,proto3" json:"issued_on,omitempty"`
-	// The issuer's reference for the credit note.
+	// The issuer's reference for the credit note, naming one credit note of
+	// the invoice: the same note sent again is answered with the first
+	// (a retry without a request_id credits once), and other content under
+	// the same reference is ALREADY_EXISTS.
 	Reference string `protobuf:"bytes,4,opt,name=reference,proto3" json:"reference,omitempty"`
 	// Why the amount was reduced.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
