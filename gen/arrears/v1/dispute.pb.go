@@ -51,8 +51,9 @@ type Dispute struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only. The side that raised it: DEBTOR, CREDITOR or ADMIN. That
-	// side withdraws it; only the supplier resolves it CREDITED; only a
-	// regulator resolves it REJECTED (an ADMIN key may do any of these).
+	// side withdraws it (either side, one an ADMIN key raised: else neither
+	// could); only the supplier resolves it CREDITED; only a regulator
+	// resolves it REJECTED (an ADMIN key may do any of these).
 	OpenedBy      string `protobuf:"bytes,13,opt,name=opened_by,json=openedBy,proto3" json:"opened_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
