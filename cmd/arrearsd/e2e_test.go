@@ -812,8 +812,8 @@ func operations(t *testing.T, conn *grpc.ClientConn, httpAddr, token string) {
 // malformedHTTP sends bodies no gRPC client could: each gets a 4xx with a
 // status body, and BadRequest details naming the field where there is one.
 func malformedHTTP(t *testing.T, httpAddr, token string) {
-	// send makes one request with the key, and headers as name, value pairs.
-	send := func(method, path string, body io.Reader, header ...string) (int, []byte) {
+	// do makes one request with the key, and headers as name, value pairs.
+	do := func(method, path string, body io.Reader, header ...string) (int, http.Header, []byte) {
 		req, _ := http.NewRequest(method, "http://"+httpAddr+path, body)
 		req.Header.Set("Authorization", "Bearer "+token)
 		for i := 0; i+1 < len(header); i += 2 {
@@ -825,7 +825,11 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		}
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, raw
+		return resp.StatusCode, resp.Header, raw
+	}
+	send := func(method, path string, body io.Reader, header ...string) (int, []byte) {
+		code, _, raw := do(method, path, body, header...)
+		return code, raw
 	}
 	for _, tc := range []struct {
 		desc, method, path, body string
@@ -926,28 +930,14 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 	}
 	// If-Match guards an update as the etag in the body does, and ETag
 	// gives the etag to send.
-	do := func(method, path, body string, header ...string) (int, http.Header, []byte) {
-		req, _ := http.NewRequest(method, "http://"+httpAddr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, raw
-	}
-	code, h, raw := do("POST", "/v1/parties", `{"party": {"displayName": "Etag Ltd", "kind": "PARTY_KIND_LARGE_ENTERPRISE", "jurisdiction": "CN", "registrationId": "`+
-		uscc("91350100MA2YETAG0")+`", "regionCode": "350100"}}`)
+	code, h, raw := do("POST", "/v1/parties", strings.NewReader(`{"party": {"displayName": "Etag Ltd", "kind": "PARTY_KIND_LARGE_ENTERPRISE", "jurisdiction": "CN", "registrationId": "`+
+		uscc("91350100MA2YETAG0")+`", "regionCode": "350100"}}`))
 	var created struct{ Party struct{ Name, Etag string } }
 	if err := json.Unmarshal(raw, &created); code != 200 || err != nil || h.Get("ETag") != strconv.Quote(created.Party.Etag) {
 		t.Fatalf("create a party: HTTP %d, ETag %q: %s", code, h.Get("ETag"), raw)
 	}
 	rename := func(ifMatch string) (int, http.Header, []byte) {
-		return do("PATCH", "/v1/"+created.Party.Name+"?updateMask=displayName", `{"displayName": "Etag Holdings"}`, "If-Match", ifMatch)
+		return do("PATCH", "/v1/"+created.Party.Name+"?updateMask=displayName", strings.NewReader(`{"displayName": "Etag Holdings"}`), "If-Match", ifMatch)
 	}
 	if code, _, raw := rename(`"99"`); code != 409 {
 		t.Errorf("an update under a stale If-Match: HTTP %d %s, want 409", code, raw)
@@ -960,7 +950,7 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 	if code, h, raw := rename(h.Get("ETag")); code != 200 || h.Get("ETag") == "" || h.Get("ETag") == strconv.Quote(created.Party.Etag) {
 		t.Errorf("an update under the ETag read: HTTP %d, ETag %q: %s", code, h.Get("ETag"), raw)
 	}
-	if code, _, raw := do("POST", "/v1/invoices", `{"invoice": {}}`, "If-Match", `"1"`); code != 400 || !strings.Contains(string(raw), "takes no etag") {
+	if code, _, raw := do("POST", "/v1/invoices", strings.NewReader(`{"invoice": {}}`), "If-Match", `"1"`); code != 400 || !strings.Contains(string(raw), "takes no etag") {
 		t.Errorf("If-Match on a create: HTTP %d %s, want 400", code, raw)
 	}
 
