@@ -327,6 +327,14 @@ func testSync(t *testing.T, cfg config) {
 	if got := strings.Join(fields, ","); got != "creditor,document_ref,amount.minor_units" {
 		t.Errorf("a record with a bad creditor, no reference and a negative amount names %s", got)
 	}
+	// An impossible date is one problem of its field, not also a missing
+	// date.
+	undated := record(1, 953, 0)
+	undated.IssuedOn = date(2025, 2, 30)
+	call(t, erpT, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: []*arrearsv1.PayableRecord{undated}}, &sb)
+	if ps := sb.Result.Results[0].Problems; len(ps) != 1 || ps[0].Field != "issued_on" {
+		t.Errorf("a record issued on 2025-02-30: %v, want one problem of issued_on", ps)
+	}
 	// A reason without its date is no reversal or cancellation: refused,
 	// not answered UNCHANGED.
 	reason := record(1, 3, 0) // synced above, with a payment

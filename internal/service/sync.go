@@ -1135,7 +1135,9 @@ func (l *Ledger) recordChecks(ctx context.Context, tx store.Tx, debtorID uuid.UU
 	// A field refused in decoding is not judged again: a reference with a
 	// NUL would also be one "with control characters".
 	for _, c := range checks.Violations {
-		if !r.Problems.Has(c.Field) {
+		// Decoding names the invoice's dates as CreateInvoice's request
+		// holds them ("invoice.issued_on"); violationsOf strips that.
+		if !r.Problems.Has(c.Field) && !r.Problems.Has("invoice."+c.Field) {
 			v.Add(c.Field, "%s", c.Description)
 		}
 	}
