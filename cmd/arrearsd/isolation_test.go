@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"net/http"
 	"strings"
 	"testing"
@@ -266,9 +267,6 @@ func allRPCs(w *world) []rpcCase {
 	}
 }
 
-// attack tries every method against the other side's resources with a key
-// of one role, and checks that nothing of the other side leaks, while the
-// key's own side stays readable.
 // anyInvoice is a payment's or dispute's name with the wildcard invoice
 // "-", as the change feed names it.
 func anyInvoice(name string) string {
@@ -277,6 +275,9 @@ func anyInvoice(name string) string {
 	return strings.Join(parts, "/")
 }
 
+// attack tries every method against the other side's resources with a key
+// of one role, and checks that nothing of the other side leaks, while the
+// key's own side stays readable.
 func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	for _, rpc := range allRPCs(w) {
 		rule := auth.Rules["/arrears.v1."+serviceOf(rpc.name)+"/"+rpc.name]
@@ -312,6 +313,9 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	if pay.Payment.Name != w.pay1 {
 		t.Errorf("GetPayment(%s) answered %s, want %s", anyInvoice(w.pay1), pay.Payment.Name, w.pay1)
 	}
+	// The nil UUID is no invoice, nor another spelling of the wildcard.
+	nilParent := strings.Replace(anyInvoice(w.pay1), "/-/", "/"+uuid.Nil.String()+"/", 1)
+	expect(t, tr, "GetPayment", &arrearsv1.GetPaymentRequest{Name: nilParent}, &arrearsv1.GetPaymentResponse{}, codes.InvalidArgument, "name")
 	var dsp arrearsv1.GetDisputeResponse
 	expect(t, tr, "GetDispute", &arrearsv1.GetDisputeRequest{Name: anyInvoice(w.dsp1)}, &dsp, codes.OK)
 	if dsp.Dispute.Name != w.dsp1 {
@@ -319,8 +323,8 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	}
 	var revs arrearsv1.ListRevisionsResponse
 	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: anyInvoice(w.pay1)}, &revs, codes.OK)
-	if len(revs.Revisions) == 0 {
-		t.Errorf("ListRevisions(%s) found none", anyInvoice(w.pay1))
+	if len(revs.Revisions) == 0 || revs.Revisions[0].Resource != w.pay1 {
+		t.Errorf("ListRevisions(%s): %v, want revisions of %s", anyInvoice(w.pay1), revs.Revisions, w.pay1)
 	}
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: w.c1}, &arrearsv1.GetPartyResponse{}, codes.OK)
 	expect(t, tr, "GetParty", &arrearsv1.GetPartyRequest{Name: w.d1}, &arrearsv1.GetPartyResponse{}, codes.OK)

@@ -47,8 +47,8 @@ func MustNew(y int, m time.Month, d int) Date {
 // Parse reads "YYYY-MM-DD".
 func Parse(s string) (Date, error) {
 	// Digits read by hand first: every date of every synced record is
-	// parsed, and time.Parse is general. What New refuses goes to
-	// time.Parse, which decides as before.
+	// parsed, and time.Parse is general. Digits New refuses are no date;
+	// anything else goes to time.Parse.
 	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
 		y, okY := digits(s[0:4])
 		m, okM := digits(s[5:7])

@@ -147,7 +147,6 @@ func parseID(v *ledger.ValidationError, field, name, collection string) uuid.UUI
 	return id
 }
 
-// parseChildName reads "invoices/{uuid}/{collection}/{uuid}".
 // parseChildRead is parseChildName for a read, which also takes the
 // AIP-159 wildcard "-" for the invoice (returned as uuid.Nil): the change
 // feed names a payment or dispute so, its event carrying the record's id
@@ -161,12 +160,15 @@ func parseChildRead(v *ledger.ValidationError, field, name, collection string) (
 	return parseChildName(v, field, name, collection)
 }
 
+// parseChildName reads "invoices/{uuid}/{collection}/{uuid}". The nil
+// UUID is no invoice's id: it stands for the wildcard in the service, and
+// is refused here.
 func parseChildName(v *ledger.ValidationError, field, name, collection string) (uuid.UUID, uuid.UUID) {
 	parts := strings.Split(name, "/")
 	if len(parts) == 4 && parts[0] == "invoices" && parts[2] == collection && len(parts[1]) == 36 && len(parts[3]) == 36 {
 		inv, err1 := uuid.Parse(parts[1])
 		id, err2 := uuid.Parse(parts[3])
-		if err1 == nil && err2 == nil {
+		if err1 == nil && err2 == nil && inv != uuid.Nil {
 			return inv, id
 		}
 	}

@@ -276,10 +276,33 @@ func (s *Server) ListRevisions(ctx context.Context, req *arrearsv1.ListRevisions
 	if err != nil {
 		return nil, s.fail(ctx, method, req.Parent, err)
 	}
+	if parent == uuid.Nil && (typ == ledger.ResourcePayment || typ == ledger.ResourceDispute) {
+		// Asked by the wildcard name: the revisions name the record by
+		// its full one.
+		if name, err = s.childName(ctx, typ, id); err != nil {
+			return nil, s.fail(ctx, method, req.Parent, err)
+		}
+	}
 	rows, next := nextToken(s, sc, rows, size, func(r *ledger.Revision) uuid.UUID { return seqPosition(r.Revision) })
 	out := &arrearsv1.ListRevisionsResponse{NextPageToken: next}
 	for _, r := range rows {
 		out.Revisions = append(out.Revisions, revisionToProto(name, r))
 	}
 	return out, nil
+}
+
+// childName is the full name of a payment or dispute known by its id.
+func (s *Server) childName(ctx context.Context, typ ledger.ResourceType, id uuid.UUID) (string, error) {
+	if typ == ledger.ResourcePayment {
+		p, err := s.svc.GetPayment(ctx, uuid.Nil, id)
+		if err != nil {
+			return "", err
+		}
+		return invoiceName(p.InvoiceID) + "/payments/" + id.String(), nil
+	}
+	d, err := s.svc.GetDispute(ctx, uuid.Nil, id)
+	if err != nil {
+		return "", err
+	}
+	return invoiceName(d.InvoiceID) + "/disputes/" + id.String(), nil
 }

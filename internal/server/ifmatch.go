@@ -117,24 +117,26 @@ func etagField(m protoreflect.Message, body string) (holder protoreflect.Message
 
 // etagHeader sets ETag on a REST answer that is one resource with an etag
 // (GetInvoice's invoice, UpdateParty's party): the value If-Match takes.
+// An answer holding more (CreateCreditNote's note and invoice) gets none:
+// an etag there would not be the created resource's.
 func etagHeader(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
+	if resp == nil {
+		return nil // a stream's call with no message
+	}
 	m := resp.ProtoReflect()
-	fields := m.Descriptor().Fields()
 	var tag string
-	for i := 0; i < fields.Len(); i++ {
-		f := fields.Get(i)
-		if f.Message() == nil || f.IsList() || f.IsMap() || !m.Has(f) {
+	resources := 0
+	for f, v := range m.Range {
+		if f.Message() == nil || f.IsList() || f.IsMap() {
 			continue
 		}
-		inner := m.Get(f).Message()
+		resources++
+		inner := v.Message()
 		if e := inner.Descriptor().Fields().ByName("etag"); e != nil && e.Kind() == protoreflect.StringKind && !e.IsList() {
-			if tag != "" {
-				return nil // two resources: neither is the answer's
-			}
 			tag = inner.Get(e).String()
 		}
 	}
-	if tag != "" {
+	if resources == 1 && tag != "" {
 		w.Header().Set("ETag", strconv.Quote(tag))
 	}
 	return nil

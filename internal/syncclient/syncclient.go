@@ -21,12 +21,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -87,7 +89,7 @@ type Report struct {
 	// sequence then falls short of Total by the unreadable rows at the end).
 	Done     bool
 	Outcomes map[string]int64
-	Rejected []*arrearsv1.RecordResult // the first 100 of this run; all are in Options.Rejects
+	Rejected []*arrearsv1.RecordResult // this run's first 100 in the file; all are in Options.Rejects
 	// RejectedBefore counts the rejections of the records at or before
 	// ResumeAfter: those earlier runs of the session wrote to
 	// Options.Rejects or RunRetrying's earlier attempts reported, and
@@ -100,7 +102,8 @@ type Report struct {
 	Recovered      int64
 	// Reread counts the rejections at or before ResumeAfter that the file
 	// itself refused (never sent, so not in the server's list) and that no
-	// rejects file held: read again from the file and written there now.
+	// rejects file held: read again from the file and written there now
+	// (under the session named after the file only).
 	Reread  int64
 	Elapsed time.Duration
 
@@ -198,6 +201,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
+	// Before the file is read through: a large one takes a while.
+	if err := notTheInput(o.Rejects, o.File); err != nil {
+		return nil, err
+	}
+	named := o.Session != ""
 	total, digest, blankRows, err := scan(ctx, o.Stop, o.File)
 	if err != nil {
 		return nil, err
@@ -218,9 +226,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
 
-	if err := notTheInput(o.Rejects, o.File); err != nil {
-		return nil, err
-	}
 	rejects, err := lockRejects(o.Rejects)
 	if err != nil {
 		return nil, err // before the session was opened: nothing to report
@@ -297,8 +302,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// be written ends the run: it would be lost, as nothing re-sends it.
 	reject := func(r *arrearsv1.RecordResult) {
 		rep.Outcomes["REJECTED"]++
-		if len(rep.Rejected) < 100 {
-			rep.Rejected = append(rep.Rejected, r)
+		// The 100 first in the file: the file's own refusals come at
+		// once, the server's as their chunks are answered.
+		rep.Rejected = append(rep.Rejected, r)
+		if len(rep.Rejected) > 100 {
+			slices.SortFunc(rep.Rejected, func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
+			rep.Rejected = rep.Rejected[:100]
 		}
 		if err := rejects.write(r); err != nil {
 			cancel()
@@ -402,10 +411,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				switch {
 				case seq > rep.ResumeAfter:
 					reject(res)
-				case !rejects.held[seq]:
+				case !named && !rejects.held[seq]:
 					// An earlier run's, its line lost (the rejects file
 					// removed, or none kept): never sent, so the server
-					// cannot list it, but the file says it again.
+					// cannot list it, but the file says it again. Not
+					// under a -session named by hand, which resumes by
+					// position in what may be another file: its rows up
+					// to there are not the ones sent.
 					if err := rejects.write(res); err != nil {
 						cancel()
 					}
@@ -973,6 +985,9 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			if breaks == 0 {
 				breaks = strings.Count(in, "\r")
 			}
+			// A value ending in its only break (a quote closed on the
+			// next line) runs over that one.
+			breaks = max(breaks, 1)
 			return nil, &rowError{field: r.colName(i), docRef: docRef, err: fmt.Errorf(
 				"the value from line %d runs over %d line break(s), to line %d: %w", line, breaks, line+breaks, errLineBreak)}
 		}
@@ -1232,7 +1247,7 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		}
 		return m
 	}
-	if c := get(colCreditor); c != "" && !strings.HasPrefix(c, "parties/") && !strings.Contains(c, ":") {
+	if c := get(colCreditor); c != "" && !strings.HasPrefix(c, "parties/") && !strings.Contains(c, ":") && !isUUID(c) {
 		// The server would quote "parties/" and this, words the file
 		// never held.
 		return nil, &fieldError{"creditor", fmt.Errorf("%q is not JURISDICTION:REGISTRATION_ID (as CN: and the unified social credit code) nor a party name", c)}
@@ -1255,7 +1270,7 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		n, e := strconv.ParseInt(s, 10, 32)
 		switch {
 		case errors.Is(e, strconv.ErrRange):
-			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is too many days", s)}
+			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is out of range for a number of days", s)}
 		case e != nil:
 			return nil, &fieldError{"agreed_term_days", fmt.Errorf("%q is not a whole number of days", s)}
 		}
@@ -1269,6 +1284,12 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		return nil, &fieldError{"payment_reference", errors.New("required with payment_amount or paid_on")}
 	}
 	return rec, err
+}
+
+// isUUID reports whether s is a party id as the API writes it.
+func isUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 // creditorName accepts "CN:9135..." as well as "parties/CN:9135...".

@@ -205,6 +205,7 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"A12,CN:x,CNY,10.00,2025-07-01,SMALL,60,P-12,,2025-08-01\n" +
 		"A13,CN:x,CNY,10.00,2025-07-01,SMALL,99999999999,,,\n" +
 		"A14,913501210000000012,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
+		"A15,0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8091,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A6,\"CN:x\" Ltd,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A7,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n" +
 		"A8,CN:x,CNY,10.00,2025-07-01,SMALL,60,,,\n"
@@ -218,9 +219,10 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected amount (A5)",
 		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction)\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
 		"rejected amount (A11): required: the invoice's amount\nrejected payment_amount (A12): required with payment_reference\n",
-		"rejected agreed_term_days (A13): \"99999999999\" is too many days",
+		"rejected agreed_term_days (A13): \"99999999999\" is out of range for a number of days",
 		"rejected creditor (A14): \"913501210000000012\" is not JURISDICTION:REGISTRATION_ID",
-		"rejected creditor (A6): the value from line 15 runs over 2 line break(s), to line 17",
+		"\nA15\n", // a party id is a party's name too
+		"rejected creditor (A6): the value from line 16 runs over 2 line break(s), to line 18",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
