@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ type CreateInvoiceInput struct {
 	// (an impossible date, say); they are reported together with the
 	// service's own checks, so the client sees every problem at once.
 	Problems ledger.ValidationError
+	// method names the change in the audit trail: CreateInvoice, or the
+	// call that creates the invoice on its behalf (SyncPayables).
+	method string
 }
 
 // CreateInvoice records an invoice. Unknown parties are reported against
@@ -77,7 +81,7 @@ func (l *Ledger) createInvoiceTx(ctx context.Context, tx store.Tx, in CreateInvo
 		if err := remember(ctx, tx, in.Idem, inv.ID, now); err != nil {
 			return err
 		}
-		if err := tx.CreateInvoice(ctx, &inv, change(ctx, &inv, inv.IssuedOn, now, "CreateInvoice")); err != nil {
+		if err := tx.CreateInvoice(ctx, &inv, change(ctx, &inv, inv.IssuedOn, now, cmp.Or(in.method, "CreateInvoice"))); err != nil {
 			if errors.Is(err, ledger.ErrAlreadyExists) {
 				return fmt.Errorf("%w: the debtor already has an invoice with document_ref %q", ledger.ErrAlreadyExists, inv.DocumentRef)
 			}

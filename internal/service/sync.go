@@ -1173,7 +1173,7 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 	inv, err := tx.GetInvoiceByDocumentRef(ctx, debtorID, strings.TrimSpace(r.Invoice.DocumentRef))
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
-		inv, err = l.createInvoiceTx(ctx, tx, CreateInvoiceInput{Invoice: r.Invoice, Debtor: PartyRef{ID: debtorID}, Creditor: PartyRef{ID: creditor.ID}}, now)
+		inv, err = l.createInvoiceTx(ctx, tx, CreateInvoiceInput{Invoice: r.Invoice, Debtor: PartyRef{ID: debtorID}, Creditor: PartyRef{ID: creditor.ID}, method: "SyncPayables"}, now)
 		if errors.Is(err, ledger.ErrAlreadyExists) {
 			// Not there when read, there when written: another writer
 			// took the reference meanwhile. The record is not at fault;

@@ -717,6 +717,25 @@ func TestSyncRefusesAnotherInvoicesPayment(t *testing.T) {
 	}
 }
 
+// TestSyncNamesWhatItCreates: an invoice a sync creates is recorded as
+// made by SyncPayables whichever way its record went: the chunk's bulk
+// way, or one at a time (a record cancelling its invoice at once).
+func TestSyncNamesWhatItCreates(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	cancelled := f.record(2, "NM-SLOW", 500000, 30)
+	cancelled.CancelledOn, cancelled.CancelReason = d(2025, 8, 1), "raised in error"
+	ids := f.created(t, "", f.record(1, "NM-FAST", 500000, 30), cancelled)
+	revs, err := f.sb.RevisionsOf(admin, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if rs := revs[id]; len(rs) == 0 || rs[0].Method != "SyncPayables" {
+			t.Errorf("record %d's first revision: %+v, want made by SyncPayables", i+1, rs)
+		}
+	}
+}
+
 // TestSyncNamesWhatDiffersInAPayment: a record whose payment differs from
 // the one recorded under its reference is rejected naming each field that
 // differs, not the whole record with the name of a payment; one listing a

@@ -712,12 +712,15 @@ type Event struct {
 	// Who: "{ROLE}:{key prefix}".
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The operation that made the change: the API method called, but for a
-	// change one call makes on another's behalf, that one's name: what a sync
-	// (SyncPayables or SyncPayablesBatch) creates is "SyncPayables", and its
-	// corrections, payments, reversals and cancellations are "UpdateInvoice",
-	// "RecordPayment", "ReversePayment" and "CancelInvoice" (reads as of a
-	// past date treat a correction by its kind); a contest the debtor's
-	// correction answers is "CorrectRecord"; the escalation sweep is "Sweep".
+	// change one call makes on another's behalf, that one's name: the
+	// invoices and suppliers a sync (SyncPayables or SyncPayablesBatch)
+	// creates are "SyncPayables", and so are the payments a new invoice
+	// comes with in its chunk's bulk write ("RecordPayment" where its record
+	// is taken alone); its corrections, other payments, reversals and
+	// cancellations are "UpdateInvoice", "RecordPayment", "ReversePayment" and
+	// "CancelInvoice" (reads as of a past date treat a correction by its
+	// kind); a contest the debtor's correction answers is "CorrectRecord";
+	// the escalation sweep is "Sweep".
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
 	// The resource changed, and its revision after the change. A payment,
 	// dispute, credit note or contest is named with "-" for its invoice
