@@ -179,7 +179,9 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	for _, g := range groups[start:end] {
 		pg := summaryGroupToProto(g)
 		if !withDetail {
-			pg.Interest.MinorUnits, pg.OldestDaysOverdue, pg.MaxEscalationLevel = 0, 0, 0
+			// Absent, not zero: "interest": {"currencyCode": "CNY"} read
+			// as no interest owed.
+			pg.Interest, pg.OldestDaysOverdue, pg.MaxEscalationLevel = nil, 0, 0
 		}
 		out.Groups = append(out.Groups, pg)
 	}
