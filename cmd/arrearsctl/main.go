@@ -10,9 +10,10 @@
 // at once. Every rejected record is written, as it is known, to a file of
 // JSON lines (FILE.rejected.ndjson unless -rejects says otherwise).
 //
-// A server that becomes unavailable during the run (stopping, restarting,
-// out of reach) is waited for and the run resumes by itself, -retries
-// times (8 unless told otherwise).
+// A server that becomes unavailable (stopping, restarting, out of reach,
+// or without its database), or a chunk that conflicts (ABORTED), is waited
+// for and the run resumes by itself, -retries times (8 unless told
+// otherwise).
 //
 // Exit status: 0 when every record was synced, 3 when the file is done
 // but some records were rejected, 130 when interrupted, 1 on any other
@@ -98,7 +99,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	debtor := fs.String("debtor", "", "the debtor: parties/{id} or parties/{jurisdiction}:{registration id}")
 	session := fs.String("session", "", "session name; default derived from the file, so a rerun resumes")
 	chunk := fs.Int("chunk", 500, "records per chunk (at most 1000)")
-	retries := fs.Int("retries", 8, "times to resume by itself while the server is unavailable (waiting 1s, then twice as long each time, up to a minute)")
+	retries := fs.Int("retries", 8, "times to resume by itself while the server is unavailable or a chunk conflicts (waiting 1s, then twice as long each time, up to a minute)")
 	rejects := fs.String("rejects", "", `file of JSON lines receiving every rejected record (default FILE.rejected.ndjson; "-" for none)`)
 	caFile := fs.String("tls-ca", "", "PEM CA of the server's certificate; TLS when set (or with -tls-cert, against the system's roots)")
 	certFile := fs.String("tls-cert", "", "PEM client certificate, for mutual TLS")
@@ -171,6 +172,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if rep == nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
 			return exitError{exitInterrupted, "interrupted while reading the file; nothing was sent"}
+		}
+		return err
+	}
+	if !rep.SessionOpened() {
+		// The session was never opened: the report knows nothing of
+		// where it stands (0 acknowledged would be false).
+		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
+			return exitError{exitInterrupted, "interrupted before the session was opened; nothing was sent"}
 		}
 		return err
 	}

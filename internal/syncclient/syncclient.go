@@ -32,6 +32,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -123,7 +124,7 @@ type Retry struct {
 }
 
 // RunRetrying is Run, run again as r says while the server is
-// unavailable; it returns the last run's report (or, when the last run
+// unavailable or a chunk conflicts (retryable); it returns the last run's report (or, when the last run
 // ended before it had one, the one before: what was sent stays reported),
 // which counts the earlier runs' rejections as a rerun does
 // (Report.RejectedBefore). A run that moved the session on starts the
@@ -155,8 +156,10 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 		// reached, it is waited for however many attempts ago that was:
 		// the attempts start again after progress, and the first of them
 		// may find the server still restarting.
-		reached = reached || rep.opened
-		if !reached || attempt >= r.Attempts || status.Code(err) != codes.Unavailable || ctx.Err() != nil {
+		// A server that answered (its database down, say: "cannot check
+		// the API key now") was reached too: its connection stands.
+		reached = reached || rep.opened || (o.Conn != nil && o.Conn.GetState() == connectivity.Ready)
+		if !reached || attempt >= r.Attempts || !retryable(err) || ctx.Err() != nil {
 			return last, err
 		}
 		if rep.opened && rep.Acknowledged > rep.ResumeAfter {
@@ -184,6 +187,23 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 		}
 	}
 }
+
+// retryable reports whether a run that ended with err is run again:
+// UNAVAILABLE (a server stopping, restarting or without its database), and
+// ABORTED (a chunk that lost to other writers of the debtor's audit chain,
+// the server's sweep among them, more times than the server reruns it):
+// resumed, the session takes the chunk again.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// SessionOpened reports whether the run opened its session, and so whether
+// the report says where the session stands.
+func (r *Report) SessionOpened() bool { return r.opened }
 
 // Run syncs the file. It returns when the file is done, or with ctx's error
 // when interrupted: everything acknowledged so far is durable, and a rerun

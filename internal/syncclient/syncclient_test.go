@@ -539,3 +539,45 @@ func TestRejectsFileIsNotTheInput(t *testing.T) {
 		}
 	}
 }
+
+// refusingSync is a sync server that answers every stream with one error,
+// as a server whose database is down answers the key check.
+type refusingSync struct {
+	arrearsv1.UnimplementedSyncServiceServer
+	err error
+}
+
+func (s refusingSync) SyncPayables(arrearsv1.SyncService_SyncPayablesServer) error { return s.err }
+
+// TestAnsweringServerIsWaitedFor: a server that answers, refusing the run
+// UNAVAILABLE (its database down) or ABORTED (a conflict), was reached, so
+// the run waits and tries again, up to the attempts given, though it never
+// opened the session; a report of a session never opened says so.
+func TestAnsweringServerIsWaitedFor(t *testing.T) {
+	for _, refusal := range []error{
+		status.Error(codes.Unavailable, "cannot check the API key now; retry later"),
+		status.Error(codes.Aborted, "the request conflicted with a concurrent change; retry it"),
+	} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		arrearsv1.RegisterSyncServiceServer(srv, refusingSync{err: refusal})
+		go srv.Serve(l)
+		conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "payables.csv")
+		os.WriteFile(path, []byte("document_ref,creditor,creditor_name,currency,amount,issued_on\nA-1,CN:x,Supplier,CNY,10.00,2025-07-02\n"), 0o600)
+		retried := 0
+		rep, err := RunRetrying(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path},
+			Retry{Attempts: 3, Wait: time.Millisecond, Notify: func(error, time.Duration) { retried++ }})
+		if status.Code(err) != status.Code(refusal) || retried != 3 || rep == nil || rep.SessionOpened() {
+			t.Errorf("a server refusing %v: %v, retried %d times, report %+v; want retried 3 times, the session never opened", status.Code(refusal), err, retried, rep)
+		}
+		conn.Close()
+		srv.Stop()
+	}
+}
