@@ -277,10 +277,10 @@ func timeSweep(ctx context.Context, bin, url, dir string, n, pgPID int) error {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		var line struct {
-			Msg      string
-			Invoices int
-			Took     time.Duration
-			Err      string
+			Msg        string
+			Invoices   int
+			DurationMS float64 `json:"duration_ms"`
+			Err        string
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "escalation sweep" {
 			continue
@@ -289,8 +289,9 @@ func timeSweep(ctx context.Context, bin, url, dir string, n, pgPID int) error {
 			return errors.New(line.Err)
 		}
 		after := meter.sample()
+		took := time.Duration(line.DurationMS * float64(time.Millisecond))
 		fmt.Printf("5. sweep of the synced invoices:     %9.0f invoices/s  (%v, %d invoices)\n",
-			float64(line.Invoices)/line.Took.Seconds(), line.Took.Round(time.Millisecond), line.Invoices)
+			float64(line.Invoices)/took.Seconds(), took.Round(time.Millisecond), line.Invoices)
 		fmt.Printf("   %s\n", meter.perInvoice(before, after, line.Invoices))
 		return nil
 	}

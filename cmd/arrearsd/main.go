@@ -103,6 +103,9 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if applied == nil {
+		applied = []int{} // "applied": [], not null
+	}
 	log.Info("migrated PostgreSQL", "applied", applied)
 	return nil
 }
@@ -335,6 +338,10 @@ func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.Priva
 }
 
 // sweep records escalation changes as they come due.
+// msSince is the time since start in milliseconds, as the call log gives
+// durations (slog writes a time.Duration as nanoseconds).
+func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
+
 func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, m *metrics.Registry, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -347,10 +354,10 @@ func sweep(ctx context.Context, svc *service.Ledger, every time.Duration, m *met
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Warn("escalation sweep", "err", err, "took", time.Since(start))
+				log.Warn("escalation sweep", "err", err, "duration_ms", msSince(start))
 			}
 		} else if n > 0 {
-			log.Info("escalation sweep", "invoices", n, "took", time.Since(start))
+			log.Info("escalation sweep", "invoices", n, "duration_ms", msSince(start))
 		}
 		select {
 		case <-ctx.Done():

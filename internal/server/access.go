@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/arrears/arrears/internal/auth"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/clock"
 )
 
@@ -99,7 +100,7 @@ func (g *gate) admit(ctx context.Context, method string) (context.Context, error
 			}
 			return nil, status.Error(codes.Canceled, "request canceled")
 		}
-		g.log.ErrorContext(ctx, "authentication failed", "err", err)
+		logKeyCheckFailure(ctx, g.log, err)
 		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
 	}
 	if p.RequireCert != "" && peerCertSHA256(ctx) != p.RequireCert {
@@ -252,4 +253,17 @@ func peerCertSHA256(ctx context.Context) string {
 	}
 	sum := sha256.Sum256(info.State.PeerCertificates[0].Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// logKeyCheckFailure logs a key that could not be checked: no verdict on
+// the key, so not "authentication failed", on which alerts for guessed keys
+// fire. The key store unreachable (the database down, which the health
+// check reports too) is a warning, once per call as the calls come; any
+// other failure an error.
+func logKeyCheckFailure(ctx context.Context, log *slog.Logger, err error) {
+	if errors.Is(err, ledger.ErrUnavailable) {
+		log.WarnContext(ctx, "cannot check the API key: the key store is unavailable", "err", err)
+		return
+	}
+	log.ErrorContext(ctx, "cannot check the API key", "err", err)
 }

@@ -261,7 +261,7 @@ func requireKey(h http.Handler, a Authenticator, lim *limiter, bound time.Durati
 				writeStatus(w, http.StatusGatewayTimeout, `{"code":4,"message":"deadline exceeded","details":[]}`)
 				return
 			case !errors.Is(err, auth.ErrUnauthenticated):
-				log.ErrorContext(r.Context(), "authentication failed", "err", err)
+				logKeyCheckFailure(r.Context(), log, err)
 				writeStatus(w, http.StatusServiceUnavailable, `{"code":14,"message":"cannot check the API key now; retry later","details":[]}`)
 				return
 			}
