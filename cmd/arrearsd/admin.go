@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,6 +237,13 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The ledger first: where there is none, that is what is wrong, not
+	// the key.
+	_, st, ctx, err := openService(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	var pub ed25519.PublicKey
 	if publicKey != "" {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(publicKey))
@@ -244,16 +253,16 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 		pub = b
 	} else {
 		key, _, err := loadAuditKey(cfg.AuditKeyFile, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Not "create it": a new key verifies none of the ledger's
+			// checkpoints.
+			return fmt.Errorf("audit signing key %s does not exist: name the key the servers sign with (-audit-key-file), or verify with its public half (-public-key)", cfg.AuditKeyFile)
+		}
 		if err != nil {
 			return err
 		}
 		pub = key.Public().(ed25519.PublicKey)
 	}
-	_, st, ctx, err := openService(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	rep, err := service.VerifyAudit(ctx, st, pub)
 	if err != nil {
 		return err

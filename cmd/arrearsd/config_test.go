@@ -54,6 +54,11 @@ func TestOperatorCommandsNeedAnExistingLedger(t *testing.T) {
 	if err := runMigrate(context.Background(), []string{"-data-dir", dir}); err == nil {
 		t.Error("migrate where no ledger is: no error")
 	}
+	// audit verify too, before it looks for the key (whose absence is not
+	// what is wrong there).
+	if err := runAudit(context.Background(), []string{"verify", "-data-dir", dir}, &out); err == nil || !strings.Contains(err.Error(), "no ledger at") {
+		t.Errorf("audit verify where no ledger is: %v", err)
+	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the commands left %d files behind", len(entries))
 	}

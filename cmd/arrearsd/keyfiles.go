@@ -22,7 +22,7 @@ import (
 func loadAuditKey(path string, create bool) (ed25519.PrivateKey, bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !create {
-		return nil, false, fmt.Errorf("audit signing key %s does not exist: create it with `arrearsd audit keygen -audit-key-file %s` and give every replica the same file", path, path)
+		return nil, false, fmt.Errorf("audit signing key %s does not exist: create it with `arrearsd audit keygen -audit-key-file %s` and give every replica the same file: %w", path, path, fs.ErrNotExist)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)

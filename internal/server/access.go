@@ -22,8 +22,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/arrears/arrears/internal/auth"
-	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
 )
 
 // Authenticator turns a bearer token into a principal.
