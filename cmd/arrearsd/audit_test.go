@@ -416,6 +416,22 @@ func TestMissingAuditKeyIsNotReplacedUnasked(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("start asked to create a new key: %v", err)
 	}
+
+	// Another key again, unasked, is not the one the latest checkpoint was
+	// signed with (the old key's, or the new one's if it signed as it
+	// started): refused, as a replica given the wrong file would sign what
+	// verifies with neither.
+	_, other, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(other.Seed())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.CreateAuditKey, cfg.AuditKeyAsked = false, false
+	if err := refusedStart(t, cfg); !strings.Contains(err.Error(), "is not the key the ledger's latest checkpoint was signed with") {
+		t.Fatalf("start with another key than the checkpoints': %v", err)
+	}
 }
 
 // TestFirstAdminKeyFileMadeFirst: a new ledger whose admin key file cannot

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -178,6 +179,9 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	if created {
 		log.Info("created the audit signing key; back it up and keep it away from the database", "path", cfg.AuditKeyFile)
 	}
+	if err := sameAuditKey(ctx, svc, cfg, auditKey, log); err != nil {
+		return err
+	}
 	for _, f := range []string{cfg.AuditKeyFile, cfg.TLSKeyFile} {
 		if readableByOthers(f) {
 			log.Warn("a secret key file is readable by others than its owner: whoever reads it can forge checkpoints or impersonate the server; chmod 600 it", "path", f)
@@ -338,6 +342,32 @@ func signCheckpoints(ctx context.Context, svc *service.Ledger, key ed25519.Priva
 }
 
 // sweep records escalation changes as they come due.
+// sameAuditKey refuses a signing key other than the one the ledger's
+// latest checkpoint was signed with: a replica given the wrong file would
+// sign checkpoints that verify with neither key, and serve them to
+// regulators. -create-audit-key=true, given, starts a new key on purpose (a
+// rotation), with a warning.
+func sameAuditKey(ctx context.Context, svc *service.Ledger, cfg config, key ed25519.PrivateKey, log *slog.Logger) error {
+	cp, err := svc.LatestCheckpoint(ctx)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	ours := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	if cp.PublicKey == ours {
+		return nil
+	}
+	if cfg.AuditKeyAsked && cfg.CreateAuditKey {
+		log.Warn("signing audit checkpoints with a new key: the ledger's earlier checkpoints verify only with the old one; publish the new public key",
+			"path", cfg.AuditKeyFile, "public_key", ours, "previous_public_key", cp.PublicKey)
+		return nil
+	}
+	return fmt.Errorf("audit signing key %s (public key %s) is not the key the ledger's latest checkpoint was signed with (%s): give that key's file with -audit-key-file, "+
+		"or pass -create-audit-key=true to start signing with this one", cfg.AuditKeyFile, ours, cp.PublicKey)
+}
+
 // msSince is the time since start in milliseconds, as the call log gives
 // durations (slog writes a time.Duration as nanoseconds).
 func msSince(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
