@@ -37,6 +37,7 @@ import (
 	"github.com/arrears/arrears/internal/store"
 	"github.com/arrears/arrears/internal/store/postgres"
 	"github.com/arrears/arrears/internal/store/sqlite"
+	"github.com/arrears/arrears/internal/store/sqlstore"
 )
 
 func main() {
@@ -204,8 +205,18 @@ func serve(ctx context.Context, cfg config, clk clock.Clock, ready func(grpcAddr
 	var m *metrics.Registry // nil: metrics off
 	if cfg.MetricsAddr != "" {
 		m = metrics.New()
-		if db, ok := st.(interface{ DB() *sql.DB }); ok {
-			m.WatchDB("arrears", db.DB())
+		if ps, ok := st.(interface {
+			Pool() (sqlstore.PoolStats, bool)
+		}); ok {
+			if _, driverPool := ps.Pool(); driverPool {
+				// PostgreSQL: pgx's pool, which database/sql does not see.
+				m.WatchPool("arrears", func() metrics.Pool {
+					p, _ := ps.Pool()
+					return metrics.Pool{Max: p.Max, Open: p.Open, InUse: p.InUse, Idle: p.Idle, Acquires: p.Acquires, Waited: p.Waited, Canceled: p.Canceled, WaitTime: p.WaitTime}
+				})
+			} else if db, ok := st.(interface{ DB() *sql.DB }); ok {
+				m.WatchDB("arrears", db.DB())
+			}
 		}
 		if err := serveMetrics(ctx, cfg.MetricsAddr, m, log); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
 // TestMetrics: with -metrics-addr, /metrics there counts the calls by
@@ -65,5 +66,34 @@ func TestMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
+	}
+}
+
+// TestMetricsOfThePostgreSQLPool: on PostgreSQL the pool is pgx's, which
+// database/sql's go_sql_* do not see: its own figures are given instead,
+// its maximum and the connections taken among them.
+func TestMetricsOfThePostgreSQLPool(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	f := newSyncFixture(t, config{DatabaseURL: pgtest.URL(t), DataDir: t.TempDir(), MetricsAddr: addr})
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetParty", &arrearsv1.GetPartyRequest{Name: f.debtor}, &arrearsv1.GetPartyResponse{})
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	body := string(raw)
+	if strings.Contains(body, "go_sql_") {
+		t.Error("/metrics gives database/sql's figures, which see none of pgx's pool")
+	}
+	for _, want := range []string{`arrears_db_pool_max_connections{db_name="arrears"}`, `arrears_db_pool_acquires_total{db_name="arrears"}`} {
+		if !strings.Contains(body, want) || strings.Contains(body, want+" 0\n") {
+			t.Errorf("/metrics lacks %s, or it is 0:\n%s", want, body)
+		}
 	}
 }

@@ -101,6 +101,67 @@ func (r *Registry) WatchDB(name string, db *sql.DB) {
 	r.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
+// Pool is a connection pool's figures at a scrape (see WatchPool).
+type Pool struct {
+	Max, Open, InUse, Idle     int64
+	Acquires, Waited, Canceled int64
+	WaitTime                   time.Duration
+}
+
+// WatchPool adds a driver's connection pool's figures (arrears_db_pool_*,
+// db_name=name), read at each scrape: on PostgreSQL the pool is pgx's, and
+// database/sql's go_sql_* see none of its connections or waits.
+func (r *Registry) WatchPool(name string, read func() Pool) {
+	if r == nil || read == nil {
+		return
+	}
+	r.reg.MustRegister(&poolCollector{read: read, labels: prometheus.Labels{"db_name": name}})
+}
+
+type poolCollector struct {
+	read   func() Pool
+	labels prometheus.Labels
+}
+
+var poolDescs = map[string]string{
+	"arrears_db_pool_max_connections":         "The most connections the pool opens.",
+	"arrears_db_pool_open_connections":        "Connections open, in use or idle.",
+	"arrears_db_pool_in_use_connections":      "Connections in use.",
+	"arrears_db_pool_idle_connections":        "Connections idle.",
+	"arrears_db_pool_acquires_total":          "Connections taken from the pool.",
+	"arrears_db_pool_waits_total":             "Connections taken that found none idle (waited for one to open or be freed).",
+	"arrears_db_pool_canceled_acquires_total": "Waits for a connection given up (the call's deadline or cancellation).",
+	"arrears_db_pool_acquire_seconds_total":   "Time spent taking connections.",
+}
+
+func (c *poolCollector) desc(name string) *prometheus.Desc {
+	return prometheus.NewDesc(name, poolDescs[name], nil, c.labels)
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for name := range poolDescs {
+		ch <- c.desc(name)
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	p := c.read()
+	gauge := func(name string, v int64) {
+		ch <- prometheus.MustNewConstMetric(c.desc(name), prometheus.GaugeValue, float64(v))
+	}
+	counter := func(name string, v float64) {
+		ch <- prometheus.MustNewConstMetric(c.desc(name), prometheus.CounterValue, v)
+	}
+	gauge("arrears_db_pool_max_connections", p.Max)
+	gauge("arrears_db_pool_open_connections", p.Open)
+	gauge("arrears_db_pool_in_use_connections", p.InUse)
+	gauge("arrears_db_pool_idle_connections", p.Idle)
+	counter("arrears_db_pool_acquires_total", float64(p.Acquires))
+	counter("arrears_db_pool_waits_total", float64(p.Waited))
+	counter("arrears_db_pool_canceled_acquires_total", float64(p.Canceled))
+	counter("arrears_db_pool_acquire_seconds_total", p.WaitTime.Seconds())
+}
+
 // Call counts a call answered with code after d.
 func (r *Registry) Call(transport, method string, code codes.Code, d time.Duration) {
 	if r == nil {

@@ -143,5 +143,13 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*sqlstore.Store, e
 	// of the schema version just checked.
 	d := Dialect
 	d.CopyFrom = newCopier().copyFrom
-	return sqlstore.New(db, d, log, pool.Close), nil
+	st := sqlstore.New(db, d, log, pool.Close)
+	// database/sql over pgx's pool keeps no connections of its own: the
+	// pool's figures are pgx's.
+	st.SetPool(func() sqlstore.PoolStats {
+		ps := pool.Stat()
+		return sqlstore.PoolStats{Max: int64(ps.MaxConns()), Open: int64(ps.TotalConns()), InUse: int64(ps.AcquiredConns()), Idle: int64(ps.IdleConns()),
+			Acquires: ps.AcquireCount(), Waited: ps.EmptyAcquireCount(), Canceled: ps.CanceledAcquireCount(), WaitTime: ps.AcquireDuration()}
+	})
+	return st, nil
 }

@@ -92,6 +92,33 @@ type Store struct {
 	// closers run after the handle is closed (e.g. the pgx pool beneath it).
 	closers []func()
 	cache   *stmtCache // nil unless the dialect asks for it
+	// pool reads the figures of a connection pool beneath the handle, nil
+	// where database/sql's own are the pool's (SetPool).
+	pool func() PoolStats
+}
+
+// PoolStats are a connection pool's figures, where the pool is the
+// driver's (pgx's) and database/sql keeps no connections of its own: its
+// DBStats then see none of the waiting.
+type PoolStats struct {
+	Max, Open, InUse, Idle int64
+	// Acquires counts connections taken; Waited those that found none
+	// idle, Canceled those given up; WaitTime is the time spent taking
+	// them.
+	Acquires, Waited, Canceled int64
+	WaitTime                   time.Duration
+}
+
+// SetPool names the reader of the pool beneath the handle.
+func (s *Store) SetPool(stats func() PoolStats) { s.pool = stats }
+
+// Pool reads the figures of the pool beneath the handle; false where
+// database/sql's DBStats are the pool's.
+func (s *Store) Pool() (PoolStats, bool) {
+	if s.pool == nil {
+		return PoolStats{}, false
+	}
+	return s.pool(), true
 }
 
 // New wraps an open, migrated database.
