@@ -269,9 +269,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, interrupted(err)
 	}
 	if err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{
-		Open: &arrearsv1.SyncOpen{Session: o.Session, Debtor: o.Debtor}}}); err != nil {
+		Open: &arrearsv1.SyncOpen{Session: o.Session, Debtor: o.Debtor}}}); err != nil && !errors.Is(err, io.EOF) {
 		return rep, interrupted(err)
 	}
+	// io.EOF from Send is a stream the server ended at once (refusing the
+	// key, or the key check UNAVAILABLE): Recv gives its status, which
+	// says whether to wait and try again.
 	opened, err := stream.Recv()
 	if err != nil {
 		return rep, interrupted(err)
