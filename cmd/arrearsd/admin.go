@@ -78,10 +78,30 @@ func existingLedger(cfg config) error {
 	return nil
 }
 
+// isHelp reports whether arg asks for the usage.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// usage answers a command line without its subcommand: asked for help, it
+// prints the usage and returns flag.ErrHelp (no error to report); else the
+// usage is the error.
+func usage(out io.Writer, text string, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(out, text)
+		return flag.ErrHelp
+	}
+	return errors.New(text)
+}
+
 // runKeys is `arrearsd keys create|list|revoke`.
 func runKeys(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: arrearsd keys create|list|revoke [flags]")
+	if len(args) == 0 || isHelp(args[0]) {
+		return usage(out, "usage: arrearsd keys create|list|revoke [flags] (each with -h for its flags)", args)
 	}
 	var role, description, remitJ, remitR, portal, clientCert string
 	var expires time.Duration
@@ -228,7 +248,7 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	if len(args) == 0 || args[0] != "verify" {
-		return fmt.Errorf("usage: arrearsd audit verify|keygen [flags]")
+		return usage(out, "usage: arrearsd audit verify|keygen [flags] (each with -h for its flags)", args)
 	}
 	var publicKey string
 	cfg, err := parseConfig("arrearsd audit verify", args[1:], func(fs *flag.FlagSet) {
@@ -298,7 +318,7 @@ func certFingerprint(path string) (string, error) {
 // the policy data changed.
 func runSummary(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] != "rebuild" {
-		return fmt.Errorf("usage: arrearsd summary rebuild [flags]")
+		return usage(out, "usage: arrearsd summary rebuild [flags] (with -h for its flags)", args)
 	}
 	cfg, err := parseConfig("arrearsd summary rebuild", args[1:])
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,40 @@ func env(name, def string) string {
 	return def
 }
 
+// envNamed reads the variable a flag's usage names, "(ARREARS_...)".
+var envNamed = regexp.MustCompile(`\((ARREARS_[A-Z_]+)`)
+
+// fromEnvironment names the environment variable a refused value came
+// from: an error about "-rate-limit" when the flag was not given but
+// ARREARS_RATE_LIMIT was set sends the operator to the wrong place.
+func fromEnvironment(fs *flag.FlagSet, err error) error {
+	if err == nil || !strings.HasPrefix(err.Error(), "-") {
+		return err
+	}
+	name, _, _ := strings.Cut(err.Error()[1:], " ")
+	f := fs.Lookup(name)
+	if f == nil {
+		return err
+	}
+	given := false
+	fs.Visit(func(g *flag.Flag) { given = given || g.Name == name })
+	if m := envNamed.FindStringSubmatch(f.Usage); m != nil && !given && os.Getenv(m[1]) != "" {
+		return fmt.Errorf("%w (the value of %s)", err, m[1])
+	}
+	return err
+}
+
+// commandsUsage lists the operator commands beside the server, which take
+// the server's flags (to find the ledger) and their own.
+const commandsUsage = `
+Serves the ledger over gRPC and REST; or runs an operator command on the
+ledger its flags name:
+  arrearsd migrate                   apply the schema migrations a new version brings
+  arrearsd keys create|list|revoke   manage API keys
+  arrearsd audit verify|keygen       verify the audit trail; create the checkpoint signing key
+  arrearsd summary rebuild           recount the overdue summary's aggregates
+`
+
 // parseConfig reads flags after the subcommand, with environment defaults;
 // extra adds a subcommand's own flags. Positional arguments are refused.
 func parseConfig(name string, args []string, extra ...func(*flag.FlagSet)) (config, error) {
@@ -85,9 +120,18 @@ func parseConfig(name string, args []string, extra ...func(*flag.FlagSet)) (conf
 }
 
 // parseConfigArgs is parseConfig that returns the positional arguments.
-func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (config, []string, error) {
+func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (_ config, _ []string, err error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	defer func() { err = fromEnvironment(fs, err) }()
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n", name)
+		if name == "arrearsd" {
+			fmt.Fprint(fs.Output(), commandsUsage)
+		}
+		fmt.Fprintln(fs.Output(), "\nFlags (each also read from the environment variable it names):")
+		fs.PrintDefaults()
+	}
 	for _, f := range extra {
 		f(fs)
 	}

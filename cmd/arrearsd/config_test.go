@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -150,5 +151,35 @@ func TestExposedKeys(t *testing.T) {
 	}
 	if readableByOthers(private) || !readableByOthers(shared) || readableByOthers("") || readableByOthers(filepath.Join(dir, "none")) {
 		t.Errorf("readableByOthers: private %v, shared %v", readableByOthers(private), readableByOthers(shared))
+	}
+}
+
+// TestHelpNamesTheCommands: "arrearsd help" and each operator command's
+// -h give their usage, not an error.
+func TestHelpNamesTheCommands(t *testing.T) {
+	if err := realMain(context.Background(), []string{"help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("arrearsd help: %v", err)
+	}
+	var out bytes.Buffer
+	if err := runKeys(context.Background(), []string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "keys create|list|revoke") {
+		t.Errorf("arrearsd keys -h: %v, %q", err, out.String())
+	}
+	if err := runAudit(context.Background(), nil, &out); err == nil || errors.Is(err, flag.ErrHelp) {
+		t.Errorf("arrearsd audit with no command: %v, want the usage as an error", err)
+	}
+	if !strings.Contains(commandsUsage, "arrearsd summary rebuild") {
+		t.Error("the usage does not list summary rebuild")
+	}
+}
+
+// TestRefusedValueNamesItsVariable: a value refused that came from the
+// environment names the variable, not only the flag it stands for.
+func TestRefusedValueNamesItsVariable(t *testing.T) {
+	t.Setenv("ARREARS_RATE_LIMIT", "abc")
+	if _, err := parseConfig("arrearsd", nil); err == nil || !strings.Contains(err.Error(), "ARREARS_RATE_LIMIT") {
+		t.Errorf("ARREARS_RATE_LIMIT=abc: %v", err)
+	}
+	if _, err := parseConfig("arrearsd", []string{"-rate-limit", "xyz"}); err == nil || strings.Contains(err.Error(), "ARREARS_RATE_LIMIT") {
+		t.Errorf("-rate-limit xyz given over the variable: %v", err)
 	}
 }

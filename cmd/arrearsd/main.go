@@ -69,6 +69,8 @@ func realMain(ctx context.Context, args []string) error {
 			return runAudit(ctx, args[1:], os.Stdout)
 		case "summary":
 			return runSummary(ctx, args[1:], os.Stdout)
+		case "help":
+			args = []string{"-h"} // the usage, commands and flags
 		}
 	}
 	cfg, err := parseConfig("arrearsd", args)
