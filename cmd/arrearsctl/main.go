@@ -197,14 +197,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			if *rejects != "" {
 				where = ", now listed in " + *rejects
 			}
-			fmt.Fprintf(stdout, "%d records rejected by earlier runs of the session were taken from the server's list of its rejections%s\n", rep.Recovered, where)
+			fmt.Fprintf(stdout, "%s rejected by earlier runs of the session taken from the server's list of its rejections%s\n", records(rep.Recovered), where)
 		}
 		if rep.Reread > 0 {
 			where := ""
 			if *rejects != "" {
 				where = ", now listed in " + *rejects
 			}
-			fmt.Fprintf(stdout, "%d records the file itself refused in earlier runs of the session were read again%s\n", rep.Reread, where)
+			fmt.Fprintf(stdout, "%s the file itself refused in earlier runs of the session read again%s\n", records(rep.Reread), where)
 		}
 		// By sequence: the file's own refusals are known at once, the
 		// server's as their chunks are answered.
@@ -231,7 +231,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		if *rejects != "" {
 			where = "; all are listed in " + *rejects
 		}
-		return exitError{exitRejected, fmt.Sprintf("%d records rejected%s", n, where)}
+		return exitError{exitRejected, fmt.Sprintf("%s rejected%s", records(n), where)}
 	}
 	return nil
 }
@@ -251,6 +251,14 @@ func outcomes(n map[string]int64) string {
 		return "no records sent"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// records is "1 record" or "n records".
+func records(n int64) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // problems says a rejected record's problems as "field: description",

@@ -61,6 +61,9 @@ func TestSummaryIsPlainWords(t *testing.T) {
 	if got := outcomes(map[string]int64{"REJECTED": 1, "CREATED": 12, "UNCHANGED": 3, "LATER": 2}); got != "12 created, 3 unchanged, 1 rejected, 2 later" {
 		t.Errorf("outcomes: %q", got)
 	}
+	if records(1) != "1 record" || records(40) != "40 records" {
+		t.Errorf("records: %q, %q", records(1), records(40))
+	}
 	if got := outcomes(nil); got != "no records sent" {
 		t.Errorf("no outcomes: %q", got)
 	}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -124,10 +125,11 @@ type Retry struct {
 }
 
 // RunRetrying is Run, run again as r says while the server is
-// unavailable or a chunk conflicts (retryable); it returns the last run's report (or, when the last run
-// ended before it had one, the one before: what was sent stays reported),
-// which counts the earlier runs' rejections as a rerun does
-// (Report.RejectedBefore). A run that moved the session on starts the
+// unavailable or a chunk conflicts (retryable). Its report is the
+// invocation's: where the session stands after the last run that opened it,
+// what all its runs did (outcomes, the rejections it made, from where the
+// first resumed, the time since it began), and, in RejectedBefore, the
+// rejections earlier invocations made. A run that moved the session on starts the
 // count of attempts and the waits afresh: a long sync rides out any number
 // of restarts far apart. The first Ctrl-C (o.Stop) or ctx ends a wait as
 // it ends a run.
@@ -138,11 +140,15 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 	}
 	var last *Report
 	reached := false
+	var runs invocation
+	runs.start = time.Now()
+	defer func() { runs.report(last) }()
 	for attempt := 0; ; attempt++ {
 		rep, err := Run(ctx, o)
 		if rep == nil {
 			return last, err
 		}
+		runs.add(rep)
 		// A run that did not open the session learned nothing: the last
 		// one that did says how far the session is (an attempt that met
 		// the server still down reported 0 acknowledged).
@@ -186,6 +192,55 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 			o.Conn.ResetConnectBackoff()
 		}
 	}
+}
+
+// invocation gathers the runs of one RunRetrying, so that its report says
+// what the invocation did, not only its last run: records created in all
+// its runs, the rejections it made, from where it resumed, how long it
+// took.
+type invocation struct {
+	start    time.Time
+	first    *Report // the first run that opened the session
+	outcomes map[string]int64
+	rejected map[int64]*arrearsv1.RecordResult
+}
+
+func (v *invocation) add(r *Report) {
+	if !r.opened {
+		return
+	}
+	if v.first == nil {
+		v.first = r
+		v.outcomes, v.rejected = map[string]int64{}, map[int64]*arrearsv1.RecordResult{}
+	}
+	for o, n := range r.Outcomes {
+		if o != "REJECTED" { // re-read records are rejected again: counted below
+			v.outcomes[o] += n
+		}
+	}
+	for _, res := range r.Rejected {
+		v.rejected[res.Sequence] = res
+	}
+}
+
+// report rewrites last, the last run's report, as the invocation's. Its
+// rejections are all those known at the end less those known before it
+// began (a run resumed re-reads, and rejects again, the records after its
+// resume point, so the runs' counts do not add).
+func (v *invocation) report(last *Report) {
+	if v.first == nil || last == nil || !last.opened {
+		return
+	}
+	known := last.RejectedBefore + last.Outcomes["REJECTED"]
+	outcomes := maps.Clone(v.outcomes)
+	if n := max(known-v.first.RejectedBefore, 0); n > 0 {
+		outcomes["REJECTED"] = n
+	}
+	rejected := slices.SortedFunc(maps.Values(v.rejected), func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
+	last.Outcomes, last.Rejected = outcomes, rejected[:min(len(rejected), 100)]
+	last.ResumeAfter, last.RejectedBefore = v.first.ResumeAfter, v.first.RejectedBefore
+	last.Recovered, last.Reread = v.first.Recovered, v.first.Reread
+	last.Elapsed = time.Since(v.start)
 }
 
 // retryable reports whether a run that ended with err is run again:
