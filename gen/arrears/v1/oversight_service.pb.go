@@ -263,7 +263,7 @@ type SummaryGroup struct {
 	Overdue     *Money            `protobuf:"bytes,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	OverdueNet  *Money            `protobuf:"bytes,5,opt,name=overdue_net,json=overdueNet,proto3" json:"overdue_net,omitempty"`
 	// The sum of the per-invoice rounded late-payment interest (with
-	// include_detail).
+	// include_detail; absent without it).
 	Interest   *Money         `protobuf:"bytes,6,opt,name=interest,proto3" json:"interest,omitempty"`
 	Buckets    []*BucketTotal `protobuf:"bytes,7,rep,name=buckets,proto3" json:"buckets,omitempty"`
 	BucketsNet []*BucketTotal `protobuf:"bytes,8,rep,name=buckets_net,json=bucketsNet,proto3" json:"buckets_net,omitempty"`
