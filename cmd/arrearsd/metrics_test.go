@@ -17,12 +17,7 @@ import (
 // transport, method and code, the synced records by outcome, the
 // background jobs, and the database pool.
 func TestMetrics(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	dir := t.TempDir()
 	f := newSyncFixture(t, config{DataDir: dir, MetricsAddr: addr})
 	var batch arrearsv1.SyncPayablesBatchResponse
@@ -30,22 +25,13 @@ func TestMetrics(t *testing.T) {
 		Records: []*arrearsv1.PayableRecord{record(0, 1, 0), record(0, 2, 0)}}, &batch)
 	expect(t, &restTransport{base: "http://" + f.http, token: "ark_nobody_0000"}, "GetParty", &arrearsv1.GetPartyRequest{Name: f.debtor}, &arrearsv1.GetPartyResponse{}, codes.Unauthenticated)
 	expect(t, &restTransport{base: "http://" + f.http, token: f.erp}, "GetParty", &arrearsv1.GetPartyRequest{Name: "parties/CN:00000000000000000X"}, &arrearsv1.GetPartyResponse{}, codes.InvalidArgument)
-	scrape := func() string {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
-	}
 	// The first sweep and checkpoint run as the server starts, beside the
 	// calls above.
 	eventually(t, "the first sweep and checkpoint to be counted", func() bool {
-		b := scrape()
+		b := scrape(t, addr)
 		return strings.Contains(b, `arrears_job_runs_total{job="sweep"`) && strings.Contains(b, `arrears_job_runs_total{job="checkpoint"`)
 	})
-	body := scrape()
+	body := scrape(t, addr)
 	for _, want := range []string{
 		`arrears_calls_total{code="OK",method="/arrears.v1.LedgerService/CreateParty",transport="grpc"} 2`,
 		`arrears_calls_total{code="OK",method="/arrears.v1.SyncService/SyncPayablesBatch",transport="grpc"} 1`,
@@ -73,21 +59,10 @@ func TestMetrics(t *testing.T) {
 // database/sql's go_sql_* do not see: its own figures are given instead,
 // its maximum and the connections taken among them.
 func TestMetricsOfThePostgreSQLPool(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	f := newSyncFixture(t, config{DatabaseURL: pgtest.URL(t), DataDir: t.TempDir(), MetricsAddr: addr})
 	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetParty", &arrearsv1.GetPartyRequest{Name: f.debtor}, &arrearsv1.GetPartyResponse{})
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	body := string(raw)
+	body := scrape(t, addr)
 	if strings.Contains(body, "go_sql_") {
 		t.Error("/metrics gives database/sql's figures, which see none of pgx's pool")
 	}
@@ -96,4 +71,25 @@ func TestMetricsOfThePostgreSQLPool(t *testing.T) {
 			t.Errorf("/metrics lacks %s, or it is 0:\n%s", want, body)
 		}
 	}
+}
+
+// freeAddr is a loopback address no one listens on now.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape reads /metrics at addr.
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
