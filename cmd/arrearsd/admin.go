@@ -103,6 +103,14 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || isHelp(args[0]) {
 		return usage(out, "usage: arrearsd keys create|list|revoke [flags] (each with -h for its flags)", args)
 	}
+	switch args[0] {
+	case "create", "list", "revoke":
+	default:
+		// Before the flags and the ledger: "keys frob" is no command,
+		// whatever the ledger, and "keys -data-dir x list" puts the flags
+		// before it.
+		return fmt.Errorf("unknown keys command %q: want create, list or revoke, then the flags", args[0])
+	}
 	var role, description, remitJ, remitR, portal, clientCert string
 	var expires time.Duration
 	var parties multiFlag

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,9 +91,7 @@ func fromEnvironment(fs *flag.FlagSet, err error) error {
 	if f == nil {
 		return err
 	}
-	given := false
-	fs.Visit(func(g *flag.Flag) { given = given || g.Name == name })
-	if m := envNamed.FindStringSubmatch(f.Usage); m != nil && !given && os.Getenv(m[1]) != "" {
+	if m := envNamed.FindStringSubmatch(f.Usage); m != nil && !flagGiven(fs, name) && os.Getenv(m[1]) != "" {
 		return fmt.Errorf("%w (the value of %s)", err, m[1])
 	}
 	return err
@@ -168,6 +167,14 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if !flagGiven(fs, "database-url") {
 		c.DatabaseURL = os.Getenv("ARREARS_DATABASE_URL")
+	}
+	// Addresses are checked here, before the server warns about them
+	// (serving without TLS where others can reach) and then fails to
+	// listen on what is no address.
+	for _, a := range []struct{ flag, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}, {"debug-addr", c.DebugAddr}, {"metrics-addr", c.MetricsAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); a.addr != "" && err != nil {
+			return c, nil, fmt.Errorf("-%s %q is not host:port (e.g. 127.0.0.1:9090, or :9090 for every interface)", a.flag, a.addr)
+		}
 	}
 	var perr error
 	if c.RateLimit, perr = strconv.ParseFloat(*rateLimit, 64); perr != nil || !(c.RateLimit >= 0) || math.IsInf(c.RateLimit, 0) {

@@ -164,6 +164,11 @@ func TestHelpNamesTheCommands(t *testing.T) {
 	if err := runKeys(context.Background(), []string{"-h"}, &out); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "keys create|list|revoke") {
 		t.Errorf("arrearsd keys -h: %v, %q", err, out.String())
 	}
+	for _, args := range [][]string{{"frob"}, {"-data-dir", t.TempDir(), "list"}} {
+		if err := runKeys(context.Background(), args, &out); err == nil || !strings.Contains(err.Error(), "unknown keys command") {
+			t.Errorf("arrearsd keys %v: %v, want an unknown command", args, err)
+		}
+	}
 	if err := runAudit(context.Background(), nil, &out); err == nil || errors.Is(err, flag.ErrHelp) {
 		t.Errorf("arrearsd audit with no command: %v, want the usage as an error", err)
 	}
@@ -181,5 +186,9 @@ func TestRefusedValueNamesItsVariable(t *testing.T) {
 	}
 	if _, err := parseConfig("arrearsd", []string{"-rate-limit", "xyz"}); err == nil || strings.Contains(err.Error(), "ARREARS_RATE_LIMIT") {
 		t.Errorf("-rate-limit xyz given over the variable: %v", err)
+	}
+	t.Setenv("ARREARS_RATE_LIMIT", "")
+	if _, err := parseConfig("arrearsd", []string{"-grpc-addr", "nonsense"}); err == nil || !strings.Contains(err.Error(), "-grpc-addr \"nonsense\" is not host:port") {
+		t.Errorf("-grpc-addr nonsense: %v", err)
 	}
 }
