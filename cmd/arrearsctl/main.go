@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -167,7 +168,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
 		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects},
 		syncclient.Retry{Attempts: *retries, Wait: time.Second, Notify: func(err error, wait time.Duration) {
-			fmt.Fprintf(stderr, "arrearsctl: the server is unavailable (%v); resuming in %v\n", status.Convert(err).Message(), wait)
+			what := "the server is unavailable"
+			if status.Code(err) == codes.Aborted {
+				what = "a chunk conflicted with other writes to the ledger"
+			}
+			fmt.Fprintf(stderr, "arrearsctl: %s (%v); resuming in %v\n", what, status.Convert(err).Message(), wait)
 		}})
 	if rep == nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
@@ -180,6 +185,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		// where it stands (0 acknowledged would be false).
 		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
 			return exitError{exitInterrupted, "interrupted before the session was opened; nothing was sent"}
+		}
+		if status.Code(err) == codes.Unavailable {
+			return fmt.Errorf("nothing was sent: arrearsd at %s (-server, ARREARS_SERVER) did not open the session: %s", *server, status.Convert(err).Message())
 		}
 		return err
 	}

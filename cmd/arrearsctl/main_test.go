@@ -72,3 +72,18 @@ func TestSummaryIsPlainWords(t *testing.T) {
 		t.Errorf("problems: %q", got)
 	}
 }
+
+// TestUnreachedServerSaysWhere: a server never reached is reported with
+// the address tried and the flag that sets it, and nothing was sent.
+func TestUnreachedServerSaysWhere(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	os.WriteFile(path, []byte(`{"documentRef":"A"}`+"\n"), 0o600)
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), nil, []string{"sync", "-server", "127.0.0.1:1", "-token", "k", "-debtor", "parties/CN:x", path}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "nothing was sent: arrearsd at 127.0.0.1:1 (-server, ARREARS_SERVER)") {
+		t.Errorf("a server never reached: %v", err)
+	}
+	if strings.Contains(stdout.String(), "acknowledged") {
+		t.Errorf("a summary of a session never opened: %q", stdout.String())
+	}
+}
