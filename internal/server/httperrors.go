@@ -150,6 +150,9 @@ func writeTooLarge(w http.ResponseWriter) {
 // path).
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
+		if allow := allowed(r.URL.Path); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
 		writeStatus(w, http.StatusMethodNotAllowed, methodNotAllowedBody)
 		return
 	}
