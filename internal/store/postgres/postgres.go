@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,8 +96,7 @@ var Dialect = sqlstore.Dialect{
 func openDB(ctx context.Context, url string) (*pgxpool.Pool, *sql.DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// The parse error can quote the URL, password included.
-		return nil, nil, errors.New("invalid PostgreSQL URL")
+		return nil, nil, fmt.Errorf("invalid PostgreSQL URL%s", urlProblem(err))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -107,6 +107,18 @@ func openDB(ctx context.Context, url string) (*pgxpool.Pool, *sql.DB, error) {
 		return nil, nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	return pool, stdlib.OpenDBFromPool(pool), nil
+}
+
+// urlProblem is what pgx found wrong with a connection string, without
+// the string: pgx quotes it, password masked, before a "`: " and the
+// reason ("cannot parse pool_max_conns ..."). Without that shape, nothing
+// is said: the string is not repeated.
+func urlProblem(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "`: "); i >= 0 && strings.HasPrefix(msg, "cannot parse `") {
+		return ": " + msg[i+len("`: "):]
+	}
+	return ""
 }
 
 // Migrate applies the pending migrations and returns their versions.

@@ -247,3 +247,18 @@ func TestStatementTimeoutIsDeadlineExceeded(t *testing.T) {
 			err != nil && postgres.Dialect.TimedOut(err), err != nil && postgres.Dialect.Unavailable(err), err != nil && postgres.Dialect.Retryable(err))
 	}
 }
+
+// TestBadURLSaysWhyWithoutTheURL: a connection string pgx cannot read is
+// refused with pgx's reason, and without the string, whose password must
+// not reach a log.
+func TestBadURLSaysWhyWithoutTheURL(t *testing.T) {
+	for url, why := range map[string]string{
+		"postgres://arrears:s3cr3t@127.0.0.1:5432/arrears?pool_max_conns=abc": "cannot parse pool_max_conns",
+		"host=127.0.0.1 password=s3cr3t sslmode=bogus":                        "sslmode is invalid",
+	} {
+		_, err := postgres.Open(context.Background(), url, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), why) || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "127.0.0.1") {
+			t.Errorf("%s: %v, want the reason %q and not the string", why, err, why)
+		}
+	}
+}
