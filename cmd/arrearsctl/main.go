@@ -21,7 +21,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -200,23 +199,17 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v\n",
 			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), outcomes(rep.Outcomes))
+		listed := ""
+		if *rejects != "" {
+			listed = ", now listed in " + *rejects
+		}
 		if rep.Recovered > 0 {
-			where := ""
-			if *rejects != "" {
-				where = ", now listed in " + *rejects
-			}
-			fmt.Fprintf(stdout, "%s rejected by earlier runs of the session taken from the server's list of its rejections%s\n", records(rep.Recovered), where)
+			fmt.Fprintf(stdout, "%s rejected by earlier runs of the session taken from the server's list of its rejections%s\n", records(rep.Recovered), listed)
 		}
 		if rep.Reread > 0 {
-			where := ""
-			if *rejects != "" {
-				where = ", now listed in " + *rejects
-			}
-			fmt.Fprintf(stdout, "%s the file itself refused in earlier runs of the session read again%s\n", records(rep.Reread), where)
+			fmt.Fprintf(stdout, "%s the file itself refused in earlier runs of the session read again%s\n", records(rep.Reread), listed)
 		}
-		// By sequence: the file's own refusals are known at once, the
-		// server's as their chunks are answered.
-		slices.SortFunc(rep.Rejected, func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
+		// In sequence order, as RunRetrying's report gives them.
 		for _, r := range rep.Rejected {
 			fmt.Fprintf(stdout, "rejected record %d (%s): %s\n", r.Sequence, r.DocumentRef, problems(r.Problems))
 		}

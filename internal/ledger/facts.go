@@ -70,9 +70,14 @@ type Payment struct {
 // SameContent reports whether p and o record the same payment, so that a
 // retried RecordPayment returns the first instead of failing.
 func (p *Payment) SameContent(o *Payment) bool {
-	return p.InvoiceID == o.InvoiceID && p.Amount == o.Amount && p.Currency == o.Currency &&
-		p.PaidOn == o.PaidOn && p.Reference == o.Reference && p.Instrument == o.Instrument &&
-		p.MaturityOn == o.MaturityOn
+	return p.InvoiceID == o.InvoiceID && p.Reference == o.Reference && p.differences(o) == ([4]bool{})
+}
+
+// differences says, field by field (amount and currency, paid_on,
+// instrument, maturity_on), where o records another payment than p: the
+// one list of a payment's content SameContent and ContentDiffers share.
+func (p *Payment) differences(o *Payment) [4]bool {
+	return [4]bool{p.Amount != o.Amount || p.Currency != o.Currency, p.PaidOn != o.PaidOn, p.Instrument != o.Instrument, p.MaturityOn != o.MaturityOn}
 }
 
 // ContentDiffers lists, as RecordPayment's request names them, the fields
@@ -87,11 +92,11 @@ func (p *Payment) ContentDiffers(o *Payment) []FieldViolation {
 				p.Reference, field, shown(held), shown(sent))})
 		}
 	}
-	add("amount", p.Amount != o.Amount || p.Currency != o.Currency,
-		money.Money{Minor: p.Amount, Currency: p.Currency}, money.Money{Minor: o.Amount, Currency: o.Currency})
-	add("paid_on", p.PaidOn != o.PaidOn, p.PaidOn, o.PaidOn)
-	add("instrument", p.Instrument != o.Instrument, p.Instrument, o.Instrument)
-	add("maturity_on", p.MaturityOn != o.MaturityOn, p.MaturityOn, o.MaturityOn)
+	d := p.differences(o)
+	add("amount", d[0], money.Money{Minor: p.Amount, Currency: p.Currency}, money.Money{Minor: o.Amount, Currency: o.Currency})
+	add("paid_on", d[1], p.PaidOn, o.PaidOn)
+	add("instrument", d[2], p.Instrument, o.Instrument)
+	add("maturity_on", d[3], p.MaturityOn, o.MaturityOn)
 	return out
 }
 

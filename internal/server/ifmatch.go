@@ -95,10 +95,7 @@ func ifMatchTag(vals []string) (string, error) {
 // etagField finds the string field "etag" of m, or else of its field body
 // (the resource a request's body is); bodyless when that field is unset.
 func etagField(m protoreflect.Message, body string) (holder protoreflect.Message, etag protoreflect.FieldDescriptor, bodyless bool) {
-	isEtag := func(f protoreflect.FieldDescriptor) bool {
-		return f != nil && f.Kind() == protoreflect.StringKind && !f.IsList()
-	}
-	if f := m.Descriptor().Fields().ByName("etag"); isEtag(f) {
+	if f := etagOf(m); f != nil {
 		return m, f, false
 	}
 	b := m.Descriptor().Fields().ByName(protoreflect.Name(body))
@@ -109,10 +106,18 @@ func etagField(m protoreflect.Message, body string) (holder protoreflect.Message
 		return nil, nil, true
 	}
 	inner := m.Mutable(b).Message()
-	if f := inner.Descriptor().Fields().ByName("etag"); isEtag(f) {
+	if f := etagOf(inner); f != nil {
 		return inner, f, false
 	}
 	return nil, nil, false
+}
+
+// etagOf is m's string field "etag", nil if it has none.
+func etagOf(m protoreflect.Message) protoreflect.FieldDescriptor {
+	if f := m.Descriptor().Fields().ByName("etag"); f != nil && f.Kind() == protoreflect.StringKind && !f.IsList() {
+		return f
+	}
+	return nil
 }
 
 // etagHeader sets ETag on a REST answer that is one resource with an etag
@@ -131,9 +136,8 @@ func etagHeader(_ context.Context, w http.ResponseWriter, resp proto.Message) er
 			continue
 		}
 		resources++
-		inner := v.Message()
-		if e := inner.Descriptor().Fields().ByName("etag"); e != nil && e.Kind() == protoreflect.StringKind && !e.IsList() {
-			tag = inner.Get(e).String()
+		if e := etagOf(v.Message()); e != nil {
+			tag = v.Message().Get(e).String()
 		}
 	}
 	if resources == 1 && tag != "" {

@@ -327,15 +327,15 @@ func creditNoteByReference(ctx context.Context, tx store.Tx, invoiceID uuid.UUID
 	if ref == "" {
 		return nil, nil
 	}
-	facts, err := tx.Facts(ctx, []uuid.UUID{invoiceID})
+	// Its credit notes only (at most MaxFactsPerKind), not its payments
+	// and disputes as Facts reads them.
+	notes, err := tx.ListCreditNotes(ctx, invoiceID, store.Page{Limit: ledger.MaxFactsPerKind})
 	if err != nil {
 		return nil, err
 	}
-	if f := facts[invoiceID]; f != nil {
-		for i := range f.CreditNotes {
-			if f.CreditNotes[i].Reference == ref {
-				return &f.CreditNotes[i], nil
-			}
+	for _, n := range notes {
+		if n.Reference == ref {
+			return n, nil
 		}
 	}
 	return nil, nil

@@ -236,12 +236,15 @@ func (v *invocation) report(last *Report) {
 	if n := max(known-v.first.RejectedBefore, 0); n > 0 {
 		outcomes["REJECTED"] = n
 	}
-	rejected := slices.SortedFunc(maps.Values(v.rejected), func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
+	rejected := slices.SortedFunc(maps.Values(v.rejected), bySequence)
 	last.Outcomes, last.Rejected = outcomes, rejected[:min(len(rejected), 100)]
 	last.ResumeAfter, last.RejectedBefore = v.first.ResumeAfter, v.first.RejectedBefore
 	last.Recovered, last.Reread = v.first.Recovered, v.first.Reread
 	last.Elapsed = time.Since(v.start)
 }
+
+// bySequence orders record results by their place in the file.
+func bySequence(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) }
 
 // retryable reports whether a run that ended with err is run again:
 // UNAVAILABLE (a server stopping, restarting or without its database), and
@@ -384,7 +387,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// once, the server's as their chunks are answered.
 		rep.Rejected = append(rep.Rejected, r)
 		if len(rep.Rejected) > 100 {
-			slices.SortFunc(rep.Rejected, func(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) })
+			slices.SortFunc(rep.Rejected, bySequence)
 			rep.Rejected = rep.Rejected[:100]
 		}
 		if err := rejects.write(r); err != nil {
