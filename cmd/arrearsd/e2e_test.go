@@ -222,7 +222,7 @@ func serviceOf(rpc string) string {
 	switch rpc {
 	case "CreateApiKey", "ListApiKeys", "RevokeApiKey", "AuthorizePortal", "RevokePortalAuthorization", "ListEvents", "GetAuditCheckpoint":
 		return "AccessService"
-	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "ListContests", "MoveContest", "FileComplaint",
+	case "CreateClaim", "GetClaim", "ListClaims", "AnswerClaim", "OpenContest", "GetContest", "ListContests", "MoveContest", "FileComplaint",
 		"GetComplaint", "ListComplaints", "MoveComplaint", "ListComplaintEvents", "GetComplaintStatistics":
 		return "SupplierService"
 	case "SyncPayablesBatch", "GetSyncSession", "ListSyncRejections":
@@ -331,6 +331,8 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "GET", "/v1/auditCheckpoint", nil
 	case *arrearsv1.CreateClaimRequest:
 		return "POST", "/v1/claims", r
+	case *arrearsv1.GetCreditNoteRequest:
+		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.GetClaimRequest:
 		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.ListClaimsRequest:
@@ -339,6 +341,8 @@ func route(rpc string, req proto.Message) (method, path string, body proto.Messa
 		return "POST", "/v1/" + r.Name + ":answer", r
 	case *arrearsv1.OpenContestRequest:
 		return "POST", "/v1/" + r.Parent + "/contests?" + query("requestId", r.RequestId), r.Contest
+	case *arrearsv1.GetContestRequest:
+		return "GET", "/v1/" + r.Name, nil
 	case *arrearsv1.ListContestsRequest:
 		return "GET", "/v1/" + r.Parent + "/contests", nil
 	case *arrearsv1.MoveContestRequest:

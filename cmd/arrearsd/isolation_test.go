@@ -44,6 +44,7 @@ func TestIsolationPostgres(t *testing.T) {
 // invoice, and a key of every role bound to the first side.
 type world struct {
 	claim2, contest2, complaint2 string
+	contest1, cn1, cn2           string
 	d1, d2, c1, c2               string // party names
 	inv1, inv2                   string // invoice names
 	pay1, pay2, dsp1, dsp2       string
@@ -72,7 +73,7 @@ func buildWorld(t *testing.T, admin transport) *world {
 	w.d2 = party("Shenzhen Buyer", uscc("91440300MA5F00K02"), "440300", arrearsv1.PartyKind_PARTY_KIND_PUBLIC_BODY)
 	w.c1 = party("Fujian Supplier", uscc("92350102MA0000K03"), "350102", arrearsv1.PartyKind_PARTY_KIND_SME)
 	w.c2 = party("Shenzhen Supplier", uscc("92440301MA0000K04"), "440301", arrearsv1.PartyKind_PARTY_KIND_SME)
-	side := func(debtor, creditor, ref string) (inv, pay, dsp string) {
+	side := func(debtor, creditor, ref string) (inv, pay, dsp, cn string) {
 		var ir arrearsv1.CreateInvoiceResponse
 		call(t, admin, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{
 			Debtor: debtor, Creditor: creditor, DocumentRef: ref, Amount: cny(500000),
@@ -83,12 +84,13 @@ func buildWorld(t *testing.T, admin transport) *world {
 		var dr arrearsv1.OpenDisputeResponse
 		call(t, admin, "OpenDispute", &arrearsv1.OpenDisputeRequest{Parent: ir.Invoice.Name, Dispute: &arrearsv1.Dispute{
 			Amount: cny(2000), Reason: "short delivery", OpenedOn: date(2025, 7, 2)}}, &dr)
+		var cr arrearsv1.CreateCreditNoteResponse
 		call(t, admin, "CreateCreditNote", &arrearsv1.CreateCreditNoteRequest{Parent: ir.Invoice.Name, CreditNote: &arrearsv1.CreditNote{
-			Amount: cny(500), IssuedOn: date(2025, 7, 3), Reference: ref + "-CN", Reason: "rebate"}}, &arrearsv1.CreateCreditNoteResponse{})
-		return ir.Invoice.Name, pr.Payment.Name, dr.Dispute.Name
+			Amount: cny(500), IssuedOn: date(2025, 7, 3), Reference: ref + "-CN", Reason: "rebate"}}, &cr)
+		return ir.Invoice.Name, pr.Payment.Name, dr.Dispute.Name, cr.CreditNote.Name
 	}
-	w.inv1, w.pay1, w.dsp1 = side(w.d1, w.c1, "ISO-1")
-	w.inv2, w.pay2, w.dsp2 = side(w.d2, w.c2, "ISO-2")
+	w.inv1, w.pay1, w.dsp1, w.cn1 = side(w.d1, w.c1, "ISO-1")
+	w.inv2, w.pay2, w.dsp2, w.cn2 = side(w.d2, w.c2, "ISO-2")
 
 	// The supplier's side of the second pair: a claim, a contest and a
 	// complaint received by the Shenzhen office.
@@ -100,6 +102,8 @@ func buildWorld(t *testing.T, admin transport) *world {
 	var ct arrearsv1.OpenContestResponse
 	call(t, admin, "OpenContest", &arrearsv1.OpenContestRequest{Parent: w.inv2, Contest: &arrearsv1.Contest{Kind: "AMOUNT_DIFFERS", Detail: "x"}}, &ct)
 	w.contest2 = ct.Contest.Name
+	call(t, admin, "OpenContest", &arrearsv1.OpenContestRequest{Parent: w.inv1, Contest: &arrearsv1.Contest{Kind: "AMOUNT_DIFFERS", Detail: "y"}}, &ct)
+	w.contest1 = ct.Contest.Name
 	var cp arrearsv1.FileComplaintResponse
 	call(t, admin, "FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c2, Debtor: w.d2,
 		ReceivingRegulator: regulator, Invoices: []string{w.inv2}, Summary: "unpaid"}}, &cp)
@@ -220,6 +224,8 @@ func allRPCs(w *world) []rpcCase {
 		{"UpdateInvoice", &arrearsv1.UpdateInvoiceRequest{Invoice: &arrearsv1.Invoice{Name: w.inv2, ContractRef: "x"}, UpdateMask: mask}, func() proto.Message { return &arrearsv1.UpdateInvoiceResponse{} }},
 		{"CancelInvoice", &arrearsv1.CancelInvoiceRequest{Name: w.inv2, CancelledOn: date(2025, 8, 1), Reason: "x"}, func() proto.Message { return &arrearsv1.CancelInvoiceResponse{} }},
 		{"CreateCreditNote", &arrearsv1.CreateCreditNoteRequest{Parent: w.inv2, CreditNote: &arrearsv1.CreditNote{Amount: cny(1), IssuedOn: date(2025, 8, 1), Reference: "X", Reason: "x"}}, func() proto.Message { return &arrearsv1.CreateCreditNoteResponse{} }},
+		{"GetCreditNote", &arrearsv1.GetCreditNoteRequest{Name: w.cn2}, func() proto.Message { return &arrearsv1.GetCreditNoteResponse{} }},
+		{"GetCreditNote", &arrearsv1.GetCreditNoteRequest{Name: anyInvoice(w.cn2)}, func() proto.Message { return &arrearsv1.GetCreditNoteResponse{} }},
 		{"ListCreditNotes", &arrearsv1.ListCreditNotesRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListCreditNotesResponse{} }},
 		{"RecordPayment", &arrearsv1.RecordPaymentRequest{Parent: w.inv2, Payment: &arrearsv1.Payment{Amount: cny(1), PaidOn: date(2025, 8, 1), Reference: "ISO-X"}}, func() proto.Message { return &arrearsv1.RecordPaymentResponse{} }},
 		{"GetPayment", &arrearsv1.GetPaymentRequest{Name: w.pay2}, func() proto.Message { return &arrearsv1.GetPaymentResponse{} }},
@@ -244,6 +250,8 @@ func allRPCs(w *world) []rpcCase {
 		{"CreateClaim", &arrearsv1.CreateClaimRequest{Claim: &arrearsv1.Claim{Creditor: w.c2, Debtor: w.d2, DocumentRef: "ISO-CX",
 			Amount: cny(1), IssuedOn: date(2025, 6, 1), EvidenceRefs: []string{"x"}}}, func() proto.Message { return &arrearsv1.CreateClaimResponse{} }},
 		{"OpenContest", &arrearsv1.OpenContestRequest{Parent: w.inv2, Contest: &arrearsv1.Contest{Kind: "OTHER", Detail: "x"}}, func() proto.Message { return &arrearsv1.OpenContestResponse{} }},
+		{"GetContest", &arrearsv1.GetContestRequest{Name: w.contest2}, func() proto.Message { return &arrearsv1.GetContestResponse{} }},
+		{"GetContest", &arrearsv1.GetContestRequest{Name: anyInvoice(w.contest2)}, func() proto.Message { return &arrearsv1.GetContestResponse{} }},
 		{"ListContests", &arrearsv1.ListContestsRequest{Parent: w.inv2}, func() proto.Message { return &arrearsv1.ListContestsResponse{} }},
 		{"MoveContest", &arrearsv1.MoveContestRequest{Name: w.contest2, Action: "WITHDRAW"}, func() proto.Message { return &arrearsv1.MoveContestResponse{} }},
 		{"FileComplaint", &arrearsv1.FileComplaintRequest{Complaint: &arrearsv1.Complaint{Complainant: w.c2, Debtor: w.d2, Invoices: []string{w.inv2}, Summary: "x"}}, func() proto.Message { return &arrearsv1.FileComplaintResponse{} }},
@@ -267,7 +275,8 @@ func allRPCs(w *world) []rpcCase {
 	}
 }
 
-// anyInvoice is a payment's or dispute's name with the wildcard invoice
+// anyInvoice is the name of a record under an invoice (a payment, dispute,
+// credit note or contest) with the wildcard invoice
 // "-", as the change feed names it.
 func anyInvoice(name string) string {
 	parts := strings.Split(name, "/")
@@ -321,6 +330,19 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 	if dsp.Dispute.Name != w.dsp1 {
 		t.Errorf("GetDispute(%s) answered %s, want %s", anyInvoice(w.dsp1), dsp.Dispute.Name, w.dsp1)
 	}
+	var cn arrearsv1.GetCreditNoteResponse
+	expect(t, tr, "GetCreditNote", &arrearsv1.GetCreditNoteRequest{Name: anyInvoice(w.cn1)}, &cn, codes.OK)
+	if cn.CreditNote.Name != w.cn1 {
+		t.Errorf("GetCreditNote(%s) answered %s, want %s", anyInvoice(w.cn1), cn.CreditNote.Name, w.cn1)
+	}
+	var ct arrearsv1.GetContestResponse
+	expect(t, tr, "GetContest", &arrearsv1.GetContestRequest{Name: anyInvoice(w.contest1)}, &ct, codes.OK)
+	if ct.Contest.Name != w.contest1 || ct.Contest.Detail != "y" {
+		t.Errorf("GetContest(%s) answered %s %q, want %s", anyInvoice(w.contest1), ct.Contest.Name, ct.Contest.Detail, w.contest1)
+	}
+	// Named under another invoice, a record is not found, whatever its id.
+	wrongParent := strings.Replace(w.contest1, w.inv1, w.inv1[:len(w.inv1)-12]+"000000000000", 1)
+	expect(t, tr, "GetContest", &arrearsv1.GetContestRequest{Name: wrongParent}, &arrearsv1.GetContestResponse{}, codes.NotFound)
 	var revs arrearsv1.ListRevisionsResponse
 	expect(t, tr, "ListRevisions", &arrearsv1.ListRevisionsRequest{Parent: anyInvoice(w.pay1)}, &revs, codes.OK)
 	if len(revs.Revisions) == 0 || revs.Revisions[0].Resource != w.pay1 {

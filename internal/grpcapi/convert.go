@@ -149,8 +149,8 @@ func parseID(v *ledger.ValidationError, field, name, collection string) uuid.UUI
 
 // parseChildRead is parseChildName for a read, which also takes the
 // AIP-159 wildcard "-" for the invoice (returned as uuid.Nil): the change
-// feed names a payment or dispute so, its event carrying the record's id
-// but not its invoice's.
+// feed names a payment, dispute, credit note or contest so, its event
+// carrying the record's id but not its invoice's.
 func parseChildRead(v *ledger.ValidationError, field, name, collection string) (uuid.UUID, uuid.UUID) {
 	if rest, ok := strings.CutPrefix(name, "invoices/-/"+collection+"/"); ok && len(rest) == 36 {
 		if id, err := uuid.Parse(rest); err == nil {

@@ -37,6 +37,24 @@ func (s *Server) CreateCreditNote(ctx context.Context, req *arrearsv1.CreateCred
 	return &arrearsv1.CreateCreditNoteResponse{CreditNote: creditNoteToProto(out, invoice.Amount.Currency), Invoice: invoiceToProto(invoice)}, nil
 }
 
+func (s *Server) GetCreditNote(ctx context.Context, req *arrearsv1.GetCreditNoteRequest) (*arrearsv1.GetCreditNoteResponse, error) {
+	const method = "GetCreditNote"
+	var v ledger.ValidationError
+	inv, id := parseChildRead(&v, "name", req.Name, "creditNotes")
+	if err := v.Err(); err != nil {
+		return nil, s.fail(ctx, method, "", err)
+	}
+	c, err := s.svc.GetCreditNote(ctx, inv, id)
+	if err != nil {
+		return nil, s.fail(ctx, method, req.Name, err)
+	}
+	invoice, err := s.svc.GetInvoice(ctx, c.InvoiceID)
+	if err != nil {
+		return nil, s.fail(ctx, method, req.Name, err)
+	}
+	return &arrearsv1.GetCreditNoteResponse{CreditNote: creditNoteToProto(c, invoice.Amount.Currency)}, nil
+}
+
 func (s *Server) ListCreditNotes(ctx context.Context, req *arrearsv1.ListCreditNotesRequest) (*arrearsv1.ListCreditNotesResponse, error) {
 	const method = "ListCreditNotes"
 	var v ledger.ValidationError

@@ -225,6 +225,20 @@ func (a *Supplier) OpenContest(ctx context.Context, req *arrearsv1.OpenContestRe
 	return &arrearsv1.OpenContestResponse{Contest: contestToProto(out)}, nil
 }
 
+func (a *Supplier) GetContest(ctx context.Context, req *arrearsv1.GetContestRequest) (*arrearsv1.GetContestResponse, error) {
+	const method = "GetContest"
+	var v ledger.ValidationError
+	inv, id := parseChildRead(&v, "name", req.Name, "contests")
+	if err := v.Err(); err != nil {
+		return nil, a.s.fail(ctx, method, "", err)
+	}
+	c, err := a.s.svc.GetContest(ctx, inv, id)
+	if err != nil {
+		return nil, a.s.fail(ctx, method, req.Name, err)
+	}
+	return &arrearsv1.GetContestResponse{Contest: contestToProto(c)}, nil
+}
+
 func (a *Supplier) ListContests(ctx context.Context, req *arrearsv1.ListContestsRequest) (*arrearsv1.ListContestsResponse, error) {
 	const method = "ListContests"
 	var v ledger.ValidationError

@@ -357,6 +357,12 @@ func (l *Ledger) applyCredit(ctx context.Context, tx store.Tx, inv *ledger.Invoi
 	return &next, nil
 }
 
+// GetCreditNote reads a credit note of an invoice the caller may see
+// (invoiceID uuid.Nil: of whichever invoice holds it).
+func (l *Ledger) GetCreditNote(ctx context.Context, invoiceID, id uuid.UUID) (*ledger.CreditNote, error) {
+	return childOf(ctx, l, invoiceID, id, l.store.GetCreditNote, func(c *ledger.CreditNote) uuid.UUID { return c.InvoiceID })
+}
+
 // ListCreditNotes lists an invoice's credit notes.
 func (l *Ledger) ListCreditNotes(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.CreditNote, error) {
 	if _, err := visibleInvoice(ctx, l.store, invoiceID, nil); err != nil {

@@ -649,6 +649,12 @@ func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Inv
 	return nil
 }
 
+// GetContest reads a contest of an invoice the caller may see (invoiceID
+// uuid.Nil: of whichever invoice it contests).
+func (l *Ledger) GetContest(ctx context.Context, invoiceID, id uuid.UUID) (*complaint.Contest, error) {
+	return childOf(ctx, l, invoiceID, id, l.store.GetContest, func(c *complaint.Contest) uuid.UUID { return c.InvoiceID })
+}
+
 // ListContests lists an invoice's contests (uuid.Nil: all the caller sees).
 func (l *Ledger) ListContests(ctx context.Context, q store.SupplierQuery) ([]*complaint.Contest, error) {
 	if q.InvoiceID != uuid.Nil {

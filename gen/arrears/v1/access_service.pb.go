@@ -724,8 +724,8 @@ type Event struct {
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
 	// The resource changed, and its revision after the change. A payment,
 	// dispute, credit note or contest is named with "-" for its invoice
-	// ("invoices/-/payments/{uuid}"), which GetPayment, GetDispute and
-	// ListRevisions take.
+	// ("invoices/-/payments/{uuid}"), which GetPayment, GetDispute,
+	// GetCreditNote, GetContest and ListRevisions take.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
 	Revision int64  `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
 	// What changed: for an update a JSON object {"field": [old, new]}; for a

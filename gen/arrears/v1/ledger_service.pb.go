@@ -1122,6 +1122,95 @@ func (x *CreateCreditNoteResponse) GetInvoice() *Invoice {
 	return nil
 }
 
+type GetCreditNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "invoices/{uuid}/creditNotes/{uuid}", or "invoices/-/creditNotes/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCreditNoteRequest) Reset() {
+	*x = GetCreditNoteRequest{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCreditNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCreditNoteRequest) ProtoMessage() {}
+
+func (x *GetCreditNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCreditNoteRequest.ProtoReflect.Descriptor instead.
+func (*GetCreditNoteRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetCreditNoteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetCreditNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CreditNote    *CreditNote            `protobuf:"bytes,1,opt,name=credit_note,json=creditNote,proto3" json:"credit_note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCreditNoteResponse) Reset() {
+	*x = GetCreditNoteResponse{}
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCreditNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCreditNoteResponse) ProtoMessage() {}
+
+func (x *GetCreditNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCreditNoteResponse.ProtoReflect.Descriptor instead.
+func (*GetCreditNoteResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetCreditNoteResponse) GetCreditNote() *CreditNote {
+	if x != nil {
+		return x.CreditNote
+	}
+	return nil
+}
+
 type ListCreditNotesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -1133,7 +1222,7 @@ type ListCreditNotesRequest struct {
 
 func (x *ListCreditNotesRequest) Reset() {
 	*x = ListCreditNotesRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[20]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1234,7 @@ func (x *ListCreditNotesRequest) String() string {
 func (*ListCreditNotesRequest) ProtoMessage() {}
 
 func (x *ListCreditNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[20]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1247,7 @@ func (x *ListCreditNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCreditNotesRequest.ProtoReflect.Descriptor instead.
 func (*ListCreditNotesRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{20}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListCreditNotesRequest) GetParent() string {
@@ -1192,7 +1281,7 @@ type ListCreditNotesResponse struct {
 
 func (x *ListCreditNotesResponse) Reset() {
 	*x = ListCreditNotesResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[21]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1293,7 @@ func (x *ListCreditNotesResponse) String() string {
 func (*ListCreditNotesResponse) ProtoMessage() {}
 
 func (x *ListCreditNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[21]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1306,7 @@ func (x *ListCreditNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCreditNotesResponse.ProtoReflect.Descriptor instead.
 func (*ListCreditNotesResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{21}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListCreditNotesResponse) GetCreditNotes() []*CreditNote {
@@ -1245,7 +1334,7 @@ type RecordPaymentRequest struct {
 
 func (x *RecordPaymentRequest) Reset() {
 	*x = RecordPaymentRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[22]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1346,7 @@ func (x *RecordPaymentRequest) String() string {
 func (*RecordPaymentRequest) ProtoMessage() {}
 
 func (x *RecordPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[22]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1359,7 @@ func (x *RecordPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{22}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecordPaymentRequest) GetParent() string {
@@ -1298,7 +1387,7 @@ type RecordPaymentResponse struct {
 
 func (x *RecordPaymentResponse) Reset() {
 	*x = RecordPaymentResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[23]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1399,7 @@ func (x *RecordPaymentResponse) String() string {
 func (*RecordPaymentResponse) ProtoMessage() {}
 
 func (x *RecordPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[23]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1412,7 @@ func (x *RecordPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{23}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordPaymentResponse) GetPayment() *Payment {
@@ -1351,7 +1440,7 @@ type GetPaymentRequest struct {
 
 func (x *GetPaymentRequest) Reset() {
 	*x = GetPaymentRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[24]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1452,7 @@ func (x *GetPaymentRequest) String() string {
 func (*GetPaymentRequest) ProtoMessage() {}
 
 func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[24]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1465,7 @@ func (x *GetPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{24}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPaymentRequest) GetName() string {
@@ -1395,7 +1484,7 @@ type GetPaymentResponse struct {
 
 func (x *GetPaymentResponse) Reset() {
 	*x = GetPaymentResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[25]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +1496,7 @@ func (x *GetPaymentResponse) String() string {
 func (*GetPaymentResponse) ProtoMessage() {}
 
 func (x *GetPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[25]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +1509,7 @@ func (x *GetPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentResponse.ProtoReflect.Descriptor instead.
 func (*GetPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{25}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPaymentResponse) GetPayment() *Payment {
@@ -1444,7 +1533,7 @@ type ListPaymentsRequest struct {
 
 func (x *ListPaymentsRequest) Reset() {
 	*x = ListPaymentsRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[26]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1545,7 @@ func (x *ListPaymentsRequest) String() string {
 func (*ListPaymentsRequest) ProtoMessage() {}
 
 func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[26]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1558,7 @@ func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{26}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPaymentsRequest) GetParent() string {
@@ -1510,7 +1599,7 @@ type ListPaymentsResponse struct {
 
 func (x *ListPaymentsResponse) Reset() {
 	*x = ListPaymentsResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[27]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1611,7 @@ func (x *ListPaymentsResponse) String() string {
 func (*ListPaymentsResponse) ProtoMessage() {}
 
 func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[27]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1624,7 @@ func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{27}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListPaymentsResponse) GetPayments() []*Payment {
@@ -1567,7 +1656,7 @@ type ReversePaymentRequest struct {
 
 func (x *ReversePaymentRequest) Reset() {
 	*x = ReversePaymentRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[28]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1668,7 @@ func (x *ReversePaymentRequest) String() string {
 func (*ReversePaymentRequest) ProtoMessage() {}
 
 func (x *ReversePaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[28]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1681,7 @@ func (x *ReversePaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReversePaymentRequest.ProtoReflect.Descriptor instead.
 func (*ReversePaymentRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{28}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReversePaymentRequest) GetName() string {
@@ -1633,7 +1722,7 @@ type ReversePaymentResponse struct {
 
 func (x *ReversePaymentResponse) Reset() {
 	*x = ReversePaymentResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[29]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1734,7 @@ func (x *ReversePaymentResponse) String() string {
 func (*ReversePaymentResponse) ProtoMessage() {}
 
 func (x *ReversePaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[29]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1747,7 @@ func (x *ReversePaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReversePaymentResponse.ProtoReflect.Descriptor instead.
 func (*ReversePaymentResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{29}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReversePaymentResponse) GetPayment() *Payment {
@@ -1687,7 +1776,7 @@ type OpenDisputeRequest struct {
 
 func (x *OpenDisputeRequest) Reset() {
 	*x = OpenDisputeRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[30]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1788,7 @@ func (x *OpenDisputeRequest) String() string {
 func (*OpenDisputeRequest) ProtoMessage() {}
 
 func (x *OpenDisputeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[30]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1801,7 @@ func (x *OpenDisputeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDisputeRequest.ProtoReflect.Descriptor instead.
 func (*OpenDisputeRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{30}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OpenDisputeRequest) GetParent() string {
@@ -1746,7 +1835,7 @@ type OpenDisputeResponse struct {
 
 func (x *OpenDisputeResponse) Reset() {
 	*x = OpenDisputeResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[31]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1847,7 @@ func (x *OpenDisputeResponse) String() string {
 func (*OpenDisputeResponse) ProtoMessage() {}
 
 func (x *OpenDisputeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[31]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1860,7 @@ func (x *OpenDisputeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDisputeResponse.ProtoReflect.Descriptor instead.
 func (*OpenDisputeResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{31}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *OpenDisputeResponse) GetDispute() *Dispute {
@@ -1798,7 +1887,7 @@ type GetDisputeRequest struct {
 
 func (x *GetDisputeRequest) Reset() {
 	*x = GetDisputeRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[32]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1899,7 @@ func (x *GetDisputeRequest) String() string {
 func (*GetDisputeRequest) ProtoMessage() {}
 
 func (x *GetDisputeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[32]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1912,7 @@ func (x *GetDisputeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDisputeRequest.ProtoReflect.Descriptor instead.
 func (*GetDisputeRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{32}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetDisputeRequest) GetName() string {
@@ -1842,7 +1931,7 @@ type GetDisputeResponse struct {
 
 func (x *GetDisputeResponse) Reset() {
 	*x = GetDisputeResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[33]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1943,7 @@ func (x *GetDisputeResponse) String() string {
 func (*GetDisputeResponse) ProtoMessage() {}
 
 func (x *GetDisputeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[33]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1956,7 @@ func (x *GetDisputeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDisputeResponse.ProtoReflect.Descriptor instead.
 func (*GetDisputeResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{33}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetDisputeResponse) GetDispute() *Dispute {
@@ -1890,7 +1979,7 @@ type ListDisputesRequest struct {
 
 func (x *ListDisputesRequest) Reset() {
 	*x = ListDisputesRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[34]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +1991,7 @@ func (x *ListDisputesRequest) String() string {
 func (*ListDisputesRequest) ProtoMessage() {}
 
 func (x *ListDisputesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[34]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2004,7 @@ func (x *ListDisputesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisputesRequest.ProtoReflect.Descriptor instead.
 func (*ListDisputesRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{34}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListDisputesRequest) GetParent() string {
@@ -1956,7 +2045,7 @@ type ListDisputesResponse struct {
 
 func (x *ListDisputesResponse) Reset() {
 	*x = ListDisputesResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[35]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2057,7 @@ func (x *ListDisputesResponse) String() string {
 func (*ListDisputesResponse) ProtoMessage() {}
 
 func (x *ListDisputesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[35]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2070,7 @@ func (x *ListDisputesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisputesResponse.ProtoReflect.Descriptor instead.
 func (*ListDisputesResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{35}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListDisputesResponse) GetDisputes() []*Dispute {
@@ -2013,7 +2102,7 @@ type ResolveDisputeRequest struct {
 
 func (x *ResolveDisputeRequest) Reset() {
 	*x = ResolveDisputeRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[36]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2114,7 @@ func (x *ResolveDisputeRequest) String() string {
 func (*ResolveDisputeRequest) ProtoMessage() {}
 
 func (x *ResolveDisputeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[36]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2127,7 @@ func (x *ResolveDisputeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveDisputeRequest.ProtoReflect.Descriptor instead.
 func (*ResolveDisputeRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{36}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResolveDisputeRequest) GetName() string {
@@ -2086,7 +2175,7 @@ type ResolveDisputeResponse struct {
 
 func (x *ResolveDisputeResponse) Reset() {
 	*x = ResolveDisputeResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[37]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2187,7 @@ func (x *ResolveDisputeResponse) String() string {
 func (*ResolveDisputeResponse) ProtoMessage() {}
 
 func (x *ResolveDisputeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[37]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2200,7 @@ func (x *ResolveDisputeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveDisputeResponse.ProtoReflect.Descriptor instead.
 func (*ResolveDisputeResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{37}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ResolveDisputeResponse) GetDispute() *Dispute {
@@ -2144,7 +2233,7 @@ type ListRevisionsRequest struct {
 
 func (x *ListRevisionsRequest) Reset() {
 	*x = ListRevisionsRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[38]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2245,7 @@ func (x *ListRevisionsRequest) String() string {
 func (*ListRevisionsRequest) ProtoMessage() {}
 
 func (x *ListRevisionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[38]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2258,7 @@ func (x *ListRevisionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevisionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRevisionsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{38}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListRevisionsRequest) GetParent() string {
@@ -2203,7 +2292,7 @@ type ListRevisionsResponse struct {
 
 func (x *ListRevisionsResponse) Reset() {
 	*x = ListRevisionsResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[39]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2304,7 @@ func (x *ListRevisionsResponse) String() string {
 func (*ListRevisionsResponse) ProtoMessage() {}
 
 func (x *ListRevisionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[39]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2317,7 @@ func (x *ListRevisionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevisionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRevisionsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{39}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListRevisionsResponse) GetRevisions() []*Revision {
@@ -2257,7 +2346,7 @@ type ListEscalationEventsRequest struct {
 
 func (x *ListEscalationEventsRequest) Reset() {
 	*x = ListEscalationEventsRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2358,7 @@ func (x *ListEscalationEventsRequest) String() string {
 func (*ListEscalationEventsRequest) ProtoMessage() {}
 
 func (x *ListEscalationEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[40]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2371,7 @@ func (x *ListEscalationEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEscalationEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEscalationEventsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{40}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListEscalationEventsRequest) GetParent() string {
@@ -2316,7 +2405,7 @@ type ListEscalationEventsResponse struct {
 
 func (x *ListEscalationEventsResponse) Reset() {
 	*x = ListEscalationEventsResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2328,7 +2417,7 @@ func (x *ListEscalationEventsResponse) String() string {
 func (*ListEscalationEventsResponse) ProtoMessage() {}
 
 func (x *ListEscalationEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[41]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2341,7 +2430,7 @@ func (x *ListEscalationEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEscalationEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEscalationEventsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{41}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListEscalationEventsResponse) GetEscalationEvents() []*EscalationEvent {
@@ -2366,7 +2455,7 @@ type ListPaymentPoliciesRequest struct {
 
 func (x *ListPaymentPoliciesRequest) Reset() {
 	*x = ListPaymentPoliciesRequest{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2467,7 @@ func (x *ListPaymentPoliciesRequest) String() string {
 func (*ListPaymentPoliciesRequest) ProtoMessage() {}
 
 func (x *ListPaymentPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[42]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2480,7 @@ func (x *ListPaymentPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{42}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{44}
 }
 
 type ListPaymentPoliciesResponse struct {
@@ -2403,7 +2492,7 @@ type ListPaymentPoliciesResponse struct {
 
 func (x *ListPaymentPoliciesResponse) Reset() {
 	*x = ListPaymentPoliciesResponse{}
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2504,7 @@ func (x *ListPaymentPoliciesResponse) String() string {
 func (*ListPaymentPoliciesResponse) ProtoMessage() {}
 
 func (x *ListPaymentPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_ledger_service_proto_msgTypes[43]
+	mi := &file_arrears_v1_ledger_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2517,7 @@ func (x *ListPaymentPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{43}
+	return file_arrears_v1_ledger_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListPaymentPoliciesResponse) GetPaymentPolicies() []*PaymentPolicy {
@@ -2513,7 +2602,12 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"\x18CreateCreditNoteResponse\x127\n" +
 	"\vcredit_note\x18\x01 \x01(\v2\x16.arrears.v1.CreditNoteR\n" +
 	"creditNote\x12-\n" +
-	"\ainvoice\x18\x02 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"l\n" +
+	"\ainvoice\x18\x02 \x01(\v2\x13.arrears.v1.InvoiceR\ainvoice\"*\n" +
+	"\x14GetCreditNoteRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"P\n" +
+	"\x15GetCreditNoteResponse\x127\n" +
+	"\vcredit_note\x18\x01 \x01(\v2\x16.arrears.v1.CreditNoteR\n" +
+	"creditNote\"l\n" +
 	"\x16ListCreditNotesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2601,7 +2695,7 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1c\n" +
 	"\x1aListPaymentPoliciesRequest\"c\n" +
 	"\x1bListPaymentPoliciesResponse\x12D\n" +
-	"\x10payment_policies\x18\x01 \x03(\v2\x19.arrears.v1.PaymentPolicyR\x0fpaymentPolicies2\xe4\x0e\n" +
+	"\x10payment_policies\x18\x01 \x03(\v2\x19.arrears.v1.PaymentPolicyR\x0fpaymentPolicies2\xba\x0f\n" +
 	"\rLedgerService\x12N\n" +
 	"\vCreateParty\x12\x1e.arrears.v1.CreatePartyRequest\x1a\x1f.arrears.v1.CreatePartyResponse\x12E\n" +
 	"\bGetParty\x12\x1b.arrears.v1.GetPartyRequest\x1a\x1c.arrears.v1.GetPartyResponse\x12N\n" +
@@ -2613,7 +2707,8 @@ const file_arrears_v1_ledger_service_proto_rawDesc = "" +
 	"\fListInvoices\x12\x1f.arrears.v1.ListInvoicesRequest\x1a .arrears.v1.ListInvoicesResponse\x12T\n" +
 	"\rUpdateInvoice\x12 .arrears.v1.UpdateInvoiceRequest\x1a!.arrears.v1.UpdateInvoiceResponse\x12T\n" +
 	"\rCancelInvoice\x12 .arrears.v1.CancelInvoiceRequest\x1a!.arrears.v1.CancelInvoiceResponse\x12]\n" +
-	"\x10CreateCreditNote\x12#.arrears.v1.CreateCreditNoteRequest\x1a$.arrears.v1.CreateCreditNoteResponse\x12Z\n" +
+	"\x10CreateCreditNote\x12#.arrears.v1.CreateCreditNoteRequest\x1a$.arrears.v1.CreateCreditNoteResponse\x12T\n" +
+	"\rGetCreditNote\x12 .arrears.v1.GetCreditNoteRequest\x1a!.arrears.v1.GetCreditNoteResponse\x12Z\n" +
 	"\x0fListCreditNotes\x12\".arrears.v1.ListCreditNotesRequest\x1a#.arrears.v1.ListCreditNotesResponse\x12T\n" +
 	"\rRecordPayment\x12 .arrears.v1.RecordPaymentRequest\x1a!.arrears.v1.RecordPaymentResponse\x12K\n" +
 	"\n" +
@@ -2641,7 +2736,7 @@ func file_arrears_v1_ledger_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_ledger_service_proto_rawDescData
 }
 
-var file_arrears_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_arrears_v1_ledger_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_arrears_v1_ledger_service_proto_goTypes = []any{
 	(*CreatePartyRequest)(nil),           // 0: arrears.v1.CreatePartyRequest
 	(*CreatePartyResponse)(nil),          // 1: arrears.v1.CreatePartyResponse
@@ -2663,138 +2758,143 @@ var file_arrears_v1_ledger_service_proto_goTypes = []any{
 	(*CancelInvoiceResponse)(nil),        // 17: arrears.v1.CancelInvoiceResponse
 	(*CreateCreditNoteRequest)(nil),      // 18: arrears.v1.CreateCreditNoteRequest
 	(*CreateCreditNoteResponse)(nil),     // 19: arrears.v1.CreateCreditNoteResponse
-	(*ListCreditNotesRequest)(nil),       // 20: arrears.v1.ListCreditNotesRequest
-	(*ListCreditNotesResponse)(nil),      // 21: arrears.v1.ListCreditNotesResponse
-	(*RecordPaymentRequest)(nil),         // 22: arrears.v1.RecordPaymentRequest
-	(*RecordPaymentResponse)(nil),        // 23: arrears.v1.RecordPaymentResponse
-	(*GetPaymentRequest)(nil),            // 24: arrears.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),           // 25: arrears.v1.GetPaymentResponse
-	(*ListPaymentsRequest)(nil),          // 26: arrears.v1.ListPaymentsRequest
-	(*ListPaymentsResponse)(nil),         // 27: arrears.v1.ListPaymentsResponse
-	(*ReversePaymentRequest)(nil),        // 28: arrears.v1.ReversePaymentRequest
-	(*ReversePaymentResponse)(nil),       // 29: arrears.v1.ReversePaymentResponse
-	(*OpenDisputeRequest)(nil),           // 30: arrears.v1.OpenDisputeRequest
-	(*OpenDisputeResponse)(nil),          // 31: arrears.v1.OpenDisputeResponse
-	(*GetDisputeRequest)(nil),            // 32: arrears.v1.GetDisputeRequest
-	(*GetDisputeResponse)(nil),           // 33: arrears.v1.GetDisputeResponse
-	(*ListDisputesRequest)(nil),          // 34: arrears.v1.ListDisputesRequest
-	(*ListDisputesResponse)(nil),         // 35: arrears.v1.ListDisputesResponse
-	(*ResolveDisputeRequest)(nil),        // 36: arrears.v1.ResolveDisputeRequest
-	(*ResolveDisputeResponse)(nil),       // 37: arrears.v1.ResolveDisputeResponse
-	(*ListRevisionsRequest)(nil),         // 38: arrears.v1.ListRevisionsRequest
-	(*ListRevisionsResponse)(nil),        // 39: arrears.v1.ListRevisionsResponse
-	(*ListEscalationEventsRequest)(nil),  // 40: arrears.v1.ListEscalationEventsRequest
-	(*ListEscalationEventsResponse)(nil), // 41: arrears.v1.ListEscalationEventsResponse
-	(*ListPaymentPoliciesRequest)(nil),   // 42: arrears.v1.ListPaymentPoliciesRequest
-	(*ListPaymentPoliciesResponse)(nil),  // 43: arrears.v1.ListPaymentPoliciesResponse
-	(*Party)(nil),                        // 44: arrears.v1.Party
-	(*fieldmaskpb.FieldMask)(nil),        // 45: google.protobuf.FieldMask
-	(*Invoice)(nil),                      // 46: arrears.v1.Invoice
-	(*Date)(nil),                         // 47: arrears.v1.Date
-	(*timestamppb.Timestamp)(nil),        // 48: google.protobuf.Timestamp
-	(*CreditNote)(nil),                   // 49: arrears.v1.CreditNote
-	(*Payment)(nil),                      // 50: arrears.v1.Payment
-	(*Dispute)(nil),                      // 51: arrears.v1.Dispute
-	(DisputeResolution)(0),               // 52: arrears.v1.DisputeResolution
-	(*Revision)(nil),                     // 53: arrears.v1.Revision
-	(*EscalationEvent)(nil),              // 54: arrears.v1.EscalationEvent
-	(*PaymentPolicy)(nil),                // 55: arrears.v1.PaymentPolicy
+	(*GetCreditNoteRequest)(nil),         // 20: arrears.v1.GetCreditNoteRequest
+	(*GetCreditNoteResponse)(nil),        // 21: arrears.v1.GetCreditNoteResponse
+	(*ListCreditNotesRequest)(nil),       // 22: arrears.v1.ListCreditNotesRequest
+	(*ListCreditNotesResponse)(nil),      // 23: arrears.v1.ListCreditNotesResponse
+	(*RecordPaymentRequest)(nil),         // 24: arrears.v1.RecordPaymentRequest
+	(*RecordPaymentResponse)(nil),        // 25: arrears.v1.RecordPaymentResponse
+	(*GetPaymentRequest)(nil),            // 26: arrears.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),           // 27: arrears.v1.GetPaymentResponse
+	(*ListPaymentsRequest)(nil),          // 28: arrears.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),         // 29: arrears.v1.ListPaymentsResponse
+	(*ReversePaymentRequest)(nil),        // 30: arrears.v1.ReversePaymentRequest
+	(*ReversePaymentResponse)(nil),       // 31: arrears.v1.ReversePaymentResponse
+	(*OpenDisputeRequest)(nil),           // 32: arrears.v1.OpenDisputeRequest
+	(*OpenDisputeResponse)(nil),          // 33: arrears.v1.OpenDisputeResponse
+	(*GetDisputeRequest)(nil),            // 34: arrears.v1.GetDisputeRequest
+	(*GetDisputeResponse)(nil),           // 35: arrears.v1.GetDisputeResponse
+	(*ListDisputesRequest)(nil),          // 36: arrears.v1.ListDisputesRequest
+	(*ListDisputesResponse)(nil),         // 37: arrears.v1.ListDisputesResponse
+	(*ResolveDisputeRequest)(nil),        // 38: arrears.v1.ResolveDisputeRequest
+	(*ResolveDisputeResponse)(nil),       // 39: arrears.v1.ResolveDisputeResponse
+	(*ListRevisionsRequest)(nil),         // 40: arrears.v1.ListRevisionsRequest
+	(*ListRevisionsResponse)(nil),        // 41: arrears.v1.ListRevisionsResponse
+	(*ListEscalationEventsRequest)(nil),  // 42: arrears.v1.ListEscalationEventsRequest
+	(*ListEscalationEventsResponse)(nil), // 43: arrears.v1.ListEscalationEventsResponse
+	(*ListPaymentPoliciesRequest)(nil),   // 44: arrears.v1.ListPaymentPoliciesRequest
+	(*ListPaymentPoliciesResponse)(nil),  // 45: arrears.v1.ListPaymentPoliciesResponse
+	(*Party)(nil),                        // 46: arrears.v1.Party
+	(*fieldmaskpb.FieldMask)(nil),        // 47: google.protobuf.FieldMask
+	(*Invoice)(nil),                      // 48: arrears.v1.Invoice
+	(*Date)(nil),                         // 49: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),        // 50: google.protobuf.Timestamp
+	(*CreditNote)(nil),                   // 51: arrears.v1.CreditNote
+	(*Payment)(nil),                      // 52: arrears.v1.Payment
+	(*Dispute)(nil),                      // 53: arrears.v1.Dispute
+	(DisputeResolution)(0),               // 54: arrears.v1.DisputeResolution
+	(*Revision)(nil),                     // 55: arrears.v1.Revision
+	(*EscalationEvent)(nil),              // 56: arrears.v1.EscalationEvent
+	(*PaymentPolicy)(nil),                // 57: arrears.v1.PaymentPolicy
 }
 var file_arrears_v1_ledger_service_proto_depIdxs = []int32{
-	44, // 0: arrears.v1.CreatePartyRequest.party:type_name -> arrears.v1.Party
-	44, // 1: arrears.v1.CreatePartyResponse.party:type_name -> arrears.v1.Party
-	44, // 2: arrears.v1.GetPartyResponse.party:type_name -> arrears.v1.Party
-	44, // 3: arrears.v1.ListPartiesResponse.parties:type_name -> arrears.v1.Party
-	44, // 4: arrears.v1.UpdatePartyRequest.party:type_name -> arrears.v1.Party
-	45, // 5: arrears.v1.UpdatePartyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	44, // 6: arrears.v1.UpdatePartyResponse.party:type_name -> arrears.v1.Party
-	46, // 7: arrears.v1.CreateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
-	46, // 8: arrears.v1.CreateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	47, // 9: arrears.v1.GetInvoiceRequest.as_of:type_name -> arrears.v1.Date
-	48, // 10: arrears.v1.GetInvoiceRequest.known_at:type_name -> google.protobuf.Timestamp
-	46, // 11: arrears.v1.GetInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	47, // 12: arrears.v1.ListInvoicesRequest.as_of:type_name -> arrears.v1.Date
-	48, // 13: arrears.v1.ListInvoicesRequest.known_at:type_name -> google.protobuf.Timestamp
-	46, // 14: arrears.v1.ListInvoicesResponse.invoices:type_name -> arrears.v1.Invoice
-	46, // 15: arrears.v1.UpdateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
-	45, // 16: arrears.v1.UpdateInvoiceRequest.update_mask:type_name -> google.protobuf.FieldMask
-	47, // 17: arrears.v1.UpdateInvoiceRequest.effective_on:type_name -> arrears.v1.Date
-	46, // 18: arrears.v1.UpdateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	47, // 19: arrears.v1.CancelInvoiceRequest.cancelled_on:type_name -> arrears.v1.Date
-	46, // 20: arrears.v1.CancelInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
-	49, // 21: arrears.v1.CreateCreditNoteRequest.credit_note:type_name -> arrears.v1.CreditNote
-	49, // 22: arrears.v1.CreateCreditNoteResponse.credit_note:type_name -> arrears.v1.CreditNote
-	46, // 23: arrears.v1.CreateCreditNoteResponse.invoice:type_name -> arrears.v1.Invoice
-	49, // 24: arrears.v1.ListCreditNotesResponse.credit_notes:type_name -> arrears.v1.CreditNote
-	50, // 25: arrears.v1.RecordPaymentRequest.payment:type_name -> arrears.v1.Payment
-	50, // 26: arrears.v1.RecordPaymentResponse.payment:type_name -> arrears.v1.Payment
-	46, // 27: arrears.v1.RecordPaymentResponse.invoice:type_name -> arrears.v1.Invoice
-	50, // 28: arrears.v1.GetPaymentResponse.payment:type_name -> arrears.v1.Payment
-	50, // 29: arrears.v1.ListPaymentsResponse.payments:type_name -> arrears.v1.Payment
-	47, // 30: arrears.v1.ReversePaymentRequest.reversed_on:type_name -> arrears.v1.Date
-	50, // 31: arrears.v1.ReversePaymentResponse.payment:type_name -> arrears.v1.Payment
-	46, // 32: arrears.v1.ReversePaymentResponse.invoice:type_name -> arrears.v1.Invoice
-	51, // 33: arrears.v1.OpenDisputeRequest.dispute:type_name -> arrears.v1.Dispute
-	51, // 34: arrears.v1.OpenDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	46, // 35: arrears.v1.OpenDisputeResponse.invoice:type_name -> arrears.v1.Invoice
-	51, // 36: arrears.v1.GetDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	51, // 37: arrears.v1.ListDisputesResponse.disputes:type_name -> arrears.v1.Dispute
-	52, // 38: arrears.v1.ResolveDisputeRequest.resolution:type_name -> arrears.v1.DisputeResolution
-	47, // 39: arrears.v1.ResolveDisputeRequest.resolved_on:type_name -> arrears.v1.Date
-	51, // 40: arrears.v1.ResolveDisputeResponse.dispute:type_name -> arrears.v1.Dispute
-	46, // 41: arrears.v1.ResolveDisputeResponse.invoice:type_name -> arrears.v1.Invoice
-	53, // 42: arrears.v1.ListRevisionsResponse.revisions:type_name -> arrears.v1.Revision
-	54, // 43: arrears.v1.ListEscalationEventsResponse.escalation_events:type_name -> arrears.v1.EscalationEvent
-	55, // 44: arrears.v1.ListPaymentPoliciesResponse.payment_policies:type_name -> arrears.v1.PaymentPolicy
-	0,  // 45: arrears.v1.LedgerService.CreateParty:input_type -> arrears.v1.CreatePartyRequest
-	2,  // 46: arrears.v1.LedgerService.GetParty:input_type -> arrears.v1.GetPartyRequest
-	4,  // 47: arrears.v1.LedgerService.ListParties:input_type -> arrears.v1.ListPartiesRequest
-	6,  // 48: arrears.v1.LedgerService.UpdateParty:input_type -> arrears.v1.UpdatePartyRequest
-	8,  // 49: arrears.v1.LedgerService.CreateInvoice:input_type -> arrears.v1.CreateInvoiceRequest
-	10, // 50: arrears.v1.LedgerService.GetInvoice:input_type -> arrears.v1.GetInvoiceRequest
-	12, // 51: arrears.v1.LedgerService.ListInvoices:input_type -> arrears.v1.ListInvoicesRequest
-	14, // 52: arrears.v1.LedgerService.UpdateInvoice:input_type -> arrears.v1.UpdateInvoiceRequest
-	16, // 53: arrears.v1.LedgerService.CancelInvoice:input_type -> arrears.v1.CancelInvoiceRequest
-	18, // 54: arrears.v1.LedgerService.CreateCreditNote:input_type -> arrears.v1.CreateCreditNoteRequest
-	20, // 55: arrears.v1.LedgerService.ListCreditNotes:input_type -> arrears.v1.ListCreditNotesRequest
-	22, // 56: arrears.v1.LedgerService.RecordPayment:input_type -> arrears.v1.RecordPaymentRequest
-	24, // 57: arrears.v1.LedgerService.GetPayment:input_type -> arrears.v1.GetPaymentRequest
-	26, // 58: arrears.v1.LedgerService.ListPayments:input_type -> arrears.v1.ListPaymentsRequest
-	28, // 59: arrears.v1.LedgerService.ReversePayment:input_type -> arrears.v1.ReversePaymentRequest
-	30, // 60: arrears.v1.LedgerService.OpenDispute:input_type -> arrears.v1.OpenDisputeRequest
-	32, // 61: arrears.v1.LedgerService.GetDispute:input_type -> arrears.v1.GetDisputeRequest
-	34, // 62: arrears.v1.LedgerService.ListDisputes:input_type -> arrears.v1.ListDisputesRequest
-	36, // 63: arrears.v1.LedgerService.ResolveDispute:input_type -> arrears.v1.ResolveDisputeRequest
-	38, // 64: arrears.v1.LedgerService.ListRevisions:input_type -> arrears.v1.ListRevisionsRequest
-	40, // 65: arrears.v1.LedgerService.ListEscalationEvents:input_type -> arrears.v1.ListEscalationEventsRequest
-	42, // 66: arrears.v1.LedgerService.ListPaymentPolicies:input_type -> arrears.v1.ListPaymentPoliciesRequest
-	1,  // 67: arrears.v1.LedgerService.CreateParty:output_type -> arrears.v1.CreatePartyResponse
-	3,  // 68: arrears.v1.LedgerService.GetParty:output_type -> arrears.v1.GetPartyResponse
-	5,  // 69: arrears.v1.LedgerService.ListParties:output_type -> arrears.v1.ListPartiesResponse
-	7,  // 70: arrears.v1.LedgerService.UpdateParty:output_type -> arrears.v1.UpdatePartyResponse
-	9,  // 71: arrears.v1.LedgerService.CreateInvoice:output_type -> arrears.v1.CreateInvoiceResponse
-	11, // 72: arrears.v1.LedgerService.GetInvoice:output_type -> arrears.v1.GetInvoiceResponse
-	13, // 73: arrears.v1.LedgerService.ListInvoices:output_type -> arrears.v1.ListInvoicesResponse
-	15, // 74: arrears.v1.LedgerService.UpdateInvoice:output_type -> arrears.v1.UpdateInvoiceResponse
-	17, // 75: arrears.v1.LedgerService.CancelInvoice:output_type -> arrears.v1.CancelInvoiceResponse
-	19, // 76: arrears.v1.LedgerService.CreateCreditNote:output_type -> arrears.v1.CreateCreditNoteResponse
-	21, // 77: arrears.v1.LedgerService.ListCreditNotes:output_type -> arrears.v1.ListCreditNotesResponse
-	23, // 78: arrears.v1.LedgerService.RecordPayment:output_type -> arrears.v1.RecordPaymentResponse
-	25, // 79: arrears.v1.LedgerService.GetPayment:output_type -> arrears.v1.GetPaymentResponse
-	27, // 80: arrears.v1.LedgerService.ListPayments:output_type -> arrears.v1.ListPaymentsResponse
-	29, // 81: arrears.v1.LedgerService.ReversePayment:output_type -> arrears.v1.ReversePaymentResponse
-	31, // 82: arrears.v1.LedgerService.OpenDispute:output_type -> arrears.v1.OpenDisputeResponse
-	33, // 83: arrears.v1.LedgerService.GetDispute:output_type -> arrears.v1.GetDisputeResponse
-	35, // 84: arrears.v1.LedgerService.ListDisputes:output_type -> arrears.v1.ListDisputesResponse
-	37, // 85: arrears.v1.LedgerService.ResolveDispute:output_type -> arrears.v1.ResolveDisputeResponse
-	39, // 86: arrears.v1.LedgerService.ListRevisions:output_type -> arrears.v1.ListRevisionsResponse
-	41, // 87: arrears.v1.LedgerService.ListEscalationEvents:output_type -> arrears.v1.ListEscalationEventsResponse
-	43, // 88: arrears.v1.LedgerService.ListPaymentPolicies:output_type -> arrears.v1.ListPaymentPoliciesResponse
-	67, // [67:89] is the sub-list for method output_type
-	45, // [45:67] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	46, // 0: arrears.v1.CreatePartyRequest.party:type_name -> arrears.v1.Party
+	46, // 1: arrears.v1.CreatePartyResponse.party:type_name -> arrears.v1.Party
+	46, // 2: arrears.v1.GetPartyResponse.party:type_name -> arrears.v1.Party
+	46, // 3: arrears.v1.ListPartiesResponse.parties:type_name -> arrears.v1.Party
+	46, // 4: arrears.v1.UpdatePartyRequest.party:type_name -> arrears.v1.Party
+	47, // 5: arrears.v1.UpdatePartyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	46, // 6: arrears.v1.UpdatePartyResponse.party:type_name -> arrears.v1.Party
+	48, // 7: arrears.v1.CreateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
+	48, // 8: arrears.v1.CreateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	49, // 9: arrears.v1.GetInvoiceRequest.as_of:type_name -> arrears.v1.Date
+	50, // 10: arrears.v1.GetInvoiceRequest.known_at:type_name -> google.protobuf.Timestamp
+	48, // 11: arrears.v1.GetInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	49, // 12: arrears.v1.ListInvoicesRequest.as_of:type_name -> arrears.v1.Date
+	50, // 13: arrears.v1.ListInvoicesRequest.known_at:type_name -> google.protobuf.Timestamp
+	48, // 14: arrears.v1.ListInvoicesResponse.invoices:type_name -> arrears.v1.Invoice
+	48, // 15: arrears.v1.UpdateInvoiceRequest.invoice:type_name -> arrears.v1.Invoice
+	47, // 16: arrears.v1.UpdateInvoiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	49, // 17: arrears.v1.UpdateInvoiceRequest.effective_on:type_name -> arrears.v1.Date
+	48, // 18: arrears.v1.UpdateInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	49, // 19: arrears.v1.CancelInvoiceRequest.cancelled_on:type_name -> arrears.v1.Date
+	48, // 20: arrears.v1.CancelInvoiceResponse.invoice:type_name -> arrears.v1.Invoice
+	51, // 21: arrears.v1.CreateCreditNoteRequest.credit_note:type_name -> arrears.v1.CreditNote
+	51, // 22: arrears.v1.CreateCreditNoteResponse.credit_note:type_name -> arrears.v1.CreditNote
+	48, // 23: arrears.v1.CreateCreditNoteResponse.invoice:type_name -> arrears.v1.Invoice
+	51, // 24: arrears.v1.GetCreditNoteResponse.credit_note:type_name -> arrears.v1.CreditNote
+	51, // 25: arrears.v1.ListCreditNotesResponse.credit_notes:type_name -> arrears.v1.CreditNote
+	52, // 26: arrears.v1.RecordPaymentRequest.payment:type_name -> arrears.v1.Payment
+	52, // 27: arrears.v1.RecordPaymentResponse.payment:type_name -> arrears.v1.Payment
+	48, // 28: arrears.v1.RecordPaymentResponse.invoice:type_name -> arrears.v1.Invoice
+	52, // 29: arrears.v1.GetPaymentResponse.payment:type_name -> arrears.v1.Payment
+	52, // 30: arrears.v1.ListPaymentsResponse.payments:type_name -> arrears.v1.Payment
+	49, // 31: arrears.v1.ReversePaymentRequest.reversed_on:type_name -> arrears.v1.Date
+	52, // 32: arrears.v1.ReversePaymentResponse.payment:type_name -> arrears.v1.Payment
+	48, // 33: arrears.v1.ReversePaymentResponse.invoice:type_name -> arrears.v1.Invoice
+	53, // 34: arrears.v1.OpenDisputeRequest.dispute:type_name -> arrears.v1.Dispute
+	53, // 35: arrears.v1.OpenDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	48, // 36: arrears.v1.OpenDisputeResponse.invoice:type_name -> arrears.v1.Invoice
+	53, // 37: arrears.v1.GetDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	53, // 38: arrears.v1.ListDisputesResponse.disputes:type_name -> arrears.v1.Dispute
+	54, // 39: arrears.v1.ResolveDisputeRequest.resolution:type_name -> arrears.v1.DisputeResolution
+	49, // 40: arrears.v1.ResolveDisputeRequest.resolved_on:type_name -> arrears.v1.Date
+	53, // 41: arrears.v1.ResolveDisputeResponse.dispute:type_name -> arrears.v1.Dispute
+	48, // 42: arrears.v1.ResolveDisputeResponse.invoice:type_name -> arrears.v1.Invoice
+	55, // 43: arrears.v1.ListRevisionsResponse.revisions:type_name -> arrears.v1.Revision
+	56, // 44: arrears.v1.ListEscalationEventsResponse.escalation_events:type_name -> arrears.v1.EscalationEvent
+	57, // 45: arrears.v1.ListPaymentPoliciesResponse.payment_policies:type_name -> arrears.v1.PaymentPolicy
+	0,  // 46: arrears.v1.LedgerService.CreateParty:input_type -> arrears.v1.CreatePartyRequest
+	2,  // 47: arrears.v1.LedgerService.GetParty:input_type -> arrears.v1.GetPartyRequest
+	4,  // 48: arrears.v1.LedgerService.ListParties:input_type -> arrears.v1.ListPartiesRequest
+	6,  // 49: arrears.v1.LedgerService.UpdateParty:input_type -> arrears.v1.UpdatePartyRequest
+	8,  // 50: arrears.v1.LedgerService.CreateInvoice:input_type -> arrears.v1.CreateInvoiceRequest
+	10, // 51: arrears.v1.LedgerService.GetInvoice:input_type -> arrears.v1.GetInvoiceRequest
+	12, // 52: arrears.v1.LedgerService.ListInvoices:input_type -> arrears.v1.ListInvoicesRequest
+	14, // 53: arrears.v1.LedgerService.UpdateInvoice:input_type -> arrears.v1.UpdateInvoiceRequest
+	16, // 54: arrears.v1.LedgerService.CancelInvoice:input_type -> arrears.v1.CancelInvoiceRequest
+	18, // 55: arrears.v1.LedgerService.CreateCreditNote:input_type -> arrears.v1.CreateCreditNoteRequest
+	20, // 56: arrears.v1.LedgerService.GetCreditNote:input_type -> arrears.v1.GetCreditNoteRequest
+	22, // 57: arrears.v1.LedgerService.ListCreditNotes:input_type -> arrears.v1.ListCreditNotesRequest
+	24, // 58: arrears.v1.LedgerService.RecordPayment:input_type -> arrears.v1.RecordPaymentRequest
+	26, // 59: arrears.v1.LedgerService.GetPayment:input_type -> arrears.v1.GetPaymentRequest
+	28, // 60: arrears.v1.LedgerService.ListPayments:input_type -> arrears.v1.ListPaymentsRequest
+	30, // 61: arrears.v1.LedgerService.ReversePayment:input_type -> arrears.v1.ReversePaymentRequest
+	32, // 62: arrears.v1.LedgerService.OpenDispute:input_type -> arrears.v1.OpenDisputeRequest
+	34, // 63: arrears.v1.LedgerService.GetDispute:input_type -> arrears.v1.GetDisputeRequest
+	36, // 64: arrears.v1.LedgerService.ListDisputes:input_type -> arrears.v1.ListDisputesRequest
+	38, // 65: arrears.v1.LedgerService.ResolveDispute:input_type -> arrears.v1.ResolveDisputeRequest
+	40, // 66: arrears.v1.LedgerService.ListRevisions:input_type -> arrears.v1.ListRevisionsRequest
+	42, // 67: arrears.v1.LedgerService.ListEscalationEvents:input_type -> arrears.v1.ListEscalationEventsRequest
+	44, // 68: arrears.v1.LedgerService.ListPaymentPolicies:input_type -> arrears.v1.ListPaymentPoliciesRequest
+	1,  // 69: arrears.v1.LedgerService.CreateParty:output_type -> arrears.v1.CreatePartyResponse
+	3,  // 70: arrears.v1.LedgerService.GetParty:output_type -> arrears.v1.GetPartyResponse
+	5,  // 71: arrears.v1.LedgerService.ListParties:output_type -> arrears.v1.ListPartiesResponse
+	7,  // 72: arrears.v1.LedgerService.UpdateParty:output_type -> arrears.v1.UpdatePartyResponse
+	9,  // 73: arrears.v1.LedgerService.CreateInvoice:output_type -> arrears.v1.CreateInvoiceResponse
+	11, // 74: arrears.v1.LedgerService.GetInvoice:output_type -> arrears.v1.GetInvoiceResponse
+	13, // 75: arrears.v1.LedgerService.ListInvoices:output_type -> arrears.v1.ListInvoicesResponse
+	15, // 76: arrears.v1.LedgerService.UpdateInvoice:output_type -> arrears.v1.UpdateInvoiceResponse
+	17, // 77: arrears.v1.LedgerService.CancelInvoice:output_type -> arrears.v1.CancelInvoiceResponse
+	19, // 78: arrears.v1.LedgerService.CreateCreditNote:output_type -> arrears.v1.CreateCreditNoteResponse
+	21, // 79: arrears.v1.LedgerService.GetCreditNote:output_type -> arrears.v1.GetCreditNoteResponse
+	23, // 80: arrears.v1.LedgerService.ListCreditNotes:output_type -> arrears.v1.ListCreditNotesResponse
+	25, // 81: arrears.v1.LedgerService.RecordPayment:output_type -> arrears.v1.RecordPaymentResponse
+	27, // 82: arrears.v1.LedgerService.GetPayment:output_type -> arrears.v1.GetPaymentResponse
+	29, // 83: arrears.v1.LedgerService.ListPayments:output_type -> arrears.v1.ListPaymentsResponse
+	31, // 84: arrears.v1.LedgerService.ReversePayment:output_type -> arrears.v1.ReversePaymentResponse
+	33, // 85: arrears.v1.LedgerService.OpenDispute:output_type -> arrears.v1.OpenDisputeResponse
+	35, // 86: arrears.v1.LedgerService.GetDispute:output_type -> arrears.v1.GetDisputeResponse
+	37, // 87: arrears.v1.LedgerService.ListDisputes:output_type -> arrears.v1.ListDisputesResponse
+	39, // 88: arrears.v1.LedgerService.ResolveDispute:output_type -> arrears.v1.ResolveDisputeResponse
+	41, // 89: arrears.v1.LedgerService.ListRevisions:output_type -> arrears.v1.ListRevisionsResponse
+	43, // 90: arrears.v1.LedgerService.ListEscalationEvents:output_type -> arrears.v1.ListEscalationEventsResponse
+	45, // 91: arrears.v1.LedgerService.ListPaymentPolicies:output_type -> arrears.v1.ListPaymentPoliciesResponse
+	69, // [69:92] is the sub-list for method output_type
+	46, // [46:69] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_ledger_service_proto_init() }
@@ -2813,7 +2913,7 @@ func file_arrears_v1_ledger_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_ledger_service_proto_rawDesc), len(file_arrears_v1_ledger_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

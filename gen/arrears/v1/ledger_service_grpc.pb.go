@@ -29,6 +29,7 @@ const (
 	LedgerService_UpdateInvoice_FullMethodName        = "/arrears.v1.LedgerService/UpdateInvoice"
 	LedgerService_CancelInvoice_FullMethodName        = "/arrears.v1.LedgerService/CancelInvoice"
 	LedgerService_CreateCreditNote_FullMethodName     = "/arrears.v1.LedgerService/CreateCreditNote"
+	LedgerService_GetCreditNote_FullMethodName        = "/arrears.v1.LedgerService/GetCreditNote"
 	LedgerService_ListCreditNotes_FullMethodName      = "/arrears.v1.LedgerService/ListCreditNotes"
 	LedgerService_RecordPayment_FullMethodName        = "/arrears.v1.LedgerService/RecordPayment"
 	LedgerService_GetPayment_FullMethodName           = "/arrears.v1.LedgerService/GetPayment"
@@ -79,6 +80,9 @@ type LedgerServiceClient interface {
 	CancelInvoice(ctx context.Context, in *CancelInvoiceRequest, opts ...grpc.CallOption) (*CancelInvoiceResponse, error)
 	// Records a credit note that reduces what is owed from its date.
 	CreateCreditNote(ctx context.Context, in *CreateCreditNoteRequest, opts ...grpc.CallOption) (*CreateCreditNoteResponse, error)
+	// Reads one credit note, also by the change feed's name for it
+	// ("invoices/-/creditNotes/{uuid}").
+	GetCreditNote(ctx context.Context, in *GetCreditNoteRequest, opts ...grpc.CallOption) (*GetCreditNoteResponse, error)
 	// Lists an invoice's credit notes in the order they were recorded.
 	ListCreditNotes(ctx context.Context, in *ListCreditNotesRequest, opts ...grpc.CallOption) (*ListCreditNotesResponse, error)
 	// Records a payment. Idempotent on the debtor's payment reference.
@@ -208,6 +212,16 @@ func (c *ledgerServiceClient) CreateCreditNote(ctx context.Context, in *CreateCr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateCreditNoteResponse)
 	err := c.cc.Invoke(ctx, LedgerService_CreateCreditNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerServiceClient) GetCreditNote(ctx context.Context, in *GetCreditNoteRequest, opts ...grpc.CallOption) (*GetCreditNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCreditNoteResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetCreditNote_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -370,6 +384,9 @@ type LedgerServiceServer interface {
 	CancelInvoice(context.Context, *CancelInvoiceRequest) (*CancelInvoiceResponse, error)
 	// Records a credit note that reduces what is owed from its date.
 	CreateCreditNote(context.Context, *CreateCreditNoteRequest) (*CreateCreditNoteResponse, error)
+	// Reads one credit note, also by the change feed's name for it
+	// ("invoices/-/creditNotes/{uuid}").
+	GetCreditNote(context.Context, *GetCreditNoteRequest) (*GetCreditNoteResponse, error)
 	// Lists an invoice's credit notes in the order they were recorded.
 	ListCreditNotes(context.Context, *ListCreditNotesRequest) (*ListCreditNotesResponse, error)
 	// Records a payment. Idempotent on the debtor's payment reference.
@@ -434,6 +451,9 @@ func (UnimplementedLedgerServiceServer) CancelInvoice(context.Context, *CancelIn
 }
 func (UnimplementedLedgerServiceServer) CreateCreditNote(context.Context, *CreateCreditNoteRequest) (*CreateCreditNoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCreditNote not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetCreditNote(context.Context, *GetCreditNoteRequest) (*GetCreditNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCreditNote not implemented")
 }
 func (UnimplementedLedgerServiceServer) ListCreditNotes(context.Context, *ListCreditNotesRequest) (*ListCreditNotesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCreditNotes not implemented")
@@ -668,6 +688,24 @@ func _LedgerService_CreateCreditNote_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(LedgerServiceServer).CreateCreditNote(ctx, req.(*CreateCreditNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerService_GetCreditNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCreditNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetCreditNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetCreditNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetCreditNote(ctx, req.(*GetCreditNoteRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -934,6 +972,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCreditNote",
 			Handler:    _LedgerService_CreateCreditNote_Handler,
+		},
+		{
+			MethodName: "GetCreditNote",
+			Handler:    _LedgerService_GetCreditNote_Handler,
 		},
 		{
 			MethodName: "ListCreditNotes",

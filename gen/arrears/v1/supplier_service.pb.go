@@ -900,6 +900,95 @@ func (x *OpenContestResponse) GetContest() *Contest {
 	return nil
 }
 
+type GetContestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "invoices/{uuid}/contests/{uuid}", or "invoices/-/contests/{uuid}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContestRequest) Reset() {
+	*x = GetContestRequest{}
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContestRequest) ProtoMessage() {}
+
+func (x *GetContestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContestRequest.ProtoReflect.Descriptor instead.
+func (*GetContestRequest) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetContestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetContestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Contest       *Contest               `protobuf:"bytes,1,opt,name=contest,proto3" json:"contest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetContestResponse) Reset() {
+	*x = GetContestResponse{}
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetContestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetContestResponse) ProtoMessage() {}
+
+func (x *GetContestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetContestResponse.ProtoReflect.Descriptor instead.
+func (*GetContestResponse) Descriptor() ([]byte, []int) {
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetContestResponse) GetContest() *Contest {
+	if x != nil {
+		return x.Contest
+	}
+	return nil
+}
+
 type ListContestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "invoices/{uuid}".
@@ -914,7 +1003,7 @@ type ListContestsRequest struct {
 
 func (x *ListContestsRequest) Reset() {
 	*x = ListContestsRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +1015,7 @@ func (x *ListContestsRequest) String() string {
 func (*ListContestsRequest) ProtoMessage() {}
 
 func (x *ListContestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[12]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +1028,7 @@ func (x *ListContestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContestsRequest.ProtoReflect.Descriptor instead.
 func (*ListContestsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{12}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListContestsRequest) GetParent() string {
@@ -980,7 +1069,7 @@ type ListContestsResponse struct {
 
 func (x *ListContestsResponse) Reset() {
 	*x = ListContestsResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[13]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1081,7 @@ func (x *ListContestsResponse) String() string {
 func (*ListContestsResponse) ProtoMessage() {}
 
 func (x *ListContestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[13]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1094,7 @@ func (x *ListContestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContestsResponse.ProtoReflect.Descriptor instead.
 func (*ListContestsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{13}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListContestsResponse) GetContests() []*Contest {
@@ -1037,7 +1126,7 @@ type MoveContestRequest struct {
 
 func (x *MoveContestRequest) Reset() {
 	*x = MoveContestRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[14]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1138,7 @@ func (x *MoveContestRequest) String() string {
 func (*MoveContestRequest) ProtoMessage() {}
 
 func (x *MoveContestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[14]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1151,7 @@ func (x *MoveContestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveContestRequest.ProtoReflect.Descriptor instead.
 func (*MoveContestRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{14}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MoveContestRequest) GetName() string {
@@ -1102,7 +1191,7 @@ type MoveContestResponse struct {
 
 func (x *MoveContestResponse) Reset() {
 	*x = MoveContestResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[15]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1203,7 @@ func (x *MoveContestResponse) String() string {
 func (*MoveContestResponse) ProtoMessage() {}
 
 func (x *MoveContestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[15]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1216,7 @@ func (x *MoveContestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveContestResponse.ProtoReflect.Descriptor instead.
 func (*MoveContestResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{15}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MoveContestResponse) GetContest() *Contest {
@@ -1148,7 +1237,7 @@ type Instalment struct {
 
 func (x *Instalment) Reset() {
 	*x = Instalment{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[16]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1249,7 @@ func (x *Instalment) String() string {
 func (*Instalment) ProtoMessage() {}
 
 func (x *Instalment) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[16]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1262,7 @@ func (x *Instalment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instalment.ProtoReflect.Descriptor instead.
 func (*Instalment) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{16}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Instalment) GetDueOn() *Date {
@@ -1235,7 +1324,7 @@ type Complaint struct {
 
 func (x *Complaint) Reset() {
 	*x = Complaint{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[17]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1336,7 @@ func (x *Complaint) String() string {
 func (*Complaint) ProtoMessage() {}
 
 func (x *Complaint) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[17]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1349,7 @@ func (x *Complaint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Complaint.ProtoReflect.Descriptor instead.
 func (*Complaint) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{17}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Complaint) GetName() string {
@@ -1407,7 +1496,7 @@ type FileComplaintRequest struct {
 
 func (x *FileComplaintRequest) Reset() {
 	*x = FileComplaintRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[18]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1508,7 @@ func (x *FileComplaintRequest) String() string {
 func (*FileComplaintRequest) ProtoMessage() {}
 
 func (x *FileComplaintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[18]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1521,7 @@ func (x *FileComplaintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileComplaintRequest.ProtoReflect.Descriptor instead.
 func (*FileComplaintRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{18}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FileComplaintRequest) GetComplaint() *Complaint {
@@ -1458,7 +1547,7 @@ type FileComplaintResponse struct {
 
 func (x *FileComplaintResponse) Reset() {
 	*x = FileComplaintResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[19]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1559,7 @@ func (x *FileComplaintResponse) String() string {
 func (*FileComplaintResponse) ProtoMessage() {}
 
 func (x *FileComplaintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[19]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1572,7 @@ func (x *FileComplaintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileComplaintResponse.ProtoReflect.Descriptor instead.
 func (*FileComplaintResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{19}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FileComplaintResponse) GetComplaint() *Complaint {
@@ -1502,7 +1591,7 @@ type GetComplaintRequest struct {
 
 func (x *GetComplaintRequest) Reset() {
 	*x = GetComplaintRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[20]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1603,7 @@ func (x *GetComplaintRequest) String() string {
 func (*GetComplaintRequest) ProtoMessage() {}
 
 func (x *GetComplaintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[20]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1616,7 @@ func (x *GetComplaintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetComplaintRequest.ProtoReflect.Descriptor instead.
 func (*GetComplaintRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{20}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetComplaintRequest) GetName() string {
@@ -1546,7 +1635,7 @@ type GetComplaintResponse struct {
 
 func (x *GetComplaintResponse) Reset() {
 	*x = GetComplaintResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[21]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1647,7 @@ func (x *GetComplaintResponse) String() string {
 func (*GetComplaintResponse) ProtoMessage() {}
 
 func (x *GetComplaintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[21]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1660,7 @@ func (x *GetComplaintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetComplaintResponse.ProtoReflect.Descriptor instead.
 func (*GetComplaintResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{21}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetComplaintResponse) GetComplaint() *Complaint {
@@ -1594,7 +1683,7 @@ type ListComplaintsRequest struct {
 
 func (x *ListComplaintsRequest) Reset() {
 	*x = ListComplaintsRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[22]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1695,7 @@ func (x *ListComplaintsRequest) String() string {
 func (*ListComplaintsRequest) ProtoMessage() {}
 
 func (x *ListComplaintsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[22]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1708,7 @@ func (x *ListComplaintsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListComplaintsRequest.ProtoReflect.Descriptor instead.
 func (*ListComplaintsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{22}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListComplaintsRequest) GetPageSize() int32 {
@@ -1653,7 +1742,7 @@ type ListComplaintsResponse struct {
 
 func (x *ListComplaintsResponse) Reset() {
 	*x = ListComplaintsResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[23]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1754,7 @@ func (x *ListComplaintsResponse) String() string {
 func (*ListComplaintsResponse) ProtoMessage() {}
 
 func (x *ListComplaintsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[23]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1767,7 @@ func (x *ListComplaintsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListComplaintsResponse.ProtoReflect.Descriptor instead.
 func (*ListComplaintsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{23}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListComplaintsResponse) GetComplaints() []*Complaint {
@@ -1724,7 +1813,7 @@ type MoveComplaintRequest struct {
 
 func (x *MoveComplaintRequest) Reset() {
 	*x = MoveComplaintRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[24]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1825,7 @@ func (x *MoveComplaintRequest) String() string {
 func (*MoveComplaintRequest) ProtoMessage() {}
 
 func (x *MoveComplaintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[24]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1838,7 @@ func (x *MoveComplaintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveComplaintRequest.ProtoReflect.Descriptor instead.
 func (*MoveComplaintRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{24}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MoveComplaintRequest) GetName() string {
@@ -1824,7 +1913,7 @@ type MoveComplaintResponse struct {
 
 func (x *MoveComplaintResponse) Reset() {
 	*x = MoveComplaintResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[25]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +1925,7 @@ func (x *MoveComplaintResponse) String() string {
 func (*MoveComplaintResponse) ProtoMessage() {}
 
 func (x *MoveComplaintResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[25]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +1938,7 @@ func (x *MoveComplaintResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveComplaintResponse.ProtoReflect.Descriptor instead.
 func (*MoveComplaintResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{25}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MoveComplaintResponse) GetComplaint() *Complaint {
@@ -1880,7 +1969,7 @@ type ComplaintEvent struct {
 
 func (x *ComplaintEvent) Reset() {
 	*x = ComplaintEvent{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[26]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1981,7 @@ func (x *ComplaintEvent) String() string {
 func (*ComplaintEvent) ProtoMessage() {}
 
 func (x *ComplaintEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[26]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +1994,7 @@ func (x *ComplaintEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplaintEvent.ProtoReflect.Descriptor instead.
 func (*ComplaintEvent) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{26}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ComplaintEvent) GetKind() string {
@@ -1976,7 +2065,7 @@ type ListComplaintEventsRequest struct {
 
 func (x *ListComplaintEventsRequest) Reset() {
 	*x = ListComplaintEventsRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[27]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2077,7 @@ func (x *ListComplaintEventsRequest) String() string {
 func (*ListComplaintEventsRequest) ProtoMessage() {}
 
 func (x *ListComplaintEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[27]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2090,7 @@ func (x *ListComplaintEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListComplaintEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListComplaintEventsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{27}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListComplaintEventsRequest) GetParent() string {
@@ -2035,7 +2124,7 @@ type ListComplaintEventsResponse struct {
 
 func (x *ListComplaintEventsResponse) Reset() {
 	*x = ListComplaintEventsResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[28]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2136,7 @@ func (x *ListComplaintEventsResponse) String() string {
 func (*ListComplaintEventsResponse) ProtoMessage() {}
 
 func (x *ListComplaintEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[28]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2149,7 @@ func (x *ListComplaintEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListComplaintEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListComplaintEventsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{28}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListComplaintEventsResponse) GetEvents() []*ComplaintEvent {
@@ -2093,7 +2182,7 @@ type GetComplaintStatisticsRequest struct {
 
 func (x *GetComplaintStatisticsRequest) Reset() {
 	*x = GetComplaintStatisticsRequest{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[29]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2194,7 @@ func (x *GetComplaintStatisticsRequest) String() string {
 func (*GetComplaintStatisticsRequest) ProtoMessage() {}
 
 func (x *GetComplaintStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[29]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2207,7 @@ func (x *GetComplaintStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetComplaintStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetComplaintStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{29}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetComplaintStatisticsRequest) GetAsOf() *Date {
@@ -2176,7 +2265,7 @@ type ComplaintCounts struct {
 
 func (x *ComplaintCounts) Reset() {
 	*x = ComplaintCounts{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[30]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2277,7 @@ func (x *ComplaintCounts) String() string {
 func (*ComplaintCounts) ProtoMessage() {}
 
 func (x *ComplaintCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[30]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2290,7 @@ func (x *ComplaintCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplaintCounts.ProtoReflect.Descriptor instead.
 func (*ComplaintCounts) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{30}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ComplaintCounts) GetGroup() string {
@@ -2318,7 +2407,7 @@ type GetComplaintStatisticsResponse struct {
 
 func (x *GetComplaintStatisticsResponse) Reset() {
 	*x = GetComplaintStatisticsResponse{}
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[31]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2330,7 +2419,7 @@ func (x *GetComplaintStatisticsResponse) String() string {
 func (*GetComplaintStatisticsResponse) ProtoMessage() {}
 
 func (x *GetComplaintStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_arrears_v1_supplier_service_proto_msgTypes[31]
+	mi := &file_arrears_v1_supplier_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2343,7 +2432,7 @@ func (x *GetComplaintStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetComplaintStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetComplaintStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{31}
+	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetComplaintStatisticsResponse) GetGroups() []*ComplaintCounts {
@@ -2429,6 +2518,10 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"D\n" +
 	"\x13OpenContestResponse\x12-\n" +
+	"\acontest\x18\x01 \x01(\v2\x13.arrears.v1.ContestR\acontest\"'\n" +
+	"\x11GetContestRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
+	"\x12GetContestResponse\x12-\n" +
 	"\acontest\x18\x01 \x01(\v2\x13.arrears.v1.ContestR\acontest\"\x81\x01\n" +
 	"\x13ListContestsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
@@ -2548,14 +2641,16 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\x0fdisputed_claims\x18\x0e \x01(\x05R\x0edisputedClaims\x12+\n" +
 	"\x11contested_records\x18\x0f \x01(\x05R\x10contestedRecords\"U\n" +
 	"\x1eGetComplaintStatisticsResponse\x123\n" +
-	"\x06groups\x18\x01 \x03(\v2\x1b.arrears.v1.ComplaintCountsR\x06groups2\xe9\b\n" +
+	"\x06groups\x18\x01 \x03(\v2\x1b.arrears.v1.ComplaintCountsR\x06groups2\xb6\t\n" +
 	"\x0fSupplierService\x12N\n" +
 	"\vCreateClaim\x12\x1e.arrears.v1.CreateClaimRequest\x1a\x1f.arrears.v1.CreateClaimResponse\x12E\n" +
 	"\bGetClaim\x12\x1b.arrears.v1.GetClaimRequest\x1a\x1c.arrears.v1.GetClaimResponse\x12K\n" +
 	"\n" +
 	"ListClaims\x12\x1d.arrears.v1.ListClaimsRequest\x1a\x1e.arrears.v1.ListClaimsResponse\x12N\n" +
 	"\vAnswerClaim\x12\x1e.arrears.v1.AnswerClaimRequest\x1a\x1f.arrears.v1.AnswerClaimResponse\x12N\n" +
-	"\vOpenContest\x12\x1e.arrears.v1.OpenContestRequest\x1a\x1f.arrears.v1.OpenContestResponse\x12Q\n" +
+	"\vOpenContest\x12\x1e.arrears.v1.OpenContestRequest\x1a\x1f.arrears.v1.OpenContestResponse\x12K\n" +
+	"\n" +
+	"GetContest\x12\x1d.arrears.v1.GetContestRequest\x1a\x1e.arrears.v1.GetContestResponse\x12Q\n" +
 	"\fListContests\x12\x1f.arrears.v1.ListContestsRequest\x1a .arrears.v1.ListContestsResponse\x12N\n" +
 	"\vMoveContest\x12\x1e.arrears.v1.MoveContestRequest\x1a\x1f.arrears.v1.MoveContestResponse\x12T\n" +
 	"\rFileComplaint\x12 .arrears.v1.FileComplaintRequest\x1a!.arrears.v1.FileComplaintResponse\x12Q\n" +
@@ -2577,7 +2672,7 @@ func file_arrears_v1_supplier_service_proto_rawDescGZIP() []byte {
 	return file_arrears_v1_supplier_service_proto_rawDescData
 }
 
-var file_arrears_v1_supplier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_arrears_v1_supplier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_arrears_v1_supplier_service_proto_goTypes = []any{
 	(*Claim)(nil),                          // 0: arrears.v1.Claim
 	(*CreateClaimRequest)(nil),             // 1: arrears.v1.CreateClaimRequest
@@ -2591,98 +2686,103 @@ var file_arrears_v1_supplier_service_proto_goTypes = []any{
 	(*Contest)(nil),                        // 9: arrears.v1.Contest
 	(*OpenContestRequest)(nil),             // 10: arrears.v1.OpenContestRequest
 	(*OpenContestResponse)(nil),            // 11: arrears.v1.OpenContestResponse
-	(*ListContestsRequest)(nil),            // 12: arrears.v1.ListContestsRequest
-	(*ListContestsResponse)(nil),           // 13: arrears.v1.ListContestsResponse
-	(*MoveContestRequest)(nil),             // 14: arrears.v1.MoveContestRequest
-	(*MoveContestResponse)(nil),            // 15: arrears.v1.MoveContestResponse
-	(*Instalment)(nil),                     // 16: arrears.v1.Instalment
-	(*Complaint)(nil),                      // 17: arrears.v1.Complaint
-	(*FileComplaintRequest)(nil),           // 18: arrears.v1.FileComplaintRequest
-	(*FileComplaintResponse)(nil),          // 19: arrears.v1.FileComplaintResponse
-	(*GetComplaintRequest)(nil),            // 20: arrears.v1.GetComplaintRequest
-	(*GetComplaintResponse)(nil),           // 21: arrears.v1.GetComplaintResponse
-	(*ListComplaintsRequest)(nil),          // 22: arrears.v1.ListComplaintsRequest
-	(*ListComplaintsResponse)(nil),         // 23: arrears.v1.ListComplaintsResponse
-	(*MoveComplaintRequest)(nil),           // 24: arrears.v1.MoveComplaintRequest
-	(*MoveComplaintResponse)(nil),          // 25: arrears.v1.MoveComplaintResponse
-	(*ComplaintEvent)(nil),                 // 26: arrears.v1.ComplaintEvent
-	(*ListComplaintEventsRequest)(nil),     // 27: arrears.v1.ListComplaintEventsRequest
-	(*ListComplaintEventsResponse)(nil),    // 28: arrears.v1.ListComplaintEventsResponse
-	(*GetComplaintStatisticsRequest)(nil),  // 29: arrears.v1.GetComplaintStatisticsRequest
-	(*ComplaintCounts)(nil),                // 30: arrears.v1.ComplaintCounts
-	(*GetComplaintStatisticsResponse)(nil), // 31: arrears.v1.GetComplaintStatisticsResponse
-	(*Money)(nil),                          // 32: arrears.v1.Money
-	(*Date)(nil),                           // 33: arrears.v1.Date
-	(*timestamppb.Timestamp)(nil),          // 34: google.protobuf.Timestamp
+	(*GetContestRequest)(nil),              // 12: arrears.v1.GetContestRequest
+	(*GetContestResponse)(nil),             // 13: arrears.v1.GetContestResponse
+	(*ListContestsRequest)(nil),            // 14: arrears.v1.ListContestsRequest
+	(*ListContestsResponse)(nil),           // 15: arrears.v1.ListContestsResponse
+	(*MoveContestRequest)(nil),             // 16: arrears.v1.MoveContestRequest
+	(*MoveContestResponse)(nil),            // 17: arrears.v1.MoveContestResponse
+	(*Instalment)(nil),                     // 18: arrears.v1.Instalment
+	(*Complaint)(nil),                      // 19: arrears.v1.Complaint
+	(*FileComplaintRequest)(nil),           // 20: arrears.v1.FileComplaintRequest
+	(*FileComplaintResponse)(nil),          // 21: arrears.v1.FileComplaintResponse
+	(*GetComplaintRequest)(nil),            // 22: arrears.v1.GetComplaintRequest
+	(*GetComplaintResponse)(nil),           // 23: arrears.v1.GetComplaintResponse
+	(*ListComplaintsRequest)(nil),          // 24: arrears.v1.ListComplaintsRequest
+	(*ListComplaintsResponse)(nil),         // 25: arrears.v1.ListComplaintsResponse
+	(*MoveComplaintRequest)(nil),           // 26: arrears.v1.MoveComplaintRequest
+	(*MoveComplaintResponse)(nil),          // 27: arrears.v1.MoveComplaintResponse
+	(*ComplaintEvent)(nil),                 // 28: arrears.v1.ComplaintEvent
+	(*ListComplaintEventsRequest)(nil),     // 29: arrears.v1.ListComplaintEventsRequest
+	(*ListComplaintEventsResponse)(nil),    // 30: arrears.v1.ListComplaintEventsResponse
+	(*GetComplaintStatisticsRequest)(nil),  // 31: arrears.v1.GetComplaintStatisticsRequest
+	(*ComplaintCounts)(nil),                // 32: arrears.v1.ComplaintCounts
+	(*GetComplaintStatisticsResponse)(nil), // 33: arrears.v1.GetComplaintStatisticsResponse
+	(*Money)(nil),                          // 34: arrears.v1.Money
+	(*Date)(nil),                           // 35: arrears.v1.Date
+	(*timestamppb.Timestamp)(nil),          // 36: google.protobuf.Timestamp
 }
 var file_arrears_v1_supplier_service_proto_depIdxs = []int32{
-	32, // 0: arrears.v1.Claim.amount:type_name -> arrears.v1.Money
-	33, // 1: arrears.v1.Claim.issued_on:type_name -> arrears.v1.Date
-	33, // 2: arrears.v1.Claim.delivered_on:type_name -> arrears.v1.Date
-	33, // 3: arrears.v1.Claim.due_on:type_name -> arrears.v1.Date
-	33, // 4: arrears.v1.Claim.submitted_on:type_name -> arrears.v1.Date
-	33, // 5: arrears.v1.Claim.answered_on:type_name -> arrears.v1.Date
-	34, // 6: arrears.v1.Claim.create_time:type_name -> google.protobuf.Timestamp
+	34, // 0: arrears.v1.Claim.amount:type_name -> arrears.v1.Money
+	35, // 1: arrears.v1.Claim.issued_on:type_name -> arrears.v1.Date
+	35, // 2: arrears.v1.Claim.delivered_on:type_name -> arrears.v1.Date
+	35, // 3: arrears.v1.Claim.due_on:type_name -> arrears.v1.Date
+	35, // 4: arrears.v1.Claim.submitted_on:type_name -> arrears.v1.Date
+	35, // 5: arrears.v1.Claim.answered_on:type_name -> arrears.v1.Date
+	36, // 6: arrears.v1.Claim.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: arrears.v1.CreateClaimRequest.claim:type_name -> arrears.v1.Claim
 	0,  // 8: arrears.v1.CreateClaimResponse.claim:type_name -> arrears.v1.Claim
 	0,  // 9: arrears.v1.GetClaimResponse.claim:type_name -> arrears.v1.Claim
 	0,  // 10: arrears.v1.ListClaimsResponse.claims:type_name -> arrears.v1.Claim
 	0,  // 11: arrears.v1.AnswerClaimResponse.claim:type_name -> arrears.v1.Claim
-	33, // 12: arrears.v1.Contest.opened_on:type_name -> arrears.v1.Date
-	34, // 13: arrears.v1.Contest.update_time:type_name -> google.protobuf.Timestamp
+	35, // 12: arrears.v1.Contest.opened_on:type_name -> arrears.v1.Date
+	36, // 13: arrears.v1.Contest.update_time:type_name -> google.protobuf.Timestamp
 	9,  // 14: arrears.v1.OpenContestRequest.contest:type_name -> arrears.v1.Contest
 	9,  // 15: arrears.v1.OpenContestResponse.contest:type_name -> arrears.v1.Contest
-	9,  // 16: arrears.v1.ListContestsResponse.contests:type_name -> arrears.v1.Contest
-	9,  // 17: arrears.v1.MoveContestResponse.contest:type_name -> arrears.v1.Contest
-	33, // 18: arrears.v1.Instalment.due_on:type_name -> arrears.v1.Date
-	32, // 19: arrears.v1.Instalment.amount:type_name -> arrears.v1.Money
-	33, // 20: arrears.v1.Complaint.submitted_on:type_name -> arrears.v1.Date
-	33, // 21: arrears.v1.Complaint.state_since:type_name -> arrears.v1.Date
-	33, // 22: arrears.v1.Complaint.deadline:type_name -> arrears.v1.Date
-	16, // 23: arrears.v1.Complaint.payment_plan:type_name -> arrears.v1.Instalment
-	17, // 24: arrears.v1.FileComplaintRequest.complaint:type_name -> arrears.v1.Complaint
-	17, // 25: arrears.v1.FileComplaintResponse.complaint:type_name -> arrears.v1.Complaint
-	17, // 26: arrears.v1.GetComplaintResponse.complaint:type_name -> arrears.v1.Complaint
-	17, // 27: arrears.v1.ListComplaintsResponse.complaints:type_name -> arrears.v1.Complaint
-	16, // 28: arrears.v1.MoveComplaintRequest.payment_plan:type_name -> arrears.v1.Instalment
-	17, // 29: arrears.v1.MoveComplaintResponse.complaint:type_name -> arrears.v1.Complaint
-	33, // 30: arrears.v1.ComplaintEvent.occurred_on:type_name -> arrears.v1.Date
-	34, // 31: arrears.v1.ComplaintEvent.record_time:type_name -> google.protobuf.Timestamp
-	26, // 32: arrears.v1.ListComplaintEventsResponse.events:type_name -> arrears.v1.ComplaintEvent
-	33, // 33: arrears.v1.GetComplaintStatisticsRequest.as_of:type_name -> arrears.v1.Date
-	32, // 34: arrears.v1.ComplaintCounts.unconfirmed_amounts:type_name -> arrears.v1.Money
-	30, // 35: arrears.v1.GetComplaintStatisticsResponse.groups:type_name -> arrears.v1.ComplaintCounts
-	1,  // 36: arrears.v1.SupplierService.CreateClaim:input_type -> arrears.v1.CreateClaimRequest
-	3,  // 37: arrears.v1.SupplierService.GetClaim:input_type -> arrears.v1.GetClaimRequest
-	5,  // 38: arrears.v1.SupplierService.ListClaims:input_type -> arrears.v1.ListClaimsRequest
-	7,  // 39: arrears.v1.SupplierService.AnswerClaim:input_type -> arrears.v1.AnswerClaimRequest
-	10, // 40: arrears.v1.SupplierService.OpenContest:input_type -> arrears.v1.OpenContestRequest
-	12, // 41: arrears.v1.SupplierService.ListContests:input_type -> arrears.v1.ListContestsRequest
-	14, // 42: arrears.v1.SupplierService.MoveContest:input_type -> arrears.v1.MoveContestRequest
-	18, // 43: arrears.v1.SupplierService.FileComplaint:input_type -> arrears.v1.FileComplaintRequest
-	20, // 44: arrears.v1.SupplierService.GetComplaint:input_type -> arrears.v1.GetComplaintRequest
-	22, // 45: arrears.v1.SupplierService.ListComplaints:input_type -> arrears.v1.ListComplaintsRequest
-	24, // 46: arrears.v1.SupplierService.MoveComplaint:input_type -> arrears.v1.MoveComplaintRequest
-	27, // 47: arrears.v1.SupplierService.ListComplaintEvents:input_type -> arrears.v1.ListComplaintEventsRequest
-	29, // 48: arrears.v1.SupplierService.GetComplaintStatistics:input_type -> arrears.v1.GetComplaintStatisticsRequest
-	2,  // 49: arrears.v1.SupplierService.CreateClaim:output_type -> arrears.v1.CreateClaimResponse
-	4,  // 50: arrears.v1.SupplierService.GetClaim:output_type -> arrears.v1.GetClaimResponse
-	6,  // 51: arrears.v1.SupplierService.ListClaims:output_type -> arrears.v1.ListClaimsResponse
-	8,  // 52: arrears.v1.SupplierService.AnswerClaim:output_type -> arrears.v1.AnswerClaimResponse
-	11, // 53: arrears.v1.SupplierService.OpenContest:output_type -> arrears.v1.OpenContestResponse
-	13, // 54: arrears.v1.SupplierService.ListContests:output_type -> arrears.v1.ListContestsResponse
-	15, // 55: arrears.v1.SupplierService.MoveContest:output_type -> arrears.v1.MoveContestResponse
-	19, // 56: arrears.v1.SupplierService.FileComplaint:output_type -> arrears.v1.FileComplaintResponse
-	21, // 57: arrears.v1.SupplierService.GetComplaint:output_type -> arrears.v1.GetComplaintResponse
-	23, // 58: arrears.v1.SupplierService.ListComplaints:output_type -> arrears.v1.ListComplaintsResponse
-	25, // 59: arrears.v1.SupplierService.MoveComplaint:output_type -> arrears.v1.MoveComplaintResponse
-	28, // 60: arrears.v1.SupplierService.ListComplaintEvents:output_type -> arrears.v1.ListComplaintEventsResponse
-	31, // 61: arrears.v1.SupplierService.GetComplaintStatistics:output_type -> arrears.v1.GetComplaintStatisticsResponse
-	49, // [49:62] is the sub-list for method output_type
-	36, // [36:49] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	9,  // 16: arrears.v1.GetContestResponse.contest:type_name -> arrears.v1.Contest
+	9,  // 17: arrears.v1.ListContestsResponse.contests:type_name -> arrears.v1.Contest
+	9,  // 18: arrears.v1.MoveContestResponse.contest:type_name -> arrears.v1.Contest
+	35, // 19: arrears.v1.Instalment.due_on:type_name -> arrears.v1.Date
+	34, // 20: arrears.v1.Instalment.amount:type_name -> arrears.v1.Money
+	35, // 21: arrears.v1.Complaint.submitted_on:type_name -> arrears.v1.Date
+	35, // 22: arrears.v1.Complaint.state_since:type_name -> arrears.v1.Date
+	35, // 23: arrears.v1.Complaint.deadline:type_name -> arrears.v1.Date
+	18, // 24: arrears.v1.Complaint.payment_plan:type_name -> arrears.v1.Instalment
+	19, // 25: arrears.v1.FileComplaintRequest.complaint:type_name -> arrears.v1.Complaint
+	19, // 26: arrears.v1.FileComplaintResponse.complaint:type_name -> arrears.v1.Complaint
+	19, // 27: arrears.v1.GetComplaintResponse.complaint:type_name -> arrears.v1.Complaint
+	19, // 28: arrears.v1.ListComplaintsResponse.complaints:type_name -> arrears.v1.Complaint
+	18, // 29: arrears.v1.MoveComplaintRequest.payment_plan:type_name -> arrears.v1.Instalment
+	19, // 30: arrears.v1.MoveComplaintResponse.complaint:type_name -> arrears.v1.Complaint
+	35, // 31: arrears.v1.ComplaintEvent.occurred_on:type_name -> arrears.v1.Date
+	36, // 32: arrears.v1.ComplaintEvent.record_time:type_name -> google.protobuf.Timestamp
+	28, // 33: arrears.v1.ListComplaintEventsResponse.events:type_name -> arrears.v1.ComplaintEvent
+	35, // 34: arrears.v1.GetComplaintStatisticsRequest.as_of:type_name -> arrears.v1.Date
+	34, // 35: arrears.v1.ComplaintCounts.unconfirmed_amounts:type_name -> arrears.v1.Money
+	32, // 36: arrears.v1.GetComplaintStatisticsResponse.groups:type_name -> arrears.v1.ComplaintCounts
+	1,  // 37: arrears.v1.SupplierService.CreateClaim:input_type -> arrears.v1.CreateClaimRequest
+	3,  // 38: arrears.v1.SupplierService.GetClaim:input_type -> arrears.v1.GetClaimRequest
+	5,  // 39: arrears.v1.SupplierService.ListClaims:input_type -> arrears.v1.ListClaimsRequest
+	7,  // 40: arrears.v1.SupplierService.AnswerClaim:input_type -> arrears.v1.AnswerClaimRequest
+	10, // 41: arrears.v1.SupplierService.OpenContest:input_type -> arrears.v1.OpenContestRequest
+	12, // 42: arrears.v1.SupplierService.GetContest:input_type -> arrears.v1.GetContestRequest
+	14, // 43: arrears.v1.SupplierService.ListContests:input_type -> arrears.v1.ListContestsRequest
+	16, // 44: arrears.v1.SupplierService.MoveContest:input_type -> arrears.v1.MoveContestRequest
+	20, // 45: arrears.v1.SupplierService.FileComplaint:input_type -> arrears.v1.FileComplaintRequest
+	22, // 46: arrears.v1.SupplierService.GetComplaint:input_type -> arrears.v1.GetComplaintRequest
+	24, // 47: arrears.v1.SupplierService.ListComplaints:input_type -> arrears.v1.ListComplaintsRequest
+	26, // 48: arrears.v1.SupplierService.MoveComplaint:input_type -> arrears.v1.MoveComplaintRequest
+	29, // 49: arrears.v1.SupplierService.ListComplaintEvents:input_type -> arrears.v1.ListComplaintEventsRequest
+	31, // 50: arrears.v1.SupplierService.GetComplaintStatistics:input_type -> arrears.v1.GetComplaintStatisticsRequest
+	2,  // 51: arrears.v1.SupplierService.CreateClaim:output_type -> arrears.v1.CreateClaimResponse
+	4,  // 52: arrears.v1.SupplierService.GetClaim:output_type -> arrears.v1.GetClaimResponse
+	6,  // 53: arrears.v1.SupplierService.ListClaims:output_type -> arrears.v1.ListClaimsResponse
+	8,  // 54: arrears.v1.SupplierService.AnswerClaim:output_type -> arrears.v1.AnswerClaimResponse
+	11, // 55: arrears.v1.SupplierService.OpenContest:output_type -> arrears.v1.OpenContestResponse
+	13, // 56: arrears.v1.SupplierService.GetContest:output_type -> arrears.v1.GetContestResponse
+	15, // 57: arrears.v1.SupplierService.ListContests:output_type -> arrears.v1.ListContestsResponse
+	17, // 58: arrears.v1.SupplierService.MoveContest:output_type -> arrears.v1.MoveContestResponse
+	21, // 59: arrears.v1.SupplierService.FileComplaint:output_type -> arrears.v1.FileComplaintResponse
+	23, // 60: arrears.v1.SupplierService.GetComplaint:output_type -> arrears.v1.GetComplaintResponse
+	25, // 61: arrears.v1.SupplierService.ListComplaints:output_type -> arrears.v1.ListComplaintsResponse
+	27, // 62: arrears.v1.SupplierService.MoveComplaint:output_type -> arrears.v1.MoveComplaintResponse
+	30, // 63: arrears.v1.SupplierService.ListComplaintEvents:output_type -> arrears.v1.ListComplaintEventsResponse
+	33, // 64: arrears.v1.SupplierService.GetComplaintStatistics:output_type -> arrears.v1.GetComplaintStatisticsResponse
+	51, // [51:65] is the sub-list for method output_type
+	37, // [37:51] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_arrears_v1_supplier_service_proto_init() }
@@ -2697,7 +2797,7 @@ func file_arrears_v1_supplier_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_arrears_v1_supplier_service_proto_rawDesc), len(file_arrears_v1_supplier_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

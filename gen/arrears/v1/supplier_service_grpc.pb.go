@@ -24,6 +24,7 @@ const (
 	SupplierService_ListClaims_FullMethodName             = "/arrears.v1.SupplierService/ListClaims"
 	SupplierService_AnswerClaim_FullMethodName            = "/arrears.v1.SupplierService/AnswerClaim"
 	SupplierService_OpenContest_FullMethodName            = "/arrears.v1.SupplierService/OpenContest"
+	SupplierService_GetContest_FullMethodName             = "/arrears.v1.SupplierService/GetContest"
 	SupplierService_ListContests_FullMethodName           = "/arrears.v1.SupplierService/ListContests"
 	SupplierService_MoveContest_FullMethodName            = "/arrears.v1.SupplierService/MoveContest"
 	SupplierService_FileComplaint_FullMethodName          = "/arrears.v1.SupplierService/FileComplaint"
@@ -54,6 +55,9 @@ type SupplierServiceClient interface {
 	// cancelled invoice, which is corrected no more, is not contested
 	// (FAILED_PRECONDITION): its debt is claimed with CreateClaim.
 	OpenContest(ctx context.Context, in *OpenContestRequest, opts ...grpc.CallOption) (*OpenContestResponse, error)
+	// Reads one contest, also by the change feed's name for it
+	// ("invoices/-/contests/{uuid}"): a portal follows it to its end.
+	GetContest(ctx context.Context, in *GetContestRequest, opts ...grpc.CallOption) (*GetContestResponse, error)
 	ListContests(ctx context.Context, in *ListContestsRequest, opts ...grpc.CallOption) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
@@ -129,6 +133,16 @@ func (c *supplierServiceClient) OpenContest(ctx context.Context, in *OpenContest
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(OpenContestResponse)
 	err := c.cc.Invoke(ctx, SupplierService_OpenContest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *supplierServiceClient) GetContest(ctx context.Context, in *GetContestRequest, opts ...grpc.CallOption) (*GetContestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetContestResponse)
+	err := c.cc.Invoke(ctx, SupplierService_GetContest_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +249,9 @@ type SupplierServiceServer interface {
 	// cancelled invoice, which is corrected no more, is not contested
 	// (FAILED_PRECONDITION): its debt is claimed with CreateClaim.
 	OpenContest(context.Context, *OpenContestRequest) (*OpenContestResponse, error)
+	// Reads one contest, also by the change feed's name for it
+	// ("invoices/-/contests/{uuid}"): a portal follows it to its end.
+	GetContest(context.Context, *GetContestRequest) (*GetContestResponse, error)
 	ListContests(context.Context, *ListContestsRequest) (*ListContestsResponse, error)
 	// Moves a contest: CORRECT (debtor; also automatic when the debtor changes
 	// its record), ACCEPT or CONTEST_AGAIN (supplier, after a correction),
@@ -280,6 +297,9 @@ func (UnimplementedSupplierServiceServer) AnswerClaim(context.Context, *AnswerCl
 }
 func (UnimplementedSupplierServiceServer) OpenContest(context.Context, *OpenContestRequest) (*OpenContestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OpenContest not implemented")
+}
+func (UnimplementedSupplierServiceServer) GetContest(context.Context, *GetContestRequest) (*GetContestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContest not implemented")
 }
 func (UnimplementedSupplierServiceServer) ListContests(context.Context, *ListContestsRequest) (*ListContestsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListContests not implemented")
@@ -412,6 +432,24 @@ func _SupplierService_OpenContest_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SupplierServiceServer).OpenContest(ctx, req.(*OpenContestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SupplierService_GetContest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SupplierServiceServer).GetContest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SupplierService_GetContest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SupplierServiceServer).GetContest(ctx, req.(*GetContestRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -586,6 +624,10 @@ var SupplierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OpenContest",
 			Handler:    _SupplierService_OpenContest_Handler,
+		},
+		{
+			MethodName: "GetContest",
+			Handler:    _SupplierService_GetContest_Handler,
 		},
 		{
 			MethodName: "ListContests",
