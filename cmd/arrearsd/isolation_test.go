@@ -487,3 +487,40 @@ func TestRateLimit(t *testing.T) {
 	_ = fmt.Sprint()
 	_ = context.Background()
 }
+
+// TestLastAdminKeyIsKept: the API refuses to revoke the last admin key
+// that works (an expired one does not count), which would leave nobody to
+// create keys but an operator on the database's host; once another admin
+// key exists, the old one goes.
+func TestLastAdminKeyIsKept(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(now)
+	g, _ := startServer(t, config{DataDir: dir}, clk)
+	conn, err := grpc.NewClient(g, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	first := &grpcTransport{conn: conn, token: adminToken(t, dir)}
+	var keys arrearsv1.ListApiKeysResponse
+	call(t, first, "ListApiKeys", &arrearsv1.ListApiKeysRequest{}, &keys)
+	if len(keys.ApiKeys) != 1 {
+		t.Fatalf("%d keys at start, want the first admin key", len(keys.ApiKeys))
+	}
+	firstName := keys.ApiKeys[0].Name
+	var expiring arrearsv1.CreateApiKeyResponse
+	call(t, first, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_ADMIN,
+		ExpireTime: timestamppb.New(clk.Now().Add(time.Hour))}}, &expiring)
+	clk.Advance(2 * time.Hour)
+	expect(t, first, "RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: firstName}, &arrearsv1.RevokeApiKeyResponse{}, codes.FailedPrecondition)
+	call(t, first, "ListApiKeys", &arrearsv1.ListApiKeysRequest{}, &arrearsv1.ListApiKeysResponse{}) // still works
+
+	var second arrearsv1.CreateApiKeyResponse
+	call(t, first, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_ADMIN}}, &second)
+	call(t, first, "RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: firstName}, &arrearsv1.RevokeApiKeyResponse{})
+	expect(t, first, "ListApiKeys", &arrearsv1.ListApiKeysRequest{}, &arrearsv1.ListApiKeysResponse{}, codes.Unauthenticated)
+	other := &grpcTransport{conn: conn, token: second.Token}
+	expect(t, other, "RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: second.ApiKey.Name}, &arrearsv1.RevokeApiKeyResponse{}, codes.FailedPrecondition)
+	// Revoking a key revoked already stays an answer, not a refusal.
+	call(t, other, "RevokeApiKey", &arrearsv1.RevokeApiKeyRequest{Name: firstName}, &arrearsv1.RevokeApiKeyResponse{})
+}

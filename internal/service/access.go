@@ -186,6 +186,11 @@ func (l *Ledger) RevokeKey(ctx context.Context, prefix string) (*auth.Key, error
 			out = k
 			return nil
 		}
+		if k.Role == auth.RoleAdmin && k.Active(now) {
+			if err := keepAnAdmin(ctx, tx, k, now); err != nil {
+				return err
+			}
+		}
 		k.RevokeTime = now
 		if err := tx.RevokeKey(ctx, k, store.Change{RecordTime: now, Method: "RevokeApiKey", Actor: actor(ctx)}); err != nil {
 			return err
@@ -194,6 +199,24 @@ func (l *Ledger) RevokeKey(ctx context.Context, prefix string) (*auth.Key, error
 		return nil
 	})
 	return out, err
+}
+
+// keepAnAdmin refuses to revoke admin key k if no other admin key would
+// still work: the API would then have nobody to create keys or parties,
+// and only an operator on the database's host (arrearsd keys create) could
+// let anyone in again. A compromised last key is replaced first, then
+// revoked.
+func keepAnAdmin(ctx context.Context, tx store.Tx, k *auth.Key, now time.Time) error {
+	admins, err := tx.LockAdminKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range admins {
+		if a.ID != k.ID && a.Active(now) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is the last admin key that works; create another admin key, then revoke this one", ledger.ErrFailedPrecondition, k.Prefix)
 }
 
 // AuthorizePortal lets portal act for a supplier; only the supplier's own

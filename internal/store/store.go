@@ -371,6 +371,10 @@ type Tx interface {
 	// Both are audited on the system chain.
 	CreateKey(ctx context.Context, k *auth.Key, c Change) error
 	RevokeKey(ctx context.Context, k *auth.Key, c Change) error
+	// LockAdminKeys reads the admin keys not revoked, locked until the
+	// transaction ends: two revocations of the last two admin keys then
+	// run one after the other, and the second sees the first.
+	LockAdminKeys(ctx context.Context) ([]*auth.Key, error)
 	// AuthorizePortal records that creditor lets portal act for it.
 	AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c Change) error
 	// RevokePortal withdraws that authorisation; ledger.ErrNotFound if

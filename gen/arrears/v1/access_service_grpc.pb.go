@@ -44,7 +44,8 @@ type AccessServiceClient interface {
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists keys (never their secrets). ADMIN only.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
-	// Revokes a key; it stops working at once. ADMIN only.
+	// Revokes a key; it stops working at once. ADMIN only. The last admin
+	// key that works is kept (FAILED_PRECONDITION): create another first.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 	// Lets a portal act for a supplier: called by the supplier's own CREDITOR
 	// key (or ADMIN).
@@ -154,7 +155,8 @@ type AccessServiceServer interface {
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists keys (never their secrets). ADMIN only.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
-	// Revokes a key; it stops working at once. ADMIN only.
+	// Revokes a key; it stops working at once. ADMIN only. The last admin
+	// key that works is kept (FAILED_PRECONDITION): create another first.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	// Lets a portal act for a supplier: called by the supplier's own CREDITOR
 	// key (or ADMIN).

@@ -154,6 +154,12 @@ func (t *tx) RevokeKey(ctx context.Context, k *auth.Key, c store.Change) error {
 	return t.appendEvent(ctx, "api_key", k.ID, 2, keySnapshot(&before), keySnapshot(k), c)
 }
 
+func (t *tx) LockAdminKeys(ctx context.Context) ([]*auth.Key, error) {
+	// In id order, so that two transactions locking them do not deadlock.
+	return list(ctx, t.reader, "keys", scanKey, `SELECT `+keyCols+` FROM api_keys WHERE role = $1 AND revoke_time IS NULL ORDER BY id`+t.s.dialect.ForUpdate,
+		string(auth.RoleAdmin))
+}
+
 func (t *tx) AuthorizePortal(ctx context.Context, portal string, creditor uuid.UUID, c store.Change) error {
 	res, err := t.w.ExecContext(ctx, `INSERT INTO portal_grants (portal, creditor_id, create_time) VALUES ($1, $2, $3)
 		ON CONFLICT (portal, creditor_id) DO NOTHING`, portal, creditor.String(), t.s.dialect.Timestamp(c.RecordTime))

@@ -71,6 +71,33 @@ func testKeys(t *testing.T, s store.Store) {
 	if got, _ = s.GetKey(ctx, "abcdefgh"); !got.RevokeTime.Equal(t0.Add(time.Minute)) {
 		t.Errorf("a second revocation moved the revoke time to %v", got.RevokeTime)
 	}
+	// The admin keys not revoked, expired ones too: whether one still
+	// works is the caller's to judge, at its own time.
+	admin := func(prefix string, expire time.Time) *auth.Key {
+		k := &auth.Key{ID: newID(), Prefix: prefix, SecretHash: []byte("x"), Role: auth.RoleAdmin, CreateTime: t0, ExpireTime: expire}
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.CreateKey(ctx, k, change("CreateApiKey")) })
+		return k
+	}
+	a1, a2, a3 := admin("admin001", time.Time{}), admin("admin002", t0.Add(time.Minute)), admin("admin003", time.Time{})
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		a3.RevokeTime = t0.Add(time.Minute)
+		return tx.RevokeKey(ctx, a3, change("RevokeApiKey"))
+	})
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		admins, err := tx.LockAdminKeys(ctx)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, k := range admins {
+			got = append(got, k.Prefix)
+		}
+		slices.Sort(got)
+		if want := []string{a1.Prefix, a2.Prefix}; !slices.Equal(got, want) {
+			t.Errorf("LockAdminKeys = %v, want %v", got, want)
+		}
+		return nil
+	})
 }
 
 // testScopes checks that visibility is decided in the store for each kind
