@@ -402,6 +402,16 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		t.Errorf("complaints with a missed deadline, one per page = %v", l)
 	}
 
+	// And the complaints still in time: the other one alone.
+	l = api.ok(cityKey, "GET", "/v1/complaints?filter=deadline_missed%3Dfalse", nil)
+	if cs, _ := l["complaints"].([]any); len(cs) != 1 || cs[0].(map[string]any)["name"] == late {
+		t.Errorf("complaints in time = %v", l)
+	}
+	l = api.ok(cityKey, "GET", "/v1/complaints?filter=deadline_missed%3Dfalse%20AND%20deadline_missed%3Dtrue", nil)
+	if cs, _ := l["complaints"].([]any); len(cs) != 0 {
+		t.Errorf("complaints both in time and late = %v", l)
+	}
+
 	// A record still contested shows in the figures.
 	api.ok(portal, "POST", "/v1/"+str(ack, "claim", "invoice")+"/contests", obj{"kind": "DATES_DIFFER", "detail": "delivered on 25 July, not 28"})
 

@@ -95,28 +95,35 @@ var supplierFields = map[string]fieldSpec{
 	"debtor":          {ops: "=", kind: "party"},
 	"creditor":        {ops: "=", kind: "party"},
 	"complainant":     {ops: "=", kind: "party"},
-	"deadline_missed": {ops: "=", kind: "enum", enums: []string{"TRUE"}},
+	"deadline_missed": {ops: "=", kind: "enum", enums: []string{"TRUE", "FALSE"}},
 }
 
 // supplierQuery maps a filter to a query, resolving party names; a party
-// that does not exist matches nothing. It also reports deadline_missed.
-func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError, f string, states []string, allowed ...string) (store.SupplierQuery, bool, error) {
+// that does not exist matches nothing. It also reports deadline_missed (nil:
+// not in the filter).
+func (a *Supplier) supplierQuery(ctx context.Context, v *ledger.ValidationError, f string, states []string, allowed ...string) (store.SupplierQuery, *bool, error) {
 	fields := map[string]fieldSpec{"state": {ops: "= !=", kind: "enum", enums: states}}
 	for _, k := range allowed {
 		fields[k] = supplierFields[k]
 	}
 	var q store.SupplierQuery
-	missed := false
+	var missed *bool
 	for _, c := range parseFilter(v, f, fields) {
 		switch c.Field {
 		case "state":
 			q.State = append(q.State, store.StringCond{Op: store.Op(c.Op), Value: strings.ToUpper(c.Value)})
 		case "deadline_missed":
-			missed = true
+			want := strings.EqualFold(c.Value, "TRUE")
+			if missed != nil && *missed != want {
+				// Both: nothing matches (no complaint is in state ""), as
+				// with two states.
+				q.State = append(q.State, store.StringCond{Op: store.OpEq, Value: ""})
+			}
+			missed = &want
 		default:
 			id, err := a.resolve(ctx, v, c)
 			if err != nil {
-				return q, false, err
+				return q, nil, err
 			}
 			if c.Field == "debtor" {
 				narrowTo(&q.DebtorID, id)

@@ -556,6 +556,22 @@ func TestPaymentPlanFollowsTheDebt(t *testing.T) {
 		t.Errorf("reopened plan: in handling since %s, received %s; want 2025-09-11 and 2025-10-20", v.StateSince, v.HandlerReceivedOn)
 	}
 
+	// A field the action does not take is refused by name, and the
+	// complaint stays as it was: a plan sent with PAID, days to extend with
+	// a response.
+	for field, tr := range map[string]service.Transition{
+		"payment_plan": {Action: complaint.Resolve, Outcome: complaint.OutcomePaid, Plan: []service.PlanInstalment{{DueOn: d(2025, 12, 1), Amount: money.Money{Minor: 100, Currency: "CNY"}}}},
+		"extend_days":  {Action: complaint.Respond, ExtendDays: 10},
+		"outcome":      {Action: complaint.Respond, Outcome: complaint.OutcomeDismissed},
+	} {
+		var ve *ledger.ValidationError
+		if _, err := f.a.MoveComplaint(admin, billed.ID, tr, ""); !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != field {
+			t.Errorf("%s with %s: %v, want one violation naming %s", tr.Action, field, err, field)
+		}
+	}
+	if v := get(billed.ID); v.State != complaint.InHandling {
+		t.Errorf("after refused moves: %s, want IN_HANDLING still", v.State)
+	}
 	// Resolved again, as paid: the statistics as of a day the plan stood
 	// still count a resolution with a plan.
 	if _, err := f.a.MoveComplaint(admin, billed.ID, service.Transition{Action: complaint.Resolve, Outcome: complaint.OutcomePaid}, ""); err != nil {

@@ -254,18 +254,18 @@ func (l *Ledger) GetComplaint(ctx context.Context, id uuid.UUID) (*ComplaintView
 }
 
 // ListComplaints lists up to want complaints in the caller's scope after
-// q.AfterID; missedOnly keeps those whose current deadline has passed. It
-// returns the id to continue after (Nil at the end): with missedOnly a page
-// can come back short after a bounded scan, with a cursor, never ending the
-// list early.
-func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, missedOnly bool, want int) ([]*ComplaintView, uuid.UUID, error) {
+// q.AfterID; missed, if not nil, keeps those whose current deadline has
+// passed (true) or not (false). It returns the id to continue after (Nil
+// at the end): so filtered, a page can come back short after a bounded
+// scan, with a cursor, never ending the list early.
+func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, missed *bool, want int) ([]*ComplaintView, uuid.UUID, error) {
 	q.Scope = scope(ctx)
 	now := l.now()
 	var out []*ComplaintView
 	scanned := 0
 	for {
 		q.Limit = want + 1
-		if missedOnly {
+		if missed != nil {
 			q.Limit = 200
 		}
 		cs, err := l.store.ListComplaints(ctx, q)
@@ -279,7 +279,7 @@ func (l *Ledger) ListComplaints(ctx context.Context, q store.SupplierQuery, miss
 			if err != nil {
 				return nil, uuid.Nil, err
 			}
-			if missedOnly && !v.Missed {
+			if missed != nil && v.Missed != *missed {
 				continue
 			}
 			if len(out) == want {
@@ -345,6 +345,27 @@ type Transition struct {
 	Idem              Idempotency      // a retry with it changes nothing
 }
 
+// unasked refuses, by name, what a move carries that its action does not
+// take. Dropped in silence, a payment plan sent with the outcome PAID
+// looked recorded to the regulator who sent it, and no sweep ever watched
+// its instalments.
+func (tr Transition) unasked() error {
+	var v ledger.ValidationError
+	if tr.HandlingRegulator != (PartyRef{}) && tr.Action != complaint.Forward {
+		v.Add("handling_regulator", "is for FORWARD only, not %s", tr.Action)
+	}
+	if tr.Outcome != "" && tr.Action != complaint.Resolve {
+		v.Add("outcome", "is for RESOLVE only, not %s", tr.Action)
+	}
+	if len(tr.Plan) > 0 && (tr.Action != complaint.Resolve || tr.Outcome != complaint.OutcomePaymentPlan) {
+		v.Add("payment_plan", "is for RESOLVE with the outcome PAYMENT_PLAN only")
+	}
+	if tr.ExtendDays != 0 && tr.Action != ExtendAction {
+		v.Add("extend_days", "is for %s only, not %s", ExtendAction, tr.Action)
+	}
+	return v.Err()
+}
+
 // PlanInstalment is an instalment of a payment plan as a regulator agrees
 // it: an amount in the complaint's currency due by a date.
 type PlanInstalment struct {
@@ -369,6 +390,9 @@ const ExtendAction complaint.Action = "EXTEND_DEADLINE"
 // the caller's to do.
 func (l *Ledger) MoveComplaint(ctx context.Context, id uuid.UUID, tr Transition, etag string) (*ComplaintView, error) {
 	if err := optionalText("comment", tr.Comment); err != nil {
+		return nil, err
+	}
+	if err := tr.unasked(); err != nil {
 		return nil, err
 	}
 	now := l.now()

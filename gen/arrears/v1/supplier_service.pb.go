@@ -1675,7 +1675,7 @@ type ListComplaintsRequest struct {
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Fields: debtor, complainant (party names; =), state (=, !=),
-	// deadline_missed (= true).
+	// deadline_missed (= true, = false).
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1799,6 +1799,8 @@ type MoveComplaintRequest struct {
 	Outcome     string        `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	PaymentPlan []*Instalment `protobuf:"bytes,6,rep,name=payment_plan,json=paymentPlan,proto3" json:"payment_plan,omitempty"`
 	// EXTEND_DEADLINE: days to add (handling at most 90 days in total).
+	// A field the action does not take (a plan with PAID, days with
+	// RESPOND) is refused with INVALID_ARGUMENT naming it, not dropped.
 	ExtendDays int32 `protobuf:"varint,7,opt,name=extend_days,json=extendDays,proto3" json:"extend_days,omitempty"`
 	// If set, must match the complaint's etag.
 	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
