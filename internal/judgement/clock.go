@@ -234,7 +234,22 @@ func (e *eval) computeDueDate() {
 			}
 		}
 	}
-	if pol.CapKind != policy.CapNone && term > pol.CapDays {
+	switch {
+	case pol.CapKind == policy.CapNone:
+	case pol.CapIncludesEventDay && agreed && due.After(capStart.AddDays(pol.CapDays-1)):
+		// The cap's period begins with its event's day: its last day is
+		// the (N-1)th after it.
+		last := capStart.AddDays(pol.CapDays - 1)
+		switch pol.CapKind {
+		case policy.CapHard:
+			e.find(FindingTermExceedsCap, "the agreed due date %s is after %s, the last of the %d days beginning with %s, the statutory cap, and is void beyond it: the debt is due on %s", due, last, pol.CapDays, capFrom, last)
+			rule += e.say("; after the last of the %d days beginning with %s, the hard cap, so the cap applies: %s", pol.CapDays, capFrom, last)
+			due = last
+		case policy.CapSoft:
+			e.find(FindingTermExceedsCap, "term exceeds statutory cap: the agreed due date %s is after %s, the last of the %d days beginning with %s; it stands but is reportable", due, last, pol.CapDays, capFrom)
+			rule += e.say("; after the last of the %d days beginning with %s, the soft cap (reported, the agreed term stands)", pol.CapDays, capFrom)
+		}
+	case !pol.CapIncludesEventDay && term > pol.CapDays:
 		switch pol.CapKind {
 		case policy.CapHard:
 			capped := capStart.AddDays(pol.CapDays)

@@ -364,7 +364,43 @@ func TestDueDate(t *testing.T) {
 			edit: func(i *ledger.Invoice) {
 				i.AgreedTermDays = 45
 			},
-			want: "2024-07-31", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
+			want: "2024-07-30", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
+			findings: []string{FindingTermExceedsCap},
+		},
+		// The Act's 30-day period begins with the day of receipt: an
+		// agreed "30 days" (counted from the day after) ends a day past it.
+		{
+			desc:   "UK public buyer: an agreed 30 days runs a day past the 30 days beginning with receipt",
+			policy: policy.IDUKPublic,
+			edit: func(i *ledger.Invoice) {
+				i.AgreedTermDays = 30
+			},
+			want: "2024-07-30", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
+			findings: []string{FindingTermExceedsCap},
+		},
+		{
+			desc:   "UK public buyer: an agreed 29 days ends on the period's last day",
+			policy: policy.IDUKPublic,
+			edit: func(i *ledger.Invoice) {
+				i.AgreedTermDays = 29
+			},
+			want: "2024-07-30", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
+		},
+		{
+			desc:   "UK business: an agreed date on the last of the 60 days beginning with receipt stands unreported",
+			policy: policy.IDUKB2B,
+			edit: func(i *ledger.Invoice) {
+				i.AgreedDueDate = d("2024-08-29")
+			},
+			want: "2024-08-29", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
+		},
+		{
+			desc:   "UK business: an agreed 60 days runs a day past the 60-day period, reported",
+			policy: policy.IDUKB2B,
+			edit: func(i *ledger.Invoice) {
+				i.AgreedTermDays = 60
+			},
+			want: "2024-08-30", wantStart: "2024-07-01", wantEvent: policy.EventReceipt,
 			findings: []string{FindingTermExceedsCap},
 		},
 		{
@@ -530,6 +566,25 @@ func TestReceiptNamesWhatCameLater(t *testing.T) {
 		j := evaluate(t, input(t, policy.IDEUB2B, inv, "2024-07-01"))
 		if j.ClockStartEvent != policy.EventReceipt || !strings.Contains(j.DueDateRule, tc.want) {
 			t.Errorf("delivered %s: %s, rule %q; want it to name %q", tc.delivered, j.ClockStartEvent, j.DueDateRule, tc.want)
+		}
+	}
+}
+
+// TestUKCapVersions: invoices keep the policy version they were first
+// judged under. Version 1 of the UK policies counted the cap from the day
+// after receipt; version 2 counts the Act's period, beginning with it.
+func TestUKCapVersions(t *testing.T) {
+	inv := invoice("GBP 1000.00", "2024-07-01")
+	inv.ReceivedOn, inv.AgreedTermDays = d("2024-07-01"), 45
+	for version, want := range map[int]string{1: "2024-07-31", 2: "2024-07-30"} {
+		p, ok := registry(t).Get(policy.IDUKPublic, version)
+		if !ok {
+			t.Fatalf("%s v%d not found", policy.IDUKPublic, version)
+		}
+		in := input(t, policy.IDUKPublic, inv, "2024-07-01")
+		in.Policy = p
+		if j := evaluate(t, in); j.DueDate != d(want) {
+			t.Errorf("v%d: due %s, want %s (%s)", version, j.DueDate, want, j.DueDateRule)
 		}
 	}
 }

@@ -55,6 +55,13 @@ type Policy struct {
 	// clock). Empty: from the clock's start. An invoice without that
 	// event's date is measured from the clock's start.
 	CapFrom ClockEvent `json:"cap_from,omitempty"`
+	// CapIncludesEventDay counts the cap as a period beginning with the
+	// event's own day, as DefaultTermIncludesEventDay counts the default:
+	// the UK Act bounds an agreed payment day by the last day of "the
+	// relevant 30-day (or 60-day) period", which begins with the relevant
+	// day, so an agreed "30 days" counted from the day after runs one day
+	// past it.
+	CapIncludesEventDay bool `json:"cap_includes_event_day,omitempty"`
 	// Adjust says whether a due date on a non-working day of Calendar moves.
 	Adjust Adjustment `json:"adjust"`
 	// AcceptanceMaxDays, when positive, is how long an acceptance the
@@ -392,6 +399,9 @@ func (p *Policy) Validate() error {
 		v.Add("cap_days", "is set but cap_kind is NONE")
 	case p.CapKind != CapNone && (p.CapDays < 1 || p.CapDays > ledger.MaxTermDays):
 		v.Add("cap_days", "must be between 1 and %d for a %s cap", ledger.MaxTermDays, p.CapKind)
+	}
+	if p.CapIncludesEventDay && p.CapKind == CapNone {
+		v.Add("cap_includes_event_day", "is set but cap_kind is NONE")
 	}
 	switch p.CapFrom {
 	case "":

@@ -318,6 +318,7 @@ func TestValidate(t *testing.T) {
 		{"unknown fallback event", func(p *Policy) { p.ClockStart.Fallback = []ClockEvent{"PAYMENT"} }, "clock_start.fallback[0]"},
 		{"cap without a kind", func(p *Policy) { p.CapKind = CapNone }, "cap_days"},
 		{"hard cap of 0", func(p *Policy) { p.CapDays = 0 }, "cap_days"},
+		{"a cap's first day without a cap", func(p *Policy) { p.CapKind, p.CapDays = CapNone, 0 }, "cap_includes_event_day"},
 		{"next working day without a calendar", func(p *Policy) { p.Adjust = AdjustNextWorkingDay }, "calendar"},
 		{"reference rate without a table", func(p *Policy) { p.Interest.Reference = "" }, "interest.reference"},
 		{"points not a decimal", func(p *Policy) { p.Interest.Points = "8%" }, "interest.points"},
