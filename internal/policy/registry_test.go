@@ -161,6 +161,7 @@ func TestSelect(t *testing.T) {
 		{"FR business", ledger.KindSME, "FR", true, "", "2025-08-01", "FR-L441-B2B", "national"},
 		{"FR public: no national policy", ledger.KindPublicBody, "FR", true, "", "2025-08-01", IDEUPublic, "no national policy"},
 		{"ES business: EU minimum", ledger.KindLargeEnterprise, "ES", true, "", "2025-08-01", IDEUB2B, "Directive 2011/7/EU minimum"},
+		{"IT business: EU minimum, holidays unknown to it", ledger.KindLargeEnterprise, "IT", true, "", "2025-08-01", IDEUB2B, "not off IT's public holidays"},
 		{"GR public: EU minimum", ledger.KindPublicBody, "GR", true, "", "2025-08-01", IDEUPublic, "public authorities"},
 		{"PL business: EU minimum, the ECB rate standing in for the NBP's", ledger.KindLargeEnterprise, "PL", true, "", "2025-08-01", IDEUB2B, "outside the euro area"},
 		{"SE public: EU minimum, the ECB rate standing in", ledger.KindPublicBody, "SE", true, "", "2025-08-01", IDEUPublic, "outside the euro area"},

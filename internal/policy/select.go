@@ -63,9 +63,11 @@ func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction string
 		if p, ok := r.national(debtorJurisdiction, debtorKind); ok {
 			return p, fmt.Sprintf("The debtor is a %s %s: the national late-payment law transposing Directive 2011/7/EU applies (%s).", debtorJurisdiction, kindWords(debtorKind), p.Name)
 		}
-		rate := ""
+		// What the minimum cannot know of the state, said where every
+		// invoice judged under it shows its reason.
+		rate := fmt.Sprintf(" Its due dates move off weekends only, not off %s's public holidays: the minimum knows no national calendar (a national policy naming one, added with -policy-dir, would count them).", debtorJurisdiction)
 		if nonEuro[debtorJurisdiction] {
-			rate = fmt.Sprintf(" %s is outside the euro area: the Directive's reference rate there is its central bank's, which is not loaded, so the ECB rate stands in for it.", debtorJurisdiction)
+			rate += fmt.Sprintf(" %s is outside the euro area: the Directive's reference rate there is its central bank's, which is not loaded, so the ECB rate stands in for it.", debtorJurisdiction)
 		}
 		if debtorKind == ledger.KindPublicBody {
 			return r.pick(IDEUPublic, fmt.Sprintf("The debtor is a public authority in %s and no national policy is loaded, so the Directive 2011/7/EU minimum for public authorities applies.%s", debtorJurisdiction, rate))
