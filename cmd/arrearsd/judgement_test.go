@@ -123,6 +123,21 @@ func workedExample(t *testing.T, tr transport, clk *clock.Fake, pass string) {
 			t.Errorf("ListInvoices(%s) as of 31 October: %d invoices, want %d", tc.filter, len(l.Invoices), tc.want)
 		}
 	}
+	// Delivered on 1 July, issued on 3 July: as of 2 July the judgement
+	// says so, and a filter on the judgement passes it over, as the
+	// overdue summary leaves it out until its issue date.
+	var early arrearsv1.GetInvoiceResponse
+	call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name, AsOf: date(2025, 7, 2)}, &early)
+	if !hasFinding(early.Invoice.Judgement, "NOT_YET_ISSUED") {
+		t.Errorf("as of the day before its issue date: findings %v, want NOT_YET_ISSUED", early.Invoice.Judgement.Findings)
+	}
+	for asOf, want := range map[*arrearsv1.Date]int{date(2025, 7, 2): 0, date(2025, 7, 3): 1} {
+		var l arrearsv1.ListInvoicesResponse
+		call(t, tr, "ListInvoices", &arrearsv1.ListInvoicesRequest{Filter: `bucket = NOT_DUE AND debtor = "` + debtor.Party.Name + `"`, AsOf: asOf}, &l)
+		if len(l.Invoices) != want {
+			t.Errorf("ListInvoices(bucket = NOT_DUE) as of %v: %d invoices, want %d", asOf, len(l.Invoices), want)
+		}
+	}
 	// A correction effective from 1 October (the amount was CNY 120,000.00)
 	// changes the judgement from that day only: as of 30 September the
 	// invoice is judged on the amount that then stood.
@@ -163,4 +178,13 @@ func workedExample(t *testing.T, tr transport, clk *clock.Fake, pass string) {
 	if len(pols.PaymentPolicies) < 10 {
 		t.Errorf("ListPaymentPolicies: %d policies", len(pols.PaymentPolicies))
 	}
+}
+
+func hasFinding(j *arrearsv1.Judgement, code string) bool {
+	for _, f := range j.GetFindings() {
+		if f.Code == code {
+			return true
+		}
+	}
+	return false
 }

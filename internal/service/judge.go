@@ -106,6 +106,13 @@ func (l *Ledger) loadZone(name string) (*time.Location, error) {
 // policy is not loaded, or the judgement failed. It has no figures.
 const findingUnavailable = "JUDGEMENT_UNAVAILABLE"
 
+// findingNotYetIssued marks an invoice judged as of a date before its
+// issue date. The judgement still says what the facts give (a delivery
+// may have started the clock), but the overdue summaries count an invoice
+// from its issue date, and a list filtered on the judgement passes it
+// over too, so that the list and the summary of one date agree.
+const findingNotYetIssued = "NOT_YET_ISSUED"
+
 // judge evaluates one invoice. A judgement that cannot be made (a rate
 // table that does not reach the dates needed) is reported as a finding, so
 // that reading an invoice never fails on it.
@@ -279,7 +286,12 @@ func (l *Ledger) judgeAll(ctx context.Context, r store.Reader, invs []*ledger.In
 				Findings: []judgement.Finding{{Code: findingUnavailable, Message: perr.Error()}}}})
 			continue
 		}
-		out = append(out, &Judged{Invoice: cur, Judgement: l.judge(cur, f, p, d), KnownAt: knownAt, Facts: f, Outstanding: owed})
+		j := l.judge(cur, f, p, d)
+		if cur.IssuedOn.After(d) {
+			j.Findings = append(j.Findings, judgement.Finding{Code: findingNotYetIssued, Message: fmt.Sprintf(
+				"issued on %s, after %s: the overdue summaries and reports count an invoice from its issue date, and filters on the judgement pass it over", cur.IssuedOn, d)})
+		}
+		out = append(out, &Judged{Invoice: cur, Judgement: j, KnownAt: knownAt, Facts: f, Outstanding: owed})
 	}
 	return out, nil
 }
@@ -322,8 +334,9 @@ type JudgementFilter struct {
 
 func (f JudgementFilter) match(j judgement.Judgement) bool {
 	for _, fd := range j.Findings {
-		if fd.Code == findingUnavailable {
-			// No figures to compare: not "NONE" or "0 days", unknown.
+		if fd.Code == findingUnavailable || fd.Code == findingNotYetIssued {
+			// No figures to compare: not "NONE" or "0 days", unknown; or
+			// not yet issued, which the summaries do not count.
 			return false
 		}
 	}

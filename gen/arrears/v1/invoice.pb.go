@@ -448,7 +448,8 @@ type Judgement struct {
 	// The next date on which the bucket or level would change if nothing
 	// else happened.
 	NextChange *Date `protobuf:"bytes,20,opt,name=next_change,json=nextChange,proto3" json:"next_change,omitempty"`
-	// Things to know beyond the numbers (e.g. TERM_EXCEEDS_CAP).
+	// Things to know beyond the numbers (e.g. TERM_EXCEEDS_CAP; NOT_YET_ISSUED
+	// as of a date before the issue date, which judgement filters pass over).
 	Findings      []*Finding `protobuf:"bytes,21,rep,name=findings,proto3" json:"findings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
