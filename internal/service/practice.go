@@ -242,9 +242,9 @@ func (l *Ledger) PaymentPractice(ctx context.Context, q PracticeQuery) ([]*Pract
 			return nil, fmt.Errorf("%w: a total of the report in %s is beyond %d minor units; report a shorter period",
 				ledger.ErrFailedPrecondition, r.Currency, int64(math.MaxInt64))
 		}
-		if r.Payments == 0 && r.Contracts == 0 && r.UnpaidPastDueCount == 0 && r.DueCount == 0 {
-			continue
-		}
+		// A currency with nothing in the period is reported too, as
+		// zeros: a dated record that nothing was paid or due, rather
+		// than an empty answer.
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Currency < out[k].Currency })

@@ -31,6 +31,12 @@ func TestPracticeOwedOnTheDueDate(t *testing.T) {
 	if r := rs[0]; r.DueCount != 1 || r.DueAmount != 10000000 || r.NotWithinTermsCount != 1 || r.NotWithinTermsAmount != 2000000 {
 		t.Errorf("due %d (%d), not within terms %d (%d); want 1 (10000000) and 1 (2000000)", r.DueCount, r.DueAmount, r.NotWithinTermsCount, r.NotWithinTermsAmount)
 	}
+	// A period with nothing paid or due: the currency owed in is reported,
+	// as zeros, rather than an empty answer.
+	rs, err = f.a.PaymentPractice(admin, service.PracticeQuery{Debtor: f.debtor, From: d(2025, 1, 1), To: d(2025, 3, 31)})
+	if err != nil || len(rs) != 1 || rs[0].Currency != "CNY" || rs[0].Payments != 0 || rs[0].DueCount != 0 {
+		t.Errorf("a quiet period: %+v, %v; want one CNY report of zeros", rs, err)
+	}
 }
 
 // TestPracticeReversedPaymentNeverPaid: a payment reversed after the

@@ -370,16 +370,26 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 		knownAt = l.now()
 	}
 	byCurrency := map[string]*Disclosure{}
+	disclosure := func(currency string) *Disclosure {
+		d, ok := byCurrency[currency]
+		if !ok {
+			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, KnownAt: knownAt, Currency: currency, contracts: map[string]bool{}}
+			byCurrency[currency] = d
+		}
+		return d
+	}
 	iq := store.InvoiceQuery{Scope: scope(ctx), DebtorID: debtor.ID}
 	err = l.judgeEach(ctx, iq, asOf, knownAt, func(j *Judged) error {
 		// As in the overdue summary, an invoice counts from its issue date.
-		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 || j.Invoice.IssuedOn.After(asOf) {
+		if !j.Invoice.CreditorSizeAtSigning.IsSME() || j.Invoice.IssuedOn.After(asOf) {
 			return nil
 		}
-		d, ok := byCurrency[j.Invoice.Amount.Currency]
-		if !ok {
-			d = &Disclosure{Debtor: debtor, Year: year, AsOf: asOf, KnownAt: knownAt, Currency: j.Invoice.Amount.Currency, contracts: map[string]bool{}}
-			byCurrency[d.Currency] = d
+		// Nothing overdue is a figure too: a debtor that owed its SME
+		// suppliers in a currency discloses zero in it, a dated record
+		// of that, rather than an empty answer.
+		d := disclosure(j.Invoice.Amount.Currency)
+		if j.Judgement.DaysOverdue <= 0 || j.Judgement.Outstanding <= 0 {
+			return nil
 		}
 		d.Count++
 		// A contract is the supplier's: two suppliers' "HT-1" are two.

@@ -545,8 +545,14 @@ func TestDisclosureCountsFromIssue(t *testing.T) {
 	if _, _, err := f.a.RecordPayment(admin, dc1, &ledger.Payment{Amount: 100000, Currency: "CNY", PaidOn: d(2025, 12, 20), Reference: "DC-P1"}); err != nil {
 		t.Fatal(err)
 	}
-	if now, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); err != nil || len(now) != 0 {
-		t.Errorf("disclosure now: %+v, %v; want nothing overdue", now, err)
+	// Nothing overdue is disclosed as a dated zero in the currency owed.
+	if now, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); err != nil || len(now) != 1 ||
+		now[0].Currency != "CNY" || now[0].Count != 0 || now[0].Amount != 0 || now[0].AsOf != d(2025, 12, 31) {
+		t.Errorf("disclosure now: %+v, %v; want zero CNY as of 2025-12-31", now, err)
+	}
+	// A year before the debtor owed anything: nothing to disclose in.
+	if none, err := f.a.AnnualDisclosure(admin, f.debtor, 2024, time.Time{}); err != nil || len(none) != 0 {
+		t.Errorf("disclosure of 2024: %+v, %v; want none", none, err)
 	}
 	then, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, published)
 	if err != nil || len(then) != 1 || then[0].Amount != 100000 || !then[0].KnownAt.Equal(published) {
