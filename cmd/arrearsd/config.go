@@ -154,7 +154,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	fs.StringVar(&c.TLSCertFile, "tls-cert", env("ARREARS_TLS_CERT", ""), "PEM certificate: serve TLS on both ports (ARREARS_TLS_CERT)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", env("ARREARS_TLS_KEY", ""), "PEM private key of -tls-cert (ARREARS_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCAFile, "tls-client-ca", env("ARREARS_TLS_CLIENT_CA", ""), "PEM CA bundle: verify client certificates for mutual TLS (ARREARS_TLS_CLIENT_CA)")
-	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json laid over the embedded data, a file replacing the one of its name (ARREARS_POLICY_DIR)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", env("ARREARS_POLICY_DIR", ""), "directory of policies/*.json, rates/*.csv, calendars/*.json laid over the embedded data: a rate table or calendar replaces the one of its name, a policy the one of its id and version, anything else is added (ARREARS_POLICY_DIR)")
 	fs.StringVar(&c.PolicyFile, "policy-file", env("ARREARS_POLICY_FILE", ""), "JSON file of custom payment policies (ARREARS_POLICY_FILE)")
 	sweep := fs.String("sweep-interval", env("ARREARS_SWEEP_INTERVAL", "1m"), "how often escalations are swept (ARREARS_SWEEP_INTERVAL)")
 	fs.BoolVar(&c.Demo, "demo", demoFromEnv(), "add the demo ledger's parties and invoices not already there (ARREARS_DEMO=1)")

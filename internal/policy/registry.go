@@ -310,6 +310,28 @@ func (r *Registry) Policies() []Policy {
 	return out
 }
 
+// Versions returns every version of every policy, by id and then version:
+// an invoice keeps the version it was first judged under, so a version
+// superseded for new invoices still judges old ones, and a reader of their
+// judgements needs its definition too.
+func (r *Registry) Versions() []Policy {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []Policy
+	for _, vs := range r.policies {
+		for _, p := range vs {
+			out = append(out, clonePolicy(p))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Version < out[j].Version
+	})
+	return out
+}
+
 // clonePolicy copies the slices, so that a caller changing its copy cannot
 // change the registry's.
 func clonePolicy(p Policy) Policy {

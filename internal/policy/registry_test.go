@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -369,5 +370,19 @@ func TestFingerprint(t *testing.T) {
 	}
 	if a.Fingerprint() == b.Fingerprint() {
 		t.Error("an added policy left the fingerprint unchanged")
+	}
+}
+
+// TestVersionsListsEvery: a version superseded for new invoices still
+// judges the old ones, and is listed beside its successor.
+func TestVersionsListsEvery(t *testing.T) {
+	var uk []string
+	for _, p := range embeddedRegistry(t).Versions() {
+		if p.ID == IDUKB2B {
+			uk = append(uk, fmt.Sprintf("%s@%d", p.ID, p.Version))
+		}
+	}
+	if want := []string{IDUKB2B + "@1", IDUKB2B + "@2"}; !slices.Equal(uk, want) {
+		t.Errorf("versions of %s: %v, want %v", IDUKB2B, uk, want)
 	}
 }

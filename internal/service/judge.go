@@ -449,7 +449,7 @@ func matchAll(fs []JudgementFilter, j judgement.Judgement) bool {
 }
 
 // Policies lists the payment policies this server judges by.
-func (l *Ledger) Policies() []policy.Policy { return l.policies.Policies() }
+func (l *Ledger) Policies() []policy.Policy { return l.policies.Versions() }
 
 // ListEscalationEvents lists an invoice's escalation history.
 func (l *Ledger) ListEscalationEvents(ctx context.Context, invoiceID uuid.UUID, p store.Page) ([]*ledger.EscalationEvent, error) {

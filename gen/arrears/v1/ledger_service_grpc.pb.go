@@ -106,7 +106,8 @@ type LedgerServiceClient interface {
 	ListRevisions(ctx context.Context, in *ListRevisionsRequest, opts ...grpc.CallOption) (*ListRevisionsResponse, error)
 	// Lists an invoice's escalation changes, in recording order.
 	ListEscalationEvents(ctx context.Context, in *ListEscalationEventsRequest, opts ...grpc.CallOption) (*ListEscalationEventsResponse, error)
-	// Lists the payment policies this server judges by.
+	// Lists the payment policies this server judges by, every version: an
+	// invoice keeps the version it was first judged under.
 	ListPaymentPolicies(ctx context.Context, in *ListPaymentPoliciesRequest, opts ...grpc.CallOption) (*ListPaymentPoliciesResponse, error)
 }
 
@@ -410,7 +411,8 @@ type LedgerServiceServer interface {
 	ListRevisions(context.Context, *ListRevisionsRequest) (*ListRevisionsResponse, error)
 	// Lists an invoice's escalation changes, in recording order.
 	ListEscalationEvents(context.Context, *ListEscalationEventsRequest) (*ListEscalationEventsResponse, error)
-	// Lists the payment policies this server judges by.
+	// Lists the payment policies this server judges by, every version: an
+	// invoice keeps the version it was first judged under.
 	ListPaymentPolicies(context.Context, *ListPaymentPoliciesRequest) (*ListPaymentPoliciesResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }

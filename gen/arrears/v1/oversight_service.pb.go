@@ -1046,7 +1046,8 @@ func (x *AnnualDisclosure) GetKnownAt() *timestamppb.Timestamp {
 
 type GetAnnualDisclosureResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One per currency.
+	// One per currency the debtor owed SME suppliers in by year end;
+	// nothing overdue in it is a row of zeros.
 	Disclosures   []*AnnualDisclosure `protobuf:"bytes,1,rep,name=disclosures,proto3" json:"disclosures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1520,7 +1521,8 @@ func (x *PaymentPracticeReport) GetNotWithinTermsValueShareBp() int32 {
 
 type GetPaymentPracticeReportResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One per currency the debtor paid or owed in during the period.
+	// One per currency of the debtor's invoices; one with nothing paid or
+	// due in the period is a row of zeros.
 	Reports       []*PaymentPracticeReport `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
