@@ -393,13 +393,16 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 			}
 		}
 	}
-	if role == auth.RoleRegulator || role == auth.RoleDebtor {
-		var sum arrearsv1.GetOverdueSummaryResponse
-		expect(t, tr, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}}, &sum, codes.OK)
-		for _, g := range sum.Groups {
-			if g.Key["debtor"] != w.d1 {
-				t.Errorf("overdue summary leaked debtor %s", g.Key["debtor"])
-			}
+	// Every role has the summary of its own side: a supplier (or its
+	// portal) of what it is owed, by debtor.
+	var sum arrearsv1.GetOverdueSummaryResponse
+	expect(t, tr, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}}, &sum, codes.OK)
+	if len(sum.Groups) == 0 {
+		t.Errorf("overdue summary of the own side is empty")
+	}
+	for _, g := range sum.Groups {
+		if g.Key["debtor"] != w.d1 {
+			t.Errorf("overdue summary leaked debtor %s", g.Key["debtor"])
 		}
 	}
 	var feed arrearsv1.ListEventsResponse

@@ -34,7 +34,8 @@ const (
 // the ledger for any date rather than self-declared.
 type OversightServiceClient interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
-	// disputes, grouped as asked and totalled per currency.
+	// disputes, grouped as asked and totalled per currency. A supplier's key
+	// (or its portal's) gets the summary of what it is owed.
 	GetOverdueSummary(ctx context.Context, in *GetOverdueSummaryRequest, opts ...grpc.CallOption) (*GetOverdueSummaryResponse, error)
 	// The same summary streamed in chunks of 500 groups, in the same order,
 	// for results too large for one message: always with the detail fields
@@ -127,7 +128,8 @@ func (c *oversightServiceClient) GetPaymentPracticeReport(ctx context.Context, i
 // the ledger for any date rather than self-declared.
 type OversightServiceServer interface {
 	// Outstanding and overdue debt by aging bucket, gross and net of open
-	// disputes, grouped as asked and totalled per currency.
+	// disputes, grouped as asked and totalled per currency. A supplier's key
+	// (or its portal's) gets the summary of what it is owed.
 	GetOverdueSummary(context.Context, *GetOverdueSummaryRequest) (*GetOverdueSummaryResponse, error)
 	// The same summary streamed in chunks of 500 groups, in the same order,
 	// for results too large for one message: always with the detail fields
