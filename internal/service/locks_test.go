@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/arrears/arrears/internal/ledger"
+	"github.com/arrears/arrears/internal/money"
 	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/store"
 )
@@ -33,9 +34,9 @@ func TestDebtorChangeAndInvoiceWritesTakeLocksInOneOrder(t *testing.T) {
 		synced[i] = f.record(int64(i+1), fmt.Sprint("LOCK-SYNC-", i), 500000, 30)
 	}
 	f.created(t, "locks", synced[:]...)
-	// The mover beside one kind of writer at a time: writers of one
-	// debtor beside each other rerun on its audit chain by design, but the
-	// mover and a writer take turns on the debtor's row.
+	// The mover beside one kind of writer at a time: the mover and a
+	// writer take turns on the debtor's row (and writers of one debtor on
+	// its audit chain, TestWritersOfOneDebtorQueueOnItsChain).
 	move := func(ctx context.Context, k int) error {
 		_, err := f.a.UpdateParty(ctx, f.debtor, &ledger.Party{RegionCode: []string{"350102", "350100"}[k%2]}, []string{"region_code"}, "")
 		return err
@@ -93,5 +94,42 @@ func TestDebtorChangeAndInvoiceWritesTakeLocksInOneOrder(t *testing.T) {
 		if got := reruns.Load(); got != 0 {
 			t.Errorf("region moves beside %s: %d transactions rerun; the two lock the debtor and its invoices in different orders", w.what, got)
 		}
+	}
+}
+
+// TestWritersOfOneDebtorQueueOnItsChain: on PostgreSQL, many writers of one
+// debtor at once, through two servers, each append to the debtor's audit
+// chain. They wait their turn at its head rather than read the same head,
+// fail on (chain, seq) and rerun: with 32 at once a quarter of them ran out
+// of reruns and answered ABORTED.
+func TestWritersOfOneDebtorQueueOnItsChain(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	var reruns atomic.Int64
+	ctx := store.WithBeforeRetry(admin, func(context.Context) error {
+		reruns.Add(1)
+		return nil
+	})
+	const n = 32
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			l := f.a
+			if k%2 == 1 {
+				l = f.b
+			}
+			_, errs[k] = l.CreateInvoice(ctx, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+				DocumentRef: fmt.Sprint("QUEUE-", k), Amount: money.Money{Minor: 100000, Currency: "CNY"}, ContractSignedOn: d(2025, 7, 1),
+				DeliveredOn: d(2025, 7, 1), IssuedOn: d(2025, 7, 1)}})
+		})
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", k, err)
+		}
+	}
+	if r := reruns.Load(); r != 0 {
+		t.Errorf("%d reruns; want none: writers of a chain queue on it", r)
 	}
 }
