@@ -133,3 +133,66 @@ func TestWritersOfOneDebtorQueueOnItsChain(t *testing.T) {
 		t.Errorf("%d reruns; want none: writers of a chain queue on it", r)
 	}
 }
+
+// TestConcurrentSyncChunksOfOneDebtorDoNotDeadlock: on PostgreSQL, chunks
+// of one debtor sent at once by several clients (no session), each
+// correcting and paying the same invoices in its own order. Their bulk
+// update locked rows in the order of its join, the records taken one by
+// one in the chunk's order: the chunks deadlocked, and after PostgreSQL
+// broke the deadlocks again and again a batch of ten records answered
+// ABORTED or ran past its time limit. Each chunk now locks the invoices it
+// will change in one order, before changing any.
+func TestConcurrentSyncChunksOfOneDebtorDoNotDeadlock(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	const n = 10
+	var base [n]service.SyncRecord
+	for i := range base {
+		base[i] = f.record(0, fmt.Sprint("DEADLOCK-", i), 500000, 30)
+	}
+	f.created(t, "", base[:]...)
+	var wg sync.WaitGroup
+	var reruns atomic.Int64
+	ctx := store.WithBeforeRetry(admin, func(context.Context) error {
+		reruns.Add(1)
+		return nil
+	})
+	for c := range 4 {
+		wg.Go(func() {
+			for round := range 5 {
+				recs := make([]service.SyncRecord, n)
+				for i := range recs {
+					// Each client in its own order: rotated and, for odd
+					// clients, reversed.
+					k := (i + c*3) % n
+					if c%2 == 1 {
+						k = n - 1 - k
+					}
+					r := base[k]
+					inv := *r.Invoice
+					inv.Amount.Minor = int64(500000 + (round%2)*10000 + c)
+					r.Invoice = &inv
+					r.Payments = []service.SyncPayment{{Payment: ledger.Payment{Amount: 100, Currency: "CNY", PaidOn: d(2025, 8, 1),
+						Reference: fmt.Sprintf("DEADLOCK-P-%d-%d-%d", c, round, k)}}}
+					recs[i] = r
+				}
+				res, _, err := f.b.SyncChunk(ctx, f.debtor.ID, "", recs)
+				if err != nil {
+					t.Errorf("client %d round %d: %v", c, round, err)
+					continue
+				}
+				for _, r := range res {
+					if r.Outcome == service.SyncRejected {
+						t.Errorf("client %d round %d: %s rejected: %v", c, round, r.DocumentRef, r.Violations)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Locked in one order, the chunks queue: a rerun is left only for a
+	// change committed between a chunk's read and its lock. Deadlocked,
+	// the 20 chunks reran about 40 times (and some ran out of reruns).
+	if r := reruns.Load(); r > 10 {
+		t.Errorf("%d reruns of 20 chunks; want the chunks to queue, not deadlock", r)
+	}
+}

@@ -893,6 +893,24 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			return nil, err
 		}
 	}
+	// Every known invoice the chunk will change, here or one record at a
+	// time after, locked at once in one order: chunks of one debtor sent
+	// side by side (several clients, no session) otherwise locked them in
+	// the orders of their bulk update and of their records, and deadlocked.
+	// A change committed since they were read still fails the version
+	// check, and the chunk reruns.
+	var locking []uuid.UUID
+	for _, inv := range touched {
+		locking = append(locking, inv.ID)
+	}
+	for _, i := range slow {
+		if cur := existing[strings.TrimSpace(recs[i].Invoice.DocumentRef)]; cur != nil {
+			locking = append(locking, cur.ID)
+		}
+	}
+	if err := tx.LockInvoices(ctx, locking); err != nil {
+		return nil, err
+	}
 	c := store.Change{RecordTime: now, Method: "SyncPayables", Actor: actor(ctx)}
 	if err := tx.CreateInvoices(ctx, newInvs, checks, payments, c); err != nil {
 		return nil, err

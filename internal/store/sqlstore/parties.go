@@ -31,6 +31,24 @@ func (t *tx) ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error
 	return t.reader.party(ctx, id, t.s.dialect.ForShare)
 }
 
+func (t *tx) LockInvoices(ctx context.Context, ids []uuid.UUID) error {
+	if t.s.dialect.ForUpdate == "" || len(ids) == 0 {
+		return nil // one writer at a time already
+	}
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = id.String()
+	}
+	rows, err := t.w.QueryContext(ctx, `SELECT id FROM invoices WHERE id = ANY($1::uuid[]) ORDER BY id`+t.s.dialect.ForUpdate, strs)
+	if err != nil {
+		return t.s.wrap("lock invoices", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return t.s.wrap("lock invoices", rows.Err())
+}
+
 func (t *tx) LockParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
 	return t.reader.party(ctx, id, t.s.dialect.ForUpdate)
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"Secret", testSecret},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"SharedPartyHoldsOffChanges", testShareParty},
+		{"LockedInvoicesHoldOffChanges", testLockInvoices},
 		{"LockedInvoiceTakesNewFacts", testLockedInvoiceTakesNewFacts},
 		{"LockedPartyTakesTurns", testLockedPartyTakesTurns},
 		{"ContextEndingBeforeCommit", testContextEndingBeforeCommit},
@@ -1485,6 +1486,29 @@ func testShareParty(t *testing.T, s store.Store) {
 	}
 	if err != nil {
 		t.Errorf("the change after the reader ended: %v", err)
+	}
+}
+
+// testLockInvoices: invoices locked with LockInvoices (an id of no invoice
+// among them) cannot be changed by another transaction until the locker's
+// transaction ends.
+func testLockInvoices(t *testing.T, s store.Store) {
+	_, _, inv := fixture(t, s)
+	during, err := whileHeld(t, s, 300*time.Millisecond, func(ctx context.Context, tx store.Tx) error {
+		return tx.LockInvoices(ctx, []uuid.UUID{uuid.New(), inv.ID})
+	}, func(ctx context.Context, tx store.Tx) error {
+		cur, err := tx.GetInvoice(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		cur.ContractRef = "HT-LOCKED"
+		return tx.UpdateInvoice(ctx, cur, change("UpdateInvoice"))
+	})
+	if during {
+		t.Error("an invoice locked with LockInvoices was changed before the locker's transaction ended")
+	}
+	if err != nil {
+		t.Errorf("the change after the locker ended: %v", err)
 	}
 }
 
