@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1434,5 +1435,49 @@ func TestAnswerClaimRetriedAnswersOnce(t *testing.T) {
 	other.Hash = "h2"
 	if _, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimDisputed, "not ours", "", "", other); !errors.Is(err, ledger.ErrAlreadyExists) {
 		t.Errorf("the request id again for another answer: %v", err)
+	}
+}
+
+// TestClaimAcknowledgedWhileTheDebtorRecordsIt: on PostgreSQL, the debtor
+// acknowledges a claim while recording the same debt itself under the
+// claim's reference, at once. The acknowledgement that read no invoice
+// under the reference, then failed to make one because the debtor's had
+// committed meanwhile, answered ALREADY_EXISTS telling the debtor to use
+// its own reference (which then was refused too); it runs again and joins
+// the claim to the debtor's invoice, as had they come one after the other.
+func TestClaimAcknowledgedWhileTheDebtorRecordsIt(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	for k := range 20 {
+		ref := fmt.Sprint("RACE-", k)
+		c, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+			DocumentRef: ref, Amount: 120000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var answered *complaint.Claim
+		var answerErr, createErr error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, createErr = f.b.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: f.debtor, Creditor: f.creditor, Invoice: &ledger.Invoice{
+				DocumentRef: ref, Amount: money.Money{Minor: 120000, Currency: "CNY"}, IssuedOn: d(2025, 8, 1), DeliveredOn: d(2025, 8, 1)}})
+		})
+		wg.Go(func() {
+			answered, answerErr = f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{})
+		})
+		wg.Wait()
+		// Whichever came first, one invoice records the debt, and the
+		// claim is acknowledged as it (the debtor's own call, second,
+		// finds the reference taken).
+		if answerErr != nil {
+			t.Errorf("%s: the acknowledgement: %v", ref, answerErr)
+			continue
+		}
+		if createErr != nil && !errors.Is(createErr, ledger.ErrAlreadyExists) {
+			t.Errorf("%s: the debtor's invoice: %v", ref, createErr)
+		}
+		inv, err := f.a.GetInvoice(admin, answered.Invoice)
+		if err != nil || inv.DocumentRef != ref {
+			t.Errorf("%s: the claim joined invoices/%s (%v), want the invoice under its reference", ref, answered.Invoice, err)
+		}
 	}
 }

@@ -338,6 +338,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 			if documentRef != "" && documentRef != c.DocumentRef {
 				refs = append(refs, documentRef)
 			}
+			found := map[string]bool{} // the references an invoice was read under
 			for _, ref := range refs {
 				// Locked, so it is not cancelled before the claim joins it.
 				inv, err := tx.GetInvoiceByDocumentRef(ctx, c.Debtor, ref)
@@ -349,6 +350,7 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				} else if err != nil {
 					return err
 				}
+				found[ref] = true
 				if inv.CreditorID != c.Creditor || inv.Status == ledger.StatusCancelled {
 					continue // not this debt: making the invoice says why
 				}
@@ -425,6 +427,12 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 				}
 				inv.Derive()
 				if err := tx.CreateInvoice(ctx, inv, change(ctx, inv, c.IssuedOn, now, "AnswerClaim")); err != nil {
+					if errors.Is(err, ledger.ErrAlreadyExists) && !found[ref] {
+						// The debtor recorded it meanwhile (its own
+						// CreateInvoice committed since the read above):
+						// run again, to join the claim to it.
+						return fmt.Errorf("%w: invoice %q was recorded meanwhile", ledger.ErrConflict, ref)
+					}
 					if errors.Is(err, ledger.ErrAlreadyExists) {
 						return fmt.Errorf("%w: the debtor already has an invoice %q: acknowledge the claim under its own reference (document_ref)", ledger.ErrAlreadyExists, ref)
 					}
