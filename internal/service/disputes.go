@@ -39,7 +39,13 @@ func (l *Ledger) OpenDispute(ctx context.Context, invoiceID uuid.UUID, d *ledger
 		checkFactDate(&v, "dispute.opened_on", d.OpenedOn, today)
 		checkReason(&v, "dispute.reason", d.Reason)
 		if free := inv.Outstanding() - inv.Disputed; inv.Status == ledger.StatusOpen && d.Amount > free {
-			v.Add("dispute.amount.minor_units", "%d exceeds the undisputed outstanding amount %d", d.Amount, free)
+			if free <= 0 {
+				// Payments since have left less owed than is disputed
+				// already: nothing is left to dispute, not a negative sum.
+				v.Add("dispute.amount.minor_units", "nothing undisputed is outstanding: %d is owed and open disputes hold %d", inv.Outstanding(), inv.Disputed)
+			} else {
+				v.Add("dispute.amount.minor_units", "%d exceeds the undisputed outstanding amount %d", d.Amount, free)
+			}
 		}
 		if err := v.Err(); err != nil {
 			return err

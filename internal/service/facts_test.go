@@ -461,3 +461,22 @@ func TestCreditedDisputeNotBeforeTheInvoice(t *testing.T) {
 		t.Errorf("credited after the invoice was issued: %v", err)
 	}
 }
+
+// TestDisputeWithNothingUndisputedLeft: payments since a dispute left less
+// owed than it holds; another dispute is refused saying so, not naming a
+// negative undisputed amount.
+func TestDisputeWithNothingUndisputedLeft(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	inv := f.invoice(t, "NOTHING-FREE", d(2025, 7, 1)) // CNY 100,000.00
+	if _, _, err := f.a.OpenDispute(admin, inv.ID, &ledger.Dispute{Amount: 5000000, OpenedOn: d(2025, 8, 1), Reason: "short delivery"}, "CNY", service.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.RecordPayment(admin, inv.ID, &ledger.Payment{Amount: 8000000, Currency: "CNY", PaidOn: d(2025, 8, 10), Reference: "NOTHING-FREE-P"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.a.OpenDispute(admin, inv.ID, &ledger.Dispute{Amount: 100, OpenedOn: d(2025, 8, 20), Reason: "another"}, "CNY", service.Idempotency{})
+	var ve *ledger.ValidationError
+	if !errors.As(err, &ve) || len(ve.Violations) != 1 || !strings.Contains(ve.Violations[0].Description, "nothing undisputed is outstanding: 2000000 is owed and open disputes hold 5000000") {
+		t.Errorf("a dispute with nothing undisputed left: %v", err)
+	}
+}
