@@ -248,7 +248,7 @@ func bySequence(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequenc
 
 // retryable reports whether a run that ended with err is run again:
 // UNAVAILABLE (a server stopping, restarting or without its database), and
-// ABORTED (a chunk that lost to other writers of the debtor's audit chain,
+// ABORTED (a chunk that lost races with other writers of its invoices,
 // the server's sweep among them, more times than the server reruns it):
 // resumed, the session takes the chunk again.
 func retryable(err error) bool {
