@@ -196,3 +196,49 @@ func TestConcurrentSyncChunksOfOneDebtorDoNotDeadlock(t *testing.T) {
 		t.Errorf("%d reruns of 20 chunks; want the chunks to queue, not deadlock", r)
 	}
 }
+
+// TestConcurrentSyncCorrectionsOfOneDebtorComeThrough: on PostgreSQL,
+// chunks correcting the same invoices in bulk, sent side by side through
+// two servers. A chunk reads the invoices, then queues for their locks
+// while another commits: its version check fails and it runs again. The
+// rerun read again unlocked, queued again, and lost again, until after its
+// last rerun it answered ABORTED; a rerun now reads under the locks.
+func TestConcurrentSyncCorrectionsOfOneDebtorComeThrough(t *testing.T) {
+	f := newFixture(t, engines(t)["PostgreSQL"], d(2025, 9, 1))
+	const n = 10
+	var base [n]service.SyncRecord
+	for i := range base {
+		base[i] = f.record(0, fmt.Sprint("CORRECT-", i), 500000, 30)
+	}
+	f.created(t, "", base[:]...)
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			l := f.a
+			if c%2 == 1 {
+				l = f.b
+			}
+			for round := range 4 {
+				recs := make([]service.SyncRecord, n)
+				for i := range recs {
+					r := base[i]
+					inv := *r.Invoice
+					inv.Amount.Minor = int64(500000 + round*100 + c + 1)
+					r.Invoice = &inv
+					recs[i] = r
+				}
+				res, _, err := l.SyncChunk(admin, f.debtor.ID, "", recs)
+				if err != nil {
+					t.Errorf("client %d round %d: %v", c, round, err)
+					continue
+				}
+				for _, r := range res {
+					if r.Outcome != service.SyncUpdated && r.Outcome != service.SyncUnchanged {
+						t.Errorf("client %d round %d: %s %s %v", c, round, r.DocumentRef, r.Outcome, r.Violations)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -453,7 +453,7 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 				}
 			}
 		}
-		turn := writeTurn{wait: func() error {
+		turn := writeTurn{rerun: attempt > 1, wait: func() error {
 			if attempt > 1 {
 				return nil // prev has ended
 			}
@@ -573,6 +573,9 @@ var errPrevRunning = errors.New("sync: the chunk before is still running")
 type writeTurn struct {
 	wait   func() error
 	before *chunkTicket
+	// rerun: the transaction runs again after losing a race, and locks
+	// the chunk's known invoices before it reads them.
+	rerun bool
 }
 
 // syncFast settles in bulk the records that are plain invoices (no
@@ -614,6 +617,22 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 		}
 	}
 	existing, err := tx.InvoicesByDocumentRef(ctx, debtorID, refs)
+	if err == nil && turn.rerun && len(existing) > 0 {
+		// Run again after another writer changed invoices of the chunk
+		// between its read and its lock (below): read again under the
+		// locks, so that this attempt cannot lose the same way. Chunks of
+		// one debtor sent side by side to the same invoices otherwise
+		// lost attempt after attempt, each read going stale while it
+		// queued for the locks, until the chunk answered ABORTED. Only on
+		// a rerun: the first attempt locks no invoice it leaves unchanged.
+		ids := make([]uuid.UUID, 0, len(existing))
+		for _, inv := range existing {
+			ids = append(ids, inv.ID)
+		}
+		if err = tx.LockInvoices(ctx, ids); err == nil {
+			existing, err = tx.InvoicesByDocumentRef(ctx, debtorID, refs)
+		}
+	}
 	for _, inv := range existing {
 		// Updated in bulk under a version check: a change committed since
 		// the read is a conflict and a rerun, which reads it again.
