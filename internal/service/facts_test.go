@@ -2,8 +2,11 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -478,5 +481,67 @@ func TestDisputeWithNothingUndisputedLeft(t *testing.T) {
 	var ve *ledger.ValidationError
 	if !errors.As(err, &ve) || len(ve.Violations) != 1 || !strings.Contains(ve.Violations[0].Description, "nothing undisputed is outstanding: 2000000 is owed and open disputes hold 5000000") {
 		t.Errorf("a dispute with nothing undisputed left: %v", err)
+	}
+}
+
+// TestCorrectedDateKeepsThePolicyVersion: an invoice keeps the policy
+// version it was first judged under. A correction of its contract date,
+// which chooses the law again, chose the newest version of the same law
+// too: a date put right by a day (or a nightly resync) moved an old UK debt
+// onto a version written since, with another due date and findings. A
+// correction that changes the law itself (another policy) takes that law's
+// newest version, as a new invoice would.
+func TestCorrectedDateKeepsThePolicyVersion(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 9, 1))
+	debtor, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Camden Council", Kind: ledger.KindLargeEnterprise, Jurisdiction: "GB",
+		RegistrationID: "02234567", RegionCode: "E09000007"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creditor, err := f.a.CreateParty(admin, &ledger.Party{DisplayName: "Camden Joinery", Kind: ledger.KindSME, SizeClass: ledger.SizeSmall,
+		Jurisdiction: "GB", RegistrationID: "03234567", RegionCode: "E09000007"}, service.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := f.a.CreateInvoice(admin, service.CreateInvoiceInput{Debtor: service.PartyRef{ID: debtor.ID}, Creditor: service.PartyRef{ID: creditor.ID},
+		Invoice: &ledger.Invoice{DocumentRef: "KEEP-VERSION", Amount: money.Money{Minor: 100000, Currency: "GBP"}, ContractSignedOn: d(2025, 6, 1),
+			IssuedOn: d(2025, 7, 1), DeliveredOn: d(2025, 7, 1), AgreedTermDays: 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := fmt.Sprintf("%s@%d", inv.PolicyID, inv.PolicyVersion)
+	// A server that has since been given a newer version of the same law.
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reg.Get(inv.PolicyID, inv.PolicyVersion)
+	p.Version++
+	def, err := json.Marshal(map[string]any{"policies": []policy.Policy{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "newer.json")
+	if err := os.WriteFile(file, def, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.AddPolicyFile(file); err != nil {
+		t.Fatal(err)
+	}
+	newer := service.New(f.sb, f.clk, reg, quiet)
+	got, err := newer.UpdateInvoice(admin, inv.ID, &ledger.Invoice{ContractSignedOn: d(2025, 6, 2)}, []string{"contract_signed_on"}, "", civil.Date{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := fmt.Sprintf("%s@%d", got.PolicyID, got.PolicyVersion); now != first {
+		t.Errorf("after a corrected contract date: %s, want %s kept", now, first)
+	}
+	// Asked for by name (policy in the mask, none named: the law's newest).
+	got, err = newer.UpdateInvoice(admin, inv.ID, &ledger.Invoice{}, []string{"policy"}, "", civil.Date{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PolicyVersion != p.Version {
+		t.Errorf("asked to choose the policy again: %s@%d, want version %d", got.PolicyID, got.PolicyVersion, p.Version)
 	}
 }

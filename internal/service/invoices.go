@@ -188,28 +188,46 @@ func (l *Ledger) updateInvoiceTx(ctx context.Context, tx store.Tx, id uuid.UUID,
 	return out, err
 }
 
+// reselection says whether a correction chooses the invoice's policy
+// again, and how.
+type reselection int
+
+const (
+	keepPolicy reselection = iota
+	// chooseLaw: a field that chooses the law changed (the contract date,
+	// the supplier's size at signing). The law chosen again may be
+	// another (Decree 728 or 802); the same one keeps the version the
+	// invoice was first judged under.
+	chooseLaw
+	// chooseAsked: the request names the policy (or asks, with an empty
+	// one, for the law's newest).
+	chooseAsked
+)
+
 // applyMask copies the masked fields from patch onto a copy of cur, and
 // says whether the change should choose the invoice's policy again.
-func applyMask(cur, patch *ledger.Invoice, mask []string) (*ledger.Invoice, bool, error) {
+func applyMask(cur, patch *ledger.Invoice, mask []string) (*ledger.Invoice, reselection, error) {
 	next := *cur
-	reselect := false
+	reselect := keepPolicy
 	for _, f := range mask {
 		switch f {
 		case "policy":
-			reselect = true
+			reselect = chooseAsked
 			continue
 		case "contract_signed_on", "creditor_size_class_at_signing":
 			// These choose the law; re-choose unless it was named.
-			reselect = reselect || cur.PolicyReason != explicitReason
+			if cur.PolicyReason != explicitReason {
+				reselect = max(reselect, chooseLaw)
+			}
 		}
 		if err := applyInvoiceField(&next, patch, f); err != nil {
-			return nil, false, err
+			return nil, keepPolicy, err
 		}
 	}
 	// Without a contract date the invoice date stands in for it, and
 	// chooses the law the same way.
 	if slices.Contains(mask, "issued_on") && next.ContractSignedOn.IsZero() && cur.PolicyReason != explicitReason {
-		reselect = true
+		reselect = max(reselect, chooseLaw)
 	}
 	return &next, reselect, nil
 }
@@ -238,7 +256,7 @@ func sameCurrencyAsFacts(ctx context.Context, tx store.Tx, cur, next *ledger.Inv
 // the correction on next. It returns the effective date. UpdateInvoice and
 // the bulk sync share it, so a synced change is refused exactly where the
 // same change made by hand would be.
-func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect bool, debtor *ledger.Party, effectiveOn, today civil.Date, namedPolicy string) (civil.Date, error) {
+func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect reselection, debtor *ledger.Party, effectiveOn, today civil.Date, namedPolicy string) (civil.Date, error) {
 	var v ledger.ValidationError
 	v.Merge("invoice.", next.Normalize(today))
 	if next.Amount.Currency != cur.Amount.Currency && cur.Paid+cur.Credited+cur.Disputed > 0 {
@@ -256,8 +274,14 @@ func (l *Ledger) checkCorrection(cur, next *ledger.Invoice, reselect bool, debto
 	if effectiveOn.After(today) {
 		v.Add("effective_on", "%s is in the future (today is %s)", effectiveOn, today)
 	}
-	if reselect && v.Err() == nil {
+	if reselect != keepPolicy && v.Err() == nil {
 		l.choosePolicy(&v, namedPolicy, debtor, next)
+		if reselect == chooseLaw && next.PolicyID == cur.PolicyID {
+			// The same law again: a date corrected by a day (by hand, or
+			// by a nightly resync) does not move an old debt onto a
+			// version written since, with other due dates and findings.
+			next.PolicyVersion = cur.PolicyVersion
+		}
 	}
 	if err := v.Err(); err != nil {
 		return civil.Date{}, err
