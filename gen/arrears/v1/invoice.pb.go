@@ -108,9 +108,11 @@ type Invoice struct {
 	// debtor's jurisdiction and kind, the creditor's SME status at signing and
 	// the contract date. The invoice keeps the version it was judged under.
 	// On update, read only with "policy" in the update mask (empty: chosen by
-	// the law again); otherwise the law is chosen again when the contract
-	// date, the size at signing, or (without a contract date) the invoice
-	// date changes, unless the policy was set explicitly.
+	// the law again, at its newest version); otherwise the law is chosen
+	// again when the contract date, the size at signing, or (without a
+	// contract date) the invoice date changes, unless the policy was set
+	// explicitly: the same law keeps the invoice's version, another comes
+	// at its newest.
 	Policy string `protobuf:"bytes,31,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Output only. Why that policy applies.
 	PolicyReason string `protobuf:"bytes,32,opt,name=policy_reason,json=policyReason,proto3" json:"policy_reason,omitempty"`
