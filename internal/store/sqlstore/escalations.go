@@ -149,14 +149,7 @@ func (t *tx) lockEscalations(ctx context.Context, ids []string) error {
 	if t.s.dialect.ForUpdate == "" || !t.s.dialect.TextArrays || len(ids) < 2 {
 		return nil
 	}
-	rows, err := t.w.QueryContext(ctx, `SELECT invoice_id FROM escalations WHERE invoice_id = ANY($1::uuid[]) ORDER BY invoice_id`+t.s.dialect.ForUpdate, ids)
-	if err != nil {
-		return t.s.wrap("lock escalations", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-	}
-	return t.s.wrap("lock escalations", rows.Err())
+	return t.lockInOrder(ctx, "escalations", "invoice_id", ids)
 }
 
 // touchEscalations brings invoices' next checks forward to on, never

@@ -39,14 +39,22 @@ func (t *tx) LockInvoices(ctx context.Context, ids []uuid.UUID) error {
 	for i, id := range ids {
 		strs[i] = id.String()
 	}
-	rows, err := t.w.QueryContext(ctx, `SELECT id FROM invoices WHERE id = ANY($1::uuid[]) ORDER BY id`+t.s.dialect.ForUpdate, strs)
+	return t.lockInOrder(ctx, "invoices", "id", strs)
+}
+
+// lockInOrder locks the rows of table whose col is among ids, in col's
+// order, for writers that run side by side (PostgreSQL's arrays): a bulk
+// UPDATE locks its rows in the order of its plan, so two of them on
+// overlapping rows can deadlock unless both lock first, in one order.
+func (t *tx) lockInOrder(ctx context.Context, table, col string, ids []string) error {
+	rows, err := t.w.QueryContext(ctx, `SELECT `+col+` FROM `+table+` WHERE `+col+` = ANY($1::uuid[]) ORDER BY `+col+t.s.dialect.ForUpdate, ids)
 	if err != nil {
-		return t.s.wrap("lock invoices", err)
+		return t.s.wrap("lock "+table, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 	}
-	return t.s.wrap("lock invoices", rows.Err())
+	return t.s.wrap("lock "+table, rows.Err())
 }
 
 func (t *tx) LockParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error) {
