@@ -595,7 +595,14 @@ func matchStrings(cs []StringCond, v string) bool {
 
 func matchDates(cs []DateCond, v civil.Date) bool {
 	for _, c := range cs {
-		if v.IsZero() || !c.Op.holds(v.Compare(c.Value)) {
+		if v.IsZero() {
+			// No date is on no day: only "!=" holds for it.
+			if c.Op != OpNe {
+				return false
+			}
+			continue
+		}
+		if !c.Op.holds(v.Compare(c.Value)) {
 			return false
 		}
 	}

@@ -42,8 +42,15 @@ func (w *where) strings(col string, cs []store.StringCond) {
 	}
 }
 
+// dates adds conditions on a date column. A row without a date (NULL) is
+// on no day: "!=" holds for it, as store.MatchStored has it, and the
+// orderings do not.
 func (w *where) dates(col string, cs []store.DateCond) {
 	for _, c := range cs {
+		if c.Op == store.OpNe {
+			w.add("(" + col + " IS NULL OR " + col + " <> " + w.arg(c.Value.String()) + ")")
+			continue
+		}
 		w.add(col + " " + sqlOp(c.Op) + " " + w.arg(c.Value.String()))
 	}
 }

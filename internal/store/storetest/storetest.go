@@ -336,8 +336,9 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	d1 := party("CN", "D1", "350100")
 	d2 := party("CN", "D2", "350100")
+	d3 := party("CN", "D3", "350100")
 	c := party("CN", "C1", "110000")
-	createParties(t, s, d1, d2, c)
+	createParties(t, s, d1, d2, d3, c)
 	var all []*ledger.Invoice
 	for i := 0; i < 7; i++ {
 		d := d1
@@ -352,6 +353,8 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 		}
 		all = append(all, inv)
 	}
+	// One without a due date (no term agreed), of a debtor of its own.
+	all = append(all, invoice(d3, c, "INV-7", civil.Date{}))
 	createInvoices(t, s, all...)
 	cond := func(op store.Op, d civil.Date) []store.DateCond { return []store.DateCond{{Op: op, Value: d}} }
 	for _, tc := range []struct {
@@ -364,6 +367,9 @@ func testInvoiceListFiltersAndPages(t *testing.T, s store.Store) {
 		{"due from", store.InvoiceQuery{Scope: everything, DueDate: cond(store.OpGe, civil.MustNew(2025, 2, 10))}, []string{"INV-4", "INV-5", "INV-6"}},
 		{"due before", store.InvoiceQuery{Scope: everything, DueDate: cond(store.OpLt, civil.MustNew(2025, 1, 11))}, []string{"INV-0"}},
 		{"due range", store.InvoiceQuery{Scope: everything, DueDate: append(cond(store.OpGt, civil.MustNew(2025, 1, 1)), cond(store.OpLe, civil.MustNew(2025, 1, 21))...)}, []string{"INV-1", "INV-2"}},
+		// Without a due date, an invoice is not due on any given day:
+		// "!=" holds for it, the orderings do not.
+		{"due not", store.InvoiceQuery{Scope: everything, DueDate: cond(store.OpNe, civil.MustNew(2025, 1, 11))}, []string{"INV-0", "INV-2", "INV-3", "INV-4", "INV-5", "INV-6", "INV-7"}},
 		{"status", store.InvoiceQuery{Scope: everything, Status: []store.StringCond{{Op: store.OpEq, Value: "CANCELLED"}}}, []string{"INV-6"}},
 		{"status not", store.InvoiceQuery{Scope: everything, DebtorID: d1.ID, Status: []store.StringCond{{Op: store.OpNe, Value: "OPEN"}}}, []string{"INV-6"}},
 		{"currency", store.InvoiceQuery{Scope: everything, Currency: []store.StringCond{{Op: store.OpEq, Value: "EUR"}}}, []string{"INV-6"}},
