@@ -347,10 +347,11 @@ type Tx interface {
 	// kind; a change to them must wait until the profiles computed from
 	// the old ones are committed, and then recounts them.
 	ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error)
-	// LockInvoices locks the invoices against others locking or changing
-	// them until the transaction ends, taking them in id order: writers
-	// of many invoices at once (sync chunks) that lock them so queue
-	// rather than deadlock. Ids of no invoice are passed over.
+	// LockInvoices locks the invoices, and then their escalation rows,
+	// against others locking or changing them until the transaction
+	// ends, taking them in id order: writers of many invoices at once
+	// (sync chunks) that lock them so queue rather than deadlock, with
+	// each other and with the sweeper. Ids of no invoice are passed over.
 	LockInvoices(ctx context.Context, ids []uuid.UUID) error
 	// LockParty reads a party locked until the transaction ends against
 	// others locking or changing it: the writers of what must be unique

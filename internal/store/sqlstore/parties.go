@@ -39,7 +39,14 @@ func (t *tx) LockInvoices(ctx context.Context, ids []uuid.UUID) error {
 	for i, id := range ids {
 		strs[i] = id.String()
 	}
-	return t.lockInOrder(ctx, "invoices", "id", strs)
+	if err := t.lockInOrder(ctx, "invoices", "id", strs); err != nil {
+		return err
+	}
+	// Their escalation rows too, in the same order: a chunk's records
+	// taken one by one each touch their invoice's row in the records'
+	// order, and the sweeper, which locks only escalation rows, in id
+	// order, deadlocked with them.
+	return t.lockInOrder(ctx, "escalations", "invoice_id", strs)
 }
 
 // lockInOrder locks the rows of table whose col is among ids, in col's

@@ -1516,6 +1516,23 @@ func testLockInvoices(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Errorf("the change after the locker ended: %v", err)
 	}
+	// Its escalation row too, which the sweeper writes without the
+	// invoice's lock.
+	esc := &ledger.Escalation{InvoiceID: inv.ID, DebtorID: inv.DebtorID, CreditorID: inv.CreditorID, Level: 1, NextCheck: civil.MustNew(2025, 8, 1)}
+	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutEscalation(ctx, esc) })
+	during, err = whileHeld(t, s, 300*time.Millisecond, func(ctx context.Context, tx store.Tx) error {
+		return tx.LockInvoices(ctx, []uuid.UUID{inv.ID})
+	}, func(ctx context.Context, tx store.Tx) error {
+		next := *esc
+		next.Level = 2
+		return tx.PutEscalation(ctx, &next)
+	})
+	if during {
+		t.Error("an escalation row of an invoice locked with LockInvoices was changed before the locker's transaction ended")
+	}
+	if err != nil {
+		t.Errorf("the escalation change after the locker ended: %v", err)
+	}
 }
 
 func testRollback(t *testing.T, s store.Store) {
