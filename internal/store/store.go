@@ -434,7 +434,9 @@ type Tx interface {
 	// writes for each (revision, audit event, escalation check brought
 	// forward to c.EffectiveOn), set-based where the engine allows. Each
 	// must still be at its Version, else ledger.ErrConflict and the
-	// transaction reruns; each then moves to the next version.
+	// transaction reruns; each then moves to the next version. A caller
+	// that may run beside other writers of the same invoices locks them
+	// first (LockInvoices): the bulk writes lock rows in their plan's order.
 	UpdateInvoices(ctx context.Context, invs []*ledger.Invoice, c Change) error
 
 	// PutSummaryState sets a named fact about the summary aggregates; with

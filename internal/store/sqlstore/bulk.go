@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -267,7 +268,7 @@ func (t *tx) queueOnChains(ctx context.Context, events []*audit.Event) error {
 			chains = append(chains, e.Chain)
 		}
 	}
-	slices.SortFunc(chains, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(chains, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	for _, c := range chains {
 		var seq int64
 		err := t.w.QueryRowContext(ctx, `SELECT seq FROM audit_events WHERE chain_id = $1 ORDER BY seq LIMIT 1`+t.s.dialect.ForUpdate,

@@ -128,7 +128,11 @@ func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error 
 		rows[i] = []any{e.InvoiceID.String(), e.Version, e.Level, e.NextCheck, e.CheckedOn}
 		ids[i] = e.InvoiceID.String()
 	}
-	if err := t.lockEscalations(ctx, ids); err != nil {
+	// Locked first in invoice id order, as a sync chunk locks the rows it
+	// touches (LockInvoices): the bulk UPDATE locks them in the order of
+	// its plan, and the sweeper's batch deadlocked with chunks touching
+	// the same invoices (PostgreSQL broke it, and the batch reran).
+	if err := t.lockInOrder(ctx, "escalations", "invoice_id", ids); err != nil {
 		return err
 	}
 	if err := t.updateFromJSON(ctx, "escalations", escalationsUpdateSQL, rows, ids); err != nil {
@@ -140,24 +144,10 @@ func (t *tx) PutEscalations(ctx context.Context, es []*ledger.Escalation) error 
 	return nil
 }
 
-// lockEscalations locks escalation rows in invoice id order, where writers
-// run side by side (PostgreSQL), before a bulk update of them: a bulk
-// UPDATE locks its rows in the order of its plan, and the sweeper's update
-// of a batch and a sync chunk's touch of the same invoices deadlocked
-// (PostgreSQL broke it, and the sweeper's batch reran).
-func (t *tx) lockEscalations(ctx context.Context, ids []string) error {
-	if t.s.dialect.ForUpdate == "" || !t.s.dialect.TextArrays || len(ids) < 2 {
-		return nil
-	}
-	return t.lockInOrder(ctx, "escalations", "invoice_id", ids)
-}
-
 // touchEscalations brings invoices' next checks forward to on, never
 // later: a fact effective on that date may change the level from then.
+// Callers touching many at once have locked them (LockInvoices).
 func (t *tx) touchEscalations(ctx context.Context, invoiceIDs []string, on civil.Date) error {
-	if err := t.lockEscalations(ctx, invoiceIDs); err != nil {
-		return err
-	}
 	for _, part := range batches(invoiceIDs, t.s.dialect.TextArrays) {
 		var w where
 		d := w.arg(on)

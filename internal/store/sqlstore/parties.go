@@ -32,9 +32,6 @@ func (t *tx) ShareParty(ctx context.Context, id uuid.UUID) (*ledger.Party, error
 }
 
 func (t *tx) LockInvoices(ctx context.Context, ids []uuid.UUID) error {
-	if t.s.dialect.ForUpdate == "" || len(ids) == 0 {
-		return nil // one writer at a time already
-	}
 	strs := make([]string, len(ids))
 	for i, id := range ids {
 		strs[i] = id.String()
@@ -53,7 +50,12 @@ func (t *tx) LockInvoices(ctx context.Context, ids []uuid.UUID) error {
 // order, for writers that run side by side (PostgreSQL's arrays): a bulk
 // UPDATE locks its rows in the order of its plan, so two of them on
 // overlapping rows can deadlock unless both lock first, in one order.
+// Where writers run one at a time (no lock clause) there is nothing to
+// lock.
 func (t *tx) lockInOrder(ctx context.Context, table, col string, ids []string) error {
+	if t.s.dialect.ForUpdate == "" || !t.s.dialect.TextArrays || len(ids) == 0 {
+		return nil
+	}
 	rows, err := t.w.QueryContext(ctx, `SELECT `+col+` FROM `+table+` WHERE `+col+` = ANY($1::uuid[]) ORDER BY `+col+t.s.dialect.ForUpdate, ids)
 	if err != nil {
 		return t.s.wrap("lock "+table, err)
