@@ -8,8 +8,9 @@ import (
 // Hooks for copy_test.go, which lives in package postgres_test because
 // pgtest imports this package.
 var (
-	EncodeCopy = encodeCopy
-	PgxCopy    = pgxCopy
+	EncodeCopy    = encodeCopy
+	PutCopyBuffer = putCopyBuffer
+	PgxCopy       = pgxCopy
 )
 
 // NewCopyFrom returns the bulk load of a new copier.
