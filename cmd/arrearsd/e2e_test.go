@@ -906,6 +906,11 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 		{"a form POST to a GET route", "/v1/overdueSummary", "Content-Type", "application/x-www-form-urlencoded", "regionPrefix=%FF", 405},
 		// CreateInvoice's, whose body this is not.
 		{"a POST overriding its method", "/v1/invoices", "X-HTTP-Method-Override", "GET", "filter=%FF", 400},
+		// No route decodes a content coding: a body in one (or labelled
+		// so) is refused, not read as it stands.
+		{"a gzip body", "/v1/parties", "Content-Encoding", "gzip", "\x1f\x8b\x08\x00", 415},
+		{"a body labelled br", "/v1/sync:batch", "Content-Encoding", "br", `{"debtor": "parties/CN:x", "records": []}`, 415},
+		{"an NDJSON upload in gzip", "/v1/sync", "Content-Encoding", "identity, gzip", "\x1f\x8b\x08\x00", 415},
 	} {
 		if code, raw := send("POST", tc.path, strings.NewReader(tc.body), tc.header, tc.value); code != tc.status {
 			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, code, tc.status, raw)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -347,12 +348,38 @@ func notUTF8(u *url.URL) string {
 // writeInvalid answers 400 naming field, as an invalid request's body is
 // shaped (a google.rpc.Status with a BadRequest).
 func writeInvalid(w http.ResponseWriter, field, desc string) {
+	writeInvalidAs(w, http.StatusBadRequest, field, desc)
+}
+
+// writeInvalidAs is writeInvalid with another HTTP status.
+func writeInvalidAs(w http.ResponseWriter, httpStatus int, field, desc string) {
 	st := withViolation(status.New(codes.InvalidArgument, "invalid request: "+field+": "+desc), field, desc)
 	body, err := protojson.Marshal(st.Proto())
 	if err != nil {
 		body = []byte(`{"code":3,"message":"invalid request","details":[]}`)
 	}
-	writeStatus(w, http.StatusBadRequest, string(body))
+	writeStatus(w, httpStatus, string(body))
+}
+
+// identityBodies refuses a request whose body comes in a content coding
+// (gzip, br): no route decodes one, and read as it stands a gzip body was
+// refused as "invalid value \x1f" on its first line, and one merely
+// labelled br was applied. 415, as RFC 9110 answers a coding it does not
+// take, saying which it does (Accept-Encoding).
+func identityBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range r.Header.Values("Content-Encoding") {
+			for _, c := range strings.Split(v, ",") {
+				if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+					w.Header().Set("Accept-Encoding", "identity")
+					writeInvalidAs(w, http.StatusUnsupportedMediaType, "Content-Encoding",
+						fmt.Sprintf("%q: request bodies are taken as they are, not in a content coding; send the body uncompressed", c))
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // requireRole refuses, before the body is read, a caller whose role may not

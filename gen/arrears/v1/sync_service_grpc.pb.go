@@ -61,9 +61,14 @@ type SyncServiceClient interface {
 	// answered them. They are kept with the session because an answer can be
 	// lost (the client killed, the connection dropped) after its chunk
 	// committed: the session then resumes after those records, and this is
-	// where a client finds what it missed. Records rejected before the
-	// server kept rejections (28 November 2026) are not listed. A one-off
-	// batch with no session keeps none: its answer is the call's.
+	// where a client finds what it missed. Each is kept under its record's
+	// sequence, one per sequence: a record refused for its sequence itself
+	// (none, zero or negative, or not above the one before it in its chunk,
+	// whose number an earlier record holds) is answered but not kept, so a
+	// client numbering its records as the protocol asks has every rejection
+	// kept. Records rejected before the server kept rejections (28 November
+	// 2026) are not listed. A one-off batch with no session keeps none: its
+	// answer is the call's.
 	ListSyncRejections(ctx context.Context, in *ListSyncRejectionsRequest, opts ...grpc.CallOption) (*ListSyncRejectionsResponse, error)
 }
 
@@ -154,9 +159,14 @@ type SyncServiceServer interface {
 	// answered them. They are kept with the session because an answer can be
 	// lost (the client killed, the connection dropped) after its chunk
 	// committed: the session then resumes after those records, and this is
-	// where a client finds what it missed. Records rejected before the
-	// server kept rejections (28 November 2026) are not listed. A one-off
-	// batch with no session keeps none: its answer is the call's.
+	// where a client finds what it missed. Each is kept under its record's
+	// sequence, one per sequence: a record refused for its sequence itself
+	// (none, zero or negative, or not above the one before it in its chunk,
+	// whose number an earlier record holds) is answered but not kept, so a
+	// client numbering its records as the protocol asks has every rejection
+	// kept. Records rejected before the server kept rejections (28 November
+	// 2026) are not listed. A one-off batch with no session keeps none: its
+	// answer is the call's.
 	ListSyncRejections(context.Context, *ListSyncRejectionsRequest) (*ListSyncRejectionsResponse, error)
 	mustEmbedUnimplementedSyncServiceServer()
 }
