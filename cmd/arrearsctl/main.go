@@ -112,9 +112,19 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if !tokenGiven {
 		*token = os.Getenv("ARREARS_TOKEN")
 	}
-	if fs.NArg() != 1 || *debtor == "" || *token == "" {
-		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY -token KEY [flags] FILE")
+	switch {
+	case fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-"):
+		return fmt.Errorf("flags go before FILE: arrearsctl sync [flags] FILE (%s came after %s)", fs.Arg(1), fs.Arg(0))
+	case fs.NArg() != 1:
+		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY [flags] FILE: one file to sync")
+	case *debtor == "":
+		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY [flags] FILE: -debtor names whose payables these are (parties/CN:91350100M000100Y43, say)")
+	case *token == "":
+		return fmt.Errorf("no API key: set ARREARS_TOKEN to a DEBTOR key (or give -token)")
+	case strings.Contains(*server, "://"):
+		return fmt.Errorf("-server takes host:port, the gRPC address, without %s", (*server)[:strings.Index(*server, "://")+3])
 	}
+	*debtor = partyName(*debtor)
 	if (*certFile == "") != (*keyFile == "") {
 		return fmt.Errorf("-tls-cert and -tls-key go together")
 	}
@@ -177,7 +187,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		if errors.Is(err, context.Canceled) || errors.Is(err, syncclient.ErrStopped) {
 			return exitError{exitInterrupted, "interrupted while reading the file; nothing was sent"}
 		}
-		return err
+		return said(err)
 	}
 	if !rep.SessionOpened() {
 		// The session was never opened: the report knows nothing of
@@ -186,9 +196,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			return exitError{exitInterrupted, "interrupted before the session was opened; nothing was sent"}
 		}
 		if status.Code(err) == codes.Unavailable {
-			return fmt.Errorf("nothing was sent: arrearsd at %s (-server, ARREARS_SERVER) did not open the session: %s", *server, status.Convert(err).Message())
+			hint := ""
+			if strings.Contains(err.Error(), "HTTP/1.1") {
+				// The REST port answers HTTP/1.1 to a gRPC client.
+				hint = " (is that arrearsd's REST port? -server takes its gRPC one, 9090 unless configured)"
+			}
+			return fmt.Errorf("nothing was sent: arrearsd at %s (-server, ARREARS_SERVER) did not open the session: %s%s", *server, status.Convert(err).Message(), hint)
 		}
-		return err
+		return fmt.Errorf("nothing was sent: %w", said(err))
 	}
 	{
 		shown, what := rep.Acknowledged, "records acknowledged"
@@ -197,8 +212,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			// below, are not in the acknowledged sequence.
 			shown, what = rep.Total, "records done"
 		}
-		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v\n",
-			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), outcomes(rep.Outcomes))
+		ahead := ""
+		if !rep.Done && rep.Ahead > 0 {
+			// Else the outcomes add up to more than were acknowledged.
+			ahead = fmt.Sprintf(" (%d of them past record %d, refused by arrearsctl before sending)", rep.Ahead, rep.Acknowledged)
+		}
+		fmt.Fprintf(stdout, "session %s: %d/%d %s (resumed after %d) in %s: %v%s\n",
+			rep.Session, shown, rep.Total, what, rep.ResumeAfter, rep.Elapsed.Round(1e6), outcomes(rep.Outcomes), ahead)
 		listed := ""
 		if *rejects != "" {
 			listed = ", now listed in " + *rejects
@@ -222,8 +242,10 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitError{exitInterrupted, fmt.Sprintf("interrupted: run the same command again to resume after record %d or later", rep.Acknowledged)}
 	case errors.Is(err, syncclient.ErrStopped):
 		return exitError{exitInterrupted, fmt.Sprintf("stopped: run the same command again to resume after record %d", rep.Acknowledged)}
+	case status.Code(err) == codes.Unavailable || status.Code(err) == codes.Aborted:
+		return fmt.Errorf("%s; everything acknowledged is kept: run the same command again to resume after record %d", said(err), rep.Acknowledged)
 	case err != nil:
-		return err
+		return said(err)
 	}
 	// The rejections across the session's runs: the rejects file's and
 	// the server's (without a file, the server's and this run's).
@@ -235,6 +257,42 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitError{exitRejected, fmt.Sprintf("%s rejected%s", records(n), where)}
 	}
 	return nil
+}
+
+// partyName takes a party as the file names suppliers too
+// ("CN:91350100M000100Y43") and as the API does ("parties/...").
+func partyName(s string) string {
+	if !strings.HasPrefix(s, "parties/") && strings.Contains(s, ":") {
+		return "parties/" + s
+	}
+	return s
+}
+
+// said is a server's refusal in words: its message and its code
+// ("API key not recognised (UNAUTHENTICATED)"), not gRPC's "rpc error:
+// code = ... desc = ...". Other errors are as they are.
+func said(err error) error {
+	s, ok := status.FromError(err)
+	switch {
+	case !ok || s.Code() == codes.OK:
+		return err
+	case s.Code() == codes.Unavailable:
+		return fmt.Errorf("arrearsd is unavailable: %s", s.Message())
+	}
+	return fmt.Errorf("arrearsd refused: %s (%s)", s.Message(), strings.ToUpper(strcase(s.Code().String())))
+}
+
+// strcase writes a gRPC code's name as the API's documents spell it:
+// "PermissionDenied" as "PERMISSION_DENIED".
+func strcase(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // outcomes says how many records came out each way, in a fixed order:

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 )
 
 // TestUsageDoesNotPrintTheToken: asking for the flags prints their
@@ -85,5 +89,47 @@ func TestUnreachedServerSaysWhere(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "acknowledged") {
 		t.Errorf("a summary of a session never opened: %q", stdout.String())
+	}
+}
+
+// TestUsageMistakesAreNamed: the mistakes an engineer makes on the command
+// line are each named, with what to do, not answered with the usage line.
+func TestUsageMistakesAreNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	os.WriteFile(path, []byte(`{"documentRef":"A"}`+"\n"), 0o600)
+	t.Setenv("ARREARS_TOKEN", "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "-debtor", "parties/CN:x", path}, "no API key: set ARREARS_TOKEN"},
+		{[]string{"sync", "-token", "k", "-debtor", "parties/CN:x", path, "-server", "127.0.0.1:1"}, "flags go before FILE"},
+		{[]string{"sync", "-token", "k", path}, "-debtor names whose payables"},
+		{[]string{"sync", "-token", "k", "-debtor", "parties/CN:x", "-server", "http://127.0.0.1:9090", path}, "-server takes host:port, the gRPC address, without http://"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), nil, c.args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.want)
+		}
+	}
+	if got := partyName("CN:91350100M000100Y43"); got != "parties/CN:91350100M000100Y43" {
+		t.Errorf("a debtor named as the file names suppliers: %q", got)
+	}
+	if got := partyName("parties/0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8091"); got != "parties/0193a2b4-7c1d-7e2f-8a3b-4c5d6e7f8091" {
+		t.Errorf("a party name: %q", got)
+	}
+}
+
+// TestRefusalsInWords: a server's refusal is its message and code in the
+// API's spelling, not gRPC's "rpc error: code = ... desc = ...".
+func TestRefusalsInWords(t *testing.T) {
+	for err, want := range map[error]string{
+		status.Error(codes.PermissionDenied, "the key may not act for parties/CN:x"): "arrearsd refused: the key may not act for parties/CN:x (PERMISSION_DENIED)",
+		status.Error(codes.Unavailable, "error reading from server: EOF"):            "arrearsd is unavailable: error reading from server: EOF",
+		errors.New("payables.csv: no such file"):                                     "payables.csv: no such file",
+	} {
+		if got := said(err).Error(); got != want {
+			t.Errorf("said(%v) = %q, want %q", err, got, want)
+		}
 	}
 }

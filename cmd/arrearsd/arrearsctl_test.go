@@ -111,11 +111,12 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 			t.Errorf("%s: session %q: %v", name, rep.Session, err)
 		}
 	}
-	// Rows that cannot be read (another encoding, a bad date, a short row)
-	// are reported, each with its number, and the others are synced.
+	// Rows that cannot be read (an amount that is not one, a bad date, a
+	// short row) are reported, each with its number, and the others are
+	// synced.
 	lines := strings.Split(strings.TrimSuffix(head, "\n"), "\n")
 	bad := []string{lines[0], lines[1],
-		"CSV-GBK,CN:x,\xb9\xa9\xd3\xa6,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,",
+		"CSV-SLASH,CN:x,Supplier,SMALL,CNY,10/4,2025-06-15,2025-07-02,2025-07-01,60,,,",
 		strings.Replace(lines[2], "2025-07-02", "2025-02-30", 1),
 		"CSV-SHORT,CN:x", lines[3]}
 	mixed := filepath.Join(dir, "mixed.csv")
@@ -128,8 +129,24 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	for _, r := range rep4.Rejected {
 		rejected = append(rejected, r.Sequence)
 	}
-	if rep4.Total != 5 || !rep4.Done || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || !strings.Contains(rep4.Rejected[0].Problems[0].Description, "not UTF-8") {
+	if rep4.Total != 5 || !rep4.Done || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || rep4.Rejected[0].Problems[0].Field != "amount" {
 		t.Errorf("a file with three unreadable rows: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
+	}
+	// A row in another encoding refuses the whole file before anything is
+	// sent: a GBK export's other rows may happen to be valid UTF-8, and
+	// would be synced garbled (here 医药, whose GBK bytes read as
+	// Cyrillic).
+	before := countInvoices(t, f.conn, f.erp)
+	gbk := filepath.Join(dir, "gbk.csv")
+	os.WriteFile(gbk, []byte(lines[0]+"\n"+
+		"GBK-1,CN:x,\xd2\xbd\xd2\xa9,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,\n"+
+		"GBK-2,CN:x,\xb9\xa9\xd3\xa6,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,\n"), 0o600)
+	if _, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: gbk}); err == nil ||
+		!strings.Contains(err.Error(), "record 2, line 3, column creditor_name: not UTF-8 text; nothing was sent") {
+		t.Errorf("a GBK file: %v", err)
+	}
+	if after := countInvoices(t, f.conn, f.erp); after != before {
+		t.Errorf("a GBK file refused: %d invoices before, %d after", before, after)
 	}
 }
 
@@ -283,10 +300,11 @@ func TestArrearsctlSyncStopsAmidUnreadableRows(t *testing.T) {
 	if err != nil || !rep.Done {
 		t.Fatalf("first run: %v", err)
 	}
-	// The same rows and a tail of rows in another encoding, resumed under
-	// the first run's session; the stop comes as the run says it resumes.
+	// The same rows and a tail of rows whose amounts are not amounts,
+	// resumed under the first run's session; the stop comes as the run
+	// says it resumes.
 	for i := range 100 {
-		fmt.Fprintf(&b, "GBK-%03d,CN:x,CNY,\xb9\xa9.00,2025-07-02\n", i)
+		fmt.Fprintf(&b, "BAD-%03d,CN:x,CNY,10/4,2025-07-02\n", i)
 	}
 	path := filepath.Join(dir, "payables.csv")
 	os.WriteFile(path, []byte(b.String()), 0o600)

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -106,7 +107,11 @@ type Report struct {
 	// itself refused (never sent, so not in the server's list) and that no
 	// rejects file held: read again from the file and written there now
 	// (under the session named after the file only).
-	Reread  int64
+	Reread int64
+	// Ahead counts the rejections of records after Acknowledged: rows the
+	// file itself refused, read ahead of the server's answers. They are
+	// among Outcomes' REJECTED, and a rerun reads and refuses them again.
+	Ahead   int64
 	Elapsed time.Duration
 
 	opened bool // the server opened the session
@@ -165,11 +170,12 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 		// A server that answered (its database down, say: "cannot check
 		// the API key now") was reached too: its connection stands.
 		reached = reached || rep.opened || (o.Conn != nil && o.Conn.GetState() == connectivity.Ready)
+		if rep.opened && rep.Acknowledged > rep.ResumeAfter {
+			// Progress: the attempts count afresh, from this failure's.
+			attempt, wait = 0, r.Wait
+		}
 		if !reached || attempt >= r.Attempts || !retryable(err) || ctx.Err() != nil {
 			return last, err
-		}
-		if rep.opened && rep.Acknowledged > rep.ResumeAfter {
-			attempt, wait = -1, r.Wait
 		}
 		if r.Notify != nil {
 			r.Notify(err, wait)
@@ -539,6 +545,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	err = <-recvErr
 	mu.Lock()
 	rep.Done = err == nil && sendErr == nil && parent.Err() == nil && !stopped
+	rep.Ahead = 0
+	for seq := range rejects.held {
+		if seq > rep.Acknowledged {
+			rep.Ahead++
+		}
+	}
 	mu.Unlock()
 	stopProgress()
 	rep.Elapsed = time.Since(start)
@@ -872,6 +884,10 @@ func scan(ctx context.Context, stop <-chan struct{}, path string) (n int64, dige
 		var row *rowError
 		if _, err := r.Next(); errors.Is(err, io.EOF) {
 			break
+		} else if errors.Is(err, errNotUTF8) {
+			// The whole file, not the row: a GBK export's rows that
+			// happen to be valid UTF-8 would be synced, garbled for good.
+			return 0, "", false, fmt.Errorf("%s record %d, %w; nothing was sent: the file is in another encoding (GBK? Latin-1?): save it as UTF-8 and run again", path, n+1, err)
 		} else if err != nil && (!errors.As(err, &row) || errors.Is(err, errLineBreak)) {
 			return 0, "", false, fmt.Errorf("%s record %d: %w", path, n+1, err)
 		}
@@ -909,6 +925,9 @@ func openRecords(path string) (*recordReader, error) {
 	src := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
 	if bom, err := src.Peek(3); err == nil && string(bom) == "\ufeff" {
 		src.Discard(3)
+	} else if bom, err := src.Peek(2); err == nil && (string(bom) == "\xff\xfe" || string(bom) == "\xfe\xff") {
+		f.Close()
+		return nil, fmt.Errorf("%s is UTF-16 text (as Excel saves \"Unicode text\"): save it as \"CSV UTF-8\" (or NDJSON in UTF-8)", path)
 	}
 	r := &recordReader{f: f, hash: h}
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -924,7 +943,12 @@ func openRecords(path string) (*recordReader, error) {
 		}
 		r.cols = map[string]int{}
 		for i, c := range header {
-			c = strings.TrimSpace(c)
+			if !utf8.ValidString(c) {
+				f.Close()
+				return nil, fmt.Errorf("%s: the header row is %w; nothing was sent: the file is in another encoding (GBK? Latin-1?): save it as UTF-8", path, errNotUTF8)
+			}
+			// "Amount" is amount: spreadsheets capitalise headings.
+			c = strings.ToLower(strings.TrimSpace(c))
 			switch {
 			case c == "":
 				// A column with no name, as a spreadsheet's used range
@@ -932,7 +956,15 @@ func openRecords(path string) (*recordReader, error) {
 				continue
 			case !knownColumns[c]:
 				f.Close()
-				return nil, fmt.Errorf("%s: unknown column %q (known: %s)", path, c, strings.Join(columnList, ", "))
+				hint := ""
+				switch {
+				case strings.Contains(c, "\r"):
+					hint = ": its lines seem to end in a carriage return alone (old Mac text): save the file with CRLF or LF line ends"
+				case len(header) > 1:
+				case strings.Contains(c, ";"), strings.Contains(c, "\t"):
+					hint = ": the columns seem separated by semicolons or tabs, and arrearsctl reads comma-separated CSV: save the file as \"CSV UTF-8 (comma delimited)\""
+				}
+				return nil, fmt.Errorf("%s: unknown column %q (known: %s)%s", path, c, strings.Join(columnList, ", "), hint)
 			}
 			if _, twice := r.cols[c]; twice {
 				f.Close()
@@ -1048,7 +1080,8 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	}
 	for i, cell := range row {
 		if !utf8.ValidString(cell) {
-			return nil, &rowError{field: r.colName(i), docRef: docRef, err: errNotUTF8}
+			line, _ := r.csv.FieldPos(i)
+			return nil, &rowError{field: r.colName(i), docRef: docRef, err: fmt.Errorf("line %d, column %s: %w", line, r.colName(i), errNotUTF8)}
 		}
 	}
 	for i, cell := range row {
@@ -1197,7 +1230,7 @@ func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
 
 // errNotUTF8 is a record in another encoding: a GBK export, say, which the
 // server could not even be sent.
-var errNotUTF8 = errors.New("not UTF-8 text: save the file as UTF-8")
+var errNotUTF8 = errors.New("not UTF-8 text")
 
 // decimalRE is the decimal forms parseAmount takes besides the plain one:
 // a sign, a missing integer part. Not an exponent: "1.23457E+11" is how a
@@ -1294,7 +1327,7 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		}
 		d, e := civil.Parse(s)
 		if e != nil {
-			err = &fieldError{columnNames[c], e}
+			err = &fieldError{columnNames[c], dateHint(s, e)}
 			return nil
 		}
 		return &arrearsv1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
@@ -1383,6 +1416,38 @@ func creditorName(s string) string {
 
 // parseAmount reads a decimal amount in major units ("1234.50") exactly,
 // into minor units of the currency.
+// amountHint says why s is not an amount parseAmount reads, naming what
+// spreadsheets and ERPs put in amounts most often.
+func amountHint(s string) error {
+	const form = "write amounts as plain decimals, such as 12500.00"
+	switch {
+	case strings.ContainsAny(s, ",' \u00a0\u202f"):
+		return fmt.Errorf("%q has a thousands or decimal separator other than a point: %s", s, form)
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Sc, r) }) >= 0:
+		return fmt.Errorf("%q has a currency sign: the currency goes in the currency column; %s", s, form)
+	case strings.ContainsAny(s, "eE"):
+		return fmt.Errorf("%q has an exponent, as a spreadsheet shows a large number in a narrow column (rounded): widen the column or format it as a number; %s", s, form)
+	}
+	return fmt.Errorf("%q is not a decimal amount written in full (no exponent, no fraction): %s", s, form)
+}
+
+// dateHint says why s is not a date in civil.Parse's form, e, naming the
+// forms spreadsheets write instead.
+func dateHint(s string, e error) error {
+	const form = "write dates as YYYY-MM-DD, such as 2025-07-01"
+	switch {
+	case len(s) == 5 && strings.Trim(s, "0123456789") == "":
+		return fmt.Errorf("%q looks like a spreadsheet's day number: format the column as a date; %s", s, form)
+	case strings.ContainsAny(s, "/."):
+		return fmt.Errorf("%q is not in the form YYYY-MM-DD (and 01/07/2025 reads as 1 July or 7 January by locale): %s", s, form)
+	case len(s) == 8 && strings.Trim(s, "0123456789") == "":
+		return fmt.Errorf("%q has no dashes: %s", s, form)
+	case strings.Count(s, "-") == 2 && len(s) < len("2025-07-01"):
+		return fmt.Errorf("%q needs two digits for its month and day: %s", s, form)
+	}
+	return e
+}
+
 func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	// The plain form ("1234.50") through money.Parse's integer arithmetic:
 	// big.Rat was a quarter of the client's CPU in a large sync. A plus
@@ -1396,7 +1461,7 @@ func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	}
 	if !decimalRE.MatchString(s) {
 		// big.Rat also reads fractions ("10/4") and other bases ("0x1F").
-		return nil, fmt.Errorf("%q is not a decimal amount written in full (no exponent, no fraction)", s)
+		return nil, amountHint(s)
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {

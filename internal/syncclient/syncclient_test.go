@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -95,6 +96,28 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	os.WriteFile(stray, []byte("document_ref,creditor,currency,amount,issued_on\nS1,CN:x,CNY,1.00,2025-07-01,oops\nS3,CN:x,CNY\nS2,CN:x,CNY,1.00,2025-07-01\n"), 0o600)
 	if got := strings.Join(readAll(t, stray), "\n"); !strings.Contains(got, `rejected  (S1): "oops" in column 6`) || !strings.Contains(got, "rejected  (S3): 3 cells") || !strings.HasSuffix(got, "S2") {
 		t.Errorf("a value past the named columns read as:\n%s", got)
+	}
+	// Files an engineer's spreadsheet writes by mistake are refused with
+	// what to do about it.
+	for name, c := range map[string]struct{ content, want string }{
+		"utf16.csv":  {"\xff\xfed\x00o\x00c\x00", "is UTF-16 text"},
+		"semi.csv":   {"document_ref;creditor;currency;amount;issued_on\nA;CN:x;CNY;1.00;2025-07-01\n", "separated by semicolons or tabs"},
+		"tabs.csv":   {"document_ref\tcreditor\tcurrency\tamount\tissued_on\n", "separated by semicolons or tabs"},
+		"cr.csv":     {"document_ref,creditor,currency,amount,issued_on\rA,CN:x,CNY,1.00,2025-07-01\r", "carriage return alone"},
+		"gbkhdr.csv": {"document_ref,creditor,currency,amount,issued_on,\xb5\xa5\n", "the header row is not UTF-8 text"},
+		"gbk.ndjson": {"{\"documentRef\":\"A\"}\n{\"documentRef\":\"\xb9\xa9\"}\n", "record 2, line 2: not UTF-8 text; nothing was sent"},
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(c.content), 0o600)
+		if _, _, _, err := scan(context.Background(), nil, p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	// Headings as a spreadsheet capitalises them.
+	capital := filepath.Join(dir, "capital.csv")
+	os.WriteFile(capital, []byte("Document_Ref, Creditor ,CURRENCY,Amount,Issued_On\nC1,CN:x,CNY,1.00,2025-07-01\n"), 0o600)
+	if got := strings.Join(readAll(t, capital), ","); got != "C1" {
+		t.Errorf("capitalised headings read as %s", got)
 	}
 	p := filepath.Join(dir, "ok.ndjson")
 	os.WriteFile(p, []byte(`{"documentRef":"A","creditor":"parties/CN:x"}`+"\n\n"+`{"documentRef":"B"}`+"\n"), 0o600)
@@ -197,6 +220,11 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"A3,CN:x,CNY,10.00,2025-07-01,SMALL,4294967326,,,\n" +
 		"A4,CN:x,CNY,10.00,2025-07-01,SMALL,60,,5.00,2025-08-01\n" +
 		"A5,CN:x,CNY,10/4,2025-07-01,SMALL,60,,,\n" +
+		"A16,CN:x,CNY,\"12,500.00\",2025-07-01,SMALL,60,,,\n" +
+		"A17,CN:x,CNY,£1250.00,2025-07-01,SMALL,60,,,\n" +
+		"A18,CN:x,CNY,10.00,01/07/2025,SMALL,60,,,\n" +
+		"A19,CN:x,CNY,10.00,45839,SMALL,60,,,\n" +
+		"A20,CN:x,CNY,10.00,2025-7-1,SMALL,60,,,\n" +
 		",,,,,,,,,\n" + // rows of empty cells, as spreadsheets leave them: skipped
 		"   \n" +
 		"A9,CN:x,RMB,10.00,2025-07-01,SMALL,60,,,\n" +
@@ -217,12 +245,18 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected agreed_term_days (A3)",
 		"rejected payment_reference (A4)",
 		"rejected amount (A5)",
-		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction)\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
+		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction): write amounts as plain decimals, such as 12500.00\n",
+		"rejected amount (A16): \"12,500.00\" has a thousands or decimal separator other than a point",
+		"rejected amount (A17): \"£1250.00\" has a currency sign",
+		"rejected issued_on (A18): \"01/07/2025\" is not in the form YYYY-MM-DD",
+		"rejected issued_on (A19): \"45839\" looks like a spreadsheet's day number",
+		"rejected issued_on (A20): \"2025-7-1\" needs two digits",
+		"\nrejected currency (A9): \"RMB\" is not an ISO 4217 currency code\nrejected currency (A10): required with an amount\n",
 		"rejected amount (A11): required: the invoice's amount\nrejected payment_amount (A12): required with payment_reference\n",
 		"rejected agreed_term_days (A13): \"99999999999\" is out of range for a number of days",
 		"rejected creditor (A14): \"913501210000000012\" is not JURISDICTION:REGISTRATION_ID",
 		"\nA15\n", // a party id is a party's name too
-		"rejected creditor (A6): the value from line 16 runs over 2 line break(s), to line 18",
+		"rejected creditor (A6): the value from line 21 runs over 2 line break(s), to line 23",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -579,5 +613,108 @@ func TestAnsweringServerIsWaitedFor(t *testing.T) {
 		}
 		conn.Close()
 		srv.Stop()
+	}
+}
+
+// progressThenDown is a sync server whose first stream opens the session,
+// acknowledges the first chunk and then ends UNAVAILABLE, and whose later
+// streams end UNAVAILABLE at once, as a server that went down for good
+// after some progress.
+type progressThenDown struct {
+	arrearsv1.UnimplementedSyncServiceServer
+	streams atomic.Int32
+}
+
+func (s *progressThenDown) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
+	down := status.Error(codes.Unavailable, "the server is stopping")
+	if s.streams.Add(1) > 1 {
+		return down
+	}
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Opened{Opened: &arrearsv1.SyncOpened{Session: "s"}}}); err != nil {
+		return err
+	}
+	req, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	recs := req.GetChunk().GetRecords()
+	res := &arrearsv1.ChunkResult{AcknowledgedSequence: recs[len(recs)-1].Sequence}
+	for _, r := range recs {
+		res.Results = append(res.Results, &arrearsv1.RecordResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: "CREATED"})
+	}
+	if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: res}}); err != nil {
+		return err
+	}
+	return down
+}
+
+// serveSync serves impl on a loopback port for the test and returns a
+// client connection to it.
+func serveSync(t *testing.T, impl arrearsv1.SyncServiceServer) *grpc.ClientConn {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	arrearsv1.RegisterSyncServiceServer(srv, impl)
+	go srv.Serve(l)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestRetriesAfterProgressAreCounted: after a run that made progress, the
+// attempts count afresh, and the failure that ended it is the first of
+// them: -retries 2 resumes twice, not three times.
+func TestRetriesAfterProgressAreCounted(t *testing.T) {
+	fake := &progressThenDown{}
+	conn := serveSync(t, fake)
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,currency,amount,issued_on\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "A-%d,CN:x,Supplier,CNY,10.00,2025-07-02\n", i)
+	}
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	for _, attempts := range []int{0, 2} {
+		fake.streams.Store(0)
+		retried := 0
+		_, err := RunRetrying(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Chunk: 5, Window: 1},
+			Retry{Attempts: attempts, Wait: time.Millisecond, Notify: func(error, time.Duration) { retried++ }})
+		if status.Code(err) != codes.Unavailable || retried != attempts || int(fake.streams.Load()) != attempts+1 {
+			t.Errorf("-retries %d: %v after %d retries and %d streams; want UNAVAILABLE after %d retries", attempts, err, retried, fake.streams.Load(), attempts)
+		}
+	}
+}
+
+// TestRejectionsAheadOfTheAcknowledgedAreCounted: a run cut off after the
+// server acknowledged its first chunk has already read, and refused, a row
+// past it; the report says how many of its rejections lie past the
+// acknowledged record, so that its figures add up.
+func TestRejectionsAheadOfTheAcknowledgedAreCounted(t *testing.T) {
+	conn := serveSync(t, &progressThenDown{})
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,currency,amount,issued_on\n")
+	for i := range 10 {
+		amount := "10.00"
+		if i == 7 {
+			amount = "10/4"
+		}
+		fmt.Fprintf(&b, "A-%d,CN:x,Supplier,CNY,%s,2025-07-02\n", i, amount)
+	}
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Chunk: 5, Window: 1})
+	if status.Code(err) != codes.Unavailable || rep.Acknowledged != 5 || rep.Outcomes["CREATED"] != 5 || rep.Outcomes["REJECTED"] != 1 || rep.Ahead != 1 {
+		t.Errorf("cut off after the first chunk: %v, acknowledged %d, outcomes %v, ahead %d; want 5 acknowledged, 5 created, 1 rejected ahead",
+			err, rep.Acknowledged, rep.Outcomes, rep.Ahead)
 	}
 }
