@@ -150,6 +150,48 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	}
 }
 
+// TestArrearsctlSessionKnowsItsFile: a session named by hand resumes by
+// position. Another file under it, whose first records are not those the
+// session took, is refused before anything is sent (its first records
+// would have been skipped, unsent, exit 0); the same file grown since
+// resumes after the records it had, and sends only the new ones.
+func TestArrearsctlSessionKnowsItsFile(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	dir := t.TempDir()
+	file := func(name, prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,issued_on\n")
+		for i := range n {
+			// A row the file itself refuses takes its place in the check.
+			amount := "10.00"
+			if i == 1 {
+				amount = "10/4"
+			}
+			fmt.Fprintf(&b, "%s-%d,CN:%s,Supplier,SMALL,CNY,%s,2025-07-02\n", prefix, i, uscc("92350121MA0CW0003"), amount)
+		}
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(b.String()), 0o600)
+		return path
+	}
+	run := func(path string) (*syncclient.Report, error) {
+		return syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Session: "nightly", Chunk: 2})
+	}
+	if rep, err := run(file("night1.csv", "N1", 5)); err != nil || rep.Outcomes["CREATED"] != 4 {
+		t.Fatalf("first night: %v, %+v", err, rep)
+	}
+	before := countInvoices(t, f.conn, f.erp)
+	if _, err := run(file("night2.csv", "N2", 8)); err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session nightly acknowledged") {
+		t.Errorf("another file under the session: %v", err)
+	}
+	if after := countInvoices(t, f.conn, f.erp); after != before {
+		t.Errorf("another file under the session: %d invoices before, %d after", before, after)
+	}
+	rep, err := run(file("night1.csv", "N1", 8))
+	if err != nil || rep.ResumeAfter != 5 || rep.Outcomes["CREATED"] != 3 {
+		t.Errorf("the first file grown by three records: %v, resumed after %d, %v", err, rep.ResumeAfter, rep.Outcomes)
+	}
+}
+
 // stopAt is a progress writer that closes stop once the acknowledged
 // count passes a threshold: given to the run as Options.Stop, it asks the
 // run to stop as a first Ctrl-C does.

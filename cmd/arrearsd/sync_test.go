@@ -381,6 +381,15 @@ func testSync(t *testing.T, cfg config) {
 	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a stream starting with a chunk: %v", err)
 	}
+	// A resume check the session could not keep is refused, naming it.
+	st, _ = arrearsv1.NewSyncServiceClient(f.conn).SyncPayables(mctx)
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "long-check", Debtor: f.debtor}}})
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{
+		Records: records(0, 1, same), ResumeCheck: strings.Repeat("c", 129)}}})
+	st.Recv() // opened
+	if _, err := st.Recv(); status.Code(err) != codes.InvalidArgument || fieldsOf(err) != "chunk.resume_check" {
+		t.Errorf("a resume check of 129 bytes: %v", err)
+	}
 	var big []*arrearsv1.PayableRecord
 	for i := 0; i < 1001; i++ {
 		big = append(big, &arrearsv1.PayableRecord{Sequence: int64(i + 1), DocumentRef: "B"})

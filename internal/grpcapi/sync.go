@@ -281,7 +281,7 @@ func (a *Sync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) err
 		return a.s.fail(ctx, method, open.Debtor, err)
 	}
 	if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Opened{Opened: &arrearsv1.SyncOpened{
-		Session: sessionName(debtor.ID, open.Session), ResumeAfter: resume}}}); err != nil {
+		Session: sessionName(debtor.ID, open.Session), ResumeAfter: resume.After, ResumeCheck: resume.Check}}}); err != nil {
 		return err
 	}
 	return a.syncChunks(stream, a.s.svc.NewSyncStream(debtor.ID, open.Session))
@@ -386,6 +386,10 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			if n := len(chunk.Records); n > service.MaxSyncChunk {
 				return a.s.fail(ctx, method, "", badField("chunk.records", "at most %d records per chunk, got %d", service.MaxSyncChunk, n))
 			}
+			var v ledger.ValidationError
+			if service.CheckResumeCheck(&v, "chunk.resume_check", chunk.ResumeCheck); v.Err() != nil {
+				return a.s.fail(ctx, method, "", v.Err())
+			}
 			recs := make([]service.SyncRecord, len(chunk.Records))
 			for i, r := range chunk.Records {
 				recs[i] = recordFromProto(r)
@@ -401,7 +405,7 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			}
 			// The chunk takes its place in the order here, in the order
 			// received, not in whichever order the goroutines start.
-			call := sync.Reserve(recs)
+			call := sync.Reserve(recs).WithResumeCheck(chunk.ResumeCheck)
 			p := &pending{done: make(chan struct{})}
 			go func() {
 				p.results, p.acked, p.err = call.Run(ctx)
@@ -531,7 +535,7 @@ func (a *Sync) GetSyncSession(ctx context.Context, req *arrearsv1.GetSyncSession
 	if err != nil {
 		return nil, a.s.fail(ctx, method, req.Name, err)
 	}
-	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume, RejectedRecords: rejected}, nil
+	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume.After, RejectedRecords: rejected}, nil
 }
 
 // parseSessionName reads "parties/{debtor}/syncSessions/{session}", the

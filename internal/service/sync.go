@@ -104,27 +104,45 @@ func (l *Ledger) SyncDebtor(ctx context.Context, debtorRef PartyRef) (*ledger.Pa
 	return debtor, nil
 }
 
+// SyncResume is where a sync session stands: the highest sequence
+// committed, after which the client resumes, and the client's own check of
+// its records up to there (PayableChunk.resume_check), if it sent one.
+type SyncResume struct {
+	After int64
+	Check string
+}
+
 // OpenSync starts or resumes a named sync session of a debtor the caller
-// acts for, and returns the debtor and the highest sequence already
-// committed: the client resumes after it.
-func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session string) (*ledger.Party, int64, error) {
+// acts for, and returns the debtor and where the session stands.
+func (l *Ledger) OpenSync(ctx context.Context, debtorRef PartyRef, session string) (*ledger.Party, SyncResume, error) {
 	var v ledger.ValidationError
 	CheckSession(&v, "session", session)
 	if err := v.Err(); err != nil {
-		return nil, 0, err
+		return nil, SyncResume{}, err
 	}
 	debtor, err := l.SyncDebtor(ctx, debtorRef)
 	if err != nil {
-		return nil, 0, err
+		return nil, SyncResume{}, err
 	}
 	s, err := l.store.GetSyncSession(ctx, debtor.ID, session)
 	if errors.Is(err, ledger.ErrNotFound) {
-		return debtor, 0, nil
+		return debtor, SyncResume{}, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, SyncResume{}, err
 	}
-	return debtor, s.AckedSeq, nil
+	return debtor, SyncResume{After: s.AckedSeq, Check: s.ResumeCheck}, nil
+}
+
+// MaxResumeCheck is the longest PayableChunk.resume_check kept.
+const MaxResumeCheck = 128
+
+// CheckResumeCheck checks a chunk's resume_check, reported as field: text
+// the stores keep (no NUL), at most MaxResumeCheck bytes.
+func CheckResumeCheck(v *ledger.ValidationError, field, check string) {
+	if len(check) > MaxResumeCheck || strings.ContainsRune(check, 0) {
+		v.Add(field, "at most %d bytes, without NUL", MaxResumeCheck)
+	}
 }
 
 // SyncRejections lists up to limit of the records a session of a debtor
@@ -157,7 +175,7 @@ func (l *Ledger) SyncRejectedCount(ctx context.Context, debtorID uuid.UUID, sess
 // applied before and are reported unchanged. An empty session means a
 // one-off batch with no resume point.
 func (l *Ledger) SyncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord) ([]SyncResult, int64, error) {
-	return l.syncChunk(ctx, debtorID, session, recs, nil, nil)
+	return l.syncChunk(ctx, debtorID, session, recs, "", nil, nil)
 }
 
 // SyncStream applies the chunks of one sync stream in the order they are
@@ -262,8 +280,17 @@ func (l *Ledger) SyncDepth() int {
 type SyncChunkCall struct {
 	s          *SyncStream
 	recs       []SyncRecord
+	check      string
 	prev, me   *chunkTicket
 	waitBefore bool
+}
+
+// WithResumeCheck gives the chunk the client's check of its records up to
+// the chunk's last (PayableChunk.resume_check), kept with the session if
+// the chunk moves its acknowledged sequence.
+func (c *SyncChunkCall) WithResumeCheck(check string) *SyncChunkCall {
+	c.check = check
+	return c
 }
 
 // Reserve gives a chunk the next place in the stream's order. The chunks
@@ -321,7 +348,7 @@ func (c *SyncChunkCall) Run(ctx context.Context) (_ []SyncResult, _ int64, err e
 		}
 		prev = nil
 	}
-	results, acked, err := c.s.l.syncChunk(ctx, c.s.debtor, c.s.session, c.recs, prev, me)
+	results, acked, err := c.s.l.syncChunk(ctx, c.s.debtor, c.s.session, c.recs, c.check, prev, me)
 	me.finish(err)
 	return results, acked, err
 }
@@ -365,7 +392,7 @@ func (c *chunkTicket) wait(ctx context.Context, limit time.Duration) error {
 // acknowledged sequence moves, which orders the commits; an attempt run
 // again (a race lost, or the wait too long) waits for prev first, holding
 // nothing.
-func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord, prev, me *chunkTicket) ([]SyncResult, int64, error) {
+func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session string, recs []SyncRecord, check string, prev, me *chunkTicket) ([]SyncResult, int64, error) {
 	if len(recs) > MaxSyncChunk {
 		return nil, 0, ledger.Invalid("records", "at most %d records per chunk, got %d", MaxSyncChunk, len(recs))
 	}
@@ -519,8 +546,14 @@ func (l *Ledger) syncChunk(ctx context.Context, debtorID uuid.UUID, session stri
 						return fmt.Errorf("%w: sequence %d was acknowledged meanwhile", ledger.ErrConflict, seq)
 					}
 				}
-				sess.AckedSeq, sess.Records, sess.Version, sess.CreateTime = s.AckedSeq, s.Records, s.Version, s.CreateTime
+				sess.AckedSeq, sess.Records, sess.Version, sess.CreateTime, sess.ResumeCheck = s.AckedSeq, s.Records, s.Version, s.CreateTime, s.ResumeCheck
 			}
+		}
+		if last > sess.AckedSeq {
+			// The check of the records up to the new acknowledged one;
+			// a chunk that moves the session on without one leaves none
+			// (the one kept was of fewer records).
+			sess.ResumeCheck = check
 		}
 		sess.AckedSeq, sess.Records, sess.UpdateTime = max(last, sess.AckedSeq), sess.Records+int64(len(recs)), now
 		if err := tx.PutSyncSession(ctx, sess); err != nil {

@@ -299,6 +299,9 @@ type SyncSession struct {
 	Version    int64
 	CreateTime time.Time
 	UpdateTime time.Time
+	// ResumeCheck is the client's check of the records up to AckedSeq,
+	// opaque to the server (SyncOpened.resume_check).
+	ResumeCheck string
 }
 
 // SyncRejection is a record a sync session rejected: its sequence, its

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"math/big"
@@ -345,6 +346,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.opened = true
 	rep.ResumeAfter = opened.GetOpened().GetResumeAfter()
+	resumeCheck := opened.GetOpened().GetResumeCheck()
 	rep.Acknowledged = rep.ResumeAfter
 	if rep.ResumeAfter > total {
 		// The session is ahead of the file: it was another file (a
@@ -437,6 +439,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer r.Close()
 		var chunk []*arrearsv1.PayableRecord
+		// chain is the check of the records read so far; chunkCheck its
+		// value at the chunk's last record.
+		chain := newResumeChain()
+		chunkCheck := ""
 		size := 0
 		flush := func() error {
 			if len(chunk) == 0 {
@@ -457,7 +463,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				stopped = true
 				return nil
 			}
-			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk}}})
+			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk, ResumeCheck: chunkCheck}}})
 			chunk = nil
 			return err
 		}
@@ -478,6 +484,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			var row *rowError
 			if err != nil && !errors.As(err, &row) {
 				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
+			}
+			ref := rec.GetDocumentRef()
+			if row != nil {
+				ref = row.docRef
+			}
+			chain.add(ref)
+			if seq == rep.ResumeAfter && resumeCheck != "" && chain.String() != resumeCheck {
+				// Resumed by position, another file would have its first
+				// records skipped, unsent, without a word.
+				return fmt.Errorf("%s: its first %d records are not those session %s acknowledged (their document references differ): is it the file the session began with? Another file needs a session of its own (without -session, one is named after the file); nothing was sent",
+					o.File, rep.ResumeAfter, o.Session)
 			}
 			if row == nil {
 				if n := proto.Size(rec); n > maxRecordBytes {
@@ -519,6 +536,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			rec.Sequence = seq
 			chunk = append(chunk, rec)
+			chunkCheck = chain.String()
 			if size += proto.Size(rec); len(chunk) == o.Chunk || size >= maxChunkBytes {
 				if err := flush(); err != nil {
 					return err
@@ -859,6 +877,30 @@ func sanitize(s string) string {
 	}
 	return out // the server wants a letter or digit first
 }
+
+// resumeChain is the check of a file's records up to one: a hash chain of
+// their document references as read (empty for a row that has none), what
+// a session keeps with its acknowledged sequence (PayableChunk.resume_check)
+// so that a rerun can tell the records it would skip are those the session
+// took. By reference only: a file grown since, or with amounts corrected in
+// rows already sent, resumes as before (resuming by position, those
+// corrections are not sent).
+type resumeChain struct {
+	h   hash.Hash
+	sum [sha256.Size]byte // zero before the first record
+}
+
+func newResumeChain() *resumeChain { return &resumeChain{h: sha256.New()} }
+
+// add takes in the next record's document reference.
+func (c *resumeChain) add(docRef string) {
+	c.h.Reset()
+	c.h.Write(c.sum[:])
+	io.WriteString(c.h, strings.TrimSpace(docRef))
+	c.h.Sum(c.sum[:0])
+}
+
+func (c *resumeChain) String() string { return hex.EncodeToString(c.sum[:]) }
 
 // scan counts the records of a file and digests its content, so the
 // default session name follows the file: the same file resumes, another

@@ -403,8 +403,16 @@ func (x *SyncOpen) GetDebtor() string {
 }
 
 type PayableChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*PayableRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*PayableRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// Optional: the client's check of its records from the first up to this
+	// chunk's last sequence, opaque to the server (arrearsctl: a hash chain
+	// of their document references), at most 128 bytes. The session keeps
+	// the check of the chunk that moved its acknowledged sequence last, and
+	// SyncOpened gives it back, so that a client resuming by position can
+	// tell that the records it skips are those the session took, and not
+	// resume another file after its first records unsent.
+	ResumeCheck   string `protobuf:"bytes,2,opt,name=resume_check,json=resumeCheck,proto3" json:"resume_check,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,6 +452,13 @@ func (x *PayableChunk) GetRecords() []*PayableRecord {
 		return x.Records
 	}
 	return nil
+}
+
+func (x *PayableChunk) GetResumeCheck() string {
+	if x != nil {
+		return x.ResumeCheck
+	}
+	return ""
 }
 
 type SyncPayablesRequest struct {
@@ -681,7 +696,10 @@ type SyncOpened struct {
 	// "parties/{debtor}/syncSessions/{session}".
 	Session string `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
 	// The highest sequence already committed: send records after it.
-	ResumeAfter   int64 `protobuf:"varint,2,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
+	ResumeAfter int64 `protobuf:"varint,2,opt,name=resume_after,json=resumeAfter,proto3" json:"resume_after,omitempty"`
+	// The resume_check of the chunk that acknowledged resume_after; empty if
+	// it sent none.
+	ResumeCheck   string `protobuf:"bytes,3,opt,name=resume_check,json=resumeCheck,proto3" json:"resume_check,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -728,6 +746,13 @@ func (x *SyncOpened) GetResumeAfter() int64 {
 		return x.ResumeAfter
 	}
 	return 0
+}
+
+func (x *SyncOpened) GetResumeCheck() string {
+	if x != nil {
+		return x.ResumeCheck
+	}
+	return ""
 }
 
 type ChunkResult struct {
@@ -1240,9 +1265,10 @@ const file_arrears_v1_sync_service_proto_rawDesc = "" +
 	"\bpayments\x18\x17 \x03(\v2\x1a.arrears.v1.PayablePaymentR\bpayments\"<\n" +
 	"\bSyncOpen\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
-	"\x06debtor\x18\x02 \x01(\tR\x06debtor\"C\n" +
+	"\x06debtor\x18\x02 \x01(\tR\x06debtor\"f\n" +
 	"\fPayableChunk\x123\n" +
-	"\arecords\x18\x01 \x03(\v2\x19.arrears.v1.PayableRecordR\arecords\"{\n" +
+	"\arecords\x18\x01 \x03(\v2\x19.arrears.v1.PayableRecordR\arecords\x12!\n" +
+	"\fresume_check\x18\x02 \x01(\tR\vresumeCheck\"{\n" +
 	"\x13SyncPayablesRequest\x12*\n" +
 	"\x04open\x18\x01 \x01(\v2\x14.arrears.v1.SyncOpenH\x00R\x04open\x120\n" +
 	"\x05chunk\x18\x02 \x01(\v2\x18.arrears.v1.PayableChunkH\x00R\x05chunkB\x06\n" +
@@ -1256,11 +1282,12 @@ const file_arrears_v1_sync_service_proto_rawDesc = "" +
 	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12\x18\n" +
 	"\ainvoice\x18\x04 \x01(\tR\ainvoice\x12\x18\n" +
 	"\achanged\x18\x05 \x03(\tR\achanged\x125\n" +
-	"\bproblems\x18\x06 \x03(\v2\x19.arrears.v1.RecordProblemR\bproblems\"I\n" +
+	"\bproblems\x18\x06 \x03(\v2\x19.arrears.v1.RecordProblemR\bproblems\"l\n" +
 	"\n" +
 	"SyncOpened\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12!\n" +
-	"\fresume_after\x18\x02 \x01(\x03R\vresumeAfter\"v\n" +
+	"\fresume_after\x18\x02 \x01(\x03R\vresumeAfter\x12!\n" +
+	"\fresume_check\x18\x03 \x01(\tR\vresumeCheck\"v\n" +
 	"\vChunkResult\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.arrears.v1.RecordResultR\aresults\x123\n" +
 	"\x15acknowledged_sequence\x18\x02 \x01(\x03R\x14acknowledgedSequence\"\x81\x01\n" +

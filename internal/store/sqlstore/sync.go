@@ -15,14 +15,14 @@ import (
 
 func scanSession(sc scanner) (*store.SyncSession, error) {
 	var s store.SyncSession
-	if err := sc.Scan(&s.DebtorID, &s.Session, &s.AckedSeq, &s.Records, &s.Version, tsScan{&s.CreateTime}, tsScan{&s.UpdateTime}); err != nil {
+	if err := sc.Scan(&s.DebtorID, &s.Session, &s.AckedSeq, &s.Records, &s.Version, tsScan{&s.CreateTime}, tsScan{&s.UpdateTime}, &s.ResumeCheck); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
 func (r reader) GetSyncSession(ctx context.Context, debtor uuid.UUID, session string) (*store.SyncSession, error) {
-	return getOne(ctx, r, "sync session", scanSession, `SELECT debtor_id, session, acked_seq, records, version, create_time, update_time
+	return getOne(ctx, r, "sync session", scanSession, `SELECT debtor_id, session, acked_seq, records, version, create_time, update_time, resume_check
 		FROM sync_sessions WHERE debtor_id = $1 AND session = $2`, debtor.String(), session)
 }
 
@@ -30,15 +30,15 @@ func (t *tx) PutSyncSession(ctx context.Context, s *store.SyncSession) error {
 	ts := t.s.dialect.Timestamp
 	if s.Version == 0 {
 		s.Version = 1
-		_, err := t.w.ExecContext(ctx, `INSERT INTO sync_sessions (debtor_id, session, acked_seq, records, version, create_time, update_time)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.DebtorID.String(), s.Session, s.AckedSeq, s.Records, s.Version, ts(s.CreateTime), ts(s.UpdateTime))
+		_, err := t.w.ExecContext(ctx, `INSERT INTO sync_sessions (debtor_id, session, acked_seq, records, version, create_time, update_time, resume_check)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.DebtorID.String(), s.Session, s.AckedSeq, s.Records, s.Version, ts(s.CreateTime), ts(s.UpdateTime), s.ResumeCheck)
 		if _, ok := t.s.dialect.UniqueViolation(err); ok {
 			return fmt.Errorf("sync session %s: %w", s.Session, ledger.ErrConflict)
 		}
 		return t.s.wrap("insert sync session", err)
 	}
-	res, err := t.w.ExecContext(ctx, `UPDATE sync_sessions SET acked_seq = $1, records = $2, update_time = $3, version = version + 1
-		WHERE debtor_id = $4 AND session = $5 AND version = $6`, s.AckedSeq, s.Records, ts(s.UpdateTime), s.DebtorID.String(), s.Session, s.Version)
+	res, err := t.w.ExecContext(ctx, `UPDATE sync_sessions SET acked_seq = $1, records = $2, update_time = $3, resume_check = $4, version = version + 1
+		WHERE debtor_id = $5 AND session = $6 AND version = $7`, s.AckedSeq, s.Records, ts(s.UpdateTime), s.ResumeCheck, s.DebtorID.String(), s.Session, s.Version)
 	if err := t.updated("sync session", res, err); err != nil {
 		return err
 	}

@@ -1176,10 +1176,13 @@ func testSyncSessions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	debtor, other := party("CN", "91350100M000100Y43", "350100"), party("CN", "91350100M000200Y45", "350100")
 	createParties(t, s, debtor, other)
-	sess := &store.SyncSession{DebtorID: debtor.ID, Session: "nightly", CreateTime: t0, UpdateTime: t0}
+	sess := &store.SyncSession{DebtorID: debtor.ID, Session: "nightly", CreateTime: t0, UpdateTime: t0, ResumeCheck: "chain-0"}
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, sess) })
+	if got, err := s.GetSyncSession(ctx, debtor.ID, "nightly"); err != nil || got.ResumeCheck != "chain-0" || got.Version != 1 {
+		t.Fatalf("GetSyncSession after its insert: %+v, %v", got, err)
+	}
 	stale := *sess
-	sess.AckedSeq, sess.Records, sess.UpdateTime = 40, 40, t0.Add(time.Minute)
+	sess.AckedSeq, sess.Records, sess.UpdateTime, sess.ResumeCheck = 40, 40, t0.Add(time.Minute), "chain-40"
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSyncSession(ctx, sess) })
 	got, err := s.GetSyncSession(ctx, debtor.ID, "nightly")
 	if err != nil {
