@@ -6,9 +6,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -86,9 +88,15 @@ var Dialect = sqlstore.Dialect{
 			return e.Code[:2] == "08" || e.Code[:2] == "53" || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03" ||
 				e.Code == "57P04" || e.Code == "25006"
 		}
+		// A connection lost mid-statement (the server killed or
+		// crashed, a failover) ends the read with an EOF, or leaves
+		// database/sql a bad connection: no fault of the call either.
+		// They were answered as internal errors, and clients that resume
+		// on UNAVAILABLE gave up.
 		var ne net.Error
 		var ce *pgconn.ConnectError
-		return errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err)
+		return errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) ||
+			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, driver.ErrBadConn)
 	},
 }
 

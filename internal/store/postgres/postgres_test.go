@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/complaint"
@@ -260,5 +264,65 @@ func TestBadURLSaysWhyWithoutTheURL(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), why) || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "127.0.0.1") {
 			t.Errorf("%s: %v, want the reason %q and not the string", why, err, why)
 		}
+	}
+}
+
+// TestConnectionLostMidStatementIsUnavailable: a connection cut while a
+// statement runs (the server killed, a failover; here a proxy closing it
+// during a COPY, as a sync chunk's) ends the client's read with an EOF;
+// that is the database unavailable, answered UNAVAILABLE so that clients
+// resume, not an internal error.
+func TestConnectionLostMidStatementIsUnavailable(t *testing.T) {
+	cfg, err := pgx.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	target := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Close()
+			return
+		}
+		go io.Copy(up, c)
+		go io.Copy(c, up)
+		accepted <- c
+	}()
+	// Through the proxy only: no TLS attempt, no fallback to the server
+	// itself.
+	cfg.Host, cfg.Port, cfg.TLSConfig, cfg.Fallbacks = "127.0.0.1", uint16(l.Addr().(*net.TCPAddr).Port), nil, nil
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	client := <-accepted
+	if _, err := conn.Exec(context.Background(), `CREATE TEMPORARY TABLE t (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	// A COPY under way, as a sync chunk's: its rows still coming.
+	rows, more := io.Pipe()
+	defer more.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.PgConn().CopyFrom(context.Background(), rows, `COPY t FROM STDIN`)
+		done <- err
+	}()
+	io.WriteString(more, "1\n2\n")
+	time.Sleep(200 * time.Millisecond)
+	client.Close()
+	err = <-done
+	if err == nil || !postgres.Dialect.Unavailable(err) {
+		t.Errorf("a connection cut mid-statement: %v; unavailable %v, want true", err, err != nil && postgres.Dialect.Unavailable(err))
 	}
 }
