@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -757,5 +758,37 @@ func TestSweepLeavesAnUnjudgeableInvoiceAlone(t *testing.T) {
 				t.Errorf("a second pass the same day swept %d, %v; want none", n, err)
 			}
 		})
+	}
+}
+
+// unwritableStore is a real store that cannot commit, as one whose disk is
+// full or whose database is down; it counts the transactions tried.
+type unwritableStore struct {
+	store.Store
+	tries int
+}
+
+func (s *unwritableStore) ReadWriteTx(ctx context.Context, f func(ctx context.Context, tx store.Tx) error) error {
+	s.tries++
+	return fmt.Errorf("commit: %w: database or disk is full", ledger.ErrUnavailable)
+}
+
+// TestSweepStopsWhenTheStoreCannotWrite: a pass whose store cannot write
+// ends at the first batch with the store's error (so the job counts it
+// failed), rather than trying, and logging, every due invoice alone and
+// reporting success.
+func TestSweepStopsWhenTheStoreCannotWrite(t *testing.T) {
+	f := newFixture(t, engines(t)["SQLite"], d(2025, 7, 1))
+	for k := range 5 {
+		f.invoice(t, fmt.Sprintf("SW-FULL-%d", k), d(2025, 5, 5))
+	}
+	reg, err := policy.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := &unwritableStore{Store: f.sb}
+	swept, err := service.New(us, f.clk, reg, quiet).Sweep(admin)
+	if !errors.Is(err, ledger.ErrUnavailable) || swept != 0 || us.tries != 1 {
+		t.Errorf("sweep on a store that cannot write: %d invoices, %v, after %d transactions; want the store's error after one", swept, err, us.tries)
 	}
 }
