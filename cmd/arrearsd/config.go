@@ -145,7 +145,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	maxBytes := fs.String("max-request-bytes", env("ARREARS_MAX_REQUEST_BYTES", strconv.Itoa(4<<20)), "largest request message or body (ARREARS_MAX_REQUEST_BYTES)")
 	shutdown := fs.String("shutdown-timeout", env("ARREARS_SHUTDOWN_TIMEOUT", "20s"), "graceful stop limit (ARREARS_SHUTDOWN_TIMEOUT)")
 	callTimeout := fs.String("call-timeout", env("ARREARS_CALL_TIMEOUT", "2m"), "longest a unary call, REST ones included, may run; a client's shorter deadline stands; 0 leaves calls unbounded (ARREARS_CALL_TIMEOUT)")
-	syncIdle := fs.String("sync-idle-timeout", env("ARREARS_SYNC_IDLE_TIMEOUT", "10m"), "how long a sync stream waits for a silent client with nothing in flight before it is closed (ARREARS_SYNC_IDLE_TIMEOUT)")
+	syncIdle := fs.String("sync-idle-timeout", env("ARREARS_SYNC_IDLE_TIMEOUT", "10m"), "how long a sync stream waits for a silent client with nothing in flight, or for its client to read an answer, before it is closed (ARREARS_SYNC_IDLE_TIMEOUT)")
 	syncRetention := fs.String("sync-session-retention", env("ARREARS_SYNC_SESSION_RETENTION", "2160h"), "drop sync sessions, and the rejections they keep, that have not moved for this long (90 days; at least 24h); 0 keeps them (ARREARS_SYNC_SESSION_RETENTION)")
 	rateLimit := fs.String("rate-limit", env("ARREARS_RATE_LIMIT", "50"), "calls per second per API key, per replica; 0 disables (ARREARS_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("ARREARS_RATE_BURST", "100"), "burst size of the per-key rate limit (ARREARS_RATE_BURST)")

@@ -620,6 +620,60 @@ func TestSyncStreamStopsWhenKeyRevoked(t *testing.T) {
 	}
 }
 
+// TestSyncStreamUnreadIsClosed: a stream whose client sends and never
+// reads its answers is closed as DEADLINE_EXCEEDED once an answer has
+// waited the idle timeout for it, rather than held for as long as the
+// client lives; the chunk stays committed.
+func TestSyncStreamUnreadIsClosed(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	f := newSyncFixture(t, config{SyncIdleTimeout: idle})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*idle)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+f.erp)
+	// Fixed windows: gRPC otherwise widens them as data comes, unread.
+	conn, err := grpc.NewClient(f.conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := arrearsv1.NewSyncServiceClient(conn).SyncPayables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Open{Open: &arrearsv1.SyncOpen{Session: "unread", Debtor: f.debtor}}})
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// Answers beyond the client's flow-control window (64 KiB), so that
+	// sending them waits for the client to read. The sends end when the
+	// server takes no more, or closes the stream.
+	recs := records(0, 6000, same)
+	go func() {
+		for i := 0; i < len(recs); i += 300 {
+			if st.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: recs[i : i+300]}}}) != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(10 * idle)
+	for {
+		_, err := st.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "for the client to read") {
+			t.Errorf("a client that never reads: %v, want the server's DeadlineExceeded saying so", err)
+		}
+		break
+	}
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/unread"}, &sess)
+	if got := sess.ResumeAfter; got < recs[299].Sequence {
+		t.Errorf("acknowledged after the unread stream closed: %d, want the first chunk's %d at least", got, recs[299].Sequence)
+	}
+}
+
 // TestSyncStreamIdleIsClosed: a stream whose client falls silent, before
 // its SyncOpen or between chunks, is closed as DEADLINE_EXCEEDED once the
 // idle timeout passes; its committed chunk stays acknowledged, and a client

@@ -80,6 +80,12 @@ func errIdle(d time.Duration) error {
 	return status.Errorf(codes.DeadlineExceeded, "no message for %v with nothing in flight: the stream is closed; open the session again to resume", d)
 }
 
+// errUnread is a stream closed because its client left an answer unread
+// for d: gRPC's flow control held the answer back all that time.
+func errUnread(d time.Duration) error {
+	return status.Errorf(codes.DeadlineExceeded, "an answer waited %v for the client to read it: the stream is closed; open the session again to resume", d)
+}
+
 // idleWatch tells when a stream's client has been silent too long: it
 // counts only the time spent waiting for a message while nothing of the
 // stream is in flight (a client waiting for its answers is not idle). Its
@@ -92,6 +98,9 @@ type idleWatch struct {
 	busy    int       // chunks taken and not yet answered
 	since   time.Time // the last message or answer
 	closed  bool      // the stream was closed as idle, or is draining
+	// sending is when the answer being sent began to wait for the client
+	// to take it (zero while none is).
+	sending time.Time
 	// settled is closed once a draining stream has no chunk in flight.
 	settled chan struct{}
 }
@@ -148,6 +157,30 @@ func (w *idleWatch) drain() <-chan struct{} {
 		w.settled = ch
 	}
 	return ch
+}
+
+// send marks an answer as being sent (true) or sent (false).
+func (w *idleWatch) send(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sending = time.Time{}
+	if on {
+		w.sending = time.Now()
+	}
+}
+
+// unread closes the stream if an answer has waited at least d for its
+// client to read it, and reports whether it did: a client that sends and
+// never reads would otherwise hold the stream, and its chunks' answers,
+// for as long as it lives.
+func (w *idleWatch) unread(d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.sending.IsZero() && time.Since(w.sending) >= d {
+		w.closed = true
+		return true
+	}
+	return false
 }
 
 // close closes the stream as idle if it has waited for its client for at
@@ -344,7 +377,9 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 				failed <- first
 				cancel()
 			default:
+				idle.send(true)
 				first = stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: resultsToProto(p.results, p.acked)}})
+				idle.send(false)
 				if first != nil {
 					failed <- first
 					cancel()
@@ -473,6 +508,12 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 			cancel()
 			return errStopping
 		case <-tick.C:
+			// The answer waiting is of a chunk committed: the session's
+			// acknowledgement says where to resume.
+			if idle.unread(d) {
+				cancel()
+				return errUnread(d)
+			}
 			// Every chunk taken is answered, so returning loses
 			// nothing: the session's acknowledgement says where to
 			// resume.
