@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -62,11 +61,6 @@ func (c *copier) copyFrom(ctx context.Context, conn *sql.Conn, table string, col
 		}
 		_, err = pc.PgConn().CopyFrom(ctx, bytes.NewReader(data),
 			"COPY "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(quoted, ", ")+") FROM STDIN BINARY")
-		if err == nil {
-			// Only then: a COPY that failed may return while pgconn's
-			// sending goroutine still reads the buffer.
-			putCopyBuffer(data)
-		}
 		return err
 	})
 }
@@ -122,9 +116,8 @@ var (
 // NULL) and bytes, and a trailer. ok is false at the first value it does
 // not encode.
 func encodeCopy(oids []uint32, rows [][]any) (data []byte, ok bool) {
-	// One buffer of at least the size needed, kept between calls (see
-	// copyBuffers): growing it row by row copied the snapshots in
-	// revisions and events many times.
+	// One allocation of at least the size needed: growing the buffer
+	// row by row copied the snapshots in revisions and events many times.
 	size := 21 // header and trailer
 	for _, row := range rows {
 		size += 2 + 20*len(row) // length and at most 16 bytes a field
@@ -134,84 +127,22 @@ func encodeCopy(oids []uint32, rows [][]any) (data []byte, ok bool) {
 			}
 		}
 	}
-	b := getCopyBuffer(size)
+	b := make([]byte, 0, size)
 	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
 	b = binary.BigEndian.AppendUint32(b, 0) // flags
 	b = binary.BigEndian.AppendUint32(b, 0) // header extension length
 	for _, row := range rows {
 		if len(row) != len(oids) {
-			putCopyBuffer(b)
 			return nil, false
 		}
 		b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
 		for i, v := range row {
 			if b, ok = appendField(b, oids[i], v); !ok {
-				putCopyBuffer(b)
 				return nil, false
 			}
 		}
 	}
 	return binary.BigEndian.AppendUint16(b, 0xffff), true
-}
-
-// copyBuffers keeps the buffers COPY data is encoded into, a few per
-// size class (powers of two from 64 KiB to 8 MiB). A chunk's revisions or
-// audit events run to megabytes; allocated afresh for every COPY, each
-// buffer was zeroed, its pages faulted in and, once it was freed, handed
-// back to the OS by the scavenger: a sixth of the CPU of
-// BenchmarkSyncChunkPostgres. Not a sync.Pool: a bulk load allocates fast
-// enough that the collector emptied the pools between chunks. What is kept
-// is bounded (copyKept of each class, 32 MiB at most) and larger buffers
-// are not kept.
-var copyBuffers [copyClasses]chan []byte
-
-const (
-	copyMinShift = 16 // the smallest class, 64 KiB
-	copyClasses  = 8  // up to 8 MiB
-	copyKept     = 2  // buffers kept per class: two chunks in flight
-)
-
-func init() {
-	for i := range copyBuffers {
-		copyBuffers[i] = make(chan []byte, copyKept)
-	}
-}
-
-// copyClass is the size class of a buffer of at least size bytes.
-func copyClass(size int) int {
-	if size <= 1<<copyMinShift {
-		return 0
-	}
-	return bits.Len(uint(size-1)) - copyMinShift
-}
-
-// getCopyBuffer returns an empty buffer of at least size bytes' capacity.
-func getCopyBuffer(size int) []byte {
-	c := copyClass(size)
-	if c >= copyClasses {
-		return make([]byte, 0, size)
-	}
-	select {
-	case b := <-copyBuffers[c]:
-		return b[:0]
-	default:
-		return make([]byte, 0, 1<<(c+copyMinShift))
-	}
-}
-
-// putCopyBuffer keeps b for a later COPY if it has a class's exact
-// capacity and the class has room; a buffer that grew past its estimate,
-// or is too large, is left to the garbage collector. Nothing may use b
-// after.
-func putCopyBuffer(b []byte) {
-	c := copyClass(cap(b))
-	if c >= copyClasses || cap(b) != 1<<(c+copyMinShift) {
-		return
-	}
-	select {
-	case copyBuffers[c] <- b:
-	default:
-	}
 }
 
 // appendField writes one field: its length and its value in the binary

@@ -118,42 +118,6 @@ func TestCopierWritesWhatPgxWrites(t *testing.T) {
 	}
 }
 
-// TestCopyBuffersAreReused encodes rows into a buffer that held longer
-// rows of the same size class before, and must get the same bytes as
-// encoding them first; the buffer must be the one kept.
-func TestCopyBuffersAreReused(t *testing.T) {
-	oids := []uint32{pgtype.Int8OID, pgtype.TextOID}
-	rows := func(n int, text string) [][]any {
-		out := make([][]any, n)
-		for i := range out {
-			out[i] = []any{int64(i), text}
-		}
-		return out
-	}
-	short, long := rows(3000, "short"), rows(3000, "a longer text, ")
-	first, ok := postgres.EncodeCopy(oids, short)
-	if !ok {
-		t.Fatal("not encoded")
-	}
-	want := slices.Clone(first)
-	postgres.PutCopyBuffer(first)
-	kept, ok := postgres.EncodeCopy(oids, long)
-	if !ok {
-		t.Fatal("not encoded")
-	}
-	if &kept[:1][0] != &first[:1][0] {
-		t.Fatal("the buffer kept was not reused")
-	}
-	postgres.PutCopyBuffer(kept)
-	again, ok := postgres.EncodeCopy(oids, short)
-	if !ok {
-		t.Fatal("not encoded")
-	}
-	if !slices.Equal(again, want) {
-		t.Fatalf("a reused buffer encoded %d bytes, want %d the same as a new one's", len(again), len(want))
-	}
-}
-
 func clone(rows [][]any) [][]any {
 	out := make([][]any, len(rows))
 	for i, r := range rows {

@@ -8,9 +8,8 @@ import (
 // Hooks for copy_test.go, which lives in package postgres_test because
 // pgtest imports this package.
 var (
-	EncodeCopy    = encodeCopy
-	PutCopyBuffer = putCopyBuffer
-	PgxCopy       = pgxCopy
+	EncodeCopy = encodeCopy
+	PgxCopy    = pgxCopy
 )
 
 // NewCopyFrom returns the bulk load of a new copier.
