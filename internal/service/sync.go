@@ -1260,26 +1260,14 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		if inv.CreditorID != creditor.ID {
 			return ledger.Invalid("creditor", "invoice %q is owed to another supplier in the ledger; cancel it and record a new one", inv.DocumentRef)
 		}
-		mask := differingFields(inv, r.Invoice)
-		if len(mask) > 0 && inv.Status == ledger.StatusCancelled {
-			return &ledger.ValidationError{Violations: cancelledCorrection(inv, mask)}
-		}
-		if err := recancelled(inv, r); err != nil {
-			return err
-		}
-		if len(mask) > 0 {
-			if inv, err = l.updateInvoiceTx(ctx, tx, inv.ID, r.Invoice, mask, "", civil.Date{}, "", now); err != nil {
-				return err
-			}
-			res.Changed = append(res.Changed, mask...)
-		}
 	}
-	res.InvoiceID = inv.ID
+	// The payments to apply, each reference once: a reference listed twice
+	// in a record is the same payment if its content is, else refused as
+	// such (recorded from the first, the second was refused as differing
+	// from a payment the rejection undid).
+	var pays []int
 	listed := make(map[string]int, len(r.Payments))
 	for i, p := range r.Payments {
-		// A reference listed twice in a record: the same payment is one,
-		// another is refused as such (recorded from the first, the second
-		// was refused as differing from a payment the rejection undid).
 		ref := strings.TrimSpace(p.Payment.Reference)
 		if j, ok := listed[ref]; ok {
 			if r.Payments[j] == p {
@@ -1288,12 +1276,54 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 			return ledger.Invalid(fmt.Sprintf("payments[%d].reference", i), "%q is the reference of payments[%d] too, with other content: a payment is listed once", ref, j)
 		}
 		listed[ref] = i
-		changed, err := l.syncPayment(ctx, tx, inv, p, now)
+		pays = append(pays, i)
+	}
+	pay := func(i int) error {
+		changed, err := l.syncPayment(ctx, tx, inv, r.Payments[i], now)
 		if err != nil {
 			return prefixPayment(err, i)
 		}
 		if changed != "" {
 			res.Changed = append(res.Changed, fmt.Sprintf("payments[%d]:%s", i, changed))
+		}
+		return nil
+	}
+	if res.Outcome != SyncCreated {
+		mask := differingFields(inv, r.Invoice)
+		if len(mask) > 0 && inv.Status == ledger.StatusCancelled {
+			return &ledger.ValidationError{Violations: cancelledCorrection(inv, mask)}
+		}
+		if err := recancelled(inv, r); err != nil {
+			return err
+		}
+		if len(mask) > 0 {
+			// The reversals of payments the invoice holds go first: a
+			// record lowering the amount and reversing the payment that
+			// exceeded it is applied as the ERP shows it, not refused for
+			// the payment it reverses.
+			var later []int
+			for _, i := range pays {
+				early, err := l.reversesHeld(ctx, tx, inv, r.Payments[i])
+				if err != nil {
+					return err
+				}
+				if !early {
+					later = append(later, i)
+				} else if err := pay(i); err != nil {
+					return err
+				}
+			}
+			pays = later
+			if inv, err = l.updateInvoiceTx(ctx, tx, inv.ID, r.Invoice, mask, "", civil.Date{}, "", now); err != nil {
+				return err
+			}
+			res.Changed = append(res.Changed, mask...)
+		}
+	}
+	res.InvoiceID = inv.ID
+	for _, i := range pays {
+		if err := pay(i); err != nil {
+			return err
 		}
 	}
 	if !r.CancelledOn.IsZero() && inv.Status != ledger.StatusCancelled {
@@ -1309,6 +1339,22 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		}
 	}
 	return nil
+}
+
+// reversesHeld reports whether sp reverses a payment inv holds and has not
+// reversed yet.
+func (l *Ledger) reversesHeld(ctx context.Context, tx store.Tx, inv *ledger.Invoice, sp SyncPayment) (bool, error) {
+	if sp.ReversedOn.IsZero() {
+		return false, nil
+	}
+	prev, err := tx.GetPaymentByReference(ctx, inv.DebtorID, strings.TrimSpace(sp.Payment.Reference))
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return prev.InvoiceID == inv.ID && prev.State != ledger.PaymentReversed, nil
 }
 
 // syncCreditor finds the supplier by its natural key, or creates it as an

@@ -680,6 +680,39 @@ func TestSyncRefusesCorrectingACancelledInvoice(t *testing.T) {
 	}
 }
 
+// TestSyncLowersAmountWithTheReversalThatAllowsIt: an invoice paid in
+// full, then a record lowering its amount below that payment and reversing
+// it (the ERP's correction of a wrong invoice and its payment): applied,
+// the reversal first. Lowered without the reversal, it is still refused.
+func TestSyncLowersAmountWithTheReversalThatAllowsIt(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, open, d(2025, 9, 1))
+			full := service.SyncPayment{Payment: ledger.Payment{Amount: 500000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "LO-PAY-1"}}
+			ids := f.created(t, "", f.record(1, "LO-1", 500000, 30, full))
+			res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(2, "LO-1", 300000, 30, full)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncRejected || len(r.Violations) != 1 || r.Violations[0].Field != "amount.minor_units" {
+				t.Fatalf("lowered below what is paid: %+v", r)
+			}
+			reversed := full
+			reversed.ReversedOn, reversed.ReversalReason = d(2025, 8, 20), "paid against the wrong amount"
+			res, _, err = f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(3, "LO-1", 300000, 30, reversed)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res[0]; r.Outcome != service.SyncUpdated || !slices.Equal(r.Changed, []string{"payments[0]:reversed", "amount"}) {
+				t.Fatalf("lowered with the reversal: %+v", r)
+			}
+			if inv := f.get(t, ids[0]); inv.Amount.Minor != 300000 || inv.Paid != 0 {
+				t.Errorf("the invoice: amount %d, paid %d; want 300000 and 0", inv.Amount.Minor, inv.Paid)
+			}
+		})
+	}
+}
+
 // TestSyncRefusesAnotherInvoicesPayment: a payment belongs to one invoice.
 // A record naming a payment another invoice holds, to match it or to
 // reverse it, is rejected naming the payment, as RecordPayment refuses the
