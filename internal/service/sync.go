@@ -1258,7 +1258,9 @@ func (l *Ledger) syncRecord(ctx context.Context, tx store.Tx, debtorID uuid.UUID
 		return err
 	default:
 		if inv.CreditorID != creditor.ID {
-			return ledger.Invalid("creditor", "invoice %q is owed to another supplier in the ledger; cancel it and record a new one", inv.DocumentRef)
+			// Two suppliers' own invoice numbers may well be the same: the
+			// reference is the debtor's document, one invoice each.
+			return ledger.Invalid("creditor", "invoice %q is owed to another supplier in the ledger: a document reference names one invoice of the debtor (its own document number, not a supplier's invoice number, which two suppliers may share); if the supplier was recorded wrongly, cancel that invoice and record this one under a new reference", inv.DocumentRef)
 		}
 	}
 	// The payments to apply, each reference once: a reference listed twice

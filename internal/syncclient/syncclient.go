@@ -1317,6 +1317,10 @@ const (
 	colPaymentReference
 	colPaymentAmount
 	colPaidOn
+	colPaymentReversedOn
+	colPaymentReversalReason
+	colCancelledOn
+	colCancelReason
 	numColumns
 )
 
@@ -1327,6 +1331,8 @@ var columnNames = [numColumns]string{
 	colContractSignedOn: "contract_signed_on", colIssuedOn: "issued_on", colReceivedOn: "received_on",
 	colDeliveredOn: "delivered_on", colAgreedTermDays: "agreed_term_days", colAgreedDueDate: "agreed_due_date",
 	colPaymentReference: "payment_reference", colPaymentAmount: "payment_amount", colPaidOn: "paid_on",
+	colPaymentReversedOn: "payment_reversed_on", colPaymentReversalReason: "payment_reversal_reason",
+	colCancelledOn: "cancelled_on", colCancelReason: "cancel_reason",
 }
 
 var columnList = columnNames[:]
@@ -1413,6 +1419,8 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		CreditorRegionCode: get(colCreditorRegionCode), ContractRef: get(colContractRef), Amount: amount(colAmount),
 		ContractSignedOn: date(colContractSignedOn), IssuedOn: date(colIssuedOn), ReceivedOn: date(colReceivedOn),
 		DeliveredOn: date(colDeliveredOn), AgreedDueDate: date(colAgreedDueDate),
+		// The server refuses a reason without its date, naming the field.
+		CancelledOn: date(colCancelledOn), CancelReason: get(colCancelReason),
 	}
 	if s := get(colCreditorSizeClass); s != "" {
 		v, ok := arrearsv1.SizeClass_value["SIZE_CLASS_"+strings.ToUpper(s)]
@@ -1433,11 +1441,12 @@ func fromCSV(layout *csvLayout, row []string) (*arrearsv1.PayableRecord, error) 
 		rec.AgreedTermDays = int32(n)
 	}
 	if ref := get(colPaymentReference); ref != "" {
-		rec.Payments = []*arrearsv1.PayablePayment{{Reference: ref, Amount: amount(colPaymentAmount), PaidOn: date(colPaidOn)}}
-	} else if get(colPaymentAmount) != "" || get(colPaidOn) != "" {
+		rec.Payments = []*arrearsv1.PayablePayment{{Reference: ref, Amount: amount(colPaymentAmount), PaidOn: date(colPaidOn),
+			ReversedOn: date(colPaymentReversedOn), ReversalReason: get(colPaymentReversalReason)}}
+	} else if get(colPaymentAmount) != "" || get(colPaidOn) != "" || get(colPaymentReversedOn) != "" || get(colPaymentReversalReason) != "" {
 		// A payment with no reference cannot be matched on a rerun, and
 		// dropping it would leave the invoice unpaid without a word.
-		return nil, &fieldError{"payment_reference", errors.New("required with payment_amount or paid_on")}
+		return nil, &fieldError{"payment_reference", errors.New("required with payment_amount, paid_on or a reversal")}
 	}
 	return rec, err
 }

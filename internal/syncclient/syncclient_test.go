@@ -446,6 +446,13 @@ func TestCSVColumnsReachTheirFields(t *testing.T) {
 		"currency": "cny", "amount": "1234.50", "contract_signed_on": "2025-05-02", "issued_on": "2025-06-03",
 		"received_on": "2025-06-04", "delivered_on": "2025-06-05", "agreed_term_days": "45",
 		"agreed_due_date": "2025-07-20", "payment_reference": "PAY-1", "payment_amount": "100.25", "paid_on": "2025-07-01",
+		"payment_reversed_on": "2025-07-09", "payment_reversal_reason": "returned by the bank",
+		"cancelled_on": "2025-07-10", "cancel_reason": "issued twice",
+	}
+	for _, c := range columnList {
+		if cells[c] == "" {
+			t.Fatalf("no cell for column %s", c)
+		}
 	}
 	// The header backwards, with a column of no name in the middle.
 	var header, row []string
@@ -472,8 +479,9 @@ func TestCSVColumnsReachTheirFields(t *testing.T) {
 		CreditorSizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL, CreditorRegionCode: "350121", ContractRef: "C-9",
 		Amount:           &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 123450},
 		ContractSignedOn: date(2025, 5, 2), IssuedOn: date(2025, 6, 3), ReceivedOn: date(2025, 6, 4), DeliveredOn: date(2025, 6, 5),
-		AgreedTermDays: 45, AgreedDueDate: date(2025, 7, 20),
-		Payments: []*arrearsv1.PayablePayment{{Reference: "PAY-1", Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 10025}, PaidOn: date(2025, 7, 1)}},
+		AgreedTermDays: 45, AgreedDueDate: date(2025, 7, 20), CancelledOn: date(2025, 7, 10), CancelReason: "issued twice",
+		Payments: []*arrearsv1.PayablePayment{{Reference: "PAY-1", Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 10025}, PaidOn: date(2025, 7, 1),
+			ReversedOn: date(2025, 7, 9), ReversalReason: "returned by the bank"}},
 	}
 	if !proto.Equal(got, want) {
 		t.Errorf("row read as\n%v\nwant\n%v", got, want)
