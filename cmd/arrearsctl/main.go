@@ -231,7 +231,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		// In sequence order, as RunRetrying's report gives them.
 		for _, r := range rep.Rejected {
-			fmt.Fprintf(stdout, "rejected record %d (%s): %s\n", r.Sequence, r.DocumentRef, problems(r.Problems))
+			where := r.DocumentRef
+			if line := rep.Lines[r.Sequence]; line > 0 {
+				where += fmt.Sprintf(", line %d", line)
+			}
+			fmt.Fprintf(stdout, "rejected record %d (%s): %s\n", r.Sequence, where, problems(r.Problems))
 		}
 		if n := rep.Outcomes["REJECTED"]; n > int64(len(rep.Rejected)) {
 			fmt.Fprintf(stdout, "... and %d more rejected records\n", n-int64(len(rep.Rejected)))

@@ -118,7 +118,9 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	bad := []string{lines[0], lines[1],
 		"CSV-SLASH,CN:x,Supplier,SMALL,CNY,10/4,2025-06-15,2025-07-02,2025-07-01,60,,,",
 		strings.Replace(lines[2], "2025-07-02", "2025-02-30", 1),
-		"CSV-SHORT,CN:x", lines[3]}
+		"CSV-SHORT,CN:x", lines[3],
+		// Read, sent, and refused by the server: no such credit code.
+		"CSV-NOCODE,CN:x,Supplier,SMALL,CNY,1.00,2025-06-15,2025-07-02,2025-07-01,60,,,"}
 	mixed := filepath.Join(dir, "mixed.csv")
 	os.WriteFile(mixed, []byte(strings.Join(bad, "\n")+"\n"), 0o600)
 	rep4, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: mixed})
@@ -129,8 +131,13 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 	for _, r := range rep4.Rejected {
 		rejected = append(rejected, r.Sequence)
 	}
-	if rep4.Total != 5 || !rep4.Done || rep4.Outcomes["REJECTED"] != 3 || fmt.Sprint(rejected) != "[2 3 4]" || rep4.Rejected[0].Problems[0].Field != "amount" {
-		t.Errorf("a file with three unreadable rows: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
+	if rep4.Total != 6 || !rep4.Done || rep4.Outcomes["REJECTED"] != 4 || fmt.Sprint(rejected) != "[2 3 4 6]" || rep4.Rejected[0].Problems[0].Field != "amount" {
+		t.Errorf("a file with three unreadable rows and one refused: total %d, outcomes %v, rejected %v", rep4.Total, rep4.Outcomes, rep4.Rejected)
+	}
+	// Each named by its line of the file, as a spreadsheet numbers it (the
+	// header is line 1), whoever refused it.
+	if got := fmt.Sprint(rep4.Lines); got != "map[2:3 3:4 4:5 6:7]" {
+		t.Errorf("the rejections' lines: %s, want map[2:3 3:4 4:5 6:7]", got)
 	}
 	// A row in another encoding refuses the whole file before anything is
 	// sent: a GBK export's other rows may happen to be valid UTF-8, and

@@ -94,6 +94,9 @@ type Report struct {
 	Done     bool
 	Outcomes map[string]int64
 	Rejected []*arrearsv1.RecordResult // this run's first 100 in the file; all are in Options.Rejects
+	// Lines gives the file's line each of Rejected starts on, where known
+	// (not for rejections an earlier run's lost answers held).
+	Lines map[int64]int
 	// RejectedBefore counts the rejections of the records at or before
 	// ResumeAfter: those earlier runs of the session wrote to
 	// Options.Rejects or RunRetrying's earlier attempts reported, and
@@ -210,6 +213,7 @@ type invocation struct {
 	first    *Report // the first run that opened the session
 	outcomes map[string]int64
 	rejected map[int64]*arrearsv1.RecordResult
+	lines    map[int64]int
 }
 
 func (v *invocation) add(r *Report) {
@@ -218,7 +222,7 @@ func (v *invocation) add(r *Report) {
 	}
 	if v.first == nil {
 		v.first = r
-		v.outcomes, v.rejected = map[string]int64{}, map[int64]*arrearsv1.RecordResult{}
+		v.outcomes, v.rejected, v.lines = map[string]int64{}, map[int64]*arrearsv1.RecordResult{}, map[int64]int{}
 	}
 	for o, n := range r.Outcomes {
 		if o != "REJECTED" { // re-read records are rejected again: counted below
@@ -228,6 +232,7 @@ func (v *invocation) add(r *Report) {
 	for _, res := range r.Rejected {
 		v.rejected[res.Sequence] = res
 	}
+	maps.Copy(v.lines, r.Lines)
 }
 
 // report rewrites last, the last run's report, as the invocation's. Its
@@ -245,6 +250,12 @@ func (v *invocation) report(last *Report) {
 	}
 	rejected := slices.SortedFunc(maps.Values(v.rejected), bySequence)
 	last.Outcomes, last.Rejected = outcomes, rejected[:min(len(rejected), 100)]
+	last.Lines = map[int64]int{}
+	for _, res := range last.Rejected {
+		if line, ok := v.lines[res.Sequence]; ok {
+			last.Lines[res.Sequence] = line
+		}
+	}
 	last.ResumeAfter, last.RejectedBefore = v.first.ResumeAfter, v.first.RejectedBefore
 	last.Recovered, last.Reread = v.first.Recovered, v.first.Reread
 	last.Elapsed = time.Since(v.start)
@@ -309,7 +320,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.Session = sanitize(base) + "-" + named[:12]
 	}
-	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}}
+	rep := &Report{Session: o.Session, Total: total, Outcomes: map[string]int64{}, Lines: map[int64]int{}}
 
 	rejects, err := lockRejects(o.Rejects)
 	if err != nil {
@@ -389,19 +400,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var mu sync.Mutex
 	// reject records a rejected record; mu held. A rejection that cannot
 	// be written ends the run: it would be lost, as nothing re-sends it.
-	reject := func(r *arrearsv1.RecordResult) {
+	reject := func(r *arrearsv1.RecordResult, line int) {
 		rep.Outcomes["REJECTED"]++
 		// The 100 first in the file: the file's own refusals come at
 		// once, the server's as their chunks are answered.
 		rep.Rejected = append(rep.Rejected, r)
+		if line > 0 {
+			rep.Lines[r.Sequence] = line
+		}
 		if len(rep.Rejected) > 100 {
 			slices.SortFunc(rep.Rejected, bySequence)
+			delete(rep.Lines, rep.Rejected[100].Sequence)
 			rep.Rejected = rep.Rejected[:100]
 		}
 		if err := rejects.write(r); err != nil {
 			cancel()
 		}
 	}
+	// lines are the file's lines of the records in flight, by sequence.
+	lines := map[int64]int{}
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -420,10 +437,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.Acknowledged = c.AcknowledgedSequence
 			for _, r := range c.Results {
 				if r.Outcome == "REJECTED" {
-					reject(r)
+					reject(r, lines[r.Sequence])
 				} else {
 					rep.Outcomes[r.Outcome]++
 				}
+				delete(lines, r.Sequence)
 			}
 			mu.Unlock()
 			<-window
@@ -514,7 +532,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				mu.Lock()
 				switch {
 				case seq > rep.ResumeAfter:
-					reject(res)
+					reject(res, r.recLine)
 				case !named && !rejects.held[seq]:
 					// An earlier run's, its line lost (the rejects file
 					// removed, or none kept): never sent, so the server
@@ -537,6 +555,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rec.Sequence = seq
 			chunk = append(chunk, rec)
 			chunkCheck = chain.String()
+			mu.Lock()
+			lines[seq] = r.recLine
+			mu.Unlock()
 			if size += proto.Size(rec); len(chunk) == o.Chunk || size >= maxChunkBytes {
 				if err := flush(); err != nil {
 					return err
@@ -776,9 +797,9 @@ func (r *rejectsFile) write(res *arrearsv1.RecordResult) error {
 	if r.f == nil || r.err != nil {
 		return r.err
 	}
-	line, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res)
+	out, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res)
 	if err == nil {
-		r.w.Write(line)
+		r.w.Write(out)
 		r.w.WriteByte('\n')
 		err = r.w.Flush()
 	}
@@ -950,7 +971,9 @@ type recordReader struct {
 	limit  *rowLimit // beneath csv
 	lines  *bufio.Reader
 	lineNo int // the NDJSON lines read, blank ones too
-	isJSON bool
+	// recLine is the line of the file the last record read starts on.
+	recLine int
+	isJSON  bool
 	// blankRows counts the rows of empty cells skipped.
 	blankRows int64
 }
@@ -1071,6 +1094,7 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 				return nil, err
 			}
 			r.lineNo++
+			r.recLine = r.lineNo
 			if line == nil {
 				return nil, &rowError{field: "record", err: fmt.Errorf("line %d: over %d bytes", r.lineNo, maxLineBytes)}
 			}
@@ -1110,6 +1134,9 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	}
 	if err != nil && !errors.Is(err, csv.ErrFieldCount) {
 		return nil, err
+	}
+	if len(row) > 0 {
+		r.recLine, _ = r.csv.FieldPos(0)
 	}
 	if err == nil && len(row) < r.width {
 		err = fmt.Errorf("%d cells, the header names columns up to the %dth", len(row), r.width)
