@@ -175,7 +175,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}
 	rep, err := syncclient.RunRetrying(ctx, syncclient.Options{Conn: conn, Token: strings.TrimSpace(*token), Debtor: *debtor,
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
-		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Stop: stop, Rejects: *rejects},
+		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Columns: columns(os.Stderr), Stop: stop, Rejects: *rejects},
 		syncclient.Retry{Attempts: *retries, Wait: time.Second, Notify: func(err error, wait time.Duration) {
 			what := "the server is unavailable"
 			if status.Code(err) == codes.Aborted {

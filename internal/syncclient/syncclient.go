@@ -61,6 +61,12 @@ type Options struct {
 	Progress io.Writer
 	Terminal bool
 	Every    time.Duration
+	// Columns is the terminal's width (default 80): the bar fits it.
+	Columns int
+	// LogEvery is how often a line of progress is written when Progress
+	// is no terminal (default 30 s): a cron job's log shows a long run
+	// moving, where it used to show one line at the end.
+	LogEvery time.Duration
 	// Stop, when closed, ends the run gently: no more chunks are sent, the
 	// server answers those in flight, and Run returns ErrStopped with
 	// their results counted. Cancelling ctx ends it at once instead: the
@@ -826,6 +832,12 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	drawn := 0 // the width of the line on the terminal
+	columns := o.Columns
+	if columns <= 0 {
+		columns = 80
+	}
+	logEvery := cmp.Or(o.LogEvery, 30*time.Second)
+	logged := time.Now()
 	draw := func(final bool) {
 		mu.Lock()
 		acked, total := rep.Acknowledged, rep.Total
@@ -838,21 +850,27 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 		if total > 0 {
 			frac = min(max(float64(acked)/float64(total), 0), 1)
 		}
-		// The bar takes what the figures leave of 79 columns (at least 10):
-		// a line wider than an 80-column terminal wraps, and each redraw
-		// (\r) then left a new line behind, five a second.
+		// The bar takes what the figures leave of the terminal's width
+		// less one column: a line as wide as the terminal wraps, and each
+		// redraw (\r) then left a new line behind, five a second. On a
+		// terminal too narrow for the figures and a bar of 10, the
+		// figures alone.
 		figures := fmt.Sprintf(" %5.1f%%  %d/%d records  %.0f records/s", 100*frac, acked, total, rate)
-		width := max(79-2-len(figures), 10)
-		filled := int(frac * float64(width))
-		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-		line := "[" + bar + "]" + figures
+		line := strings.TrimSpace(figures)
+		if width := columns - 1 - 2 - len(figures); width >= 10 {
+			filled := int(frac * float64(width))
+			line = "[" + strings.Repeat("=", filled) + strings.Repeat(" ", width-filled) + "]" + figures
+		} else if o.Terminal && len(line) >= columns {
+			line = line[:max(columns-1, 1)] // ASCII: cut as much as wraps
+		}
 		switch {
 		case o.Terminal:
 			io.WriteString(o.Progress, redraw(line, &drawn))
 			if final {
 				fmt.Fprintln(o.Progress)
 			}
-		case final:
+		case final || time.Since(logged) >= logEvery:
+			logged = time.Now()
 			fmt.Fprintln(o.Progress, line)
 		}
 	}

@@ -503,6 +503,55 @@ func TestProgressFitsEightyColumns(t *testing.T) {
 	}
 }
 
+// TestProgressFitsANarrowTerminal: on a terminal narrower than 80 columns
+// the line fits it, the bar shrinking, then left out and the figures cut.
+func TestProgressFitsANarrowTerminal(t *testing.T) {
+	for _, columns := range []int{70, 30} {
+		var out strings.Builder
+		rep := &Report{Total: 10_000_000, Acknowledged: 5_000_000}
+		var mu sync.Mutex
+		stop := Options{Progress: &out, Terminal: true, Columns: columns, Every: time.Hour}.progress(rep, &mu, time.Now().Add(-10*time.Second))
+		stop()
+		line := strings.TrimSpace(strings.TrimPrefix(out.String(), "\r"))
+		if n := utf8.RuneCountInString(line); n >= columns || !strings.HasPrefix(line, map[int]string{70: "[", 30: "50.0%  5000000/"}[columns]) {
+			t.Errorf("%d columns: the progress line is %d: %q", columns, n, line)
+		}
+	}
+}
+
+// TestProgressIsLoggedWithoutATerminal: written to a file (a cron job's
+// log), progress is a plain line now and then, not one at the end only.
+func TestProgressIsLoggedWithoutATerminal(t *testing.T) {
+	var out syncBuffer
+	rep := &Report{Total: 100, Acknowledged: 40}
+	var mu sync.Mutex
+	stop := Options{Progress: &out, Every: time.Millisecond, LogEvery: 5 * time.Millisecond}.progress(rep, &mu, time.Now())
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	got := out.String()
+	if n := strings.Count(got, "40/100 records"); n < 3 || strings.ContainsAny(got, "\r") {
+		t.Errorf("progress without a terminal, %d lines:\n%s", n, got)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for one writer and a reader after.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // limitedClient answers ListSyncRejections over the rate limit the first
 // times it is asked, as a server does to a key past its budget, then with
 // the rejections.
