@@ -80,11 +80,21 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time, ret
 	}
 	// Two migrators creating the table at once: PostgreSQL's IF NOT EXISTS
 	// can still fail the second on the catalog's key; the table is there
-	// when it is tried again.
-	if err := create(); err != nil {
-		if err := create(); err != nil {
-			return nil, fmt.Errorf("create schema_migrations: %w", err)
+	// when it is tried again. SQLite answers a writer that meets another
+	// mid-step busy at once, past its busy timeout (the lock it holds to
+	// read the schema would deadlock them): tried again after a wait, as
+	// a step is.
+	err := create()
+	for attempt := 1; err != nil && attempt < maxAttempts && (attempt == 1 || retryable != nil && retryable(err)); attempt++ {
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
+		err = create()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	cur, err := SchemaVersion(ctx, db)
 	if err != nil {
