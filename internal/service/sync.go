@@ -84,7 +84,7 @@ var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // name for GetSyncSession).
 func CheckSession(v *ledger.ValidationError, field, session string) {
 	if !sessionRE.MatchString(session) {
-		v.Add(field, "the session must be 1-128 letters, digits, dots, dashes or underscores, starting with a letter or digit")
+		v.Add(field, "the session must be 1-128 ASCII letters, digits, dots, dashes or underscores, starting with a letter or digit")
 	}
 }
 
@@ -880,6 +880,10 @@ func (l *Ledger) syncFast(ctx context.Context, tx store.Tx, debtorID uuid.UUID, 
 			newParties = append(newParties, np)
 		}
 		res.Outcome, res.InvoiceID = SyncCreated, inv.ID
+		// As a record taken alone names them (syncRecord).
+		for k := range pays {
+			res.Changed = append(res.Changed, fmt.Sprintf("payments[%d]:recorded", k))
+		}
 		newInvs = append(newInvs, &inv)
 		payments = append(payments, pays...)
 		f := &store.Facts{}

@@ -767,6 +767,20 @@ func TestSyncNamesWhatItCreates(t *testing.T) {
 			t.Errorf("record %d's first revision: %+v, want made by SyncPayables", i+1, rs)
 		}
 	}
+	// A new invoice's payments are named in its result whichever way it
+	// went: in bulk (a plain payment), or alone (one reversed at once).
+	plain := service.SyncPayment{Payment: ledger.Payment{Amount: 1000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "NM-PAY-1"}}
+	bounced := service.SyncPayment{Payment: ledger.Payment{Amount: 1000, Currency: "CNY", PaidOn: d(2025, 8, 1), Reference: "NM-PAY-2"},
+		ReversedOn: d(2025, 8, 5), ReversalReason: "bounced"}
+	res, _, err := f.a.SyncChunk(admin, f.debtor.ID, "", []service.SyncRecord{f.record(3, "NM-PAID", 500000, 30, plain), f.record(4, "NM-BOUNCED", 500000, 30, bounced)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Outcome != service.SyncCreated || !slices.Equal(r.Changed, []string{"payments[0]:recorded"}) {
+			t.Errorf("%s: %s %v, want CREATED naming payments[0]:recorded", r.DocumentRef, r.Outcome, r.Changed)
+		}
+	}
 }
 
 // TestSyncNamesWhatDiffersInAPayment: a record whose payment differs from

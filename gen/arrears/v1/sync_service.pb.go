@@ -611,7 +611,10 @@ type RecordResult struct {
 	Outcome string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// The invoice ("invoices/{uuid}"), unless rejected.
 	Invoice string `protobuf:"bytes,4,opt,name=invoice,proto3" json:"invoice,omitempty"`
-	// What an update changed.
+	// What the record changed: an update's fields ("amount"), and the
+	// payments it recorded or reversed ("payments[0]:recorded",
+	// "payments[1]:reversed"), a new invoice's too; "cancelled_on" for a
+	// cancellation.
 	Changed []string `protobuf:"bytes,5,rep,name=changed,proto3" json:"changed,omitempty"`
 	// Why it was rejected.
 	Problems      []*RecordProblem `protobuf:"bytes,6,rep,name=problems,proto3" json:"problems,omitempty"`
