@@ -131,10 +131,20 @@ func pathAt(body []byte, off int64) (string, bool) {
 	}
 }
 
+// bare is protojson's prefix on a message with no position.
+var bare = regexp.MustCompile(`^proto:[ \x{a0}]`)
+
 // Plain drops protojson's prefix and position from its message.
 func Plain(msg string) string {
 	m := position.FindStringSubmatch(msg)
 	switch {
+	case m == nil && bare.MatchString(msg):
+		rest := msg[len(bare.FindString(msg)):]
+		if rest == "unexpected EOF" {
+			// A line cut short, or a brace left open.
+			return "the JSON ends before the value does"
+		}
+		return rest
 	case m == nil:
 		return msg
 	case m[1] != "":

@@ -42,6 +42,9 @@ func TestFieldPath(t *testing.T) {
 	if p, ok := FieldPath([]byte(`{"a": "b"}`), "proto: (line 1:7): x"); !ok || p != "a" {
 		t.Errorf("a space after the prefix: %q, %v", p, ok)
 	}
+	if got := Plain("proto: unexpected EOF"); got != "the JSON ends before the value does" {
+		t.Errorf("Plain of a JSON cut short: %q", got)
+	}
 	if Plain("proto:\u00a0syntax error\u00a0(line 1:2): unexpected token") != "syntax error: unexpected token" {
 		t.Error("a syntax error's words kept the prefix")
 	}
