@@ -186,6 +186,11 @@ func TestArrearsctlSessionKnowsItsFile(t *testing.T) {
 	if rep, err := run(file("night1.csv", "N1", 5)); err != nil || rep.Outcomes["CREATED"] != 4 {
 		t.Fatalf("first night: %v, %+v", err, rep)
 	}
+	var sess arrearsv1.GetSyncSessionResponse
+	call(t, &grpcTransport{conn: f.conn, token: f.erp}, "GetSyncSession", &arrearsv1.GetSyncSessionRequest{Name: f.debtor + "/syncSessions/nightly"}, &sess)
+	if sess.ResumeAfter != 5 || !strings.HasPrefix(sess.ResumeCheck, "5:") {
+		t.Errorf("the session after the first night: %v", &sess)
+	}
 	before := countInvoices(t, f.conn, f.erp)
 	if _, err := run(file("night2.csv", "N2", 8)); err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session nightly acknowledged") {
 		t.Errorf("another file under the session: %v", err)

@@ -100,7 +100,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		log.Info("embedded store is up to date", "path", cfg.SQLitePath())
+		log.Info("embedded store is up to date", "path", cfg.SQLitePath()) // after Open's line of what it applied
 		return s.Close()
 	}
 	applied, err := postgres.Migrate(ctx, cfg.DatabaseURL, time.Now())

@@ -576,7 +576,8 @@ func (a *Sync) GetSyncSession(ctx context.Context, req *arrearsv1.GetSyncSession
 	if err != nil {
 		return nil, a.s.fail(ctx, method, req.Name, err)
 	}
-	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume.After, RejectedRecords: rejected}, nil
+	return &arrearsv1.GetSyncSessionResponse{Name: sessionName(debtor.ID, session), ResumeAfter: resume.After, RejectedRecords: rejected,
+		ResumeCheck: resume.Check}, nil
 }
 
 // parseSessionName reads "parties/{debtor}/syncSessions/{session}", the

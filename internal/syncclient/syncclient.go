@@ -363,7 +363,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.opened = true
 	rep.ResumeAfter = opened.GetOpened().GetResumeAfter()
-	resumeCheck := opened.GetOpened().GetResumeCheck()
+	// The check names the record it was taken at: a chunk applied by a
+	// server that keeps none (one of an older release, in a rolling
+	// upgrade) moves the session on and leaves the check of an earlier
+	// record, which still says whether the records up to it are this
+	// file's.
+	checkAt, checkSum := parseResumeCheck(opened.GetOpened().GetResumeCheck())
+	if checkAt > rep.ResumeAfter {
+		checkAt = 0 // not a check of this session's records
+	}
 	rep.Acknowledged = rep.ResumeAfter
 	if rep.ResumeAfter > total {
 		// The session is ahead of the file: it was another file (a
@@ -514,11 +522,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				ref = row.docRef
 			}
 			chain.add(ref)
-			if seq == rep.ResumeAfter && resumeCheck != "" && chain.String() != resumeCheck {
+			if seq == checkAt && chain.String() != checkSum {
 				// Resumed by position, another file would have its first
 				// records skipped, unsent, without a word.
 				return fmt.Errorf("%s: its first %d records are not those session %s acknowledged (their document references differ): is it the file the session began with? Another file needs a session of its own (without -session, one is named after the file); nothing was sent",
-					o.File, rep.ResumeAfter, o.Session)
+					o.File, checkAt, o.Session)
 			}
 			if row == nil {
 				if n := proto.Size(rec); n > maxRecordBytes {
@@ -560,7 +568,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			rec.Sequence = seq
 			chunk = append(chunk, rec)
-			chunkCheck = chain.String()
+			chunkCheck = fmt.Sprintf("%d:%s", seq, chain)
 			mu.Lock()
 			lines[seq] = r.recLine
 			mu.Unlock()
@@ -930,6 +938,21 @@ type resumeChain struct {
 }
 
 func newResumeChain() *resumeChain { return &resumeChain{h: sha256.New()} }
+
+// parseResumeCheck reads a session's check, "SEQ:HASH", the chain's value
+// at record SEQ; at is 0 for none, or one in another form (a client of
+// another kind may have written it).
+func parseResumeCheck(check string) (at int64, sum string) {
+	n, sum, ok := strings.Cut(check, ":")
+	if !ok {
+		return 0, ""
+	}
+	at, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || at <= 0 || len(sum) != 2*sha256.Size {
+		return 0, ""
+	}
+	return at, sum
+}
 
 // add takes in the next record's document reference.
 func (c *resumeChain) add(docRef string) {

@@ -775,3 +775,76 @@ func TestRejectionsAheadOfTheAcknowledgedAreCounted(t *testing.T) {
 			err, rep.Acknowledged, rep.Outcomes, rep.Ahead)
 	}
 }
+
+// resumingSync is a sync server whose session stands where opened says,
+// and which acknowledges every chunk sent after.
+type resumingSync struct {
+	arrearsv1.UnimplementedSyncServiceServer
+	opened *arrearsv1.SyncOpened
+	sent   atomic.Int32 // records received
+}
+
+func (s *resumingSync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Opened{Opened: s.opened}}); err != nil {
+		return err
+	}
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		recs := req.GetChunk().GetRecords()
+		s.sent.Add(int32(len(recs)))
+		res := &arrearsv1.ChunkResult{AcknowledgedSequence: recs[len(recs)-1].Sequence}
+		for _, r := range recs {
+			res.Results = append(res.Results, &arrearsv1.RecordResult{Sequence: r.Sequence, DocumentRef: r.DocumentRef, Outcome: "CREATED"})
+		}
+		if err := stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Chunk{Chunk: res}}); err != nil {
+			return err
+		}
+	}
+}
+
+// TestResumeCheckOfAnEarlierRecord: a session's check names the record it
+// was taken at. One left behind by a chunk a server of an older release
+// applied (it keeps no check, and moved the session on past it) still
+// checks the records up to it: the same file resumes, another is refused
+// before anything is sent. A check in another form is not one.
+func TestResumeCheckOfAnEarlierRecord(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("document_ref,creditor,creditor_name,currency,amount,issued_on\n")
+	chain := newResumeChain()
+	for i := range 10 {
+		fmt.Fprintf(&b, "A-%d,CN:x,Supplier,CNY,10.00,2025-07-02\n", i)
+		if i < 5 {
+			chain.add(fmt.Sprintf("A-%d", i))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "payables.csv")
+	os.WriteFile(path, []byte(b.String()), 0o600)
+	for _, c := range []struct {
+		check   string
+		refused bool
+	}{
+		{"5:" + chain.String(), false},
+		{"5:" + strings.Repeat("0", 64), true},
+		{chain.String(), false}, // no record named: not a check
+		{"9:" + chain.String(), false},
+	} {
+		fake := &resumingSync{opened: &arrearsv1.SyncOpened{Session: "s", ResumeAfter: 7, ResumeCheck: c.check}}
+		conn := serveSync(t, fake)
+		rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Session: "s"})
+		switch {
+		case c.refused && (err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session s acknowledged") || fake.sent.Load() != 0):
+			t.Errorf("check %q: %v after sending %d records, want refused before sending", c.check, err, fake.sent.Load())
+		case !c.refused && (err != nil || rep.Acknowledged != 10 || fake.sent.Load() != 3):
+			t.Errorf("check %q: %v, %d records sent; want the 3 after the resume point", c.check, err, fake.sent.Load())
+		}
+	}
+}

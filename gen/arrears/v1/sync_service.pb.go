@@ -1051,8 +1051,11 @@ type GetSyncSessionResponse struct {
 	// How many records the session has rejected (ListSyncRejections lists
 	// them).
 	RejectedRecords int64 `protobuf:"varint,3,opt,name=rejected_records,json=rejectedRecords,proto3" json:"rejected_records,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The client's check of its records up to where the session stands, as
+	// SyncOpened gives it.
+	ResumeCheck   string `protobuf:"bytes,4,opt,name=resume_check,json=resumeCheck,proto3" json:"resume_check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSyncSessionResponse) Reset() {
@@ -1104,6 +1107,13 @@ func (x *GetSyncSessionResponse) GetRejectedRecords() int64 {
 		return x.RejectedRecords
 	}
 	return 0
+}
+
+func (x *GetSyncSessionResponse) GetResumeCheck() string {
+	if x != nil {
+		return x.ResumeCheck
+	}
+	return ""
 }
 
 type ListSyncRejectionsRequest struct {
@@ -1305,11 +1315,12 @@ const file_arrears_v1_sync_service_proto_rawDesc = "" +
 	"\x19SyncPayablesBatchResponse\x12/\n" +
 	"\x06result\x18\x01 \x01(\v2\x17.arrears.v1.ChunkResultR\x06result\"+\n" +
 	"\x15GetSyncSessionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"z\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x9d\x01\n" +
 	"\x16GetSyncSessionResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fresume_after\x18\x02 \x01(\x03R\vresumeAfter\x12)\n" +
-	"\x10rejected_records\x18\x03 \x01(\x03R\x0frejectedRecords\"o\n" +
+	"\x10rejected_records\x18\x03 \x01(\x03R\x0frejectedRecords\x12!\n" +
+	"\fresume_check\x18\x04 \x01(\tR\vresumeCheck\"o\n" +
 	"\x19ListSyncRejectionsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

@@ -150,9 +150,15 @@ func open(ctx context.Context, path string, log *slog.Logger, now time.Time, mig
 		return nil, err
 	}
 	if migrate {
-		if _, err := sqlstore.Migrate(ctx, db, ms, now, Dialect.Retryable); err != nil {
+		applied, err := sqlstore.Migrate(ctx, db, ms, now, Dialect.Retryable)
+		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+		if len(applied) > 0 {
+			// What an upgrade did, as `arrearsd migrate` says it on
+			// PostgreSQL; nothing on an open that found it current.
+			log.Info("migrated the embedded store", "path", path, "applied", applied)
 		}
 	} else if err := sqlstore.CheckVersion(ctx, db, ms); err != nil {
 		db.Close()

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -374,5 +376,22 @@ func TestReadOnlyFileIsUnavailable(t *testing.T) {
 	})
 	if !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("a write on a read-only database: %v, want unavailable", err)
+	}
+}
+
+// TestMigrationsApplyingAreLogged: an open that migrates says which steps
+// it applied; one that finds the store current says nothing of it.
+func TestMigrationsApplyingAreLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	for i, want := range []bool{true, false} {
+		var out bytes.Buffer
+		s, err := sqlite.Open(context.Background(), path, slog.New(slog.NewTextHandler(&out, nil)), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got := strings.Contains(out.String(), "migrated the embedded store") && strings.Contains(out.String(), "applied="); got != want {
+			t.Errorf("open %d: logged %q; want a line of what was applied: %v", i+1, out.String(), want)
+		}
 	}
 }
