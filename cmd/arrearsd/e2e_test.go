@@ -916,6 +916,10 @@ func malformedHTTP(t *testing.T, httpAddr, token string) {
 			t.Errorf("%s: HTTP %d, want %d: %s", tc.desc, code, tc.status, raw)
 		}
 	}
+	// A request with no body has nothing coded, whatever it says.
+	if code, raw := send("GET", "/v1/parties", nil, "Content-Encoding", "gzip"); code != http.StatusOK {
+		t.Errorf("a GET saying Content-Encoding gzip: HTTP %d: %s", code, raw)
+	}
 	// A path served for other methods answers 405 saying which: a custom
 	// method's path is not read as a name by a GET route, and an export's
 	// path is not unknown to a POST.

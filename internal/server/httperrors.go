@@ -368,6 +368,10 @@ func writeInvalidAs(w http.ResponseWriter, httpStatus int, field, desc string) {
 // take, saying which it does (Accept-Encoding).
 func identityBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
+			h.ServeHTTP(w, r) // no body: nothing coded
+			return
+		}
 		for _, v := range r.Header.Values("Content-Encoding") {
 			for _, c := range strings.Split(v, ",") {
 				if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
