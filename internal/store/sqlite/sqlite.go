@@ -202,17 +202,26 @@ func checkpointer(db *sql.DB, log *slog.Logger) func() {
 		defer close(stopped)
 		t := time.NewTicker(checkpointInterval)
 		defer t.Stop()
+		// A failure is logged when it begins, then once a minute while
+		// it lasts, and its end once: a full disk made it a line a second.
+		var failing string
+		var since time.Time
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
 			}
-			if _, err := db.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
-					return
-				}
+			_, err := db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			switch {
+			case err != nil && (errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed")):
+				return
+			case err != nil && (err.Error() != failing || time.Since(since) >= time.Minute):
 				log.Warn("sqlite checkpoint", "err", err)
+				failing, since = err.Error(), time.Now()
+			case err == nil && failing != "":
+				log.Info("sqlite checkpoint works again")
+				failing = ""
 			}
 		}
 	}()
