@@ -175,11 +175,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}
 	rep, err := syncclient.RunRetrying(ctx, syncclient.Options{Conn: conn, Token: strings.TrimSpace(*token), Debtor: *debtor,
 		File: fs.Arg(0), Session: *session, Chunk: *chunk, Progress: stderr,
-		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Columns: columns(os.Stderr), Stop: stop, Rejects: *rejects},
+		Terminal: fi != nil && fi.Mode()&os.ModeCharDevice != 0, Columns: func() int { return columns(os.Stderr) }, Stop: stop, Rejects: *rejects},
 		syncclient.Retry{Attempts: *retries, Wait: time.Second, Notify: func(err error, wait time.Duration) {
 			what := "the server is unavailable"
-			if status.Code(err) == codes.Aborted {
+			switch status.Code(err) {
+			case codes.Aborted:
 				what = "a chunk conflicted with other writes to the ledger"
+			case codes.DeadlineExceeded:
+				what = "the server closed the stream"
 			}
 			fmt.Fprintf(stderr, "arrearsctl: %s (%v); resuming in %v\n", what, status.Convert(err).Message(), wait)
 		}})
@@ -246,7 +249,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitError{exitInterrupted, fmt.Sprintf("interrupted: run the same command again to resume after record %d or later", rep.Acknowledged)}
 	case errors.Is(err, syncclient.ErrStopped):
 		return exitError{exitInterrupted, fmt.Sprintf("stopped: run the same command again to resume after record %d", rep.Acknowledged)}
-	case status.Code(err) == codes.Unavailable || status.Code(err) == codes.Aborted:
+	case status.Code(err) == codes.Unavailable || status.Code(err) == codes.Aborted || status.Code(err) == codes.DeadlineExceeded:
 		return fmt.Errorf("%s; everything acknowledged is kept: run the same command again to resume after record %d", said(err), rep.Acknowledged)
 	case err != nil:
 		return said(err)

@@ -158,20 +158,21 @@ func TestArrearsctlSyncResumes(t *testing.T) {
 }
 
 // TestArrearsctlSessionKnowsItsFile: a session named by hand resumes by
-// position. Another file under it, whose first records are not those the
-// session took, is refused before anything is sent (its first records
-// would have been skipped, unsent, exit 0); the same file grown since
-// resumes after the records it had, and sends only the new ones.
+// position. Another file under it, or the same with a row fixed since,
+// whose first records are not those the session took, is refused before
+// anything is sent (its first records would have been skipped, unsent,
+// exit 0); the same file grown since resumes after the records it had,
+// and sends only the new ones.
 func TestArrearsctlSessionKnowsItsFile(t *testing.T) {
 	f := newSyncFixture(t, config{})
 	dir := t.TempDir()
-	file := func(name, prefix string, n int) string {
+	file := func(name, prefix string, n int, fixed ...bool) string {
 		var b strings.Builder
 		b.WriteString("document_ref,creditor,creditor_name,creditor_size_class,currency,amount,issued_on\n")
 		for i := range n {
 			// A row the file itself refuses takes its place in the check.
 			amount := "10.00"
-			if i == 1 {
+			if i == 1 && len(fixed) == 0 {
 				amount = "10/4"
 			}
 			fmt.Fprintf(&b, "%s-%d,CN:%s,Supplier,SMALL,CNY,%s,2025-07-02\n", prefix, i, uscc("92350121MA0CW0003"), amount)
@@ -197,6 +198,10 @@ func TestArrearsctlSessionKnowsItsFile(t *testing.T) {
 	}
 	if after := countInvoices(t, f.conn, f.erp); after != before {
 		t.Errorf("another file under the session: %d invoices before, %d after", before, after)
+	}
+	// The refused row fixed: not skipped unsent, refused as a changed file.
+	if _, err := run(file("night1.csv", "N1", 5, true)); err == nil || !strings.Contains(err.Error(), "rows changed since") {
+		t.Errorf("the first file with its refused row fixed: %v", err)
 	}
 	rep, err := run(file("night1.csv", "N1", 8))
 	if err != nil || rep.ResumeAfter != 5 || rep.Outcomes["CREATED"] != 3 {
@@ -238,8 +243,8 @@ func TestArrearsctlSyncStopsGently(t *testing.T) {
 		amount := fmt.Sprintf("%d.00", 1000+i)
 		switch {
 		case i%500 == 7:
-			amount = "-1.00" // the server rejects it, naming the field
-			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount.minor_units", i))
+			amount = "-1.00"                                                 // the server rejects it, naming the field
+			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount", i)) // its CSV column, as the server's amount.minor_units
 		case i%700 == 3:
 			amount = "12/5" // unreadable here
 			wantRejected = append(wantRejected, fmt.Sprintf("%d:amount", i))

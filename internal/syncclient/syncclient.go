@@ -61,8 +61,9 @@ type Options struct {
 	Progress io.Writer
 	Terminal bool
 	Every    time.Duration
-	// Columns is the terminal's width (default 80): the bar fits it.
-	Columns int
+	// Columns gives the terminal's width as it is now (nil, or 0: 80),
+	// asked at each redraw: the bar fits it, after a resize too.
+	Columns func() int
 	// LogEvery is how often a line of progress is written when Progress
 	// is no terminal (default 30 s): a cron job's log shows a long run
 	// moving, where it used to show one line at the end.
@@ -271,13 +272,15 @@ func (v *invocation) report(last *Report) {
 func bySequence(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) }
 
 // retryable reports whether a run that ended with err is run again:
-// UNAVAILABLE (a server stopping, restarting or without its database), and
+// UNAVAILABLE (a server stopping, restarting or without its database),
 // ABORTED (a chunk that lost races with other writers of its invoices,
-// the server's sweep among them, more times than the server reruns it):
-// resumed, the session takes the chunk again.
+// the server's sweep among them, more times than the server reruns it),
+// and DEADLINE_EXCEEDED (the server closed the stream of a client silent
+// past its idle timeout, one stopped or asleep; the run sets no deadline
+// of its own): resumed, the session takes the chunk again.
 func retryable(err error) bool {
 	switch status.Code(err) {
-	case codes.Unavailable, codes.Aborted:
+	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
 		return true
 	}
 	return false
@@ -335,6 +338,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.held != nil {
 		rejects.held = o.held
 	}
+	rejects.csv = strings.EqualFold(filepath.Ext(o.File), ".csv")
 	defer rejects.close()
 
 	parent := ctx
@@ -407,6 +411,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Progress != nil && rep.ResumeAfter > 0 {
 		fmt.Fprintf(o.Progress, "resuming session %s after record %d of %d\n", o.Session, rep.ResumeAfter, total)
+		if named && checkAt == 0 {
+			// Named after the file, the session is this file's; named
+			// by hand, it may have been another's.
+			fmt.Fprintf(o.Progress, "warning: session %s holds no check of its records (an arrearsctl or server of an earlier release sent its last chunk): the records up to %d are skipped by position, unchecked against those it took\n", o.Session, rep.ResumeAfter)
+		}
 	}
 
 	start := time.Now()
@@ -517,15 +526,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if err != nil && !errors.As(err, &row) {
 				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
 			}
-			ref := rec.GetDocumentRef()
-			if row != nil {
-				ref = row.docRef
-			}
-			chain.add(ref)
+			chain.add(r.rawCells, r.rawLine)
 			if seq == checkAt && chain.String() != checkSum {
 				// Resumed by position, another file would have its first
 				// records skipped, unsent, without a word.
-				return fmt.Errorf("%s: its first %d records are not those session %s acknowledged (their document references differ): is it the file the session began with? Another file needs a session of its own (without -session, one is named after the file); nothing was sent",
+				return fmt.Errorf("%s: its first %d records are not those session %s acknowledged: another file, or rows changed since (corrected, or fixed after a rejection), which a session resumed by position would skip unsent; sync it under a new session (without -session, one is named after the file), where records the ledger holds already come back UNCHANGED; nothing was sent",
 					o.File, checkAt, o.Session)
 			}
 			if row == nil {
@@ -639,6 +644,9 @@ type rejectsFile struct {
 	// earlier runs, listed by the server, or written by this run.
 	held   map[int64]bool
 	stream bool // not a regular file: only written
+	// csv names the fields of the server's rejections as the CSV columns
+	// do (csvField), as the file's own refusals are named.
+	csv bool
 }
 
 // notTheInput refuses a rejects file that is the file being synced (by
@@ -808,6 +816,11 @@ func (r *rejectsFile) write(res *arrearsv1.RecordResult) error {
 	if res.Sequence > 0 {
 		r.held[res.Sequence] = true
 	}
+	if r.csv {
+		for _, p := range res.Problems {
+			p.Field = csvField(p.Field)
+		}
+	}
 	if r.f == nil || r.err != nil {
 		return r.err
 	}
@@ -840,10 +853,6 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	drawn := 0 // the width of the line on the terminal
-	columns := o.Columns
-	if columns <= 0 {
-		columns = 80
-	}
 	logEvery := cmp.Or(o.LogEvery, 30*time.Second)
 	logged := time.Now()
 	draw := func(final bool) {
@@ -863,6 +872,12 @@ func (o Options) progress(rep *Report, mu *sync.Mutex, start time.Time) func() {
 		// redraw (\r) then left a new line behind, five a second. On a
 		// terminal too narrow for the figures and a bar of 10, the
 		// figures alone.
+		columns := 80
+		if o.Columns != nil {
+			if c := o.Columns(); c > 0 {
+				columns = c
+			}
+		}
 		figures := fmt.Sprintf(" %5.1f%%  %d/%d records  %.0f records/s", 100*frac, acked, total, rate)
 		line := strings.TrimSpace(figures)
 		if width := columns - 1 - 2 - len(figures); width >= 10 {
@@ -926,12 +941,13 @@ func sanitize(s string) string {
 }
 
 // resumeChain is the check of a file's records up to one: a hash chain of
-// their document references as read (empty for a row that has none), what
-// a session keeps with its acknowledged sequence (PayableChunk.resume_check)
+// the rows as read (CSV cells, NDJSON lines, readable or not), what a
+// session keeps with its acknowledged sequence (PayableChunk.resume_check)
 // so that a rerun can tell the records it would skip are those the session
-// took. By reference only: a file grown since, or with amounts corrected in
-// rows already sent, resumes as before (resuming by position, those
-// corrections are not sent).
+// took. The rows, not only their references: a row corrected since, or one
+// refused then and fixed since, would otherwise be skipped unsent by a
+// session named by hand, which resumes by position. A file grown since
+// resumes as before.
 type resumeChain struct {
 	h   hash.Hash
 	sum [sha256.Size]byte // zero before the first record
@@ -954,11 +970,15 @@ func parseResumeCheck(check string) (at int64, sum string) {
 	return at, sum
 }
 
-// add takes in the next record's document reference.
-func (c *resumeChain) add(docRef string) {
+// add takes in the next record's row: its CSV cells, or its NDJSON line.
+func (c *resumeChain) add(cells []string, line []byte) {
 	c.h.Reset()
 	c.h.Write(c.sum[:])
-	io.WriteString(c.h, strings.TrimSpace(docRef))
+	for _, cell := range cells {
+		io.WriteString(c.h, cell)
+		c.h.Write([]byte{0x1f}) // unit separator: "a,b" is not "ab,"
+	}
+	c.h.Write(line)
 	c.h.Sum(c.sum[:0])
 }
 
@@ -1014,7 +1034,11 @@ type recordReader struct {
 	lineNo int // the NDJSON lines read, blank ones too
 	// recLine is the line of the file the last record read starts on.
 	recLine int
-	isJSON  bool
+	// rawCells (CSV) or rawLine (NDJSON) is the last record's row as read,
+	// until the next read.
+	rawCells []string
+	rawLine  []byte
+	isJSON   bool
 	// blankRows counts the rows of empty cells skipped.
 	blankRows int64
 }
@@ -1031,7 +1055,8 @@ func openRecords(path string) (*recordReader, error) {
 	src := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
 	if bom, err := src.Peek(3); err == nil && string(bom) == "\ufeff" {
 		src.Discard(3)
-	} else if bom, err := src.Peek(2); err == nil && (string(bom) == "\xff\xfe" || string(bom) == "\xfe\xff") {
+	} else if bom, err := src.Peek(2); err == nil && (string(bom) == "\xff\xfe" || string(bom) == "\xfe\xff" || bom[0] == 0 || bom[1] == 0) {
+		// A byte-order mark, or a NUL beside the first letter: UTF-16.
 		f.Close()
 		return nil, fmt.Errorf("%s is UTF-16 text (as Excel saves \"Unicode text\"): save it as \"CSV UTF-8\" (or NDJSON in UTF-8)", path)
 	}
@@ -1125,6 +1150,7 @@ func documentRefOf(line []byte) string {
 
 // Next returns the next record, or io.EOF.
 func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
+	r.rawCells, r.rawLine = nil, nil
 	if r.isJSON {
 		for {
 			line, err := r.line()
@@ -1144,6 +1170,7 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 			if line = bytes.TrimSpace(bytes.TrimPrefix(line, []byte("\ufeff"))); len(line) == 0 {
 				continue
 			}
+			r.rawLine = line
 			if !utf8.Valid(line) {
 				return nil, &rowError{err: fmt.Errorf("line %d: %w", r.lineNo, errNotUTF8)}
 			}
@@ -1179,6 +1206,7 @@ func (r *recordReader) Next() (*arrearsv1.PayableRecord, error) {
 	if len(row) > 0 {
 		r.recLine, _ = r.csv.FieldPos(0)
 	}
+	r.rawCells = row
 	if err == nil && len(row) < r.width {
 		err = fmt.Errorf("%d cells, the header names columns up to the %dth", len(row), r.width)
 	}
@@ -1540,15 +1568,43 @@ func creditorName(s string) string {
 func amountHint(s string) error {
 	const form = "write amounts as plain decimals, such as 12500.00"
 	switch {
-	case strings.ContainsAny(s, ",' \u00a0\u202f"):
-		return fmt.Errorf("%q has a thousands or decimal separator other than a point: %s", s, form)
+	case exponentRE.MatchString(s):
+		return fmt.Errorf("%q has an exponent, as a spreadsheet shows a large number in a narrow column (rounded): widen the column or format it as a number; %s", s, form)
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Sc, r) }) >= 0:
 		return fmt.Errorf("%q has a currency sign: the currency goes in the currency column; %s", s, form)
-	case strings.ContainsAny(s, "eE"):
-		return fmt.Errorf("%q has an exponent, as a spreadsheet shows a large number in a narrow column (rounded): widen the column or format it as a number; %s", s, form)
+	case strings.IndexFunc(s, unicode.IsLetter) >= 0:
+		return fmt.Errorf("%q has letters: a currency code goes in the currency column; %s", s, form)
+	case strings.ContainsAny(s, ",' \u00a0\u202f"):
+		return fmt.Errorf("%q has a thousands or decimal separator other than a point: %s", s, form)
 	}
 	return fmt.Errorf("%q is not a decimal amount written in full (no exponent, no fraction): %s", s, form)
 }
+
+// csvField names a field of a record the server refused as the CSV
+// columns do ("payments[0].reversal_reason" is payment_reversal_reason):
+// a CSV row holds one payment, and its columns name its fields.
+func csvField(field string) string {
+	switch field {
+	case "amount.minor_units":
+		return "amount"
+	case "amount.currency_code", "payments[0].amount.currency_code":
+		return "currency"
+	case "payments[0].reference", "payments[0]":
+		return "payment_reference"
+	case "payments[0].amount.minor_units", "payments[0].amount":
+		return "payment_amount"
+	case "payments[0].paid_on":
+		return "paid_on"
+	case "payments[0].reversed_on":
+		return "payment_reversed_on"
+	case "payments[0].reversal_reason":
+		return "payment_reversal_reason"
+	}
+	return field
+}
+
+// exponentRE is a number with an exponent, as spreadsheets show one.
+var exponentRE = regexp.MustCompile(`^[+-]?[0-9]*\.?[0-9]+[eE][+-]?[0-9]+$`)
 
 // dateHint says why s is not a date in civil.Parse's form, e, naming the
 // forms spreadsheets write instead.

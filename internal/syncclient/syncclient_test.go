@@ -100,12 +100,13 @@ func TestReadersRefuseBadFiles(t *testing.T) {
 	// Files an engineer's spreadsheet writes by mistake are refused with
 	// what to do about it.
 	for name, c := range map[string]struct{ content, want string }{
-		"utf16.csv":  {"\xff\xfed\x00o\x00c\x00", "is UTF-16 text"},
-		"semi.csv":   {"document_ref;creditor;currency;amount;issued_on\nA;CN:x;CNY;1.00;2025-07-01\n", "separated by semicolons or tabs"},
-		"tabs.csv":   {"document_ref\tcreditor\tcurrency\tamount\tissued_on\n", "separated by semicolons or tabs"},
-		"cr.csv":     {"document_ref,creditor,currency,amount,issued_on\rA,CN:x,CNY,1.00,2025-07-01\r", "carriage return alone"},
-		"gbkhdr.csv": {"document_ref,creditor,currency,amount,issued_on,\xb5\xa5\n", "the header row is not UTF-8 text"},
-		"gbk.ndjson": {"{\"documentRef\":\"A\"}\n{\"documentRef\":\"\xb9\xa9\"}\n", "record 2, line 2: not UTF-8 text; nothing was sent"},
+		"utf16.csv":   {"\xff\xfed\x00o\x00c\x00", "is UTF-16 text"},
+		"utf16le.csv": {"d\x00o\x00c\x00", "is UTF-16 text"},
+		"semi.csv":    {"document_ref;creditor;currency;amount;issued_on\nA;CN:x;CNY;1.00;2025-07-01\n", "separated by semicolons or tabs"},
+		"tabs.csv":    {"document_ref\tcreditor\tcurrency\tamount\tissued_on\n", "separated by semicolons or tabs"},
+		"cr.csv":      {"document_ref,creditor,currency,amount,issued_on\rA,CN:x,CNY,1.00,2025-07-01\r", "carriage return alone"},
+		"gbkhdr.csv":  {"document_ref,creditor,currency,amount,issued_on,\xb5\xa5\n", "the header row is not UTF-8 text"},
+		"gbk.ndjson":  {"{\"documentRef\":\"A\"}\n{\"documentRef\":\"\xb9\xa9\"}\n", "record 2, line 2: not UTF-8 text; nothing was sent"},
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(c.content), 0o600)
@@ -222,6 +223,8 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"A5,CN:x,CNY,10/4,2025-07-01,SMALL,60,,,\n" +
 		"A16,CN:x,CNY,\"12,500.00\",2025-07-01,SMALL,60,,,\n" +
 		"A17,CN:x,CNY,£1250.00,2025-07-01,SMALL,60,,,\n" +
+		"A21,CN:x,CNY,1234.50 CNY,2025-07-01,SMALL,60,,,\n" +
+		"A22,CN:x,CNY,1.2E+5,2025-07-01,SMALL,60,,,\n" +
 		"A18,CN:x,CNY,10.00,01/07/2025,SMALL,60,,,\n" +
 		"A19,CN:x,CNY,10.00,45839,SMALL,60,,,\n" +
 		"A20,CN:x,CNY,10.00,2025-7-1,SMALL,60,,,\n" +
@@ -248,6 +251,8 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"A5): \"10/4\" is not a decimal amount written in full (no exponent, no fraction): write amounts as plain decimals, such as 12500.00\n",
 		"rejected amount (A16): \"12,500.00\" has a thousands or decimal separator other than a point",
 		"rejected amount (A17): \"£1250.00\" has a currency sign",
+		"rejected amount (A21): \"1234.50 CNY\" has letters: a currency code goes in the currency column",
+		"rejected amount (A22): \"1.2E+5\" has an exponent",
 		"rejected issued_on (A18): \"01/07/2025\" is not in the form YYYY-MM-DD",
 		"rejected issued_on (A19): \"45839\" looks like a spreadsheet's day number",
 		"rejected issued_on (A20): \"2025-7-1\" needs two digits",
@@ -256,7 +261,7 @@ func TestReaderRejectsBadRowsNamingTheColumn(t *testing.T) {
 		"rejected agreed_term_days (A13): \"99999999999\" is out of range for a number of days",
 		"rejected creditor (A14): \"913501210000000012\" is not JURISDICTION:REGISTRATION_ID",
 		"\nA15\n", // a party id is a party's name too
-		"rejected creditor (A6): the value from line 21 runs over 2 line break(s), to line 23",
+		"rejected creditor (A6): the value from line 23 runs over 2 line break(s), to line 25",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -510,7 +515,7 @@ func TestProgressFitsANarrowTerminal(t *testing.T) {
 		var out strings.Builder
 		rep := &Report{Total: 10_000_000, Acknowledged: 5_000_000}
 		var mu sync.Mutex
-		stop := Options{Progress: &out, Terminal: true, Columns: columns, Every: time.Hour}.progress(rep, &mu, time.Now().Add(-10*time.Second))
+		stop := Options{Progress: &out, Terminal: true, Columns: func() int { return columns }, Every: time.Hour}.progress(rep, &mu, time.Now().Add(-10*time.Second))
 		stop()
 		line := strings.TrimSpace(strings.TrimPrefix(out.String(), "\r"))
 		if n := utf8.RuneCountInString(line); n >= columns || !strings.HasPrefix(line, map[int]string{70: "[", 30: "50.0%  5000000/"}[columns]) {
@@ -641,13 +646,15 @@ type refusingSync struct {
 func (s refusingSync) SyncPayables(arrearsv1.SyncService_SyncPayablesServer) error { return s.err }
 
 // TestAnsweringServerIsWaitedFor: a server that answers, refusing the run
-// UNAVAILABLE (its database down) or ABORTED (a conflict), was reached, so
+// UNAVAILABLE (its database down), ABORTED (a conflict) or
+// DEADLINE_EXCEEDED (its stream closed as idle), was reached, so
 // the run waits and tries again, up to the attempts given, though it never
 // opened the session; a report of a session never opened says so.
 func TestAnsweringServerIsWaitedFor(t *testing.T) {
 	for _, refusal := range []error{
 		status.Error(codes.Unavailable, "cannot check the API key now; retry later"),
 		status.Error(codes.Aborted, "the request conflicted with a concurrent change; retry it"),
+		status.Error(codes.DeadlineExceeded, "no message for 10m0s with nothing in flight: the stream is closed; open the session again to resume"),
 	} {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -821,25 +828,30 @@ func TestResumeCheckOfAnEarlierRecord(t *testing.T) {
 	b.WriteString("document_ref,creditor,creditor_name,currency,amount,issued_on\n")
 	chain := newResumeChain()
 	for i := range 10 {
-		fmt.Fprintf(&b, "A-%d,CN:x,Supplier,CNY,10.00,2025-07-02\n", i)
+		row := fmt.Sprintf("A-%d,CN:x,Supplier,CNY,10.00,2025-07-02", i)
+		fmt.Fprintln(&b, row)
 		if i < 5 {
-			chain.add(fmt.Sprintf("A-%d", i))
+			chain.add(strings.Split(row, ","), nil)
 		}
 	}
 	path := filepath.Join(t.TempDir(), "payables.csv")
 	os.WriteFile(path, []byte(b.String()), 0o600)
 	for _, c := range []struct {
-		check   string
-		refused bool
+		check              string
+		refused, unchecked bool
 	}{
-		{"5:" + chain.String(), false},
-		{"5:" + strings.Repeat("0", 64), true},
-		{chain.String(), false}, // no record named: not a check
-		{"9:" + chain.String(), false},
+		{"5:" + chain.String(), false, false},
+		{"5:" + strings.Repeat("0", 64), true, false},
+		{chain.String(), false, true}, // no record named: not a check
+		{"9:" + chain.String(), false, true},
 	} {
 		fake := &resumingSync{opened: &arrearsv1.SyncOpened{Session: "s", ResumeAfter: 7, ResumeCheck: c.check}}
 		conn := serveSync(t, fake)
-		rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Session: "s"})
+		var progress strings.Builder
+		rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Session: "s", Progress: &progress, Every: time.Hour})
+		if unchecked := strings.Contains(progress.String(), "holds no check"); unchecked != c.unchecked {
+			t.Errorf("check %q: warned of no check %v", c.check, unchecked)
+		}
 		switch {
 		case c.refused && (err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session s acknowledged") || fake.sent.Load() != 0):
 			t.Errorf("check %q: %v after sending %d records, want refused before sending", c.check, err, fake.sent.Load())
