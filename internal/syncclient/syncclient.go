@@ -480,10 +480,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer r.Close()
 		var chunk []*arrearsv1.PayableRecord
-		// chain is the check of the records read so far; chunkCheck its
-		// value at the chunk's last record.
+		// chain is the check of the records read so far; lastSeq and
+		// lastSum its value at the chunk's last record, made text once,
+		// as the chunk is sent.
 		chain := newResumeChain()
-		chunkCheck := ""
+		var lastSeq int64
+		var lastSum [sha256.Size]byte
 		size := 0
 		flush := func() error {
 			if len(chunk) == 0 {
@@ -504,7 +506,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				stopped = true
 				return nil
 			}
-			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk, ResumeCheck: chunkCheck}}})
+			err := stream.Send(&arrearsv1.SyncPayablesRequest{Kind: &arrearsv1.SyncPayablesRequest_Chunk{Chunk: &arrearsv1.PayableChunk{Records: chunk, ResumeCheck: fmt.Sprintf("%d:%x", lastSeq, lastSum)}}})
 			chunk = nil
 			return err
 		}
@@ -573,7 +575,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			rec.Sequence = seq
 			chunk = append(chunk, rec)
-			chunkCheck = fmt.Sprintf("%d:%s", seq, chain)
+			lastSeq, lastSum = seq, chain.sum
 			mu.Lock()
 			lines[seq] = r.recLine
 			mu.Unlock()
