@@ -208,6 +208,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		return fmt.Errorf("nothing was sent: %w", said(err))
 	}
+	if errors.Is(err, syncclient.ErrNotTheFile) {
+		// Refused before sending: a summary would count the session's
+		// records against this file's (3500/3000 acknowledged).
+		return err
+	}
 	{
 		shown, what := rep.Acknowledged, "records acknowledged"
 		if rep.Done {

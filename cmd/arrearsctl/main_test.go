@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -131,5 +133,39 @@ func TestRefusalsInWords(t *testing.T) {
 		if got := said(err).Error(); got != want {
 			t.Errorf("said(%v) = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// aheadSync is a sync server whose session has acknowledged five records.
+type aheadSync struct {
+	arrearsv1.UnimplementedSyncServiceServer
+}
+
+func (aheadSync) SyncPayables(stream arrearsv1.SyncService_SyncPayablesServer) error {
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	return stream.Send(&arrearsv1.SyncPayablesResponse{Kind: &arrearsv1.SyncPayablesResponse_Opened{Opened: &arrearsv1.SyncOpened{Session: "s", ResumeAfter: 5}}})
+}
+
+// TestNotTheFileHasNoSummary: a file refused as not the session's (here
+// shorter than what it acknowledged) is refused in words, without a
+// summary counting the session's records against the file's ("5/2
+// records acknowledged").
+func TestNotTheFileHasNoSummary(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	arrearsv1.RegisterSyncServiceServer(srv, aheadSync{})
+	go srv.Serve(l)
+	defer srv.Stop()
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	os.WriteFile(path, []byte(`{"documentRef":"A"}`+"\n"+`{"documentRef":"B"}`+"\n"), 0o600)
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), nil, []string{"sync", "-server", l.Addr().String(), "-token", "k", "-debtor", "parties/CN:x", "-session", "s", "-rejects", "-", path}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "more than the 2 in") || stdout.Len() != 0 {
+		t.Errorf("a file shorter than its session: %v; printed %q", err, stdout.String())
 	}
 }

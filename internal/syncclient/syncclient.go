@@ -87,6 +87,11 @@ type Options struct {
 	held map[int64]bool
 }
 
+// ErrNotTheFile is a file refused before anything was sent because it is
+// not the one its session took: shorter than the session acknowledged, or
+// other records up to there.
+var ErrNotTheFile = errors.New("not the session's file")
+
 // ErrStopped is a run ended through Options.Stop before the whole file was
 // sent; everything acknowledged is durable and a rerun resumes after it.
 var ErrStopped = errors.New("stopped before the end of the file")
@@ -387,8 +392,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if rep.ResumeAfter > total {
 		// The session is ahead of the file: it was another file (a
 		// session named with -session outlives the file it began with).
-		return rep, fmt.Errorf("session %s has acknowledged %d records, more than the %d in %s: is it the file the session began with?",
-			o.Session, rep.ResumeAfter, total, o.File)
+		return rep, fmt.Errorf("%w: session %s has acknowledged %d records, more than the %d in %s: is it the file the session began with?",
+			ErrNotTheFile, o.Session, rep.ResumeAfter, total, o.File)
 	}
 
 	if err := rejects.start(rep.ResumeAfter); err != nil {
@@ -542,8 +547,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			if seq == checkAt && chain.String() != checkSum {
 				// Resumed by position, another file would have its first
 				// records skipped, unsent, without a word.
-				return fmt.Errorf("%s: its first %d records are not those session %s acknowledged: another file, or rows changed since (corrected, or fixed after a rejection), which a session resumed by position would skip unsent; sync it under a new session (without -session, one is named after the file), where records the ledger holds already come back UNCHANGED; nothing was sent",
-					o.File, checkAt, o.Session)
+				return fmt.Errorf("%w: %s: its first %d records are not those session %s acknowledged: another file, or rows changed since (corrected, or fixed after a rejection), which a session resumed by position would skip unsent; sync it under a new session (without -session, one is named after the file), where records the ledger holds already come back UNCHANGED; nothing was sent",
+					ErrNotTheFile, o.File, checkAt, o.Session)
 			}
 			if row == nil {
 				if n := proto.Size(rec); n > maxRecordBytes {
