@@ -121,7 +121,8 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return fmt.Errorf("usage: arrearsctl sync -debtor PARTY [flags] FILE: -debtor names whose payables these are (parties/CN:91350100M000100Y43, say)")
 	case *token == "":
 		return fmt.Errorf("no API key: set ARREARS_TOKEN to a DEBTOR key (or give -token)")
-	case strings.Contains(*server, "://"):
+	case strings.HasPrefix(*server, "http://") || strings.HasPrefix(*server, "https://"):
+		// gRPC's own target forms (dns:///, unix:///) stand.
 		return fmt.Errorf("-server takes host:port, the gRPC address, without %s", (*server)[:strings.Index(*server, "://")+3])
 	}
 	*debtor = partyName(*debtor)

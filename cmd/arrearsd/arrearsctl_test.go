@@ -193,7 +193,7 @@ func TestArrearsctlSessionKnowsItsFile(t *testing.T) {
 		t.Errorf("the session after the first night: %v", &sess)
 	}
 	before := countInvoices(t, f.conn, f.erp)
-	if _, err := run(file("night2.csv", "N2", 8)); err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session nightly acknowledged") {
+	if _, err := run(file("night2.csv", "N2", 8)); err == nil || !strings.Contains(err.Error(), "its first 5 records are not those the session acknowledged") {
 		t.Errorf("another file under the session: %v", err)
 	}
 	if after := countInvoices(t, f.conn, f.erp); after != before {

@@ -284,13 +284,17 @@ func bySequence(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequenc
 // UNAVAILABLE (a server stopping, restarting or without its database),
 // ABORTED (a chunk that lost races with other writers of its invoices,
 // the server's sweep among them, more times than the server reruns it),
-// and DEADLINE_EXCEEDED (the server closed the stream of a client silent
-// past its idle timeout, one stopped or asleep; the run sets no deadline
-// of its own): resumed, the session takes the chunk again.
+// and DEADLINE_EXCEEDED when the server closed the stream of a client
+// silent past its idle timeout, one stopped or asleep (it says to open the
+// session again): resumed, the session takes the chunk again.
 func retryable(err error) bool {
 	switch status.Code(err) {
-	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
+	case codes.Unavailable, codes.Aborted:
 		return true
+	case codes.DeadlineExceeded:
+		// The server's own closes say so; a chunk past its time limit
+		// would run as long again.
+		return strings.Contains(status.Convert(err).Message(), "open the session again to resume")
 	}
 	return false
 }
@@ -396,6 +400,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			ErrNotTheFile, o.Session, rep.ResumeAfter, total, o.File)
 	}
 
+	// Before the rejects file is touched: a file refused here leaves it
+	// as it was (another file's rejections written into it would be kept
+	// by its own session's next run).
+	if checkAt > 0 {
+		if err := checkPrefix(o.File, checkAt, checkSum); err != nil {
+			return rep, fmt.Errorf("%w: %s: %w; sync it under a new session (without -session, one is named after the file), where records the ledger holds already come back UNCHANGED; nothing was sent",
+				ErrNotTheFile, o.File, err)
+		}
+	}
 	if err := rejects.start(rep.ResumeAfter); err != nil {
 		return rep, err
 	}
@@ -499,6 +512,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// lastSum its value at the chunk's last record, made text once,
 		// as the chunk is sent.
 		chain := newResumeChain()
+		chain.add(r.header, nil)
 		var lastSeq int64
 		var lastSum [sha256.Size]byte
 		size := 0
@@ -544,12 +558,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return fmt.Errorf("%s record %d: %w", o.File, seq, err)
 			}
 			chain.add(r.rawCells, r.rawLine)
-			if seq == checkAt && chain.String() != checkSum {
-				// Resumed by position, another file would have its first
-				// records skipped, unsent, without a word.
-				return fmt.Errorf("%w: %s: its first %d records are not those session %s acknowledged: another file, or rows changed since (corrected, or fixed after a rejection), which a session resumed by position would skip unsent; sync it under a new session (without -session, one is named after the file), where records the ledger holds already come back UNCHANGED; nothing was sent",
-					ErrNotTheFile, o.File, checkAt, o.Session)
-			}
 			if row == nil {
 				if n := proto.Size(rec); n > maxRecordBytes {
 					row = &rowError{field: "record", docRef: rec.GetDocumentRef(),
@@ -972,6 +980,35 @@ type resumeChain struct {
 
 func newResumeChain() *resumeChain { return &resumeChain{h: sha256.New()} }
 
+// checkPrefix compares the chain of the file's records up to record at
+// with sum, the session's check there. Resumed by position, another file,
+// or rows changed since, would have those records skipped, unsent,
+// without a word.
+func checkPrefix(path string, at int64, sum string) error {
+	r, err := openRecords(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	chain := newResumeChain()
+	chain.add(r.header, nil)
+	for seq := int64(1); seq <= at; seq++ {
+		_, err := r.Next()
+		var row *rowError
+		switch {
+		case errors.Is(err, io.EOF):
+			return fmt.Errorf("it has fewer than the %d records the session took", at)
+		case err != nil && !errors.As(err, &row):
+			return err
+		}
+		chain.add(r.rawCells, r.rawLine)
+	}
+	if chain.String() != sum {
+		return fmt.Errorf("its first %d records are not those the session acknowledged: another file, or rows changed since (corrected, or fixed after a rejection), which a session resumed by position would skip unsent", at)
+	}
+	return nil
+}
+
 // parseResumeCheck reads a session's check, "SEQ:HASH", the chain's value
 // at record SEQ; at is 0 for none, or one in another form (a client of
 // another kind may have written it).
@@ -1051,6 +1088,10 @@ type recordReader struct {
 	lineNo int // the NDJSON lines read, blank ones too
 	// recLine is the line of the file the last record read starts on.
 	recLine int
+	// header is a CSV's column names as read (lower-cased): the resume
+	// check begins with it, so that headings swapped over the same cells
+	// are another file.
+	header []string
 	// rawCells (CSV) or rawLine (NDJSON) is the last record's row as read,
 	// until the next read.
 	rawCells []string
@@ -1097,6 +1138,7 @@ func openRecords(path string) (*recordReader, error) {
 			}
 			// "Amount" is amount: spreadsheets capitalise headings.
 			c = strings.ToLower(strings.TrimSpace(c))
+			r.header = append(r.header, c)
 			switch {
 			case c == "":
 				// A column with no name, as a spreadsheet's used range

@@ -827,6 +827,7 @@ func TestResumeCheckOfAnEarlierRecord(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("document_ref,creditor,creditor_name,currency,amount,issued_on\n")
 	chain := newResumeChain()
+	chain.add(strings.Split("document_ref,creditor,creditor_name,currency,amount,issued_on", ","), nil)
 	for i := range 10 {
 		row := fmt.Sprintf("A-%d,CN:x,Supplier,CNY,10.00,2025-07-02", i)
 		fmt.Fprintln(&b, row)
@@ -840,23 +841,57 @@ func TestResumeCheckOfAnEarlierRecord(t *testing.T) {
 		check              string
 		refused, unchecked bool
 	}{
-		{"5:" + chain.String(), false, true}, // records 6 and 7 unchecked
-		{"5:" + strings.Repeat("0", 64), true, true},
-		{chain.String(), false, true}, // no record named: not a check
+		{"5:" + chain.String(), false, true},          // records 6 and 7 unchecked
+		{"5:" + strings.Repeat("0", 64), true, false}, // refused before the resume is said
+		{chain.String(), false, true},                 // no record named: not a check
 		{"9:" + chain.String(), false, true},
 	} {
 		fake := &resumingSync{opened: &arrearsv1.SyncOpened{Session: "s", ResumeAfter: 7, ResumeCheck: c.check}}
 		conn := serveSync(t, fake)
 		var progress strings.Builder
-		rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Session: "s", Progress: &progress, Every: time.Hour})
+		// A rejects file of the session's own: a refused run leaves it.
+		rejects := filepath.Join(t.TempDir(), "rejected.ndjson")
+		const held = `{"sequence":"2","outcome":"REJECTED"}` + "\n"
+		os.WriteFile(rejects, []byte(held), 0o600)
+		rep, err := Run(context.Background(), Options{Conn: conn, Token: "t", Debtor: "parties/x", File: path, Session: "s", Progress: &progress, Every: time.Hour, Rejects: rejects})
+		if b, _ := os.ReadFile(rejects); c.refused && string(b) != held {
+			t.Errorf("check %q: the rejects file of a refused run holds %q, want it as it was", c.check, b)
+		}
 		if unchecked := strings.Contains(progress.String(), "gave no check") || strings.Contains(progress.String(), "records 6 to 7 are skipped by position, unchecked"); unchecked != c.unchecked {
 			t.Errorf("check %q: warned of no check %v", c.check, unchecked)
 		}
 		switch {
-		case c.refused && (err == nil || !strings.Contains(err.Error(), "its first 5 records are not those session s acknowledged") || fake.sent.Load() != 0):
+		case c.refused && (err == nil || !strings.Contains(err.Error(), "its first 5 records are not those the session acknowledged") || fake.sent.Load() != 0):
 			t.Errorf("check %q: %v after sending %d records, want refused before sending", c.check, err, fake.sent.Load())
 		case !c.refused && (err != nil || rep.Acknowledged != 10 || fake.sent.Load() != 3):
 			t.Errorf("check %q: %v, %d records sent; want the 3 after the resume point", c.check, err, fake.sent.Load())
 		}
+	}
+}
+
+// TestResumeCheckCoversTheHeader: headings swapped over the same cells
+// make another file; and only the server's own closes of a stream as idle
+// are DEADLINE_EXCEEDED answers to resume from.
+func TestResumeCheckCoversTheHeader(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, header string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(header+"\nA-1,CN:x,CNY,10.00,2025-07-02,2025-07-03\n"), 0o600)
+		return p
+	}
+	orig := write("orig.csv", "document_ref,creditor,currency,amount,issued_on,received_on")
+	swapped := write("swapped.csv", "document_ref,creditor,currency,amount,received_on,issued_on")
+	chain := newResumeChain()
+	chain.add(strings.Split("document_ref,creditor,currency,amount,issued_on,received_on", ","), nil)
+	chain.add(strings.Split("A-1,CN:x,CNY,10.00,2025-07-02,2025-07-03", ","), nil)
+	if err := checkPrefix(orig, 1, chain.String()); err != nil {
+		t.Errorf("the same file: %v", err)
+	}
+	if err := checkPrefix(swapped, 1, chain.String()); err == nil {
+		t.Error("headings swapped over the same cells: accepted")
+	}
+	if !retryable(status.Error(codes.DeadlineExceeded, "no message for 10m0s with nothing in flight: the stream is closed; open the session again to resume")) ||
+		retryable(status.Error(codes.DeadlineExceeded, "the request ran past its time limit")) {
+		t.Error("DEADLINE_EXCEEDED: only the server's idle close is resumed from")
 	}
 }

@@ -406,8 +406,9 @@ type PayableChunk struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*PayableRecord       `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	// Optional: the client's check of its records from the first up to this
-	// chunk's last sequence, opaque to the server (arrearsctl: a hash chain
-	// of their document references), at most 128 bytes. The session keeps
+	// chunk's last sequence, opaque to the server (arrearsctl: "SEQ:HASH",
+	// a hash chain of the file's header and rows as read up to record SEQ),
+	// at most 128 bytes. The session keeps
 	// the check of the chunk that moved its acknowledged sequence last, and
 	// SyncOpened gives it back, so that a client resuming by position can
 	// tell that the records it skips are those the session took, and not
