@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/clock"
 )
@@ -56,5 +58,21 @@ func TestRESTKeyCheckIsBounded(t *testing.T) {
 	}
 	if reached {
 		t.Error("the handler ran without a checked key")
+	}
+}
+
+// TestCodedBodyIsCountedInvalid: a body in a content coding is refused in
+// requireKey, which counts it as the INVALID_ARGUMENT it answers; a request
+// with no body has nothing coded.
+func TestCodedBodyIsCountedInvalid(t *testing.T) {
+	if got := (&refusal{status: http.StatusUnsupportedMediaType}).code(); got != codes.InvalidArgument {
+		t.Errorf("a 415 is counted %v", got)
+	}
+	withBody := httptest.NewRequest(http.MethodPost, "/v1/parties", strings.NewReader("x"))
+	withBody.Header.Set("Content-Encoding", "identity, gzip")
+	noBody := httptest.NewRequest(http.MethodGet, "/v1/parties", nil)
+	noBody.Header.Set("Content-Encoding", "gzip")
+	if codedBody(withBody) != "gzip" || codedBody(noBody) != "" {
+		t.Errorf("coded bodies: %q, %q", codedBody(withBody), codedBody(noBody))
 	}
 }

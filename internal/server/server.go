@@ -242,7 +242,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
 		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	s.http = &http.Server{
-		Handler:           identityBodies(mux),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// An idle keep-alive connection is closed; request bodies and
 		// responses are not timed, since the sync and export streams are
