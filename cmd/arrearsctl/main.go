@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -255,7 +256,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitError{exitInterrupted, fmt.Sprintf("interrupted: run the same command again to resume after record %d or later", rep.Acknowledged)}
 	case errors.Is(err, syncclient.ErrStopped):
 		return exitError{exitInterrupted, fmt.Sprintf("stopped: run the same command again to resume after record %d", rep.Acknowledged)}
-	case status.Code(err) == codes.Unavailable || status.Code(err) == codes.Aborted || status.Code(err) == codes.DeadlineExceeded:
+	case syncclient.Resumable(err):
 		return fmt.Errorf("%s; everything acknowledged is kept: run the same command again to resume after record %d", said(err), rep.Acknowledged)
 	case err != nil:
 		return said(err)
@@ -292,20 +293,8 @@ func said(err error) error {
 	case s.Code() == codes.Unavailable:
 		return fmt.Errorf("arrearsd is unavailable: %s", s.Message())
 	}
-	return fmt.Errorf("arrearsd refused: %s (%s)", s.Message(), strings.ToUpper(strcase(s.Code().String())))
-}
-
-// strcase writes a gRPC code's name as the API's documents spell it:
-// "PermissionDenied" as "PERMISSION_DENIED".
-func strcase(name string) string {
-	var b strings.Builder
-	for i, r := range name {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	// As the API's documents spell it: PERMISSION_DENIED.
+	return fmt.Errorf("arrearsd refused: %s (%s)", s.Message(), code.Code(s.Code()).String())
 }
 
 // outcomes says how many records came out each way, in a fixed order:

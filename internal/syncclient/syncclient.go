@@ -148,7 +148,7 @@ type Retry struct {
 }
 
 // RunRetrying is Run, run again as r says while the server is
-// unavailable or a chunk conflicts (retryable). Its report is the
+// unavailable or a chunk conflicts (Resumable). Its report is the
 // invocation's: where the session stands after the last run that opened it,
 // what all its runs did (outcomes, the rejections it made, from where the
 // first resumed, the time since it began), and, in RejectedBefore, the
@@ -194,7 +194,7 @@ func RunRetrying(ctx context.Context, o Options, r Retry) (*Report, error) {
 			// Progress: the attempts count afresh, from this failure's.
 			attempt, wait = 0, r.Wait
 		}
-		if !reached || attempt >= r.Attempts || !retryable(err) || ctx.Err() != nil {
+		if !reached || attempt >= r.Attempts || !Resumable(err) || ctx.Err() != nil {
 			return last, err
 		}
 		if r.Notify != nil {
@@ -280,14 +280,14 @@ func (v *invocation) report(last *Report) {
 // bySequence orders record results by their place in the file.
 func bySequence(a, b *arrearsv1.RecordResult) int { return cmp.Compare(a.Sequence, b.Sequence) }
 
-// retryable reports whether a run that ended with err is run again:
+// Resumable reports whether a run that ended with err is run again:
 // UNAVAILABLE (a server stopping, restarting or without its database),
 // ABORTED (a chunk that lost races with other writers of its invoices,
 // the server's sweep among them, more times than the server reruns it),
 // and DEADLINE_EXCEEDED when the server closed the stream of a client
 // silent past its idle timeout, one stopped or asleep (it says to open the
 // session again): resumed, the session takes the chunk again.
-func retryable(err error) bool {
+func Resumable(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.Aborted:
 		return true
@@ -980,6 +980,23 @@ type resumeChain struct {
 
 func newResumeChain() *resumeChain { return &resumeChain{h: sha256.New()} }
 
+// unitSeparator ends each cell in the chain: "a,b" is not "ab,".
+var unitSeparator = []byte{0x1f}
+
+// add takes in the next record's row: its CSV cells, or its NDJSON line.
+func (c *resumeChain) add(cells []string, line []byte) {
+	c.h.Reset()
+	c.h.Write(c.sum[:])
+	for _, cell := range cells {
+		io.WriteString(c.h, cell)
+		c.h.Write(unitSeparator)
+	}
+	c.h.Write(line)
+	c.h.Sum(c.sum[:0])
+}
+
+func (c *resumeChain) String() string { return hex.EncodeToString(c.sum[:]) }
+
 // checkPrefix compares the chain of the file's records up to record at
 // with sum, the session's check there. Resumed by position, another file,
 // or rows changed since, would have those records skipped, unsent,
@@ -1023,20 +1040,6 @@ func parseResumeCheck(check string) (at int64, sum string) {
 	}
 	return at, sum
 }
-
-// add takes in the next record's row: its CSV cells, or its NDJSON line.
-func (c *resumeChain) add(cells []string, line []byte) {
-	c.h.Reset()
-	c.h.Write(c.sum[:])
-	for _, cell := range cells {
-		io.WriteString(c.h, cell)
-		c.h.Write([]byte{0x1f}) // unit separator: "a,b" is not "ab,"
-	}
-	c.h.Write(line)
-	c.h.Sum(c.sum[:0])
-}
-
-func (c *resumeChain) String() string { return hex.EncodeToString(c.sum[:]) }
 
 // scan counts the records of a file and digests its content, so the
 // default session name follows the file: the same file resumes, another
@@ -1620,8 +1623,6 @@ func creditorName(s string) string {
 	return "parties/" + s
 }
 
-// parseAmount reads a decimal amount in major units ("1234.50") exactly,
-// into minor units of the currency.
 // amountHint says why s is not an amount parseAmount reads, naming what
 // spreadsheets and ERPs put in amounts most often.
 func amountHint(s string) error {
@@ -1682,6 +1683,8 @@ func dateHint(s string, e error) error {
 	return e
 }
 
+// parseAmount reads a decimal amount in major units ("1234.50") exactly,
+// into minor units of the currency.
 func parseAmount(currency, s string) (*arrearsv1.Money, error) {
 	// The plain form ("1234.50") through money.Parse's integer arithmetic:
 	// big.Rat was a quarter of the client's CPU in a large sync. A plus

@@ -890,8 +890,8 @@ func TestResumeCheckCoversTheHeader(t *testing.T) {
 	if err := checkPrefix(swapped, 1, chain.String()); err == nil {
 		t.Error("headings swapped over the same cells: accepted")
 	}
-	if !retryable(status.Error(codes.DeadlineExceeded, "no message for 10m0s with nothing in flight: the stream is closed; open the session again to resume")) ||
-		retryable(status.Error(codes.DeadlineExceeded, "the request ran past its time limit")) {
+	if !Resumable(status.Error(codes.DeadlineExceeded, "no message for 10m0s with nothing in flight: the stream is closed; open the session again to resume")) ||
+		Resumable(status.Error(codes.DeadlineExceeded, "the request ran past its time limit")) {
 		t.Error("DEADLINE_EXCEEDED: only the server's idle close is resumed from")
 	}
 }

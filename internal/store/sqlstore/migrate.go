@@ -78,22 +78,28 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time, ret
 			version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`)
 		return err
 	}
+	// again runs f, and again after a growing wait while it loses a race
+	// with another migrator (retryable), up to maxAttempts; anyFirst takes
+	// a first failure of any kind for one.
+	again := func(anyFirst bool, f func() error) error {
+		err := f()
+		for attempt := 1; err != nil && attempt < maxAttempts && (anyFirst && attempt == 1 || retryable != nil && retryable(err)); attempt++ {
+			select {
+			case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			err = f()
+		}
+		return err
+	}
 	// Two migrators creating the table at once: PostgreSQL's IF NOT EXISTS
 	// can still fail the second on the catalog's key; the table is there
 	// when it is tried again. SQLite answers a writer that meets another
 	// mid-step busy at once, past its busy timeout (the lock it holds to
 	// read the schema would deadlock them): tried again after a wait, as
 	// a step is.
-	err := create()
-	for attempt := 1; err != nil && attempt < maxAttempts && (attempt == 1 || retryable != nil && retryable(err)); attempt++ {
-		select {
-		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		err = create()
-	}
-	if err != nil {
+	if err := again(true, create); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	cur, err := SchemaVersion(ctx, db)
@@ -105,15 +111,11 @@ func Migrate(ctx context.Context, db *sql.DB, ms []Migration, now time.Time, ret
 	}
 	var applied []int
 	for _, m := range ms[cur:] {
-		done, err := migrateStep(ctx, db, m, now)
-		for attempt := 1; err != nil && retryable != nil && retryable(err) && attempt < maxAttempts; attempt++ {
-			select {
-			case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-			case <-ctx.Done():
-				return applied, ctx.Err()
-			}
+		var done bool
+		err := again(false, func() (err error) {
 			done, err = migrateStep(ctx, db, m, now)
-		}
+			return err
+		})
 		if err != nil {
 			return applied, err
 		}
