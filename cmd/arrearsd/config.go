@@ -24,7 +24,8 @@ import (
 type config struct {
 	GRPCAddr        string
 	HTTPAddr        string
-	DatabaseURL     string // secret: never logged
+	DatabaseURL     string        // secret: never logged
+	DatabaseWait    time.Duration // how long to wait for a PostgreSQL server not up yet; 0: not at all
 	DataDir         string
 	LogLevel        slog.Level
 	LogFormat       string
@@ -139,6 +140,7 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	// No default from the environment: flag usage prints defaults, and a
 	// URL carries its password. The variable is read after parsing.
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; empty for the embedded SQLite store (ARREARS_DATABASE_URL)")
+	dbWait := fs.String("database-wait", env("ARREARS_DATABASE_WAIT", "1m"), "how long to keep trying a PostgreSQL server that is not up yet (refusing connections, starting up) before giving up; 0 tries once (ARREARS_DATABASE_WAIT)")
 	fs.StringVar(&c.DataDir, "data-dir", env("ARREARS_DATA_DIR", "data"), "directory of the embedded store (ARREARS_DATA_DIR)")
 	level := fs.String("log-level", env("ARREARS_LOG_LEVEL", "info"), "debug, info, warn or error (ARREARS_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ARREARS_LOG_FORMAT", "json"), "json or text (ARREARS_LOG_FORMAT)")
@@ -188,6 +190,9 @@ func parseConfigArgs(name string, args []string, extra ...func(*flag.FlagSet)) (
 	}
 	if c.CallTimeout, perr = time.ParseDuration(*callTimeout); perr != nil || c.CallTimeout < 0 {
 		return c, nil, fmt.Errorf("-call-timeout must be a duration, 0 or more, got %q", *callTimeout)
+	}
+	if c.DatabaseWait, perr = time.ParseDuration(*dbWait); perr != nil || c.DatabaseWait < 0 {
+		return c, nil, fmt.Errorf("-database-wait must be a duration, 0 or more, got %q", *dbWait)
 	}
 	if c.SyncIdleTimeout, perr = time.ParseDuration(*syncIdle); perr != nil || c.SyncIdleTimeout <= 0 {
 		return c, nil, fmt.Errorf("-sync-idle-timeout must be a positive duration, got %q", *syncIdle)

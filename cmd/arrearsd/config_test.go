@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +78,7 @@ func TestConfigRefusesWhatItCannotHonour(t *testing.T) {
 		t.Errorf("blank variables: grpc %q, data dir %q, %v; want the defaults", c.GRPCAddr, c.DataDir, err)
 	}
 	for _, args := range [][]string{{"-rate-limit", "NaN"}, {"-rate-limit", "Inf"}, {"-shutdown-timeout", "0s"}, {"-shutdown-timeout", "-5s"}, {"-call-timeout", "-1s"}, {"-call-timeout", "soon"}, {"-sync-idle-timeout", "0s"},
-		{"-sync-session-retention", "1m"}, {"-sync-session-retention", "-24h"}} {
+		{"-sync-session-retention", "1m"}, {"-sync-session-retention", "-24h"}, {"-database-wait", "-1s"}, {"-database-wait", "soon"}} {
 		if _, err := parseConfig("arrearsd", args); err == nil {
 			t.Errorf("%v accepted", args)
 		}
@@ -85,6 +87,32 @@ func TestConfigRefusesWhatItCannotHonour(t *testing.T) {
 		if _, err := parseConfig("arrearsd", []string{"-sync-session-retention", v}); err != nil {
 			t.Errorf("-sync-session-retention %s: %v", v, err)
 		}
+	}
+}
+
+// The server and its migrate command wait -database-wait for a PostgreSQL
+// server that is not up, then name it; 0 tries once.
+func TestDatabaseWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	url := "postgres://arrears@" + addr + "/arrears?sslmode=disable"
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	_, err = openStore(ctx, config{DatabaseURL: url, DatabaseWait: 400 * time.Millisecond}, quiet, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "not reachable after 400ms") {
+		t.Errorf("serving with PostgreSQL down: err = %v, want it to wait 400ms and say so", err)
+	}
+	err = runMigrate(ctx, []string{"-database-url", url, "-database-wait", "300ms", "-log-level", "error"})
+	if err == nil || !strings.Contains(err.Error(), "not reachable after 300ms") {
+		t.Errorf("migrate with PostgreSQL down: err = %v, want it to wait 300ms and say so", err)
+	}
+	_, err = openStore(ctx, config{DatabaseURL: url}, quiet, time.Now())
+	if err == nil || strings.Contains(err.Error(), "not reachable after") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("serving with PostgreSQL down and no wait: err = %v, want one try naming %s", err, addr)
 	}
 }
 

@@ -103,6 +103,9 @@ func runMigrate(ctx context.Context, args []string) error {
 		log.Info("embedded store is up to date", "path", cfg.SQLitePath()) // after Open's line of what it applied
 		return s.Close()
 	}
+	if err := cfg.waitForPostgres(ctx, log); err != nil {
+		return err
+	}
 	applied, err := postgres.Migrate(ctx, cfg.DatabaseURL, time.Now())
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -114,10 +117,22 @@ func runMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// waitForPostgres waits, as -database-wait says, for a PostgreSQL server
+// that is not up yet.
+func (c config) waitForPostgres(ctx context.Context, log *slog.Logger) error {
+	if c.DatabaseWait == 0 {
+		return nil // Open's own connection says what is wrong
+	}
+	return postgres.WaitForServer(ctx, c.DatabaseURL, c.DatabaseWait, log)
+}
+
 // openStore opens PostgreSQL when a URL is configured, else the embedded
 // SQLite file, which it creates and migrates.
 func openStore(ctx context.Context, cfg config, log *slog.Logger, now time.Time) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
+		if err := cfg.waitForPostgres(ctx, log); err != nil {
+			return nil, err
+		}
 		s, err := postgres.Open(ctx, cfg.DatabaseURL, log)
 		if err != nil {
 			return nil, err
