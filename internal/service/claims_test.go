@@ -35,7 +35,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			f := newFixture(t, open, d(2025, 9, 1))
 			claim := func(debtor service.PartyRef, ref string) (*complaint.Claim, error) {
 				return f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: debtor, Claim: &complaint.Claim{
-					DocumentRef: ref, Amount: 120000, Currency: "CNY", IssuedOn: d(2025, 8, 1), DeliveredOn: d(2025, 7, 28),
+					DocumentRef: ref, Amount: 10000000, Currency: "CNY", IssuedOn: d(2025, 8, 1), DeliveredOn: d(2025, 7, 28), // f.invoice's amount
 					DueOn: d(2025, 8, 31), Evidence: []string{"contract HT-1"}}})
 			}
 			long := strings.Repeat("A", ledger.MaxRefLength)
@@ -185,6 +185,27 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 			f.invoice(t, "CLAIM-5", d(2025, 7, 28)) // in CNY
 			if _, err := f.a.AnswerClaim(admin, c5.ID, complaint.ClaimAcknowledged, "", "", "", service.Idempotency{}); !errors.Is(err, ledger.ErrFailedPrecondition) {
 				t.Errorf("acknowledged when the debtor records the debt in another currency: %v", err)
+			}
+			// Recorded for another amount than claimed: not the debt
+			// claimed, so not joined (a claim of 500.00 "acknowledged" as
+			// a settled invoice of 10.00 would leave the supplier owed
+			// nothing), whichever reference names it.
+			small := func(ref string) *complaint.Claim {
+				c, err := f.a.CreateClaim(admin, service.ClaimInput{Creditor: f.creditor, Debtor: f.debtor, Claim: &complaint.Claim{
+					DocumentRef: ref, Amount: 50000, Currency: "CNY", IssuedOn: d(2025, 8, 1), Evidence: []string{"contract HT-1"}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			c11, c12 := small("CLAIM-11"), small("CLAIM-12")
+			f.invoice(t, "CLAIM-11", d(2025, 7, 28))      // CNY 100000.00
+			f.invoice(t, "DEBTOR-OWN-12", d(2025, 7, 28)) // the same
+			for c, ref := range map[*complaint.Claim]string{c11: "", c12: "DEBTOR-OWN-12"} {
+				_, err := f.a.AnswerClaim(admin, c.ID, complaint.ClaimAcknowledged, "", ref, "", service.Idempotency{})
+				if !errors.Is(err, ledger.ErrFailedPrecondition) || !strings.Contains(err.Error(), "CNY 100000.00") || !strings.Contains(err.Error(), "CNY 500.00") {
+					t.Errorf("%s acknowledged (document_ref %q) as an invoice of another amount than claimed: %v", c.DocumentRef, ref, err)
+				}
 			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {
@@ -973,8 +994,22 @@ func TestContestMovedAsRead(t *testing.T) {
 	if err != nil || len(now) != 1 || now[0].State != complaint.ContestCorrected {
 		t.Fatalf("the contest after the correction: %v, %v", now, err)
 	}
+	// The debtor changes its record again before the supplier answers: an
+	// ACCEPT of the first correction, as read, is not an acceptance of
+	// the record as it now stands.
+	first := service.Etag(now[0].Version)
+	if _, err := f.a.UpdateInvoice(admin, inv.ID, &ledger.Invoice{ContractRef: "HT-CORRECTED-AGAIN"}, []string{"contract_ref"}, "", civil.Date{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.a.MoveContest(admin, inv.ID, c.ID, complaint.ContestAccept, "", first); !errors.Is(err, ledger.ErrStale) {
+		t.Errorf("an ACCEPT of the first correction after a second: %v, want stale", err)
+	}
+	now, err = f.a.ListContests(admin, store.SupplierQuery{InvoiceID: inv.ID, Page: store.Page{Limit: 10}})
+	if err != nil || len(now) != 1 || now[0].State != complaint.ContestCorrected || now[0].Comment != "the debtor changed its record again" {
+		t.Fatalf("the contest after the second correction: %+v, %v", now, err)
+	}
 	if _, _, err := f.a.MoveContest(admin, inv.ID, c.ID, complaint.ContestAccept, "", service.Etag(now[0].Version)); err != nil {
-		t.Errorf("accepted as read after the correction: %v", err)
+		t.Errorf("accepted as read after the second correction: %v", err)
 	}
 }
 

@@ -371,15 +371,24 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 						ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
 				}
 				switch {
-				case ref == c.DocumentRef && len(refs) > 1:
-					return fmt.Errorf("%w: invoices/%s records this debt under the claim's reference %q; acknowledge without document_ref to join the claim to it",
-						ledger.ErrAlreadyExists, inv.ID, c.DocumentRef)
 				case inv.Amount.Currency != c.Currency:
 					// Not the same debt as claimed, or not in the same
 					// money: a complaint's plan on the claim would be paid
 					// in the invoice's.
 					return fmt.Errorf("%w: invoices/%s, under reference %q, is in %s and the claim in %s: dispute the claim naming it, or the supplier contests the invoice",
 						ledger.ErrFailedPrecondition, inv.ID, ref, inv.Amount.Currency, c.Currency)
+				case inv.Amount.Minor != c.Amount:
+					// Not the debt claimed: a claim of 50,000 joined to a
+					// settled invoice of 10 would read "acknowledged" while
+					// the ledger owes the supplier nothing, and a later claim
+					// of the invoice's own amount would be refused as its
+					// twin.
+					return fmt.Errorf("%w: invoices/%s, under reference %q, is for %s and the claim for %s: correct the invoice to the amount claimed and acknowledge, "+
+						"or dispute the claim naming the invoice (the supplier may then contest it)",
+						ledger.ErrFailedPrecondition, inv.ID, ref, inv.Amount, money.Money{Minor: c.Amount, Currency: c.Currency})
+				case ref == c.DocumentRef && len(refs) > 1:
+					return fmt.Errorf("%w: invoices/%s records this debt under the claim's reference %q; acknowledge without document_ref to join the claim to it",
+						ledger.ErrAlreadyExists, inv.ID, c.DocumentRef)
 				}
 				c.Invoice = inv.ID
 				break
@@ -629,27 +638,35 @@ func (l *Ledger) MoveContest(ctx context.Context, invoiceID, id uuid.UUID, a com
 
 // markCorrected marks the open contests of an invoice corrected after the
 // debtor changed its record: the supplier then accepts or contests again.
+// A contest already corrected and awaiting the supplier's answer is marked
+// again (a new version, so a new etag): an ACCEPT sent with the etag of the
+// correction the supplier saw is refused, rather than accepting a later
+// record it never saw.
 func (l *Ledger) markCorrected(ctx context.Context, tx store.Tx, inv *ledger.Invoice, today civil.Date, now time.Time) error {
 	if inv.Contested == 0 || !actsAsDebtor(ctx, inv.DebtorID) {
 		return nil
 	}
-	// Open contests, and those a regulator upheld, which await this: all
-	// of them, page by page (the decided ones a regulator rejected stay
-	// in the listing for good).
+	// Open and corrected contests, and those a regulator upheld, which
+	// await this: all of them, page by page (the decided ones a regulator
+	// rejected stay in the listing for good).
 	q := store.SupplierQuery{Scope: auth.Scope{All: true}, InvoiceID: inv.ID,
-		State: []store.StringCond{{Op: store.OpNe, Value: string(complaint.ContestCorrected)}, {Op: store.OpNe, Value: string(complaint.ContestAccepted)},
-			{Op: store.OpNe, Value: string(complaint.ContestWithdrawn)}}}
+		State: []store.StringCond{{Op: store.OpNe, Value: string(complaint.ContestAccepted)}, {Op: store.OpNe, Value: string(complaint.ContestWithdrawn)}}}
 	for c, err := range listed(&q.Page, func() ([]*complaint.Contest, error) { return tx.ListContests(ctx, q) }, contestID) {
 		if err != nil {
 			return err
 		}
-		if c.State != complaint.ContestOpen && !c.AwaitsCorrection() {
+		switch {
+		case c.State == complaint.ContestCorrected:
+			c.Comment = "the debtor changed its record again"
+		case c.State == complaint.ContestOpen || c.AwaitsCorrection():
+			if err := complaint.MoveContest(c, complaint.ContestCorrect, complaint.ByDebtor); err != nil {
+				return err
+			}
+			c.Comment = "the debtor changed its record"
+		default:
 			continue
 		}
-		if err := complaint.MoveContest(c, complaint.ContestCorrect, complaint.ByDebtor); err != nil {
-			return err
-		}
-		c.Comment, c.UpdateTime = "the debtor changed its record", now
+		c.UpdateTime = now
 		if err := tx.UpdateContest(ctx, c, change(ctx, inv, today, now, "CorrectRecord")); err != nil {
 			return err
 		}
