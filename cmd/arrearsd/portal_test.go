@@ -197,6 +197,12 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	if msg := api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED"}, http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: comment:") {
 		t.Errorf("a dispute without its reason: %q, want the comment named", msg)
 	}
+	// A reference is the invoice an acknowledgement records; with a
+	// dispute it would be dropped unread.
+	if msg := api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED", "comment": "no such order", "documentRef": "MJ-8803"},
+		http.StatusBadRequest); !strings.HasPrefix(msg, "invalid request: document_ref:") {
+		t.Errorf("a dispute naming a reference: %q, want document_ref named", msg)
+	}
 	// An answer made on a stale read of the claim changes nothing.
 	etag := str(api.ok(debtorKey, "GET", "/v1/"+c3, nil), "claim", "etag")
 	api.refused(debtorKey, "POST", "/v1/"+c3+":answer", obj{"answer": "DISPUTED", "comment": "no such order", "etag": etag + "0"}, http.StatusConflict)
@@ -363,9 +369,11 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	eventually(t, "the complaint to close", func() bool { return state() == "CLOSED" })
 
 	var kinds []string
+	lines := map[string]bool{} // the timeline's lines, by name
 	for _, e := range api.ok(portal, "GET", "/v1/"+cn+"/events", nil)["events"].([]any) {
 		m := e.(map[string]any)
 		kinds = append(kinds, fmt.Sprintf("%s>%s", m["kind"], m["toState"]))
+		lines[str(m, "name")] = true
 	}
 	want := "TRANSITION>SUBMITTED TRANSITION>ACCEPTED TRANSITION>FORWARDED TRANSITION>IN_HANDLING EXTENDED>IN_HANDLING " +
 		"TRANSITION>DEBTOR_RESPONDED TRANSITION>RESOLVED INSTALMENT_MISSED>RESOLVED TRANSITION>IN_HANDLING " +
@@ -438,7 +446,7 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 	// The change feed names claims and complaints as the API does, so a
 	// portal can follow each event to its resource.
 	clk.Advance(time.Minute) // past the feed's settling delay
-	seen := map[string]bool{}
+	seen, named := map[string]bool{}, map[string]bool{}
 	keyNames := map[string]bool{}
 	for _, k := range api.ok(admin, "GET", "/v1/apiKeys?pageSize=1000", nil)["apiKeys"].([]any) {
 		keyNames[str(k.(map[string]any), "name")] = true
@@ -449,6 +457,18 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		for _, e := range events {
 			name := str(e.(map[string]any), "resource")
 			kind, _, _ := strings.Cut(name, "/")
+			if timeline, _, ok := strings.Cut(name, "/events/"); ok {
+				// A timeline's line: named as its timeline lists it.
+				if named[name] {
+					t.Errorf("the change feed names two events %s", name)
+				}
+				named[name] = true
+				if timeline == cn && !lines[name] {
+					t.Errorf("the change feed names a line %s, which %s/events does not list", name, cn)
+				}
+				seen["lines"] = true
+				continue
+			}
 			if kind == "claims" || kind == "complaints" || strings.Contains(name, "/claims/") || strings.Contains(name, "/complaints/") {
 				api.ok(admin, "GET", "/v1/"+name, nil)
 				seen[kind] = true
@@ -466,8 +486,8 @@ func portalScenario(t *testing.T, api rest, admin string, clk *clock.Fake) {
 		}
 		cursor = next
 	}
-	if !seen["claims"] || !seen["complaints"] || !seen["apiKeys"] {
-		t.Errorf("the change feed named no claim or no complaint as claims/{id}, complaints/{id}: %v", seen)
+	if !seen["claims"] || !seen["complaints"] || !seen["apiKeys"] || !seen["lines"] {
+		t.Errorf("the change feed named no claim, complaint, key or timeline line as the API does: %v", seen)
 	}
 
 	// The supplier withdraws the portal's authorisation: the portal no

@@ -217,13 +217,15 @@ func (a *Access) ListEvents(ctx context.Context, req *arrearsv1.ListEventsReques
 		}
 		if e.ResourceType == "complaint_event" {
 			// A line of a complaint's timeline, which its event names by
-			// the line's id: named by the timeline it is on (which lists),
-			// as the audited line itself says.
+			// the line's id: named under the timeline it is on (which
+			// lists it, under that name), the complaint as the audited
+			// line itself says. Each line its own name: named by the
+			// timeline alone, every line was revision 1 of one resource.
 			var line struct {
 				ComplaintID uuid.UUID `json:"complaint_id"`
 			}
 			if json.Unmarshal([]byte(e.Changes), &line) == nil && line.ComplaintID != uuid.Nil {
-				name = complaintName(line.ComplaintID) + "/events"
+				name = complaintEventName(line.ComplaintID, e.ResourceID)
 			} else {
 				name = "complaints/-/events/" + e.ResourceID.String()
 			}

@@ -181,6 +181,10 @@ func (a *Supplier) AnswerClaim(ctx context.Context, req *arrearsv1.AnswerClaimRe
 	to := complaint.ClaimState(strings.ToUpper(strings.TrimSpace(req.Answer)))
 	if to != complaint.ClaimAcknowledged && to != complaint.ClaimDisputed && to != complaint.ClaimWithdrawn {
 		v.Add("answer", "must be ACKNOWLEDGED, DISPUTED or WITHDRAWN")
+	} else if to != complaint.ClaimAcknowledged && strings.TrimSpace(req.DocumentRef) != "" {
+		// Refused rather than dropped: a debtor disputing "as invoice
+		// X" would believe the claim tied to X.
+		v.Add("document_ref", "is taken only with answer ACKNOWLEDGED (the reference the claim's invoice is recorded under)")
 	}
 	idem := idempotency(ctx, &v, "AnswerClaim", req.RequestId, req)
 	if err := v.Err(); err != nil {
@@ -434,10 +438,16 @@ func (a *Supplier) ListComplaintEvents(ctx context.Context, req *arrearsv1.ListC
 	rows, next := nextToken(a.s, sc, rows, size, func(e *complaint.Event) uuid.UUID { return e.ID })
 	out := &arrearsv1.ListComplaintEventsResponse{NextPageToken: next}
 	for _, e := range rows {
-		out.Events = append(out.Events, &arrearsv1.ComplaintEvent{Kind: e.Kind, FromState: string(e.FromState), ToState: string(e.ToState),
+		out.Events = append(out.Events, &arrearsv1.ComplaintEvent{Name: complaintEventName(e.ComplaintID, e.ID), Kind: e.Kind, FromState: string(e.FromState), ToState: string(e.ToState),
 			Actor: e.Actor, Comment: e.Comment, OccurredOn: dateToProto(e.OccurredOn), RecordTime: timeToProto(e.RecordTime), Outcome: string(e.Outcome)})
 	}
 	return out, nil
+}
+
+// complaintEventName names a line of a complaint's timeline, as the line
+// and the change feed's event of it say.
+func complaintEventName(complaintID, id uuid.UUID) string {
+	return complaintName(complaintID) + "/events/" + id.String()
 }
 
 func (a *Supplier) GetComplaintStatistics(ctx context.Context, req *arrearsv1.GetComplaintStatisticsRequest) (*arrearsv1.GetComplaintStatisticsResponse, error) {

@@ -84,3 +84,17 @@ func allowed(path string) string {
 	slices.Sort(methods)
 	return strings.Join(slices.Compact(methods), ", ")
 }
+
+// headAsGet serves HEAD as GET, as RFC 9110 (9.3.2) asks of every resource
+// served for GET, and as the Allow of a 405 says: the gateway's router
+// knows GET only, and answered HEAD 405 naming HEAD among the methods it
+// takes. The server sends no body for a HEAD request, whatever is written.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		h.ServeHTTP(w, r)
+	})
+}

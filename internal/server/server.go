@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", requireKey(verbsPostOnly(limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("/", requireKey(verbsPostOnly(headAsGet(limitBody(gw, int64(cfg.MaxRequestBytes)))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
 	for path, h := range map[string]http.HandlerFunc{
 		"/v1/overdueSummary:export":                        exports.overdueSummary,

@@ -725,7 +725,9 @@ type Event struct {
 	// The resource changed, and its revision after the change. A payment,
 	// dispute, credit note or contest is named with "-" for its invoice
 	// ("invoices/-/payments/{uuid}"), which GetPayment, GetDispute,
-	// GetCreditNote, GetContest and ListRevisions take.
+	// GetCreditNote, GetContest and ListRevisions take. A line of a
+	// complaint's timeline is "complaints/{uuid}/events/{uuid}", the name
+	// ListComplaintEvents gives it.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
 	Revision int64  `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
 	// What changed: for an update a JSON object {"field": [old, new]}; for a

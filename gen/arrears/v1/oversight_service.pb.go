@@ -262,8 +262,11 @@ type SummaryGroup struct {
 	Outstanding *Money            `protobuf:"bytes,3,opt,name=outstanding,proto3" json:"outstanding,omitempty"`
 	Overdue     *Money            `protobuf:"bytes,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	OverdueNet  *Money            `protobuf:"bytes,5,opt,name=overdue_net,json=overdueNet,proto3" json:"overdue_net,omitempty"`
-	// The sum of the per-invoice rounded late-payment interest (with
-	// include_detail; absent without it).
+	// The sum of the per-invoice rounded late-payment interest of the
+	// group's invoices, those with something outstanding (with include_detail;
+	// absent without it). Interest still owed on a debt since paid late or
+	// cancelled is on that invoice's judgement, not here: the summary is of
+	// what is outstanding.
 	Interest   *Money         `protobuf:"bytes,6,opt,name=interest,proto3" json:"interest,omitempty"`
 	Buckets    []*BucketTotal `protobuf:"bytes,7,rep,name=buckets,proto3" json:"buckets,omitempty"`
 	BucketsNet []*BucketTotal `protobuf:"bytes,8,rep,name=buckets_net,json=bucketsNet,proto3" json:"buckets_net,omitempty"`

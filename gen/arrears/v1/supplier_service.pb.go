@@ -520,10 +520,12 @@ type AnswerClaimRequest struct {
 	Answer string `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
 	// The debtor's reason (required to dispute).
 	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
-	// On acknowledgement: the debtor's own reference for the invoice the claim
-	// becomes; default the supplier's. Left empty where the debtor has since
-	// recorded the debt under the claim's reference: the claim joins that
-	// invoice.
+	// On acknowledgement only (refused with another answer): the debtor's own
+	// reference for the invoice the claim becomes; default the supplier's.
+	// Left empty where the debtor has since recorded the debt under the
+	// claim's reference: the claim joins that invoice. An invoice already
+	// recorded, under either reference, is joined only if it is for the
+	// amount and currency claimed (FAILED_PRECONDITION otherwise).
 	DocumentRef string `protobuf:"bytes,4,opt,name=document_ref,json=documentRef,proto3" json:"document_ref,omitempty"`
 	// If set, must match the claim's etag.
 	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -659,7 +661,8 @@ type Contest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// PAYMENT_NOT_RECEIVED, AMOUNT_DIFFERS, DATES_DIFFER, OTHER.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// The payment contested, for PAYMENT_NOT_RECEIVED.
+	// The payment contested: required for PAYMENT_NOT_RECEIVED; with another
+	// kind, optional, the payment whose record differs (its amount or date).
 	Payment string `protobuf:"bytes,3,opt,name=payment,proto3" json:"payment,omitempty"`
 	// What differs, in the supplier's words.
 	Detail string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
@@ -1953,6 +1956,9 @@ func (x *MoveComplaintResponse) GetComplaint() *Complaint {
 // One line of a complaint's timeline.
 type ComplaintEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only. "complaints/{uuid}/events/{uuid}", as the change feed names
+	// the line (ListComplaintEvents lists it; a line has no Get of its own).
+	Name string `protobuf:"bytes,9,opt,name=name,proto3" json:"name,omitempty"`
 	// TRANSITION, DEADLINE_MISSED, EXTENDED, INSTALMENT_MISSED.
 	Kind      string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	FromState string `protobuf:"bytes,2,opt,name=from_state,json=fromState,proto3" json:"from_state,omitempty"`
@@ -1997,6 +2003,13 @@ func (x *ComplaintEvent) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ComplaintEvent.ProtoReflect.Descriptor instead.
 func (*ComplaintEvent) Descriptor() ([]byte, []int) {
 	return file_arrears_v1_supplier_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ComplaintEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 func (x *ComplaintEvent) GetKind() string {
@@ -2600,8 +2613,9 @@ const file_arrears_v1_supplier_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\t \x01(\tR\trequestId\"L\n" +
 	"\x15MoveComplaintResponse\x123\n" +
-	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"\x98\x02\n" +
+	"\tcomplaint\x18\x01 \x01(\v2\x15.arrears.v1.ComplaintR\tcomplaint\"\xac\x02\n" +
 	"\x0eComplaintEvent\x12\x12\n" +
+	"\x04name\x18\t \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
 	"\n" +
 	"from_state\x18\x02 \x01(\tR\tfromState\x12\x19\n" +
