@@ -188,3 +188,49 @@ func hasFinding(j *arrearsv1.Judgement, code string) bool {
 	}
 	return false
 }
+
+// TestPromptPaymentOverAPI: a US federal agency (a public body of region US)
+// is judged under the Prompt Payment Act, a state agency on its contract.
+// USD 1,500.00 delivered and invoiced on Monday 3 March 2025: acceptance is
+// deemed on 10 March, so the invoice is due on 9 April. As of 19 April, 10
+// days late at the 4-5/8% in force on 10 April: 1,500 x .04625/360 x 10 =
+// 1.927, USD 1.93.
+func TestPromptPaymentOverAPI(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(now)
+	_, h := startServer(t, config{DataDir: dir}, clk)
+	tr := &restTransport{base: "http://" + h, token: adminToken(t, dir)}
+	party := func(name, reg, region string, kind arrearsv1.PartyKind) string {
+		var p arrearsv1.CreatePartyResponse
+		size := arrearsv1.SizeClass_SIZE_CLASS_UNSPECIFIED
+		if kind == arrearsv1.PartyKind_PARTY_KIND_SME {
+			size = arrearsv1.SizeClass_SIZE_CLASS_SMALL
+		}
+		call(t, tr, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: name, Kind: kind, SizeClass: size,
+			Jurisdiction: "US", RegistrationId: reg, RegionCode: region}}, &p)
+		return p.Party.Name
+	}
+	federal := party("General Services Administration", "53-0000001", "US", arrearsv1.PartyKind_PARTY_KIND_PUBLIC_BODY)
+	state := party("Virginia Department of Transportation", "54-0000002", "US-VA", arrearsv1.PartyKind_PARTY_KIND_PUBLIC_BODY)
+	supplier := party("Shenandoah Signs LLC", "54-1234567", "US-VA", arrearsv1.PartyKind_PARTY_KIND_SME)
+	for debtor, want := range map[string]string{federal: "US-PPA-FEDERAL@1", state: "CONTRACT-TERMS-ONLY@1"} {
+		var inv arrearsv1.CreateInvoiceResponse
+		call(t, tr, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{
+			Debtor: debtor, Creditor: supplier, DocumentRef: "SS-" + want[:2], Amount: &arrearsv1.Money{CurrencyCode: "USD", MinorUnits: 150000},
+			DeliveredOn: date(2025, 3, 3), IssuedOn: date(2025, 3, 3), ReceivedOn: date(2025, 3, 3)}}, &inv)
+		if inv.Invoice.Policy != want {
+			t.Errorf("%s: policy %s (%s), want %s", debtor, inv.Invoice.Policy, inv.Invoice.PolicyReason, want)
+			continue
+		}
+		if debtor != federal {
+			continue
+		}
+		var got arrearsv1.GetInvoiceResponse
+		call(t, tr, "GetInvoice", &arrearsv1.GetInvoiceRequest{Name: inv.Invoice.Name, AsOf: date(2025, 4, 19)}, &got)
+		j := got.Invoice.Judgement
+		if due := j.GetDueDate(); due.GetYear() != 2025 || due.GetMonth() != 4 || due.GetDay() != 9 || j.DaysOverdue != 10 || j.Interest.GetMinorUnits() != 193 {
+			t.Errorf("federal invoice as of 2025-04-19: due %v, %d days overdue, interest %d; want 2025-04-09, 10 and 193 (%s; %s)",
+				due, j.DaysOverdue, j.Interest.GetMinorUnits(), j.DueDateRule, j.InterestRule)
+		}
+	}
+}

@@ -112,6 +112,17 @@ func (e *eval) buildTimeline() timeline {
 			later(p.ReversedOn)
 		}
 		tl.owed = append(tl.owed, s...)
+		if e.pol.Interest.ThroughPaymentDay {
+			// The payment's own day bears interest on what it pays; one
+			// reversed by the next day never stopped any.
+			paid := step{from.AddDays(1), -p.Amount}
+			later(paid.on)
+			if reversed && !p.ReversedOn.After(paid.on) {
+				s = nil
+			} else {
+				s = append([]step{paid}, s[1:]...)
+			}
+		}
 		tl.interest = append(tl.interest, s...)
 		e.billFindings(p, from)
 	}

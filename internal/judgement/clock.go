@@ -1,6 +1,7 @@
 package judgement
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/arrears/arrears/internal/civil"
@@ -30,15 +31,27 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 	case policy.EventSettlement:
 		return inv.SettlementConfirmedOn, !inv.SettlementConfirmedOn.IsZero(), false
 	case policy.EventAcceptance:
-		if !inv.AcceptanceRequired {
+		deemed := e.pol.AcceptanceDeemed
+		if !inv.AcceptanceRequired && !deemed {
 			return civil.Date{}, false, false
 		}
 		var periodEnd civil.Date
 		period, statutory := inv.AcceptancePeriodDays, false
-		if period == 0 && e.pol.AcceptanceMaxDays > 0 {
+		if (period == 0 || deemed && period < e.pol.AcceptanceMaxDays) && e.pol.AcceptanceMaxDays > 0 {
+			// Deemed acceptance: the law's day, unless the contract
+			// gives the buyer longer.
 			period, statutory = e.pol.AcceptanceMaxDays, true
 		}
-		if !inv.DeliveredOn.IsZero() && period > 0 {
+		switch {
+		case deemed && inv.DeliveredOn.IsZero():
+			// No delivery to count from: an acceptance recorded starts
+			// the clock; without one the event is missing and the other
+			// events (invoice receipt) decide.
+			return inv.AcceptancePassedOn, true, false
+		case deemed:
+			// Deemed on that calendar day, not moved off a weekend.
+			periodEnd = inv.DeliveredOn.AddDays(period)
+		case !inv.DeliveredOn.IsZero() && period > 0:
 			periodEnd = e.acceptanceEnd(inv.DeliveredOn, period)
 		}
 		switch {
@@ -50,8 +63,11 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 			return inv.AcceptancePassedOn, true, false
 		case !periodEnd.IsZero():
 			// Said only if the clock starts on it (computeDueDate): of
-			// the latest of several events, a later receipt may win.
-			e.pendingEnd = pendingAcceptance{periodEnd, period, statutory}
+			// the latest of several events, a later receipt may win. A
+			// deemed acceptance is not pending: the law dates it.
+			if !deemed {
+				e.pendingEnd = pendingAcceptance{periodEnd, period, statutory}
+			}
 			return periodEnd, true, false
 		}
 		return civil.Date{}, true, true
@@ -89,6 +105,12 @@ var eventWords = map[policy.ClockEvent]string{
 func (e *eval) startWords(ev policy.ClockEvent) string {
 	if ev == policy.EventReceipt && e.inv.DeliveredOn.After(e.inv.ReceivedOn) {
 		return "receipt of the goods (after the invoice's)"
+	}
+	if ev == policy.EventAcceptance && e.pol.AcceptanceDeemed && !e.inv.DeliveredOn.IsZero() {
+		days := max(e.inv.AcceptancePeriodDays, e.pol.AcceptanceMaxDays)
+		if passed := e.inv.AcceptancePassedOn; passed.IsZero() || passed.After(e.inv.DeliveredOn.AddDays(days)) {
+			return fmt.Sprintf("acceptance, deemed %d days after delivery,", days)
+		}
 	}
 	return eventWords[ev]
 }

@@ -152,6 +152,18 @@ func (e *eval) referenceRates(start civil.Date) (rateFunc, string, error) {
 		}
 		return rateSpec{pct: pct, denom: denom}, nil
 	}
+	if in.Fixing == policy.FixingOnStart {
+		r, err := lookup(start)
+		if err != nil {
+			return nil, "", err
+		}
+		ref, _ := e.in.Tables.RateOn(in.Reference, start)
+		rule := fmt.Sprintf("%s %s%% in force on %s (the day interest started)", in.Reference, ref, start)
+		if points.Sign() != 0 {
+			rule += fmt.Sprintf(" + %s points = %s%%", in.Points, pctText(r.pct))
+		}
+		return constantRate(r), rule + fmt.Sprintf(" per annum, %s, fixed for the life of the debt", dayCountWords(in.DayCount)), nil
+	}
 	if in.Fixing == policy.FixingAtStart {
 		on := civil.Date{Year: start.Year - 1, Month: time.December, Day: 31}
 		if start.Month > time.June {
@@ -205,12 +217,35 @@ func (e *eval) computeInterest() error {
 	if err != nil {
 		return err
 	}
+	in := e.pol.Interest
+	if in.CompoundDays > 0 {
+		rule += e.say(", compounded every %d days", in.CompoundDays)
+	}
+	// Interest accrues to AsOf, or to the end of the days the law lets it
+	// accrue for.
+	end := asOf
+	if in.MaxDays > 0 {
+		rule += e.say(", for at most %d days", in.MaxDays)
+		if last := start.AddDays(in.MaxDays - 1); asOf.After(last) {
+			end = last
+			e.find(FindingInterestPeriodEnded, "interest accrues for at most %d days under policy %s: it stopped after %s", in.MaxDays, e.pol.ID, last)
+		}
+	}
 	j.InterestRule = rule
 
 	points := []civil.Date{start}
 	add := func(d civil.Date) {
-		if d.After(start) && !d.After(asOf) {
+		if d.After(start) && !d.After(end) {
 			points = append(points, d)
+		}
+	}
+	// The unpaid interest joins the sum bearing it at the end of each
+	// compounding period: a run starts there.
+	compounds := map[civil.Date]bool{}
+	if in.CompoundDays > 0 {
+		for d := start.AddDays(in.CompoundDays); !d.After(end); d = d.AddDays(in.CompoundDays) {
+			compounds[d] = true
+			add(d)
 		}
 	}
 	for _, s := range tl.interest {
@@ -239,10 +274,18 @@ func (e *eval) computeInterest() error {
 	}
 	var prev *rateSpec
 	var exact []*big.Rat // each accrual's exact amount, for merging runs
+	// compounded is the interest added to the sum bearing interest at the
+	// last compounding date: it bears interest while the debt is unpaid
+	// (paid, the interest is owed with it, as the Prompt Payment rules
+	// require of the payment, and stops growing).
+	compounded := new(big.Rat)
 	for i, a := range points {
-		b := asOf
+		b := end
 		if i+1 < len(points) {
 			b = points[i+1].AddDays(-1)
+		}
+		if compounds[a] {
+			compounded.Set(total)
 		}
 		base := tl.interestBaseAt(a)
 		if base == 0 {
@@ -261,14 +304,22 @@ func (e *eval) computeInterest() error {
 		}
 		days := b.DaysSince(a) + 1
 		f := r.perDayFraction()
-		amt := new(big.Rat).Mul(f, baseDays(base, days))
+		bearing := new(big.Rat).Add(new(big.Rat).SetInt64(base), compounded)
+		amt := new(big.Rat).Mul(f, new(big.Rat).Mul(bearing, big.NewRat(int64(days), 1)))
 		total.Add(total, amt)
 		if disputed > 0 {
-			contingent.Add(contingent, new(big.Rat).Mul(f, baseDays(disputed, days)))
+			// The disputed part's share of the run, compounded interest
+			// included: contingent as that part is.
+			contingent.Add(contingent, new(big.Rat).Mul(amt, big.NewRat(disputed, base)))
+		}
+		capitalised := ""
+		if compounded.Sign() > 0 {
+			capitalised = compounded.FloatString(6)
 		}
 		// Merge with the run before when nothing changed (a payment and its
 		// reversal on the same day, or an unchanged half-yearly rate).
-		if n := len(j.Accruals); n > 0 && prev != nil && prev.equal(r) && j.Accruals[n-1].Base == base && j.Accruals[n-1].Disputed == disputed {
+		if n := len(j.Accruals); n > 0 && prev != nil && prev.equal(r) && j.Accruals[n-1].Base == base && j.Accruals[n-1].Disputed == disputed &&
+			j.Accruals[n-1].Compounded == capitalised {
 			last := &j.Accruals[n-1]
 			last.To, last.Days = b, last.Days+days
 			exact[n-1].Add(exact[n-1], amt)
@@ -279,7 +330,7 @@ func (e *eval) computeInterest() error {
 		prev = &rr
 		exact = append(exact, amt)
 		j.Accruals = append(j.Accruals, Accrual{
-			From: a, To: b, Days: days, Base: base, Disputed: disputed,
+			From: a, To: b, Days: days, Base: base, Disputed: disputed, Compounded: capitalised,
 			Percent: pctText(r.pct), PerDay: r.perDay, DayCount: r.denom, Amount: amt.FloatString(6),
 		})
 	}

@@ -155,6 +155,10 @@ type Accrual struct {
 	// disputes open as of AsOf (its interest is contingent).
 	Base     int64
 	Disputed int64
+	// Compounded is the interest added to Base at the last compounding
+	// date before the run, exact to six decimals ("" for none): it bears
+	// interest too.
+	Compounded string
 	// Percent is the rate; PerDay says whether per day or per annum, and
 	// DayCount is the denominator of an annual rate.
 	Percent  string
@@ -214,6 +218,9 @@ const (
 	// FindingCreditedWithoutNote: a dispute was resolved CREDITED but its
 	// credit note is not among the facts.
 	FindingCreditedWithoutNote = "CREDITED_DISPUTE_WITHOUT_CREDIT_NOTE"
+	// FindingInterestPeriodEnded: the policy lets interest accrue for a
+	// limited number of days, and they ended before AsOf.
+	FindingInterestPeriodEnded = "INTEREST_PERIOD_ENDED"
 	// FindingDisputeExceeds: open disputes exceed what is outstanding.
 	FindingDisputeExceeds = "DISPUTES_EXCEED_OUTSTANDING"
 )

@@ -70,6 +70,15 @@ type Policy struct {
 	// at most 30 days unless expressly agreed). Zero: the law sets none,
 	// and an acceptance neither passed nor bounded keeps the clock stopped.
 	AcceptanceMaxDays int `json:"acceptance_max_days,omitempty"`
+	// AcceptanceDeemed makes acceptance a condition of every invoice, and
+	// AcceptanceMaxDays the day it is deemed to occur whatever the buyer
+	// did after it, counted in calendar days and not moved off a
+	// non-working day: the US Prompt Payment rules deem acceptance on the
+	// 7th day after delivery for the payment due date and its interest
+	// (5 CFR 1315.4(g); FAR 52.232-25(a)(6)), whether or not the contract
+	// names an acceptance. An acceptance recorded earlier starts the clock
+	// on its own day.
+	AcceptanceDeemed bool `json:"acceptance_deemed,omitempty"`
 
 	Interest     Interest     `json:"interest"`
 	Compensation Compensation `json:"compensation"`
@@ -191,6 +200,10 @@ const (
 	// FixingHalfYearly: the rate in force on 1 January applies to days in
 	// January-June, the rate on 1 July to days in July-December (EU).
 	FixingHalfYearly Fixing = "HALF_YEARLY"
+	// FixingOnStart: the rate in force on the day interest starts (the day
+	// after the due date), for the life of the debt (US Prompt Payment
+	// Act, 5 CFR 1315.10(a)(1)).
+	FixingOnStart Fixing = "ON_START"
 )
 
 // DayCount is the denominator for an annual rate.
@@ -231,6 +244,21 @@ type Interest struct {
 	// the contract date (the issue date if there is none) is the lowest
 	// agreed annual rate allowed (China: the 1-year LPR at signing).
 	AgreedRateFloor string `json:"agreed_rate_floor,omitempty"`
+	// CompoundDays, when positive, adds the interest accrued and unpaid to
+	// the sum that bears interest at the end of every such period since
+	// interest started (US Prompt Payment: every 30 days, 5 CFR
+	// 1315.10(a)(3)); zero: simple interest.
+	CompoundDays int `json:"compound_days,omitempty"`
+	// ThroughPaymentDay counts the day a payment is made as a day of
+	// interest on what it pays: the US rules compute interest "through the
+	// payment date" (5 CFR 1315.10(a)(1)), so a payment 10 days late bears
+	// 10 days. Otherwise a payment stops interest on its own day, and one
+	// made on the due date bears none.
+	ThroughPaymentDay bool `json:"through_payment_day,omitempty"`
+	// MaxDays, when positive, is how many days from its start interest
+	// accrues at most (US Prompt Payment: not for more than one year, 5 CFR
+	// 1315.10(a)(5)); zero: for as long as the debt is late.
+	MaxDays int `json:"max_days,omitempty"`
 }
 
 // Compensation is the fixed sum owed per late debt once interest starts.
@@ -392,6 +420,9 @@ func (p *Policy) Validate() error {
 	if p.AcceptanceMaxDays < 0 || p.AcceptanceMaxDays > ledger.MaxTermDays {
 		v.Add("acceptance_max_days", "must be between 0 and %d", ledger.MaxTermDays)
 	}
+	if p.AcceptanceDeemed && p.AcceptanceMaxDays == 0 {
+		v.Add("acceptance_deemed", "needs acceptance_max_days, the day after delivery acceptance is deemed on")
+	}
 	switch {
 	case p.CapKind != CapNone && p.CapKind != CapHard && p.CapKind != CapSoft:
 		v.Add("cap_kind", "%q must be NONE, HARD or SOFT", p.CapKind)
@@ -483,8 +514,8 @@ func (p *Policy) validateInterest(v *ledger.ValidationError) {
 		if _, err := ParseDecimal(in.Points); err != nil {
 			v.Add("interest.points", "%v", err)
 		}
-		if in.Fixing != FixingAtStart && in.Fixing != FixingHalfYearly {
-			v.Add("interest.fixing", "%q must be AT_START or HALF_YEARLY", in.Fixing)
+		if in.Fixing != FixingAtStart && in.Fixing != FixingHalfYearly && in.Fixing != FixingOnStart {
+			v.Add("interest.fixing", "%q must be AT_START, HALF_YEARLY or ON_START", in.Fixing)
 		}
 	default:
 		v.Add("interest.method", "%q must be NONE, DAILY_RATE or REFERENCE_PLUS", in.Method)
@@ -494,6 +525,12 @@ func (p *Policy) validateInterest(v *ledger.ValidationError) {
 	}
 	if in.DayCount != DayCountAct365 && in.DayCount != DayCountAct360 {
 		v.Add("interest.day_count", "%q must be ACT_365 or ACT_360", in.DayCount)
+	}
+	if in.CompoundDays < 0 || in.CompoundDays > ledger.MaxTermDays {
+		v.Add("interest.compound_days", "must be between 0 and %d", ledger.MaxTermDays)
+	}
+	if in.MaxDays < 0 {
+		v.Add("interest.max_days", "must be 0 (no limit) or more")
 	}
 	if in.AgreedRateFloor != "" && !in.UseAgreedRate {
 		v.Add("interest.agreed_rate_floor", "is set but use_agreed_rate is false")

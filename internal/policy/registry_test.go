@@ -39,7 +39,7 @@ func TestEmbeddedPolicies(t *testing.T) {
 	r := embeddedRegistry(t)
 	want := []string{
 		IDCN728LargeEnterprise, IDCN728PublicBody, IDCN802LargeEnterprise, IDCN802PublicBody, IDCNContractTerms, IDContractTermsOnly,
-		"DE-BGB-B2B", "DE-BGB-PUBLIC", IDEUB2B, IDEUPublic, "FR-L441-B2B", IDUKB2B, IDUKPublic,
+		"DE-BGB-B2B", "DE-BGB-PUBLIC", IDEUB2B, IDEUPublic, "FR-L441-B2B", IDUKB2B, IDUKPublic, IDUSPromptPayment,
 	}
 	var got []string
 	for _, p := range r.Policies() {
@@ -54,8 +54,9 @@ func TestEmbeddedPolicies(t *testing.T) {
 			if diff := cmp.Diff(DefaultBucketEdges(), p.BucketEdges); diff != "" {
 				t.Errorf("buckets are not the default (-want +got):\n%s", diff)
 			}
-			if p.Rounding != RoundHalfEven {
-				t.Errorf("rounding %s, want HALF_EVEN", p.Rounding)
+			// The US Treasury's own calculators round half up.
+			if want := map[bool]Rounding{true: RoundHalfUp, false: RoundHalfEven}[p.ID == IDUSPromptPayment]; p.Rounding != want {
+				t.Errorf("rounding %s, want %s", p.Rounding, want)
 			}
 		})
 	}
@@ -108,6 +109,7 @@ func TestShippedFigures(t *testing.T) {
 		"FR-L441-B2B":          fr,
 		IDUKB2B:                uk(60, CapSoft),
 		IDUKPublic:             uk(30, CapHard),
+		IDUSPromptPayment:      {30, 0, CapNone, AdjustNextWorkingDay, "US", InterestReferencePlus, "US-PPA+0", FixingOnStart, DayCountAct360, false, "", "", 0, BillAtIssue, EventLatestOf},
 		IDContractTermsOnly:    {0, 0, CapNone, AdjustNone, "", InterestNone, "", "", DayCountAct365, true, "", "", 0, BillAtIssue, EventDelivery},
 		IDCNContractTerms:      {0, 0, CapNone, AdjustNextWorkingDay, "CN", InterestNone, "", "", DayCountAct360, true, "", "", 0, BillAtIssue, EventDelivery},
 	}
@@ -139,40 +141,43 @@ func TestSelect(t *testing.T) {
 		desc         string
 		kind         ledger.PartyKind
 		jurisdiction string
+		region       string
 		sme          bool
 		signed       string
 		fallback     string
 		want         string
 		reasonHas    string
 	}{
-		{"CN public body, signed on the day 802 came into force", ledger.KindPublicBody, "CN", true, "2025-06-01", "2025-07-01", IDCN802PublicBody, "Decree 802"},
-		{"CN public body, signed the day before", ledger.KindPublicBody, "CN", true, "2025-05-31", "2025-07-01", IDCN728PublicBody, "Decree 728"},
-		{"CN large enterprise, 802", ledger.KindLargeEnterprise, "CN", true, "2025-08-01", "2025-08-01", IDCN802LargeEnterprise, "2025-08-01"},
-		{"CN large enterprise, 728", ledger.KindLargeEnterprise, "CN", true, "2023-01-01", "2025-08-01", IDCN728LargeEnterprise, "Decree 728"},
-		{"CN no contract date: the invoice date decides, and the reason says so", ledger.KindLargeEnterprise, "CN", true, "", "2025-06-02", IDCN802LargeEnterprise, "no contract date"},
-		{"CN no contract date, invoice before 802", ledger.KindLargeEnterprise, "CN", true, "", "2025-05-02", IDCN728LargeEnterprise, "invoice date 2025-05-02"},
-		{"CN signed before 728 came into force", ledger.KindPublicBody, "CN", true, "2019-05-01", "2021-01-01", IDCN728PublicBody, "before Decree 728 came into force"},
-		{"CN supplier not an SME at signing", ledger.KindLargeEnterprise, "CN", false, "2025-08-01", "2025-08-01", IDCNContractTerms, "not an SME"},
-		{"CN SME debtor", ledger.KindSME, "CN", true, "2025-08-01", "2025-08-01", IDCNContractTerms, "not a government organ"},
-		{"GB business, SME supplier", ledger.KindLargeEnterprise, "GB", true, "", "2025-08-01", IDUKB2B, "any size"},
-		{"GB business, large supplier: the Act still applies", ledger.KindSME, "GB", false, "", "2025-08-01", IDUKB2B, "any size"},
-		{"GB public body", ledger.KindPublicBody, "GB", false, "", "2025-08-01", IDUKPublic, "30-day"},
-		{"DE business", ledger.KindLargeEnterprise, "DE", false, "", "2025-08-01", "DE-BGB-B2B", "national"},
-		{"DE public", ledger.KindPublicBody, "DE", false, "", "2025-08-01", "DE-BGB-PUBLIC", "national"},
-		{"FR business", ledger.KindSME, "FR", true, "", "2025-08-01", "FR-L441-B2B", "national"},
-		{"FR public: no national policy", ledger.KindPublicBody, "FR", true, "", "2025-08-01", IDEUPublic, "no national policy"},
-		{"ES business: EU minimum", ledger.KindLargeEnterprise, "ES", true, "", "2025-08-01", IDEUB2B, "Directive 2011/7/EU minimum"},
-		{"IT business: EU minimum, holidays unknown to it", ledger.KindLargeEnterprise, "IT", true, "", "2025-08-01", IDEUB2B, "not off IT's public holidays"},
-		{"GR public: EU minimum", ledger.KindPublicBody, "GR", true, "", "2025-08-01", IDEUPublic, "public authorities"},
-		{"PL business: EU minimum, the ECB rate standing in for the NBP's", ledger.KindLargeEnterprise, "PL", true, "", "2025-08-01", IDEUB2B, "outside the euro area"},
-		{"SE public: EU minimum, the ECB rate standing in", ledger.KindPublicBody, "SE", true, "", "2025-08-01", IDEUPublic, "outside the euro area"},
-		{"US", ledger.KindPublicBody, "US", true, "", "2025-08-01", IDContractTermsOnly, "Prompt Payment Act"},
-		{"AU", ledger.KindLargeEnterprise, "AU", true, "", "2025-08-01", IDContractTermsOnly, "Payment Times Reporting"},
-		{"unknown jurisdiction", ledger.KindLargeEnterprise, "JP", true, "", "2025-08-01", IDContractTermsOnly, "contract terms only"},
+		{"CN public body, signed on the day 802 came into force", ledger.KindPublicBody, "CN", "350100", true, "2025-06-01", "2025-07-01", IDCN802PublicBody, "Decree 802"},
+		{"CN public body, signed the day before", ledger.KindPublicBody, "CN", "350100", true, "2025-05-31", "2025-07-01", IDCN728PublicBody, "Decree 728"},
+		{"CN large enterprise, 802", ledger.KindLargeEnterprise, "CN", "350100", true, "2025-08-01", "2025-08-01", IDCN802LargeEnterprise, "2025-08-01"},
+		{"CN large enterprise, 728", ledger.KindLargeEnterprise, "CN", "350100", true, "2023-01-01", "2025-08-01", IDCN728LargeEnterprise, "Decree 728"},
+		{"CN no contract date: the invoice date decides, and the reason says so", ledger.KindLargeEnterprise, "CN", "350100", true, "", "2025-06-02", IDCN802LargeEnterprise, "no contract date"},
+		{"CN no contract date, invoice before 802", ledger.KindLargeEnterprise, "CN", "350100", true, "", "2025-05-02", IDCN728LargeEnterprise, "invoice date 2025-05-02"},
+		{"CN signed before 728 came into force", ledger.KindPublicBody, "CN", "350100", true, "2019-05-01", "2021-01-01", IDCN728PublicBody, "before Decree 728 came into force"},
+		{"CN supplier not an SME at signing", ledger.KindLargeEnterprise, "CN", "350100", false, "2025-08-01", "2025-08-01", IDCNContractTerms, "not an SME"},
+		{"CN SME debtor", ledger.KindSME, "CN", "350100", true, "2025-08-01", "2025-08-01", IDCNContractTerms, "not a government organ"},
+		{"GB business, SME supplier", ledger.KindLargeEnterprise, "GB", "", true, "", "2025-08-01", IDUKB2B, "any size"},
+		{"GB business, large supplier: the Act still applies", ledger.KindSME, "GB", "", false, "", "2025-08-01", IDUKB2B, "any size"},
+		{"GB public body", ledger.KindPublicBody, "GB", "", false, "", "2025-08-01", IDUKPublic, "30-day"},
+		{"DE business", ledger.KindLargeEnterprise, "DE", "", false, "", "2025-08-01", "DE-BGB-B2B", "national"},
+		{"DE public", ledger.KindPublicBody, "DE", "", false, "", "2025-08-01", "DE-BGB-PUBLIC", "national"},
+		{"FR business", ledger.KindSME, "FR", "", true, "", "2025-08-01", "FR-L441-B2B", "national"},
+		{"FR public: no national policy", ledger.KindPublicBody, "FR", "", true, "", "2025-08-01", IDEUPublic, "no national policy"},
+		{"ES business: EU minimum", ledger.KindLargeEnterprise, "ES", "", true, "", "2025-08-01", IDEUB2B, "Directive 2011/7/EU minimum"},
+		{"IT business: EU minimum, holidays unknown to it", ledger.KindLargeEnterprise, "IT", "", true, "", "2025-08-01", IDEUB2B, "not off IT's public holidays"},
+		{"GR public: EU minimum", ledger.KindPublicBody, "GR", "", true, "", "2025-08-01", IDEUPublic, "public authorities"},
+		{"PL business: EU minimum, the ECB rate standing in for the NBP's", ledger.KindLargeEnterprise, "PL", "", true, "", "2025-08-01", IDEUB2B, "outside the euro area"},
+		{"SE public: EU minimum, the ECB rate standing in", ledger.KindPublicBody, "SE", "", true, "", "2025-08-01", IDEUPublic, "outside the euro area"},
+		{"US state agency", ledger.KindPublicBody, "US", "US-IL", true, "", "2025-08-01", IDContractTermsOnly, "Prompt Payment Act binds only federal agencies"},
+		{"US federal agency, any supplier", ledger.KindPublicBody, "US", "US", false, "", "2025-08-01", IDUSPromptPayment, "federal agency"},
+		{"US business in the federal region: contract terms", ledger.KindLargeEnterprise, "US", "US", true, "", "2025-08-01", IDContractTermsOnly, "contract terms only"},
+		{"AU", ledger.KindLargeEnterprise, "AU", "", true, "", "2025-08-01", IDContractTermsOnly, "Payment Times Reporting"},
+		{"unknown jurisdiction", ledger.KindLargeEnterprise, "JP", "", true, "", "2025-08-01", IDContractTermsOnly, "contract terms only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			p, reason := r.Select(tc.kind, tc.jurisdiction, tc.sme, d(tc.signed), d(tc.fallback))
+			p, reason := r.Select(tc.kind, tc.jurisdiction, tc.region, tc.sme, d(tc.signed), d(tc.fallback))
 			if p.ID != tc.want {
 				t.Errorf("Select = %s, want %s (%s)", p.ID, tc.want, reason)
 			}
@@ -225,7 +230,7 @@ func TestOverrideAndVersions(t *testing.T) {
 	if _, ok := r.Get("NO-SUCH", 0); ok {
 		t.Error("unknown policy found")
 	}
-	if p, _ := r.Select(ledger.KindLargeEnterprise, "CN", true, d("2025-07-01"), d("2025-07-01")); p.Version != 2 {
+	if p, _ := r.Select(ledger.KindLargeEnterprise, "CN", "350100", true, d("2025-07-01"), d("2025-07-01")); p.Version != 2 {
 		t.Errorf("Select returned v%d, want the latest", p.Version)
 	}
 	if pct, ok := r.RateOn("CN-LPR-1Y", d("2025-01-01")); !ok || pct != "9.99" {

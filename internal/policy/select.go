@@ -20,6 +20,7 @@ const (
 	IDEUPublic             = "EU-2011-7-PUBLIC"
 	IDUKB2B                = "UK-1998-B2B"
 	IDUKPublic             = "UK-1998-PUBLIC"
+	IDUSPromptPayment      = "US-PPA-FEDERAL"
 	IDContractTermsOnly    = "CONTRACT-TERMS-ONLY"
 	IDCNContractTerms      = "CN-CONTRACT-TERMS"
 )
@@ -49,9 +50,15 @@ var (
 //   - EU member states: a national policy for the state and debtor kind if
 //     one is loaded (DE, FR ship), else the Directive 2011/7 minimum; the
 //     Directive protects suppliers of any size.
-//   - anywhere else (AU, US, ...): contract terms only.
-func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction string, creditorSMEAtSigning bool, contractSignedOn civil.Date, fallbackDate civil.Date) (Policy, string) {
+//   - US: the Prompt Payment Act for a federal agency, a public body whose
+//     region is the nation ("US", where a state's or a locality's is
+//     "US-XX"), owing a business of any size; anything else, contract
+//     terms only (state prompt-payment laws are not modelled).
+//   - anywhere else (AU, ...): contract terms only.
+func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction, debtorRegion string, creditorSMEAtSigning bool, contractSignedOn civil.Date, fallbackDate civil.Date) (Policy, string) {
 	switch {
+	case debtorJurisdiction == "US" && debtorKind == ledger.KindPublicBody && debtorRegion == "US":
+		return r.pick(IDUSPromptPayment, "The debtor is a US federal agency (a public body of region US): the Prompt Payment Act (31 U.S.C. 3901-3907, 5 CFR 1315) applies to its payments to businesses of any size.")
 	case debtorJurisdiction == "CN":
 		return r.selectCN(debtorKind, creditorSMEAtSigning, contractSignedOn, fallbackDate)
 	case debtorJurisdiction == "GB":
@@ -77,7 +84,7 @@ func (r *Registry) Select(debtorKind ledger.PartyKind, debtorJurisdiction string
 	why := fmt.Sprintf("No statutory payment-term policy is loaded for debtors in %q", debtorJurisdiction)
 	switch debtorJurisdiction {
 	case "US":
-		why = "The US Prompt Payment Act binds only federal agencies and is not modelled"
+		why = "The US Prompt Payment Act binds only federal agencies (public bodies of region US); state and local prompt-payment laws are not modelled"
 	case "AU":
 		why = "Australia sets no statutory payment term (the Payment Times Reporting Scheme only requires reporting)"
 	}

@@ -105,6 +105,71 @@ func TestShippedRatesReachBackToTheCalendars(t *testing.T) {
 	}
 }
 
+// TestPromptPaymentRatesCoverTheCalendar: the US policy fixes the rate in
+// force on the day interest starts, so the table must begin by the first
+// day of the first year its calendar publishes.
+func TestPromptPaymentRatesCoverTheCalendar(t *testing.T) {
+	r := embeddedRegistry(t)
+	if _, published := r.IsWorkingDay("US", civil.MustNew(2015, 6, 1)); !published {
+		t.Fatal("the US calendar does not publish 2015")
+	}
+	if _, ok := r.RateOn("US-PPA", civil.MustNew(2015, 1, 1)); !ok {
+		t.Error("US-PPA has no rate on 2015-01-01, the US calendar's first day")
+	}
+}
+
+// TestFederalHolidaysFollowTheStatute: the US calendar lists the legal
+// public holidays of 5 U.S.C. 6103(a) on the days they are observed (a
+// Saturday's on the Friday before, a Sunday's on the Monday after), each
+// day of each year checked against the holidays computed here.
+func TestFederalHolidaysFollowTheStatute(t *testing.T) {
+	r := embeddedRegistry(t)
+	nth := func(year int, month time.Month, wd time.Weekday, n int) civil.Date {
+		day := civil.MustNew(year, month, 1)
+		for day.Weekday() != wd {
+			day = day.AddDays(1)
+		}
+		return day.AddDays(7 * (n - 1))
+	}
+	lastMonday := func(year int, month time.Month) civil.Date {
+		day := civil.MustNew(year, month+1, 1).AddDays(-1)
+		for day.Weekday() != time.Monday {
+			day = day.AddDays(-1)
+		}
+		return day
+	}
+	observed := func(day civil.Date) civil.Date {
+		switch day.Weekday() {
+		case time.Saturday:
+			return day.AddDays(-1)
+		case time.Sunday:
+			return day.AddDays(1)
+		}
+		return day
+	}
+	want := map[civil.Date]bool{}
+	for year := 2015; year <= 2031; year++ {
+		fixed := [][2]int{{1, 1}, {7, 4}, {11, 11}, {12, 25}}
+		if year >= 2021 {
+			fixed = append(fixed, [2]int{6, 19}) // Juneteenth, from 2021
+		}
+		for _, md := range fixed {
+			want[observed(civil.MustNew(year, time.Month(md[0]), md[1]))] = true
+		}
+		for _, day := range []civil.Date{nth(year, 1, time.Monday, 3), nth(year, 2, time.Monday, 3), lastMonday(year, 5),
+			nth(year, 9, time.Monday, 1), nth(year, 10, time.Monday, 2), nth(year, 11, time.Thursday, 4)} {
+			want[day] = true
+		}
+	}
+	for day := civil.MustNew(2015, 1, 1); day.Year <= 2030; day = day.AddDays(1) {
+		wd := day.Weekday()
+		expect := wd != time.Saturday && wd != time.Sunday && !want[day]
+		if working, published := r.IsWorkingDay("US", day); working != expect || !published {
+			t.Errorf("US %s: working %v published %v, want working %v", day, working, published, expect)
+		}
+	}
+}
+
 func TestBasiszinsFollowsECB(t *testing.T) {
 	r := embeddedRegistry(t)
 	for _, tc := range []struct{ on, prevRef, ref string }{

@@ -63,7 +63,7 @@ func (l *Ledger) choosePolicy(v *ledger.ValidationError, named string, debtor *l
 		inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = p.ID, p.Version, explicitReason
 		return
 	}
-	p, reason := l.policies.Select(debtor.Kind, debtor.Jurisdiction, inv.CreditorSizeAtSigning.IsSME(), inv.ContractSignedOn, inv.IssuedOn)
+	p, reason := l.policies.Select(debtor.Kind, debtor.Jurisdiction, debtor.RegionCode, inv.CreditorSizeAtSigning.IsSME(), inv.ContractSignedOn, inv.IssuedOn)
 	inv.PolicyID, inv.PolicyVersion, inv.PolicyReason = p.ID, p.Version, reason
 }
 
