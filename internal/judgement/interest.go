@@ -101,9 +101,33 @@ func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
 		}
 		return constantRate(spec), rule + fmt.Sprintf(" (not below the floor %s %s%% on %s)", in.AgreedRateFloor, fs, on), nil
 	}
-	if agreed != nil {
+	if agreed != nil && !in.AgreedRateIfHigher {
 		e.find(FindingAgreedRateNotApplied, "the agreed rate %s%% is not used: policy %s applies its statutory rate", agreed.Percent, e.pol.ID)
 	}
+	statutory, rule, err := e.statutoryRates(start)
+	if err != nil || agreed == nil || !in.AgreedRateIfHigher || statutory == nil {
+		return statutory, rule, err
+	}
+	// The agreed rate on the days it is higher than the statutory one.
+	r, _ := policy.ParseDecimal(agreed.Percent) // checked by validate
+	spec := rateSpec{pct: r, perDay: agreed.PerDay, denom: denom}
+	unit := "per annum"
+	if agreed.PerDay {
+		unit = "per day"
+	}
+	higher := func(t civil.Date) (rateSpec, error) {
+		s, err := statutory(t)
+		if err != nil || spec.perDayFraction().Cmp(s.perDayFraction()) <= 0 {
+			return s, err
+		}
+		return spec, nil
+	}
+	return higher, fmt.Sprintf("%s; or the agreed %s%% %s on the days it is higher", rule, agreed.Percent, unit), nil
+}
+
+// statutoryRates is the policy's own interest, without an agreed rate.
+func (e *eval) statutoryRates(start civil.Date) (rateFunc, string, error) {
+	in := e.pol.Interest
 	switch in.Method {
 	case policy.InterestDailyRate:
 		r, _ := policy.ParseDecimal(in.DailyPercent)

@@ -196,6 +196,28 @@ func TestAgreedRateOutsideChina(t *testing.T) {
 			}(),
 			asOf: "2023-07-31", want: 19219, finding: FindingAgreedRateNotApplied,
 		},
+		// EUR 10,000.00 received on 3 September 2025: due 3 October, German
+		// Unity Day, so Monday 6 October; 96 days late on 10 January 2026.
+		{
+			desc:   "Germany: an agreed 15% higher than base + 9 (10.27%) applies (BGB s. 288(3))",
+			policy: "DE-BGB-B2B",
+			inv: func() ledger.Invoice {
+				i := invoice("EUR 10000.00", "2025-09-03")
+				i.AgreedRate = &ledger.Rate{Percent: "15"}
+				return i
+			}(),
+			asOf: "2026-01-10", want: 39452, // 1,000,000 x 0.15 x 96 / 365 = 39,452.05
+		},
+		{
+			desc:   "Germany: an agreed 5%, lower, does not",
+			policy: "DE-BGB-B2B",
+			inv: func() ledger.Invoice {
+				i := invoice("EUR 10000.00", "2025-09-03")
+				i.AgreedRate = &ledger.Rate{Percent: "5"}
+				return i
+			}(),
+			asOf: "2026-01-10", want: 27012, // 1,000,000 x 0.1027 x 96 / 365 = 27,011.51
+		},
 		{
 			desc:   "contract terms only: the agreed 5% p.a. over 365 days",
 			policy: policy.IDContractTermsOnly,
@@ -226,7 +248,21 @@ func TestAgreedRateOutsideChina(t *testing.T) {
 			if tc.finding != "" && !hasFinding(j, tc.finding) {
 				t.Errorf("findings %v lack %s", codes(j.Findings), tc.finding)
 			}
+			if tc.finding == "" && hasFinding(j, FindingAgreedRateNotApplied) {
+				t.Errorf("findings %v: the agreed rate was weighed, not set aside", codes(j.Findings))
+			}
 		})
+	}
+	// An invoice judged under the German policy's version 1 keeps it: the
+	// statutory rate, the agreed one reported as not applied.
+	v1, ok := registry(t).Get("DE-BGB-B2B", 1)
+	if !ok {
+		t.Fatal("DE-BGB-B2B@1 missing")
+	}
+	i := invoice("EUR 10000.00", "2025-09-03")
+	i.AgreedRate = &ledger.Rate{Percent: "15"}
+	if j := evaluate(t, Input{Invoice: i, Policy: v1, Tables: registry(t), AsOf: d("2026-01-10")}); j.Interest != 27012 || !hasFinding(j, FindingAgreedRateNotApplied) {
+		t.Errorf("under DE-BGB-B2B@1: interest %d, findings %v; want 27012 and %s", j.Interest, codes(j.Findings), FindingAgreedRateNotApplied)
 	}
 }
 

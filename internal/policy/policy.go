@@ -240,6 +240,12 @@ type Interest struct {
 	// UseAgreedRate makes an agreed rate on the invoice replace the
 	// statutory method. When false an agreed rate is reported as not applied.
 	UseAgreedRate bool `json:"use_agreed_rate"`
+	// AgreedRateIfHigher applies an agreed rate on the days it is higher
+	// than the statutory one, which stands on the others: Germany's BGB s.
+	// 288(3) lets the creditor claim higher interest on another legal
+	// ground, such as the contract. Not with UseAgreedRate, which replaces
+	// the statutory rate outright.
+	AgreedRateIfHigher bool `json:"agreed_rate_if_higher,omitempty"`
 	// AgreedRateFloor, when set, names a rate table whose value in force on
 	// the contract date (the issue date if there is none) is the lowest
 	// agreed annual rate allowed (China: the 1-year LPR at signing).
@@ -531,6 +537,9 @@ func (p *Policy) validateInterest(v *ledger.ValidationError) {
 	}
 	if in.MaxDays < 0 {
 		v.Add("interest.max_days", "must be 0 (no limit) or more")
+	}
+	if in.AgreedRateIfHigher && (in.UseAgreedRate || in.Method == InterestNone) {
+		v.Add("interest.agreed_rate_if_higher", "compares an agreed rate with the statutory one: it needs a statutory method and no use_agreed_rate")
 	}
 	if in.AgreedRateFloor != "" && !in.UseAgreedRate {
 		v.Add("interest.agreed_rate_floor", "is set but use_agreed_rate is false")
