@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // WaitForServer connects to the server url names, and keeps trying for up
@@ -26,10 +27,14 @@ import (
 // left it to whatever restarts it, with a log of failures for a database
 // that was merely slow to start.
 func WaitForServer(ctx context.Context, url string, limit time.Duration, log *slog.Logger) error {
-	cfg, err := pgconn.ParseConfig(url)
+	// Parsed as the pool parses it: a plain connection's parser would send
+	// the pool's own settings (pool_max_conns) to the server as run-time
+	// parameters, which it refuses.
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return fmt.Errorf("invalid PostgreSQL URL%s", urlProblem(err))
 	}
+	cfg := &pcfg.ConnConfig.Config
 	where := fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)
 	deadline := time.Now().Add(limit)
 	pause := 250 * time.Millisecond
@@ -54,7 +59,10 @@ func WaitForServer(ctx context.Context, url string, limit time.Duration, log *sl
 			return fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
 		}
 		left := time.Until(deadline)
-		if left <= 0 {
+		if left <= pause/2 {
+			// Too little time for another try to mean anything: one cut
+			// short by the deadline would name its timeout, not the
+			// failure seen.
 			return fmt.Errorf("PostgreSQL at %s not reachable after %s: %w", where, limit, err)
 		}
 		if now := time.Now(); now.Sub(logged) >= 10*time.Second {
@@ -64,7 +72,7 @@ func WaitForServer(ctx context.Context, url string, limit time.Duration, log *sl
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(min(pause, left)):
+		case <-time.After(min(pause, left-pause/2)):
 		}
 		pause = min(2*pause, 5*time.Second)
 	}
@@ -83,11 +91,17 @@ func notUpYet(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		// Only the server's own "not now" answers: an operator's
-		// shutdown, a server starting up or in recovery, too many
-		// connections. A wrong password (28P01) or no such database
-		// (3D000) is the same answer later.
-		return pe.Code == "57P01" || pe.Code == "57P03" || pe.Code == "53300" || pe.Code[:2] == "08"
+		// Only the server's own "not now" answers: an operator's or a
+		// crash's shutdown, a server starting up or in recovery, too many
+		// connections, a connection failure. A wrong password (28P01),
+		// no such database (3D000), or a protocol violation (08P01, which
+		// PgBouncer sends for an unknown database or user) is the same
+		// answer later.
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300", "08000", "08001", "08006":
+			return true
+		}
+		return false
 	}
 	// Nothing listening, no route, a name not resolving yet (a
 	// container not started), or the connection closed in the handshake.

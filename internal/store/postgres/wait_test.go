@@ -161,7 +161,22 @@ func TestWaitForServerGivesUpAtItsLimit(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // the port refuses connections now
 	err = postgres.WaitForServer(context.Background(), "postgres://postgres@"+addr+"/postgres?sslmode=disable", 700*time.Millisecond, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "not reachable after 700ms") || !strings.Contains(err.Error(), addr) {
-		t.Fatalf("WaitForServer with nothing listening: err = %v, want it to give up naming the server and the limit", err)
+	if err == nil || !strings.Contains(err.Error(), "not reachable after 700ms") || !strings.Contains(err.Error(), addr) ||
+		!strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("WaitForServer with nothing listening: err = %v, want it to give up naming the server, the limit and the refusal seen", err)
+	}
+}
+
+// The pool's own settings in the URL (the README suggests pool_max_conns)
+// are the pool's, not run-time parameters to send the server, which
+// refuses unknown ones.
+func TestWaitForServerTakesThePoolsSettings(t *testing.T) {
+	u := pgtest.URL(t)
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	if err := postgres.WaitForServer(context.Background(), u+sep+"pool_max_conns=5", time.Second, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("WaitForServer with pool_max_conns in the URL: %v", err)
 	}
 }
