@@ -252,7 +252,11 @@ func (e *eval) computeInterest() error {
 		rule += e.say(", for at most %d days", in.MaxDays)
 		if last := start.AddDays(in.MaxDays - 1); asOf.After(last) {
 			end = last
-			e.find(FindingInterestPeriodEnded, "interest accrues for at most %d days under policy %s: it stopped after %s", in.MaxDays, e.pol.ID, last)
+			// Said only of a debt still bearing interest then: one paid
+			// or cancelled before had stopped by itself.
+			if tl.interestBaseAt(last) > 0 {
+				e.find(FindingInterestPeriodEnded, "interest accrues for at most %d days under policy %s: it stopped after %s", in.MaxDays, e.pol.ID, last)
+			}
 		}
 	}
 	j.InterestRule = rule
@@ -293,7 +297,13 @@ func (e *eval) computeInterest() error {
 	// and it started.
 	// The largest sum late at any time sizes the fixed compensation.
 	var lateDebt int64
-	if base := tl.interestBaseAt(j.DueDate); base > 0 {
+	owedAfter := j.DueDate
+	if in.ThroughPaymentDay {
+		// The base falls the day after a payment: one made on the due
+		// date leaves nothing owed once it ends.
+		owedAfter = start
+	}
+	if base := tl.interestBaseAt(owedAfter); base > 0 {
 		lateAny, lateOrdinary, lateDebt = true, base > min(base, tl.openDisputed), base
 	}
 	var prev *rateSpec

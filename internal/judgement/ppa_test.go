@@ -63,9 +63,20 @@ func TestPromptPaymentInterest(t *testing.T) {
 	// Paid 10 days late: the interest stops with the payment, its day
 	// counted ("April 2 through April 11 = 10 days" in the Treasury's
 	// example of a payment due on April 1).
-	j := evaluate(t, Input{Invoice: inv, Payments: []ledger.Payment{payment(150000, "2025-04-12")}, Policy: p, Tables: tables, AsOf: d("2025-09-30")})
-	if j.Interest != 271 {
-		t.Errorf("paid 10 days late, judged months later: interest %d, want 271", j.Interest)
+	j := evaluate(t, Input{Invoice: inv, Payments: []ledger.Payment{payment(150000, "2025-04-12")}, Policy: p, Tables: tables, AsOf: d("2027-09-30")})
+	if j.Interest != 271 || hasFinding(j, FindingInterestPeriodEnded) {
+		t.Errorf("paid 10 days late, judged years later: interest %d, findings %v; want 271, and no year of interest ended", j.Interest, codes(j.Findings))
+	}
+	// Paid on the due date: on time, though its day counts for interest
+	// on what a later payment pays; a day later, late. (The US policy has
+	// no fixed compensation; a copy with one tells on-time from late.)
+	withComp := p
+	withComp.Compensation = policy.Compensation{Currency: "USD", Bands: []policy.CompensationBand{{FromDebtMinor: 0, AmountMinor: 4000}}}
+	for paidOn, want := range map[string]int64{"2025-04-02": 0, "2025-04-03": 4000} {
+		j := evaluate(t, Input{Invoice: inv, Payments: []ledger.Payment{payment(150000, paidOn)}, Policy: withComp, Tables: tables, AsOf: d("2025-09-30")})
+		if j.Compensation.Minor != want {
+			t.Errorf("paid on %s (due 2025-04-02): compensation %d, want %d", paidOn, j.Compensation.Minor, want)
+		}
 	}
 	// Part-paid on day 20: the rest, and the interest compounded on day
 	// 30, bear interest on. 1,500 x .065/360 x 19 = 5.1458; 500 and that

@@ -198,7 +198,7 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 				}
 				return c
 			}
-			c11, c12 := small("CLAIM-11"), small("CLAIM-12")
+			c11, c12, c13 := small("CLAIM-11"), small("CLAIM-12"), small("CLAIM-13")
 			f.invoice(t, "CLAIM-11", d(2025, 7, 28))      // CNY 100000.00
 			f.invoice(t, "DEBTOR-OWN-12", d(2025, 7, 28)) // the same
 			for c, ref := range map[*complaint.Claim]string{c11: "", c12: "DEBTOR-OWN-12"} {
@@ -206,6 +206,14 @@ func TestClaimsThatCanBeAcknowledged(t *testing.T) {
 				if !errors.Is(err, ledger.ErrFailedPrecondition) || !strings.Contains(err.Error(), "CNY 100000.00") || !strings.Contains(err.Error(), "CNY 500.00") {
 					t.Errorf("%s acknowledged (document_ref %q) as an invoice of another amount than claimed: %v", c.DocumentRef, ref, err)
 				}
+			}
+			// Another debt under the claim's reference does not stand in
+			// the way of the debtor's own reference for this one.
+			f.invoice(t, "CLAIM-13", d(2025, 7, 28)) // CNY 100000.00, not the 500.00 claimed
+			if ack, err := f.a.AnswerClaim(admin, c13.ID, complaint.ClaimAcknowledged, "", "DEBTOR-OWN-13", "", service.Idempotency{}); err != nil || ack.Invoice == uuid.Nil {
+				t.Errorf("acknowledged under the debtor's own reference, another debt under the claim's: %+v, %v", ack, err)
+			} else if inv := f.get(t, ack.Invoice); inv.DocumentRef != "DEBTOR-OWN-13" || inv.Amount.Minor != 50000 {
+				t.Errorf("the claim's invoice: %s for %d, want DEBTOR-OWN-13 for 50000", inv.DocumentRef, inv.Amount.Minor)
 			}
 			// A retried claim with its request id registers the debt once.
 			retry := func() (*complaint.Claim, error) {

@@ -370,6 +370,13 @@ func (l *Ledger) AnswerClaim(ctx context.Context, id uuid.UUID, to complaint.Cla
 					return fmt.Errorf("%w: invoices/%s under %q is claims/%s's debt already: acknowledge this claim under a new reference, or dispute it",
 						ledger.ErrAlreadyExists, inv.ID, ref, other.ID)
 				}
+				differs := inv.Amount.Currency != c.Currency || inv.Amount.Minor != c.Amount
+				if differs && ref == c.DocumentRef && len(refs) > 1 {
+					// Under the claim's reference, another debt: the
+					// debtor named its own reference for this one, tried
+					// next.
+					continue
+				}
 				switch {
 				case inv.Amount.Currency != c.Currency:
 					// Not the same debt as claimed, or not in the same
