@@ -146,6 +146,10 @@ func overdueSummary(t *testing.T, cfg config) {
 		t.Errorf("by region and creditor size: %v", got)
 	}
 	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"colour"}}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "group_by")
+	// A grouping asked twice, and a cut of a region not grouped by, are
+	// refused rather than taken silently.
+	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"region,region"}}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "group_by")
+	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}, RegionDigits: 2}, &arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "region_digits")
 	expect(t, admin, "GetOverdueSummary", &arrearsv1.GetOverdueSummaryRequest{Currency: "XYZ", MinOverdueMinorUnits: -5, MinEscalationLevel: -1},
 		&arrearsv1.GetOverdueSummaryResponse{}, codes.InvalidArgument, "currency", "min_overdue_minor_units", "min_escalation_level")
 	expect(t, admin, "GetWatchList", &arrearsv1.GetWatchListRequest{Currency: "XYZ"}, &arrearsv1.GetWatchListResponse{}, codes.InvalidArgument, "currency")
@@ -444,6 +448,11 @@ func exportMatches(t *testing.T, conn *grpc.ClientConn, token, base string, req 
 		}
 		if row[col["as_of"]] != "2025-11-20" || row[col["currency"]] != cur || row[col["invoices"]] != fmt.Sprint(g.Invoices) {
 			t.Errorf("CSV row %d = %v", i, row)
+		}
+		for name, v := range map[string]any{"overdue_invoices": g.OverdueInvoices, "oldest_days_overdue": g.OldestDaysOverdue, "max_escalation_level": g.MaxEscalationLevel} {
+			if c, ok := col[name]; !ok || row[c] != fmt.Sprint(v) {
+				t.Errorf("CSV row %d %s = %q, API %v", i, name, row[c], v)
+			}
 		}
 	}
 

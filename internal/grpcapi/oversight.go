@@ -63,13 +63,21 @@ func (o *Oversight) summaryQuery(ctx context.Context, req *arrearsv1.GetOverdueS
 	if q.MinLevel < 0 {
 		v.Add(f("min_escalation_level"), "must not be negative, got %d", q.MinLevel)
 	}
-	for _, g := range q.GroupBy {
-		if !slices.Contains(service.SummaryDimensions, g) {
+	for i, g := range q.GroupBy {
+		switch {
+		case !slices.Contains(service.SummaryDimensions, g):
 			v.Add(f("group_by"), "%q is not one of %s", g, strings.Join(service.SummaryDimensions, ", "))
+		case slices.Contains(q.GroupBy[:i], g):
+			v.Add(f("group_by"), "%q is listed twice", g)
 		}
 	}
-	if req.GetRegionDigits() < 0 {
+	switch {
+	case req.GetRegionDigits() < 0:
 		v.Add(f("region_digits"), "must not be negative")
+	case req.GetRegionDigits() > 0 && !slices.Contains(q.GroupBy, "region"):
+		// Taken silently, it cut nothing: the caller meant a grouping it
+		// did not ask for.
+		v.Add(f("region_digits"), "cuts the region grouping: add region to group_by")
 	}
 	if err := v.Err(); err != nil {
 		return q, err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -113,6 +114,10 @@ func plainQueryError(msg string) (leaf, bad, text string, ok bool) {
 	if s := timeFail.FindStringSubmatch(cause); s != nil {
 		bad, _ = strconv.Unquote(`"` + s[1] + `"`)
 		return leaf, bad, strconv.Quote(bad) + " is not an RFC 3339 timestamp (e.g. 2025-09-30T00:00:00Z)", true
+	}
+	if cause == `unsupported message type: "arrears.v1.Date"` {
+		// ?asOf=2025-12-31: a date is given by its parts in a query.
+		return leaf, "", fmt.Sprintf("a date is given in a query by its parts, e.g. %[1]s.year=2025&%[1]s.month=12&%[1]s.day=31", leaf), true
 	}
 	return leaf, "", cause, true
 }

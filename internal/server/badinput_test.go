@@ -30,7 +30,7 @@ func TestDescribeJSONError(t *testing.T) {
 }
 
 func TestPlainQueryError(t *testing.T) {
-	q := url.Values{"asOf.year": {"abc"}, "knownAt": {"yesterday"}, "pageSize": {"many"}, "periodStart.year": {"2025"}}
+	q := url.Values{"asOf.year": {"abc"}, "knownAt": {"yesterday"}, "pageSize": {"many"}, "periodStart.year": {"2025"}, "periodEnd": {"2025-12-31"}}
 	for _, tc := range []struct {
 		msg, field, text string
 	}{
@@ -38,6 +38,9 @@ func TestPlainQueryError(t *testing.T) {
 		{`parsing field "known_at": parsing time "yesterday" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "yesterday" as "2006"`,
 			"known_at", `"yesterday" is not an RFC 3339 timestamp (e.g. 2025-09-30T00:00:00Z)`},
 		{`parsing field "page_size": strconv.ParseInt: parsing "many": invalid syntax`, "page_size", `"many" is not a whole number`},
+		// A date written whole, where a query takes its parts.
+		{`parsing field "period_end": unsupported message type: "arrears.v1.Date"`, "period_end",
+			"a date is given in a query by its parts, e.g. period_end.year=2025&period_end.month=12&period_end.day=31"},
 	} {
 		leaf, bad, text, ok := plainQueryError(tc.msg)
 		if !ok || text != tc.text {

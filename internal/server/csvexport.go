@@ -57,7 +57,9 @@ func summaryColumns() []string {
 			cols = append(cols, "bucket_"+net+b+"_count", "bucket_"+net+b+"_amount")
 		}
 	}
-	return cols
+	// Appended later, as the README promises new columns are: the export
+	// computes the detail, and the JSON and the watch list carry these.
+	return append(cols, "overdue_invoices", "oldest_days_overdue", "max_escalation_level")
 }
 
 // summaryKeyColumns are the grouping dimensions, in column order.
@@ -103,6 +105,7 @@ func (c *csvExports) overdueSummary(w http.ResponseWriter, r *http.Request) {
 					row = append(row, strconv.FormatInt(n, 10), amount.Decimal())
 				}
 			}
+			row = append(row, strconv.FormatInt(g.OverdueInvoices, 10), strconv.Itoa(int(g.OldestDaysOverdue)), strconv.Itoa(int(g.MaxEscalationLevel)))
 			_ = cw.Write(row)
 		}
 		cw.Flush()

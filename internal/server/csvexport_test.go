@@ -27,7 +27,7 @@ func TestSummaryColumnsAreUnique(t *testing.T) {
 		}
 		seen[c] = true
 	}
-	if len(seen) != 13+4*len(summaryBuckets) {
+	if len(seen) != 16+4*len(summaryBuckets) {
 		t.Errorf("%d columns for %d buckets", len(seen), len(summaryBuckets))
 	}
 }

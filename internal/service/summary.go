@@ -320,17 +320,25 @@ type Disclosure struct {
 }
 
 // partyKindAt is a party's kind as its revisions knew it at an instant:
-// that of the latest revision recorded by then (its kind now if none was).
+// that of the latest revision recorded by then; for a party recorded only
+// later, its kind as first recorded (what the ledger first knew of it, not
+// a reclassification since); its kind now if it has no revisions.
 func (l *Ledger) partyKindAt(ctx context.Context, p *ledger.Party, at time.Time) (ledger.PartyKind, error) {
 	revs, err := l.store.RevisionsOf(ctx, []uuid.UUID{p.ID})
 	if err != nil {
 		return "", err
 	}
-	var latest *ledger.Revision
+	var latest, first *ledger.Revision
 	for _, r := range revs[p.ID] {
 		if !r.RecordTime.After(at) && (latest == nil || r.Revision > latest.Revision) {
 			latest = r
 		}
+		if first == nil || r.Revision < first.Revision {
+			first = r
+		}
+	}
+	if latest == nil {
+		latest = first
 	}
 	if latest == nil {
 		return p.Kind, nil
@@ -342,22 +350,19 @@ func (l *Ledger) partyKindAt(ctx context.Context, p *ledger.Party, at time.Time)
 	return then.Kind, nil
 }
 
+// minTime is the earlier of two instants.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // AnnualDisclosure computes a debtor's year-end disclosure from the ledger.
 func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year int, knownAt time.Time) ([]*Disclosure, error) {
 	debtor, err := visibleDebtor(ctx, l.store, debtorRef)
 	if err != nil {
 		return nil, err
-	}
-	// The debtor's kind as known then: a disclosure as published is had
-	// again after the debtor was reclassified since.
-	kind := debtor.Kind
-	if !knownAt.IsZero() {
-		if kind, err = l.partyKindAt(ctx, debtor, knownAt); err != nil {
-			return nil, err
-		}
-	}
-	if kind != ledger.KindLargeEnterprise && kind != ledger.KindPublicBody {
-		return nil, fmt.Errorf("%w: only large enterprises and public bodies disclose overdue SME debts", ledger.ErrFailedPrecondition)
 	}
 	asOf, err := civil.New(year, 12, 31)
 	if err != nil {
@@ -366,8 +371,28 @@ func (l *Ledger) AnnualDisclosure(ctx context.Context, debtorRef PartyRef, year 
 	if today := l.Today(l.now(), debtor.Jurisdiction); !asOf.Before(today) {
 		return nil, ledger.Invalid("year", "%d has not ended (today is %s): a disclosure is of the position on 31 December", year, today)
 	}
-	if knownAt.IsZero() {
+	if !knownAt.IsZero() {
+		// Known before the year was out, the position on 31 December
+		// was not known: an empty answer would read as nothing overdue.
+		if then := l.Today(knownAt, debtor.Jurisdiction); !asOf.Before(then) {
+			return nil, ledger.Invalid("known_at", "%s is before %d ended in the debtor's time zone (it was %s there): a disclosure is of the position on 31 December, known after it",
+				knownAt.UTC().Format(time.RFC3339), year, then)
+		}
+	} else {
 		knownAt = l.now()
+	}
+	// The debtor's kind at the year's end, as known at knownAt: a party's
+	// change takes effect when it is made, so the kind recorded by the end
+	// of 31 December (or by knownAt, if earlier) decides whether it
+	// disclosed; a reclassification since changes neither the duty nor a
+	// disclosure as published.
+	yearEnd := time.Date(year+1, time.January, 1, 0, 0, 0, 0, l.location(debtor.Jurisdiction)).Add(-time.Nanosecond)
+	kind, err := l.partyKindAt(ctx, debtor, minTime(knownAt, yearEnd))
+	if err != nil {
+		return nil, err
+	}
+	if kind != ledger.KindLargeEnterprise && kind != ledger.KindPublicBody {
+		return nil, fmt.Errorf("%w: only large enterprises and public bodies disclose overdue SME debts (the debtor was %s at the end of %d)", ledger.ErrFailedPrecondition, kind, year)
 	}
 	byCurrency := map[string]*Disclosure{}
 	disclosure := func(currency string) *Disclosure {

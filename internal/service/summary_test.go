@@ -558,17 +558,28 @@ func TestDisclosureCountsFromIssue(t *testing.T) {
 	if err != nil || len(then) != 1 || then[0].Amount != 100000 || !then[0].KnownAt.Equal(published) {
 		t.Errorf("disclosure as published: %+v, %v; want the debt, known at %s", then, err, published)
 	}
-	// The debtor reclassified since as an SME: it discloses nothing now,
-	// but the disclosure as published is had again.
+	// Known before the year was out, the year-end position was not known:
+	// refused, not an empty answer that reads as nothing overdue.
+	var ve *ledger.ValidationError
+	if _, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)); !errors.As(err, &ve) || !ve.Has("known_at") {
+		t.Errorf("a 2025 disclosure as known on 31 December 2025: %v, want known_at refused", err)
+	}
+	// The debtor reclassified since as an SME: it was a large enterprise
+	// when the year ended, so its 2025 disclosure stands, now and as
+	// published; a year it ends as an SME it has none.
 	f.clk.Advance(time.Hour)
 	if _, err := f.a.UpdateParty(admin, f.debtor, &ledger.Party{Kind: ledger.KindSME, SizeClass: ledger.SizeMedium}, []string{"kind", "size_class"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); !errors.Is(err, ledger.ErrFailedPrecondition) {
-		t.Errorf("a disclosure of a debtor now an SME: %v", err)
+	if now, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, time.Time{}); err != nil || len(now) != 1 {
+		t.Errorf("the 2025 disclosure of a debtor reclassified as an SME in 2026: %+v, %v; want it, as the year ended", now, err)
 	}
 	if again, err := f.a.AnnualDisclosure(admin, f.debtor, 2025, published); err != nil || len(again) != 1 || again[0].Amount != 100000 {
 		t.Errorf("the disclosure as published, after the debtor was reclassified: %+v, %v", again, err)
+	}
+	f.clk.Set(time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC))
+	if _, err := f.a.AnnualDisclosure(admin, f.debtor, 2026, time.Time{}); !errors.Is(err, ledger.ErrFailedPrecondition) {
+		t.Errorf("a 2026 disclosure of a debtor that ended 2026 an SME: %v", err)
 	}
 }
 

@@ -29,9 +29,11 @@ type GetOverdueSummaryRequest struct {
 	AsOf *Date `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	// Which recorded facts count; default now.
 	KnownAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
-	// Any of: debtor, debtor_kind, region, industry, creditor_size, currency.
+	// Any of: debtor, debtor_kind, region, industry, creditor_size, currency;
+	// each at most once.
 	GroupBy []string `protobuf:"bytes,3,rep,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
-	// With region: cut region codes to this many characters (2: province).
+	// With region in group_by (refused without it): cut region codes to this
+	// many characters (2: province).
 	RegionDigits int32 `protobuf:"varint,4,opt,name=region_digits,json=regionDigits,proto3" json:"region_digits,omitempty"`
 	// Filters: debtor kind (LARGE_ENTERPRISE, PUBLIC_BODY, SME, REGULATOR), region-code
 	// prefix, industry code, creditor size at signing, currency, minimum
