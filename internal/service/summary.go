@@ -124,14 +124,20 @@ func (l *Ledger) judgedSummary(ctx context.Context, q SummaryQuery) ([]*SummaryG
 	return sortedGroups(groups), nil
 }
 
-// sortedGroups lists the groups largest overdue first; the key breaks ties
-// so the order is stable.
+// sortedGroups lists the groups by currency, then largest overdue first;
+// the key breaks ties so the order is stable. By currency first: minor
+// units of different currencies do not compare (KWD 1,234.567 is 1,234,567
+// units, as many as JPY 1,234,567, and both ranked above USD 10,000.00), as
+// the watch list ranks within a currency.
 func sortedGroups(groups map[string]*SummaryGroup) []*SummaryGroup {
 	out := make([]*SummaryGroup, 0, len(groups))
 	for _, g := range groups {
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, k int) bool {
+		if out[i].Currency != out[k].Currency {
+			return out[i].Currency < out[k].Currency
+		}
 		if out[i].Overdue != out[k].Overdue {
 			return out[i].Overdue > out[k].Overdue
 		}

@@ -393,7 +393,8 @@ type GetOverdueSummaryResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AsOf    *Date                  `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	KnownAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=known_at,json=knownAt,proto3" json:"known_at,omitempty"`
-	// Sorted by overdue amount, largest first.
+	// Sorted by currency (in code order), then by overdue amount, largest
+	// first: amounts of different currencies do not compare.
 	Groups        []*SummaryGroup `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
 	NextPageToken string          `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Whether interest, oldest_days_overdue and max_escalation_level are
