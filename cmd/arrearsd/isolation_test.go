@@ -125,7 +125,10 @@ func buildWorld(t *testing.T, admin transport) *world {
 	// The supplier, not the portal or an operator, authorises the portal.
 	creditor := withToken(admin, w.keys[auth.RoleCreditor])
 	call(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c1, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{})
-	expect(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c2, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{}, codes.NotFound)
+	// Another supplier, named as the acting side, is refused as one the key
+	// does not speak for (as claims and complaints refuse it), not unknown.
+	expect(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: w.c2, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{}, codes.PermissionDenied)
+	expect(t, creditor, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: "parties/CN:" + uscc("91350100MA2XX9990"), Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{}, codes.NotFound)
 	// A malformed name in a list is named with its index.
 	expect(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: &arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_DEBTOR, Parties: []string{w.d1, "parties/"}}},
 		&arrearsv1.CreateApiKeyResponse{}, codes.InvalidArgument, "api_key.parties[1]")
@@ -301,7 +304,7 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 			if rule.Allows(role) {
 				continue // figures: checked below by content
 			}
-		case "CreateInvoice", "CreateClaim", "FileComplaint":
+		case "CreateInvoice", "CreateClaim", "FileComplaint", "AuthorizePortal", "RevokePortalAuthorization":
 			if rule.Allows(role) {
 				want = codes.PermissionDenied // names a party the key does not speak for
 			}

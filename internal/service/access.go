@@ -239,7 +239,10 @@ func (l *Ledger) changePortalGrant(ctx context.Context, creditor PartyRef, porta
 	}
 	now := l.now()
 	return l.store.ReadWriteTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		p, err := visibleParty(ctx, tx, creditor)
+		// Resolved as registrations are, publicly: naming as the acting
+		// side a supplier the key does not speak for is refused as such
+		// (the README's rule for acting sides), not answered as unknown.
+		p, err := resolveParty(ctx, tx, creditor)
 		if err != nil {
 			return err
 		}
