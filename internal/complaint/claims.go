@@ -153,6 +153,18 @@ const (
 // ContestActions are all the actions on a contest.
 var ContestActions = []ContestAction{ContestCorrect, ContestAccept, ContestAgain, ContestWithdraw, ContestDecideUphold, ContestDecideReject}
 
+// contestActor names who moves a contest, in a contest's words: the
+// supplier (not a complaint's complainant) and any regulator.
+func contestActor(a Actor) string {
+	switch a {
+	case ByComplainant:
+		return "supplier (or a portal it authorised)"
+	case ByRegulator:
+		return "regulator"
+	}
+	return humanActor(a)
+}
+
 // MoveContest applies an action by an actor.
 func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	type rule struct {
@@ -184,11 +196,14 @@ func MoveContest(c *Contest, a ContestAction, by Actor) error {
 	if (a == ContestCorrect || a == ContestWithdraw) && c.State == ContestDecided && !c.AwaitsCorrection() {
 		from = false // a rejected contest leaves nothing to correct or drop
 	}
+	// Whose move it is first: a caller that may never take it is told so,
+	// whatever state the contest is in (it was told 400 in one state and
+	// 403 in another).
+	if by != r.by {
+		return fmt.Errorf("%w: %s is done by the %s", ErrNotYours, a, contestActor(r.by))
+	}
 	if !from {
 		return fmt.Errorf("%w: %s is possible only from %v, and the contest is %s", ErrNotAllowed, a, r.from, c.State)
-	}
-	if by != r.by {
-		return fmt.Errorf("%w: %s is done by the %s", ErrNotYours, a, humanActor(r.by))
 	}
 	c.State = r.to
 	switch a {

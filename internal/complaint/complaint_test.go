@@ -2,6 +2,7 @@ package complaint
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,6 +218,7 @@ func TestContestMachine(t *testing.T) {
 		err  error
 	}{
 		{ContestAccept, ByComplainant, "", ErrNotAllowed}, // nothing corrected yet
+		{ContestAccept, ByDebtor, "", ErrNotYours},        // never the debtor's, whatever the state
 		{ContestCorrect, ByComplainant, "", ErrNotYours},
 		{ContestCorrect, ByDebtor, ContestCorrected, nil},
 		{ContestAgain, ByComplainant, ContestOpen, nil},
@@ -230,6 +232,9 @@ func TestContestMachine(t *testing.T) {
 		if s.err != nil {
 			if !errors.Is(err, s.err) {
 				t.Errorf("step %d %s by %s: err %v, want %v", i, s.a, s.by, err, s.err)
+			}
+			if errors.Is(err, ErrNotYours) && (strings.Contains(err.Error(), "complainant") || strings.Contains(err.Error(), "handling")) {
+				t.Errorf("step %d: %v, in a complaint's words", i, err)
 			}
 			continue
 		}
