@@ -308,20 +308,33 @@ func (e *eval) computeInterest() error {
 	}
 	var prev *rateSpec
 	var exact []*big.Rat // each accrual's exact amount, for merging runs
-	// compounded is the interest added to the sum bearing interest at the
-	// last compounding date: it bears interest while the debt is unpaid
-	// (paid, the interest is owed with it, as the Prompt Payment rules
-	// require of the payment, and stops growing).
-	compounded := new(big.Rat)
+	// With compounding, unpaid is the interest accrued and not yet paid,
+	// and compounded the part of it added to the sum bearing interest at
+	// the last compounding date. A payment pays the interest on what it
+	// pays, as the Prompt Payment rules require of an agency paying late
+	// (the Treasury computes it payment by payment): every unit of the
+	// debt has accrued alike, so a payment of a fifth of what bore
+	// interest takes a fifth of both, and the rest compounds on. Paid in
+	// full, nothing is left to compound.
+	unpaid, compounded := new(big.Rat), new(big.Rat)
+	prevBase := int64(0)
 	for i, a := range points {
 		b := end
 		if i+1 < len(points) {
 			b = points[i+1].AddDays(-1)
 		}
-		if compounds[a] {
-			compounded.Set(total)
-		}
 		base := tl.interestBaseAt(a)
+		if in.CompoundDays > 0 {
+			if base < prevBase {
+				keep := big.NewRat(max(base, 0), prevBase)
+				unpaid.Mul(unpaid, keep)
+				compounded.Mul(compounded, keep)
+			}
+			if compounds[a] {
+				compounded.Set(unpaid)
+			}
+		}
+		prevBase = max(base, 0)
 		if base == 0 {
 			prev = nil
 			continue
@@ -341,6 +354,7 @@ func (e *eval) computeInterest() error {
 		bearing := new(big.Rat).Add(new(big.Rat).SetInt64(base), compounded)
 		amt := new(big.Rat).Mul(f, new(big.Rat).Mul(bearing, big.NewRat(int64(days), 1)))
 		total.Add(total, amt)
+		unpaid.Add(unpaid, amt)
 		if disputed > 0 {
 			// The disputed part's share of the run, compounded interest
 			// included: contingent as that part is.

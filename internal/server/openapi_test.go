@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +18,12 @@ func TestOpenAPIDocumentDescribesTheAPI(t *testing.T) {
 		SecurityDefinitions map[string]struct{ Type, In, Name string }
 		Security            []map[string][]string
 		Paths               map[string]map[string]struct {
-			Parameters []struct{ Name, In string }
+			Parameters []struct {
+				Name, In string
+				Schema   struct {
+					Properties map[string]struct{ ReadOnly bool }
+				}
+			}
 		}
 	}
 	if err := json.Unmarshal(openapi.Document, &doc); err != nil {
@@ -43,7 +47,16 @@ func TestOpenAPIDocumentDescribesTheAPI(t *testing.T) {
 			continue
 		}
 		patches++
-		if !slices.ContainsFunc(op.Parameters, func(p struct{ Name, In string }) bool { return p.Name == "updateMask" && p.In == "query" }) {
+		mask := false
+		for _, p := range op.Parameters {
+			mask = mask || (p.Name == "updateMask" && p.In == "query")
+			// The etag goes back in the body: a generated client leaves
+			// a read-only field out of a request.
+			if etag, ok := p.Schema.Properties["etag"]; p.In == "body" && (!ok || etag.ReadOnly) {
+				t.Errorf("PATCH %s: the body's etag is missing or read-only", path)
+			}
+		}
+		if !mask {
 			t.Errorf("PATCH %s takes no updateMask query parameter: %+v", path, op.Parameters)
 		}
 	}

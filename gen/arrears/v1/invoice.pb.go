@@ -93,8 +93,9 @@ type Invoice struct {
 	CancelledOn *Date `protobuf:"bytes,25,opt,name=cancelled_on,json=cancelledOn,proto3" json:"cancelled_on,omitempty"`
 	// Output only. Why it was cancelled.
 	CancelReason string `protobuf:"bytes,26,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
-	// Output only. Changes on every change to the invoice or its payments,
-	// credit notes and disputes.
+	// Set by the server, and changed on every change to the invoice or its
+	// payments, credit notes and disputes; send it back in UpdateInvoice's
+	// body (or as If-Match) to update safely.
 	Etag string `protobuf:"bytes,27,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only. Number of recorded revisions of the invoice.
 	Revision int64 `protobuf:"varint,28,opt,name=revision,proto3" json:"revision,omitempty"`

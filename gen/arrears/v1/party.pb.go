@@ -56,7 +56,8 @@ type Party struct {
 	// Output only, except that UpdateParty may set it (update_mask
 	// verification_state): how an unverified supplier is confirmed.
 	VerificationState VerificationState `protobuf:"varint,9,opt,name=verification_state,json=verificationState,proto3,enum=arrears.v1.VerificationState" json:"verification_state,omitempty"`
-	// Output only. Changes on every update; send it back to update safely.
+	// Set by the server, and changed on every update; send it back in
+	// UpdateParty's body (or as If-Match) to update safely.
 	Etag string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
