@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/service"
 	"github.com/arrears/arrears/internal/syncclient"
 )
 
@@ -338,6 +339,42 @@ func TestArrearsctlSyncTakesLargeAnswers(t *testing.T) {
 	}
 	if rep.Outcomes["REJECTED"] != n || len(rep.Rejected) == 0 || len(rep.Rejected[0].Problems) < 100 {
 		t.Errorf("outcomes %v, %d rejected", rep.Outcomes, len(rep.Rejected))
+	}
+}
+
+// TestArrearsctlSyncSplitsChunksByPayments: records whose payments would
+// take a chunk past the server's bound (service.MaxSyncChunkPayments) go
+// in the next chunk, whatever the chunk size asked: five invoices of 9,000
+// payments each, in chunks of 5, are sent as two chunks and created.
+func TestArrearsctlSyncSplitsChunksByPayments(t *testing.T) {
+	f := newSyncFixture(t, config{MaxRequestBytes: 4 << 20})
+	path := filepath.Join(t.TempDir(), "payables.ndjson")
+	var b strings.Builder
+	const n, pays = 5, 9000
+	if n*pays <= service.MaxSyncChunkPayments {
+		t.Fatalf("%d payments fit in a chunk: the test proves nothing", n*pays)
+	}
+	for i := range n {
+		rec := &arrearsv1.PayableRecord{DocumentRef: fmt.Sprintf("MANY-%d", i), Creditor: "parties/CN:" + uscc("92350121MA0CW0001"),
+			CreditorName: "Supplier", CreditorSizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL, Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: pays * 100},
+			IssuedOn: &arrearsv1.Date{Year: 2025, Month: 7, Day: 2}}
+		for j := range pays {
+			rec.Payments = append(rec.Payments, &arrearsv1.PayablePayment{Reference: fmt.Sprintf("MANY-P-%d-%04d", i, j),
+				Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 100}, PaidOn: &arrearsv1.Date{Year: 2025, Month: 8, Day: 1}})
+		}
+		line, err := protojson.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: n})
+	if err != nil || rep.Outcomes["CREATED"] != n {
+		t.Fatalf("outcomes %v, %v; want %d created (%v)", rep.Outcomes, err, n, rep.Rejected)
 	}
 }
 

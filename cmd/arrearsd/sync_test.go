@@ -22,6 +22,7 @@ import (
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
 	"github.com/arrears/arrears/internal/clock"
+	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/store/pgtest"
 )
 
@@ -1057,5 +1058,47 @@ func restNDJSONErrors(t *testing.T, f *syncFixture) {
 	long := strings.Repeat(" ", 64<<10) // the test servers' request limit (startServer)
 	if resp, out := post(open + chunk(records(930, 1, same)) + "{" + long + "}\n"); resp.StatusCode != 200 || len(out) != 3 || !strings.Contains(out[2], "longer than") {
 		t.Errorf("a line over the request limit: HTTP %d, %v", resp.StatusCode, out)
+	}
+}
+
+// TestSyncBoundsPaymentsPerChunk: a record carrying more payments than one
+// invoice may hold is rejected alone, its payments not built, the others
+// applied; a chunk whose records carry more than MaxSyncChunkPayments in
+// all is refused whole, naming the records, on the stream as in a batch.
+// Within the message limit, a chunk of a few records once carried 140,000
+// payments, some 200 MB of memory once built.
+func TestSyncBoundsPaymentsPerChunk(t *testing.T) {
+	f := newSyncFixture(t, config{MaxRequestBytes: 4 << 20}) // the default
+	erp := &grpcTransport{conn: f.conn, token: f.erp}
+	withPayments := func(seq int64, i, n int) *arrearsv1.PayableRecord {
+		r := record(seq, i, 0)
+		r.Amount = cny(int64(n) * 100)
+		r.Payments = nil
+		for k := range n {
+			r.Payments = append(r.Payments, &arrearsv1.PayablePayment{Reference: fmt.Sprintf("BIG-%d-%d", i, k), Amount: cny(1), PaidOn: date(2025, 9, 1)})
+		}
+		return r
+	}
+	var batch arrearsv1.SyncPayablesBatchResponse
+	call(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor,
+		Records: []*arrearsv1.PayableRecord{withPayments(1, 900, ledger.MaxFactsPerKind+1), record(2, 901, 0)}}, &batch)
+	rs := batch.Result.Results
+	if len(rs) != 2 || rs[0].Outcome != "REJECTED" || len(rs[0].Problems) == 0 || rs[0].Problems[0].Field != "payments" || rs[1].Outcome != "CREATED" {
+		t.Errorf("a record of %d payments beside a plain one: %v", ledger.MaxFactsPerKind+1, rs)
+	}
+	var over []*arrearsv1.PayableRecord
+	for i := range 5 {
+		over = append(over, withPayments(int64(3+i), 902+i, 9000))
+	}
+	expect(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: over},
+		&arrearsv1.SyncPayablesBatchResponse{}, codes.InvalidArgument, "records")
+	_, _, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded", over, 5)
+	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "chunk.records") {
+		t.Errorf("a stream's chunk of 45,000 payments: %v, want INVALID_ARGUMENT naming chunk.records", err)
+	}
+	// Four of them fit: 36,000.
+	_, res, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded-2", over[:4], 4)
+	if err != nil || outcomes(res)["CREATED"] != 4 {
+		t.Errorf("a chunk of 36,000 payments: %v, %v", outcomes(res), err)
 	}
 }

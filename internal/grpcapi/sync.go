@@ -40,6 +40,44 @@ type Sync struct {
 	// Metrics, when set, counts the chunks answered and their records'
 	// outcomes.
 	Metrics *metrics.Registry
+	// working holds a token for each chunk being built and applied, across
+	// every stream and batch call: a chunk converts to many times the
+	// memory of its message (a payment to some kilobytes of rows and
+	// revisions), and each stream's own window bounds only its own.
+	working chan struct{}
+}
+
+// MaxChunksWorking bounds the sync chunks built and applied at once across
+// the server; more wait, their streams unread (the client is slowed).
+const MaxChunksWorking = 4
+
+// take waits for a chunk's token; false when ctx ended first.
+func (a *Sync) take(ctx context.Context) bool {
+	select {
+	case a.working <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// give returns a chunk's token.
+func (a *Sync) give() { <-a.working }
+
+// chunkPayments refuses a chunk whose records carry more payments than
+// service.MaxSyncChunkPayments in all (a record past one invoice's bound
+// is refused alone, its payments not built): the message limit alone let
+// a chunk of a few records carry 140,000 payments, some 200 MB once built.
+func chunkPayments(v *ledger.ValidationError, field string, recs []*arrearsv1.PayableRecord) {
+	n := 0
+	for _, r := range recs {
+		if len(r.Payments) <= ledger.MaxFactsPerKind {
+			n += len(r.Payments)
+		}
+	}
+	if n > service.MaxSyncChunkPayments {
+		v.Add(field, "at most %d payments across a chunk's records, got %d: send fewer records per chunk", service.MaxSyncChunkPayments, n)
+	}
 }
 
 // counted reports a chunk answered to the metrics.
@@ -65,7 +103,7 @@ var errStopping = status.Error(codes.Unavailable, "the server is stopping: every
 const DefaultSyncIdle = 10 * time.Minute
 
 // NewSync returns the bulk sync service.
-func NewSync(s *Server) *Sync { return &Sync{s: s} }
+func NewSync(s *Server) *Sync { return &Sync{s: s, working: make(chan struct{}, MaxChunksWorking)} }
 
 // idleTimeout is the stream's bound on a silent client.
 func (a *Sync) idleTimeout() time.Duration {
@@ -247,7 +285,13 @@ func recordFromProto(r *arrearsv1.PayableRecord) service.SyncRecord {
 	if rec.CancelReason != "" && rec.CancelledOn.IsZero() && !v.Has("cancelled_on") {
 		v.Add("cancel_reason", "is given without cancelled_on: send both to cancel the invoice")
 	}
-	for i, p := range r.Payments {
+	payments := r.Payments
+	if n := len(payments); n > ledger.MaxFactsPerKind {
+		// Refused alone, its payments not built.
+		v.Add("payments", "%d payments; the ledger keeps at most %d for one invoice", n, ledger.MaxFactsPerKind)
+		payments = nil
+	}
+	for i, p := range payments {
 		amount := moneyFromProto(p.Amount)
 		field := func(f string) string { return "payments[" + itoa(i) + "]." + f }
 		rec.Payments = append(rec.Payments, service.SyncPayment{
@@ -422,12 +466,10 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 				return a.s.fail(ctx, method, "", badField("chunk.records", "at most %d records per chunk, got %d", service.MaxSyncChunk, n))
 			}
 			var v ledger.ValidationError
-			if service.CheckResumeCheck(&v, "chunk.resume_check", chunk.ResumeCheck); v.Err() != nil {
+			service.CheckResumeCheck(&v, "chunk.resume_check", chunk.ResumeCheck)
+			chunkPayments(&v, "chunk.records", chunk.Records)
+			if v.Err() != nil {
 				return a.s.fail(ctx, method, "", v.Err())
-			}
-			recs := make([]service.SyncRecord, len(chunk.Records))
-			for i, r := range chunk.Records {
-				recs[i] = recordFromProto(r)
 			}
 			if !idle.take() {
 				return errClosed // closed as it came: not applied
@@ -438,11 +480,23 @@ func (a *Sync) syncChunks(stream arrearsv1.SyncService_SyncPayablesServer, sync 
 				idle.answered()
 				return nil
 			}
+			// Built only with a token of the server's: the stream waits
+			// unread meanwhile.
+			if !a.take(ctx) {
+				<-slots
+				idle.answered()
+				return nil
+			}
+			recs := make([]service.SyncRecord, len(chunk.Records))
+			for i, r := range chunk.Records {
+				recs[i] = recordFromProto(r)
+			}
 			// The chunk takes its place in the order here, in the order
 			// received, not in whichever order the goroutines start.
 			call := sync.Reserve(recs).WithResumeCheck(chunk.ResumeCheck)
 			p := &pending{done: make(chan struct{})}
 			go func() {
+				defer a.give()
 				p.results, p.acked, p.err = call.Run(ctx)
 				close(p.done)
 			}()
@@ -532,6 +586,7 @@ func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayable
 	if len(req.Records) > service.MaxSyncChunk {
 		v.Add("records", "at most %d records per call, got %d: use the SyncPayables stream for more", service.MaxSyncChunk, len(req.Records))
 	}
+	chunkPayments(&v, "records", req.Records)
 	if err := v.Err(); err != nil {
 		return nil, a.s.fail(ctx, method, "", err)
 	}
@@ -549,6 +604,10 @@ func (a *Sync) SyncPayablesBatch(ctx context.Context, req *arrearsv1.SyncPayable
 		}
 		debtorID = debtor.ID
 	}
+	if !a.take(ctx) {
+		return nil, a.s.fail(ctx, method, "", ctx.Err())
+	}
+	defer a.give()
 	recs := make([]service.SyncRecord, len(req.Records))
 	for i, r := range req.Records {
 		recs[i] = recordFromProto(r)

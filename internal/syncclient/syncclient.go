@@ -515,12 +515,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		chain.add(r.header, nil)
 		var lastSeq int64
 		var lastSum [sha256.Size]byte
-		size := 0
+		size, payments := 0, 0
 		flush := func() error {
 			if len(chunk) == 0 {
 				return nil
 			}
-			size = 0
+			size, payments = 0, 0
 			select {
 			case <-o.Stop: // before the window, which may have room too
 				stopped = true
@@ -597,6 +597,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				continue
 			}
 			rec.Sequence = seq
+			// The server takes at most maxChunkPayments payments in a
+			// chunk: a record that would take it past goes in the next.
+			if payments+len(rec.Payments) > maxChunkPayments {
+				if err := flush(); err != nil {
+					return err
+				}
+				if stopped {
+					continue // not sent: the loop ends
+				}
+			}
+			payments += len(rec.Payments)
 			chunk = append(chunk, rec)
 			lastSeq, lastSum = seq, chain.sum
 			mu.Lock()
@@ -1449,6 +1460,11 @@ const MaxAnswerBytes = 64 << 20
 // once it reaches maxChunkBytes, so a chunk holding it stays under the
 // server's default 4 MB message limit.
 const maxRecordBytes = 1 << 20
+
+// maxChunkPayments is the server's bound on the payments of a chunk's
+// records (service.MaxSyncChunkPayments; servers before 29 November 2026
+// had none).
+const maxChunkPayments = 40000
 
 // maxChunkBytes sends a chunk early when its records grow large (many
 // payments each), well under the server's default 4 MB message limit.

@@ -35,11 +35,14 @@ const (
 // the highest sequence committed, which survives crashes, so a client that
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceClient interface {
-	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
-	// each chunk is answered, once committed and in the order sent, with
+	// The stream: send a SyncOpen first, then chunks of at most 1,000 records
+	// carrying at most 40,000 payments in all (a chunk of more is refused,
+	// INVALID_ARGUMENT naming chunk.records; a record of more than 10,000, one
+	// invoice's bound, is rejected by itself); each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
-	// most two chunks at once (one while the one before commits) and reads at
-	// most one further while they are in flight, so a client that sends faster
+	// most two chunks at once (one while the one before commits), and on at
+	// most four across all streams and batch calls, and reads at most one
+	// further while they are in flight or wait, so a client that sends faster
 	// than the database writes is slowed by flow control, never buffered
 	// without limit. A chunk that fails ends the stream; chunks after it are
 	// not applied. A server that is stopping takes no further chunk, answers
@@ -53,7 +56,8 @@ type SyncServiceClient interface {
 	// answered, with an error naming the line. Results are written as chunks
 	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncPayablesRequest, SyncPayablesResponse], error)
-	// One chunk in one call, for a debtor's scripts: at most 1,000 records.
+	// One chunk in one call, for a debtor's scripts: at most 1,000 records and
+	// 40,000 payments.
 	SyncPayablesBatch(ctx context.Context, in *SyncPayablesBatchRequest, opts ...grpc.CallOption) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(ctx context.Context, in *GetSyncSessionRequest, opts ...grpc.CallOption) (*GetSyncSessionResponse, error)
@@ -133,11 +137,14 @@ func (c *syncServiceClient) ListSyncRejections(ctx context.Context, in *ListSync
 // the highest sequence committed, which survives crashes, so a client that
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceServer interface {
-	// The stream: send a SyncOpen first, then chunks of at most 1,000 records;
-	// each chunk is answered, once committed and in the order sent, with
+	// The stream: send a SyncOpen first, then chunks of at most 1,000 records
+	// carrying at most 40,000 payments in all (a chunk of more is refused,
+	// INVALID_ARGUMENT naming chunk.records; a record of more than 10,000, one
+	// invoice's bound, is rejected by itself); each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
-	// most two chunks at once (one while the one before commits) and reads at
-	// most one further while they are in flight, so a client that sends faster
+	// most two chunks at once (one while the one before commits), and on at
+	// most four across all streams and batch calls, and reads at most one
+	// further while they are in flight or wait, so a client that sends faster
 	// than the database writes is slowed by flow control, never buffered
 	// without limit. A chunk that fails ends the stream; chunks after it are
 	// not applied. A server that is stopping takes no further chunk, answers
@@ -151,7 +158,8 @@ type SyncServiceServer interface {
 	// answered, with an error naming the line. Results are written as chunks
 	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(grpc.BidiStreamingServer[SyncPayablesRequest, SyncPayablesResponse]) error
-	// One chunk in one call, for a debtor's scripts: at most 1,000 records.
+	// One chunk in one call, for a debtor's scripts: at most 1,000 records and
+	// 40,000 payments.
 	SyncPayablesBatch(context.Context, *SyncPayablesBatchRequest) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(context.Context, *GetSyncSessionRequest) (*GetSyncSessionResponse, error)
