@@ -158,6 +158,44 @@ func TestCallTimeoutBoundsUnaryCalls(t *testing.T) {
 	}
 }
 
+// TestSlowBodyIsCutAtTheCallTimeout: a unary call's body that trickles in
+// is cut when the call's time limit passes; it held its connection for as
+// long as the client liked, past every other bound.
+func TestSlowBodyIsCutAtTheCallTimeout(t *testing.T) {
+	dir := t.TempDir()
+	_, h := startServer(t, config{DataDir: dir, CallTimeout: 2 * time.Second}, clock.NewFake(now))
+	token := adminToken(t, dir)
+	c, err := net.Dial("tcp", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/parties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", token)
+	// A byte a second, for far longer than the limit; the server ends it.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 30 {
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(25 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout || strings.Contains(string(body), "i/o timeout") || strings.Contains(string(body), "tcp") {
+			t.Errorf("a body trickling past the call's limit: HTTP %d %s; want 408 without network text", resp.StatusCode, body)
+		}
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("a body trickling in held the connection 25 s, past the 2 s call limit")
+	}
+	c.Close()
+	<-done
+}
+
 // adminToken reads the first admin key that the server wrote at start, and
 // checks that only its owner may read the file.
 func adminToken(t *testing.T, dir string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -53,6 +54,12 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		// InvalidArgument with its text, which a client's own text could
 		// imitate: the body's reader says whether the limit was reached.
 		writeTooLarge(w)
+		return
+	}
+	if body != nil && body.late {
+		// Cut by the read deadline limitBody set: 408, in the gateway's
+		// shape, without the connection's addresses.
+		writeStatus(w, http.StatusRequestTimeout, `{"code":4,"message":"the request body did not arrive within the call's time limit","details":[]}`)
 		return
 	}
 	if ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
@@ -102,11 +109,18 @@ func setRetryAfter(w http.ResponseWriter, st *status.Status) {
 
 // limitBody caps request bodies; the gateway's read then fails with a
 // MaxBytesError, which errorHandler answers with 413.
-func limitBody(h http.Handler, max int64) http.Handler {
+func limitBody(h http.Handler, max int64, within time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
 			writeTooLarge(w)
 			return
+		}
+		// The body of a unary call arrives within the call's time limit:
+		// the gateway reads it before the call, blind to the call's
+		// deadline, and a client sending a byte now and then held its
+		// connection (and a descriptor) for as long as it liked.
+		if within > 0 && r.Body != nil && r.Body != http.NoBody {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(within))
 		}
 		state := &bodyState{}
 		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey{}, state))
@@ -122,6 +136,8 @@ type bodyLimitKey struct{}
 // the limit.
 type bodyState struct {
 	hit bool
+	// late: the body did not arrive within the call's time limit.
+	late bool
 }
 
 // limitedBody notes when its reader refuses to read past the limit.
@@ -133,8 +149,12 @@ type limitedBody struct {
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooLarge):
 		b.state.hit = true
+	case errors.As(err, &ne) && ne.Timeout():
+		b.state.late = true
 	}
 	return n, err
 }

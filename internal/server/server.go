@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
 	})
-	mux.Handle("/", requireKey(verbsPostOnly(headAsGet(limitBody(gw, int64(cfg.MaxRequestBytes)))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+	mux.Handle("/", requireKey(verbsPostOnly(headAsGet(limitBody(gw, int64(cfg.MaxRequestBytes), cfg.CallTimeout))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	exports := &csvExports{conn: s.conn, gw: gw, log: cfg.Log}
 	for path, h := range map[string]http.HandlerFunc{
 		"/v1/overdueSummary:export":                        exports.overdueSummary,
@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config, ledger arrearsv1.LedgerServiceServer, 
 	mux.Handle("POST /v1/sync", requireKey(requireRole(arrearsv1.SyncService_SyncPayables_FullMethodName,
 		&syncNDJSON{conn: s.conn, gw: gw, maxLine: cfg.MaxRequestBytes, idle: cmp.Or(cfg.SyncIdleTimeout, 10*time.Minute), stopping: s.watching, log: cfg.Log}), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	mux.Handle("POST /v1/sync:batch", requireKey(requireRole(arrearsv1.SyncService_SyncPayablesBatch_FullMethodName,
-		limitBody(gw, int64(cfg.MaxRequestBytes))), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
+		limitBody(gw, int64(cfg.MaxRequestBytes), cfg.CallTimeout)), cfg.Authn, g.limits, cfg.CallTimeout, cfg.Metrics, cfg.Log))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
