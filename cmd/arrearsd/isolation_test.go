@@ -415,6 +415,11 @@ func attack(t *testing.T, tr transport, role auth.Role, w *world) {
 		if e.Chain == w.d2 || e.Chain == w.c2 || strings.HasPrefix(e.Resource, "apiKeys/") {
 			t.Errorf("ListEvents leaked %s on chain %s", e.Resource, e.Chain)
 		}
+		// Which portals a supplier uses is the supplier's: not another
+		// portal's, nor a regulator's, whose remit is over debtors.
+		if (role == auth.RolePortal || role == auth.RoleRegulator) && strings.Contains(e.Method, "Portal") {
+			t.Errorf("ListEvents showed a %s key the supplier's %s of %s", role, e.Method, e.Resource)
+		}
 		ownInvoice = ownInvoice || e.Resource == w.inv1
 	}
 	if !ownInvoice {

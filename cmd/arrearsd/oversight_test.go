@@ -578,3 +578,44 @@ func TestBucketsOnTheAPIsEdges(t *testing.T) {
 		t.Errorf("filtered by bucket 61-90: %d invoices, want the one", len(list.Invoices))
 	}
 }
+
+// TestPortalSummaryPagesFollowItsGrants: a portal reading a summary page by
+// page loses a supplier's debts at once when the supplier withdraws its
+// authorisation, on the pages it has still to read too (they were cut from
+// groups kept since the first page).
+func TestPortalSummaryPagesFollowItsGrants(t *testing.T) {
+	f := newSyncFixture(t, config{})
+	admin := &grpcTransport{conn: f.conn, token: f.admin}
+	key := func(k *arrearsv1.ApiKey) *grpcTransport {
+		var r arrearsv1.CreateApiKeyResponse
+		call(t, admin, "CreateApiKey", &arrearsv1.CreateApiKeyRequest{ApiKey: k}, &r)
+		return &grpcTransport{conn: f.conn, token: r.Token}
+	}
+	var s arrearsv1.CreatePartyResponse
+	call(t, admin, "CreateParty", &arrearsv1.CreatePartyRequest{Party: &arrearsv1.Party{DisplayName: "S", Kind: arrearsv1.PartyKind_PARTY_KIND_SME,
+		SizeClass: arrearsv1.SizeClass_SIZE_CLASS_SMALL, Jurisdiction: "CN", RegistrationId: uscc("92350121MA0PWG001"), RegionCode: "350121"}}, &s)
+	for i, erp := range []string{f.erp, f.other} {
+		debtor := []string{f.debtor, f.debtor2}[i]
+		call(t, &grpcTransport{conn: f.conn, token: erp}, "CreateInvoice", &arrearsv1.CreateInvoiceRequest{Invoice: &arrearsv1.Invoice{Debtor: debtor,
+			Creditor: s.Party.Name, DocumentRef: fmt.Sprintf("PSG-%d", i), Amount: cny(1000000), IssuedOn: date(2025, 7, 1), DeliveredOn: date(2025, 7, 1),
+			AgreedTermDays: 30}}, &arrearsv1.CreateInvoiceResponse{})
+	}
+	supplier := key(&arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_CREDITOR, Parties: []string{s.Party.Name}})
+	portal := key(&arrearsv1.ApiKey{Role: arrearsv1.Role_ROLE_PORTAL, Portal: "sme-portal.example"})
+	call(t, supplier, "AuthorizePortal", &arrearsv1.AuthorizePortalRequest{Creditor: s.Party.Name, Portal: "sme-portal.example"}, &arrearsv1.AuthorizePortalResponse{})
+	req := &arrearsv1.GetOverdueSummaryRequest{GroupBy: []string{"debtor"}, AsOf: date(2025, 10, 1), PageSize: 1}
+	var first arrearsv1.GetOverdueSummaryResponse
+	call(t, portal, "GetOverdueSummary", req, &first)
+	if len(first.Groups) != 1 || first.NextPageToken == "" {
+		t.Fatalf("first page: %d groups, token %q; want one and a next page", len(first.Groups), first.NextPageToken)
+	}
+	call(t, supplier, "RevokePortalAuthorization", &arrearsv1.RevokePortalAuthorizationRequest{Creditor: s.Party.Name, Portal: "sme-portal.example"},
+		&arrearsv1.RevokePortalAuthorizationResponse{})
+	next := proto.Clone(req).(*arrearsv1.GetOverdueSummaryRequest)
+	next.PageToken = first.NextPageToken
+	var second arrearsv1.GetOverdueSummaryResponse
+	call(t, portal, "GetOverdueSummary", next, &second)
+	if len(second.Groups) != 0 {
+		t.Errorf("the next page after the supplier withdrew the portal's authorisation: %v, want nothing of its debts", second.Groups)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	arrearsv1 "github.com/arrears/arrears/gen/arrears/v1"
+	"github.com/arrears/arrears/internal/auth"
 	"github.com/arrears/arrears/internal/civil"
 	"github.com/arrears/arrears/internal/ledger"
 	"github.com/arrears/arrears/internal/money"
@@ -167,7 +168,15 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	cacheKey, now := string(sum[:]), o.s.svc.Now()
 	var groups []*service.SummaryGroup
 	var detailed, cached bool
-	if req.PageToken != "" {
+	// Not for a portal: what it sees is its suppliers' grants as they
+	// stand, and a supplier that withdrew one is out of its sight at once,
+	// later pages of a summary begun before included (they were cut from
+	// the groups kept, the withdrawn supplier's debtors with them).
+	keep := true
+	if p := auth.FromContext(ctx); p != nil && p.Role == auth.RolePortal {
+		keep = false
+	}
+	if req.PageToken != "" && keep {
 		groups, detailed, cached = o.summaries.get(cacheKey, now)
 	}
 	if !cached {
@@ -195,7 +204,7 @@ func (o *Oversight) GetOverdueSummary(ctx context.Context, req *arrearsv1.GetOve
 	}
 	if end < len(groups) {
 		out.NextPageToken = o.s.tokens.Encode(scope, summaryPos{asOf: q.AsOf, knownAt: q.KnownAt, offset: end}.encode())
-		if !cached {
+		if !cached && keep {
 			o.summaries.put(cacheKey, groups, detailed, now)
 		}
 	}

@@ -109,9 +109,11 @@ func (r reader) ListEvents(ctx context.Context, q store.EventQuery) ([]*audit.Ev
 	if !q.Scope.All {
 		w.add("chain_id <> " + w.arg(audit.SystemChain.String()))
 	}
-	if q.Scope.Portal != "" && !q.Scope.All {
+	if (q.Scope.Portal != "" || q.Scope.Remit != nil) && !q.Scope.All {
 		// A supplier's grants name the portals it uses: another portal
-		// serving the same supplier must not learn them.
+		// serving the same supplier must not learn them, nor a regulator,
+		// whose remit is over debtors, which portals its region's
+		// suppliers use (and the prefix of the key that chose them).
 		w.add("resource_type <> 'portal_grant'")
 	}
 	// Events recorded up to Until's millisecond, by the id the feed pages
