@@ -51,6 +51,8 @@ type gate struct {
 	// rest is the gateway's server's gate: an If-Match header the gateway
 	// passes on is read into the request (applyIfMatch).
 	rest bool
+	// reports bounds each key's reports running at once, for both gates.
+	reports *reports
 }
 
 // limiter holds each key's token bucket, per replica.
@@ -62,11 +64,13 @@ type limiter struct {
 }
 
 func newGate(a Authenticator, l RateLimit, c clock.Clock, log *slog.Logger) *gate {
-	return &gate{authn: a, log: log, limits: &limiter{limit: l, clock: c, bucket: map[string]*rate.Limiter{}}}
+	return &gate{authn: a, log: log, limits: &limiter{limit: l, clock: c, bucket: map[string]*rate.Limiter{}}, reports: newReports()}
 }
 
 // charged is g for calls charged before they reach it.
-func (g *gate) charged() *gate { return &gate{authn: g.authn, log: g.log, rest: true} }
+func (g *gate) charged() *gate {
+	return &gate{authn: g.authn, log: g.log, rest: true, reports: g.reports}
+}
 
 var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
 
@@ -158,6 +162,11 @@ func (g *gate) unary() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
+		release, err := g.reports.enter(auth.FromContext(ctx), info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		return handler(ctx, req)
 	}
 }
@@ -185,6 +194,11 @@ func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 				if err != nil {
 					return nil, err
 				}
+				release, err := g.reports.enter(auth.FromContext(actx), full)
+				if err != nil {
+					return nil, err
+				}
+				defer release()
 				decode := func(v any) error {
 					if err := dec(v); err != nil {
 						return err
@@ -214,6 +228,11 @@ func (g *gate) stream() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
+		release, err := g.reports.enter(auth.FromContext(ctx), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return handler(srv, &principalStream{ServerStream: ss, ctx: ctx})
 	}
 }
