@@ -7,9 +7,11 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +220,32 @@ func TestRefusedValueNamesItsVariable(t *testing.T) {
 	t.Setenv("ARREARS_RATE_LIMIT", "")
 	if _, err := parseConfig("arrearsd", []string{"-grpc-addr", "nonsense"}); err == nil || !strings.Contains(err.Error(), "-grpc-addr \"nonsense\" is not host:port") {
 		t.Errorf("-grpc-addr nonsense: %v", err)
+	}
+}
+
+// TestGCDefaults: the server's collector defaults, GOGC 400 and a 1 GiB
+// soft memory limit, apply only where the environment sets neither.
+func TestGCDefaults(t *testing.T) {
+	gogc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
+	defer func() { debug.SetGCPercent(gogc); debug.SetMemoryLimit(limit) }()
+	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(name); ok {
+			t.Setenv(name, v) // restored after the test
+			os.Unsetenv(name)
+		}
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	setGCDefault()
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GOGC %d, want %d", got, defaultGCPercent)
+	}
+	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
+		t.Errorf("memory limit %d, want %d", got, defaultMemoryLimit)
+	}
+	t.Setenv("GOMEMLIMIT", "2GiB")
+	debug.SetMemoryLimit(math.MaxInt64)
+	setGCDefault()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("memory limit %d with GOMEMLIMIT set, want it left to the runtime", got)
 	}
 }

@@ -14,8 +14,20 @@ import (
 // bulk sync section). GOGC and GOMEMLIMIT in the environment still win.
 const defaultGCPercent = 400
 
+// defaultMemoryLimit is the collector's soft memory limit when GOMEMLIMIT
+// is not set. At 400 the heap may grow to five times what is live: far
+// under any replica's memory in use (a sync's live heap is tens of MB),
+// but many sync streams at once keep hundreds of MB live (four chunks
+// being applied, each stream's next one decoded), which grew to 1.6 GB.
+// Near the limit the collector works harder instead. Set GOMEMLIMIT to the
+// replica's memory, less some room, where it is smaller or larger.
+const defaultMemoryLimit = 1 << 30
+
 func setGCDefault() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 }

@@ -1086,19 +1086,17 @@ func TestSyncBoundsPaymentsPerChunk(t *testing.T) {
 	if len(rs) != 2 || rs[0].Outcome != "REJECTED" || len(rs[0].Problems) == 0 || rs[0].Problems[0].Field != "payments" || rs[1].Outcome != "CREATED" {
 		t.Errorf("a record of %d payments beside a plain one: %v", ledger.MaxFactsPerKind+1, rs)
 	}
-	var over []*arrearsv1.PayableRecord
-	for i := range 5 {
-		over = append(over, withPayments(int64(3+i), 902+i, 9000))
-	}
+	over := []*arrearsv1.PayableRecord{withPayments(3, 902, 6000), withPayments(4, 903, 6000)}
 	expect(t, erp, "SyncPayablesBatch", &arrearsv1.SyncPayablesBatchRequest{Debtor: f.debtor, Records: over},
 		&arrearsv1.SyncPayablesBatchResponse{}, codes.InvalidArgument, "records")
-	_, _, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded", over, 5)
+	_, _, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded", over, 2)
 	if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "chunk.records") {
-		t.Errorf("a stream's chunk of 45,000 payments: %v, want INVALID_ARGUMENT naming chunk.records", err)
+		t.Errorf("a stream's chunk of 12,000 payments: %v, want INVALID_ARGUMENT naming chunk.records", err)
 	}
-	// Four of them fit: 36,000.
-	_, res, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded-2", over[:4], 4)
-	if err != nil || outcomes(res)["CREATED"] != 4 {
-		t.Errorf("a chunk of 36,000 payments: %v, %v", outcomes(res), err)
+	// 10,000 in all fit.
+	fit := []*arrearsv1.PayableRecord{withPayments(5, 904, 9000), withPayments(6, 905, 1000)}
+	_, res, err := syncStream(t, context.Background(), f.conn, f.erp, f.debtor, "bounded-2", fit, 2)
+	if err != nil || outcomes(res)["CREATED"] != 2 {
+		t.Errorf("a chunk of 10,000 payments: %v, %v", outcomes(res), err)
 	}
 }

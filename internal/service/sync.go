@@ -80,7 +80,7 @@ const MaxSyncChunk = 1000
 // MaxSyncChunkPayments bounds the payments of one chunk's records in all
 // (a record of more, past one invoice's bound, is refused by itself): the
 // memory a chunk takes to apply grows with them, some kilobytes each.
-const MaxSyncChunkPayments = 4 * ledger.MaxFactsPerKind
+const MaxSyncChunkPayments = ledger.MaxFactsPerKind
 
 var sessionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 

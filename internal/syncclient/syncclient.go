@@ -1464,7 +1464,7 @@ const maxRecordBytes = 1 << 20
 // maxChunkPayments is the server's bound on the payments of a chunk's
 // records (service.MaxSyncChunkPayments; servers before 29 November 2026
 // had none).
-const maxChunkPayments = 40000
+const maxChunkPayments = 10000
 
 // maxChunkBytes sends a chunk early when its records grow large (many
 // payments each), well under the server's default 4 MB message limit.

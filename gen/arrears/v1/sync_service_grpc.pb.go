@@ -36,7 +36,7 @@ const (
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceClient interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records
-	// carrying at most 40,000 payments in all (a chunk of more is refused,
+	// carrying at most 10,000 payments in all (a chunk of more is refused,
 	// INVALID_ARGUMENT naming chunk.records; a record of more than 10,000, one
 	// invoice's bound, is rejected by itself); each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
@@ -57,7 +57,7 @@ type SyncServiceClient interface {
 	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncPayablesRequest, SyncPayablesResponse], error)
 	// One chunk in one call, for a debtor's scripts: at most 1,000 records and
-	// 40,000 payments.
+	// 10,000 payments.
 	SyncPayablesBatch(ctx context.Context, in *SyncPayablesBatchRequest, opts ...grpc.CallOption) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(ctx context.Context, in *GetSyncSessionRequest, opts ...grpc.CallOption) (*GetSyncSessionResponse, error)
@@ -138,7 +138,7 @@ func (c *syncServiceClient) ListSyncRejections(ctx context.Context, in *ListSync
 // reconnects resumes after it and nothing is lost or applied twice.
 type SyncServiceServer interface {
 	// The stream: send a SyncOpen first, then chunks of at most 1,000 records
-	// carrying at most 40,000 payments in all (a chunk of more is refused,
+	// carrying at most 10,000 payments in all (a chunk of more is refused,
 	// INVALID_ARGUMENT naming chunk.records; a record of more than 10,000, one
 	// invoice's bound, is rejected by itself); each chunk is answered, once committed and in the order sent, with
 	// per-record results and the acknowledged sequence. The server works on at
@@ -159,7 +159,7 @@ type SyncServiceServer interface {
 	// commit: a client must read them while it uploads, or a long sync stalls.
 	SyncPayables(grpc.BidiStreamingServer[SyncPayablesRequest, SyncPayablesResponse]) error
 	// One chunk in one call, for a debtor's scripts: at most 1,000 records and
-	// 40,000 payments.
+	// 10,000 payments.
 	SyncPayablesBatch(context.Context, *SyncPayablesBatchRequest) (*SyncPayablesBatchResponse, error)
 	// Where to resume a session.
 	GetSyncSession(context.Context, *GetSyncSessionRequest) (*GetSyncSessionResponse, error)
