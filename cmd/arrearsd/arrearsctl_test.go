@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,6 +305,24 @@ func TestArrearsctlSyncStopsGently(t *testing.T) {
 	}
 }
 
+// writeNDJSON writes records to path as arrearsctl reads NDJSON: one JSON
+// record a line.
+func writeNDJSON(t *testing.T, path string, recs []*arrearsv1.PayableRecord) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, rec := range recs {
+		line, err := protojson.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestArrearsctlSyncTakesLargeAnswers: a chunk of records each carrying a
 // hundred problems is answered in one message far past gRPC's default 4 MB
 // receive bound; the client takes it as the server sends it (up to 64 MB),
@@ -313,7 +332,7 @@ func TestArrearsctlSyncTakesLargeAnswers(t *testing.T) {
 	f := newSyncFixture(t, config{MaxRequestBytes: 4 << 20}) // the default: one chunk of 1000 such records
 	path := filepath.Join(t.TempDir(), "payables.ndjson")
 	bad := &arrearsv1.Date{Year: 2025, Month: 13, Day: 1}
-	var b strings.Builder
+	var recs []*arrearsv1.PayableRecord
 	const n = 1000
 	for i := range n {
 		rec := &arrearsv1.PayableRecord{DocumentRef: fmt.Sprintf("BIG-%04d", i), Creditor: "parties/CN:" + uscc("92350121MA0CW0001"),
@@ -323,16 +342,9 @@ func TestArrearsctlSyncTakesLargeAnswers(t *testing.T) {
 			rec.Payments = append(rec.Payments, &arrearsv1.PayablePayment{Reference: fmt.Sprintf("BIG-P-%04d-%02d", i, j),
 				Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 100}, PaidOn: bad, MaturityOn: bad, ReversedOn: bad})
 		}
-		line, err := protojson.Marshal(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
+		recs = append(recs, rec)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeNDJSON(t, path, recs)
 	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: n})
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +361,7 @@ func TestArrearsctlSyncTakesLargeAnswers(t *testing.T) {
 func TestArrearsctlSyncSplitsChunksByPayments(t *testing.T) {
 	f := newSyncFixture(t, config{MaxRequestBytes: 4 << 20})
 	path := filepath.Join(t.TempDir(), "payables.ndjson")
-	var b strings.Builder
+	var recs []*arrearsv1.PayableRecord
 	const n, pays = 5, 9000
 	if n*pays <= service.MaxSyncChunkPayments {
 		t.Fatalf("%d payments fit in a chunk: the test proves nothing", n*pays)
@@ -362,16 +374,9 @@ func TestArrearsctlSyncSplitsChunksByPayments(t *testing.T) {
 			rec.Payments = append(rec.Payments, &arrearsv1.PayablePayment{Reference: fmt.Sprintf("MANY-P-%d-%04d", i, j),
 				Amount: &arrearsv1.Money{CurrencyCode: "CNY", MinorUnits: 100}, PaidOn: &arrearsv1.Date{Year: 2025, Month: 8, Day: 1}})
 		}
-		line, err := protojson.Marshal(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
+		recs = append(recs, rec)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeNDJSON(t, path, recs)
 	rep, err := syncclient.Run(context.Background(), syncclient.Options{Conn: f.conn, Token: f.erp, Debtor: f.debtor, File: path, Chunk: n})
 	if err != nil || rep.Outcomes["CREATED"] != n {
 		t.Fatalf("outcomes %v, %v; want %d created (%v)", rep.Outcomes, err, n, rep.Rejected)

@@ -37,9 +37,9 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 		}
 		var periodEnd civil.Date
 		period, statutory := inv.AcceptancePeriodDays, false
-		if (period == 0 || deemed && period < e.pol.AcceptanceMaxDays) && e.pol.AcceptanceMaxDays > 0 {
-			// Deemed acceptance: the law's day, unless the contract
-			// gives the buyer longer.
+		if deemed {
+			period, statutory = e.deemedDays(), period < e.pol.AcceptanceMaxDays
+		} else if period == 0 && e.pol.AcceptanceMaxDays > 0 {
 			period, statutory = e.pol.AcceptanceMaxDays, true
 		}
 		switch {
@@ -75,6 +75,11 @@ func (e *eval) eventDate(ev policy.ClockEvent) (d civil.Date, applicable, pendin
 	return civil.Date{}, false, false
 }
 
+// deemedDays is how many days after delivery acceptance is deemed under a
+// policy that deems it: the law's days, unless the contract gives the
+// buyer longer.
+func (e *eval) deemedDays() int { return max(e.inv.AcceptancePeriodDays, e.pol.AcceptanceMaxDays) }
+
 // acceptanceEnd is the last day of an acceptance period of n days from
 // delivery. It is a period like the term (Civil Code Art. 203; Reg.
 // 1182/71), so where the policy moves a due date off a non-working day it
@@ -107,7 +112,7 @@ func (e *eval) startWords(ev policy.ClockEvent) string {
 		return "receipt of the goods (after the invoice's)"
 	}
 	if ev == policy.EventAcceptance && e.pol.AcceptanceDeemed && !e.inv.DeliveredOn.IsZero() {
-		days := max(e.inv.AcceptancePeriodDays, e.pol.AcceptanceMaxDays)
+		days := e.deemedDays()
 		if passed := e.inv.AcceptancePassedOn; passed.IsZero() || passed.After(e.inv.DeliveredOn.AddDays(days)) {
 			return fmt.Sprintf("acceptance, deemed %d days after delivery,", days)
 		}

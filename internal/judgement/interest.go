@@ -115,9 +115,10 @@ func (e *eval) rates(start civil.Date) (rateFunc, string, error) {
 	if agreed.PerDay {
 		unit = "per day"
 	}
+	daily := spec.perDayFraction()
 	higher := func(t civil.Date) (rateSpec, error) {
 		s, err := statutory(t)
-		if err != nil || spec.perDayFraction().Cmp(s.perDayFraction()) <= 0 {
+		if err != nil || daily.Cmp(s.perDayFraction()) <= 0 {
 			return s, err
 		}
 		return spec, nil

@@ -74,50 +74,56 @@ func (g *gate) charged() *gate {
 
 var errUnauthenticated = status.Error(codes.Unauthenticated, "missing, invalid, expired or revoked API key")
 
-func (g *gate) admit(ctx context.Context, method string) (context.Context, error) {
+// admit authenticates a call, applies the access table and the rate limit,
+// and takes the call's place among its key's reports (reports.enter): the
+// caller runs release when the call ends.
+func (g *gate) admit(ctx context.Context, method string) (_ context.Context, release func(), err error) {
 	rule, ok := auth.Rules[method]
 	if ok && rule.Public {
-		return ctx, nil
+		return ctx, func() {}, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	auths := md.Get("authorization")
 	if len(auths) != 1 {
 		// None, or several: which one would speak for the call is not
 		// the caller's to leave ambiguous (a stream re-checks its key).
-		return nil, errUnauthenticated
+		return nil, nil, errUnauthenticated
 	}
 	token, ok2 := strings.CutPrefix(auths[0], "Bearer ")
 	if token = strings.TrimSpace(token); !ok2 || token == "" {
-		return nil, errUnauthenticated
+		return nil, nil, errUnauthenticated
 	}
 	p, err := g.authn.Authenticate(ctx, token)
 	if err != nil {
 		if errors.Is(err, auth.ErrUnauthenticated) {
-			return nil, errUnauthenticated
+			return nil, nil, errUnauthenticated
 		}
 		if ctx.Err() != nil {
 			// The call's own deadline (the client's, or -call-timeout)
 			// ran out, or the client left: the key store is not at
 			// fault, and a retry later would not help.
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, status.Error(codes.DeadlineExceeded, "deadline exceeded")
+				return nil, nil, status.Error(codes.DeadlineExceeded, "deadline exceeded")
 			}
-			return nil, status.Error(codes.Canceled, "request canceled")
+			return nil, nil, status.Error(codes.Canceled, "request canceled")
 		}
 		logKeyCheckFailure(ctx, g.log, err)
-		return nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
+		return nil, nil, status.Error(codes.Unavailable, "cannot check the API key now; retry later")
 	}
 	if p.RequireCert != "" && peerCertSHA256(ctx) != p.RequireCert {
 		// A key bound to a client certificate is useless without it.
-		return nil, errUnauthenticated
+		return nil, nil, errUnauthenticated
 	}
 	if !ok || !rule.Allows(p.Role) {
-		return nil, status.Errorf(codes.PermissionDenied, "a %s key may not call %s", p.Role, method)
+		return nil, nil, status.Errorf(codes.PermissionDenied, "a %s key may not call %s", p.Role, method)
 	}
 	if err := g.limits.allow(p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return auth.WithPrincipal(ctx, p), nil
+	if release, err = g.reports.enter(p, method); err != nil {
+		return nil, nil, err
+	}
+	return auth.WithPrincipal(ctx, p), release, nil
 }
 
 // allow spends one token from the key's bucket, or says how long to wait;
@@ -158,11 +164,7 @@ func (g *gate) unary() grpc.UnaryServerInterceptor {
 		if ctx.Value(admittedKey{}) != nil {
 			return handler(ctx, req)
 		}
-		ctx, err := g.admit(ctx, info.FullMethod)
-		if err != nil {
-			return nil, err
-		}
-		release, err := g.reports.enter(auth.FromContext(ctx), info.FullMethod)
+		ctx, release, err := g.admit(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
@@ -190,11 +192,7 @@ func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 		out.Methods[i] = grpc.MethodDesc{MethodName: m.MethodName, Handler: func(srv any, ctx context.Context, dec func(any) error,
 			chain grpc.UnaryServerInterceptor) (any, error) {
 			serve := func(ctx context.Context, _ any) (any, error) {
-				actx, err := g.admit(ctx, full)
-				if err != nil {
-					return nil, err
-				}
-				release, err := g.reports.enter(auth.FromContext(actx), full)
+				actx, release, err := g.admit(ctx, full)
 				if err != nil {
 					return nil, err
 				}
@@ -224,11 +222,7 @@ func (g *gate) guard(desc *grpc.ServiceDesc) *grpc.ServiceDesc {
 
 func (g *gate) stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := g.admit(ss.Context(), info.FullMethod)
-		if err != nil {
-			return err
-		}
-		release, err := g.reports.enter(auth.FromContext(ctx), info.FullMethod)
+		ctx, release, err := g.admit(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}
